@@ -1,0 +1,64 @@
+# The commands a newcomer types. Everything installs what it needs on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE      ?= $(HOME)/.cache/dtks
+UV_VERSION := 0.13.8
+UV         := $(shell command -v uv 2>/dev/null || echo $(CACHE)/uv-venv/bin/uv)
+STATE      ?= $(CURDIR)/.dtks
+PYTHON     := $(CURDIR)/.venv/bin/python
+STACK      := python3 deploy/local/stack.py
+
+# uv uses the machine's Python 3.11; it must never try to download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+
+.PHONY: help install test lint fmt run stop status bench schemas
+
+help:
+	@echo "make run     start the whole system with demo data (infrastructure, then services)"
+	@echo "make test    run all tests against a private Kafka and PostgreSQL on free ports"
+	@echo "make stop    stop what 'make run' started"
+	@echo "make bench   run the benchmarks and print their figures"
+	@echo "make lint    ruff and mypy"
+
+$(CACHE)/uv-venv/bin/uv:
+	python3 -m venv $(CACHE)/uv-venv
+	$(CACHE)/uv-venv/bin/pip install -q uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+install: .venv/.synced
+	$(STACK) install
+
+test: install
+	$(PYTHON) -m pytest
+
+lint: .venv/.synced
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy contracts/src runtime/src
+
+fmt: .venv/.synced
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+run: install
+	$(STACK) start --state-dir $(STATE)
+	@echo
+	@echo "Infrastructure is up: source $(STATE)/env for its addresses."
+	@echo "The services are not built yet (issues 4-7); 'make run' will start them when they are."
+
+status:
+	$(STACK) status --state-dir $(STATE)
+
+stop:
+	$(STACK) stop --state-dir $(STATE)
+
+bench: install
+	$(PYTHON) -m benchmarks
+
+schemas: .venv/.synced
+	$(PYTHON) -m dtks_contracts.schemas generate

@@ -1,0 +1,455 @@
+#!/usr/bin/env python3
+"""Install, start, check and stop a local PostgreSQL and a single-node Kafka broker (KRaft).
+
+No Docker engine runs on the machines this project is built on, so the infrastructure runs as
+plain local processes: PostgreSQL from Debian's package (as the ``postgres`` user, in a data
+directory of ours) and Apache Kafka from its jars on Maven Central (resolved through the pinned
+``pom.xml`` beside this file). Standard library only: this runs before any virtualenv exists.
+
+Every start picks free ports, keeps all state under one folder (``--state-dir``) and writes the
+values it started into ``<state-dir>/env``, a file a shell can ``source`` and make can ``include``.
+A second start finds the running processes and changes nothing.
+
+    stack.py install                      # PostgreSQL binaries and the Kafka jars
+    stack.py start  --state-dir .dtks     # idempotent
+    stack.py status --state-dir .dtks     # exit 0 only if both answer
+    stack.py stop   --state-dir .dtks     # ends what start started, no stray process
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KAFKA_VERSION = "4.1.1"  # keep in step with pom.xml
+CACHE_DIR = Path(os.environ.get("DTKS_CACHE_DIR", Path.home() / ".cache" / "dtks"))
+KAFKA_LIB = CACHE_DIR / f"kafka-{KAFKA_VERSION}" / "lib"
+PG_MAJOR_PREFERRED = "15"
+
+
+def log(msg: str) -> None:
+    print(f"[stack] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- install
+
+
+def pg_bindir() -> Path | None:
+    preferred = Path(f"/usr/lib/postgresql/{PG_MAJOR_PREFERRED}/bin")
+    if (preferred / "initdb").exists():
+        return preferred
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def install_postgres() -> Path:
+    bindir = pg_bindir()
+    if bindir:
+        return bindir
+    log("PostgreSQL server binaries missing: installing Debian's postgresql package")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=True, env=env)
+    bindir = pg_bindir()
+    if not bindir:
+        sys.exit("PostgreSQL installed but no initdb found under /usr/lib/postgresql")
+    return bindir
+
+
+def install_kafka() -> Path:
+    marker = KAFKA_LIB / ".complete"
+    if marker.exists():
+        return KAFKA_LIB
+    for tool in ("java", "mvn"):
+        if not shutil.which(tool):
+            log(f"{tool} missing: installing from Debian's packages")
+            pkg = "openjdk-17-jre-headless" if tool == "java" else "maven"
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-q", pkg], check=True, env=env)
+    log(f"resolving Kafka {KAFKA_VERSION} jars from Maven Central into {KAFKA_LIB}")
+    KAFKA_LIB.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(HERE / "pom.xml"),
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={KAFKA_LIB}",
+        ],
+        check=True,
+    )
+    marker.write_text(KAFKA_VERSION)
+    return KAFKA_LIB
+
+
+def cmd_install(_: argparse.Namespace) -> None:
+    bindir = install_postgres()
+    lib = install_kafka()
+    log(f"PostgreSQL binaries: {bindir}")
+    log(f"Kafka jars: {lib} ({len(list(lib.glob('*.jar')))} jars)")
+
+
+# ---------------------------------------------------------------- postgres
+
+
+def as_postgres(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; as any other user it runs as that user.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def chown_postgres(*paths: Path) -> None:
+    if os.geteuid() == 0:
+        for p in paths:
+            shutil.chown(p, user="postgres")
+
+
+def start_postgres(state: Path, env: dict[str, str]) -> dict[str, str]:
+    bindir = install_postgres()
+    data, run = state / "pg", state / "pg-run"
+    url = env.get("DTKS_DATABASE_URL")
+    port = int(env.get("DTKS_PG_PORT", "0"))
+    if port and (data / "postmaster.pid").exists() and port_open(port):
+        log(f"PostgreSQL already running on 127.0.0.1:{port}")
+        return {"DTKS_PG_PORT": str(port), "DTKS_DATABASE_URL": url or pg_url(port)}
+    data.mkdir(parents=True, exist_ok=True)
+    run.mkdir(parents=True, exist_ok=True)
+    os.chmod(data, 0o700)
+    chown_postgres(data, run)
+    if not (data / "PG_VERSION").exists():
+        log(f"initdb {data}")
+        subprocess.run(
+            as_postgres(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    port = free_port()
+    # Tuned for a small development machine running many short transactions.
+    opts = (
+        f"-p {port} -k {run} -c listen_addresses=127.0.0.1 -c max_connections=300 "
+        "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c max_prepared_transactions=0"
+    )
+    subprocess.run(
+        as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(run / "pg.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    log(f"PostgreSQL started on 127.0.0.1:{port}")
+    return {"DTKS_PG_PORT": str(port), "DTKS_DATABASE_URL": pg_url(port)}
+
+
+def pg_url(port: int) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def stop_postgres(state: Path) -> None:
+    data = state / "pg"
+    bindir = pg_bindir()
+    if not bindir or not (data / "postmaster.pid").exists():
+        return
+    log("stopping PostgreSQL")
+    subprocess.run(
+        as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "stop", "-m", "fast"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def postgres_ok(env: dict[str, str]) -> bool:
+    port = int(env.get("DTKS_PG_PORT", "0"))
+    if not port or not port_open(port):
+        return False
+    bindir = pg_bindir()
+    if not bindir:
+        return False
+    r = subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True)
+    return r.returncode == 0
+
+
+# ---------------------------------------------------------------- kafka
+
+LOG4J = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = {level}
+logger.state.name = state.change.logger
+logger.state.level = warn
+"""
+
+SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data}
+num.partitions=6
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=6
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Topics are created by the project with their partitions and retention, never by accident.
+auto.create.topics.enable=false
+"""
+
+
+def java_cmd(main: str, *args: str, log4j: Path, heap: str = "1g") -> list[str]:
+    return [
+        "java",
+        "-Xms256m",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        f"{KAFKA_LIB}/*",
+        main,
+        *args,
+    ]
+
+
+def start_kafka(state: Path, env: dict[str, str]) -> dict[str, str]:
+    install_kafka()
+    kdir = state / "kafka"
+    pid_file = kdir / "kafka.pid"
+    port = int(env.get("DTKS_KAFKA_PORT", "0"))
+    if pid_file.exists() and pid_alive(int(pid_file.read_text())) and port and port_open(port):
+        log(f"Kafka already running on 127.0.0.1:{port}")
+        return {k: env[k] for k in ("DTKS_KAFKA_PORT", "DTKS_KAFKA_BOOTSTRAP")}
+    kdir.mkdir(parents=True, exist_ok=True)
+    data = kdir / "data"
+    # Reuse the previous ports when they are free, so clients holding the old env keep working.
+    port, controller_port = (
+        int(env.get("DTKS_KAFKA_PORT", "0")),
+        int(env.get("DTKS_KAFKA_CONTROLLER_PORT", "0")),
+    )
+    if not port or not controller_port or port_open(port) or port_open(controller_port):
+        port, controller_port = free_port(), free_port()
+        while controller_port == port:
+            controller_port = free_port()
+    log4j = kdir / "log4j2.properties"
+    log4j.write_text(LOG4J.format(level="info"))
+    (kdir / "log4j2-tools.properties").write_text(LOG4J.format(level="warn"))
+    props = kdir / "server.properties"
+    props.write_text(SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data))
+    cluster_file = kdir / "cluster.id"
+    if not cluster_file.exists():
+        out = subprocess.run(
+            java_cmd("kafka.tools.StorageTool", "random-uuid", log4j=log4j, heap="256m"),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        cluster_file.write_text(out.stdout.strip().splitlines()[-1])
+    subprocess.run(
+        java_cmd(
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_file.read_text().strip(),
+            "-c",
+            str(props),
+            "--ignore-formatted",
+            log4j=log4j,
+            heap="256m",
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    heap = os.environ.get("DTKS_KAFKA_HEAP", "1g")
+    log_path = kdir / "kafka.log"
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            java_cmd("kafka.Kafka", str(props), log4j=log4j, heap=heap),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    pid_file.write_text(str(proc.pid))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"Kafka exited with {proc.returncode}; see {log_path}")
+        if port_open(port) and "Kafka Server started" in log_path.read_text(errors="replace"):
+            log(f"Kafka {KAFKA_VERSION} started on 127.0.0.1:{port}")
+            return {
+                "DTKS_KAFKA_PORT": str(port),
+                "DTKS_KAFKA_CONTROLLER_PORT": str(controller_port),
+                "DTKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+            }
+        time.sleep(0.25)
+    proc.terminate()
+    sys.exit(f"Kafka did not start within 90 s; see {log_path}")
+
+
+def stop_kafka(state: Path) -> None:
+    pid_file = state / "kafka" / "kafka.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    if pid_alive(pid):
+        log("stopping Kafka")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if pid_alive(pid):
+            log("Kafka did not stop within 30 s: killing it")
+            os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def kafka_ok(state: Path, env: dict[str, str]) -> bool:
+    pid_file = state / "kafka" / "kafka.pid"
+    port = int(env.get("DTKS_KAFKA_PORT", "0"))
+    return pid_file.exists() and pid_alive(int(pid_file.read_text())) and bool(port) and port_open(port)
+
+
+# ---------------------------------------------------------------- env file
+
+
+def read_env(state: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    path = state / "env"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.removeprefix("export ").strip()
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                env[key] = value
+    return env
+
+
+def write_env(state: Path, env: dict[str, str]) -> None:
+    lines = ["# Written by deploy/local/stack.py: the local infrastructure it started. Source it."]
+    lines += [f"export {k}={v}" for k, v in sorted(env.items())]
+    (state / "env").write_text("\n".join(lines) + "\n")
+
+
+def cmd_start(args: argparse.Namespace) -> None:
+    state = Path(args.state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o755)
+    env = read_env(state)
+    env.update(start_postgres(state, env))
+    env.update(start_kafka(state, env))
+    env["DTKS_KAFKA_LIB"] = str(KAFKA_LIB)
+    env["DTKS_KAFKA_TOOLS_LOG4J"] = str(state / "kafka" / "log4j2-tools.properties")
+    env["DTKS_STATE_DIR"] = str(state)
+    write_env(state, env)
+    log(f"environment written to {state / 'env'}")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    state = Path(args.state_dir).resolve()
+    env = read_env(state)
+    pg, kafka = postgres_ok(env), kafka_ok(state, env)
+    print(f"postgres: {'up at ' + env.get('DTKS_DATABASE_URL', '') if pg else 'down'}")
+    print(f"kafka:    {'up at ' + env.get('DTKS_KAFKA_BOOTSTRAP', '') if kafka else 'down'}")
+    sys.exit(0 if pg and kafka else 1)
+
+
+def cmd_stop(args: argparse.Namespace) -> None:
+    state = Path(args.state_dir).resolve()
+    stop_kafka(state)
+    stop_postgres(state)
+    log("stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("install").set_defaults(func=cmd_install)
+    for name, func in (("start", cmd_start), ("status", cmd_status), ("stop", cmd_stop)):
+        p = sub.add_parser(name)
+        p.add_argument("--state-dir", default=os.environ.get("DTKS_STATE_DIR", ".dtks"))
+        p.set_defaults(func=func)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
