@@ -9,64 +9,22 @@ Tests talk to a real Kafka broker and a real PostgreSQL. Which ones, in this ord
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+from dtks_runtime.testing import Infra, configured_infra
 
 ROOT = Path(__file__).resolve().parent
 STACK = ROOT / "deploy" / "local" / "stack.py"
 
 
-@dataclass(frozen=True)
-class Infra:
-    kafka_bootstrap: str
-    database_url: str  # an admin URL; tests create their own databases from it
-    kafka_lib: str | None  # Kafka's jars, for tests and benchmarks that run Kafka's own tools
-
-
-def _local_stack() -> Iterator[Infra]:
-    state = Path(tempfile.mkdtemp(prefix="dtks-test-"))
-    os.chmod(state, 0o755)
-    subprocess.run([sys.executable, str(STACK), "start", "--state-dir", str(state)], check=True)
-    try:
-        env: dict[str, str] = {}
-        for line in (state / "env").read_text().splitlines():
-            if line.startswith("export "):
-                key, value = line.removeprefix("export ").split("=", 1)
-                env[key] = value
-        yield Infra(env["DTKS_KAFKA_BOOTSTRAP"], env["DTKS_DATABASE_URL"], env.get("DTKS_KAFKA_LIB"))
-    finally:
-        subprocess.run([sys.executable, str(STACK), "stop", "--state-dir", str(state)], check=False)
-
-
-def _testcontainers() -> Iterator[Infra]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
-
-    with (
-        PostgresContainer("postgres:15", driver=None) as pg,
-        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
-    ):
-        yield Infra(kafka.get_bootstrap_server(), pg.get_connection_url(), None)
-
-
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    bootstrap, url = os.environ.get("DTKS_KAFKA_BOOTSTRAP"), os.environ.get("DTKS_DATABASE_URL")
-    if bootstrap and url:
-        yield Infra(bootstrap, url, os.environ.get("DTKS_KAFKA_LIB"))
-    elif os.environ.get("DTKS_TESTCONTAINERS") == "1":
-        yield from _testcontainers()
-    else:
-        yield from _local_stack()
+    with configured_infra(STACK) as infra:
+        yield infra
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,29 @@
+"""Who did something: the authenticated subject, in a role, scoped to a region."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from dtks_contracts.model_base import ContractModel
+from dtks_contracts.regions import RegionCode, region_level
+from dtks_contracts.vocabulary.roles import ROLE_REGION_LEVEL, Role
+
+
+class Actor(ContractModel):
+    """A person or system acting in a role; the region is the scope the role is granted for."""
+
+    subject: str = Field(min_length=1, max_length=200, description="Stable id of the user or client")
+    role: Role
+    region: RegionCode
+
+    @model_validator(mode="after")
+    def _region_fits_role(self) -> Actor:
+        # A village operator scoped to a whole regency, or a ministry role scoped to one province,
+        # would silently widen or narrow who may act: reject the combination outright.
+        expected = ROLE_REGION_LEVEL[self.role]
+        actual = region_level(self.region)
+        if expected is not None and actual != expected:
+            raise ValueError(
+                f"role {self.role} acts on a {expected} region, got {actual} region {self.region}"
+            )
+        return self

@@ -1,0 +1,100 @@
+"""Event payloads of all services, and the registry of event types.
+
+`EVENT_TYPES` maps each event type to its payload class at its current schema version. Importing
+this package also registers the upcasters that live next to the payload classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
+from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
+from dtks_contracts.events.registry import (
+    DeterminationIssued,
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    HouseholdRegistered,
+    Period,
+    RegisterCounts,
+    WelfareDecileSet,
+)
+from dtks_contracts.events.verification import (
+    AcceptedByMinistry,
+    BatchRatified,
+    Finding,
+    IntegrityChecked,
+    ReturnedAtTier,
+    VerifiedAtTier,
+)
+
+
+class UnknownEventTypeError(LookupError):
+    """An event type this version of the contracts does not know."""
+
+
+_PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
+    ProposalSubmitted,
+    ProposalResubmitted,
+    ProposalWithdrawn,
+    IntegrityChecked,
+    VerifiedAtTier,
+    ReturnedAtTier,
+    BatchRatified,
+    AcceptedByMinistry,
+    DeterminationIssued,
+    HouseholdRegistered,
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    WelfareDecileSet,
+    NotificationDelivered,
+    NotificationFailed,
+)
+
+
+def _registry(classes: tuple[type[EventPayload], ...]) -> Mapping[str, type[EventPayload]]:
+    result: dict[str, type[EventPayload]] = {}
+    for cls in classes:
+        if cls.event_type in result:
+            raise RuntimeError(f"event type {cls.event_type} is defined twice")
+        result[cls.event_type] = cls
+    return MappingProxyType(result)
+
+
+EVENT_TYPES: Final[Mapping[str, type[EventPayload]]] = _registry(_PAYLOAD_CLASSES)
+
+
+def payload_class(event_type: str) -> type[EventPayload]:
+    try:
+        return EVENT_TYPES[event_type]
+    except KeyError:
+        raise UnknownEventTypeError(f"unknown event type {event_type!r}") from None
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "AcceptedByMinistry",
+    "BatchRatified",
+    "DeterminationIssued",
+    "EventPayload",
+    "Finding",
+    "HouseholdCorrected",
+    "HouseholdDeactivated",
+    "HouseholdRegistered",
+    "IntegrityChecked",
+    "NotificationDelivered",
+    "NotificationFailed",
+    "Period",
+    "ProposalResubmitted",
+    "ProposalSubmitted",
+    "ProposalWithdrawn",
+    "RegisterCounts",
+    "ReturnedAtTier",
+    "UnknownEventTypeError",
+    "VerifiedAtTier",
+    "WelfareDecileSet",
+    "payload_class",
+]

@@ -1,0 +1,114 @@
+"""Events of the proposal service (topic dtks.proposal.events, keyed by proposal_id)."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints, model_validator
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.events.base import EventPayload, check_kind_consistency
+from dtks_contracts.household import Deliberation, Household
+from dtks_contracts.identifiers import EntityId
+from dtks_contracts.regions import VillageCode
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalOrigin
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ProposalContent(EventPayload):
+    """What a proposal says, in full, every round: a resubmission replaces the whole content, so
+    each event can be read without replaying the rounds before it."""
+
+    aggregate_type: ClassVar[str] = "proposal"
+    aggregate_id_field: ClassVar[str] = "proposal_id"
+
+    proposal_id: EntityId
+    round: int = Field(ge=1, description="1 for the first submission, +1 for every resubmission")
+    kind: ProposalKind
+    origin: ProposalOrigin
+    village_code: VillageCode
+    deliberation: Deliberation | None = Field(
+        default=None, description="Required for village proposals; civil-registry events have none"
+    )
+    household: Household | None = Field(default=None, description="For new households and corrections")
+    target_household_id: EntityId | None = Field(
+        default=None, description="For corrections and deactivations"
+    )
+    deactivation_reason: DeactivationReason | None = None
+    evidence_note: Note | None = Field(default=None, description="Why the household should be deactivated")
+    programs_requested: tuple[Program, ...] = ()
+    submitted_by: Actor | None = Field(
+        default=None, description="The operator; none for civil-registry events"
+    )
+    civil_registry_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The civil-registry life event (death, move) that started the proposal"
+    )
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The client's key; a retry with the same key is the same submission"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProposalContent:
+        check_kind_consistency(self.kind, self.household, self.target_household_id, self.deactivation_reason)
+        if self.kind is ProposalKind.DEACTIVATION and self.evidence_note is None:
+            raise ValueError("a deactivation needs an evidence_note saying what shows the reason")
+        if self.household is not None and self.household.village_code != self.village_code:
+            raise ValueError(
+                f"household.village_code {self.household.village_code} differs from the proposal's "
+                f"village_code {self.village_code}"
+            )
+        if self.origin is ProposalOrigin.VILLAGE:
+            if self.deliberation is None:
+                raise ValueError("a village proposal needs the deliberation (musdes/muskel) that agreed it")
+            if self.submitted_by is None:
+                raise ValueError("a village proposal needs submitted_by")
+        elif self.civil_registry_ref is None:
+            raise ValueError("a civil-registry proposal needs civil_registry_ref")
+        return self
+
+
+class ProposalSubmitted(ProposalContent):
+    """A proposal entered for the first time (round 1)."""
+
+    event_type: ClassVar[str] = "proposal.submitted"
+    schema_version: ClassVar[int] = 1
+
+    @model_validator(mode="after")
+    def _first_round(self) -> ProposalSubmitted:
+        if self.round != 1:
+            raise ValueError(
+                f"a first submission is round 1, got round {self.round}; use proposal.resubmitted"
+            )
+        return self
+
+
+class ProposalResubmitted(ProposalContent):
+    """A returned proposal, corrected and submitted again; it runs all tiers again."""
+
+    event_type: ClassVar[str] = "proposal.resubmitted"
+    schema_version: ClassVar[int] = 1
+
+    correction_note: Note | None = Field(default=None, description="What the operator changed")
+
+    @model_validator(mode="after")
+    def _later_round(self) -> ProposalResubmitted:
+        if self.round < 2:
+            raise ValueError(f"a resubmission is round 2 or later, got round {self.round}")
+        return self
+
+
+class ProposalWithdrawn(EventPayload):
+    """The village withdrew its proposal; it leaves every queue and never reaches the register."""
+
+    event_type: ClassVar[str] = "proposal.withdrawn"
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "proposal"
+    aggregate_id_field: ClassVar[str] = "proposal_id"
+
+    proposal_id: EntityId
+    round: int = Field(ge=1)
+    village_code: VillageCode
+    withdrawn_by: Actor
+    reason: Note

@@ -1,0 +1,166 @@
+"""Events of the verification service (topic dtks.verification.events).
+
+Per-proposal events are keyed by proposal_id so that one proposal's history stays in order. The
+regent's decree over a batch is one event keyed by batch_id, and each proposal in the batch also
+gets its own `verified_at_tier` at the ratification tier, which keeps its per-proposal order intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.events.base import EventPayload, check_kind_consistency
+from dtks_contracts.household import Household
+from dtks_contracts.identifiers import DecreeNumber, EntityId, Nik
+from dtks_contracts.model_base import ContractModel
+from dtks_contracts.regions import RegencyCode, VillageCode
+from dtks_contracts.timestamps import UtcDateTime
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_contracts.vocabulary.reasons import ReasonCode, describe
+from dtks_contracts.vocabulary.tiers import IntegrityStage, Tier
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class Finding(ContractModel):
+    """One thing wrong with a proposal, pinned to a field and, where it concerns a person, a member."""
+
+    code: ReasonCode
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    field_path: str | None = Field(
+        default=None, max_length=300, description="e.g. household.members[2].birth_date"
+    )
+    member_nik: Nik | None = None
+
+    @classmethod
+    def of(
+        cls,
+        code: ReasonCode,
+        *,
+        detail: str | None = None,
+        field_path: str | None = None,
+        member_nik: str | None = None,
+    ) -> Finding:
+        """A finding whose message is the code's standard sentence, plus the specific detail."""
+        message = describe(code) if detail is None else f"{describe(code)} {detail}"
+        return cls(code=code, message=message, field_path=field_path, member_nik=member_nik)
+
+
+class _ProposalVerificationEvent(EventPayload):
+    aggregate_type: ClassVar[str] = "proposal"
+    aggregate_id_field: ClassVar[str] = "proposal_id"
+
+    proposal_id: EntityId
+    round: int = Field(ge=1)
+    # Carried on every event so that queues, scopes and notifications need no join.
+    village_code: VillageCode
+
+
+class IntegrityChecked(_ProposalVerificationEvent):
+    """The automatic integrity standard ran, at entry or at the Ministry."""
+
+    event_type: ClassVar[str] = "verification.integrity_checked"
+    schema_version: ClassVar[int] = 1
+
+    stage: IntegrityStage
+    passed: bool
+    findings: tuple[Finding, ...] = ()
+
+    @model_validator(mode="after")
+    def _passed_means_no_findings(self) -> IntegrityChecked:
+        if self.passed == bool(self.findings):
+            raise ValueError("passed must be true exactly when there are no findings")
+        return self
+
+
+class VerifiedAtTier(_ProposalVerificationEvent):
+    """A tier checked the proposal and forwards it to the next tier. The Ministry does not use this
+    event: its forward is `verification.accepted_by_ministry`."""
+
+    event_type: ClassVar[str] = "verification.verified_at_tier"
+    schema_version: ClassVar[int] = 1
+
+    tier: Tier
+    verifier: Actor
+    note: Note | None = None
+    batch_id: EntityId | None = Field(default=None, description="Ratification tier only: the batch")
+    decree_number: DecreeNumber | None = Field(default=None, description="Ratification tier only: the decree")
+
+    @model_validator(mode="after")
+    def _tier_details(self) -> VerifiedAtTier:
+        if self.tier is Tier.MINISTRY:
+            raise ValueError("the Ministry forwards with verification.accepted_by_ministry")
+        is_ratification = self.tier is Tier.RATIFICATION
+        if is_ratification != (self.batch_id is not None) or is_ratification != (
+            self.decree_number is not None
+        ):
+            raise ValueError("batch_id and decree_number are given exactly at the ratification tier")
+        return self
+
+
+class ReturnedAtTier(_ProposalVerificationEvent):
+    """A tier sent the proposal back to the village operator, with the reasons to act on."""
+
+    event_type: ClassVar[str] = "verification.returned_at_tier"
+    schema_version: ClassVar[int] = 1
+
+    tier: Tier = Field(description="Where the proposal stood; the first tier for returns at entry")
+    returned_by: Actor | None = Field(
+        default=None, description="None when the integrity standard returned it"
+    )
+    reasons: tuple[Finding, ...] = Field(min_length=1)
+    note: Note | None = None
+
+
+class BatchRatified(EventPayload):
+    """The regent or mayor ratified a regency's verified batch by decree."""
+
+    event_type: ClassVar[str] = "verification.batch_ratified"
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "ratification_batch"
+    aggregate_id_field: ClassVar[str] = "batch_id"
+
+    batch_id: EntityId
+    regency_code: RegencyCode
+    decree_number: DecreeNumber
+    decree_date: dt.date
+    proposal_ids: tuple[EntityId, ...] = Field(min_length=1)
+    ratified_by: Actor
+
+    @field_validator("proposal_ids")
+    @classmethod
+    def _unique(cls, proposal_ids: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(proposal_ids)) != len(proposal_ids):
+            raise ValueError("a proposal appears more than once in the batch")
+        return proposal_ids
+
+
+class AcceptedByMinistry(_ProposalVerificationEvent):
+    """The Ministry accepted the proposal; it enters the register at the next determination.
+
+    Carries the verified content in full (event-carried state transfer): the registry builds the
+    register from this stream and its own, without asking the proposal service anything.
+    """
+
+    event_type: ClassVar[str] = "verification.accepted_by_ministry"
+    schema_version: ClassVar[int] = 1
+
+    kind: ProposalKind
+    household: Household | None = None
+    target_household_id: EntityId | None = None
+    deactivation_reason: DeactivationReason | None = None
+    programs_requested: tuple[Program, ...] = ()
+    accepted_at: UtcDateTime
+    accepted_by: Actor | None = Field(default=None, description="The ministry verifier; None if automatic")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AcceptedByMinistry:
+        check_kind_consistency(self.kind, self.household, self.target_household_id, self.deactivation_reason)
+        if self.household is not None and self.household.village_code != self.village_code:
+            raise ValueError("household.village_code differs from the proposal's village_code")
+        return self

@@ -1,0 +1,61 @@
+"""The register hash a determination carries, defined here so anyone holding the register can check it.
+
+A partner agency that folded `dtks.registry.public` up to a decree recomputes the hash over the
+households it holds and compares it with the decree's `register_hash`: equal means it holds
+exactly the register the Minister determined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Final
+
+from pydantic import BaseModel
+
+from dtks_contracts.household import Household
+
+REGISTER_HASH_ALGORITHM: Final = (
+    "dtks-register-sha256-v1: SHA-256 (lower-case hex) over the UTF-8 lines "
+    "'<household_id>\\t<household digest>\\n' of every active household, sorted by household_id "
+    "(code-point order); household digest = SHA-256 hex of the household snapshot as JSON with "
+    "fields equal to their defaults omitted, keys sorted, separators ',' and ':', non-ASCII unescaped"
+)
+
+
+def canonical_json(model: BaseModel) -> bytes:
+    # Omitting defaults keeps digests stable when a later contract version adds an optional field.
+    data = model.model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def household_digest(household: Household) -> str:
+    return hashlib.sha256(canonical_json(household)).hexdigest()
+
+
+def register_digest(entries: Iterable[tuple[str, str]]) -> str:
+    """Hash of (household_id, household digest) pairs already sorted by household_id.
+
+    Streams, so a registry can feed tens of millions of rows straight from an ordered query.
+    """
+    hasher = hashlib.sha256()
+    previous: str | None = None
+    for household_id, digest in entries:
+        if previous is not None and household_id <= previous:
+            raise ValueError(
+                f"entries must be sorted by household_id without repeats: {household_id} after {previous}"
+            )
+        hasher.update(f"{household_id}\t{digest}\n".encode())
+        previous = household_id
+    return hasher.hexdigest()
+
+
+def register_digest_of(households: Iterable[Household]) -> str:
+    """Hash of a register held in memory (sorted here)."""
+    entries = []
+    for household in households:
+        if household.household_id is None:
+            raise ValueError(f"household with KK {household.kk_number[:6]}... has no register id")
+        entries.append((household.household_id, household_digest(household)))
+    return register_digest(sorted(entries))

@@ -1,0 +1,67 @@
+"""The verification tiers a proposal passes, in order, and who acts at each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from dtks_contracts.regions import NATIONAL, check_region_code
+from dtks_contracts.vocabulary.roles import Role
+
+
+class Tier(StrEnum):
+    DISTRICT = "district"
+    REGENCY = "regency"  # the regency/city social service (Dinsos)
+    RATIFICATION = "ratification"  # the regent's/mayor's decree over a verified batch
+    PROVINCE = "province"
+    MINISTRY = "ministry"
+
+
+# The order is the process: a proposal is forwarded from each tier to the next, never skips one.
+TIER_ORDER: Final[tuple[Tier, ...]] = (
+    Tier.DISTRICT,
+    Tier.REGENCY,
+    Tier.RATIFICATION,
+    Tier.PROVINCE,
+    Tier.MINISTRY,
+)
+FIRST_TIER: Final = TIER_ORDER[0]
+
+TIER_ROLE: Final[Mapping[Tier, Role]] = MappingProxyType(
+    {
+        Tier.DISTRICT: Role.DISTRICT_VERIFIER,
+        Tier.REGENCY: Role.REGENCY_OPERATOR,
+        Tier.RATIFICATION: Role.REGENT,
+        Tier.PROVINCE: Role.PROVINCE_VERIFIER,
+        Tier.MINISTRY: Role.MINISTRY_VERIFIER,
+    }
+)
+
+# How many leading characters of a village code name the region responsible at each tier.
+_SCOPE_LENGTH: Final[Mapping[Tier, int]] = MappingProxyType(
+    {Tier.DISTRICT: 8, Tier.REGENCY: 5, Tier.RATIFICATION: 5, Tier.PROVINCE: 2}
+)
+
+
+def next_tier(tier: Tier) -> Tier | None:
+    """The tier a proposal is forwarded to; `None` after the Ministry (acceptance)."""
+    index = TIER_ORDER.index(Tier(tier))
+    return TIER_ORDER[index + 1] if index + 1 < len(TIER_ORDER) else None
+
+
+def tier_region(tier: Tier, village_code: str) -> str:
+    """The region whose officers act at `tier` for a proposal from `village_code`."""
+    check_region_code(village_code, levels=("village",), must_exist=False)
+    tier = Tier(tier)
+    if tier is Tier.MINISTRY:
+        return NATIONAL
+    return village_code[: _SCOPE_LENGTH[tier]]
+
+
+class IntegrityStage(StrEnum):
+    """When the automatic integrity standard runs: as a proposal enters, and again at the Ministry."""
+
+    ENTRY = "entry"
+    MINISTRY = "ministry"

@@ -1,0 +1,1 @@
+"""Civil-registry (Dukcapil) simulator."""

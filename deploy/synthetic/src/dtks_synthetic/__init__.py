@@ -1,0 +1,1 @@
+"""Deterministic synthetic population, register and proposals."""

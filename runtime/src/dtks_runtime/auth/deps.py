@@ -1,0 +1,58 @@
+"""FastAPI dependencies: who is calling (bearer token) and may they act here (role, region)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from dtks_contracts.vocabulary.roles import Role
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dtks_runtime.auth.principal import Principal
+from dtks_runtime.auth.tokens import TokenError, TokenService
+from dtks_runtime.problems import Problem
+
+_bearer = HTTPBearer(auto_error=False, description="A token from dtks-token or your identity provider")
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise Problem(401, "unauthenticated", "Send a bearer token in the Authorization header.")
+    tokens: TokenService = request.app.state.tokens
+    try:
+        return tokens.verify(credentials.credentials)
+    except TokenError as exc:
+        raise Problem(401, "invalid_token", f"The bearer token was refused: {exc}.") from exc
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only the given roles."""
+    allowed = frozenset(roles)
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Problem(
+                403,
+                "role_not_allowed",
+                f"This needs one of the roles {names}; you act as {principal.role.value}.",
+            )
+        return principal
+
+    return check
+
+
+def ensure_in_scope(principal: Principal, region_code: str) -> None:
+    """Nobody acts outside their region."""
+    if not principal.covers(region_code):
+        raise Problem(
+            403,
+            "outside_region",
+            f"Region {region_code} is outside your scope {principal.region}.",
+        )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

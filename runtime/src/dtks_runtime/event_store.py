@@ -1,0 +1,213 @@
+"""The event store: append-only streams in PostgreSQL, read back per stream or in one global order.
+
+The ``events`` table is also the transactional outbox. A service changes its state and appends
+its events on one connection in one transaction, so both commit or neither does; the relay
+(:mod:`dtks_runtime.outbox_relay`) then publishes the table to Kafka in ``position`` order.
+
+Why appends take a lock: an identity column hands out ``position`` at insert time but the row
+becomes visible at commit, so without care a slow transaction's row (position 41) can appear after
+a quick one's (position 42) was already read, and a reader that remembers "the highest position
+I saw" skips it forever. We close that gap the way the eventsourcing library does: every append
+takes one transaction-scoped advisory lock just before it inserts, and keeps it until commit, so
+positions are handed out in commit order and every reader sees a gap-free prefix. The lock is
+held only from the insert to the commit (the state change before it runs concurrently); batching
+many events into one append amortises it. We chose this over high-water-mark gap tracking
+(Marten, Axon) because it makes every cursor-based reader correct by construction, with no
+timeouts to tune, and the measured cost is far below what the register needs (``make bench``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from dtks_contracts.envelope import Actor, EventEnvelope
+from pydantic import BaseModel
+
+from dtks_runtime.db import advisory_key, migrate
+from dtks_runtime.telemetry import current_trace_context
+
+APPEND_LOCK = advisory_key("dtks:event-store:append")
+NOTIFY_CHANNEL = "dtks_events"
+
+MIGRATIONS = [
+    """
+    CREATE TABLE events (
+        position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        stream_id       text        NOT NULL,
+        stream_version  integer     NOT NULL CHECK (stream_version > 0),
+        event_id        uuid        NOT NULL UNIQUE,
+        event_type      text        NOT NULL,
+        topic           text        NOT NULL,
+        partition_key   text        NOT NULL,
+        envelope        jsonb       NOT NULL,
+        recorded_at     timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (stream_id, stream_version)
+    )
+    """,
+    "CREATE TABLE relay_cursor (relay text PRIMARY KEY, position bigint NOT NULL)",
+    """
+    CREATE TABLE inbox (
+        consumer      text        NOT NULL,
+        event_id      uuid        NOT NULL,
+        topic         text        NOT NULL,
+        kafka_partition integer   NOT NULL,
+        kafka_offset  bigint      NOT NULL,
+        processed_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, event_id)
+    )
+    """,
+]
+
+
+async def install(conn: asyncpg.Connection) -> None:
+    """Create the runtime's tables (events/outbox, relay cursor, inbox) in the current database."""
+    await migrate(conn, "dtks_runtime", MIGRATIONS)
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the stream first. Reload the aggregate and decide again."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+        seen = "a concurrent append" if actual is None else f"version {actual}"
+        super().__init__(f"stream {stream_id}: expected version {expected}, found {seen}")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a handler decided on, before the store gives it an id, a version and a time."""
+
+    event_type: str
+    schema_version: int
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, payload: BaseModel) -> NewEvent:
+        """From a contracts payload model carrying ``event_type`` and ``schema_version`` class vars."""
+        return cls(
+            event_type=payload.event_type,  # type: ignore[attr-defined]
+            schema_version=payload.schema_version,  # type: ignore[attr-defined]
+            payload=payload.model_dump(mode="json"),
+        )
+
+
+@dataclass(frozen=True)
+class Causation:
+    """Who caused the events and in answer to what: carried into every envelope."""
+
+    actor: Actor | None = None
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str | None = None
+
+    @classmethod
+    def following(cls, event: EventEnvelope, actor: Actor | None = None) -> Causation:
+        """Events caused by consuming ``event``: same correlation, caused by that event."""
+        return cls(actor=actor, correlation_id=event.correlation_id, causation_id=str(event.event_id))
+
+
+Resolver = Callable[[EventEnvelope], str]
+
+
+class EventStore:
+    def __init__(self, topic_for: Resolver, key_for: Resolver | None = None) -> None:
+        # Which topic each event goes to and with which record key. The contracts define both
+        # (dtks_contracts.topics); the default key, the aggregate id, keeps a stream in order.
+        self._topic_for = topic_for
+        self._key_for = key_for or (lambda e: e.aggregate_id)
+
+    async def append(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        aggregate_type: str,
+        aggregate_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        causation: Causation,
+    ) -> list[EventEnvelope]:
+        """Append ``events`` to the stream if it is still at ``expected_version`` (0: a new stream).
+
+        Must run inside the caller's transaction, so the caller's state change commits with it.
+        Raises :class:`ConcurrencyConflict` if another writer got there first: never overwrites.
+        """
+        if not conn.is_in_transaction():
+            raise RuntimeError("append must run inside a transaction (state and events commit together)")
+        if not events:
+            return []
+        stream_id = f"{aggregate_type}:{aggregate_id}"
+        current = await conn.fetchval(
+            "SELECT max(stream_version) FROM events WHERE stream_id = $1", stream_id
+        )
+        if (current or 0) != expected_version:
+            raise ConcurrencyConflict(stream_id, expected_version, current or 0)
+        now = datetime.now(UTC)
+        trace_context = current_trace_context()
+        envelopes = [
+            EventEnvelope(
+                event_id=uuid.uuid4(),
+                event_type=e.event_type,
+                schema_version=e.schema_version,
+                aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id,
+                aggregate_version=expected_version + i,
+                occurred_at=now,
+                actor=causation.actor,
+                correlation_id=causation.correlation_id,
+                causation_id=causation.causation_id,
+                trace_context=trace_context,
+                payload=e.payload,
+            )
+            for i, e in enumerate(events, start=1)
+        ]
+        await self._insert(conn, stream_id, envelopes)
+        return envelopes
+
+    async def _insert(
+        self, conn: asyncpg.Connection, stream_id: str, envelopes: Sequence[EventEnvelope]
+    ) -> None:
+        # Taken last and held to commit: positions follow commit order (see the module docstring).
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+        try:
+            await conn.execute(
+                """INSERT INTO events (stream_id, stream_version, event_id, event_type, topic,
+                                       partition_key, envelope)
+                   SELECT $1, v, id, t, tp, k, env::jsonb
+                   FROM unnest($2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
+                        AS x(v, id, t, tp, k, env)""",
+                stream_id,
+                [e.aggregate_version for e in envelopes],
+                [e.event_id for e in envelopes],
+                [e.event_type for e in envelopes],
+                [self._topic_for(e) for e in envelopes],
+                [self._key_for(e) for e in envelopes],
+                [e.model_dump_json() for e in envelopes],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            # A writer that read the same version committed first: surface it, never drop events.
+            raise ConcurrencyConflict(stream_id, envelopes[0].aggregate_version - 1, None) from exc
+        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+    async def read_stream(
+        self, conn: asyncpg.Connection, aggregate_type: str, aggregate_id: str
+    ) -> list[EventEnvelope]:
+        rows = await conn.fetch(
+            "SELECT envelope::text AS e FROM events WHERE stream_id = $1 ORDER BY stream_version",
+            f"{aggregate_type}:{aggregate_id}",
+        )
+        return [EventEnvelope.from_bytes(r["e"]) for r in rows]
+
+    async def read_all(
+        self, conn: asyncpg.Connection, after_position: int = 0, limit: int = 1000
+    ) -> list[tuple[int, EventEnvelope]]:
+        """Events after ``after_position`` in the one global order (commit order, gap-free)."""
+        rows = await conn.fetch(
+            "SELECT position, envelope::text AS e FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            after_position,
+            limit,
+        )
+        return [(r["position"], EventEnvelope.from_bytes(r["e"])) for r in rows]

@@ -1,0 +1,197 @@
+"""Wiring shared by every service: database, event store, relay, consumers, and the HTTP app around them.
+
+A service's ``main.py`` builds a :class:`ServiceRuntime`, registers its migrations and consumers,
+and hands :func:`create_app` its routers; everything else (tables of the runtime, topics, the
+relay, tracing, problem documents, health with consumer lag) is done here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.topics import partition_key, topic_for, with_prefix
+from fastapi import FastAPI, Request, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from dtks_runtime import event_store
+from dtks_runtime.auth.tokens import TokenService
+from dtks_runtime.consumer import BatchHandler, EventConsumer
+from dtks_runtime.db import create_pool, ensure_database, migrate
+from dtks_runtime.event_store import EventStore
+from dtks_runtime.outbox_relay import OutboxRelay
+from dtks_runtime.problems import install_problem_handlers
+from dtks_runtime.settings import RuntimeSettings
+from dtks_runtime.telemetry import bound, configure_logging, configure_tracing, get_logger
+from dtks_runtime.topics import consumer_topics, ensure_topics
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """The long-running parts of one service process."""
+
+    service: str  # e.g. "proposal"; also names its database dtks_<service>
+    settings: RuntimeSettings
+    migrations: list[tuple[str, Sequence[str]]] = field(default_factory=list)
+    pool: asyncpg.Pool | None = None
+    store: EventStore | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    _consumer_specs: list[tuple[str, list[str], BatchHandler]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    database_url: str = ""
+
+    def topic(self, name: str) -> str:
+        return f"{self.settings.topic_prefix}{name}"
+
+    def add_migrations(self, component: str, steps: Sequence[str]) -> None:
+        self.migrations.append((component, steps))
+
+    def add_consumer(self, name: str, topics: Sequence[str], handler: BatchHandler) -> None:
+        """``name`` is the consumer group; ``topics`` are contract names, prefixed here."""
+        self._consumer_specs.append((name, [self.topic(t) for t in topics], handler))
+
+    async def start(self) -> None:
+        s = self.settings
+        self.database_url = await ensure_database(s.database_url, f"dtks_{self.service}")
+        self.pool = await create_pool(self.database_url)
+        async with self.pool.acquire() as conn:
+            await event_store.install(conn)
+            for component, steps in self.migrations:
+                await migrate(conn, component, steps)
+        specs = list(with_prefix(s.topic_prefix))
+        for name, _, _ in self._consumer_specs:
+            specs += consumer_topics(name, s.topic_prefix)
+        await ensure_topics(s.kafka_bootstrap, specs)
+        prefix = s.topic_prefix
+        self.store = EventStore(
+            topic_for=lambda e: topic_for(e.event_type, prefix).name,
+            key_for=lambda e: partition_key(e).decode(),
+        )
+        self.relay = OutboxRelay(self.database_url, s.kafka_bootstrap, name=f"{self.service}-outbox")
+        self._stop = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="outbox-relay"))
+        for name, topics, handler in self._consumer_specs:
+            consumer = EventConsumer(
+                name=name,
+                topics=topics,
+                handler=handler,
+                pool=self.pool,
+                kafka_bootstrap=s.kafka_bootstrap,
+                topic_prefix=prefix,
+            )
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, 30)
+        self._tasks.clear()
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def health(self) -> dict[str, Any]:
+        assert self.pool is not None and self.relay is not None
+        async with self.pool.acquire() as conn:
+            relay_lag = await self.relay.lag(conn)
+        consumers = {}
+        for c in self.consumers:
+            consumers[c.name] = {
+                "lag": sum((await c.lag()).values()),
+                "seconds_since_poll": round(c.seconds_since_poll(), 1),
+                "applied": c.stats.applied,
+                "duplicates": c.stats.duplicates,
+                "dead_lettered": c.stats.dead_lettered,
+            }
+        dead_tasks = [t.get_name() for t in self._tasks if t.done()]
+        return {
+            "status": "ok" if not dead_tasks else "degraded",
+            "service": self.service,
+            "outbox_lag": relay_lag,
+            "consumers": consumers,
+            "stopped_tasks": dead_tasks,
+        }
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    version: str = "1.0.0",
+    on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The FastAPI app of a service: lifespan runs the runtime; tracing, problems and health built in."""
+    settings = runtime.settings
+    settings.check_production_safety()
+    configure_logging(runtime.service, settings.log_level)
+    configure_tracing(runtime.service, settings.otel_exporter)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        if on_started is not None:
+            await on_started(runtime)
+        log.info("service started", service=runtime.service)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # A client may send its own correlation id to follow one submission across services.
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        request.state.correlation_id = correlation_id
+        with bound(correlation_id=correlation_id):
+            response = await call_next(request)
+        response.headers["x-correlation-id"] = correlation_id
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness, outbox lag and consumer lag")
+    async def healthz() -> dict[str, Any]:
+        return await runtime.health()
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
+    return app
+
+
+def event_handler_registry(
+    handlers: dict[str, Callable[[asyncpg.Connection, EventEnvelope], Awaitable[None]]],
+) -> Callable[[asyncpg.Connection, EventEnvelope], Awaitable[None]]:
+    """Dispatch by event type; events of other types are acknowledged and ignored."""
+
+    async def dispatch(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        handler = handlers.get(event.event_type)
+        if handler is not None:
+            await handler(conn, event)
+
+    return dispatch
+
+
+def serve(app: FastAPI, *, port_env: str, default_port: int) -> None:
+    """Run one service process with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port."""
+    import os
+
+    import uvicorn
+
+    host = os.environ.get("DTKS_BIND_HOST", "127.0.0.1")
+    port = int(os.environ.get(port_env, str(default_port)))
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")

@@ -1,0 +1,30 @@
+"""Connection and runtime settings, read from the environment only."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# An obviously-local default: development tokens work out of the box, and any real deployment
+# must set DTKS_JWT_SECRET (the services refuse this value when DTKS_ENV=production).
+LOCAL_JWT_SECRET = "local-development-secret-not-for-production"
+
+
+class RuntimeSettings(BaseSettings):
+    """What every service needs to reach its infrastructure. Services subclass it for their own."""
+
+    model_config = SettingsConfigDict(env_prefix="DTKS_", extra="ignore")
+
+    env: str = "development"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # Prepended to every topic name: lets tests and parallel runs share one broker without colliding.
+    topic_prefix: str = ""
+    jwt_secret: str = LOCAL_JWT_SECRET
+    jwt_issuer: str = "dtks"
+    otel_exporter: str = Field(default="none", description="none | console | otlp")
+    log_level: str = "info"
+
+    def check_production_safety(self) -> None:
+        if self.env == "production" and self.jwt_secret == LOCAL_JWT_SECRET:
+            raise RuntimeError("DTKS_JWT_SECRET must be set in production")

@@ -1,0 +1,113 @@
+"""Logs and traces: structlog JSON with correlation, event and trace ids; OpenTelemetry across HTTP and Kafka.
+
+Trace context travels in two places that agree: the W3C ``traceparent``/``tracestate`` headers of
+each Kafka record, and the envelope's ``trace_context`` recorded when the event was appended (so
+a replay from the store still knows which request caused an event).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import Span, SpanKind
+
+_configured = False
+
+
+def configure_logging(service: str, level: str = "info") -> None:
+    """JSON logs on stdout; anything bound with :func:`bind` appears on every line of that context."""
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace_ids,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event
+
+
+def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None) -> None:
+    """Install a tracer provider once per process; the exporter comes from DTKS_OTEL_EXPORTER.
+
+    ``otlp`` uses the standard OTEL_EXPORTER_OTLP_* variables for its endpoint.
+    """
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif exporter != "none":
+        raise ValueError(f"DTKS_OTEL_EXPORTER must be none, console or otlp, not {exporter!r}")
+    if extra is not None:
+        provider.add_span_processor(BatchSpanProcessor(extra))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("dtks")
+
+
+def current_trace_context() -> dict[str, str]:
+    """The active span's W3C context, to record in an envelope or a message's headers."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def kafka_headers(trace_context: Mapping[str, str]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in trace_context.items()]
+
+
+def context_from_headers(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in headers or () if k in ("traceparent", "tracestate")}
+
+
+@contextmanager
+def consumer_span(
+    name: str, trace_context: Mapping[str, str], attributes: Mapping[str, Any]
+) -> Iterator[Span]:
+    """A CONSUMER span that continues the producer's trace (the one that appended the event)."""
+    parent = propagate.extract(dict(trace_context))
+    token = otel_context.attach(parent)
+    try:
+        with tracer().start_as_current_span(
+            name, kind=SpanKind.CONSUMER, attributes=dict(attributes)
+        ) as span:
+            yield span
+    finally:
+        otel_context.detach(token)
+
+
+bind = structlog.contextvars.bind_contextvars
+bound = structlog.contextvars.bound_contextvars
+get_logger = structlog.get_logger

@@ -1,0 +1,119 @@
+"""Helpers for tests of the runtime and of services built on it (no mocks: real database, real broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from dtks_contracts.envelope import EventEnvelope
+
+from dtks_runtime.event_store import Causation, EventStore, NewEvent
+from dtks_runtime.topics import consumer_topics, ensure_topics
+
+
+async def make_consumer_topics(bootstrap: str, name: str, prefix: str) -> None:
+    await ensure_topics(bootstrap, consumer_topics(name, prefix))
+
+
+async def record_effect(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+    """The effect under test: counts applications, so a double apply shows up as 2."""
+    await conn.executemany(
+        """INSERT INTO effects (event_id, aggregate_id) VALUES ($1, $2)
+           ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1""",
+        [(e.event_id, e.aggregate_id) for e in events],
+    )
+
+
+def happened(n: int = 0) -> NewEvent:
+    return NewEvent("test.happened", 1, {"n": n})
+
+
+async def append_one(
+    pool: asyncpg.Pool, store: EventStore, aggregate_id: str, version: int, n: int = 0
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await store.append(
+            conn,
+            aggregate_type="thing",
+            aggregate_id=aggregate_id,
+            expected_version=version,
+            events=[happened(n)],
+            causation=Causation(),
+        )
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], within: float = 60, what: str = "condition"
+) -> None:
+    """Poll ``check`` until it holds; the tests await an observable state instead of sleeping blindly."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    database_url: str  # an admin URL of the server; tests and benchmarks create their own databases
+    kafka_lib: str | None  # Kafka's jars, for running Kafka's own tools (the benchmark ceiling)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line.removeprefix("export ").split("=", 1)
+            env[key] = value
+    return env
+
+
+@contextmanager
+def private_stack(stack_script: Path) -> Iterator[Infra]:
+    """Start PostgreSQL and Kafka on free ports in a temporary folder with ``deploy/local/stack.py``;
+    stop them on exit. Two runs on one machine never share anything."""
+    state = Path(tempfile.mkdtemp(prefix="dtks-run-"))
+    os.chmod(state, 0o755)
+    subprocess.run([sys.executable, str(stack_script), "start", "--state-dir", str(state)], check=True)
+    try:
+        env = read_env_file(state / "env")
+        yield Infra(env["DTKS_KAFKA_BOOTSTRAP"], env["DTKS_DATABASE_URL"], env.get("DTKS_KAFKA_LIB"))
+    finally:
+        subprocess.run([sys.executable, str(stack_script), "stop", "--state-dir", str(state)], check=False)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@contextmanager
+def configured_infra(stack_script: Path) -> Iterator[Infra]:
+    """The stack to use: the one named by DTKS_KAFKA_BOOTSTRAP and DTKS_DATABASE_URL if both are set
+    (reuse only when told to), testcontainers if DTKS_TESTCONTAINERS=1, else a private local stack."""
+    bootstrap, url = os.environ.get("DTKS_KAFKA_BOOTSTRAP"), os.environ.get("DTKS_DATABASE_URL")
+    if bootstrap and url:
+        yield Infra(bootstrap, url, os.environ.get("DTKS_KAFKA_LIB"))
+    elif os.environ.get("DTKS_TESTCONTAINERS") == "1":
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with (
+            PostgresContainer("postgres:15", driver=None) as pg,
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+        ):
+            yield Infra(kafka.get_bootstrap_server(), pg.get_connection_url(), None)
+    else:
+        with private_stack(stack_script) as infra:
+            yield infra
