@@ -21,7 +21,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 from dtks_contracts.envelope import EventEnvelope
@@ -32,18 +31,12 @@ from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.testing import Infra
 from dtks_runtime.topics import consumer_topics, ensure_topics, test_topic
 
+from benchmarks.figures import Figure
+
 EVENTS = int(os.environ.get("DTKS_BENCH_EVENTS", "100000"))
 WRITERS = 8
 EVENTS_PER_APPEND = 25
 PARTITIONS = 6
-
-
-@dataclass
-class Figure:
-    name: str
-    rate: float
-    unit: str = "events/s"
-    note: str = ""
 
 
 async def _effect(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:

@@ -63,7 +63,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        self.database_url = await ensure_database(s.database_url, f"dtks_{self.service}")
+        self.database_url = await ensure_database(s.database_url, s.database_name or f"dtks_{self.service}")
         self.pool = await create_pool(self.database_url)
         async with self.pool.acquire() as conn:
             await event_store.install(conn)

@@ -18,6 +18,8 @@ class RuntimeSettings(BaseSettings):
     env: str = "development"
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # The service's own database on that server; default dtks_<service>. Tests give each run its own.
+    database_name: str | None = None
     # Prepended to every topic name: lets tests and parallel runs share one broker without colliding.
     topic_prefix: str = ""
     jwt_secret: str = LOCAL_JWT_SECRET
