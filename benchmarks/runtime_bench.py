@@ -29,7 +29,7 @@ from dtks_runtime.consumer import EventConsumer
 from dtks_runtime.event_store import Causation, EventStore, NewEvent
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.testing import Infra
-from dtks_runtime.topics import consumer_topics, ensure_topics, test_topic
+from dtks_runtime.topics import consumer_topics, ensure_topics, scratch_topic
 
 from benchmarks.figures import Figure
 
@@ -126,7 +126,7 @@ async def run(infra: Infra) -> list[Figure]:
     topic = f"{prefix}bench.events"
     ceiling_topic = f"{prefix}bench.ceiling"
     await ensure_topics(
-        infra.kafka_bootstrap, [test_topic(topic, PARTITIONS), test_topic(ceiling_topic, PARTITIONS)]
+        infra.kafka_bootstrap, [scratch_topic(topic, PARTITIONS), scratch_topic(ceiling_topic, PARTITIONS)]
     )
     db = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(infra.database_url)
@@ -182,7 +182,7 @@ async def run(infra: Infra) -> list[Figure]:
                 "UPDATE relay_cursor SET position = (SELECT coalesce(max(position), 0) FROM events)"
             )
         topic2 = f"{prefix}bench.pipeline"
-        await ensure_topics(infra.kafka_bootstrap, [test_topic(topic2, PARTITIONS)])
+        await ensure_topics(infra.kafka_bootstrap, [scratch_topic(topic2, PARTITIONS)])
         store2 = EventStore(lambda _e: topic2)
         group2 = f"{prefix}bench-pipeline"
         await ensure_topics(infra.kafka_bootstrap, consumer_topics(group2, prefix))

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from dtks_runtime import event_store
 from dtks_runtime.event_store import EventStore
-from dtks_runtime.topics import ensure_topics, test_topic
+from dtks_runtime.topics import ensure_topics, scratch_topic
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def topic(kafka_bootstrap: str, topic_prefix: str) -> str:
     name = f"{topic_prefix}test.events"
-    await ensure_topics(kafka_bootstrap, [test_topic(name)])
+    await ensure_topics(kafka_bootstrap, [scratch_topic(name)])
     return name
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
+from dtks_contracts.upcasting import verify_upcaster_chains
 from fastapi import FastAPI, Request, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -63,6 +64,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        # Every stored schema version must lift to the current one before any event is read.
+        verify_upcaster_chains()
         self.database_url = await ensure_database(s.database_url, s.database_name or f"dtks_{self.service}")
         self.pool = await create_pool(self.database_url)
         async with self.pool.acquire() as conn:

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from dtks_contracts.topics import TopicSpec, dead_letter_spec, dead_letter_topic
 
-__all__ = ["consumer_topics", "dead_letter_topic", "ensure_topics", "retry_topic", "test_topic"]
+__all__ = ["consumer_topics", "dead_letter_topic", "ensure_topics", "retry_topic", "scratch_topic"]
 
 
 def retry_topic(consumer: str, prefix: str = "") -> str:
@@ -35,7 +35,7 @@ def consumer_topics(consumer: str, prefix: str = "") -> list[TopicSpec]:
     ]
 
 
-def test_topic(name: str, partitions: int = 3) -> TopicSpec:
+def scratch_topic(name: str, partitions: int = 3) -> TopicSpec:
     """A topic outside the contracts, for the runtime's own tests and benchmarks."""
     return TopicSpec(name=name, partitions=partitions, key_field="aggregate_id")
 

@@ -1,0 +1,71 @@
+"""A service assembled from the runtime: lifespan, topics from the contracts, relay, consumer, health."""
+
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+from dtks_contracts.actor import Actor
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.proposal import ProposalWithdrawn
+from dtks_contracts.topics import PROPOSAL_EVENTS
+from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.consumer import per_event
+from dtks_runtime.event_store import Causation, NewEvent
+from dtks_runtime.service import ServiceRuntime, create_app
+from dtks_runtime.settings import RuntimeSettings
+from dtks_runtime.testing import Infra, wait_until
+
+pytestmark = pytest.mark.infra
+
+
+async def test_a_service_publishes_through_its_outbox_consumes_and_reports_health(
+    infra: Infra, topic_prefix: str
+) -> None:
+    settings = RuntimeSettings(
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=infra.database_url,
+        database_name=f"svc_{uuid.uuid4().hex[:10]}",
+        topic_prefix=topic_prefix,
+    )
+    seen: list[EventEnvelope] = []
+
+    async def on_proposal_event(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        seen.append(event)
+        await conn.execute("INSERT INTO withdrawals (proposal_id) VALUES ($1)", event.aggregate_id)
+
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    runtime.add_migrations("probe", ["CREATE TABLE withdrawals (proposal_id text PRIMARY KEY)"])
+    runtime.add_consumer("probe-watcher", [PROPOSAL_EVENTS.name], per_event(on_proposal_event))
+    app = create_app(runtime, title="probe", description="a service made of the runtime alone")
+
+    async with app.router.lifespan_context(app):
+        assert runtime.pool is not None and runtime.store is not None
+        proposal_id = str(uuid.uuid4())
+        operator = Actor(subject="op-1", role=Role.VILLAGE_OPERATOR, region="17.71.01.1001")
+        withdrawn = ProposalWithdrawn(
+            proposal_id=proposal_id, round=1, village_code="17.71.01.1001", withdrawn_by=operator,
+            reason="entered twice by mistake",
+        )  # fmt: skip
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await runtime.store.append(
+                conn,
+                aggregate_type="proposal",
+                aggregate_id=proposal_id,
+                expected_version=0,
+                events=[NewEvent.of(withdrawn)],
+                causation=Causation(actor=operator),
+            )
+
+        async def consumed() -> bool:
+            return bool(seen)
+
+        await wait_until(consumed, what="the event back from Kafka")
+        assert seen[0].payload_as(ProposalWithdrawn) == withdrawn
+        assert seen[0].actor == operator
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            health = (await client.get("/healthz")).json()
+        assert health["status"] == "ok"
+        assert health["outbox_lag"] == 0
+        assert health["consumers"]["probe-watcher"]["applied"] == 1
+        assert health["consumers"]["probe-watcher"]["lag"] == 0
