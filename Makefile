@@ -47,14 +47,17 @@ fmt: .venv/.synced
 
 run: install
 	$(STACK) start --state-dir $(STATE)
+	python3 deploy/local/services.py start --state-dir $(STATE)
 	@echo
-	@echo "Infrastructure is up: source $(STATE)/env for its addresses."
-	@echo "The services are not built yet (issues 4-7); 'make run' will start them when they are."
+	@echo "Infrastructure addresses: source $(STATE)/env. Logs: $(STATE)/services/*.log"
+	@echo "A token for a role: .venv/bin/dtks-token --role village_operator --region 17.71.01.1001"
 
 status:
 	$(STACK) status --state-dir $(STATE)
+	python3 deploy/local/services.py status --state-dir $(STATE)
 
 stop:
+	python3 deploy/local/services.py stop --state-dir $(STATE)
 	$(STACK) stop --state-dir $(STATE)
 
 bench: install
