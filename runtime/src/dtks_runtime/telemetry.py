@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, SpanKind
 
-_configured = False
+_provider: TracerProvider | None = None
 
 
 def configure_logging(service: str, level: str = "info") -> None:
@@ -50,27 +50,27 @@ def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
     return event
 
 
-def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None) -> None:
-    """Install a tracer provider once per process; the exporter comes from DTKS_OTEL_EXPORTER.
+def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None) -> TracerProvider:
+    """Install the process's tracer provider once; the exporter comes from DTKS_OTEL_EXPORTER.
 
-    ``otlp`` uses the standard OTEL_EXPORTER_OTLP_* variables for its endpoint.
+    ``otlp`` uses the standard OTEL_EXPORTER_OTLP_* variables for its endpoint. ``extra`` adds an
+    exporter to the provider even when it exists already (tests read spans through one).
     """
-    global _configured
-    if _configured:
-        return
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if exporter == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    global _provider
+    if _provider is None:
+        _provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        if exporter == "console":
+            _provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    elif exporter != "none":
-        raise ValueError(f"DTKS_OTEL_EXPORTER must be none, console or otlp, not {exporter!r}")
+            _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif exporter != "none":
+            raise ValueError(f"DTKS_OTEL_EXPORTER must be none, console or otlp, not {exporter!r}")
+        trace.set_tracer_provider(_provider)
     if extra is not None:
-        provider.add_span_processor(BatchSpanProcessor(extra))
-    trace.set_tracer_provider(provider)
-    _configured = True
+        _provider.add_span_processor(BatchSpanProcessor(extra))
+    return _provider
 
 
 def tracer() -> trace.Tracer:
