@@ -50,7 +50,9 @@ def _add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
     return event
 
 
-def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None) -> TracerProvider:
+def configure_tracing(
+    service: str, exporter: str = "none", extra: SpanExporter | None = None
+) -> TracerProvider:
     """Install the process's tracer provider once; the exporter comes from DTKS_OTEL_EXPORTER.
 
     ``otlp`` uses the standard OTEL_EXPORTER_OTLP_* variables for its endpoint. ``extra`` adds an
