@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from dtks_runtime.testing import Infra, configured_infra
 
 ROOT = Path(__file__).resolve().parent

@@ -23,6 +23,8 @@ import uuid
 from collections.abc import Sequence
 
 import asyncpg
+
+from benchmarks.figures import Figure
 from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import EventConsumer
@@ -30,8 +32,6 @@ from dtks_runtime.event_store import Causation, EventStore, NewEvent
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.testing import Infra
 from dtks_runtime.topics import consumer_topics, ensure_topics, scratch_topic
-
-from benchmarks.figures import Figure
 
 EVENTS = int(os.environ.get("DTKS_BENCH_EVENTS", "100000"))
 WRITERS = 8

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import yaml
+
 from dtks_runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from dtks_contracts.actor import Actor
 from dtks_contracts.household import Address, Deliberation, Household, Member
 from dtks_contracts.vocabulary import RelationToHead, Role, Sex

@@ -3,6 +3,8 @@ import json
 import uuid
 
 import pytest
+from pydantic import ValidationError
+
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import (
     IntegrityChecked,
@@ -10,7 +12,6 @@ from dtks_contracts.events import (
     ProposalWithdrawn,
     UnknownEventTypeError,
 )
-from pydantic import ValidationError
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

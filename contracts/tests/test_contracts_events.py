@@ -2,6 +2,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from dtks_contracts.actor import Actor
 from dtks_contracts.events import (
     EVENT_TYPES,
@@ -23,7 +25,6 @@ from dtks_contracts.events import (
 from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
 from dtks_contracts.topics import key_field_for, topic_for
 from dtks_contracts.vocabulary import ReasonCode, Role
-from pydantic import ValidationError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 VILLAGE = "17.71.01.1001"

@@ -1,9 +1,10 @@
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
+
 from dtks_contracts.household import Assets, Contact, FieldVisit, Housing, Member, WelfareDecile
 from dtks_contracts.vocabulary import Program, RelationToHead
-from pydantic import ValidationError
 
 
 def test_a_minimal_household_is_valid_and_frozen(make_household):

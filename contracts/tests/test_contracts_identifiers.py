@@ -1,6 +1,8 @@
 import datetime as dt
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.identifiers import (
     KkNumber,
@@ -12,7 +14,6 @@ from dtks_contracts.identifiers import (
     nik_matches,
     parse_nik,
 )
-from pydantic import BaseModel, ValidationError
 
 REAL_NIK = "1771015203850001"  # Selebar, Kota Bengkulu; woman born 12-03-1985
 

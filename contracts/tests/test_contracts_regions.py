@@ -4,6 +4,8 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from dtks_contracts import regions
 from dtks_contracts.regions import (
     DistrictCode,
@@ -21,7 +23,6 @@ from dtks_contracts.regions import (
     region_level,
     region_name,
 )
-from pydantic import BaseModel, ValidationError
 
 
 class Scoped(BaseModel):

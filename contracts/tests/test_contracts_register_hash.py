@@ -1,4 +1,5 @@
 import pytest
+
 from dtks_contracts.register_hash import (
     canonical_json,
     household_digest,

@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import ProposalSubmitted
 from dtks_contracts.schema_compatibility import find_incompatibilities, is_backward_compatible

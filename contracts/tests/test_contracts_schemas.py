@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from dtks_contracts import schemas
 from dtks_contracts.events import EVENT_TYPES, ProposalWithdrawn
 from dtks_contracts.schemas import EXIT_BREAKING, EXIT_OK, EXIT_OUTDATED, check, current_documents, generate

@@ -1,4 +1,5 @@
 import pytest
+
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import EVENT_TYPES, BatchRatified, UnknownEventTypeError
 from dtks_contracts.topics import (

@@ -1,4 +1,5 @@
 import pytest
+
 from dtks_contracts.upcasting import (
     FutureSchemaVersionError,
     MissingUpcasterError,

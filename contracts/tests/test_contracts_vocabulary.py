@@ -1,4 +1,5 @@
 import pytest
+
 from dtks_contracts.vocabulary import (
     AUTOMATIC_CODES,
     FIRST_TIER,

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from dtks_runtime import event_store
 from dtks_runtime.event_store import EventStore
 from dtks_runtime.topics import ensure_topics, scratch_topic

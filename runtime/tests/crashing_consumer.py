@@ -8,6 +8,7 @@ import os
 import sys
 
 import asyncpg
+
 from dtks_runtime.consumer import EventConsumer
 from dtks_runtime.testing import record_effect
 

@@ -4,13 +4,14 @@ from typing import Annotated
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
+
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.cli import main as token_cli
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.auth.tokens import TokenError, TokenService
 from dtks_runtime.problems import PROBLEM_JSON, install_problem_handlers
-from fastapi import Depends, FastAPI
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 tokens = TokenService(SECRET)

@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from dtks_runtime.consumer import EventConsumer, PoisonEvent
 from dtks_runtime.dead_letters import list_dead_letters, replay_dead_letters
 from dtks_runtime.event_store import Causation, EventStore

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import asyncpg
 import pytest
+
 from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.consumer import EventConsumer
 from dtks_runtime.event_store import EventStore

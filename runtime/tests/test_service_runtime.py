@@ -5,6 +5,7 @@ import uuid
 import asyncpg
 import httpx
 import pytest
+
 from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.proposal import ProposalWithdrawn

@@ -5,18 +5,19 @@ import asyncio
 import asyncpg
 import httpx
 import pytest
-from dtks_contracts.envelope import EventEnvelope
-from dtks_runtime.consumer import EventConsumer, per_event
-from dtks_runtime.event_store import Causation, EventStore
-from dtks_runtime.outbox_relay import OutboxRelay
-from dtks_runtime.telemetry import configure_tracing
-from dtks_runtime.testing import happened, make_consumer_topics, new_id, record_effect, wait_until
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+
+from dtks_contracts.envelope import EventEnvelope
+from dtks_runtime.consumer import EventConsumer, per_event
+from dtks_runtime.event_store import Causation, EventStore
+from dtks_runtime.outbox_relay import OutboxRelay
+from dtks_runtime.telemetry import configure_tracing
+from dtks_runtime.testing import happened, make_consumer_topics, new_id, record_effect, wait_until
 
 pytestmark = pytest.mark.infra
 

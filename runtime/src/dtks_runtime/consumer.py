@@ -30,8 +30,8 @@ import asyncpg
 import pydantic
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from dtks_contracts.envelope import EventEnvelope
 
+from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.outbox_relay import producer_for
 from dtks_runtime.telemetry import bound, consumer_span, get_logger
 from dtks_runtime.topics import dead_letter_topic, retry_topic

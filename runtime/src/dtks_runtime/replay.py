@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from dtks_contracts.envelope import EventEnvelope
 
+from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import BatchHandler, claim
 from dtks_runtime.db import migrate

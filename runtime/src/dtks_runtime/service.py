@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from dtks_contracts.envelope import EventEnvelope
-from dtks_contracts.topics import partition_key, topic_for, with_prefix
-from dtks_contracts.upcasting import verify_upcaster_chains
 from fastapi import FastAPI, Request, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.topics import partition_key, topic_for, with_prefix
+from dtks_contracts.upcasting import verify_upcaster_chains
 from dtks_runtime import event_store
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.consumer import BatchHandler, EventConsumer

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from dtks_contracts.envelope import EventEnvelope
 
+from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.event_store import Causation, EventStore, NewEvent
 from dtks_runtime.topics import consumer_topics, ensure_topics
 

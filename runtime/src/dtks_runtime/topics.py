@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from dtks_contracts.topics import TopicSpec, dead_letter_spec, dead_letter_topic
 
 __all__ = ["consumer_topics", "dead_letter_topic", "ensure_topics", "retry_topic", "scratch_topic"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from dtks_contracts.topics import with_prefix
-
 from dtks_runtime.settings import RuntimeSettings
 from dtks_runtime.topics import ensure_topics
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from dtks_contracts.vocabulary.roles import Role
-
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.settings import RuntimeSettings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from dtks_contracts.vocabulary.roles import Role
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.auth.tokens import TokenError, TokenService
 from dtks_runtime.problems import Problem

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 import jwt
-from dtks_contracts.vocabulary.roles import Role
 
+from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.principal import Principal, check_scope
 
 
