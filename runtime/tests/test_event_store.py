@@ -4,6 +4,7 @@ import asyncio
 
 import asyncpg
 import pytest
+
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, EventStore
 from dtks_runtime.testing import append_one, happened
 

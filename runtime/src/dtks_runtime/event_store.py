@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from dtks_contracts.envelope import Actor, EventEnvelope
 from pydantic import BaseModel
 
+from dtks_contracts.envelope import Actor, EventEnvelope
 from dtks_runtime.db import advisory_key, migrate
 from dtks_runtime.telemetry import current_trace_context
 
@@ -113,6 +113,19 @@ class Causation:
 Resolver = Callable[[EventEnvelope], str]
 
 
+@dataclass(frozen=True)
+class StreamAppend:
+    """The events for one stream in an :meth:`EventStore.append_many`."""
+
+    aggregate_type: str
+    aggregate_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    # This stream's own cause, when streams of one call answer different flows (the notification
+    # sender records attempts for notifications of many events at once); None: the call's causation.
+    causation: Causation | None = None
+
+
 class EventStore:
     def __init__(self, topic_for: Resolver, key_for: Resolver | None = None) -> None:
         # Which topic each event goes to and with which record key. The contracts define both
@@ -135,61 +148,89 @@ class EventStore:
         Must run inside the caller's transaction, so the caller's state change commits with it.
         Raises :class:`ConcurrencyConflict` if another writer got there first: never overwrites.
         """
+        return await self.append_many(
+            conn,
+            [StreamAppend(aggregate_type, aggregate_id, expected_version, events)],
+            causation=causation,
+        )
+
+    async def append_many(
+        self, conn: asyncpg.Connection, appends: Sequence[StreamAppend], *, causation: Causation
+    ) -> list[EventEnvelope]:
+        """Append to many streams at once, all or nothing, with one version check and one insert.
+
+        For commands that change many aggregates together (a decree registering hundreds of
+        thousands of households): one append per stream would cost several round trips each.
+        Same rules as :meth:`append`: inside the caller's transaction, and a
+        :class:`ConcurrencyConflict` if any stream moved.
+        """
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside a transaction (state and events commit together)")
-        if not events:
+        appends = [a for a in appends if a.events]
+        if not appends:
             return []
-        stream_id = f"{aggregate_type}:{aggregate_id}"
-        current = await conn.fetchval(
-            "SELECT max(stream_version) FROM events WHERE stream_id = $1", stream_id
+        stream_ids = [f"{a.aggregate_type}:{a.aggregate_id}" for a in appends]
+        if len(set(stream_ids)) != len(stream_ids):
+            raise ValueError("append_many: each stream may appear once; put its events in one StreamAppend")
+        rows = await conn.fetch(
+            """SELECT stream_id, max(stream_version) AS v FROM events
+               WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
+            stream_ids,
         )
-        if (current or 0) != expected_version:
-            raise ConcurrencyConflict(stream_id, expected_version, current or 0)
+        current = {r["stream_id"]: r["v"] for r in rows}
+        for stream_id, a in zip(stream_ids, appends, strict=True):
+            if current.get(stream_id, 0) != a.expected_version:
+                raise ConcurrencyConflict(stream_id, a.expected_version, current.get(stream_id, 0))
         now = datetime.now(UTC)
         trace_context = current_trace_context()
-        envelopes = [
-            EventEnvelope(
-                event_id=uuid.uuid4(),
-                event_type=e.event_type,
-                schema_version=e.schema_version,
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                aggregate_version=expected_version + i,
-                occurred_at=now,
-                actor=causation.actor,
-                correlation_id=causation.correlation_id,
-                causation_id=causation.causation_id,
-                trace_context=trace_context,
-                payload=e.payload,
-            )
-            for i, e in enumerate(events, start=1)
-        ]
-        await self._insert(conn, stream_id, envelopes)
-        return envelopes
+        pairs: list[tuple[str, EventEnvelope]] = []
+        for stream_id, a in zip(stream_ids, appends, strict=True):
+            cause = a.causation or causation
+            for i, e in enumerate(a.events, start=1):
+                pairs.append(
+                    (
+                        stream_id,
+                        EventEnvelope(
+                            event_id=uuid.uuid4(),
+                            event_type=e.event_type,
+                            schema_version=e.schema_version,
+                            aggregate_type=a.aggregate_type,
+                            aggregate_id=a.aggregate_id,
+                            aggregate_version=a.expected_version + i,
+                            occurred_at=now,
+                            actor=cause.actor,
+                            correlation_id=cause.correlation_id,
+                            causation_id=cause.causation_id,
+                            trace_context=trace_context,
+                            payload=e.payload,
+                        ),
+                    )
+                )
+        await self._insert(conn, pairs)
+        return [e for _, e in pairs]
 
-    async def _insert(
-        self, conn: asyncpg.Connection, stream_id: str, envelopes: Sequence[EventEnvelope]
-    ) -> None:
+    async def _insert(self, conn: asyncpg.Connection, rows: Sequence[tuple[str, EventEnvelope]]) -> None:
         # Taken last and held to commit: positions follow commit order (see the module docstring).
         await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
         try:
             await conn.execute(
                 """INSERT INTO events (stream_id, stream_version, event_id, event_type, topic,
                                        partition_key, envelope)
-                   SELECT $1, v, id, t, tp, k, env::jsonb
-                   FROM unnest($2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
-                        AS x(v, id, t, tp, k, env)""",
-                stream_id,
-                [e.aggregate_version for e in envelopes],
-                [e.event_id for e in envelopes],
-                [e.event_type for e in envelopes],
-                [self._topic_for(e) for e in envelopes],
-                [self._key_for(e) for e in envelopes],
-                [e.model_dump_json() for e in envelopes],
+                   SELECT s, v, id, t, tp, k, env::jsonb
+                   FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                               $7::text[]) AS x(s, v, id, t, tp, k, env)""",
+                [s for s, _ in rows],
+                [e.aggregate_version for _, e in rows],
+                [e.event_id for _, e in rows],
+                [e.event_type for _, e in rows],
+                [self._topic_for(e) for _, e in rows],
+                [self._key_for(e) for _, e in rows],
+                [e.model_dump_json() for _, e in rows],
             )
         except asyncpg.UniqueViolationError as exc:
             # A writer that read the same version committed first: surface it, never drop events.
-            raise ConcurrencyConflict(stream_id, envelopes[0].aggregate_version - 1, None) from exc
+            stream_id, first = rows[0]
+            raise ConcurrencyConflict(stream_id, first.aggregate_version - 1, None) from exc
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
     async def read_stream(

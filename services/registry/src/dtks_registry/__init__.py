@@ -1,1 +1,1 @@
-"""The registry service."""
+"""The registry service: the authoritative register (DTKS), its quarterly determination, queries and audit replay."""

@@ -1,0 +1,35 @@
+"""append_many: many streams in one transaction, all or nothing, same conflict rules as append."""
+
+from __future__ import annotations
+
+import pytest
+
+from dtks_runtime.event_store import Causation, ConcurrencyConflict, StreamAppend
+from dtks_runtime.testing import append_one, happened
+
+
+async def test_append_many_writes_every_stream_in_order_and_refuses_a_moved_stream(pool, store):
+    await append_one(pool, store, "b", 0)
+    async with pool.acquire() as conn, conn.transaction():
+        envelopes = await store.append_many(
+            conn,
+            [
+                StreamAppend("thing", "a", 0, [happened(1), happened(2)]),
+                StreamAppend("thing", "b", 1, [happened(3)]),
+            ],
+            causation=Causation(),
+        )
+    assert [(e.aggregate_id, e.aggregate_version) for e in envelopes] == [("a", 1), ("a", 2), ("b", 2)]
+    async with pool.acquire() as conn:
+        assert [e.payload["n"] for _, e in await store.read_all(conn)] == [0, 1, 2, 3]
+        with pytest.raises(ConcurrencyConflict):
+            async with conn.transaction():
+                await store.append_many(
+                    conn,
+                    [
+                        StreamAppend("thing", "c", 0, [happened(4)]),
+                        StreamAppend("thing", "a", 1, [happened(5)]),
+                    ],
+                    causation=Causation(),
+                )
+        assert await conn.fetchval("SELECT count(*) FROM events") == 4  # nothing of the refused call

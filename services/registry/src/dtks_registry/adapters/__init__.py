@@ -1,0 +1,1 @@
+"""PostgreSQL read models and Kafka adapters of the registry."""

@@ -1,0 +1,103 @@
+"""Every event of every service, kept for the causal history of one household (audit)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.registry import DeterminationIssued
+from dtks_contracts.events.verification import AcceptedByMinistry
+from dtks_contracts.topics import NOTIFICATION_EVENTS, PROPOSAL_EVENTS, REGISTRY_EVENTS, VERIFICATION_EVENTS
+from dtks_registry.domain.history import HistoryEntry, causal_order
+from dtks_registry.domain.identity import household_id_for
+
+AUDIT_TOPICS = (
+    PROPOSAL_EVENTS.name,
+    VERIFICATION_EVENTS.name,
+    REGISTRY_EVENTS.name,
+    NOTIFICATION_EVENTS.name,
+)
+_DECREE_LISTS = ("registered", "corrected", "deactivated")
+
+
+def _household_of(event: EventEnvelope) -> str | None:
+    p = event.payload
+    if p.get("household_id"):
+        return str(p["household_id"])
+    if p.get("target_household_id"):
+        return str(p["target_household_id"])
+    household = p.get("household") or {}
+    if household.get("household_id"):
+        return str(household["household_id"])
+    if event.event_type == AcceptedByMinistry.event_type and p.get("kind") == "new_household":
+        return household_id_for(str(p["proposal_id"]))
+    return None
+
+
+async def record(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+    """Batch handler of the audit consumer."""
+    if not events:
+        return
+    await conn.execute(
+        """INSERT INTO audit_events (event_id, event_type, occurred_at, correlation_id, causation_id,
+                                     proposal_id, household_id, decree_number, related_event_id, envelope)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                                $6::text[], $7::text[], $8::text[], $9::uuid[], $10::jsonb[])
+           ON CONFLICT (event_id) DO NOTHING""",
+        [e.event_id for e in events],
+        [e.event_type for e in events],
+        [e.occurred_at for e in events],
+        [e.correlation_id for e in events],
+        [e.causation_id for e in events],
+        [e.payload.get("proposal_id") for e in events],
+        [_household_of(e) for e in events],
+        [e.payload.get("decree_number") for e in events],
+        [e.payload.get("related_event_id") for e in events],
+        [e.model_dump_json() for e in events],
+    )
+
+
+async def household_history(conn: asyncpg.Connection, household_id: str) -> list[dict[str, Any]] | None:
+    """Every event about the household, from its proposals to its decrees, in causal order; None if
+    nothing is known about it."""
+    rows = await conn.fetch(
+        """WITH proposals AS (
+               SELECT proposal_id FROM candidates WHERE household_id = $1
+               UNION SELECT proposal_id FROM household_changes WHERE household_id = $1
+               UNION SELECT proposal_id FROM audit_events WHERE household_id = $1 AND proposal_id IS NOT NULL
+           ), decrees AS (
+               SELECT decree_number FROM household_changes WHERE household_id = $1
+           ), direct AS (
+               SELECT event_id FROM audit_events
+               WHERE proposal_id IN (SELECT proposal_id FROM proposals) OR household_id = $1
+                  OR (event_type = $2 AND decree_number IN (SELECT decree_number FROM decrees))
+           ), related AS (
+               SELECT event_id FROM direct
+               UNION SELECT event_id FROM audit_events WHERE related_event_id IN (SELECT event_id FROM direct)
+           )
+           SELECT a.event_id::text AS event_id, a.occurred_at, a.causation_id,
+                  CASE WHEN a.event_type = $2
+                       THEN jsonb_set(a.envelope, '{payload}',
+                                      (a.envelope->'payload') - 'registered' - 'corrected' - 'deactivated')
+                       ELSE a.envelope END::text AS envelope,
+                  (SELECT change FROM household_changes hc
+                    WHERE hc.household_id = $1 AND hc.decree_number = a.decree_number
+                      AND a.event_type = $2) AS decree_change
+           FROM audit_events a WHERE a.event_id IN (SELECT event_id FROM related)""",
+        household_id,
+        DeterminationIssued.event_type,
+    )
+    if not rows:
+        return None
+    entries = []
+    for r in rows:
+        document = json.loads(r["envelope"])
+        if r["decree_change"]:
+            # The decree lists are trimmed to what it did to this household.
+            document["payload"]["this_household"] = r["decree_change"]
+        entries.append(HistoryEntry(r["event_id"], r["occurred_at"], r["causation_id"], document))
+    return [e.document for e in causal_order(entries)]

@@ -1,0 +1,278 @@
+"""The projection: Ministry acceptances and the registry's own events folded into the register tables.
+
+One writer serves the live service and every replay, so a replay is the same code over the same
+events. Each write is keyed so that reading partitions in another interleaving gives the same
+tables: candidates by proposal id (the highest round wins), determinations by decree number,
+household changes by (household, decree). The only order-sensitive table, ``households`` (the
+register in force), is written from household events, which share their household's partition key
+and so always arrive in the order they were recorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import EventPayload, payload_class
+from dtks_contracts.events.registry import (
+    DeterminationIssued,
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    HouseholdRegistered,
+)
+from dtks_contracts.events.verification import AcceptedByMinistry
+from dtks_contracts.historical import HISTORICAL_READ
+from dtks_contracts.household import Household
+from dtks_contracts.register_hash import household_digest
+from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
+from dtks_contracts.vocabulary.proposals import ProposalKind
+from dtks_registry.domain.identity import household_id_for
+
+# What the register is built from: nothing else.
+PROJECTION_TOPICS = (VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name)
+
+_HOUSEHOLD_EVENTS = {
+    HouseholdRegistered.event_type: "registered",
+    HouseholdCorrected.event_type: "corrected",
+    HouseholdDeactivated.event_type: "deactivated",
+}
+
+
+@dataclass(frozen=True)
+class HouseholdChange:
+    """One registry.household_* event, as the tables need it."""
+
+    event_id: uuid.UUID
+    change: str  # registered | corrected | deactivated
+    household_id: str
+    decree_number: str
+    proposal_id: str
+    kk_number: str
+    household: Household | None = None  # None for a deactivation
+    reason: str | None = None
+
+    @classmethod
+    def of(
+        cls, event_id: uuid.UUID, payload: HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated
+    ) -> HouseholdChange:
+        if isinstance(payload, HouseholdDeactivated):
+            return cls(
+                event_id, "deactivated", payload.household_id, payload.decree_number, payload.proposal_id,
+                payload.kk_number, reason=payload.reason.value,
+            )  # fmt: skip
+        change = "registered" if isinstance(payload, HouseholdRegistered) else "corrected"
+        return cls(
+            event_id, change, payload.household_id, payload.decree_number, payload.proposal_id,
+            payload.household.kk_number, household=payload.household,
+        )  # fmt: skip
+
+
+async def apply_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+    """Batch handler for the consumer and the replay: events of other types are ignored."""
+    acceptances: list[tuple[EventEnvelope, AcceptedByMinistry]] = []
+    determinations: list[tuple[EventEnvelope, DeterminationIssued]] = []
+    changes: list[HouseholdChange] = []
+    for event in events:
+        if event.event_type == AcceptedByMinistry.event_type:
+            acceptances.append((event, _payload(event, AcceptedByMinistry)))
+        elif event.event_type == DeterminationIssued.event_type:
+            determinations.append((event, _payload(event, DeterminationIssued)))
+        elif event.event_type in _HOUSEHOLD_EVENTS:
+            payload = _payload(event, payload_class(event.event_type))
+            assert isinstance(payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated)
+            changes.append(HouseholdChange.of(event.event_id, payload))
+    await write_candidates(conn, acceptances)
+    await write_determinations(conn, determinations)
+    await write_household_changes(conn, changes)
+
+
+P = TypeVar("P", bound=EventPayload)
+
+
+def _payload(event: EventEnvelope, cls: type[P]) -> P:
+    """The typed payload; events already at the current version skip the upcaster (which copies the
+    payload), a measurable share of a replay's time."""
+    if event.schema_version == cls.schema_version:
+        return cls.model_validate(event.payload, extra="ignore", context=dict(HISTORICAL_READ))
+    return event.payload_as(cls)
+
+
+async def write_candidates(
+    conn: asyncpg.Connection, acceptances: Sequence[tuple[EventEnvelope, AcceptedByMinistry]]
+) -> None:
+    if not acceptances:
+        return
+    # One row per proposal; a later round's acceptance replaces an earlier one whatever the read order.
+    latest: dict[str, tuple[EventEnvelope, AcceptedByMinistry]] = {}
+    for event, accepted in acceptances:
+        seen = latest.get(accepted.proposal_id)
+        if seen is None or (accepted.round, str(event.event_id)) > (seen[1].round, str(seen[0].event_id)):
+            latest[accepted.proposal_id] = (event, accepted)
+    rows = list(latest.values())
+    await conn.execute(
+        """INSERT INTO candidates (proposal_id, round, kind, household_id, household, deactivation_reason,
+                                   programs_requested, village_code, accepted_at, event_id)
+           SELECT p, r, k, h, hh::jsonb, dr, string_to_array(pr, ','), v, a, e
+           FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::timestamptz[], $10::uuid[]) AS x(p, r, k, h, hh, dr, pr, v, a, e)
+           ON CONFLICT (proposal_id) DO UPDATE SET
+               round = excluded.round, kind = excluded.kind, household_id = excluded.household_id,
+               household = excluded.household, deactivation_reason = excluded.deactivation_reason,
+               programs_requested = excluded.programs_requested, village_code = excluded.village_code,
+               accepted_at = excluded.accepted_at, event_id = excluded.event_id
+           WHERE (excluded.round, excluded.event_id::text) > (candidates.round, candidates.event_id::text)""",
+        [a.proposal_id for _, a in rows],
+        [a.round for _, a in rows],
+        [a.kind.value for _, a in rows],
+        [_target(a) for _, a in rows],
+        [a.household.model_dump_json() if a.household else None for _, a in rows],
+        [a.deactivation_reason.value if a.deactivation_reason else None for _, a in rows],
+        [",".join(p.value for p in a.programs_requested) for _, a in rows],
+        [a.village_code for _, a in rows],
+        [a.accepted_at for _, a in rows],
+        [e.event_id for e, _ in rows],
+    )
+
+
+def _target(accepted: AcceptedByMinistry) -> str:
+    if accepted.kind is ProposalKind.NEW_HOUSEHOLD:
+        return household_id_for(accepted.proposal_id)
+    assert accepted.target_household_id is not None
+    return accepted.target_household_id
+
+
+async def write_determinations(
+    conn: asyncpg.Connection, determinations: Sequence[tuple[EventEnvelope, DeterminationIssued]]
+) -> None:
+    for event, d in determinations:
+        await conn.execute(
+            """INSERT INTO determinations (decree_number, period_start, cut_off, issued_at, register_hash,
+                                           households, people, event_id, payload)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+               ON CONFLICT (decree_number) DO NOTHING""",
+            d.decree_number,
+            d.period.starts_on,
+            d.cut_off,
+            d.issued_at,
+            d.register_hash,
+            d.counts.households,
+            d.counts.people,
+            event.event_id,
+            d.model_dump_json(),
+        )
+
+
+async def write_household_changes(conn: asyncpg.Connection, changes: Sequence[HouseholdChange]) -> None:
+    if not changes:
+        return
+    snapshots = [c.household.model_dump_json() if c.household else None for c in changes]
+    digests = [household_digest(c.household) if c.household else None for c in changes]
+    inserted = await conn.fetch(
+        """INSERT INTO household_changes (household_id, decree_number, change, proposal_id, kk_number,
+                                          snapshot, digest, village_code, programs, people, reason, event_id)
+           SELECT h, d, c, p, kk, s::jsonb, dg, v, string_to_array(pr, ','), n, r, e
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::int[], $11::text[], $12::uuid[])
+                AS x(h, d, c, p, kk, s, dg, v, pr, n, r, e)
+           ON CONFLICT (household_id, decree_number) DO NOTHING
+           RETURNING household_id, decree_number""",
+        [c.household_id for c in changes],
+        [c.decree_number for c in changes],
+        [c.change for c in changes],
+        [c.proposal_id for c in changes],
+        [c.kk_number for c in changes],
+        snapshots,
+        digests,
+        [c.household.village_code if c.household else None for c in changes],
+        [",".join(p.value for p in c.household.programs) if c.household else None for c in changes],
+        [len(c.household.members) if c.household else None for c in changes],
+        [c.reason for c in changes],
+        [c.event_id for c in changes],
+    )
+    fresh = {(r["household_id"], r["decree_number"]) for r in inserted}
+    # Fold this batch per household in arrival order (per-household order is the partition's order).
+    last_snapshot: dict[str, int] = {}
+    first_registered: dict[str, str] = {}
+    last_deactivation: dict[str, int] = {}
+    for i, c in enumerate(changes):
+        if (c.household_id, c.decree_number) not in fresh:
+            continue  # applied before: a redelivery
+        if c.household is not None:
+            last_snapshot[c.household_id] = i
+            last_deactivation.pop(c.household_id, None)
+            if c.change == "registered":
+                first_registered.setdefault(c.household_id, c.decree_number)
+        else:
+            last_deactivation[c.household_id] = i
+    await _write_snapshots(conn, changes, snapshots, digests, last_snapshot, first_registered)
+    await _write_deactivations(conn, changes, last_deactivation)
+
+
+async def _write_snapshots(
+    conn: asyncpg.Connection,
+    changes: Sequence[HouseholdChange],
+    snapshots: list[str | None],
+    digests: list[str | None],
+    last_snapshot: dict[str, int],
+    first_registered: dict[str, str],
+) -> None:
+    if not last_snapshot:
+        return
+    idx = list(last_snapshot.values())
+    households = [changes[i].household for i in idx]
+    await conn.execute(
+        """INSERT INTO households (household_id, kk_number, village_code, active, snapshot, digest,
+                                   programs, people, registered_in, last_decree)
+           SELECT h, kk, v, true, s::jsonb, dg, string_to_array(pr, ','), n, coalesce(ri, d), d
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+                       $8::text[], $9::text[]) AS x(h, kk, v, s, dg, pr, n, ri, d)
+           ON CONFLICT (household_id) DO UPDATE SET
+               kk_number = excluded.kk_number, village_code = excluded.village_code, active = true,
+               snapshot = excluded.snapshot, digest = excluded.digest, programs = excluded.programs,
+               people = excluded.people, last_decree = excluded.last_decree,
+               deactivation_reason = NULL, deactivated_in = NULL""",
+        [changes[i].household_id for i in idx],
+        [h.kk_number for h in households if h],
+        [h.village_code for h in households if h],
+        [snapshots[i] for i in idx],
+        [digests[i] for i in idx],
+        [",".join(p.value for p in h.programs) for h in households if h],
+        [len(h.members) for h in households if h],
+        [first_registered.get(changes[i].household_id) for i in idx],
+        [changes[i].decree_number for i in idx],
+    )
+    ids = [changes[i].household_id for i in idx]
+    await conn.execute("DELETE FROM members WHERE household_id = ANY($1::text[])", ids)
+    members = [
+        (changes[i].household_id, m) for i, h in zip(idx, households, strict=True) if h for m in h.members
+    ]
+    await conn.execute(
+        """INSERT INTO members (household_id, nik, name, relation_to_head)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])""",
+        [h for h, _ in members],
+        [m.nik for _, m in members],
+        [m.name for _, m in members],
+        [m.relation_to_head.value for _, m in members],
+    )
+
+
+async def _write_deactivations(
+    conn: asyncpg.Connection, changes: Sequence[HouseholdChange], last_deactivation: dict[str, int]
+) -> None:
+    if not last_deactivation:
+        return
+    idx = list(last_deactivation.values())
+    await conn.execute(
+        """UPDATE households SET active = false, deactivation_reason = x.r, deactivated_in = x.d,
+                                 last_decree = x.d
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(h, r, d)
+           WHERE households.household_id = x.h""",
+        [changes[i].household_id for i in idx],
+        [changes[i].reason for i in idx],
+        [changes[i].decree_number for i in idx],
+    )

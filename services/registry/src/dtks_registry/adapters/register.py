@@ -1,0 +1,169 @@
+"""Reading the register: in force now, as of a decree, its hash and its recap figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from dtks_contracts.household import Household
+from dtks_contracts.register_hash import household_digest, register_digest
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_registry.domain.determination import Candidate, InForce
+
+# The register in force as of a decree: per household the latest change of a decree whose period is
+# not later than that decree's; a household whose latest change is a deactivation is out.
+AS_OF_SQL = """
+    SELECT * FROM (
+        SELECT DISTINCT ON (hc.household_id) hc.*
+        FROM household_changes hc JOIN determinations d ON d.decree_number = hc.decree_number
+        WHERE d.period_start <= (SELECT period_start FROM determinations WHERE decree_number = $1)
+        ORDER BY hc.household_id, d.period_start DESC
+    ) latest
+    WHERE change <> 'deactivated'
+"""
+
+
+@dataclass(frozen=True)
+class RegisterSummary:
+    register_hash: str
+    households: int
+    people: int
+
+
+async def current_summary(conn: asyncpg.Connection, *, recompute: bool = False) -> RegisterSummary:
+    """Hash and counts of the register in force. ``recompute`` derives every household digest from
+    the stored snapshot instead of trusting the stored digest: that is what detects an altered row."""
+    column = "snapshot::text AS s" if recompute else "digest AS s"
+    rows = await conn.fetch(
+        f"SELECT household_id, {column}, people FROM households WHERE active ORDER BY household_id"
+    )
+    return _summary(rows, recompute)
+
+
+async def as_of_summary(
+    conn: asyncpg.Connection, decree_number: str, *, recompute: bool = False
+) -> RegisterSummary:
+    column = "snapshot::text AS s" if recompute else "digest AS s"
+    rows = await conn.fetch(
+        f"SELECT household_id, {column}, people FROM ({AS_OF_SQL}) r ORDER BY household_id", decree_number
+    )
+    return _summary(rows, recompute)
+
+
+def _summary(rows: Sequence[asyncpg.Record], recompute: bool) -> RegisterSummary:
+    def entries() -> Any:
+        for r in rows:
+            digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
+            yield r["household_id"], digest
+
+    return RegisterSummary(register_digest(entries()), len(rows), sum(r["people"] for r in rows))
+
+
+async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[str, str]:
+    """household id -> digest recomputed from the snapshot, now or as of a decree (for comparisons)."""
+    if decree_number is None:
+        rows = await conn.fetch("SELECT household_id, snapshot::text AS s FROM households WHERE active")
+    else:
+        rows = await conn.fetch(
+            f"SELECT household_id, snapshot::text AS s FROM ({AS_OF_SQL}) r", decree_number
+        )
+    return {r["household_id"]: household_digest(Household.model_validate_json(r["s"])) for r in rows}
+
+
+async def pending_candidates(conn: asyncpg.Connection, cutoff: dt.datetime) -> list[Candidate]:
+    """Acceptances up to ``cutoff`` that no decree has applied yet."""
+    rows = await conn.fetch(
+        """SELECT c.proposal_id, c.kind, c.accepted_at, c.household::text AS household, c.household_id,
+                  c.deactivation_reason, c.programs_requested
+           FROM candidates c
+           WHERE c.accepted_at <= $1
+             AND NOT EXISTS (SELECT 1 FROM household_changes hc WHERE hc.proposal_id = c.proposal_id)""",
+        cutoff,
+    )
+    out = []
+    for r in rows:
+        kind = ProposalKind(r["kind"])
+        out.append(
+            Candidate(
+                proposal_id=r["proposal_id"],
+                kind=kind,
+                accepted_at=r["accepted_at"],
+                household=Household.model_validate_json(r["household"]) if r["household"] else None,
+                target_household_id=None if kind is ProposalKind.NEW_HOUSEHOLD else r["household_id"],
+                deactivation_reason=DeactivationReason(r["deactivation_reason"])
+                if r["deactivation_reason"]
+                else None,
+                programs_requested=tuple(Program(p) for p in r["programs_requested"]),
+            )
+        )
+    return out
+
+
+async def in_force(conn: asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, InForce]:
+    """The households that pending corrections and deactivations target, with the latest acceptance
+    already applied to each."""
+    rows = await conn.fetch(
+        """SELECT h.household_id, h.snapshot::text AS s, h.active,
+                  (SELECT max(c.accepted_at) FROM household_changes hc
+                     JOIN candidates c ON c.proposal_id = hc.proposal_id
+                   WHERE hc.household_id = h.household_id) AS last_accepted
+           FROM households h WHERE h.household_id = ANY($1::text[])""",
+        list(household_ids),
+    )
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return {
+        r["household_id"]: InForce(
+            Household.model_validate_json(r["s"]), r["active"], r["last_accepted"] or epoch
+        )
+        for r in rows
+    }
+
+
+def region_filter(column: str, param: int) -> str:
+    """SQL that keeps village codes inside the region passed as parameter ``param`` ('ID': all)."""
+    return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
+
+
+async def stats(conn: asyncpg.Connection, region: str, child_length: int | None) -> dict[str, Any]:
+    where = f"active AND {region_filter('village_code', 1)}"
+    total = await conn.fetchrow(
+        f"SELECT count(*) AS households, coalesce(sum(people), 0) AS people FROM households WHERE {where}",
+        region,
+    )
+    by_program = await conn.fetch(
+        f"""SELECT p AS program, count(*) AS households, sum(people) AS people
+            FROM households, unnest(programs) AS p WHERE {where} GROUP BY p ORDER BY p""",
+        region,
+    )
+    by_region: list[asyncpg.Record] = []
+    if child_length is not None:
+        by_region = await conn.fetch(
+            f"""SELECT left(village_code, {child_length}) AS code, count(*) AS households,
+                       sum(people) AS people
+                FROM households WHERE {where} GROUP BY 1 ORDER BY 1""",
+            region,
+        )
+    return {
+        "households": total["households"],
+        "people": total["people"],
+        "by_program": [dict(r) for r in by_program],
+        "by_region": [dict(r) for r in by_region],
+    }
+
+
+async def export_rows(
+    conn: asyncpg.Connection, decree_number: str, region: str, programs: Sequence[str] | None
+) -> AsyncIterator[asyncpg.Record]:
+    """The register as of a decree, in household id order, streamed with a server-side cursor."""
+    sql = f"""SELECT household_id, snapshot::text AS snapshot FROM ({AS_OF_SQL}) r
+              WHERE {region_filter("village_code", 2)} AND ($3::text[] IS NULL OR programs && $3::text[])
+              ORDER BY household_id"""
+    async for row in conn.cursor(
+        sql, decree_number, region, list(programs) if programs else None, prefetch=500
+    ):
+        yield row

@@ -1,0 +1,108 @@
+"""The registry's tables. Append-only migration steps (see dtks_runtime.db.migrate).
+
+Everything here is a projection of events, so a replay can build it again in a fresh schema:
+- candidates: Ministry acceptances (verification.accepted_by_ministry), keyed by proposal id so the
+  order in which partitions are read does not matter; pending = no household change names it;
+- determinations: one row per registry.determination_issued;
+- household_changes: one row per registry.household_* event (household, decree): the register as of
+  any decree is a set-based query over it, again independent of read order;
+- households, members: the register in force (latest change per household), for queries;
+- audit_events: every event of every service, for the causal history of one household.
+Ids are compared with COLLATE "C" so that ORDER BY household_id is the code-point order the register
+hash is defined with.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS = [
+    """
+    CREATE TABLE candidates (
+        proposal_id         text PRIMARY KEY,
+        round               integer     NOT NULL,
+        kind                text        NOT NULL,
+        household_id        text COLLATE "C" NOT NULL,
+        household           jsonb,
+        deactivation_reason text,
+        programs_requested  text[]      NOT NULL,
+        village_code        text        NOT NULL,
+        accepted_at         timestamptz NOT NULL,
+        event_id            uuid        NOT NULL
+    );
+    CREATE INDEX candidates_household ON candidates (household_id);
+    CREATE INDEX candidates_accepted ON candidates (accepted_at);
+
+    CREATE TABLE determinations (
+        decree_number  text PRIMARY KEY,
+        period_start   date        NOT NULL UNIQUE,
+        cut_off        timestamptz NOT NULL,
+        issued_at      timestamptz NOT NULL,
+        register_hash  text        NOT NULL,
+        households     integer     NOT NULL,
+        people         integer     NOT NULL,
+        event_id       uuid        NOT NULL,
+        payload        jsonb       NOT NULL,
+        not_applied    jsonb
+    );
+
+    CREATE TABLE household_changes (
+        household_id  text COLLATE "C" NOT NULL,
+        decree_number text        NOT NULL,
+        change        text        NOT NULL CHECK (change IN ('registered', 'corrected', 'deactivated')),
+        proposal_id   text        NOT NULL,
+        kk_number     text        NOT NULL,
+        snapshot      jsonb,
+        digest        text,
+        village_code  text,
+        programs      text[],
+        people        integer,
+        reason        text,
+        event_id      uuid        NOT NULL,
+        PRIMARY KEY (household_id, decree_number)
+    );
+    CREATE INDEX household_changes_proposal ON household_changes (proposal_id);
+    CREATE INDEX household_changes_decree ON household_changes (decree_number);
+
+    CREATE TABLE households (
+        household_id        text COLLATE "C" PRIMARY KEY,
+        kk_number           text    NOT NULL,
+        village_code        text    NOT NULL,
+        active              boolean NOT NULL,
+        snapshot            jsonb   NOT NULL,
+        digest              text    NOT NULL,
+        programs            text[]  NOT NULL,
+        people              integer NOT NULL,
+        registered_in       text    NOT NULL,
+        last_decree         text    NOT NULL,
+        deactivation_reason text,
+        deactivated_in      text
+    );
+    CREATE INDEX households_kk ON households (kk_number);
+    CREATE INDEX households_village ON households (village_code text_pattern_ops);
+
+    CREATE TABLE members (
+        household_id     text COLLATE "C" NOT NULL,
+        nik              text NOT NULL,
+        name             text NOT NULL,
+        relation_to_head text NOT NULL,
+        PRIMARY KEY (household_id, nik)
+    );
+    CREATE INDEX members_nik ON members (nik);
+
+    CREATE TABLE audit_events (
+        event_id         uuid PRIMARY KEY,
+        event_type       text        NOT NULL,
+        occurred_at      timestamptz NOT NULL,
+        correlation_id   text        NOT NULL,
+        causation_id     text,
+        proposal_id      text,
+        household_id     text,
+        decree_number    text,
+        related_event_id uuid,
+        envelope         jsonb       NOT NULL
+    );
+    CREATE INDEX audit_events_proposal ON audit_events (proposal_id);
+    CREATE INDEX audit_events_household ON audit_events (household_id);
+    CREATE INDEX audit_events_decree ON audit_events (decree_number);
+    CREATE INDEX audit_events_related ON audit_events (related_event_id);
+    """,
+]

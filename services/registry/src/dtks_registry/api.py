@@ -1,0 +1,385 @@
+"""HTTP routes of the registry: thin; parse, authorize, call the handlers or the read model, answer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from dtks_contracts.identifiers import DecreeNumber
+from dtks_contracts.regions import region_level
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.roles import Role
+from dtks_registry import audit, handlers
+from dtks_registry.adapters import audit_log, register
+from dtks_registry.domain.masking import mask_name, normalize_name
+from dtks_registry.domain.periods import InvalidPeriod, parse_period
+from dtks_registry.domain.rate_limit import TokenBuckets
+from dtks_registry.settings import RegistrySettings
+from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
+from dtks_runtime.auth.principal import Principal
+from dtks_runtime.problems import Problem, problem_response
+from dtks_runtime.service import ServiceRuntime
+
+router = APIRouter()
+
+NATIONAL_READERS = (Role.AUDITOR, Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER)
+_CHILD_CODE_LENGTH = {"national": 2, "province": 5, "regency": 8, "district": 13, "village": None}
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool = _runtime(request).pool
+    assert pool is not None
+    return pool
+
+
+def _may_read(principal: Principal, village_code: str, programs: list[str]) -> bool:
+    """Personal data: only inside the reader's region, and for agencies only their granted programs."""
+    if not principal.covers(village_code):
+        return False
+    if principal.role is Role.AGENCY and principal.programs:
+        return bool(set(principal.programs) & set(programs))
+    return True
+
+
+def _household_document(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "household_id": row["household_id"],
+        "status": "active" if row["active"] else "deactivated",
+        "kk_number": row["kk_number"],
+        "village_code": row["village_code"],
+        "programs": list(row["programs"]),
+        "registered_in": row["registered_in"],
+        "last_decree": row["last_decree"],
+        "deactivation_reason": row["deactivation_reason"],
+        "deactivated_in": row["deactivated_in"],
+        "household": json.loads(row["snapshot"]),
+    }
+
+
+_HOUSEHOLD_COLUMNS = """household_id, active, kk_number, village_code, programs, registered_in, last_decree,
+                       deactivation_reason, deactivated_in, snapshot::text AS snapshot"""
+
+
+# --- determination -------------------------------------------------------------------------------
+
+
+class DeterminationBody(BaseModel):
+    decree_number: DecreeNumber = Field(examples=["12/HUK/2027"])
+    period: str = Field(description="The decree's month: YYYY-01, -04, -07 or -10", examples=["2027-01"])
+    cutoff: AwareDatetime = Field(
+        description="Ministry acceptances up to this instant enter", examples=["2026-12-31T23:59:59+07:00"]
+    )
+
+
+@router.post(
+    "/determinations",
+    tags=["determination"],
+    summary="Issue the decree fixing the register for a quarter (ministry_determiner)",
+    responses={200: {"description": "This decree number was issued before: its first result"}},
+    status_code=201,
+)
+async def issue_determination(
+    body: DeterminationBody,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_DETERMINER))],
+) -> JSONResponse:
+    try:
+        period = parse_period(body.period)
+    except InvalidPeriod as exc:
+        raise Problem(422, "invalid_period", f"{exc}.") from exc
+    runtime = _runtime(request)
+    assert runtime.store is not None
+    request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
+    async with _pool(request).acquire() as conn:
+        document, created = await handlers.issue_determination(
+            conn, runtime.store, request_, principal.as_actor(), request.state.correlation_id
+        )
+    return JSONResponse(document, status_code=201 if created else 200)
+
+
+async def _determination_or_404(conn: asyncpg.Connection, decree_number: str) -> dict[str, Any]:
+    document = await handlers.load_determination(conn, decree_number)
+    if document is None:
+        raise Problem(404, "decree_not_found", f"No decree numbered {decree_number} has been issued.")
+    return document
+
+
+@router.get(
+    "/determinations/{decree_number:path}/export",
+    tags=["partner agencies"],
+    summary="The register as of a decree, filtered by program and region, as CSV or JSON Lines",
+)
+async def export_determination(
+    decree_number: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(Role.AGENCY, *NATIONAL_READERS))],
+    format: Literal["csv", "jsonl"] = "csv",
+    program: Program | None = None,
+    region: str | None = Query(default=None, description="A region code inside your scope"),
+) -> StreamingResponse:
+    region = region or principal.region
+    _check_region(principal, region)
+    programs = _granted_programs(principal, program)
+    async with _pool(request).acquire() as conn:
+        await _determination_or_404(conn, decree_number)
+    pool = _pool(request)
+
+    async def body() -> AsyncIterator[bytes]:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            if format == "csv":
+                yield _csv_line(CSV_COLUMNS)
+            async for row in register.export_rows(conn, decree_number, region, programs):
+                household = json.loads(row["snapshot"])
+                if format == "jsonl":
+                    yield (json.dumps(household, ensure_ascii=False) + "\n").encode()
+                else:
+                    for member in household["members"]:
+                        yield _csv_line(_csv_row(household, member))
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    filename = "register-" + "".join(ch if ch.isalnum() else "-" for ch in decree_number) + f".{format}"
+    return StreamingResponse(
+        body(), media_type=media, headers={"content-disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+CSV_COLUMNS = ["household_id", "kk_number", "village_code", "programs", "nik", "name", "birth_date", "sex",
+               "relation_to_head"]  # fmt: skip
+
+
+def _csv_row(household: dict[str, Any], member: dict[str, Any]) -> list[str]:
+    return [
+        household["household_id"], household["kk_number"], household["village_code"],
+        ";".join(household.get("programs", [])), member["nik"], member["name"], member["birth_date"],
+        member["sex"], member["relation_to_head"],
+    ]  # fmt: skip
+
+
+def _csv_line(values: list[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue().encode()
+
+
+def _granted_programs(principal: Principal, program: Program | None) -> list[str] | None:
+    granted = list(principal.programs) if principal.role is Role.AGENCY else []
+    if program is not None:
+        if granted and program.value not in granted:
+            raise Problem(
+                403, "program_not_granted",
+                f"Your agency is granted {', '.join(granted)}, not {program.value}; ask the Ministry for access.",
+            )  # fmt: skip
+        return [program.value]
+    return granted or None
+
+
+def _check_region(principal: Principal, region: str) -> None:
+    try:
+        region_level(region)
+    except ValueError as exc:
+        raise Problem(422, "invalid_region", f"{exc}.") from exc
+    ensure_in_scope(principal, region)
+
+
+@router.get(
+    "/determinations/{decree_number:path}",
+    tags=["determination"],
+    summary="A decree: what it registered, corrected and deactivated, its register hash and counts",
+)
+async def get_determination(
+    decree_number: str, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        return await _determination_or_404(conn, decree_number)
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/households", tags=["register"], summary="Households of a family card (KK number), in your scope"
+)
+async def households_by_kk(
+    request: Request,
+    principal: CurrentPrincipal,
+    kk: str = Query(pattern=r"^[0-9]{16}$", description="Family card number, 16 digits"),
+) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT {_HOUSEHOLD_COLUMNS} FROM households WHERE kk_number = $1 ORDER BY household_id", kk
+        )
+    visible = [r for r in rows if _may_read(principal, r["village_code"], list(r["programs"]))]
+    return {"kk_number": kk, "households": [_household_document(r) for r in visible]}
+
+
+@router.get("/households/{household_id}", tags=["register"], summary="A household of the register")
+async def get_household(household_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        row = await conn.fetchrow(
+            f"SELECT {_HOUSEHOLD_COLUMNS} FROM households WHERE household_id = $1", household_id
+        )
+    # Out of scope reads as not found: the answer must not confirm that someone is registered.
+    if row is None or not _may_read(principal, row["village_code"], list(row["programs"])):
+        raise Problem(
+            404, "household_not_found", f"No household {household_id} in the register within your scope."
+        )
+    return _household_document(row)
+
+
+@router.get("/people/{nik}", tags=["register"], summary="A person by NIK: their household(s) in your scope")
+async def get_person(nik: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        rows = await conn.fetch(
+            f"""SELECT {_HOUSEHOLD_COLUMNS} FROM households
+                WHERE household_id IN (SELECT household_id FROM members WHERE nik = $1)
+                ORDER BY active DESC, household_id""",
+            nik,
+        )
+    visible = [r for r in rows if _may_read(principal, r["village_code"], list(r["programs"]))]
+    if not visible:
+        raise Problem(404, "person_not_found", "No person with this NIK in the register within your scope.")
+    people = []
+    for r in visible:
+        doc = _household_document(r)
+        member = next(m for m in doc["household"]["members"] if m["nik"] == nik)
+        people.append({"household_id": doc["household_id"], "status": doc["status"],
+                       "village_code": doc["village_code"], "programs": doc["programs"], "member": member})  # fmt: skip
+    return {"nik": nik, "memberships": people}
+
+
+@router.get(
+    "/stats",
+    tags=["register"],
+    summary="Recap of the register in force: households, people, by program and sub-region",
+)
+async def get_stats(
+    request: Request, principal: CurrentPrincipal, region: str | None = Query(default=None)
+) -> dict[str, Any]:
+    region = region or principal.region
+    _check_region(principal, region)
+    async with _pool(request).acquire() as conn:
+        figures = await register.stats(conn, region, _CHILD_CODE_LENGTH[region_level(region)])
+        latest = await conn.fetchval(
+            "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
+        )
+    return {"region": region, "as_of_decree": latest, **figures}
+
+
+# --- citizens' check -----------------------------------------------------------------------------
+
+
+def _client_address(request: Request, settings: RegistrySettings) -> str:
+    if settings.registry_trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+@router.get(
+    "/public/registration-status",
+    tags=["citizens"],
+    summary="Without login: is this person in the current register, and in which programs (names masked)",
+    response_model=None,
+)
+async def registration_status(
+    request: Request,
+    nik: str = Query(pattern=r"^[0-9]{16}$", description="NIK as on the identity card"),
+    name: str = Query(min_length=1, max_length=200, description="Full name as on the identity card"),
+) -> dict[str, Any] | Response:
+    settings: RegistrySettings = request.app.state.settings
+    buckets: TokenBuckets = request.app.state.public_check_buckets
+    wait = buckets.take(_client_address(request, settings), time.monotonic())
+    if wait > 0:
+        problem = Problem(
+            429, "too_many_requests",
+            f"Too many checks from your address; try again in {int(wait) + 1} seconds.",
+        )  # fmt: skip
+        return problem_response(problem, request, headers={"retry-after": str(int(wait) + 1)})
+    async with _pool(request).acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT m.name, h.programs FROM members m JOIN households h USING (household_id)
+               WHERE m.nik = $1 AND h.active""",
+            nik,
+        )
+        latest = await conn.fetchval(
+            "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
+        )
+    wanted = normalize_name(name)
+    match = next((r for r in rows if normalize_name(r["name"]) == wanted), None)
+    # The same shape whether the NIK is unknown or the name is wrong: the masked name is the one asked
+    # about, so the answer never reveals a registered name or that the NIK exists.
+    return {
+        "nik": nik[:6] + "*" * 10,
+        "name": mask_name(name),
+        "registered": match is not None,
+        "programs": sorted(match["programs"]) if match else [],
+        "as_of_decree": latest,
+    }
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/audit/households/{household_id}/history",
+    tags=["audit"],
+    summary="Everything that happened to a household across all services, in causal order",
+)
+async def household_history(
+    household_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(*NATIONAL_READERS))],
+) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        events = await audit_log.household_history(conn, household_id)
+    if events is None:
+        raise Problem(404, "household_not_found", f"No event mentions household {household_id}.")
+    return {"household_id": household_id, "events": events}
+
+
+class ReplayBody(BaseModel):
+    mode: Literal["rebuild", "verify"] = Field(
+        default="rebuild",
+        description="rebuild: fresh tables from offset zero, report hash and counts; "
+        "verify: also check every decree's recorded hash and the live tables",
+    )
+    as_of_decree: DecreeNumber | None = Field(
+        default=None, description="rebuild only: report as of this decree"
+    )
+    keep: bool = Field(default=False, description="rebuild only: keep the replay's schema for inspection")
+
+
+@router.post("/audit/replays", tags=["audit"], summary="Rebuild the register from the event log (auditor)")
+async def replay(
+    body: ReplayBody,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(Role.AUDITOR))],
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    source = audit.ReplaySource(
+        runtime.database_url, runtime.settings.kafka_bootstrap, runtime.settings.topic_prefix
+    )
+    if body.mode == "rebuild":
+        return {
+            "mode": "rebuild",
+            **await audit.rebuild(source, as_of_decree=body.as_of_decree, keep=body.keep),
+        }
+    if body.as_of_decree is not None:
+        raise Problem(
+            422, "invalid_request", "as_of_decree is for rebuilds; a verification checks every decree."
+        )
+    async with _pool(request).acquire() as conn:
+        return {"mode": "verify", **await audit.verify(source, conn)}

@@ -1,0 +1,1 @@
+"""The registry's pure core: no I/O, no framework. Decisions here are functions of their inputs."""

@@ -1,0 +1,186 @@
+"""The determination rule (penetapan): what one decree puts into and takes out of the register.
+
+A pure function of the pending candidates (Ministry acceptances not yet in any decree, keyed by
+proposal id), the register in force, and the cut-off, so it gives the same answer whatever order
+the acceptances were read in:
+- every new household accepted up to the cut-off enters, under the id derived from its proposal;
+- a correction replaces the snapshot of its (active) household, keeping the programs in force and the
+  centrally set welfare decile (a data fix never drops aid silently); several corrections of one household
+  in one decree: the one accepted last wins, since it was verified against the newest facts;
+- a deactivation ends the household's membership, with its reason, and wins over a correction of
+  the same household in the same decree (a decree changes a household once);
+- a correction or deactivation whose household is not active, or that an acceptance of later date
+  already in force overtook, is not applied: it is reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dtks_contracts.household import Household
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_registry.domain.identity import household_id_for
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposal the Ministry accepted, waiting for a decree."""
+
+    proposal_id: str
+    kind: ProposalKind
+    accepted_at: dt.datetime
+    household: Household | None = None
+    target_household_id: str | None = None
+    deactivation_reason: DeactivationReason | None = None
+    programs_requested: tuple[Program, ...] = ()
+
+    @property
+    def household_id(self) -> str:
+        if self.kind is ProposalKind.NEW_HOUSEHOLD:
+            return household_id_for(self.proposal_id)
+        assert self.target_household_id is not None
+        return self.target_household_id
+
+    @property
+    def order(self) -> tuple[dt.datetime, str]:
+        return (self.accepted_at, self.proposal_id)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """A household of the register as it stands before the decree."""
+
+    household: Household
+    active: bool
+    # The latest Ministry acceptance already applied to it: older pending proposals are overtaken.
+    last_accepted_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Registration:
+    proposal_id: str
+    household: Household
+
+
+@dataclass(frozen=True)
+class Correction:
+    proposal_id: str
+    household: Household
+    changed_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Deactivation:
+    proposal_id: str
+    household_id: str
+    kk_number: str
+    reason: DeactivationReason
+
+
+@dataclass(frozen=True)
+class NotApplied:
+    proposal_id: str
+    household_id: str
+    reason: str
+
+
+@dataclass
+class Decision:
+    registrations: list[Registration] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)
+    deactivations: list[Deactivation] = field(default_factory=list)
+    not_applied: list[NotApplied] = field(default_factory=list)
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.registrations or self.corrections or self.deactivations)
+
+
+def merged_programs(household: Household, requested: Sequence[Program]) -> tuple[Program, ...]:
+    """The programs a determined household receives: those it had plus those the Ministry accepted."""
+    return tuple(sorted(set(household.programs) | set(requested)))
+
+
+def changed_fields(before: Household, after: Household) -> tuple[str, ...]:
+    names = type(after).model_fields
+    return tuple(sorted(n for n in names if getattr(before, n) != getattr(after, n)))
+
+
+def decide(pending: Sequence[Candidate], register: Mapping[str, InForce], cutoff: dt.datetime) -> Decision:
+    """What a decree with ``cutoff`` changes. ``register`` must hold every household a pending
+    correction or deactivation targets (missing ones are reported as unknown)."""
+    decision = Decision()
+    due = sorted((c for c in pending if c.accepted_at <= cutoff), key=lambda c: c.order)
+    updates: dict[str, list[Candidate]] = {}
+    for candidate in due:
+        if candidate.kind is ProposalKind.NEW_HOUSEHOLD:
+            assert candidate.household is not None
+            household = candidate.household.model_copy(
+                update={
+                    "household_id": candidate.household_id,
+                    "programs": merged_programs(candidate.household, candidate.programs_requested),
+                }
+            )
+            decision.registrations.append(Registration(candidate.proposal_id, household))
+        else:
+            updates.setdefault(candidate.household_id, []).append(candidate)
+    for household_id, candidates in sorted(updates.items()):
+        _decide_updates(decision, household_id, candidates, register.get(household_id))
+    decision.registrations.sort(key=lambda r: str(r.household.household_id))
+    decision.corrections.sort(key=lambda c: str(c.household.household_id))
+    decision.deactivations.sort(key=lambda d: d.household_id)
+    return decision
+
+
+def _decide_updates(
+    decision: Decision, household_id: str, candidates: list[Candidate], in_force: InForce | None
+) -> None:
+    def skip(c: Candidate, reason: str) -> None:
+        decision.not_applied.append(NotApplied(c.proposal_id, household_id, reason))
+
+    if in_force is None or not in_force.active:
+        state = "is not in the register" if in_force is None else "is no longer active"
+        for c in candidates:
+            skip(c, f"household {household_id} {state}")
+        return
+    live = [c for c in candidates if c.accepted_at > in_force.last_accepted_at]
+    for c in candidates:
+        if c.accepted_at <= in_force.last_accepted_at:
+            skip(c, "overtaken by a later acceptance already in force")
+    if not live:
+        return
+    deactivations = [c for c in live if c.kind is ProposalKind.DEACTIVATION]
+    if deactivations:
+        chosen = deactivations[0]  # the earliest: from then on the household was out
+        assert chosen.deactivation_reason is not None
+        decision.deactivations.append(
+            Deactivation(
+                chosen.proposal_id, household_id, in_force.household.kk_number, chosen.deactivation_reason
+            )
+        )
+        for c in live:
+            if c is not chosen:
+                skip(c, f"household {household_id} is deactivated by proposal {chosen.proposal_id}")
+        return
+    chosen = live[-1]  # the latest correction carries the newest verified facts
+    for c in live[:-1]:
+        skip(c, f"superseded by the later correction {chosen.proposal_id} in the same decree")
+    assert chosen.household is not None
+    before = in_force.household
+    after = chosen.household.model_copy(
+        update={
+            "household_id": household_id,
+            # A correction fixes data; it never drops aid silently: programs in force stay.
+            "programs": tuple(
+                sorted(
+                    set(before.programs) | set(merged_programs(chosen.household, chosen.programs_requested))
+                )
+            ),
+            # Set centrally, never by a proposal: a correction keeps the decile in force.
+            "welfare_decile": chosen.household.welfare_decile or before.welfare_decile,
+        }
+    )
+    decision.corrections.append(Correction(chosen.proposal_id, after, changed_fields(before, after)))

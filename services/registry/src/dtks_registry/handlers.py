@@ -1,0 +1,198 @@
+"""Commands of the registry: issuing a determination (penetapan). Load, decide (pure), write, append."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.events.registry import (
+    DeterminationIssued,
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    HouseholdRegistered,
+    Period,
+    RegisterCounts,
+)
+from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
+from dtks_registry.adapters import register
+from dtks_registry.adapters.projection import HouseholdChange, write_determinations, write_household_changes
+from dtks_registry.domain.determination import Decision, decide
+from dtks_registry.domain.periods import period_text
+from dtks_runtime.db import advisory_key
+from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
+from dtks_runtime.problems import Problem
+
+DETERMINATION_LOCK = advisory_key("dtks:registry:determination")
+
+
+@dataclass(frozen=True)
+class DeterminationRequest:
+    decree_number: str
+    period: Period
+    cutoff: dt.datetime
+
+
+async def issue_determination(
+    conn: asyncpg.Connection,
+    store: EventStore,
+    request: DeterminationRequest,
+    actor: Actor,
+    correlation_id: str,
+) -> tuple[dict[str, Any], bool]:
+    """Issue the decree, or return the one already issued under this number. Returns (document, created)."""
+    now = dt.datetime.now(dt.UTC)
+    if request.cutoff > now:
+        raise Problem(
+            422,
+            "cutoff_in_future",
+            "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
+        )
+    async with conn.transaction():
+        # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
+        existing = await load_determination(conn, request.decree_number)
+        if existing is not None:
+            return existing, False
+        await _check_period(conn, request)
+        pending = await register.pending_candidates(conn, request.cutoff)
+        targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
+        decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
+        not_applied = [
+            {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
+            for n in decision.not_applied
+        ]
+        if not decision.changes_anything:
+            raise Problem(
+                409,
+                "nothing_to_determine",
+                "No acceptance up to this cut-off changes the register, so there is nothing to decree; "
+                "check the cut-off or wait for the Ministry's acceptances.",
+                extra={"not_applied": not_applied},
+            )
+        causation = Causation(actor=actor, correlation_id=correlation_id)
+        changes = await _append_household_events(conn, store, request, decision, causation)
+        await write_household_changes(conn, changes)
+        summary = await register.current_summary(conn)
+        issued = DeterminationIssued(
+            decree_number=request.decree_number,
+            period=request.period,
+            cut_off=request.cutoff,
+            issued_at=now,
+            registered=tuple(str(r.household.household_id) for r in decision.registrations),
+            corrected=tuple(str(c.household.household_id) for c in decision.corrections),
+            deactivated=tuple(d.household_id for d in decision.deactivations),
+            register_hash=summary.register_hash,
+            hash_algorithm=REGISTER_HASH_ALGORITHM,
+            counts=RegisterCounts(households=summary.households, people=summary.people),
+            issued_by=actor,
+        )
+        [envelope] = await store.append(
+            conn,
+            aggregate_type="determination",
+            aggregate_id=request.decree_number,
+            expected_version=0,
+            events=[NewEvent.of(issued)],
+            causation=causation,
+        )
+        await write_determinations(conn, [(envelope, issued)])
+        await conn.execute(
+            "UPDATE determinations SET not_applied = $2::jsonb WHERE decree_number = $1",
+            request.decree_number,
+            json.dumps(not_applied, ensure_ascii=False),
+        )
+        document = await load_determination(conn, request.decree_number)
+        assert document is not None
+        return document, True
+
+
+async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest) -> None:
+    taken = await conn.fetchval(
+        "SELECT decree_number FROM determinations WHERE period_start = $1", request.period.starts_on
+    )
+    if taken is not None:
+        raise Problem(
+            409,
+            "period_already_determined",
+            f"Period {period_text(request.period)} was already determined by decree {taken}; "
+            "a change now goes into the next quarter's decree.",
+        )
+    latest = await conn.fetchrow(
+        "SELECT decree_number, period_start FROM determinations ORDER BY period_start DESC LIMIT 1"
+    )
+    if latest is not None and latest["period_start"] > request.period.starts_on:
+        raise Problem(
+            409,
+            "period_out_of_order",
+            f"Decree {latest['decree_number']} already fixed the later period starting "
+            f"{latest['period_start']:%Y-%m}; decrees follow the quarters in order.",
+        )
+
+
+async def _append_household_events(
+    conn: asyncpg.Connection,
+    store: EventStore,
+    request: DeterminationRequest,
+    decision: Decision,
+    causation: Causation,
+) -> list[HouseholdChange]:
+    """Append one event per changed household (its own stream) and return them as changes to apply."""
+    decree = request.decree_number
+    events: list[tuple[str, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated]] = []
+    for r in decision.registrations:
+        hid = str(r.household.household_id)
+        events.append(
+            (
+                hid,
+                HouseholdRegistered(
+                    household_id=hid, decree_number=decree, household=r.household, proposal_id=r.proposal_id
+                ),
+            )
+        )
+    for c in decision.corrections:
+        hid = str(c.household.household_id)
+        events.append(
+            (hid, HouseholdCorrected(household_id=hid, decree_number=decree, household=c.household,
+                                     proposal_id=c.proposal_id, changed_fields=c.changed_fields))
+        )  # fmt: skip
+    for d in decision.deactivations:
+        events.append(
+            (d.household_id, HouseholdDeactivated(household_id=d.household_id, decree_number=decree,
+                                                  kk_number=d.kk_number, reason=d.reason, proposal_id=d.proposal_id))
+        )  # fmt: skip
+    versions = dict(
+        await conn.fetch(
+            "SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY 1",
+            [f"household:{hid}" for hid, _ in events],
+        )
+    )
+    envelopes = await store.append_many(
+        conn,
+        [
+            StreamAppend("household", hid, versions.get(f"household:{hid}", 0), [NewEvent.of(payload)])
+            for hid, payload in events
+        ],
+        causation=causation,
+    )
+    # The same writer a replay uses, fed the payloads just recorded (no second parse).
+    return [HouseholdChange.of(e.event_id, p) for e, (_, p) in zip(envelopes, events, strict=True)]
+
+
+async def load_determination(conn: asyncpg.Connection, decree_number: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT payload::text AS p, not_applied::text AS n, event_id FROM determinations WHERE decree_number = $1",
+        decree_number,
+    )
+    if row is None:
+        return None
+    issued = DeterminationIssued.model_validate_json(row["p"])
+    document: dict[str, Any] = issued.model_dump(mode="json")
+    document["period"] = period_text(issued.period)
+    document["period_label"] = issued.period.label
+    document["event_id"] = str(row["event_id"])
+    document["not_applied"] = json.loads(row["n"]) if row["n"] else []
+    return document

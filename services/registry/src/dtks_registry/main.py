@@ -1,0 +1,58 @@
+"""Wiring of the registry service: settings, runtime, consumers, routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
+from dtks_registry import api
+from dtks_registry.adapters import audit_log
+from dtks_registry.adapters.projection import apply_events
+from dtks_registry.adapters.public_topic import PublicRepublisher
+from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.domain.rate_limit import TokenBuckets
+from dtks_registry.settings import RegistrySettings
+from dtks_runtime.service import ServiceRuntime, create_app, serve
+
+DESCRIPTION = """The authoritative register (DTKS): built from the Ministry's acceptances and the registry's
+own events, fixed quarterly by decree (penetapan), queried by region-scoped staff and partner agencies,
+checked by citizens without login, and rebuildable by auditors from the event log."""
+
+
+def build_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
+    runtime = ServiceRuntime(service="registry", settings=settings)
+    runtime.add_migrations("registry", MIGRATIONS)
+    # Candidates from the Ministry's acceptances. The registry's own events are applied when they are
+    # recorded (same writer, same transaction); replays read them back from the topic.
+    runtime.add_consumer("registry-projection", [VERIFICATION_EVENTS.name], apply_events)
+    runtime.add_consumer("registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record)
+    republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix)
+    runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher)
+    app = create_app(runtime, title="DTKS registry service", description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.public_check_buckets = TokenBuckets(
+        rate_per_second=settings.registry_public_check_per_minute / 60,
+        burst=settings.registry_public_check_burst,
+    )
+    app.include_router(api.router)
+
+    runtime_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with runtime_lifespan(app_):
+                yield
+        finally:
+            await republisher.close()  # after the consumers stopped
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def run() -> None:
+    serve(build_app(), port_env="DTKS_REGISTRY_PORT", default_port=8003)

@@ -1,0 +1,125 @@
+"""Helpers for the registry's tests and benchmark: real contract events of other services, sent to
+the real topics (never imports of other services' code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.verification import AcceptedByMinistry
+from dtks_contracts.household import Address, Household, Member
+from dtks_contracts.topics import partition_key, topic_for
+from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_contracts.vocabulary.roles import Role
+
+# Real villages of Kota Bengkulu (17.71), in two districts.
+VILLAGES = ("17.71.01.1001", "17.71.01.1002", "17.71.02.1001", "17.71.02.1002")
+MINISTRY = Actor(subject="kemensos-verifier", role=Role.MINISTRY_VERIFIER, region="ID")
+
+
+def nik(i: int, *, female: bool = False, district: str = "177101") -> str:
+    """A valid, distinct NIK for every i below ~33 million."""
+    day = 1 + i % 28 + (40 if female else 0)
+    month = 1 + (i // 28) % 12
+    year = (i // 336) % 100
+    serial = 1 + (i // 33600) % 9999
+    return f"{district}{day:02d}{month:02d}{year:02d}{serial:04d}"
+
+
+def nik_birth_date(value: str) -> dt.date:
+    day, month, year2 = int(value[6:8]) % 40, int(value[8:10]), int(value[10:12])
+    return dt.date(1900 + year2 if year2 > 30 else 2000 + year2, month, day)
+
+
+def make_household(
+    i: int, *, village: str | None = None, head_name: str = "Siti Aminah", **overrides: Any
+) -> Household:
+    village = village or VILLAGES[i % len(VILLAGES)]
+    head, spouse = nik(2 * i, female=True), nik(2 * i + 1)
+    fields: dict[str, Any] = {
+        "kk_number": f"177101{i:010d}",
+        "address": Address(street=f"Jl. Pagar Dewa No. {i % 500 + 1}", rt="003", rw="001"),
+        "village_code": village,
+        "members": (
+            Member(nik=head, name=head_name, birth_date=nik_birth_date(head), sex=Sex.FEMALE,
+                   relation_to_head=RelationToHead.HEAD),
+            Member(nik=spouse, name="Budi Santoso", birth_date=nik_birth_date(spouse), sex=Sex.MALE,
+                   relation_to_head=RelationToHead.SPOUSE),
+        ),
+    }  # fmt: skip
+    fields.update(overrides)
+    return Household(**fields)
+
+
+def envelope(
+    payload: EventPayload,
+    *,
+    version: int = 1,
+    actor: Actor | None = MINISTRY,
+    occurred_at: dt.datetime | None = None,
+    caused_by: EventEnvelope | None = None,
+    correlation_id: str | None = None,
+) -> EventEnvelope:
+    return EventEnvelope.new(
+        payload, aggregate_version=version, actor=actor, occurred_at=occurred_at, caused_by=caused_by,
+        correlation_id=correlation_id,
+    )  # fmt: skip
+
+
+def acceptance(
+    proposal_id: str,
+    *,
+    accepted_at: dt.datetime,
+    household: Household | None = None,
+    kind: ProposalKind = ProposalKind.NEW_HOUSEHOLD,
+    target: str | None = None,
+    reason: DeactivationReason | None = None,
+    programs: Sequence[Program] = (Program.PKH,),
+    round: int = 1,
+    version: int = 1,
+) -> EventEnvelope:
+    village = household.village_code if household else VILLAGES[0]
+    payload = AcceptedByMinistry(
+        proposal_id=proposal_id, round=round, village_code=village, kind=kind, household=household,
+        target_household_id=target, deactivation_reason=reason, programs_requested=tuple(programs),
+        accepted_at=accepted_at, accepted_by=MINISTRY,
+    )  # fmt: skip
+    return envelope(payload, version=version, occurred_at=accepted_at)
+
+
+async def produce(bootstrap: str, prefix: str, events: Sequence[EventEnvelope]) -> None:
+    """Send envelopes to their contract topics, keyed as the owning service's relay would."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5,
+                                max_batch_size=256 * 1024)  # fmt: skip
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                topic_for(e.event_type, prefix).name,
+                value=e.to_bytes(),
+                key=partition_key(e),
+                headers=[("event_id", str(e.event_id).encode())],
+            )
+            for e in events
+        ]
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()
+
+
+def ago(hours: float) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+
+
+def new_proposal_id() -> str:
+    return f"prop-{uuid.uuid4().hex[:12]}"

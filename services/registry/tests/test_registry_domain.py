@@ -1,0 +1,115 @@
+"""The registry's pure core: determination rule, periods, masking, rate limiting, causal order."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dtks_contracts.household import Address
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_registry.domain.determination import Candidate, InForce, decide
+from dtks_registry.domain.history import HistoryEntry, causal_order
+from dtks_registry.domain.identity import household_id_for
+from dtks_registry.domain.masking import mask_name, normalize_name
+from dtks_registry.domain.periods import InvalidPeriod, parse_period, period_text
+from dtks_registry.domain.rate_limit import TokenBuckets
+from dtks_registry.testing import make_household
+
+T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+CUTOFF = dt.datetime(2026, 12, 31, 16, 59, 59, tzinfo=dt.UTC)
+
+
+def new(pid: str, i: int, at: dt.datetime = T0) -> Candidate:
+    return Candidate(
+        pid, ProposalKind.NEW_HOUSEHOLD, at, household=make_household(i), programs_requested=(Program.BPNT,)
+    )
+
+
+def in_force(i: int, hid: str, *, active: bool = True) -> InForce:
+    return InForce(
+        make_household(i, household_id=hid, programs=(Program.PKH,)), active, T0 - dt.timedelta(days=90)
+    )
+
+
+def test_new_households_up_to_the_cutoff_enter_under_ids_derived_from_their_proposals():
+    late = new("p-late", 2, CUTOFF + dt.timedelta(seconds=1))
+    decision = decide([new("p-1", 1), late], {}, CUTOFF)
+    [registration] = decision.registrations
+    assert registration.household.household_id == household_id_for("p-1") == household_id_for("p-1")
+    assert household_id_for("p-1") != household_id_for("p-2")
+    assert registration.household.programs == (Program.BPNT,)
+
+
+def test_deactivation_wins_over_a_correction_and_the_latest_correction_wins_over_older_ones():
+    h1, h2 = "hh-1", "hh-2"
+    register = {h1: in_force(1, h1), h2: in_force(2, h2)}
+    fixed = make_household(1, address=Address(street="Jl. Baru 1"))
+    pending = [
+        Candidate("c-old", ProposalKind.CORRECTION, T0, household=make_household(1), target_household_id=h1),
+        Candidate("c-new", ProposalKind.CORRECTION, T0 + dt.timedelta(hours=1), household=fixed, target_household_id=h1),
+        Candidate("c-2", ProposalKind.CORRECTION, T0, household=make_household(2), target_household_id=h2),
+        Candidate("d-2", ProposalKind.DEACTIVATION, T0, target_household_id=h2, deactivation_reason=DeactivationReason.DIED),
+    ]  # fmt: skip
+    decision = decide(pending, register, CUTOFF)
+    [correction] = decision.corrections
+    assert correction.proposal_id == "c-new" and correction.household.household_id == h1
+    assert correction.changed_fields == ("address",)
+    assert correction.household.programs == (Program.PKH,)  # the programs in force are kept
+    [deactivation] = decision.deactivations
+    assert (deactivation.household_id, deactivation.reason) == (h2, DeactivationReason.DIED)
+    assert {n.proposal_id for n in decision.not_applied} == {"c-old", "c-2"}
+
+
+def test_changes_to_households_not_active_or_already_overtaken_are_reported_not_applied():
+    register = {"gone": in_force(1, "gone", active=False), "kept": in_force(2, "kept")}
+    pending = [
+        Candidate("c-gone", ProposalKind.CORRECTION, T0, household=make_household(1), target_household_id="gone"),
+        Candidate("c-unknown", ProposalKind.CORRECTION, T0, household=make_household(3), target_household_id="nope"),
+        Candidate("c-stale", ProposalKind.CORRECTION, T0 - dt.timedelta(days=100), household=make_household(2),
+                  target_household_id="kept"),
+    ]  # fmt: skip
+    decision = decide(pending, register, CUTOFF)
+    assert not decision.changes_anything
+    assert [n.proposal_id for n in sorted(decision.not_applied, key=lambda n: n.proposal_id)] == [
+        "c-gone", "c-stale", "c-unknown"
+    ]  # fmt: skip
+
+
+def test_the_decision_does_not_depend_on_the_order_candidates_are_given():
+    pending = [new(f"p-{i}", i, T0 + dt.timedelta(minutes=i)) for i in range(8)]
+    a = decide(pending, {}, CUTOFF)
+    b = decide(list(reversed(pending)), {}, CUTOFF)
+    assert a == b
+
+
+@pytest.mark.parametrize("text", ["2027-02", "2027-1", "27-01", "2027-13", "1999-01"])
+def test_periods_are_quarter_starts_written_yyyy_mm(text):
+    with pytest.raises(InvalidPeriod):
+        parse_period(text)
+
+
+def test_period_round_trip():
+    assert parse_period("2027-07").quarter == 3
+    assert period_text(parse_period("2027-10")) == "2027-10"
+
+
+def test_names_are_compared_loosely_and_masked_to_initials():
+    assert normalize_name("  SITI   aminah ") == normalize_name("Siti Aminah")
+    assert mask_name("Siti Aminah") == "S*** A*****"
+
+
+def test_token_bucket_admits_a_burst_then_one_request_per_interval_per_client():
+    buckets = TokenBuckets(rate_per_second=1.0, burst=2)
+    assert buckets.take("a", 0.0) == 0 and buckets.take("a", 0.0) == 0
+    assert buckets.take("a", 0.0) > 0
+    assert buckets.take("b", 0.0) == 0  # another client has its own bucket
+    assert buckets.take("a", 1.0) == 0
+
+
+def test_an_event_never_comes_before_its_cause_even_with_an_earlier_clock():
+    cause = HistoryEntry("1", T0, None, {"n": "cause"})
+    effect = HistoryEntry("2", T0 - dt.timedelta(seconds=2), "1", {"n": "effect"})
+    other = HistoryEntry("3", T0 - dt.timedelta(seconds=1), None, {"n": "other"})
+    assert [e.event_id for e in causal_order([effect, other, cause])] == ["3", "1", "2"]
