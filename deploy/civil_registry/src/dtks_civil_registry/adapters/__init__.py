@@ -1,0 +1,1 @@
+"""The simulator's PostgreSQL table."""

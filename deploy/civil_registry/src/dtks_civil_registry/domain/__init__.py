@@ -1,0 +1,1 @@
+"""The simulator's pure parts: the people it answers with and the outage switch."""

@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL read models and the civil-registry (Dukcapil) HTTP client."""

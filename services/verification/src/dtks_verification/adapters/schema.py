@@ -1,0 +1,87 @@
+"""The verification service's tables (append-only migration steps; a released step is never edited)."""
+
+from __future__ import annotations
+
+MIGRATIONS = [
+    """
+    -- One row per proposal: its current round's content and where it stands (the queues read this).
+    CREATE TABLE proposals (
+        proposal_id     text PRIMARY KEY,
+        round           integer NOT NULL,
+        village_code    text NOT NULL,
+        kind            text NOT NULL,
+        content         jsonb NOT NULL,
+        status          text NOT NULL,
+        tier            text,
+        tier_region     text,
+        entered_at      timestamptz NOT NULL DEFAULT now(),
+        -- Order of first submission: of two open proposals claiming one NIK, the earlier keeps it.
+        seq             bigint GENERATED ALWAYS AS IDENTITY,
+        stream_version  integer NOT NULL DEFAULT 0
+    );
+    CREATE INDEX proposals_queue ON proposals (tier, tier_region, entered_at) WHERE status = 'in_tier';
+    CREATE INDEX proposals_status ON proposals (status);
+
+    -- NIKs held by open proposals (until withdrawn, or until the registry registers the household).
+    CREATE TABLE open_niks (
+        nik          text NOT NULL,
+        proposal_id  text NOT NULL,
+        seq          bigint NOT NULL,
+        PRIMARY KEY (nik, proposal_id)
+    );
+    CREATE INDEX open_niks_proposal ON open_niks (proposal_id);
+
+    -- The register as the registry's events describe it: households and the people in them.
+    CREATE TABLE registered_households (
+        household_id  text PRIMARY KEY,
+        kk_number     text NOT NULL,
+        active        boolean NOT NULL
+    );
+    CREATE INDEX registered_households_kk ON registered_households (kk_number) WHERE active;
+    CREATE TABLE registered_people (
+        nik           text PRIMARY KEY,
+        household_id  text NOT NULL,
+        name_key      text NOT NULL,
+        birth_date    date NOT NULL,
+        district      text NOT NULL
+    );
+    CREATE INDEX registered_people_household ON registered_people (household_id);
+    CREATE INDEX registered_people_namesake ON registered_people (district, name_key, birth_date);
+
+    -- Integrity checks waiting to run (always briefly; for as long as the civil registry is down).
+    CREATE TABLE pending_checks (
+        proposal_id   text PRIMARY KEY,
+        round         integer NOT NULL,
+        stage         text NOT NULL,
+        requested_by  jsonb,
+        note          text,
+        correlation_id text,
+        causation_id  text,
+        queued_at     timestamptz NOT NULL DEFAULT now(),
+        not_before    timestamptz NOT NULL DEFAULT now(),
+        attempts      integer NOT NULL DEFAULT 0,
+        last_error    text
+    );
+    CREATE INDEX pending_checks_due ON pending_checks (not_before, queued_at);
+
+    CREATE TABLE field_visits (
+        visit_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        proposal_id  text NOT NULL,
+        round        integer NOT NULL,
+        visit        jsonb NOT NULL,
+        recorded_by  jsonb NOT NULL,
+        recorded_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX field_visits_proposal ON field_visits (proposal_id, visit_id);
+
+    CREATE TABLE ratifications (
+        batch_id       text PRIMARY KEY,
+        regency_code   text NOT NULL,
+        decree_number  text NOT NULL,
+        decree_date    date NOT NULL,
+        proposal_ids   text[] NOT NULL,
+        ratified_at    timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (regency_code, decree_number)
+    );
+    """,
+]

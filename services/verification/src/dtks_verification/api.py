@@ -1,0 +1,313 @@
+"""HTTP routes of the verification service: thin; parse, authorize, call the handlers, answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import pydantic
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, Field
+
+from dtks_contracts.events.proposal import Note
+from dtks_contracts.identifiers import DecreeNumber, EntityId
+from dtks_contracts.regions import RegencyCode
+from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
+from dtks_runtime.auth.deps import CurrentPrincipal
+from dtks_runtime.problems import Problem
+from dtks_verification.adapters import postgres as pg
+from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
+from dtks_verification.handlers import DecisionCommand, Verification, outcome
+
+router = APIRouter()
+
+TierId = Literal["district", "regency", "regent", "province", "ministry"]
+_READERS = frozenset({*TIER_ROLE.values(), Role.AUDITOR})
+
+
+class DecisionIn(BaseModel):
+    """One decision on one proposal at one tier."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    proposal_id: EntityId
+    tier: TierId
+    decision: Decision
+    reasons: list[ReasonCode] = Field(default_factory=list, description="Required for a return")
+    note: Note | None = None
+
+
+class RatificationIn(BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    regency_code: RegencyCode
+    decree_number: DecreeNumber
+    decree_date: dt.date
+    proposal_ids: list[EntityId] = Field(min_length=1, max_length=10_000)
+
+
+class PhotoRef(BaseModel):
+    subject: Literal["roof", "floor", "walls", "head"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Content hash of the photo")
+    location: str = Field(min_length=1, max_length=400, description="Where the photo is stored (key or URI)")
+
+
+class FieldVisitIn(BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    officer: str = Field(min_length=1, max_length=200)
+    visit_date: dt.date
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    photos: list[PhotoRef] = Field(default_factory=list, max_length=20)
+
+
+def _verification(request: Request) -> Verification:
+    return request.app.state.verification
+
+
+def as_problem(refusal: Refusal) -> Problem:
+    return Problem(refusal.status, refusal.code, refusal.detail, errors=refusal.errors)
+
+
+def _problem_item(index: int, proposal_id: str | None, problem: Problem) -> dict[str, Any]:
+    doc = {"code": problem.code, "status": problem.status, "detail": problem.detail}
+    if problem.errors:
+        doc["errors"] = problem.errors
+    return {"index": index, "proposal_id": proposal_id, "ok": False, "problem": doc}
+
+
+@router.get("/queues/stats", tags=["queues"], summary="Where things are stuck: per tier and region")
+async def queue_stats(
+    request: Request,
+    principal: CurrentPrincipal,
+    older_than_hours: Annotated[
+        float | None, Query(gt=0, description="Age limit; default from settings")
+    ] = None,
+) -> dict[str, Any]:
+    if principal.role not in _READERS:
+        raise Problem(403, "role_not_allowed", "Queue statistics are for verifiers, regents and auditors.")
+    hours = older_than_hours or request.app.state.settings.queue_age_limit_hours
+    now = dt.datetime.now(dt.UTC)
+    async with _verification(request).pool.acquire() as conn:
+        rows = await pg.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
+        waiting = await pg.checks_waiting(conn, principal.region)
+    return {
+        "scope": principal.region,
+        "age_limit_hours": hours,
+        "queues": [
+            {
+                "tier": API_TIER_OF[Tier(r["tier"])],
+                "region": r["tier_region"],
+                "count": r["count"],
+                "oldest_age_seconds": round((now - r["oldest"]).total_seconds(), 1),
+                "past_age_limit": r["past_age_limit"],
+            }
+            for r in rows
+        ],
+        "integrity_checks": {
+            "queued": waiting["count"],
+            "waiting_for_civil_registry": waiting["waiting_for_civil_registry"],
+            "oldest_age_seconds": round((now - waiting["oldest"]).total_seconds(), 1)
+            if waiting["oldest"]
+            else None,
+        },
+    }
+
+
+@router.get("/queues/{tier}", tags=["queues"], summary="What waits at a tier in your region, oldest first")
+async def tier_queue(
+    request: Request,
+    tier: TierId,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[dt.datetime | None, Query(description="Continue after this entered_at")] = None,
+) -> dict[str, Any]:
+    the_tier = API_TIERS[tier]
+    if principal.role not in (TIER_ROLE[the_tier], Role.AUDITOR):
+        raise Problem(
+            403,
+            "role_not_allowed",
+            f"The {tier} queue is for {TIER_ROLE[the_tier].value}; you act as {principal.role.value}.",
+        )
+    now = dt.datetime.now(dt.UTC)
+    async with _verification(request).pool.acquire() as conn:
+        rows = await pg.queue(conn, the_tier, principal.region, limit, after)
+    items = [
+        {
+            "proposal_id": r["proposal_id"],
+            "round": r["round"],
+            "kind": r["kind"],
+            "village_code": r["village_code"],
+            "region": r["tier_region"],
+            "kk_number": r["kk_number"],
+            "members": r["members"],
+            "entered_at": r["entered_at"].isoformat(),
+            "waiting_seconds": round((now - r["entered_at"]).total_seconds(), 1),
+        }
+        for r in rows
+    ]
+    return {
+        "tier": tier,
+        "scope": principal.region,
+        "items": items,
+        "next_after": items[-1]["entered_at"] if len(items) == limit else None,
+    }
+
+
+@router.post(
+    "/decisions",
+    tags=["decisions"],
+    summary="Forward or return one proposal, or many (each item succeeds or fails on its own)",
+    description=(
+        "Send one decision object, or a list. For a list the answer lists each item's result: "
+        "`ok` with the proposal's new standing, or a `problem` with a stable code. "
+        '`"decision": "forward"` at `ministry` is the Ministry\'s acceptance (the integrity standard runs again).'
+    ),
+)
+async def decisions(
+    request: Request,
+    principal: CurrentPrincipal,
+    body: Annotated[
+        dict[str, Any] | list[dict[str, Any]],
+        Body(
+            examples=[
+                {
+                    "proposal_id": "2f6c1d1e-8a4b-4c4e-9a57-3d2b0c1f9e10",
+                    "tier": "province",
+                    "decision": "return",
+                    "reasons": ["ADDRESS_NOT_FOUND"],
+                    "note": "RT/RW missing",
+                }
+            ]
+        ),
+    ],
+) -> dict[str, Any]:
+    verification = _verification(request)
+    correlation_id: str = request.state.correlation_id
+    if isinstance(body, dict):
+        try:
+            command = _command(DecisionIn.model_validate(body))
+            return await verification.decide(principal, command, correlation_id)
+        except pydantic.ValidationError as exc:
+            raise _invalid(exc) from None
+        except Refusal as refusal:
+            raise as_problem(refusal) from None
+    if not 1 <= len(body) <= 1000:
+        raise Problem(422, "invalid_batch_size", "Send between 1 and 1000 decisions in one request.")
+    commands: list[DecisionCommand | Refusal] = []
+    invalid: dict[int, Problem] = {}
+    for index, raw in enumerate(body):
+        try:
+            commands.append(_command(DecisionIn.model_validate(raw)))
+        except pydantic.ValidationError as exc:
+            invalid[index] = _invalid(exc)
+            commands.append(Refusal(422, "invalid_decision", "The decision has invalid fields."))
+    outcomes = await verification.decide_many(principal, commands, correlation_id)
+    results = []
+    for index, (raw, result) in enumerate(zip(body, outcomes, strict=True)):
+        pid = raw.get("proposal_id") if isinstance(raw, dict) else None
+        if index in invalid:
+            results.append(_problem_item(index, pid, invalid[index]))
+        elif isinstance(result, Refusal):
+            results.append(_problem_item(index, pid, as_problem(result)))
+        else:
+            results.append({"index": index, "ok": True, **result})
+    ok = sum(1 for r in results if r["ok"])
+    return {"succeeded": ok, "failed": len(results) - ok, "results": results}
+
+
+def _invalid(exc: pydantic.ValidationError) -> Problem:
+    errors = [
+        {"field": ".".join(map(str, e["loc"])) or "decision", "message": e["msg"]} for e in exc.errors()
+    ]
+    names = ", ".join(sorted({e["field"] for e in errors}))
+    return Problem(422, "invalid_decision", f"The decision has invalid fields: {names}.", errors=errors)
+
+
+def _command(item: DecisionIn) -> DecisionCommand:
+    return DecisionCommand(item.proposal_id, item.tier, item.decision, tuple(item.reasons), item.note)
+
+
+@router.post("/ratifications", tags=["decisions"], summary="The regent/mayor ratifies a batch by decree")
+async def ratifications(
+    request: Request, principal: CurrentPrincipal, body: RatificationIn
+) -> dict[str, Any]:
+    try:
+        return await _verification(request).ratify(
+            principal,
+            body.regency_code,
+            body.decree_number,
+            body.decree_date,
+            list(dict.fromkeys(body.proposal_ids)),
+            request.state.correlation_id,
+        )
+    except Refusal as refusal:
+        raise as_problem(refusal) from None
+
+
+@router.get(
+    "/proposals/{proposal_id}/verification",
+    tags=["proposals"],
+    summary="A proposal's standing and history: checks, decisions and visits, every round",
+)
+async def proposal_verification(
+    request: Request, proposal_id: str, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    verification = _verification(request)
+    async with verification.pool.acquire() as conn:
+        record = await pg.load(conn, proposal_id)
+        if record is None or not principal.covers(record.state.village_code):
+            # Outside one's region a proposal is indistinguishable from a missing one.
+            raise Problem(
+                404, "proposal_not_found", f"No proposal {proposal_id} is in verification in your region."
+            )
+        if principal.role not in {*_READERS, Role.VILLAGE_OPERATOR}:
+            raise Problem(403, "role_not_allowed", "Your role cannot read verification histories.")
+        events = await verification.store.read_stream(conn, "proposal", proposal_id)
+        pending = await pg.pending_check_of(conn, proposal_id)
+        visits = await pg.visits(conn, proposal_id)
+    checks: list[dict[str, Any]] = []
+    decisions: list[dict[str, Any]] = []
+    for e in events:
+        item = {"event_type": e.event_type, "occurred_at": e.occurred_at.isoformat(), **e.payload}
+        (checks if e.event_type == "verification.integrity_checked" else decisions).append(item)
+    for d in decisions:
+        if "tier" in d:
+            d["tier"] = API_TIER_OF[Tier(d["tier"])]
+    return {
+        **outcome(record.state),
+        "village_code": record.state.village_code,
+        "kind": record.content.kind.value,
+        "pending_check": (
+            {
+                "stage": pending["stage"],
+                "queued_at": pending["queued_at"].isoformat(),
+                "attempts": pending["attempts"],
+                "waiting_for_civil_registry": pending["last_error"] is not None,
+            }
+            if pending
+            else None
+        ),
+        "checks": checks,
+        "decisions": decisions,
+        "visits": visits,
+    }
+
+
+@router.post(
+    "/proposals/{proposal_id}/field-visits",
+    tags=["proposals"],
+    status_code=201,
+    summary="Attach a field visit's evidence (officer, date, GPS, photo references)",
+)
+async def field_visit(
+    request: Request, proposal_id: str, principal: CurrentPrincipal, body: FieldVisitIn
+) -> dict[str, Any]:
+    try:
+        return await _verification(request).add_visit(principal, proposal_id, body.model_dump(mode="json"))
+    except Refusal as refusal:
+        raise as_problem(refusal) from None
+
+
+__all__ = ["router"]

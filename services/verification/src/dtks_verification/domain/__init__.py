@@ -1,0 +1,1 @@
+"""The pure core of verification: integrity rules, name matching and the tier workflow (no I/O)."""

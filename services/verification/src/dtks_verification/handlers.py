@@ -1,0 +1,465 @@
+"""The verification service's commands: integrity checks, tier decisions, ratifications, visits.
+
+Each command loads the proposal's standing, lets the pure domain decide, and appends the events
+with the new standing in one transaction (the runtime relays them). Civil-registry look-ups happen
+before the transaction, never inside it, so an unreachable registry never holds a lock; when it is
+unreachable the check is queued in `pending_checks` and the worker in `checks.py` resumes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from dtks_contracts.envelope import Actor
+from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.verification import (
+    AcceptedByMinistry,
+    BatchRatified,
+    Finding,
+    IntegrityChecked,
+    ReturnedAtTier,
+    VerifiedAtTier,
+)
+from dtks_contracts.household import FieldVisit, Household
+from dtks_contracts.regions import contains
+from dtks_contracts.timestamps import utc_now
+from dtks_contracts.vocabulary import IntegrityStage, ReasonCode, Role, Tier
+from dtks_runtime.auth import Principal
+from dtks_runtime.event_store import Causation, EventStore, NewEvent
+from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters.civil_registry import CivilRegistryClient, CivilRegistryUnavailable
+from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
+from dtks_verification.domain.workflow import (
+    API_TIER_OF,
+    Decision,
+    Refusal,
+    Status,
+    VerificationState,
+    authorize_at_tier,
+    decide,
+    ensure_awaits,
+    entry_checked,
+    ministry_checked,
+    parse_tier,
+)
+
+_BATCH_NAMESPACE = uuid.UUID("6f1d8a52-3f0b-4c8e-9a41-2b7c5d9e0f13")
+
+
+@dataclass(frozen=True)
+class DecisionCommand:
+    proposal_id: str
+    tier: str
+    decision: Decision
+    reasons: tuple[ReasonCode, ...] = ()
+    note: str | None = None
+
+
+def outcome(state: VerificationState) -> dict[str, Any]:
+    """How a proposal stands, as the API reports it."""
+    return {
+        "proposal_id": state.proposal_id,
+        "round": state.round,
+        "status": state.status.value,
+        "tier": API_TIER_OF[state.tier]
+        if state.tier is not None and state.status is Status.IN_TIER
+        else None,
+    }
+
+
+def with_latest_visit(household: Household, visits: Sequence[Mapping[str, Any]]) -> Household:
+    """The accepted household carries the latest field visit as its evidence."""
+    if not visits:
+        return household
+    v = visits[-1]
+    photos = {p["subject"]: f"{p['location']}#sha256={p['sha256']}" for p in v.get("photos", ())}
+    visit = FieldVisit(
+        visit_date=dt.date.fromisoformat(v["visit_date"]),
+        officer=v["officer"],
+        roof_photo_ref=photos.get("roof"),
+        floor_photo_ref=photos.get("floor"),
+        wall_photo_ref=photos.get("walls"),
+        head_photo_ref=photos.get("head"),
+        latitude=v.get("latitude"),
+        longitude=v.get("longitude"),
+    )
+    return household.model_copy(update={"field_visit": visit})
+
+
+class Verification:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, civil_registry: CivilRegistryClient) -> None:
+        self.pool = pool
+        self.store = store
+        self.civil_registry = civil_registry
+
+    async def _append(
+        self,
+        conn: asyncpg.Connection,
+        record: pg.ProposalRecord,
+        events: Sequence[EventPayload],
+        causation: Causation,
+    ) -> int:
+        await self.store.append(
+            conn,
+            aggregate_type="proposal",
+            aggregate_id=record.state.proposal_id,
+            expected_version=record.stream_version,
+            events=[NewEvent.of(e) for e in events],
+            causation=causation,
+        )
+        return record.stream_version + len(events)
+
+    @staticmethod
+    def wanted(record: pg.ProposalRecord | None) -> tuple[str | None, tuple[str, ...]]:
+        """The family card and the NIKs a proposal's check needs from the civil registry."""
+        if record is None or record.content.household is None:
+            return None, ()
+        return record.content.household.kk_number, people_to_look_up(record.content)
+
+    async def look_up(self, record: pg.ProposalRecord) -> dict[str, CivilPerson | None]:
+        kk_number, niks = self.wanted(record)
+        if not niks:
+            return {}
+        return await self.civil_registry.people(kk_number, niks)
+
+    # --- the integrity standard -------------------------------------------------------------
+
+    async def conclude_checks(
+        self,
+        conn: asyncpg.Connection,
+        record: pg.ProposalRecord,
+        stage: IntegrityStage,
+        facts: RegisterFacts,
+        civil: Mapping[str, CivilPerson | None],
+        causation: Causation,
+        note: str | None = None,
+    ) -> VerificationState:
+        """Run the standard on a locked proposal and record the outcome: the district queue or the
+        acceptance on a pass, a return to the village on a failure."""
+        state, content = record.state, record.content
+        findings = check_proposal(content, facts, civil, dt.datetime.now(dt.UTC).date())
+        common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
+        events: list[EventPayload] = [
+            IntegrityChecked(**common, stage=stage, passed=not findings, findings=findings)
+        ]
+        if stage is IntegrityStage.ENTRY:
+            new_state = entry_checked(state, passed=not findings)
+            if findings:
+                # A return at entry is expressed at the first tier, with no person returning it.
+                events.append(
+                    ReturnedAtTier(**common, tier=Tier.DISTRICT, returned_by=None, reasons=findings)
+                )
+        else:
+            new_state = ministry_checked(state, passed=not findings)
+            if findings:
+                events.append(
+                    ReturnedAtTier(
+                        **common, tier=Tier.MINISTRY, returned_by=None, reasons=findings, note=note
+                    )
+                )
+            else:
+                household = content.household
+                if household is not None:
+                    household = with_latest_visit(household, await pg.visits(conn, state.proposal_id))
+                events.append(
+                    AcceptedByMinistry(
+                        **common,
+                        kind=content.kind,
+                        household=household,
+                        target_household_id=content.target_household_id,
+                        deactivation_reason=content.deactivation_reason,
+                        programs_requested=content.programs_requested,
+                        accepted_at=utc_now(),
+                        accepted_by=causation.actor,
+                    )
+                )
+        version = await self._append(conn, record, events, causation)
+        await pg.save(conn, new_state, version)
+        return new_state
+
+    async def run_checks(
+        self, checks: Sequence[pg.PendingCheck], civil: Mapping[str, Mapping[str, CivilPerson | None]]
+    ) -> int:
+        """Conclude leased checks whose look-ups succeeded, in one transaction. Returns how many."""
+        done = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            records = await pg.load_many(conn, [c.proposal_id for c in checks], for_update=True)
+            live: list[tuple[pg.PendingCheck, pg.ProposalRecord]] = []
+            for check in checks:
+                record = records.get(check.proposal_id)
+                expected = Status.CHECKING if check.stage == IntegrityStage.ENTRY else Status.ACCEPTING
+                if (
+                    record is not None
+                    and record.state.round == check.round
+                    and record.state.status is expected
+                ):
+                    live.append((check, record))
+                # A check of a round that moved on (withdrawn, resubmitted) is simply dropped.
+                await pg.finish_check(conn, check)
+            facts = await pg.register_facts(conn, [r for _, r in live])
+            for check, record in live:
+                causation = Causation(
+                    actor=check.requested_by,
+                    correlation_id=check.correlation_id or str(uuid.uuid4()),
+                    causation_id=check.causation_id,
+                )
+                await self.conclude_checks(
+                    conn,
+                    record,
+                    IntegrityStage(check.stage),
+                    facts[record.state.proposal_id],
+                    civil[check.proposal_id],
+                    causation,
+                    check.note,
+                )
+                done += 1
+        return done
+
+    # --- decisions at the tiers -------------------------------------------------------------
+
+    async def decide(
+        self, principal: Principal, command: DecisionCommand, correlation_id: str
+    ) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            if self._is_acceptance(command):
+                return await self._accept_command(conn, principal, command, correlation_id)
+            async with conn.transaction():
+                return await self._decide_in(conn, principal, command, correlation_id)
+
+    async def decide_many(
+        self, principal: Principal, commands: Sequence[DecisionCommand | Refusal], correlation_id: str
+    ) -> list[dict[str, Any] | Refusal]:
+        """Many decisions, each standing or falling alone (a savepoint each), committed together:
+        one commit for the list instead of one per decision. Acceptances run one by one after,
+        as they may wait on the civil registry."""
+        results: list[dict[str, Any] | Refusal] = []
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                for command in commands:
+                    if isinstance(command, Refusal) or self._is_acceptance(command):
+                        results.append(command if isinstance(command, Refusal) else {})
+                        continue
+                    try:
+                        async with conn.transaction():
+                            results.append(await self._decide_in(conn, principal, command, correlation_id))
+                    except Refusal as refusal:
+                        results.append(refusal)
+            for index, command in enumerate(commands):
+                if isinstance(command, DecisionCommand) and self._is_acceptance(command):
+                    try:
+                        results[index] = await self._accept_command(conn, principal, command, correlation_id)
+                    except Refusal as refusal:
+                        results[index] = refusal
+        return results
+
+    @staticmethod
+    def _is_acceptance(command: DecisionCommand) -> bool:
+        return command.tier == "ministry" and command.decision is Decision.FORWARD
+
+    async def _accept_command(
+        self, conn: asyncpg.Connection, principal: Principal, command: DecisionCommand, correlation_id: str
+    ) -> dict[str, Any]:
+        record = await self._existing(conn, command.proposal_id)
+        authorize_at_tier(Tier.MINISTRY, principal.role, principal.region, record.state.village_code)
+        actor = principal.as_actor()
+        causation = Causation(actor=actor, correlation_id=correlation_id)
+        return await self._accept(conn, record, actor, command.note, causation)
+
+    async def _decide_in(
+        self, conn: asyncpg.Connection, principal: Principal, command: DecisionCommand, correlation_id: str
+    ) -> dict[str, Any]:
+        """A forward (below the Ministry) or a return, inside the caller's transaction."""
+        tier = parse_tier(command.tier)
+        if command.decision is Decision.RETURN and not command.reasons:
+            raise Refusal(
+                422, "reasons_required", "A return needs at least one reason code for the village to act on."
+            )
+        record = await self._existing(conn, command.proposal_id, for_update=True)
+        authorize_at_tier(tier, principal.role, principal.region, record.state.village_code)
+        actor = principal.as_actor()
+        new_state = decide(record.state, tier, command.decision)
+        state = record.state
+        common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
+        event: EventPayload
+        if command.decision is Decision.RETURN:
+            reasons = tuple(Finding.of(code) for code in command.reasons)
+            event = ReturnedAtTier(**common, tier=tier, returned_by=actor, reasons=reasons, note=command.note)
+        else:
+            event = VerifiedAtTier(**common, tier=tier, verifier=actor, note=command.note)
+        version = await self._append(
+            conn, record, [event], Causation(actor=actor, correlation_id=correlation_id)
+        )
+        await pg.save(conn, new_state, version)
+        return outcome(new_state)
+
+    async def _accept(
+        self,
+        conn: asyncpg.Connection,
+        record: pg.ProposalRecord,
+        actor: Actor,
+        note: str | None,
+        causation: Causation,
+    ) -> dict[str, Any]:
+        """The Ministry's forward: re-run the standard, then accept or return. If the civil registry
+        is down, the proposal waits in `accepting` and the worker finishes the acceptance."""
+        ensure_awaits(record.state, Tier.MINISTRY)  # refuse early, before any look-up
+        try:
+            civil: Mapping[str, CivilPerson | None] | None = await self.look_up(record)
+        except CivilRegistryUnavailable:
+            civil = None
+        async with conn.transaction():
+            record = await self._existing(conn, record.state.proposal_id, for_update=True)
+            accepting = decide(record.state, Tier.MINISTRY, Decision.FORWARD)
+            if civil is None:
+                await pg.save(conn, accepting, record.stream_version)
+                await pg.enqueue_check(
+                    conn,
+                    accepting.proposal_id,
+                    accepting.round,
+                    IntegrityStage.MINISTRY.value,
+                    requested_by=actor,
+                    note=note,
+                    correlation_id=causation.correlation_id,
+                )
+                return outcome(accepting)
+            facts = (await pg.register_facts(conn, [record]))[accepting.proposal_id]
+            final = await self.conclude_checks(
+                conn, record, IntegrityStage.MINISTRY, facts, civil, causation, note
+            )
+        return outcome(final)
+
+    async def _existing(
+        self, conn: asyncpg.Connection, proposal_id: str, *, for_update: bool = False
+    ) -> pg.ProposalRecord:
+        record = await pg.load(conn, proposal_id, for_update=for_update)
+        if record is None:
+            raise Refusal(
+                404,
+                "proposal_not_found",
+                f"No proposal {proposal_id} has reached verification; check the id, or wait until its "
+                "submission has been received.",
+            )
+        return record
+
+    # --- ratification by the regent's or mayor's decree --------------------------------------
+
+    async def ratify(
+        self,
+        principal: Principal,
+        regency_code: str,
+        decree_number: str,
+        decree_date: dt.date,
+        proposal_ids: Sequence[str],
+        correlation_id: str,
+    ) -> dict[str, Any]:
+        if principal.role is not Role.REGENT:
+            raise Refusal(
+                403,
+                "role_not_allowed",
+                f"Only the regent or mayor ratifies; you act as {principal.role.value}.",
+            )
+        if not contains(principal.region, regency_code):
+            raise Refusal(
+                403, "outside_region", f"Regency {regency_code} is outside your scope {principal.region}."
+            )
+        actor = principal.as_actor()
+        causation = Causation(actor=actor, correlation_id=correlation_id)
+        batch_id = uuid.uuid5(_BATCH_NAMESPACE, f"{regency_code}|{decree_number}").hex
+        async with self.pool.acquire() as conn, conn.transaction():
+            records = await pg.load_many(conn, proposal_ids, for_update=True)
+            errors = []
+            for pid in proposal_ids:
+                record = records.get(pid)
+                try:
+                    if record is None:
+                        raise Refusal(404, "proposal_not_found", f"No proposal {pid} is in verification.")
+                    if not contains(regency_code, record.state.village_code):
+                        raise Refusal(
+                            403,
+                            "outside_region",
+                            f"Proposal {pid} comes from {record.state.village_code}, outside {regency_code}.",
+                        )
+                    ensure_awaits(record.state, Tier.RATIFICATION)
+                except Refusal as refusal:
+                    errors.append({"proposal_id": pid, "code": refusal.code, "detail": refusal.detail})
+            if errors:
+                raise Refusal(
+                    409,
+                    "ratification_refused",
+                    f"{len(errors)} of the {len(proposal_ids)} proposals cannot be ratified under this decree; "
+                    "nothing was ratified. Remove or fix them and send the batch again.",
+                ).with_errors(errors)
+            if not await pg.record_ratification(
+                conn, batch_id, regency_code, decree_number, decree_date, proposal_ids
+            ):
+                raise Refusal(
+                    409,
+                    "decree_already_used",
+                    f"Decree {decree_number} already ratified a batch of regency {regency_code}; use the new decree's number.",
+                )
+            batch = BatchRatified(
+                batch_id=batch_id,
+                regency_code=regency_code,
+                decree_number=decree_number,
+                decree_date=decree_date,
+                proposal_ids=tuple(proposal_ids),
+                ratified_by=actor,
+            )
+            await self.store.append(
+                conn,
+                aggregate_type="ratification_batch",
+                aggregate_id=batch_id,
+                expected_version=0,
+                events=[NewEvent.of(batch)],
+                causation=causation,
+            )
+            results = []
+            for pid in proposal_ids:
+                record = records[pid]
+                state = record.state
+                event = VerifiedAtTier(
+                    proposal_id=pid,
+                    round=state.round,
+                    village_code=state.village_code,
+                    tier=Tier.RATIFICATION,
+                    verifier=actor,
+                    batch_id=batch_id,
+                    decree_number=decree_number,
+                )
+                version = await self._append(conn, record, [event], causation)
+                new_state = decide(state, Tier.RATIFICATION, Decision.FORWARD, by_decree=True)
+                await pg.save(conn, new_state, version)
+                results.append(outcome(new_state))
+        return {"batch_id": batch_id, "decree_number": decree_number, "ratified": results}
+
+    # --- field visits ---------------------------------------------------------------------------
+
+    async def add_visit(
+        self, principal: Principal, proposal_id: str, visit: dict[str, Any]
+    ) -> dict[str, Any]:
+        tier = {Role.DISTRICT_VERIFIER: Tier.DISTRICT, Role.REGENCY_OPERATOR: Tier.REGENCY}.get(
+            principal.role
+        )
+        if tier is None:
+            raise Refusal(
+                403,
+                "role_not_allowed",
+                "Field visits are recorded by district verifiers and regency operators.",
+            )
+        async with self.pool.acquire() as conn, conn.transaction():
+            record = await self._existing(conn, proposal_id, for_update=True)
+            authorize_at_tier(tier, principal.role, principal.region, record.state.village_code)
+            if record.state.status in (Status.WITHDRAWN, Status.ACCEPTED):
+                raise Refusal(
+                    409,
+                    f"proposal_{record.state.status.value}",
+                    f"Proposal {proposal_id} is {record.state.status.value}; a visit can no longer change it.",
+                )
+            visit_id = await pg.add_visit(conn, proposal_id, record.state.round, visit, principal.as_actor())
+        return {"visit_id": visit_id, "proposal_id": proposal_id, "round": record.state.round}

@@ -1,0 +1,76 @@
+"""Wiring of the verification service: settings, runtime, civil-registry client, worker, routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from dtks_runtime.service import ServiceRuntime, create_app, serve
+from dtks_verification import api, consumer
+from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
+from dtks_verification.adapters.schema import MIGRATIONS
+from dtks_verification.checks import PendingChecksWorker
+from dtks_verification.handlers import Verification
+from dtks_verification.settings import VerificationSettings
+
+DESCRIPTION = """The integrity standard and the tiered verification (verivali) of proposals.
+
+Proposals arrive from `dtks.proposal.events`; each is checked automatically against the register
+and the civil registry (Dukcapil), then verified tier by tier (district, regency, the regent's
+ratification by decree, province, Ministry). Every decision, return and acceptance is an event on
+`dtks.verification.events`; the Ministry's acceptance carries the full verified household.
+"""
+
+
+def build_app(settings: VerificationSettings | None = None) -> FastAPI:
+    settings = settings or VerificationSettings()
+    runtime = ServiceRuntime(service="verification", settings=settings)
+    runtime.add_migrations("verification", MIGRATIONS)
+    runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, consumer.handle_events)
+    app = create_app(runtime, title="DTKS verification service", description=DESCRIPTION)
+    app.state.settings = settings
+    app.include_router(api.router)
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The runtime starts first (database, topics, relay, consumers); the worker stops first.
+        async with runtime_lifespan(app):
+            assert runtime.pool is not None and runtime.store is not None
+            client = CivilRegistryClient(
+                settings.civil_registry_url,
+                timeout_seconds=settings.civil_registry_timeout_seconds,
+                retries=settings.civil_registry_retries,
+                backoff_seconds=settings.civil_registry_backoff_seconds,
+                max_connections=settings.civil_registry_max_connections,
+                breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+            )
+            verification = Verification(runtime.pool, runtime.store, client)
+            worker = PendingChecksWorker(
+                verification,
+                batch_size=settings.check_batch_size,
+                poll_seconds=settings.check_poll_seconds,
+                retry_seconds=settings.breaker_open_seconds,
+            )
+            app.state.verification = verification
+            app.state.checks_worker = worker
+            stop = asyncio.Event()
+            task = asyncio.create_task(worker.run(stop), name="pending-checks")
+            try:
+                yield
+            finally:
+                stop.set()
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(task, 30)
+                await client.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def run() -> None:
+    serve(build_app(), port_env="DTKS_VERIFICATION_PORT", default_port=8002)
