@@ -1,0 +1,1 @@
+"""PostgreSQL tables and queries of the proposal service (its own database)."""

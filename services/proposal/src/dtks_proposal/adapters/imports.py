@@ -1,0 +1,216 @@
+"""Bulk imports in PostgreSQL: the staged file, its households, their outcome and rejected rows.
+
+Staging writes every row at upload, in one transaction with the import, so once the upload is
+answered no row can be lost. The worker then takes households in chunks; each chunk's proposals,
+events, rejections and progress commit together, so a killed process redoes at most the chunk it
+was in, and nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from dtks_proposal.domain.bulk_file import RowRejection, StagingPlan
+
+
+async def find_by_hash(
+    conn: asyncpg.Connection | asyncpg.Pool, region: str, content_hash: str
+) -> uuid.UUID | None:
+    value = await conn.fetchval(
+        "SELECT import_id FROM imports WHERE uploader_region = $1 AND content_hash = $2", region, content_hash
+    )
+    return value if isinstance(value, uuid.UUID) else None
+
+
+async def stage(
+    conn: asyncpg.Connection,
+    *,
+    import_id: uuid.UUID,
+    content_hash: str,
+    region: str,
+    uploaded_by: dict[str, Any],
+    correlation_id: str,
+    filename: str | None,
+    file_format: str,
+    defaults: dict[str, Any],
+    plan: StagingPlan,
+) -> bool:
+    """Stage the whole file; False if the same file was staged meanwhile (nothing written)."""
+    created = await conn.fetchval(
+        """INSERT INTO imports (import_id, content_hash, uploader_region, uploaded_by, correlation_id, filename,
+                                format, defaults, status, rows_total, households_total, rows_processed)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, 'staged', $9, $10, $11)
+           ON CONFLICT (uploader_region, content_hash) DO NOTHING RETURNING 1""",
+        import_id,
+        content_hash,
+        region,
+        json.dumps(uploaded_by),
+        correlation_id,
+        filename,
+        file_format,
+        json.dumps(defaults),
+        len(plan.rows),
+        len(plan.households),
+        len(plan.rejections),
+    )
+    if created is None:
+        return False
+    await conn.copy_records_to_table(
+        "import_rows",
+        records=((import_id, number, group, json.dumps(data)) for number, group, data in plan.rows),
+        columns=["import_id", "row_number", "group_no", "data"],
+    )
+    await conn.copy_records_to_table(
+        "import_households",
+        records=((import_id, group, kk, count) for group, kk, count in plan.households),
+        columns=["import_id", "group_no", "kk_number", "row_count"],
+    )
+    await add_rejections(conn, import_id, plan.rejections)
+    if not plan.households:
+        await conn.execute(
+            "UPDATE imports SET status = 'completed', finished_at = now() WHERE import_id = $1", import_id
+        )
+    return True
+
+
+async def add_rejections(
+    conn: asyncpg.Connection, import_id: uuid.UUID, rejections: list[RowRejection]
+) -> None:
+    if rejections:
+        await conn.copy_records_to_table(
+            "import_rejections",
+            records=[(import_id, r.row, r.field, r.reason, r.kk_number) for r in rejections],
+            columns=["import_id", "row_number", "field", "reason", "kk_number"],
+        )
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    import_id: uuid.UUID
+    uploader_region: str
+    uploaded_by: dict[str, Any]
+    correlation_id: str
+    defaults: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingHousehold:
+    group_no: int
+    kk_number: str
+    rows: list[tuple[int, dict[str, Any]]]
+
+
+async def claim_job(conn: asyncpg.Connection) -> ImportJob | None:
+    """The oldest unfinished import nobody else is working on, locked until commit."""
+    row = await conn.fetchrow(
+        """SELECT import_id, uploader_region, uploaded_by, correlation_id, defaults FROM imports
+           WHERE status <> 'completed' ORDER BY created_at
+           LIMIT 1 FOR UPDATE SKIP LOCKED"""
+    )
+    if row is None:
+        return None
+    return ImportJob(
+        row["import_id"],
+        row["uploader_region"],
+        json.loads(row["uploaded_by"]),
+        row["correlation_id"],
+        json.loads(row["defaults"]),
+    )
+
+
+async def pending_households(
+    conn: asyncpg.Connection, import_id: uuid.UUID, limit: int
+) -> list[PendingHousehold]:
+    groups = await conn.fetch(
+        """SELECT group_no, kk_number FROM import_households
+           WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2""",
+        import_id,
+        limit,
+    )
+    if not groups:
+        return []
+    numbers = [g["group_no"] for g in groups]
+    rows = await conn.fetch(
+        """SELECT group_no, row_number, data::text AS data FROM import_rows
+           WHERE import_id = $1 AND group_no = ANY($2::int[]) ORDER BY row_number""",
+        import_id,
+        numbers,
+    )
+    by_group: dict[int, list[tuple[int, dict[str, Any]]]] = {n: [] for n in numbers}
+    for r in rows:
+        by_group[r["group_no"]].append((r["row_number"], json.loads(r["data"])))
+    return [PendingHousehold(g["group_no"], g["kk_number"], by_group[g["group_no"]]) for g in groups]
+
+
+async def finish_households(
+    conn: asyncpg.Connection,
+    import_id: uuid.UUID,
+    outcomes: dict[int, str | None],
+    *,
+    rows_done: int,
+    accepted: int,
+    rejected: int,
+) -> None:
+    """Mark a chunk's households done (with the proposal each became) and move the progress."""
+    await conn.execute(
+        """UPDATE import_households h SET done = true, proposal_id = x.pid
+           FROM unnest($2::int[], $3::text[]) AS x(g, pid)
+           WHERE h.import_id = $1 AND h.group_no = x.g""",
+        import_id,
+        list(outcomes),
+        list(outcomes.values()),
+    )
+    await conn.execute(
+        """UPDATE imports SET status = 'processing', started_at = coalesce(started_at, now()),
+                  rows_processed = rows_processed + $2, households_done = households_done + $3,
+                  households_accepted = households_accepted + $4, households_rejected = households_rejected + $5
+           WHERE import_id = $1""",
+        import_id,
+        rows_done,
+        len(outcomes),
+        accepted,
+        rejected,
+    )
+
+
+async def complete(conn: asyncpg.Connection, import_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE imports SET status = 'completed', finished_at = now() WHERE import_id = $1", import_id
+    )
+
+
+async def import_view(conn: asyncpg.Connection | asyncpg.Pool, import_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM imports WHERE import_id = $1", import_id)
+    if row is None:
+        return None
+    rejected = await conn.fetch(
+        """SELECT row_number, field, reason, kk_number FROM import_rejections
+           WHERE import_id = $1 ORDER BY row_number, field""",
+        import_id,
+    )
+    return {
+        "import_id": str(row["import_id"]),
+        "status": row["status"],
+        "filename": row["filename"],
+        "format": row["format"],
+        "uploader_region": row["uploader_region"],
+        "rows_total": row["rows_total"],
+        "rows_processed": row["rows_processed"],
+        "households_total": row["households_total"],
+        "households_processed": row["households_done"],
+        "households_accepted": row["households_accepted"],
+        "households_rejected": row["households_rejected"],
+        "rows_rejected": len({r["row_number"] for r in rejected}),
+        "created_at": row["created_at"].isoformat(),
+        "started_at": row["started_at"].isoformat() if row["started_at"] else None,
+        "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+        "rejected_rows": [
+            {"row": r["row_number"], "field": r["field"], "reason": r["reason"], "kk_number": r["kk_number"]}
+            for r in rejected
+        ],
+    }

@@ -1,0 +1,331 @@
+"""The status read model in PostgreSQL: proposals, their timelines, idempotent answers, windows."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from dtks_proposal.domain.status import ProposalStatus, Standing
+from dtks_proposal.domain.windows import Window
+
+
+@dataclass(frozen=True)
+class StoredProposal:
+    proposal_id: str
+    kind: str
+    village_code: str
+    standing: Standing
+    stream_version: int
+    submitted_by: str
+
+
+@dataclass(frozen=True)
+class NewProposal:
+    proposal_id: str
+    kind: str
+    village_code: str
+    regency_code: str
+    standing: Standing
+    content: dict[str, Any]
+    target_household_id: str | None
+    submitted_by: str
+    import_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    proposal_id: str
+    event_id: uuid.UUID
+    event_type: str
+    round: int | None
+    at: dt.datetime
+    actor: dict[str, Any] | None
+    tier: str | None = None
+    reasons: list[dict[str, Any]] | None = None
+    note: str | None = None
+    details: dict[str, Any] | None = None
+
+
+async def insert_proposals(conn: asyncpg.Connection, proposals: list[NewProposal]) -> set[str]:
+    """Insert new proposals; returns the ids that were new (an id already taken is left alone)."""
+    rows = await conn.fetch(
+        """INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round, waiting_at,
+                                  stream_version, content, target_household_id, submitted_by, import_id)
+           SELECT id, k, v, r, s, rd, w, 1, c::jsonb, t, sb, imp
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
+                       $8::text[], $9::text[], $10::text[], $11::uuid[])
+                AS x(id, k, v, r, s, rd, w, c, t, sb, imp)
+           ON CONFLICT (proposal_id) DO NOTHING
+           RETURNING proposal_id""",
+        [p.proposal_id for p in proposals],
+        [p.kind for p in proposals],
+        [p.village_code for p in proposals],
+        [p.regency_code for p in proposals],
+        [p.standing.status.value for p in proposals],
+        [p.standing.round for p in proposals],
+        [p.standing.waiting_at for p in proposals],
+        [json.dumps(p.content) for p in proposals],
+        [p.target_household_id for p in proposals],
+        [p.submitted_by for p in proposals],
+        [p.import_id for p in proposals],
+    )
+    return {r["proposal_id"] for r in rows}
+
+
+async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -> None:
+    if not entries:
+        return
+    await conn.execute(
+        """INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, tier,
+                                          reasons, note, details)
+           SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[],
+                                $6::jsonb[], $7::text[], $8::jsonb[], $9::text[], $10::jsonb[])
+           ON CONFLICT (proposal_id, event_id) DO NOTHING""",
+        [e.proposal_id for e in entries],
+        [e.event_id for e in entries],
+        [e.event_type for e in entries],
+        [e.round for e in entries],
+        [e.at for e in entries],
+        [json.dumps(e.actor) if e.actor is not None else None for e in entries],
+        [e.tier for e in entries],
+        [json.dumps(e.reasons or []) for e in entries],
+        [e.note for e in entries],
+        [json.dumps(e.details or {}) for e in entries],
+    )
+
+
+async def load_for_update(conn: asyncpg.Connection, proposal_id: str) -> StoredProposal | None:
+    row = await conn.fetchrow(
+        """SELECT proposal_id, kind, village_code, status, round, waiting_at, stream_version, submitted_by
+           FROM proposals WHERE proposal_id = $1 FOR UPDATE""",
+        proposal_id,
+    )
+    if row is None:
+        return None
+    return StoredProposal(
+        proposal_id=row["proposal_id"],
+        kind=row["kind"],
+        village_code=row["village_code"],
+        standing=Standing(ProposalStatus(row["status"]), row["round"], row["waiting_at"]),
+        stream_version=row["stream_version"],
+        submitted_by=row["submitted_by"],
+    )
+
+
+async def save_standing(
+    conn: asyncpg.Connection,
+    proposal_id: str,
+    standing: Standing,
+    *,
+    stream_version: int | None = None,
+    content: dict[str, Any] | None = None,
+    household_id: str | None = None,
+    decree_number: str | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE proposals SET status = $2, round = $3, waiting_at = $4,
+                  stream_version = coalesce($5, stream_version), content = coalesce($6::jsonb, content),
+                  household_id = coalesce($7, household_id), decree_number = coalesce($8, decree_number),
+                  updated_at = now()
+           WHERE proposal_id = $1""",
+        proposal_id,
+        standing.status.value,
+        standing.round,
+        standing.waiting_at,
+        stream_version,
+        json.dumps(content) if content is not None else None,
+        household_id,
+        decree_number,
+    )
+
+
+def _proposal_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "proposal_id": row["proposal_id"],
+        "kind": row["kind"],
+        "village_code": row["village_code"],
+        "status": row["status"],
+        "round": row["round"],
+        "waiting_at": row["waiting_at"],
+        "target_household_id": row["target_household_id"],
+        "household_id": row["household_id"],
+        "decree_number": row["decree_number"],
+        "import_id": str(row["import_id"]) if row["import_id"] else None,
+        "submitted_at": row["submitted_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+async def proposal_view(conn: asyncpg.Connection, proposal_id: str) -> dict[str, Any] | None:
+    """One proposal as the operator sees it: status, the tier it waits at, content, full timeline."""
+    row = await conn.fetchrow("SELECT * FROM proposals WHERE proposal_id = $1", proposal_id)
+    if row is None:
+        return None
+    view = _proposal_view(row)
+    view["content"] = json.loads(row["content"])
+    events = await conn.fetch(
+        """SELECT event_id, event_type, round, at, actor, tier, reasons, note, details
+           FROM proposal_timeline WHERE proposal_id = $1 ORDER BY at, id""",
+        proposal_id,
+    )
+    view["timeline"] = [
+        {
+            "event_id": str(e["event_id"]),
+            "event": e["event_type"],
+            "round": e["round"],
+            "at": e["at"].isoformat(),
+            "actor": json.loads(e["actor"]) if e["actor"] else None,
+            "tier": e["tier"],
+            "reasons": json.loads(e["reasons"]),
+            "note": e["note"],
+            **json.loads(e["details"]),
+        }
+        for e in events
+    ]
+    return view
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Raises ValueError for a cursor this service did not hand out."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return int(base64.urlsafe_b64decode(padded.encode()).decode())
+
+
+async def list_proposals(
+    conn: asyncpg.Connection,
+    *,
+    region: str,
+    status: str | None,
+    kind: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A region's proposals, newest first, one page; the cursor continues after the last one."""
+    rows = await conn.fetch(
+        """SELECT * FROM proposals
+           WHERE ($1 = 'ID' OR village_code = $1 OR village_code LIKE $1 || '.%')
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::text IS NULL OR kind = $3)
+             AND ($4::bigint IS NULL OR seq < $4)
+           ORDER BY seq DESC LIMIT $5""",
+        region,
+        status,
+        kind,
+        after_seq,
+        limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(rows[-1]["seq"]) if more and rows else None
+    return [_proposal_view(r) for r in rows], cursor
+
+
+# -- idempotent answers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any]
+
+
+async def find_answer(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> StoredAnswer | None:
+    row = await conn.fetchrow(
+        "SELECT fingerprint, status_code, response FROM idempotency WHERE key = $1", key
+    )
+    if row is None:
+        return None
+    return StoredAnswer(row["fingerprint"], row["status_code"], json.loads(row["response"]))
+
+
+async def remember_answer(
+    conn: asyncpg.Connection, key: str, fingerprint: str, status_code: int, body: dict[str, Any]
+) -> bool:
+    """Record the answer to ``key``; False if another request with the key got there first."""
+    row = await conn.fetchval(
+        """INSERT INTO idempotency (key, fingerprint, status_code, response) VALUES ($1, $2, $3, $4::jsonb)
+           ON CONFLICT (key) DO NOTHING RETURNING 1""",
+        key,
+        fingerprint,
+        status_code,
+        json.dumps(body),
+    )
+    return row is not None
+
+
+# -- windows -------------------------------------------------------------------------------------
+
+
+def _window(row: asyncpg.Record) -> Window:
+    return Window(
+        regency_code=row["regency_code"],
+        is_open=row["is_open"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        quota=row["quota"],
+        used=row["used"],
+    )
+
+
+async def lock_window(conn: asyncpg.Connection, regency_code: str) -> Window | None:
+    """The regency's window, locked until commit so quota counting never races."""
+    row = await conn.fetchrow("SELECT * FROM windows WHERE regency_code = $1 FOR UPDATE", regency_code)
+    return _window(row) if row else None
+
+
+async def count_against_quota(conn: asyncpg.Connection, regency_code: str, n: int) -> None:
+    await conn.execute("UPDATE windows SET used = used + $2 WHERE regency_code = $1", regency_code, n)
+
+
+async def set_window(
+    conn: asyncpg.Connection,
+    regency_code: str,
+    *,
+    is_open: bool,
+    period_start: dt.date | None,
+    period_end: dt.date | None,
+    quota: int | None,
+    updated_by: dict[str, Any],
+) -> Window:
+    """Set a regency's window; the quota's use is recounted from the first submissions in the period."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('window:' || $1))", regency_code)
+    used = await conn.fetchval(
+        """SELECT count(*) FROM proposals
+           WHERE regency_code = $1
+             AND ($2::date IS NULL OR (submitted_at AT TIME ZONE 'Asia/Jakarta')::date >= $2)
+             AND ($3::date IS NULL OR (submitted_at AT TIME ZONE 'Asia/Jakarta')::date <= $3)""",
+        regency_code,
+        period_start,
+        period_end,
+    )
+    row = await conn.fetchrow(
+        """INSERT INTO windows (regency_code, is_open, period_start, period_end, quota, used, updated_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+           ON CONFLICT (regency_code) DO UPDATE SET is_open = $2, period_start = $3, period_end = $4,
+                quota = $5, used = $6, updated_by = $7::jsonb, updated_at = now()
+           RETURNING *""",
+        regency_code,
+        is_open,
+        period_start,
+        period_end,
+        quota,
+        int(used),
+        json.dumps(updated_by),
+    )
+    return _window(row)
+
+
+async def get_window(conn: asyncpg.Connection | asyncpg.Pool, regency_code: str) -> Window | None:
+    row = await conn.fetchrow("SELECT * FROM windows WHERE regency_code = $1", regency_code)
+    return _window(row) if row else None

@@ -1,0 +1,118 @@
+"""The proposal service's own tables. Migration steps are append-only: never edit a released one."""
+
+from __future__ import annotations
+
+MIGRATIONS = [
+    # The status read model: one row per proposal, its latest content, and where it stands.
+    """
+    CREATE TABLE proposals (
+        proposal_id      text PRIMARY KEY,
+        seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        kind             text        NOT NULL,
+        village_code     text        NOT NULL,
+        regency_code     text        NOT NULL,
+        status           text        NOT NULL,
+        round            integer     NOT NULL,
+        waiting_at       text,
+        stream_version   integer     NOT NULL,
+        content          jsonb       NOT NULL,
+        target_household_id text,
+        household_id     text,
+        decree_number    text,
+        import_id        uuid,
+        submitted_by     text        NOT NULL,
+        submitted_at     timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX proposals_by_village ON proposals (village_code text_pattern_ops, seq);
+    CREATE INDEX proposals_by_regency ON proposals (regency_code, submitted_at);
+    CREATE TABLE proposal_timeline (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        proposal_id  text        NOT NULL,
+        event_id     uuid        NOT NULL,
+        event_type   text        NOT NULL,
+        round        integer,
+        at           timestamptz NOT NULL,
+        actor        jsonb,
+        tier         text,
+        reasons      jsonb       NOT NULL DEFAULT '[]',
+        note         text,
+        details      jsonb       NOT NULL DEFAULT '{}',
+        UNIQUE (proposal_id, event_id)
+    );
+    CREATE INDEX proposal_timeline_by_proposal ON proposal_timeline (proposal_id, at, id);
+    """,
+    # Answers given to idempotent requests, replayed to retries with the same key and body.
+    """
+    CREATE TABLE idempotency (
+        key          text PRIMARY KEY,
+        fingerprint  text        NOT NULL,
+        status_code  integer     NOT NULL,
+        response     jsonb       NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    # Windows and quotas per regency (opt-in: no row, no restriction).
+    """
+    CREATE TABLE windows (
+        regency_code  text PRIMARY KEY,
+        is_open       boolean     NOT NULL,
+        period_start  date,
+        period_end    date,
+        quota         integer,
+        used          integer     NOT NULL DEFAULT 0,
+        updated_by    jsonb       NOT NULL,
+        updated_at    timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    # Bulk imports: the file is staged durably at upload, then worked off household by household.
+    """
+    CREATE TABLE imports (
+        import_id       uuid PRIMARY KEY,
+        content_hash    text        NOT NULL,
+        uploader_region text        NOT NULL,
+        uploaded_by     jsonb       NOT NULL,
+        correlation_id  text        NOT NULL,
+        filename        text,
+        format          text        NOT NULL,
+        defaults        jsonb       NOT NULL,
+        status          text        NOT NULL,
+        rows_total      integer     NOT NULL,
+        households_total integer    NOT NULL,
+        rows_processed  integer     NOT NULL DEFAULT 0,
+        households_done integer     NOT NULL DEFAULT 0,
+        households_accepted integer NOT NULL DEFAULT 0,
+        households_rejected integer NOT NULL DEFAULT 0,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        started_at      timestamptz,
+        finished_at     timestamptz,
+        UNIQUE (uploader_region, content_hash)
+    );
+    CREATE TABLE import_rows (
+        import_id   uuid    NOT NULL,
+        row_number  integer NOT NULL,
+        group_no    integer,
+        data        jsonb   NOT NULL,
+        PRIMARY KEY (import_id, row_number)
+    );
+    CREATE INDEX import_rows_by_group ON import_rows (import_id, group_no);
+    CREATE TABLE import_households (
+        import_id   uuid    NOT NULL,
+        group_no    integer NOT NULL,
+        kk_number   text    NOT NULL,
+        row_count   integer NOT NULL,
+        done        boolean NOT NULL DEFAULT false,
+        proposal_id text,
+        PRIMARY KEY (import_id, group_no)
+    );
+    CREATE INDEX import_households_pending ON import_households (import_id, group_no) WHERE NOT done;
+    CREATE TABLE import_rejections (
+        import_id   uuid    NOT NULL,
+        row_number  integer NOT NULL,
+        field       text    NOT NULL,
+        reason      text    NOT NULL,
+        kk_number   text
+    );
+    CREATE INDEX import_rejections_by_import ON import_rejections (import_id, row_number);
+    """,
+]

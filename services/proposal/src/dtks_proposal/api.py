@@ -1,0 +1,381 @@
+"""HTTP routes of the proposal service: parse, authorize, call a handler, answer. Nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from dtks_contracts.regions import RegencyCode, check_region_code
+from dtks_contracts.vocabulary.proposals import DeliberationKind, ProposalKind
+from dtks_contracts.vocabulary.roles import Role
+from dtks_proposal import handlers
+from dtks_proposal.adapters import imports as staging
+from dtks_proposal.adapters import proposals as repo
+from dtks_proposal.domain.bulk_file import FileRefused
+from dtks_proposal.domain.status import ProposalStatus
+from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
+from dtks_proposal.importer import ImportWorker, stage_upload
+from dtks_runtime.auth.deps import ensure_in_scope, require_role
+from dtks_runtime.auth.principal import Principal
+from dtks_runtime.problems import Problem, field_path
+from dtks_runtime.service import ServiceRuntime
+
+router = APIRouter()
+
+Operator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
+Ministry = Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER))]
+# Everyone who follows proposals in their region; agencies read the determined register instead.
+Reader = Annotated[Principal, Depends(require_role(*(r for r in Role if r is not Role.AGENCY)))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Any unique string per submission; a retry with the same key and body gets the first answer",
+    ),
+]
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def _answer(answer: handlers.Answer) -> JSONResponse:
+    headers = {"Location": answer.body["links"]["self"]} if answer.status_code == 201 else {}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+
+
+@router.post(
+    "/proposals",
+    tags=["proposals"],
+    status_code=201,
+    summary="Submit one proposal (new household, correction or deactivation)",
+    responses={
+        201: {"description": "Recorded; proposal.submitted is in the outbox"},
+        403: {"description": "Not a village operator, or the village is outside your scope"},
+        409: {"description": "Key reused with another body, window closed or quota used up"},
+        422: {"description": "Fields to correct, each named in `errors`"},
+    },
+)
+async def submit_proposal(
+    proposal: ProposalIn, request: Request, principal: Operator, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    answer = await handlers.submit(
+        _runtime(request),
+        principal,
+        proposal,
+        header_key=idempotency_key,
+        correlation_id=request.state.correlation_id,
+    )
+    return _answer(answer)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Proposals as for POST /proposals; give each its proposal_id so retries are safe",
+    )
+
+
+@router.post(
+    "/proposals/batch",
+    tags=["proposals"],
+    summary="Upload an offline queue: many proposals, one result per item",
+    description=(
+        "Each item is a proposal exactly as for `POST /proposals` and is judged on its own: one bad item "
+        "does not stop the others. Each result has the item's `index`, the `status` code it would have had "
+        "alone, and either the answer `body` or the `problem`. Retrying the whole batch is safe when each "
+        "item carries its `proposal_id` (or the batch an `Idempotency-Key`, item *i* then using key#i)."
+    ),
+)
+async def submit_batch(
+    batch: BatchIn, request: Request, principal: Operator, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    limit = runtime.settings.batch_max_items
+    if len(batch.items) > limit:
+        raise Problem(413, "batch_too_large", f"A batch holds at most {limit} items; split the queue.")
+    results = []
+    for index, item in enumerate(batch.items):
+        result: dict[str, Any] = {"index": index}
+        try:
+            proposal = ProposalIn.model_validate(item)
+            key = f"{idempotency_key}#{index}" if idempotency_key and not proposal.proposal_id else None
+            answer = await handlers.submit(
+                runtime, principal, proposal, header_key=key, correlation_id=request.state.correlation_id
+            )
+            result.update(status=answer.status_code, body=answer.body, replayed=answer.replayed)
+        except pydantic.ValidationError as exc:
+            errors = [
+                {"field": field_path(("body", *e["loc"])), "message": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ]
+            problem = handlers.invalid(errors)
+            result.update(status=422, problem=problem.document(f"/proposals/batch#{index}"))
+        except Problem as problem:
+            result.update(status=problem.status, problem=problem.document(f"/proposals/batch#{index}"))
+        results.append(result)
+    accepted = sum(1 for r in results if r["status"] in (200, 201))
+    return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
+
+
+@router.get("/proposals/{proposal_id}", tags=["proposals"], summary="Status, waiting tier and full timeline")
+async def get_proposal(proposal_id: str, request: Request, principal: Reader) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn:
+        view = await repo.proposal_view(conn, proposal_id)
+    if view is None:
+        raise Problem(404, "proposal_not_found", f"There is no proposal {proposal_id}; check the id.")
+    ensure_in_scope(principal, view["village_code"])
+    return view
+
+
+@router.get(
+    "/proposals",
+    tags=["proposals"],
+    summary="A region's proposals by status, newest first, with cursor pagination",
+)
+async def list_proposals(
+    request: Request,
+    principal: Reader,
+    region: Annotated[
+        str | None, Query(description="A village, district, regency or province code; default: your scope")
+    ] = None,
+    status: ProposalStatus | None = None,
+    kind: ProposalKind | None = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    region = region or principal.region
+    try:
+        check_region_code(region)
+    except ValueError as exc:
+        raise Problem(
+            422, "invalid_region", f"{exc}.", errors=[{"field": "region", "message": str(exc)}]
+        ) from exc
+    ensure_in_scope(principal, region)
+    try:
+        after = repo.decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise Problem(
+            422, "invalid_cursor", "The cursor is not one this service gave; start from the first page."
+        ) from exc
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn:
+        items, next_cursor = await repo.list_proposals(
+            conn,
+            region=region,
+            status=status.value if status else None,
+            kind=kind.value if kind else None,
+            after_seq=after,
+            limit=limit,
+        )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post(
+    "/proposals/{proposal_id}/resubmissions",
+    tags=["proposals"],
+    status_code=201,
+    summary="Resubmit a returned proposal with its corrections (the full proposal again)",
+)
+async def resubmit_proposal(
+    proposal_id: str,
+    correction: ResubmissionIn,
+    request: Request,
+    principal: Operator,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    answer = await handlers.resubmit(
+        _runtime(request),
+        principal,
+        proposal_id,
+        correction,
+        header_key=idempotency_key,
+        correlation_id=request.state.correlation_id,
+    )
+    return _answer(answer)
+
+
+@router.post(
+    "/proposals/{proposal_id}/withdrawal",
+    tags=["proposals"],
+    summary="Withdraw a proposal the Ministry has not decided on",
+)
+async def withdraw_proposal(
+    proposal_id: str, withdrawal: WithdrawalIn, request: Request, principal: Operator
+) -> JSONResponse:
+    answer = await handlers.withdraw(
+        _runtime(request), principal, proposal_id, withdrawal, correlation_id=request.state.correlation_id
+    )
+    return _answer(answer)
+
+
+IMPORT_DESCRIPTION = """Upload a CSV (with a header row) or JSON Lines file, one row per member, grouped
+by KK number. It is staged durably before the answer, then processed in the background; follow it at
+`GET /imports/{id}`. The same file uploaded again answers with the first import and creates nothing.
+
+Member columns, every row: `kk_number`, `nik`, `name`, `birth_date` (YYYY-MM-DD), `sex` (male|female),
+`relation_to_head`; optional `marital_status`, `education`, `attending_school`, `occupation`,
+`disability`, `chronic_illness`.
+
+Household columns (from any row of the household; two different values are an error):
+`village_code`, `address_street`, `address_rt`, `address_rw`, `address_postal_code`,
+`deliberation_kind`, `deliberation_held_on`, `deliberation_minutes_ref`, `kind` (new_household or
+correction), `household_id`, `proposal_id`, `programs` (e.g. `PKH;BPNT`), `income_band`,
+`housing_<field>` (e.g. `housing_floor_material`), `assets_<field>`, `contact_phone`, `contact_consent`.
+
+`village_code` and the deliberation may instead be sent once as form fields. A household is accepted
+whole or rejected whole; every rejected row is reported with its row number (file line), field and reason."""
+
+
+@router.post(
+    "/imports",
+    tags=["imports"],
+    status_code=202,
+    summary="Bulk import of a CSV or JSON Lines file (one row per member)",
+    description=IMPORT_DESCRIPTION,
+)
+async def upload_import(
+    request: Request,
+    principal: Operator,
+    file: Annotated[UploadFile, File(description="CSV or JSON Lines, UTF-8")],
+    village_code: Annotated[str | None, Form()] = None,
+    deliberation_kind: Annotated[DeliberationKind | None, Form()] = None,
+    deliberation_held_on: Annotated[dt.date | None, Form()] = None,
+    deliberation_minutes_ref: Annotated[str | None, Form(max_length=500)] = None,
+) -> JSONResponse:
+    runtime = _runtime(request)
+    if village_code is not None:
+        ensure_in_scope(principal, village_code)
+    limit = runtime.settings.import_max_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise Problem(
+            413, "file_too_large", f"The file is larger than {limit} bytes; split it into smaller files."
+        )
+    defaults = {
+        "village_code": village_code,
+        "deliberation_kind": deliberation_kind.value if deliberation_kind else None,
+        "deliberation_held_on": deliberation_held_on.isoformat() if deliberation_held_on else None,
+        "deliberation_minutes_ref": deliberation_minutes_ref,
+    }
+    try:
+        import_id, created = await stage_upload(
+            runtime,
+            data=data,
+            filename=file.filename,
+            uploader=principal.as_actor(),
+            defaults={k: v for k, v in defaults.items() if v is not None},
+            correlation_id=request.state.correlation_id,
+        )
+    except FileRefused as exc:
+        raise Problem(
+            422, "file_unreadable", str(exc), errors=[{"field": "file", "message": str(exc)}]
+        ) from exc
+    worker: ImportWorker | None = getattr(request.app.state, "import_worker", None)
+    if worker is not None:
+        worker.wake.set()
+    assert runtime.pool is not None
+    view = await staging.import_view(runtime.pool, import_id)
+    assert view is not None
+    view.pop("rejected_rows")
+    body = {**view, "duplicate_upload": not created, "links": {"self": f"/imports/{import_id}"}}
+    return JSONResponse(
+        body, status_code=202 if created else 200, headers={"Location": f"/imports/{import_id}"}
+    )
+
+
+@router.get("/imports/{import_id}", tags=["imports"], summary="Progress of an import and every rejected row")
+async def get_import(import_id: uuid.UUID, request: Request, principal: Reader) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    view = await staging.import_view(runtime.pool, import_id)
+    if view is None:
+        raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
+    ensure_in_scope(principal, view["uploader_region"])
+    return view
+
+
+class PeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: dt.date
+    end: dt.date
+
+
+class WindowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    open: bool = Field(description="Whether the regency may submit new proposals")
+    period: PeriodIn | None = Field(default=None, description="Days (WIB) the window admits, inclusive")
+    quota: int | None = Field(default=None, ge=0, description="First submissions allowed in the period")
+
+
+def _window_view(window: Any) -> dict[str, Any]:
+    return {
+        "regency_code": window.regency_code,
+        "open": window.is_open,
+        "period": {"start": window.period_start.isoformat(), "end": window.period_end.isoformat()}
+        if window.period_start and window.period_end
+        else None,
+        "quota": window.quota,
+        "used": window.used,
+    }
+
+
+@router.put(
+    "/windows/{regency_code}",
+    tags=["windows"],
+    summary="Open or close a regency's proposal window, with its period and quota (Ministry)",
+    description="Windows are opt-in: a regency without one accepts proposals at any time, without a quota.",
+)
+async def put_window(
+    regency_code: str, window: WindowIn, request: Request, principal: Ministry
+) -> dict[str, Any]:
+    try:
+        pydantic.TypeAdapter(RegencyCode).validate_python(regency_code)
+    except pydantic.ValidationError as exc:
+        raise Problem(
+            422, "invalid_regency", f"{regency_code} is not a regency/city code (e.g. 17.71)."
+        ) from exc
+    if window.period is not None and window.period.end < window.period.start:
+        raise Problem(
+            422, "invalid_period", "The period ends before it starts.", errors=[{"field": "period.end"}]
+        )
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        saved = await repo.set_window(
+            conn,
+            regency_code,
+            is_open=window.open,
+            period_start=window.period.start if window.period else None,
+            period_end=window.period.end if window.period else None,
+            quota=window.quota,
+            updated_by=principal.as_actor().model_dump(mode="json"),
+        )
+    return _window_view(saved)
+
+
+@router.get("/windows/{regency_code}", tags=["windows"], summary="A regency's proposal window")
+async def get_window(regency_code: str, request: Request, principal: Reader) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    window = await repo.get_window(runtime.pool, regency_code)
+    if window is None:
+        return {"regency_code": regency_code, "open": True, "period": None, "quota": None, "used": None}
+    return _window_view(window)

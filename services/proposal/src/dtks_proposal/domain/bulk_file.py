@@ -1,0 +1,385 @@
+"""Bulk files as operators keep them in spreadsheets: one row per member, grouped by KK number.
+
+Column layout (CSV with a header row, UTF-8; or JSON Lines, one flat object per line, same keys):
+
+Member columns, on every row:
+  ``kk_number``, ``nik``, ``name``, ``birth_date`` (YYYY-MM-DD), ``sex`` (male|female),
+  ``relation_to_head`` (head, spouse, child, ...), and optionally ``marital_status``, ``education``,
+  ``attending_school``, ``occupation``, ``disability``, ``chronic_illness``.
+Household columns, read from the household's rows (empty cells are fine; two different values for
+one household are an error on the later row):
+  ``village_code``, ``address_street``, ``address_rt``, ``address_rw``, ``address_postal_code``,
+  ``deliberation_kind`` (musdes|muskel), ``deliberation_held_on``, ``deliberation_minutes_ref``,
+  ``kind`` (new_household, the default, or correction), ``household_id`` (corrections),
+  ``proposal_id`` (optional: the client's id), ``programs`` (e.g. ``PKH;BPNT``), ``income_band``,
+  ``housing_<field>`` for every housing field (``housing_floor_material``, ``housing_floor_area_m2``...),
+  ``assets_<field>`` for every asset field, ``contact_phone``, ``contact_consent`` (true/false).
+``village_code`` and the ``deliberation_*`` values may instead be given once as form fields of the
+upload; a row's own value wins. Row numbers are line numbers of the file (a CSV's header is row 1).
+
+A household is accepted whole or not at all: if one of its rows is wrong, every row of it is
+reported, the wrong ones with their field and reason, the others as rejected with their household.
+Deactivations are not imported in bulk: they carry no members; submit them one by one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from dtks_contracts.household import Assets, Housing, Member
+from dtks_contracts.regions import contains
+from dtks_proposal.domain.submission import FieldError, ProposalIn, door_errors
+from dtks_runtime.problems import field_path
+
+REQUIRED_COLUMNS = ("kk_number", "nik", "name", "birth_date", "sex", "relation_to_head")
+MEMBER_COLUMNS = tuple(Member.model_fields)
+HOUSEHOLD_COLUMNS = (
+    "village_code",
+    "address_street",
+    "address_rt",
+    "address_rw",
+    "address_postal_code",
+    "deliberation_kind",
+    "deliberation_held_on",
+    "deliberation_minutes_ref",
+    "kind",
+    "household_id",
+    "proposal_id",
+    "programs",
+    "income_band",
+    "contact_phone",
+    "contact_consent",
+    *(f"housing_{name}" for name in Housing.model_fields),
+    *(f"assets_{name}" for name in Assets.model_fields),
+)
+KNOWN_COLUMNS = frozenset(("kk_number", *MEMBER_COLUMNS, *HOUSEHOLD_COLUMNS))
+# Shorter names some spreadsheets (and dtks_synthetic.member_rows) use for household columns.
+ALIASES = {
+    "street": "address_street",
+    "rt": "address_rt",
+    "rw": "address_rw",
+    "postal_code": "address_postal_code",
+    "phone": "contact_phone",
+    "consent": "contact_consent",
+    "deliberation_date": "deliberation_held_on",
+    **{name: f"housing_{name}" for name in Housing.model_fields},
+}
+
+
+def canonical(column: str) -> str:
+    name = column.strip().lower()
+    return ALIASES.get(name, name)
+
+
+DEFAULTABLE = ("village_code", "deliberation_kind", "deliberation_held_on", "deliberation_minutes_ref")
+
+
+class FileRefused(ValueError):
+    """The file as a whole cannot be read (not CSV or JSON Lines, required columns missing)."""
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    row: int
+    field: str
+    reason: str
+    kk_number: str | None = None
+
+
+@dataclass
+class ParsedFile:
+    format: str  # "csv" or "jsonl"
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def parse_file(data: bytes, filename: str | None = None) -> ParsedFile:
+    """Rows of a CSV or JSON Lines file, numbered as the operator sees them; empty cells dropped."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileRefused("The file is not UTF-8 text; save it as CSV (UTF-8) or JSON Lines.") from exc
+    name = (filename or "").lower()
+    stripped = text.lstrip()
+    if name.endswith((".jsonl", ".ndjson", ".json")) or (
+        not name.endswith(".csv") and stripped.startswith("{")
+    ):
+        return _parse_jsonl(text)
+    return _parse_csv(text)
+
+
+def _parse_csv(text: str) -> ParsedFile:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise FileRefused("The file is empty; it needs a header row and one row per member.")
+    columns = [canonical(h) for h in header]
+    _check_columns(columns)
+    parsed = ParsedFile("csv")
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        row = {col: _clean(v) for col, v in zip(columns, cells, strict=False) if col}
+        if len(cells) > len(columns):
+            row["__error__"] = f"row has {len(cells)} cells but the header names {len(columns)} columns"
+        parsed.rows.append((number, {k: v for k, v in row.items() if v is not None}))
+    return parsed
+
+
+def _parse_jsonl(text: str) -> ParsedFile:
+    parsed = ParsedFile("jsonl")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            parsed.rows.append((number, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}))
+            continue
+        if not isinstance(value, dict):
+            parsed.rows.append((number, {"__error__": "each line must be one JSON object"}))
+            continue
+        parsed.rows.append(
+            (number, {canonical(str(k)): _clean(v) for k, v in value.items() if _clean(v) is not None})
+        )
+    if not parsed.rows:
+        raise FileRefused("The file is empty; it needs one JSON object per member, one per line.")
+    return parsed
+
+
+def _check_columns(columns: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise FileRefused(
+            f"The header lacks the column(s) {', '.join(missing)}; every row needs "
+            f"{', '.join(REQUIRED_COLUMNS)}."
+        )
+    unknown = [c for c in columns if c and c not in KNOWN_COLUMNS]
+    if unknown:
+        raise FileRefused(
+            f"Unknown column(s) {', '.join(unknown)}; see the column layout in the API description."
+        )
+
+
+def group_key(row: Mapping[str, Any]) -> str | None:
+    kk = row.get("kk_number")
+    return str(kk) if kk is not None and "__error__" not in row else None
+
+
+def _member(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in MEMBER_COLUMNS if k in row}
+
+
+def _programs(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    parts = str(value).replace(",", ";").replace("|", ";").split(";")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _household_values(
+    rows: list[tuple[int, dict[str, Any]]], defaults: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, int], list[RowRejection]]:
+    """One value per household column, the row each came from, and rows that contradict it."""
+    values: dict[str, Any] = {}
+    source: dict[str, int] = {}
+    conflicts: list[RowRejection] = []
+    for number, row in rows:
+        for column in HOUSEHOLD_COLUMNS:
+            if column not in row:
+                continue
+            if column not in values:
+                values[column], source[column] = row[column], number
+            elif str(values[column]) != str(row[column]):
+                conflicts.append(
+                    RowRejection(
+                        number,
+                        column,
+                        f"differs from row {source[column]} of the same KK; a household has one {column}",
+                    )
+                )
+    for column in DEFAULTABLE:
+        if column not in values and defaults.get(column) is not None:
+            values[column] = defaults[column]
+            source[column] = rows[0][0]
+    return values, source, conflicts
+
+
+def _body(values: Mapping[str, Any], members: list[dict[str, Any]], kk: str) -> dict[str, Any]:
+    def prefixed(prefix: str) -> dict[str, Any]:
+        return {k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}
+
+    household: dict[str, Any] = {"kk_number": kk, "members": members}
+    address = prefixed("address_")
+    household["address"] = address or None
+    if "household_id" in values:
+        household["household_id"] = values["household_id"]
+    for name in ("housing", "assets"):
+        if part := prefixed(f"{name}_"):
+            household[name] = part
+    if "income_band" in values:
+        household["income_band"] = values["income_band"]
+    contact = prefixed("contact_")
+    if contact:
+        household["contact"] = contact
+    body: dict[str, Any] = {
+        "kind": values.get("kind", "new_household"),
+        "village_code": values.get("village_code"),
+        "deliberation": {
+            "kind": values.get("deliberation_kind"),
+            "held_on": values.get("deliberation_held_on"),
+            "minutes_ref": values.get("deliberation_minutes_ref"),
+        },
+        "household": household,
+        "programs": _programs(values.get("programs", [])),
+    }
+    for key in ("household_id", "proposal_id"):
+        if key in values:
+            body[key] = values[key]
+    return body
+
+
+# Where a field of the proposal body comes from in the file, for household-level errors.
+_BODY_TO_COLUMN = {
+    "village_code": "village_code",
+    "household.village_code": "village_code",
+    "deliberation.kind": "deliberation_kind",
+    "deliberation.held_on": "deliberation_held_on",
+    "deliberation.minutes_ref": "deliberation_minutes_ref",
+    "deliberation": "deliberation_kind",
+    "kind": "kind",
+    "household_id": "household_id",
+    "household.household_id": "household_id",
+    "proposal_id": "proposal_id",
+    "programs": "programs",
+    "household.kk_number": "kk_number",
+    "household.address": "address_street",
+    "household.income_band": "income_band",
+}
+
+
+def _locate(path: str, rows: list[tuple[int, dict[str, Any]]], source: Mapping[str, int]) -> tuple[int, str]:
+    """The row and column of the file a field of the proposal body came from."""
+    if path.startswith("household.members["):
+        index_text, _, rest = path.removeprefix("household.members[").partition("]")
+        index = int(index_text)
+        column = rest.lstrip(".").split(".")[0].split("[")[0] or "relation_to_head"
+        return rows[min(index, len(rows) - 1)][0], column
+    if path.startswith(("programs[", "programs")):
+        column = "programs"
+    elif path.startswith("household.address."):
+        column = "address_" + path.removeprefix("household.address.")
+    elif path.startswith(("household.housing.", "household.assets.", "household.contact.")):
+        column = path.removeprefix("household.").replace(".", "_", 1)
+    else:
+        column = _BODY_TO_COLUMN.get(path, path.removeprefix("household.").replace(".", "_"))
+    return source.get(column, rows[0][0]), column
+
+
+def build_household(
+    kk: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    defaults: Mapping[str, Any],
+    scope: str,
+) -> tuple[ProposalIn | None, list[RowRejection]]:
+    """The proposal one household's rows make, or every row of it rejected with a reason."""
+    rejections: list[RowRejection] = [
+        RowRejection(number, key, "unknown column; see the column layout in the API description")
+        for number, row in rows
+        for key in row
+        if key not in KNOWN_COLUMNS
+    ]
+    values, source, conflicts = _household_values(rows, defaults)
+    rejections += conflicts
+    members = [_member(row) for _, row in rows]
+    proposal: ProposalIn | None = None
+    try:
+        proposal = ProposalIn.model_validate(_body(values, members, kk))
+    except ValidationError as exc:
+        for error in exc.errors():
+            row, column = _locate(field_path(tuple(error.get("loc", ()))), rows, source)
+            rejections.append(RowRejection(row, column, str(error.get("msg", "invalid"))))
+    if proposal is not None:
+        if not contains(scope, proposal.village_code):
+            row, _ = _locate("village_code", rows, source)
+            rejections.append(
+                RowRejection(
+                    row, "village_code", f"village {proposal.village_code} is outside your scope {scope}"
+                )
+            )
+        door: list[FieldError] = door_errors(proposal)
+        for problem in door:
+            row, column = _locate(problem.field, rows, source)
+            rejections.append(RowRejection(row, column, problem.message))
+    if not rejections:
+        return proposal, []
+    return None, _whole_household(kk, rows, rejections)
+
+
+def _whole_household(
+    kk: str, rows: list[tuple[int, dict[str, Any]]], rejections: list[RowRejection]
+) -> list[RowRejection]:
+    """Every row of a rejected household: its own reasons, or a pointer to the row at fault."""
+    out = [RowRejection(r.row, r.field, r.reason, kk) for r in rejections]
+    faulty = sorted({r.row for r in rejections})
+    pointer = ", ".join(str(n) for n in faulty)
+    for number, _ in rows:
+        if number not in faulty:
+            out.append(
+                RowRejection(number, "kk_number", f"household {kk} rejected because of row(s) {pointer}", kk)
+            )
+    return sorted(out, key=lambda r: (r.row, r.field))
+
+
+def household_rejected(
+    kk: str, rows: Iterable[tuple[int, dict[str, Any]]], column: str, reason: str
+) -> list[RowRejection]:
+    """Every row of a household refused as a whole (window closed, quota used up)."""
+    return [RowRejection(number, column, reason, kk) for number, _ in rows]
+
+
+def ungroupable(number: int, row: Mapping[str, Any]) -> RowRejection:
+    """A row that belongs to no household: unreadable, or without a KK number."""
+    if "__error__" in row:
+        return RowRejection(number, "row", str(row["__error__"]))
+    return RowRejection(number, "kk_number", "every row needs the KK number of its household")
+
+
+@dataclass
+class StagingPlan:
+    """A parsed file laid out for durable staging: rows with their household, households, and rows
+    that belong to none (rejected at once)."""
+
+    rows: list[tuple[int, int | None, dict[str, Any]]] = field(default_factory=list)
+    households: list[tuple[int, str, int]] = field(default_factory=list)  # group_no, kk, row count
+    rejections: list[RowRejection] = field(default_factory=list)
+
+
+def plan_staging(parsed: ParsedFile) -> StagingPlan:
+    plan = StagingPlan()
+    group_of: dict[str, int] = {}
+    counts: dict[int, int] = {}
+    for number, row in parsed.rows:
+        kk = group_key(row)
+        if kk is None:
+            plan.rows.append((number, None, row))
+            plan.rejections.append(ungroupable(number, row))
+            continue
+        group_no = group_of.setdefault(kk, len(group_of) + 1)
+        counts[group_no] = counts.get(group_no, 0) + 1
+        plan.rows.append((number, group_no, row))
+    plan.households = [(g, kk, counts[g]) for kk, g in group_of.items()]
+    return plan

@@ -1,0 +1,314 @@
+"""What a village operator submits (*pengusulan*), and the checks made at the door.
+
+The body of ``POST /proposals`` is the shape inter-agency clients code against: the household is
+the contracts :class:`~dtks_contracts.household.Household`; the deliberation names its meeting date
+``held_on``; a deactivation's reason uses the operator's words (``died``, ``moved``, ``ineligible``,
+``duplicate``, ``not_found``). Structure and identifier formats are checked by the models; the
+rules that need the whole proposal (one head, no NIK twice, fields required by kind) are in
+:func:`door_errors`, so every error names its field. Deeper checks (civil registry, duplicates in
+the register) belong to verification.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
+from dtks_contracts.household import Deliberation, Household
+from dtks_contracts.identifiers import EntityId
+from dtks_contracts.regions import VillageCode
+from dtks_contracts.vocabulary.household_attributes import RelationToHead
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.proposals import (
+    DeactivationReason,
+    DeliberationKind,
+    ProposalKind,
+    ProposalOrigin,
+)
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+# The operator's words for why a household leaves the register, and the contracts' own values.
+DEACTIVATION_WORDS: dict[str, DeactivationReason] = {
+    "died": DeactivationReason.DIED,
+    "moved": DeactivationReason.MOVED_AWAY,
+    "ineligible": DeactivationReason.NO_LONGER_ELIGIBLE,
+    "duplicate": DeactivationReason.DUPLICATE,
+    "not_found": DeactivationReason.NOT_FOUND,
+    **{reason.value: reason for reason in DeactivationReason},
+}
+
+
+class DeliberationIn(BaseModel):
+    """The village (musdes) or urban-village (muskel) meeting that agreed the proposal."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    kind: DeliberationKind
+    held_on: dt.date
+    minutes_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _date_alias(cls, data: Any) -> Any:
+        # Clients that dump the contracts Deliberation send its field name, "date".
+        if isinstance(data, dict) and "date" in data and "held_on" not in data:
+            data = {**data, "held_on": data["date"]}
+            del data["date"]
+        return data
+
+    def to_contract(self) -> Deliberation:
+        return Deliberation(kind=self.kind, date=self.held_on, minutes_ref=self.minutes_ref)
+
+
+class ProposalIn(BaseModel):
+    """One proposal as a client sends it. ``household.village_code`` may be left out: it is the
+    proposal's ``village_code``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        hide_input_in_errors=True,
+        json_schema_extra={
+            "example": {
+                "proposal_id": "2f6c1d1e-8a4b-4c4e-9a57-3d2b0c1f9e10",
+                "kind": "new_household",
+                "village_code": "17.71.01.1001",
+                "deliberation": {"kind": "muskel", "held_on": "2026-11-02", "minutes_ref": "BA-07/XI/2026"},
+                "household": {
+                    "kk_number": "1771010211200003",
+                    "address": {"street": "Jl. Merapi No. 12", "rt": "003", "rw": "001"},
+                    "members": [
+                        {
+                            "nik": "1771011204780001",
+                            "name": "Budi Santoso",
+                            "birth_date": "1978-04-12",
+                            "sex": "male",
+                            "relation_to_head": "head",
+                        }
+                    ],
+                    "housing": {"floor_material": "earth", "roof_material": "thatch", "floor_area_m2": 24},
+                    "contact": {"phone": "+6281234567890", "consent": True},
+                },
+                "programs": ["PKH", "BPNT"],
+            }
+        },
+    )
+
+    proposal_id: EntityId | None = Field(
+        default=None, description="The client's own id; a retry with the same id is the same submission"
+    )
+    kind: ProposalKind
+    village_code: VillageCode
+    deliberation: DeliberationIn
+    household: Household | None = Field(default=None, description="New households and corrections")
+    household_id: EntityId | None = Field(
+        default=None, description="Corrections and deactivations: the registered household concerned"
+    )
+    reason: str | None = Field(
+        default=None, description="Deactivations: died, moved, ineligible, duplicate or not_found"
+    )
+    evidence_note: Note | None = Field(default=None, description="Deactivations: what shows the reason")
+    programs: list[Program] = Field(default_factory=list, description="Programs requested")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _household_in_its_village(cls, data: Any) -> Any:
+        # The village is said once, at the top; the contracts household repeats it.
+        if isinstance(data, dict) and isinstance(data.get("household"), dict):
+            household = data["household"]
+            if "village_code" not in household and "village_code" in data:
+                data = {**data, "household": {**household, "village_code": data["village_code"]}}
+        return data
+
+    def fingerprint(self) -> str:
+        """A hash of what the proposal says, to tell a retry from a different request."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ResubmissionIn(ProposalIn):
+    """A returned proposal, corrected: the full content again, and what was changed."""
+
+    correction_note: Note | None = None
+
+
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    reason: Note
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.reason.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "type": self.code}
+
+
+def door_errors(proposal: ProposalIn) -> list[FieldError]:
+    """Every rule of the door the models alone cannot state, each naming its field."""
+    errors: list[FieldError] = []
+    kind = proposal.kind
+    if kind is ProposalKind.DEACTIVATION:
+        if proposal.household is not None:
+            errors.append(
+                FieldError("household", "A deactivation carries no household; remove it.", "forbidden")
+            )
+        if proposal.household_id is None:
+            errors.append(
+                FieldError("household_id", "Name the registered household to deactivate.", "missing")
+            )
+        if proposal.reason is None:
+            errors.append(
+                FieldError("reason", "Say why: died, moved, ineligible, duplicate or not_found.", "missing")
+            )
+        elif proposal.reason not in DEACTIVATION_WORDS:
+            errors.append(
+                FieldError(
+                    "reason", "Use one of died, moved, ineligible, duplicate, not_found.", "invalid_choice"
+                )
+            )
+        if proposal.evidence_note is None:
+            errors.append(
+                FieldError(
+                    "evidence_note",
+                    "Say what shows the reason (e.g. the death certificate number).",
+                    "missing",
+                )
+            )
+        return errors
+    for name, value in (("reason", proposal.reason), ("evidence_note", proposal.evidence_note)):
+        if value is not None:
+            errors.append(FieldError(name, f"Only deactivations carry {name}; remove it.", "forbidden"))
+    if kind is ProposalKind.NEW_HOUSEHOLD and proposal.household_id is not None:
+        errors.append(
+            FieldError("household_id", "A new household has no register id yet; remove it.", "forbidden")
+        )
+    if kind is ProposalKind.CORRECTION and proposal.household_id is None:
+        errors.append(FieldError("household_id", "Name the registered household to correct.", "missing"))
+    household = proposal.household
+    if household is None:
+        errors.append(
+            FieldError("household", f"A {kind} proposal needs the household with its members.", "missing")
+        )
+        return errors
+    errors += household_errors(household, proposal.village_code, proposal.household_id, kind)
+    return errors
+
+
+def household_errors(
+    household: Household, village_code: str, household_id: str | None, kind: ProposalKind
+) -> list[FieldError]:
+    """Integrity rules a village operator can fix before sending: one head, no NIK twice."""
+    errors: list[FieldError] = []
+    if household.village_code != village_code:
+        errors.append(
+            FieldError(
+                "household.village_code",
+                f"The household is in {household.village_code}, the proposal in {village_code}; use one village.",
+                "mismatch",
+            )
+        )
+    heads = [i for i, m in enumerate(household.members) if m.relation_to_head is RelationToHead.HEAD]
+    if not heads:
+        errors.append(
+            FieldError("household.members", "Mark exactly one member as relation_to_head 'head'.", "no_head")
+        )
+    for i in heads[1:]:
+        errors.append(
+            FieldError(
+                f"household.members[{i}].relation_to_head",
+                "A family has exactly one head; this is a second one.",
+                "multiple_heads",
+            )
+        )
+    seen = Counter(m.nik for m in household.members)
+    first: dict[str, int] = {}
+    for i, m in enumerate(household.members):
+        if seen[m.nik] > 1:
+            if m.nik in first:
+                errors.append(
+                    FieldError(
+                        f"household.members[{i}].nik",
+                        f"This NIK is already given to member {first[m.nik]}; each person appears once.",
+                        "duplicate_nik",
+                    )
+                )
+            else:
+                first[m.nik] = i
+    if household.welfare_decile is not None:
+        errors.append(
+            FieldError(
+                "household.welfare_decile", "The welfare decile is set centrally; leave it out.", "forbidden"
+            )
+        )
+    if kind is ProposalKind.NEW_HOUSEHOLD and household.household_id is not None:
+        errors.append(
+            FieldError(
+                "household.household_id", "A new household has no register id yet; remove it.", "forbidden"
+            )
+        )
+    if (
+        kind is ProposalKind.CORRECTION
+        and household.household_id is not None
+        and household.household_id != household_id
+    ):
+        errors.append(
+            FieldError(
+                "household.household_id", "It must equal household_id, the household corrected.", "mismatch"
+            )
+        )
+    return errors
+
+
+def _content_fields(
+    proposal: ProposalIn, proposal_id: str, round_: int, actor: Actor, idempotency_key: str | None
+) -> dict[str, Any]:
+    household = proposal.household
+    if household is not None and proposal.kind is ProposalKind.CORRECTION and household.household_id is None:
+        household = household.model_copy(update={"household_id": proposal.household_id})
+    return {
+        "proposal_id": proposal_id,
+        "round": round_,
+        "kind": proposal.kind,
+        "origin": ProposalOrigin.VILLAGE,
+        "village_code": proposal.village_code,
+        "deliberation": proposal.deliberation.to_contract(),
+        "household": household,
+        "target_household_id": proposal.household_id,
+        "deactivation_reason": DEACTIVATION_WORDS[proposal.reason] if proposal.reason else None,
+        "evidence_note": proposal.evidence_note,
+        "programs_requested": tuple(sorted(set(proposal.programs))),
+        "submitted_by": actor,
+        "idempotency_key": idempotency_key,
+    }
+
+
+def submitted_event(
+    proposal: ProposalIn, proposal_id: str, actor: Actor, idempotency_key: str | None
+) -> ProposalSubmitted:
+    """The ``proposal.submitted`` payload; call only after :func:`door_errors` found nothing."""
+    return ProposalSubmitted(**_content_fields(proposal, proposal_id, 1, actor, idempotency_key))
+
+
+def resubmitted_event(
+    proposal: ResubmissionIn, proposal_id: str, round_: int, actor: Actor, idempotency_key: str | None
+) -> ProposalResubmitted:
+    return ProposalResubmitted(
+        **_content_fields(proposal, proposal_id, round_, actor, idempotency_key),
+        correction_note=proposal.correction_note,
+    )

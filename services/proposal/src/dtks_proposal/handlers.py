@@ -1,0 +1,373 @@
+"""One function per command: check, decide, and write state and events in one transaction.
+
+Idempotency: a request with a key (the client's ``proposal_id``, or an ``Idempotency-Key``
+header) stores its answer in the same transaction as its effect. A retry with the same key and the
+same body gets that answer again (same status and body); with a different body, a 409. Refusals
+(a closed window, a validation error) change nothing and are not stored: a retry is judged afresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pydantic
+
+from dtks_contracts.vocabulary.proposals import ProposalKind
+from dtks_proposal.adapters import proposals as repo
+from dtks_proposal.domain import status as standing_rules
+from dtks_proposal.domain.submission import (
+    ProposalIn,
+    ResubmissionIn,
+    WithdrawalIn,
+    door_errors,
+    resubmitted_event,
+    submitted_event,
+)
+from dtks_proposal.domain.windows import Refusal, admits, regency_of
+from dtks_proposal.timeline import own_event_entry
+from dtks_runtime.auth.deps import ensure_in_scope
+from dtks_runtime.auth.principal import Principal
+from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent
+from dtks_runtime.problems import Problem
+from dtks_runtime.service import ServiceRuntime
+
+# Indonesia's western time (WIB): the day a window opens or closes, as the Ministry states it.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+
+
+def today() -> dt.date:
+    return dt.datetime.now(WIB).date()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class _KeyTaken(Exception):
+    """Another request with the same key or proposal id committed first."""
+
+
+def invalid(errors: list[dict[str, str]]) -> Problem:
+    names = ", ".join(sorted({e["field"] for e in errors}))
+    return Problem(422, "invalid_proposal", f"The proposal has fields to correct: {names}.", errors=errors)
+
+
+def _contract_problem(exc: ValueError) -> Problem:
+    if isinstance(exc, pydantic.ValidationError):
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "request", "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+    else:
+        errors = [{"field": "request", "message": str(exc), "type": "invalid"}]
+    return invalid(errors)
+
+
+def window_problem(refusal: Refusal) -> Problem:
+    code = refusal.code.value.lower()
+    return Problem(
+        409,
+        code,
+        refusal.message,
+        extra={
+            "reason_code": refusal.code.value,
+            "until": refusal.until.isoformat() if refusal.until else None,
+        },
+    )
+
+
+def _replay(stored: repo.StoredAnswer, fingerprint: str, what: str) -> Answer:
+    if stored.fingerprint != fingerprint:
+        raise Problem(
+            409,
+            "idempotency_key_reused",
+            f"{what} was already used for a different request; send the original body again, "
+            "or use a new key for a new proposal.",
+        )
+    return Answer(stored.status_code, stored.body, replayed=True)
+
+
+def submission_key(principal: Principal, proposal: ProposalIn, header_key: str | None) -> str | None:
+    if header_key:
+        return f"submission:{principal.subject}:{header_key}"
+    if proposal.proposal_id:
+        return f"proposal:{proposal.proposal_id}"
+    return None
+
+
+async def submit(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    proposal: ProposalIn,
+    *,
+    header_key: str | None,
+    correlation_id: str,
+    proposal_id: str | None = None,
+) -> Answer:
+    """Enter a first-round proposal (``proposal.submitted``)."""
+    assert runtime.pool is not None and runtime.store is not None
+    ensure_in_scope(principal, proposal.village_code)
+    errors = door_errors(proposal)
+    if errors:
+        raise invalid([e.as_dict() for e in errors])
+    key = submission_key(principal, proposal, header_key)
+    fingerprint = proposal.fingerprint()
+    what = "This Idempotency-Key" if header_key else f"Proposal id {proposal.proposal_id}"
+    if key is not None and (stored := await repo.find_answer(runtime.pool, key)) is not None:
+        return _replay(stored, fingerprint, what)
+    pid = proposal.proposal_id or proposal_id or str(uuid.uuid4())
+    try:
+        event = submitted_event(proposal, pid, principal.as_actor(), header_key or proposal.proposal_id)
+    except ValueError as exc:
+        raise _contract_problem(exc) from exc
+    try:
+        return await _enter(runtime, principal, proposal, event, key, fingerprint, correlation_id)
+    except _KeyTaken:
+        stored = await repo.find_answer(runtime.pool, key) if key else None
+        if stored is not None:
+            return _replay(stored, fingerprint, what)
+        raise Problem(
+            409,
+            "proposal_id_taken",
+            f"Proposal id {pid} already names another proposal; use a new id for a new proposal.",
+        ) from None
+
+
+async def _enter(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    proposal: ProposalIn,
+    event: Any,
+    key: str | None,
+    fingerprint: str,
+    correlation_id: str,
+) -> Answer:
+    assert runtime.pool is not None and runtime.store is not None
+    regency = regency_of(proposal.village_code)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        window = await repo.lock_window(conn, regency)
+        refusal = admits(window, today())
+        if refusal is not None:
+            raise window_problem(refusal)
+        standing = standing_rules.entered(1)
+        content = event.model_dump(mode="json")
+        created = await repo.insert_proposals(
+            conn,
+            [
+                repo.NewProposal(
+                    proposal_id=event.proposal_id,
+                    kind=proposal.kind.value,
+                    village_code=proposal.village_code,
+                    regency_code=regency,
+                    standing=standing,
+                    content=content,
+                    target_household_id=proposal.household_id,
+                    submitted_by=principal.subject,
+                )
+            ],
+        )
+        if not created:
+            raise _KeyTaken
+        if window is not None:
+            await repo.count_against_quota(conn, regency, 1)
+        envelopes = await runtime.store.append(
+            conn,
+            aggregate_type="proposal",
+            aggregate_id=event.proposal_id,
+            expected_version=0,
+            events=[NewEvent.of(event)],
+            causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
+        )
+        await repo.add_timeline(conn, [own_event_entry(envelopes[0])])
+        body = answer_body(
+            event.proposal_id, proposal.kind, proposal.village_code, standing, envelopes[0].occurred_at
+        )
+        if key is not None and not await repo.remember_answer(conn, key, fingerprint, 201, body):
+            raise _KeyTaken
+    return Answer(201, body)
+
+
+def answer_body(
+    proposal_id: str,
+    kind: ProposalKind,
+    village_code: str,
+    standing: standing_rules.Standing,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "proposal_id": proposal_id,
+        "kind": kind.value,
+        "village_code": village_code,
+        "status": standing.status.value,
+        "round": standing.round,
+        "waiting_at": standing.waiting_at,
+        "recorded_at": at.isoformat(),
+        "links": {"self": f"/proposals/{proposal_id}"},
+    }
+
+
+async def _load(conn: asyncpg.Connection, principal: Principal, proposal_id: str) -> repo.StoredProposal:
+    stored = await repo.load_for_update(conn, proposal_id)
+    if stored is None:
+        raise Problem(404, "proposal_not_found", f"There is no proposal {proposal_id}; check the id.")
+    ensure_in_scope(principal, stored.village_code)
+    return stored
+
+
+async def resubmit(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    proposal_id: str,
+    correction: ResubmissionIn,
+    *,
+    header_key: str | None,
+    correlation_id: str,
+) -> Answer:
+    """Send a returned proposal back into verification with its corrections (``proposal.resubmitted``)."""
+    assert runtime.pool is not None and runtime.store is not None
+    ensure_in_scope(principal, correction.village_code)
+    if correction.proposal_id not in (None, proposal_id):
+        raise invalid(
+            [
+                {
+                    "field": "proposal_id",
+                    "message": "Leave it out or give the id in the path.",
+                    "type": "mismatch",
+                }
+            ]
+        )
+    errors = door_errors(correction)
+    if errors:
+        raise invalid([e.as_dict() for e in errors])
+    key = f"resubmission:{principal.subject}:{proposal_id}:{header_key}" if header_key else None
+    fingerprint = correction.fingerprint()
+    if key is not None and (stored := await repo.find_answer(runtime.pool, key)) is not None:
+        return _replay(stored, fingerprint, "This Idempotency-Key")
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            current = await _load(conn, principal, proposal_id)
+            mismatches = [
+                {
+                    "field": name,
+                    "message": f"A resubmission keeps the proposal's {name} ({was}).",
+                    "type": "mismatch",
+                }
+                for name, was, now in (
+                    ("kind", current.kind, correction.kind.value),
+                    ("village_code", current.village_code, correction.village_code),
+                )
+                if was != now
+            ]
+            if mismatches:
+                raise invalid(mismatches)
+            if not current.standing.can_resubmit():
+                raise Problem(
+                    409,
+                    "proposal_not_returned",
+                    f"Proposal {proposal_id} is {current.standing.status.value}, not returned; only a returned "
+                    "proposal can be resubmitted.",
+                )
+            round_ = current.standing.round + 1
+            try:
+                event = resubmitted_event(correction, proposal_id, round_, principal.as_actor(), header_key)
+            except ValueError as exc:
+                raise _contract_problem(exc) from exc
+            standing = standing_rules.entered(round_)
+            envelopes = await runtime.store.append(
+                conn,
+                aggregate_type="proposal",
+                aggregate_id=proposal_id,
+                expected_version=current.stream_version,
+                events=[NewEvent.of(event)],
+                causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
+            )
+            await repo.save_standing(
+                conn,
+                proposal_id,
+                standing,
+                stream_version=current.stream_version + 1,
+                content=event.model_dump(mode="json"),
+            )
+            await repo.add_timeline(conn, [own_event_entry(envelopes[0])])
+            body = answer_body(
+                proposal_id, correction.kind, correction.village_code, standing, envelopes[0].occurred_at
+            )
+            if key is not None and not await repo.remember_answer(conn, key, fingerprint, 201, body):
+                raise _KeyTaken
+    except (_KeyTaken, ConcurrencyConflict):
+        stored = await repo.find_answer(runtime.pool, key) if key else None
+        if stored is not None:
+            return _replay(stored, fingerprint, "This Idempotency-Key")
+        raise Problem(
+            409, "proposal_changed", "The proposal changed meanwhile; load it and try again."
+        ) from None
+    return Answer(201, body)
+
+
+async def withdraw(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    proposal_id: str,
+    withdrawal: WithdrawalIn,
+    *,
+    correlation_id: str,
+) -> Answer:
+    """Take a proposal out of every queue before the Ministry decided (``proposal.withdrawn``).
+
+    A proposal is withdrawn once: repeating the same withdrawal returns the first answer.
+    """
+    assert runtime.pool is not None and runtime.store is not None
+    from dtks_contracts.events.proposal import ProposalWithdrawn
+
+    key = f"withdrawal:{proposal_id}"
+    fingerprint = withdrawal.fingerprint()
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            current = await _load(conn, principal, proposal_id)
+            if (stored := await repo.find_answer(conn, key)) is not None:
+                return _replay(stored, fingerprint, "This proposal's withdrawal")
+            if not current.standing.can_withdraw():
+                raise Problem(
+                    409,
+                    "proposal_decided",
+                    f"Proposal {proposal_id} is {current.standing.status.value}; a proposal can be withdrawn "
+                    "only before the Ministry decided. Propose a correction or deactivation instead.",
+                )
+            event = ProposalWithdrawn(
+                proposal_id=proposal_id,
+                round=current.standing.round,
+                village_code=current.village_code,
+                withdrawn_by=principal.as_actor(),
+                reason=withdrawal.reason,
+            )
+            standing = standing_rules.withdrawn(current.standing)
+            envelopes = await runtime.store.append(
+                conn,
+                aggregate_type="proposal",
+                aggregate_id=proposal_id,
+                expected_version=current.stream_version,
+                events=[NewEvent.of(event)],
+                causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
+            )
+            await repo.save_standing(conn, proposal_id, standing, stream_version=current.stream_version + 1)
+            await repo.add_timeline(conn, [own_event_entry(envelopes[0])])
+            body = answer_body(
+                proposal_id,
+                ProposalKind(current.kind),
+                current.village_code,
+                standing,
+                envelopes[0].occurred_at,
+            )
+            await repo.remember_answer(conn, key, fingerprint, 200, body)
+    except ConcurrencyConflict:
+        raise Problem(
+            409, "proposal_changed", "The proposal changed meanwhile; load it and try again."
+        ) from None
+    return Answer(200, body)

@@ -1,0 +1,236 @@
+"""Bulk import: stage the upload durably, then turn it into proposals in the background.
+
+Upload (``POST /imports``): the file is parsed, every row is written to ``import_rows`` with the
+household (KK) it belongs to, in one transaction; the answer comes after that commit. The same
+file (same SHA-256) from the same region is staged once: a re-upload answers with the first import.
+
+Worker: takes an unfinished import and works off its households in chunks. One chunk is one
+transaction: the accepted households' proposals, their ``proposal.submitted`` events (the outbox),
+the rejected rows, the households marked done and the progress counters commit together. A process
+killed mid-chunk leaves nothing of that chunk, and the restarted worker does it again, so no row
+is lost and none is doubled. Proposal ids of imported households are derived from the import and
+the KK number (or taken from the file's ``proposal_id``), never drawn at random.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import uuid
+from typing import Any
+
+import asyncpg
+
+from dtks_contracts.actor import Actor
+from dtks_proposal.adapters import imports as staging
+from dtks_proposal.adapters import proposals as repo
+from dtks_proposal.domain import status as standing_rules
+from dtks_proposal.domain.bulk_file import (
+    RowRejection,
+    build_household,
+    household_rejected,
+    parse_file,
+    plan_staging,
+)
+from dtks_proposal.domain.submission import ProposalIn, submitted_event
+from dtks_proposal.domain.windows import Window, admits, regency_of
+from dtks_proposal.handlers import today
+from dtks_proposal.timeline import own_event_entry
+from dtks_runtime.event_store import Causation, NewEvent
+from dtks_runtime.service import ServiceRuntime
+from dtks_runtime.telemetry import bound, get_logger
+
+log = get_logger(__name__)
+
+IMPORT_NAMESPACE = uuid.UUID("6b1d5f0e-3c2a-4e8b-9f61-2d7c4a9e8b10")
+
+
+def imported_proposal_id(import_id: uuid.UUID, kk_number: str) -> str:
+    return str(uuid.uuid5(IMPORT_NAMESPACE, f"{import_id}:{kk_number}"))
+
+
+async def stage_upload(
+    runtime: ServiceRuntime,
+    *,
+    data: bytes,
+    filename: str | None,
+    uploader: Actor,
+    defaults: dict[str, Any],
+    correlation_id: str,
+) -> tuple[uuid.UUID, bool]:
+    """Stage a file; returns the import id and whether it is new (False: the same file was staged)."""
+    assert runtime.pool is not None
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = await staging.find_by_hash(runtime.pool, uploader.region, content_hash)
+    if existing is not None:
+        return existing, False
+    # Parsing a large file takes seconds of CPU: off the event loop, so other requests go on.
+    parsed = await asyncio.to_thread(parse_file, data, filename)
+    plan = await asyncio.to_thread(plan_staging, parsed)
+    import_id = uuid.uuid4()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        created = await staging.stage(
+            conn,
+            import_id=import_id,
+            content_hash=content_hash,
+            region=uploader.region,
+            uploaded_by=uploader.model_dump(mode="json"),
+            correlation_id=correlation_id,
+            filename=filename,
+            file_format=parsed.format,
+            defaults=defaults,
+            plan=plan,
+        )
+    if not created:
+        again = await staging.find_by_hash(runtime.pool, uploader.region, content_hash)
+        assert again is not None
+        return again, False
+    return import_id, True
+
+
+class ImportWorker:
+    def __init__(
+        self, runtime: ServiceRuntime, *, chunk_households: int = 500, idle_seconds: float = 1.0
+    ) -> None:
+        self.runtime = runtime
+        self.chunk_households = chunk_households
+        self.idle_seconds = idle_seconds
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work off staged imports until ``stop``; a failing chunk is retried after a pause."""
+        while not stop.is_set():
+            try:
+                worked = await self.process_next_chunk()
+            except Exception as exc:
+                log.warning("import chunk failed; it will be retried", error=repr(exc))
+                worked = False
+            if worked:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(_first(self.wake, stop), self.idle_seconds)
+
+    async def process_next_chunk(self) -> bool:
+        """Process one chunk of the oldest unfinished import; False if there was nothing to do."""
+        runtime = self.runtime
+        assert runtime.pool is not None
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            job = await staging.claim_job(conn)
+            if job is None:
+                return False
+            with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
+                households = await staging.pending_households(conn, job.import_id, self.chunk_households)
+                if not households:
+                    await staging.complete(conn, job.import_id)
+                    log.info("import completed", import_id=str(job.import_id))
+                    return True
+                await self._chunk(conn, job, households)
+        return True
+
+    async def _chunk(
+        self, conn: asyncpg.Connection, job: staging.ImportJob, households: list[staging.PendingHousehold]
+    ) -> None:
+        assert self.runtime.store is not None
+        actor = Actor.model_validate(job.uploaded_by)
+        causation = Causation(actor=actor, correlation_id=job.correlation_id)
+        windows: dict[str, Window | None] = {}
+        admitted: dict[str, int] = {}
+        rejections: list[RowRejection] = []
+        outcomes: dict[int, str | None] = {}
+        accepted: list[tuple[staging.PendingHousehold, ProposalIn, Any]] = []
+        for household in households:
+            proposal, rejected = build_household(
+                household.kk_number, household.rows, job.defaults, job.uploader_region
+            )
+            outcomes[household.group_no] = None
+            if proposal is None:
+                rejections += rejected
+                continue
+            regency = regency_of(proposal.village_code)
+            if regency not in windows:
+                # Locked until this chunk commits: a window closed meanwhile applies from the next chunk.
+                windows[regency] = await repo.lock_window(conn, regency)
+            window = windows[regency]
+            if window is not None:
+                current = Window(**{**window.__dict__, "used": window.used + admitted.get(regency, 0)})
+                refusal = admits(current, today())
+                if refusal is not None:
+                    rejections += household_rejected(
+                        household.kk_number, household.rows, "village_code", refusal.message
+                    )
+                    continue
+            pid = proposal.proposal_id or imported_proposal_id(job.import_id, household.kk_number)
+            key = f"import:{job.import_id}:{household.kk_number}"
+            try:
+                event = submitted_event(proposal, pid, actor, key)
+            except ValueError as exc:
+                rejections += household_rejected(household.kk_number, household.rows, "kk_number", str(exc))
+                continue
+            if window is not None:
+                admitted[regency] = admitted.get(regency, 0) + 1
+            accepted.append((household, proposal, event))
+        created = await repo.insert_proposals(
+            conn,
+            [
+                repo.NewProposal(
+                    proposal_id=event.proposal_id,
+                    kind=proposal.kind.value,
+                    village_code=proposal.village_code,
+                    regency_code=regency_of(proposal.village_code),
+                    standing=standing_rules.entered(1),
+                    content=event.model_dump(mode="json"),
+                    target_household_id=proposal.household_id,
+                    submitted_by=actor.subject,
+                    import_id=job.import_id,
+                )
+                for _, proposal, event in accepted
+            ],
+        )
+        entries = []
+        for household, proposal, event in accepted:
+            if event.proposal_id not in created:
+                # The file named a proposal id that already exists: never a second proposal.
+                rejections += household_rejected(
+                    household.kk_number,
+                    household.rows,
+                    "proposal_id",
+                    f"proposal {event.proposal_id} was already submitted; nothing new was created",
+                )
+                regency = regency_of(proposal.village_code)
+                if windows.get(regency) is not None:
+                    admitted[regency] -= 1
+                continue
+            envelopes = await self.runtime.store.append(
+                conn,
+                aggregate_type="proposal",
+                aggregate_id=event.proposal_id,
+                expected_version=0,
+                events=[NewEvent.of(event)],
+                causation=causation,
+            )
+            entries.append(own_event_entry(envelopes[0]))
+            outcomes[household.group_no] = event.proposal_id
+        await repo.add_timeline(conn, entries)
+        for regency, n in admitted.items():
+            if n:
+                await repo.count_against_quota(conn, regency, n)
+        await staging.add_rejections(conn, job.import_id, rejections)
+        await staging.finish_households(
+            conn,
+            job.import_id,
+            outcomes,
+            rows_done=sum(len(h.rows) for h in households),
+            accepted=len(entries),
+            rejected=len(households) - len(entries),
+        )
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,64 @@
+"""Wiring of the proposal service: settings, runtime, consumer, import worker, routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from dtks_proposal import api
+from dtks_proposal.adapters.schema import MIGRATIONS
+from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
+from dtks_proposal.importer import ImportWorker
+from dtks_proposal.settings import ProposalSettings
+from dtks_runtime.service import ServiceRuntime, create_app, serve
+
+DESCRIPTION = """Village operators submit proposals (*pengusulan*): new households, corrections and
+deactivations, one by one, as an offline queue (`POST /proposals/batch`) or as a bulk file
+(`POST /imports`); they resubmit returned proposals and withdraw undecided ones, and follow each
+proposal's status and timeline, fed by the verification and registry events. The Ministry opens and
+closes proposal windows and sets quotas per regency. Every submission is idempotent (client
+`proposal_id` or `Idempotency-Key`); every error is an RFC 9457 problem document with a stable code.
+Events go out through the outbox to `dtks.proposal.events`."""
+
+
+def build_app(settings: ProposalSettings | None = None) -> FastAPI:
+    settings = settings or ProposalSettings()
+    runtime = ServiceRuntime(service="proposal", settings=settings)
+    runtime.add_migrations("proposal", MIGRATIONS)
+    runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
+    app = create_app(runtime, title="Proposal service", description=DESCRIPTION)
+    app.include_router(api.router)
+    worker = ImportWorker(runtime, chunk_households=settings.import_chunk_households)
+    app.state.import_worker = worker if settings.import_worker_enabled else None
+    # Tests that drive the import step by step (import_worker_enabled=false) reach the worker here.
+    app.state.import_worker_for_tests = worker
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The import worker runs inside the runtime's lifetime: started after it, stopped before it.
+        async with runtime_lifespan(app):
+            stop = asyncio.Event()
+            task = (
+                asyncio.create_task(worker.run(stop), name="import-worker")
+                if settings.import_worker_enabled
+                else None
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                if task is not None:
+                    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(task, 60)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def run() -> None:
+    serve(build_app(), port_env="DTKS_PROPOSAL_PORT", default_port=8001)

@@ -1,0 +1,14 @@
+"""The proposal service's settings, from the environment only (DTKS_ prefix)."""
+
+from __future__ import annotations
+
+from dtks_runtime.settings import RuntimeSettings
+
+
+class ProposalSettings(RuntimeSettings):
+    # Households per import transaction: bigger is faster, smaller redoes less after a crash.
+    import_chunk_households: int = 500
+    # Off only in tests that drive the import worker step by step.
+    import_worker_enabled: bool = True
+    import_max_bytes: int = 256 * 1024 * 1024
+    batch_max_items: int = 1000

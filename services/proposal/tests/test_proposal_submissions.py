@@ -1,0 +1,147 @@
+"""Submissions through the real HTTP stack, real PostgreSQL and real Kafka: idempotency, scope,
+validation at the door, offline-queue batches, windows and quotas."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from dtks_contracts.vocabulary.roles import Role
+from dtks_proposal.testing import (
+    OTHER_VILLAGE,
+    count,
+    database_of,
+    headers,
+    operator,
+    proposal_events_in_kafka,
+    sample_bodies,
+)
+from dtks_runtime.testing import wait_until
+
+ServiceFactory = Any
+
+BODIES = sample_bodies(8)
+
+
+def _fresh(i: int) -> dict[str, Any]:
+    return {**BODIES[i], "proposal_id": str(uuid.uuid4())}
+
+
+async def test_a_retry_gets_the_first_answer_and_a_changed_body_under_the_same_key_gets_409(
+    service: ServiceFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    async with service() as (app, client):
+        body = _fresh(0)
+        first = await client.post("/proposals", json=body, headers=operator())
+        assert first.status_code == 201, first.text
+        again = await client.post("/proposals", json=body, headers=operator())
+        assert (again.status_code, again.json()) == (201, first.json())
+        assert again.headers["idempotent-replayed"] == "true"
+        changed = {**body, "programs": ["PIP"]}
+        conflict = await client.post("/proposals", json=changed, headers=operator())
+        assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_key_reused"
+
+        # An Idempotency-Key without a client id; concurrent retries of it make one proposal.
+        keyed = {k: v for k, v in BODIES[1].items() if k != "proposal_id"}
+        key = {"Idempotency-Key": "device-7/queue-41", **operator()}
+        answers = await asyncio.gather(
+            *(client.post("/proposals", json=keyed, headers=key) for _ in range(5))
+        )
+        assert {a.status_code for a in answers} == {201}
+        assert len({a.json()["proposal_id"] for a in answers}) == 1
+
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM proposals") == 2
+        assert await count(db, "SELECT count(*) FROM events WHERE event_type = 'proposal.submitted'") == 2
+        await wait_until(
+            lambda: _equals(proposal_events_in_kafka(kafka_bootstrap, topic_prefix), 2),
+            what="2 events in Kafka",
+        )
+
+
+async def _equals(value: Any, expected: int) -> bool:
+    return await value == expected
+
+
+async def test_an_operator_of_another_village_gets_403_and_nothing_is_written(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        answer = await client.post("/proposals", json=_fresh(0), headers=operator(OTHER_VILLAGE))
+        assert answer.status_code == 403 and answer.json()["code"] == "outside_region"
+        verifier = await client.post(
+            "/proposals", json=_fresh(0), headers=headers(Role.DISTRICT_VERIFIER, "17.71.01")
+        )
+        assert verifier.status_code == 403
+        assert (await client.post("/proposals", json=_fresh(0))).status_code == 401
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM proposals") == 0
+        assert await count(db, "SELECT count(*) FROM events") == 0
+
+
+async def test_the_door_names_every_field_to_correct(service: ServiceFactory) -> None:
+    async with service() as (_app, client):
+        body = _fresh(0)
+        members = [dict(m) for m in body["household"]["members"]]
+        members[1]["relation_to_head"] = "head"
+        members[0]["nik"] = "9999991204780001"  # no such district
+        body["household"] = {**body["household"], "members": members}
+        answer = await client.post("/proposals", json=body, headers=operator())
+        assert answer.status_code == 422
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "household.members[0].nik" in {e["field"] for e in answer.json()["errors"]}
+        body["household"]["members"][0] = BODIES[0]["household"]["members"][0]
+        answer = await client.post("/proposals", json=body, headers=operator())
+        assert answer.status_code == 422 and answer.json()["code"] == "invalid_proposal"
+        assert [e["field"] for e in answer.json()["errors"]] == ["household.members[1].relation_to_head"]
+
+
+async def test_an_offline_queue_uploads_in_one_request_with_a_result_per_item(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        good, other = _fresh(2), _fresh(3)
+        broken = {**_fresh(4), "village_code": "17.71.01.9999"}
+        batch = {"items": [good, broken, other, good]}
+        answer = await client.post("/proposals/batch", json=batch, headers=operator())
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["status"] for r in results] == [201, 422, 201, 201]
+        assert results[3]["replayed"] is True and results[3]["body"] == results[0]["body"]
+        assert results[1]["problem"]["errors"][0]["field"] == "village_code"
+        again = await client.post("/proposals/batch", json=batch, headers=operator())
+        assert [r["status"] for r in again.json()["results"]] == [201, 422, 201, 201]
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 2
+
+
+async def test_a_closed_window_or_a_used_quota_refuses_with_why_and_until_when(
+    service: ServiceFactory,
+) -> None:
+    ministry = headers(Role.MINISTRY_VERIFIER, "ID")
+    async with service() as (app, client):
+        denied = await client.put("/windows/17.71", json={"open": False}, headers=operator())
+        assert denied.status_code == 403
+        closed = await client.put(
+            "/windows/17.71",
+            json={"open": False, "period": {"start": "2099-01-01", "end": "2099-03-31"}},
+            headers=ministry,
+        )
+        assert closed.status_code == 200, closed.text
+        refused = await client.post("/proposals", json=_fresh(0), headers=operator())
+        assert refused.status_code == 409 and refused.json()["code"] == "proposal_window_closed"
+        assert refused.json()["until"] == "2099-01-01"
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+
+        quota = {"open": True, "period": {"start": "2000-01-01", "end": "2099-12-31"}, "quota": 1}
+        assert (await client.put("/windows/17.71", json=quota, headers=ministry)).status_code == 200
+        assert (await client.post("/proposals", json=_fresh(0), headers=operator())).status_code == 201
+        over = await client.post("/proposals", json=_fresh(1), headers=operator())
+        assert over.status_code == 409 and over.json()["reason_code"] == "QUOTA_EXCEEDED"
+        assert "quota of 1" in over.json()["detail"]
+        window = await client.get("/windows/17.71", headers=ministry)
+        assert window.json()["used"] == 1
+        # Another regency has no window: open, no quota.
+        elsewhere = await client.get("/windows/17.01", headers=ministry)
+        assert elsewhere.json()["open"] is True and elsewhere.json()["quota"] is None
+        assert await count(database_of(app), "SELECT count(*) FROM events") == 1
