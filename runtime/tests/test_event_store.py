@@ -6,7 +6,8 @@ import asyncpg
 import pytest
 
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, EventStore
-from dtks_runtime.testing import append_one, happened
+from dtks_runtime.outbox_relay import OutboxRelay
+from dtks_runtime.testing import append_one, happened, wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -68,8 +69,8 @@ async def test_append_outside_a_transaction_is_refused(pool: asyncpg.Pool, store
             )
 
 
-async def test_read_all_follows_commit_order_even_when_a_slow_transaction_inserts_first(
-    pool: asyncpg.Pool, store: EventStore
+async def test_a_transaction_that_inserts_first_but_commits_late_is_published_not_skipped(
+    pool: asyncpg.Pool, store: EventStore, database_url: str, kafka_bootstrap: str
 ) -> None:
     slow_inserted = asyncio.Event()
     release_slow = asyncio.Event()
@@ -83,17 +84,23 @@ async def test_read_all_follows_commit_order_even_when_a_slow_transaction_insert
             slow_inserted.set()
             await release_slow.wait()
 
+    async def published(n: int) -> bool:
+        async with pool.acquire() as conn:
+            return len(await store.read_published(conn)) >= n
+
     slow_task = asyncio.create_task(slow())
     await slow_inserted.wait()
-    quick_task = asyncio.create_task(append_one(pool, store, "quick", 0))
-    await asyncio.sleep(0.3)
-    async with pool.acquire() as conn:
-        # The quick writer waits for the slow one: nothing is visible out of order meanwhile.
-        assert await store.read_all(conn) == []
+    await append_one(pool, store, "quick", 0)  # commits while the slow one, inserted first, is open
+    stop = asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(database_url, kafka_bootstrap).run(stop))
+    await wait_until(lambda: published(1), what="the quick event published")
     release_slow.set()
-    await asyncio.gather(slow_task, quick_task)
+    await slow_task
+    await wait_until(lambda: published(2), what="the late-committing event published too")
+    stop.set()
+    await relay
     async with pool.acquire() as conn:
-        everything = await store.read_all(conn)
-    assert [e.aggregate_id for _, e in everything] == ["slow", "quick"]
-    positions = [p for p, _ in everything]
-    assert positions == sorted(positions)
+        in_publication_order = await store.read_published(conn)
+        in_insertion_order = await store.read_all(conn)
+    assert [(p, e.aggregate_id) for p, e in in_publication_order] == [(1, "quick"), (2, "slow")]
+    assert [e.aggregate_id for _, e in in_insertion_order] == ["slow", "quick"]

@@ -2,18 +2,24 @@
 
 The ``events`` table is also the transactional outbox. A service changes its state and appends
 its events on one connection in one transaction, so both commit or neither does; the relay
-(:mod:`dtks_runtime.outbox_relay`) then publishes the table to Kafka in ``position`` order.
+(:mod:`dtks_runtime.outbox_relay`) then publishes them to Kafka.
 
-Why appends take a lock: an identity column hands out ``position`` at insert time but the row
-becomes visible at commit, so without care a slow transaction's row (position 41) can appear after
-a quick one's (position 42) was already read, and a reader that remembers "the highest position
-I saw" skips it forever. We close that gap the way the eventsourcing library does: every append
-takes one transaction-scoped advisory lock just before it inserts, and keeps it until commit, so
-positions are handed out in commit order and every reader sees a gap-free prefix. The lock is
-held only from the insert to the commit (the state change before it runs concurrently); batching
-many events into one append amortises it. We chose this over high-water-mark gap tracking
-(Marten, Axon) because it makes every cursor-based reader correct by construction, with no
-timeouts to tune, and the measured cost is far below what the register needs (``make bench``).
+How the outbox avoids the gap. A sequence number handed out at insert becomes visible only at
+commit, so a slow transaction's row (41) can appear after a quick one's (42) was already read, and
+a relay that remembers "the highest number I published" skips it forever. We never keep such a
+cursor. Every row is inserted *unpublished* (``position IS NULL``); the relay publishes whatever
+committed rows are still unpublished, in insertion order (``seq``), and only after Kafka
+acknowledged them gives them their ``position``, so a row that commits late is simply picked up
+by the next batch. ``position`` is then the one global order: publication order, handed out by
+the single active relay, gap-free and stable, which is what a cursor reader (``read_published``)
+needs. Per-stream order holds because a writer can append version v+1 only after it saw v
+committed, so v was inserted (and got its ``seq``) first.
+
+We chose this over a table lock that serializes appends until commit (the eventsourcing library's
+way): that lock makes every commit wait for the previous one's disk flush, capping a service at a
+few hundred append transactions per second and defeating PostgreSQL's group commit; and over
+high-water-mark gap detection (Marten, Axon), which needs timeouts to tell a slow transaction
+from a rolled-back one. The price is one UPDATE per published batch.
 """
 
 from __future__ import annotations
@@ -28,16 +34,16 @@ import asyncpg
 from pydantic import BaseModel
 
 from dtks_contracts.envelope import Actor, EventEnvelope
-from dtks_runtime.db import advisory_key, migrate
+from dtks_runtime.db import migrate
 from dtks_runtime.telemetry import current_trace_context
 
-APPEND_LOCK = advisory_key("dtks:event-store:append")
 NOTIFY_CHANNEL = "dtks_events"
 
 MIGRATIONS = [
     """
     CREATE TABLE events (
-        position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
+        position        bigint UNIQUE,  -- publication order; NULL until the relay published it
         stream_id       text        NOT NULL,
         stream_version  integer     NOT NULL CHECK (stream_version > 0),
         event_id        uuid        NOT NULL UNIQUE,
@@ -49,7 +55,8 @@ MIGRATIONS = [
         UNIQUE (stream_id, stream_version)
     )
     """,
-    "CREATE TABLE relay_cursor (relay text PRIMARY KEY, position bigint NOT NULL)",
+    # The relay's work list stays small however long the log grows.
+    "CREATE INDEX events_unpublished ON events (seq) WHERE position IS NULL",
     """
     CREATE TABLE inbox (
         consumer      text        NOT NULL,
@@ -65,7 +72,7 @@ MIGRATIONS = [
 
 
 async def install(conn: asyncpg.Connection) -> None:
-    """Create the runtime's tables (events/outbox, relay cursor, inbox) in the current database."""
+    """Create the runtime's tables (events, which is also the outbox, and inbox) in the current database."""
     await migrate(conn, "dtks_runtime", MIGRATIONS)
 
 
@@ -210,15 +217,15 @@ class EventStore:
         return [e for _, e in pairs]
 
     async def _insert(self, conn: asyncpg.Connection, rows: Sequence[tuple[str, EventEnvelope]]) -> None:
-        # Taken last and held to commit: positions follow commit order (see the module docstring).
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
         try:
+            # ORDER BY ordinality: seq follows the given order, so a stream's versions stay in order.
             await conn.execute(
                 """INSERT INTO events (stream_id, stream_version, event_id, event_type, topic,
                                        partition_key, envelope)
                    SELECT s, v, id, t, tp, k, env::jsonb
                    FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-                               $7::text[]) AS x(s, v, id, t, tp, k, env)""",
+                               $7::text[]) WITH ORDINALITY AS x(s, v, id, t, tp, k, env, n)
+                   ORDER BY n""",
                 [s for s, _ in rows],
                 [e.aggregate_version for _, e in rows],
                 [e.event_id for _, e in rows],
@@ -242,13 +249,29 @@ class EventStore:
         )
         return [EventEnvelope.from_bytes(r["e"]) for r in rows]
 
-    async def read_all(
+    async def read_published(
         self, conn: asyncpg.Connection, after_position: int = 0, limit: int = 1000
     ) -> list[tuple[int, EventEnvelope]]:
-        """Events after ``after_position`` in the one global order (commit order, gap-free)."""
+        """Published events after ``after_position`` in the one global order: a gap-free cursor."""
         rows = await conn.fetch(
-            "SELECT position, envelope::text AS e FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            """SELECT position, envelope::text AS e FROM events
+               WHERE position > $1 ORDER BY position LIMIT $2""",
             after_position,
             limit,
         )
         return [(r["position"], EventEnvelope.from_bytes(r["e"])) for r in rows]
+
+    async def read_all(
+        self, conn: asyncpg.Connection, after_seq: int = 0, limit: int = 1000
+    ) -> list[tuple[int, EventEnvelope]]:
+        """Every committed event in insertion order (``seq``), published or not.
+
+        A snapshot for audits and tests, not a cursor over a live store: a slow transaction can
+        still commit a lower ``seq`` after this read. Follow a live store with ``read_published``.
+        """
+        rows = await conn.fetch(
+            "SELECT seq, envelope::text AS e FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after_seq,
+            limit,
+        )
+        return [(r["seq"], EventEnvelope.from_bytes(r["e"])) for r in rows]

@@ -1,13 +1,13 @@
 """The outbox relay: publishes the ``events`` table to Kafka, in order, at least once.
 
-The relay reads events after its cursor in ``position`` order (gap-free by construction, see
-:mod:`dtks_runtime.event_store`), sends them with an idempotent producer (``acks=all``) keyed by
-the event's partition key (the aggregate id), waits for every acknowledgement, and only then moves
-its cursor in the same database. A crash between the acknowledgements and the cursor update
-republishes that one batch on restart, with the same event ids, which consumers' inboxes discard;
-nothing is ever skipped. One relay per database is active at a time (a session advisory lock);
-a second one waits as a hot standby, because two relays would interleave batches and break the
-per-aggregate order.
+The relay takes the committed events that are still unpublished, in insertion order (see
+:mod:`dtks_runtime.event_store` for why there is no cursor to skip past a late commit), sends them
+with an idempotent producer (``acks=all``) keyed by their partition key, waits for every
+acknowledgement, and only then gives them their publication ``position`` in the database. A crash
+between the acknowledgements and that update republishes the batch on restart, with the same event
+ids, which consumers' inboxes discard; nothing is ever skipped. One relay per database is active
+at a time (a session advisory lock); a second one waits as a hot standby, because two relays would
+interleave batches and break the per-aggregate order.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dtks_runtime.event_store import NOTIFY_CHANNEL
 from dtks_runtime.telemetry import get_logger, kafka_headers
 
 log = get_logger(__name__)
+RELAY_LOCK = advisory_key("dtks:outbox-relay")  # one per database, whatever the relay is called
 
 
 def producer_for(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
@@ -82,18 +83,13 @@ class OutboxRelay:
         conn = await asyncpg.connect(self.database_url)
         producer = producer_for(self.kafka_bootstrap)
         try:
-            while not await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1)", advisory_key(f"relay:{self.name}")
-            ):
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
                 if stop.is_set():
                     return
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             await producer.start()
-            await conn.execute(
-                "INSERT INTO relay_cursor (relay, position) VALUES ($1, 0) ON CONFLICT DO NOTHING", self.name
-            )
             log.info("outbox relay leading", relay=self.name)
             while not stop.is_set():
                 sent = await self._publish_batch(conn, producer)
@@ -113,11 +109,9 @@ class OutboxRelay:
                 await conn.close()  # also releases the session advisory lock
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        cursor = await conn.fetchval("SELECT position FROM relay_cursor WHERE relay = $1", self.name)
         rows = await conn.fetch(
-            """SELECT position, topic, partition_key, event_id, event_type, envelope::text AS body
-               FROM events WHERE position > $1 ORDER BY position LIMIT $2""",
-            cursor,
+            """SELECT seq, topic, partition_key, event_id, event_type, envelope::text AS body
+               FROM events WHERE position IS NULL ORDER BY seq LIMIT $1""",
             self.batch_size,
         )
         if not rows:
@@ -137,10 +131,15 @@ class OutboxRelay:
                     row["topic"], value=body.encode(), key=row["partition_key"].encode(), headers=headers
                 )
             )
-        # Every record acknowledged by the broker before the cursor moves: never skip, at worst resend.
+        # Every record acknowledged by the broker before it counts as published: never skip, at
+        # worst resend. Positions continue from the highest one given, in the order just sent.
         await asyncio.gather(*futures)
         await conn.execute(
-            "UPDATE relay_cursor SET position = $2 WHERE relay = $1", self.name, rows[-1]["position"]
+            """WITH base AS (SELECT coalesce(max(position), 0) AS p FROM events)
+               UPDATE events SET position = base.p + x.n
+               FROM base, unnest($1::bigint[]) WITH ORDINALITY AS x(seq, n)
+               WHERE events.seq = x.seq""",
+            [r["seq"] for r in rows],
         )
         self.published += len(rows)
         self.last_progress = time.monotonic()
@@ -148,9 +147,4 @@ class OutboxRelay:
 
     async def lag(self, conn: asyncpg.Connection) -> int:
         """Events committed but not yet published."""
-        value = await conn.fetchval(
-            """SELECT count(*) FROM events
-               WHERE position > coalesce((SELECT position FROM relay_cursor WHERE relay = $1), 0)""",
-            self.name,
-        )
-        return int(value)
+        return int(await conn.fetchval("SELECT count(*) FROM events WHERE position IS NULL"))

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
-from dtks_registry import api
+from dtks_registry import api, candidates_api
 from dtks_registry.adapters import audit_log
 from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.public_topic import PublicRepublisher
@@ -39,6 +39,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         burst=settings.registry_public_check_burst,
     )
     app.include_router(api.router)
+    app.include_router(candidates_api.router)
 
     runtime_lifespan = app.router.lifespan_context
 
