@@ -44,6 +44,8 @@ async def candidate(
         )
     if row is None:
         raise Problem(
-            404, "candidate_not_found", f"The register has not received an acceptance of proposal {proposal_id}."
+            404,
+            "candidate_not_found",
+            f"The register has not received an acceptance of proposal {proposal_id}.",
         )
     return {**dict(row), "accepted_at": row["accepted_at"].isoformat()}
