@@ -21,6 +21,7 @@ from dtks_proposal.domain.bulk_file import FileRefused
 from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
 from dtks_proposal.importer import ImportWorker, stage_upload
+from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.auth.deps import ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.problems import Problem, field_path
@@ -40,6 +41,12 @@ IdempotencyKey = Annotated[
         description="Any unique string per submission; a retry with the same key and body gets the first answer",
     ),
 ]
+
+
+def _settings(runtime: ServiceRuntime) -> ProposalSettings:
+    settings = runtime.settings
+    assert isinstance(settings, ProposalSettings)  # build_app gives the runtime the service's settings
+    return settings
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -103,7 +110,7 @@ async def submit_batch(
     batch: BatchIn, request: Request, principal: Operator, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     runtime = _runtime(request)
-    limit = runtime.settings.batch_max_items
+    limit = _settings(runtime).batch_max_items
     if len(batch.items) > limit:
         raise Problem(413, "batch_too_large", f"A batch holds at most {limit} items; split the queue.")
     results = []
@@ -261,7 +268,7 @@ async def upload_import(
     runtime = _runtime(request)
     if village_code is not None:
         ensure_in_scope(principal, village_code)
-    limit = runtime.settings.import_max_bytes
+    limit = _settings(runtime).import_max_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise Problem(
