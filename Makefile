@@ -13,12 +13,12 @@ STACK      := python3 deploy/local/stack.py
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 
-.PHONY: help install test lint fmt run stop status bench schemas
+.PHONY: help install test lint fmt run stop status bench schemas clean
 
 help:
 	@echo "make run     start the whole system with demo data (infrastructure, then services)"
 	@echo "make test    run all tests against a private Kafka and PostgreSQL on free ports"
-	@echo "make stop    stop what 'make run' started"
+	@echo "make stop    stop what 'make run' started (data kept; 'make clean' removes it)"
 	@echo "make bench   run the benchmarks and print their figures"
 	@echo "make lint    ruff and mypy"
 
@@ -48,9 +48,10 @@ fmt: .venv/.synced
 run: install
 	$(STACK) start --state-dir $(STATE)
 	python3 deploy/local/services.py start --state-dir $(STATE)
-	@echo
+	@# The demo data goes in once per state folder; `make stop` keeps it, `make clean` removes it.
+	@set -o pipefail; if [ -f $(STATE)/demo.done ]; then cat $(STATE)/demo.done; else \
+		$(PYTHON) deploy/local/demo.py | tee $(STATE)/demo.log && grep -A40 "The DTKS demo is up" $(STATE)/demo.log > $(STATE)/demo.done; fi
 	@echo "Infrastructure addresses: source $(STATE)/env. Logs: $(STATE)/services/*.log"
-	@echo "A token for a role: .venv/bin/dtks-token --role village_operator --region 17.71.01.1001"
 
 status:
 	$(STACK) status --state-dir $(STATE)
@@ -59,6 +60,9 @@ status:
 stop:
 	python3 deploy/local/services.py stop --state-dir $(STATE)
 	$(STACK) stop --state-dir $(STATE)
+
+clean: stop
+	rm -rf $(STATE)
 
 bench: install
 	$(PYTHON) -m benchmarks

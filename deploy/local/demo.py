@@ -1,0 +1,394 @@
+"""The demo: one real regency's population and register, and a small quarter through every tier.
+
+Run by ``make run`` after the services are up (``.venv/bin/python deploy/local/demo.py``). It talks
+to the services over HTTP only, as their users would:
+
+1. loads a synthetic population of Kota Bengkulu (``17.71``, all its districts and villages, sized
+   from its real population; ``DTKS_DEMO_PEOPLE`` to change) into the civil-registry simulator;
+2. builds the register: ``DTKS_DEMO_REGISTER`` households proposed by their villages, checked,
+   forwarded by the district, the regency, ratified by the mayor's decree, forwarded by the
+   province, accepted by the Ministry, and fixed by the first determination decree;
+3. runs a small next quarter: new proposals (a few with faults the integrity standard catches),
+   a return at the province and its resubmission, a correction and a deactivation of registered
+   households, items left waiting at every tier, a second decree;
+4. prints where each service answers, how to get a token for each role, and a determined
+   household with its audit history.
+
+Deterministic for a given seed; safe to run again on a fresh stack only (decree numbers repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import httpx
+
+from dtks_contracts.regions import children, region_name
+from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.auth.tokens import TokenService
+from dtks_runtime.settings import RuntimeSettings
+from dtks_synthetic import Fault, generate_population, proposals
+
+REGENCY = os.environ.get("DTKS_DEMO_REGENCY", "17.71")
+PROVINCE = REGENCY.split(".")[0]
+SEED = int(os.environ.get("DTKS_DEMO_SEED", "1"))
+REGISTER_SIZE = int(os.environ.get("DTKS_DEMO_REGISTER", "120"))
+PEOPLE = int(os.environ["DTKS_DEMO_PEOPLE"]) if os.environ.get("DTKS_DEMO_PEOPLE") else None
+
+
+def url(name: str, port_var: str, default: int) -> str:
+    return f"http://127.0.0.1:{os.environ.get(port_var, default)}"
+
+
+PROPOSAL = url("proposal", "DTKS_PROPOSAL_PORT", 8001)
+VERIFICATION = url("verification", "DTKS_VERIFICATION_PORT", 8002)
+REGISTRY = url("registry", "DTKS_REGISTRY_PORT", 8003)
+NOTIFICATION = url("notification", "DTKS_NOTIFICATION_PORT", 8004)
+CIVIL_REGISTRY = url("civil-registry", "DTKS_CIVIL_REGISTRY_PORT", 8005)
+
+
+def say(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+class Actors:
+    """Bearer tokens for every role the demo plays, signed with the services' secret."""
+
+    def __init__(self) -> None:
+        self.tokens = TokenService(RuntimeSettings().jwt_secret)
+
+    def token(self, role: Role, region: str) -> str:
+        return self.tokens.issue(subject=f"demo-{role.value}@{region}", role=role, region=region)
+
+    def headers(self, role: Role, region: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, region)}"}
+
+
+async def expect(response: httpx.Response, *ok: int) -> Any:
+    if response.status_code not in (ok or (200, 201, 202)):
+        raise SystemExit(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
+        )
+    return response.json()
+
+
+async def wait_for(what: str, check: Callable[[], Awaitable[bool]], within: float = 180) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        await asyncio.sleep(0.5)
+
+
+class Demo:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+        self.actors = Actors()
+        self.population = generate_population(REGENCY, people=PEOPLE, seed=SEED)
+        self.districts = sorted(children(REGENCY))
+
+    # --- step 1: the civil registry ------------------------------------------------------------
+
+    async def load_civil_registry(self) -> int:
+        batch: list[dict[str, Any]] = []
+        loaded = 0
+        for record in self.population.civil_registry_records():
+            batch.append(record.to_json())
+            if len(batch) == 20_000:
+                loaded += await self._load(batch)
+                batch = []
+        if batch:
+            loaded += await self._load(batch)
+        return loaded
+
+    async def _load(self, people: list[dict[str, Any]]) -> int:
+        answer = await expect(
+            await self.http.post(f"{CIVIL_REGISTRY}/people", json={"people": people}, timeout=300)
+        )
+        return int(answer["loaded"])
+
+    # --- submitting and moving proposals through the tiers --------------------------------------
+
+    async def submit(self, bodies: Iterable[dict[str, Any]]) -> list[str]:
+        by_village: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for body in bodies:
+            by_village[body["village_code"]].append(body)
+        ids: list[str] = []
+        for village, items in by_village.items():
+            headers = self.actors.headers(Role.VILLAGE_OPERATOR, village)
+            answer = await expect(
+                await self.http.post(f"{PROPOSAL}/proposals/batch", json={"items": items}, headers=headers),
+                200,
+                207,
+            )
+            for result in answer["results"]:
+                if result["status"] >= 300:
+                    raise SystemExit(f"proposal refused at the door: {result}")
+                ids.append(result["body"]["proposal_id"])
+        return ids
+
+    def tier_actors(self, tier: str) -> list[tuple[Role, str]]:
+        if tier == "district":
+            return [(Role.DISTRICT_VERIFIER, d) for d in self.districts]
+        return {
+            "regency": [(Role.REGENCY_OPERATOR, REGENCY)],
+            "regent": [(Role.REGENT, REGENCY)],
+            "province": [(Role.PROVINCE_VERIFIER, PROVINCE)],
+            "ministry": [(Role.MINISTRY_VERIFIER, "ID")],
+        }[tier]
+
+    async def queue(self, tier: str) -> dict[tuple[Role, str], list[str]]:
+        waiting: dict[tuple[Role, str], list[str]] = {}
+        for role, region in self.tier_actors(tier):
+            answer = await expect(
+                await self.http.get(
+                    f"{VERIFICATION}/queues/{tier}",
+                    params={"limit": 1000},
+                    headers=self.actors.headers(role, region),
+                )
+            )
+            waiting[(role, region)] = [item["proposal_id"] for item in answer["items"]]
+        return waiting
+
+    async def wait_in_queue(self, tier: str, ids: Iterable[str]) -> None:
+        wanted = set(ids)
+
+        async def arrived() -> bool:
+            present = {pid for items in (await self.queue(tier)).values() for pid in items}
+            return wanted <= present
+
+        await wait_for(f"{len(wanted)} proposal(s) in the {tier} queue", arrived)
+
+    async def decide(self, tier: str, ids: Iterable[str], decision: str = "forward", **extra: Any) -> None:
+        wanted = set(ids)
+        for (role, region), waiting in (await self.queue(tier)).items():
+            mine = [pid for pid in waiting if pid in wanted]
+            for start in range(0, len(mine), 500):
+                items = [
+                    {"proposal_id": pid, "tier": tier, "decision": decision, **extra}
+                    for pid in mine[start : start + 500]
+                ]
+                answer = await expect(
+                    await self.http.post(
+                        f"{VERIFICATION}/decisions", json=items, headers=self.actors.headers(role, region)
+                    )
+                )
+                failed = [r for r in answer.get("results", []) if r.get("problem")]
+                if failed:
+                    raise SystemExit(f"decisions at {tier} refused: {failed[:3]}")
+
+    async def ratify(self, ids: list[str], decree_number: str) -> None:
+        body = {
+            "regency_code": REGENCY,
+            "decree_number": decree_number,
+            "decree_date": dt.date.today().isoformat(),
+            "proposal_ids": ids,
+        }
+        await expect(
+            await self.http.post(
+                f"{VERIFICATION}/ratifications", json=body, headers=self.actors.headers(Role.REGENT, REGENCY)
+            )
+        )
+
+    async def through_every_tier(self, ids: list[str], ratification_decree: str) -> None:
+        for tier in ("district", "regency"):
+            await self.wait_in_queue(tier, ids)
+            await self.decide(tier, ids)
+        await self.wait_in_queue("regent", ids)
+        await self.ratify(ids, ratification_decree)
+        for tier in ("province", "ministry"):
+            await self.wait_in_queue(tier, ids)
+            await self.decide(tier, ids)
+
+    async def wait_in_register(self, ids: list[str]) -> None:
+        headers = self.actors.headers(Role.MINISTRY_DETERMINER, "ID")
+
+        async def received() -> bool:
+            for pid in ids:
+                if (await self.http.get(f"{REGISTRY}/candidates/{pid}", headers=headers)).status_code != 200:
+                    return False
+            return True
+
+        await wait_for("the registry to receive the Ministry's acceptances", received)
+
+    async def determine(self, decree_number: str, period: str) -> dict[str, Any]:
+        body = {
+            "decree_number": decree_number,
+            "period": period,
+            "cutoff": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        headers = self.actors.headers(Role.MINISTRY_DETERMINER, "ID")
+        return dict(
+            await expect(
+                await self.http.post(f"{REGISTRY}/determinations", json=body, headers=headers), 200, 201
+            )
+        )
+
+    async def upkeep(self, household_ids: list[str]) -> list[str]:
+        """Propose a correction of the first household and the deactivation of the second."""
+        auditor = self.actors.headers(Role.AUDITOR, "ID")
+        to_correct, to_end = [
+            await expect(await self.http.get(f"{REGISTRY}/households/{h}", headers=auditor))
+            for h in household_ids
+        ]
+        corrected = dict(to_correct["household"])
+        corrected["address"] = {**corrected["address"], "street": "Jl. Kenanga No. 3"}
+        deliberation = {
+            "kind": "muskel",
+            "held_on": dt.date.today().isoformat(),
+            "minutes_ref": "BA-02/MUSKEL/XI/2026",
+        }
+        correction = {
+            "kind": "correction",
+            "village_code": to_correct["village_code"],
+            "household_id": to_correct["household_id"],
+            "household": corrected,
+            "deliberation": deliberation,
+            "programs": to_correct["programs"],
+        }
+        deactivation = {
+            "kind": "deactivation",
+            "village_code": to_end["village_code"],
+            "household_id": to_end["household_id"],
+            "reason": "moved",
+            "evidence_note": "The family moved to another regency (letter from the RT head)",
+            "deliberation": deliberation,
+        }
+        return await self.submit([correction, deactivation])
+
+    async def resubmit(self, ids: list[str], bodies: dict[str, dict[str, Any]]) -> None:
+        """The village sees the return and its reasons, corrects the proposal and sends it again."""
+        for pid in ids:
+            body = bodies[pid]
+            village = body["village_code"]
+
+            async def returned(pid: str = pid, village: str = village) -> bool:
+                return (await self.status(pid, village)).get("status") == "returned"
+
+            await wait_for(f"proposal {pid} to show as returned in its village", returned)
+            headers = self.actors.headers(Role.VILLAGE_OPERATOR, village)
+            resubmission = {k: v for k, v in body.items() if k != "proposal_id"}
+            await expect(
+                await self.http.post(
+                    f"{PROPOSAL}/proposals/{pid}/resubmissions", json=resubmission, headers=headers
+                )
+            )
+
+    async def status(self, pid: str, village: str) -> dict[str, Any]:
+        headers = self.actors.headers(Role.VILLAGE_OPERATOR, village)
+        return dict(await expect(await self.http.get(f"{PROPOSAL}/proposals/{pid}", headers=headers)))
+
+
+async def run() -> None:
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=60) as client:
+        demo = Demo(client)
+        say(
+            f"{region_name(REGENCY)} ({REGENCY}): {len(demo.districts)} districts; loading the civil registry"
+        )
+        loaded = await demo.load_civil_registry()
+        say(f"civil registry: {loaded:,} people")
+
+        # The register: the first decree.
+        # One draw, so the two quarters propose different families.
+        drawn = proposals(
+            demo.population,
+            REGISTER_SIZE + 24,
+            {Fault.NAME_MISMATCH: 2, Fault.NIK_NOT_IN_CIVIL_REGISTRY: 1},
+            seed=SEED,
+        )
+        clean_bodies = [p.body for p in drawn if p.fault is None]
+        first = clean_bodies[:REGISTER_SIZE]
+        ids = await demo.submit(first)
+        say(f"quarter 1: {len(ids)} new-household proposals submitted; moving them through every tier")
+        await demo.through_every_tier(ids, "400/001/KPTS/2026")
+        await demo.wait_in_register(ids)
+        decree1 = await demo.determine("1/HUK/2026", "2026-10")
+        say(f"decree 1/HUK/2026: {decree1['counts']} register hash {decree1['register_hash'][:16]}...")
+
+        # The next quarter.
+        clean = clean_bodies[REGISTER_SIZE:]
+        faulty = [p.body for p in drawn if p.fault is not None]
+        quarter = await demo.submit(clean)
+        rejected = await demo.submit(faulty)
+        say(
+            f"quarter 2: {len(quarter)} clean proposals, {len(rejected)} with faults the integrity standard catches"
+        )
+
+        # A correction and a deactivation of households the first decree registered.
+        upkeep = await demo.upkeep(decree1["registered"][:2])
+        say(f"quarter 2: a correction and a deactivation of registered households: {upkeep}")
+
+        # Most of the quarter goes all the way; two are returned at the province and resubmitted;
+        # a few are left waiting at the district, the regency and the province.
+        moving = [*quarter, *upkeep]
+        stay_at = {"district": quarter[:2], "regency": quarter[2:4], "province": quarter[4:6]}
+        returned = quarter[6:8]
+        for tier in ("district", "regency"):
+            moving = [p for p in moving if p not in stay_at[tier]]
+            await demo.wait_in_queue(tier, moving)
+            await demo.decide(tier, moving)
+        await demo.wait_in_queue("regent", moving)
+        await demo.ratify(moving, "400/014/KPTS/2027")
+        await demo.wait_in_queue("province", moving)
+        await demo.decide(
+            "province",
+            returned,
+            decision="return",
+            reasons=["DATA_INCONSISTENT"],
+            note="RT/RW missing on the KK",
+        )
+        moving = [p for p in moving if p not in stay_at["province"] and p not in returned]
+        await demo.decide("province", moving)
+        await demo.wait_in_queue("ministry", moving)
+        await demo.decide("ministry", moving)
+        await demo.resubmit(returned, {b["proposal_id"]: b for b in clean})
+        await demo.wait_in_register(moving)
+        decree2 = await demo.determine("2/HUK/2027", "2027-01")
+        say(f"decree 2/HUK/2027: {decree2['counts']}")
+
+        village = first[0]["village_code"]
+        household = decree1["registered"][0]
+        say("done in %.0f s" % (time.monotonic() - started))
+        print_guide(household, village, ids[0])
+
+
+def print_guide(household_id: str, village: str, proposal_id: str) -> None:
+    print(
+        f"""
+The DTKS demo is up.
+  proposal      {PROPOSAL}/docs        (village operators)
+  verification  {VERIFICATION}/docs    (district, regency, regent, province, Ministry)
+  registry      {REGISTRY}/docs        (determination, queries, citizens' check, audit)
+  notification  {NOTIFICATION}/docs    (inbox, subscriptions)
+  civil registry simulator {CIVIL_REGISTRY}/docs
+
+A token for each role (source .dtks/env first if you changed DTKS_JWT_SECRET):
+  .venv/bin/dtks-token --role village_operator --region {village}
+  .venv/bin/dtks-token --role district_verifier --region {village.rsplit(".", 1)[0]}
+  .venv/bin/dtks-token --role regency_operator --region {REGENCY}     (regent: --role regent)
+  .venv/bin/dtks-token --role province_verifier --region {PROVINCE}
+  .venv/bin/dtks-token --role ministry_verifier --region ID         (also ministry_determiner, auditor, agency)
+
+Try:
+  T=$(.venv/bin/dtks-token --role auditor --region ID)
+  curl -s -H "Authorization: Bearer $T" {REGISTRY}/households/{household_id}
+  curl -s -H "Authorization: Bearer $T" {REGISTRY}/audit/households/{household_id}/history
+  T=$(.venv/bin/dtks-token --role village_operator --region {village})
+  curl -s -H "Authorization: Bearer $T" {PROPOSAL}/proposals/{proposal_id}
+"""
+    )
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(run())
+    except httpx.HTTPError as exc:
+        sys.exit(f"[demo] a service did not answer: {exc!r}")
