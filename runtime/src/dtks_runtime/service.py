@@ -66,7 +66,7 @@ class ServiceRuntime:
         s = self.settings
         # Every stored schema version must lift to the current one before any event is read.
         verify_upcaster_chains()
-        self.database_url = await ensure_database(s.database_url, s.database_name or f"dtks_{self.service}")
+        self.database_url = await ensure_database(s.database_url, s.database_for(self.service))
         self.pool = await create_pool(self.database_url)
         async with self.pool.acquire() as conn:
             await event_store.install(conn)

@@ -18,7 +18,8 @@ class RuntimeSettings(BaseSettings):
     env: str = "development"
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    # The service's own database on that server; default dtks_<service>. Tests give each run its own.
+    # The service's own database on that server; default dtks_<service>. A "{service}" in it is
+    # replaced by the service's name, so one setting gives every service of a test run its own.
     database_name: str | None = None
     # Prepended to every topic name: lets tests and parallel runs share one broker without colliding.
     topic_prefix: str = ""
@@ -26,6 +27,9 @@ class RuntimeSettings(BaseSettings):
     jwt_issuer: str = "dtks"
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "info"
+
+    def database_for(self, service: str) -> str:
+        return (self.database_name or "dtks_{service}").replace("{service}", service)
 
     def check_production_safety(self) -> None:
         if self.env == "production" and self.jwt_secret == LOCAL_JWT_SECRET:

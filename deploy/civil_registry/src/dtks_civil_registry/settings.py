@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dtks_runtime.settings import RuntimeSettings
 
-DEFAULT_DATABASE = "dtks_civil_registry"
 DEFAULT_PORT = 8005
 
 
@@ -21,4 +20,4 @@ class CivilRegistrySettings(RuntimeSettings):
 
     @property
     def database(self) -> str:
-        return self.database_name or DEFAULT_DATABASE
+        return self.database_for("civil_registry")

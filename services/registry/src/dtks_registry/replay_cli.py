@@ -21,7 +21,7 @@ from dtks_runtime.db import ensure_database
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     settings = RegistrySettings()
-    url = await ensure_database(settings.database_url, settings.database_name or "dtks_registry")
+    url = await ensure_database(settings.database_url, settings.database_for("registry"))
     source = audit.ReplaySource(url, settings.kafka_bootstrap, settings.topic_prefix)
     if args.command == "rebuild":
         return await audit.rebuild(source, as_of_decree=args.as_of, keep=args.keep)
