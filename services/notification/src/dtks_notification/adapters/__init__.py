@@ -1,0 +1,1 @@
+"""I/O of the notification service: its PostgreSQL tables and the channels it sends through."""

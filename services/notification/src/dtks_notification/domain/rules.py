@@ -1,0 +1,293 @@
+"""From events to notices: who must hear about what happened, and what the queues now hold.
+
+The seeds of this project report proposals that stall because nobody knew they were waiting or
+why they came back. The rules close that loop:
+- the village operator hears when a proposal is returned (with every reason, in words they can act
+  on) and when it is determined into the register;
+- each tier learns what waits in its queue, collected into a digest per tier and region (see
+  :mod:`dtks_notification.domain.digest`), never one message per proposal;
+- a household that gave a phone number and consent hears when it enters or leaves the register;
+- the regency's social service hears when the regent ratified its batch;
+- partner agencies receive the determined register events they subscribed to (matched by the caller
+  with :mod:`dtks_notification.domain.subscriptions`).
+
+Events are read from different topics, so a proposal's submission may arrive after its return;
+every rule therefore works from the event's own fields, and uses what was learned earlier (who
+submitted, where a household lives, its phone) only to address the notice more precisely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import (
+    AcceptedByMinistry,
+    BatchRatified,
+    EventPayload,
+    Finding,
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    HouseholdRegistered,
+    IntegrityChecked,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+    ReturnedAtTier,
+    VerifiedAtTier,
+    WelfareDecileSet,
+)
+from dtks_contracts.events.registry import DeterminationIssued
+from dtks_contracts.regions import region_name
+from dtks_contracts.vocabulary.reasons import REASON_MESSAGES
+from dtks_contracts.vocabulary.roles import Role
+from dtks_contracts.vocabulary.tiers import FIRST_TIER, IntegrityStage, Tier, next_tier, tier_region
+from dtks_notification.domain.notices import ActorAudience, HouseholdAudience, Notice
+from dtks_notification.domain.subscriptions import PublicFacts
+
+TIER_NAMES = {
+    Tier.DISTRICT: "district",
+    Tier.REGENCY: "regency social service",
+    Tier.RATIFICATION: "regent's ratification",
+    Tier.PROVINCE: "province",
+    Tier.MINISTRY: "Ministry",
+}
+
+
+@dataclass(frozen=True)
+class ProposalFacts:
+    village_code: str
+    submitted_by: str | None = None  # the operator's subject, to address them by name
+
+
+@dataclass(frozen=True)
+class HouseholdFacts:
+    village_code: str
+    kk_number: str
+    programs: tuple[str, ...] = ()
+    phone: str | None = None  # only when the household consented to be contacted
+
+
+@dataclass
+class Knowledge:
+    """What earlier events taught: enough to address notices for events that do not say it all."""
+
+    proposals: dict[str, ProposalFacts] = field(default_factory=dict)
+    households: dict[str, HouseholdFacts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A proposal now waits at ``tier`` for the officers of ``region``."""
+
+    tier: Tier
+    region: str
+    proposal_id: str
+
+
+@dataclass(frozen=True)
+class QueueExit:
+    """A proposal left the queue of ``tier`` (``None``: of every tier, e.g. withdrawn)."""
+
+    proposal_id: str
+    tier: Tier | None
+
+
+@dataclass
+class Decision:
+    notices: list[Notice] = field(default_factory=list)
+    queue_entries: list[QueueEntry] = field(default_factory=list)
+    queue_exits: list[QueueExit] = field(default_factory=list)
+    learned_proposals: dict[str, ProposalFacts] = field(default_factory=dict)
+    learned_households: dict[str, HouseholdFacts] = field(default_factory=dict)
+    public: PublicFacts | None = None  # set for events agencies may subscribe to
+
+
+def place(code: str) -> str:
+    """``"17.71.01.1001"`` -> ``"Pagar Dewa (17.71.01.1001)"``; the code alone if it is unknown."""
+    try:
+        return f"{region_name(code)} ({code})"
+    except (KeyError, ValueError):
+        return code
+
+
+def masked_kk(kk_number: str) -> str:
+    """Only the last four digits: enough for a family to recognise its card, not to misuse it."""
+    return f"…{kk_number[-4:]}"
+
+
+def reason_lines(reasons: Sequence[Finding]) -> list[str]:
+    """One line per finding: the standard sentence for its code, the specifics, where it is."""
+    lines = []
+    for finding in reasons:
+        standard = REASON_MESSAGES[finding.code]
+        text = finding.message if standard in finding.message else f"{standard} {finding.message}"
+        where = f" [{finding.field_path}]" if finding.field_path else ""
+        lines.append(f"- {finding.code.value}: {text}{where}")
+    return lines
+
+
+def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Decision:
+    """All that follows from one event. ``known`` is read, never changed (the caller applies
+    ``learned_*`` to it, so the next event in the same batch sees them)."""
+    d = Decision()
+    match payload:
+        case ProposalSubmitted() | ProposalResubmitted():
+            submitter = payload.submitted_by.subject if payload.submitted_by else None
+            d.learned_proposals[payload.proposal_id] = ProposalFacts(payload.village_code, submitter)
+        case ProposalWithdrawn():
+            d.queue_exits.append(QueueExit(payload.proposal_id, None))
+        case IntegrityChecked():
+            _learn_village(d, known, payload.proposal_id, payload.village_code)
+            if payload.stage is IntegrityStage.ENTRY and payload.passed:
+                region = tier_region(FIRST_TIER, payload.village_code)
+                d.queue_entries.append(QueueEntry(FIRST_TIER, region, payload.proposal_id))
+        case VerifiedAtTier():
+            _learn_village(d, known, payload.proposal_id, payload.village_code)
+            d.queue_exits.append(QueueExit(payload.proposal_id, payload.tier))
+            following = next_tier(payload.tier)
+            if following is not None:
+                region = tier_region(following, payload.village_code)
+                d.queue_entries.append(QueueEntry(following, region, payload.proposal_id))
+        case ReturnedAtTier():
+            _learn_village(d, known, payload.proposal_id, payload.village_code)
+            d.queue_exits.append(QueueExit(payload.proposal_id, payload.tier))
+            d.notices.append(_returned(event, payload, known))
+        case AcceptedByMinistry():
+            d.queue_exits.append(QueueExit(payload.proposal_id, Tier.MINISTRY))
+        case BatchRatified():
+            d.notices.append(_batch_ratified(event, payload))
+        case HouseholdRegistered() | HouseholdCorrected():
+            _household_snapshot(d, event, payload, known)
+        case HouseholdDeactivated():
+            _household_deactivated(d, event, payload, known)
+        case WelfareDecileSet():
+            facts = known.households.get(payload.household_id)
+            d.public = PublicFacts(
+                event.event_type, facts.village_code if facts else None, facts.programs if facts else ()
+            )
+        case DeterminationIssued():
+            d.public = PublicFacts(event.event_type, None, ())
+        case _:
+            pass
+    return d
+
+
+def _learn_village(d: Decision, known: Knowledge, proposal_id: str, village_code: str) -> None:
+    if proposal_id not in known.proposals:
+        d.learned_proposals[proposal_id] = ProposalFacts(village_code)
+
+
+def _operator(known: Knowledge, proposal_id: str, village_code: str) -> ActorAudience:
+    facts = known.proposals.get(proposal_id)
+    subject = facts.submitted_by if facts and facts.village_code == village_code else None
+    return ActorAudience(Role.VILLAGE_OPERATOR.value, village_code, subject)
+
+
+def _returned(event: EventEnvelope, p: ReturnedAtTier, known: Knowledge) -> Notice:
+    tier = TIER_NAMES[p.tier]
+    lines = [
+        f"The {tier} tier returned proposal {p.proposal_id} (round {p.round}) from "
+        f"{place(p.village_code)}. What to correct:",
+        *reason_lines(p.reasons),
+    ]
+    if p.note:
+        lines.append(f"Note from the verifier: {p.note}")
+    lines.append("Correct the proposal and resubmit it; it will pass every tier again.")
+    return Notice(
+        rule="proposal_returned",
+        audience=_operator(known, p.proposal_id, p.village_code),
+        title=f"Proposal {p.proposal_id} returned at the {tier} tier",
+        body="\n".join(lines),
+        related_event_id=event.event_id,
+    )
+
+
+def _batch_ratified(event: EventEnvelope, p: BatchRatified) -> Notice:
+    count = len(p.proposal_ids)
+    return Notice(
+        rule="batch_ratified",
+        audience=ActorAudience(Role.REGENCY_OPERATOR.value, p.regency_code),
+        title=f"Ratification batch {p.batch_id} ratified by decree {p.decree_number}",
+        body=(
+            f"The regent ratified batch {p.batch_id} of {place(p.regency_code)} by decree "
+            f"{p.decree_number} of {p.decree_date.isoformat()}: {count} proposal"
+            f"{'s' if count != 1 else ''} now go on to the province."
+        ),
+        related_event_id=event.event_id,
+    )
+
+
+def _household_snapshot(
+    d: Decision, event: EventEnvelope, p: HouseholdRegistered | HouseholdCorrected, known: Knowledge
+) -> None:
+    h = p.household
+    phone = h.contact.phone if h.contact is not None and h.contact.consent else None
+    d.learned_households[p.household_id] = HouseholdFacts(
+        h.village_code, h.kk_number, tuple(str(x) for x in h.programs), phone
+    )
+    d.public = PublicFacts(event.event_type, h.village_code, tuple(str(x) for x in h.programs))
+    registered = isinstance(p, HouseholdRegistered)
+    what = "registered" if registered else "corrected"
+    d.notices.append(
+        Notice(
+            rule=f"proposal_determined_{what}",
+            audience=_operator(known, p.proposal_id, h.village_code),
+            title=f"Proposal {p.proposal_id} determined: household {what}",
+            body=(
+                f"Decree {p.decree_number} {what} household {p.household_id} (family card "
+                f"{masked_kk(h.kk_number)}) of {place(h.village_code)}, from proposal {p.proposal_id}."
+            ),
+            related_event_id=event.event_id,
+        )
+    )
+    if registered and phone is not None:
+        d.notices.append(
+            Notice(
+                rule="household_entered_register",
+                audience=HouseholdAudience(p.household_id, phone),
+                title=(
+                    f"DTKS: your household (family card {masked_kk(h.kk_number)}) is now in the social "
+                    f"welfare register, by decree {p.decree_number}."
+                ),
+                body="",
+                related_event_id=event.event_id,
+            )
+        )
+
+
+def _household_deactivated(
+    d: Decision, event: EventEnvelope, p: HouseholdDeactivated, known: Knowledge
+) -> None:
+    facts = known.households.get(p.household_id)
+    proposal = known.proposals.get(p.proposal_id)
+    village = facts.village_code if facts else (proposal.village_code if proposal else None)
+    d.public = PublicFacts(event.event_type, village, facts.programs if facts else ())
+    if village is not None:
+        d.notices.append(
+            Notice(
+                rule="proposal_determined_deactivated",
+                audience=_operator(known, p.proposal_id, village),
+                title=f"Proposal {p.proposal_id} determined: household deactivated",
+                body=(
+                    f"Decree {p.decree_number} deactivated household {p.household_id} (family card "
+                    f"{masked_kk(p.kk_number)}) of {place(village)} ({p.reason.value}), from proposal "
+                    f"{p.proposal_id}."
+                ),
+                related_event_id=event.event_id,
+            )
+        )
+    if facts is not None and facts.phone is not None:
+        d.notices.append(
+            Notice(
+                rule="household_left_register",
+                audience=HouseholdAudience(p.household_id, facts.phone),
+                title=(
+                    f"DTKS: your household (family card {masked_kk(p.kk_number)}) left the social welfare "
+                    f"register by decree {p.decree_number}. Ask your village office if this is wrong."
+                ),
+                body="",
+                related_event_id=event.event_id,
+            )
+        )

@@ -1,0 +1,88 @@
+"""The consumer's handler: decide what every event means for whom, and record it in the consumer's
+transaction (the runtime commits it together with the events' inbox entries, then the offsets).
+
+Nothing is sent here. Sending is the sender's job (:mod:`dtks_notification.sender`); a crash after
+this transaction commits leaves pending deliveries that the sender picks up after a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.vocabulary.notifications import NotificationChannel
+from dtks_notification.adapters import records
+from dtks_notification.adapters.records import ChannelsOn
+from dtks_notification.domain.notices import AgencyAudience, Notice, delivery_id_for
+from dtks_notification.domain.rules import Decision, QueueEntry, QueueExit, decide
+from dtks_notification.domain.subscriptions import matching
+
+
+@dataclass(frozen=True)
+class RuleHandler:
+    channels: ChannelsOn
+    attempt_limit: int
+
+    async def __call__(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        typed = [(e, e.typed_payload()) for e in events]
+        known = await records.load_knowledge(
+            conn,
+            (str(p.proposal_id) for _, p in typed if hasattr(p, "proposal_id")),
+            (str(p.household_id) for _, p in typed if hasattr(p, "household_id")),
+        )
+        subscriptions = await records.active_subscriptions(conn)
+        notices: list[Notice] = []
+        correlation: dict[str, str] = {}
+        entries: list[QueueEntry] = []
+        exits: list[QueueExit] = []
+        learned = Decision()
+        for event, payload in typed:
+            d = decide(event, payload, known)
+            # Later events of this batch must see what earlier ones taught.
+            known.proposals.update(d.learned_proposals)
+            known.households.update(d.learned_households)
+            learned.learned_proposals.update(d.learned_proposals)
+            learned.learned_households.update(d.learned_households)
+            entries += d.queue_entries
+            exits += d.queue_exits
+            found = list(d.notices)
+            if d.public is not None:
+                found += _agency_notices(event, matching(subscriptions, d.public))
+            for n in found:
+                correlation[n.notification_id] = event.correlation_id
+            notices += found
+        await records.save_knowledge(conn, learned.learned_proposals, learned.learned_households)
+        await records.record_queue_changes(conn, entries, exits)
+        await records.record_notices(
+            conn,
+            notices,
+            correlation_ids=correlation,
+            channels=self.channels,
+            attempt_limit=self.attempt_limit,
+        )
+
+
+def public_envelope(event: EventEnvelope) -> dict[str, object]:
+    """The event as an agency receives it: the household's phone stays with us (the family agreed
+    to be contacted about its record, not to have its number passed on)."""
+    data = event.model_dump(mode="json")
+    household = data["payload"].get("household")
+    if isinstance(household, dict):
+        household.pop("contact", None)
+    return data
+
+
+def _agency_notices(event: EventEnvelope, subscription_ids: list[str]) -> list[Notice]:
+    if not subscription_ids:
+        return []
+    envelope = public_envelope(event)
+    out = []
+    for sid in subscription_ids:
+        notice = Notice("agency_webhook", AgencyAudience(sid), event.event_type, "", event.event_id)
+        delivery_id = delivery_id_for(notice.notification_id, NotificationChannel.WEBHOOK.value, sid)
+        out.append(dataclasses.replace(notice, body=records.webhook_body(delivery_id, sid, envelope)))
+    return out

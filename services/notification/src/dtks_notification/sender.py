@@ -1,0 +1,236 @@
+"""The sender: claims due deliveries, sends them, records every attempt and its event.
+
+Each round runs in one transaction: claim up to a batch of due deliveries (``FOR UPDATE SKIP
+LOCKED``, so several senders, in one process or many, never take the same one), send them
+concurrently, then record the attempts, the new state of each delivery and one
+``notification.delivered`` or ``notification.failed`` event per attempt (through the outbox), and
+commit. A crash before the commit leaves the deliveries pending with their attempt uncounted: the
+next sender sends them again with the same delivery id, which is what receivers deduplicate on.
+So a delivery reaches its receiver at least once and never under two ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from dtks_contracts.events import NotificationDelivered, NotificationFailed
+from dtks_contracts.vocabulary.notifications import NotificationChannel
+from dtks_notification.adapters.channels import Channel, DeliveryFailed, Outgoing
+from dtks_notification.adapters.schema import DUE_CHANNEL
+from dtks_notification.domain.retry import RetryPolicy
+from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
+from dtks_runtime.telemetry import get_logger
+
+log = get_logger(__name__)
+
+CLAIM_DUE = """
+SELECT d.delivery_id, d.notification_id, d.channel, d.recipient, d.attempts, d.attempt_limit,
+       n.title, n.body, n.related_event_id, n.correlation_id, s.callback_url, s.secret, s.deleted_at
+FROM deliveries d
+JOIN notifications n ON n.notification_id = d.notification_id
+LEFT JOIN subscriptions s ON s.subscription_id = d.subscription_id
+WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+ORDER BY d.next_attempt_at
+LIMIT $1
+FOR UPDATE OF d SKIP LOCKED
+"""
+
+MAX_ERROR = 2000  # the contract's limit for an error in notification.failed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None
+    duration_ms: int
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        database_url: str,
+        channels: Mapping[NotificationChannel, Channel],
+        policy: RetryPolicy,
+        send_timeout: float,
+        batch_size: int = 200,
+        workers: int = 2,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.pool, self.store, self.database_url = pool, store, database_url
+        self.channels, self.policy, self.send_timeout = channels, policy, send_timeout
+        self.batch_size, self.workers, self.poll_seconds = batch_size, workers, poll_seconds
+        self.sent = 0
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until ``stop`` is set; woken by NOTIFY when deliveries are decided."""
+        listener = await asyncpg.connect(self.database_url)
+        await listener.add_listener(DUE_CHANNEL, lambda *_: self._wake.set())
+        try:
+            await asyncio.gather(*(self._work(stop) for _ in range(self.workers)))
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.close()
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once()
+            except Exception as exc:  # the database went away, say: keep the loop alive, try again
+                log.warning("sender round failed; retrying", error=repr(exc))
+                claimed = 0
+            if claimed < self.batch_size:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        timeout = self.poll_seconds
+        with contextlib.suppress(Exception):
+            async with self.pool.acquire() as conn:
+                due_in = await conn.fetchval(
+                    """SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
+                       FROM deliveries WHERE status = 'pending'"""
+                )
+            if due_in is not None:
+                timeout = min(max(due_in, 0.0), self.poll_seconds)
+        if timeout <= 0:
+            return
+        self._wake.clear()
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+
+    async def run_once(self) -> int:
+        """One round: claim, send, record, commit. Returns how many deliveries it attempted."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(CLAIM_DUE, self.batch_size)
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(*(self._attempt(r) for r in rows))
+            await self._record(conn, rows, outcomes)
+        self.sent += len(rows)
+        return len(rows)
+
+    async def _attempt(self, row: asyncpg.Record) -> Outcome:
+        channel_name = NotificationChannel(row["channel"])
+        started = time.perf_counter()
+        error: str | None = None
+        channel = self.channels.get(channel_name)
+        try:
+            if channel is None:
+                raise DeliveryFailed(f"the {channel_name.value} channel is not configured on this service")
+            deleted = row["deleted_at"] is not None
+            outgoing = Outgoing(
+                delivery_id=row["delivery_id"],
+                notification_id=row["notification_id"],
+                channel=channel_name,
+                recipient=row["recipient"],
+                title=row["title"],
+                body=row["body"],
+                attempt=row["attempts"] + 1,
+                callback_url=None if deleted else row["callback_url"],
+                secret=None if deleted else row["secret"],
+            )
+            await asyncio.wait_for(channel.send(outgoing), self.send_timeout)
+        except DeliveryFailed as exc:
+            error = str(exc)
+        except TimeoutError:
+            error = f"no answer within {self.send_timeout:g} s"
+        except Exception as exc:  # a fault in a channel must not stop the others
+            error = f"{type(exc).__name__}: {exc}"
+        return Outcome(error, int((time.perf_counter() - started) * 1000))
+
+    async def _record(
+        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], outcomes: Sequence[Outcome]
+    ) -> None:
+        ids, statuses, attempts, delays, errors = [], [], [], [], []
+        events: dict[str, list[NewEvent]] = defaultdict(list)
+        causes: dict[str, Causation] = {}
+        for row, outcome in zip(rows, outcomes, strict=True):
+            attempt = row["attempts"] + 1
+            common = {
+                "notification_id": row["notification_id"],
+                "delivery_id": row["delivery_id"],
+                "channel": row["channel"],
+                "recipient": row["recipient"],
+                "attempt": attempt,
+                "related_event_id": row["related_event_id"],
+            }
+            if outcome.error is None:
+                status, delay = "delivered", 0.0
+                events[row["notification_id"]].append(NewEvent.of(NotificationDelivered(**common)))
+            else:
+                dead = self.policy.exhausted(attempt, row["attempt_limit"])
+                status, delay = ("dead", 0.0) if dead else ("pending", self.policy.delay_after(attempt))
+                error = outcome.error[:MAX_ERROR]
+                events[row["notification_id"]].append(
+                    NewEvent.of(NotificationFailed(**common, error=error, will_retry=not dead))
+                )
+                log.info("delivery failed", delivery_id=row["delivery_id"], attempt=attempt, status=status)
+            causes[row["notification_id"]] = Causation(
+                correlation_id=row["correlation_id"], causation_id=str(row["related_event_id"])
+            )
+            ids.append(row["delivery_id"])
+            statuses.append(status)
+            attempts.append(attempt)
+            delays.append(delay)
+            errors.append(outcome.error)
+        await conn.execute(
+            """UPDATE deliveries d
+               SET status = x.s, attempts = x.a, last_error = x.e,
+                   next_attempt_at = now() + x.delay * interval '1 second',
+                   delivered_at = CASE WHEN x.s = 'delivered' THEN now() END
+               FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[]) AS x(id, s, a, delay, e)
+               WHERE d.delivery_id = x.id""",
+            ids,
+            statuses,
+            attempts,
+            delays,
+            errors,
+        )
+        await conn.execute(
+            """INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error, duration_ms)
+               SELECT id, a, CASE WHEN e IS NULL THEN 'delivered' ELSE 'failed' END, e, ms
+               FROM unnest($1::text[], $2::int[], $3::text[], $4::int[]) AS x(id, a, e, ms)""",
+            ids,
+            attempts,
+            errors,
+            [o.duration_ms for o in outcomes],
+        )
+        await self._append_events(conn, events, causes)
+
+    async def _append_events(
+        self, conn: asyncpg.Connection, events: dict[str, list[NewEvent]], causes: dict[str, Causation]
+    ) -> None:
+        # Each notification is a stream; its version lives on its row, locked in id order so two
+        # senders recording attempts of the same notification (email and SMS) take turns.
+        rows = await conn.fetch(
+            """SELECT notification_id, event_version FROM notifications
+               WHERE notification_id = ANY($1::text[]) ORDER BY notification_id FOR NO KEY UPDATE""",
+            list(events),
+        )
+        versions = [(r["notification_id"], r["event_version"]) for r in rows]
+        await self.store.append_many(
+            conn,
+            [
+                StreamAppend("notification", nid, version, events[nid], causes[nid])
+                for nid, version in versions
+            ],
+            causation=Causation(),
+        )
+        versions = [(nid, version + len(events[nid])) for nid, version in versions]
+        await conn.execute(
+            """UPDATE notifications n SET event_version = x.v
+               FROM unnest($1::text[], $2::int[]) AS x(id, v) WHERE n.notification_id = x.id""",
+            [v[0] for v in versions],
+            [v[1] for v in versions],
+        )

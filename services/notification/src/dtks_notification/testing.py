@@ -1,0 +1,205 @@
+"""Real local receivers for tests and the benchmark (no mocks): an HTTP server for webhooks and the
+SMS gateway, an SMTP server (aiosmtpd), and builders of contract events produced to real topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import socket
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiosmtpd.controller import Controller
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import EventPayload
+from dtks_contracts.household import Address, Contact, Household, Member
+from dtks_contracts.topics import partition_key, topic_for
+from dtks_contracts.vocabulary import RelationToHead, Role, Sex
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+Responder = Callable[[Received, int], Awaitable[int]]
+
+
+async def always_ok(_: Received, __: int) -> int:
+    return 200
+
+
+class HttpReceiver:
+    """A small HTTP/1.1 server (keep-alive, Content-Length bodies) that records every request and
+    answers with the status ``respond(request, index)`` returns; ``respond`` may also wait."""
+
+    def __init__(self, respond: Responder = always_ok, *, record: bool = True) -> None:
+        self.respond = respond
+        self.record = record
+        self.requests: list[Received] = []
+        self.count = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def start(self, port: int = 0) -> HttpReceiver:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                request = Received(method, path, headers, body)
+                index = self.count
+                self.count += 1
+                if self.record:
+                    self.requests.append(request)
+                status = await self.respond(request, index)
+                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free port that keeps every message it accepts."""
+
+    messages: list[Message] = field(default_factory=list)
+    port: int = 0
+    _controller: Controller | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def start(self) -> SmtpSink:
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+
+    def to(self, address: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+# --- events --------------------------------------------------------------------------------------
+
+VILLAGE = "17.71.01.1001"  # Pagar Dewa, Selebar, Kota Bengkulu
+OTHER_VILLAGE = "17.71.01.1002"
+HEAD_NIK = "1771015203850001"
+KK = "1771010101200001"
+
+
+def village_operator(village: str = VILLAGE, subject: str = "op-pagar-dewa") -> Actor:
+    return Actor(subject=subject, role=Role.VILLAGE_OPERATOR, region=village)
+
+
+def household(
+    household_id: str | None = None,
+    *,
+    village: str = VILLAGE,
+    phone: str | None = None,
+    consent: bool = True,
+    programs: Sequence[str] = (),
+) -> Household:
+    return Household(
+        kk_number=KK,
+        household_id=household_id,
+        address=Address(street="Jl. Pagar Dewa No. 7", rt="003", rw="001"),
+        village_code=village,
+        members=(
+            Member(
+                nik=HEAD_NIK,
+                name="Siti Aminah",
+                birth_date=dt.date(1985, 3, 12),
+                sex=Sex.FEMALE,
+                relation_to_head=RelationToHead.HEAD,
+            ),
+        ),
+        programs=tuple(programs),
+        contact=Contact(phone=phone, consent=consent) if phone else None,
+    )
+
+
+def envelope(payload: EventPayload, version: int = 1, actor: Actor | None = None) -> EventEnvelope:
+    return EventEnvelope.new(payload, aggregate_version=version, actor=actor)
+
+
+async def produce(bootstrap: str, prefix: str, envelopes: Sequence[EventEnvelope]) -> None:
+    """Publish envelopes to their real (prefixed) topics, keyed as the contracts say."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                topic_for(e.event_type, prefix).name, value=e.to_bytes(), key=partition_key(e)
+            )
+            for e in envelopes
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def _serve_forever(port: int) -> None:
+    """``python -m dtks_notification.testing PORT``: a webhook receiver answering 200 to everything,
+    in its own process (the benchmark's receiver must not share a core's event loop with the sender)."""
+
+    async def main() -> None:
+        receiver = await HttpReceiver(record=False).start(port)
+        print(receiver.port, flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    _serve_forever(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

@@ -1,0 +1,194 @@
+"""Agency subscriptions: signed webhooks, retries with backoff, dead letters and replay (real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from dtks_contracts.events import HouseholdRegistered
+from dtks_contracts.vocabulary import Role
+from dtks_notification.domain import signing
+from dtks_notification.testing import HttpReceiver, Received, envelope, household, produce
+from dtks_runtime.testing import wait_until
+
+SECRET = "bpjs-shared-secret-0123456789"
+
+
+def _registered(household_id: str = "h-1") -> HouseholdRegistered:
+    return HouseholdRegistered(
+        household_id=household_id,
+        decree_number="D-1",
+        proposal_id=f"p-{household_id}",
+        household=household(household_id, phone="+6281234567890", programs=["PBI_JK"]),
+    )
+
+
+async def _subscribe(svc, agency_headers, url: str, **filters) -> str:
+    body = {
+        "callback_url": url,
+        "secret": SECRET,
+        "event_types": ["registry.household_registered"],
+        **filters,
+    }
+    r = await svc.client.post("/subscriptions", headers=agency_headers, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["subscription_id"]
+
+
+async def _deliveries(svc, headers, sid: str) -> list[dict]:
+    r = await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_a_receiver_failing_three_times_then_succeeding_gets_the_delivery_once_signed(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    async def three_failures(_: Received, index: int) -> int:
+        return 500 if index < 3 else 200
+
+    receiver = await HttpReceiver(three_failures).start()
+    receivers.append(receiver)
+    async with service(notification_max_attempts=5) as svc:
+        bpjs = svc.token(Role.AGENCY, "ID", "bpjs-kesehatan", programs=("PBI_JK",))
+        other = svc.token(Role.AGENCY, "ID", "kemendikbud")
+        sid = await _subscribe(svc, bpjs, receiver.url, regions=["17.71"])
+        # Another agency neither sees nor deletes it.
+        assert (await svc.client.get(f"/subscriptions/{sid}", headers=other)).status_code == 404
+        assert (await svc.client.delete(f"/subscriptions/{sid}", headers=other)).status_code == 404
+        assert (await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=other)).status_code == 404
+        assert "secret" not in (await svc.client.get(f"/subscriptions/{sid}", headers=bpjs)).json()
+
+        await produce(kafka_bootstrap, topic_prefix, [envelope(_registered())])
+
+        async def delivered() -> bool:
+            found = await _deliveries(svc, bpjs, sid)
+            return bool(found) and found[0]["status"] == "delivered"
+
+        await wait_until(delivered, what="the delivery to succeed")
+        [delivery] = await _deliveries(svc, bpjs, sid)
+        assert [a["outcome"] for a in delivery["log"]] == ["failed"] * 3 + ["delivered"]
+        assert "answered 500" in delivery["log"][0]["error"]
+
+        assert len(receiver.requests) == 4
+        assert {r.headers[signing.DELIVERY_ID_HEADER.lower()] for r in receiver.requests} == {
+            delivery["delivery_id"]
+        }
+        assert len({r.body for r in receiver.requests}) == 1  # every retry carries the same bytes
+        for r in receiver.requests:
+            assert signing.verify(
+                SECRET,
+                r.headers[signing.TIMESTAMP_HEADER.lower()],
+                r.body,
+                r.headers[signing.SIGNATURE_HEADER.lower()],
+            )
+            assert not signing.verify(
+                "wrong-secret-0123456789",
+                r.headers[signing.TIMESTAMP_HEADER.lower()],
+                r.body,
+                r.headers[signing.SIGNATURE_HEADER.lower()],
+            )
+        body = json.loads(receiver.requests[-1].body)
+        assert body["delivery_id"] == delivery["delivery_id"]
+        assert body["event"]["event_type"] == "registry.household_registered"
+        assert "contact" not in body["event"]["payload"]["household"]  # the family's phone stays with us
+
+        async with svc.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT event_type, stream_version, envelope->'payload' AS p FROM events
+                   WHERE envelope->'payload'->>'channel' = 'webhook' ORDER BY position"""
+            )
+        outcomes = [
+            (r["event_type"], r["stream_version"], json.loads(r["p"]).get("will_retry")) for r in rows
+        ]
+        assert outcomes == [
+            ("notification.failed", 1, True),
+            ("notification.failed", 2, True),
+            ("notification.failed", 3, True),
+            ("notification.delivered", 4, None),
+        ]
+
+
+async def test_a_receiver_that_never_succeeds_is_dead_lettered_then_replayed(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    healthy = asyncio.Event()
+
+    async def down_until_fixed(_: Received, __: int) -> int:
+        return 200 if healthy.is_set() else 503
+
+    receiver = await HttpReceiver(down_until_fixed).start()
+    receivers.append(receiver)
+    async with service(notification_max_attempts=3) as svc:
+        bpjs = svc.token(Role.AGENCY, "ID", "bpjs-kesehatan")
+        other = svc.token(Role.AGENCY, "ID", "kemendikbud")
+        sid = await _subscribe(svc, bpjs, receiver.url)
+        await produce(kafka_bootstrap, topic_prefix, [envelope(_registered())])
+
+        async def dead() -> bool:
+            return bool((await svc.client.get("/dead-letters", headers=bpjs)).json())
+
+        await wait_until(dead, what="the dead letter")
+        [letter] = (await svc.client.get("/dead-letters", headers=bpjs)).json()
+        assert letter["status"] == "dead" and letter["attempts"] == 3 and len(receiver.requests) == 3
+        assert (await svc.client.get("/dead-letters", headers=other)).json() == []
+        assert (await svc.client.get("/dead-letters", headers=svc.token(Role.MINISTRY_VERIFIER, "ID"))).json()
+        assert (
+            await svc.client.get("/dead-letters", headers=svc.token(Role.AUDITOR, "ID"))
+        ).status_code == 403
+        assert len(receiver.requests) == 3  # parked: nothing more is sent on its own
+
+        delivery_id = letter["delivery_id"]
+        assert (
+            await svc.client.post(f"/dead-letters/{delivery_id}/replay", headers=other)
+        ).status_code == 404
+        healthy.set()
+        replay = await svc.client.post(f"/dead-letters/{delivery_id}/replay", headers=bpjs)
+        assert replay.status_code == 202, replay.text
+
+        async def delivered() -> bool:
+            return (await _deliveries(svc, bpjs, sid))[0]["status"] == "delivered"
+
+        await wait_until(delivered, what="the replayed delivery")
+        [delivery] = await _deliveries(svc, bpjs, sid)
+        assert [a["outcome"] for a in delivery["log"]] == ["failed"] * 3 + ["delivered"]
+        assert {r.headers[signing.DELIVERY_ID_HEADER.lower()] for r in receiver.requests} == {delivery_id}
+        again = await svc.client.post(f"/dead-letters/{delivery_id}/replay", headers=bpjs)
+        assert again.status_code == 409 and again.json()["code"] == "delivery_not_dead"
+        async with svc.pool.acquire() as conn:
+            last_failure = await conn.fetchval(
+                """SELECT envelope->'payload'->>'will_retry' FROM events
+                   WHERE event_type = 'notification.failed' ORDER BY position DESC LIMIT 1"""
+            )
+        assert last_failure == "false"
+
+
+async def test_subscriptions_are_for_agencies_within_their_grant(service, receivers):
+    async with service() as svc:
+        body = {"callback_url": "http://127.0.0.1:9/hook", "secret": SECRET}
+        operator = svc.token(Role.VILLAGE_OPERATOR, "17.71.01.1001")
+        assert (await svc.client.post("/subscriptions", headers=operator, json=body)).status_code == 403
+        regional = svc.token(Role.AGENCY, "17", "dinkes-bengkulu", programs=("PBI_JK",))
+        refused = await svc.client.post("/subscriptions", headers=regional, json={**body, "regions": ["18"]})
+        assert refused.status_code == 403 and refused.json()["code"] == "region_outside_grant"
+        refused = await svc.client.post(
+            "/subscriptions", headers=regional, json={**body, "programs": ["PKH"]}
+        )
+        assert refused.status_code == 403 and refused.json()["code"] == "program_not_granted"
+        refused = await svc.client.post(
+            "/subscriptions",
+            headers=regional,
+            json={**body, "event_types": ["verification.returned_at_tier"]},
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "event_type_not_public"
+        short = await svc.client.post("/subscriptions", headers=regional, json={**body, "secret": "short"})
+        assert short.status_code == 422
+        created = await svc.client.post("/subscriptions", headers=regional, json=body)
+        assert created.status_code == 201
+        sub = created.json()
+        assert sub["regions"] == ["17"] and sub["programs"] == ["PBI_JK"]
+        assert [
+            s["subscription_id"] for s in (await svc.client.get("/subscriptions", headers=regional)).json()
+        ] == [sub["subscription_id"]]
+        deleted = await svc.client.delete(f"/subscriptions/{sub['subscription_id']}", headers=regional)
+        assert deleted.status_code == 200 and deleted.json()["deleted_at"] is not None
