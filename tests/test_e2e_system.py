@@ -8,14 +8,20 @@ free ports, then check what each kind of user sees.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,7 +30,7 @@ import pytest
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.settings import LOCAL_JWT_SECRET
-from dtks_runtime.testing import Infra
+from dtks_runtime.testing import Infra, wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -37,6 +43,7 @@ PORT_VARS = {
     "civil-registry": "DTKS_CIVIL_REGISTRY_PORT",
 }
 tokens = TokenService(LOCAL_JWT_SECRET)
+AGENCY_SECRET = "health-ministry-webhook-secret"
 
 
 def free_port() -> int:
@@ -45,11 +52,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class AgencyReceiver:
+    """A partner agency's webhook endpoint: a real HTTP server on loopback that keeps what it got."""
+
+    def __init__(self) -> None:
+        received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dtks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 @dataclass(frozen=True)
 class System:
     urls: dict[str, str]
     env: dict[str, str]
     demo_output: str
+    agency: AgencyReceiver
 
     def headers(self, role: Role, region: str) -> dict[str, str]:
         return {
@@ -79,6 +108,19 @@ def system(infra: Infra) -> Iterator[System]:
     services = [sys.executable, str(ROOT / "deploy/local/services.py")]
     subprocess.run([*services, "start", "--state-dir", str(state)], env=env, check=True, timeout=180)
     try:
+        agency = AgencyReceiver()
+        subscription = httpx.post(
+            f"http://127.0.0.1:{ports['notification']}/subscriptions",
+            json={
+                "callback_url": agency.url,
+                "secret": AGENCY_SECRET,
+                "event_types": ["registry.determination_issued"],
+            },
+            headers={
+                "Authorization": f"Bearer {tokens.issue(subject='bpjs', role=Role.AGENCY, region='ID')}"
+            },
+        )
+        assert subscription.status_code == 201, subscription.text
         demo = subprocess.run(
             [sys.executable, str(ROOT / "deploy/local/demo.py")],
             env={**env, "DTKS_DEMO_PEOPLE": "6000", "DTKS_DEMO_REGISTER": "40"},
@@ -87,7 +129,7 @@ def system(infra: Infra) -> Iterator[System]:
             timeout=600,
         )
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-        yield System({n: f"http://127.0.0.1:{p}" for n, p in ports.items()}, env, demo.stdout)
+        yield System({n: f"http://127.0.0.1:{p}" for n, p in ports.items()}, env, demo.stdout, agency)
     finally:
         subprocess.run([*services, "stop", "--state-dir", str(state)], env=env, check=False, timeout=120)
 
@@ -181,3 +223,20 @@ def test_an_auditors_replay_reproduces_every_decrees_hash(system: System) -> Non
     assert set(decrees) == {"1/HUK/2026", "2/HUK/2027"}
     for decree in decrees.values():
         assert decree["replayed_hash"] == decree["recorded_hash"] == decree["live_hash"]
+
+
+def test_a_subscribed_agency_receives_each_decree_once_signed(system: System) -> None:
+    async def both_decrees() -> bool:
+        return len({h["x-dtks-delivery-id"] for h, _ in system.agency.received}) >= 2
+
+    asyncio.run(wait_until(both_decrees, within=60, what="both decrees delivered to the agency"))
+    decrees = {}
+    for headers, body in system.agency.received:
+        expected = hmac.new(
+            AGENCY_SECRET.encode(), f"{headers['x-dtks-timestamp']}.".encode() + body, hashlib.sha256
+        )
+        assert headers["x-dtks-signature"] == f"sha256={expected.hexdigest()}"
+        event = json.loads(body)["event"]
+        decrees.setdefault(event["payload"]["decree_number"], set()).add(headers["x-dtks-delivery-id"])
+    assert set(decrees) == {"1/HUK/2026", "2/HUK/2027"}
+    assert all(len(ids) == 1 for ids in decrees.values())  # redelivered at most under the same id
