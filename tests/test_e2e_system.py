@@ -12,17 +12,14 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -30,26 +27,17 @@ import pytest
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.settings import LOCAL_JWT_SECRET
-from dtks_runtime.testing import Infra, wait_until
+from dtks_runtime.testing import wait_until
+
+if TYPE_CHECKING:
+    from conftest import Services
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.infra
 
-ROOT = Path(__file__).resolve().parents[1]
-PORT_VARS = {
-    "proposal": "DTKS_PROPOSAL_PORT",
-    "verification": "DTKS_VERIFICATION_PORT",
-    "registry": "DTKS_REGISTRY_PORT",
-    "notification": "DTKS_NOTIFICATION_PORT",
-    "civil-registry": "DTKS_CIVIL_REGISTRY_PORT",
-}
 tokens = TokenService(LOCAL_JWT_SECRET)
 AGENCY_SECRET = "health-ministry-webhook-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class AgencyReceiver:
@@ -87,51 +75,28 @@ class System:
 
 
 @pytest.fixture(scope="module")
-def system(infra: Infra) -> Iterator[System]:
-    state = Path(tempfile.mkdtemp(prefix="dtks-e2e-"))
-    run_id = uuid.uuid4().hex[:8]
-    infra_env = {
-        "DTKS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-        "DTKS_DATABASE_URL": infra.database_url,
-        "DTKS_TOPIC_PREFIX": f"e2e{run_id}.",
-        "DTKS_DATABASE_NAME": f"e2e{run_id}_{{service}}",
-    }
-    (state / "env").write_text("".join(f"export {k}={v}\n" for k, v in infra_env.items()))
-    ports = {name: free_port() for name in PORT_VARS}
-    env = {
-        **os.environ,
-        **infra_env,
-        **{PORT_VARS[name]: str(port) for name, port in ports.items()},
-        "DTKS_JWT_SECRET": LOCAL_JWT_SECRET,
-        "DTKS_LOG_LEVEL": "warning",
-    }
-    services = [sys.executable, str(ROOT / "deploy/local/services.py")]
-    subprocess.run([*services, "start", "--state-dir", str(state)], env=env, check=True, timeout=180)
-    try:
-        agency = AgencyReceiver()
-        subscription = httpx.post(
-            f"http://127.0.0.1:{ports['notification']}/subscriptions",
-            json={
-                "callback_url": agency.url,
-                "secret": AGENCY_SECRET,
-                "event_types": ["registry.determination_issued"],
-            },
-            headers={
-                "Authorization": f"Bearer {tokens.issue(subject='bpjs', role=Role.AGENCY, region='ID')}"
-            },
-        )
-        assert subscription.status_code == 201, subscription.text
-        demo = subprocess.run(
-            [sys.executable, str(ROOT / "deploy/local/demo.py")],
-            env={**env, "DTKS_DEMO_PEOPLE": "6000", "DTKS_DEMO_REGISTER": "40"},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-        yield System({n: f"http://127.0.0.1:{p}" for n, p in ports.items()}, env, demo.stdout, agency)
-    finally:
-        subprocess.run([*services, "stop", "--state-dir", str(state)], env=env, check=False, timeout=120)
+def system(services: Services) -> Iterator[System]:
+    """The services with the demo's quarter run through them, and an agency subscribed before it."""
+    agency = AgencyReceiver()
+    subscription = httpx.post(
+        f"{services.urls['notification']}/subscriptions",
+        json={
+            "callback_url": agency.url,
+            "secret": AGENCY_SECRET,
+            "event_types": ["registry.determination_issued"],
+        },
+        headers=services.headers(Role.AGENCY, "ID"),
+    )
+    assert subscription.status_code == 201, subscription.text
+    demo = subprocess.run(
+        [sys.executable, str(ROOT / "deploy/local/demo.py")],
+        env={**services.env, "DTKS_DEMO_PEOPLE": "6000", "DTKS_DEMO_REGISTER": "40"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    yield System(services.urls, services.env, demo.stdout, agency)
 
 
 def get(system: System, service: str, path: str, role: Role, region: str, **params: str) -> httpx.Response:
