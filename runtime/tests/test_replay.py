@@ -1,23 +1,66 @@
 """A projection rebuilt from offset zero into fresh tables equals the live one."""
 
 import asyncio
+import json
+import uuid
 
 import asyncpg
+import pydantic
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.consumer import EventConsumer
-from dtks_runtime.event_store import EventStore
+from dtks_runtime.event_store import Causation, EventStore, NewEvent
 from dtks_runtime.outbox_relay import OutboxRelay
-from dtks_runtime.replay import fresh_schema_name, replay_into_schema
+from dtks_runtime.replay import fresh_schema_name, replay_into_schema, sniff_event_type
 from dtks_runtime.testing import append_one, make_consumer_topics, new_id, record_effect, wait_until
-
-pytestmark = pytest.mark.infra
 
 EFFECTS_TABLE = """CREATE TABLE effects (event_id uuid PRIMARY KEY, aggregate_id text NOT NULL,
                                           applied integer NOT NULL DEFAULT 1)"""
 
 
+def _envelope(payload: dict[str, object]) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid.uuid4(), event_type="test.happened", schema_version=1, aggregate_type="thing",
+        aggregate_id="h1", aggregate_version=1, occurred_at="2026-01-01T00:00:00Z", correlation_id="c",
+        payload=payload,
+    )  # fmt: skip
+
+
+def test_the_event_type_is_read_from_the_bytes_as_a_parser_reads_it() -> None:
+    compact = _envelope({"n": 1}).to_bytes()
+    # PostgreSQL's jsonb text (what the relay publishes) puts a space after each colon.
+    spaced = json.dumps(json.loads(compact)).encode()
+    for value in (compact, spaced):
+        assert sniff_event_type(value) == EventEnvelope.from_bytes(value).event_type == "test.happened"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"event_type": "other.thing"},  # the key again, nested: which one is the envelope's?
+        {"note": "event_type"},  # the bytes again, as a value
+        {"note": "bell\x07"},  # written as a \u escape, and an escape could spell the key otherwise
+    ],
+)
+def test_bytes_that_do_not_prove_the_event_type_are_left_to_the_parser(payload: dict[str, object]) -> None:
+    assert sniff_event_type(_envelope(payload).to_bytes()) is None
+
+
+def test_an_escaped_key_is_never_mistaken_for_another() -> None:
+    # The envelope's own key spelled with an escape: the only literal one left is the payload's.
+    spelled = b'"\\u0065vent_type"'
+    value = _envelope({"event_type": "other.thing"}).to_bytes().replace(b'"event_type"', spelled, 1)
+    assert value.count(b'"event_type"') == 1
+    assert EventEnvelope.from_bytes(value).event_type == "test.happened"
+    assert sniff_event_type(value) is None
+
+
+@pytest.mark.infra
+@pytest.mark.parametrize("event_types", [None, {"test.happened"}], ids=["all types", "only its types"])
 async def test_a_replay_rebuilds_the_projection_without_touching_the_live_one(
+    event_types: set[str] | None,
     pool: asyncpg.Pool,
     store: EventStore,
     database_url: str,
@@ -61,6 +104,7 @@ async def test_a_replay_rebuilds_the_projection_without_touching_the_live_one(
         kafka_bootstrap=kafka_bootstrap,
         topics=[topic],
         handler=record_effect,
+        event_types=event_types,
     )
     assert report.events_applied == 120
     assert report.events_read > 120  # the duplicates the relay restart published were read and dropped
@@ -72,6 +116,53 @@ async def test_a_replay_rebuilds_the_projection_without_touching_the_live_one(
             f'SELECT event_id, aggregate_id, applied FROM "{schema}".effects ORDER BY event_id'
         )
     assert [tuple(r) for r in rebuilt] == [tuple(r) for r in live]
+
+
+@pytest.mark.infra
+async def test_a_replay_of_some_event_types_leaves_the_others_unapplied(
+    pool: asyncpg.Pool, store: EventStore, database_url: str, kafka_bootstrap: str, topic: str
+) -> None:
+    for i in range(30):
+        await append_one(pool, store, f"h{i}", 0, i)
+        async with pool.acquire() as conn, conn.transaction():
+            other = NewEvent("test.other", 1, {"n": i})
+            await store.append(conn, aggregate_type="other", aggregate_id=f"o{i}", expected_version=0,
+                               events=[other], causation=Causation())  # fmt: skip
+    stop = asyncio.Event()
+    relay = OutboxRelay(database_url, kafka_bootstrap)
+    relay_task = asyncio.create_task(relay.run(stop))
+    await wait_until(lambda: _published(relay, 60), what="everything published")
+    stop.set()
+    await relay_task
+
+    schema = fresh_schema_name()
+    report = await replay_into_schema(
+        database_url=database_url, schema=schema, migrations=[("effects", [EFFECTS_TABLE])],
+        kafka_bootstrap=kafka_bootstrap, topics=[topic], handler=record_effect, event_types={"test.happened"},
+    )  # fmt: skip
+    assert (report.events_read, report.events_applied) == (60, 30)
+    async with pool.acquire() as conn:
+        applied = await conn.fetch(f'SELECT aggregate_id, applied FROM "{schema}".effects')
+    assert sorted(r["aggregate_id"] for r in applied) == sorted(f"h{i}" for i in range(30))
+    assert {r["applied"] for r in applied} == {1}
+
+
+@pytest.mark.infra
+async def test_an_undecodable_event_of_the_projections_types_stops_the_replay_with_its_error(
+    database_url: str, kafka_bootstrap: str, topic: str
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b'{"event_type": "test.other"}')  # not its type: skipped
+        await producer.send_and_wait(topic, b'{"event_type": "test.happened"}')  # its type, broken
+    finally:
+        await producer.stop()
+    with pytest.raises(pydantic.ValidationError):
+        await replay_into_schema(
+            database_url=database_url, schema=fresh_schema_name(), migrations=[("effects", [EFFECTS_TABLE])],
+            kafka_bootstrap=kafka_bootstrap, topics=[topic], handler=record_effect, event_types={"test.happened"},
+        )  # fmt: skip
 
 
 async def _published(relay: OutboxRelay, n: int) -> bool:

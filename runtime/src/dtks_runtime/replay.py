@@ -106,9 +106,14 @@ async def replay_into_schema(
         end = await reader.end_offsets(tps)
         # A few batches in flight: enough to keep both sides busy, bounded memory.
         queue: asyncio.Queue[list[EventEnvelope] | None] = asyncio.Queue(maxsize=4)
-        async with asyncio.TaskGroup() as tasks:
-            reading = tasks.create_task(_read(reader, end, wanted, batch_size, queue))
-            writing = tasks.create_task(_write(conn, handler, queue, max_events=4 * batch_size))
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                reading = tasks.create_task(_read(reader, end, wanted, batch_size, queue))
+                writing = tasks.create_task(_write(conn, handler, queue, max_events=4 * batch_size))
+        except ExceptionGroup as failed:
+            # Callers see the failure itself (an undecodable event, a lost connection), as before
+            # the reader and the writer became two tasks.
+            raise failed.exceptions[0] from None
         read, applied = reading.result(), writing.result()
     finally:
         await reader.stop()

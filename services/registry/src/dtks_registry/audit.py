@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from dtks_registry.adapters import register
-from dtks_registry.adapters.projection import PROJECTION_TOPICS, apply_events
+from dtks_registry.adapters.projection import PROJECTION_EVENT_TYPES, PROJECTION_TOPICS, apply_events
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_runtime.problems import Problem
 from dtks_runtime.replay import fresh_schema_name, replay_into_schema
@@ -38,6 +38,7 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         kafka_bootstrap=source.kafka_bootstrap,
         topics=[f"{source.topic_prefix}{t}" for t in PROJECTION_TOPICS],
         handler=apply_events,
+        event_types=PROJECTION_EVENT_TYPES,
     )
     return schema, {
         "schema": schema,

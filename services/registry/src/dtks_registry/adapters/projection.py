@@ -42,6 +42,11 @@ _HOUSEHOLD_EVENTS = {
     HouseholdDeactivated.event_type: "deactivated",
 }
 
+# The only event types apply_events reads: a replay leaves every other event unparsed.
+PROJECTION_EVENT_TYPES = frozenset(
+    {AcceptedByMinistry.event_type, DeterminationIssued.event_type, *_HOUSEHOLD_EVENTS}
+)
+
 
 @dataclass(frozen=True)
 class HouseholdChange:
