@@ -82,7 +82,8 @@ async def queue_stats(
     request: Request,
     principal: CurrentPrincipal,
     older_than_hours: Annotated[
-        float | None, Query(gt=0, description="Age limit; default from settings")
+        # Bounded (ten years): a larger age does not fit a time span and would fail as a 500.
+        float | None, Query(gt=0, le=87_600, description="Age limit; default from settings")
     ] = None,
 ) -> dict[str, Any]:
     if principal.role not in _READERS:

@@ -1,27 +1,43 @@
 """The worker that runs queued integrity checks: always right after a submission, and again and
 again while the civil registry is down, until it answers.
 
-Each round: lease a batch of due checks (oldest first), look their people up concurrently, and
+Each round: lease a batch of due checks (oldest first), look their people up in batches, and
 conclude the ones whose look-ups succeeded in one transaction. Checks whose look-ups failed get
 `not_before` pushed out (the circuit breaker's open time) and keep their place; none is failed.
 A crash mid-batch leaves the lease to expire, and the checks run again.
+
+Two batches are in flight at once: while one is concluded (rules, events, standings: our CPU and
+the database), the next one's people are looked up (the civil registry's time), so neither waits
+for the other. Leases keep the two apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 import asyncpg
 
 from dtks_runtime.telemetry import get_logger
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
+from dtks_verification.domain.integrity import CivilPerson
 from dtks_verification.handlers import Verification
 
 log = get_logger(__name__)
 
 LEASE_SECONDS = 60.0
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass(frozen=True)
+class LookedUp:
+    """A leased batch with what the civil registry said about each check's people."""
+
+    checks: list[pg.PendingCheck]
+    records: dict[str, pg.ProposalRecord]
+    civil: dict[str, dict[str, CivilPerson | None]]
 
 
 class PendingChecksWorker:
@@ -36,23 +52,45 @@ class PendingChecksWorker:
         self.deferred = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                busy = await self.run_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("pending checks round failed; retrying", error=repr(exc))
-                busy = False
-            if not busy:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        ahead: asyncio.Task[LookedUp | None] | None = None
+        try:
+            while not stop.is_set():
+                task, ahead = ahead or asyncio.create_task(self.lease_and_look_up()), None
+                try:
+                    batch = await task
+                    if batch is not None:
+                        # The next batch's look-ups run while this one is concluded.
+                        ahead = asyncio.create_task(self.lease_and_look_up())
+                        await self.conclude(batch)
+                except Exception as exc:
+                    # Any failed round (asyncpg raises InternalClientError, not a PostgresError, on a
+                    # connection cut mid-reset when PostgreSQL restarts) is retried: if this task
+                    # died, integrity checks would stop until the process restarts.
+                    log.warning("pending checks round failed; retrying", error=repr(exc))
+                    batch = None
+                if batch is None:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        finally:
+            if ahead is not None:
+                await self._give_back(ahead)
 
     async def run_once(self) -> bool:
-        """One batch; True if there was work (so the next batch follows at once)."""
+        """One batch, unpipelined; True if there was work (so the next batch follows at once)."""
+        batch = await self.lease_and_look_up()
+        if batch is None:
+            return False
+        await self.conclude(batch)
+        return True
+
+    async def lease_and_look_up(self) -> LookedUp | None:
+        """Lease due checks and look their people up; None if there is nothing to do now (no due
+        check, or the civil registry is unavailable and the leased checks were deferred)."""
         pool = self.verification.pool
         async with pool.acquire() as conn:
             checks = await pg.lease_checks(conn, self.batch_size, LEASE_SECONDS)
             if not checks:
-                return False
+                return None
             records = await pg.load_many(conn, [c.proposal_id for c in checks])
         leased = [(check, records.get(check.proposal_id)) for check in checks]
         wanted = [self.verification.wanted(record) for _, record in leased]
@@ -64,7 +102,21 @@ class PendingChecksWorker:
                 await pg.defer_checks(conn, [c.proposal_id for c in checks], self.retry_seconds, str(exc))
             self.deferred += len(checks)
             log.info("integrity checks wait for the civil registry", waiting=len(checks), error=str(exc))
-            return False
+            return None
         civil = {check.proposal_id: people for (check, _), people in zip(leased, found, strict=True)}
-        self.checked += await self.verification.run_checks(checks, civil)
-        return True
+        return LookedUp(checks, records, civil)
+
+    async def conclude(self, batch: LookedUp) -> None:
+        self.checked += await self.verification.run_checks(batch.checks, batch.civil, batch.records)
+
+    async def _give_back(self, ahead: asyncio.Task[LookedUp | None]) -> None:
+        """On stop: a batch leased ahead is handed back at once rather than left to its lease."""
+        try:
+            batch = await ahead
+        except Exception as exc:  # its lease expires on its own
+            log.warning("pending checks look-ahead failed while stopping", error=repr(exc))
+            return
+        if batch is not None:
+            with contextlib.suppress(*_DB_ERRORS):
+                async with self.verification.pool.acquire() as conn:
+                    await pg.release_checks(conn, [c.proposal_id for c in batch.checks])

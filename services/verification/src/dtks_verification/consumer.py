@@ -6,57 +6,137 @@
   entering the register also ends the claim of the proposal that brought it.
 Effects are idempotent twice over: the runtime's inbox drops redelivered events, and a round that
 is not newer than the one we hold changes nothing.
+
+The runtime hands us every new event of a poll at once, in one transaction. We apply them in bulk,
+a few statements per run of events instead of several per event. Order still holds: the batch
+is cut into runs of one kind, in arrival order, and a run ends before an event for a proposal or
+household it already holds, so within a run no two events touch the same row and their order
+cannot matter. (A poison event still fails the whole batch; the runtime then applies the events
+one by one, and dead-letters only that one.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
 import asyncpg
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import EventPayload
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
 from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactivated, HouseholdRegistered
+from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS
-from dtks_runtime.consumer import per_event
-from dtks_runtime.service import event_handler_registry
+from dtks_runtime.telemetry import tracer
 from dtks_verification.adapters import postgres as pg
 
 CONSUMER_NAME = "verification"
 TOPICS = [PROPOSAL_EVENTS.name, REGISTRY_EVENTS.name]
 
-
-async def on_submitted(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    payload = event.typed_payload()
-    assert isinstance(payload, ProposalSubmitted | ProposalResubmitted)
-    await pg.start_round(conn, payload, event.correlation_id, str(event.event_id))
-
-
-async def on_withdrawn(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    payload = event.payload_as(ProposalWithdrawn)
-    await pg.withdraw(conn, payload.proposal_id)
-
-
-async def on_household_snapshot(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    payload = event.typed_payload()
-    assert isinstance(payload, HouseholdRegistered | HouseholdCorrected)
-    await pg.register_household(conn, payload.household_id, payload.household)
-    await pg.release_open_niks(conn, payload.proposal_id)
-
-
-async def on_household_deactivated(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    payload = event.payload_as(HouseholdDeactivated)
-    await pg.deactivate_household(conn, payload.household_id, payload.kk_number)
-    await pg.release_open_niks(conn, payload.proposal_id)
-
-
-handle_events = per_event(
-    event_handler_registry(
-        {
-            ProposalSubmitted.event_type: on_submitted,
-            ProposalResubmitted.event_type: on_submitted,
-            ProposalWithdrawn.event_type: on_withdrawn,
-            HouseholdRegistered.event_type: on_household_snapshot,
-            HouseholdCorrected.event_type: on_household_snapshot,
-            HouseholdDeactivated.event_type: on_household_deactivated,
-        }
+_PAYLOADS: dict[str, type[EventPayload]] = {
+    c.event_type: c
+    for c in (
+        ProposalSubmitted,
+        ProposalResubmitted,
+        ProposalWithdrawn,
+        HouseholdRegistered,
+        HouseholdCorrected,
+        HouseholdDeactivated,
     )
-)
+}
+
+P = TypeVar("P", bound=EventPayload)
+
+
+def _payload(event: EventEnvelope, cls: type[P]) -> P:
+    """The typed payload; an event already at the current version skips the upcaster, which
+    copies the payload (a measurable share of intake's time)."""
+    if event.schema_version == cls.schema_version:
+        return cls.model_validate(event.payload, extra="ignore", context=dict(HISTORICAL_READ))
+    return event.payload_as(cls)
+
+
+@dataclass
+class _Run:
+    """Consecutive events of one kind, each for a different proposal or household."""
+
+    kind: type[EventPayload]
+    rounds: list[pg.NewRound] = field(default_factory=list)
+    withdrawals: list[str] = field(default_factory=list)
+    snapshots: list[HouseholdRegistered | HouseholdCorrected] = field(default_factory=list)
+    deactivations: list[HouseholdDeactivated] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+    async def apply(self, conn: asyncpg.Connection) -> None:
+        if self.rounds:
+            await pg.start_rounds(conn, self.rounds)
+        if self.withdrawals:
+            await pg.withdraw_many(conn, self.withdrawals)
+        if self.snapshots:
+            await pg.register_households(conn, [(p.household_id, p.household) for p in self.snapshots])
+            await pg.release_open_niks(conn, [p.proposal_id for p in self.snapshots])
+        if self.deactivations:
+            await pg.deactivate_households(conn, [(p.household_id, p.kk_number) for p in self.deactivations])
+            await pg.release_open_niks(conn, [p.proposal_id for p in self.deactivations])
+
+
+def _kind(payload: EventPayload) -> type[EventPayload]:
+    # A registration and a correction are both a snapshot of the household: one kind of run.
+    if isinstance(payload, ProposalResubmitted):
+        return ProposalSubmitted
+    if isinstance(payload, HouseholdCorrected):
+        return HouseholdRegistered
+    return type(payload)
+
+
+def _key(payload: EventPayload) -> str:
+    if isinstance(payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated):
+        return payload.household_id
+    assert isinstance(payload, ProposalSubmitted | ProposalResubmitted | ProposalWithdrawn)
+    return payload.proposal_id
+
+
+def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
+    """Cut the batch into runs that can each be applied in bulk (see the module docstring)."""
+    out: list[_Run] = []
+    for event in events:
+        cls = _PAYLOADS.get(event.event_type)
+        if cls is None:
+            continue  # events of other types are acknowledged and ignored
+        payload = _payload(event, cls)
+        kind, key = _kind(payload), _key(payload)
+        if not out or out[-1].kind is not kind or key in out[-1].keys:
+            out.append(_Run(kind))
+        run = out[-1]
+        run.keys.add(key)
+        if isinstance(payload, ProposalSubmitted | ProposalResubmitted):
+            run.rounds.append(pg.NewRound(payload, event.correlation_id, str(event.event_id)))
+        elif isinstance(payload, ProposalWithdrawn):
+            run.withdrawals.append(payload.proposal_id)
+        elif isinstance(payload, HouseholdRegistered | HouseholdCorrected):
+            run.snapshots.append(payload)
+        elif isinstance(payload, HouseholdDeactivated):
+            run.deactivations.append(payload)
+    return out
+
+
+async def handle_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+    # One CONSUMER span for the batch, linked to the trace of each event's producer (the batch
+    # receive of OpenTelemetry's messaging conventions): a span per event cost more than its SQL.
+    links = [
+        trace.Link(trace.get_current_span(propagate.extract(dict(e.trace_context))).get_span_context())
+        for e in events
+        if e.trace_context
+    ]
+    with tracer().start_as_current_span(
+        "consume proposal and registry events",
+        kind=SpanKind.CONSUMER,
+        links=links,
+        attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(events)},
+    ):
+        for run in runs(events):
+            await run.apply(conn)

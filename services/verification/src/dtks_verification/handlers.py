@@ -31,7 +31,7 @@ from dtks_contracts.regions import contains
 from dtks_contracts.timestamps import utc_now
 from dtks_contracts.vocabulary import IntegrityStage, ReasonCode, Role, Tier
 from dtks_runtime.auth import Principal
-from dtks_runtime.event_store import Causation, EventStore, NewEvent
+from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.adapters.civil_registry import CivilRegistryClient, CivilRegistryUnavailable
 from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
@@ -115,6 +115,38 @@ class Verification:
         )
         return record.stream_version + len(events)
 
+    async def _append_many(
+        self,
+        conn: asyncpg.Connection,
+        changes: Sequence[tuple[pg.ProposalRecord, Sequence[EventPayload], Causation, VerificationState]],
+        *,
+        extra: Sequence[StreamAppend] = (),
+    ) -> None:
+        """Append to many proposals' streams and store their new standings, in a handful of
+        statements whatever their number (one append per proposal costs four round trips)."""
+        if not changes and not extra:
+            return
+        await self.store.append_many(
+            conn,
+            [
+                *extra,
+                *(
+                    StreamAppend(
+                        "proposal",
+                        record.state.proposal_id,
+                        record.stream_version,
+                        [NewEvent.of(e) for e in events],
+                        causation,
+                    )
+                    for record, events, causation, _ in changes
+                ),
+            ],
+            causation=Causation(),
+        )
+        await pg.save_many(
+            conn, [(state, record.stream_version + len(events)) for record, events, _, state in changes]
+        )
+
     @staticmethod
     def wanted(record: pg.ProposalRecord | None) -> tuple[str | None, tuple[str, ...]]:
         """The family card and the NIKs a proposal's check needs from the civil registry."""
@@ -130,18 +162,18 @@ class Verification:
 
     # --- the integrity standard -------------------------------------------------------------
 
-    async def conclude_checks(
-        self,
-        conn: asyncpg.Connection,
+    @staticmethod
+    def conclusion(
         record: pg.ProposalRecord,
         stage: IntegrityStage,
         facts: RegisterFacts,
         civil: Mapping[str, CivilPerson | None],
         causation: Causation,
-        note: str | None = None,
-    ) -> VerificationState:
-        """Run the standard on a locked proposal and record the outcome: the district queue or the
-        acceptance on a pass, a return to the village on a failure."""
+        note: str | None,
+        visits: Sequence[Mapping[str, Any]],
+    ) -> tuple[list[EventPayload], VerificationState]:
+        """Run the standard on a proposal: the events to record and where the proposal goes (the
+        district queue or the acceptance on a pass, a return to the village on a failure)."""
         state, content = record.state, record.content
         findings = check_proposal(content, facts, civil, dt.datetime.now(dt.UTC).date())
         common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
@@ -166,7 +198,7 @@ class Verification:
             else:
                 household = content.household
                 if household is not None:
-                    household = with_latest_visit(household, await pg.visits(conn, state.proposal_id))
+                    household = with_latest_visit(household, visits)
                 events.append(
                     AcceptedByMinistry(
                         **common,
@@ -179,17 +211,35 @@ class Verification:
                         accepted_by=causation.actor,
                     )
                 )
+        return events, new_state
+
+    async def conclude_checks(
+        self,
+        conn: asyncpg.Connection,
+        record: pg.ProposalRecord,
+        stage: IntegrityStage,
+        facts: RegisterFacts,
+        civil: Mapping[str, CivilPerson | None],
+        causation: Causation,
+        note: str | None = None,
+    ) -> VerificationState:
+        """`conclusion` for one locked proposal, recorded."""
+        visits = await pg.visits(conn, record.state.proposal_id) if stage is IntegrityStage.MINISTRY else []
+        events, new_state = self.conclusion(record, stage, facts, civil, causation, note, visits)
         version = await self._append(conn, record, events, causation)
         await pg.save(conn, new_state, version)
         return new_state
 
     async def run_checks(
-        self, checks: Sequence[pg.PendingCheck], civil: Mapping[str, Mapping[str, CivilPerson | None]]
+        self,
+        checks: Sequence[pg.PendingCheck],
+        civil: Mapping[str, Mapping[str, CivilPerson | None]],
+        loaded: Mapping[str, pg.ProposalRecord],
     ) -> int:
-        """Conclude leased checks whose look-ups succeeded, in one transaction. Returns how many."""
-        done = 0
+        """Conclude leased checks whose look-ups succeeded, in one transaction; `loaded` are their
+        proposals as read for the look-ups (locked and refreshed here). Returns how many."""
         async with self.pool.acquire() as conn, conn.transaction():
-            records = await pg.load_many(conn, [c.proposal_id for c in checks], for_update=True)
+            records = await pg.lock_current(conn, loaded)
             live: list[tuple[pg.PendingCheck, pg.ProposalRecord]] = []
             for check in checks:
                 record = records.get(check.proposal_id)
@@ -200,56 +250,78 @@ class Verification:
                     and record.state.status is expected
                 ):
                     live.append((check, record))
-                # A check of a round that moved on (withdrawn, resubmitted) is simply dropped.
-                await pg.finish_check(conn, check)
+            # A check of a round that moved on (withdrawn, resubmitted) is simply dropped.
+            await pg.finish_checks(conn, checks)
             facts = await pg.register_facts(conn, [r for _, r in live])
+            visits = await pg.visits_of_many(
+                conn, [c.proposal_id for c, _ in live if c.stage == IntegrityStage.MINISTRY]
+            )
+            changes = []
             for check, record in live:
                 causation = Causation(
                     actor=check.requested_by,
                     correlation_id=check.correlation_id or str(uuid.uuid4()),
                     causation_id=check.causation_id,
                 )
-                await self.conclude_checks(
-                    conn,
+                pid = record.state.proposal_id
+                events, new_state = self.conclusion(
                     record,
                     IntegrityStage(check.stage),
-                    facts[record.state.proposal_id],
+                    facts[pid],
                     civil[check.proposal_id],
                     causation,
                     check.note,
+                    visits.get(pid, []),
                 )
-                done += 1
-        return done
+                changes.append((record, events, causation, new_state))
+            await self._append_many(conn, changes)
+        return len(changes)
 
     # --- decisions at the tiers -------------------------------------------------------------
 
     async def decide(
         self, principal: Principal, command: DecisionCommand, correlation_id: str
     ) -> dict[str, Any]:
-        async with self.pool.acquire() as conn:
-            if self._is_acceptance(command):
-                return await self._accept_command(conn, principal, command, correlation_id)
-            async with conn.transaction():
-                return await self._decide_in(conn, principal, command, correlation_id)
+        (result,) = await self.decide_many(principal, [command], correlation_id)
+        if isinstance(result, Refusal):
+            raise result
+        return result
 
     async def decide_many(
         self, principal: Principal, commands: Sequence[DecisionCommand | Refusal], correlation_id: str
     ) -> list[dict[str, Any] | Refusal]:
-        """Many decisions, each standing or falling alone (a savepoint each), committed together:
-        one commit for the list instead of one per decision. Acceptances run one by one after,
-        as they may wait on the civil registry."""
+        """Many decisions, each standing or falling alone, recorded together: the proposals are
+        locked and loaded at once, every decision is judged in memory (a later one on the same
+        proposal sees the earlier), and the events and standings are written in a few statements.
+        Acceptances run one by one after, as they may wait on the civil registry."""
         results: list[dict[str, Any] | Refusal] = []
+        actor = principal.as_actor()
+        causation = Causation(actor=actor, correlation_id=correlation_id)
         async with self.pool.acquire() as conn:
             async with conn.transaction():
+                plain = [c for c in commands if isinstance(c, DecisionCommand) and not self._is_acceptance(c)]
+                records = await pg.load_many(conn, [c.proposal_id for c in plain], for_update=True)
+                # Per proposal: its record as loaded, the events decided so far, its latest state.
+                decided: dict[str, tuple[pg.ProposalRecord, list[EventPayload], VerificationState]] = {}
                 for command in commands:
                     if isinstance(command, Refusal) or self._is_acceptance(command):
                         results.append(command if isinstance(command, Refusal) else {})
                         continue
+                    record = records.get(command.proposal_id)
+                    loaded, events, state = decided.get(command.proposal_id) or (record, [], None)
+                    current = state or (loaded.state if loaded is not None else None)
                     try:
-                        async with conn.transaction():
-                            results.append(await self._decide_in(conn, principal, command, correlation_id))
+                        event, new_state = self._judge(principal, actor, command, current)
                     except Refusal as refusal:
                         results.append(refusal)
+                        continue
+                    assert loaded is not None
+                    decided[command.proposal_id] = (loaded, [*events, event], new_state)
+                    results.append(outcome(new_state))
+                await self._append_many(
+                    conn,
+                    [(record, events, causation, state) for record, events, state in decided.values()],
+                )
             for index, command in enumerate(commands):
                 if isinstance(command, DecisionCommand) and self._is_acceptance(command):
                     try:
@@ -271,20 +343,21 @@ class Verification:
         causation = Causation(actor=actor, correlation_id=correlation_id)
         return await self._accept(conn, record, actor, command.note, causation)
 
-    async def _decide_in(
-        self, conn: asyncpg.Connection, principal: Principal, command: DecisionCommand, correlation_id: str
-    ) -> dict[str, Any]:
-        """A forward (below the Ministry) or a return, inside the caller's transaction."""
+    @staticmethod
+    def _judge(
+        principal: Principal, actor: Actor, command: DecisionCommand, state: VerificationState | None
+    ) -> tuple[EventPayload, VerificationState]:
+        """A forward (below the Ministry) or a return on a proposal in `state` (None: unknown):
+        its event and the new state, or a Refusal."""
         tier = parse_tier(command.tier)
         if command.decision is Decision.RETURN and not command.reasons:
             raise Refusal(
                 422, "reasons_required", "A return needs at least one reason code for the village to act on."
             )
-        record = await self._existing(conn, command.proposal_id, for_update=True)
-        authorize_at_tier(tier, principal.role, principal.region, record.state.village_code)
-        actor = principal.as_actor()
-        new_state = decide(record.state, tier, command.decision)
-        state = record.state
+        if state is None:
+            raise Verification._not_found(command.proposal_id)
+        authorize_at_tier(tier, principal.role, principal.region, state.village_code)
+        new_state = decide(state, tier, command.decision)
         common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
         event: EventPayload
         if command.decision is Decision.RETURN:
@@ -292,11 +365,7 @@ class Verification:
             event = ReturnedAtTier(**common, tier=tier, returned_by=actor, reasons=reasons, note=command.note)
         else:
             event = VerifiedAtTier(**common, tier=tier, verifier=actor, note=command.note)
-        version = await self._append(
-            conn, record, [event], Causation(actor=actor, correlation_id=correlation_id)
-        )
-        await pg.save(conn, new_state, version)
-        return outcome(new_state)
+        return event, new_state
 
     async def _accept(
         self,
@@ -318,14 +387,18 @@ class Verification:
             accepting = decide(record.state, Tier.MINISTRY, Decision.FORWARD)
             if civil is None:
                 await pg.save(conn, accepting, record.stream_version)
-                await pg.enqueue_check(
+                await pg.enqueue_checks(
                     conn,
-                    accepting.proposal_id,
-                    accepting.round,
-                    IntegrityStage.MINISTRY.value,
-                    requested_by=actor,
-                    note=note,
-                    correlation_id=causation.correlation_id,
+                    [
+                        pg.CheckRequest(
+                            accepting.proposal_id,
+                            accepting.round,
+                            IntegrityStage.MINISTRY.value,
+                            requested_by=actor,
+                            note=note,
+                            correlation_id=causation.correlation_id,
+                        )
+                    ],
                 )
                 return outcome(accepting)
             facts = (await pg.register_facts(conn, [record]))[accepting.proposal_id]
@@ -339,13 +412,17 @@ class Verification:
     ) -> pg.ProposalRecord:
         record = await pg.load(conn, proposal_id, for_update=for_update)
         if record is None:
-            raise Refusal(
-                404,
-                "proposal_not_found",
-                f"No proposal {proposal_id} has reached verification; check the id, or wait until its "
-                "submission has been received.",
-            )
+            raise self._not_found(proposal_id)
         return record
+
+    @staticmethod
+    def _not_found(proposal_id: str) -> Refusal:
+        return Refusal(
+            404,
+            "proposal_not_found",
+            f"No proposal {proposal_id} has reached verification; check the id, or wait until its "
+            "submission has been received.",
+        )
 
     # --- ratification by the regent's or mayor's decree --------------------------------------
 
@@ -411,16 +488,9 @@ class Verification:
                 proposal_ids=tuple(proposal_ids),
                 ratified_by=actor,
             )
-            await self.store.append(
-                conn,
-                aggregate_type="ratification_batch",
-                aggregate_id=batch_id,
-                expected_version=0,
-                events=[NewEvent.of(batch)],
-                causation=causation,
-            )
-            results = []
-            for pid in proposal_ids:
+            changes = []
+            # A proposal named twice in the list is ratified once.
+            for pid in dict.fromkeys(proposal_ids):
                 record = records[pid]
                 state = record.state
                 event = VerifiedAtTier(
@@ -432,10 +502,14 @@ class Verification:
                     batch_id=batch_id,
                     decree_number=decree_number,
                 )
-                version = await self._append(conn, record, [event], causation)
                 new_state = decide(state, Tier.RATIFICATION, Decision.FORWARD, by_decree=True)
-                await pg.save(conn, new_state, version)
-                results.append(outcome(new_state))
+                changes.append((record, [event], causation, new_state))
+            await self._append_many(
+                conn,
+                changes,
+                extra=[StreamAppend("ratification_batch", batch_id, 0, [NewEvent.of(batch)], causation)],
+            )
+            results = [outcome(state) for _, _, _, state in changes]
         return {"batch_id": batch_id, "decree_number": decree_number, "ratified": results}
 
     # --- field visits ---------------------------------------------------------------------------

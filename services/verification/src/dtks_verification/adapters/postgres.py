@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +34,56 @@ class ProposalRecord:
 _COLUMNS = "proposal_id, round, village_code, content::text AS content, status, tier, seq, stream_version, entered_at"
 
 
+class ParsedContents:
+    """Contents parsed lately, by a digest of their stored JSON text: a bounded memo of `_content`.
+
+    Parsing a proposal (a household of validated NIKs, regions, dates) is the largest single cost
+    of a check, and without this every proposal is parsed three times: by intake from the event,
+    then by the checks worker and by each decision from the table. Intake primes the memo with the
+    text the table returns for what it stored, so the worker's read finds it. The key is the
+    exact stored text, and the models are frozen, so a hit is the very object a parse would give.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, ProposalContent] = OrderedDict()
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+    def get(self, text: str) -> ProposalContent | None:
+        key = self._key(text)
+        content = self._items.get(key)
+        if content is not None:
+            self._items.move_to_end(key)
+        return content
+
+    def put(self, text: str, content: ProposalContent) -> None:
+        key = self._key(text)
+        self._items[key] = content
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+# Process-wide: a parse depends on the text only, so services sharing a process may share it.
+PARSED = ParsedContents(10_000)
+
+
+def _content_class(round_: int) -> type[ProposalContent]:
+    return ProposalSubmitted if round_ == 1 else ProposalResubmitted
+
+
 def _content(text: str) -> ProposalContent:
-    data = json.loads(text)
-    cls = ProposalSubmitted if data["round"] == 1 else ProposalResubmitted
-    return cls.model_validate(data, extra="ignore", context=dict(HISTORICAL_READ))
+    content = PARSED.get(text)
+    if content is None:
+        data = json.loads(text)
+        content = _content_class(data["round"]).model_validate(
+            data, extra="ignore", context=dict(HISTORICAL_READ)
+        )
+        PARSED.put(text, content)
+    return content
 
 
 def _record(row: asyncpg.Record) -> ProposalRecord:
@@ -73,6 +121,35 @@ async def load_many(
     return {r["proposal_id"]: _record(r) for r in rows}
 
 
+async def lock_current(
+    conn: asyncpg.Connection, loaded: Mapping[str, ProposalRecord]
+) -> dict[str, ProposalRecord]:
+    """Lock proposals loaded earlier (outside the transaction) and bring their standing up to date
+    without parsing their content again: a round's content never changes. A proposal whose round
+    moved on since is left out, as one that no longer exists."""
+    rows = await conn.fetch(
+        """SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
+           FROM proposals WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id FOR UPDATE""",
+        list(loaded),
+    )
+    out = {}
+    for r in rows:
+        earlier = loaded[r["proposal_id"]]
+        if earlier.state.round != r["round"]:
+            continue
+        state = VerificationState(
+            proposal_id=r["proposal_id"],
+            round=r["round"],
+            village_code=r["village_code"],
+            status=Status(r["status"]),
+            tier=Tier(r["tier"]) if r["tier"] else None,
+        )
+        out[r["proposal_id"]] = ProposalRecord(
+            state, earlier.content, r["seq"], r["stream_version"], r["entered_at"]
+        )
+    return out
+
+
 async def save(
     conn: asyncpg.Connection, state: VerificationState, stream_version: int, *, moved: bool = True
 ) -> None:
@@ -91,98 +168,179 @@ async def save(
     )
 
 
-async def start_round(
-    conn: asyncpg.Connection, content: ProposalContent, correlation_id: str, causation_id: str
-) -> bool:
-    """Record a submission or resubmission and queue its entry checks. False if already known
-    (an older or the same round arriving again changes nothing)."""
-    row = await conn.fetchrow(
+async def save_many(conn: asyncpg.Connection, standings: Sequence[tuple[VerificationState, int]]) -> None:
+    """`save` for many proposals in one statement (each proposal once); every one moved."""
+    if not standings:
+        return
+    await conn.execute(
+        """UPDATE proposals p SET status = x.status, tier = x.tier, tier_region = x.region,
+                  stream_version = x.version, entered_at = now()
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+                AS x(proposal_id, status, tier, region, version)
+           WHERE p.proposal_id = x.proposal_id""",
+        [s.proposal_id for s, _ in standings],
+        [s.status.value for s, _ in standings],
+        [s.tier.value if s.tier else None for s, _ in standings],
+        [s.region_at(s.tier) if s.tier is not None else None for s, _ in standings],
+        [version for _, version in standings],
+    )
+
+
+@dataclass(frozen=True)
+class NewRound:
+    """A submission or resubmission as intake records it, with the event that brought it."""
+
+    content: ProposalContent
+    correlation_id: str
+    causation_id: str
+
+
+async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> int:
+    """Record submissions and resubmissions of distinct proposals and queue their entry checks, in
+    five statements whatever their number. A round that is not newer than the one held, or of a
+    withdrawn proposal, changes nothing. Returns how many rounds started."""
+    if not rounds:
+        return 0
+    contents = [r.content for r in rounds]
+    if len({c.proposal_id for c in contents}) != len(contents):
+        raise ValueError("start_rounds: each proposal may appear once; split the batch")
+    # ORDER BY the arrival order: `seq` (who claimed a NIK first) follows the events' order.
+    rows = await conn.fetch(
         """INSERT INTO proposals (proposal_id, round, village_code, kind, content, status)
-           VALUES ($1, $2, $3, $4, $5::jsonb, 'checking')
+           SELECT pid, rnd, village, kind, content::jsonb, 'checking'
+           FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+                AS x(pid, rnd, village, kind, content, ord)
+           ORDER BY ord
            ON CONFLICT (proposal_id) DO UPDATE
               SET round = EXCLUDED.round, content = EXCLUDED.content, kind = EXCLUDED.kind,
                   village_code = EXCLUDED.village_code, status = 'checking', tier = NULL,
                   tier_region = NULL, entered_at = now()
               WHERE proposals.round < EXCLUDED.round AND proposals.status <> 'withdrawn'
-           RETURNING seq""",
-        content.proposal_id,
-        content.round,
-        content.village_code,
-        content.kind.value,
-        content.model_dump_json(),
+           RETURNING proposal_id, seq, content::text AS content""",
+        [c.proposal_id for c in contents],
+        [c.round for c in contents],
+        [c.village_code for c in contents],
+        [c.kind.value for c in contents],
+        [c.model_dump_json() for c in contents],
     )
-    if row is None:
-        return False
-    await conn.execute("DELETE FROM open_niks WHERE proposal_id = $1", content.proposal_id)
-    if content.household is not None:
-        niks = list(dict.fromkeys(m.nik for m in content.household.members))
+    if not rows:
+        return 0
+    seq_of = {r["proposal_id"]: r["seq"] for r in rows}
+    started = [r for r in rounds if r.content.proposal_id in seq_of]
+    stored = {r["proposal_id"]: r["content"] for r in rows}
+    for r in started:
+        # What a later read of this text would parse to is this very content: prime the memo.
+        if type(r.content) is _content_class(r.content.round):
+            PARSED.put(stored[r.content.proposal_id], r.content)
+    await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", list(seq_of))
+    nik_rows = [
+        (nik, r.content.proposal_id, seq_of[r.content.proposal_id])
+        for r in started
+        if r.content.household is not None
+        for nik in dict.fromkeys(m.nik for m in r.content.household.members)
+    ]
+    if nik_rows:
         await conn.execute(
-            "INSERT INTO open_niks (nik, proposal_id, seq) SELECT n, $2, $3 FROM unnest($1::text[]) AS n",
-            niks,
-            content.proposal_id,
-            row["seq"],
+            """INSERT INTO open_niks (nik, proposal_id, seq)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])""",
+            [n for n, _, _ in nik_rows],
+            [p for _, p, _ in nik_rows],
+            [s for _, _, s in nik_rows],
         )
-    await enqueue_check(
+    await enqueue_checks(
         conn,
-        content.proposal_id,
-        content.round,
-        "entry",
-        correlation_id=correlation_id,
-        causation_id=causation_id,
+        [
+            CheckRequest(
+                r.content.proposal_id,
+                r.content.round,
+                "entry",
+                correlation_id=r.correlation_id,
+                causation_id=r.causation_id,
+            )
+            for r in started
+        ],
     )
-    return True
+    return len(started)
 
 
 async def withdraw(conn: asyncpg.Connection, proposal_id: str) -> None:
+    await withdraw_many(conn, [proposal_id])
+
+
+async def withdraw_many(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
+    """Withdrawals end the proposals (an accepted one stays accepted), their claims and their checks."""
+    if not proposal_ids:
+        return
+    ids = list(proposal_ids)
     await conn.execute(
         "UPDATE proposals SET status = 'withdrawn', tier = NULL, tier_region = NULL, entered_at = now() "
-        "WHERE proposal_id = $1 AND status <> 'accepted'",
-        proposal_id,
+        "WHERE proposal_id = ANY($1::text[]) AND status <> 'accepted'",
+        ids,
     )
-    await conn.execute("DELETE FROM open_niks WHERE proposal_id = $1", proposal_id)
-    await conn.execute("DELETE FROM pending_checks WHERE proposal_id = $1", proposal_id)
+    await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", ids)
+    await conn.execute("DELETE FROM pending_checks WHERE proposal_id = ANY($1::text[])", ids)
 
 
 # --- the register, as the registry's events describe it ---------------------------------------
 
 
-async def register_household(conn: asyncpg.Connection, household_id: str, household: Household) -> None:
-    """A registered or corrected household: its snapshot replaces what we knew."""
+async def register_households(conn: asyncpg.Connection, snapshots: Sequence[tuple[str, Household]]) -> None:
+    """Registered or corrected households (each once): their snapshots replace what we knew."""
+    if not snapshots:
+        return
+    ids = [household_id for household_id, _ in snapshots]
+    if len(set(ids)) != len(ids):
+        raise ValueError("register_households: each household may appear once; split the batch")
     await conn.execute(
-        """INSERT INTO registered_households (household_id, kk_number, active) VALUES ($1, $2, true)
+        """INSERT INTO registered_households (household_id, kk_number, active)
+           SELECT h, k, true FROM unnest($1::text[], $2::text[]) AS x(h, k)
            ON CONFLICT (household_id) DO UPDATE SET kk_number = EXCLUDED.kk_number, active = true""",
-        household_id,
-        household.kk_number,
+        ids,
+        [household.kk_number for _, household in snapshots],
     )
-    await conn.execute("DELETE FROM registered_people WHERE household_id = $1", household_id)
-    district = household.village_code[:8]
-    members = household.members
+    await conn.execute("DELETE FROM registered_people WHERE household_id = ANY($1::text[])", ids)
+    # A NIK met twice (a person moving between two households of the batch) ends where it was
+    # last seen, as if the snapshots had been applied one after another.
+    people: dict[str, tuple[str, str, dt.date, str]] = {}
+    for household_id, household in snapshots:
+        district = household.village_code[:8]
+        for m in household.members:
+            people[m.nik] = (household_id, name_key(m.name), m.birth_date, district)
+    rows = list(people.items())
     await conn.execute(
         """INSERT INTO registered_people (nik, household_id, name_key, birth_date, district)
-           SELECT n, $2, k, b, $5 FROM unnest($1::text[], $3::text[], $4::date[]) AS x(n, k, b)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[])
            ON CONFLICT (nik) DO UPDATE SET household_id = EXCLUDED.household_id,
                name_key = EXCLUDED.name_key, birth_date = EXCLUDED.birth_date, district = EXCLUDED.district""",
-        [m.nik for m in members],
-        household_id,
-        [name_key(m.name) for m in members],
-        [m.birth_date for m in members],
-        district,
+        [nik for nik, _ in rows],
+        [r[0] for _, r in rows],
+        [r[1] for _, r in rows],
+        [r[2] for _, r in rows],
+        [r[3] for _, r in rows],
     )
 
 
-async def deactivate_household(conn: asyncpg.Connection, household_id: str, kk_number: str) -> None:
+async def deactivate_households(conn: asyncpg.Connection, households: Sequence[tuple[str, str]]) -> None:
+    """Households (id, KK number) leaving the register: their people no longer count as registered."""
+    if not households:
+        return
+    ids = [household_id for household_id, _ in households]
+    if len(set(ids)) != len(ids):
+        raise ValueError("deactivate_households: each household may appear once; split the batch")
     await conn.execute(
-        """INSERT INTO registered_households (household_id, kk_number, active) VALUES ($1, $2, false)
+        """INSERT INTO registered_households (household_id, kk_number, active)
+           SELECT h, k, false FROM unnest($1::text[], $2::text[]) AS x(h, k)
            ON CONFLICT (household_id) DO UPDATE SET active = false""",
-        household_id,
-        kk_number,
+        ids,
+        [kk for _, kk in households],
     )
-    await conn.execute("DELETE FROM registered_people WHERE household_id = $1", household_id)
+    await conn.execute("DELETE FROM registered_people WHERE household_id = ANY($1::text[])", ids)
 
 
-async def release_open_niks(conn: asyncpg.Connection, proposal_id: str) -> None:
-    """The register now holds what the proposal claimed; the proposal's claim ends."""
-    await conn.execute("DELETE FROM open_niks WHERE proposal_id = $1", proposal_id)
+async def release_open_niks(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
+    """The register now holds what the proposals claimed; their claims end."""
+    if proposal_ids:
+        await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", list(proposal_ids))
 
 
 async def register_facts(
@@ -286,30 +444,39 @@ class PendingCheck:
     causation_id: str | None = None
 
 
-async def enqueue_check(
-    conn: asyncpg.Connection,
-    proposal_id: str,
-    round_: int,
-    stage: str,
-    requested_by: Actor | None = None,
-    note: str | None = None,
-    correlation_id: str | None = None,
-    causation_id: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class CheckRequest:
+    """A check to queue: the entry checks of a new round, or the Ministry's re-check."""
+
+    proposal_id: str
+    round: int
+    stage: str
+    requested_by: Actor | None = None
+    note: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+async def enqueue_checks(conn: asyncpg.Connection, requests: Sequence[CheckRequest]) -> None:
+    """Queue checks of distinct proposals; a proposal's newer request replaces its queued one."""
+    if not requests:
+        return
     await conn.execute(
         """INSERT INTO pending_checks (proposal_id, round, stage, requested_by, note, correlation_id, causation_id)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+           SELECT pid, rnd, stage, by::jsonb, note, corr, cause
+           FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                AS x(pid, rnd, stage, by, note, corr, cause)
            ON CONFLICT (proposal_id) DO UPDATE SET round = EXCLUDED.round, stage = EXCLUDED.stage,
                requested_by = EXCLUDED.requested_by, note = EXCLUDED.note, queued_at = now(),
                correlation_id = EXCLUDED.correlation_id, causation_id = EXCLUDED.causation_id,
                not_before = now(), attempts = 0, last_error = NULL""",
-        proposal_id,
-        round_,
-        stage,
-        requested_by.model_dump_json() if requested_by else None,
-        note,
-        correlation_id,
-        causation_id,
+        [r.proposal_id for r in requests],
+        [r.round for r in requests],
+        [r.stage for r in requests],
+        [r.requested_by.model_dump_json() if r.requested_by else None for r in requests],
+        [r.note for r in requests],
+        [r.correlation_id for r in requests],
+        [r.causation_id for r in requests],
     )
 
 
@@ -350,12 +517,24 @@ async def defer_checks(
     )
 
 
-async def finish_check(conn: asyncpg.Connection, check: PendingCheck) -> None:
+async def release_checks(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
+    """Hand leased checks back unrun: due again at once, for this or another worker."""
     await conn.execute(
-        "DELETE FROM pending_checks WHERE proposal_id = $1 AND round = $2 AND stage = $3",
-        check.proposal_id,
-        check.round,
-        check.stage,
+        "UPDATE pending_checks SET not_before = now() WHERE proposal_id = ANY($1::text[])", list(proposal_ids)
+    )
+
+
+async def finish_checks(conn: asyncpg.Connection, checks: Sequence[PendingCheck]) -> None:
+    """Remove concluded checks; a check queued again meanwhile (another round or stage) stays."""
+    if not checks:
+        return
+    await conn.execute(
+        """DELETE FROM pending_checks c
+           USING unnest($1::text[], $2::int[], $3::text[]) AS x(pid, rnd, stage)
+           WHERE c.proposal_id = x.pid AND c.round = x.rnd AND c.stage = x.stage""",
+        [c.proposal_id for c in checks],
+        [c.round for c in checks],
+        [c.stage for c in checks],
     )
 
 
@@ -433,21 +612,33 @@ async def add_visit(
 
 
 async def visits(conn: asyncpg.Connection, proposal_id: str) -> list[dict[str, Any]]:
+    return (await visits_of_many(conn, [proposal_id])).get(proposal_id, [])
+
+
+async def visits_of_many(
+    conn: asyncpg.Connection, proposal_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each proposal's field visits, oldest first (proposals without one are absent)."""
+    if not proposal_ids:
+        return {}
     rows = await conn.fetch(
-        """SELECT visit_id, round, visit::text AS visit, recorded_by::text AS recorded_by, recorded_at
-           FROM field_visits WHERE proposal_id = $1 ORDER BY visit_id""",
-        proposal_id,
+        """SELECT proposal_id, visit_id, round, visit::text AS visit, recorded_by::text AS recorded_by,
+                  recorded_at
+           FROM field_visits WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id, visit_id""",
+        list(proposal_ids),
     )
-    return [
-        {
-            "visit_id": r["visit_id"],
-            "round": r["round"],
-            **json.loads(r["visit"]),
-            "recorded_by": json.loads(r["recorded_by"]),
-            "recorded_at": r["recorded_at"].isoformat(),
-        }
-        for r in rows
-    ]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["proposal_id"], []).append(
+            {
+                "visit_id": r["visit_id"],
+                "round": r["round"],
+                **json.loads(r["visit"]),
+                "recorded_by": json.loads(r["recorded_by"]),
+                "recorded_at": r["recorded_at"].isoformat(),
+            }
+        )
+    return out
 
 
 async def record_ratification(

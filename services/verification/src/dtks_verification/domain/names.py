@@ -19,6 +19,7 @@ Anything further apart (another first name, a missing word) is a NAME_MISMATCH.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -45,8 +46,12 @@ def normalise(name: str) -> str:
     return _SPACES.sub(" ", _NOT_LETTER.sub(" ", ascii_only)).strip()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(name: str) -> str:
-    """Steps 1-3: the comparison key of a name (also used to find possible duplicate people)."""
+    """Steps 1-3: the comparison key of a name (also used to find possible duplicate people).
+
+    Cached: a check compares each name several times (civil registry, namesakes, identical
+    members), and the key is a pure function of the name."""
     words = []
     for word in normalise(name).split(" "):
         for old, new in OLD_TO_NEW_SPELLING:

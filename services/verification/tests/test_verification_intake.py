@@ -1,0 +1,146 @@
+"""Bulk intake and batch decisions: many events or decisions at once must mean what they mean one
+after another (runs of one kind, one row per run, later items seeing the earlier ones)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from dtks_contracts.events.proposal import ProposalSubmitted
+from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactivated, HouseholdRegistered
+from dtks_contracts.household import Household
+from dtks_contracts.vocabulary import DeactivationReason, Role
+from dtks_runtime.db import migrate
+from dtks_synthetic import proposals, register_households
+from dtks_verification import consumer
+from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters.schema import MIGRATIONS
+from dtks_verification.harness import POPULATION, Service
+from dtks_verification.testing import envelope, resubmitted, submitted, withdrawn
+
+_draws = iter(range(20_000, 30_000))
+
+
+def _clean(count: int) -> list[ProposalSubmitted]:
+    return [submitted(g.body) for g in proposals(POPULATION, count, seed=next(_draws))]
+
+
+def _households(count: int) -> list[Household]:
+    return list(register_households(POPULATION))[:count]
+
+
+def _registered(household: Household, corrected: bool = False) -> HouseholdRegistered | HouseholdCorrected:
+    assert household.household_id is not None
+    cls = HouseholdCorrected if corrected else HouseholdRegistered
+    return cls.model_validate(
+        {
+            "household_id": household.household_id,
+            "decree_number": "146/HUK/2026",
+            "household": household.model_dump(mode="json"),
+            "proposal_id": f"seed-{household.household_id}",
+        }
+    )
+
+
+def test_a_batch_is_cut_into_runs_of_one_kind_with_each_row_once() -> None:
+    a, b = _clean(2)
+    h1, h2 = _households(2)
+    assert h2.household_id is not None
+    gone = HouseholdDeactivated.model_validate(
+        {
+            "household_id": h2.household_id,
+            "kk_number": h2.kk_number,
+            "decree_number": "146/HUK/2026",
+            "proposal_id": "seed-gone",
+            "reason": next(iter(DeactivationReason)).value,
+        }
+    )
+    events = [
+        envelope(a),
+        envelope(b),
+        envelope(withdrawn(a)),  # another kind: a new run
+        envelope(resubmitted(b, 2)),  # b again after a run of another kind
+        envelope(_registered(h1)),
+        envelope(_registered(h1, corrected=True)),  # h1 twice: the correction waits for a new run
+        envelope(gone),
+    ]
+    cut = consumer.runs(events)
+    assert [([r.content.proposal_id for r in run.rounds], run.withdrawals) for run in cut[:3]] == [
+        ([a.proposal_id, b.proposal_id], []),
+        ([], [a.proposal_id]),
+        ([b.proposal_id], []),
+    ]
+    assert [[s.household_id for s in run.snapshots] for run in cut[3:5]] == [[h1.household_id]] * 2
+    assert [d.household_id for d in cut[5].deactivations] == [h2.household_id]
+    assert len(cut) == 6
+    # A submission and its resubmission back to back also land in different runs.
+    assert len(consumer.runs([envelope(a), envelope(resubmitted(a, 2))])) == 2
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    await migrate(connection, "verification", MIGRATIONS)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def test_a_person_moving_between_households_of_one_run_ends_in_the_last(
+    conn: asyncpg.Connection,
+) -> None:
+    first, second = _households(2)
+    assert first.household_id is not None and second.household_id is not None
+    mover = first.members[-1]
+    moved = second.model_copy(update={"members": (*second.members, mover)})
+    async with conn.transaction():
+        await pg.register_households(conn, [(first.household_id, first), (second.household_id, moved)])
+    rows = dict(await conn.fetch("SELECT nik, household_id FROM registered_people"))
+    assert rows[mover.nik] == second.household_id
+    assert all(rows[m.nik] == first.household_id for m in first.members[:-1])
+    assert len(rows) == len(first.members) + len(second.members)
+
+
+async def test_rounds_started_together_claim_niks_in_arrival_order(conn: asyncpg.Connection) -> None:
+    contents = _clean(3)
+    async with conn.transaction():
+        started = await pg.start_rounds(
+            conn, [pg.NewRound(c, "corr", f"cause-{i}") for i, c in enumerate(contents)]
+        )
+        again = await pg.start_rounds(conn, [pg.NewRound(contents[0], "corr", "cause-again")])
+    assert (started, again) == (3, 0)  # the same round arriving again changes nothing
+    seqs = await conn.fetch("SELECT proposal_id FROM proposals ORDER BY seq")
+    assert [r["proposal_id"] for r in seqs] == [c.proposal_id for c in contents]
+    queued = await conn.fetch("SELECT proposal_id, causation_id FROM pending_checks ORDER BY proposal_id")
+    assert {r["proposal_id"]: r["causation_id"] for r in queued} == {
+        c.proposal_id: f"cause-{i}" for i, c in enumerate(contents)
+    }
+    claimed = await conn.fetchval("SELECT count(DISTINCT proposal_id) FROM open_niks")
+    assert claimed == 3
+
+
+async def test_one_batch_of_mixed_events_and_repeated_decisions(service: Service) -> None:
+    a, b, c = _clean(3)
+    # One publish: the consumer sees these in one or a few batches, in this order per proposal.
+    await service.publish(
+        [envelope(a), envelope(withdrawn(a)), envelope(b), envelope(resubmitted(b, 2)), envelope(c)]
+    )
+    assert (await service.wait_status(a.proposal_id, "withdrawn"))["status"] == "withdrawn"
+    standing = await service.wait_status(b.proposal_id, "in_tier")
+    assert standing["round"] == 2 and standing["checks"][-1]["round"] == 2
+    await service.wait_status(c.proposal_id, "in_tier")
+
+    # A list naming c twice at the district tier: the second sees the first and is out of turn.
+    headers = service.auth(Role.DISTRICT_VERIFIER, c.village_code[:8])
+    items = [{"proposal_id": c.proposal_id, "tier": "district", "decision": "forward"}] * 2
+    response = await service.http.post("/decisions", json=items, headers=headers)
+    body = response.json()
+    assert body["succeeded"] == 1, body
+    results = body["results"]
+    assert results[0]["ok"] and results[0]["tier"] == "regency"
+    assert not results[1]["ok"] and results[1]["problem"]["code"] == "out_of_turn"
+    decisions = (await service.standing(c.proposal_id))["decisions"]
+    assert len(decisions) == 1
