@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -350,6 +351,24 @@ async def household_history(
     return {"household_id": household_id, "events": events}
 
 
+async def _wait_for_outbox(runtime: ServiceRuntime, within: float = 30.0) -> None:
+    """A replay reads the log from Kafka; the registry's own newest events (a decree just issued)
+    must be there first, or the replay would compare a shorter log with the live register."""
+    assert runtime.pool is not None and runtime.relay is not None
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        async with runtime.pool.acquire() as conn:
+            if await runtime.relay.lag(conn) == 0:
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise Problem(
+                503,
+                "log_not_caught_up",
+                "The register's newest events are still being published; try again shortly.",
+            )
+        await asyncio.sleep(0.2)
+
+
 class ReplayBody(BaseModel):
     mode: Literal["rebuild", "verify"] = Field(
         default="rebuild",
@@ -369,6 +388,7 @@ async def replay(
     principal: Annotated[Principal, Depends(require_role(Role.AUDITOR))],
 ) -> dict[str, Any]:
     runtime = _runtime(request)
+    await _wait_for_outbox(runtime)
     source = audit.ReplaySource(
         runtime.database_url, runtime.settings.kafka_bootstrap, runtime.settings.topic_prefix
     )
