@@ -27,6 +27,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import pydantic
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dtks_contracts.envelope import EventEnvelope
@@ -41,6 +42,8 @@ class ReplayReport:
     events_read: int
     events_applied: int  # handed to the projection: of its event types, each event once
     seconds: float
+    # Records no consumer could decode (dead-lettered live): (topic, partition, offset), passed over.
+    undecodable: tuple[tuple[str, int, int], ...] = ()
 
 
 def fresh_schema_name(prefix: str = "replay") -> str:
@@ -101,6 +104,7 @@ async def replay_into_schema(
         tps = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
         if not tps:
             return ReplayReport(schema, 0, 0, time.monotonic() - started)
+        undecodable: list[tuple[str, int, int]] = []
         reader.assign(tps)
         await reader.seek_to_beginning(*tps)
         end = await reader.end_offsets(tps)
@@ -108,7 +112,7 @@ async def replay_into_schema(
         queue: asyncio.Queue[list[EventEnvelope] | None] = asyncio.Queue(maxsize=4)
         try:
             async with asyncio.TaskGroup() as tasks:
-                reading = tasks.create_task(_read(reader, end, wanted, batch_size, queue))
+                reading = tasks.create_task(_read(reader, end, wanted, batch_size, queue, undecodable))
                 writing = tasks.create_task(_write(conn, handler, queue, max_events=4 * batch_size))
         except ExceptionGroup as failed:
             # Callers see the failure itself (an undecodable event, a lost connection), as before
@@ -118,7 +122,7 @@ async def replay_into_schema(
     finally:
         await reader.stop()
         await conn.close()
-    return ReplayReport(schema, read, applied, time.monotonic() - started)
+    return ReplayReport(schema, read, applied, time.monotonic() - started, tuple(undecodable))
 
 
 async def _read(
@@ -127,6 +131,7 @@ async def _read(
     wanted: frozenset[str] | None,
     batch_size: int,
     queue: asyncio.Queue[list[EventEnvelope] | None],
+    undecodable: list[tuple[str, int, int]],
 ) -> int:
     """Fetch up to the end offsets taken at the start, decode the wanted events, queue them."""
     remaining = {tp for tp, offset in end.items() if offset > 0}
@@ -146,14 +151,19 @@ async def _read(
                 if r.offset >= last or r.value is None:
                     continue
                 read += 1
-                if wanted is None:
-                    events.append(EventEnvelope.from_bytes(r.value))
+                if wanted is not None:
+                    sniffed = sniff_event_type(r.value)
+                    if sniffed is not None and sniffed not in wanted:
+                        continue
+                try:
+                    event = EventEnvelope.from_bytes(r.value)
+                except (ValueError, pydantic.ValidationError):
+                    # The live consumers dead-lettered this record and applied nothing; the log
+                    # keeps it forever, so the replay passes it too (and counts it) rather than
+                    # failing every audit from now on.
+                    undecodable.append((tp.topic, tp.partition, r.offset))
                     continue
-                sniffed = sniff_event_type(r.value)
-                if sniffed is not None and sniffed not in wanted:
-                    continue
-                event = EventEnvelope.from_bytes(r.value)
-                if event.event_type in wanted:
+                if wanted is None or event.event_type in wanted:
                     events.append(event)
             if records[-1].offset >= last - 1:
                 remaining.discard(tp)

@@ -44,6 +44,11 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         "schema": schema,
         "events_read": report.events_read,
         "events_applied": report.events_applied,
+        # Records the live consumers dead-lettered as undecodable: passed over here too, and named.
+        "undecodable_records": [
+            {"topic": topic, "partition": partition, "offset": offset}
+            for topic, partition, offset in report.undecodable
+        ],
         "seconds": round(report.seconds, 3),
         "events_per_second": round(report.events_read / report.seconds, 1) if report.seconds else None,
     }
