@@ -8,12 +8,15 @@ from dtks_contracts.identifiers import (
     KkNumber,
     Nik,
     NikParts,
+    _is_valid_listed_nik,
+    _parse_nik_fully,
     check_kk_number,
     check_nik,
     nik_birth_dates,
     nik_matches,
     parse_nik,
 )
+from dtks_contracts.vocabulary.household_attributes import Sex
 
 REAL_NIK = "1771015203850001"  # Selebar, Kota Bengkulu; woman born 12-03-1985
 
@@ -123,3 +126,74 @@ def test_history_is_read_without_the_region_look_up_but_with_the_format_checks()
     with pytest.raises(ValidationError, match="serial 0000"):
         Person.model_validate({"nik": "9101015203850000"}, context=dict(HISTORICAL_READ))
     assert check_nik(recoded, must_exist=False) == recoded
+
+
+def test_the_fast_check_agrees_with_the_full_parse_on_every_date_field():
+    # Validation accepts most NIKs through set look-ups (identifiers._is_valid_listed_nik) and
+    # sends the rest through the full parse; both must agree on every DDMMYY, for either sex.
+    for day_field in range(100):
+        for month in range(14):
+            for year2 in range(100):
+                nik = f"177101{day_field:02d}{month:02d}{year2:02d}0001"
+                try:
+                    expected = _parse_nik_fully(nik, must_exist=True)
+                except ValueError:
+                    expected = None
+                assert _is_valid_listed_nik(nik) == (expected is not None), nik
+                if expected is not None:
+                    assert parse_nik(nik) == expected, nik
+
+
+@pytest.mark.parametrize(
+    "nik",
+    [
+        REAL_NIK,
+        "1771015203850000",  # serial 0000
+        "1771995203850001",  # no such district
+        "9101015203850001",  # re-coded district: valid only when reading history
+        "1771012902850001",  # 29 February of a year that is leap in neither century
+        "1771012902000001",
+        "177101520385000١",
+        "17710152038500011",
+    ],
+)
+def test_fast_and_full_paths_agree_in_both_contexts(nik):
+    for must_exist, context in ((True, None), (False, dict(HISTORICAL_READ))):
+        try:
+            expected: object = _parse_nik_fully(nik, must_exist=must_exist)
+        except ValueError as error:
+            expected = str(error)
+        try:
+            actual: object = parse_nik(nik, must_exist=must_exist)
+        except ValueError as error:
+            actual = str(error)
+        assert actual == expected
+        try:
+            Person.model_validate({"nik": nik}, context=context)
+            valid = True
+        except ValidationError as error:
+            valid = False
+            assert str(expected) in str(error)
+        assert valid == (not isinstance(expected, str))
+
+
+def test_nik_matches_takes_the_sex_as_member_or_text():
+    assert nik_matches(REAL_NIK, dt.date(1985, 3, 12), Sex.FEMALE)
+    assert not nik_matches(REAL_NIK, dt.date(1985, 3, 12), Sex.MALE)
+    assert nik_matches("1771011203850001", dt.date(1985, 3, 12), Sex.MALE)
+    with pytest.raises(ValueError):
+        nik_matches(REAL_NIK, dt.date(1985, 3, 12), "woman")
+    with pytest.raises(ValueError, match="names no district"):
+        nik_matches("1771995203850001", dt.date(1985, 3, 12), "female")
+
+
+def test_kk_numbers_of_unlisted_districts_are_read_from_history_only():
+    recoded = "9101010101200001"
+    with pytest.raises(ValidationError, match="names no district"):
+        Person(nik=REAL_NIK, kk_number=recoded)
+    read = Person.model_validate({"nik": REAL_NIK, "kk_number": recoded}, context=dict(HISTORICAL_READ))
+    assert read.kk_number == recoded
+    with pytest.raises(ValidationError, match="digits 0-9 only"):
+        Person.model_validate(
+            {"nik": REAL_NIK, "kk_number": "91010101012000a1"}, context=dict(HISTORICAL_READ)
+        )

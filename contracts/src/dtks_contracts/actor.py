@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from dtks_contracts.model_base import ContractModel
-from dtks_contracts.regions import RegionCode, region_level
+from dtks_contracts.regions import RegionCode, listed_region_level, region_level
 from dtks_contracts.vocabulary.roles import ROLE_REGION_LEVEL, Role
 
 
@@ -21,7 +21,8 @@ class Actor(ContractModel):
         # A village operator scoped to a whole regency, or a ministry role scoped to one province,
         # would silently widen or narrow who may act: reject the combination outright.
         expected = ROLE_REGION_LEVEL[self.role]
-        actual = region_level(self.region)
+        # The region is already validated: a listed code's level is one look-up away.
+        actual = listed_region_level(self.region) or region_level(self.region)
         if expected is not None and actual != expected:
             raise ValueError(
                 f"role {self.role} acts on a {expected} region, got {actual} region {self.region}"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Final, NamedTuple
+from typing import Annotated, Final, NamedTuple, TypeGuard
 
 from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJsonSchema
 
 from dtks_contracts.historical import is_historical_read
-from dtks_contracts.regions import region_exists
+from dtks_contracts.regions import district_nik_prefixes, region_exists
 from dtks_contracts.vocabulary.household_attributes import Sex
 
 IDENTIFIER_LENGTH: Final = 16
@@ -68,11 +68,78 @@ def _birth_dates(day: int, month: int, year2: int) -> tuple[dt.date, ...]:
     return tuple(dates)
 
 
+def _day_month_tables() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The DDMM fields (women +40 on the day) valid in every year, those valid only in a leap year
+    (29 February), and the YY fields for which 19YY or 20YY is a leap year. Derived from
+    `_birth_dates` itself, so the fast check below cannot drift from the full one."""
+    always: set[str] = set()
+    leap_only: set[str] = set()
+    for day in range(1, 32):
+        for month in range(1, 13):
+            for day_field in (day, day + _FEMALE_DAY_OFFSET):
+                field = f"{day_field:02d}{month:02d}"
+                if _birth_dates(day, month, 1):  # 1901 and 2001: neither is a leap year
+                    always.add(field)
+                elif _birth_dates(day, month, 4):  # 1904 and 2004: both are
+                    leap_only.add(field)
+    leap_years = frozenset(f"{year2:02d}" for year2 in range(100) if _birth_dates(29, 2, year2))
+    return frozenset(always), frozenset(leap_only), leap_years
+
+
+_DAY_MONTH_ALWAYS, _DAY_MONTH_LEAP_ONLY, _LEAP_YEAR2 = _day_month_tables()
+
+
+def _is_valid_listed(value: object) -> TypeGuard[str]:
+    """True for a NIK or KK number that is well formed and whose district is listed, with set
+    look-ups only: the common case of validation, which then needs neither the validation context
+    nor an error message. False sends the value through the full check, which explains what is
+    wrong (or accepts an unlisted district when reading history)."""
+    return (
+        isinstance(value, str)
+        and len(value) == IDENTIFIER_LENGTH
+        and value.isascii()
+        and value.isdigit()
+        and value[:6] in district_nik_prefixes()
+    )
+
+
+def _is_valid_listed_nik(value: object) -> TypeGuard[str]:
+    """`_is_valid_listed` and a birth date and serial a NIK can hold, in one expression: it runs
+    for every member of every household read, so it avoids even a nested call."""
+    return (
+        isinstance(value, str)
+        and len(value) == IDENTIFIER_LENGTH
+        and value.isascii()
+        and value.isdigit()
+        and value[:6] in district_nik_prefixes()
+        and (
+            value[6:10] in _DAY_MONTH_ALWAYS
+            or (value[6:10] in _DAY_MONTH_LEAP_ONLY and value[10:12] in _LEAP_YEAR2)
+        )
+        and value[12:16] != "0000"
+    )
+
+
 def parse_nik(value: str, *, must_exist: bool = True) -> NikParts:
     """Split a NIK into its parts, raising ValueError on the first thing that is wrong with it.
 
     `must_exist=False` skips the look-up of the district prefix (used when reading history).
     """
+    if _is_valid_listed_nik(value):
+        day_field = int(value[6:8])
+        sex_female = day_field > _FEMALE_DAY_OFFSET
+        return NikParts(
+            f"{value[0:2]}.{value[2:4]}.{value[4:6]}",
+            day_field - _FEMALE_DAY_OFFSET if sex_female else day_field,
+            int(value[8:10]),
+            int(value[10:12]),
+            sex_female,
+            value[12:16],
+        )
+    return _parse_nik_fully(value, must_exist=must_exist)
+
+
+def _parse_nik_fully(value: str, *, must_exist: bool) -> NikParts:
     nik = _check_shape(value, "NIK")
     district_code = _district_code(nik, "NIK", must_exist)
     day_field, month, year2 = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
@@ -97,12 +164,15 @@ def parse_nik(value: str, *, must_exist: bool = True) -> NikParts:
 
 def check_nik(value: str, *, must_exist: bool = True) -> str:
     """Validate a NIK and return it unchanged."""
-    parse_nik(value, must_exist=must_exist)
+    if not _is_valid_listed_nik(value):
+        _parse_nik_fully(value, must_exist=must_exist)
     return value
 
 
 def check_kk_number(value: str, *, must_exist: bool = True) -> str:
     """Validate a KK (family card) number and return it unchanged."""
+    if _is_valid_listed(value):
+        return value
     kk = _check_shape(value, "KK number")
     _district_code(kk, "KK number", must_exist)
     return kk
@@ -119,17 +189,32 @@ def nik_matches(nik: str, birth_date: dt.date, sex: Sex | str) -> bool:
 
     Raises ValueError if the NIK itself is invalid: a broken identifier is not a "mismatch".
     """
-    parts = parse_nik(nik)
-    encoded = (parts.birth_day, parts.birth_month, parts.birth_year2)
+    if _is_valid_listed_nik(nik):
+        # Read the fields straight from the valid NIK rather than building its NikParts.
+        day_field = int(nik[6:8])
+        female = day_field > _FEMALE_DAY_OFFSET
+        encoded = (day_field - _FEMALE_DAY_OFFSET if female else day_field, int(nik[8:10]), int(nik[10:12]))
+    else:
+        parts = parse_nik(nik)  # raises, saying what is wrong
+        female = parts.sex_female
+        encoded = (parts.birth_day, parts.birth_month, parts.birth_year2)
     recorded = (birth_date.day, birth_date.month, birth_date.year % 100)
-    return encoded == recorded and parts.sex_female == (Sex(sex) is Sex.FEMALE)
+    return encoded == recorded and female == (
+        sex is Sex.FEMALE or (sex is not Sex.MALE and Sex(sex) is Sex.FEMALE)
+    )
 
 
 def _validate_nik(value: str, info: ValidationInfo) -> str:
+    # A valid NIK of a listed district is valid in any context; only the rest needs to know
+    # whether history is being read.
+    if _is_valid_listed_nik(value):
+        return value
     return check_nik(value, must_exist=not is_historical_read(info))
 
 
 def _validate_kk_number(value: str, info: ValidationInfo) -> str:
+    if _is_valid_listed(value):
+        return value
     return check_kk_number(value, must_exist=not is_historical_read(info))
 
 

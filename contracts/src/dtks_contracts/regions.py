@@ -76,6 +76,26 @@ def _names() -> Mapping[str, str]:
 
 
 @functools.cache
+def _listed_levels() -> Mapping[str, RegionLevel]:
+    """code -> level for `ID` and every listed code: one dict look-up answers format, level and
+    existence at once for the codes that validation meets nearly every time (listed ones)."""
+    levels: dict[str, RegionLevel] = {NATIONAL: "national"}
+    for code in _names():
+        # Every listed code is well formed today; the check keeps a bad data row on the slow path,
+        # where it gets the usual error, instead of a level guessed from its length.
+        if _CODE.fullmatch(code):
+            levels[code] = _LEVEL_BY_LENGTH[len(code)]
+    # A plain dict, not a read-only proxy: it is private, and a proxy's look-up costs twice as much.
+    return levels
+
+
+@functools.cache
+def district_nik_prefixes() -> frozenset[str]:
+    """The six-digit NIK/KK prefixes of all listed districts (`"177101"` for `17.71.01`)."""
+    return frozenset(code.replace(".", "") for code, level in _listed_levels().items() if level == "district")
+
+
+@functools.cache
 def _children() -> Mapping[str, tuple[str, ...]]:
     """parent code -> its direct children, built only when someone walks the tree."""
     index: dict[str, list[str]] = {}
@@ -111,6 +131,11 @@ def region_level(code: str) -> RegionLevel:
             "'17', '17.71', '17.71.01' or '17.71.01.1001'"
         )
     return _LEVEL_BY_LENGTH[len(code)]
+
+
+def listed_region_level(code: str) -> RegionLevel | None:
+    """The level of `ID` or a code in the region list; None for any other code (no format check)."""
+    return _listed_levels().get(code)
 
 
 def region_exists(code: str) -> bool:
@@ -181,6 +206,8 @@ def regency_populations() -> Mapping[str, RegionPopulation]:
 
 def check_region_code(code: str, *, levels: tuple[RegionLevel, ...] = LEVELS, must_exist: bool = True) -> str:
     """Validate format, level and (unless reading history) existence; return the code unchanged."""
+    if isinstance(code, str) and _listed_levels().get(code) in levels:
+        return code  # listed, so well formed and existing; only its level had to be checked
     level = region_level(code)
     if level not in levels:
         raise ValueError(f"region code {code!r} is a {level} code; expected a {' or '.join(levels)} code")
@@ -190,7 +217,13 @@ def check_region_code(code: str, *, levels: tuple[RegionLevel, ...] = LEVELS, mu
 
 
 def _validator(levels: tuple[RegionLevel, ...]) -> Callable[[str, ValidationInfo], str]:
+    allowed = frozenset(levels)
+
     def validate(value: str, info: ValidationInfo) -> str:
+        # Fast path: a listed code of an allowed level is valid whether or not history is being
+        # read. Everything else takes the full check, which raises the detailed errors.
+        if _listed_levels().get(value) in allowed:
+            return value
         return check_region_code(value, levels=levels, must_exist=not is_historical_read(info))
 
     return validate

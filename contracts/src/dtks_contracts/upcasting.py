@@ -27,6 +27,22 @@ class UpcasterChainError(RuntimeError):
     """Start-up check failed: some stored version cannot reach the current one."""
 
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value, several times cheaper than `copy.deepcopy` (which
+    tracks every object it copied); anything that is not plain JSON is left to `copy.deepcopy`."""
+    # Exact types: a dict or list subclass keeps its class through `copy.deepcopy`.
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    if isinstance(value, _ATOMS):
+        return value
+    return copy.deepcopy(value)
+
+
 class UpcasterRegistry:
     """Upcasters by (event type, version they lift from). The package keeps one default instance;
     tests build their own so that toy upcasters never leak into the real registry."""
@@ -59,7 +75,7 @@ class UpcasterRegistry:
         if version < 1:
             raise ValueError(f"{event_type}: schema versions start at 1, got {version}")
         # Upcasters may edit their argument in place; copying once protects the stored envelope.
-        lifted: Payload = copy.deepcopy(dict(payload))
+        lifted: Payload = _copied(dict(payload))
         while version < current_version:
             step = self._steps.get((event_type, version))
             if step is None:

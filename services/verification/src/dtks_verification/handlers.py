@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -59,6 +59,14 @@ class DecisionCommand:
     decision: Decision
     reasons: tuple[ReasonCode, ...] = ()
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class CivilAnswer:
+    """What the civil registry said about the people of a proposal's round."""
+
+    round: int
+    people: Mapping[str, CivilPerson | None]
 
 
 def outcome(state: VerificationState) -> dict[str, Any]:
@@ -154,12 +162,6 @@ class Verification:
             return None, ()
         return record.content.household.kk_number, people_to_look_up(record.content)
 
-    async def look_up(self, record: pg.ProposalRecord) -> dict[str, CivilPerson | None]:
-        kk_number, niks = self.wanted(record)
-        if not niks:
-            return {}
-        return await self.civil_registry.people(kk_number, niks)
-
     # --- the integrity standard -------------------------------------------------------------
 
     @staticmethod
@@ -212,23 +214,6 @@ class Verification:
                     )
                 )
         return events, new_state
-
-    async def conclude_checks(
-        self,
-        conn: asyncpg.Connection,
-        record: pg.ProposalRecord,
-        stage: IntegrityStage,
-        facts: RegisterFacts,
-        civil: Mapping[str, CivilPerson | None],
-        causation: Causation,
-        note: str | None = None,
-    ) -> VerificationState:
-        """`conclusion` for one locked proposal, recorded."""
-        visits = await pg.visits(conn, record.state.proposal_id) if stage is IntegrityStage.MINISTRY else []
-        events, new_state = self.conclusion(record, stage, facts, civil, causation, note, visits)
-        version = await self._append(conn, record, events, causation)
-        await pg.save(conn, new_state, version)
-        return new_state
 
     async def run_checks(
         self,
@@ -291,57 +276,121 @@ class Verification:
         self, principal: Principal, commands: Sequence[DecisionCommand | Refusal], correlation_id: str
     ) -> list[dict[str, Any] | Refusal]:
         """Many decisions, each standing or falling alone, recorded together: the proposals are
-        locked and loaded at once, every decision is judged in memory (a later one on the same
-        proposal sees the earlier), and the events and standings are written in a few statements.
-        Acceptances run one by one after, as they may wait on the civil registry."""
-        results: list[dict[str, Any] | Refusal] = []
+        locked and loaded at once, every decision is judged in memory in list order (a later one on
+        the same proposal sees the earlier), and the events and standings are written in a few
+        statements. The Ministry's acceptances re-run the integrity standard: their civil-registry
+        look-ups are made for the whole list in one or two batch requests before the transaction
+        (never holding a lock), and the rules run in memory. If the registry does not answer, the
+        acceptances wait in `accepting` and the checks worker concludes them when it answers."""
         actor = principal.as_actor()
         causation = Causation(actor=actor, correlation_id=correlation_id)
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                plain = [c for c in commands if isinstance(c, DecisionCommand) and not self._is_acceptance(c)]
-                records = await pg.load_many(conn, [c.proposal_id for c in plain], for_update=True)
-                # Per proposal: its record as loaded, the events decided so far, its latest state.
-                decided: dict[str, tuple[pg.ProposalRecord, list[EventPayload], VerificationState]] = {}
-                for command in commands:
-                    if isinstance(command, Refusal) or self._is_acceptance(command):
-                        results.append(command if isinstance(command, Refusal) else {})
-                        continue
-                    record = records.get(command.proposal_id)
-                    loaded, events, state = decided.get(command.proposal_id) or (record, [], None)
-                    current = state or (loaded.state if loaded is not None else None)
-                    try:
+        valid = [c for c in commands if isinstance(c, DecisionCommand)]
+        acceptances = list(dict.fromkeys(c.proposal_id for c in valid if self._is_acceptance(c)))
+        civil = await self._look_up_for_acceptance(acceptances)
+        results: list[dict[str, Any] | Refusal] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            records = await pg.load_many(conn, [c.proposal_id for c in valid], for_update=True)
+            accepted_records = [records[pid] for pid in acceptances if pid in records]
+            facts = await pg.register_facts(conn, accepted_records) if accepted_records else {}
+            visits = await pg.visits_of_many(conn, [r.state.proposal_id for r in accepted_records])
+            # Per proposal: its record as loaded, the events decided so far, its latest state.
+            decided: dict[str, tuple[pg.ProposalRecord, list[EventPayload], VerificationState]] = {}
+            waiting: list[pg.CheckRequest] = []
+            for command in commands:
+                if isinstance(command, Refusal):
+                    results.append(command)
+                    continue
+                pid = command.proposal_id
+                record = records.get(pid)
+                loaded, events, state = decided.get(pid) or (record, [], None)
+                current = state or (loaded.state if loaded is not None else None)
+                try:
+                    if self._is_acceptance(command):
+                        new_events, new_state = self._judge_acceptance(
+                            principal, command, loaded, current, civil, facts, visits, causation
+                        )
+                        if new_state.status is Status.ACCEPTING:
+                            waiting.append(self._recheck(new_state, command, causation))
+                    else:
                         event, new_state = self._judge(principal, actor, command, current)
-                    except Refusal as refusal:
-                        results.append(refusal)
-                        continue
-                    assert loaded is not None
-                    decided[command.proposal_id] = (loaded, [*events, event], new_state)
-                    results.append(outcome(new_state))
-                await self._append_many(
-                    conn,
-                    [(record, events, causation, state) for record, events, state in decided.values()],
-                )
-            for index, command in enumerate(commands):
-                if isinstance(command, DecisionCommand) and self._is_acceptance(command):
-                    try:
-                        results[index] = await self._accept_command(conn, principal, command, correlation_id)
-                    except Refusal as refusal:
-                        results[index] = refusal
+                        new_events = [event]
+                except Refusal as refusal:
+                    results.append(refusal)
+                    continue
+                assert loaded is not None
+                decided[pid] = (loaded, [*events, *new_events], new_state)
+                results.append(outcome(new_state))
+            await self._append_many(
+                conn, [(record, events, causation, state) for record, events, state in decided.values()]
+            )
+            # A proposal reaches `accepting` at most once in a list (it then awaits no tier).
+            await pg.enqueue_checks(conn, waiting)
         return results
 
     @staticmethod
     def _is_acceptance(command: DecisionCommand) -> bool:
         return command.tier == "ministry" and command.decision is Decision.FORWARD
 
-    async def _accept_command(
-        self, conn: asyncpg.Connection, principal: Principal, command: DecisionCommand, correlation_id: str
-    ) -> dict[str, Any]:
-        record = await self._existing(conn, command.proposal_id)
-        authorize_at_tier(Tier.MINISTRY, principal.role, principal.region, record.state.village_code)
-        actor = principal.as_actor()
-        causation = Causation(actor=actor, correlation_id=correlation_id)
-        return await self._accept(conn, record, actor, command.note, causation)
+    async def _look_up_for_acceptance(self, proposal_ids: Sequence[str]) -> dict[str, CivilAnswer]:
+        """The civil registry's records of the people of the proposals the Ministry forwards, for
+        the whole list in one or two batch requests; empty when the registry does not answer.
+        Only proposals waiting in a queue are looked up (the others will be refused)."""
+        if not proposal_ids:
+            return {}
+        async with self.pool.acquire() as conn:
+            records = await pg.load_many(conn, proposal_ids)
+        live = [r for r in records.values() if r.state.status is Status.IN_TIER]
+        try:
+            found = await self.civil_registry.people_of_many([self.wanted(r) for r in live])
+        except CivilRegistryUnavailable:
+            return {}
+        return {
+            r.state.proposal_id: CivilAnswer(r.state.round, people)
+            for r, people in zip(live, found, strict=True)
+        }
+
+    def _judge_acceptance(
+        self,
+        principal: Principal,
+        command: DecisionCommand,
+        record: pg.ProposalRecord | None,
+        state: VerificationState | None,
+        civil: Mapping[str, CivilAnswer],
+        facts: Mapping[str, RegisterFacts],
+        visits: Mapping[str, Sequence[Mapping[str, Any]]],
+        causation: Causation,
+    ) -> tuple[list[EventPayload], VerificationState]:
+        """The Ministry's forward of a proposal in `state` (None: unknown): the integrity standard
+        runs again and the proposal is accepted or returned; without the civil registry's answer
+        it waits in `accepting` (no event yet). Raises a Refusal."""
+        if record is None or state is None:
+            raise self._not_found(command.proposal_id)
+        authorize_at_tier(Tier.MINISTRY, principal.role, principal.region, state.village_code)
+        accepting = decide(state, Tier.MINISTRY, Decision.FORWARD)
+        looked_up = civil.get(accepting.proposal_id)
+        # People looked up for another round's content (resubmitted meanwhile) do not count.
+        if looked_up is None or looked_up.round != accepting.round:
+            return [], accepting
+        return self.conclusion(
+            replace(record, state=accepting),
+            IntegrityStage.MINISTRY,
+            facts[accepting.proposal_id],
+            looked_up.people,
+            causation,
+            command.note,
+            visits.get(accepting.proposal_id, []),
+        )
+
+    @staticmethod
+    def _recheck(state: VerificationState, command: DecisionCommand, causation: Causation) -> pg.CheckRequest:
+        return pg.CheckRequest(
+            state.proposal_id,
+            state.round,
+            IntegrityStage.MINISTRY.value,
+            requested_by=causation.actor,
+            note=command.note,
+            correlation_id=causation.correlation_id,
+        )
 
     @staticmethod
     def _judge(
@@ -366,46 +415,6 @@ class Verification:
         else:
             event = VerifiedAtTier(**common, tier=tier, verifier=actor, note=command.note)
         return event, new_state
-
-    async def _accept(
-        self,
-        conn: asyncpg.Connection,
-        record: pg.ProposalRecord,
-        actor: Actor,
-        note: str | None,
-        causation: Causation,
-    ) -> dict[str, Any]:
-        """The Ministry's forward: re-run the standard, then accept or return. If the civil registry
-        is down, the proposal waits in `accepting` and the worker finishes the acceptance."""
-        ensure_awaits(record.state, Tier.MINISTRY)  # refuse early, before any look-up
-        try:
-            civil: Mapping[str, CivilPerson | None] | None = await self.look_up(record)
-        except CivilRegistryUnavailable:
-            civil = None
-        async with conn.transaction():
-            record = await self._existing(conn, record.state.proposal_id, for_update=True)
-            accepting = decide(record.state, Tier.MINISTRY, Decision.FORWARD)
-            if civil is None:
-                await pg.save(conn, accepting, record.stream_version)
-                await pg.enqueue_checks(
-                    conn,
-                    [
-                        pg.CheckRequest(
-                            accepting.proposal_id,
-                            accepting.round,
-                            IntegrityStage.MINISTRY.value,
-                            requested_by=actor,
-                            note=note,
-                            correlation_id=causation.correlation_id,
-                        )
-                    ],
-                )
-                return outcome(accepting)
-            facts = (await pg.register_facts(conn, [record]))[accepting.proposal_id]
-            final = await self.conclude_checks(
-                conn, record, IntegrityStage.MINISTRY, facts, civil, causation, note
-            )
-        return outcome(final)
 
     async def _existing(
         self, conn: asyncpg.Connection, proposal_id: str, *, for_update: bool = False

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI, Request, Response
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.registry import HouseholdRegistered
@@ -65,6 +67,36 @@ class Simulator:
             else:
                 response = await http.delete("/admin/outage")
             response.raise_for_status()
+
+
+class CountingProxy:
+    """A small HTTP app in front of the civil-registry simulator: forwards every request to it and
+    counts them (by method and path), so a test can bound how many requests the service makes."""
+
+    def __init__(self, target_url: str) -> None:
+        self.target_url = target_url
+        self.requests: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.api_route("/{path:path}", methods=["GET", "POST", "DELETE"])
+        async def forward(path: str, request: Request) -> Response:
+            self.requests[f"{request.method} /{path}"] += 1
+            async with httpx.AsyncClient(base_url=self.target_url, timeout=30) as http:
+                answer = await http.request(
+                    request.method,
+                    f"/{path}",
+                    content=await request.body(),
+                    headers={"content-type": request.headers.get("content-type", "application/json")},
+                )
+            return Response(answer.content, answer.status_code, media_type=answer.headers.get("content-type"))
+
+        return app
 
 
 @dataclass
