@@ -11,8 +11,8 @@ and databases) and is driven over HTTP only, as deploy/local/demo.py drives it:
    and the register; the stage ends when nothing waits to be checked (it overlaps the import);
 4. the tiers, one after the other, each emptying its queues in lists of up to 1000 decisions per
    POST /decisions: district (every district's verifier at once), regency, the mayor's
-   ratification (POST /ratifications, one decree per 5000), province, ministry (lists of 200: each
-   acceptance re-runs the integrity standard inside the request);
+   ratification (POST /ratifications, one decree per 5000), province, ministry (the acceptance
+   re-runs the integrity standard, with the civil-registry look-ups of a whole list batched);
 5. the registry receives the acceptances (it consumes them while the Ministry decides; done when its
    consumers have caught up and a sample confirms with GET /candidates/{id}), and the determination
    decree is issued (POST /determinations); the decree must register every accepted household;
@@ -53,9 +53,6 @@ REGENCY = os.environ.get("DTKS_BENCH_PIPELINE_REGENCY", "17.71")
 PROVINCE = REGENCY.split(".")[0]
 OUTPUT = Path(os.environ.get("DTKS_BENCH_OUTPUT", str(ROOT / ".dtks" / "bench")))
 DECISIONS_PER_REQUEST = 1000  # the most POST /decisions takes
-# Each Ministry acceptance re-runs the integrity standard (civil registry included) inside the
-# request, so the Ministry sends smaller lists: a list of 1000 would hold one request for minutes.
-MINISTRY_DECISIONS_PER_REQUEST = 200
 RATIFICATION_BATCH = 5000  # proposals per decree (POST /ratifications takes up to 10,000)
 UPLOADS_AT_ONCE = 4
 CONFIRM_SAMPLE = 200  # acceptances confirmed with GET /candidates/{id}; one GET each for 50,000 is slow
@@ -252,7 +249,7 @@ class Pipeline:
         succeeded: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
         skip: set[str] = set()
-        size = MINISTRY_DECISIONS_PER_REQUEST if tier == "ministry" else DECISIONS_PER_REQUEST
+        size = DECISIONS_PER_REQUEST
         while True:
             page = await self._queue(tier, role, region, limit=size)
             ids = [i["proposal_id"] for i in page["items"] if i["proposal_id"] not in skip]
