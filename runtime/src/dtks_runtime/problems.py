@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -94,6 +95,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         problem = Problem(exc.status_code, code, str(exc.detail))
         return problem_response(problem, request, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    async def _unstorable_text(request: Request, exc: asyncpg.CharacterNotInRepertoireError) -> JSONResponse:
+        # PostgreSQL text cannot hold a NUL character (\u0000), which JSON strings may carry: only a
+        # client's input brings one, so it is the client's to fix, not a server error.
+        problem = Problem(
+            422,
+            "invalid_characters",
+            "The request contains a NUL character (\\u0000) in a text field; remove it and send again.",
+        )
+        return problem_response(problem, request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -46,8 +46,12 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 
 
 def ensure_in_scope(principal: Principal, region_code: str) -> None:
-    """Nobody acts outside their region."""
-    if not principal.covers(region_code):
+    """Nobody acts outside their region. A code that is not a region code is the client's to fix."""
+    try:
+        covered = principal.covers(region_code)
+    except ValueError as exc:
+        raise Problem(422, "invalid_region", f"{exc}.") from exc
+    if not covered:
         raise Problem(
             403,
             "outside_region",

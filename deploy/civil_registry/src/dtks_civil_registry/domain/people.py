@@ -75,7 +75,10 @@ class FamiliesFound(ContractModel):
 
 
 class OutageRequest(ContractModel):
-    until_seconds: float = Field(ge=0, description="Be down this many seconds from now; 0 ends the outage")
+    # Strict: a JSON true is not a number of seconds.
+    until_seconds: float = Field(
+        ge=0, strict=True, description="Be down this many seconds from now; 0 ends the outage"
+    )
 
 
 class OutageState(ContractModel):
