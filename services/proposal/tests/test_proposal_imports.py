@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from dtks_proposal.testing import (
     jsonl_bytes,
     operator,
     proposal_events_in_kafka,
+    sample_bodies,
     village_rows,
 )
 from dtks_runtime.testing import Infra, wait_until
@@ -113,6 +115,45 @@ async def test_a_window_closed_mid_import_stops_the_rest_and_leaves_nothing_half
         db = database_of(app)
         assert await count(db, "SELECT count(*) FROM proposals") == 8
         assert await count(db, "SELECT count(*) FROM events") == 8
+
+
+async def test_households_naming_a_taken_proposal_id_are_rejected_and_not_counted_against_the_quota(
+    service: Any,
+) -> None:
+    ministry = headers(Role.MINISTRY_VERIFIER, "ID")
+    rows = [dict(r) for r in village_rows(6, seed=5)]
+    kks = list(dict.fromkeys(r["kk_number"] for r in rows))
+    async with service(import_worker_enabled=False, import_chunk_households=10) as (app, client):
+        quota = {"open": True, "period": {"start": "2000-01-01", "end": "2099-12-31"}, "quota": 100}
+        assert (await client.put("/windows/17.71", json=quota, headers=ministry)).status_code == 200
+        taken = str(uuid.uuid4())
+        single = {**sample_bodies(1, seed=9)[0], "proposal_id": taken}
+        assert (await client.post("/proposals", json=single, headers=operator())).status_code == 201
+        twice = str(uuid.uuid4())
+        named = {kks[2]: taken, kks[3]: twice, kks[4]: twice}
+        for row in rows:
+            row["proposal_id"] = named.get(row["kk_number"])
+        upload = await client.post(
+            "/imports",
+            files={"file": ("f.csv", csv_bytes(rows), "text/csv")},
+            data=IMPORT_FORM,
+            headers=operator(),
+        )
+        import_id = upload.json()["import_id"]
+        worker = app.state.import_worker_for_tests
+        while await worker.process_next_chunk():
+            pass
+        view = (await client.get(f"/imports/{import_id}", headers=operator())).json()
+        assert view["status"] == "completed"
+        assert view["households_accepted"] == 4 and view["households_rejected"] == 2
+        reasons = {r["kk_number"]: r["reason"] for r in view["rejected_rows"] if r["field"] == "proposal_id"}
+        assert set(reasons) == {kks[2], kks[4]}
+        assert "already submitted" in reasons[kks[2]] and "another household" in reasons[kks[4]]
+        assert (await client.get("/windows/17.71", headers=ministry)).json()["used"] == 5
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM events") == 5
+        assert await count(db, "SELECT count(*) FROM proposal_timeline") == 5
+        assert await count(db, "SELECT count(*) FROM import_households WHERE proposal_id IS NOT NULL") == 4
 
 
 def _free_port() -> int:

@@ -145,3 +145,34 @@ async def test_a_closed_window_or_a_used_quota_refuses_with_why_and_until_when(
         elsewhere = await client.get("/windows/17.01", headers=ministry)
         assert elsewhere.json()["open"] is True and elsewhere.json()["quota"] is None
         assert await count(database_of(app), "SELECT count(*) FROM events") == 1
+
+
+async def test_concurrent_retries_of_one_proposal_id_make_one_proposal_and_a_quota_admits_no_more(
+    service: ServiceFactory,
+) -> None:
+    ministry = headers(Role.MINISTRY_VERIFIER, "ID")
+    async with service() as (app, client):
+        body = _fresh(2)
+        answers = await asyncio.gather(
+            *(client.post("/proposals", json=body, headers=operator()) for _ in range(6))
+        )
+        assert {a.status_code for a in answers} == {201}
+        assert all(a.json() == answers[0].json() for a in answers)
+        assert sum(a.headers.get("idempotent-replayed") == "true" for a in answers) == 5
+        # The same proposal id under a new key is another request, not a retry: refused.
+        taken = await client.post(
+            "/proposals", json=body, headers={"Idempotency-Key": "another", **operator()}
+        )
+        assert taken.status_code == 409 and taken.json()["code"] == "proposal_id_taken"
+
+        quota = {"open": True, "period": {"start": "2000-01-01", "end": "2099-12-31"}, "quota": 4}
+        assert (await client.put("/windows/17.71", json=quota, headers=ministry)).status_code == 200
+        rush = await asyncio.gather(
+            *(client.post("/proposals", json=_fresh(3 + i), headers=operator()) for i in range(5))
+        )
+        assert sorted(a.status_code for a in rush) == [201, 201, 201, 409, 409]
+        assert (await client.get("/windows/17.71", headers=ministry)).json()["used"] == 4
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM proposals") == 4
+        assert await count(db, "SELECT count(*) FROM events") == 4
+        assert await count(db, "SELECT count(*) FROM proposal_timeline") == 4

@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
+from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -34,10 +36,10 @@ from dtks_proposal.domain.bulk_file import (
     plan_staging,
 )
 from dtks_proposal.domain.submission import ProposalIn, submitted_event
-from dtks_proposal.domain.windows import Window, admits, regency_of
+from dtks_proposal.domain.windows import admits, regency_of
 from dtks_proposal.handlers import today
 from dtks_proposal.timeline import own_event_entry
-from dtks_runtime.event_store import Causation, NewEvent
+from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
 from dtks_runtime.service import ServiceRuntime
 from dtks_runtime.telemetry import bound, get_logger
 
@@ -132,55 +134,71 @@ class ImportWorker:
     async def _chunk(
         self, conn: asyncpg.Connection, job: staging.ImportJob, households: list[staging.PendingHousehold]
     ) -> None:
+        """Decide every household of the chunk in Python, then write the chunk in a few bulk statements.
+
+        Round trips per chunk are constant (the windows, the proposals, one ``append_many``, the
+        timeline, the quotas, the rejections, the progress), whatever the chunk's size.
+        """
         assert self.runtime.store is not None
         actor = Actor.model_validate(job.uploaded_by)
         causation = Causation(actor=actor, correlation_id=job.correlation_id)
-        windows: dict[str, Window | None] = {}
-        admitted: dict[str, int] = {}
         rejections: list[RowRejection] = []
-        outcomes: dict[int, str | None] = {}
-        accepted: list[tuple[staging.PendingHousehold, ProposalIn, Any]] = []
+        built: list[tuple[staging.PendingHousehold, ProposalIn]] = []
         for household in households:
             proposal, rejected = build_household(
                 household.kk_number, household.rows, job.defaults, job.uploader_region
             )
-            outcomes[household.group_no] = None
             if proposal is None:
                 rejections += rejected
-                continue
+            else:
+                built.append((household, proposal))
+        # Locked until this chunk commits: a window closed meanwhile applies from the next chunk.
+        windows = await repo.lock_windows(conn, [regency_of(p.village_code) for _, p in built])
+        admitted: Counter[str] = Counter()
+        day = today()
+        accepted: list[tuple[staging.PendingHousehold, ProposalIn, NewEvent]] = []
+        named: set[str] = set()
+        for household, proposal in built:
             regency = regency_of(proposal.village_code)
-            if regency not in windows:
-                # Locked until this chunk commits: a window closed meanwhile applies from the next chunk.
-                windows[regency] = await repo.lock_window(conn, regency)
-            window = windows[regency]
+            window = windows.get(regency)
             if window is not None:
-                current = Window(**{**window.__dict__, "used": window.used + admitted.get(regency, 0)})
-                refusal = admits(current, today())
+                refusal = admits(replace(window, used=window.used + admitted[regency]), day)
                 if refusal is not None:
                     rejections += household_rejected(
                         household.kk_number, household.rows, "village_code", refusal.message
                     )
                     continue
             pid = proposal.proposal_id or imported_proposal_id(job.import_id, household.kk_number)
+            if pid in named:
+                # Two households of one file under one client id: the first one has it.
+                rejections += household_rejected(
+                    household.kk_number,
+                    household.rows,
+                    "proposal_id",
+                    f"proposal id {pid} is already given to another household of this file",
+                )
+                continue
+            named.add(pid)
             key = f"import:{job.import_id}:{household.kk_number}"
             try:
-                event = submitted_event(proposal, pid, actor, key)
+                # Dumped once: the event's payload is also the proposal's content.
+                event = NewEvent.of(submitted_event(proposal, pid, actor, key))
             except ValueError as exc:
                 rejections += household_rejected(household.kk_number, household.rows, "kk_number", str(exc))
                 continue
             if window is not None:
-                admitted[regency] = admitted.get(regency, 0) + 1
+                admitted[regency] += 1
             accepted.append((household, proposal, event))
         created = await repo.insert_proposals(
             conn,
             [
                 repo.NewProposal(
-                    proposal_id=event.proposal_id,
+                    proposal_id=pid_of(event),
                     kind=proposal.kind.value,
                     village_code=proposal.village_code,
                     regency_code=regency_of(proposal.village_code),
                     standing=standing_rules.entered(1),
-                    content=event.model_dump(mode="json"),
+                    content=event.payload,
                     target_household_id=proposal.household_id,
                     submitted_by=actor.subject,
                     import_id=job.import_id,
@@ -188,43 +206,40 @@ class ImportWorker:
                 for _, proposal, event in accepted
             ],
         )
-        entries = []
+        outcomes: dict[int, str | None] = {h.group_no: None for h in households}
+        appends: list[StreamAppend] = []
         for household, proposal, event in accepted:
-            if event.proposal_id not in created:
+            pid = pid_of(event)
+            if pid not in created:
                 # The file named a proposal id that already exists: never a second proposal.
                 rejections += household_rejected(
                     household.kk_number,
                     household.rows,
                     "proposal_id",
-                    f"proposal {event.proposal_id} was already submitted; nothing new was created",
+                    f"proposal {pid} was already submitted; nothing new was created",
                 )
                 regency = regency_of(proposal.village_code)
-                if windows.get(regency) is not None:
+                if regency in windows:
                     admitted[regency] -= 1
                 continue
-            envelopes = await self.runtime.store.append(
-                conn,
-                aggregate_type="proposal",
-                aggregate_id=event.proposal_id,
-                expected_version=0,
-                events=[NewEvent.of(event)],
-                causation=causation,
-            )
-            entries.append(own_event_entry(envelopes[0]))
-            outcomes[household.group_no] = event.proposal_id
-        await repo.add_timeline(conn, entries)
-        for regency, n in admitted.items():
-            if n:
-                await repo.count_against_quota(conn, regency, n)
+            appends.append(StreamAppend("proposal", pid, 0, [event]))
+            outcomes[household.group_no] = pid
+        envelopes = await self.runtime.store.append_many(conn, appends, causation=causation)
+        await repo.add_timeline(conn, [own_event_entry(e) for e in envelopes])
+        await repo.count_against_quotas(conn, dict(admitted))
         await staging.add_rejections(conn, job.import_id, rejections)
         await staging.finish_households(
             conn,
             job.import_id,
             outcomes,
             rows_done=sum(len(h.rows) for h in households),
-            accepted=len(entries),
-            rejected=len(households) - len(entries),
+            accepted=len(appends),
+            rejected=len(households) - len(appends),
         )
+
+
+def pid_of(event: NewEvent) -> str:
+    return str(event.payload["proposal_id"])
 
 
 async def _first(*events: asyncio.Event) -> None:

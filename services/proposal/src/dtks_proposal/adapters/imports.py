@@ -126,25 +126,22 @@ async def claim_job(conn: asyncpg.Connection) -> ImportJob | None:
 async def pending_households(
     conn: asyncpg.Connection, import_id: uuid.UUID, limit: int
 ) -> list[PendingHousehold]:
-    groups = await conn.fetch(
-        """SELECT group_no, kk_number FROM import_households
-           WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2""",
+    """The next ``limit`` unfinished households with their rows, in file order (one statement)."""
+    rows = await conn.fetch(
+        """SELECT h.group_no, h.kk_number, r.row_number, r.data::text AS data
+           FROM (SELECT group_no, kk_number FROM import_households
+                 WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2) AS h
+           JOIN import_rows r ON r.import_id = $1 AND r.group_no = h.group_no
+           ORDER BY h.group_no, r.row_number""",
         import_id,
         limit,
     )
-    if not groups:
-        return []
-    numbers = [g["group_no"] for g in groups]
-    rows = await conn.fetch(
-        """SELECT group_no, row_number, data::text AS data FROM import_rows
-           WHERE import_id = $1 AND group_no = ANY($2::int[]) ORDER BY row_number""",
-        import_id,
-        numbers,
-    )
-    by_group: dict[int, list[tuple[int, dict[str, Any]]]] = {n: [] for n in numbers}
+    households: list[PendingHousehold] = []
     for r in rows:
-        by_group[r["group_no"]].append((r["row_number"], json.loads(r["data"])))
-    return [PendingHousehold(g["group_no"], g["kk_number"], by_group[g["group_no"]]) for g in groups]
+        if not households or households[-1].group_no != r["group_no"]:
+            households.append(PendingHousehold(r["group_no"], r["kk_number"], []))
+        households[-1].rows.append((r["row_number"], json.loads(r["data"])))
+    return households
 
 
 async def finish_households(
@@ -158,19 +155,19 @@ async def finish_households(
 ) -> None:
     """Mark a chunk's households done (with the proposal each became) and move the progress."""
     await conn.execute(
-        """UPDATE import_households h SET done = true, proposal_id = x.pid
-           FROM unnest($2::int[], $3::text[]) AS x(g, pid)
-           WHERE h.import_id = $1 AND h.group_no = x.g""",
+        """WITH done AS (
+               UPDATE import_households h SET done = true, proposal_id = x.pid
+               FROM unnest($2::int[], $3::text[]) AS x(g, pid)
+               WHERE h.import_id = $1 AND h.group_no = x.g
+           )
+           UPDATE imports SET status = 'processing', started_at = coalesce(started_at, now()),
+                  rows_processed = rows_processed + $4, households_done = households_done + $5,
+                  households_accepted = households_accepted + $6,
+                  households_rejected = households_rejected + $7
+           WHERE import_id = $1""",
         import_id,
         list(outcomes),
         list(outcomes.values()),
-    )
-    await conn.execute(
-        """UPDATE imports SET status = 'processing', started_at = coalesce(started_at, now()),
-                  rows_processed = rows_processed + $2, households_done = households_done + $3,
-                  households_accepted = households_accepted + $4, households_rejected = households_rejected + $5
-           WHERE import_id = $1""",
-        import_id,
         rows_done,
         len(outcomes),
         accepted,

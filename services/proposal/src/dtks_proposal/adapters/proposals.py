@@ -278,14 +278,126 @@ def _window(row: asyncpg.Record) -> Window:
     )
 
 
-async def lock_window(conn: asyncpg.Connection, regency_code: str) -> Window | None:
-    """The regency's window, locked until commit so quota counting never races."""
-    row = await conn.fetchrow("SELECT * FROM windows WHERE regency_code = $1 FOR UPDATE", regency_code)
-    return _window(row) if row else None
+async def lock_windows(conn: asyncpg.Connection, regency_codes: list[str]) -> dict[str, Window]:
+    """The regencies' windows (those that have one), locked until commit so quota counting never races.
+
+    Locked in code order, so two transactions that need the same windows never deadlock.
+    """
+    if not regency_codes:
+        return {}
+    rows = await conn.fetch(
+        """SELECT * FROM windows WHERE regency_code = ANY($1::text[])
+           ORDER BY regency_code FOR UPDATE""",
+        sorted(set(regency_codes)),
+    )
+    return {r["regency_code"]: _window(r) for r in rows}
 
 
-async def count_against_quota(conn: asyncpg.Connection, regency_code: str, n: int) -> None:
-    await conn.execute("UPDATE windows SET used = used + $2 WHERE regency_code = $1", regency_code, n)
+async def count_against_quotas(conn: asyncpg.Connection, admitted: dict[str, int]) -> None:
+    """Add each regency's admitted first submissions to its window's use, in one statement."""
+    counts = {regency: n for regency, n in admitted.items() if n}
+    if counts:
+        await conn.execute(
+            """UPDATE windows w SET used = w.used + x.n
+               FROM unnest($1::text[], $2::int[]) AS x(r, n) WHERE w.regency_code = x.r""",
+            list(counts),
+            list(counts.values()),
+        )
+
+
+# -- a single submission in two statements ---------------------------------------------------------
+# A submission used to take ten round trips; under a hundred concurrent clients each one is a wait
+# for the connection and for a turn of the event loop. What needs no answer in between now travels
+# together: the stored answer and the window lock in one statement, the proposal row, quota, timeline
+# entry and idempotent answer in another (the event goes through the event store in between).
+
+
+async def answer_or_window(
+    conn: asyncpg.Connection, key: str | None, regency_code: str
+) -> tuple[StoredAnswer | None, Window | None]:
+    """The answer already given to ``key``, if any; else the regency's window, locked until commit.
+
+    A retry with a stored answer takes no lock: it waits for no one and changes nothing.
+    """
+    row = await conn.fetchrow(
+        """SELECT i.fingerprint, i.status_code, i.response::text AS response,
+                  w.regency_code, w.is_open, w.period_start, w.period_end, w.quota, w.used
+           FROM (SELECT 1) AS one
+           LEFT JOIN idempotency i ON i.key = $1
+           LEFT JOIN LATERAL (SELECT * FROM windows
+                              WHERE regency_code = $2 AND i.key IS NULL FOR UPDATE) AS w ON true""",
+        key,
+        regency_code,
+    )
+    assert row is not None  # one row always: the outer joins start from a constant
+    if row["fingerprint"] is not None:
+        return StoredAnswer(row["fingerprint"], row["status_code"], json.loads(row["response"])), None
+    return None, _window(row) if row["regency_code"] is not None else None
+
+
+@dataclass(frozen=True)
+class AnswerToKeep:
+    key: str
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any]
+
+
+async def record_submission(
+    conn: asyncpg.Connection,
+    proposal: NewProposal,
+    entry: TimelineEntry,
+    *,
+    counts_against_quota: bool,
+    answer: AnswerToKeep | None,
+) -> bool:
+    """The new proposal's row, its timeline entry, its place in the quota and the answer to keep.
+
+    False (and nothing written that the caller may keep: it must roll back) if the proposal id or
+    the idempotency key was taken by another request first.
+    """
+    ok = await conn.fetchval(
+        """WITH p AS (
+               INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round, waiting_at,
+                                      stream_version, content, target_household_id, submitted_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8::jsonb, $9, $10)
+               ON CONFLICT (proposal_id) DO NOTHING RETURNING proposal_id
+           ), quota AS (
+               UPDATE windows SET used = used + 1
+               WHERE regency_code = $4 AND $11::boolean AND EXISTS (SELECT 1 FROM p)
+           ), timeline AS (
+               INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, note)
+               SELECT proposal_id, $12, $13, $14, $15, $16::jsonb, $17 FROM p
+               ON CONFLICT (proposal_id, event_id) DO NOTHING
+           ), answer AS (
+               INSERT INTO idempotency (key, fingerprint, status_code, response)
+               SELECT $18, $19, $20, $21::jsonb WHERE $18::text IS NOT NULL AND EXISTS (SELECT 1 FROM p)
+               ON CONFLICT (key) DO NOTHING RETURNING 1
+           )
+           SELECT EXISTS (SELECT 1 FROM p) AND ($18::text IS NULL OR EXISTS (SELECT 1 FROM answer))""",
+        proposal.proposal_id,
+        proposal.kind,
+        proposal.village_code,
+        proposal.regency_code,
+        proposal.standing.status.value,
+        proposal.standing.round,
+        proposal.standing.waiting_at,
+        json.dumps(proposal.content),
+        proposal.target_household_id,
+        proposal.submitted_by,
+        counts_against_quota,
+        entry.event_id,
+        entry.event_type,
+        entry.round,
+        entry.at,
+        json.dumps(entry.actor) if entry.actor is not None else None,
+        entry.note,
+        answer.key if answer else None,
+        answer.fingerprint if answer else None,
+        answer.status_code if answer else None,
+        json.dumps(answer.body) if answer else None,
+    )
+    return bool(ok)
 
 
 async def set_window(
