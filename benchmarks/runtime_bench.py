@@ -20,7 +20,7 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -88,6 +88,26 @@ async def _wait_for(pool: asyncpg.Pool, sql: str, target: int, limit: float = 90
         await asyncio.sleep(0.05)
 
 
+async def _rates(progress: Callable[[], int], target: int, limit: float = 900) -> tuple[float, float]:
+    """Seconds until ``progress()`` reaches ``target``, and the rate from the first progress seen
+    to the end: the start (joining the consumer group) excluded, as Kafka's fetch.nMsg.sec excludes
+    it. ``progress`` is read in-process: polling the database would compete with what is measured."""
+    t0 = time.perf_counter()
+    first: tuple[float, int] | None = None
+    while True:
+        n = progress()
+        now = time.perf_counter()
+        if n and first is None:
+            first = (now, n)
+        if n >= target:
+            assert first is not None
+            steady = (n - first[1]) / (now - first[0]) if now > first[0] and n > first[1] else float("nan")
+            return now - t0, steady
+        if now - t0 > limit:
+            raise TimeoutError(f"progress stopped at {n} of {target}")
+        await asyncio.sleep(0.005)
+
+
 def _kafka_tool(infra: Infra, main: str, *args: str) -> str:
     if not infra.kafka_lib:
         raise RuntimeError("Kafka's jars are needed for the ceiling (run with the local stack)")
@@ -99,7 +119,7 @@ def _kafka_tool(infra: Infra, main: str, *args: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
 
 
-def _ceiling(infra: Infra, topic: str, record_size: int) -> tuple[Figure, Figure]:
+def _ceiling(infra: Infra, topic: str, record_size: int) -> tuple[Figure, Figure, Figure]:
     out = _kafka_tool(
         infra, "org.apache.kafka.tools.ProducerPerformance",
         "--topic", topic, "--num-records", str(EVENTS), "--record-size", str(record_size),
@@ -112,12 +132,13 @@ def _ceiling(infra: Infra, topic: str, record_size: int) -> tuple[Figure, Figure
         "--bootstrap-server", infra.kafka_bootstrap, "--topic", topic, "--messages", str(EVENTS),
         "--timeout", "60000",
     )  # fmt: skip
-    # Columns: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
+    # Columns: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec,
+    # rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec (the last: after joining the group).
     row = [line for line in out.splitlines() if line and line[0].isdigit()][-1].split(",")
-    consumed = float(row[5])
     return (
         Figure("Kafka ProducerPerformance (acks=all, idempotent)", produced),
-        Figure("Kafka ConsumerPerformance", consumed),
+        Figure("Kafka ConsumerPerformance", float(row[5])),
+        Figure("Kafka ConsumerPerformance, after joining (fetch.nMsg.sec)", float(row[9])),
     )
 
 
@@ -167,10 +188,16 @@ async def run(infra: Infra) -> list[Figure]:
         )  # fmt: skip
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))
-        seconds = await _wait_for(pool, "SELECT count(*) FROM effects", total)
+        # Counted after each batch's transaction committed (its offsets follow).
+        seconds, steady = await _rates(lambda: consumer.stats.committed, total)
         stop.set()
         await task
+        assert await _count(pool, "SELECT count(*) FROM effects") == total
         figures.append(Figure("consume-and-apply (inbox + effect, one tx per batch)", total / seconds))
+        figures.append(Figure("consume-and-apply, after joining (first to last effect)", steady))
+        figures.append(
+            Figure("consume-and-apply: events per batch", total / max(consumer.stats.batches, 1), "events")
+        )
 
         # Commit-to-effect with everything running: writers append while relay and a consumer apply.
         async with pool.acquire() as conn:
@@ -202,11 +229,15 @@ async def run(infra: Infra) -> list[Figure]:
         stop.set()
         await asyncio.gather(*tasks)
 
-        producer_ceiling, consumer_ceiling = await asyncio.to_thread(_ceiling, infra, ceiling_topic, size)
-        figures += [producer_ceiling, consumer_ceiling]
+        producer_ceiling, consumer_ceiling, joined_ceiling = await asyncio.to_thread(
+            _ceiling, infra, ceiling_topic, size
+        )
+        figures += [producer_ceiling, consumer_ceiling, joined_ceiling]
         for f in figures:
             if f.name.startswith("outbox relay"):
                 f.note = f"{f.rate / producer_ceiling.rate:.0%} of ProducerPerformance"
+            elif f.name.startswith("consume-and-apply, after joining"):
+                f.note = f"{f.rate / joined_ceiling.rate:.0%} of ConsumerPerformance after joining"
             elif f.name.startswith(("consume-and-apply", "commit-to-effect")):
                 f.note = f"{f.rate / consumer_ceiling.rate:.0%} of ConsumerPerformance"
         figures.append(Figure("record size", size, unit="bytes"))

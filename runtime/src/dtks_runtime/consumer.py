@@ -102,11 +102,18 @@ class _Item:
 
 
 @dataclass
+class _Fetched:
+    batches: dict[TopicPartition, list[ConsumerRecord]]
+    items: list[_Item]
+
+
+@dataclass
 class ConsumerStats:
     applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    committed: int = 0  # records whose batch transaction committed (applied, duplicate or dead)
     last_poll: float = field(default_factory=time.monotonic)
 
 
@@ -171,47 +178,69 @@ class EventConsumer:
         await producer.start()
         self._consumer = consumer
         log.info("consumer started", consumer=self.name, topics=self.topics)
+        # The next batch is fetched and decoded while the current one is applied: decoding is
+        # Python's work and applying mostly PostgreSQL's, so overlapping them uses both cores.
+        ahead: asyncio.Task[_Fetched] | None = None
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
-                self.stats.last_poll = time.monotonic()
-                if not batches:
+                fetched = await (ahead or self._fetch(consumer))
+                ahead = None
+                if not fetched.batches:
                     continue
+                ahead = asyncio.create_task(self._fetch(consumer))
                 self._idle.clear()
                 try:
-                    await self._process(consumer, producer, batches)
+                    applied = await self._process(consumer, producer, fetched)
                 finally:
                     self._idle.set()
+                if not applied:
+                    # Rewind: the batch that failed and the one fetched behind it are read again.
+                    prefetched = await ahead
+                    ahead = None
+                    for batch in (prefetched, fetched):
+                        for tp, records in batch.batches.items():
+                            consumer.seek(tp, records[0].offset)
+                    await asyncio.sleep(self.backoff_seconds * 10)
         finally:
             self._consumer = None
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
             with contextlib.suppress(Exception):
                 await consumer.stop()
             with contextlib.suppress(Exception):
                 await producer.stop()
 
-    async def _process(
-        self,
-        consumer: AIOKafkaConsumer,
-        producer: object,
-        batches: dict[TopicPartition, list[ConsumerRecord]],
-    ) -> None:
-        items = [self._decode(r) for records in batches.values() for r in records]
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> _Fetched:
+        batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+        self.stats.last_poll = time.monotonic()
+        items: list[_Item] = []
+        for records in batches.values():
+            for start in range(0, len(records), 500):
+                items.extend(self._decode(r) for r in records[start : start + 500])
+                await asyncio.sleep(0)  # let the batch being applied go on between chunks
+        return _Fetched(batches, items)
+
+    async def _process(self, consumer: AIOKafkaConsumer, producer: object, fetched: _Fetched) -> bool:
+        """Apply one fetched batch and commit its offsets; False if it must be read again."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                dead = await self._apply(conn, items)
+                dead = await self._apply(conn, fetched.items)
                 # Dead letters are acknowledged by Kafka before the transaction commits, so a
                 # crash in between dead-letters again (same event id) rather than losing one.
                 await self._send_dead_letters(producer, dead)
         except Exception as exc:
-            # Infrastructure failure (database gone, broker unreachable): nothing committed, so
-            # rewind to the batch and try it again after a pause. Offsets are untouched.
+            # Infrastructure failure (database gone, broker unreachable): nothing committed, and
+            # offsets untouched; the caller rewinds to this batch and tries again after a pause.
             log.warning("batch failed; retrying it", consumer=self.name, error=repr(exc))
-            for tp, records in batches.items():
-                consumer.seek(tp, records[0].offset)
-            await asyncio.sleep(self.backoff_seconds * 10)
-            return
+            return False
         self.stats.batches += 1
-        await self._commit_offsets(consumer, {tp: records[-1].offset + 1 for tp, records in batches.items()})
+        self.stats.committed += len(fetched.items)
+        await self._commit_offsets(
+            consumer, {tp: records[-1].offset + 1 for tp, records in fetched.batches.items()}
+        )
+        return True
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         try:
