@@ -159,6 +159,9 @@ class EventConsumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._consumer: AIOKafkaConsumer | None = None
+        # Next offset to apply per partition, as of the last committed batch: lag is measured from
+        # here, not from the fetch position, which runs a batch ahead while one is being applied.
+        self._applied: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in flight always finishes first."""
@@ -237,9 +240,9 @@ class EventConsumer:
             return False
         self.stats.batches += 1
         self.stats.committed += len(fetched.items)
-        await self._commit_offsets(
-            consumer, {tp: records[-1].offset + 1 for tp, records in fetched.batches.items()}
-        )
+        offsets = {tp: records[-1].offset + 1 for tp, records in fetched.batches.items()}
+        self._applied.update(offsets)
+        await self._commit_offsets(consumer, offsets)
         return True
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
@@ -345,7 +348,7 @@ class EventConsumer:
         self.stats.dead_lettered += len(dead)
 
     async def lag(self) -> dict[str, int]:
-        """Records between this consumer's position and the end of each assigned partition."""
+        """Records between what this consumer has applied and the end of each assigned partition."""
         consumer = self._consumer
         if consumer is None:
             return {}
@@ -354,9 +357,12 @@ class EventConsumer:
             high = consumer.highwater(tp)
             if high is None:
                 continue
-            with contextlib.suppress(IllegalStateError, asyncio.TimeoutError):
-                position = await asyncio.wait_for(consumer.position(tp), 1)
-                out[f"{tp.topic}/{tp.partition}"] = max(high - position, 0)
+            applied = self._applied.get(tp)
+            if applied is None:  # nothing applied here yet by this process: where it will start
+                with contextlib.suppress(IllegalStateError, asyncio.TimeoutError):
+                    applied = await asyncio.wait_for(consumer.position(tp), 1)
+            if applied is not None:
+                out[f"{tp.topic}/{tp.partition}"] = max(high - applied, 0)
         return out
 
     def seconds_since_poll(self) -> float:
