@@ -15,15 +15,14 @@ from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import EventPayload
 from dtks_contracts.household import Address, Contact, Household, Member
-from dtks_contracts.topics import partition_key, topic_for
 from dtks_contracts.vocabulary import RelationToHead, Role, Sex
+from dtks_runtime.testing import publish_events
 
 
 def free_port() -> int:
@@ -173,20 +172,7 @@ def envelope(payload: EventPayload, version: int = 1, actor: Actor | None = None
     return EventEnvelope.new(payload, aggregate_version=version, actor=actor)
 
 
-async def produce(bootstrap: str, prefix: str, envelopes: Sequence[EventEnvelope]) -> None:
-    """Publish envelopes to their real (prefixed) topics, keyed as the contracts say."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(
-                topic_for(e.event_type, prefix).name, value=e.to_bytes(), key=partition_key(e)
-            )
-            for e in envelopes
-        ]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+produce = publish_events  # other services' events, on their real (prefixed) topics
 
 
 def _serve_forever(port: int) -> None:

@@ -18,12 +18,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
-from dtks_contracts.topics import PROPOSAL_EVENTS, partition_key, topic_for
+from dtks_contracts.topics import PROPOSAL_EVENTS
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.auth.tokens import TokenService
-from dtks_runtime.outbox_relay import producer_for
 from dtks_runtime.settings import LOCAL_JWT_SECRET
+from dtks_runtime.testing import publish_events
 
 VILLAGE = "17.71.01.1004"  # Kota Bengkulu, Selebar district: a real urban village
 OTHER_VILLAGE = "17.71.01.1001"
@@ -93,20 +93,8 @@ async def produce(
     kafka_bootstrap: str, topic_prefix: str, payloads: Sequence[EventPayload]
 ) -> list[EventEnvelope]:
     """Publish other services' events, as they would, to their real (prefixed) topics."""
-    producer = producer_for(kafka_bootstrap)
-    await producer.start()
-    envelopes = []
-    try:
-        for payload in payloads:
-            envelope = EventEnvelope.new(payload, aggregate_version=1, actor=None)
-            await producer.send_and_wait(
-                topic_for(envelope.event_type, topic_prefix).name,
-                value=envelope.to_bytes(),
-                key=partition_key(envelope),
-            )
-            envelopes.append(envelope)
-    finally:
-        await producer.stop()
+    envelopes = [EventEnvelope.new(payload, aggregate_version=1, actor=None) for payload in payloads]
+    await publish_events(kafka_bootstrap, topic_prefix, envelopes)
     return envelopes
 
 

@@ -8,18 +8,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.household import Address, Household, Member
-from dtks_contracts.topics import partition_key, topic_for
 from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.testing import publish_events
 
 # Real villages of Kota Bengkulu (17.71), in two districts.
 VILLAGES = ("17.71.01.1001", "17.71.01.1002", "17.71.02.1001", "17.71.02.1002")
@@ -96,25 +94,7 @@ def acceptance(
     return envelope(payload, version=version, occurred_at=accepted_at)
 
 
-async def produce(bootstrap: str, prefix: str, events: Sequence[EventEnvelope]) -> None:
-    """Send envelopes to their contract topics, keyed as the owning service's relay would."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024)  # fmt: skip
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(
-                topic_for(e.event_type, prefix).name,
-                value=e.to_bytes(),
-                key=partition_key(e),
-                headers=[("event_id", str(e.event_id).encode())],
-            )
-            for e in events
-        ]
-        for f in futures:
-            await f
-    finally:
-        await producer.stop()
+produce = publish_events  # verification's events, on their real (prefixed) topics
 
 
 def ago(hours: float) -> dt.datetime:

@@ -7,16 +7,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import socket
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from dtks_contracts.envelope import Actor, EventEnvelope
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
 from dtks_contracts.household import Household
-from dtks_contracts.topics import partition_key, topic_for
 from dtks_contracts.vocabulary import ProposalOrigin, Role, Sex
+from dtks_runtime.testing import publish_events
 from dtks_verification.domain.integrity import CivilPerson
 
 
@@ -115,20 +115,7 @@ async def http_server(app: Any, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
-async def publish(bootstrap: str, prefix: str, envelopes: Sequence[EventEnvelope]) -> None:
-    """Produce events to their real (prefixed) topics, keyed as the contracts say."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futures = [
-            await producer.send(
-                topic_for(e.event_type, prefix).name, value=e.to_bytes(), key=partition_key(e)
-            )
-            for e in envelopes
-        ]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+publish = publish_events  # other services' events, on their real (prefixed) topics
 
 
 class TopicReader:
