@@ -8,7 +8,7 @@ import json
 from dtks_contracts.events import HouseholdRegistered
 from dtks_contracts.vocabulary import Role
 from dtks_notification.domain import signing
-from dtks_notification.testing import HttpReceiver, Received, envelope, household, produce
+from dtks_notification.testing import DROP, HttpReceiver, Received, envelope, household, produce
 from dtks_runtime.testing import wait_until
 
 SECRET = "bpjs-shared-secret-0123456789"
@@ -161,6 +161,35 @@ async def test_a_receiver_that_never_succeeds_is_dead_lettered_then_replayed(
                    WHERE event_type = 'notification.failed' ORDER BY position DESC LIMIT 1"""
             )
         assert last_failure == "false"
+
+
+async def test_a_connection_closed_without_answer_is_sent_again_once_before_the_attempt_fails(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    async def two_drops(_: Received, index: int) -> int:
+        return DROP if index < 2 else 200
+
+    receiver = await HttpReceiver(two_drops).start()
+    receivers.append(receiver)
+    async with service() as svc:
+        bpjs = svc.token(Role.AGENCY, "ID", "bpjs-kesehatan")
+        sid = await _subscribe(svc, bpjs, receiver.url)
+        await produce(kafka_bootstrap, topic_prefix, [envelope(_registered())])
+
+        async def delivered() -> bool:
+            found = await _deliveries(svc, bpjs, sid)
+            return bool(found) and found[0]["status"] == "delivered"
+
+        await wait_until(delivered, what="the delivery to succeed")
+        [delivery] = await _deliveries(svc, bpjs, sid)
+        # The first attempt sent twice (the second time on a new connection), both dropped: one
+        # failed attempt; the retry after backoff delivers.
+        assert [a["outcome"] for a in delivery["log"]] == ["failed", "delivered"]
+        assert "ServerDisconnectedError" in delivery["log"][0]["error"]
+        assert len(receiver.requests) == 3
+        assert {r.headers[signing.DELIVERY_ID_HEADER.lower()] for r in receiver.requests} == {
+            delivery["delivery_id"]
+        }
 
 
 async def test_subscriptions_are_for_agencies_within_their_grant(service, receivers):

@@ -7,11 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from fastapi import FastAPI
 
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters.channels import Channel, EmailChannel, SmsChannel, WebhookChannel
+from dtks_notification.adapters.http_client import delivery_session
 from dtks_notification.adapters.records import ChannelsOn
 from dtks_notification.adapters.schema import MIGRATIONS
 from dtks_notification.api import router
@@ -31,10 +33,13 @@ notifications are recorded with the consumed event, sent by a relay, retried, an
 letters that can be replayed."""
 
 
-def build_channels(settings: NotificationSettings) -> dict[NotificationChannel, Channel]:
+def build_channels(
+    settings: NotificationSettings, http: aiohttp.ClientSession
+) -> dict[NotificationChannel, Channel]:
+    """The configured channels; the HTTP ones (webhook, SMS) share ``http``, which the caller closes."""
     timeout = settings.notification_send_timeout_seconds
     channels: dict[NotificationChannel, Channel] = {
-        NotificationChannel.WEBHOOK: WebhookChannel(),
+        NotificationChannel.WEBHOOK: WebhookChannel(http),
     }
     if settings.smtp_host:
         channels[NotificationChannel.EMAIL] = EmailChannel(
@@ -47,7 +52,7 @@ def build_channels(settings: NotificationSettings) -> dict[NotificationChannel, 
             start_tls=settings.smtp_start_tls,
         )
     if settings.sms_gateway_url:
-        channels[NotificationChannel.SMS] = SmsChannel(settings.sms_gateway_url)
+        channels[NotificationChannel.SMS] = SmsChannel(settings.sms_gateway_url, http)
     return channels
 
 
@@ -73,7 +78,8 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
         # and the loops stop before the pool closes.
         async with runtime_lifespan(app):
             assert runtime.pool is not None and runtime.store is not None
-            channels = build_channels(settings)
+            http = delivery_session(timeout=settings.notification_send_timeout_seconds)
+            channels = build_channels(settings, http)
             policy = RetryPolicy(
                 attempt_limit,
                 settings.notification_backoff_base_seconds,
@@ -109,6 +115,7 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
                     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
                 for channel in channels.values():
                     await channel.close()
+                await http.close()
 
     app.router.lifespan_context = lifespan
     return app

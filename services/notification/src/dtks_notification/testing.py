@@ -41,6 +41,7 @@ class Received:
 
 
 Responder = Callable[[Received, int], Awaitable[int]]
+DROP = 0  # a responder's answer meaning: close the connection without answering
 
 
 async def always_ok(_: Received, __: int) -> int:
@@ -49,7 +50,8 @@ async def always_ok(_: Received, __: int) -> int:
 
 class HttpReceiver:
     """A small HTTP/1.1 server (keep-alive, Content-Length bodies) that records every request and
-    answers with the status ``respond(request, index)`` returns; ``respond`` may also wait."""
+    answers with the status ``respond(request, index)`` returns (or closes the connection without
+    answering when it returns :data:`DROP`); ``respond`` may also wait."""
 
     def __init__(self, respond: Responder = always_ok, *, record: bool = True) -> None:
         self.respond = respond
@@ -92,6 +94,8 @@ class HttpReceiver:
                 if self.record:
                     self.requests.append(request)
                 status = await self.respond(request, index)
+                if status == DROP:
+                    break
                 writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
+import aiohttp
 import aiosmtplib
-import h11
 
 from dtks_contracts.vocabulary.notifications import NotificationChannel
-from dtks_notification.adapters.http_client import HttpPoster
+from dtks_notification.adapters import http_client
 from dtks_notification.domain import signing
 
 
@@ -88,45 +88,50 @@ class EmailChannel:
         return None
 
 
-async def _post(client: HttpPoster, url: str, content: bytes, headers: dict[str, str]) -> None:
+async def _post(session: aiohttp.ClientSession, url: str, content: bytes, headers: dict[str, str]) -> None:
     try:
-        response = await client.post(url, content, headers)
-    except (OSError, h11.ProtocolError, ValueError) as exc:
+        response = await http_client.post(session, url, content, headers)
+    except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+        raise DeliveryFailed(f"{url}: no answer within {session.timeout.total:g} s") from exc
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise DeliveryFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
     if not 200 <= response.status < 300:
-        text = response.body[:300].decode("utf-8", "replace")
-        raise DeliveryFailed(f"{url} answered {response.status}: {text}")
+        raise DeliveryFailed(f"{url} answered {response.status}: {response.text}")
 
 
 class SmsChannel:
-    """SMS through an HTTP gateway: POST JSON ``{to, message, reference}``; any 2xx is accepted."""
+    """SMS through an HTTP gateway: POST JSON ``{to, message, reference}``; any 2xx is accepted.
 
-    def __init__(self, gateway_url: str) -> None:
+    ``session`` is the service's shared delivery session (:func:`http_client.delivery_session`);
+    its owner closes it."""
+
+    def __init__(self, gateway_url: str, session: aiohttp.ClientSession) -> None:
         self.url = gateway_url
-        self.client = HttpPoster(connections_per_origin=16)
+        self.session = session
 
     async def send(self, delivery: Outgoing) -> None:
         content = json.dumps(
             {"to": delivery.recipient, "message": delivery.title, "reference": delivery.delivery_id}
         ).encode()
-        await _post(self.client, self.url, content, {"Content-Type": "application/json"})
+        await _post(self.session, self.url, content, {"Content-Type": "application/json"})
 
     async def close(self) -> None:
-        await self.client.close()
+        return None
 
 
 class WebhookChannel:
-    """Signed POSTs to agencies' callback URLs (see :mod:`dtks_notification.domain.signing`)."""
+    """Signed POSTs to agencies' callback URLs (see :mod:`dtks_notification.domain.signing`),
+    through the service's shared delivery session; its owner closes it."""
 
-    def __init__(self, *, connections_per_origin: int = 32) -> None:
-        self.client = HttpPoster(connections_per_origin=connections_per_origin)
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
 
     async def send(self, delivery: Outgoing) -> None:
         if delivery.callback_url is None or delivery.secret is None:
             raise DeliveryFailed("the subscription was deleted; nothing to deliver to")
         body = delivery.body.encode()
         headers = signing.signed_headers(delivery.secret, delivery.delivery_id, delivery.title, body)
-        await _post(self.client, delivery.callback_url, body, headers)
+        await _post(self.session, delivery.callback_url, body, headers)
 
     async def close(self) -> None:
-        await self.client.close()
+        return None
