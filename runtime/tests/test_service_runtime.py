@@ -1,5 +1,6 @@
 """A service assembled from the runtime: lifespan, topics from the contracts, relay, consumer, health."""
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -70,3 +71,45 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
         assert health["outbox_lag"] == 0
         assert health["consumers"]["probe-watcher"]["applied"] == 1
         assert health["consumers"]["probe-watcher"]["lag"] == 0
+
+
+async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_when_it_dies(
+    infra: Infra, topic_prefix: str
+) -> None:
+    settings = RuntimeSettings(
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=infra.database_url,
+        database_name=f"svc_{uuid.uuid4().hex[:10]}",
+        topic_prefix=topic_prefix,
+    )
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(runtime, title="probe", description="a service with workers of its own")
+    stopped_cleanly: list[str] = []
+    fail_now = asyncio.Event()
+
+    async def steady(stop: asyncio.Event) -> None:
+        await stop.wait()
+        stopped_cleanly.append("steady")
+
+    async def fragile(stop: asyncio.Event) -> None:
+        await fail_now.wait()
+        raise RuntimeError("the worker's loop broke")
+
+    async with app.router.lifespan_context(app):
+        runtime.supervise("steady-worker", steady)
+        runtime.supervise("fragile-worker", fragile)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            health = (await client.get("/healthz")).json()
+            assert health["status"] == "ok", health
+            assert health["tasks"]["steady-worker"] == health["tasks"]["fragile-worker"] == "running"
+            fail_now.set()
+
+            async def reported() -> bool:
+                return (await client.get("/healthz")).json()["status"] == "degraded"
+
+            await wait_until(reported, 10, "the dead worker in /healthz")
+            health = (await client.get("/healthz")).json()
+        assert health["stopped_tasks"] == ["fragile-worker"]
+        assert health["tasks"]["fragile-worker"].startswith("failed: RuntimeError")
+        assert health["tasks"]["steady-worker"] == "running"
+    assert stopped_cleanly == ["steady"]  # the runtime's stop reached it and waited for it

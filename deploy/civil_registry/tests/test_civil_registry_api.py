@@ -81,6 +81,25 @@ async def test_batch_lookups_report_found_and_missing(client):
     assert [f["kk_number"] for f in body["families"]] == kks[:1] and body["missing"] == kks[1:]
 
 
+async def test_batch_lookups_answer_exactly_what_the_single_lookups_answer(client):
+    # The batch answers are built as JSON by the database: same fields, formats and order.
+    await loaded(client)
+    sample = RECORDS[::23]
+    niks = [r["nik"] for r in sample]
+    unknown = ["1771010101019999", "1771010101019998"]
+    body = (
+        await client.post("/people/lookup", json={"niks": [unknown[1], *niks, niks[0], unknown[0]]})
+    ).json()
+    assert sorted(body["people"], key=lambda p: p["nik"]) == sorted(sample, key=lambda r: r["nik"])
+    assert body["missing"] == unknown[::-1]  # in the order asked, once each
+    kks = list(dict.fromkeys(r["kk_number"] for r in sample))
+    body = (await client.post("/families/lookup", json={"kk_numbers": [*kks, unknown[0]]})).json()
+    singles = [(await client.get(f"/families/{kk}")).json() for kk in kks]
+    assert body == {"families": singles, "missing": unknown[:1]}
+    empty = (await client.post("/people/lookup", json={"niks": []})).json()
+    assert empty == {"people": [], "missing": []}
+
+
 async def test_loading_is_an_idempotent_upsert_by_nik(client):
     await loaded(client)
     assert await post_people(client, RECORDS) == (len(RECORDS), 0)

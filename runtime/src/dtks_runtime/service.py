@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,10 +96,36 @@ class ServiceRuntime:
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))
 
+    def supervise(
+        self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+    ) -> asyncio.Task[None]:
+        """Run a service's own long-running work (a worker loop) as one of the runtime's tasks.
+
+        Like the relay and the consumers it gets the runtime's stop signal, is awaited by
+        :meth:`stop` before the pool closes, and is watched by :meth:`health`: a task that ends
+        while the service runs (crashed or cancelled) turns the status to ``degraded``, so a
+        monitor sees it instead of the service silently doing less. Call after :meth:`start`.
+        """
+        if self.pool is None:
+            raise RuntimeError("supervise() needs a started runtime (its pool and stop signal)")
+        task = asyncio.create_task(run(self._stop), name=name)
+        task.add_done_callback(self._report_end)
+        self._tasks.append(task)
+        return task
+
+    def _report_end(self, task: asyncio.Task[None]) -> None:
+        if self._stop.is_set():
+            return  # stopping: every task is meant to end
+        if task.cancelled():
+            log.error("supervised task cancelled", task=task.get_name())
+        else:
+            log.error("supervised task ended", task=task.get_name(), error=repr(task.exception()))
+
     async def stop(self) -> None:
         self._stop.set()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            # A task that failed earlier was reported then (log, /healthz); stopping goes on.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, 30)
         self._tasks.clear()
         if self.pool is not None:
@@ -118,14 +144,26 @@ class ServiceRuntime:
                 "duplicates": c.stats.duplicates,
                 "dead_lettered": c.stats.dead_lettered,
             }
-        dead_tasks = [t.get_name() for t in self._tasks if t.done()]
+        tasks = {t.get_name(): _task_state(t) for t in self._tasks}
+        dead_tasks = [name for name, state in tasks.items() if state != "running"]
         return {
             "status": "ok" if not dead_tasks else "degraded",
             "service": self.service,
             "outbox_lag": relay_lag,
             "consumers": consumers,
+            "tasks": tasks,
             "stopped_tasks": dead_tasks,
         }
+
+
+def _task_state(task: asyncio.Task[None]) -> str:
+    """running, cancelled, stopped (returned), or failed with the error's repr."""
+    if not task.done():
+        return "running"
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return "stopped" if error is None else f"failed: {error!r}"
 
 
 def create_app(

@@ -3,6 +3,8 @@ after another (runs of one kind, one row per run, later items seeing the earlier
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -18,6 +20,7 @@ from dtks_verification import consumer
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.adapters.schema import MIGRATIONS
 from dtks_verification.harness import POPULATION, Service
+from dtks_verification.main import CHECKS_WORKER_TASK
 from dtks_verification.testing import envelope, resubmitted, submitted, withdrawn
 
 _draws = iter(range(20_000, 30_000))
@@ -144,3 +147,17 @@ async def test_one_batch_of_mixed_events_and_repeated_decisions(service: Service
     assert not results[1]["ok"] and results[1]["problem"]["code"] == "out_of_turn"
     decisions = (await service.standing(c.proposal_id))["decisions"]
     assert len(decisions) == 1
+
+
+async def test_the_checks_worker_is_a_supervised_task_whose_death_health_reports(service: Service) -> None:
+    health = (await service.http.get("/healthz")).json()
+    assert health["status"] == "ok" and health["tasks"][CHECKS_WORKER_TASK] == "running", health
+    # The worker survives failed rounds on its own; here it dies as a task can (cancelled).
+    (worker,) = [t for t in asyncio.all_tasks() if t.get_name() == CHECKS_WORKER_TASK]
+    worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
+    health = (await service.http.get("/healthz")).json()
+    assert health["status"] == "degraded"
+    assert health["stopped_tasks"] == [CHECKS_WORKER_TASK]
+    assert health["tasks"][CHECKS_WORKER_TASK] == "cancelled"

@@ -11,7 +11,7 @@ import math
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtks_civil_registry.adapters import people_store
@@ -87,11 +87,11 @@ async def get_person(nik: str, pool: Pool) -> PersonRecord:
 
 
 @router.post("/people/lookup", response_model=PeopleFound, tags=["people"], summary="Many people by NIK")
-async def lookup_people(body: NikLookup, pool: Pool) -> PeopleFound:
+async def lookup_people(body: NikLookup, pool: Pool) -> Response:
+    # The answer's JSON is built by the query (see people_store): no model per person here.
     async with pool.acquire() as conn:
-        found = await people_store.find_people(conn, body.niks)
-    known = {p.nik for p in found}
-    return PeopleFound(people=found, missing=[n for n in dict.fromkeys(body.niks) if n not in known])
+        found = await people_store.people_found_json(conn, body.niks)
+    return Response(found, media_type="application/json")
 
 
 def _family(kk_number: str, members: list[PersonRecord]) -> Family:
@@ -117,13 +117,10 @@ async def get_family(kk_number: str, pool: Pool) -> Family:
 
 
 @router.post("/families/lookup", response_model=FamiliesFound, tags=["families"], summary="Many family cards")
-async def lookup_families(body: KkLookup, pool: Pool) -> FamiliesFound:
+async def lookup_families(body: KkLookup, pool: Pool) -> Response:
     async with pool.acquire() as conn:
-        families = await people_store.find_families(conn, body.kk_numbers)
-    return FamiliesFound(
-        families=[_family(kk, m) for kk, m in families.items()],
-        missing=[k for k in dict.fromkeys(body.kk_numbers) if k not in families],
-    )
+        found = await people_store.families_found_json(conn, body.kk_numbers)
+    return Response(found, media_type="application/json")
 
 
 @router.post(

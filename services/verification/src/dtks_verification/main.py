@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +14,8 @@ from dtks_verification.adapters.schema import MIGRATIONS
 from dtks_verification.checks import PendingChecksWorker
 from dtks_verification.handlers import Verification
 from dtks_verification.settings import VerificationSettings
+
+CHECKS_WORKER_TASK = "pending-checks"
 
 DESCRIPTION = """The integrity standard and the tiered verification (verivali) of proposals.
 
@@ -38,35 +38,33 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The runtime starts first (database, topics, relay, consumers); the worker stops first.
-        async with runtime_lifespan(app):
-            assert runtime.pool is not None and runtime.store is not None
-            client = CivilRegistryClient(
-                settings.civil_registry_url,
-                timeout_seconds=settings.civil_registry_timeout_seconds,
-                retries=settings.civil_registry_retries,
-                backoff_seconds=settings.civil_registry_backoff_seconds,
-                max_connections=settings.civil_registry_max_connections,
-                breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
-            )
-            verification = Verification(runtime.pool, runtime.store, client)
-            worker = PendingChecksWorker(
-                verification,
-                batch_size=settings.check_batch_size,
-                poll_seconds=settings.check_poll_seconds,
-                retry_seconds=settings.breaker_open_seconds,
-            )
-            app.state.verification = verification
-            app.state.checks_worker = worker
-            stop = asyncio.Event()
-            task = asyncio.create_task(worker.run(stop), name="pending-checks")
-            try:
+        client = CivilRegistryClient(
+            settings.civil_registry_url,
+            timeout_seconds=settings.civil_registry_timeout_seconds,
+            retries=settings.civil_registry_retries,
+            backoff_seconds=settings.civil_registry_backoff_seconds,
+            max_connections=settings.civil_registry_max_connections,
+            breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+        )
+        try:
+            # The runtime starts first (database, topics, relay, consumers). The worker is one of
+            # its supervised tasks: /healthz reports it if it dies, and the runtime's stop ends it
+            # before the pool closes; the client closes last.
+            async with runtime_lifespan(app):
+                assert runtime.pool is not None and runtime.store is not None
+                verification = Verification(runtime.pool, runtime.store, client)
+                worker = PendingChecksWorker(
+                    verification,
+                    batch_size=settings.check_batch_size,
+                    poll_seconds=settings.check_poll_seconds,
+                    retry_seconds=settings.breaker_open_seconds,
+                )
+                app.state.verification = verification
+                app.state.checks_worker = worker
+                runtime.supervise(CHECKS_WORKER_TASK, worker.run)
                 yield
-            finally:
-                stop.set()
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(task, 30)
-                await client.aclose()
+        finally:
+            await client.aclose()
 
     app.router.lifespan_context = lifespan
     return app
