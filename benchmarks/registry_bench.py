@@ -1,25 +1,29 @@
-"""Registry benchmark: replay of the verification stream into a fresh projection, and a decree.
+"""Registry benchmark: replay of a realistic event log into a fresh projection, and a decree.
 
-Figures, all from one run on this machine:
-- replay: events/s from offset zero on dtks.verification.events into fresh tables of the registry's
-  projection (runtime replay: the reader fetches ahead of the writer; events of the projection's
-  types are recognised from their bytes, parsed, deduplicated through the inbox and written in bulk,
-  the others counted and left unparsed), beside Kafka's own ConsumerPerformance on the same topic
-  (the ceiling); target 50,000 events/s;
+Figures, all from one run on this machine (with the load average beside each):
+- replay: events/s from offset zero on dtks.verification.events and dtks.registry.events into fresh
+  tables of the registry's projection, beside Kafka's own ConsumerPerformance over the same topics
+  (the ceiling); target 50,000 events/s. The log is ``registry_stream``'s: three quarters of
+  households through every tier (checks, returns, tier decisions, batch ratifications, Ministry
+  acceptances carrying the household), two decrees with their household events, corrections and
+  deactivations; about a quarter of the events carry a whole household;
 - decree: seconds to issue one determination over N pending candidates (decide, write the register,
-  append N household events and the decree to the outbox, hash the register), on the replayed tables.
-Sizes: DTKS_BENCH_REGISTRY_EVENTS (default 300,000; the issue's full size is 2,000,000) events of which
-DTKS_BENCH_REGISTRY_CANDIDATES (default 20,000; full size 500,000) are Ministry acceptances of new
-households, the rest tier decisions the projection reads and skips, as in a real quarter.
+  append N household events and the decree to the outbox, hash the register), on the replayed
+  tables with the register of the first two decrees in force, and the process's peak RSS during it.
+  The third quarter's acceptances are the candidates; if fewer than N, copies under new proposal ids
+  make up the rest (set-up, not timed).
+Sizes: DTKS_BENCH_REGISTRY_EVENTS (default 300,000; the issue's full size 2,000,000) and
+DTKS_BENCH_REGISTRY_CANDIDATES (default 20,000; full size 500,000).
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
+import cProfile
 import datetime as dt
-import json
 import os
+import resource
 import time
 import uuid
 
@@ -27,17 +31,22 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.figures import Figure
+from benchmarks.registry_stream import stream
 from benchmarks.runtime_bench import _kafka_tool
 from dtks_contracts.actor import Actor
-from dtks_contracts.events.verification import VerifiedAtTier
-from dtks_contracts.topics import VERIFICATION_EVENTS, partition_key, topic_for, with_prefix
+from dtks_contracts.topics import partition_key, topic_for, with_prefix
 from dtks_contracts.vocabulary.roles import Role
-from dtks_contracts.vocabulary.tiers import Tier
-from dtks_registry.adapters.projection import PROJECTION_EVENT_TYPES, PROJECTION_TOPICS, apply_events
+from dtks_registry.adapters import register
+from dtks_registry.adapters.projection import (
+    PROJECTION_EVENT_TYPES,
+    PROJECTION_TOPICS,
+    apply_projection_events,
+    decode_projection_event,
+)
 from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.periods import parse_period
 from dtks_registry.handlers import DeterminationRequest, issue_determination
-from dtks_registry.testing import acceptance, envelope, make_household
 from dtks_runtime.event_store import EventStore
 from dtks_runtime.replay import replay_into_schema
 from dtks_runtime.testing import Infra
@@ -45,60 +54,94 @@ from dtks_runtime.topics import ensure_topics
 
 EVENTS = int(os.environ.get("DTKS_BENCH_REGISTRY_EVENTS", "300000"))
 CANDIDATES = int(os.environ.get("DTKS_BENCH_REGISTRY_CANDIDATES", "20000"))
+# A path: the replay runs under cProfile and its stats are written there (pstats format).
+PROFILE = os.environ.get("DTKS_BENCH_REGISTRY_PROFILE")
+# Processes replaying disjoint partitions at once (the runtime replay's workers).
+WORKERS = int(os.environ.get("DTKS_BENCH_REGISTRY_REPLAY_WORKERS", "2"))
 DETERMINER = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
 
 
-def _filler_template() -> dict[str, object]:
-    verifier = Actor(subject="kec-1", role=Role.DISTRICT_VERIFIER, region="17.71.01")
-    payload = VerifiedAtTier(proposal_id="p", round=1, village_code="17.71.01.1001", tier=Tier.DISTRICT,
-                             verifier=verifier, note="Checked at the district office")  # fmt: skip
-    return json.loads(envelope(payload, actor=verifier).to_bytes())
-
-
-async def _produce(bootstrap: str, topic: str) -> float:
-    """Fill the verification topic; returns the acceptance cut-off."""
+async def _produce(bootstrap: str, prefix: str) -> tuple[int, dict[str, int]]:
+    """Fill the verification and registry topics with the realistic log; returns (events, per topic)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, max_batch_size=512 * 1024,
-                                compression_type=None)  # fmt: skip
+                                max_request_size=64 * 1024 * 1024, compression_type=None)  # fmt: skip
     await producer.start()
-    template = _filler_template()
-    accepted_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    stride = max(1, EVENTS // max(1, CANDIDATES))  # acceptances spread evenly through the stream
+    per_topic: dict[str, int] = {}
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     try:
         pending = []
-        for i in range(EVENTS):
-            if i % stride == 0 and i // stride < CANDIDATES:
-                e = acceptance(f"bench-{i}", accepted_at=accepted_at, household=make_household(i))
-                value, key = e.to_bytes(), partition_key(e)
-            else:
-                doc = copy.copy(template)
-                proposal_id = f"bench-f{i}"
-                doc["event_id"] = str(uuid.uuid4())
-                doc["payload"] = {**template["payload"], "proposal_id": proposal_id}  # type: ignore[dict-item]
-                value, key = json.dumps(doc).encode(), proposal_id.encode()
-            pending.append(await producer.send(topic, value=value, key=key))
+        for record in stream(EVENTS, start):
+            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+            pending.append(await producer.send(prefix + record.topic, value=record.value, key=record.key))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    return accepted_at.timestamp()
+    return sum(per_topic.values()), per_topic
 
 
-def _consumer_performance(infra: Infra, topic: str) -> float:
+def _consumer_performance(infra: Infra, topic: str, messages: int) -> float:
     out = _kafka_tool(
         infra, "org.apache.kafka.tools.ConsumerPerformance",
-        "--bootstrap-server", infra.kafka_bootstrap, "--topic", topic, "--messages", str(EVENTS),
+        "--bootstrap-server", infra.kafka_bootstrap, "--topic", topic, "--messages", str(messages),
         "--timeout", "60000",
     )  # fmt: skip
     row = [line for line in out.splitlines() if line and line[0].isdigit()][-1].split(",")
     return float(row[5])
 
 
+def _ceiling(infra: Infra, prefix: str, per_topic: dict[str, int]) -> float:
+    """ConsumerPerformance over the replayed topics, one after the other: all records / total time."""
+    seconds = sum(n / _consumer_performance(infra, prefix + t, n) for t, n in per_topic.items())
+    return sum(per_topic.values()) / seconds
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set of this process since the last reset (VmHWM)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _reset_peak_rss() -> None:
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # resets VmHWM to the current RSS (Linux 4.0+)
+
+
+# The bench's extra candidates: copies of the replayed pending acceptances under new proposal ids and
+# KK numbers (the household id follows from the proposal id, as the projection derives it).
+_TOP_UP_SQL = """
+    INSERT INTO candidates (proposal_id, round, kind, household_id, household, deactivation_reason,
+                            programs_requested, village_code, accepted_at, event_id)
+    SELECT x.p, c.round, c.kind, x.h,
+           jsonb_set(c.household, '{kk_number}', to_jsonb(left(c.household->>'kk_number', 6) || x.kk)),
+           c.deactivation_reason, c.programs_requested, c.village_code, c.accepted_at, gen_random_uuid()
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(source, p, h, kk)
+    JOIN candidates c ON c.proposal_id = x.source
+"""
+
+
+async def _top_up(conn: asyncpg.Connection, wanted: int) -> None:
+    sources = [r[0] for r in await conn.fetch(
+        "SELECT proposal_id FROM candidates c WHERE kind = 'new_household' AND NOT EXISTS "
+        "(SELECT 1 FROM household_changes hc WHERE hc.proposal_id = c.proposal_id) ORDER BY 1"
+    )]  # fmt: skip
+    missing = wanted - len(sources)
+    for start in range(0, max(0, missing), 50_000):
+        n = range(start, min(missing, start + 50_000))
+        source = [sources[i % len(sources)] for i in n]
+        pids = [f"{s}-x{i}" for s, i in zip(source, n, strict=True)]
+        await conn.execute(_TOP_UP_SQL, source, pids, [household_id_for(p) for p in pids],
+                           [f"{9_000_000_000 + i:010d}" for i in n])  # fmt: skip
+
+
 async def run(infra: Infra) -> list[Figure]:
     prefix = f"rbench{uuid.uuid4().hex[:6]}."
     await ensure_topics(infra.kafka_bootstrap, with_prefix(prefix))
-    topic = VERIFICATION_EVENTS.with_prefix(prefix).name
     db = f"bench_registry_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(infra.database_url)
     await admin.execute(f'CREATE DATABASE "{db}"')
@@ -107,47 +150,79 @@ async def run(infra: Infra) -> list[Figure]:
     figures: list[Figure] = []
     try:
         t0 = time.perf_counter()
-        await _produce(infra.kafka_bootstrap, topic)
-        figures.append(
-            Figure(
-                f"fill topic with {EVENTS:,} envelopes (aiokafka, acks=1)",
-                EVENTS / (time.perf_counter() - t0),
-            )
-        )
-        ceiling = await asyncio.to_thread(_consumer_performance, infra, topic)
+        events, per_topic = await _produce(infra.kafka_bootstrap, prefix)
+        figures.append(Figure(f"fill topics with {events:,} envelopes (aiokafka, acks=1)",
+                              events / (time.perf_counter() - t0), note=f"{_load()}"))  # fmt: skip
+        ceiling = await asyncio.to_thread(_ceiling, infra, prefix, per_topic)
 
         schema = "replay_bench"
+        _reset_peak_rss()
+        load = _load()
+        cpu = _cpu_seconds()
+        profile = cProfile.Profile() if PROFILE else None
+        if profile:
+            profile.enable()
         report = await replay_into_schema(
             database_url=url, schema=schema, migrations=[("registry", MIGRATIONS)],
             kafka_bootstrap=infra.kafka_bootstrap, topics=[f"{prefix}{t}" for t in PROJECTION_TOPICS],
-            handler=apply_events, event_types=PROJECTION_EVENT_TYPES,
+            handler=apply_projection_events, event_types=PROJECTION_EVENT_TYPES, decode=decode_projection_event,
+            workers=WORKERS,
         )  # fmt: skip
-        assert report.events_read == EVENTS, f"replay read {report.events_read} of {EVENTS}"
+        if profile:
+            profile.disable()
+            profile.dump_stats(PROFILE)
+        assert report.events_read == events, f"replay read {report.events_read} of {events}"
+        cpu = _cpu_seconds() - cpu
         replay_rate = report.events_read / report.seconds
-        figures.append(Figure(f"replay into a fresh projection ({EVENTS:,} events)", replay_rate,
+        figures.append(Figure(f"replay into a fresh projection ({events:,} events)", replay_rate,
                               note=f"{replay_rate / ceiling:.0%} of ConsumerPerformance; target 50,000; "
-                                   f"{report.events_applied:,} applied"))  # fmt: skip
-        figures.append(Figure("Kafka ConsumerPerformance (same topic)", ceiling))
+                                   f"{report.events_applied:,} applied; {WORKERS} worker(s); Python CPU "
+                                   f"{cpu / report.events_read * 1e6:.1f} µs/event; peak RSS {_peak_rss_mb():,.0f} MB; "
+                                   f"{load} -> {_load()}"))  # fmt: skip
+        figures.append(Figure("Kafka ConsumerPerformance (same topics)", ceiling))
 
         conn = await asyncpg.connect(url, server_settings={"search_path": schema})
         try:
-            candidates = await conn.fetchval("SELECT count(*) FROM candidates")
+            await _top_up(conn, CANDIDATES)
+            candidates = await conn.fetchval(
+                "SELECT count(*) FROM candidates c WHERE NOT EXISTS "
+                "(SELECT 1 FROM household_changes hc WHERE hc.proposal_id = c.proposal_id)"
+            )
+            in_force = await conn.fetchval("SELECT count(*) FROM households WHERE active")
+            await conn.execute("ANALYZE")
             store = EventStore(
                 lambda e: topic_for(e.event_type, prefix).name, lambda e: partition_key(e).decode()
             )
+            _reset_peak_rss()
+            load = _load()
             t0 = time.perf_counter()
             document, _ = await issue_determination(
-                conn, store, DeterminationRequest("1/BENCH/2027", parse_period("2027-01"), dt.datetime.now(dt.UTC)),
+                conn, store, DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
                 DETERMINER, "bench",
             )  # fmt: skip
             seconds = time.perf_counter() - t0
+            rss = _peak_rss_mb()
+            summary = await register.current_summary(conn, recompute=CANDIDATES <= 50_000)
         finally:
             await conn.close()
-        assert len(document["registered"]) == candidates == CANDIDATES
-        figures.append(Figure(f"decree over {CANDIDATES:,} candidates", seconds, unit="seconds",
-                              note=f"{CANDIDATES / seconds:,.0f} households/s"))  # fmt: skip
+        decided = sum(len(document[k]) for k in ("registered", "corrected", "deactivated", "not_applied"))
+        assert decided == candidates, (decided, candidates)
+        assert summary.register_hash == document["register_hash"], "decree hash differs from the register's"
+        figures.append(Figure(f"decree over {candidates:,} candidates ({in_force:,} households in force)", seconds,
+                              unit="seconds", note=f"{candidates / seconds:,.0f} households/s; peak RSS {rss:,.0f} MB; "
+                                                   f"{load} -> {_load()}"))  # fmt: skip
     finally:
         admin = await asyncpg.connect(infra.database_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
     return figures
+
+
+def _cpu_seconds() -> float:
+    """CPU of this process and its finished children (the replay's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _load() -> str:
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())

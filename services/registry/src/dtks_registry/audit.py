@@ -16,7 +16,12 @@ from typing import Any
 import asyncpg
 
 from dtks_registry.adapters import register
-from dtks_registry.adapters.projection import PROJECTION_EVENT_TYPES, PROJECTION_TOPICS, apply_events
+from dtks_registry.adapters.projection import (
+    PROJECTION_EVENT_TYPES,
+    PROJECTION_TOPICS,
+    apply_projection_events,
+    decode_projection_event,
+)
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_runtime.problems import Problem
 from dtks_runtime.replay import fresh_schema_name, replay_into_schema
@@ -37,7 +42,8 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         migrations=[("registry", MIGRATIONS)],
         kafka_bootstrap=source.kafka_bootstrap,
         topics=[f"{source.topic_prefix}{t}" for t in PROJECTION_TOPICS],
-        handler=apply_events,
+        handler=apply_projection_events,
+        decode=decode_projection_event,
         event_types=PROJECTION_EVENT_TYPES,
     )
     return schema, {

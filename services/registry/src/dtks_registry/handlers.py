@@ -99,7 +99,7 @@ async def issue_determination(
             events=[NewEvent.of(issued)],
             causation=causation,
         )
-        await write_determinations(conn, [(envelope, issued)])
+        await write_determinations(conn, [(envelope.event_id, issued)])
         await conn.execute(
             "UPDATE determinations SET not_applied = $2::jsonb WHERE decree_number = $1",
             request.decree_number,
