@@ -1,5 +1,6 @@
 """Bearer tokens with role and region: who may call, and where they may act."""
 
+import asyncio
 from typing import Annotated
 
 import httpx
@@ -71,6 +72,26 @@ async def test_an_expired_token_is_refused() -> None:
     expired = tokens.issue(subject="x", role=Role.AUDITOR, region="ID", ttl_seconds=-10)
     with pytest.raises(TokenError, match="expired"):
         tokens.verify(expired)
+
+
+async def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    service = TokenService(SECRET)
+    token = service.issue(subject="x", role=Role.AUDITOR, region="ID", ttl_seconds=1)
+    assert service.verify(token).subject == "x"
+    assert service.verify(token).subject == "x"  # answered from the cache of verified tokens
+    await asyncio.sleep(2.05)  # the token's lifetime (whole seconds) passing is the point of the test
+    with pytest.raises(TokenError, match="expired"):
+        service.verify(token)
+
+
+def test_a_forged_token_is_not_taken_for_a_remembered_one() -> None:
+    service = TokenService(SECRET)
+    token = service.issue(subject="x", role=Role.AUDITOR, region="ID")
+    service.verify(token)
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    with pytest.raises(TokenError):
+        service.verify(forged)
 
 
 async def test_the_wrong_role_is_a_403() -> None:

@@ -66,7 +66,12 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
         assert seen[0].payload_as(ProposalWithdrawn) == withdrawn
         assert seen[0].actor == operator
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            health = (await client.get("/healthz")).json()
+            answer = await client.get("/healthz", headers={"X-Correlation-Id": "follow-me-1"})
+            fresh = await client.get("/healthz")
+        health = answer.json()
+        # The correlation id a client sends comes back; without one, the service makes one up.
+        assert answer.headers["x-correlation-id"] == "follow-me-1"
+        assert uuid.UUID(fresh.headers["x-correlation-id"])
         assert health["status"] == "ok"
         assert health["outbox_lag"] == 0
         assert health["consumers"]["probe-watcher"]["applied"] == 1

@@ -183,15 +183,20 @@ class EventStore:
         stream_ids = [f"{a.aggregate_type}:{a.aggregate_id}" for a in appends]
         if len(set(stream_ids)) != len(stream_ids):
             raise ValueError("append_many: each stream may appear once; put its events in one StreamAppend")
-        rows = await conn.fetch(
-            """SELECT stream_id, max(stream_version) AS v FROM events
-               WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
-            stream_ids,
-        )
-        current = {r["stream_id"]: r["v"] for r in rows}
-        for stream_id, a in zip(stream_ids, appends, strict=True):
-            if current.get(stream_id, 0) != a.expected_version:
-                raise ConcurrencyConflict(stream_id, a.expected_version, current.get(stream_id, 0))
+        # Streams expected to be new need no read: any existing stream has a version 1, so inserting
+        # version 1 again breaks UNIQUE (stream_id, stream_version) and surfaces as a conflict below.
+        # That saves a round trip for every new proposal, household or notification.
+        existing = [(s, a) for s, a in zip(stream_ids, appends, strict=True) if a.expected_version != 0]
+        if existing:
+            rows = await conn.fetch(
+                """SELECT stream_id, max(stream_version) AS v FROM events
+                   WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
+                [s for s, _ in existing],
+            )
+            current = {r["stream_id"]: r["v"] for r in rows}
+            for stream_id, a in existing:
+                if current.get(stream_id, 0) != a.expected_version:
+                    raise ConcurrencyConflict(stream_id, a.expected_version, current.get(stream_id, 0))
         now = datetime.now(UTC)
         trace_context = current_trace_context()
         pairs: list[tuple[str, EventEnvelope]] = []
@@ -223,13 +228,18 @@ class EventStore:
     async def _insert(self, conn: asyncpg.Connection, rows: Sequence[tuple[str, EventEnvelope]]) -> None:
         try:
             # ORDER BY ordinality: seq follows the given order, so a stream's versions stay in order.
+            # The relay's wake-up NOTIFY rides in the same statement (one round trip, not two); it is
+            # delivered at commit, like the rows.
             await conn.execute(
-                """INSERT INTO events (stream_id, stream_version, event_id, event_type, topic,
-                                       partition_key, envelope)
-                   SELECT s, v, id, t, tp, k, env::jsonb
-                   FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-                               $7::text[]) WITH ORDINALITY AS x(s, v, id, t, tp, k, env, n)
-                   ORDER BY n""",
+                f"""WITH inserted AS (
+                        INSERT INTO events (stream_id, stream_version, event_id, event_type, topic,
+                                            partition_key, envelope)
+                        SELECT s, v, id, t, tp, k, env::jsonb
+                        FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                                    $7::text[]) WITH ORDINALITY AS x(s, v, id, t, tp, k, env, n)
+                        ORDER BY n
+                    )
+                    SELECT pg_notify('{NOTIFY_CHANNEL}', '')""",
                 [s for s, _ in rows],
                 [e.aggregate_version for _, e in rows],
                 [e.event_id for _, e in rows],
@@ -242,7 +252,6 @@ class EventStore:
             # A writer that read the same version committed first: surface it, never drop events.
             stream_id, first = rows[0]
             raise ConcurrencyConflict(stream_id, first.aggregate_version - 1, None) from exc
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
     async def read_stream(
         self, conn: asyncpg.Connection, aggregate_type: str, aggregate_id: str

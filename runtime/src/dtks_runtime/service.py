@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
@@ -196,22 +197,48 @@ def create_app(
     app.state.tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def correlation(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # A client may send its own correlation id to follow one submission across services.
-        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        request.state.correlation_id = correlation_id
-        with bound(correlation_id=correlation_id):
-            response = await call_next(request)
-        response.headers["x-correlation-id"] = correlation_id
-        return response
+    app.add_middleware(CorrelationMiddleware)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness, outbox lag and consumer lag")
     async def healthz() -> dict[str, Any]:
         return await runtime.health()
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
+    # One server span per request. The instrumentation's extra spans around every ASGI receive and
+    # send cost more CPU than the request's own work on a busy service and tell nothing new.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz", exclude_spans=["receive", "send"])
     return app
+
+
+class CorrelationMiddleware:
+    """Gives every request a correlation id (the client's ``X-Correlation-Id`` or a new one), binds it
+    to the request's logs, puts it in ``request.state.correlation_id`` and echoes it in the answer.
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs each
+    request in an extra task group with streamed bodies, which cost about a tenth of a submission's CPU.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # A client may send its own correlation id to follow one submission across services.
+        correlation_id = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-correlation-id" and v), None
+        ) or str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        header = (b"x-correlation-id", correlation_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-correlation-id"]
+                message = {**message, "headers": [*headers, header]}
+            await send(message)
+
+        with bound(correlation_id=correlation_id):
+            await self.app(scope, receive, send_with_id)
 
 
 def event_handler_registry(
@@ -235,4 +262,6 @@ def serve(app: FastAPI, *, port_env: str, default_port: int) -> None:
 
     host = os.environ.get("DTKS_BIND_HOST", "127.0.0.1")
     port = int(os.environ.get(port_env, str(default_port)))
+    # uvicorn picks uvloop and httptools (dependencies of the runtime) when they are installed: a
+    # cheaper event loop and HTTP parser than asyncio's and h11, per request and per database round trip.
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")

@@ -16,9 +16,14 @@ class TokenError(Exception):
 
 
 class TokenService:
+    # Verified tokens kept, so a client that sends the same token with every request (they all do)
+    # costs one signature check and one scope check per token, not per request.
+    CACHE_SIZE = 10_000
+
     def __init__(self, secret: str, issuer: str = "dtks") -> None:
         self._secret = secret
         self._issuer = issuer
+        self._verified: dict[str, tuple[Principal, float, float]] = {}  # token -> principal, nbf, exp
 
     def issue(
         self,
@@ -44,6 +49,21 @@ class TokenService:
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, not_before, expires = cached
+            now = time.time()
+            # The same bytes passed every check before; only time can make them invalid since.
+            if not_before <= now < expires:
+                return principal
+            del self._verified[token]
+        principal, not_before, expires = self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry
+        self._verified[token] = (principal, not_before, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -57,6 +77,7 @@ class TokenService:
             check_scope(role, region)
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise TokenError(str(exc)) from exc
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]), role=role, region=region, programs=tuple(claims.get("programs", ()))
         )
+        return principal, float(claims.get("nbf", 0)), float(claims["exp"])

@@ -9,7 +9,9 @@ transaction: the accepted households' proposals, their ``proposal.submitted`` ev
 the rejected rows, the households marked done and the progress counters commit together. A process
 killed mid-chunk leaves nothing of that chunk, and the restarted worker does it again, so no row
 is lost and none is doubled. Proposal ids of imported households are derived from the import and
-the KK number (or taken from the file's ``proposal_id``), never drawn at random.
+the KK number (or taken from the file's ``proposal_id``), never drawn at random. Chunks of one
+import may run at once: each locks its own households (``SKIP LOCKED``), and their progress updates
+of the import's row wait for each other only at the end of the chunk.
 """
 
 from __future__ import annotations
@@ -93,15 +95,27 @@ async def stage_upload(
 
 class ImportWorker:
     def __init__(
-        self, runtime: ServiceRuntime, *, chunk_households: int = 500, idle_seconds: float = 1.0
+        self,
+        runtime: ServiceRuntime,
+        *,
+        chunk_households: int = 500,
+        idle_seconds: float = 1.0,
+        concurrency: int = 2,
     ) -> None:
         self.runtime = runtime
         self.chunk_households = chunk_households
         self.idle_seconds = idle_seconds
+        # Chunks worked at once. Two overlap one chunk's Python (parsing rows, building events) with
+        # the other's statements and commit, instead of each side waiting for the other.
+        self.concurrency = concurrency
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work off staged imports until ``stop``; a failing chunk is retried after a pause."""
+        """Work off staged imports until ``stop`` with ``concurrency`` chunks at a time."""
+        await asyncio.gather(*(self._work(stop) for _ in range(self.concurrency)))
+
+    async def _work(self, stop: asyncio.Event) -> None:
+        """One chunk after another until ``stop``; a failing chunk is retried after a pause."""
         while not stop.is_set():
             try:
                 worked = await self.process_next_chunk()
@@ -124,6 +138,8 @@ class ImportWorker:
                 return False
             with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
                 households = await staging.pending_households(conn, job.import_id, self.chunk_households)
+                if households is None:
+                    return False  # the rest is being worked on by other chunks
                 if not households:
                     await staging.complete(conn, job.import_id)
                     log.info("import completed", import_id=str(job.import_id))

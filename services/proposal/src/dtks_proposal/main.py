@@ -32,7 +32,11 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
     app = create_app(runtime, title="Proposal service", description=DESCRIPTION)
     app.include_router(api.router)
-    worker = ImportWorker(runtime, chunk_households=settings.import_chunk_households)
+    worker = ImportWorker(
+        runtime,
+        chunk_households=settings.import_chunk_households,
+        concurrency=settings.import_concurrency,
+    )
     app.state.import_worker = worker if settings.import_worker_enabled else None
     # Tests that drive the import step by step (import_worker_enabled=false) reach the worker here.
     app.state.import_worker_for_tests = worker

@@ -8,6 +8,8 @@ from dtks_runtime.settings import RuntimeSettings
 class ProposalSettings(RuntimeSettings):
     # Households per import transaction: bigger is faster, smaller redoes less after a crash.
     import_chunk_households: int = 500
+    # Chunks of imports worked at once (each in its own transaction, on its own households).
+    import_concurrency: int = 2
     # Off only in tests that drive the import worker step by step.
     import_worker_enabled: bool = True
     import_max_bytes: int = 256 * 1024 * 1024

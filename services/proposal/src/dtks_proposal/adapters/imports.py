@@ -106,11 +106,11 @@ class PendingHousehold:
 
 
 async def claim_job(conn: asyncpg.Connection) -> ImportJob | None:
-    """The oldest unfinished import nobody else is working on, locked until commit."""
+    """The oldest unfinished import. Not locked: several chunks of one import may be worked at once,
+    each holding only its own households (see :func:`pending_households`)."""
     row = await conn.fetchrow(
         """SELECT import_id, uploader_region, uploaded_by, correlation_id, defaults FROM imports
-           WHERE status <> 'completed' ORDER BY created_at
-           LIMIT 1 FOR UPDATE SKIP LOCKED"""
+           WHERE status <> 'completed' ORDER BY created_at LIMIT 1"""
     )
     if row is None:
         return None
@@ -125,17 +125,25 @@ async def claim_job(conn: asyncpg.Connection) -> ImportJob | None:
 
 async def pending_households(
     conn: asyncpg.Connection, import_id: uuid.UUID, limit: int
-) -> list[PendingHousehold]:
-    """The next ``limit`` unfinished households with their rows, in file order (one statement)."""
+) -> list[PendingHousehold] | None:
+    """The next ``limit`` unfinished households nobody else is working on, with their rows, in file
+    order (one statement), locked until commit. None if every unfinished household is being worked
+    on by another chunk; an empty list if none is left."""
     rows = await conn.fetch(
-        """SELECT h.group_no, h.kk_number, r.row_number, r.data::text AS data
-           FROM (SELECT group_no, kk_number FROM import_households
-                 WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2) AS h
-           JOIN import_rows r ON r.import_id = $1 AND r.group_no = h.group_no
+        """WITH h AS (SELECT group_no, kk_number FROM import_households
+                      WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2
+                      FOR UPDATE SKIP LOCKED)
+           SELECT h.group_no, h.kk_number, r.row_number, r.data::text AS data
+           FROM h JOIN import_rows r ON r.import_id = $1 AND r.group_no = h.group_no
            ORDER BY h.group_no, r.row_number""",
         import_id,
         limit,
     )
+    if not rows:
+        busy = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM import_households WHERE import_id = $1 AND NOT done)", import_id
+        )
+        return None if busy else []
     households: list[PendingHousehold] = []
     for r in rows:
         if not households or households[-1].group_no != r["group_no"]:
@@ -177,7 +185,9 @@ async def finish_households(
 
 async def complete(conn: asyncpg.Connection, import_id: uuid.UUID) -> None:
     await conn.execute(
-        "UPDATE imports SET status = 'completed', finished_at = now() WHERE import_id = $1", import_id
+        """UPDATE imports SET status = 'completed', finished_at = now()
+           WHERE import_id = $1 AND status <> 'completed'""",
+        import_id,
     )
 
 
