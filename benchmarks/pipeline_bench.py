@@ -42,11 +42,13 @@ import httpx
 from benchmarks.figures import Figure
 from benchmarks.pipeline_data import PipelineInput, VillageFile, build_input, civil_registry_batches
 from benchmarks.pipeline_monitor import Monitor, plot
-from benchmarks.pipeline_system import ROOT, System, headers, prepare
 from dtks_contracts.regions import children, region_name
 from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.local_system import LocalSystem, prepare
 from dtks_runtime.testing import Infra
 
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES_SCRIPT = ROOT / "deploy" / "local" / "services.py"
 HOUSEHOLDS = int(os.environ.get("DTKS_BENCH_PIPELINE_HOUSEHOLDS", "2000"))
 FULL_SIZE = 50_000
 REGENCY = os.environ.get("DTKS_BENCH_PIPELINE_REGENCY", "17.71")
@@ -99,13 +101,13 @@ async def _until(what: str, done: Callable[[], Awaitable[bool]], every: float = 
 
 class Pipeline:
     def __init__(
-        self, system: System, data: PipelineInput, http: httpx.AsyncClient, monitor: Monitor
+        self, system: LocalSystem, data: PipelineInput, http: httpx.AsyncClient, monitor: Monitor
     ) -> None:
         self.system, self.data, self.http, self.monitor = system, data, http, monitor
         self.urls = system.urls
         self.stages: list[Stage] = []
         self.districts = sorted(children(REGENCY))
-        self.auditor = headers(Role.AUDITOR, "ID")
+        self.auditor = self.system.headers(Role.AUDITOR, "ID")
         self.progress = monitor.progress
         self.progress.update(imported=0, decisions=0)
         self.uploads_seconds = 0.0
@@ -152,7 +154,7 @@ class Pipeline:
                 answer = await self.http.post(
                     f"{self.urls['proposal']}/imports",
                     files={"file": (f"{file.village_code}.csv", file.data, "text/csv")},
-                    headers=headers(Role.VILLAGE_OPERATOR, file.village_code),
+                    headers=self.system.headers(Role.VILLAGE_OPERATOR, file.village_code),
                     timeout=600,
                 )
             imports.append((file.village_code, _ok(answer, 202)["import_id"]))
@@ -174,7 +176,7 @@ class Pipeline:
                 views[import_id] = _ok(
                     await self.http.get(
                         f"{self.urls['proposal']}/imports/{import_id}",
-                        headers=headers(Role.VILLAGE_OPERATOR, village),
+                        headers=self.system.headers(Role.VILLAGE_OPERATOR, village),
                     )
                 )
             self.progress["imported"] = sum(int(v["households_processed"]) for v in views.values())
@@ -237,7 +239,9 @@ class Pipeline:
         return dict(
             _ok(
                 await self.http.get(
-                    f"{self.urls['verification']}/queues/{tier}", params=params, headers=headers(role, region)
+                    f"{self.urls['verification']}/queues/{tier}",
+                    params=params,
+                    headers=self.system.headers(role, region),
                 )
             )
         )
@@ -260,7 +264,7 @@ class Pipeline:
                 await self.http.post(
                     f"{self.urls['verification']}/decisions",
                     json=items,
-                    headers=headers(role, region),
+                    headers=self.system.headers(role, region),
                     timeout=600,
                 )
             )
@@ -307,7 +311,7 @@ class Pipeline:
                 await self.http.post(
                     f"{self.urls['verification']}/ratifications",
                     json=body,
-                    headers=headers(role, region),
+                    headers=self.system.headers(role, region),
                     timeout=600,
                 )
             )
@@ -324,7 +328,7 @@ class Pipeline:
             "the registry to consume the acceptances", lambda: self.settled("verification", "registry")
         )
         caught_up = self.monitor.now()
-        ministry = headers(Role.MINISTRY_DETERMINER, "ID")
+        ministry = self.system.headers(Role.MINISTRY_DETERMINER, "ID")
         latest = expected[-CONFIRM_SAMPLE // 2 :]
         missing = latest + random.Random(1).sample(expected, min(len(expected), CONFIRM_SAMPLE // 2))
         sem = asyncio.Semaphore(8)
@@ -358,7 +362,7 @@ class Pipeline:
                 await self.http.post(
                     f"{self.urls['registry']}/determinations",
                     json=body,
-                    headers=headers(Role.MINISTRY_DETERMINER, "ID"),
+                    headers=self.system.headers(Role.MINISTRY_DETERMINER, "ID"),
                     timeout=1800,
                 ),
                 200,
@@ -501,7 +505,7 @@ async def run(infra: Infra) -> list[Figure]:
         f"{data.population.people:,} people in the civil registry (generated in {time.perf_counter() - t:.1f} s)",
         flush=True,
     )
-    system = prepare(infra)
+    system = prepare(infra, SERVICES_SCRIPT, label="pipe")
     await asyncio.to_thread(system.command, "start")
     monitor = Monitor(system)
     watcher = asyncio.create_task(monitor.run())

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import psutil
 
-from benchmarks.pipeline_system import EVENT_SERVICES, PORT_VARS, System
+from dtks_runtime.local_system import EVENT_SERVICES, PORT_VARS, LocalSystem
 
 INTERVAL = 1.0
 WINDOW = 10.0  # seconds over which the plot's rates are taken
@@ -35,7 +35,7 @@ class Sample:
 
 @dataclass
 class Monitor:
-    system: System
+    system: LocalSystem
     t0: float = field(default_factory=time.perf_counter)
     progress: dict[str, int] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)

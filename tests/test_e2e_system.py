@@ -19,18 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.tokens import TokenService
+from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.settings import LOCAL_JWT_SECRET
 from dtks_runtime.testing import wait_until
-
-if TYPE_CHECKING:
-    from conftest import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +72,7 @@ class System:
 
 
 @pytest.fixture(scope="module")
-def system(services: Services) -> Iterator[System]:
+def system(services: LocalSystem) -> Iterator[System]:
     """The services with the demo's quarter run through them, and an agency subscribed before it."""
     agency = AgencyReceiver()
     subscription = httpx.post(

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -44,12 +44,10 @@ from dtks_contracts.topics import PROPOSAL_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.dead_letters import list_dead_letters
+from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.settings import LOCAL_JWT_SECRET
 from dtks_runtime.testing import Infra, read_env_file
 from dtks_synthetic import generate_population, proposals
-
-if TYPE_CHECKING:
-    from conftest import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "deploy" / "local" / "stack.py"
@@ -209,7 +207,7 @@ class AgencyReceiver:
 
 @dataclass
 class World:
-    services: Services
+    services: LocalSystem
     stack: Stack
     agency: AgencyReceiver
     bodies: Iterator[dict[str, Any]]
@@ -226,7 +224,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(services: Services, stack: Stack) -> Iterator[World]:
+def world(services: LocalSystem, stack: Stack) -> Iterator[World]:
     population = generate_population(REGENCY, people=3000, seed=11)
     records = [r.to_json() for r in population.civil_registry_records()]
     loaded = httpx.post(f"{services.urls['civil-registry']}/people", json={"people": records}, timeout=300)
@@ -615,9 +613,10 @@ async def no_real_event_dead_lettered(driver: Driver, world: World) -> None:
 # ------------------------------------------------------------------ faults
 
 
-def sigkill(services: Services, name: str) -> None:
+def sigkill(services: LocalSystem, name: str) -> None:
     """SIGKILL the service's whole process group (services.py starts each in its own session)."""
     pid = services.pid(name)
+    assert pid is not None, f"{name} was never started"
     os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 20
     while _alive(pid) and time.monotonic() < deadline:
@@ -625,7 +624,7 @@ def sigkill(services: Services, name: str) -> None:
     assert not _alive(pid), f"{name} survived SIGKILL"
 
 
-async def kill_and_restart(services: Services, name: str) -> None:
+async def kill_and_restart(services: LocalSystem, name: str) -> None:
     await asyncio.to_thread(sigkill, services, name)
     say(f"{name} killed")
     await asyncio.to_thread(services.command, "start", only=(name,))

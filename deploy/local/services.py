@@ -4,6 +4,7 @@
 Each service runs as its own process from the workspace's virtual environment, with the
 infrastructure settings that ``stack.py start`` wrote into ``<state-dir>/env``, on its documented
 port (overridable by environment). Pid files and logs live under ``<state-dir>/services``.
+System tests and the pipeline benchmark start it through ``dtks_runtime.local_system``.
 Standard library only.
 
     services.py start --state-dir .dtks     # idempotent: running services are left alone

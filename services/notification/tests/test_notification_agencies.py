@@ -41,6 +41,18 @@ async def _deliveries(svc, headers, sid: str) -> list[dict]:
     return r.json()
 
 
+async def _delivered(svc, headers, sid: str, what: str) -> dict:
+    """Waits until the subscription's one delivery is delivered, and returns it with its log."""
+
+    async def delivered() -> bool:
+        found = await _deliveries(svc, headers, sid)
+        return bool(found) and found[0]["status"] == "delivered"
+
+    await wait_until(delivered, what=what)
+    [delivery] = await _deliveries(svc, headers, sid)
+    return delivery
+
+
 async def test_a_receiver_failing_three_times_then_succeeding_gets_the_delivery_once_signed(
     service, receivers, kafka_bootstrap, topic_prefix
 ):
@@ -60,13 +72,7 @@ async def test_a_receiver_failing_three_times_then_succeeding_gets_the_delivery_
         assert "secret" not in (await svc.client.get(f"/subscriptions/{sid}", headers=bpjs)).json()
 
         await produce(kafka_bootstrap, topic_prefix, [envelope(_registered())])
-
-        async def delivered() -> bool:
-            found = await _deliveries(svc, bpjs, sid)
-            return bool(found) and found[0]["status"] == "delivered"
-
-        await wait_until(delivered, what="the delivery to succeed")
-        [delivery] = await _deliveries(svc, bpjs, sid)
+        delivery = await _delivered(svc, bpjs, sid, "the delivery to succeed")
         assert [a["outcome"] for a in delivery["log"]] == ["failed"] * 3 + ["delivered"]
         assert "answered 500" in delivery["log"][0]["error"]
 
@@ -146,11 +152,7 @@ async def test_a_receiver_that_never_succeeds_is_dead_lettered_then_replayed(
         replay = await svc.client.post(f"/dead-letters/{delivery_id}/replay", headers=bpjs)
         assert replay.status_code == 202, replay.text
 
-        async def delivered() -> bool:
-            return (await _deliveries(svc, bpjs, sid))[0]["status"] == "delivered"
-
-        await wait_until(delivered, what="the replayed delivery")
-        [delivery] = await _deliveries(svc, bpjs, sid)
+        delivery = await _delivered(svc, bpjs, sid, "the replayed delivery")
         assert [a["outcome"] for a in delivery["log"]] == ["failed"] * 3 + ["delivered"]
         assert {r.headers[signing.DELIVERY_ID_HEADER.lower()] for r in receiver.requests} == {delivery_id}
         again = await svc.client.post(f"/dead-letters/{delivery_id}/replay", headers=bpjs)
@@ -175,13 +177,7 @@ async def test_a_connection_closed_without_answer_is_sent_again_once_before_the_
         bpjs = svc.token(Role.AGENCY, "ID", "bpjs-kesehatan")
         sid = await _subscribe(svc, bpjs, receiver.url)
         await produce(kafka_bootstrap, topic_prefix, [envelope(_registered())])
-
-        async def delivered() -> bool:
-            found = await _deliveries(svc, bpjs, sid)
-            return bool(found) and found[0]["status"] == "delivered"
-
-        await wait_until(delivered, what="the delivery to succeed")
-        [delivery] = await _deliveries(svc, bpjs, sid)
+        delivery = await _delivered(svc, bpjs, sid, "the delivery to succeed")
         # The first attempt sent twice (the second time on a new connection), both dropped: one
         # failed attempt; the retry after backoff delivers.
         assert [a["outcome"] for a in delivery["log"]] == ["failed", "delivered"]
