@@ -254,6 +254,23 @@ def event_handler_registry(
     return dispatch
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a long-running service process.
+
+    Every request and event allocates thousands of short-lived objects (parsed JSON, models,
+    records); CPython's default (a young collection every 700 allocations) then spends a visible
+    share of each request walking the modules, classes and schemas loaded at start-up, which
+    never die. Freezing them moves them out of the collector's sight, and a larger young
+    generation collects less often. Measured on webhook deliveries: about half of aiohttp's extra
+    CPU per request over a bare HTTP/1.1 client was the collector.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 def serve(app: FastAPI, *, port_env: str, default_port: int) -> None:
     """Run one service process with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port."""
     import os
@@ -262,6 +279,7 @@ def serve(app: FastAPI, *, port_env: str, default_port: int) -> None:
 
     host = os.environ.get("DTKS_BIND_HOST", "127.0.0.1")
     port = int(os.environ.get(port_env, str(default_port)))
+    tune_garbage_collector()
     # uvicorn picks uvloop and httptools (dependencies of the runtime) when they are installed: a
     # cheaper event loop and HTTP parser than asyncio's and h11, per request and per database round trip.
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
