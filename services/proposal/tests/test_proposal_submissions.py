@@ -176,3 +176,44 @@ async def test_concurrent_retries_of_one_proposal_id_make_one_proposal_and_a_quo
         assert await count(db, "SELECT count(*) FROM proposals") == 4
         assert await count(db, "SELECT count(*) FROM events") == 4
         assert await count(db, "SELECT count(*) FROM proposal_timeline") == 4
+
+
+async def test_concurrent_submissions_share_transactions_and_a_taken_id_in_a_group_spoils_no_other(
+    service: ServiceFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    async with service() as (app, client):
+        group = app.state.submission_group
+        group.max_inflight = 1  # one transaction at a time: whoever arrives meanwhile joins the next
+        taken = _fresh(0)
+        first = await client.post("/proposals", json=taken, headers=operator())
+        assert first.status_code == 201
+        bodies = [_fresh(1 + i % 7) for i in range(40)]
+        # The taken id under a new key is a new request for an existing proposal: its group is rolled
+        # back and decided one by one, and only that one submission is refused.
+        answers = await asyncio.gather(
+            *(client.post("/proposals", json=b, headers=operator()) for b in bodies[:20]),
+            client.post("/proposals", json=taken, headers={"Idempotency-Key": "k-1", **operator()}),
+            *(client.post("/proposals", json=b, headers=operator()) for b in bodies[20:]),
+        )
+        codes = [a.status_code for a in answers]
+        assert codes.count(201) == 40 and codes[20] == 409, codes
+        assert answers[20].json()["code"] == "proposal_id_taken"
+        assert {a.json()["proposal_id"] for a in answers if a.status_code == 201} == {
+            b["proposal_id"] for b in bodies
+        }
+        assert group.groups < 40 and group.fallbacks >= 1  # shared transactions, one fell back
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM proposals") == 41
+        assert await count(db, "SELECT count(*) FROM events") == 41
+        assert await count(db, "SELECT count(*) FROM proposal_timeline") == 41
+        assert await count(db, "SELECT count(*) FROM idempotency") == 41
+        # Every retry after the groups replays its own answer.
+        again = await client.post("/proposals", json=bodies[5], headers=operator())
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == next(
+            a.json() for a in answers if a.json().get("proposal_id") == bodies[5]["proposal_id"]
+        )
+        await wait_until(
+            lambda: _equals(proposal_events_in_kafka(kafka_bootstrap, topic_prefix), 41),
+            what="41 events in Kafka",
+        )

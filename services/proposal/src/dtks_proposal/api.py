@@ -20,6 +20,7 @@ from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.domain.bulk_file import FileRefused
 from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
+from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker, stage_upload
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.auth.deps import ensure_in_scope, require_role
@@ -82,8 +83,14 @@ async def submit_proposal(
         proposal,
         header_key=idempotency_key,
         correlation_id=request.state.correlation_id,
+        enter=_group_commit(request),
     )
     return _answer(answer)
+
+
+def _group_commit(request: Request) -> handlers.Enter | None:
+    group: SubmissionGroup | None = getattr(request.app.state, "submission_group", None)
+    return group.enter if group is not None else None
 
 
 class BatchIn(BaseModel):
@@ -120,7 +127,12 @@ async def submit_batch(
             proposal = ProposalIn.model_validate(item)
             key = f"{idempotency_key}#{index}" if idempotency_key and not proposal.proposal_id else None
             answer = await handlers.submit(
-                runtime, principal, proposal, header_key=key, correlation_id=request.state.correlation_id
+                runtime,
+                principal,
+                proposal,
+                header_key=key,
+                correlation_id=request.state.correlation_id,
+                enter=_group_commit(request),
             )
             result.update(status=answer.status_code, body=answer.body, replayed=answer.replayed)
         except pydantic.ValidationError as exc:

@@ -441,3 +441,83 @@ async def set_window(
 async def get_window(conn: asyncpg.Connection | asyncpg.Pool, regency_code: str) -> Window | None:
     row = await conn.fetchrow("SELECT * FROM windows WHERE regency_code = $1", regency_code)
     return _window(row) if row else None
+
+
+# -- many submissions in one transaction (group commit) -------------------------------------------
+
+
+async def find_answers(conn: asyncpg.Connection, keys: list[str]) -> dict[str, StoredAnswer]:
+    """The answers already given to any of ``keys``."""
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        """SELECT key, fingerprint, status_code, response::text AS response FROM idempotency
+           WHERE key = ANY($1::text[])""",
+        keys,
+    )
+    return {
+        r["key"]: StoredAnswer(r["fingerprint"], r["status_code"], json.loads(r["response"])) for r in rows
+    }
+
+
+async def record_submissions(
+    conn: asyncpg.Connection,
+    proposals: list[NewProposal],
+    entries: list[TimelineEntry],
+    quota_use: dict[str, int],
+    answers: list[AnswerToKeep],
+) -> bool:
+    """:func:`record_submission` for many proposals in one statement.
+
+    False if any proposal id or idempotency key was taken by another request first: the caller must
+    roll back (some rows may have been written) and decide those submissions one by one.
+    """
+    row = await conn.fetchrow(
+        """WITH p AS (
+               INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round,
+                                      waiting_at, stream_version, content, target_household_id, submitted_by)
+               SELECT id, k, v, r, s, rd, w, 1, c::jsonb, t, sb
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                           $7::text[], $8::text[], $9::text[], $10::text[])
+                    AS x(id, k, v, r, s, rd, w, c, t, sb)
+               ON CONFLICT (proposal_id) DO NOTHING RETURNING 1
+           ), quota AS (
+               UPDATE windows w SET used = w.used + x.n
+               FROM unnest($11::text[], $12::int[]) AS x(r, n) WHERE w.regency_code = x.r
+           ), timeline AS (
+               INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, note)
+               SELECT * FROM unnest($13::text[], $14::uuid[], $15::text[], $16::int[], $17::timestamptz[],
+                                    $18::jsonb[], $19::text[])
+               ON CONFLICT (proposal_id, event_id) DO NOTHING
+           ), answer AS (
+               INSERT INTO idempotency (key, fingerprint, status_code, response)
+               SELECT * FROM unnest($20::text[], $21::text[], $22::int[], $23::jsonb[])
+               ON CONFLICT (key) DO NOTHING RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM p) AS proposals, (SELECT count(*) FROM answer) AS answers""",
+        [p.proposal_id for p in proposals],
+        [p.kind for p in proposals],
+        [p.village_code for p in proposals],
+        [p.regency_code for p in proposals],
+        [p.standing.status.value for p in proposals],
+        [p.standing.round for p in proposals],
+        [p.standing.waiting_at for p in proposals],
+        [json.dumps(p.content) for p in proposals],
+        [p.target_household_id for p in proposals],
+        [p.submitted_by for p in proposals],
+        list(quota_use),
+        list(quota_use.values()),
+        [e.proposal_id for e in entries],
+        [e.event_id for e in entries],
+        [e.event_type for e in entries],
+        [e.round for e in entries],
+        [e.at for e in entries],
+        [json.dumps(e.actor) if e.actor is not None else None for e in entries],
+        [e.note for e in entries],
+        [a.key for a in answers],
+        [a.fingerprint for a in answers],
+        [a.status_code for a in answers],
+        [json.dumps(a.body) for a in answers],
+    )
+    assert row is not None
+    return bool(row["proposals"] == len(proposals) and row["answers"] == len(answers))
