@@ -216,14 +216,28 @@ def event_handler_registry(
     return dispatch
 
 
-def serve(app: FastAPI, *, port_env: str, default_port: int) -> None:
-    """Run one service process with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port."""
+def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None = None) -> None:
+    """Run one service with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port.
+
+    ``DTKS_WORKERS`` > 1 runs that many processes on the port, each building its app from
+    ``factory`` (``"module:function"``), for a service whose requests need more than one core. Each
+    process runs the whole runtime: the relay leads in one of them at a time (an advisory lock), the
+    consumers share their partitions as one group, and background work must take its own rows
+    (``SKIP LOCKED``) to be safe in several processes.
+    """
     import os
 
     import uvicorn
 
     host = os.environ.get("DTKS_BIND_HOST", "127.0.0.1")
     port = int(os.environ.get(port_env, str(default_port)))
+    workers = int(os.environ.get("DTKS_WORKERS", "1"))
     # uvicorn picks uvloop and httptools (dependencies of the runtime) when they are installed: a
     # cheaper event loop and HTTP parser than asyncio's and h11, per request and per database round trip.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
+    if workers > 1:
+        if factory is None:
+            raise RuntimeError("DTKS_WORKERS > 1 needs the service's app factory")
+        uvicorn.run(factory, factory=True, workers=workers, lifespan="on", **options)
+    else:
+        uvicorn.run(app, lifespan="on", **options)

@@ -68,4 +68,11 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    serve(build_app(), port_env="DTKS_PROPOSAL_PORT", default_port=8001)
+    # Safe in several processes (DTKS_WORKERS): the import worker takes households with SKIP LOCKED,
+    # the group commit and idempotency rely on the database, not on one process's memory.
+    serve(
+        build_app(),
+        port_env="DTKS_PROPOSAL_PORT",
+        default_port=8001,
+        factory="dtks_proposal.main:build_app",
+    )
