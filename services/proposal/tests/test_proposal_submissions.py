@@ -217,3 +217,28 @@ async def test_concurrent_submissions_share_transactions_and_a_taken_id_in_a_gro
             lambda: _equals(proposal_events_in_kafka(kafka_bootstrap, topic_prefix), 41),
             what="41 events in Kafka",
         )
+
+
+async def test_a_withdrawn_proposal_gives_its_place_in_the_quota_back(service: ServiceFactory) -> None:
+    ministry = headers(Role.MINISTRY_VERIFIER, "ID")
+    async with service() as (_app, client):
+        quota = {"open": True, "period": {"start": "2000-01-01", "end": "2099-12-31"}, "quota": 2}
+        assert (await client.put("/windows/17.71", json=quota, headers=ministry)).status_code == 200
+        first = await client.post("/proposals", json=_fresh(0), headers=operator())
+        assert (await client.post("/proposals", json=_fresh(1), headers=operator())).status_code == 201
+        over = await client.post("/proposals", json=_fresh(2), headers=operator())
+        assert over.status_code == 409 and over.json()["reason_code"] == "QUOTA_EXCEEDED"
+
+        pid = first.json()["proposal_id"]
+        for _ in range(2):  # a repeated withdrawal replays its answer and gives nothing back twice
+            withdrawn = await client.post(
+                f"/proposals/{pid}/withdrawal", json={"reason": "entered twice"}, headers=operator()
+            )
+            assert withdrawn.status_code == 200, withdrawn.text
+        assert (await client.get("/windows/17.71", headers=ministry)).json()["used"] == 1
+        assert (await client.post("/proposals", json=_fresh(2), headers=operator())).status_code == 201
+        full = await client.post("/proposals", json=_fresh(3), headers=operator())
+        assert full.status_code == 409 and full.json()["reason_code"] == "QUOTA_EXCEEDED"
+        # The Ministry's recount agrees: the withdrawn proposal is not counted.
+        recount = await client.put("/windows/17.71", json=quota, headers=ministry)
+        assert recount.json()["used"] == 2

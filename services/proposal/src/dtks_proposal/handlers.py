@@ -411,6 +411,9 @@ async def withdraw(
                 causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
             )
             await repo.save_standing(conn, proposal_id, standing, stream_version=current.stream_version + 1)
+            # Withdrawn before a decision: it no longer uses its regency's quota. Once only, because a
+            # proposal is withdrawn once (a repeat replays the stored answer above).
+            await repo.give_back_quota(conn, proposal_id)
             await repo.add_timeline(conn, [own_event_entry(envelopes[0])])
             body = answer_body(
                 proposal_id,

@@ -410,11 +410,12 @@ async def set_window(
     quota: int | None,
     updated_by: dict[str, Any],
 ) -> Window:
-    """Set a regency's window; the quota's use is recounted from the first submissions in the period."""
+    """Set a regency's window; the quota's use is recounted from the first submissions in the period
+    that were not withdrawn (a withdrawn proposal gives its place back, see :func:`give_back_quota`)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('window:' || $1))", regency_code)
     used = await conn.fetchval(
         """SELECT count(*) FROM proposals
-           WHERE regency_code = $1
+           WHERE regency_code = $1 AND status <> 'withdrawn'
              AND ($2::date IS NULL OR (submitted_at AT TIME ZONE 'Asia/Jakarta')::date >= $2)
              AND ($3::date IS NULL OR (submitted_at AT TIME ZONE 'Asia/Jakarta')::date <= $3)""",
         regency_code,
@@ -521,3 +522,16 @@ async def record_submissions(
     )
     assert row is not None
     return bool(row["proposals"] == len(proposals) and row["answers"] == len(answers))
+
+
+async def give_back_quota(conn: asyncpg.Connection, proposal_id: str) -> None:
+    """A withdrawn proposal's place in its regency's quota is free again, if it held one: if it was
+    submitted within the window's period (what :func:`set_window` counts as used)."""
+    await conn.execute(
+        """UPDATE windows w SET used = greatest(w.used - 1, 0)
+           FROM proposals p
+           WHERE p.proposal_id = $1 AND w.regency_code = p.regency_code
+             AND (w.period_start IS NULL OR (p.submitted_at AT TIME ZONE 'Asia/Jakarta')::date >= w.period_start)
+             AND (w.period_end IS NULL OR (p.submitted_at AT TIME ZONE 'Asia/Jakarta')::date <= w.period_end)""",
+        proposal_id,
+    )
