@@ -94,9 +94,9 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
         [e.at for e in entries],
         [json.dumps(e.actor) if e.actor is not None else None for e in entries],
         [e.tier for e in entries],
-        [json.dumps(e.reasons or []) for e in entries],
+        [json.dumps(e.reasons) if e.reasons else "[]" for e in entries],
         [e.note for e in entries],
-        [json.dumps(e.details or {}) for e in entries],
+        [json.dumps(e.details) if e.details else "{}" for e in entries],
     )
 
 
