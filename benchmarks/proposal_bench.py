@@ -34,6 +34,7 @@ import sys
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -52,6 +53,7 @@ from dtks_runtime.testing import Infra
 HOUSEHOLDS = int(os.environ.get("DTKS_BENCH_IMPORT_HOUSEHOLDS", "20000"))
 SUBMISSIONS = int(os.environ.get("DTKS_BENCH_SUBMISSIONS", "3000"))
 CLIENTS = 100
+DATABASE_URL = [""]  # the benchmark's server, set by run()
 # Service processes on the port (DTKS_WORKERS): a submission's CPU is mostly the service's, so one
 # process caps the rate at about one core. Two were measured no faster on the shared 2-core box
 # (smaller groups per process cost PostgreSQL twice the CPU per request); try them on a bigger one.
@@ -92,7 +94,7 @@ async def _import(base: str, infra: Infra, prefix: str, pid: int) -> list[Figure
     data = csv_bytes(rows)
     households = len({r["kk_number"] for r in rows})
     async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-        cpu0, pg0 = _cpu_seconds(pid), _postgres_cpu_seconds()
+        cpu0, pg0 = _cpu_seconds(pid), _postgres_cpu_seconds(DATABASE_URL[0])
         t0 = time.perf_counter()
         upload = await client.post(
             "/imports", files={"file": ("bench.csv", data, "text/csv")}, data=IMPORT_FORM, headers=operator()
@@ -103,7 +105,7 @@ async def _import(base: str, infra: Infra, prefix: str, pid: int) -> list[Figure
         await _wait_events(infra, prefix, households)
         elapsed = time.perf_counter() - t0
         all_in_kafka = time.time()  # wall clock, to compare with the service's timestamps
-        cpu, pg = _cpu_seconds(pid) - cpu0, _postgres_cpu_seconds() - pg0
+        cpu, pg = _cpu_seconds(pid) - cpu0, _postgres_cpu_seconds(DATABASE_URL[0]) - pg0
         view = (await client.get(f"/imports/{import_id}", headers=operator())).json()
     if view["households_accepted"] != households:
         raise RuntimeError(f"only {view['households_accepted']} of {households} households were accepted")
@@ -235,12 +237,12 @@ async def _submissions(base: str, pid: int) -> list[Figure]:
         finally:
             connection.close()
 
-    cpu0, pg0 = _cpu_seconds(pid), _postgres_cpu_seconds()
+    cpu0, pg0 = _cpu_seconds(pid), _postgres_cpu_seconds(DATABASE_URL[0])
     own0 = time.process_time()
     t0 = time.perf_counter()
     await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
     elapsed = time.perf_counter() - t0
-    cpu, pg = _cpu_seconds(pid) - cpu0, _postgres_cpu_seconds() - pg0
+    cpu, pg = _cpu_seconds(pid) - cpu0, _postgres_cpu_seconds(DATABASE_URL[0]) - pg0
     own = time.process_time() - own0
     if set(statuses) != {201}:
         raise RuntimeError(f"unexpected answers {statuses}")
@@ -281,15 +283,21 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _postgres_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process on the machine so far (the benchmark's private server is the
-    busy one while it runs): the database's share of a request, beside the service's."""
+def _postgres_cpu_seconds(database_url: str) -> float:
+    """CPU of the benchmark's PostgreSQL server so far (its postmaster, found by its port, and the
+    backends under it; other servers on a shared machine are not counted): the database's share."""
+    port = str(urlsplit(database_url).port)
     total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if (p.info["name"] or "").startswith("postgres"):
+    for p in psutil.process_iter(["name", "cmdline"]):
+        cmdline = p.info["cmdline"] or []
+        if (p.info["name"] or "").startswith("postgres") and port in cmdline and "-p" in cmdline:
             with contextlib.suppress(psutil.Error):
-                times = p.cpu_times()
-                total += times.user + times.system
+                # Backends that have exited are in the postmaster's children's times.
+                own = p.cpu_times()
+                total += own.user + own.system + own.children_user + own.children_system
+                for q in p.children(recursive=True):
+                    times = q.cpu_times()
+                    total += times.user + times.system
     return total
 
 
@@ -309,6 +317,7 @@ def _start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 async def run(infra: Infra) -> list[Figure]:
     prefix = f"b{uuid.uuid4().hex[:8]}."
+    DATABASE_URL[0] = infra.database_url
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
