@@ -1,5 +1,6 @@
 """A service assembled from the runtime: lifespan, topics from the contracts, relay, consumer, health."""
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -75,3 +76,23 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
         assert health["outbox_lag"] == 0
         assert health["consumers"]["probe-watcher"]["applied"] == 1
         assert health["consumers"]["probe-watcher"]["lag"] == 0
+
+
+async def test_processes_of_one_service_starting_at_once_share_its_database_and_migrations(
+    infra: Infra,
+) -> None:
+    """DTKS_WORKERS starts several processes together: none may fail on the other's creations."""
+    from dtks_runtime.db import ensure_database, migrate
+
+    for _ in range(3):
+        name = f"race_{uuid.uuid4().hex[:10]}"
+        urls = await asyncio.gather(*(ensure_database(infra.database_url, name) for _ in range(4)))
+        assert len(set(urls)) == 1
+        conns = [await asyncpg.connect(urls[0]) for _ in range(4)]
+        try:
+            steps = ["CREATE TABLE raced (id int PRIMARY KEY)", "INSERT INTO raced VALUES (1)"]
+            await asyncio.gather(*(migrate(c, "race", steps) for c in conns))
+            assert await conns[0].fetchval("SELECT count(*) FROM raced") == 1
+        finally:
+            for c in conns:
+                await c.close()
