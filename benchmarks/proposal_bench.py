@@ -54,10 +54,11 @@ HOUSEHOLDS = int(os.environ.get("DTKS_BENCH_IMPORT_HOUSEHOLDS", "20000"))
 SUBMISSIONS = int(os.environ.get("DTKS_BENCH_SUBMISSIONS", "3000"))
 CLIENTS = 100
 DATABASE_URL = [""]  # the benchmark's server, set by run()
-# Service processes on the port (DTKS_WORKERS): a submission's CPU is mostly the service's, so one
-# process caps the rate at about one core. Two were measured no faster on the shared 2-core box
-# (smaller groups per process cost PostgreSQL twice the CPU per request); try them on a bigger one.
-WORKERS = int(os.environ.get("DTKS_BENCH_WORKERS", "1"))
+# Service processes on the port (DTKS_WORKERS). One process caps everything at about one core (it
+# was the bottleneck of both the import and the submissions); with two, each process takes requests
+# and import chunks, and the relay leads in one of them. On the shared 2-core box two processes gave
+# 9,500-10,100 rows/s against 3,500-7,000 for one, and 530-1,390 req/s against 390-450.
+WORKERS = int(os.environ.get("DTKS_BENCH_WORKERS", "2"))
 
 
 def _free_port() -> int:
