@@ -135,7 +135,7 @@ async def pending_households(
         """WITH h AS (SELECT group_no, kk_number FROM import_households
                       WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2
                       FOR UPDATE SKIP LOCKED)
-           SELECT h.group_no, h.kk_number, r.row_number, r.data::text AS data
+           SELECT h.group_no, h.kk_number, r.row_number, r.data
            FROM h JOIN import_rows r ON r.import_id = $1 AND r.group_no = h.group_no
            ORDER BY h.group_no, r.row_number""",
         import_id,

@@ -121,4 +121,7 @@ MIGRATIONS = [
     ALTER TABLE import_rejections ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;
     CREATE INDEX import_rejections_pages ON import_rejections (import_id, row_number, field, id);
     """,
+    # A staged row is written once and read back whole, never queried inside: as text PostgreSQL
+    # neither parses it into jsonb at upload (400,000 rows in a large file) nor prints it back.
+    "ALTER TABLE import_rows ALTER COLUMN data TYPE text USING data::text",
 ]
