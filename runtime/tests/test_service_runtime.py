@@ -118,3 +118,23 @@ async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_
         assert health["tasks"]["fragile-worker"].startswith("failed: RuntimeError")
         assert health["tasks"]["steady-worker"] == "running"
     assert stopped_cleanly == ["steady"]  # the runtime's stop reached it and waited for it
+
+
+async def test_processes_of_one_service_starting_at_once_share_its_database_and_migrations(
+    infra: Infra,
+) -> None:
+    """DTKS_WORKERS starts several processes together: none may fail on the other's creations."""
+    from dtks_runtime.db import ensure_database, migrate
+
+    for _ in range(3):
+        name = f"race_{uuid.uuid4().hex[:10]}"
+        urls = await asyncio.gather(*(ensure_database(infra.database_url, name) for _ in range(4)))
+        assert len(set(urls)) == 1
+        conns = [await asyncpg.connect(urls[0]) for _ in range(4)]
+        try:
+            steps = ["CREATE TABLE raced (id int PRIMARY KEY)", "INSERT INTO raced VALUES (1)"]
+            await asyncio.gather(*(migrate(c, "race", steps) for c in conns))
+            assert await conns[0].fetchval("SELECT count(*) FROM raced") == 1
+        finally:
+            for c in conns:
+                await c.close()

@@ -23,7 +23,8 @@ async def ensure_database(server_url: str, database: str) -> str:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
             # Another process of the same service may win the race; its database is as good as ours.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            # Losing it while both create shows as a unique violation of the catalogue instead.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 await conn.execute(f'CREATE DATABASE "{database}"')
     finally:
         await conn.close()
@@ -47,12 +48,16 @@ async def migrate(conn: asyncpg.Connection, component: str, steps: Sequence[str]
     Steps are append-only: a released step is never edited, a change is a new step. Concurrent
     starters serialize on an advisory lock so a step never runs twice.
     """
-    await conn.execute(
-        """CREATE TABLE IF NOT EXISTS schema_migrations (
-               component text NOT NULL, step integer NOT NULL,
-               applied_at timestamptz NOT NULL DEFAULT now(),
-               PRIMARY KEY (component, step))"""
-    )
+    async with conn.transaction():
+        # Two processes starting at once (DTKS_WORKERS) would both create the table: IF NOT EXISTS
+        # does not hold against a concurrent creator, so they take turns.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key("migrate:schema_migrations"))
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   component text NOT NULL, step integer NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (component, step))"""
+        )
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"migrate:{component}"))
         done = {

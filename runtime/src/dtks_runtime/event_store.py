@@ -25,7 +25,7 @@ from a rolled-back one. The price is one UPDATE per published batch.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +114,9 @@ class Causation:
     actor: Actor | None = None
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str | None = None
+    # The W3C trace context to record; None: the active span's. Given when the events are appended
+    # on behalf of a request from another task (a group commit of concurrent submissions).
+    trace_context: Mapping[str, str] | None = None
 
     @classmethod
     def following(cls, event: EventEnvelope, actor: Actor | None = None) -> Causation:
@@ -217,7 +220,9 @@ class EventStore:
                             actor=cause.actor,
                             correlation_id=cause.correlation_id,
                             causation_id=cause.causation_id,
-                            trace_context=trace_context,
+                            trace_context=trace_context
+                            if cause.trace_context is None
+                            else dict(cause.trace_context),
                             payload=e.payload,
                         ),
                     )

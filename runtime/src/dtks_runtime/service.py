@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -186,6 +187,8 @@ def create_app(
         await runtime.start()
         if on_started is not None:
             await on_started(runtime)
+        if os.environ.get("DTKS_TUNE_GC") == "1":  # set by serve(): a service process, not a test
+            tune_garbage_collector()
         log.info("service started", service=runtime.service)
         try:
             yield
@@ -271,15 +274,29 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(10_000, 20, 20)
 
 
-def serve(app: FastAPI, *, port_env: str, default_port: int) -> None:
-    """Run one service process with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port."""
-    import os
+def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None = None) -> None:
+    """Run one service with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port.
+
+    ``DTKS_WORKERS`` > 1 runs that many processes on the port, each building its app from
+    ``factory`` (``"module:function"``), for a service whose requests need more than one core. Each
+    process runs the whole runtime: the relay leads in one of them at a time (an advisory lock), the
+    consumers share their partitions as one group, and background work must take its own rows
+    (``SKIP LOCKED``) to be safe in several processes.
+    """
 
     import uvicorn
 
     host = os.environ.get("DTKS_BIND_HOST", "127.0.0.1")
     port = int(os.environ.get(port_env, str(default_port)))
-    tune_garbage_collector()
+    workers = int(os.environ.get("DTKS_WORKERS", "1"))
+    # Tuned in each process as its app starts (see create_app), so worker processes are tuned too.
+    os.environ["DTKS_TUNE_GC"] = "1"
     # uvicorn picks uvloop and httptools (dependencies of the runtime) when they are installed: a
     # cheaper event loop and HTTP parser than asyncio's and h11, per request and per database round trip.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
+    if workers > 1:
+        if factory is None:
+            raise RuntimeError("DTKS_WORKERS > 1 needs the service's app factory")
+        uvicorn.run(factory, factory=True, workers=workers, lifespan="on", **options)
+    else:
+        uvicorn.run(app, lifespan="on", **options)

@@ -66,6 +66,21 @@ async def test_an_import_accepts_good_households_reports_every_bad_row_and_a_reu
         reported = {(r["row"], r["field"]) for r in view["rejected_rows"]}
         for index, (column, _) in bad_rows.items():
             assert (index + 2, column) in reported
+        assert view["next_cursor"] is None
+        # Page by page, the same rejected rows in the same order, none twice, none left out.
+        pages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get(f"/imports/{import_id}", params=params, headers=operator())).json()
+            assert len(page["rejected_rows"]) <= 2
+            pages += page["rejected_rows"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert pages == view["rejected_rows"] and len(pages) > 2
+        bad = await client.get(f"/imports/{import_id}", params={"cursor": "nope"}, headers=operator())
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
         db = database_of(app)
         assert await count(db, "SELECT count(*) FROM proposals") == len(kks) - len(bad_kks)
 

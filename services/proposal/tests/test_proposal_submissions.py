@@ -176,3 +176,69 @@ async def test_concurrent_retries_of_one_proposal_id_make_one_proposal_and_a_quo
         assert await count(db, "SELECT count(*) FROM proposals") == 4
         assert await count(db, "SELECT count(*) FROM events") == 4
         assert await count(db, "SELECT count(*) FROM proposal_timeline") == 4
+
+
+async def test_concurrent_submissions_share_transactions_and_a_taken_id_in_a_group_spoils_no_other(
+    service: ServiceFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    async with service() as (app, client):
+        group = app.state.submission_group
+        group.max_inflight = 1  # one transaction at a time: whoever arrives meanwhile joins the next
+        taken = _fresh(0)
+        first = await client.post("/proposals", json=taken, headers=operator())
+        assert first.status_code == 201
+        bodies = [_fresh(1 + i % 7) for i in range(40)]
+        # The taken id under a new key is a new request for an existing proposal: its group is rolled
+        # back and decided one by one, and only that one submission is refused.
+        answers = await asyncio.gather(
+            *(client.post("/proposals", json=b, headers=operator()) for b in bodies[:20]),
+            client.post("/proposals", json=taken, headers={"Idempotency-Key": "k-1", **operator()}),
+            *(client.post("/proposals", json=b, headers=operator()) for b in bodies[20:]),
+        )
+        codes = [a.status_code for a in answers]
+        assert codes.count(201) == 40 and codes[20] == 409, codes
+        assert answers[20].json()["code"] == "proposal_id_taken"
+        assert {a.json()["proposal_id"] for a in answers if a.status_code == 201} == {
+            b["proposal_id"] for b in bodies
+        }
+        assert group.groups < 40 and group.fallbacks >= 1  # shared transactions, one fell back
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM proposals") == 41
+        assert await count(db, "SELECT count(*) FROM events") == 41
+        assert await count(db, "SELECT count(*) FROM proposal_timeline") == 41
+        assert await count(db, "SELECT count(*) FROM idempotency") == 41
+        # Every retry after the groups replays its own answer.
+        again = await client.post("/proposals", json=bodies[5], headers=operator())
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == next(
+            a.json() for a in answers if a.json().get("proposal_id") == bodies[5]["proposal_id"]
+        )
+        await wait_until(
+            lambda: _equals(proposal_events_in_kafka(kafka_bootstrap, topic_prefix), 41),
+            what="41 events in Kafka",
+        )
+
+
+async def test_a_withdrawn_proposal_gives_its_place_in_the_quota_back(service: ServiceFactory) -> None:
+    ministry = headers(Role.MINISTRY_VERIFIER, "ID")
+    async with service() as (_app, client):
+        quota = {"open": True, "period": {"start": "2000-01-01", "end": "2099-12-31"}, "quota": 2}
+        assert (await client.put("/windows/17.71", json=quota, headers=ministry)).status_code == 200
+        first = await client.post("/proposals", json=_fresh(0), headers=operator())
+        assert (await client.post("/proposals", json=_fresh(1), headers=operator())).status_code == 201
+        over = await client.post("/proposals", json=_fresh(2), headers=operator())
+        assert over.status_code == 409 and over.json()["reason_code"] == "QUOTA_EXCEEDED"
+
+        pid = first.json()["proposal_id"]
+        for _ in range(2):  # a repeated withdrawal replays its answer and gives nothing back twice
+            withdrawn = await client.post(
+                f"/proposals/{pid}/withdrawal", json={"reason": "entered twice"}, headers=operator()
+            )
+            assert withdrawn.status_code == 200, withdrawn.text
+        assert (await client.get("/windows/17.71", headers=ministry)).json()["used"] == 1
+        assert (await client.post("/proposals", json=_fresh(2), headers=operator())).status_code == 201
+        full = await client.post("/proposals", json=_fresh(3), headers=operator())
+        assert full.status_code == 409 and full.json()["reason_code"] == "QUOTA_EXCEEDED"
+        # The Ministry's recount agrees: the withdrawn proposal is not counted.
+        recount = await client.put("/windows/17.71", json=quota, headers=ministry)
+        assert recount.json()["used"] == 2

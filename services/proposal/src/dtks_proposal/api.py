@@ -20,6 +20,7 @@ from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.domain.bulk_file import FileRefused
 from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
+from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker, stage_upload
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.auth.deps import ensure_in_scope, require_role
@@ -82,8 +83,14 @@ async def submit_proposal(
         proposal,
         header_key=idempotency_key,
         correlation_id=request.state.correlation_id,
+        enter=_group_commit(request),
     )
     return _answer(answer)
+
+
+def _group_commit(request: Request) -> handlers.Enter | None:
+    group: SubmissionGroup | None = getattr(request.app.state, "submission_group", None)
+    return group.enter if group is not None else None
 
 
 class BatchIn(BaseModel):
@@ -120,7 +127,12 @@ async def submit_batch(
             proposal = ProposalIn.model_validate(item)
             key = f"{idempotency_key}#{index}" if idempotency_key and not proposal.proposal_id else None
             answer = await handlers.submit(
-                runtime, principal, proposal, header_key=key, correlation_id=request.state.correlation_id
+                runtime,
+                principal,
+                proposal,
+                header_key=key,
+                correlation_id=request.state.correlation_id,
+                enter=_group_commit(request),
             )
             result.update(status=answer.status_code, body=answer.body, replayed=answer.replayed)
         except pydantic.ValidationError as exc:
@@ -300,17 +312,36 @@ async def upload_import(
     view = await staging.import_view(runtime.pool, import_id)
     assert view is not None
     view.pop("rejected_rows")
+    view.pop("next_cursor")
     body = {**view, "duplicate_upload": not created, "links": {"self": f"/imports/{import_id}"}}
     return JSONResponse(
         body, status_code=202 if created else 200, headers={"Location": f"/imports/{import_id}"}
     )
 
 
-@router.get("/imports/{import_id}", tags=["imports"], summary="Progress of an import and every rejected row")
-async def get_import(import_id: uuid.UUID, request: Request, principal: Reader) -> dict[str, Any]:
+@router.get(
+    "/imports/{import_id}",
+    tags=["imports"],
+    summary="Progress of an import and its rejected rows, a page at a time",
+    description="Rejected rows come in row order, `limit` per page; `next_cursor` (null on the last "
+    "page) fetches the next. `rows_rejected` counts them all.",
+)
+async def get_import(
+    import_id: uuid.UUID,
+    request: Request,
+    principal: Reader,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="rejected rows per page")] = 500,
+) -> dict[str, Any]:
+    try:
+        after = staging.decode_rejection_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise Problem(
+            422, "invalid_cursor", "The cursor is not one this service gave; start from the first page."
+        ) from exc
     runtime = _runtime(request)
     assert runtime.pool is not None
-    view = await staging.import_view(runtime.pool, import_id)
+    view = await staging.import_view(runtime.pool, import_id, rejected_after=after, rejected_limit=limit)
     if view is None:
         raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
     ensure_in_scope(principal, view["uploader_region"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from dtks_runtime.auth.principal import Principal
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent
 from dtks_runtime.problems import Problem
 from dtks_runtime.service import ServiceRuntime
+from dtks_runtime.telemetry import current_trace_context
 
 # Indonesia's western time (WIB): the day a window opens or closes, as the Ministry states it.
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
@@ -84,7 +86,7 @@ def window_problem(refusal: Refusal) -> Problem:
     )
 
 
-def _replay(stored: repo.StoredAnswer, fingerprint: str, what: str) -> Answer:
+def replay_answer(stored: repo.StoredAnswer, fingerprint: str, what: str) -> Answer:
     if stored.fingerprint != fingerprint:
         raise Problem(
             409,
@@ -103,6 +105,35 @@ def submission_key(principal: Principal, proposal: ProposalIn, header_key: str |
     return None
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A first-round proposal that passed the door, ready to be written."""
+
+    principal: Principal
+    proposal: ProposalIn
+    event: ProposalSubmitted
+    key: str | None
+    fingerprint: str
+    what: str  # how a refused replay names the key ("This Idempotency-Key", "Proposal id ...")
+    correlation_id: str
+    # The request's trace, recorded in the event even when another task writes it (group commit).
+    trace_context: dict[str, str]
+
+    @property
+    def regency(self) -> str:
+        return regency_of(self.proposal.village_code)
+
+    def causation(self) -> Causation:
+        return Causation(
+            actor=self.principal.as_actor(),
+            correlation_id=self.correlation_id,
+            trace_context=self.trace_context,
+        )
+
+
+Enter = Callable[[Submission], Awaitable[Answer]]
+
+
 async def submit(
     runtime: ServiceRuntime,
     principal: Principal,
@@ -111,55 +142,68 @@ async def submit(
     header_key: str | None,
     correlation_id: str,
     proposal_id: str | None = None,
+    enter: Enter | None = None,
 ) -> Answer:
-    """Enter a first-round proposal (``proposal.submitted``)."""
+    """Enter a first-round proposal (``proposal.submitted``).
+
+    ``enter`` writes it: by default alone (:func:`enter_alone`); the service passes its group
+    commit (:class:`dtks_proposal.group_commit.SubmissionGroup`), which writes concurrent
+    submissions together and answers each after the commit that holds it.
+    """
     assert runtime.pool is not None and runtime.store is not None
     ensure_in_scope(principal, proposal.village_code)
     errors = door_errors(proposal)
     if errors:
         raise invalid([e.as_dict() for e in errors])
-    key = submission_key(principal, proposal, header_key)
-    fingerprint = proposal.fingerprint()
-    what = "This Idempotency-Key" if header_key else f"Proposal id {proposal.proposal_id}"
     pid = proposal.proposal_id or proposal_id or str(uuid.uuid4())
     try:
         event = submitted_event(proposal, pid, principal.as_actor(), header_key or proposal.proposal_id)
     except ValueError as exc:
         raise _contract_problem(exc) from exc
+    submission = Submission(
+        principal=principal,
+        proposal=proposal,
+        event=event,
+        key=submission_key(principal, proposal, header_key),
+        fingerprint=proposal.fingerprint(),
+        what="This Idempotency-Key" if header_key else f"Proposal id {proposal.proposal_id}",
+        correlation_id=correlation_id,
+        trace_context=current_trace_context(),
+    )
+    if enter is not None:
+        return await enter(submission)
+    return await enter_alone(runtime, submission)
+
+
+async def enter_alone(runtime: ServiceRuntime, s: Submission) -> Answer:
+    """Write one submission in its own transaction; a lost race is answered as the winner was."""
+    assert runtime.pool is not None
     try:
-        return await _enter(runtime, principal, proposal, event, key, fingerprint, what, correlation_id)
+        return await _enter(runtime, s)
     except (_KeyTaken, ConcurrencyConflict):
         # Another request with the same key or proposal id committed first (the event store sees
         # the proposal's stream taken, or the proposal row or answer is): answer as it was answered.
-        stored = await repo.find_answer(runtime.pool, key) if key else None
+        stored = await repo.find_answer(runtime.pool, s.key) if s.key else None
         if stored is not None:
-            return _replay(stored, fingerprint, what)
+            return replay_answer(stored, s.fingerprint, s.what)
         raise Problem(
             409,
             "proposal_id_taken",
-            f"Proposal id {pid} already names another proposal; use a new id for a new proposal.",
+            f"Proposal id {s.event.proposal_id} already names another proposal; use a new id for a new "
+            "proposal.",
         ) from None
 
 
-async def _enter(
-    runtime: ServiceRuntime,
-    principal: Principal,
-    proposal: ProposalIn,
-    event: ProposalSubmitted,
-    key: str | None,
-    fingerprint: str,
-    what: str,
-    correlation_id: str,
-) -> Answer:
-    """One transaction, seven round trips: BEGIN, the stored answer or the window, the event (the
-    store's three), the proposal with its timeline, quota and answer, COMMIT. It used to be ten, plus
-    two for the answer looked up outside; under load each one is a wait for the connection."""
+async def _enter(runtime: ServiceRuntime, s: Submission) -> Answer:
+    """One transaction, five round trips: BEGIN, the stored answer or the window, the event, the
+    proposal with its timeline, quota and answer, COMMIT. It used to be ten, plus two for the answer
+    looked up outside; under load each one is a wait for the connection."""
     assert runtime.pool is not None and runtime.store is not None
-    regency = regency_of(proposal.village_code)
+    event, key = s.event, s.key
     async with runtime.pool.acquire() as conn, conn.transaction():
-        stored, window = await repo.answer_or_window(conn, key, regency)
+        stored, window = await repo.answer_or_window(conn, key, s.regency)
         if stored is not None:
-            return _replay(stored, fingerprint, what)
+            return replay_answer(stored, s.fingerprint, s.what)
         refusal = admits(window, today())
         if refusal is not None:
             raise window_problem(refusal)
@@ -170,31 +214,38 @@ async def _enter(
             aggregate_id=event.proposal_id,
             expected_version=0,
             events=[new_event],
-            causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
+            causation=s.causation(),
         )
-        standing = standing_rules.entered(1)
-        body = answer_body(
-            event.proposal_id, proposal.kind, proposal.village_code, standing, envelopes[0].occurred_at
-        )
+        body = submitted_body(s, envelopes[0].occurred_at)
         recorded = await repo.record_submission(
             conn,
-            repo.NewProposal(
-                proposal_id=event.proposal_id,
-                kind=proposal.kind.value,
-                village_code=proposal.village_code,
-                regency_code=regency,
-                standing=standing,
-                content=new_event.payload,
-                target_household_id=proposal.household_id,
-                submitted_by=principal.subject,
-            ),
+            new_proposal(s, new_event),
             own_event_entry(envelopes[0]),
             counts_against_quota=window is not None,
-            answer=repo.AnswerToKeep(key, fingerprint, 201, body) if key is not None else None,
+            answer=repo.AnswerToKeep(key, s.fingerprint, 201, body) if key is not None else None,
         )
         if not recorded:
             raise _KeyTaken
     return Answer(201, body)
+
+
+def new_proposal(s: Submission, event: NewEvent) -> repo.NewProposal:
+    return repo.NewProposal(
+        proposal_id=s.event.proposal_id,
+        kind=s.proposal.kind.value,
+        village_code=s.proposal.village_code,
+        regency_code=s.regency,
+        standing=standing_rules.entered(1),
+        content=event.payload,
+        target_household_id=s.proposal.household_id,
+        submitted_by=s.principal.subject,
+    )
+
+
+def submitted_body(s: Submission, at: dt.datetime) -> dict[str, Any]:
+    return answer_body(
+        s.event.proposal_id, s.proposal.kind, s.proposal.village_code, standing_rules.entered(1), at
+    )
 
 
 def answer_body(
@@ -252,7 +303,7 @@ async def resubmit(
     key = f"resubmission:{principal.subject}:{proposal_id}:{header_key}" if header_key else None
     fingerprint = correction.fingerprint()
     if key is not None and (stored := await repo.find_answer(runtime.pool, key)) is not None:
-        return _replay(stored, fingerprint, "This Idempotency-Key")
+        return replay_answer(stored, fingerprint, "This Idempotency-Key")
     try:
         async with runtime.pool.acquire() as conn, conn.transaction():
             current = await _load(conn, principal, proposal_id)
@@ -307,7 +358,7 @@ async def resubmit(
     except (_KeyTaken, ConcurrencyConflict):
         stored = await repo.find_answer(runtime.pool, key) if key else None
         if stored is not None:
-            return _replay(stored, fingerprint, "This Idempotency-Key")
+            return replay_answer(stored, fingerprint, "This Idempotency-Key")
         raise Problem(
             409, "proposal_changed", "The proposal changed meanwhile; load it and try again."
         ) from None
@@ -335,7 +386,7 @@ async def withdraw(
         async with runtime.pool.acquire() as conn, conn.transaction():
             current = await _load(conn, principal, proposal_id)
             if (stored := await repo.find_answer(conn, key)) is not None:
-                return _replay(stored, fingerprint, "This proposal's withdrawal")
+                return replay_answer(stored, fingerprint, "This proposal's withdrawal")
             if not current.standing.can_withdraw():
                 raise Problem(
                     409,
@@ -360,6 +411,9 @@ async def withdraw(
                 causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
             )
             await repo.save_standing(conn, proposal_id, standing, stream_version=current.stream_version + 1)
+            # Withdrawn before a decision: it no longer uses its regency's quota. Once only, because a
+            # proposal is withdrawn once (a repeat replays the stored answer above).
+            await repo.give_back_quota(conn, proposal_id)
             await repo.add_timeline(conn, [own_event_entry(envelopes[0])])
             body = answer_body(
                 proposal_id,

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from dtks_proposal import api
 from dtks_proposal.adapters.schema import MIGRATIONS
 from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
+from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.service import ServiceRuntime, create_app, serve
@@ -32,6 +33,8 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
     app = create_app(runtime, title="Proposal service", description=DESCRIPTION)
     app.include_router(api.router)
+    # Concurrent single submissions share transactions (see group_commit); off: each goes alone.
+    app.state.submission_group = SubmissionGroup(runtime) if settings.group_commit else None
     worker = ImportWorker(
         runtime,
         chunk_households=settings.import_chunk_households,
@@ -65,4 +68,11 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    serve(build_app(), port_env="DTKS_PROPOSAL_PORT", default_port=8001)
+    # Safe in several processes (DTKS_WORKERS): the import worker takes households with SKIP LOCKED,
+    # the group commit and idempotency rely on the database, not on one process's memory.
+    serve(
+        build_app(),
+        port_env="DTKS_PROPOSAL_PORT",
+        default_port=8001,
+        factory="dtks_proposal.main:build_app",
+    )

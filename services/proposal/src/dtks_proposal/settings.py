@@ -12,5 +12,7 @@ class ProposalSettings(RuntimeSettings):
     import_concurrency: int = 2
     # Off only in tests that drive the import worker step by step.
     import_worker_enabled: bool = True
+    # Concurrent POST /proposals written in shared transactions, each answered after its commit.
+    group_commit: bool = True
     import_max_bytes: int = 256 * 1024 * 1024
     batch_max_items: int = 1000

@@ -8,6 +8,8 @@ was in, and nothing twice.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from dataclasses import dataclass
@@ -133,7 +135,7 @@ async def pending_households(
         """WITH h AS (SELECT group_no, kk_number FROM import_households
                       WHERE import_id = $1 AND NOT done ORDER BY group_no LIMIT $2
                       FOR UPDATE SKIP LOCKED)
-           SELECT h.group_no, h.kk_number, r.row_number, r.data::text AS data
+           SELECT h.group_no, h.kk_number, r.row_number, r.data
            FROM h JOIN import_rows r ON r.import_id = $1 AND r.group_no = h.group_no
            ORDER BY h.group_no, r.row_number""",
         import_id,
@@ -191,15 +193,53 @@ async def complete(conn: asyncpg.Connection, import_id: uuid.UUID) -> None:
     )
 
 
-async def import_view(conn: asyncpg.Connection | asyncpg.Pool, import_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM imports WHERE import_id = $1", import_id)
-    if row is None:
-        return None
-    rejected = await conn.fetch(
-        """SELECT row_number, field, reason, kk_number FROM import_rejections
-           WHERE import_id = $1 ORDER BY row_number, field""",
+RejectionCursor = tuple[int, str, int]  # row number, field, id of the last rejection of a page
+
+
+def encode_rejection_cursor(after: RejectionCursor) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(after)).encode()).decode().rstrip("=")
+
+
+def decode_rejection_cursor(cursor: str) -> RejectionCursor:
+    """Raises ValueError for a cursor this service did not hand out."""
+    try:
+        row, field, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(row), str(field), int(ident)
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise ValueError("not a cursor of this service") from exc
+
+
+async def import_view(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    import_id: uuid.UUID,
+    *,
+    rejected_after: RejectionCursor | None = None,
+    rejected_limit: int = 0,
+) -> dict[str, Any] | None:
+    """An import's progress and one page of its rejected rows (in row order, ``rejected_limit`` of
+    them after ``rejected_after``), with the cursor of the next page if there is one."""
+    row = await conn.fetchrow(
+        """SELECT *, (SELECT count(DISTINCT row_number) FROM import_rejections r
+                      WHERE r.import_id = imports.import_id) AS rows_rejected
+           FROM imports WHERE import_id = $1""",
         import_id,
     )
+    if row is None:
+        return None
+    rejected = []
+    if rejected_limit > 0:
+        rejected = await conn.fetch(
+            """SELECT row_number, field, reason, kk_number, id FROM import_rejections
+               WHERE import_id = $1
+                 AND ($2::int IS NULL OR (row_number, field, id) > ($2, $3::text, $4::bigint))
+               ORDER BY row_number, field, id LIMIT $5""",
+            import_id,
+            *(rejected_after or (None, None, None)),
+            rejected_limit + 1,
+        )
+    more = len(rejected) > rejected_limit
+    rejected = rejected[:rejected_limit]
+    last = rejected[-1] if rejected else None
     return {
         "import_id": str(row["import_id"]),
         "status": row["status"],
@@ -212,7 +252,7 @@ async def import_view(conn: asyncpg.Connection | asyncpg.Pool, import_id: uuid.U
         "households_processed": row["households_done"],
         "households_accepted": row["households_accepted"],
         "households_rejected": row["households_rejected"],
-        "rows_rejected": len({r["row_number"] for r in rejected}),
+        "rows_rejected": row["rows_rejected"],
         "created_at": row["created_at"].isoformat(),
         "started_at": row["started_at"].isoformat() if row["started_at"] else None,
         "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
@@ -220,4 +260,7 @@ async def import_view(conn: asyncpg.Connection | asyncpg.Pool, import_id: uuid.U
             {"row": r["row_number"], "field": r["field"], "reason": r["reason"], "kk_number": r["kk_number"]}
             for r in rejected
         ],
+        "next_cursor": encode_rejection_cursor((last["row_number"], last["field"], last["id"]))
+        if more and last is not None
+        else None,
     }

@@ -94,9 +94,9 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
         [e.at for e in entries],
         [json.dumps(e.actor) if e.actor is not None else None for e in entries],
         [e.tier for e in entries],
-        [json.dumps(e.reasons or []) for e in entries],
+        [json.dumps(e.reasons) if e.reasons else "[]" for e in entries],
         [e.note for e in entries],
-        [json.dumps(e.details or {}) for e in entries],
+        [json.dumps(e.details) if e.details else "{}" for e in entries],
     )
 
 
@@ -410,11 +410,12 @@ async def set_window(
     quota: int | None,
     updated_by: dict[str, Any],
 ) -> Window:
-    """Set a regency's window; the quota's use is recounted from the first submissions in the period."""
+    """Set a regency's window; the quota's use is recounted from the first submissions in the period
+    that were not withdrawn (a withdrawn proposal gives its place back, see :func:`give_back_quota`)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('window:' || $1))", regency_code)
     used = await conn.fetchval(
         """SELECT count(*) FROM proposals
-           WHERE regency_code = $1
+           WHERE regency_code = $1 AND status <> 'withdrawn'
              AND ($2::date IS NULL OR (submitted_at AT TIME ZONE 'Asia/Jakarta')::date >= $2)
              AND ($3::date IS NULL OR (submitted_at AT TIME ZONE 'Asia/Jakarta')::date <= $3)""",
         regency_code,
@@ -441,3 +442,96 @@ async def set_window(
 async def get_window(conn: asyncpg.Connection | asyncpg.Pool, regency_code: str) -> Window | None:
     row = await conn.fetchrow("SELECT * FROM windows WHERE regency_code = $1", regency_code)
     return _window(row) if row else None
+
+
+# -- many submissions in one transaction (group commit) -------------------------------------------
+
+
+async def find_answers(conn: asyncpg.Connection, keys: list[str]) -> dict[str, StoredAnswer]:
+    """The answers already given to any of ``keys``."""
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        """SELECT key, fingerprint, status_code, response::text AS response FROM idempotency
+           WHERE key = ANY($1::text[])""",
+        keys,
+    )
+    return {
+        r["key"]: StoredAnswer(r["fingerprint"], r["status_code"], json.loads(r["response"])) for r in rows
+    }
+
+
+async def record_submissions(
+    conn: asyncpg.Connection,
+    proposals: list[NewProposal],
+    entries: list[TimelineEntry],
+    quota_use: dict[str, int],
+    answers: list[AnswerToKeep],
+) -> bool:
+    """:func:`record_submission` for many proposals in one statement.
+
+    False if any proposal id or idempotency key was taken by another request first: the caller must
+    roll back (some rows may have been written) and decide those submissions one by one.
+    """
+    row = await conn.fetchrow(
+        """WITH p AS (
+               INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round,
+                                      waiting_at, stream_version, content, target_household_id, submitted_by)
+               SELECT id, k, v, r, s, rd, w, 1, c::jsonb, t, sb
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                           $7::text[], $8::text[], $9::text[], $10::text[])
+                    AS x(id, k, v, r, s, rd, w, c, t, sb)
+               ON CONFLICT (proposal_id) DO NOTHING RETURNING 1
+           ), quota AS (
+               UPDATE windows w SET used = w.used + x.n
+               FROM unnest($11::text[], $12::int[]) AS x(r, n) WHERE w.regency_code = x.r
+           ), timeline AS (
+               INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, note)
+               SELECT * FROM unnest($13::text[], $14::uuid[], $15::text[], $16::int[], $17::timestamptz[],
+                                    $18::jsonb[], $19::text[])
+               ON CONFLICT (proposal_id, event_id) DO NOTHING
+           ), answer AS (
+               INSERT INTO idempotency (key, fingerprint, status_code, response)
+               SELECT * FROM unnest($20::text[], $21::text[], $22::int[], $23::jsonb[])
+               ON CONFLICT (key) DO NOTHING RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM p) AS proposals, (SELECT count(*) FROM answer) AS answers""",
+        [p.proposal_id for p in proposals],
+        [p.kind for p in proposals],
+        [p.village_code for p in proposals],
+        [p.regency_code for p in proposals],
+        [p.standing.status.value for p in proposals],
+        [p.standing.round for p in proposals],
+        [p.standing.waiting_at for p in proposals],
+        [json.dumps(p.content) for p in proposals],
+        [p.target_household_id for p in proposals],
+        [p.submitted_by for p in proposals],
+        list(quota_use),
+        list(quota_use.values()),
+        [e.proposal_id for e in entries],
+        [e.event_id for e in entries],
+        [e.event_type for e in entries],
+        [e.round for e in entries],
+        [e.at for e in entries],
+        [json.dumps(e.actor) if e.actor is not None else None for e in entries],
+        [e.note for e in entries],
+        [a.key for a in answers],
+        [a.fingerprint for a in answers],
+        [a.status_code for a in answers],
+        [json.dumps(a.body) for a in answers],
+    )
+    assert row is not None
+    return bool(row["proposals"] == len(proposals) and row["answers"] == len(answers))
+
+
+async def give_back_quota(conn: asyncpg.Connection, proposal_id: str) -> None:
+    """A withdrawn proposal's place in its regency's quota is free again, if it held one: if it was
+    submitted within the window's period (what :func:`set_window` counts as used)."""
+    await conn.execute(
+        """UPDATE windows w SET used = greatest(w.used - 1, 0)
+           FROM proposals p
+           WHERE p.proposal_id = $1 AND w.regency_code = p.regency_code
+             AND (w.period_start IS NULL OR (p.submitted_at AT TIME ZONE 'Asia/Jakarta')::date >= w.period_start)
+             AND (w.period_end IS NULL OR (p.submitted_at AT TIME ZONE 'Asia/Jakarta')::date <= w.period_end)""",
+        proposal_id,
+    )

@@ -115,4 +115,13 @@ MIGRATIONS = [
     );
     CREATE INDEX import_rejections_by_import ON import_rejections (import_id, row_number);
     """,
+    # Rejected rows are read a page at a time (a file of 400,000 rows may reject most of them): each
+    # needs an identity for the cursor, since one row may be rejected twice for the same field.
+    """
+    ALTER TABLE import_rejections ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;
+    CREATE INDEX import_rejections_pages ON import_rejections (import_id, row_number, field, id);
+    """,
+    # A staged row is written once and read back whole, never queried inside: as text PostgreSQL
+    # neither parses it into jsonb at upload (400,000 rows in a large file) nor prints it back.
+    "ALTER TABLE import_rows ALTER COLUMN data TYPE text USING data::text",
 ]

@@ -60,6 +60,7 @@ HOUSEHOLD_COLUMNS = (
     *(f"assets_{name}" for name in Assets.model_fields),
 )
 KNOWN_COLUMNS = frozenset(("kk_number", *MEMBER_COLUMNS, *HOUSEHOLD_COLUMNS))
+_HOUSEHOLD_SET = frozenset(HOUSEHOLD_COLUMNS)
 # Shorter names some spreadsheets (and dtks_synthetic.member_rows) use for household columns.
 ALIASES = {
     "street": "address_street",
@@ -198,9 +199,8 @@ def _household_values(
     source: dict[str, int] = {}
     conflicts: list[RowRejection] = []
     for number, row in rows:
-        for column in HOUSEHOLD_COLUMNS:
-            if column not in row:
-                continue
+        # A row's own keys (a member's fifteen or so), not all forty household columns per row.
+        for column in row.keys() & _HOUSEHOLD_SET:
             if column not in values:
                 values[column], source[column] = row[column], number
             elif str(values[column]) != str(row[column]):
@@ -304,9 +304,11 @@ def build_household(
     scope: str,
 ) -> tuple[ProposalIn | None, list[RowRejection]]:
     """The proposal one household's rows make, or every row of it rejected with a reason."""
+    # Rows of a checked CSV header have known columns only; JSON Lines rows may have others.
     rejections: list[RowRejection] = [
         RowRejection(number, key, "unknown column; see the column layout in the API description")
         for number, row in rows
+        if not KNOWN_COLUMNS.issuperset(row)
         for key in row
         if key not in KNOWN_COLUMNS
     ]
