@@ -195,12 +195,18 @@ async def run(infra: Infra) -> list[Figure]:
             )
             _reset_peak_rss()
             load = _load()
+            profile = cProfile.Profile() if PROFILE else None
+            if profile:
+                profile.enable()
             t0 = time.perf_counter()
             document, _ = await issue_determination(
                 conn, store, DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
                 DETERMINER, "bench",
             )  # fmt: skip
             seconds = time.perf_counter() - t0
+            if profile:
+                profile.disable()
+                profile.dump_stats(f"{PROFILE}.decree")
             rss = _peak_rss_mb()
             summary = await register.current_summary(conn, recompute=CANDIDATES <= 50_000)
         finally:
