@@ -26,6 +26,7 @@ from dtks_registry.domain.periods import period_text
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
 from dtks_runtime.problems import Problem
+from dtks_runtime.replay import rare_collections
 
 DETERMINATION_LOCK = advisory_key("dtks:registry:determination")
 
@@ -43,8 +44,12 @@ async def issue_determination(
     request: DeterminationRequest,
     actor: Actor,
     correlation_id: str,
+    *,
+    chunk: int = register.CHUNK,
 ) -> tuple[dict[str, Any], bool]:
-    """Issue the decree, or return the one already issued under this number. Returns (document, created)."""
+    """Issue the decree, or return the one already issued under this number. Returns (document, created).
+
+    ``chunk``: about how many candidates are decided and written at a time (memory, not outcome)."""
     now = dt.datetime.now(dt.UTC)
     if request.cutoff > now:
         raise Problem(
@@ -52,6 +57,19 @@ async def issue_determination(
             "cutoff_in_future",
             "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
         )
+    with rare_collections():
+        return await _issue(conn, store, request, actor, correlation_id, now, chunk)
+
+
+async def _issue(
+    conn: asyncpg.Connection,
+    store: EventStore,
+    request: DeterminationRequest,
+    actor: Actor,
+    correlation_id: str,
+    now: dt.datetime,
+    chunk: int,
+) -> tuple[dict[str, Any], bool]:
     async with conn.transaction():
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
@@ -67,7 +85,7 @@ async def issue_determination(
         corrected: list[str] = []
         deactivated: list[str] = []
         not_applied: list[dict[str, str]] = []
-        async for pending in register.pending_by_household(conn, request.cutoff):
+        async for pending in register.pending_by_household(conn, request.cutoff, chunk):
             targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
             decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
             not_applied += (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 import asyncpg
 import pydantic
@@ -99,7 +99,9 @@ async def apply_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]
     await apply_projection_events(
         conn,
         [
-            ProjectionEvent(e.event_id, e.event_type, _payload(e, payload_class(e.event_type)))
+            ProjectionEvent(
+                e.event_id, e.event_type, cast(ProjectionPayload, _payload(e, payload_class(e.event_type)))
+            )
             for e in events
             if e.event_type in PROJECTION_EVENT_TYPES
         ],
@@ -157,7 +159,7 @@ def decode_projection_event(value: bytes) -> ProjectionEvent:
     typed = _TYPED_ENVELOPES.get(sniff_event_type(value) or "")
     if typed is not None:
         try:
-            envelope = typed.model_validate_json(value, extra="ignore", context=dict(HISTORICAL_READ))
+            envelope: Any = typed.model_validate_json(value, extra="ignore", context=dict(HISTORICAL_READ))
         except pydantic.ValidationError:
             pass  # perhaps an older version that the upcaster lifts: the general path decides
         else:
@@ -170,7 +172,7 @@ def decode_projection_event(value: bytes) -> ProjectionEvent:
     return ProjectionEvent(
         general.event_id,
         general.event_type,
-        _payload(general, payload_class(general.event_type)),
+        cast(ProjectionPayload, _payload(general, payload_class(general.event_type))),
     )
 
 
