@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -85,19 +86,21 @@ async def _issue(
         corrected: list[str] = []
         deactivated: list[str] = []
         not_applied: list[dict[str, str]] = []
-        async for pending in register.pending_by_household(conn, request.cutoff, chunk):
-            targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
-            decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
-            not_applied += (
-                {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
-                for n in decision.not_applied
-            )
-            if decision.changes_anything:
-                changes = await _append_household_events(conn, store, request, decision, causation)
-                await write_household_changes(conn, changes)
-            registered += (str(r.household.household_id) for r in decision.registrations)
-            corrected += (str(c.household.household_id) for c in decision.corrections)
-            deactivated += (d.household_id for d in decision.deactivations)
+        chunks = register.pending_by_household(conn, request.cutoff, chunk)
+        async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
+            async for pending in chunks:
+                targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
+                decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
+                not_applied += (
+                    {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
+                    for n in decision.not_applied
+                )
+                if decision.changes_anything:
+                    changes = await _append_household_events(conn, store, request, decision, causation)
+                    await write_household_changes(conn, changes)
+                registered += (str(r.household.household_id) for r in decision.registrations)
+                corrected += (str(c.household.household_id) for c in decision.corrections)
+                deactivated += (d.household_id for d in decision.deactivations)
         if not (registered or corrected or deactivated):
             # Raising rolls the transaction back: nothing was written.
             raise Problem(

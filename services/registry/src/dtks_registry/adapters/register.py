@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ CHUNK = 5000
 
 async def _fetch_in_chunks(
     conn: asyncpg.Connection, sql: str, *args: Any, chunk: int = CHUNK
-) -> AsyncIterator[list[asyncpg.Record]]:
+) -> AsyncGenerator[list[asyncpg.Record], None]:
     """The rows of ``sql`` in chunks through a server-side cursor, so a register of millions never
     sits in memory. Statements may run on ``conn`` between chunks: the cursor reads the snapshot
     it was opened with, not what the caller writes meanwhile."""
@@ -83,12 +84,13 @@ async def _summary(
 ) -> RegisterSummary:
     hasher = RegisterHasher()
     households = people = 0
-    async for rows in _fetch_in_chunks(conn, sql, *args):
-        for r in rows:
-            digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
-            hasher.update(r["household_id"], digest)
-        households += len(rows)
-        people += sum(r["people"] for r in rows)
+    async with contextlib.aclosing(_fetch_in_chunks(conn, sql, *args)) as chunks:
+        async for rows in chunks:
+            for r in rows:
+                digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
+                hasher.update(r["household_id"], digest)
+            households += len(rows)
+            people += sum(r["people"] for r in rows)
     return RegisterSummary(hasher.hexdigest(), households, people)
 
 
@@ -119,16 +121,20 @@ async def pending_candidates(conn: asyncpg.Connection, cutoff: dt.datetime) -> l
 
 async def pending_by_household(
     conn: asyncpg.Connection, cutoff: dt.datetime, chunk: int = CHUNK
-) -> AsyncIterator[list[Candidate]]:
+) -> AsyncGenerator[list[Candidate], None]:
     """:func:`pending_candidates` in chunks of about ``chunk``, in household id order, never
     splitting one household's candidates (the determination rule decides per household)."""
     batch: list[Candidate] = []
-    async for rows in _fetch_in_chunks(conn, f"{_PENDING_SQL} ORDER BY c.household_id", cutoff, chunk=chunk):
-        for r in rows:
-            if len(batch) >= chunk and r["household_id"] != batch[-1].household_id:
-                yield batch
-                batch = []
-            batch.append(_candidate(r))
+    # aclosing: if the caller stops early (an error), the cursor's savepoint ends before the caller's
+    # transaction does, not whenever the abandoned generator is collected.
+    sql = f"{_PENDING_SQL} ORDER BY c.household_id"
+    async with contextlib.aclosing(_fetch_in_chunks(conn, sql, cutoff, chunk=chunk)) as chunks:
+        async for rows in chunks:
+            for r in rows:
+                if len(batch) >= chunk and r["household_id"] != batch[-1].household_id:
+                    yield batch
+                    batch = []
+                batch.append(_candidate(r))
     if batch:
         yield batch
 
