@@ -114,4 +114,7 @@ MIGRATIONS = [
     ALTER TABLE households ALTER COLUMN snapshot SET COMPRESSION lz4;
     ALTER TABLE audit_events ALTER COLUMN envelope SET COMPRESSION lz4;
     """,
+    # The registry's outbox (the runtime's events table, installed before these steps): a decree
+    # appends one envelope with a whole household per household it registers or corrects.
+    "ALTER TABLE events ALTER COLUMN envelope SET COMPRESSION lz4",
 ]
