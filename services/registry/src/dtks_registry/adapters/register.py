@@ -114,16 +114,11 @@ _PENDING_SQL = """
 """
 
 
-async def pending_candidates(conn: asyncpg.Connection, cutoff: dt.datetime) -> list[Candidate]:
-    """Acceptances up to ``cutoff`` that no decree has applied yet."""
-    return [_candidate(r) for r in await conn.fetch(_PENDING_SQL, cutoff)]
-
-
 async def pending_by_household(
     conn: asyncpg.Connection, cutoff: dt.datetime, chunk: int = CHUNK
 ) -> AsyncGenerator[list[Candidate], None]:
-    """:func:`pending_candidates` in chunks of about ``chunk``, in household id order, never
-    splitting one household's candidates (the determination rule decides per household)."""
+    """Acceptances up to ``cutoff`` that no decree has applied yet, in chunks of about ``chunk``, in
+    household id order, never splitting one household's candidates (the rule decides per household)."""
     batch: list[Candidate] = []
     # aclosing: if the caller stops early (an error), the cursor's savepoint ends before the caller's
     # transaction does, not whenever the abandoned generator is collected.
