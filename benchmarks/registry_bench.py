@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import cProfile
 import datetime as dt
+import glob
 import os
 import resource
 import time
@@ -158,7 +159,7 @@ async def run(infra: Infra) -> list[Figure]:
         schema = "replay_bench"
         _reset_peak_rss()
         load = _load()
-        cpu = _cpu_seconds()
+        cpu, pg_cpu = _cpu_seconds(), await _postgres_cpu_seconds(infra.database_url)
         profile = cProfile.Profile() if PROFILE else None
         if profile:
             profile.enable()
@@ -172,12 +173,13 @@ async def run(infra: Infra) -> list[Figure]:
             profile.disable()
             profile.dump_stats(PROFILE)
         assert report.events_read == events, f"replay read {report.events_read} of {events}"
-        cpu = _cpu_seconds() - cpu
+        cpu, pg_cpu = _cpu_seconds() - cpu, await _postgres_cpu_seconds(infra.database_url) - pg_cpu
         replay_rate = report.events_read / report.seconds
         figures.append(Figure(f"replay into a fresh projection ({events:,} events)", replay_rate,
                               note=f"{replay_rate / ceiling:.0%} of ConsumerPerformance; target 50,000; "
                                    f"{report.events_applied:,} applied; {WORKERS} worker(s); Python CPU "
-                                   f"{cpu / report.events_read * 1e6:.1f} µs/event; peak RSS {_peak_rss_mb():,.0f} MB; "
+                                   f"{cpu / report.events_read * 1e6:.1f} µs/event, PostgreSQL CPU "
+                                   f"{pg_cpu / report.events_read * 1e6:.1f} µs/event; peak RSS {_peak_rss_mb():,.0f} MB; "
                                    f"{load} -> {_load()}"))  # fmt: skip
         figures.append(Figure("Kafka ConsumerPerformance (same topics)", ceiling))
 
@@ -195,12 +197,21 @@ async def run(infra: Infra) -> list[Figure]:
             )
             _reset_peak_rss()
             load = _load()
+            profile = cProfile.Profile() if PROFILE else None
+            if profile:
+                profile.enable()
+            cpu, pg_cpu = _cpu_seconds(), await _postgres_cpu_seconds(infra.database_url)
             t0 = time.perf_counter()
             document, _ = await issue_determination(
                 conn, store, DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
                 DETERMINER, "bench",
             )  # fmt: skip
             seconds = time.perf_counter() - t0
+            cpu = _cpu_seconds() - cpu
+            pg_cpu = await _postgres_cpu_seconds(infra.database_url) - pg_cpu
+            if profile:
+                profile.disable()
+                profile.dump_stats(f"{PROFILE}.decree")
             rss = _peak_rss_mb()
             summary = await register.current_summary(conn, recompute=CANDIDATES <= 50_000)
         finally:
@@ -209,13 +220,39 @@ async def run(infra: Infra) -> list[Figure]:
         assert decided == candidates, (decided, candidates)
         assert summary.register_hash == document["register_hash"], "decree hash differs from the register's"
         figures.append(Figure(f"decree over {candidates:,} candidates ({in_force:,} households in force)", seconds,
-                              unit="seconds", note=f"{candidates / seconds:,.0f} households/s; peak RSS {rss:,.0f} MB; "
+                              unit="seconds", note=f"{candidates / seconds:,.0f} households/s; Python CPU {cpu / candidates * 1e6:.0f} µs/household, PostgreSQL CPU {pg_cpu / candidates * 1e6:.0f}; peak RSS {rss:,.0f} MB; "
                                                    f"{load} -> {_load()}"))  # fmt: skip
     finally:
         admin = await asyncpg.connect(infra.database_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
     return figures
+
+
+async def _postgres_cpu_seconds(url: str) -> float:
+    """CPU of the benchmark's PostgreSQL server: the postmaster with its reaped backends, plus the
+    live ones (so where a replay's time goes can be split between Python and SQL)."""
+    conn = await asyncpg.connect(url)
+    try:
+        data = await conn.fetchval("SHOW data_directory")
+    finally:
+        await conn.close()
+    return _server_cpu_seconds(data)
+
+
+def _server_cpu_seconds(data_directory: str) -> float:
+    with open(f"{data_directory}/postmaster.pid") as pidfile:
+        postmaster = pidfile.readline().strip()
+    ticks = 0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError), open(stat) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            pid = stat.split("/")[2]
+            if pid == postmaster:
+                ticks += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+            elif fields[1] == postmaster:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds() -> float:

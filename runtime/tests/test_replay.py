@@ -57,9 +57,14 @@ def test_an_escaped_key_is_never_mistaken_for_another() -> None:
 
 
 @pytest.mark.infra
-@pytest.mark.parametrize("event_types", [None, {"test.happened"}], ids=["all types", "only its types"])
+@pytest.mark.parametrize(
+    ("event_types", "workers"),
+    [(None, 1), ({"test.happened"}, 1), ({"test.happened"}, 2)],
+    ids=["all types", "only its types", "two worker processes"],
+)
 async def test_a_replay_rebuilds_the_projection_without_touching_the_live_one(
     event_types: set[str] | None,
+    workers: int,
     pool: asyncpg.Pool,
     store: EventStore,
     database_url: str,
@@ -104,6 +109,7 @@ async def test_a_replay_rebuilds_the_projection_without_touching_the_live_one(
         topics=[topic],
         handler=record_effect,
         event_types=event_types,
+        workers=workers,
     )
     assert report.events_applied == 120
     assert report.events_read > 120  # the duplicates the relay restart published were read and dropped

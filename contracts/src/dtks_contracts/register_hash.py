@@ -34,20 +34,35 @@ def household_digest(household: Household) -> str:
     return hashlib.sha256(canonical_json(household)).hexdigest()
 
 
+class RegisterHasher:
+    """The register hash fed one household at a time, in household_id order: for a reader that
+    fetches an ordered query in chunks (between awaits) and so cannot hand over one iterable."""
+
+    def __init__(self) -> None:
+        self._hasher = hashlib.sha256()
+        self._previous: str | None = None
+
+    def update(self, household_id: str, digest: str) -> None:
+        previous = self._previous
+        if previous is not None and household_id <= previous:
+            raise ValueError(
+                f"entries must be sorted by household_id without repeats: {household_id} after {previous}"
+            )
+        self._hasher.update(f"{household_id}\t{digest}\n".encode())
+        self._previous = household_id
+
+    def hexdigest(self) -> str:
+        return self._hasher.hexdigest()
+
+
 def register_digest(entries: Iterable[tuple[str, str]]) -> str:
     """Hash of (household_id, household digest) pairs already sorted by household_id.
 
     Streams, so a registry can feed tens of millions of rows straight from an ordered query.
     """
-    hasher = hashlib.sha256()
-    previous: str | None = None
+    hasher = RegisterHasher()
     for household_id, digest in entries:
-        if previous is not None and household_id <= previous:
-            raise ValueError(
-                f"entries must be sorted by household_id without repeats: {household_id} after {previous}"
-            )
-        hasher.update(f"{household_id}\t{digest}\n".encode())
-        previous = household_id
+        hasher.update(household_id, digest)
     return hasher.hexdigest()
 
 

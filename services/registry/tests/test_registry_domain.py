@@ -113,3 +113,17 @@ def test_an_event_never_comes_before_its_cause_even_with_an_earlier_clock():
     effect = HistoryEntry("2", T0 - dt.timedelta(seconds=2), "1", {"n": "effect"})
     other = HistoryEntry("3", T0 - dt.timedelta(seconds=1), None, {"n": "other"})
     assert [e.event_id for e in causal_order([effect, other, cause])] == ["3", "1", "2"]
+
+
+def test_events_of_one_stream_at_the_same_instant_keep_their_stream_order():
+    # The Ministry's second integrity check and its acceptance: one transaction, one timestamp, the
+    # acceptance's id sorting first. Before: listed acceptance first (timestamp, then id).
+    stream = ("verification", "proposal", "p-1")
+    check = HistoryEntry("b-check", T0, "cmd", {"n": "check"}, stream, 7)
+    accepted = HistoryEntry("a-accepted", T0, "cmd", {"n": "accepted"}, stream, 8)
+    # Another service's stream of the same proposal id has unrelated versions: no order imposed.
+    submitted = HistoryEntry(
+        "c-submitted", T0 - dt.timedelta(minutes=5), None, {"n": "s"}, ("proposal", "proposal", "p-1"), 9
+    )
+    ordered = causal_order([accepted, check, submitted])
+    assert [e.event_id for e in ordered] == ["c-submitted", "b-check", "a-accepted"]

@@ -88,9 +88,14 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
         ProposalResubmitted(round=2, correction_note="Name as on the KTP", **content),
         actor=operator, occurred_at=at(5), version=2, correlation_id=submitted.correlation_id,
     )  # fmt: skip
+    # The Ministry's second check and its acceptance: recorded together, one timestamp.
+    ministry_check = envelope(
+        IntegrityChecked(round=2, stage=IntegrityStage.MINISTRY, passed=True, **common),
+        occurred_at=at(6), version=8, actor=None,
+    )  # fmt: skip
     accepted = acceptance(pid, accepted_at=at(6), household=household, round=2, version=9)
     await produce(registry.settings.kafka_bootstrap, registry.settings.topic_prefix,
-                  [submitted, checked, forwarded, returned, notified, resubmitted])  # fmt: skip
+                  [submitted, checked, forwarded, returned, notified, resubmitted, ministry_check])  # fmt: skip
     await registry.accept([accepted])
     assert (await registry.decree("4/HUK/2027", "2027-01", cutoff=at(7))).status_code == 201
 
@@ -98,7 +103,7 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
     wanted = [
         "proposal.submitted", "verification.integrity_checked", "verification.verified_at_tier",
         "verification.returned_at_tier", "notification.delivered", "proposal.resubmitted",
-        "verification.accepted_by_ministry", "registry.household_registered", "registry.determination_issued",
+        "verification.integrity_checked", "verification.accepted_by_ministry", "registry.household_registered", "registry.determination_issued",
     ]  # fmt: skip
 
     async def history() -> list[dict]:
@@ -113,7 +118,7 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
     await wait_until(complete, what="the household's history across all services")
     events = await history()
     assert sorted(e["event_type"] for e in events) == sorted(wanted)
-    assert [e["event_type"] for e in events][:7] == wanted[:7]  # causal order across services
+    assert [e["event_type"] for e in events][:8] == wanted[:8]  # causal order across services
     rounds = [e["payload"]["round"] for e in events if e["event_type"].startswith("proposal.")]
     assert rounds == [1, 2]
     returned_doc = next(e for e in events if e["event_type"] == "verification.returned_at_tier")

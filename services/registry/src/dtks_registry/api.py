@@ -389,8 +389,12 @@ async def replay(
 ) -> dict[str, Any]:
     runtime = _runtime(request)
     await _wait_for_outbox(runtime)
+    settings = request.app.state.settings
     source = audit.ReplaySource(
-        runtime.database_url, runtime.settings.kafka_bootstrap, runtime.settings.topic_prefix
+        runtime.database_url,
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        settings.registry_replay_workers,
     )
     if body.mode == "rebuild":
         return {

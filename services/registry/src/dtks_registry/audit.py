@@ -32,6 +32,7 @@ class ReplaySource:
     database_url: str  # the registry's own database; the replay gets a fresh schema in it
     kafka_bootstrap: str
     topic_prefix: str
+    workers: int = 1  # processes reading disjoint partitions (see replay_into_schema)
 
 
 async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
@@ -44,6 +45,7 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         topics=[f"{source.topic_prefix}{t}" for t in PROJECTION_TOPICS],
         handler=apply_projection_events,
         decode=decode_projection_event,
+        workers=source.workers,
         event_types=PROJECTION_EVENT_TYPES,
     )
     return schema, {

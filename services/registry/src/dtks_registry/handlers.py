@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from dtks_registry.domain.periods import period_text
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
 from dtks_runtime.problems import Problem
+from dtks_runtime.replay import rare_collections
 
 DETERMINATION_LOCK = advisory_key("dtks:registry:determination")
 
@@ -43,8 +45,12 @@ async def issue_determination(
     request: DeterminationRequest,
     actor: Actor,
     correlation_id: str,
+    *,
+    chunk: int = register.CHUNK,
 ) -> tuple[dict[str, Any], bool]:
-    """Issue the decree, or return the one already issued under this number. Returns (document, created)."""
+    """Issue the decree, or return the one already issued under this number. Returns (document, created).
+
+    ``chunk``: about how many candidates are decided and written at a time (memory, not outcome)."""
     now = dt.datetime.now(dt.UTC)
     if request.cutoff > now:
         raise Problem(
@@ -52,6 +58,19 @@ async def issue_determination(
             "cutoff_in_future",
             "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
         )
+    with rare_collections():
+        return await _issue(conn, store, request, actor, correlation_id, now, chunk)
+
+
+async def _issue(
+    conn: asyncpg.Connection,
+    store: EventStore,
+    request: DeterminationRequest,
+    actor: Actor,
+    correlation_id: str,
+    now: dt.datetime,
+    chunk: int,
+) -> tuple[dict[str, Any], bool]:
     async with conn.transaction():
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
@@ -59,14 +78,31 @@ async def issue_determination(
         if existing is not None:
             return existing, False
         await _check_period(conn, request)
-        pending = await register.pending_candidates(conn, request.cutoff)
-        targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
-        decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
-        not_applied = [
-            {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
-            for n in decision.not_applied
-        ]
-        if not decision.changes_anything:
+        causation = Causation(actor=actor, correlation_id=correlation_id)
+        # A chunk of households at a time (decide, append their events, write them), so memory stays
+        # bounded however many candidates a national quarter brings; the rule decides per household,
+        # so chunks that never split a household give exactly the decision over all of them at once.
+        registered: list[str] = []
+        corrected: list[str] = []
+        deactivated: list[str] = []
+        not_applied: list[dict[str, str]] = []
+        chunks = register.pending_by_household(conn, request.cutoff, chunk)
+        async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
+            async for pending in chunks:
+                targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
+                decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
+                not_applied += (
+                    {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
+                    for n in decision.not_applied
+                )
+                if decision.changes_anything:
+                    changes = await _append_household_events(conn, store, request, decision, causation)
+                    await write_household_changes(conn, changes)
+                registered += (str(r.household.household_id) for r in decision.registrations)
+                corrected += (str(c.household.household_id) for c in decision.corrections)
+                deactivated += (d.household_id for d in decision.deactivations)
+        if not (registered or corrected or deactivated):
+            # Raising rolls the transaction back: nothing was written.
             raise Problem(
                 409,
                 "nothing_to_determine",
@@ -74,18 +110,15 @@ async def issue_determination(
                 "check the cut-off or wait for the Ministry's acceptances.",
                 extra={"not_applied": not_applied},
             )
-        causation = Causation(actor=actor, correlation_id=correlation_id)
-        changes = await _append_household_events(conn, store, request, decision, causation)
-        await write_household_changes(conn, changes)
         summary = await register.current_summary(conn)
         issued = DeterminationIssued(
             decree_number=request.decree_number,
             period=request.period,
             cut_off=request.cutoff,
             issued_at=now,
-            registered=tuple(str(r.household.household_id) for r in decision.registrations),
-            corrected=tuple(str(c.household.household_id) for c in decision.corrections),
-            deactivated=tuple(d.household_id for d in decision.deactivations),
+            registered=tuple(registered),
+            corrected=tuple(corrected),
+            deactivated=tuple(deactivated),
             register_hash=summary.register_hash,
             hash_algorithm=REGISTER_HASH_ALGORITHM,
             counts=RegisterCounts(households=summary.households, people=summary.people),
@@ -105,9 +138,7 @@ async def issue_determination(
             request.decree_number,
             json.dumps(not_applied, ensure_ascii=False),
         )
-        document = await load_determination(conn, request.decree_number)
-        assert document is not None
-        return document, True
+        return _document(issued, envelope.event_id, not_applied), True
 
 
 async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest) -> None:
@@ -190,9 +221,15 @@ async def load_determination(conn: asyncpg.Connection, decree_number: str) -> di
     if row is None:
         return None
     issued = DeterminationIssued.model_validate_json(row["p"])
+    return _document(issued, row["event_id"], json.loads(row["n"]) if row["n"] else [])
+
+
+def _document(
+    issued: DeterminationIssued, event_id: Any, not_applied: list[dict[str, str]]
+) -> dict[str, Any]:
     document: dict[str, Any] = issued.model_dump(mode="json")
     document["period"] = period_text(issued.period)
     document["period_label"] = issued.period.label
-    document["event_id"] = str(row["event_id"])
-    document["not_applied"] = json.loads(row["n"]) if row["n"] else []
+    document["event_id"] = str(event_id)
+    document["not_applied"] = not_applied
     return document

@@ -22,7 +22,9 @@ from dtks_runtime.db import ensure_database
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     settings = RegistrySettings()
     url = await ensure_database(settings.database_url, settings.database_for("registry"))
-    source = audit.ReplaySource(url, settings.kafka_bootstrap, settings.topic_prefix)
+    source = audit.ReplaySource(
+        url, settings.kafka_bootstrap, settings.topic_prefix, settings.registry_replay_workers
+    )
     if args.command == "rebuild":
         return await audit.rebuild(source, as_of_decree=args.as_of, keep=args.keep)
     live = await asyncpg.connect(url)

@@ -12,3 +12,6 @@ class RegistrySettings(RuntimeSettings):
     registry_public_check_burst: int = 5
     # Behind a trusted reverse proxy, limit by the first X-Forwarded-For address instead of the peer's.
     registry_trust_forwarded_for: bool = False
+    # Processes an audit replay reads the partitions with (parsing and validating events is most of
+    # its cost, so a second process on a second core nearly halves it).
+    registry_replay_workers: int = 2

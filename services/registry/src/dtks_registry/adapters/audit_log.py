@@ -99,5 +99,19 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
         if r["decree_change"]:
             # The decree lists are trimmed to what it did to this household.
             document["payload"]["this_household"] = r["decree_change"]
-        entries.append(HistoryEntry(r["event_id"], r["occurred_at"], r["causation_id"], document))
+        stream = (
+            str(document["event_type"]).split(".")[0],
+            document["aggregate_type"],
+            document["aggregate_id"],
+        )
+        entries.append(
+            HistoryEntry(
+                r["event_id"],
+                r["occurred_at"],
+                r["causation_id"],
+                document,
+                stream,
+                document["aggregate_version"],
+            )
+        )
     return [e.document for e in causal_order(entries)]

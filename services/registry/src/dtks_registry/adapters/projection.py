@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 import asyncpg
 import pydantic
@@ -99,7 +99,9 @@ async def apply_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]
     await apply_projection_events(
         conn,
         [
-            ProjectionEvent(e.event_id, e.event_type, _payload(e, payload_class(e.event_type)))
+            ProjectionEvent(
+                e.event_id, e.event_type, cast(ProjectionPayload, _payload(e, payload_class(e.event_type)))
+            )
             for e in events
             if e.event_type in PROJECTION_EVENT_TYPES
         ],
@@ -157,7 +159,7 @@ def decode_projection_event(value: bytes) -> ProjectionEvent:
     typed = _TYPED_ENVELOPES.get(sniff_event_type(value) or "")
     if typed is not None:
         try:
-            envelope = typed.model_validate_json(value, extra="ignore", context=dict(HISTORICAL_READ))
+            envelope: Any = typed.model_validate_json(value, extra="ignore", context=dict(HISTORICAL_READ))
         except pydantic.ValidationError:
             pass  # perhaps an older version that the upcaster lifts: the general path decides
         else:
@@ -170,7 +172,7 @@ def decode_projection_event(value: bytes) -> ProjectionEvent:
     return ProjectionEvent(
         general.event_id,
         general.event_type,
-        _payload(general, payload_class(general.event_type)),
+        cast(ProjectionPayload, _payload(general, payload_class(general.event_type))),
     )
 
 
@@ -281,55 +283,45 @@ async def write_household_changes(conn: asyncpg.Connection, changes: Sequence[Ho
                 first_registered.setdefault(c.household_id, c.decree_number)
         else:
             last_deactivation[c.household_id] = i
-    await _write_snapshots(conn, changes, snapshots, digests, last_snapshot, first_registered)
+    await _write_snapshots(conn, changes, last_snapshot, first_registered)
     await _write_deactivations(conn, changes, last_deactivation)
 
 
 async def _write_snapshots(
     conn: asyncpg.Connection,
     changes: Sequence[HouseholdChange],
-    snapshots: list[str | None],
-    digests: list[str | None],
     last_snapshot: dict[str, int],
     first_registered: dict[str, str],
 ) -> None:
     if not last_snapshot:
         return
     idx = list(last_snapshot.values())
-    households = [changes[i].household for i in idx]
+    ids = [changes[i].household_id for i in idx]
+    # Copied from the change rows just written (the snapshot's jsonb as stored, not sent and parsed
+    # again); members straight from the snapshot's JSON, in the server.
     await conn.execute(
         """INSERT INTO households (household_id, kk_number, village_code, active, snapshot, digest,
                                    programs, people, registered_in, last_decree)
-           SELECT h, kk, v, true, s::jsonb, dg, string_to_array(pr, ','), n, coalesce(ri, d), d
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-                       $8::text[], $9::text[]) AS x(h, kk, v, s, dg, pr, n, ri, d)
+           SELECT hc.household_id, hc.kk_number, hc.village_code, true, hc.snapshot, hc.digest, hc.programs,
+                  hc.people, coalesce(x.ri, hc.decree_number), hc.decree_number
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(h, d, ri)
+           JOIN household_changes hc ON hc.household_id = x.h AND hc.decree_number = x.d
            ON CONFLICT (household_id) DO UPDATE SET
                kk_number = excluded.kk_number, village_code = excluded.village_code, active = true,
                snapshot = excluded.snapshot, digest = excluded.digest, programs = excluded.programs,
                people = excluded.people, last_decree = excluded.last_decree,
                deactivation_reason = NULL, deactivated_in = NULL""",
-        [changes[i].household_id for i in idx],
-        [h.kk_number for h in households if h],
-        [h.village_code for h in households if h],
-        [snapshots[i] for i in idx],
-        [digests[i] for i in idx],
-        [",".join(p.value for p in h.programs) for h in households if h],
-        [len(h.members) for h in households if h],
-        [first_registered.get(changes[i].household_id) for i in idx],
+        ids,
         [changes[i].decree_number for i in idx],
+        [first_registered.get(changes[i].household_id) for i in idx],
     )
-    ids = [changes[i].household_id for i in idx]
     await conn.execute("DELETE FROM members WHERE household_id = ANY($1::text[])", ids)
-    members = [
-        (changes[i].household_id, m) for i, h in zip(idx, households, strict=True) if h for m in h.members
-    ]
     await conn.execute(
         """INSERT INTO members (household_id, nik, name, relation_to_head)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])""",
-        [h for h, _ in members],
-        [m.nik for _, m in members],
-        [m.name for _, m in members],
-        [m.relation_to_head.value for _, m in members],
+           SELECT h.household_id, m->>'nik', m->>'name', m->>'relation_to_head'
+           FROM households h, jsonb_array_elements(h.snapshot->'members') AS m
+           WHERE h.household_id = ANY($1::text[])""",
+        ids,
     )
 
 

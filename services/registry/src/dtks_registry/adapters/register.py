@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from dtks_contracts.household import Household
-from dtks_contracts.register_hash import household_digest, register_digest
+from dtks_contracts.register_hash import RegisterHasher, household_digest
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_registry.domain.determination import Candidate, InForce
@@ -35,33 +37,61 @@ class RegisterSummary:
     people: int
 
 
+# Rows per FETCH when a query is streamed: bounded memory, few round trips.
+CHUNK = 5000
+
+
+async def _fetch_in_chunks(
+    conn: asyncpg.Connection, sql: str, *args: Any, chunk: int = CHUNK
+) -> AsyncGenerator[list[asyncpg.Record], None]:
+    """The rows of ``sql`` in chunks through a server-side cursor, so a register of millions never
+    sits in memory. Statements may run on ``conn`` between chunks: the cursor reads the snapshot
+    it was opened with, not what the caller writes meanwhile."""
+    name = f"dtks_{uuid.uuid4().hex[:12]}"
+    async with conn.transaction():
+        await conn.execute(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}", *args)
+        while rows := await conn.fetch(f"FETCH {chunk} FROM {name}"):
+            yield rows
+        await conn.execute(f"CLOSE {name}")
+
+
 async def current_summary(conn: asyncpg.Connection, *, recompute: bool = False) -> RegisterSummary:
     """Hash and counts of the register in force. ``recompute`` derives every household digest from
     the stored snapshot instead of trusting the stored digest: that is what detects an altered row."""
     column = "snapshot::text AS s" if recompute else "digest AS s"
-    rows = await conn.fetch(
-        f"SELECT household_id, {column}, people FROM households WHERE active ORDER BY household_id"
+    return await _summary(
+        conn,
+        f"SELECT household_id, {column}, people FROM households WHERE active ORDER BY household_id",
+        (),
+        recompute,
     )
-    return _summary(rows, recompute)
 
 
 async def as_of_summary(
     conn: asyncpg.Connection, decree_number: str, *, recompute: bool = False
 ) -> RegisterSummary:
     column = "snapshot::text AS s" if recompute else "digest AS s"
-    rows = await conn.fetch(
-        f"SELECT household_id, {column}, people FROM ({AS_OF_SQL}) r ORDER BY household_id", decree_number
+    return await _summary(
+        conn,
+        f"SELECT household_id, {column}, people FROM ({AS_OF_SQL}) r ORDER BY household_id",
+        (decree_number,),
+        recompute,
     )
-    return _summary(rows, recompute)
 
 
-def _summary(rows: Sequence[asyncpg.Record], recompute: bool) -> RegisterSummary:
-    def entries() -> Any:
-        for r in rows:
-            digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
-            yield r["household_id"], digest
-
-    return RegisterSummary(register_digest(entries()), len(rows), sum(r["people"] for r in rows))
+async def _summary(
+    conn: asyncpg.Connection, sql: str, args: Sequence[Any], recompute: bool
+) -> RegisterSummary:
+    hasher = RegisterHasher()
+    households = people = 0
+    async with contextlib.aclosing(_fetch_in_chunks(conn, sql, *args)) as chunks:
+        async for rows in chunks:
+            for r in rows:
+                digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
+                hasher.update(r["household_id"], digest)
+            households += len(rows)
+            people += sum(r["people"] for r in rows)
+    return RegisterSummary(hasher.hexdigest(), households, people)
 
 
 async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[str, str]:
@@ -75,33 +105,48 @@ async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[s
     return {r["household_id"]: household_digest(Household.model_validate_json(r["s"])) for r in rows}
 
 
-async def pending_candidates(conn: asyncpg.Connection, cutoff: dt.datetime) -> list[Candidate]:
-    """Acceptances up to ``cutoff`` that no decree has applied yet."""
-    rows = await conn.fetch(
-        """SELECT c.proposal_id, c.kind, c.accepted_at, c.household::text AS household, c.household_id,
-                  c.deactivation_reason, c.programs_requested
-           FROM candidates c
-           WHERE c.accepted_at <= $1
-             AND NOT EXISTS (SELECT 1 FROM household_changes hc WHERE hc.proposal_id = c.proposal_id)""",
-        cutoff,
+_PENDING_SQL = """
+    SELECT c.proposal_id, c.kind, c.accepted_at, c.household::text AS household, c.household_id,
+           c.deactivation_reason, c.programs_requested
+    FROM candidates c
+    WHERE c.accepted_at <= $1
+      AND NOT EXISTS (SELECT 1 FROM household_changes hc WHERE hc.proposal_id = c.proposal_id)
+"""
+
+
+async def pending_by_household(
+    conn: asyncpg.Connection, cutoff: dt.datetime, chunk: int = CHUNK
+) -> AsyncGenerator[list[Candidate], None]:
+    """Acceptances up to ``cutoff`` that no decree has applied yet, in chunks of about ``chunk``, in
+    household id order, never splitting one household's candidates (the rule decides per household)."""
+    batch: list[Candidate] = []
+    # aclosing: if the caller stops early (an error), the cursor's savepoint ends before the caller's
+    # transaction does, not whenever the abandoned generator is collected.
+    sql = f"{_PENDING_SQL} ORDER BY c.household_id"
+    async with contextlib.aclosing(_fetch_in_chunks(conn, sql, cutoff, chunk=chunk)) as chunks:
+        async for rows in chunks:
+            for r in rows:
+                if len(batch) >= chunk and r["household_id"] != batch[-1].household_id:
+                    yield batch
+                    batch = []
+                batch.append(_candidate(r))
+    if batch:
+        yield batch
+
+
+def _candidate(r: asyncpg.Record) -> Candidate:
+    kind = ProposalKind(r["kind"])
+    return Candidate(
+        proposal_id=r["proposal_id"],
+        kind=kind,
+        accepted_at=r["accepted_at"],
+        household=Household.model_validate_json(r["household"]) if r["household"] else None,
+        target_household_id=None if kind is ProposalKind.NEW_HOUSEHOLD else r["household_id"],
+        deactivation_reason=DeactivationReason(r["deactivation_reason"])
+        if r["deactivation_reason"]
+        else None,
+        programs_requested=tuple(Program(p) for p in r["programs_requested"]),
     )
-    out = []
-    for r in rows:
-        kind = ProposalKind(r["kind"])
-        out.append(
-            Candidate(
-                proposal_id=r["proposal_id"],
-                kind=kind,
-                accepted_at=r["accepted_at"],
-                household=Household.model_validate_json(r["household"]) if r["household"] else None,
-                target_household_id=None if kind is ProposalKind.NEW_HOUSEHOLD else r["household_id"],
-                deactivation_reason=DeactivationReason(r["deactivation_reason"])
-                if r["deactivation_reason"]
-                else None,
-                programs_requested=tuple(Program(p) for p in r["programs_requested"]),
-            )
-        )
-    return out
 
 
 async def in_force(conn: asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, InForce]:

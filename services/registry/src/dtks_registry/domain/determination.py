@@ -16,6 +16,7 @@ the acceptances were read in:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,8 +38,8 @@ class Candidate:
     deactivation_reason: DeactivationReason | None = None
     programs_requested: tuple[Program, ...] = ()
 
-    @property
-    def household_id(self) -> str:
+    @functools.cached_property
+    def household_id(self) -> str:  # cached: a decree asks it several times per candidate
         if self.kind is ProposalKind.NEW_HOUSEHOLD:
             return household_id_for(self.proposal_id)
         assert self.target_household_id is not None
