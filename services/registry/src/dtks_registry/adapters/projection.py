@@ -274,8 +274,12 @@ async def write_household_changes(conn: asyncpg.Connection, changes: Sequence[Ho
     first_registered: dict[str, str] = {}
     last_deactivation: dict[str, int] = {}
     for i, c in enumerate(changes):
-        if (c.household_id, c.decree_number) not in fresh:
+        key = (c.household_id, c.decree_number)
+        if key not in fresh:
             continue  # applied before: a redelivery
+        # Only its first delivery in this batch: a copy later in the same batch (a redelivery
+        # beside its original, as a replay without the inbox can read) would roll the fold back.
+        fresh.discard(key)
         if c.household is not None:
             last_snapshot[c.household_id] = i
             last_deactivation.pop(c.household_id, None)
