@@ -13,9 +13,9 @@ import pytest
 from dtks_contracts.events.proposal import ProposalSubmitted
 from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactivated, HouseholdRegistered
 from dtks_contracts.household import Household
-from dtks_contracts.vocabulary import DeactivationReason, Role
+from dtks_contracts.vocabulary import DeactivationReason, ReasonCode, Role
 from dtks_runtime.db import migrate
-from dtks_synthetic import proposals, register_households
+from dtks_synthetic import Fault, proposals, register_households
 from dtks_verification import consumer
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.adapters.schema import MIGRATIONS
@@ -161,3 +161,20 @@ async def test_the_checks_worker_is_a_supervised_task_whose_death_health_reports
     assert health["status"] == "degraded"
     assert health["stopped_tasks"] == [CHECKS_WORKER_TASK]
     assert health["tasks"][CHECKS_WORKER_TASK] == "cancelled"
+
+
+async def test_intake_checks_the_rounds_it_starts_in_its_own_transaction(service: Service) -> None:
+    generated = proposals(POPULATION, 6, {Fault.NAME_MISMATCH: 1}, seed=next(_draws))
+    contents = [submitted(g.body) for g in generated]
+    await service.publish([envelope(c) for c in contents])
+    for g, c in zip(generated, contents, strict=True):
+        standing = await service.wait_status(c.proposal_id, "in_tier", "returned")
+        assert standing["status"] == ("returned" if g.fault else "in_tier"), standing
+        (check,) = standing["checks"]
+        codes = {f["code"] for f in check["findings"]}
+        assert codes == ({ReasonCode.NAME_MISMATCH.value} if g.fault else set()), codes
+    # Concluded by intake beside its inbox rows: nothing queued, nothing left to the worker.
+    assert service.app is not None
+    assert service.app.state.intake.checked == len(contents)
+    assert service.app.state.intake.queued == 0
+    assert service.app.state.checks_worker.checked == 0

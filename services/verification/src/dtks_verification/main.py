@@ -30,8 +30,10 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     settings = settings or VerificationSettings()
     runtime = ServiceRuntime(service="verification", settings=settings)
     runtime.add_migrations("verification", MIGRATIONS)
-    runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, consumer.handle_events)
+    intake = consumer.Intake()
+    runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, intake)
     app = create_app(runtime, title="DTKS verification service", description=DESCRIPTION)
+    app.state.intake = intake
     app.state.settings = settings
     app.include_router(api.router)
     runtime_lifespan = app.router.lifespan_context
@@ -60,6 +62,8 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
                     retry_seconds=settings.breaker_open_seconds,
                 )
                 app.state.verification = verification
+                # From here on intake checks the rounds it starts (before, it queues them).
+                intake.verification = verification
                 app.state.checks_worker = worker
                 runtime.supervise(CHECKS_WORKER_TASK, worker.run)
                 yield

@@ -150,6 +150,33 @@ async def lock_current(
     return out
 
 
+async def current_rounds(
+    conn: asyncpg.Connection, contents: Mapping[str, ProposalContent]
+) -> dict[str, ProposalRecord]:
+    """The standing of proposals whose round's content the caller holds (a round's content never
+    changes, so it is not read back and parsed again); a proposal now at another round is left out.
+    For rounds started in the caller's transaction, whose rows it already holds locked."""
+    rows = await conn.fetch(
+        """SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
+           FROM proposals WHERE proposal_id = ANY($1::text[])""",
+        list(contents),
+    )
+    out = {}
+    for r in rows:
+        content = contents[r["proposal_id"]]
+        if content.round != r["round"]:
+            continue
+        state = VerificationState(
+            proposal_id=r["proposal_id"],
+            round=r["round"],
+            village_code=r["village_code"],
+            status=Status(r["status"]),
+            tier=Tier(r["tier"]) if r["tier"] else None,
+        )
+        out[r["proposal_id"]] = ProposalRecord(state, content, r["seq"], r["stream_version"], r["entered_at"])
+    return out
+
+
 async def save(
     conn: asyncpg.Connection, state: VerificationState, stream_version: int, *, moved: bool = True
 ) -> None:
@@ -195,10 +222,11 @@ class NewRound:
     causation_id: str
 
 
-async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> int:
+async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, queue: bool = True) -> int:
     """Record submissions and resubmissions of distinct proposals and queue their entry checks, in
     five statements whatever their number. A round that is not newer than the one held, or of a
-    withdrawn proposal, changes nothing. Returns how many rounds started."""
+    withdrawn proposal, changes nothing. Returns how many rounds started. With `queue` False the
+    caller concludes the checks itself in this transaction (or queues them with `enqueue_checks`)."""
     if not rounds:
         return 0
     contents = [r.content for r in rounds]
@@ -247,6 +275,8 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> 
             [p for _, p, _ in nik_rows],
             [s for _, _, s in nik_rows],
         )
+    if not queue:
+        return len(started)
     await enqueue_checks(
         conn,
         [
@@ -536,6 +566,15 @@ async def finish_checks(conn: asyncpg.Connection, checks: Sequence[PendingCheck]
         [c.round for c in checks],
         [c.stage for c in checks],
     )
+
+
+async def drop_checks(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
+    """Forget the queued checks of proposals whose current round was just checked: any queued one
+    is of an earlier round (its worker would find the round moved on and drop it anyway)."""
+    if proposal_ids:
+        await conn.execute(
+            "DELETE FROM pending_checks WHERE proposal_id = ANY($1::text[])", list(proposal_ids)
+        )
 
 
 async def pending_check_of(conn: asyncpg.Connection, proposal_id: str) -> dict[str, Any] | None:
