@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,13 @@ from dtks_verification.handlers import Verification
 from dtks_verification.settings import VerificationSettings
 
 CHECKS_WORKER_TASK = "pending-checks"
+
+# Checking a batch allocates many short-lived objects per proposal (models, findings, rows, event
+# envelopes) and holds them until the batch commits. With CPython's default thresholds (700, 10, 10)
+# a batch of 2,000 proposals sets off hundreds of young collections that traverse everything the
+# batch holds, and full ones over the parsed-content memo: 40% of the service's CPU in the
+# benchmark. Fewer, larger young collections free the same garbage for a sixth of that.
+GC_THRESHOLDS = (50_000, 20, 10)
 
 DESCRIPTION = """The integrity standard and the tiered verification (verivali) of proposals.
 
@@ -48,6 +56,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
             max_connections=settings.civil_registry_max_connections,
             breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
         )
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             # The runtime starts first (database, topics, relay, consumers). The worker is one of
             # its supervised tasks: /healthz reports it if it dies, and the runtime's stop ends it

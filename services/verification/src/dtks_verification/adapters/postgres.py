@@ -17,6 +17,7 @@ from dtks_contracts.events.proposal import ProposalContent, ProposalResubmitted,
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Tier
+from dtks_verification.adapters.arrays import plain_array, text_array
 from dtks_verification.domain.integrity import RegisterFacts
 from dtks_verification.domain.names import name_key
 from dtks_verification.domain.workflow import Status, VerificationState
@@ -158,8 +159,8 @@ async def current_rounds(
     For rounds started in the caller's transaction, whose rows it already holds locked."""
     rows = await conn.fetch(
         """SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
-           FROM proposals WHERE proposal_id = ANY($1::text[])""",
-        list(contents),
+           FROM proposals WHERE proposal_id IN (SELECT unnest($1::text::text[]))""",
+        text_array(contents),
     )
     out = {}
     for r in rows:
@@ -202,14 +203,15 @@ async def save_many(conn: asyncpg.Connection, standings: Sequence[tuple[Verifica
     await conn.execute(
         """UPDATE proposals p SET status = x.status, tier = x.tier, tier_region = x.region,
                   stream_version = x.version, entered_at = now()
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                       $5::text::int[])
                 AS x(proposal_id, status, tier, region, version)
            WHERE p.proposal_id = x.proposal_id""",
-        [s.proposal_id for s, _ in standings],
-        [s.status.value for s, _ in standings],
-        [s.tier.value if s.tier else None for s, _ in standings],
-        [s.region_at(s.tier) if s.tier is not None else None for s, _ in standings],
-        [version for _, version in standings],
+        text_array([s.proposal_id for s, _ in standings]),
+        text_array([s.status.value for s, _ in standings]),
+        text_array([s.tier.value if s.tier else None for s, _ in standings]),
+        text_array([s.region_at(s.tier) if s.tier is not None else None for s, _ in standings]),
+        plain_array([version for _, version in standings]),
     )
 
 
@@ -260,7 +262,9 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
         # What a later read of this text would parse to is this very content: prime the memo.
         if type(r.content) is _content_class(r.content.round):
             PARSED.put(stored[r.content.proposal_id], r.content)
-    await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", list(seq_of))
+    await conn.execute(
+        "DELETE FROM open_niks WHERE proposal_id IN (SELECT unnest($1::text::text[]))", text_array(seq_of)
+    )
     nik_rows = [
         (nik, r.content.proposal_id, seq_of[r.content.proposal_id])
         for r in started
@@ -270,10 +274,10 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
     if nik_rows:
         await conn.execute(
             """INSERT INTO open_niks (nik, proposal_id, seq)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])""",
-            [n for n, _, _ in nik_rows],
-            [p for _, p, _ in nik_rows],
-            [s for _, _, s in nik_rows],
+               SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::bigint[])""",
+            text_array([n for n, _, _ in nik_rows]),
+            text_array([p for _, p, _ in nik_rows]),
+            plain_array([s for _, _, s in nik_rows]),
         )
     if not queue:
         return len(started)
@@ -378,12 +382,14 @@ async def register_facts(
 ) -> dict[str, RegisterFacts]:
     """What the read models say about each proposal's people, card and target, in four queries."""
     niks = sorted({m.nik for r in records if r.content.household for m in r.content.household.members})
+    nik_list = text_array(niks)
     kks = sorted({r.content.household.kk_number for r in records if r.content.household})
     targets = sorted({r.content.target_household_id for r in records if r.content.target_household_id})
     people = {
         r["nik"]: r["household_id"]
         for r in await conn.fetch(
-            "SELECT nik, household_id FROM registered_people WHERE nik = ANY($1::text[])", niks
+            "SELECT nik, household_id FROM registered_people WHERE nik IN (SELECT unnest($1::text::text[]))",
+            nik_list,
         )
     }
     cards = {
@@ -402,7 +408,7 @@ async def register_facts(
     }
     claims: dict[str, list[tuple[int, str]]] = {}
     for r in await conn.fetch(
-        "SELECT nik, proposal_id, seq FROM open_niks WHERE nik = ANY($1::text[])", niks
+        "SELECT nik, proposal_id, seq FROM open_niks WHERE nik IN (SELECT unnest($1::text::text[]))", nik_list
     ):
         claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
     namesakes = await _namesakes(conn, records)
@@ -445,14 +451,15 @@ async def _namesakes(
         return {}
     rows = await conn.fetch(
         """SELECT x.pid, x.nik, p.nik AS namesake
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[]) AS x(pid, nik, d, k, b)
+           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                       $5::text::date[]) AS x(pid, nik, d, k, b)
            JOIN registered_people p ON p.district = x.d AND p.name_key = x.k AND p.birth_date = x.b
            WHERE p.nik <> x.nik""",
-        pids,
-        niks,
-        districts,
-        keys,
-        births,
+        text_array(pids),
+        text_array(niks),
+        text_array(districts),
+        text_array(keys),
+        plain_array(births),
     )
     out: dict[str, dict[str, str]] = {}
     for r in rows:
