@@ -9,7 +9,8 @@ Figures:
 - register events applied/s: the service's read model of registered households/NIKs, from Kafka;
 - integrity checks/s: DTKS_BENCH_VERIFICATION_PROPOSALS new-household proposals (default 5,000)
   produced to dtks.proposal.events, until every one is checked (passed into the district queue, or
-  returned) -- consumer, pending-checks queue, batch look-ups over HTTP, rules, events, all included;
+  returned) -- consumer and inbox, one batch look-up over HTTP per consumed batch, set-based
+  register queries, rules, events and standings in the batch's transaction, all included;
 - decisions/s at one tier: every checked proposal forwarded at the district tier through
   POST /decisions in lists of 200, by each district's verifier.
 Target of the issue: 2,000 proposals checked per second.

@@ -1,9 +1,11 @@
 """The verification service's commands: integrity checks, tier decisions, ratifications, visits.
 
 Each command loads the proposal's standing, lets the pure domain decide, and appends the events
-with the new standing in one transaction (the runtime relays them). Civil-registry look-ups happen
-before the transaction, never inside it, so an unreachable registry never holds a lock; when it is
-unreachable the check is queued in `pending_checks` and the worker in `checks.py` resumes it.
+with the new standing in one transaction (the runtime relays them). Civil-registry look-ups of
+commands happen before the transaction, never inside it, so an unreachable registry never holds a
+lock; when it is unreachable the check is queued in `pending_checks` and the worker in `checks.py`
+resumes it. (Intake's look-up runs inside its batch transaction, holding only that batch's own new
+rows, with a single attempt; see `consumer.Intake`.)
 """
 
 from __future__ import annotations
