@@ -176,6 +176,11 @@ async def _count(database_url: str, sql: str) -> int:
         await conn.close()
 
 
+def _load() -> str:
+    # The machine is shared: the load beside a figure says how much of it the benchmark had.
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 async def run(infra: Infra) -> list[Figure]:
     population = generate_population("17.71", people=PEOPLE, seed=2026)
     database = f"bench_civil_{uuid.uuid4().hex[:8]}"
@@ -215,7 +220,9 @@ async def run(infra: Infra) -> list[Figure]:
 
             figures.append(
                 Figure(
-                    "register events applied", len(register) / seconds, note=f"{len(register):,} households"
+                    "register events applied",
+                    len(register) / seconds,
+                    note=f"{len(register):,} households; {_load()}",
                 )
             )
 
@@ -239,7 +246,7 @@ async def run(infra: Infra) -> list[Figure]:
                     len(contents) / seconds,
                     "checks/s",
                     f"{len(contents):,} proposals ({returned} returned), {PEOPLE:,} people, "
-                    f"{len(register):,} registered households; target 2,000",
+                    f"{len(register):,} registered households; target 2,000; {_load()}",
                 )
             )
 
@@ -263,7 +270,7 @@ async def run(infra: Infra) -> list[Figure]:
                     "decisions at the district tier",
                     decided / seconds,
                     "decisions/s",
-                    f"lists of {DECISION_BATCH}",
+                    f"lists of {DECISION_BATCH}; {_load()}",
                 )
             )
     finally:
