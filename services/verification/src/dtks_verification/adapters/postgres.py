@@ -262,9 +262,14 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
         # What a later read of this text would parse to is this very content: prime the memo.
         if type(r.content) is _content_class(r.content.round):
             PARSED.put(stored[r.content.proposal_id], r.content)
-    await conn.execute(
-        "DELETE FROM open_niks WHERE proposal_id IN (SELECT unnest($1::text::text[]))", text_array(seq_of)
-    )
+    # A first round started only as a new row (a row is updated only for a newer round), so only
+    # resubmissions can hold claims of an earlier round to end.
+    resubmitted = [r.content.proposal_id for r in started if r.content.round > 1]
+    if resubmitted:
+        await conn.execute(
+            "DELETE FROM open_niks WHERE proposal_id IN (SELECT unnest($1::text::text[]))",
+            text_array(resubmitted),
+        )
     nik_rows = [
         (nik, r.content.proposal_id, seq_of[r.content.proposal_id])
         for r in started
