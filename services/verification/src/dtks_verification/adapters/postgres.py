@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import OrderedDict
@@ -26,10 +27,16 @@ from dtks_verification.domain.workflow import Status, VerificationState
 @dataclass(frozen=True)
 class ProposalRecord:
     state: VerificationState
-    content: ProposalContent
+    # The round's content, or its stored JSON text, parsed when first read: a decision below the
+    # Ministry reads only the standing, and parsing every loaded household cost it most of its time.
+    source: ProposalContent | str
     seq: int
     stream_version: int
     entered_at: dt.datetime
+
+    @functools.cached_property
+    def content(self) -> ProposalContent:
+        return self.source if not isinstance(self.source, str) else _content(self.source)
 
 
 _COLUMNS = "proposal_id, round, village_code, content::text AS content, status, tier, seq, stream_version, entered_at"
@@ -39,10 +46,12 @@ class ParsedContents:
     """Contents parsed lately, by a digest of their stored JSON text: a bounded memo of `_content`.
 
     Parsing a proposal (a household of validated NIKs, regions, dates) is the largest single cost
-    of a check, and without this every proposal is parsed three times: by intake from the event,
-    then by the checks worker and by each decision from the table. Intake primes the memo with the
-    text the table returns for what it stored, so the worker's read finds it. The key is the
-    exact stored text, and the models are frozen, so a hit is the very object a parse would give.
+    of reading one back. Intake checks the content it parsed from the event and never reads it
+    back; the worker (after an outage) and the Ministry's acceptances do, and this spares repeated
+    reads of one proposal a parse each (records parse their content only when it is used). Intake
+    no longer primes it: that cost a jsonb-to-text conversion per stored row and kept thousands of
+    households alive for the collector to traverse, for reads that mostly come much later. The key
+    is the exact stored text, and the models are frozen, so a hit is the very object a parse gives.
     """
 
     def __init__(self, size: int) -> None:
@@ -95,9 +104,7 @@ def _record(row: asyncpg.Record) -> ProposalRecord:
         status=Status(row["status"]),
         tier=Tier(row["tier"]) if row["tier"] else None,
     )
-    return ProposalRecord(
-        state, _content(row["content"]), row["seq"], row["stream_version"], row["entered_at"]
-    )
+    return ProposalRecord(state, row["content"], row["seq"], row["stream_version"], row["entered_at"])
 
 
 # --- proposals -------------------------------------------------------------------------------
@@ -146,7 +153,7 @@ async def lock_current(
             tier=Tier(r["tier"]) if r["tier"] else None,
         )
         out[r["proposal_id"]] = ProposalRecord(
-            state, earlier.content, r["seq"], r["stream_version"], r["entered_at"]
+            state, earlier.source, r["seq"], r["stream_version"], r["entered_at"]
         )
     return out
 
@@ -246,7 +253,7 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
                   village_code = EXCLUDED.village_code, status = 'checking', tier = NULL,
                   tier_region = NULL, entered_at = now()
               WHERE proposals.round < EXCLUDED.round AND proposals.status <> 'withdrawn'
-           RETURNING proposal_id, seq, content::text AS content""",
+           RETURNING proposal_id, seq""",
         [c.proposal_id for c in contents],
         [c.round for c in contents],
         [c.village_code for c in contents],
@@ -257,11 +264,6 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
         return 0
     seq_of = {r["proposal_id"]: r["seq"] for r in rows}
     started = [r for r in rounds if r.content.proposal_id in seq_of]
-    stored = {r["proposal_id"]: r["content"] for r in rows}
-    for r in started:
-        # What a later read of this text would parse to is this very content: prime the memo.
-        if type(r.content) is _content_class(r.content.round):
-            PARSED.put(stored[r.content.proposal_id], r.content)
     # A first round started only as a new row (a row is updated only for a newer round), so only
     # resubmissions can hold claims of an earlier round to end.
     resubmitted = [r.content.proposal_id for r in started if r.content.round > 1]
