@@ -18,12 +18,13 @@ from dtks_verification.settings import VerificationSettings
 
 CHECKS_WORKER_TASK = "pending-checks"
 
-# Checking a batch allocates many short-lived objects per proposal (models, findings, rows, event
-# envelopes) and holds them until the batch commits. With CPython's default thresholds (700, 10, 10)
-# a batch of 2,000 proposals sets off hundreds of young collections that traverse everything the
-# batch holds, and full ones over the parsed-content memo: 40% of the service's CPU in the
-# benchmark. Fewer, larger young collections free the same garbage for a sixth of that.
-GC_THRESHOLDS = (50_000, 20, 10)
+# Checking a batch allocates many objects per proposal (models, findings, rows, event envelopes)
+# and holds them all until the batch commits: some 200,000 for 2,000 proposals. CPython collects
+# the young generation whenever the live objects grew by the threshold since the last collection
+# (700 by default), so a batch set off hundreds of collections, each traversing what the batch
+# holds, and full ones: 40% of the service's CPU in the benchmark. With a threshold above what one
+# batch holds, collections run about once per batch, after most of its objects were freed.
+GC_THRESHOLDS = (300_000, 20, 10)
 
 DESCRIPTION = """The integrity standard and the tiered verification (verivali) of proposals.
 
