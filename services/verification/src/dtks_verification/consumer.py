@@ -185,7 +185,11 @@ class Intake:
         assert verification is not None
         try:
             civil = await lookup
-        except CivilRegistryUnavailable as exc:
+        except Exception as exc:
+            # Unavailable, or an answer we could not read: either way the proposals are not at
+            # fault, so their checks wait for the worker rather than fail (or dead-letter) the batch.
+            if not isinstance(exc, CivilRegistryUnavailable):
+                log.warning("civil registry answer unusable; entry checks queued", error=repr(exc))
             log.info("entry checks wait for the civil registry", waiting=len(rounds), error=str(exc))
             self.queued += await verification.queue_new_rounds(conn, rounds)
             return
