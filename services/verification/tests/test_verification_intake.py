@@ -9,19 +9,21 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from fastapi import FastAPI, Response
 
 from dtks_contracts.events.proposal import ProposalSubmitted
 from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactivated, HouseholdRegistered
 from dtks_contracts.household import Household
-from dtks_contracts.vocabulary import DeactivationReason, Role
+from dtks_contracts.vocabulary import DeactivationReason, ReasonCode, Role
 from dtks_runtime.db import migrate
-from dtks_synthetic import proposals, register_households
+from dtks_runtime.testing import Infra, wait_until
+from dtks_synthetic import Fault, proposals, register_households
 from dtks_verification import consumer
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.adapters.schema import MIGRATIONS
-from dtks_verification.harness import POPULATION, Service
+from dtks_verification.harness import POPULATION, Service, running_service
 from dtks_verification.main import CHECKS_WORKER_TASK
-from dtks_verification.testing import envelope, resubmitted, submitted, withdrawn
+from dtks_verification.testing import envelope, http_server, resubmitted, submitted, withdrawn
 
 _draws = iter(range(20_000, 30_000))
 
@@ -161,3 +163,49 @@ async def test_the_checks_worker_is_a_supervised_task_whose_death_health_reports
     assert health["status"] == "degraded"
     assert health["stopped_tasks"] == [CHECKS_WORKER_TASK]
     assert health["tasks"][CHECKS_WORKER_TASK] == "cancelled"
+
+
+async def test_intake_checks_the_rounds_it_starts_in_its_own_transaction(service: Service) -> None:
+    generated = proposals(POPULATION, 6, {Fault.NAME_MISMATCH: 1}, seed=next(_draws))
+    contents = [submitted(g.body) for g in generated]
+    await service.publish([envelope(c) for c in contents])
+    for g, c in zip(generated, contents, strict=True):
+        standing = await service.wait_status(c.proposal_id, "in_tier", "returned")
+        assert standing["status"] == ("returned" if g.fault else "in_tier"), standing
+        (check,) = standing["checks"]
+        codes = {f["code"] for f in check["findings"]}
+        assert codes == ({ReasonCode.NAME_MISMATCH.value} if g.fault else set()), codes
+    # Concluded by intake beside its inbox rows: nothing queued, nothing left to the worker.
+    assert service.app is not None
+    assert service.app.state.intake.checked == len(contents)
+    assert service.app.state.intake.queued == 0
+    assert service.app.state.checks_worker.checked == 0
+
+
+async def test_an_unreadable_civil_registry_answer_queues_the_checks_and_dead_letters_nothing(
+    kafka_bootstrap: str, infra: Infra, topic_prefix: str
+) -> None:
+    # A registry that answers 200 with something that is not JSON: the proposals are not at fault.
+    garbled = FastAPI()
+
+    @garbled.post("/people/lookup")
+    async def lookup() -> Response:
+        return Response(b"<html>maintenance</html>", media_type="application/json")
+
+    async with (
+        http_server(garbled) as url,
+        running_service(kafka_bootstrap, infra, topic_prefix, url) as service,
+    ):
+        contents = _clean(3)
+        await service.publish([envelope(c) for c in contents])
+
+        async def all_queued() -> bool:
+            standings = [await service.standing(c.proposal_id) for c in contents]
+            return all(s.get("pending_check") for s in standings)
+
+        await wait_until(all_queued, 30, "the entry checks queued for the worker")
+        health = (await service.http.get("/healthz")).json()
+        assert health["consumers"]["verification"]["dead_lettered"] == 0
+        for c in contents:
+            standing = await service.standing(c.proposal_id)
+            assert standing["status"] == "checking" and standing["checks"] == []

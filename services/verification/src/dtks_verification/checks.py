@@ -1,5 +1,6 @@
-"""The worker that runs queued integrity checks: always right after a submission, and again and
-again while the civil registry is down, until it answers.
+"""The worker that runs queued integrity checks: the entry checks that intake could not conclude
+(the civil registry did not answer its look-up; see `consumer.Intake`), again and again while the
+registry is down, until it answers; and the Ministry's re-checks that waited for it.
 
 Each round: lease a batch of due checks (oldest first), look their people up in batches, and
 conclude the ones whose look-ups succeeded in one transaction. Checks whose look-ups failed get

@@ -17,6 +17,8 @@ one by one, and dead-letters only that one.)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -31,8 +33,13 @@ from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitte
 from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactivated, HouseholdRegistered
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS
-from dtks_runtime.telemetry import tracer
+from dtks_runtime.telemetry import get_logger, tracer
 from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
+from dtks_verification.domain.integrity import CivilPerson, people_to_look_up
+from dtks_verification.handlers import Verification
+
+log = get_logger(__name__)
 
 CONSUMER_NAME = "verification"
 TOPICS = [PROPOSAL_EVENTS.name, REGISTRY_EVENTS.name]
@@ -71,9 +78,9 @@ class _Run:
     deactivations: list[HouseholdDeactivated] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
 
-    async def apply(self, conn: asyncpg.Connection) -> None:
+    async def apply(self, conn: asyncpg.Connection, *, queue_checks: bool = True) -> None:
         if self.rounds:
-            await pg.start_rounds(conn, self.rounds)
+            await pg.start_rounds(conn, self.rounds, queue=queue_checks)
         if self.withdrawals:
             await pg.withdraw_many(conn, self.withdrawals)
         if self.snapshots:
@@ -124,19 +131,71 @@ def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
     return out
 
 
+class Intake:
+    """The consumer's batch handler. With the civil registry at hand (`verification`), the entry
+    checks of the rounds a batch starts run in the batch's own transaction, beside the inbox rows:
+    one batch look-up for all their people, sent as the batch begins and answered while the rows
+    are written, then set-based reads of the register and a few statements for every outcome. No
+    check is queued, leased, read back or locked a second time. When the registry does not answer
+    (or its circuit is open), the checks are queued instead, and the checks worker resumes them.
+
+    The look-up is made inside the transaction but takes no lock anyone waits for: the rows it
+    holds are this batch's own new rounds. It gets a single attempt (the worker does the retrying)."""
+
+    def __init__(self, verification: Verification | None = None) -> None:
+        self.verification = verification  # set once the service's client exists
+        self.checked = 0
+        self.queued = 0
+
+    async def __call__(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        # One CONSUMER span for the batch, linked to the trace of each event's producer (the batch
+        # receive of OpenTelemetry's messaging conventions): a span per event cost more than its SQL.
+        links = [
+            trace.Link(trace.get_current_span(propagate.extract(dict(e.trace_context))).get_span_context())
+            for e in events
+            if e.trace_context
+        ]
+        with tracer().start_as_current_span(
+            "consume proposal and registry events",
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(events)},
+        ):
+            await self._apply(conn, runs(events))
+
+    async def _apply(self, conn: asyncpg.Connection, cut: Sequence[_Run]) -> None:
+        rounds = [r for run in cut for r in run.rounds]
+        verification = self.verification
+        lookup: asyncio.Task[dict[str, CivilPerson | None]] | None = None
+        if rounds and verification is not None and verification.civil_registry.breaker.allows():
+            niks = [nik for r in rounds for nik in people_to_look_up(r.content)]
+            lookup = asyncio.create_task(verification.civil_registry.people_by_nik(niks, retries=0))
+        try:
+            for run in cut:
+                await run.apply(conn, queue_checks=lookup is None)
+        except BaseException:
+            if lookup is not None:
+                lookup.cancel()
+                with contextlib.suppress(BaseException):
+                    await lookup
+            raise
+        if lookup is None:
+            self.queued += len(rounds)
+            return
+        assert verification is not None
+        try:
+            civil = await lookup
+        except Exception as exc:
+            # Unavailable, or an answer we could not read: either way the proposals are not at
+            # fault, so their checks wait for the worker rather than fail (or dead-letter) the batch.
+            if not isinstance(exc, CivilRegistryUnavailable):
+                log.warning("civil registry answer unusable; entry checks queued", error=repr(exc))
+            log.info("entry checks wait for the civil registry", waiting=len(rounds), error=str(exc))
+            self.queued += await verification.queue_new_rounds(conn, rounds)
+            return
+        self.checked += await verification.check_new_rounds(conn, rounds, civil)
+
+
 async def handle_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-    # One CONSUMER span for the batch, linked to the trace of each event's producer (the batch
-    # receive of OpenTelemetry's messaging conventions): a span per event cost more than its SQL.
-    links = [
-        trace.Link(trace.get_current_span(propagate.extract(dict(e.trace_context))).get_span_context())
-        for e in events
-        if e.trace_context
-    ]
-    with tracer().start_as_current_span(
-        "consume proposal and registry events",
-        kind=SpanKind.CONSUMER,
-        links=links,
-        attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(events)},
-    ):
-        for run in runs(events):
-            await run.apply(conn)
+    """Intake without the civil registry: every entry check is queued for the checks worker."""
+    await Intake()(conn, events)

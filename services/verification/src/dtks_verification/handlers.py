@@ -1,16 +1,18 @@
 """The verification service's commands: integrity checks, tier decisions, ratifications, visits.
 
 Each command loads the proposal's standing, lets the pure domain decide, and appends the events
-with the new standing in one transaction (the runtime relays them). Civil-registry look-ups happen
-before the transaction, never inside it, so an unreachable registry never holds a lock; when it is
-unreachable the check is queued in `pending_checks` and the worker in `checks.py` resumes it.
+with the new standing in one transaction (the runtime relays them). Civil-registry look-ups of
+commands happen before the transaction, never inside it, so an unreachable registry never holds a
+lock; when it is unreachable the check is queued in `pending_checks` and the worker in `checks.py`
+resumes it. (Intake's look-up runs inside its batch transaction, holding only that batch's own new
+rows, with a single attempt; see `consumer.Intake`.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -156,11 +158,9 @@ class Verification:
         )
 
     @staticmethod
-    def wanted(record: pg.ProposalRecord | None) -> tuple[str | None, tuple[str, ...]]:
-        """The family card and the NIKs a proposal's check needs from the civil registry."""
-        if record is None or record.content.household is None:
-            return None, ()
-        return record.content.household.kk_number, people_to_look_up(record.content)
+    def wanted(record: pg.ProposalRecord | None) -> tuple[str, ...]:
+        """The NIKs a proposal's check needs from the civil registry."""
+        return () if record is None else people_to_look_up(record.content)
 
     # --- the integrity standard -------------------------------------------------------------
 
@@ -237,30 +237,102 @@ class Verification:
                     live.append((check, record))
             # A check of a round that moved on (withdrawn, resubmitted) is simply dropped.
             await pg.finish_checks(conn, checks)
-            facts = await pg.register_facts(conn, [r for _, r in live])
-            visits = await pg.visits_of_many(
-                conn, [c.proposal_id for c, _ in live if c.stage == IntegrityStage.MINISTRY]
+            await self._conclude(conn, live, lambda pid: civil[pid])
+        return len(live)
+
+    async def check_new_rounds(
+        self,
+        conn: asyncpg.Connection,
+        rounds: Sequence[pg.NewRound],
+        civil: Mapping[str, CivilPerson | None],
+    ) -> int:
+        """The entry checks of rounds that intake started unqueued in `conn`'s transaction, with
+        the civil registry's records of their people (`civil`, by NIK, looked up for the batch):
+        concluded in that same transaction, beside the events' inbox rows. Returns how many."""
+        live = await self._started(conn, rounds)
+        await pg.drop_checks(conn, [check.proposal_id for check, record in live if record.state.round > 1])
+        await self._conclude(conn, live, lambda pid: civil)
+        return len(live)
+
+    async def queue_new_rounds(self, conn: asyncpg.Connection, rounds: Sequence[pg.NewRound]) -> int:
+        """Queue the entry checks of rounds started unqueued, for the worker (the civil registry
+        did not answer intake's look-up). Returns how many."""
+        live = await self._started(conn, rounds)
+        await pg.enqueue_checks(
+            conn,
+            [
+                pg.CheckRequest(c.proposal_id, c.round, c.stage, correlation_id=c.correlation_id,
+                                causation_id=c.causation_id)
+                for c, _ in live
+            ],
+        )  # fmt: skip
+        return len(live)
+
+    @staticmethod
+    async def _started(
+        conn: asyncpg.Connection, rounds: Sequence[pg.NewRound]
+    ) -> list[tuple[pg.PendingCheck, pg.ProposalRecord]]:
+        """Of `rounds` started in `conn`'s transaction, each proposal's current round still waiting
+        for its entry check, as the check to run. Left out: an earlier round of a proposal in the
+        same batch, the same round arriving twice (the first started it), a round that did not
+        start, a proposal withdrawn later in the batch."""
+        records = await pg.current_rounds(conn, {r.content.proposal_id: r.content for r in rounds})
+        live = []
+        seen = set()
+        for r in rounds:
+            pid = r.content.proposal_id
+            record = records.get(pid)
+            if pid in seen or record is None or record.state.status is not Status.CHECKING:
+                continue
+            if r.content.round != record.state.round:
+                continue
+            seen.add(pid)
+            check = pg.PendingCheck(
+                pid,
+                record.state.round,
+                IntegrityStage.ENTRY.value,
+                None,
+                None,
+                r.correlation_id,
+                r.causation_id,
             )
-            changes = []
-            for check, record in live:
-                causation = Causation(
-                    actor=check.requested_by,
-                    correlation_id=check.correlation_id or str(uuid.uuid4()),
-                    causation_id=check.causation_id,
-                )
-                pid = record.state.proposal_id
-                events, new_state = self.conclusion(
-                    record,
-                    IntegrityStage(check.stage),
-                    facts[pid],
-                    civil[check.proposal_id],
-                    causation,
-                    check.note,
-                    visits.get(pid, []),
-                )
-                changes.append((record, events, causation, new_state))
-            await self._append_many(conn, changes)
-        return len(changes)
+            live.append((check, record))
+        return live
+
+    async def _conclude(
+        self,
+        conn: asyncpg.Connection,
+        live: Sequence[tuple[pg.PendingCheck, pg.ProposalRecord]],
+        civil_of: Callable[[str], Mapping[str, CivilPerson | None]],
+    ) -> None:
+        """Run the standard on proposals locked in `conn`'s transaction and record the outcomes:
+        the register's facts in a few set-based queries for all of them, events and standings in a
+        few statements. `civil_of(proposal_id)` maps each of its people's NIKs to their record."""
+        if not live:
+            return
+        facts = await pg.register_facts(conn, [r for _, r in live])
+        visits = await pg.visits_of_many(
+            conn, [c.proposal_id for c, _ in live if c.stage == IntegrityStage.MINISTRY]
+        )
+        changes = []
+        for check, record in live:
+            causation = Causation(
+                actor=check.requested_by,
+                correlation_id=check.correlation_id or str(uuid.uuid4()),
+                causation_id=check.causation_id,
+            )
+            pid = record.state.proposal_id
+            events, new_state = self.conclusion(
+                record,
+                IntegrityStage(check.stage),
+                facts[pid],
+                civil_of(pid),
+                causation,
+                check.note,
+                visits.get(pid, []),
+            )
+            changes.append((record, events, causation, new_state))
+        await self._append_many(conn, changes)
 
     # --- decisions at the tiers -------------------------------------------------------------
 

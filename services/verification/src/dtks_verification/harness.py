@@ -105,6 +105,7 @@ class Service:
     settings: VerificationSettings
     tokens: TokenService
     kafka_bootstrap: str
+    app: FastAPI | None = None  # the service's app, for its state (worker, intake counters)
 
     def auth(self, role: Role, region: str) -> dict[str, str]:
         token = self.tokens.issue(subject=f"{role.value}@{region}", role=role, region=region)
@@ -151,7 +152,9 @@ async def running_service(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://verification") as http,
     ):
-        yield Service(http, settings, TokenService(settings.jwt_secret, settings.jwt_issuer), kafka_bootstrap)
+        yield Service(
+            http, settings, TokenService(settings.jwt_secret, settings.jwt_issuer), kafka_bootstrap, app
+        )
 
 
 def registered_events(population: Population, limit: int | None = None) -> list[EventEnvelope]:

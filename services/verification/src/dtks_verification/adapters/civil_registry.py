@@ -4,8 +4,8 @@ The HTTP API (the simulator under deploy/civil_registry answers the same):
 - ``GET /people/{nik}`` -> 200 a person, 404 unknown NIK;
 - ``GET /families/{kk_number}`` -> 200 the family card with its members, 404 unknown card;
 - ``POST /families/lookup {"kk_numbers": [...]}`` and ``POST /people/lookup {"niks": [...]}`` ->
-  what was found and what is ``missing``: the batch forms the checks worker uses, so a batch of
-  proposals costs two requests instead of one or more per proposal.
+  what was found and what is ``missing``: the batch forms. The checks use the NIK form only (a
+  check compares each member's own record), so a batch of proposals costs one request.
 A person has ``nik, name, birth_date, sex, kk_number, village_code`` and whether they are alive.
 
 Failures are contained here: each request has a timeout and is retried with exponential backoff on
@@ -138,12 +138,14 @@ class CivilRegistryClient:
     async def _get(self, path: str) -> Any | None:
         return await self._request("GET", path)
 
-    async def _request(self, method: str, path: str, body: Any = None) -> Any | None:
+    async def _request(
+        self, method: str, path: str, body: Any = None, retries: int | None = None
+    ) -> Any | None:
         """JSON of a 200, None for a 404; raises CivilRegistryUnavailable when it cannot tell."""
         if not self.breaker.allows():
             raise CivilRegistryUnavailable("the civil registry circuit is open after repeated failures")
         error = "no attempt"
-        for attempt in range(self.retries + 1):
+        for attempt in range((self.retries if retries is None else retries) + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + random.random()))
             try:
@@ -185,22 +187,27 @@ class CivilRegistryClient:
         found.update(zip(missing, singles, strict=True))
         return found
 
-    async def people_of_many(
-        self, wanted: Sequence[tuple[str | None, Sequence[str]]], chunk: int = 5000
-    ) -> list[dict[str, CivilPerson | None]]:
-        """`people` for many proposals at once: (KK number, NIKs) each, through the batch look-ups."""
-        known: dict[str, CivilPerson] = {}
-        kks = sorted({kk for kk, niks in wanted if kk is not None and niks})
-        for start in range(0, len(kks), chunk):
-            raw = await self._request("POST", "/families/lookup", {"kk_numbers": kks[start : start + chunk]})
-            for family in (raw or {}).get("families", ()):
-                for person in _family_members(family):
-                    parsed = parse_person(person)
-                    known[parsed.nik] = parsed
-        rest = sorted({nik for _, niks in wanted for nik in niks if nik not in known})
-        for start in range(0, len(rest), chunk):
-            raw = await self._request("POST", "/people/lookup", {"niks": rest[start : start + chunk]})
+    async def people_by_nik(
+        self, niks: Iterable[str], *, retries: int | None = None, chunk: int = 10_000
+    ) -> dict[str, CivilPerson | None]:
+        """The records of `niks` (None: unknown to the registry) through the batch look-up: one
+        request per `chunk` distinct NIKs, so a batch of proposals costs one request, not one or
+        more per proposal. `retries` overrides the client's own (0: a single attempt)."""
+        wanted = list(dict.fromkeys(niks))
+        found: dict[str, CivilPerson | None] = dict.fromkeys(wanted)
+        for start in range(0, len(wanted), chunk):
+            raw = await self._request(
+                "POST", "/people/lookup", {"niks": wanted[start : start + chunk]}, retries
+            )
             for person in (raw or {}).get("people", ()):
                 parsed = parse_person(person)
-                known[parsed.nik] = parsed
-        return [{nik: known.get(nik) for nik in niks} for _, niks in wanted]
+                if parsed.nik in found:
+                    found[parsed.nik] = parsed
+        return found
+
+    async def people_of_many(
+        self, wanted: Sequence[Sequence[str]], *, retries: int | None = None
+    ) -> list[dict[str, CivilPerson | None]]:
+        """`people_by_nik` for many proposals at once (their NIKs each), in one look-up."""
+        found = await self.people_by_nik((nik for group in wanted for nik in group), retries=retries)
+        return [{nik: found[nik] for nik in group} for group in wanted]

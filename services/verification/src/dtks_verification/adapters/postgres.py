@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from dtks_contracts.events.proposal import ProposalContent, ProposalResubmitted,
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Tier
+from dtks_verification.adapters.arrays import plain_array, text_array
 from dtks_verification.domain.integrity import RegisterFacts
 from dtks_verification.domain.names import name_key
 from dtks_verification.domain.workflow import Status, VerificationState
@@ -25,10 +27,16 @@ from dtks_verification.domain.workflow import Status, VerificationState
 @dataclass(frozen=True)
 class ProposalRecord:
     state: VerificationState
-    content: ProposalContent
+    # The round's content, or its stored JSON text, parsed when first read: a decision below the
+    # Ministry reads only the standing, and parsing every loaded household cost it most of its time.
+    source: ProposalContent | str
     seq: int
     stream_version: int
     entered_at: dt.datetime
+
+    @functools.cached_property
+    def content(self) -> ProposalContent:
+        return self.source if not isinstance(self.source, str) else _content(self.source)
 
 
 _COLUMNS = "proposal_id, round, village_code, content::text AS content, status, tier, seq, stream_version, entered_at"
@@ -38,10 +46,12 @@ class ParsedContents:
     """Contents parsed lately, by a digest of their stored JSON text: a bounded memo of `_content`.
 
     Parsing a proposal (a household of validated NIKs, regions, dates) is the largest single cost
-    of a check, and without this every proposal is parsed three times: by intake from the event,
-    then by the checks worker and by each decision from the table. Intake primes the memo with the
-    text the table returns for what it stored, so the worker's read finds it. The key is the
-    exact stored text, and the models are frozen, so a hit is the very object a parse would give.
+    of reading one back. Intake checks the content it parsed from the event and never reads it
+    back; the worker (after an outage) and the Ministry's acceptances do, and this spares repeated
+    reads of one proposal a parse each (records parse their content only when it is used). Intake
+    no longer primes it: that cost a jsonb-to-text conversion per stored row and kept thousands of
+    households alive for the collector to traverse, for reads that mostly come much later. The key
+    is the exact stored text, and the models are frozen, so a hit is the very object a parse gives.
     """
 
     def __init__(self, size: int) -> None:
@@ -94,9 +104,7 @@ def _record(row: asyncpg.Record) -> ProposalRecord:
         status=Status(row["status"]),
         tier=Tier(row["tier"]) if row["tier"] else None,
     )
-    return ProposalRecord(
-        state, _content(row["content"]), row["seq"], row["stream_version"], row["entered_at"]
-    )
+    return ProposalRecord(state, row["content"], row["seq"], row["stream_version"], row["entered_at"])
 
 
 # --- proposals -------------------------------------------------------------------------------
@@ -145,8 +153,35 @@ async def lock_current(
             tier=Tier(r["tier"]) if r["tier"] else None,
         )
         out[r["proposal_id"]] = ProposalRecord(
-            state, earlier.content, r["seq"], r["stream_version"], r["entered_at"]
+            state, earlier.source, r["seq"], r["stream_version"], r["entered_at"]
         )
+    return out
+
+
+async def current_rounds(
+    conn: asyncpg.Connection, contents: Mapping[str, ProposalContent]
+) -> dict[str, ProposalRecord]:
+    """The standing of proposals whose round's content the caller holds (a round's content never
+    changes, so it is not read back and parsed again); a proposal now at another round is left out.
+    For rounds started in the caller's transaction, whose rows it already holds locked."""
+    rows = await conn.fetch(
+        """SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
+           FROM proposals WHERE proposal_id IN (SELECT unnest($1::text::text[]))""",
+        text_array(contents),
+    )
+    out = {}
+    for r in rows:
+        content = contents[r["proposal_id"]]
+        if content.round != r["round"]:
+            continue
+        state = VerificationState(
+            proposal_id=r["proposal_id"],
+            round=r["round"],
+            village_code=r["village_code"],
+            status=Status(r["status"]),
+            tier=Tier(r["tier"]) if r["tier"] else None,
+        )
+        out[r["proposal_id"]] = ProposalRecord(state, content, r["seq"], r["stream_version"], r["entered_at"])
     return out
 
 
@@ -175,14 +210,15 @@ async def save_many(conn: asyncpg.Connection, standings: Sequence[tuple[Verifica
     await conn.execute(
         """UPDATE proposals p SET status = x.status, tier = x.tier, tier_region = x.region,
                   stream_version = x.version, entered_at = now()
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                       $5::text::int[])
                 AS x(proposal_id, status, tier, region, version)
            WHERE p.proposal_id = x.proposal_id""",
-        [s.proposal_id for s, _ in standings],
-        [s.status.value for s, _ in standings],
-        [s.tier.value if s.tier else None for s, _ in standings],
-        [s.region_at(s.tier) if s.tier is not None else None for s, _ in standings],
-        [version for _, version in standings],
+        text_array([s.proposal_id for s, _ in standings]),
+        text_array([s.status.value for s, _ in standings]),
+        text_array([s.tier.value if s.tier else None for s, _ in standings]),
+        text_array([s.region_at(s.tier) if s.tier is not None else None for s, _ in standings]),
+        plain_array([version for _, version in standings]),
     )
 
 
@@ -195,10 +231,11 @@ class NewRound:
     causation_id: str
 
 
-async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> int:
+async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, queue: bool = True) -> int:
     """Record submissions and resubmissions of distinct proposals and queue their entry checks, in
     five statements whatever their number. A round that is not newer than the one held, or of a
-    withdrawn proposal, changes nothing. Returns how many rounds started."""
+    withdrawn proposal, changes nothing. Returns how many rounds started. With `queue` False the
+    caller concludes the checks itself in this transaction (or queues them with `enqueue_checks`)."""
     if not rounds:
         return 0
     contents = [r.content for r in rounds]
@@ -216,7 +253,7 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> 
                   village_code = EXCLUDED.village_code, status = 'checking', tier = NULL,
                   tier_region = NULL, entered_at = now()
               WHERE proposals.round < EXCLUDED.round AND proposals.status <> 'withdrawn'
-           RETURNING proposal_id, seq, content::text AS content""",
+           RETURNING proposal_id, seq""",
         [c.proposal_id for c in contents],
         [c.round for c in contents],
         [c.village_code for c in contents],
@@ -227,12 +264,14 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> 
         return 0
     seq_of = {r["proposal_id"]: r["seq"] for r in rows}
     started = [r for r in rounds if r.content.proposal_id in seq_of]
-    stored = {r["proposal_id"]: r["content"] for r in rows}
-    for r in started:
-        # What a later read of this text would parse to is this very content: prime the memo.
-        if type(r.content) is _content_class(r.content.round):
-            PARSED.put(stored[r.content.proposal_id], r.content)
-    await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", list(seq_of))
+    # A first round started only as a new row (a row is updated only for a newer round), so only
+    # resubmissions can hold claims of an earlier round to end.
+    resubmitted = [r.content.proposal_id for r in started if r.content.round > 1]
+    if resubmitted:
+        await conn.execute(
+            "DELETE FROM open_niks WHERE proposal_id IN (SELECT unnest($1::text::text[]))",
+            text_array(resubmitted),
+        )
     nik_rows = [
         (nik, r.content.proposal_id, seq_of[r.content.proposal_id])
         for r in started
@@ -242,11 +281,13 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> 
     if nik_rows:
         await conn.execute(
             """INSERT INTO open_niks (nik, proposal_id, seq)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])""",
-            [n for n, _, _ in nik_rows],
-            [p for _, p, _ in nik_rows],
-            [s for _, _, s in nik_rows],
+               SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::bigint[])""",
+            text_array([n for n, _, _ in nik_rows]),
+            text_array([p for _, p, _ in nik_rows]),
+            plain_array([s for _, _, s in nik_rows]),
         )
+    if not queue:
+        return len(started)
     await enqueue_checks(
         conn,
         [
@@ -348,12 +389,14 @@ async def register_facts(
 ) -> dict[str, RegisterFacts]:
     """What the read models say about each proposal's people, card and target, in four queries."""
     niks = sorted({m.nik for r in records if r.content.household for m in r.content.household.members})
+    nik_list = text_array(niks)
     kks = sorted({r.content.household.kk_number for r in records if r.content.household})
     targets = sorted({r.content.target_household_id for r in records if r.content.target_household_id})
     people = {
         r["nik"]: r["household_id"]
         for r in await conn.fetch(
-            "SELECT nik, household_id FROM registered_people WHERE nik = ANY($1::text[])", niks
+            "SELECT nik, household_id FROM registered_people WHERE nik IN (SELECT unnest($1::text::text[]))",
+            nik_list,
         )
     }
     cards = {
@@ -372,7 +415,7 @@ async def register_facts(
     }
     claims: dict[str, list[tuple[int, str]]] = {}
     for r in await conn.fetch(
-        "SELECT nik, proposal_id, seq FROM open_niks WHERE nik = ANY($1::text[])", niks
+        "SELECT nik, proposal_id, seq FROM open_niks WHERE nik IN (SELECT unnest($1::text::text[]))", nik_list
     ):
         claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
     namesakes = await _namesakes(conn, records)
@@ -415,14 +458,15 @@ async def _namesakes(
         return {}
     rows = await conn.fetch(
         """SELECT x.pid, x.nik, p.nik AS namesake
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[]) AS x(pid, nik, d, k, b)
+           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                       $5::text::date[]) AS x(pid, nik, d, k, b)
            JOIN registered_people p ON p.district = x.d AND p.name_key = x.k AND p.birth_date = x.b
            WHERE p.nik <> x.nik""",
-        pids,
-        niks,
-        districts,
-        keys,
-        births,
+        text_array(pids),
+        text_array(niks),
+        text_array(districts),
+        text_array(keys),
+        plain_array(births),
     )
     out: dict[str, dict[str, str]] = {}
     for r in rows:
@@ -536,6 +580,15 @@ async def finish_checks(conn: asyncpg.Connection, checks: Sequence[PendingCheck]
         [c.round for c in checks],
         [c.stage for c in checks],
     )
+
+
+async def drop_checks(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
+    """Forget the queued checks of proposals whose current round was just checked: any queued one
+    is of an earlier round (its worker would find the round moved on and drop it anyway)."""
+    if proposal_ids:
+        await conn.execute(
+            "DELETE FROM pending_checks WHERE proposal_id = ANY($1::text[])", list(proposal_ids)
+        )
 
 
 async def pending_check_of(conn: asyncpg.Connection, proposal_id: str) -> dict[str, Any] | None:
