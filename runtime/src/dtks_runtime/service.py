@@ -271,7 +271,9 @@ def tune_garbage_collector() -> None:
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
+    # A service that set a larger young generation for its batches (verification) keeps it.
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, 10_000), max(middle, 20), max(old, 10))
 
 
 def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None = None) -> None:
