@@ -52,6 +52,23 @@ class TimelineEntry:
     details: dict[str, Any] | None = None
 
 
+def _proposal_columns(proposals: list[NewProposal]) -> list[list[Any]]:
+    """The first ten columns of new proposal rows, one array parameter each (in the column order of
+    both inserts below)."""
+    return [
+        [p.proposal_id for p in proposals],
+        [p.kind for p in proposals],
+        [p.village_code for p in proposals],
+        [p.regency_code for p in proposals],
+        [p.standing.status.value for p in proposals],
+        [p.standing.round for p in proposals],
+        [p.standing.waiting_at for p in proposals],
+        [json.dumps(p.content) for p in proposals],
+        [p.target_household_id for p in proposals],
+        [p.submitted_by for p in proposals],
+    ]
+
+
 async def insert_proposals(conn: asyncpg.Connection, proposals: list[NewProposal]) -> set[str]:
     """Insert new proposals; returns the ids that were new (an id already taken is left alone)."""
     rows = await conn.fetch(
@@ -63,16 +80,7 @@ async def insert_proposals(conn: asyncpg.Connection, proposals: list[NewProposal
                 AS x(id, k, v, r, s, rd, w, c, t, sb, imp)
            ON CONFLICT (proposal_id) DO NOTHING
            RETURNING proposal_id""",
-        [p.proposal_id for p in proposals],
-        [p.kind for p in proposals],
-        [p.village_code for p in proposals],
-        [p.regency_code for p in proposals],
-        [p.standing.status.value for p in proposals],
-        [p.standing.round for p in proposals],
-        [p.standing.waiting_at for p in proposals],
-        [json.dumps(p.content) for p in proposals],
-        [p.target_household_id for p in proposals],
-        [p.submitted_by for p in proposals],
+        *_proposal_columns(proposals),
         [p.import_id for p in proposals],
     )
     return {r["proposal_id"] for r in rows}
@@ -496,16 +504,7 @@ async def record_submissions(
                ON CONFLICT (key) DO NOTHING RETURNING 1
            )
            SELECT (SELECT count(*) FROM p) AS proposals, (SELECT count(*) FROM answer) AS answers""",
-        [p.proposal_id for p in proposals],
-        [p.kind for p in proposals],
-        [p.village_code for p in proposals],
-        [p.regency_code for p in proposals],
-        [p.standing.status.value for p in proposals],
-        [p.standing.round for p in proposals],
-        [p.standing.waiting_at for p in proposals],
-        [json.dumps(p.content) for p in proposals],
-        [p.target_household_id for p in proposals],
-        [p.submitted_by for p in proposals],
+        *_proposal_columns(proposals),
         list(quota_use),
         list(quota_use.values()),
         [e.proposal_id for e in entries],

@@ -96,15 +96,20 @@ def _content(text: str) -> ProposalContent:
     return content
 
 
-def _record(row: asyncpg.Record) -> ProposalRecord:
-    state = VerificationState(
+def _state_of(row: asyncpg.Record) -> VerificationState:
+    return VerificationState(
         proposal_id=row["proposal_id"],
         round=row["round"],
         village_code=row["village_code"],
         status=Status(row["status"]),
         tier=Tier(row["tier"]) if row["tier"] else None,
     )
-    return ProposalRecord(state, row["content"], row["seq"], row["stream_version"], row["entered_at"])
+
+
+def _record(row: asyncpg.Record) -> ProposalRecord:
+    return ProposalRecord(
+        _state_of(row), row["content"], row["seq"], row["stream_version"], row["entered_at"]
+    )
 
 
 # --- proposals -------------------------------------------------------------------------------
@@ -145,13 +150,7 @@ async def lock_current(
         earlier = loaded[r["proposal_id"]]
         if earlier.state.round != r["round"]:
             continue
-        state = VerificationState(
-            proposal_id=r["proposal_id"],
-            round=r["round"],
-            village_code=r["village_code"],
-            status=Status(r["status"]),
-            tier=Tier(r["tier"]) if r["tier"] else None,
-        )
+        state = _state_of(r)
         out[r["proposal_id"]] = ProposalRecord(
             state, earlier.source, r["seq"], r["stream_version"], r["entered_at"]
         )
@@ -174,13 +173,7 @@ async def current_rounds(
         content = contents[r["proposal_id"]]
         if content.round != r["round"]:
             continue
-        state = VerificationState(
-            proposal_id=r["proposal_id"],
-            round=r["round"],
-            village_code=r["village_code"],
-            status=Status(r["status"]),
-            tier=Tier(r["tier"]) if r["tier"] else None,
-        )
+        state = _state_of(r)
         out[r["proposal_id"]] = ProposalRecord(state, content, r["seq"], r["stream_version"], r["entered_at"])
     return out
 
