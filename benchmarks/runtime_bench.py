@@ -243,7 +243,7 @@ async def run(infra: Infra) -> list[Figure]:
                 f.note = f"{f.rate / producer_ceiling.rate:.0%} of ProducerPerformance"
             elif f.name.startswith("consume-and-apply, after joining"):
                 f.note = f"{f.rate / joined_ceiling.rate:.0%} of ConsumerPerformance after joining"
-            elif f.name.startswith(("consume-and-apply", "commit-to-effect")):
+            elif f.unit == "events/s" and f.name.startswith(("consume-and-apply", "commit-to-effect")):
                 f.note = f"{f.rate / consumer_ceiling.rate:.0%} of ConsumerPerformance"
         figures.append(Figure("record size", size, unit="bytes"))
     finally:
