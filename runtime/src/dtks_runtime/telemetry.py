@@ -27,6 +27,10 @@ _provider: TracerProvider | None = None
 def configure_logging(service: str, level: str = "info") -> None:
     """JSON logs on stdout; anything bound with :func:`bind` appears on every line of that context."""
     logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    # httpx logs every request at INFO: a line per civil-registry look-up, unstructured, drowning
+    # the service's own logs. Its warnings and errors still come through.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
