@@ -11,6 +11,7 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.registry import HouseholdRegistered
 from dtks_contracts.events.verification import (
     AcceptedByMinistry,
+    BatchRatified,
     Finding,
     IntegrityChecked,
     ReturnedAtTier,
@@ -164,3 +165,70 @@ async def test_withdrawal_is_once_and_listing_pages_with_a_cursor(service: Any) 
         assert seen == list(reversed(ids))
         outside = await client.get("/proposals", params={"region": "17.71.02"}, headers=operator())
         assert outside.status_code == 403
+
+
+async def test_one_batch_of_many_proposals_events_moves_each_in_its_own_order(
+    service: Any, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The consumer folds a whole batch at once: each proposal must still end where its own events,
+    in their order, lead, and a ratification over several proposals reaches each timeline."""
+    regent = Actor(subject="walikota", role=Role.REGENT, region="17.71")
+    async with service() as (_app, client):
+        ids = []
+        for body in BODIES:
+            answer = await client.post(
+                "/proposals", json={**body, "proposal_id": str(uuid.uuid4())}, headers=operator()
+            )
+            assert answer.status_code == 201, answer.text
+            ids.append(answer.json()["proposal_id"])
+        forwarded, returned, ratified = ids
+
+        def at(pid: str, tier: Tier) -> VerifiedAtTier:
+            return VerifiedAtTier(
+                proposal_id=pid, round=1, village_code=VILLAGE, tier=tier, verifier=DISTRICT
+            )
+
+        await produce(
+            kafka_bootstrap,
+            topic_prefix,
+            [
+                at(forwarded, Tier.DISTRICT),
+                at(returned, Tier.DISTRICT),
+                at(ratified, Tier.DISTRICT),
+                at(forwarded, Tier.REGENCY),
+                ReturnedAtTier(
+                    proposal_id=returned, round=1, village_code=VILLAGE, tier=Tier.REGENCY,
+                    returned_by=DISTRICT, reasons=(Finding.of(ReasonCode.NAME_MISMATCH),), note="name",
+                ),
+                at(ratified, Tier.REGENCY),
+                BatchRatified(
+                    batch_id="batch-1", regency_code="17.71", decree_number="7/2027",
+                    decree_date=dt.date(2027, 1, 5), proposal_ids=(forwarded, ratified), ratified_by=regent,
+                ),
+            ],
+        )  # fmt: skip
+        views: dict[str, Any] = {}
+
+        async def all_applied() -> bool:
+            for pid in ids:
+                views[pid] = (await client.get(f"/proposals/{pid}", headers=operator())).json()
+            return views[returned]["status"] == "returned" and all(
+                len(views[pid]["timeline"]) == 4 for pid in (forwarded, ratified)
+            )
+
+        await wait_until(all_applied, what="every proposal's events")
+        assert views[returned]["waiting_at"] == "village"
+        assert [e["event"] for e in views[returned]["timeline"]] == [
+            "proposal.submitted",
+            "verification.verified_at_tier",
+            "verification.returned_at_tier",
+        ]
+        for pid in (forwarded, ratified):
+            assert views[pid]["status"] == "in_verification"
+            assert views[pid]["waiting_at"] == Tier.RATIFICATION.value
+            assert [(e["event"], e["tier"]) for e in views[pid]["timeline"]] == [
+                ("proposal.submitted", None),
+                ("verification.verified_at_tier", "district"),
+                ("verification.verified_at_tier", "regency"),
+                ("verification.batch_ratified", None),
+            ]

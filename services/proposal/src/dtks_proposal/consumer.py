@@ -1,14 +1,21 @@
 """The status read model, fed by verification and registry events (consumer ``proposal-status``).
 
 Each event moves the proposal's standing (see :mod:`dtks_proposal.domain.status`) and adds a
-timeline entry, in the transaction the runtime opens with the inbox row, so a redelivered event
+timeline entry, in the transaction the runtime opens with the inbox rows, so a redelivered event
 changes nothing. Events about proposals this service never recorded (civil-registry proposals
 raised elsewhere) are acknowledged and ignored.
+
+A batch is folded in memory, in the order it was read (one proposal's events share a partition, so
+that is their order): its proposals are locked with one statement, their standings moved by the
+pure rules, and the new standings and timeline entries written with one statement each. Three
+round trips per event made this consumer the slowest of the pipeline (about 1,500 events/s,
+minutes of lag behind a Ministry's batch decisions). A batch that fails is retried event by event
+by the runtime, through this same function, so a poison event is still isolated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -18,76 +25,72 @@ from dtks_contracts.vocabulary.tiers import Tier
 from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.domain import status as rules
 from dtks_proposal.timeline import registry_entry, verification_entry
-from dtks_runtime.consumer import BatchHandler, per_event
-from dtks_runtime.service import event_handler_registry
+from dtks_runtime.consumer import BatchHandler
 
 CONSUMER_NAME = "proposal-status"
 TOPICS = [VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name]
 
-Handler = Callable[[asyncpg.Connection, EventEnvelope], Awaitable[None]]
+Move = Callable[[rules.Standing, EventEnvelope], rules.Standing]
 
-
-async def _timeline_only(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    stored = await repo.load_for_update(conn, str(event.payload["proposal_id"]))
-    if stored is not None:
-        await repo.add_timeline(conn, [verification_entry(event)])
-
-
-def _moving(decide: Callable[[rules.Standing, EventEnvelope], rules.Standing]) -> Handler:
-    async def handle(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        stored = await repo.load_for_update(conn, str(event.payload["proposal_id"]))
-        if stored is None:
-            return
-        await repo.save_standing(conn, stored.proposal_id, decide(stored.standing, event))
-        await repo.add_timeline(conn, [verification_entry(event)])
-
-    return handle
-
-
-async def _batch_ratified(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    # One decree over many proposals: an entry in each known proposal's timeline.
-    known = await conn.fetch(
-        "SELECT proposal_id FROM proposals WHERE proposal_id = ANY($1::text[])",
-        [str(p) for p in event.payload["proposal_ids"]],
-    )
-    await repo.add_timeline(conn, [verification_entry(event, r["proposal_id"]) for r in known])
-
-
-async def _determined(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    stored = await repo.load_for_update(conn, str(event.payload["proposal_id"]))
-    if stored is None:
-        return
-    await repo.save_standing(
-        conn,
-        stored.proposal_id,
-        rules.determined(stored.standing),
-        household_id=str(event.payload["household_id"]),
-        decree_number=str(event.payload["decree_number"]),
-    )
-    await repo.add_timeline(conn, [registry_entry(event)])
-
-
-HANDLERS: dict[str, Handler] = {
-    "verification.integrity_checked": _timeline_only,
-    "verification.verified_at_tier": _moving(
-        lambda s, e: rules.verified_at(s, int(e.payload["round"]), Tier(e.payload["tier"]))
+# Verification events that move a proposal's standing; each also gets a timeline entry.
+MOVES: dict[str, Move] = {
+    "verification.verified_at_tier": lambda s, e: rules.verified_at(
+        s, int(e.payload["round"]), Tier(e.payload["tier"])
     ),
-    "verification.returned_at_tier": _moving(lambda s, e: rules.returned_at(s, int(e.payload["round"]))),
-    "verification.accepted_by_ministry": _moving(lambda s, e: rules.accepted(s, int(e.payload["round"]))),
-    "verification.batch_ratified": _batch_ratified,
-    "registry.household_registered": _determined,
-    "registry.household_corrected": _determined,
-    "registry.household_deactivated": _determined,
+    "verification.returned_at_tier": lambda s, e: rules.returned_at(s, int(e.payload["round"])),
+    "verification.accepted_by_ministry": lambda s, e: rules.accepted(s, int(e.payload["round"])),
 }
+TIMELINE_ONLY = frozenset({"verification.integrity_checked"})
+BATCH_RATIFIED = "verification.batch_ratified"  # one regent's decree over many proposals
+# The decree that put a proposal's household in the register (or changed or ended it there).
+DETERMINED = frozenset(
+    {"registry.household_registered", "registry.household_corrected", "registry.household_deactivated"}
+)
+HANDLED = frozenset({*MOVES, *TIMELINE_ONLY, BATCH_RATIFIED, *DETERMINED})
+
+
+def _proposal_ids(event: EventEnvelope) -> list[str]:
+    if event.event_type == BATCH_RATIFIED:
+        return [str(p) for p in event.payload["proposal_ids"]]
+    return [str(event.payload["proposal_id"])]
+
+
+async def apply_status_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+    relevant = [e for e in events if e.event_type in HANDLED]
+    for event in relevant:
+        # A payload that breaks its contract raises ValidationError: dead-lettered, not retried.
+        event.typed_payload()
+    stored = await repo.load_many_for_update(
+        conn, sorted({pid for e in relevant for pid in _proposal_ids(e)})
+    )
+    standings = {pid: s.standing for pid, s in stored.items()}
+    placed: dict[str, tuple[str, str]] = {}  # proposal -> (household, decree) of its determination
+    moved: set[str] = set()
+    entries: list[repo.TimelineEntry] = []
+    for event in relevant:
+        if event.event_type == BATCH_RATIFIED:
+            entries += [verification_entry(event, pid) for pid in _proposal_ids(event) if pid in stored]
+            continue
+        pid = str(event.payload["proposal_id"])
+        if pid not in stored:
+            continue
+        if event.event_type in DETERMINED:
+            standings[pid] = rules.determined(standings[pid])
+            placed[pid] = (str(event.payload["household_id"]), str(event.payload["decree_number"]))
+            moved.add(pid)
+            entries.append(registry_entry(event))
+            continue
+        move = MOVES.get(event.event_type)
+        if move is not None:
+            standings[pid] = move(standings[pid], event)
+            moved.add(pid)
+        entries.append(verification_entry(event))
+    await repo.save_standings(
+        conn,
+        [repo.StandingUpdate(pid, standings[pid], *placed.get(pid, (None, None))) for pid in sorted(moved)],
+    )
+    await repo.add_timeline(conn, entries)
 
 
 def status_handler() -> BatchHandler:
-    dispatch = event_handler_registry(HANDLERS)
-
-    async def validated(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        if event.event_type in HANDLERS:
-            # A payload that breaks its contract raises ValidationError: dead-lettered, not retried.
-            event.typed_payload()
-        await dispatch(conn, event)
-
-    return per_event(validated)
+    return apply_status_events

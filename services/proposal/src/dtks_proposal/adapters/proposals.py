@@ -126,6 +126,56 @@ async def load_for_update(conn: asyncpg.Connection, proposal_id: str) -> StoredP
     )
 
 
+async def load_many_for_update(
+    conn: asyncpg.Connection, proposal_ids: list[str]
+) -> dict[str, StoredProposal]:
+    """The proposals this service recorded among ``proposal_ids``, locked in id order (so two
+    transactions locking overlapping sets wait for each other instead of deadlocking)."""
+    rows = await conn.fetch(
+        """SELECT proposal_id, kind, village_code, status, round, waiting_at, stream_version, submitted_by
+           FROM proposals WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id FOR UPDATE""",
+        proposal_ids,
+    )
+    return {
+        r["proposal_id"]: StoredProposal(
+            proposal_id=r["proposal_id"],
+            kind=r["kind"],
+            village_code=r["village_code"],
+            standing=Standing(ProposalStatus(r["status"]), r["round"], r["waiting_at"]),
+            stream_version=r["stream_version"],
+            submitted_by=r["submitted_by"],
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class StandingUpdate:
+    proposal_id: str
+    standing: Standing
+    household_id: str | None = None  # set by the decree that put it in the register
+    decree_number: str | None = None
+
+
+async def save_standings(conn: asyncpg.Connection, updates: list[StandingUpdate]) -> None:
+    if not updates:
+        return
+    await conn.execute(
+        """UPDATE proposals SET status = x.s, round = x.r, waiting_at = x.w,
+                  household_id = coalesce(x.h, household_id), decree_number = coalesce(x.d, decree_number),
+                  updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[])
+                AS x(id, s, r, w, h, d)
+           WHERE proposals.proposal_id = x.id""",
+        [u.proposal_id for u in updates],
+        [u.standing.status.value for u in updates],
+        [u.standing.round for u in updates],
+        [u.standing.waiting_at for u in updates],
+        [u.household_id for u in updates],
+        [u.decree_number for u in updates],
+    )
+
+
 async def save_standing(
     conn: asyncpg.Connection,
     proposal_id: str,
