@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dtks_contracts.envelope import EventEnvelope
@@ -32,7 +31,13 @@ from dtks_runtime.event_store import EventStore
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.problems import install_problem_handlers
 from dtks_runtime.settings import RuntimeSettings
-from dtks_runtime.telemetry import bound, configure_logging, configure_tracing, get_logger
+from dtks_runtime.telemetry import (
+    bound,
+    configure_logging,
+    configure_tracing,
+    get_logger,
+    http_server_telemetry,
+)
 from dtks_runtime.topics import consumer_topics, ensure_topics
 
 log = get_logger(__name__)
@@ -195,7 +200,13 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        telemetry=http_server_telemetry(),
+    )
     app.state.runtime = runtime
     app.state.tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
     install_problem_handlers(app)
@@ -206,9 +217,6 @@ def create_app(
     async def healthz() -> dict[str, Any]:
         return await runtime.health()
 
-    # One server span per request. The instrumentation's extra spans around every ASGI receive and
-    # send cost more CPU than the request's own work on a busy service and tell nothing new.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz", exclude_spans=["receive", "send"])
     return app
 
 

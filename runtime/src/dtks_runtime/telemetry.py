@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -77,6 +78,22 @@ def configure_tracing(
     if extra is not None:
         _provider.add_span_processor(BatchSpanProcessor(extra))
     return _provider
+
+
+def http_server_telemetry(*, excluded_paths: frozenset[str] = frozenset({"/healthz"})) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry for a service's app: one server span per request, continuing the
+    caller's trace from its ``traceparent`` header and named by route, active while the route runs (so
+    the events it appends record it). No per-request metrics or log records (structlog writes the
+    logs) and no span per dependency. Health checks make no spans.
+
+    It replaced opentelemetry-instrumentation-fastapi, which matched every route a second time per
+    request to name its span and set some twenty attributes: about 70 µs of a submission's 600.
+    """
+
+    def excluded(scope: MutableMapping[str, Any]) -> bool:
+        return scope.get("path") in excluded_paths
+
+    return {"tracing": True, "metrics": False, "logs": False, "operation_spans": False, "exclude": excluded}
 
 
 def tracer() -> trace.Tracer:

@@ -116,3 +116,25 @@ def test_bad_rows_are_reported_with_row_field_and_reason_and_good_households_pas
 def test_a_file_without_the_member_columns_is_refused_whole() -> None:
     with pytest.raises(FileRefused, match="nik"):
         parse_file(b"kk_number,name\n1771010406240001,Budi\n", "f.csv")
+
+
+def test_a_fingerprint_tells_a_retry_from_another_request_whatever_the_key_order() -> None:
+    body = _body()
+    reordered = dict(reversed(list(body.items())))
+    reordered["household"] = dict(reversed(list(body["household"].items())))
+    proposal = ProposalIn.model_validate(body)
+    assert ProposalIn.model_validate(reordered).fingerprint() == proposal.fingerprint()
+    other = ProposalIn.model_validate(_body(programs=["PKH"]))
+    assert other.fingerprint() != proposal.fingerprint()
+    assert proposal.same_as(proposal.fingerprint()) and not other.same_as(proposal.fingerprint())
+
+
+def test_an_answer_stored_with_the_first_releases_fingerprint_still_matches_its_retry() -> None:
+    import hashlib
+    import json
+
+    proposal = ProposalIn.model_validate(_body())
+    canonical = json.dumps(proposal.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    stored = hashlib.sha256(canonical.encode()).hexdigest()
+    assert proposal.same_as(stored)
+    assert not ProposalIn.model_validate(_body(programs=["PKH"])).same_as(stored)

@@ -147,7 +147,7 @@ class SubmissionGroup:
             for i, s in enumerate(submissions):
                 if s.key and s.key in stored:
                     try:
-                        outcomes[i] = replay_answer(stored[s.key], s.fingerprint, s.what)
+                        outcomes[i] = replay_answer(stored[s.key], s.proposal.same_as, s.what)
                     except Problem as problem:
                         outcomes[i] = problem
                     continue

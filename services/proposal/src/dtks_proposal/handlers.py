@@ -86,8 +86,9 @@ def window_problem(refusal: Refusal) -> Problem:
     )
 
 
-def replay_answer(stored: repo.StoredAnswer, fingerprint: str, what: str) -> Answer:
-    if stored.fingerprint != fingerprint:
+def replay_answer(stored: repo.StoredAnswer, same_as: Callable[[str], bool], what: str) -> Answer:
+    """The stored answer again, if the request is the one it answered (``same_as`` its fingerprint)."""
+    if not same_as(stored.fingerprint):
         raise Problem(
             409,
             "idempotency_key_reused",
@@ -185,7 +186,7 @@ async def enter_alone(runtime: ServiceRuntime, s: Submission) -> Answer:
         # the proposal's stream taken, or the proposal row or answer is): answer as it was answered.
         stored = await repo.find_answer(runtime.pool, s.key) if s.key else None
         if stored is not None:
-            return replay_answer(stored, s.fingerprint, s.what)
+            return replay_answer(stored, s.proposal.same_as, s.what)
         raise Problem(
             409,
             "proposal_id_taken",
@@ -203,7 +204,7 @@ async def _enter(runtime: ServiceRuntime, s: Submission) -> Answer:
     async with runtime.pool.acquire() as conn, conn.transaction():
         stored, window = await repo.answer_or_window(conn, key, s.regency)
         if stored is not None:
-            return replay_answer(stored, s.fingerprint, s.what)
+            return replay_answer(stored, s.proposal.same_as, s.what)
         refusal = admits(window, today())
         if refusal is not None:
             raise window_problem(refusal)
@@ -303,7 +304,7 @@ async def resubmit(
     key = f"resubmission:{principal.subject}:{proposal_id}:{header_key}" if header_key else None
     fingerprint = correction.fingerprint()
     if key is not None and (stored := await repo.find_answer(runtime.pool, key)) is not None:
-        return replay_answer(stored, fingerprint, "This Idempotency-Key")
+        return replay_answer(stored, correction.same_as, "This Idempotency-Key")
     try:
         async with runtime.pool.acquire() as conn, conn.transaction():
             current = await _load(conn, principal, proposal_id)
@@ -358,7 +359,7 @@ async def resubmit(
     except (_KeyTaken, ConcurrencyConflict):
         stored = await repo.find_answer(runtime.pool, key) if key else None
         if stored is not None:
-            return replay_answer(stored, fingerprint, "This Idempotency-Key")
+            return replay_answer(stored, correction.same_as, "This Idempotency-Key")
         raise Problem(
             409, "proposal_changed", "The proposal changed meanwhile; load it and try again."
         ) from None
@@ -386,7 +387,7 @@ async def withdraw(
         async with runtime.pool.acquire() as conn, conn.transaction():
             current = await _load(conn, principal, proposal_id)
             if (stored := await repo.find_answer(conn, key)) is not None:
-                return replay_answer(stored, fingerprint, "This proposal's withdrawal")
+                return replay_answer(stored, withdrawal.same_as, "This proposal's withdrawal")
             if not current.standing.can_withdraw():
                 raise Problem(
                     409,

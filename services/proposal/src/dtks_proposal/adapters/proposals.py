@@ -10,9 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import pydantic_core
 
 from dtks_proposal.domain.status import ProposalStatus, Standing
 from dtks_proposal.domain.windows import Window
+
+
+def _json(value: Any) -> str:
+    """JSON text for a jsonb parameter. pydantic's core serializes a proposal's content about six
+    times faster than ``json.dumps``, and a group commit writes a hundred of them."""
+    return pydantic_core.to_json(value).decode()
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def _proposal_columns(proposals: list[NewProposal]) -> list[list[Any]]:
         [p.standing.status.value for p in proposals],
         [p.standing.round for p in proposals],
         [p.standing.waiting_at for p in proposals],
-        [json.dumps(p.content) for p in proposals],
+        [_json(p.content) for p in proposals],
         [p.target_household_id for p in proposals],
         [p.submitted_by for p in proposals],
     ]
@@ -100,11 +107,11 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
         [e.event_type for e in entries],
         [e.round for e in entries],
         [e.at for e in entries],
-        [json.dumps(e.actor) if e.actor is not None else None for e in entries],
+        [_json(e.actor) if e.actor is not None else None for e in entries],
         [e.tier for e in entries],
-        [json.dumps(e.reasons) if e.reasons else "[]" for e in entries],
+        [_json(e.reasons) if e.reasons else "[]" for e in entries],
         [e.note for e in entries],
-        [json.dumps(e.details) if e.details else "{}" for e in entries],
+        [_json(e.details) if e.details else "{}" for e in entries],
     )
 
 
@@ -197,7 +204,7 @@ async def save_standing(
         standing.round,
         standing.waiting_at,
         stream_version,
-        json.dumps(content) if content is not None else None,
+        _json(content) if content is not None else None,
         household_id,
         decree_number,
     )
@@ -317,7 +324,7 @@ async def remember_answer(
         key,
         fingerprint,
         status_code,
-        json.dumps(body),
+        _json(body),
     )
     return row is not None
 
@@ -440,7 +447,7 @@ async def record_submission(
         proposal.standing.status.value,
         proposal.standing.round,
         proposal.standing.waiting_at,
-        json.dumps(proposal.content),
+        _json(proposal.content),
         proposal.target_household_id,
         proposal.submitted_by,
         counts_against_quota,
@@ -448,12 +455,12 @@ async def record_submission(
         entry.event_type,
         entry.round,
         entry.at,
-        json.dumps(entry.actor) if entry.actor is not None else None,
+        _json(entry.actor) if entry.actor is not None else None,
         entry.note,
         answer.key if answer else None,
         answer.fingerprint if answer else None,
         answer.status_code if answer else None,
-        json.dumps(answer.body) if answer else None,
+        _json(answer.body) if answer else None,
     )
     return bool(ok)
 
@@ -492,7 +499,7 @@ async def set_window(
         period_end,
         quota,
         int(used),
-        json.dumps(updated_by),
+        _json(updated_by),
     )
     return _window(row)
 
@@ -562,12 +569,12 @@ async def record_submissions(
         [e.event_type for e in entries],
         [e.round for e in entries],
         [e.at for e in entries],
-        [json.dumps(e.actor) if e.actor is not None else None for e in entries],
+        [_json(e.actor) if e.actor is not None else None for e in entries],
         [e.note for e in entries],
         [a.key for a in answers],
         [a.fingerprint for a in answers],
         [a.status_code for a in answers],
-        [json.dumps(a.body) for a in answers],
+        [_json(a.body) for a in answers],
     )
     assert row is not None
     return bool(row["proposals"] == len(proposals) and row["answers"] == len(answers))
