@@ -97,11 +97,25 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
     if not entries:
         return
     await conn.execute(
-        """INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, tier,
-                                          reasons, note, details)
-           SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[],
-                                $6::jsonb[], $7::text[], $8::jsonb[], $9::text[], $10::jsonb[])
-           ON CONFLICT (proposal_id, event_id) DO NOTHING""",
+        f"""INSERT INTO proposal_timeline ({_TIMELINE_COLUMNS})
+            SELECT * FROM {_timeline_unnest(1)}
+            ON CONFLICT (proposal_id, event_id) DO NOTHING""",
+        *_timeline_columns(entries),
+    )
+
+
+_TIMELINE_COLUMNS = "proposal_id, event_id, event_type, round, at, actor, tier, reasons, note, details"
+
+
+def _timeline_unnest(first: int) -> str:
+    """unnest(...) of the timeline's ten array parameters, numbered from ``first``."""
+    types = ("text", "uuid", "text", "int", "timestamptz", "jsonb", "text", "jsonb", "text", "jsonb")
+    return "unnest(" + ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(types)) + ")"
+
+
+def _timeline_columns(entries: list[TimelineEntry]) -> list[list[Any]]:
+    """Timeline entries as one array parameter per column of _TIMELINE_COLUMNS."""
+    return [
         [e.proposal_id for e in entries],
         [e.event_id for e in entries],
         [e.event_type for e in entries],
@@ -112,7 +126,7 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
         [_json(e.reasons) if e.reasons else "[]" for e in entries],
         [e.note for e in entries],
         [_json(e.details) if e.details else "{}" for e in entries],
-    )
+    ]
 
 
 async def load_for_update(conn: asyncpg.Connection, proposal_id: str) -> StoredProposal | None:
@@ -421,48 +435,13 @@ async def record_submission(
     False (and nothing written that the caller may keep: it must roll back) if the proposal id or
     the idempotency key was taken by another request first.
     """
-    ok = await conn.fetchval(
-        """WITH p AS (
-               INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round, waiting_at,
-                                      stream_version, content, target_household_id, submitted_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8::jsonb, $9, $10)
-               ON CONFLICT (proposal_id) DO NOTHING RETURNING proposal_id
-           ), quota AS (
-               UPDATE windows SET used = used + 1
-               WHERE regency_code = $4 AND $11::boolean AND EXISTS (SELECT 1 FROM p)
-           ), timeline AS (
-               INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, note)
-               SELECT proposal_id, $12, $13, $14, $15, $16::jsonb, $17 FROM p
-               ON CONFLICT (proposal_id, event_id) DO NOTHING
-           ), answer AS (
-               INSERT INTO idempotency (key, fingerprint, status_code, response)
-               SELECT $18, $19, $20, $21::jsonb WHERE $18::text IS NOT NULL AND EXISTS (SELECT 1 FROM p)
-               ON CONFLICT (key) DO NOTHING RETURNING 1
-           )
-           SELECT EXISTS (SELECT 1 FROM p) AND ($18::text IS NULL OR EXISTS (SELECT 1 FROM answer))""",
-        proposal.proposal_id,
-        proposal.kind,
-        proposal.village_code,
-        proposal.regency_code,
-        proposal.standing.status.value,
-        proposal.standing.round,
-        proposal.standing.waiting_at,
-        _json(proposal.content),
-        proposal.target_household_id,
-        proposal.submitted_by,
-        counts_against_quota,
-        entry.event_id,
-        entry.event_type,
-        entry.round,
-        entry.at,
-        _json(entry.actor) if entry.actor is not None else None,
-        entry.note,
-        answer.key if answer else None,
-        answer.fingerprint if answer else None,
-        answer.status_code if answer else None,
-        _json(answer.body) if answer else None,
+    return await record_submissions(
+        conn,
+        [proposal],
+        [entry],
+        {proposal.regency_code: 1} if counts_against_quota else {},
+        [answer] if answer is not None else [],
     )
-    return bool(ok)
 
 
 async def set_window(
@@ -539,7 +518,7 @@ async def record_submissions(
     roll back (some rows may have been written) and decide those submissions one by one.
     """
     row = await conn.fetchrow(
-        """WITH p AS (
+        f"""WITH p AS (
                INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round,
                                       waiting_at, stream_version, content, target_household_id, submitted_by)
                SELECT id, k, v, r, s, rd, w, 1, c::jsonb, t, sb
@@ -551,26 +530,19 @@ async def record_submissions(
                UPDATE windows w SET used = w.used + x.n
                FROM unnest($11::text[], $12::int[]) AS x(r, n) WHERE w.regency_code = x.r
            ), timeline AS (
-               INSERT INTO proposal_timeline (proposal_id, event_id, event_type, round, at, actor, note)
-               SELECT * FROM unnest($13::text[], $14::uuid[], $15::text[], $16::int[], $17::timestamptz[],
-                                    $18::jsonb[], $19::text[])
+               INSERT INTO proposal_timeline ({_TIMELINE_COLUMNS})
+               SELECT * FROM {_timeline_unnest(13)}
                ON CONFLICT (proposal_id, event_id) DO NOTHING
            ), answer AS (
                INSERT INTO idempotency (key, fingerprint, status_code, response)
-               SELECT * FROM unnest($20::text[], $21::text[], $22::int[], $23::jsonb[])
+               SELECT * FROM unnest($23::text[], $24::text[], $25::int[], $26::jsonb[])
                ON CONFLICT (key) DO NOTHING RETURNING 1
            )
            SELECT (SELECT count(*) FROM p) AS proposals, (SELECT count(*) FROM answer) AS answers""",
         *_proposal_columns(proposals),
         list(quota_use),
         list(quota_use.values()),
-        [e.proposal_id for e in entries],
-        [e.event_id for e in entries],
-        [e.event_type for e in entries],
-        [e.round for e in entries],
-        [e.at for e in entries],
-        [_json(e.actor) if e.actor is not None else None for e in entries],
-        [e.note for e in entries],
+        *_timeline_columns(entries),
         [a.key for a in answers],
         [a.fingerprint for a in answers],
         [a.status_code for a in answers],
