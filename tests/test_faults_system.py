@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -655,48 +655,56 @@ async def test_each_service_killed_mid_stream_loses_and_repeats_nothing(world: W
             await ensure_everything_up(world)
 
 
-async def test_kafka_broker_stopped_and_restarted_mid_stream(world: World) -> None:
+Outage = Callable[[Driver, list[str], list[dict[str, Any]]], Awaitable[list[str]]]
+
+
+async def ride_out(world: World, outage: Outage) -> None:
+    """Six proposals are submitted; ``outage(driver, their ids, six more bodies)`` stops part of the
+    infrastructure, submits the six more (returning their ids) and starts it again; then all twelve
+    go to a decree and the invariants are checked. Whatever is still down is started again after."""
     async with httpx.AsyncClient(timeout=30) as http:
         driver = Driver(world, http)
         first, during = world.take(6), world.take(6)
         try:
             ids = await driver.submit(first)
-            await driver.past("district", ids)  # district decisions are now on their way through Kafka
-            await asyncio.to_thread(world.stack.stop_kafka)
-            say("kafka stopped")
-            # The proposal service still accepts submissions, at once: they wait in its outbox.
-            before = driver.interruptions
-            ids += await driver.submit(during)
-            assert driver.interruptions == before, "a submission failed while only the broker was down"
-            say("submitted while the broker was down")
-            await asyncio.sleep(3)
-            await asyncio.to_thread(world.stack.start)
-            say("kafka restarted")
+            ids += await outage(driver, ids, during)
             household_of, decree = await drive_to_decree(driver, ids)
             await check_invariants(driver, world, household_of, decree)
         finally:
             await ensure_everything_up(world)
+
+
+async def test_kafka_broker_stopped_and_restarted_mid_stream(world: World) -> None:
+    async def broker_outage(driver: Driver, ids: list[str], during: list[dict[str, Any]]) -> list[str]:
+        await driver.past("district", ids)  # district decisions are now on their way through Kafka
+        await asyncio.to_thread(world.stack.stop_kafka)
+        say("kafka stopped")
+        # The proposal service still accepts submissions, at once: they wait in its outbox.
+        before = driver.interruptions
+        submitted = await driver.submit(during)
+        assert driver.interruptions == before, "a submission failed while only the broker was down"
+        say("submitted while the broker was down")
+        await asyncio.sleep(3)
+        await asyncio.to_thread(world.stack.start)
+        say("kafka restarted")
+        return submitted
+
+    await ride_out(world, broker_outage)
 
 
 async def test_postgres_restarted_mid_stream(world: World) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
-        driver = Driver(world, http)
-        first, during = world.take(6), world.take(6)
-        try:
-            # The database goes while the first submissions are being relayed, checked and consumed.
-            ids = await driver.submit(first)
-            await asyncio.to_thread(world.stack.stop_postgres)
-            say("postgres stopped")
-            # Submissions while the database is down are not accepted; the client retries them.
-            submitting = asyncio.create_task(driver.submit(during))
-            await asyncio.sleep(6)
-            await asyncio.to_thread(world.stack.start_postgres)
-            say("postgres started")
-            ids += await submitting
-            household_of, decree = await drive_to_decree(driver, ids)
-            await check_invariants(driver, world, household_of, decree)
-        finally:
-            await ensure_everything_up(world)
+    async def database_outage(driver: Driver, ids: list[str], during: list[dict[str, Any]]) -> list[str]:
+        # The database goes while the first submissions are being relayed, checked and consumed.
+        await asyncio.to_thread(world.stack.stop_postgres)
+        say("postgres stopped")
+        # Submissions while the database is down are not accepted; the client retries them.
+        submitting = asyncio.create_task(driver.submit(during))
+        await asyncio.sleep(6)
+        await asyncio.to_thread(world.stack.start_postgres)
+        say("postgres started")
+        return await submitting
+
+    await ride_out(world, database_outage)
 
 
 POISON_LEFT_IN_THE_LOG: dict[str, Any] = {}
