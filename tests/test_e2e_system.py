@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from dtks_contracts.vocabulary.roles import Role
-from dtks_notification.testing import HttpReceiver, serving_in_thread
+from dtks_notification.testing import HttpReceiver, subscribed_agency
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.settings import LOCAL_JWT_SECRET
@@ -52,17 +52,7 @@ class System:
 @pytest.fixture(scope="module")
 def system(services: LocalSystem) -> Iterator[System]:
     """The services with the demo's quarter run through them, and an agency subscribed before it."""
-    with serving_in_thread() as agency:
-        subscription = httpx.post(
-            f"{services.urls['notification']}/subscriptions",
-            json={
-                "callback_url": agency.url,
-                "secret": AGENCY_SECRET,
-                "event_types": ["registry.determination_issued"],
-            },
-            headers=services.headers(Role.AGENCY, "ID"),
-        )
-        assert subscription.status_code == 201, subscription.text
+    with subscribed_agency(services, AGENCY_SECRET, ["registry.determination_issued"]) as agency:
         demo = subprocess.run(
             [sys.executable, str(ROOT / "deploy/local/demo.py")],
             env={**services.env, "DTKS_DEMO_PEOPLE": "6000", "DTKS_DEMO_REGISTER": "40"},

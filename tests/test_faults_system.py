@@ -40,7 +40,7 @@ from aiokafka import AIOKafkaProducer
 
 from dtks_contracts.topics import PROPOSAL_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.roles import Role
-from dtks_notification.testing import HttpReceiver, serving_in_thread
+from dtks_notification.testing import HttpReceiver, subscribed_agency
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.dead_letters import list_dead_letters
 from dtks_runtime.local_system import LocalSystem
@@ -213,18 +213,8 @@ def world(services: LocalSystem, stack: Stack) -> Iterator[World]:
     records = [r.to_json() for r in population.civil_registry_records()]
     loaded = httpx.post(f"{services.urls['civil-registry']}/people", json={"people": records}, timeout=300)
     assert loaded.status_code == 200, loaded.text
-    with serving_in_thread() as agency:
-        subscription = httpx.post(
-            f"{services.urls['notification']}/subscriptions",
-            json={
-                "callback_url": agency.url,
-                "secret": AGENCY_SECRET,
-                "event_types": ["registry.determination_issued", "registry.household_registered"],
-            },
-            headers=services.headers(Role.AGENCY, "ID"),
-            timeout=30,
-        )
-        assert subscription.status_code == 201, subscription.text
+    public_events = ["registry.determination_issued", "registry.household_registered"]
+    with subscribed_agency(services, AGENCY_SECRET, public_events) as agency:
         drawn = [p.body for p in proposals(population, 70, seed=11) if p.fault is None]
         yield World(services, stack, agency, iter(drawn))
 

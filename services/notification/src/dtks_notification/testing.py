@@ -15,6 +15,7 @@ from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from dtks_contracts.actor import Actor
@@ -22,6 +23,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import EventPayload
 from dtks_contracts.household import Address, Contact, Household, Member
 from dtks_contracts.vocabulary import RelationToHead, Role, Sex
+from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.testing import publish_events
 
 
@@ -135,6 +137,23 @@ def serving_in_thread(respond: Responder = always_ok) -> Iterator[HttpReceiver]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@contextlib.contextmanager
+def subscribed_agency(
+    services: LocalSystem, secret: str, event_types: Sequence[str]
+) -> Iterator[HttpReceiver]:
+    """A partner agency's webhook endpoint (:func:`serving_in_thread`), subscribed to ``event_types``
+    through the running notification service's API, as the agency would subscribe."""
+    with serving_in_thread() as agency:
+        subscription = httpx.post(
+            f"{services.urls['notification']}/subscriptions",
+            json={"callback_url": agency.url, "secret": secret, "event_types": list(event_types)},
+            headers=services.headers(Role.AGENCY, "ID"),
+            timeout=30,
+        )
+        assert subscription.status_code == 201, subscription.text
+        yield agency
 
 
 @dataclass
