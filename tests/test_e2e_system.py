@@ -14,16 +14,15 @@ import hmac
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from dtks_contracts.vocabulary.roles import Role
+from dtks_notification.testing import HttpReceiver, subscribed_agency
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.settings import LOCAL_JWT_SECRET
@@ -37,33 +36,12 @@ tokens = TokenService(LOCAL_JWT_SECRET)
 AGENCY_SECRET = "health-ministry-webhook-secret"
 
 
-class AgencyReceiver:
-    """A partner agency's webhook endpoint: a real HTTP server on loopback that keeps what it got."""
-
-    def __init__(self) -> None:
-        received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dtks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @dataclass(frozen=True)
 class System:
     urls: dict[str, str]
     env: dict[str, str]
     demo_output: str
-    agency: AgencyReceiver
+    agency: HttpReceiver  # a partner agency's webhook endpoint, keeping every request it got
 
     def headers(self, role: Role, region: str) -> dict[str, str]:
         return {
@@ -74,26 +52,16 @@ class System:
 @pytest.fixture(scope="module")
 def system(services: LocalSystem) -> Iterator[System]:
     """The services with the demo's quarter run through them, and an agency subscribed before it."""
-    agency = AgencyReceiver()
-    subscription = httpx.post(
-        f"{services.urls['notification']}/subscriptions",
-        json={
-            "callback_url": agency.url,
-            "secret": AGENCY_SECRET,
-            "event_types": ["registry.determination_issued"],
-        },
-        headers=services.headers(Role.AGENCY, "ID"),
-    )
-    assert subscription.status_code == 201, subscription.text
-    demo = subprocess.run(
-        [sys.executable, str(ROOT / "deploy/local/demo.py")],
-        env={**services.env, "DTKS_DEMO_PEOPLE": "6000", "DTKS_DEMO_REGISTER": "40"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    yield System(services.urls, services.env, demo.stdout, agency)
+    with subscribed_agency(services, AGENCY_SECRET, ["registry.determination_issued"]) as agency:
+        demo = subprocess.run(
+            [sys.executable, str(ROOT / "deploy/local/demo.py")],
+            env={**services.env, "DTKS_DEMO_PEOPLE": "6000", "DTKS_DEMO_REGISTER": "40"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+        yield System(services.urls, services.env, demo.stdout, agency)
 
 
 def get(system: System, service: str, path: str, role: Role, region: str, **params: str) -> httpx.Response:
@@ -189,16 +157,17 @@ def test_an_auditors_replay_reproduces_every_decrees_hash(system: System) -> Non
 
 def test_a_subscribed_agency_receives_each_decree_once_signed(system: System) -> None:
     async def both_decrees() -> bool:
-        return len({h["x-dtks-delivery-id"] for h, _ in system.agency.received}) >= 2
+        return len({r.headers["x-dtks-delivery-id"] for r in list(system.agency.requests)}) >= 2
 
     asyncio.run(wait_until(both_decrees, within=60, what="both decrees delivered to the agency"))
-    decrees = {}
-    for headers, body in system.agency.received:
+    decrees: dict[str, set[str]] = {}
+    for request in list(system.agency.requests):
+        headers = request.headers
         expected = hmac.new(
-            AGENCY_SECRET.encode(), f"{headers['x-dtks-timestamp']}.".encode() + body, hashlib.sha256
+            AGENCY_SECRET.encode(), f"{headers['x-dtks-timestamp']}.".encode() + request.body, hashlib.sha256
         )
         assert headers["x-dtks-signature"] == f"sha256={expected.hexdigest()}"
-        event = json.loads(body)["event"]
+        event = json.loads(request.body)["event"]
         decrees.setdefault(event["payload"]["decree_number"], set()).add(headers["x-dtks-delivery-id"])
     assert set(decrees) == {"1/HUK/2026", "2/HUK/2027"}
     assert all(len(ids) == 1 for ids in decrees.values())  # redelivered at most under the same id

@@ -27,12 +27,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from aiokafka import AIOKafkaProducer
 
 from dtks_contracts.topics import PROPOSAL_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.roles import Role
+from dtks_notification.testing import HttpReceiver, subscribed_agency
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.dead_letters import list_dead_letters
 from dtks_runtime.local_system import LocalSystem
@@ -175,45 +174,30 @@ def infra(stack: Stack) -> Infra:
 # ------------------------------------------------------------------ the agency, the population
 
 
-class AgencyReceiver:
-    """A partner agency's webhook on loopback: keeps (delivery id, event) of every POST it gets."""
-
-    def __init__(self) -> None:
-        received = self.received = []  # type: list[tuple[str, dict[str, Any]]]
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((self.headers["X-DTKS-Delivery-Id"], json.loads(body)["event"]))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/dtks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def deliveries_by_event(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = defaultdict(set)
-        for delivery_id, event in list(self.received):
-            out[str(event["event_id"])].add(delivery_id)
-        return out
-
-    def events_of(self, event_type: str) -> list[dict[str, Any]]:
-        return [e for _, e in list(self.received) if e["event_type"] == event_type]
-
-
 @dataclass
 class World:
     services: LocalSystem
     stack: Stack
-    agency: AgencyReceiver
+    agency: HttpReceiver  # a partner agency's webhook on loopback, keeping every POST it got
     bodies: Iterator[dict[str, Any]]
     quarters: Iterator[tuple[int, int]] = field(
         default_factory=lambda: ((y, m) for y in itertools.count(2030) for m in (1, 4, 7, 10))
     )
+
+    def deliveries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(delivery id, event) of every webhook the agency got so far."""
+        return [
+            (r.headers["x-dtks-delivery-id"], json.loads(r.body)["event"]) for r in list(self.agency.requests)
+        ]
+
+    def deliveries_by_event(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = defaultdict(set)
+        for delivery_id, event in self.deliveries():
+            out[str(event["event_id"])].add(delivery_id)
+        return out
+
+    def agency_events(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for _, e in self.deliveries() if e["event_type"] == event_type]
 
     def take(self, n: int) -> list[dict[str, Any]]:
         return list(itertools.islice(self.bodies, n))
@@ -229,23 +213,10 @@ def world(services: LocalSystem, stack: Stack) -> Iterator[World]:
     records = [r.to_json() for r in population.civil_registry_records()]
     loaded = httpx.post(f"{services.urls['civil-registry']}/people", json={"people": records}, timeout=300)
     assert loaded.status_code == 200, loaded.text
-    agency = AgencyReceiver()
-    subscription = httpx.post(
-        f"{services.urls['notification']}/subscriptions",
-        json={
-            "callback_url": agency.url,
-            "secret": AGENCY_SECRET,
-            "event_types": ["registry.determination_issued", "registry.household_registered"],
-        },
-        headers=services.headers(Role.AGENCY, "ID"),
-        timeout=30,
-    )
-    assert subscription.status_code == 201, subscription.text
-    drawn = [p.body for p in proposals(population, 70, seed=11) if p.fault is None]
-    try:
+    public_events = ["registry.determination_issued", "registry.household_registered"]
+    with subscribed_agency(services, AGENCY_SECRET, public_events) as agency:
+        drawn = [p.body for p in proposals(population, 70, seed=11) if p.fault is None]
         yield World(services, stack, agency, iter(drawn))
-    finally:
-        agency.server.shutdown()
 
 
 # ------------------------------------------------------------------ a client that rides out faults
@@ -573,10 +544,10 @@ async def delivered_once(world: World, household_of: dict[str, str], decree: dic
 
     async def all_delivered() -> bool:
         registered = {
-            e["payload"]["household_id"] for e in world.agency.events_of("registry.household_registered")
+            e["payload"]["household_id"] for e in world.agency_events("registry.household_registered")
         }
         decrees = {
-            e["payload"]["decree_number"] for e in world.agency.events_of("registry.determination_issued")
+            e["payload"]["decree_number"] for e in world.agency_events("registry.determination_issued")
         }
         return set(household_of.values()) <= registered and decree["decree_number"] in decrees
 
@@ -584,16 +555,16 @@ async def delivered_once(world: World, household_of: dict[str, str], decree: dic
     while not await all_delivered():
         assert time.monotonic() < deadline, "the agency did not receive every registration and the decree"
         await asyncio.sleep(0.5)
-    by_event = world.agency.deliveries_by_event()
+    by_event = world.deliveries_by_event()
     assert all(len(d) == 1 for d in by_event.values()), {e: d for e, d in by_event.items() if len(d) > 1}
     per_household = Counter(
-        e["payload"]["household_id"] for e in world.agency.events_of("registry.household_registered")
+        e["payload"]["household_id"] for e in world.agency_events("registry.household_registered")
     )
     assert all(per_household[h] >= 1 for h in household_of.values())
     distinct = Counter(
         e["payload"]["household_id"]
         for e in {
-            str(e["event_id"]): e for e in world.agency.events_of("registry.household_registered")
+            str(e["event_id"]): e for e in world.agency_events("registry.household_registered")
         }.values()
     )
     assert all(distinct[h] == 1 for h in household_of.values()), "a household registered by two events"
@@ -674,48 +645,56 @@ async def test_each_service_killed_mid_stream_loses_and_repeats_nothing(world: W
             await ensure_everything_up(world)
 
 
-async def test_kafka_broker_stopped_and_restarted_mid_stream(world: World) -> None:
+Outage = Callable[[Driver, list[str], list[dict[str, Any]]], Awaitable[list[str]]]
+
+
+async def ride_out(world: World, outage: Outage) -> None:
+    """Six proposals are submitted; ``outage(driver, their ids, six more bodies)`` stops part of the
+    infrastructure, submits the six more (returning their ids) and starts it again; then all twelve
+    go to a decree and the invariants are checked. Whatever is still down is started again after."""
     async with httpx.AsyncClient(timeout=30) as http:
         driver = Driver(world, http)
         first, during = world.take(6), world.take(6)
         try:
             ids = await driver.submit(first)
-            await driver.past("district", ids)  # district decisions are now on their way through Kafka
-            await asyncio.to_thread(world.stack.stop_kafka)
-            say("kafka stopped")
-            # The proposal service still accepts submissions, at once: they wait in its outbox.
-            before = driver.interruptions
-            ids += await driver.submit(during)
-            assert driver.interruptions == before, "a submission failed while only the broker was down"
-            say("submitted while the broker was down")
-            await asyncio.sleep(3)
-            await asyncio.to_thread(world.stack.start)
-            say("kafka restarted")
+            ids += await outage(driver, ids, during)
             household_of, decree = await drive_to_decree(driver, ids)
             await check_invariants(driver, world, household_of, decree)
         finally:
             await ensure_everything_up(world)
+
+
+async def test_kafka_broker_stopped_and_restarted_mid_stream(world: World) -> None:
+    async def broker_outage(driver: Driver, ids: list[str], during: list[dict[str, Any]]) -> list[str]:
+        await driver.past("district", ids)  # district decisions are now on their way through Kafka
+        await asyncio.to_thread(world.stack.stop_kafka)
+        say("kafka stopped")
+        # The proposal service still accepts submissions, at once: they wait in its outbox.
+        before = driver.interruptions
+        submitted = await driver.submit(during)
+        assert driver.interruptions == before, "a submission failed while only the broker was down"
+        say("submitted while the broker was down")
+        await asyncio.sleep(3)
+        await asyncio.to_thread(world.stack.start)
+        say("kafka restarted")
+        return submitted
+
+    await ride_out(world, broker_outage)
 
 
 async def test_postgres_restarted_mid_stream(world: World) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
-        driver = Driver(world, http)
-        first, during = world.take(6), world.take(6)
-        try:
-            # The database goes while the first submissions are being relayed, checked and consumed.
-            ids = await driver.submit(first)
-            await asyncio.to_thread(world.stack.stop_postgres)
-            say("postgres stopped")
-            # Submissions while the database is down are not accepted; the client retries them.
-            submitting = asyncio.create_task(driver.submit(during))
-            await asyncio.sleep(6)
-            await asyncio.to_thread(world.stack.start_postgres)
-            say("postgres started")
-            ids += await submitting
-            household_of, decree = await drive_to_decree(driver, ids)
-            await check_invariants(driver, world, household_of, decree)
-        finally:
-            await ensure_everything_up(world)
+    async def database_outage(driver: Driver, ids: list[str], during: list[dict[str, Any]]) -> list[str]:
+        # The database goes while the first submissions are being relayed, checked and consumed.
+        await asyncio.to_thread(world.stack.stop_postgres)
+        say("postgres stopped")
+        # Submissions while the database is down are not accepted; the client retries them.
+        submitting = asyncio.create_task(driver.submit(during))
+        await asyncio.sleep(6)
+        await asyncio.to_thread(world.stack.start_postgres)
+        say("postgres started")
+        return await submitting
+
+    await ride_out(world, database_outage)
 
 
 POISON_LEFT_IN_THE_LOG: dict[str, Any] = {}

@@ -74,13 +74,8 @@ async def test_a_replay_rebuilds_the_projection_without_touching_the_live_one(
 ) -> None:
     for i in range(120):
         await append_one(pool, store, f"h{i % 12}", i // 12, i)
-    stop = asyncio.Event()
-    relay = OutboxRelay(database_url, kafka_bootstrap)
-    relay_task = asyncio.create_task(relay.run(stop))
     # The relay restarts once, so some events reach Kafka twice: the replay must still apply them once.
-    await wait_until(lambda: _published(relay, 1), what="a first batch published")
-    stop.set()
-    await relay_task
+    await _relay_until(database_url, kafka_bootstrap, published=1, what="a first batch published")
     async with pool.acquire() as conn:
         # As if the relay had died before recording the second half of what it sent.
         await conn.execute(
@@ -133,12 +128,7 @@ async def test_a_replay_of_some_event_types_leaves_the_others_unapplied(
             other = NewEvent("test.other", 1, {"n": i})
             await store.append(conn, aggregate_type="other", aggregate_id=f"o{i}", expected_version=0,
                                events=[other], causation=Causation())  # fmt: skip
-    stop = asyncio.Event()
-    relay = OutboxRelay(database_url, kafka_bootstrap)
-    relay_task = asyncio.create_task(relay.run(stop))
-    await wait_until(lambda: _published(relay, 60), what="everything published")
-    stop.set()
-    await relay_task
+    await _relay_until(database_url, kafka_bootstrap, published=60, what="everything published")
 
     schema = fresh_schema_name()
     report = await replay_into_schema(
@@ -165,12 +155,7 @@ async def test_an_undecodable_record_is_passed_over_and_reported_as_the_live_con
         await producer.send_and_wait(topic, b'{"event_type": "test.happened"}')  # its type, broken
     finally:
         await producer.stop()
-    stop = asyncio.Event()
-    relay = OutboxRelay(database_url, kafka_bootstrap)
-    task = asyncio.create_task(relay.run(stop))
-    await wait_until(lambda: _published(relay, 3), what="the good events published")
-    stop.set()
-    await task
+    await _relay_until(database_url, kafka_bootstrap, published=3, what="the good events published")
     report = await replay_into_schema(
         database_url=database_url, schema=fresh_schema_name(), migrations=[("effects", [EFFECTS_TABLE])],
         kafka_bootstrap=kafka_bootstrap, topics=[topic], handler=record_effect, event_types={"test.happened"},
@@ -179,8 +164,20 @@ async def test_an_undecodable_record_is_passed_over_and_reported_as_the_live_con
     assert len(report.undecodable) == 1 and report.undecodable[0][0] == topic
 
 
-async def _published(relay: OutboxRelay, n: int) -> bool:
-    return relay.published >= n
+async def _relay_until(database_url: str, kafka_bootstrap: str, *, published: int, what: str) -> None:
+    """Runs an outbox relay until it has published ``published`` events, then stops it."""
+    stop = asyncio.Event()
+    relay = OutboxRelay(database_url, kafka_bootstrap)
+    task = asyncio.create_task(relay.run(stop))
+
+    async def enough() -> bool:
+        return relay.published >= published
+
+    try:
+        await wait_until(enough, what=what)
+    finally:
+        stop.set()
+        await task
 
 
 async def _effects(pool: asyncpg.Pool, n: int) -> bool:

@@ -21,15 +21,20 @@ from dtks_runtime.testing import Infra, wait_until
 pytestmark = pytest.mark.infra
 
 
-async def test_a_service_publishes_through_its_outbox_consumes_and_reports_health(
-    infra: Infra, topic_prefix: str
-) -> None:
-    settings = RuntimeSettings(
+@pytest.fixture
+def settings(infra: Infra, topic_prefix: str) -> RuntimeSettings:
+    """A service on the session's stack, with a database and topics of its own."""
+    return RuntimeSettings(
         kafka_bootstrap=infra.kafka_bootstrap,
         database_url=infra.database_url,
         database_name=f"svc_{uuid.uuid4().hex[:10]}",
         topic_prefix=topic_prefix,
     )
+
+
+async def test_a_service_publishes_through_its_outbox_consumes_and_reports_health(
+    settings: RuntimeSettings,
+) -> None:
     seen: list[EventEnvelope] = []
 
     async def on_proposal_event(conn: asyncpg.Connection, event: EventEnvelope) -> None:
@@ -79,14 +84,8 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
 
 
 async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_when_it_dies(
-    infra: Infra, topic_prefix: str
+    settings: RuntimeSettings,
 ) -> None:
-    settings = RuntimeSettings(
-        kafka_bootstrap=infra.kafka_bootstrap,
-        database_url=infra.database_url,
-        database_name=f"svc_{uuid.uuid4().hex[:10]}",
-        topic_prefix=topic_prefix,
-    )
     runtime = ServiceRuntime(service="probe", settings=settings)
     app = create_app(runtime, title="probe", description="a service with workers of its own")
     stopped_cleanly: list[str] = []

@@ -9,12 +9,13 @@ import datetime as dt
 import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from dtks_contracts.actor import Actor
@@ -22,6 +23,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import EventPayload
 from dtks_contracts.household import Address, Contact, Household, Member
 from dtks_contracts.vocabulary import RelationToHead, Role, Sex
+from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.testing import publish_events
 
 
@@ -59,6 +61,7 @@ class HttpReceiver:
         self.requests: list[Received] = []
         self.count = 0
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     @property
@@ -73,10 +76,15 @@ class HttpReceiver:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Open keep-alive connections too: their handlers end at the EOF, instead of waiting
+            # for a request that never comes (and Python 3.12's wait_closed waiting for them).
+            for writer in list(self._connections):
+                writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -101,7 +109,51 @@ class HttpReceiver:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._connections.discard(writer)
             writer.close()
+
+
+@contextlib.contextmanager
+def serving_in_thread(respond: Responder = always_ok) -> Iterator[HttpReceiver]:
+    """An :class:`HttpReceiver` on its own event loop in a daemon thread, for callers that block: the
+    system tests' fixtures run the demo or restart processes while the deliveries arrive, and the
+    end-to-end tests start a fresh loop per check, so a receiver on any test's loop would stall."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="http-receiver", daemon=True)
+    thread.start()
+    receiver = asyncio.run_coroutine_threadsafe(HttpReceiver(respond).start(), loop).result(10)
+
+    async def shutdown() -> None:
+        await receiver.stop()
+        # The connections' handlers end at the EOF stop() gave them; let them, before the loop closes.
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if handlers:
+            await asyncio.wait(handlers, timeout=2)
+
+    try:
+        yield receiver
+    finally:
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@contextlib.contextmanager
+def subscribed_agency(
+    services: LocalSystem, secret: str, event_types: Sequence[str]
+) -> Iterator[HttpReceiver]:
+    """A partner agency's webhook endpoint (:func:`serving_in_thread`), subscribed to ``event_types``
+    through the running notification service's API, as the agency would subscribe."""
+    with serving_in_thread() as agency:
+        subscription = httpx.post(
+            f"{services.urls['notification']}/subscriptions",
+            json={"callback_url": agency.url, "secret": secret, "event_types": list(event_types)},
+            headers=services.headers(Role.AGENCY, "ID"),
+            timeout=30,
+        )
+        assert subscription.status_code == 201, subscription.text
+        yield agency
 
 
 @dataclass
