@@ -39,7 +39,7 @@ test: install
 lint: .venv/.synced
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m mypy $(wildcard contracts/src runtime/src services/*/src deploy/*/src)
+	$(PYTHON) -m mypy $(wildcard contracts/src runtime/src services/*/src deploy/*/src) benchmarks
 
 fmt: .venv/.synced
 	$(PYTHON) -m ruff format .

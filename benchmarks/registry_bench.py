@@ -171,7 +171,7 @@ async def run(infra: Infra) -> list[Figure]:
         )  # fmt: skip
         if profile:
             profile.disable()
-            profile.dump_stats(PROFILE)
+            profile.dump_stats(str(PROFILE))
         assert report.events_read == events, f"replay read {report.events_read} of {events}"
         cpu, pg_cpu = _cpu_seconds() - cpu, await _postgres_cpu_seconds(infra.database_url) - pg_cpu
         replay_rate = report.events_read / report.seconds

@@ -180,7 +180,7 @@ class StreamBuilder:
         """One proposal from entry to the Ministry's acceptance (batch ratifications come separately)."""
         village = household["village_code"] if household else "17.71.01.1001"
         v = VERIFICATION_EVENTS.name
-        common = {"proposal_id": pid, "village_code": village}
+        common: dict[str, Any] = {"proposal_id": pid, "village_code": village}
         yield Record(v, *self.checked.make(self._tick(), round=1, stage="entry", **common))
         rnd = 1
         if returned:
@@ -208,7 +208,7 @@ class StreamBuilder:
         key, value = template.make(self._tick(), version, **payload)
         return Record(REGISTRY_EVENTS.name, key, value)
 
-    def decree(self, number: str, quarter: int, lists: dict[str, list[str]]) -> Record:
+    def decree(self, number: str, quarter: int, lists: dict[str, Any]) -> Record:
         at = self._tick().isoformat().replace("+00:00", "Z")
         key, value = self.determination.make(
             self._tick(), decree_number=number, period={"year": 2026, "quarter": quarter}, cut_off=at,
