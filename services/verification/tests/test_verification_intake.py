@@ -209,3 +209,52 @@ async def test_an_unreadable_civil_registry_answer_queues_the_checks_and_dead_le
         for c in contents:
             standing = await service.standing(c.proposal_id)
             assert standing["status"] == "checking" and standing["checks"] == []
+
+
+async def test_intake_writes_each_new_proposal_row_once_with_the_outcome_of_its_checks(
+    service: Service, infra: Infra
+) -> None:
+    a, b, c, other = _clean(4)
+    # Another proposal claiming a's people later in the same batch: returned, a keeps them.
+    twin = a.model_copy(update={"proposal_id": other.proposal_id})
+    events = [envelope(a), envelope(b), envelope(withdrawn(b)), envelope(c), envelope(resubmitted(c, 2))]
+    events.append(envelope(twin))
+    assert service.app is not None
+    conn = await asyncpg.connect(infra.database_url, database=service.settings.database_for("verification"))
+    try:
+        async with conn.transaction():
+            # Rolled back with the transaction: a proposal whose row is updated fails the batch.
+            await conn.execute(
+                f"""CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'row of % updated', OLD.proposal_id; END $$;
+                    CREATE TRIGGER written_once BEFORE UPDATE ON proposals FOR EACH ROW
+                    WHEN (OLD.proposal_id IN ('{a.proposal_id}', '{twin.proposal_id}'))
+                    EXECUTE FUNCTION pg_temp.refuse()"""
+            )
+            await service.app.state.intake(conn, events)
+            rows = {
+                r["proposal_id"]: r
+                for r in await conn.fetch(
+                    "SELECT proposal_id, round, status, tier, seq, stream_version FROM proposals"
+                )
+            }
+            claims = await conn.fetch(
+                "SELECT DISTINCT proposal_id FROM open_niks WHERE proposal_id = ANY($1::text[])",
+                [a.proposal_id, twin.proposal_id],
+            )
+            raise _RollBack
+    except _RollBack:
+        pass
+    finally:
+        await conn.close()
+    standing = {pid: (r["round"], r["status"], r["tier"], r["stream_version"]) for pid, r in rows.items()}
+    assert standing[a.proposal_id] == (1, "in_tier", "district", 1)
+    assert standing[b.proposal_id][:2] == (1, "withdrawn")
+    assert standing[c.proposal_id] == (2, "in_tier", "district", 1)
+    assert standing[twin.proposal_id] == (1, "returned", None, 2)
+    assert rows[a.proposal_id]["seq"] < rows[twin.proposal_id]["seq"]
+    assert {r["proposal_id"] for r in claims} == {a.proposal_id, twin.proposal_id}
+
+
+class _RollBack(Exception):
+    pass
