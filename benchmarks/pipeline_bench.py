@@ -543,7 +543,6 @@ async def run(infra: Infra) -> list[Figure]:
         png = plot(monitor, OUTPUT / f"pipeline-{n}-{stamp}.png",
                    f"DTKS pipeline: {n:,} households of {region_name(REGENCY)}")  # fmt: skip
         print(f"  plot: {png}", flush=True)
-        figures.append(Figure("plot of throughput and lag", 0.0, "", str(png)))
     finally:
         monitor.stop()
         if not watcher.done():
