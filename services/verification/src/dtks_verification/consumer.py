@@ -78,19 +78,9 @@ class _Run:
     deactivations: list[HouseholdDeactivated] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
 
-    async def apply(self, conn: asyncpg.Connection, staged: dict[str, pg.StagedRound] | None = None) -> None:
-        """With `staged` (the entry checks will run in this transaction), new rounds are staged
-        there, their rows written once their checks conclude; without, their checks are queued."""
-        if staged is not None and self.keys & staged.keys():
-            # This run's events act on staged proposals (a withdrawal, a newer round): their rows
-            # are written first, waiting for their checks, so the events find them as they were.
-            touched = [staged.pop(key) for key in self.keys if key in staged]
-            await pg.write_rounds(conn, [(s, None, s.stream_version) for s in touched])
+    async def apply(self, conn: asyncpg.Connection, *, queue_checks: bool = True) -> None:
         if self.rounds:
-            if staged is None:
-                await pg.start_rounds(conn, self.rounds)
-            else:
-                staged.update(await pg.stage_rounds(conn, self.rounds))
+            await pg.start_rounds(conn, self.rounds, queue=queue_checks)
         if self.withdrawals:
             await pg.withdraw_many(conn, self.withdrawals)
         if self.snapshots:
@@ -180,11 +170,9 @@ class Intake:
         if rounds and verification is not None and verification.civil_registry.breaker.allows():
             niks = [nik for r in rounds for nik in people_to_look_up(r.content)]
             lookup = asyncio.create_task(verification.civil_registry.people_by_nik(niks, retries=0))
-        # Rounds started while the look-up runs, their rows not yet written (see pg.StagedRound).
-        staged: dict[str, pg.StagedRound] | None = None if lookup is None else {}
         try:
             for run in cut:
-                await run.apply(conn, staged)
+                await run.apply(conn, queue_checks=lookup is None)
         except BaseException:
             if lookup is not None:
                 lookup.cancel()
@@ -194,7 +182,7 @@ class Intake:
         if lookup is None:
             self.queued += len(rounds)
             return
-        assert verification is not None and staged is not None
+        assert verification is not None
         try:
             civil = await lookup
         except Exception as exc:
@@ -203,10 +191,9 @@ class Intake:
             if not isinstance(exc, CivilRegistryUnavailable):
                 log.warning("civil registry answer unusable; entry checks queued", error=repr(exc))
             log.info("entry checks wait for the civil registry", waiting=len(rounds), error=str(exc))
-            await pg.write_rounds(conn, [(s, None, s.stream_version) for s in staged.values()])
             self.queued += await verification.queue_new_rounds(conn, rounds)
             return
-        self.checked += await verification.check_new_rounds(conn, rounds, civil, staged)
+        self.checked += await verification.check_new_rounds(conn, rounds, civil)
 
 
 async def handle_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:

@@ -131,11 +131,9 @@ class Verification:
         changes: Sequence[tuple[pg.ProposalRecord, Sequence[EventPayload], Causation, VerificationState]],
         *,
         extra: Sequence[StreamAppend] = (),
-        staged: Mapping[str, pg.StagedRound] | None = None,
     ) -> None:
         """Append to many proposals' streams and store their new standings, in a handful of
-        statements whatever their number (one append per proposal costs four round trips). The
-        rows of `staged` proposals are written here with their standing (see pg.StagedRound)."""
+        statements whatever their number (one append per proposal costs four round trips)."""
         if not changes and not extra:
             return
         await self.store.append_many(
@@ -155,22 +153,8 @@ class Verification:
             ],
             causation=Causation(),
         )
-        staged = staged or {}
         await pg.save_many(
-            conn,
-            [
-                (state, record.stream_version + len(events))
-                for record, events, _, state in changes
-                if state.proposal_id not in staged
-            ],
-        )
-        await pg.write_rounds(
-            conn,
-            [
-                (staged[state.proposal_id], state, record.stream_version + len(events))
-                for record, events, _, state in changes
-                if state.proposal_id in staged
-            ],
+            conn, [(state, record.stream_version + len(events)) for record, events, _, state in changes]
         )
 
     @staticmethod
@@ -261,28 +245,18 @@ class Verification:
         conn: asyncpg.Connection,
         rounds: Sequence[pg.NewRound],
         civil: Mapping[str, CivilPerson | None],
-        staged: Mapping[str, pg.StagedRound] | None = None,
     ) -> int:
         """The entry checks of rounds that intake started unqueued in `conn`'s transaction, with
         the civil registry's records of their people (`civil`, by NIK, looked up for the batch):
-        concluded in that same transaction, beside the events' inbox rows. Returns how many.
-        The `staged` rounds' rows are written here, once, with their outcome."""
-        staged = staged or {}
-        live = await self._started(conn, rounds, staged)
+        concluded in that same transaction, beside the events' inbox rows. Returns how many."""
+        live = await self._started(conn, rounds)
         await pg.drop_checks(conn, [check.proposal_id for check, record in live if record.state.round > 1])
-        await self._conclude(conn, live, lambda pid: civil, staged)
-        # Every staged round is live (a later event of its proposal in the batch would have had it
-        # written first); should one not be, it is written waiting for the worker, not lost.
-        concluded = {check.proposal_id for check, _ in live}
-        rest = [s for pid, s in staged.items() if pid not in concluded]
-        if rest:
-            await pg.write_rounds(conn, [(s, None, s.stream_version) for s in rest])
-            await self.queue_new_rounds(conn, [s.new for s in rest])
+        await self._conclude(conn, live, lambda pid: civil)
         return len(live)
 
     async def queue_new_rounds(self, conn: asyncpg.Connection, rounds: Sequence[pg.NewRound]) -> int:
-        """Queue the entry checks of rounds started unqueued (their rows written), for the worker
-        (the civil registry did not answer intake's look-up). Returns how many."""
+        """Queue the entry checks of rounds started unqueued, for the worker (the civil registry
+        did not answer intake's look-up). Returns how many."""
         live = await self._started(conn, rounds)
         await pg.enqueue_checks(
             conn,
@@ -296,20 +270,13 @@ class Verification:
 
     @staticmethod
     async def _started(
-        conn: asyncpg.Connection,
-        rounds: Sequence[pg.NewRound],
-        staged: Mapping[str, pg.StagedRound] | None = None,
+        conn: asyncpg.Connection, rounds: Sequence[pg.NewRound]
     ) -> list[tuple[pg.PendingCheck, pg.ProposalRecord]]:
         """Of `rounds` started in `conn`'s transaction, each proposal's current round still waiting
         for its entry check, as the check to run. Left out: an earlier round of a proposal in the
         same batch, the same round arriving twice (the first started it), a round that did not
-        start, a proposal withdrawn later in the batch. A `staged` round (its row not yet written)
-        is its proposal's current one."""
-        staged = staged or {}
-        records = await pg.current_rounds(
-            conn, {r.content.proposal_id: r.content for r in rounds if r.content.proposal_id not in staged}
-        )
-        records.update((pid, s.record) for pid, s in staged.items())
+        start, a proposal withdrawn later in the batch."""
+        records = await pg.current_rounds(conn, {r.content.proposal_id: r.content for r in rounds})
         live = []
         seen = set()
         for r in rounds:
@@ -337,7 +304,6 @@ class Verification:
         conn: asyncpg.Connection,
         live: Sequence[tuple[pg.PendingCheck, pg.ProposalRecord]],
         civil_of: Callable[[str], Mapping[str, CivilPerson | None]],
-        staged: Mapping[str, pg.StagedRound] | None = None,
     ) -> None:
         """Run the standard on proposals locked in `conn`'s transaction and record the outcomes:
         the register's facts in a few set-based queries for all of them, events and standings in a
@@ -366,7 +332,7 @@ class Verification:
                 visits.get(pid, []),
             )
             changes.append((record, events, causation, new_state))
-        await self._append_many(conn, changes, staged=staged or {})
+        await self._append_many(conn, changes)
 
     # --- decisions at the tiers -------------------------------------------------------------
 

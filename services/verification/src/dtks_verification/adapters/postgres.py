@@ -257,27 +257,6 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
         return 0
     seq_of = {r["proposal_id"]: r["seq"] for r in rows}
     started = [r for r in rounds if r.content.proposal_id in seq_of]
-    await _claim(conn, started, seq_of)
-    if not queue:
-        return len(started)
-    await enqueue_checks(
-        conn,
-        [
-            CheckRequest(
-                r.content.proposal_id,
-                r.content.round,
-                "entry",
-                correlation_id=r.correlation_id,
-                causation_id=r.causation_id,
-            )
-            for r in started
-        ],
-    )
-    return len(started)
-
-
-async def _claim(conn: asyncpg.Connection, started: Sequence[NewRound], seq_of: Mapping[str, int]) -> None:
-    """The NIKs of rounds just started become their proposals' open claims (at `seq_of`)."""
     # A first round started only as a new row (a row is updated only for a newer round), so only
     # resubmissions can hold claims of an earlier round to end.
     resubmitted = [r.content.proposal_id for r in started if r.content.round > 1]
@@ -300,106 +279,22 @@ async def _claim(conn: asyncpg.Connection, started: Sequence[NewRound], seq_of: 
             text_array([p for _, p, _ in nik_rows]),
             plain_array([s for _, _, s in nik_rows]),
         )
-
-
-@dataclass(frozen=True)
-class StagedRound:
-    """A round started in this transaction whose proposal row is not written yet: intake concludes
-    its entry check in the same transaction and then writes the row once, with its final standing
-    (writing it as `checking` first and updating it had PostgreSQL store every household twice,
-    each time with its index entries). Its claims (`open_niks`, at `seq`) are written at once."""
-
-    new: NewRound
-    seq: int
-    stream_version: int  # of the proposal's stream before this round's check (0 for a new one)
-
-    @property
-    def record(self) -> ProposalRecord:
-        c = self.new.content
-        state = VerificationState(
-            proposal_id=c.proposal_id,
-            round=c.round,
-            village_code=c.village_code,
-            status=Status.CHECKING,
-            tier=None,
-        )
-        return ProposalRecord(state, c, self.seq, self.stream_version, dt.datetime.now(dt.UTC))
-
-
-async def stage_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> dict[str, StagedRound]:
-    """`start_rounds` without writing the proposals' rows, which the caller must write in this
-    transaction with `write_rounds` (see StagedRound): the same rounds start (a new proposal, or a
-    newer round of one not withdrawn, whose row is locked here), with the same claims and `seq`s
-    (a new proposal's taken from the column's sequence, in arrival order). Returns them by proposal."""
-    if not rounds:
-        return {}
-    ids = [r.content.proposal_id for r in rounds]
-    if len(set(ids)) != len(ids):
-        raise ValueError("stage_rounds: each proposal may appear once; split the batch")
-    held = {
-        r["proposal_id"]: r
-        for r in await conn.fetch(
-            """SELECT proposal_id, round, status, seq, stream_version FROM proposals
-               WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id FOR UPDATE""",
-            ids,
-        )
-    }
-    fresh = len(ids) - len(held)
-    seqs = iter(
-        sorted(
-            await conn.fetchval(
-                "SELECT array(SELECT nextval(pg_get_serial_sequence('proposals', 'seq')) FROM generate_series(1, $1))",
-                fresh,
+    if not queue:
+        return len(started)
+    await enqueue_checks(
+        conn,
+        [
+            CheckRequest(
+                r.content.proposal_id,
+                r.content.round,
+                "entry",
+                correlation_id=r.correlation_id,
+                causation_id=r.causation_id,
             )
-        )
-        if fresh
-        else ()
+            for r in started
+        ],
     )
-    staged: dict[str, StagedRound] = {}
-    for r in rounds:
-        row = held.get(r.content.proposal_id)
-        if row is None:
-            staged[r.content.proposal_id] = StagedRound(r, next(seqs), 0)
-        elif row["round"] < r.content.round and row["status"] != Status.WITHDRAWN.value:
-            staged[r.content.proposal_id] = StagedRound(r, row["seq"], row["stream_version"])
-    await _claim(conn, [s.new for s in staged.values()], {pid: s.seq for pid, s in staged.items()})
-    return staged
-
-
-async def write_rounds(
-    conn: asyncpg.Connection, rows: Sequence[tuple[StagedRound, VerificationState | None, int]]
-) -> None:
-    """Write staged rounds' proposal rows, each with its standing and stream version (no standing:
-    `checking`, its check still to run). A new proposal's row is inserted at its staged `seq`; a
-    resubmitted one's (locked when staged) takes the round as `start_rounds` would."""
-    if not rows:
-        return
-    states = [state or s.record.state for s, state, _ in rows]
-    await conn.execute(
-        """INSERT INTO proposals (proposal_id, round, village_code, kind, content, status, tier,
-                                  tier_region, seq, stream_version)
-           OVERRIDING SYSTEM VALUE
-           SELECT pid, rnd, village, kind, content::jsonb, status, tier, region, seq, version
-           FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::bigint[], $10::int[]) WITH ORDINALITY
-                AS x(pid, rnd, village, kind, content, status, tier, region, seq, version, ord)
-           ORDER BY ord
-           ON CONFLICT (proposal_id) DO UPDATE
-              SET round = EXCLUDED.round, content = EXCLUDED.content, kind = EXCLUDED.kind,
-                  village_code = EXCLUDED.village_code, status = EXCLUDED.status, tier = EXCLUDED.tier,
-                  tier_region = EXCLUDED.tier_region, stream_version = EXCLUDED.stream_version,
-                  entered_at = now()""",
-        [s.new.content.proposal_id for s, _, _ in rows],
-        [s.new.content.round for s, _, _ in rows],
-        [s.new.content.village_code for s, _, _ in rows],
-        [s.new.content.kind.value for s, _, _ in rows],
-        [s.new.content.model_dump_json() for s, _, _ in rows],
-        [st.status.value for st in states],
-        [st.tier.value if st.tier else None for st in states],
-        [st.region_at(st.tier) if st.tier is not None else None for st in states],
-        [s.seq for s, _, _ in rows],
-        [version for _, _, version in rows],
-    )
+    return len(started)
 
 
 async def withdraw(conn: asyncpg.Connection, proposal_id: str) -> None:
