@@ -19,6 +19,7 @@ Target of the issue: 2,000 proposals checked per second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import subprocess
@@ -96,48 +97,79 @@ asyncio.run(main(*sys.argv[1:3]))
 
 
 class OutOfProcessProducer:
-    """Produces envelopes to their real (prefixed) topics from a child process."""
+    """Produces envelopes to their real (prefixed) topics from a child process.
+
+    The child sends nothing until `go`. So if the measurement fails before `go` (or the parent
+    gives up), waiting for the child to finish would wait forever: it is stopped instead, and the
+    error surfaces at once. Its readiness and its sending are waited for with time limits."""
+
+    READY_SECONDS = 300.0
+    SENDING_SECONDS = 600.0
 
     def __init__(self, bootstrap: str, prefix: str, envelopes: Sequence[EventEnvelope]) -> None:
         self.bootstrap, self.prefix, self.envelopes = bootstrap, prefix, envelopes
         self._file = tempfile.NamedTemporaryFile(suffix=".records", delete=False)  # noqa: SIM115
         self._process: asyncio.subprocess.Process | None = None
+        self._went = False
 
     async def __aenter__(self) -> OutOfProcessProducer:
-        with self._file as f:
-            for e in self.envelopes:
-                topic, key, value = (
-                    topic_for(e.event_type, self.prefix).name.encode(),
-                    partition_key(e),
-                    e.to_bytes(),
-                )
-                assert b"\n" not in topic + key + value  # one line each
-                f.write(b"\n".join((topic, key, value)) + b"\n")
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _PRODUCER,
-            self.bootstrap,
-            self._file.name,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert self._process.stdout is not None
-        if (await self._process.stdout.readline()).strip() != b"ready":
-            raise RuntimeError("the benchmark's producer process did not start")
+        try:
+            with self._file as f:
+                for e in self.envelopes:
+                    topic, key, value = (
+                        topic_for(e.event_type, self.prefix).name.encode(),
+                        partition_key(e),
+                        e.to_bytes(),
+                    )
+                    assert b"\n" not in topic + key + value  # one line each
+                    f.write(b"\n".join((topic, key, value)) + b"\n")
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                _PRODUCER,
+                self.bootstrap,
+                self._file.name,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert self._process.stdout is not None
+            line = await asyncio.wait_for(self._process.stdout.readline(), self.READY_SECONDS)
+            if line.strip() != b"ready":
+                raise RuntimeError("the benchmark's producer process did not start")
+        except BaseException:
+            await self._stop()
+            raise
         return self
 
     async def go(self) -> None:
         assert self._process is not None and self._process.stdin is not None
+        self._went = True
         self._process.stdin.write(b"go\n")
         await self._process.stdin.drain()
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None or not self._went:
+            await self._stop()
+            return
+        assert self._process is not None
         try:
-            if self._process is not None and await self._process.wait() != 0:
+            if await asyncio.wait_for(self._process.wait(), self.SENDING_SECONDS) != 0:
                 raise RuntimeError("the benchmark's producer process failed")
+        except BaseException:
+            await self._stop()
+            raise
+        os.unlink(self._file.name)
+
+    async def _stop(self) -> None:
+        """End the child (if any) without waiting for its sending, and remove the records file."""
+        try:
+            if self._process is not None and self._process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._process.kill()
+                await self._process.wait()
         finally:
-            os.unlink(self._file.name)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._file.name)
 
 
 def _spawn_simulator(infra: Infra, database: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -174,6 +206,57 @@ async def _count(database_url: str, sql: str) -> int:
         return int(await conn.fetchval(sql))
     finally:
         await conn.close()
+
+
+async def _postmaster(database_url: str) -> int:
+    """The PostgreSQL server's pid: the parent of our backend, read while the backend lives (once
+    the connection is closed, its /proc entry may already be gone)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return _parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+    finally:
+        await conn.close()
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _postgres_cpu_seconds(postmaster: int) -> float:
+    """CPU time of the benchmark's PostgreSQL server and its backends (those gone included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        parent[int(entry)] = int(rest[1])
+        if name.startswith("postgres"):
+            stats[int(entry)] = rest
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == postmaster:
+                return True
+            pid = parent.get(pid, 0)
+        return False
+
+    # Fields after the name: utime, stime, cutime, cstime are the 12th to the 15th.
+    return sum(sum(int(x) for x in rest[11:15]) for pid, rest in stats.items() if ours(pid)) / tick
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU time of one process (utime + stime), e.g. the civil-registry simulator's."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _load() -> str:
@@ -226,19 +309,29 @@ async def run(infra: Infra) -> list[Figure]:
                 )
             )
 
+            # One connection for the polling: a new one every 100 ms would bill PostgreSQL a
+            # backend start each time, in the CPU per proposal measured below.
+            watcher = await asyncpg.connect(db_url)
+
             async def all_checked() -> bool:
-                done = await _count(
-                    db_url, "SELECT count(*) FROM proposals WHERE status IN ('in_tier', 'returned')"
+                done = await watcher.fetchval(
+                    "SELECT count(*) FROM proposals WHERE status IN ('in_tier', 'returned')"
                 )
-                return done >= len(contents)
+                return int(done) >= len(contents)
 
             async with OutOfProcessProducer(
                 infra.kafka_bootstrap, prefix, [envelope(c) for c in contents]
             ) as producer:
                 started = time.perf_counter()
+                postmaster = await _postmaster(infra.database_url)
+                cpu, pg_cpu = time.process_time(), _postgres_cpu_seconds(postmaster)
+                sim_cpu = _process_cpu_seconds(simulator.pid)
                 await producer.go()
                 await wait_until(all_checked, 1800, "every proposal checked")
                 seconds = time.perf_counter() - started
+                cpu, pg_cpu = time.process_time() - cpu, _postgres_cpu_seconds(postmaster) - pg_cpu
+                sim_cpu = _process_cpu_seconds(simulator.pid) - sim_cpu
+            await watcher.close()
             returned = await _count(db_url, "SELECT count(*) FROM proposals WHERE status = 'returned'")
             figures.append(
                 Figure(
@@ -246,7 +339,10 @@ async def run(infra: Infra) -> list[Figure]:
                     len(contents) / seconds,
                     "checks/s",
                     f"{len(contents):,} proposals ({returned} returned), {PEOPLE:,} people, "
-                    f"{len(register):,} registered households; target 2,000; {_load()}",
+                    f"{len(register):,} registered households; target 2,000; CPU per proposal: "
+                    f"service {cpu / len(contents) * 1000:.3f} ms, PostgreSQL "
+                    f"{pg_cpu / len(contents) * 1000:.3f} ms (simulator's included), simulator "
+                    f"{sim_cpu / len(contents) * 1000:.3f} ms; {_load()}",
                 )
             )
 
