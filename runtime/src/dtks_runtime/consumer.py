@@ -144,6 +144,7 @@ class EventConsumer:
         max_records: int = 2000,
         max_attempts: int = 4,
         backoff_seconds: float = 0.1,
+        decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
     ) -> None:
         self.name = name  # the consumer group, and the inbox's consumer key
         self.topics = list(topics)
@@ -155,6 +156,11 @@ class EventConsumer:
         self.max_records = max_records
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        # A record's bytes to the envelope the handler gets. It runs in the read-ahead, while the
+        # previous batch is being applied: a service may return an EventEnvelope subclass that
+        # carries what its handler would otherwise compute from each event in the transaction (the
+        # typed payload, say). ValueError (pydantic's ValidationError is one) dead-letters the record.
+        self.decode = decode
         self.stats = ConsumerStats()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -259,7 +265,7 @@ class EventConsumer:
         try:
             if record.value is None:
                 raise ValueError("empty record")
-            return _Item(record, EventEnvelope.from_bytes(record.value))
+            return _Item(record, self.decode(record.value))
         except (ValueError, pydantic.ValidationError) as exc:
             return _Item(record, None, f"undecodable event: {exc}")
 

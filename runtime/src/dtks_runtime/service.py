@@ -54,7 +54,9 @@ class ServiceRuntime:
     store: EventStore | None = None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
-    _consumer_specs: list[tuple[str, list[str], BatchHandler]] = field(default_factory=list)
+    _consumer_specs: list[tuple[str, list[str], BatchHandler, Callable[[bytes], EventEnvelope]]] = field(
+        default_factory=list
+    )
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     database_url: str = ""
@@ -65,9 +67,17 @@ class ServiceRuntime:
     def add_migrations(self, component: str, steps: Sequence[str]) -> None:
         self.migrations.append((component, steps))
 
-    def add_consumer(self, name: str, topics: Sequence[str], handler: BatchHandler) -> None:
-        """``name`` is the consumer group; ``topics`` are contract names, prefixed here."""
-        self._consumer_specs.append((name, [self.topic(t) for t in topics], handler))
+    def add_consumer(
+        self,
+        name: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        *,
+        decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
+    ) -> None:
+        """``name`` is the consumer group; ``topics`` are contract names, prefixed here. ``decode``
+        turns a record's value into the envelope ``handler`` receives (see EventConsumer)."""
+        self._consumer_specs.append((name, [self.topic(t) for t in topics], handler, decode))
 
     async def start(self) -> None:
         s = self.settings
@@ -80,7 +90,7 @@ class ServiceRuntime:
             for component, steps in self.migrations:
                 await migrate(conn, component, steps)
         specs = list(with_prefix(s.topic_prefix))
-        for name, _, _ in self._consumer_specs:
+        for name, _, _, _ in self._consumer_specs:
             specs += consumer_topics(name, s.topic_prefix)
         await ensure_topics(s.kafka_bootstrap, specs)
         prefix = s.topic_prefix
@@ -91,7 +101,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(self.database_url, s.kafka_bootstrap, name=f"{self.service}-outbox")
         self._stop = asyncio.Event()
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="outbox-relay"))
-        for name, topics, handler in self._consumer_specs:
+        for name, topics, handler, decode in self._consumer_specs:
             consumer = EventConsumer(
                 name=name,
                 topics=topics,
@@ -99,6 +109,7 @@ class ServiceRuntime:
                 pool=self.pool,
                 kafka_bootstrap=s.kafka_bootstrap,
                 topic_prefix=prefix,
+                decode=decode,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
+import pydantic
 import pytest
 from fastapi import FastAPI, Response
 
@@ -82,6 +85,30 @@ def test_a_batch_is_cut_into_runs_of_one_kind_with_each_row_once() -> None:
     assert len(cut) == 6
     # A submission and its resubmission back to back also land in different runs.
     assert len(consumer.runs([envelope(a), envelope(resubmitted(a, 2))])) == 2
+
+
+def test_the_read_ahead_decoder_types_a_batch_as_runs_would_and_leaves_a_bad_payload_to_fail_there() -> None:
+    a, b = _clean(2)
+    (h1,) = _households(1)
+    events = [envelope(a), envelope(withdrawn(a)), envelope(resubmitted(b, 2)), envelope(_registered(h1))]
+    decoded = [consumer.decode_event(e.to_bytes()) for e in events]
+    # The same envelopes, with the typed payloads carried beside.
+    assert [d.model_dump() for d in decoded] == [e.model_dump() for e in events]
+    ahead, plain = consumer.runs(decoded), consumer.runs(events)
+    assert len(ahead) == len(plain) == 4
+    for run_ahead, run_plain in zip(ahead, plain, strict=True):
+        assert run_ahead.kind is run_plain.kind
+        assert (run_ahead.withdrawals, run_ahead.snapshots) == (run_plain.withdrawals, run_plain.snapshots)
+        assert [replace(r, content_json=None) for r in run_ahead.rounds] == run_plain.rounds
+    rounds = [r for run in ahead for r in run.rounds]
+    assert len(rounds) == 2 and all(r.content_json == r.content.model_dump_json() for r in rounds)
+    # A payload that does not type still decodes as an envelope; runs() then fails as it always did.
+    bad = envelope(a).model_dump(mode="json")
+    bad["payload"]["round"] = "first"
+    record = json.dumps(bad).encode()
+    broken = consumer.decode_event(record)
+    with pytest.raises(pydantic.ValidationError):
+        consumer.runs([broken])
 
 
 @pytest.fixture

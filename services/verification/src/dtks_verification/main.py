@@ -40,7 +40,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(service="verification", settings=settings)
     runtime.add_migrations("verification", MIGRATIONS)
     intake = consumer.Intake()
-    runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, intake)
+    runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, intake, decode=consumer.decode_event)
     app = create_app(runtime, title="DTKS verification service", description=DESCRIPTION)
     app.state.intake = intake
     app.state.settings = settings

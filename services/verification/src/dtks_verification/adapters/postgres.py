@@ -222,6 +222,9 @@ class NewRound:
     content: ProposalContent
     correlation_id: str
     causation_id: str
+    # The content as JSON when the caller has it already (intake serializes it while decoding the
+    # batch ahead, outside the transaction); otherwise serialized here.
+    content_json: str | None = None
 
 
 async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, queue: bool = True) -> int:
@@ -251,7 +254,7 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
         [c.round for c in contents],
         [c.village_code for c in contents],
         [c.kind.value for c in contents],
-        [c.model_dump_json() for c in contents],
+        [r.content_json or r.content.model_dump_json() for r in rounds],
     )
     if not rows:
         return 0
