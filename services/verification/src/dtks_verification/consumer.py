@@ -21,10 +21,12 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TypeVar
 
 import asyncpg
 from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import SpanKind
 from pydantic import PrivateAttr
 
@@ -184,10 +186,12 @@ class Intake:
     async def __call__(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
         # One CONSUMER span for the batch, linked to the trace of each event's producer (the batch
         # receive of OpenTelemetry's messaging conventions): a span per event cost more than its SQL.
+        # A span keeps at most SpanLimits.max_links links (128 by default) and drops the rest, so
+        # only that many are built (the links of a 1,500-event batch cost about 10 ms).
+        traced = islice((e for e in events if e.trace_context), SpanLimits().max_links)
         links = [
             trace.Link(trace.get_current_span(propagate.extract(dict(e.trace_context))).get_span_context())
-            for e in events
-            if e.trace_context
+            for e in traced
         ]
         with tracer().start_as_current_span(
             "consume proposal and registry events",
