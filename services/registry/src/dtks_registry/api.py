@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
 from dtks_contracts.identifiers import DecreeNumber
 from dtks_contracts.regions import region_level
@@ -228,19 +236,30 @@ DECILE_BATCH_MAX = 10_000
 DecileSource = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+def _written_date(value: Any) -> Any:
+    # Lax parsing would read a number as seconds since 1970: a ranking's date is written, never counted.
+    if not isinstance(value, str):
+        raise ValueError("write the date as YYYY-MM-DD")
+    return value
+
+
+WrittenDate = Annotated[dt.date, BeforeValidator(_written_date)]
+
+
 class DecileItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     household_id: str = Field(min_length=1, max_length=200)
-    # Checked per item (1..10), so one bad row is reported and the rest of the file still applies.
-    decile: int
+    # Range checked per item (1..10), so one bad row is reported and the rest of the file still
+    # applies; strict, so "3" or 3.5 is a malformed request rather than a silently converted rank.
+    decile: StrictInt
 
 
 class DecileBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: DecileSource = Field(examples=["BPS ranking 2026-Q4"], description="Who ranked, which round")
-    as_of: dt.date = Field(examples=["2026-11-01"], description="The date the ranking describes")
+    as_of: WrittenDate = Field(examples=["2026-11-01"], description="The date the ranking describes")
     households: list[DecileItemIn] = Field(min_length=1, max_length=DECILE_BATCH_MAX)
 
 
