@@ -251,6 +251,7 @@ TARGETS = {
             build=_registry,
             callers={
                 "POST /determinations": DETERMINER,
+                "POST /welfare-deciles": MINISTRY,
                 "GET /households": REGENCY,
                 "GET /households/{household_id}": REGENCY,
                 "GET /people/{nik}": REGENCY,
@@ -258,7 +259,13 @@ TARGETS = {
                 "GET /candidates/{proposal_id}": MINISTRY,
             },
             public=frozenset({"GET /healthz", "GET /public/registration-status"}),
-            written_tables=("determinations", "household_changes", "households", "members"),
+            written_tables=(
+                "determinations",
+                "household_changes",
+                "households",
+                "members",
+                "welfare_deciles",
+            ),
         ),
         Target(
             name="notification",

@@ -1,4 +1,4 @@
-"""The registry's pure core: determination rule, periods, masking, rate limiting, causal order."""
+"""The registry's pure core: determination rule, periods, masking, rate limiting, causal order, deciles."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.masking import mask_name, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period, period_text
 from dtks_registry.domain.rate_limit import TokenBuckets
+from dtks_registry.domain.welfare import CurrentDecile, DecileItem, Standing, decide_deciles
 from dtks_registry.testing import make_household
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -127,3 +128,23 @@ def test_events_of_one_stream_at_the_same_instant_keep_their_stream_order():
     )
     ordered = causal_order([accepted, check, submitted])
     assert [e.event_id for e in ordered] == ["c-submitted", "b-check", "a-accepted"]
+
+
+def test_a_decile_item_changes_a_household_only_when_decile_source_or_date_differ():
+    q4 = dt.date(2026, 11, 1)
+    standing = {
+        "same": Standing(True, None, CurrentDecile(3, "BPS Q4", q4)),
+        "other-source": Standing(True, None, CurrentDecile(3, "BPS Q3", q4)),
+        "unset": Standing(True, None, None),
+        "newer": Standing(True, None, CurrentDecile(3, "BPS 2027", dt.date(2027, 2, 1))),
+        "gone": Standing(False, "2/HUK/2027", None),
+    }
+    items = [DecileItem(i, h, d) for i, (h, d) in enumerate(
+        [("same", 3), ("other-source", 3), ("unset", 1), ("newer", 5), ("gone", 2), ("nobody", 2),
+         ("unset", 4), ("same", 0)]
+    )]  # fmt: skip
+    outcomes = decide_deciles(items, "BPS Q4", q4, standing)
+    assert [(o.changed, o.refusal.code if o.refusal else None) for o in outcomes] == [
+        (False, None), (True, None), (True, None), (False, "older_ranking"), (False, "household_deactivated"),
+        (False, "household_not_found"), (False, "duplicate_in_batch"), (False, "decile_out_of_range"),
+    ]  # fmt: skip

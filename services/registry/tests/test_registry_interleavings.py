@@ -3,7 +3,8 @@
 The events are real: acceptances built with the contracts, and the registry events two decrees
 recorded in a scratch schema of the real database. Each example replays them into a fresh schema in
 another interleaving of the partitions (keeping each partition's own order, as Kafka does), cut into
-random batches, with some records delivered twice, and must give the hash every decree recorded.
+random batches, with some records delivered twice, and must give the hash every decree recorded and
+the welfare deciles the live projection held (set between the decrees, one household twice).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.periods import parse_period
-from dtks_registry.handlers import DeterminationRequest, issue_determination
+from dtks_registry.domain.welfare import DecileItem
+from dtks_registry.handlers import DecileBatch, DeterminationRequest, issue_determination, set_welfare_deciles
 from dtks_registry.testing import acceptance, make_household
 from dtks_runtime import event_store
 from dtks_runtime.db import migrate
@@ -40,6 +42,9 @@ from dtks_runtime.event_store import EventStore
 PARTITIONS = 12
 T = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=150)
 DETERMINER = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
+DECILES_SQL = (
+    "SELECT household_id, decile, source, as_of, version, event_id, set_at FROM welfare_deciles ORDER BY 1"
+)
 
 
 async def _schema(url: str, name: str) -> asyncpg.Connection:
@@ -53,9 +58,10 @@ async def _schema(url: str, name: str) -> asyncpg.Connection:
 
 async def _recorded_scenario(
     url: str, chunk: int = register.CHUNK, documents: list[dict[str, Any]] | None = None
-) -> tuple[list[EventEnvelope], dict[str, str], str]:
-    """Acceptances, two decrees issued by the real handler (deciding ``chunk`` candidates at a time);
-    returns every event and each decree's hash, and appends the decrees' documents to ``documents``."""
+) -> tuple[list[EventEnvelope], dict[str, str], str, list[tuple[Any, ...]]]:
+    """Acceptances, two decrees issued by the real handler (deciding ``chunk`` candidates at a time),
+    deciles set between them; returns every event, each decree's hash, the final hash and the
+    welfare_deciles rows, and appends the decrees' documents to ``documents``."""
     conn = await _schema(url, f"reference_{uuid.uuid4().hex[:8]}")
     store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
     first = [
@@ -91,12 +97,20 @@ async def _recorded_scenario(
             hashes[number] = document["register_hash"]
             if documents is not None:
                 documents.append(document)
+            if number == "1/2027":
+                for source, as_of, items in (
+                    ("BPS 2026-Q4", dt.date(2026, 11, 1), [(h[0], 2), (h[3], 5), (h[4], 9)]),
+                    ("BPS 2027-Q1", dt.date(2027, 2, 1), [(h[3], 4), (h[4], 9)]),
+                ):
+                    batch = DecileBatch(source, as_of, tuple(DecileItem(i, *x) for i, x in enumerate(items)))
+                    await set_welfare_deciles(conn, store, batch, DETERMINER, "corr")
         recorded = [e for _, e in await store.read_all(conn, 0, 10_000)]
         final = (await register.current_summary(conn)).register_hash
+        deciles = [tuple(r) for r in await conn.fetch(DECILES_SQL)]
     finally:
         await conn.execute(f'DROP SCHEMA "{await conn.fetchval("SELECT current_schema()")}" CASCADE')
         await conn.close()
-    return [*first, *second, *recorded], hashes, final
+    return [*first, *second, *recorded], hashes, final, deciles
 
 
 def _partitions(events: Sequence[EventEnvelope]) -> list[list[EventEnvelope]]:
@@ -130,7 +144,7 @@ def _interleave(queues: list[list[EventEnvelope]], rnd: random.Random) -> list[l
 
 async def _replayed_hashes(
     url: str, batches: list[list[EventEnvelope]], decrees: Sequence[str]
-) -> tuple[dict[str, str], str]:
+) -> tuple[dict[str, str], str, list[tuple[Any, ...]]]:
     name = f"shuffle_{uuid.uuid4().hex[:8]}"
     conn = await _schema(url, name)
     try:
@@ -138,23 +152,33 @@ async def _replayed_hashes(
             async with conn.transaction():
                 await apply_events(conn, batch)
         as_of = {d: (await register.as_of_summary(conn, d, recompute=True)).register_hash for d in decrees}
-        return as_of, (await register.current_summary(conn, recompute=True)).register_hash
+        deciles = [tuple(r) for r in await conn.fetch(DECILES_SQL)]
+        return as_of, (await register.current_summary(conn, recompute=True)).register_hash, deciles
     finally:
         await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
         await conn.close()
 
 
 async def test_shuffled_partition_interleavings_give_the_same_register_hash(database_url):
-    events, recorded, final = await _recorded_scenario(database_url)
+    events, recorded, final, deciles = await _recorded_scenario(database_url)
     assert recorded["2/2027"] == final and len(set(recorded.values())) == 2
+    # (decile, stream version): h0's decile stays at version 2 though its correction came after it.
+    hid = household_id_for
+    assert {r[0]: (r[1], r[4]) for r in deciles} == {
+        hid("p-0"): (2, 2),
+        hid("p-3"): (4, 3),
+        hid("p-4"): (9, 3),
+    }
     queues = _partitions(events)
     assert len(queues) > 5  # the scenario really spreads over partitions and both topics
 
     @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
     @given(rnd=st.randoms(use_true_random=False))
     def same_register(rnd: random.Random) -> None:
-        as_of, now = asyncio.run(_replayed_hashes(database_url, _interleave(queues, rnd), list(recorded)))
-        assert as_of == recorded and now == final
+        as_of, now, replayed = asyncio.run(
+            _replayed_hashes(database_url, _interleave(queues, rnd), list(recorded))
+        )
+        assert as_of == recorded and now == final and replayed == deciles
 
     # Hypothesis drives a synchronous function; each example gets its own event loop in a thread.
     await asyncio.to_thread(same_register)
@@ -179,3 +203,20 @@ async def test_a_decree_decided_one_household_at_a_time_equals_the_decree_decide
     # superseded), a deactivation beating a correction, new households on both sides.
     second = at_once[1]
     assert second["corrected"] and second["deactivated"] and len(second["not_applied"]) >= 2
+
+
+async def test_an_older_decile_event_read_after_a_newer_one_does_not_roll_the_decile_back(database_url):
+    events, _, _, deciles = await _recorded_scenario(database_url)
+    decile_events = [e for e in events if e.event_type == "registry.welfare_decile_set"]
+    assert len(decile_events) == 5
+    name = f"late_{uuid.uuid4().hex[:8]}"
+    conn = await _schema(database_url, name)
+    try:
+        # Each decile event in its own batch, newest first: every older one arrives late.
+        for event in reversed(decile_events):
+            async with conn.transaction():
+                await apply_events(conn, [event])
+        assert [tuple(r) for r in await conn.fetch(DECILES_SQL)] == deciles
+    finally:
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+        await conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import time
@@ -13,7 +14,15 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
 from dtks_contracts.identifiers import DecreeNumber
 from dtks_contracts.regions import region_level
@@ -24,6 +33,7 @@ from dtks_registry.adapters import audit_log, register
 from dtks_registry.domain.masking import mask_name, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period
 from dtks_registry.domain.rate_limit import TokenBuckets
+from dtks_registry.domain.welfare import DecileItem
 from dtks_registry.settings import RegistrySettings
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
@@ -67,12 +77,24 @@ def _household_document(row: asyncpg.Record) -> dict[str, Any]:
         "last_decree": row["last_decree"],
         "deactivation_reason": row["deactivation_reason"],
         "deactivated_in": row["deactivated_in"],
+        # Set centrally (registry.welfare_decile_set), beside the decreed record: ``household`` is the
+        # snapshot as the last decree fixed it, and no decree's register hash includes this.
+        "welfare_decile": None
+        if row["decile"] is None
+        else {
+            "decile": row["decile"],
+            "source": row["decile_source"],
+            "as_of": row["decile_as_of"].isoformat(),
+            "set_at": row["decile_set_at"].isoformat(),
+        },
         "household": json.loads(row["snapshot"]),
     }
 
 
 _HOUSEHOLD_COLUMNS = """household_id, active, kk_number, village_code, programs, registered_in, last_decree,
-                       deactivation_reason, deactivated_in, snapshot::text AS snapshot"""
+                       deactivation_reason, deactivated_in, snapshot::text AS snapshot, w.decile,
+                       w.source AS decile_source, w.as_of AS decile_as_of, w.set_at AS decile_set_at"""
+_HOUSEHOLDS = "households LEFT JOIN welfare_deciles w USING (household_id)"
 
 
 # --- determination -------------------------------------------------------------------------------
@@ -208,30 +230,152 @@ async def get_determination(
         return await _determination_or_404(conn, decree_number)
 
 
+# --- welfare deciles ------------------------------------------------------------------------------
+
+DECILE_BATCH_MAX = 10_000
+DecileSource = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _written_date(value: Any) -> Any:
+    # Lax parsing would read a number as seconds since 1970: a ranking's date is written, never counted.
+    if not isinstance(value, str):
+        raise ValueError("write the date as YYYY-MM-DD")
+    return value
+
+
+WrittenDate = Annotated[dt.date, BeforeValidator(_written_date)]
+
+
+class DecileItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str = Field(min_length=1, max_length=200)
+    # Range checked per item (1..10), so one bad row is reported and the rest of the file still
+    # applies; strict, so "3" or 3.5 is a malformed request rather than a silently converted rank.
+    decile: StrictInt
+
+
+class DecileBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: DecileSource = Field(examples=["BPS ranking 2026-Q4"], description="Who ranked, which round")
+    as_of: WrittenDate = Field(examples=["2026-11-01"], description="The date the ranking describes")
+    households: list[DecileItemIn] = Field(min_length=1, max_length=DECILE_BATCH_MAX)
+
+
+@router.post(
+    "/welfare-deciles",
+    tags=["welfare deciles"],
+    summary="Load the statistics agency's welfare ranking: set households' deciles (Ministry)",
+    description=(
+        f"At most {DECILE_BATCH_MAX:,} households per request; split a national ranking into several. "
+        "Each item is judged on its own: an unknown or deactivated household, a decile outside 1..10, "
+        "a household named twice, or a ranking older than the household's current one is reported with a "
+        "`problem` (stable code) and the other items still apply. An item whose decile, source and "
+        "as_of are already the household's is `ok` with `changed: false` and records nothing, so "
+        "re-sending a batch is safe. Each change records one `registry.welfare_decile_set` on the "
+        "household's stream, which agencies receive on the public topic."
+    ),
+)
+async def set_welfare_deciles(
+    body: DecileBatchIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER))],
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.store is not None
+    batch = handlers.DecileBatch(
+        body.source,
+        body.as_of,
+        tuple(DecileItem(i, item.household_id, item.decile) for i, item in enumerate(body.households)),
+    )
+    async with _pool(request).acquire() as conn:
+        outcomes = await handlers.set_welfare_deciles(
+            conn, runtime.store, batch, principal.as_actor(), request.state.correlation_id
+        )
+    results: list[dict[str, Any]] = []
+    for outcome, event_id in outcomes:
+        item = outcome.item
+        result: dict[str, Any] = {"index": item.index, "household_id": item.household_id, "ok": outcome.ok}
+        if outcome.refusal is not None:
+            r = outcome.refusal
+            result["problem"] = {"code": r.code, "status": r.status, "detail": r.detail}
+        else:
+            result.update(decile=item.decile, changed=outcome.changed, event_id=event_id)
+        results.append(result)
+    changed = sum(1 for o, _ in outcomes if o.changed)
+    failed = sum(1 for o, _ in outcomes if not o.ok)
+    return {
+        "source": body.source,
+        "as_of": body.as_of.isoformat(),
+        "changed": changed,
+        "unchanged": len(outcomes) - changed - failed,
+        "failed": failed,
+        "results": results,
+    }
+
+
 # --- queries -------------------------------------------------------------------------------------
 
 
+HOUSEHOLD_PAGE_MAX = 1000
+
+
 @router.get(
-    "/households", tags=["register"], summary="Households of a family card (KK number), in your scope"
+    "/households",
+    tags=["register"],
+    summary="Households in your scope: of a family card (KK number), or of a region by welfare decile",
+    description=(
+        "With `kk`: the households of that family card. Without it: the households of `region` (default: "
+        "your scope) in household id order, `limit` at a time; pass the answer's `next_after` as `after` "
+        "for the next page. `decile_min`/`decile_max` keep households whose centrally set welfare decile "
+        "lies in that range (a household without one is left out by either); `status` keeps active or "
+        "deactivated ones. Agencies see only households of their granted programs."
+    ),
 )
-async def households_by_kk(
+async def list_households(
     request: Request,
     principal: CurrentPrincipal,
-    kk: str = Query(pattern=r"^[0-9]{16}$", description="Family card number, 16 digits"),
+    kk: str | None = Query(default=None, pattern=r"^[0-9]{16}$", description="Family card number, 16 digits"),
+    region: str | None = Query(default=None, description="A region code inside your scope"),
+    decile_min: int | None = Query(default=None, ge=1, le=10, description="Lowest welfare decile kept"),
+    decile_max: int | None = Query(default=None, ge=1, le=10, description="Highest welfare decile kept"),
+    program: Program | None = None,
+    status: Literal["active", "deactivated", "all"] = "all",
+    limit: int = Query(default=100, ge=1, le=HOUSEHOLD_PAGE_MAX),
+    after: str | None = Query(default=None, max_length=200, description="next_after of the previous page"),
 ) -> dict[str, Any]:
+    region = region or principal.region
+    _check_region(principal, region)
+    if decile_min is not None and decile_max is not None and decile_min > decile_max:
+        raise Problem(
+            422, "invalid_decile_range", f"decile_min {decile_min} is above decile_max {decile_max}."
+        )  # fmt: skip
+    programs = _granted_programs(principal, program)
+    # Scope in SQL (region, and for agencies their programs: what _may_read checks row by row), so a
+    # page is full whenever more households match.
+    sql = f"""SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS}
+              WHERE {register.region_filter("village_code", 1)}
+                AND ($2::text[] IS NULL OR programs && $2::text[])
+                AND ($3::text IS NULL OR kk_number = $3)
+                AND ($4::int IS NULL OR w.decile >= $4) AND ($5::int IS NULL OR w.decile <= $5)
+                AND ($6::boolean IS NULL OR active = $6)
+                AND ($7::text IS NULL OR household_id > $7)
+              ORDER BY household_id LIMIT $8"""
+    active = None if status == "all" else status == "active"
     async with _pool(request).acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {_HOUSEHOLD_COLUMNS} FROM households WHERE kk_number = $1 ORDER BY household_id", kk
-        )
-    visible = [r for r in rows if _may_read(principal, r["village_code"], list(r["programs"]))]
-    return {"kk_number": kk, "households": [_household_document(r) for r in visible]}
+        rows = await conn.fetch(sql, region, programs, kk, decile_min, decile_max, active, after, limit)
+    answer: dict[str, Any] = {"kk_number": kk} if kk is not None else {"region": region}
+    answer["households"] = [_household_document(r) for r in rows]
+    answer["next_after"] = rows[-1]["household_id"] if len(rows) == limit else None
+    return answer
 
 
 @router.get("/households/{household_id}", tags=["register"], summary="A household of the register")
 async def get_household(household_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     async with _pool(request).acquire() as conn:
         row = await conn.fetchrow(
-            f"SELECT {_HOUSEHOLD_COLUMNS} FROM households WHERE household_id = $1", household_id
+            f"SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS} WHERE household_id = $1", household_id
         )
     # Out of scope reads as not found: the answer must not confirm that someone is registered.
     if row is None or not _may_read(principal, row["village_code"], list(row["programs"])):
@@ -245,7 +389,7 @@ async def get_household(household_id: str, request: Request, principal: CurrentP
 async def get_person(nik: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     async with _pool(request).acquire() as conn:
         rows = await conn.fetch(
-            f"""SELECT {_HOUSEHOLD_COLUMNS} FROM households
+            f"""SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS}
                 WHERE household_id IN (SELECT household_id FROM members WHERE nik = $1)
                 ORDER BY active DESC, household_id""",
             nik,

@@ -5,7 +5,9 @@ of the registry's database (the live tables are never touched) and reports the r
 counts, now or as of a decree. The verification does the rebuild, then recomputes the register as
 of every decree and compares it with the hash that decree recorded; it also recomputes the live
 tables' hashes from their stored snapshots, so a row altered in the database shows up, with the
-household ids that differ from the replay.
+household ids that differ from the replay. The welfare deciles in force (set centrally, outside any
+decree's hash) are compared between the replay and the live table the same way; a decile batch
+recorded while the verification runs shows up as a difference, so verify when none is being loaded.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ async def rebuild(
                 summary = await register.current_summary(conn)
             decrees = await conn.fetchval("SELECT count(*) FROM determinations")
             candidates = await conn.fetchval("SELECT count(*) FROM candidates")
+            deciles = await conn.fetchval("SELECT count(*) FROM welfare_deciles")
         finally:
             await conn.close()
     finally:
@@ -109,6 +112,7 @@ async def rebuild(
         "counts": {"households": summary.households, "people": summary.people},
         "decrees": decrees,
         "candidates": candidates,
+        "welfare_deciles": deciles,
     }
 
 
@@ -145,6 +149,7 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
                     for h in replayed_digests.keys() | live_digests.keys()
                     if replayed_digests.get(h) != live_digests.get(h)
                 )
+            deciles = await _compare_deciles(conn, live)
         finally:
             await conn.close()
     finally:
@@ -156,9 +161,28 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
     }
     return {
         **report,
-        "ok": all(r["matches"] for r in results) and live_report["matches_latest_decree"],
+        "ok": all(r["matches"] for r in results)
+        and live_report["matches_latest_decree"]
+        and deciles["matches"],
         "decrees": results,
         "live_register": live_report,
+        "welfare_deciles": deciles,
+    }
+
+
+async def _compare_deciles(replayed: asyncpg.Connection, live: asyncpg.Connection) -> dict[str, Any]:
+    (replayed_digest, households), (live_digest, _) = (
+        await register.deciles_digest(replayed),
+        await register.deciles_digest(live),
+    )
+    differing: list[str] = []
+    if replayed_digest != live_digest:
+        ours, theirs = await register.decile_lines(replayed), await register.decile_lines(live)
+        differing = sorted(h for h in ours.keys() | theirs.keys() if ours.get(h) != theirs.get(h))
+    return {
+        "households": households,
+        "matches": replayed_digest == live_digest,
+        "differing_households": differing,
     }
 
 

@@ -1,4 +1,5 @@
-"""Commands of the registry: issuing a determination (penetapan). Load, decide (pure), write, append."""
+"""Commands of the registry: issuing a determination (penetapan) and setting welfare deciles centrally.
+Load, decide (pure), write, append."""
 
 from __future__ import annotations
 
@@ -18,17 +19,27 @@ from dtks_contracts.events.registry import (
     HouseholdRegistered,
     Period,
     RegisterCounts,
+    WelfareDecileSet,
 )
 from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
 from dtks_registry.adapters import register
-from dtks_registry.adapters.projection import HouseholdChange, write_determinations, write_household_changes
+from dtks_registry.adapters.projection import (
+    DecileChange,
+    HouseholdChange,
+    write_deciles,
+    write_determinations,
+    write_household_changes,
+)
 from dtks_registry.domain.determination import Decision, decide
 from dtks_registry.domain.periods import period_text
+from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
 from dtks_runtime.problems import Problem
 from dtks_runtime.replay import rare_collections
 
+# Taken by every command that appends to household streams (a decree, a decile batch): one writer of
+# those streams at a time, so neither loses a version race to the other half-way through.
 DETERMINATION_LOCK = advisory_key("dtks:registry:determination")
 
 
@@ -233,3 +244,83 @@ def _document(
     document["event_id"] = str(event_id)
     document["not_applied"] = not_applied
     return document
+
+
+@dataclass(frozen=True)
+class DecileBatch:
+    source: str
+    as_of: dt.date
+    items: tuple[DecileItem, ...]
+
+
+async def set_welfare_deciles(
+    conn: asyncpg.Connection, store: EventStore, batch: DecileBatch, actor: Actor, correlation_id: str
+) -> list[tuple[ItemOutcome, str | None]]:
+    """Set the deciles of a batch: per item its outcome and, for a change, the recorded event's id.
+
+    One registry.welfare_decile_set per changed household, on that household's stream, recorded and
+    projected in one transaction (as a decree's household events are)."""
+    async with conn.transaction():
+        # Waits for a decree in progress (it appends to the same streams, and may deactivate one).
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
+        ids = sorted({i.household_id for i in batch.items})
+        outcomes = decide_deciles(batch.items, batch.source, batch.as_of, await _standing(conn, ids))
+        changed = [o for o in outcomes if o.changed]
+        event_ids: dict[int, str] = {}
+        if changed:
+            payloads = [
+                WelfareDecileSet(
+                    household_id=o.item.household_id,
+                    decile=o.item.decile,
+                    source=batch.source,
+                    as_of=batch.as_of,
+                )
+                for o in changed
+            ]
+            versions = dict(
+                await conn.fetch(
+                    """SELECT stream_id, max(stream_version) FROM events
+                       WHERE stream_id = ANY($1::text[]) GROUP BY 1""",
+                    [f"household:{p.household_id}" for p in payloads],
+                )
+            )
+            envelopes = await store.append_many(
+                conn,
+                [
+                    StreamAppend(
+                        "household",
+                        p.household_id,
+                        versions.get(f"household:{p.household_id}", 0),
+                        [NewEvent.of(p)],
+                    )
+                    for p in payloads
+                ],
+                causation=Causation(actor=actor, correlation_id=correlation_id),
+            )
+            # The same writer a replay uses, fed the payloads just recorded.
+            await write_deciles(
+                conn,
+                [
+                    DecileChange(e.event_id, e.aggregate_version, e.occurred_at, p)
+                    for e, p in zip(envelopes, payloads, strict=True)
+                ],
+            )
+            event_ids = {o.item.index: str(e.event_id) for o, e in zip(changed, envelopes, strict=True)}
+        return [(o, event_ids.get(o.item.index)) for o in outcomes]
+
+
+async def _standing(conn: asyncpg.Connection, household_ids: list[str]) -> dict[str, Standing]:
+    rows = await conn.fetch(
+        """SELECT h.household_id, h.active, h.deactivated_in, w.decile, w.source, w.as_of
+           FROM households h LEFT JOIN welfare_deciles w USING (household_id)
+           WHERE h.household_id = ANY($1::text[])""",
+        household_ids,
+    )
+    return {
+        r["household_id"]: Standing(
+            r["active"],
+            r["deactivated_in"],
+            CurrentDecile(r["decile"], r["source"], r["as_of"]) if r["decile"] is not None else None,
+        )
+        for r in rows
+    }

@@ -5,11 +5,13 @@ events. Each write is keyed so that reading partitions in another interleaving g
 tables: candidates by proposal id (the highest round wins), determinations by decree number,
 household changes by (household, decree). The only order-sensitive table, ``households`` (the
 register in force), is written from household events, which share their household's partition key
-and so always arrive in the order they were recorded.
+and so always arrive in the order they were recorded. ``welfare_deciles`` keeps the highest stream
+version per household, so neither order nor redeliveries matter there.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from dtks_contracts.events.registry import (
     HouseholdCorrected,
     HouseholdDeactivated,
     HouseholdRegistered,
+    WelfareDecileSet,
 )
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.historical import HISTORICAL_READ
@@ -46,7 +49,12 @@ _HOUSEHOLD_EVENTS = {
 
 # The only event types apply_events reads: a replay leaves every other event unparsed.
 PROJECTION_EVENT_TYPES = frozenset(
-    {AcceptedByMinistry.event_type, DeterminationIssued.event_type, *_HOUSEHOLD_EVENTS}
+    {
+        AcceptedByMinistry.event_type,
+        DeterminationIssued.event_type,
+        WelfareDecileSet.event_type,
+        *_HOUSEHOLD_EVENTS,
+    }
 )
 
 
@@ -79,19 +87,36 @@ class HouseholdChange:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DecileChange:
+    """One registry.welfare_decile_set event, as the welfare_deciles table needs it."""
+
+    event_id: uuid.UUID
+    version: int  # in the household's stream: orders one household's decile events
+    occurred_at: dt.datetime
+    payload: WelfareDecileSet
+
+
 ProjectionPayload: TypeAlias = (
-    AcceptedByMinistry | DeterminationIssued | HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated
+    AcceptedByMinistry
+    | DeterminationIssued
+    | HouseholdRegistered
+    | HouseholdCorrected
+    | HouseholdDeactivated
+    | WelfareDecileSet
 )
 
 
 @dataclass(frozen=True)
 class ProjectionEvent:
     """An event as the projection reads it: its id and its payload at the current version (None for
-    the types the projection does not read)."""
+    the types the projection does not read), with its place in its stream and when it happened."""
 
     event_id: uuid.UUID
     event_type: str
     payload: ProjectionPayload | None
+    version: int = 0
+    occurred_at: dt.datetime | None = None
 
 
 async def apply_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
@@ -100,7 +125,11 @@ async def apply_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]
         conn,
         [
             ProjectionEvent(
-                e.event_id, e.event_type, cast(ProjectionPayload, _payload(e, payload_class(e.event_type)))
+                e.event_id,
+                e.event_type,
+                cast(ProjectionPayload, _payload(e, payload_class(e.event_type))),
+                e.aggregate_version,
+                e.occurred_at,
             )
             for e in events
             if e.event_type in PROJECTION_EVENT_TYPES
@@ -117,6 +146,7 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
     acceptances: list[tuple[uuid.UUID, AcceptedByMinistry]] = []
     determinations: list[tuple[uuid.UUID, DeterminationIssued]] = []
     changes: list[HouseholdChange] = []
+    deciles: list[DecileChange] = []
     for event in events:
         payload = event.payload
         if isinstance(payload, AcceptedByMinistry):
@@ -125,9 +155,13 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
             determinations.append((event.event_id, payload))
         elif isinstance(payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated):
             changes.append(HouseholdChange.of(event.event_id, payload))
+        elif isinstance(payload, WelfareDecileSet):
+            assert event.occurred_at is not None and event.version > 0
+            deciles.append(DecileChange(event.event_id, event.version, event.occurred_at, payload))
     await write_candidates(conn, acceptances)
     await write_determinations(conn, determinations)
     await write_household_changes(conn, changes)
+    await write_deciles(conn, deciles)
 
 
 P = TypeVar("P", bound=EventPayload)
@@ -165,7 +199,13 @@ def decode_projection_event(value: bytes) -> ProjectionEvent:
         else:
             payload = envelope.payload
             if envelope.schema_version == payload.schema_version:
-                return ProjectionEvent(envelope.event_id, envelope.event_type, payload)
+                return ProjectionEvent(
+                    envelope.event_id,
+                    envelope.event_type,
+                    payload,
+                    envelope.aggregate_version,
+                    envelope.occurred_at,
+                )
     general = EventEnvelope.from_bytes(value)
     if general.event_type not in PROJECTION_EVENT_TYPES:
         return ProjectionEvent(general.event_id, general.event_type, None)
@@ -173,6 +213,8 @@ def decode_projection_event(value: bytes) -> ProjectionEvent:
         general.event_id,
         general.event_type,
         cast(ProjectionPayload, _payload(general, payload_class(general.event_type))),
+        general.aggregate_version,
+        general.occurred_at,
     )
 
 
@@ -343,4 +385,33 @@ async def _write_deactivations(
         [changes[i].household_id for i in idx],
         [changes[i].reason for i in idx],
         [changes[i].decree_number for i in idx],
+    )
+
+
+async def write_deciles(conn: asyncpg.Connection, deciles: Sequence[DecileChange]) -> None:
+    """The decile in force per household: the event with the highest stream version wins, so a
+    redelivered older event (a replay has no inbox) or any interleaving leaves the same row."""
+    if not deciles:
+        return
+    latest: dict[str, DecileChange] = {}
+    for d in deciles:
+        seen = latest.get(d.payload.household_id)
+        if seen is None or d.version > seen.version:
+            latest[d.payload.household_id] = d
+    rows = list(latest.values())
+    await conn.execute(
+        """INSERT INTO welfare_deciles (household_id, decile, source, as_of, version, event_id, set_at)
+           SELECT * FROM unnest($1::text[], $2::smallint[], $3::text[], $4::date[], $5::int[], $6::uuid[],
+                                $7::timestamptz[])
+           ON CONFLICT (household_id) DO UPDATE SET
+               decile = excluded.decile, source = excluded.source, as_of = excluded.as_of,
+               version = excluded.version, event_id = excluded.event_id, set_at = excluded.set_at
+           WHERE excluded.version > welfare_deciles.version""",
+        [d.payload.household_id for d in rows],
+        [d.payload.decile for d in rows],
+        [d.payload.source for d in rows],
+        [d.payload.as_of for d in rows],
+        [d.version for d in rows],
+        [d.event_id for d in rows],
+        [d.occurred_at for d in rows],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -212,3 +213,33 @@ async def export_rows(
         sql, decree_number, region, list(programs) if programs else None, prefetch=500
     ):
         yield row
+
+
+_DECILES_SQL = """SELECT household_id, decile, source, as_of, version, event_id, set_at
+                  FROM welfare_deciles ORDER BY household_id"""
+
+
+def _decile_line(r: asyncpg.Record) -> str:
+    return "\t".join(
+        (r["household_id"], str(r["decile"]), r["source"], r["as_of"].isoformat(), str(r["version"]),
+         str(r["event_id"]), r["set_at"].astimezone(dt.UTC).isoformat())
+    )  # fmt: skip
+
+
+async def deciles_digest(conn: asyncpg.Connection) -> tuple[str, int]:
+    """SHA-256 over the welfare_deciles rows in household id order, and their number: two projections
+    agree on the deciles in force exactly when these agree. Streamed, for a national table."""
+    hasher = hashlib.sha256()
+    count = 0
+    async with contextlib.aclosing(_fetch_in_chunks(conn, _DECILES_SQL)) as chunks:
+        async for rows in chunks:
+            for r in rows:
+                hasher.update((_decile_line(r) + "\n").encode())
+            count += len(rows)
+    return hasher.hexdigest(), count
+
+
+async def decile_lines(conn: asyncpg.Connection) -> dict[str, str]:
+    """household id -> its welfare_deciles row as text (to name the households two projections
+    disagree on, once their digests differ)."""
+    return {r["household_id"]: _decile_line(r) for r in await conn.fetch(_DECILES_SQL)}

@@ -7,7 +7,10 @@ Everything here is a projection of events, so a replay can build it again in a f
 - household_changes: one row per registry.household_* event (household, decree): the register as of
   any decree is a set-based query over it, again independent of read order;
 - households, members: the register in force (latest change per household), for queries;
-- audit_events: every event of every service, for the causal history of one household.
+- audit_events: every event of every service, for the causal history of one household;
+- welfare_deciles: the decile set centrally per household (registry.welfare_decile_set), the latest
+  by stream version; kept beside the decreed snapshot, never in it, so a decile set between decrees
+  changes no decree's register hash.
 Ids are compared with COLLATE "C" so that ORDER BY household_id is the code-point order the register
 hash is defined with.
 """
@@ -117,4 +120,18 @@ MIGRATIONS = [
     # The registry's outbox (the runtime's events table, installed before these steps): a decree
     # appends one envelope with a whole household per household it registers or corrects.
     "ALTER TABLE events ALTER COLUMN envelope SET COMPRESSION lz4",
+    # The household's stream version orders its decile events: the highest wins whatever the read
+    # order or redeliveries (a replay has no inbox).
+    """
+    CREATE TABLE welfare_deciles (
+        household_id text COLLATE "C" PRIMARY KEY,
+        decile       smallint    NOT NULL CHECK (decile BETWEEN 1 AND 10),
+        source       text        NOT NULL,
+        as_of        date        NOT NULL,
+        version      integer     NOT NULL,
+        event_id     uuid        NOT NULL,
+        set_at       timestamptz NOT NULL
+    );
+    CREATE INDEX welfare_deciles_decile ON welfare_deciles (decile, household_id);
+    """,
 ]
