@@ -18,6 +18,7 @@ from dtks_contracts.events import (
     ProposalSubmitted,
     ReturnedAtTier,
     VerifiedAtTier,
+    WelfareDecileSet,
 )
 from dtks_contracts.household import Deliberation
 from dtks_contracts.vocabulary import ReasonCode, Role
@@ -158,6 +159,22 @@ def test_a_household_leaving_the_register_is_texted_from_what_was_learned():
     assert HouseholdAudience("h-1", "+6281234567890") in [n.audience for n in d.notices]
     assert d.public == PublicFacts("registry.household_deactivated", VILLAGE, ("PKH",))
     assert [n for n in decide(envelope(payload), payload, Knowledge()).notices] == []
+
+
+def test_a_welfare_decile_reaches_the_agencies_of_the_households_village_and_programs() -> None:
+    payload = WelfareDecileSet(
+        household_id="h-1", decile=2, source="BPS ranking 2026-Q4", as_of=dt.date(2026, 11, 1)
+    )
+    known = Knowledge(
+        households={"h-1": HouseholdFacts(VILLAGE, "1771010101200001", ("PKH",), "+6281234567890")}
+    )
+    d = decide(envelope(payload), payload, known)
+    assert d.public == PublicFacts("registry.welfare_decile_set", VILLAGE, ("PKH",))
+    assert d.notices == []  # a ranking is the agencies' business, not a message to the household
+    # A household not known yet (its registration not read yet) still has its decile published.
+    assert decide(envelope(payload), payload, Knowledge()).public == PublicFacts(
+        "registry.welfare_decile_set", None, ()
+    )
 
 
 def test_a_ratified_batch_is_told_to_the_regency_social_service():
