@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -85,4 +86,13 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
+    # One process, one consumer: the uniqueness rule (no NIK open in two proposals) reads the other
+    # proposals' claims inside each batch's transaction, so two consumers sharing the partitions
+    # could each pass a proposal claiming the same NIK. Running more than one needs the claims
+    # serialized per NIK first; until then a second process is refused rather than left to race.
+    if int(os.environ.get("DTKS_WORKERS", "1")) > 1:
+        raise SystemExit(
+            "The verification service runs as one process (DTKS_WORKERS=1): its NIK uniqueness check "
+            "is not yet safe with two consumers."
+        )
     serve(build_app(), port_env="DTKS_VERIFICATION_PORT", default_port=8002)
