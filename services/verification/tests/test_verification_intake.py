@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -152,6 +153,47 @@ async def test_rounds_started_together_claim_niks_in_arrival_order(conn: asyncpg
     }
     claimed = await conn.fetchval("SELECT count(DISTINCT proposal_id) FROM open_niks")
     assert claimed == 3
+
+
+async def test_intakes_claiming_a_nik_at_once_wait_for_each_other_and_the_later_sees_the_earlier(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    candidates = _clean(40)
+    a = candidates[0]
+    b = a.model_copy(update={"proposal_id": str(uuid.uuid4())})  # the same household, proposed again
+    # A proposal whose people were all born in other districts than a's: nothing to wait for.
+    elsewhere = next(
+        c for c in candidates[1:] if set(pg.claim_lock_keys([c])).isdisjoint(pg.claim_lock_keys([a]))
+    )
+    other = await asyncpg.connect(database_url)
+    try:
+        first = conn.transaction()
+        await first.start()
+        await pg.start_rounds(conn, [pg.NewRound(a, "corr", "cause-a")])
+
+        async def intake(content: ProposalSubmitted) -> None:
+            async with other.transaction():
+                await pg.start_rounds(other, [pg.NewRound(content, "corr", f"cause-{content.proposal_id}")])
+
+        await asyncio.wait_for(intake(elsewhere), 5)  # another process's batch goes on meanwhile
+        later = asyncio.create_task(intake(b))
+        await asyncio.sleep(0.5)
+        assert not later.done()  # waits for the first intake, which holds the districts of its NIKs
+        await first.commit()
+        await asyncio.wait_for(later, 10)
+    finally:
+        await other.close()
+    seq = dict(
+        await conn.fetch(
+            "SELECT proposal_id, seq FROM proposals WHERE proposal_id = ANY($1::text[])",
+            [a.proposal_id, b.proposal_id],
+        )
+    )
+    assert seq[a.proposal_id] < seq[b.proposal_id]
+    records = await pg.current_rounds(conn, {b.proposal_id: b})
+    facts = await pg.register_facts(conn, list(records.values()))
+    assert a.household is not None
+    assert facts[b.proposal_id].earlier_open_proposals == {m.nik: a.proposal_id for m in a.household.members}
 
 
 async def test_one_batch_of_mixed_events_and_repeated_decisions(service: Service) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -86,13 +85,12 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    # One process, one consumer: the uniqueness rule (no NIK open in two proposals) reads the other
-    # proposals' claims inside each batch's transaction, so two consumers sharing the partitions
-    # could each pass a proposal claiming the same NIK. Running more than one needs the claims
-    # serialized per NIK first; until then a second process is refused rather than left to race.
-    if int(os.environ.get("DTKS_WORKERS", "1")) > 1:
-        raise SystemExit(
-            "The verification service runs as one process (DTKS_WORKERS=1): its NIK uniqueness check "
-            "is not yet safe with two consumers."
-        )
-    serve(build_app(), port_env="DTKS_VERIFICATION_PORT", default_port=8002)
+    # Safe in several processes (DTKS_WORKERS): intakes that claim NIKs of the same district wait
+    # for each other (see adapters.postgres.start_rounds), the checks worker leases with SKIP LOCKED,
+    # and decisions lock their proposals' rows.
+    serve(
+        build_app(),
+        port_env="DTKS_VERIFICATION_PORT",
+        default_port=8002,
+        factory="dtks_verification.main:build_app",
+    )

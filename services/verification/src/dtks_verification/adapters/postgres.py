@@ -18,6 +18,7 @@ from dtks_contracts.events.proposal import ProposalContent, ProposalResubmitted,
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Tier
+from dtks_runtime.db import advisory_key
 from dtks_verification.adapters.arrays import plain_array, text_array
 from dtks_verification.domain.integrity import RegisterFacts
 from dtks_verification.domain.names import name_key
@@ -227,6 +228,33 @@ class NewRound:
     content_json: str | None = None
 
 
+def claim_lock_keys(contents: Sequence[ProposalContent]) -> list[int]:
+    """The advisory-lock keys of the NIK districts (a NIK's first six digits) the rounds claim, sorted.
+
+    A NIK's district is part of the NIK, so two rounds claiming the same NIK always share a key,
+    and a batch takes a few dozen keys however many NIKs it holds (a lock per NIK could fill
+    PostgreSQL's lock table)."""
+    districts = {m.nik[:6] for c in contents if c.household is not None for m in c.household.members}
+    return sorted(advisory_key(f"dtks:verification:nik-district:{d}") for d in districts)
+
+
+async def _lock_claims(conn: asyncpg.Connection, contents: Sequence[ProposalContent]) -> None:
+    """Hold, until the transaction ends, the NIK districts these rounds claim NIKs in.
+
+    Who claimed a NIK first is decided by `seq`, given as the round's row is written, and a round's
+    check reads the claims committed before it. Two intakes running at once (two processes sharing
+    the partitions) could otherwise each write their claim unseen by the other, and both pass. With
+    the districts locked before the rows are written, the later intake waits for the earlier one's
+    commit, gets the later `seq` and sees its claim. Keys are taken in sorted order: no deadlock
+    between intakes."""
+    keys = claim_lock_keys(contents)
+    if keys:
+        await conn.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) AS ordered",
+            keys,
+        )
+
+
 async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, queue: bool = True) -> int:
     """Record submissions and resubmissions of distinct proposals and queue their entry checks, in
     five statements whatever their number. A round that is not newer than the one held, or of a
@@ -237,6 +265,7 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
     contents = [r.content for r in rounds]
     if len({c.proposal_id for c in contents}) != len(contents):
         raise ValueError("start_rounds: each proposal may appear once; split the batch")
+    await _lock_claims(conn, contents)
     # ORDER BY the arrival order: `seq` (who claimed a NIK first) follows the events' order.
     rows = await conn.fetch(
         """INSERT INTO proposals (proposal_id, round, village_code, kind, content, status)
