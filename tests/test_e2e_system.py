@@ -171,3 +171,56 @@ def test_a_subscribed_agency_receives_each_decree_once_signed(system: System) ->
         decrees.setdefault(event["payload"]["decree_number"], set()).add(headers["x-dtks-delivery-id"])
     assert set(decrees) == {"1/HUK/2026", "2/HUK/2027"}
     assert all(len(ids) == 1 for ids in decrees.values())  # redelivered at most under the same id
+
+
+def test_a_welfare_decile_set_by_the_ministry_reaches_a_subscribed_agency_once_signed(
+    system: System, services: LocalSystem
+) -> None:
+    registered = get(system, "registry", "/determinations/1/HUK/2026", Role.AUDITOR, "ID").json()[
+        "registered"
+    ]
+    household_id = next(  # one still in the register (the demo's second quarter deactivates one)
+        h
+        for h in registered
+        if get(system, "registry", f"/households/{h}", Role.AUDITOR, "ID").json()["status"] == "active"
+    )
+    with subscribed_agency(services, AGENCY_SECRET, ["registry.welfare_decile_set"]) as agency:
+        ranking = {
+            "source": "BPS ranking 2026-Q4",
+            "as_of": "2026-11-01",
+            "households": [{"household_id": household_id, "decile": 3}],
+        }
+        answer = httpx.post(
+            f"{system.urls['registry']}/welfare-deciles",
+            json=ranking,
+            headers=system.headers(Role.MINISTRY_VERIFIER, "ID"),
+            timeout=60,
+        ).json()
+        assert answer["changed"] == 1, answer["results"]
+        again = httpx.post(
+            f"{system.urls['registry']}/welfare-deciles",
+            json=ranking,
+            headers=system.headers(Role.MINISTRY_VERIFIER, "ID"),
+            timeout=60,
+        ).json()
+        assert again["changed"] == 0 and again["unchanged"] == 1, again  # sent again: nothing new
+
+        async def delivered() -> bool:
+            return bool(agency.requests)
+
+        asyncio.run(wait_until(delivered, within=60, what="the decile delivered to the agency"))
+        asyncio.run(asyncio.sleep(2))  # room for a second delivery, which must not come
+        bodies = [json.loads(r.body) for r in list(agency.requests)]
+        request = agency.requests[0]
+    assert len({r.headers["x-dtks-delivery-id"] for r in list(agency.requests)}) == 1
+    expected = hmac.new(
+        AGENCY_SECRET.encode(),
+        f"{request.headers['x-dtks-timestamp']}.".encode() + request.body,
+        hashlib.sha256,
+    )
+    assert request.headers["x-dtks-signature"] == f"sha256={expected.hexdigest()}"
+    event = bodies[0]["event"]
+    assert event["event_type"] == "registry.welfare_decile_set"
+    assert (event["payload"]["household_id"], event["payload"]["decile"]) == (household_id, 3)
+    view = get(system, "registry", f"/households/{household_id}", Role.AUDITOR, "ID").json()
+    assert view["welfare_decile"]["decile"] == 3
