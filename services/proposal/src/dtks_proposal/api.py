@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
@@ -29,6 +30,7 @@ from dtks_runtime.problems import Problem, field_path
 from dtks_runtime.service import ServiceRuntime
 
 router = APIRouter()
+T = TypeVar("T")
 
 Operator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
 Ministry = Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER))]
@@ -53,6 +55,16 @@ def _settings(runtime: ServiceRuntime) -> ProposalSettings:
 def _runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
+
+
+def _page_after(decode: Callable[[str], T], cursor: str | None) -> T | None:
+    """Where the page a ``next_cursor`` asks for starts; a cursor this service did not give is a 422."""
+    try:
+        return decode(cursor) if cursor else None
+    except ValueError as exc:
+        raise Problem(
+            422, "invalid_cursor", "The cursor is not one this service gave; start from the first page."
+        ) from exc
 
 
 def _answer(answer: handlers.Answer) -> JSONResponse:
@@ -185,12 +197,7 @@ async def list_proposals(
             422, "invalid_region", f"{exc}.", errors=[{"field": "region", "message": str(exc)}]
         ) from exc
     ensure_in_scope(principal, region)
-    try:
-        after = repo.decode_cursor(cursor) if cursor else None
-    except ValueError as exc:
-        raise Problem(
-            422, "invalid_cursor", "The cursor is not one this service gave; start from the first page."
-        ) from exc
+    after = _page_after(repo.decode_cursor, cursor)
     runtime = _runtime(request)
     assert runtime.pool is not None
     async with runtime.pool.acquire() as conn:
@@ -333,12 +340,7 @@ async def get_import(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="rejected rows per page")] = 500,
 ) -> dict[str, Any]:
-    try:
-        after = staging.decode_rejection_cursor(cursor) if cursor else None
-    except ValueError as exc:
-        raise Problem(
-            422, "invalid_cursor", "The cursor is not one this service gave; start from the first page."
-        ) from exc
+    after = _page_after(staging.decode_rejection_cursor, cursor)
     runtime = _runtime(request)
     assert runtime.pool is not None
     view = await staging.import_view(runtime.pool, import_id, rejected_after=after, rejected_limit=limit)

@@ -130,13 +130,10 @@ def _timeline_columns(entries: list[TimelineEntry]) -> list[list[Any]]:
 
 
 async def load_for_update(conn: asyncpg.Connection, proposal_id: str) -> StoredProposal | None:
-    row = await conn.fetchrow(
-        """SELECT proposal_id, kind, village_code, status, round, waiting_at, stream_version, submitted_by
-           FROM proposals WHERE proposal_id = $1 FOR UPDATE""",
-        proposal_id,
-    )
-    if row is None:
-        return None
+    return (await load_many_for_update(conn, [proposal_id])).get(proposal_id)
+
+
+def _stored(row: asyncpg.Record) -> StoredProposal:
     return StoredProposal(
         proposal_id=row["proposal_id"],
         kind=row["kind"],
@@ -157,17 +154,7 @@ async def load_many_for_update(
            FROM proposals WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id FOR UPDATE""",
         proposal_ids,
     )
-    return {
-        r["proposal_id"]: StoredProposal(
-            proposal_id=r["proposal_id"],
-            kind=r["kind"],
-            village_code=r["village_code"],
-            standing=Standing(ProposalStatus(r["status"]), r["round"], r["waiting_at"]),
-            stream_version=r["stream_version"],
-            submitted_by=r["submitted_by"],
-        )
-        for r in rows
-    }
+    return {r["proposal_id"]: _stored(r) for r in rows}
 
 
 @dataclass(frozen=True)
