@@ -4,20 +4,16 @@ topic drive the projection; decrees, queries, exports and the public topic are o
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 
-from aiokafka import AIOKafkaConsumer
-
 from dtks_contracts.household import Address, Household
 from dtks_contracts.register_hash import register_digest_of
-from dtks_contracts.topics import REGISTRY_PUBLIC
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
-from dtks_registry.testing import acceptance, ago, make_household
+from dtks_registry.testing import acceptance, ago, make_household, public_event_ids
 from dtks_runtime.testing import wait_until
 
 
@@ -99,24 +95,10 @@ async def test_a_household_flows_to_active_through_a_decree(registry):
             for r in await conn.fetch("SELECT event_id, event_type FROM events")
         }
     assert sorted(recorded.values()) == ["registry.determination_issued", "registry.household_registered"]
-    assert await _public_event_ids(registry, len(recorded)) == set(recorded)
-
-
-async def _public_event_ids(registry, n: int) -> set[str]:
-    consumer = AIOKafkaConsumer(
-        REGISTRY_PUBLIC.with_prefix(registry.settings.topic_prefix).name,
-        bootstrap_servers=registry.settings.kafka_bootstrap, auto_offset_reset="earliest",
-    )  # fmt: skip
-    await consumer.start()
-    seen: set[str] = set()
-    try:
-        deadline = dt.datetime.now() + dt.timedelta(seconds=60)
-        while len(seen) < n and dt.datetime.now() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                seen |= {json.loads(r.value)["event_id"] for r in records}
-    finally:
-        await consumer.stop()
-    return seen
+    published = await public_event_ids(
+        registry.settings.kafka_bootstrap, registry.settings.topic_prefix, set(recorded)
+    )
+    assert published == set(recorded)
 
 
 async def test_a_correction_and_a_deactivation_enter_the_next_decree_and_replays_reproduce_every_hash(

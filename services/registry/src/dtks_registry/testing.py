@@ -4,15 +4,20 @@ the real topics (never imports of other services' code)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.household import Address, Household, Member
+from dtks_contracts.topics import REGISTRY_PUBLIC
 from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
@@ -103,3 +108,25 @@ def ago(hours: float) -> dt.datetime:
 
 def new_proposal_id() -> str:
     return f"prop-{uuid.uuid4().hex[:12]}"
+
+
+async def public_event_ids(
+    kafka_bootstrap: str, topic_prefix: str, wanted: set[str], within: float = 60
+) -> set[str]:
+    """Event ids on the registry's public topic, read from the start until ``wanted`` are all there
+    (or ``within`` seconds pass): every id read, so a caller can also see what should not be there."""
+    consumer = AIOKafkaConsumer(
+        REGISTRY_PUBLIC.with_prefix(topic_prefix).name,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + within
+        while not wanted <= seen and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen |= {json.loads(r.value)["event_id"] for r in records if r.value is not None}
+    finally:
+        await consumer.stop()
+    return seen
