@@ -119,6 +119,35 @@ async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_
     assert stopped_cleanly == ["steady"]  # the runtime's stop reached it and waited for it
 
 
+async def test_a_service_health_check_that_fails_or_raises_turns_health_degraded(
+    settings: RuntimeSettings,
+) -> None:
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(runtime, title="probe", description="a service with checks of its own")
+    state = {"healthy": True, "raise": False}
+
+    async def import_queue() -> tuple[bool, dict[str, object]]:
+        if state["raise"]:
+            raise RuntimeError("cannot read the queue")
+        return state["healthy"], {"oldest_waiting_seconds": 3}
+
+    runtime.add_health_check("imports", import_queue)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        health = (await client.get("/healthz")).json()
+        assert health["status"] == "ok", health
+        assert health["checks"]["imports"] == {"ok": True, "oldest_waiting_seconds": 3}
+        state["healthy"] = False
+        health = (await client.get("/healthz")).json()
+        assert (health["status"], health["failing_checks"]) == ("degraded", ["imports"])
+        state["raise"] = True
+        health = (await client.get("/healthz")).json()
+        assert health["status"] == "degraded"
+        assert health["checks"]["imports"]["error"].startswith("RuntimeError")
+
+
 async def test_processes_of_one_service_starting_at_once_share_its_database_and_migrations(
     infra: Infra,
 ) -> None:

@@ -42,6 +42,9 @@ from dtks_runtime.topics import consumer_topics, ensure_topics
 
 log = get_logger(__name__)
 
+# A service's own health check: returns whether its part is healthy and the figures that say why.
+HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
 
 @dataclass
 class ServiceRuntime:
@@ -59,6 +62,7 @@ class ServiceRuntime:
     )
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     database_url: str = ""
 
     def topic(self, name: str) -> str:
@@ -78,6 +82,21 @@ class ServiceRuntime:
         """``name`` is the consumer group; ``topics`` are contract names, prefixed here. ``decode``
         turns a record's value into the envelope ``handler`` receives (see EventConsumer)."""
         self._consumer_specs.append((name, [self.topic(t) for t in topics], handler, decode))
+
+    def add_health_check(self, name: str, check: HealthCheck) -> None:
+        """Add a check of a service's own part (a worker's progress, say) to ``/healthz``: it answers
+        ``(healthy, details)``; an unhealthy or failing check turns the status to ``degraded``."""
+        self._health_checks[name] = check
+
+    async def _run_health_checks(self) -> dict[str, dict[str, Any]]:
+        results: dict[str, dict[str, Any]] = {}
+        for name, check in self._health_checks.items():
+            try:
+                healthy, details = await check()
+            except Exception as error:  # a check that cannot run is itself a finding
+                healthy, details = False, {"error": repr(error)}
+            results[name] = {"ok": healthy, **details}
+        return results
 
     async def start(self) -> None:
         s = self.settings
@@ -164,13 +183,17 @@ class ServiceRuntime:
             }
         tasks = {t.get_name(): _task_state(t) for t in self._tasks}
         dead_tasks = [name for name, state in tasks.items() if state != "running"]
+        checks = await self._run_health_checks()
+        failing = [name for name, result in checks.items() if not result["ok"]]
         return {
-            "status": "ok" if not dead_tasks else "degraded",
+            "status": "ok" if not dead_tasks and not failing else "degraded",
             "service": self.service,
             "outbox_lag": relay_lag,
             "consumers": consumers,
             "tasks": tasks,
             "stopped_tasks": dead_tasks,
+            "checks": checks,
+            "failing_checks": failing,
         }
 
 
