@@ -28,12 +28,15 @@ class Problem(Exception):
         title: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.title = title or code.replace("_", " ").capitalize()
         self.errors = errors or []
         self.extra = extra or {}
+        # Headers the answer must carry with this problem (WWW-Authenticate on a 401, say).
+        self.headers = headers or {}
 
     def document(self, instance: str) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -53,11 +56,17 @@ class Problem(Exception):
 def problem_response(
     problem: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    document = problem.document(request.url.path)
+    # The id an operator quotes when asking what went wrong: the same as in the X-Correlation-Id
+    # header and on every log line of the request (set by the runtime's CorrelationMiddleware).
+    correlation_id = request.scope.get("state", {}).get("correlation_id")
+    if correlation_id is not None:
+        document.setdefault("correlation_id", correlation_id)
     return JSONResponse(
-        problem.document(request.url.path),
+        document,
         status_code=problem.status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers={**problem.headers, **(headers or {})},
     )
 
 
@@ -109,6 +118,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Reached only by an app without the runtime's http_edge, whose CorrelationMiddleware takes
+        # unexpected errors first (and, unlike this handler, keeps Starlette from re-raising them).
         log.exception("unhandled error", path=request.url.path)
-        problem = Problem(500, "internal_error", "Something went wrong on our side; nothing was changed.")
-        return problem_response(problem, request)
+        return problem_response(internal_error(), request)
+
+
+def internal_error() -> Problem:
+    """The answer to a failure of ours: the client cannot fix it; the correlation id (in the document
+    and the X-Correlation-Id header) finds the one log record that tells what happened."""
+    return Problem(500, "internal_error", "Something went wrong on our side; nothing was changed.")

@@ -10,29 +10,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
 from dtks_contracts.upcasting import verify_upcaster_chains
 from dtks_runtime import event_store
 from dtks_runtime.auth.tokens import TokenService
+from dtks_runtime.body_limits import BodyLimits
 from dtks_runtime.consumer import BatchHandler, EventConsumer
 from dtks_runtime.db import create_pool, ensure_database, migrate
 from dtks_runtime.event_store import EventStore
+from dtks_runtime.http_edge import install_http_edge
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.problems import install_problem_handlers
 from dtks_runtime.settings import RuntimeSettings
 from dtks_runtime.telemetry import (
-    bound,
     configure_logging,
     configure_tracing,
     get_logger,
@@ -214,8 +213,12 @@ def create_app(
     description: str,
     version: str = "1.0.0",
     on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """The FastAPI app of a service: lifespan runs the runtime; tracing, problems and health built in."""
+    """The FastAPI app of a service: lifespan runs the runtime; tracing, problems and health built in.
+
+    ``body_limits``: the routes whose bodies may be larger than ``DTKS_HTTP_MAX_BODY_BYTES``, as
+    ``{"POST /imports": bytes}`` (see dtks_runtime.body_limits)."""
     settings = runtime.settings
     settings.check_production_safety()
     configure_logging(runtime.service, settings.log_level)
@@ -244,46 +247,15 @@ def create_app(
     app.state.runtime = runtime
     app.state.tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
     install_problem_handlers(app)
-
-    app.add_middleware(CorrelationMiddleware)
+    # Body limits per route (the service's own beside the default) and correlation ids; see http_edge.
+    limits = BodyLimits(settings.http_max_body_bytes, dict(body_limits or {}))
+    install_http_edge(app, limits=limits, tokens=app.state.tokens)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness, outbox lag and consumer lag")
     async def healthz() -> dict[str, Any]:
         return await runtime.health()
 
     return app
-
-
-class CorrelationMiddleware:
-    """Gives every request a correlation id (the client's ``X-Correlation-Id`` or a new one), binds it
-    to the request's logs, puts it in ``request.state.correlation_id`` and echoes it in the answer.
-
-    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs each
-    request in an extra task group with streamed bodies, which cost about a tenth of a submission's CPU.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # A client may send its own correlation id to follow one submission across services.
-        correlation_id = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-correlation-id" and v), None
-        ) or str(uuid.uuid4())
-        scope.setdefault("state", {})["correlation_id"] = correlation_id
-        header = (b"x-correlation-id", correlation_id.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-correlation-id"]
-                message = {**message, "headers": [*headers, header]}
-            await send(message)
-
-        with bound(correlation_id=correlation_id):
-            await self.app(scope, receive, send_with_id)
 
 
 def event_handler_registry(
@@ -321,6 +293,15 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(max(young, 50_000), max(middle, 20), max(old, 10))
 
 
+def _settings_of(app: FastAPI) -> RuntimeSettings:
+    """The settings ``app`` was built with: its runtime's, or (the simulator) its own."""
+    runtime = getattr(app.state, "runtime", None)
+    if isinstance(runtime, ServiceRuntime):
+        return runtime.settings
+    settings = getattr(app.state, "settings", None)
+    return settings if isinstance(settings, RuntimeSettings) else RuntimeSettings()
+
+
 def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None = None) -> None:
     """Run one service with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port.
 
@@ -341,6 +322,11 @@ def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None
     # uvicorn picks uvloop and httptools (dependencies of the runtime) when they are installed: a
     # cheaper event loop and HTTP parser than asyncio's and h11, per request and per database round trip.
     options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
+    # Forwarded headers only from the proxies the settings name. uvicorn's own default believes
+    # X-Forwarded-For from 127.0.0.1, so any local client could claim any address (and get a fresh
+    # allowance of the citizens' check with each claim).
+    proxies = _settings_of(app).forwarded_allow_ips.strip()
+    options.update(proxy_headers=bool(proxies), forwarded_allow_ips=proxies)
     if workers > 1:
         if factory is None:
             raise RuntimeError("DTKS_WORKERS > 1 needs the service's app factory")

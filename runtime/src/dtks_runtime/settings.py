@@ -27,6 +27,12 @@ class RuntimeSettings(BaseSettings):
     jwt_issuer: str = "dtks"
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "info"
+    # Largest request body a route takes unless it declares its own limit (see body_limits): 1 MiB.
+    http_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
+    # networks, e.g. "10.0.0.5,10.1.0.0/16"); empty, the default: none, so a client's address is
+    # the peer's and a header a client writes itself changes nothing (rate limits key on it).
+    forwarded_allow_ips: str = ""
 
     def database_for(self, service: str) -> str:
         return (self.database_name or "dtks_{service}").replace("{service}", service)

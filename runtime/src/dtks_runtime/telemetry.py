@@ -26,18 +26,37 @@ _provider: TracerProvider | None = None
 
 
 def configure_logging(service: str, level: str = "info") -> None:
-    """JSON logs on stdout; anything bound with :func:`bind` appears on every line of that context."""
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
-    # httpx logs every request at INFO: a line per civil-registry look-up, unstructured, drowning
-    # the service's own logs. Its warnings and errors still come through.
+    """JSON logs on stdout; anything bound with :func:`bind` appears on every line of that context.
+
+    Records of the standard library's loggers (uvicorn, asyncpg, aiokafka, httpx) are rendered by
+    the same processors, one JSON line each with the request's bound ids and any traceback inside
+    it, rather than as plain text whose traceback runs over dozens of lines.
+    """
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace_ids,
+    ]
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    logging.basicConfig(handlers=[handler], level=level.upper())
+    # httpx logs every request at INFO: a line per civil-registry look-up, drowning the service's
+    # own logs. Its warnings and errors still come through.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _add_trace_ids,
+            *shared,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],

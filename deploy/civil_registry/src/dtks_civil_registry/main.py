@@ -25,12 +25,16 @@ from dtks_civil_registry import api
 from dtks_civil_registry.adapters import people_store
 from dtks_civil_registry.domain.outage import Outage
 from dtks_civil_registry.settings import DEFAULT_PORT, CivilRegistrySettings
+from dtks_runtime.body_limits import BodyLimits
 from dtks_runtime.db import create_pool, ensure_database, migrate
+from dtks_runtime.http_edge import install_http_edge
 from dtks_runtime.problems import install_problem_handlers
 from dtks_runtime.telemetry import configure_logging, get_logger
 
 log = get_logger(__name__)
 PORT_ENV = "DTKS_CIVIL_REGISTRY_PORT"
+# Room per person in a bulk load's body: a synthetic person's record is 310-350 bytes of JSON.
+PERSON_BYTES = 512
 
 
 async def open_database(settings: CivilRegistrySettings) -> asyncpg.Pool:
@@ -68,6 +72,12 @@ def build_app(settings: CivilRegistrySettings | None = None) -> FastAPI:
     app.state.outage = outage
     install_problem_handlers(app)
     app.add_middleware(api.OutageGuard, outage=outage)
+    # The services' HTTP edge (body limits, correlation ids), installed last so it is outermost. The
+    # simulator has no tokens; its bulk load takes a whole batch of people in one body.
+    limits = BodyLimits(
+        settings.http_max_body_bytes, {"POST /people": settings.civil_registry_max_batch * PERSON_BYTES}
+    )
+    install_http_edge(app, limits=limits, tokens=None)
     app.include_router(api.router)
     app.include_router(api.admin)
     return app

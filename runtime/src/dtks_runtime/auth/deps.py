@@ -13,25 +13,59 @@ from dtks_runtime.auth.principal import Principal
 from dtks_runtime.auth.tokens import TokenError, TokenService
 from dtks_runtime.problems import Problem
 
-_bearer = HTTPBearer(auto_error=False, description="A token from dtks-token or your identity provider")
+# A route that depends on this scheme needs a token: the runtime's body limits look for it to refuse
+# a request without one before its body is read (see dtks_runtime.body_limits).
+bearer_scheme = HTTPBearer(auto_error=False, description="A token from dtks-token or your identity provider")
+REALM = "dtks"
 
 
 # The dependencies are ``async def`` although they do no I/O: FastAPI runs a plain ``def``
 # dependency in a worker thread, and that hop cost more than the check itself.
 async def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Principal:
     return _verified(request, credentials)
 
 
 def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None:
-        raise Problem(401, "unauthenticated", "Send a bearer token in the Authorization header.")
     tokens: TokenService = request.app.state.tokens
+    return authenticate(tokens, credentials.credentials if credentials is not None else None)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (as HTTPBearer reads it), else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def authenticate(tokens: TokenService, token: str | None) -> Principal:
+    """The principal a bearer token names, or a 401 problem carrying RFC 6750's ``WWW-Authenticate``.
+
+    Without a token the challenge names no error (RFC 6750 section 3.1: the client may simply not have
+    known that the route needs one); a refused token gets ``error="invalid_token"``.
+    """
+    if token is None:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Send a bearer token in the Authorization header.",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+        )
     try:
-        return tokens.verify(credentials.credentials)
+        return tokens.verify(token)
     except TokenError as exc:
-        raise Problem(401, "invalid_token", f"The bearer token was refused: {exc}.") from exc
+        # error_description admits printable ASCII without quote and backslash (RFC 6750 section 3).
+        reason = "".join(c for c in str(exc) if " " <= c <= "~" and c not in '"\\')[:200]
+        challenge = f'Bearer realm="{REALM}", error="invalid_token", error_description="{reason}"'
+        raise Problem(
+            401,
+            "invalid_token",
+            f"The bearer token was refused: {exc}.",
+            headers={"WWW-Authenticate": challenge},
+        ) from exc
 
 
 def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
@@ -41,7 +75,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     # Verifies the token itself rather than depending on current_principal: each level of nested
     # dependencies costs FastAPI 5–7 µs per request (measured), on every call of every service.
     async def check(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
     ) -> Principal:
         principal = _verified(request, credentials)
         if principal.role not in allowed:
@@ -68,6 +102,17 @@ def ensure_in_scope(principal: Principal, region_code: str) -> None:
             "outside_region",
             f"Region {region_code} is outside your scope {principal.region}.",
         )
+
+
+def ensure_found_in_scope(principal: Principal, region_code: str | None, not_found: Problem) -> None:
+    """One rule for reading something by its id: outside the reader's scope it reads as missing.
+
+    ``region_code`` is where the thing belongs (None: there is no such thing); ``not_found`` is the
+    404 the route gives for an unknown id. The same answer for "does not exist" and "exists
+    elsewhere" tells a caller nothing about other regions, not even that the id is taken.
+    """
+    if region_code is None or not principal.covers(region_code):
+        raise not_found
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

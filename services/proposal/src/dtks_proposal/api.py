@@ -23,7 +23,7 @@ from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker, stage_upload
-from dtks_proposal.settings import ProposalSettings
+from dtks_proposal.settings import BATCH_MAX_ITEMS, ProposalSettings
 from dtks_runtime.auth.deps import ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.problems import Problem, field_path
@@ -110,6 +110,7 @@ class BatchIn(BaseModel):
 
     items: list[dict[str, Any]] = Field(
         min_length=1,
+        max_length=BATCH_MAX_ITEMS,
         description="Proposals as for POST /proposals; give each its proposal_id so retries are safe",
     )
 
@@ -287,12 +288,14 @@ async def upload_import(
     runtime = _runtime(request)
     if village_code is not None:
         ensure_in_scope(principal, village_code)
+    # The upload was streamed into a temporary file (on disk past 1 MiB) while the body was read,
+    # within the route's body limit (see main.py); the file alone must also keep to its own.
     limit = _settings(runtime).import_max_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
+    if (file.size or 0) > limit:
         raise Problem(
             413, "file_too_large", f"The file is larger than {limit} bytes; split it into smaller files."
         )
+    data = await file.read()
     defaults = {
         "village_code": village_code,
         "deliberation_kind": deliberation_kind.value if deliberation_kind else None,

@@ -15,6 +15,7 @@ from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker
 from dtks_proposal.settings import ProposalSettings
+from dtks_runtime.body_limits import MiB
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 DESCRIPTION = """Village operators submit proposals (*pengusulan*): new households, corrections and
@@ -25,13 +26,20 @@ closes proposal windows and sets quotas per regency. Every submission is idempot
 `proposal_id` or `Idempotency-Key`); every error is an RFC 9457 problem document with a stable code.
 Events go out through the outbox to `dtks.proposal.events`."""
 
+MULTIPART_ALLOWANCE = 1 * MiB
+
 
 def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     settings = settings or ProposalSettings()
     runtime = ServiceRuntime(service="proposal", settings=settings)
     runtime.add_migrations("proposal", MIGRATIONS)
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
-    app = create_app(runtime, title="Proposal service", description=DESCRIPTION)
+    body_limits = {
+        "POST /proposals/batch": settings.batch_max_bytes,
+        # The file's own limit, plus its multipart framing and the form fields beside it.
+        "POST /imports": settings.import_max_bytes + MULTIPART_ALLOWANCE,
+    }
+    app = create_app(runtime, title="Proposal service", description=DESCRIPTION, body_limits=body_limits)
     app.include_router(api.router)
     # Concurrent single submissions share transactions (see group_commit); off: each goes alone.
     app.state.submission_group = SubmissionGroup(runtime) if settings.group_commit else None

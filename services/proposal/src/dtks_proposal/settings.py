@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from dtks_runtime.settings import RuntimeSettings
+
+# Most items one POST /proposals/batch may carry. The request model is bounded by it (not only the
+# route), so validation stops at the first item past it instead of copying millions of them.
+BATCH_MAX_ITEMS = 1000
 
 
 class ProposalSettings(RuntimeSettings):
@@ -15,4 +21,7 @@ class ProposalSettings(RuntimeSettings):
     # Concurrent POST /proposals written in shared transactions, each answered after its commit.
     group_commit: bool = True
     import_max_bytes: int = 256 * 1024 * 1024
-    batch_max_items: int = 1000
+    batch_max_items: int = Field(default=BATCH_MAX_ITEMS, ge=1, le=BATCH_MAX_ITEMS)
+    # Body of POST /proposals/batch (the runtime's default, 1 MiB, holds one proposal with room):
+    # a thousand items of the synthetic population's largest households (about 4 kB) fit twice.
+    batch_max_bytes: int = 8 * 1024 * 1024

@@ -15,6 +15,7 @@ from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.domain.rate_limit import TokenBuckets
 from dtks_registry.settings import RegistrySettings
+from dtks_runtime.body_limits import MiB
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 DESCRIPTION = """The authoritative register (DTKS): built from the Ministry's acceptances and the registry's
@@ -32,7 +33,9 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     runtime.add_consumer("registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record)
     republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix)
     runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher)
-    app = create_app(runtime, title="DTKS registry service", description=DESCRIPTION)
+    # A statistics agency's ranking comes in batches of up to 10,000 households (about 70 bytes each).
+    body_limits = {"POST /welfare-deciles": 4 * MiB}
+    app = create_app(runtime, title="DTKS registry service", description=DESCRIPTION, body_limits=body_limits)
     app.state.settings = settings
     app.state.public_check_buckets = TokenBuckets(
         rate_per_second=settings.registry_public_check_per_minute / 60,

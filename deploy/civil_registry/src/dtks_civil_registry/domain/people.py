@@ -36,8 +36,14 @@ class PersonRecord(ContractModel):
     relation_to_head: RelationToHead | None = Field(default=None, description="Place on the family card")
 
 
+# Most people one bulk load may carry: the loaders send 20,000 at a time. Bounded in the model, not
+# only in the route, so that validation stops at the first record past it: a body of empty records
+# would otherwise make seven validation errors per record, gigabytes from a few megabytes.
+PEOPLE_BATCH_MAX = 20_000
+
+
 class PeopleBatch(ContractModel):
-    people: list[PersonRecord]
+    people: list[PersonRecord] = Field(max_length=PEOPLE_BATCH_MAX)
 
 
 class Loaded(ContractModel):
