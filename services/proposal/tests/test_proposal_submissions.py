@@ -242,3 +242,44 @@ async def test_a_withdrawn_proposal_gives_its_place_in_the_quota_back(service: S
         # The Ministry's recount agrees: the withdrawn proposal is not counted.
         recount = await client.put("/windows/17.71", json=quota, headers=ministry)
         assert recount.json()["used"] == 2
+
+
+async def test_another_villages_proposal_and_import_read_as_missing_like_an_unknown_id(
+    service: ServiceFactory,
+) -> None:
+    from dtks_proposal.testing import IMPORT_FORM, csv_bytes, village_rows
+
+    async with service(import_worker_enabled=False) as (app, client):
+        body = _fresh(2)
+        pid = (await client.post("/proposals", json=body, headers=operator())).json()["proposal_id"]
+        upload = await client.post(
+            "/imports",
+            files={"file": ("musdes.csv", csv_bytes(village_rows(4)), "text/csv")},
+            data=IMPORT_FORM,
+            headers=operator(),
+        )
+        import_id = upload.json()["import_id"]
+        neighbour = operator(OTHER_VILLAGE)
+        unknown_pid, unknown_import = str(uuid.uuid4()), str(uuid.uuid4())
+        pairs = [
+            (f"/proposals/{pid}", f"/proposals/{unknown_pid}", "GET", None),
+            (f"/imports/{import_id}", f"/imports/{unknown_import}", "GET", None),
+            (
+                f"/proposals/{pid}/withdrawal",
+                f"/proposals/{unknown_pid}/withdrawal",
+                "POST",
+                {"reason": "not ours"},
+            ),
+        ]
+        for path, unknown, method, payload in pairs:
+            other = await client.request(method, path, json=payload, headers=neighbour)
+            missing = await client.request(method, unknown, json=payload, headers=neighbour)
+            assert (other.status_code, missing.status_code) == (404, 404), (path, other.text)
+            assert other.json()["code"] == missing.json()["code"]
+            # Nothing names where the proposal or the import lives.
+            assert body["village_code"] not in other.text
+            assert other.json()["detail"] == missing.json()["detail"].replace(
+                unknown.split("/")[2], path.split("/")[2]
+            )
+        assert (await client.get(f"/proposals/{pid}", headers=operator())).status_code == 200
+        assert await count(database_of(app), "SELECT count(*) FROM proposals WHERE status = 'withdrawn'") == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,7 @@ from dtks_runtime.problems import Problem
 # a request without one before its body is read (see dtks_runtime.body_limits).
 bearer_scheme = HTTPBearer(auto_error=False, description="A token from dtks-token or your identity provider")
 REALM = "dtks"
+T = TypeVar("T")
 
 
 # The dependencies are ``async def`` although they do no I/O: FastAPI runs a plain ``def``
@@ -104,15 +105,18 @@ def ensure_in_scope(principal: Principal, region_code: str) -> None:
         )
 
 
-def ensure_found_in_scope(principal: Principal, region_code: str | None, not_found: Problem) -> None:
-    """One rule for reading something by its id: outside the reader's scope it reads as missing.
+def found_in_scope(
+    principal: Principal, found: T | None, region_of: Callable[[T], str], not_found: Problem
+) -> T:
+    """One rule for reading (or acting on) something by its id: outside the caller's scope it is missing.
 
-    ``region_code`` is where the thing belongs (None: there is no such thing); ``not_found`` is the
+    ``found`` is what the id named (None: nothing), ``region_of`` where it belongs, ``not_found`` the
     404 the route gives for an unknown id. The same answer for "does not exist" and "exists
     elsewhere" tells a caller nothing about other regions, not even that the id is taken.
     """
-    if region_code is None or not principal.covers(region_code):
+    if found is None or not principal.covers(region_of(found)):
         raise not_found
+    return found
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

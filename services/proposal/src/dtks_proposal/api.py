@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Annotated, Any, TypeVar
 
 import pydantic
@@ -24,7 +25,7 @@ from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, Withdraw
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker, stage_upload
 from dtks_proposal.settings import BATCH_MAX_ITEMS, ProposalSettings
-from dtks_runtime.auth.deps import ensure_in_scope, require_role
+from dtks_runtime.auth.deps import ensure_in_scope, found_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.problems import Problem, field_path
 from dtks_runtime.service import ServiceRuntime
@@ -168,10 +169,10 @@ async def get_proposal(proposal_id: str, request: Request, principal: Reader) ->
     assert runtime.pool is not None
     async with runtime.pool.acquire() as conn:
         view = await repo.proposal_view(conn, proposal_id)
-    if view is None:
-        raise Problem(404, "proposal_not_found", f"There is no proposal {proposal_id}; check the id.")
-    ensure_in_scope(principal, view["village_code"])
-    return view
+    # Another village's proposal reads as missing, as in every service: nothing about it is revealed.
+    return found_in_scope(
+        principal, view, itemgetter("village_code"), handlers.proposal_not_found(proposal_id)
+    )
 
 
 @router.get(
@@ -347,10 +348,8 @@ async def get_import(
     runtime = _runtime(request)
     assert runtime.pool is not None
     view = await staging.import_view(runtime.pool, import_id, rejected_after=after, rejected_limit=limit)
-    if view is None:
-        raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
-    ensure_in_scope(principal, view["uploader_region"])
-    return view
+    not_found = Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
+    return found_in_scope(principal, view, itemgetter("uploader_region"), not_found)
 
 
 class PeriodIn(BaseModel):

@@ -31,7 +31,7 @@ from dtks_proposal.domain.submission import (
 )
 from dtks_proposal.domain.windows import Refusal, admits, regency_of
 from dtks_proposal.timeline import own_event_entry
-from dtks_runtime.auth.deps import ensure_in_scope
+from dtks_runtime.auth.deps import ensure_in_scope, found_in_scope
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent
 from dtks_runtime.problems import Problem
@@ -268,12 +268,18 @@ def answer_body(
     }
 
 
+def proposal_not_found(proposal_id: str) -> Problem:
+    return Problem(404, "proposal_not_found", f"There is no proposal {proposal_id}; check the id.")
+
+
 async def _load(conn: asyncpg.Connection, principal: Principal, proposal_id: str) -> repo.StoredProposal:
     stored = await repo.load_for_update(conn, proposal_id)
-    if stored is None:
-        raise Problem(404, "proposal_not_found", f"There is no proposal {proposal_id}; check the id.")
-    ensure_in_scope(principal, stored.village_code)
-    return stored
+    # Another village's proposal is acted on as a missing one: the answer does not confirm it exists.
+    return found_in_scope(principal, stored, _village_of, proposal_not_found(proposal_id))
+
+
+def _village_of(stored: repo.StoredProposal) -> str:
+    return stored.village_code
 
 
 async def resubmit(

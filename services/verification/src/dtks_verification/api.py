@@ -13,7 +13,7 @@ from dtks_contracts.events.proposal import Note
 from dtks_contracts.identifiers import DecreeNumber, EntityId
 from dtks_contracts.regions import RegencyCode
 from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
-from dtks_runtime.auth.deps import CurrentPrincipal
+from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.problems import Problem
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
@@ -68,6 +68,10 @@ def _verification(request: Request) -> Verification:
 
 def as_problem(refusal: Refusal) -> Problem:
     return Problem(refusal.status, refusal.code, refusal.detail, errors=refusal.errors)
+
+
+def _village_of(record: pg.ProposalRecord) -> str:
+    return record.state.village_code
 
 
 def _problem_item(index: int, proposal_id: str | None, problem: Problem) -> dict[str, Any]:
@@ -257,12 +261,11 @@ async def proposal_verification(
 ) -> dict[str, Any]:
     verification = _verification(request)
     async with verification.pool.acquire() as conn:
-        record = await pg.load(conn, proposal_id)
-        if record is None or not principal.covers(record.state.village_code):
-            # Outside one's region a proposal is indistinguishable from a missing one.
-            raise Problem(
-                404, "proposal_not_found", f"No proposal {proposal_id} is in verification in your region."
-            )
+        # Outside one's region a proposal is indistinguishable from a missing one.
+        not_found = Problem(
+            404, "proposal_not_found", f"No proposal {proposal_id} is in verification in your region."
+        )
+        record = found_in_scope(principal, await pg.load(conn, proposal_id), _village_of, not_found)
         if principal.role not in {*_READERS, Role.VILLAGE_OPERATOR}:
             raise Problem(403, "role_not_allowed", "Your role cannot read verification histories.")
         events = await verification.store.read_stream(conn, "proposal", proposal_id)
