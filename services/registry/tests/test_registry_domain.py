@@ -14,7 +14,6 @@ from dtks_registry.domain.history import HistoryEntry, causal_order
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.masking import mask_name, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period, period_text
-from dtks_registry.domain.rate_limit import TokenBuckets
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, Standing, decide_deciles
 from dtks_registry.testing import make_household
 
@@ -99,14 +98,6 @@ def test_period_round_trip():
 def test_names_are_compared_loosely_and_masked_to_initials():
     assert normalize_name("  SITI   aminah ") == normalize_name("Siti Aminah")
     assert mask_name("Siti Aminah") == "S*** A*****"
-
-
-def test_token_bucket_admits_a_burst_then_one_request_per_interval_per_client():
-    buckets = TokenBuckets(rate_per_second=1.0, burst=2)
-    assert buckets.take("a", 0.0) == 0 and buckets.take("a", 0.0) == 0
-    assert buckets.take("a", 0.0) > 0
-    assert buckets.take("b", 0.0) == 0  # another client has its own bucket
-    assert buckets.take("a", 1.0) == 0
 
 
 def test_an_event_never_comes_before_its_cause_even_with_an_earlier_clock():

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -30,11 +29,10 @@ from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry import audit, handlers
 from dtks_registry.adapters import audit_log, register
+from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.domain.masking import mask_name, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period
-from dtks_registry.domain.rate_limit import TokenBuckets
 from dtks_registry.domain.welfare import DecileItem
-from dtks_registry.settings import RegistrySettings
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.problems import Problem, problem_response
@@ -427,9 +425,10 @@ async def get_stats(
 # --- citizens' check -----------------------------------------------------------------------------
 
 
-def _client_address(request: Request, settings: RegistrySettings) -> str:
-    if settings.registry_trust_forwarded_for and (forwarded := request.headers.get("x-forwarded-for")):
-        return forwarded.split(",")[0].strip()
+def _client_address(request: Request) -> str:
+    """The address the limit counts against: the peer's, which uvicorn has already replaced by the
+    forwarded client's only when the peer is a proxy named in DTKS_FORWARDED_ALLOW_IPS (see
+    dtks_runtime.service.serve). A header the client writes itself changes nothing."""
     return request.client.host if request.client else "unknown"
 
 
@@ -444,9 +443,9 @@ async def registration_status(
     nik: str = Query(pattern=r"^[0-9]{16}$", description="NIK as on the identity card"),
     name: str = Query(min_length=1, max_length=200, description="Full name as on the identity card"),
 ) -> dict[str, Any] | Response:
-    settings: RegistrySettings = request.app.state.settings
-    buckets: TokenBuckets = request.app.state.public_check_buckets
-    wait = buckets.take(_client_address(request, settings), time.monotonic())
+    limit: PublicCheckLimit = request.app.state.public_check_limit
+    async with _pool(request).acquire() as conn:
+        wait = await limit.take(conn, _client_address(request))
     if wait > 0:
         problem = Problem(
             429, "too_many_requests",

@@ -9,11 +9,11 @@ from fastapi import FastAPI
 
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_registry import api, candidates_api
-from dtks_registry.adapters import audit_log
+from dtks_registry.adapters import audit_log, public_check_limit
 from dtks_registry.adapters.projection import apply_events
+from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
-from dtks_registry.domain.rate_limit import TokenBuckets
 from dtks_registry.settings import RegistrySettings
 from dtks_runtime.body_limits import MiB
 from dtks_runtime.service import ServiceRuntime, create_app, serve
@@ -27,6 +27,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     runtime = ServiceRuntime(service="registry", settings=settings)
     runtime.add_migrations("registry", MIGRATIONS)
+    runtime.add_migrations(public_check_limit.COMPONENT, public_check_limit.MIGRATIONS)
     # Candidates from the Ministry's acceptances. The registry's own events are applied when they are
     # recorded (same writer, same transaction); replays read them back from the topic.
     runtime.add_consumer("registry-projection", [VERIFICATION_EVENTS.name], apply_events)
@@ -35,12 +36,27 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher)
     # A statistics agency's ranking comes in batches of up to 10,000 households (about 70 bytes each).
     body_limits = {"POST /welfare-deciles": 4 * MiB}
-    app = create_app(runtime, title="DTKS registry service", description=DESCRIPTION, body_limits=body_limits)
-    app.state.settings = settings
-    app.state.public_check_buckets = TokenBuckets(
+    settings.check_client_address_rule()
+    # One allowance per client address across every process of the service (kept in PostgreSQL).
+    limit = PublicCheckLimit(
         rate_per_second=settings.registry_public_check_per_minute / 60,
         burst=settings.registry_public_check_burst,
     )
+
+    async def started(runtime: ServiceRuntime) -> None:
+        assert runtime.pool is not None
+        pool = runtime.pool
+        runtime.supervise("public-check-pruner", lambda stop: limit.prune_until(pool, stop))
+
+    app = create_app(
+        runtime,
+        title="DTKS registry service",
+        description=DESCRIPTION,
+        body_limits=body_limits,
+        on_started=started,
+    )
+    app.state.settings = settings
+    app.state.public_check_limit = limit
     app.include_router(api.router)
     app.include_router(candidates_api.router)
 
@@ -59,4 +75,10 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    serve(build_app(), port_env="DTKS_REGISTRY_PORT", default_port=8003)
+    # Safe in several processes (DTKS_WORKERS): the citizens' check limit is kept in the database.
+    serve(
+        build_app(),
+        port_env="DTKS_REGISTRY_PORT",
+        default_port=8003,
+        factory="dtks_registry.main:build_app",
+    )
