@@ -102,8 +102,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:  # RFC 6750: a 401 names the scheme it wants
+            headers.setdefault("WWW-Authenticate", 'Bearer realm="dtks"')
         problem = Problem(exc.status_code, code, str(exc.detail))
-        return problem_response(problem, request, headers=dict(exc.headers or {}))
+        return problem_response(problem, request, headers=headers)
 
     @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
     async def _unstorable_text(request: Request, exc: asyncpg.CharacterNotInRepertoireError) -> JSONResponse:

@@ -10,6 +10,7 @@ import pytest
 
 from dtks_registry.adapters import public_check_limit
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
+from dtks_registry.settings import RegistrySettings
 from dtks_runtime.db import migrate
 
 pytestmark = pytest.mark.infra
@@ -66,3 +67,11 @@ async def test_buckets_idle_long_enough_to_be_full_again_are_pruned(
     async with pool.acquire() as conn:
         assert await limit.prune(conn) == 1
         assert await conn.fetchval("SELECT array_agg(client) FROM public_check_buckets") == ["fresh"]
+
+
+def test_the_old_forwarded_for_switch_is_refused_with_what_to_set_instead() -> None:
+    # Believing the first X-Forwarded-For entry let any client name its own address; the runtime's
+    # DTKS_FORWARDED_ALLOW_IPS names the proxies instead, for every service alike.
+    with pytest.raises(RuntimeError, match="DTKS_FORWARDED_ALLOW_IPS"):
+        RegistrySettings(registry_trust_forwarded_for=True).check_client_address_rule()
+    RegistrySettings().check_client_address_rule()
