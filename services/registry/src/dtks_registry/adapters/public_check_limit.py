@@ -79,7 +79,11 @@ class PublicCheckLimit:
     async def prune_until(self, pool: asyncpg.Pool, stop: asyncio.Event, every: float = 60.0) -> None:
         """Delete full buckets every ``every`` seconds until ``stop`` (a supervised task)."""
         while not stop.is_set():
-            async with pool.acquire() as conn:
-                await self.prune(conn)
+            try:
+                async with pool.acquire() as conn:
+                    await self.prune(conn)
+            except (OSError, asyncpg.PostgresError) as error:
+                # The database away for a moment: the buckets wait for the next round, the task lives on.
+                log.warning("public check buckets not pruned", error=repr(error))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
