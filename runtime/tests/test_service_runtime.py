@@ -2,6 +2,8 @@
 
 import asyncio
 import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 import httpx
@@ -117,6 +119,82 @@ async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_
         assert health["tasks"]["fragile-worker"].startswith("failed: RuntimeError")
         assert health["tasks"]["steady-worker"] == "running"
     assert stopped_cleanly == ["steady"]  # the runtime's stop reached it and waited for it
+
+
+async def test_a_supervised_worker_silent_past_its_limit_is_reported_stuck_until_it_beats_again(
+    settings: RuntimeSettings,
+) -> None:
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(runtime, title="probe", description="a service with a worker that hangs")
+    hang, resume = asyncio.Event(), asyncio.Event()
+
+    def worker(name: str) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+        async def loop(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                runtime.heartbeat(name)
+                if name == "hanging-worker" and hang.is_set():
+                    await resume.wait()  # a lock never released, say: alive, doing nothing
+                    hang.clear()
+                await asyncio.sleep(0.05)
+
+        return loop
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        runtime.supervise("steady-worker", worker("steady-worker"), stuck_after=1.0)
+        runtime.supervise("hanging-worker", worker("hanging-worker"), stuck_after=1.0)
+        answer = await client.get("/healthz")
+        assert (answer.status_code, answer.json()["status"], answer.json()["stuck_tasks"]) == (200, "ok", [])
+        hang.set()
+
+        async def stuck() -> bool:
+            return (await client.get("/healthz")).status_code == 503
+
+        await wait_until(stuck, 5, "the silent worker in /healthz")
+        answer = await client.get("/healthz")
+        health = answer.json()
+        assert (health["status"], health["stuck_tasks"], health["stopped_tasks"]) == (
+            "degraded",
+            ["hanging-worker"],
+            [],
+        )
+        assert health["tasks"]["hanging-worker"] == "running"  # alive: only its silence tells
+        assert health["heartbeats"]["hanging-worker"]["seconds_since_heartbeat"] > 1.0
+        assert health["heartbeats"]["steady-worker"]["seconds_since_heartbeat"] < 1.0
+        resume.set()
+
+        async def beating_again() -> bool:
+            return (await client.get("/healthz")).status_code == 200
+
+        await wait_until(beating_again, 5, "the worker beating again")
+
+
+async def test_readiness_and_the_detailed_health_report_the_database_and_the_broker(
+    settings: RuntimeSettings,
+) -> None:
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(runtime, title="probe", description="a service on a reachable stack")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert (ready.json()["status"], ready.json()["database"], ready.json()["broker"]) == (
+            "ready",
+            True,
+            True,
+        )
+        health = (await client.get("/healthz")).json()
+        assert health["checks"]["database"]["ok"] and health["checks"]["broker"]["ok"], health
+        assert health["checks"]["outbox"] == {
+            "ok": True,
+            "lag": 0,
+            "oldest_seconds": 0.0,
+            "max_seconds": settings.health_max_outbox_age_seconds,
+        }
 
 
 async def test_a_service_health_check_that_fails_or_raises_turns_health_degraded(
