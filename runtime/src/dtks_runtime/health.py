@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -49,8 +49,16 @@ class BrokerProbe:
     itself after a broker restart; concurrent polls share one request in flight.
     """
 
-    def __init__(self, bootstrap: str, *, timeout: float, cache_seconds: float) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        timeout: float,
+        cache_seconds: float,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.security = dict(security or {})  # the client settings of a broker that wants a login
         self.timeout = timeout
         self.cache_seconds = cache_seconds
         self._client: AIOKafkaClient | None = None
@@ -74,6 +82,7 @@ class BrokerProbe:
                 bootstrap_servers=self.bootstrap,
                 request_timeout_ms=int(self.timeout * 1000),
                 client_id="dtks-health",
+                **self.security,
             )
         if not self._bootstrapped:
             await self._client.bootstrap()
