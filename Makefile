@@ -13,12 +13,13 @@ STACK      := python3 deploy/local/stack.py
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 
-.PHONY: help install test lint fmt run stop status bench schemas clean
+.PHONY: help install test lint fmt run stop status restart-postgres restart-kafka bench schemas clean
 
 help:
 	@echo "make run     start the whole system with demo data (infrastructure, then services)"
 	@echo "make test    run all tests against a private Kafka and PostgreSQL on free ports"
 	@echo "make stop    stop what 'make run' started (data kept; 'make clean' removes it)"
+	@echo "make restart-postgres, make restart-kafka   restart one server on its port; the services reconnect"
 	@echo "make bench   run the benchmarks and print their figures"
 	@echo "make lint    ruff and mypy"
 
@@ -56,6 +57,14 @@ run: install
 status:
 	$(STACK) status --state-dir $(STATE)
 	python3 deploy/local/services.py status --state-dir $(STATE)
+
+# One server stopped and started again on the port it had: the running services reconnect on their
+# own (watch `make status` or a service's /healthz turn back to ok).
+restart-postgres:
+	$(STACK) restart postgres --state-dir $(STATE)
+
+restart-kafka:
+	$(STACK) restart kafka --state-dir $(STATE)
 
 stop:
 	python3 deploy/local/services.py stop --state-dir $(STATE)

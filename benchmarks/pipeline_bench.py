@@ -198,13 +198,15 @@ class Pipeline:
     # --- checks -----------------------------------------------------------------------------
 
     async def health(self, name: str) -> dict[str, Any]:
-        return dict(_ok(await self.http.get(f"{self.urls[name]}/healthz", timeout=30)))
+        # 503 is a degraded service's report, with the same fields: lag is what is read here.
+        return dict(_ok(await self.http.get(f"{self.urls[name]}/healthz", timeout=30), 200, 503))
 
     async def settled(self, *names: str) -> bool:
         """No event waits in these services' outboxes nor in their consumers."""
         for name in names:
             health = await self.health(name)
-            if health["outbox_lag"] or any(c["lag"] for c in health["consumers"].values()):
+            # != 0: a lag unknown (None, the database or broker away) is not a settled one.
+            if health["outbox_lag"] != 0 or any(c["lag"] != 0 for c in health["consumers"].values()):
                 return False
         return True
 

@@ -78,7 +78,8 @@ class Monitor:
     async def _health(self, client: httpx.AsyncClient, name: str) -> dict[str, Any] | None:
         try:
             answer = await client.get(f"{self.system.urls[name]}/healthz", timeout=10)
-            return dict(answer.json()) if answer.status_code == 200 else None
+            # A degraded service (503) still reports its lag and counts.
+            return dict(answer.json()) if answer.status_code in (200, 503) else None
         except (httpx.HTTPError, ValueError):
             self.health_failures += 1
             return None

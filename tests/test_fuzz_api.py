@@ -229,7 +229,7 @@ TARGETS = {
                     "GET /imports/{import_id}",
                 )
             },
-            public=frozenset({"GET /healthz"}),
+            public=frozenset({"GET /healthz", "GET /readyz"}),
             written_tables=("proposals", "proposal_timeline", "idempotency", "windows", "imports"),
         ),
         Target(
@@ -243,7 +243,7 @@ TARGETS = {
                 "GET /proposals/{proposal_id}/verification": AUDITOR,
                 "POST /proposals/{proposal_id}/field-visits": DISTRICT,
             },
-            public=frozenset({"GET /healthz"}),
+            public=frozenset({"GET /healthz", "GET /readyz"}),
             written_tables=("proposals", "field_visits", "ratifications", "pending_checks"),
         ),
         Target(
@@ -258,7 +258,7 @@ TARGETS = {
                 "GET /stats": REGENCY,
                 "GET /candidates/{proposal_id}": MINISTRY,
             },
-            public=frozenset({"GET /healthz", "GET /public/registration-status"}),
+            public=frozenset({"GET /healthz", "GET /readyz", "GET /public/registration-status"}),
             written_tables=(
                 "determinations",
                 "household_changes",
@@ -287,7 +287,7 @@ TARGETS = {
                     "GET /subscriptions/{subscription_id}/deliveries",
                 )
             },
-            public=frozenset({"GET /healthz"}),
+            public=frozenset({"GET /healthz", "GET /readyz"}),
             written_tables=("directory", "subscriptions", "inbox_reads", "deliveries"),
         ),
         Target(

@@ -7,7 +7,7 @@ port (overridable by environment). Pid files and logs live under ``<state-dir>/s
 System tests and the pipeline benchmark start it through ``dtks_runtime.local_system``.
 Standard library only.
 
-    services.py start --state-dir .dtks     # idempotent: running services are left alone
+    services.py start --state-dir .dtks     # idempotent: running services are adopted, never doubled
     services.py status --state-dir .dtks
     services.py stop --state-dir .dtks
 """
@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stack import pid_alive  # the script beside this one (its folder is on sys.path)
+from stack import pid_alive, port_open  # the script beside this one (its folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -59,12 +59,48 @@ def port_of(name: str) -> int:
     return int(os.environ.get(var, default))
 
 
-def healthy(port: int) -> bool:
+def answer(port: int, path: str) -> tuple[int, dict[str, object]] | None:
+    """The status and JSON body of GET ``path``, None if nothing answers (a 4xx/5xx is an answer)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-            return bool(r.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return int(r.status), json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            return int(error.code), json.loads(error.read() or b"{}")
+        except ValueError:
+            return int(error.code), {}
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def healthy(port: int) -> bool:
+    got = answer(port, "/healthz")
+    return got is not None and got[0] == 200
+
+
+def ready(port: int) -> bool:
+    """Ready to take traffic: /readyz where the service has one (the simulator has only /healthz)."""
+    got = answer(port, "/readyz")
+    if got is not None and got[0] == 404:
+        return healthy(port)
+    return got is not None and got[0] == 200
+
+
+def running_pid(folder: Path, name: str) -> int | None:
+    """The pid of this state folder's running ``name``: its pid file names a live process started
+    from the service's console script (a pid reused by an unrelated process is not ours)."""
+    pid_file = folder / f"{name}.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text())
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    script = SERVICES[name][0].encode()
+    if pid_alive(pid) and any(part.endswith(script) for part in cmdline):
+        return pid
+    return None
 
 
 def installed(name: str) -> bool:
@@ -84,7 +120,7 @@ def start(state: Path, only: list[str]) -> None:
     base = read_env(state)
     folder = state / "services"
     folder.mkdir(parents=True, exist_ok=True)
-    started: list[tuple[str, subprocess.Popen[bytes] | None]] = []
+    started: list[tuple[str, subprocess.Popen[bytes] | None, int]] = []
     for name in only:
         if not installed(name):
             log(f"{name}: not built yet, skipped")
@@ -92,10 +128,18 @@ def start(state: Path, only: list[str]) -> None:
         script, var, _ = SERVICES[name]
         port = port_of(name)
         pid_file = folder / f"{name}.pid"
-        if pid_file.exists() and pid_alive(int(pid_file.read_text())) and healthy(port):
-            log(f"{name}: already running on 127.0.0.1:{port}")
-            started.append((name, None))
+        pid = running_pid(folder, name)
+        if pid is not None:
+            # Adopted, whatever its health: a second copy could not bind the port, and its pid file
+            # would hide the first from `stop`. A service waiting for its database is waited for.
+            log(f"{name}: already running (pid {pid}) on 127.0.0.1:{port}")
+            started.append((name, None, pid))
             continue
+        if port_open(port):
+            sys.exit(
+                f"{name}: port {port} is taken by a process this state folder did not start "
+                f"(no live pid in {pid_file}); stop that process or set {var} to another port"
+            )
         env = {**os.environ, **base, var: str(port)}
         env.setdefault("DTKS_CIVIL_REGISTRY_URL", f"http://127.0.0.1:{port_of('civil-registry')}")
         with open(folder / f"{name}.log", "ab") as out:
@@ -109,15 +153,21 @@ def start(state: Path, only: list[str]) -> None:
                 cwd=ROOT,
             )
         pid_file.write_text(str(proc.pid))
-        started.append((name, proc))
+        started.append((name, proc, proc.pid))
     deadline = time.monotonic() + 120
-    for name, proc in started:
+    for name, launched, pid in started:
         port = port_of(name)
-        while not healthy(port):
-            if proc is not None and proc.poll() is not None:
-                sys.exit(f"{name} exited with {proc.returncode}; see {folder / (name + '.log')}")
+        while not ready(port):
+            if launched is not None and launched.poll() is not None:
+                sys.exit(f"{name} exited with {launched.returncode}; see {folder / (name + '.log')}")
+            if launched is None and not pid_alive(pid):
+                sys.exit(f"{name} (pid {pid}) ended while starting; see {folder / (name + '.log')}")
             if time.monotonic() > deadline:
-                sys.exit(f"{name} did not answer /healthz within 120 s; see {folder / (name + '.log')}")
+                got = answer(port, "/readyz")
+                sys.exit(
+                    f"{name} (pid {pid}) is not ready after 120 s ({got[1] if got else 'no answer'}); "
+                    f"see {folder / (name + '.log')}"
+                )
             time.sleep(0.3)
         log(f"{name}: up at http://127.0.0.1:{port} (OpenAPI at /docs)")
 
@@ -150,9 +200,15 @@ def status(state: Path) -> int:
         if not installed(name):
             report[name] = "not built"
             continue
-        up = healthy(port_of(name))
-        report[name] = f"up at http://127.0.0.1:{port_of(name)}" if up else "down"
-        down += not up
+        port = port_of(name)
+        got = answer(port, "/healthz")
+        if got is None:
+            report[name] = "down"
+        elif got[0] == 200:
+            report[name] = f"up at http://127.0.0.1:{port}"
+        else:
+            report[name] = f"degraded at http://127.0.0.1:{port}: {got[1].get('failing_checks', got[0])}"
+        down += got is None or got[0] != 200
     print(json.dumps(report, indent=2))
     return 1 if down else 0
 

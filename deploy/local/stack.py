@@ -6,14 +6,18 @@ plain local processes: PostgreSQL from Debian's package (as the ``postgres`` use
 directory of ours) and Apache Kafka from its jars on Maven Central (resolved through the pinned
 ``pom.xml`` beside this file). Standard library only: this runs before any virtualenv exists.
 
-Every start picks free ports, keeps all state under one folder (``--state-dir``) and writes the
+The first start picks free ports, keeps all state under one folder (``--state-dir``) and writes the
 values it started into ``<state-dir>/env``, a file a shell can ``source`` and make can ``include``.
-A second start finds the running processes and changes nothing.
+A second start finds the running processes and changes nothing. A server started again (after a
+crash, a stop or a restart) comes back on the ports remembered there, so running services keep
+their addresses; if another process took such a port meanwhile, start stops and says so rather
+than move the server behind the services' backs.
 
-    stack.py install                      # PostgreSQL binaries and the Kafka jars
-    stack.py start  --state-dir .dtks     # idempotent
-    stack.py status --state-dir .dtks     # exit 0 only if both answer
-    stack.py stop   --state-dir .dtks     # ends what start started, no stray process
+    stack.py install                          # PostgreSQL binaries and the Kafka jars
+    stack.py start   --state-dir .dtks        # idempotent; starts whatever is down
+    stack.py status  --state-dir .dtks        # exit 0 only if both answer
+    stack.py restart postgres|kafka --state-dir .dtks   # stop one and start it on its port
+    stack.py stop    [postgres|kafka] --state-dir .dtks # ends what start started (or only one)
 """
 
 from __future__ import annotations
@@ -52,6 +56,26 @@ def port_open(port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+class PortTaken(Exception):
+    """A remembered port is held by another process: the server is not moved silently."""
+
+
+def remembered_port(env: dict[str, str], var: str, what: str, state: Path) -> int:
+    """The port ``var`` of the state folder's env if one is remembered and free, else 0 (none yet).
+
+    The services were started with this address; a server that came back elsewhere would leave them
+    calling the old one forever, so a taken port is an error an operator must resolve."""
+    port = int(env.get(var, "0"))
+    if port and port_open(port):
+        raise PortTaken(
+            f"{what} must come back on 127.0.0.1:{port} ({var} in {state / 'env'}), the address the "
+            f"running services use, but another process now listens there. Stop that process (e.g. "
+            f"`ss -ltnp 'sport = :{port}'` names it) and start again; or, when nothing uses the old "
+            f"address, delete the {var} line from {state / 'env'} to take a new port."
+        )
+    return port
 
 
 def pid_alive(pid: int) -> bool:
@@ -177,7 +201,7 @@ def start_postgres(state: Path, env: dict[str, str]) -> dict[str, str]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    port = free_port()
+    port = remembered_port(env, "DTKS_PG_PORT", "PostgreSQL", state) or free_port()
     # Tuned for a small development machine running many short transactions.
     opts = (
         f"-p {port} -k {run} -c listen_addresses=127.0.0.1 -c max_connections=300 "
@@ -298,12 +322,10 @@ def start_kafka(state: Path, env: dict[str, str]) -> dict[str, str]:
         return {k: env[k] for k in ("DTKS_KAFKA_PORT", "DTKS_KAFKA_BOOTSTRAP")}
     kdir.mkdir(parents=True, exist_ok=True)
     data = kdir / "data"
-    # Reuse the previous ports when they are free, so clients holding the old env keep working.
-    port, controller_port = (
-        int(env.get("DTKS_KAFKA_PORT", "0")),
-        int(env.get("DTKS_KAFKA_CONTROLLER_PORT", "0")),
-    )
-    if not port or not controller_port or port_open(port) or port_open(controller_port):
+    # Back on the previous ports, so clients holding the old env keep working (see remembered_port).
+    port = remembered_port(env, "DTKS_KAFKA_PORT", "Kafka", state)
+    controller_port = remembered_port(env, "DTKS_KAFKA_CONTROLLER_PORT", "Kafka's controller", state)
+    if not port or not controller_port:
         port, controller_port = free_port(), free_port()
         while controller_port == port:
             controller_port = free_port()
@@ -412,8 +434,11 @@ def cmd_start(args: argparse.Namespace) -> None:
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o755)
     env = read_env(state)
-    env.update(start_postgres(state, env))
-    env.update(start_kafka(state, env))
+    try:
+        env.update(start_postgres(state, env))
+        env.update(start_kafka(state, env))
+    except PortTaken as taken:
+        sys.exit(f"[stack] {taken}")
     env["DTKS_KAFKA_LIB"] = str(KAFKA_LIB)
     env["DTKS_KAFKA_TOOLS_LOG4J"] = str(state / "kafka" / "log4j2-tools.properties")
     env["DTKS_STATE_DIR"] = str(state)
@@ -432,9 +457,22 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 def cmd_stop(args: argparse.Namespace) -> None:
     state = Path(args.state_dir).resolve()
-    stop_kafka(state)
-    stop_postgres(state)
+    if args.name in (None, "kafka"):
+        stop_kafka(state)
+    if args.name in (None, "postgres"):
+        stop_postgres(state)
     log("stopped")
+
+
+def cmd_restart(args: argparse.Namespace) -> None:
+    """Stop one server and start it again on the port it had: what an operator does after changing
+    its settings, and what the tests do to prove the services ride it out on their own."""
+    state = Path(args.state_dir).resolve()
+    (stop_kafka if args.name == "kafka" else stop_postgres)(state)
+    cmd_start(args)  # starts only what is down: the one just stopped
+
+
+SERVERS = ("postgres", "kafka")
 
 
 def main() -> None:
@@ -443,9 +481,18 @@ def main() -> None:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install").set_defaults(func=cmd_install)
-    for name, func in (("start", cmd_start), ("status", cmd_status), ("stop", cmd_stop)):
+    for name, func in (
+        ("start", cmd_start),
+        ("status", cmd_status),
+        ("stop", cmd_stop),
+        ("restart", cmd_restart),
+    ):
         p = sub.add_parser(name)
         p.add_argument("--state-dir", default=os.environ.get("DTKS_STATE_DIR", ".dtks"))
+        if name in ("stop", "restart"):
+            p.add_argument(
+                "name", nargs="?" if name == "stop" else None, choices=SERVERS, help="only this server"
+            )
         p.set_defaults(func=func)
     args = parser.parse_args()
     args.func(args)

@@ -2,6 +2,8 @@
 
 import asyncio
 import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 import httpx
@@ -13,7 +15,9 @@ from dtks_contracts.events.proposal import ProposalWithdrawn
 from dtks_contracts.topics import PROPOSAL_EVENTS
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.consumer import per_event
+from dtks_runtime.db import ensure_database
 from dtks_runtime.event_store import Causation, NewEvent
+from dtks_runtime.outbox_relay import RELAY_LOCK
 from dtks_runtime.service import ServiceRuntime, create_app
 from dtks_runtime.settings import RuntimeSettings
 from dtks_runtime.testing import Infra, wait_until
@@ -117,6 +121,145 @@ async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_
         assert health["tasks"]["fragile-worker"].startswith("failed: RuntimeError")
         assert health["tasks"]["steady-worker"] == "running"
     assert stopped_cleanly == ["steady"]  # the runtime's stop reached it and waited for it
+
+
+async def test_a_supervised_worker_silent_past_its_limit_is_reported_stuck_until_it_beats_again(
+    settings: RuntimeSettings,
+) -> None:
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(runtime, title="probe", description="a service with a worker that hangs")
+    hang, resume = asyncio.Event(), asyncio.Event()
+
+    def worker(name: str) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+        async def loop(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                runtime.heartbeat(name)
+                if name == "hanging-worker" and hang.is_set():
+                    await resume.wait()  # a lock never released, say: alive, doing nothing
+                    hang.clear()
+                await asyncio.sleep(0.05)
+
+        return loop
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        runtime.supervise("steady-worker", worker("steady-worker"), stuck_after=1.0)
+        runtime.supervise("hanging-worker", worker("hanging-worker"), stuck_after=1.0)
+        answer = await client.get("/healthz")
+        assert (answer.status_code, answer.json()["status"], answer.json()["stuck_tasks"]) == (200, "ok", [])
+        hang.set()
+
+        async def stuck() -> bool:
+            return (await client.get("/healthz")).status_code == 503
+
+        await wait_until(stuck, 5, "the silent worker in /healthz")
+        answer = await client.get("/healthz")
+        health = answer.json()
+        assert (health["status"], health["stuck_tasks"], health["stopped_tasks"]) == (
+            "degraded",
+            ["hanging-worker"],
+            [],
+        )
+        assert health["tasks"]["hanging-worker"] == "running"  # alive: only its silence tells
+        assert health["heartbeats"]["hanging-worker"]["seconds_since_heartbeat"] > 1.0
+        assert health["heartbeats"]["steady-worker"]["seconds_since_heartbeat"] < 1.0
+        resume.set()
+
+        async def beating_again() -> bool:
+            return (await client.get("/healthz")).status_code == 200
+
+        await wait_until(beating_again, 5, "the worker beating again")
+
+
+async def test_readiness_and_the_detailed_health_report_the_database_and_the_broker(
+    settings: RuntimeSettings,
+) -> None:
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(runtime, title="probe", description="a service on a reachable stack")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert (ready.json()["status"], ready.json()["database"], ready.json()["broker"]) == (
+            "ready",
+            True,
+            True,
+        )
+        health = (await client.get("/healthz")).json()
+        assert health["checks"]["database"]["ok"] and health["checks"]["broker"]["ok"], health
+        assert health["checks"]["outbox"] == {
+            "ok": True,
+            "lag": 0,
+            "oldest_seconds": 0.0,
+            "max_seconds": settings.health_max_outbox_age_seconds,
+        }
+
+
+async def test_an_outbox_that_is_not_relayed_and_a_consumer_that_stopped_polling_turn_health_degraded(
+    settings: RuntimeSettings,
+) -> None:
+    settings = settings.model_copy(
+        update={"health_max_outbox_age_seconds": 1.0, "health_max_seconds_since_poll": 1.0}
+    )
+    release = asyncio.Event()
+
+    async def slow(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        await release.wait()  # a batch that does not end: the consumer polls no more
+
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    runtime.add_consumer("probe-slow", [PROPOSAL_EVENTS.name], per_event(slow))
+    app = create_app(runtime, title="probe", description="a service whose relay and consumer stall")
+    # Another holder of the relay's lock keeps this service's relay a standby: nothing is published.
+    url = await ensure_database(settings.database_url, settings.database_for("probe"))
+    holder = await asyncpg.connect(url)
+    await holder.execute("SELECT pg_advisory_lock($1)", RELAY_LOCK)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        ):
+            assert runtime.pool is not None and runtime.store is not None
+            assert (await client.get("/healthz")).status_code == 200
+            operator = Actor(subject="op-1", role=Role.VILLAGE_OPERATOR, region="17.71.01.1001")
+            withdrawn = ProposalWithdrawn(
+                proposal_id=str(uuid.uuid4()), round=1, village_code="17.71.01.1001",
+                withdrawn_by=operator, reason="entered twice by mistake",
+            )  # fmt: skip
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                await runtime.store.append(
+                    conn,
+                    aggregate_type="proposal",
+                    aggregate_id=withdrawn.proposal_id,
+                    expected_version=0,
+                    events=[NewEvent.of(withdrawn)],
+                    causation=Causation(actor=operator),
+                )
+
+            async def failing(*names: str) -> bool:
+                answer = await client.get("/healthz")
+                return answer.status_code == 503 and answer.json()["failing_checks"] == list(names)
+
+            await wait_until(lambda: failing("outbox"), 10, "the unrelayed outbox in /healthz")
+            outbox = (await client.get("/healthz")).json()["checks"]["outbox"]
+            assert outbox["lag"] == 1 and outbox["oldest_seconds"] > 1.0, outbox
+            await holder.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)  # published, then stuck
+            await wait_until(lambda: failing("consumers"), 20, "the consumer that stopped polling")
+            report = (await client.get("/healthz")).json()
+            assert report["checks"]["consumers"]["not_polling"] == ["probe-slow"]
+            assert report["consumers"]["probe-slow"]["seconds_since_poll"] > 1.0
+            release.set()
+
+            async def ok() -> bool:
+                return (await client.get("/healthz")).status_code == 200
+
+            await wait_until(ok, 10, "health ok once the batch is done")
+    finally:
+        release.set()
+        await holder.close()
 
 
 async def test_a_service_health_check_that_fails_or_raises_turns_health_degraded(

@@ -176,7 +176,32 @@ class EventConsumer:
         self._applied: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the batch in flight always finishes first."""
+        """Consume until ``stop`` is set; the batch in flight always finishes first.
+
+        A failure outside a batch (the broker unreachable when the consumer starts, an error the
+        client does not retry itself) starts a fresh client after a pause that grows to 10 s,
+        instead of ending the task: the service recovers on its own once the broker is back.
+        Nothing is lost or applied twice by it: offsets were committed after their effects only.
+        """
+        backoff = 0.5
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._consume(stop)
+            except Exception as exc:
+                if stop.is_set():
+                    break
+                if time.monotonic() - started > 60:
+                    backoff = 0.5  # it ran for a while: a new outage, not the same one
+                log.error(
+                    "consumer failed; starting it again", consumer=self.name, error=repr(exc), backoff=backoff
+                )
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        self._applied.clear()  # what another member applied meanwhile is not ours to measure from
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka_bootstrap,
             group_id=self.name,
@@ -189,14 +214,14 @@ class EventConsumer:
         )
         producer = producer_for(self.kafka_bootstrap)
         consumer.subscribe([*self.topics, self.retry_topic], listener=_WaitForBatch(self._idle))
-        await consumer.start()
-        await producer.start()
-        self._consumer = consumer
-        log.info("consumer started", consumer=self.name, topics=self.topics)
         # The next batch is fetched and decoded while the current one is applied: decoding is
         # Python's work and applying mostly PostgreSQL's, so overlapping them uses both cores.
         ahead: asyncio.Task[_Fetched] | None = None
         try:
+            await consumer.start()  # inside: a client that fails to start is closed too
+            await producer.start()
+            self._consumer = consumer
+            log.info("consumer started", consumer=self.name, topics=self.topics)
             while not stop.is_set():
                 fetched = await (ahead or self._fetch(consumer))
                 ahead = None

@@ -39,7 +39,7 @@ PORT_VARS = {
 }
 # The services with an outbox and consumers (the civil-registry simulator has neither).
 EVENT_SERVICES = ("proposal", "verification", "registry", "notification")
-COMMAND_TIMEOUT = 180  # seconds for services.py to start (each answering /healthz) or stop them all
+COMMAND_TIMEOUT = 180  # seconds for services.py to start (each ready on /readyz) or stop them all
 
 _tokens = TokenService(LOCAL_JWT_SECRET)  # the secret every process of the system is given
 
@@ -67,7 +67,7 @@ class LocalSystem:
 
     def command(self, *args: str, only: tuple[str, ...] = ()) -> None:
         """``services.py start|stop|status`` on this run's state folder, for ``only`` these services
-        (all when empty); ``start`` returns once each answers /healthz."""
+        (all when empty); ``start`` returns once each is ready (/readyz)."""
         extra = [a for name in only for a in ("--only", name)]
         subprocess.run(
             [sys.executable, str(self.services_script), *args, "--state-dir", str(self.state), *extra],

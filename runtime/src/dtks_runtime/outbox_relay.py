@@ -152,3 +152,15 @@ class OutboxRelay:
     async def lag(self, conn: asyncpg.Connection) -> int:
         """Events committed but not yet published."""
         return int(await conn.fetchval("SELECT count(*) FROM events WHERE position IS NULL"))
+
+    async def backlog(self, conn: asyncpg.Connection) -> tuple[int, float]:
+        """Events committed but not yet published, and the age in seconds of the oldest of them
+        (0 when none wait): a count alone cannot tell a busy relay from one that stopped."""
+        row = await conn.fetchrow(
+            """SELECT count(*) AS lag,
+                      coalesce(extract(epoch FROM now() - (SELECT recorded_at FROM events
+                          WHERE position IS NULL ORDER BY seq LIMIT 1)), 0)::float8 AS oldest
+               FROM events WHERE position IS NULL"""
+        )
+        assert row is not None
+        return int(row["lag"]), max(float(row["oldest"]), 0.0)

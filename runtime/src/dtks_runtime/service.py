@@ -3,6 +3,13 @@
 A service's ``main.py`` builds a :class:`ServiceRuntime`, registers its migrations and consumers,
 and hands :func:`create_app` its routers; everything else (tables of the runtime, topics, the
 relay, tracing, problem documents, health with consumer lag) is done here once.
+
+Health, as orchestrators expect it, is two questions. ``/readyz``: may this process take traffic
+now (started, not stopping, its database and broker reachable)? ``/healthz``: is it doing its work,
+with the detailed report: 200 ``ok``, or 503 ``degraded`` with the same body when the database or
+the broker is unreachable, the outbox's oldest event or a consumer's last poll is older than its
+limit (``RuntimeSettings.health_*``), a supervised task died or went silent past its limit, or a
+check a service added fails. Both stay cheap enough to poll every second.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +25,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
@@ -27,6 +36,7 @@ from dtks_runtime.body_limits import BodyLimits
 from dtks_runtime.consumer import BatchHandler, EventConsumer
 from dtks_runtime.db import create_pool, ensure_database, migrate
 from dtks_runtime.event_store import EventStore
+from dtks_runtime.health import BrokerProbe, database_reachable, timed
 from dtks_runtime.http_edge import install_http_edge
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.problems import install_problem_handlers
@@ -62,6 +72,10 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Supervised tasks that promised a heartbeat: name -> (seconds of silence allowed, last beat).
+    _heartbeats: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _broker: BrokerProbe | None = None
+    accepting: bool = False  # started and not stopping: what /readyz reports
     database_url: str = ""
 
     def topic(self, name: str) -> str:
@@ -116,6 +130,11 @@ class ServiceRuntime:
             topic_for=lambda e: topic_for(e.event_type, prefix).name,
             key_for=lambda e: partition_key(e).decode(),
         )
+        self._broker = BrokerProbe(
+            s.kafka_bootstrap,
+            timeout=s.health_probe_timeout_seconds,
+            cache_seconds=s.health_probe_cache_seconds,
+        )
         self.relay = OutboxRelay(self.database_url, s.kafka_bootstrap, name=f"{self.service}-outbox")
         self._stop = asyncio.Event()
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="outbox-relay"))
@@ -131,9 +150,14 @@ class ServiceRuntime:
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))
+        self.accepting = True
 
     def supervise(
-        self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+        self,
+        name: str,
+        run: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+        *,
+        stuck_after: float | None = None,
     ) -> asyncio.Task[None]:
         """Run a service's own long-running work (a worker loop) as one of the runtime's tasks.
 
@@ -141,13 +165,25 @@ class ServiceRuntime:
         :meth:`stop` before the pool closes, and is watched by :meth:`health`: a task that ends
         while the service runs (crashed or cancelled) turns the status to ``degraded``, so a
         monitor sees it instead of the service silently doing less. Call after :meth:`start`.
+
+        A task alive but stuck (waiting on a lock, a loop that no longer turns) looks the same as a
+        working one from outside; with ``stuck_after`` the task promises to call
+        ``runtime.heartbeat(name)`` at least that often (each turn of its loop, idle turns too), and
+        a longer silence turns the status to ``degraded`` with the task in ``stuck_tasks``.
         """
         if self.pool is None:
             raise RuntimeError("supervise() needs a started runtime (its pool and stop signal)")
+        if stuck_after is not None:
+            self._heartbeats[name] = (stuck_after, time.monotonic())
         task = asyncio.create_task(run(self._stop), name=name)
         task.add_done_callback(self._report_end)
         self._tasks.append(task)
         return task
+
+    def heartbeat(self, name: str) -> None:
+        """The supervised task ``name`` is making progress (see :meth:`supervise`'s ``stuck_after``)."""
+        if name in self._heartbeats:
+            self._heartbeats[name] = (self._heartbeats[name][0], time.monotonic())
 
     def _report_end(self, task: asyncio.Task[None]) -> None:
         if self._stop.is_set():
@@ -158,6 +194,7 @@ class ServiceRuntime:
             log.error("supervised task ended", task=task.get_name(), error=repr(task.exception()))
 
     async def stop(self) -> None:
+        self.accepting = False  # /readyz turns away new traffic while the tasks wind down
         self._stop.set()
         for task in self._tasks:
             # A task that failed earlier was reported then (log, /healthz); stopping goes on.
@@ -166,31 +203,107 @@ class ServiceRuntime:
         self._tasks.clear()
         if self.pool is not None:
             await self.pool.close()
+        if self._broker is not None:
+            await self._broker.close()
+
+    async def readiness(self) -> dict[str, Any]:
+        """May this process take traffic: started and not stopping, database and broker reachable."""
+        assert self.pool is not None and self._broker is not None
+        timeout = self.settings.health_probe_timeout_seconds
+        (database, db_details), (broker, broker_details) = await asyncio.gather(
+            database_reachable(self.pool, timeout), self._broker.check()
+        )
+        ready = self.accepting and database and broker
+        return {
+            "status": "ready" if ready else "not_ready",
+            "service": self.service,
+            "accepting": self.accepting,
+            "database": database,
+            "broker": broker,
+            "details": {"database": db_details, "broker": broker_details},
+        }
 
     async def health(self) -> dict[str, Any]:
-        assert self.pool is not None and self.relay is not None
-        async with self.pool.acquire() as conn:
-            relay_lag = await self.relay.lag(conn)
+        """The detailed report of ``/healthz`` (see the module's docstring for what degrades it)."""
+        assert self.pool is not None and self.relay is not None and self._broker is not None
+        s = self.settings
+        timeout = s.health_probe_timeout_seconds
+        relay, pool = self.relay, self.pool
+        backlog: tuple[int, float] | None = None
+
+        async def read_outbox() -> None:
+            # Reaching the outbox is the database probe: a pooled connection, one indexed query.
+            nonlocal backlog
+            async with pool.acquire(timeout=timeout) as conn:
+                backlog = await relay.backlog(conn)
+
+        (database, db_details), (broker, broker_details) = await asyncio.gather(
+            timed(read_outbox, timeout), self._broker.check()
+        )
+        checks: dict[str, dict[str, Any]] = {
+            "database": {"ok": database, **db_details},
+            "broker": {"ok": broker, **broker_details},
+        }
+        if backlog is not None:
+            waiting, oldest = backlog
+            checks["outbox"] = {
+                "ok": oldest <= s.health_max_outbox_age_seconds,
+                "lag": waiting,
+                "oldest_seconds": round(oldest, 1),
+                "max_seconds": s.health_max_outbox_age_seconds,
+            }
+
+        async def lag_of(consumer: EventConsumer) -> int | None:
+            # Without the broker a partition's position may wait for it: bounded, then unknown.
+            try:
+                return sum((await asyncio.wait_for(consumer.lag(), timeout)).values())
+            except Exception:
+                return None
+
+        lags = await asyncio.gather(*(lag_of(c) for c in self.consumers))
         consumers = {}
-        for c in self.consumers:
+        silent = []
+        for c, lag in zip(self.consumers, lags, strict=True):
+            since_poll = c.seconds_since_poll()
+            if since_poll > s.health_max_seconds_since_poll:
+                silent.append(c.name)
             consumers[c.name] = {
-                "lag": sum((await c.lag()).values()),
-                "seconds_since_poll": round(c.seconds_since_poll(), 1),
+                "lag": lag,
+                "seconds_since_poll": round(since_poll, 1),
                 "applied": c.stats.applied,
                 "duplicates": c.stats.duplicates,
                 "dead_lettered": c.stats.dead_lettered,
             }
+        if self.consumers:
+            checks["consumers"] = {
+                "ok": not silent,
+                "not_polling": silent,
+                "max_seconds_since_poll": s.health_max_seconds_since_poll,
+            }
         tasks = {t.get_name(): _task_state(t) for t in self._tasks}
         dead_tasks = [name for name, state in tasks.items() if state != "running"]
-        checks = await self._run_health_checks()
+        now = time.monotonic()
+        heartbeats = {
+            name: {"seconds_since_heartbeat": round(now - last, 1), "stuck_after": limit}
+            for name, (limit, last) in self._heartbeats.items()
+        }
+        stuck_tasks = [
+            name
+            for name, beat in heartbeats.items()
+            if tasks.get(name) == "running" and beat["seconds_since_heartbeat"] > beat["stuck_after"]
+        ]
+        checks.update(await self._run_health_checks())
         failing = [name for name, result in checks.items() if not result["ok"]]
         return {
-            "status": "ok" if not dead_tasks and not failing else "degraded",
+            "status": "ok" if not dead_tasks and not stuck_tasks and not failing else "degraded",
             "service": self.service,
-            "outbox_lag": relay_lag,
+            # None while the database cannot be read: unknown, not zero.
+            "outbox_lag": backlog[0] if backlog is not None else None,
             "consumers": consumers,
             "tasks": tasks,
             "stopped_tasks": dead_tasks,
+            "stuck_tasks": stuck_tasks,
+            "heartbeats": heartbeats,
             "checks": checks,
             "failing_checks": failing,
         }
@@ -251,9 +364,25 @@ def create_app(
     limits = BodyLimits(settings.http_max_body_bytes, dict(body_limits or {}))
     install_http_edge(app, limits=limits, tokens=app.state.tokens)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness, outbox lag and consumer lag")
-    async def healthz() -> dict[str, Any]:
-        return await runtime.health()
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness and the detailed report: outbox lag, consumers, tasks, checks",
+        responses={503: {"description": "Degraded: the same report, with `failing_checks` and the tasks"}},
+    )
+    async def healthz() -> JSONResponse:
+        report = await runtime.health()
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: started, and the database and the broker reachable",
+        responses={503: {"description": "Not ready: the same body says which part is missing"}},
+    )
+    async def readyz() -> JSONResponse:
+        report = await runtime.readiness()
+        return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
 
     return app
 

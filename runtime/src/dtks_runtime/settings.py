@@ -33,6 +33,17 @@ class RuntimeSettings(BaseSettings):
     # networks, e.g. "10.0.0.5,10.1.0.0/16"); empty, the default: none, so a client's address is
     # the peer's and a header a client writes itself changes nothing (rate limits key on it).
     forwarded_allow_ips: str = ""
+    # What /healthz and /readyz hold against the infrastructure (see ServiceRuntime.health). The
+    # database and the broker are probed with this timeout; the broker's answer is reused for
+    # health_probe_cache_seconds, so a monitor polling every second costs one metadata call a while.
+    health_probe_timeout_seconds: float = 2.0
+    health_probe_cache_seconds: float = 2.0
+    # Degraded when the oldest event still waiting in the outbox is older than this: the relay
+    # publishes within a second when it can, so a minute means it cannot (broker away, relay stuck).
+    health_max_outbox_age_seconds: float = 60.0
+    # Degraded when a consumer has not polled the broker for this long. A poll is at most 0.5 s
+    # apart while idle; a consumer applying one very large batch polls again only after it.
+    health_max_seconds_since_poll: float = 60.0
 
     def database_for(self, service: str) -> str:
         return (self.database_name or "dtks_{service}").replace("{service}", service)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -29,6 +30,8 @@ from dtks_verification.handlers import Verification
 log = get_logger(__name__)
 
 LEASE_SECONDS = 60.0
+# A round that outlives two leases has lost its checks to the next lease anyway: the worker is stuck.
+STUCK_AFTER_SECONDS = 2 * LEASE_SECONDS
 _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -43,9 +46,18 @@ class LookedUp:
 
 class PendingChecksWorker:
     def __init__(
-        self, verification: Verification, *, batch_size: int, poll_seconds: float, retry_seconds: float
+        self,
+        verification: Verification,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+        retry_seconds: float,
+        heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
         self.verification = verification
+        # Called at each turn of the loop, idle ones too: the runtime reports the worker stuck when
+        # it stops (see ServiceRuntime.supervise's stuck_after).
+        self.heartbeat = heartbeat
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
@@ -56,6 +68,7 @@ class PendingChecksWorker:
         ahead: asyncio.Task[LookedUp | None] | None = None
         try:
             while not stop.is_set():
+                self.heartbeat()
                 task, ahead = ahead or asyncio.create_task(self.lease_and_look_up()), None
                 try:
                     batch = await task

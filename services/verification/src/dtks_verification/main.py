@@ -12,7 +12,7 @@ from dtks_runtime.service import ServiceRuntime, create_app, serve
 from dtks_verification import api, consumer
 from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
 from dtks_verification.adapters.schema import MIGRATIONS
-from dtks_verification.checks import PendingChecksWorker
+from dtks_verification.checks import STUCK_AFTER_SECONDS, PendingChecksWorker
 from dtks_verification.handlers import Verification
 from dtks_verification.settings import VerificationSettings
 
@@ -70,12 +70,13 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
                     batch_size=settings.check_batch_size,
                     poll_seconds=settings.check_poll_seconds,
                     retry_seconds=settings.breaker_open_seconds,
+                    heartbeat=lambda: runtime.heartbeat(CHECKS_WORKER_TASK),
                 )
                 app.state.verification = verification
                 # From here on intake checks the rounds it starts (before, it queues them).
                 intake.verification = verification
                 app.state.checks_worker = worker
-                runtime.supervise(CHECKS_WORKER_TASK, worker.run)
+                runtime.supervise(CHECKS_WORKER_TASK, worker.run, stuck_after=STUCK_AFTER_SECONDS)
                 yield
         finally:
             await client.aclose()
