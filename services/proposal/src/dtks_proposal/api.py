@@ -28,8 +28,10 @@ from dtks_runtime.auth.deps import ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.problems import Problem, field_path
 from dtks_runtime.service import ServiceRuntime
+from dtks_runtime.telemetry import get_logger
 
 router = APIRouter()
+log = get_logger(__name__)
 T = TypeVar("T")
 
 Operator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
@@ -156,6 +158,18 @@ async def submit_batch(
             result.update(status=422, problem=problem.document(f"/proposals/batch#{index}"))
         except Problem as problem:
             result.update(status=problem.status, problem=problem.document(f"/proposals/batch#{index}"))
+        except Exception:
+            # Each item commits on its own, so the items before this one are recorded: answering the
+            # whole batch with a 500 that says nothing was changed would be false. This item alone
+            # failed (its transaction rolled back); the answer says so and the batch goes on.
+            log.exception("batch item failed", index=index)
+            failed = Problem(
+                500,
+                "internal_error",
+                "Something went wrong on our side with this item; it was not recorded. Send it again "
+                "(with its proposal_id, a retry is safe); the other items' results stand as given.",
+            )
+            result.update(status=500, problem=failed.document(f"/proposals/batch#{index}"))
         results.append(result)
     accepted = sum(1 for r in results if r["status"] in (200, 201))
     return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
