@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dtks_contracts.regions import RegencyCode, check_region_code
+from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.proposals import DeliberationKind, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal import handlers
@@ -293,10 +294,10 @@ async def upload_import(
     request: Request,
     principal: Operator,
     file: Annotated[UploadFile, File(description="CSV or JSON Lines, UTF-8")],
-    village_code: Annotated[str | None, Form()] = None,
+    village_code: Annotated[SafeStr | None, Form(max_length=20)] = None,
     deliberation_kind: Annotated[DeliberationKind | None, Form()] = None,
     deliberation_held_on: Annotated[dt.date | None, Form()] = None,
-    deliberation_minutes_ref: Annotated[str | None, Form(max_length=500)] = None,
+    deliberation_minutes_ref: Annotated[SafeStr | None, Form(max_length=500)] = None,
 ) -> JSONResponse:
     runtime = _runtime(request)
     if village_code is not None:
@@ -361,6 +362,46 @@ async def get_import(
     if view is None:
         raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
     ensure_in_scope(principal, view["uploader_region"])
+    return view
+
+
+# Who may cancel an import: the operators of its village, and the Ministry (scope decides which).
+Canceller = Annotated[
+    Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER))
+]
+
+
+@router.post(
+    "/imports/{import_id}/cancellation",
+    tags=["imports"],
+    summary="Cancel an import: no more of its households become proposals",
+    description="For an import that is staged, in progress or failed. Households already done stay "
+    "(their proposals are withdrawn one by one, if needed); a chunk being written when the "
+    "cancellation arrives is rolled back. Cancelling a cancelled import again answers the same; a "
+    "completed import cannot be cancelled (409).",
+)
+async def cancel_import(import_id: uuid.UUID, request: Request, principal: Canceller) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        cancelled = await staging.cancel(
+            conn,
+            import_id,
+            principal.as_actor().model_dump(mode="json"),
+            lambda region: ensure_in_scope(principal, region),
+        )
+    if cancelled is None:
+        raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
+    if cancelled.status == "completed":
+        raise Problem(
+            409,
+            "import_completed",
+            f"Import {import_id} is already completed; withdraw its proposals one by one if needed.",
+        )
+    view = await staging.import_view(runtime.pool, import_id)
+    assert view is not None
+    view.pop("rejected_rows")
+    view.pop("next_cursor")
     return view
 
 

@@ -89,11 +89,15 @@ def window_problem(refusal: Refusal) -> Problem:
 def replay_answer(stored: repo.StoredAnswer, same_as: Callable[[str], bool], what: str) -> Answer:
     """The stored answer again, if the request is the one it answered (``same_as`` its fingerprint)."""
     if not same_as(stored.fingerprint):
+        # Name what the client sent and can change (it may have sent no key at all).
+        if "Idempotency-Key" in what:
+            advice = "send the original body again, or use a new Idempotency-Key for a new proposal."
+        elif what.startswith("Proposal id"):
+            advice = "send the original body again, or give a new proposal a new proposal_id."
+        else:
+            advice = "it is done once, as first sent."
         raise Problem(
-            409,
-            "idempotency_key_reused",
-            f"{what} was already used for a different request; send the original body again, "
-            "or use a new key for a new proposal.",
+            409, "idempotency_key_reused", f"{what} was already used for a different request; {advice}"
         )
     return Answer(stored.status_code, stored.body, replayed=True)
 
