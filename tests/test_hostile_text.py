@@ -333,7 +333,10 @@ async def running(infra: Infra) -> AsyncIterator[dict[str, tuple[FastAPI, httpx.
             app = _build(infra, service)
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}")
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                    base_url=f"http://{service}",
+                )
             )
             apps[service] = (app, client)
         yield apps
