@@ -20,7 +20,10 @@ deactivations, one by one, as an offline queue (`POST /proposals/batch`) or as a
 (`POST /imports`); they resubmit returned proposals and withdraw undecided ones, and follow each
 proposal's status and timeline, fed by the verification and registry events. The Ministry opens and
 closes proposal windows and sets quotas per regency. Every submission is idempotent (client
-`proposal_id` or `Idempotency-Key`); every error is an RFC 9457 problem document with a stable code.
+`proposal_id` or `Idempotency-Key`; without either, the same content from the same operator within
+an hour is answered with the first proposal); every error is an RFC 9457 problem document with a
+stable code. An import that keeps failing is parked as `failed` with its reason, never holding up
+the others; an import can be cancelled (`POST /imports/{id}/cancellation`).
 Events go out through the outbox to `dtks.proposal.events`."""
 
 
