@@ -265,8 +265,8 @@ async def withdraw_proposal(
     return _answer(answer)
 
 
-IMPORT_DESCRIPTION = """Upload a CSV (with a header row) or JSON Lines file, one row per member, grouped
-by KK number. It is staged durably before the answer, then processed in the background; follow it at
+IMPORT_DESCRIPTION = """Upload a CSV (with a header row; cells separated by commas, semicolons or tabs,
+as the header shows) or JSON Lines file, one row per member, grouped by KK number. It is staged durably before the answer, then processed in the background; follow it at
 `GET /imports/{id}`. The same file uploaded again answers with the first import and creates nothing.
 
 Member columns, every row: `kk_number`, `nik`, `name`, `birth_date` (YYYY-MM-DD), `sex` (male|female),
@@ -280,7 +280,9 @@ correction), `household_id`, `proposal_id`, `programs` (e.g. `PKH;BPNT`), `incom
 `housing_<field>` (e.g. `housing_floor_material`), `assets_<field>`, `contact_phone`, `contact_consent`.
 
 `village_code` and the deliberation may instead be sent once as form fields. A household is accepted
-whole or rejected whole; every rejected row is reported with its row number (file line), field and reason."""
+whole or rejected whole; every rejected row is reported with its row number (file line), field and reason.
+An import whose households cannot be written (after a few attempts) is parked as `failed` with its
+`failure_reason`, and other imports go on; `POST /imports/{id}/cancellation` stops an import."""
 
 
 @router.post(
