@@ -332,6 +332,7 @@ async def test_an_import_that_keeps_failing_is_parked_as_failed_and_the_one_behi
         view = await _status(client, failing)
         assert view["attempts"] == 3
         assert "CheckViolationError" in view["failure_reason"] and "upload" in view["failure_reason"]
+        assert "Failing row" not in view["failure_reason"]  # the database's DETAIL holds the row's data
         assert await count(db, "SELECT count(*) FROM proposals") == 3
         # Parked, it is tried no more.
         assert await count(db, "SELECT attempts FROM imports WHERE import_id = $1", uuid.UUID(failing)) == 3

@@ -266,8 +266,9 @@ async def withdraw_proposal(
 
 
 IMPORT_DESCRIPTION = """Upload a CSV (with a header row; cells separated by commas, semicolons or tabs,
-as the header shows) or JSON Lines file, one row per member, grouped by KK number. It is staged durably before the answer, then processed in the background; follow it at
-`GET /imports/{id}`. The same file uploaded again answers with the first import and creates nothing.
+as the header shows) or JSON Lines file, one row per member, grouped by KK number. It is staged
+durably before the answer, then processed in the background; follow it at `GET /imports/{id}`.
+The same file uploaded again answers with the first import and creates nothing.
 
 Member columns, every row: `kk_number`, `nik`, `name`, `birth_date` (YYYY-MM-DD), `sex` (male|female),
 `relation_to_head`; optional `marital_status`, `education`, `attending_school`, `occupation`,

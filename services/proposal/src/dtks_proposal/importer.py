@@ -338,8 +338,9 @@ def _is_outage(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    # The class and the database's sentence; neither carries the rows' values.
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+    """The class and the first line of the message: PostgreSQL's DETAIL line ("Failing row
+    contains ...") would put names and NIKs into the import's status and /healthz."""
+    return f"{type(exc).__name__}: {str(exc).split(chr(10), 1)[0][:300]}"
 
 
 def pid_of(event: NewEvent) -> str:
