@@ -7,6 +7,8 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal.testing import (
     OTHER_VILLAGE,
@@ -329,3 +331,31 @@ async def test_a_household_with_an_impossible_count_or_area_is_refused_naming_th
             assert answer.status_code == 422, (field, answer.text)
             assert f"household.{part}.{field}" in [e["field"] for e in answer.json()["errors"]]
         assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+
+
+async def test_a_batch_item_the_database_refuses_is_reported_alone_and_the_answer_matches_what_was_stored(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        db = database_of(app)
+        refused = _fresh(3)
+        # A fault no check at the door can see: the database refuses this one household.
+        conn = await asyncpg.connect(db)
+        try:
+            await conn.execute(
+                "ALTER TABLE proposals ADD CONSTRAINT refuse_one_household "
+                f"CHECK (content->'household'->>'kk_number' IS DISTINCT FROM '{refused['household']['kk_number']}')"
+            )
+        finally:
+            await conn.close()
+        batch = {"items": [_fresh(2), refused, _fresh(4)]}
+        answer = await client.post("/proposals/batch", json=batch, headers=operator())
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["status"] for r in results] == [201, 500, 201]
+        assert "was not recorded" in results[1]["problem"]["detail"]
+        assert (answer.json()["accepted"], answer.json()["refused"]) == (2, 1)
+        ids = [results[i]["body"]["proposal_id"] for i in (0, 2)]
+        assert await count(db, "SELECT count(*) FROM proposals") == 2
+        assert await count(db, "SELECT count(*) FROM proposals WHERE proposal_id = ANY($1::text[])", ids) == 2
+        assert await count(db, "SELECT count(*) FROM events") == 2
