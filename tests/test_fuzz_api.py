@@ -227,6 +227,7 @@ TARGETS = {
                     "POST /proposals/{proposal_id}/withdrawal",
                     "POST /imports",
                     "GET /imports/{import_id}",
+                    "POST /imports/{import_id}/cancellation",
                 )
             },
             public=frozenset({"GET /healthz", "GET /readyz"}),

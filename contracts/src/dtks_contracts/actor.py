@@ -6,13 +6,14 @@ from pydantic import Field, model_validator
 
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegionCode, listed_region_level, region_level
+from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.roles import ROLE_REGION_LEVEL, Role
 
 
 class Actor(ContractModel):
     """A person or system acting in a role; the region is the scope the role is granted for."""
 
-    subject: str = Field(min_length=1, max_length=200, description="Stable id of the user or client")
+    subject: SafeStr = Field(min_length=1, max_length=200, description="Stable id of the user or client")
     role: Role
     region: RegionCode
 

@@ -9,13 +9,22 @@ of rejecting the upload; that is why most socio-economic fields are optional.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from dtks_contracts.historical import is_historical_read
 from dtks_contracts.identifiers import EntityId, KkNumber, Nik
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import VillageCode
+from dtks_contracts.text import LineCheck, Name, Reference
 from dtks_contracts.vocabulary.household_attributes import (
     ChronicIllness,
     CookingFuel,
@@ -36,11 +45,46 @@ from dtks_contracts.vocabulary.household_attributes import (
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeliberationKind
 
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Text fields refuse control and text-direction characters (dtks_contracts.text says why).
+PersonName = Name
+ShortText = Name
 # A key or URI in the document/photo store; the record never carries the file itself.
-DocumentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-_Count = Annotated[int, Field(ge=0)]
+DocumentRef = Reference
+
+# Plausibility bounds. They refuse only what no household can own: a value past them is a typing
+# slip or an attack (10**30 bicycles once entered a decree), never a rich household, which the
+# verification rules and the welfare ranking deal with. Each is far above any real household so
+# that no true record is ever refused. They apply to new input only, not to stored history
+# (HISTORICAL_READ): a decree already holds the 10**30 bicycles, and replaying the register must
+# still read it; for the same reason they are not in the published JSON Schemas, whose bounds are
+# the contract of every stored event version.
+# Vehicles and boats: a household using a hundred of one kind is a business, not a family card.
+MAX_VEHICLES: Final = 100
+# Livestock: the largest family herds (cattle and buffalo in NTT and Sumba, goats in Madura) are
+# counted in hundreds; ten thousand head leaves room for any of them.
+MAX_LIVESTOCK: Final = 10_000
+# Dwelling floor: 10,000 m2 is a hectare under one roof, far above a family's house.
+MAX_FLOOR_AREA_M2: Final = 10_000
+# Land besides the dwelling: 100,000,000 m2 is 10,000 ha, more than any family holding.
+MAX_LAND_M2: Final = 100_000_000
+# PLN connections: household tariffs end at the low-voltage limit of 197,000 VA.
+MAX_ELECTRICITY_VA: Final = 197_000
+
+
+def _at_most(bound: float, what: str) -> AfterValidator:
+    def check(value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and value > bound and not is_historical_read(info):
+            raise ValueError(f"{what} above {bound:,} cannot be true of one household; check the value")
+        return value
+
+    return AfterValidator(check)
+
+
+_Vehicles = Annotated[int, Field(ge=0), _at_most(MAX_VEHICLES, "a count of vehicles or boats")]
+_Livestock = Annotated[int, Field(ge=0), _at_most(MAX_LIVESTOCK, "a count of livestock")]
+_FloorArea = Annotated[float, Field(gt=0), _at_most(MAX_FLOOR_AREA_M2, "a floor area (m2)")]
+_LandArea = Annotated[float, Field(ge=0), _at_most(MAX_LAND_M2, "a land area (m2)")]
+_ElectricityVa = Annotated[int, Field(gt=0), _at_most(MAX_ELECTRICITY_VA, "a PLN connection (VA)")]
 
 
 class Member(ContractModel):
@@ -62,11 +106,12 @@ class Housing(ContractModel):
     floor_material: FloorMaterial | None = None
     wall_material: WallMaterial | None = None
     roof_material: RoofMaterial | None = None
-    floor_area_m2: float | None = Field(default=None, gt=0)
+    floor_area_m2: _FloorArea | None = None
     drinking_water: DrinkingWaterSource | None = None
     lighting: LightingSource | None = None
-    electricity_capacity_va: int | None = Field(
-        default=None, gt=0, description="Installed PLN connection, e.g. 450 or 900 (electricity subsidy)"
+    electricity_capacity_va: _ElectricityVa | None = Field(
+        default=None,
+        description="Installed PLN connection, e.g. 450 or 900 (electricity subsidy)",
     )
     sanitation: Sanitation | None = None
     cooking_fuel: CookingFuel | None = None
@@ -85,18 +130,18 @@ class Assets(ContractModel):
     gold_or_savings_10g: bool | None = Field(
         default=None, description="Gold, jewellery or savings worth at least 10 grams of gold"
     )
-    bicycles: _Count | None = None
-    motorcycles: _Count | None = None
-    cars: _Count | None = None
-    boats: _Count | None = None
-    motorboats: _Count | None = None
-    land_m2: float | None = Field(default=None, ge=0, description="Land owned besides the dwelling's plot")
+    bicycles: _Vehicles | None = None
+    motorcycles: _Vehicles | None = None
+    cars: _Vehicles | None = None
+    boats: _Vehicles | None = None
+    motorboats: _Vehicles | None = None
+    land_m2: _LandArea | None = Field(default=None, description="Land owned besides the dwelling's plot")
     other_house: bool | None = None
-    cattle: _Count | None = None
-    buffalo: _Count | None = None
-    horses: _Count | None = None
-    pigs: _Count | None = None
-    goats_sheep: _Count | None = None
+    cattle: _Livestock | None = None
+    buffalo: _Livestock | None = None
+    horses: _Livestock | None = None
+    pigs: _Livestock | None = None
+    goats_sheep: _Livestock | None = None
 
 
 class FieldVisit(ContractModel):
@@ -141,7 +186,7 @@ class Deliberation(ContractModel):
 
 
 class Address(ContractModel):
-    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), LineCheck]
     rt: str | None = Field(default=None, pattern=r"^[0-9]{1,3}$", description="Neighbourhood unit")
     rw: str | None = Field(default=None, pattern=r"^[0-9]{1,3}$", description="Community unit")
     postal_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")

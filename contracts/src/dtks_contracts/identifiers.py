@@ -16,6 +16,7 @@ from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJson
 
 from dtks_contracts.historical import is_historical_read
 from dtks_contracts.regions import district_nik_prefixes, region_exists
+from dtks_contracts.text import LineCheck
 from dtks_contracts.vocabulary.household_attributes import Sex
 
 IDENTIFIER_LENGTH: Final = 16
@@ -249,4 +250,6 @@ _ENTITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 EntityId = Annotated[str, StringConstraints(pattern=_ENTITY_ID.pattern)]
 
 # Decree numbers are written by people ("400.9/123/SK/DINSOS/2025"), so only length is constrained.
-DecreeNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+DecreeNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), LineCheck
+]

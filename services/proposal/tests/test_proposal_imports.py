@@ -3,6 +3,7 @@ mid-import, and the service killed mid-import and restarted."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+from asyncpg import connect as asyncpg_connect
 
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal.testing import (
@@ -260,3 +262,217 @@ async def test_a_service_killed_mid_import_and_restarted_loses_no_row_and_double
         database_url, "SELECT count(*) FROM events WHERE event_type = 'proposal.submitted'"
     ) == len(kks)
     assert await count(database_url, "SELECT count(*) FROM import_rejections") == 0
+
+
+async def _status(client: Any, import_id: str, who: dict[str, str] | None = None) -> dict[str, Any]:
+    answer = await client.get(f"/imports/{import_id}", headers=who or operator())
+    view: dict[str, Any] = answer.json()
+    return view
+
+
+async def _upload(client: Any, name: str, data: bytes, who: dict[str, str] | None = None) -> str:
+    upload = await client.post(
+        "/imports", files={"file": (name, data, "text/csv")}, data=IMPORT_FORM, headers=who or operator()
+    )
+    assert upload.status_code == 202, upload.text
+    import_id: str = upload.json()["import_id"]
+    return import_id
+
+
+async def test_a_nul_in_a_name_rejects_its_row_and_a_clean_import_uploaded_after_it_completes(
+    service: Any,
+) -> None:
+    rows = [dict(r) for r in village_rows(6, seed=5)]
+    rows[1]["name"] = "Siti\u0000Aminah"
+    poisoned_kk = rows[1]["kk_number"]
+    clean = [dict(r) for r in village_rows(4, seed=6)]
+    async with service(import_chunk_households=2) as (app, client):
+        first = await _upload(client, "poisoned.csv", csv_bytes(rows))
+        second = await _upload(client, "clean.csv", csv_bytes(clean))
+        await wait_until(lambda: _import_done(client, second), within=30, what="the clean import completed")
+        await wait_until(lambda: _import_done(client, first), within=30, what="the poisoned import completed")
+        view = await _status(client, first)
+        assert (2 + 1, "name") in {(r["row"], r["field"]) for r in view["rejected_rows"]}
+        assert "U+0000" in next(r["reason"] for r in view["rejected_rows"] if r["field"] == "name")
+        assert view["households_rejected"] == 1 and view["households_accepted"] == 5
+        assert {r["kk_number"] for r in view["rejected_rows"]} == {poisoned_kk}
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 5 + 4
+
+
+async def _healthz(client: Any) -> dict[str, Any]:
+    body: dict[str, Any] = (await client.get("/healthz")).json()
+    return body
+
+
+async def test_an_import_that_keeps_failing_is_parked_as_failed_and_the_one_behind_it_completes(
+    service: Any,
+) -> None:
+    rows = village_rows(3, seed=7)
+    clean = village_rows(3, seed=8)
+    async with service(import_max_attempts=3, import_retry_seconds=0.2) as (app, client):
+        db = database_of(app)
+        # A fault no check at the door can see: the database refuses one household of the first file.
+        kk = rows[0]["kk_number"]
+        conn = await asyncpg_connect(db)
+        try:
+            await conn.execute(
+                f"ALTER TABLE proposals ADD CONSTRAINT refuse_one_household "
+                f"CHECK (content->'household'->>'kk_number' IS DISTINCT FROM '{kk}')"
+            )
+        finally:
+            await conn.close()
+        failing = await _upload(client, "failing.csv", csv_bytes(rows))
+        behind = await _upload(client, "behind.csv", csv_bytes(clean))
+        await wait_until(lambda: _import_done(client, behind), within=30, what="the import behind completed")
+
+        async def parked() -> bool:
+            return bool((await _status(client, failing))["status"] == "failed")
+
+        await wait_until(parked, within=30, what="the failing import parked")
+        view = await _status(client, failing)
+        assert view["attempts"] == 3
+        assert "CheckViolationError" in view["failure_reason"] and "upload" in view["failure_reason"]
+        assert "Failing row" not in view["failure_reason"]  # the database's DETAIL holds the row's data
+        assert await count(db, "SELECT count(*) FROM proposals") == 3
+        # Parked, it is tried no more.
+        assert await count(db, "SELECT attempts FROM imports WHERE import_id = $1", uuid.UUID(failing)) == 3
+
+
+async def test_a_stuck_import_turns_healthz_degraded_with_figures_and_cancelling_it_clears_it(
+    service: Any,
+) -> None:
+    rows = village_rows(2, seed=9)
+    settings = {"import_max_attempts": 10_000, "import_retry_seconds": 0.1, "import_stall_seconds": 1.0}
+    async with service(**settings) as (app, client):
+        assert (await _healthz(client))["checks"]["imports"]["ok"] is True
+        conn = await asyncpg_connect(database_of(app))
+        try:
+            await conn.execute("ALTER TABLE proposals ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+        finally:
+            await conn.close()
+        stuck = await _upload(client, "stuck.csv", csv_bytes(rows))
+
+        async def degraded() -> bool:
+            return "imports" in (await _healthz(client))["failing_checks"]
+
+        await wait_until(degraded, within=30, what="/healthz degraded by the stuck import")
+        health = await _healthz(client)
+        assert health["status"] == "degraded"
+        figures = health["checks"]["imports"]
+        assert figures["unfinished_imports"] == 1 and figures["seconds_without_progress"] >= 1.0
+
+        ministry = headers(Role.MINISTRY_VERIFIER, "ID")
+        cancelled = await client.post(f"/imports/{stuck}/cancellation", headers=ministry)
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+
+        async def healthy() -> bool:
+            return "imports" not in (await _healthz(client))["failing_checks"]
+
+        await wait_until(healthy, within=10, what="/healthz ok again")
+
+
+async def test_an_operator_of_the_village_cancels_an_import_and_no_more_of_it_is_worked(service: Any) -> None:
+    rows = village_rows(8, seed=10)
+    async with service(import_worker_enabled=False, import_chunk_households=3) as (app, client):
+        import_id = await _upload(client, "half.csv", csv_bytes(rows))
+        worker = app.state.import_worker_for_tests
+        assert await worker.process_next_chunk()
+        other = await client.post(f"/imports/{import_id}/cancellation", headers=operator("17.71.01.1002"))
+        assert other.status_code == 403
+        auditor = await client.post(f"/imports/{import_id}/cancellation", headers=headers(Role.AUDITOR, "ID"))
+        assert auditor.status_code == 403
+        cancelled = await client.post(f"/imports/{import_id}/cancellation", headers=operator())
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert cancelled.json()["households_processed"] == 3
+        again = await client.post(f"/imports/{import_id}/cancellation", headers=operator())
+        assert again.status_code == 200 and again.json()["status"] == "cancelled"
+        assert not await worker.process_next_chunk()
+        view = await _status(client, import_id)
+        assert view["status"] == "cancelled" and view["households_processed"] == 3
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 3
+        missing = await client.post(f"/imports/{uuid.uuid4()}/cancellation", headers=operator())
+        assert missing.status_code == 404
+
+        done = await _upload(client, "small.csv", csv_bytes(village_rows(1, seed=11)))
+        while await worker.process_next_chunk():
+            pass
+        late = await client.post(f"/imports/{done}/cancellation", headers=operator())
+        assert late.status_code == 409 and late.json()["code"] == "import_completed"
+
+
+async def test_a_chunk_being_written_when_the_import_is_cancelled_rolls_back(service: Any) -> None:
+    async with service(import_worker_enabled=False, import_chunk_households=3) as (app, client):
+        import_id = await _upload(client, "race.csv", csv_bytes(village_rows(3, seed=12)))
+        db = database_of(app)
+        # The cancellation holds the import's row when the chunk reaches its end.
+        conn = await asyncpg_connect(db)
+        try:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute(
+                "UPDATE imports SET status = 'cancelled' WHERE import_id = $1", uuid.UUID(import_id)
+            )
+            worker = app.state.import_worker_for_tests
+            chunk = asyncio.ensure_future(worker.process_next_chunk())
+            await asyncio.sleep(1.0)
+            assert not chunk.done()
+            await tx.commit()
+            assert await chunk
+        finally:
+            await conn.close()
+        assert await count(db, "SELECT count(*) FROM proposals") == 0
+        assert await count(db, "SELECT count(*) FROM events") == 0
+        assert (await _status(client, import_id))["households_processed"] == 0
+
+
+async def test_a_semicolon_separated_file_as_a_spreadsheet_saves_it_imports_like_a_comma_one(
+    service: Any,
+) -> None:
+    rows = village_rows(3, seed=13)
+    semicolons = csv_bytes(rows).decode().replace(",", ";").encode()
+    assert b"," not in semicolons  # the sample has no comma inside a cell
+    async with service() as (_app, client):
+        import_id = await _upload(client, "excel-id.csv", semicolons)
+        await wait_until(lambda: _import_done(client, import_id), what="import completed")
+        view = await _status(client, import_id)
+        assert view["households_accepted"] == 3 and view["rows_rejected"] == 0
+
+
+async def test_import_messages_say_which_column_is_missing_and_a_huge_cell_rejects_only_its_row(
+    service: Any,
+) -> None:
+    rows = [dict(r) for r in village_rows(3, seed=14)]
+    kk_without_street = rows[0]["kk_number"]
+    for r in rows:
+        if r["kk_number"] == kk_without_street:
+            r["street"] = ""
+    huge = len(rows) - 1
+    rows[huge]["occupation"] = "x" * (5 * 1024 * 1024)
+    async with service() as (_app, client):
+        import_id = await _upload(client, "gaps.csv", csv_bytes(rows))
+        await wait_until(lambda: _import_done(client, import_id), what="import completed")
+        view = await _status(client, import_id)
+        street = [r for r in view["rejected_rows"] if r["field"] == "address_street"]
+        assert street and "the column address_street is missing or empty" in street[0]["reason"]
+        assert all("valid dictionary" not in r["reason"] for r in view["rejected_rows"])
+        unreadable = [r for r in view["rejected_rows"] if r["row"] == huge + 2]
+        assert unreadable and "field larger than field limit" in unreadable[0]["reason"]
+        assert view["households_accepted"] >= 1
+
+        # A file without a street column at all names the columns it lacks.
+        no_names = [{k: v for k, v in r.items() if k != "name"} for r in village_rows(1, seed=15)]
+        refused = await client.post(
+            "/imports", files={"file": ("n.csv", csv_bytes(no_names), "text/csv")}, headers=operator()
+        )
+        assert refused.status_code == 422 and "lacks the column(s) name" in refused.json()["detail"]
+
+
+async def test_a_taken_proposal_id_sent_without_a_key_is_not_told_to_use_a_new_key(service: Any) -> None:
+    body = {**sample_bodies(1, seed=3)[0], "proposal_id": str(uuid.uuid4())}
+    async with service() as (_app, client):
+        assert (await client.post("/proposals", json=body, headers=operator())).status_code == 201
+        changed = {**body, "programs": ["PIP"]}
+        conflict = await client.post("/proposals", json=changed, headers=operator())
+        assert conflict.status_code == 409
+        assert "key" not in conflict.json()["detail"] and "proposal_id" in conflict.json()["detail"]

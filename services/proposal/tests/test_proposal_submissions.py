@@ -7,6 +7,8 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal.testing import (
     OTHER_VILLAGE,
@@ -283,3 +285,118 @@ async def test_another_villages_proposal_and_import_read_as_missing_like_an_unkn
             )
         assert (await client.get(f"/proposals/{pid}", headers=operator())).status_code == 200
         assert await count(database_of(app), "SELECT count(*) FROM proposals WHERE status = 'withdrawn'") == 0
+
+
+def _poisoned(i: int, name: str) -> dict[str, Any]:
+    body = _fresh(i)
+    members = [dict(m) for m in body["household"]["members"]]
+    members[0]["name"] = name
+    return {**body, "household": {**body["household"], "members": members}}
+
+
+async def test_a_name_with_a_nul_or_a_direction_override_is_refused_with_422_naming_the_field(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        for name in ("Budi\u0000Santoso", "Budi\u202eosotnaS", "Budi\u0007", "Budi\nSantoso"):
+            answer = await client.post("/proposals", json=_poisoned(0, name), headers=operator())
+            assert answer.status_code == 422, (repr(name), answer.text)
+            assert [e["field"] for e in answer.json()["errors"]] == ["household.members[0].name"]
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+        assert await count(database_of(app), "SELECT count(*) FROM events") == 0
+
+
+async def test_a_batch_with_a_poisoned_item_records_the_others_and_says_so_item_by_item(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        batch = {"items": [_fresh(2), _poisoned(3, "Siti\u0000"), _fresh(4)]}
+        answer = await client.post("/proposals/batch", json=batch, headers=operator())
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["status"] for r in results] == [201, 422, 201]
+        assert results[1]["problem"]["errors"][0]["field"] == "household.members[0].name"
+        assert answer.json()["accepted"] == 2
+        # What the answer says is what was stored: the two accepted items, and nothing of the other.
+        ids = [results[i]["body"]["proposal_id"] for i in (0, 2)]
+        db = database_of(app)
+        assert await count(db, "SELECT count(*) FROM proposals") == 2
+        assert await count(db, "SELECT count(*) FROM proposals WHERE proposal_id = ANY($1::text[])", ids) == 2
+
+
+async def test_the_same_body_sent_twice_without_any_key_makes_one_proposal(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        body = {k: v for k, v in BODIES[5].items() if k != "proposal_id"}
+        first = await client.post("/proposals", json=body, headers=operator())
+        assert first.status_code == 201, first.text
+        again = await client.post("/proposals", json=body, headers=operator())
+        assert again.status_code == 201 and again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+        # Another content is another proposal.
+        other = {k: v for k, v in BODIES[6].items() if k != "proposal_id"}
+        assert (await client.post("/proposals", json=other, headers=operator())).status_code == 201
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 2
+
+
+async def test_after_the_retry_window_the_same_body_without_a_key_is_a_new_proposal(
+    service: ServiceFactory,
+) -> None:
+    async with service(keyless_retry_window_seconds=0.5) as (app, client):
+        body = {k: v for k, v in BODIES[7].items() if k != "proposal_id"}
+        first = await client.post("/proposals", json=body, headers=operator())
+        await asyncio.sleep(1.0)
+        later = await client.post("/proposals", json=body, headers=operator())
+        assert (first.status_code, later.status_code) == (201, 201)
+        assert later.json()["proposal_id"] != first.json()["proposal_id"]
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 2
+
+
+async def test_a_household_with_an_impossible_count_or_area_is_refused_naming_the_field(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        for part, field, value in (
+            ("assets", "bicycles", 10**30),
+            ("assets", "cattle", 1_000_000),
+            ("assets", "land_m2", 1e12),
+            ("housing", "floor_area_m2", 50_000),
+            ("housing", "electricity_capacity_va", 10**9),
+        ):
+            body = _fresh(0)
+            household = {**body["household"], part: {**(body["household"].get(part) or {}), field: value}}
+            answer = await client.post(
+                "/proposals", json={**body, "household": household}, headers=operator()
+            )
+            assert answer.status_code == 422, (field, answer.text)
+            assert f"household.{part}.{field}" in [e["field"] for e in answer.json()["errors"]]
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+
+
+async def test_a_batch_item_the_database_refuses_is_reported_alone_and_the_answer_matches_what_was_stored(
+    service: ServiceFactory,
+) -> None:
+    async with service() as (app, client):
+        db = database_of(app)
+        refused = _fresh(3)
+        # A fault no check at the door can see: the database refuses this one household.
+        conn = await asyncpg.connect(db)
+        try:
+            await conn.execute(
+                "ALTER TABLE proposals ADD CONSTRAINT refuse_one_household "
+                f"CHECK (content->'household'->>'kk_number' IS DISTINCT FROM '{refused['household']['kk_number']}')"
+            )
+        finally:
+            await conn.close()
+        batch = {"items": [_fresh(2), refused, _fresh(4)]}
+        answer = await client.post("/proposals/batch", json=batch, headers=operator())
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["status"] for r in results] == [201, 500, 201]
+        assert "was not recorded" in results[1]["problem"]["detail"]
+        assert (answer.json()["accepted"], answer.json()["refused"]) == (2, 1)
+        ids = [results[i]["body"]["proposal_id"] for i in (0, 2)]
+        assert await count(db, "SELECT count(*) FROM proposals") == 2
+        assert await count(db, "SELECT count(*) FROM proposals WHERE proposal_id = ANY($1::text[])", ids) == 2
+        assert await count(db, "SELECT count(*) FROM events") == 2

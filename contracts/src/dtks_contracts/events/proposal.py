@@ -11,10 +11,11 @@ from dtks_contracts.events.base import EventPayload, check_kind_consistency
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.regions import VillageCode
+from dtks_contracts.text import FreeText, LineCheck
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalOrigin
 
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Note = FreeText
 
 
 class ProposalContent(EventPayload):
@@ -42,11 +43,13 @@ class ProposalContent(EventPayload):
     submitted_by: Actor | None = Field(
         default=None, description="The operator; none for civil-registry events"
     )
-    civil_registry_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        default=None, description="The civil-registry life event (death, move) that started the proposal"
+    civil_registry_ref: Annotated[str, StringConstraints(min_length=1, max_length=200), LineCheck] | None = (
+        Field(
+            default=None, description="The civil-registry life event (death, move) that started the proposal"
+        )
     )
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        default=None, description="The client's key; a retry with the same key is the same submission"
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200), LineCheck] | None = (
+        Field(default=None, description="The client's key; a retry with the same key is the same submission")
     )
 
     @model_validator(mode="after")

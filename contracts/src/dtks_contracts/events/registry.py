@@ -16,6 +16,7 @@ from dtks_contracts.events.base import EventPayload
 from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, KkNumber
 from dtks_contracts.model_base import ContractModel
+from dtks_contracts.text import FreeTextCheck, Name
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.vocabulary.proposals import DeactivationReason
 
@@ -62,7 +63,7 @@ class DeterminationIssued(EventPayload):
     corrected: tuple[EntityId, ...] = ()
     deactivated: tuple[EntityId, ...] = ()
     register_hash: str = Field(pattern=r"^[0-9a-f]{32,128}$", description="Lower-case hex digest")
-    hash_algorithm: Annotated[str, StringConstraints(min_length=1, max_length=1000)] = Field(
+    hash_algorithm: Annotated[str, StringConstraints(min_length=1, max_length=1000), FreeTextCheck] = Field(
         description="How register_hash was computed, precisely enough to recompute it"
     )
     counts: RegisterCounts
@@ -141,5 +142,5 @@ class WelfareDecileSet(_HouseholdEvent):
     schema_version: ClassVar[int] = 1
 
     decile: int = Field(ge=1, le=10)
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    source: Name
     as_of: dt.date

@@ -18,21 +18,24 @@ from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, Nik
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegencyCode, VillageCode
+from dtks_contracts.text import FreeText, LineCheck, SafeStr
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.reasons import ReasonCode, describe
 from dtks_contracts.vocabulary.tiers import IntegrityStage, Tier
 
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Note = FreeText
 
 
 class Finding(ContractModel):
     """One thing wrong with a proposal, pinned to a field and, where it concerns a person, a member."""
 
     code: ReasonCode
-    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-    field_path: str | None = Field(
+    message: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), LineCheck
+    ]
+    field_path: SafeStr | None = Field(
         default=None, max_length=300, description="e.g. household.members[2].birth_date"
     )
     member_nik: Nik | None = None

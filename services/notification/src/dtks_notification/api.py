@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, HttpUrl
 
 from dtks_contracts.regions import region_level
+from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_notification.adapters.directory import DirectoryEntry, upsert_entries
@@ -141,9 +142,11 @@ async def put_directory(
 
 class NewSubscription(BaseModel):
     callback_url: HttpUrl = Field(description="Where signed deliveries are POSTed")
-    secret: str = Field(min_length=16, max_length=200, description="Shared secret for the HMAC signature")
-    event_types: list[str] = Field(default=[], description="Public register event types; empty: all")
-    regions: list[str] = Field(default=[], description="Region codes within your scope; empty: your scope")
+    secret: SafeStr = Field(min_length=16, max_length=200, description="Shared secret for the HMAC signature")
+    event_types: list[SafeStr] = Field(default=[], description="Public register event types; empty: all")
+    regions: list[SafeStr] = Field(
+        default=[], description="Region codes within your scope; empty: your scope"
+    )
     programs: list[Program] = Field(
         default=[], description="Households in any of these programs; empty: all granted"
     )

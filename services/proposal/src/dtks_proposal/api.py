@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dtks_contracts.regions import RegencyCode, check_region_code
+from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.proposals import DeliberationKind, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal import handlers
@@ -29,8 +30,10 @@ from dtks_runtime.auth.deps import ensure_in_scope, found_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.problems import Problem, field_path
 from dtks_runtime.service import ServiceRuntime
+from dtks_runtime.telemetry import get_logger
 
 router = APIRouter()
+log = get_logger(__name__)
 T = TypeVar("T")
 
 Operator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
@@ -158,6 +161,18 @@ async def submit_batch(
             result.update(status=422, problem=problem.document(f"/proposals/batch#{index}"))
         except Problem as problem:
             result.update(status=problem.status, problem=problem.document(f"/proposals/batch#{index}"))
+        except Exception:
+            # Each item commits on its own, so the items before this one are recorded: answering the
+            # whole batch with a 500 that says nothing was changed would be false. This item alone
+            # failed (its transaction rolled back); the answer says so and the batch goes on.
+            log.exception("batch item failed", index=index)
+            failed = Problem(
+                500,
+                "internal_error",
+                "Something went wrong on our side with this item; it was not recorded. Send it again "
+                "(with its proposal_id, a retry is safe); the other items' results stand as given.",
+            )
+            result.update(status=500, problem=failed.document(f"/proposals/batch#{index}"))
         results.append(result)
     accepted = sum(1 for r in results if r["status"] in (200, 201))
     return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
@@ -252,9 +267,10 @@ async def withdraw_proposal(
     return _answer(answer)
 
 
-IMPORT_DESCRIPTION = """Upload a CSV (with a header row) or JSON Lines file, one row per member, grouped
-by KK number. It is staged durably before the answer, then processed in the background; follow it at
-`GET /imports/{id}`. The same file uploaded again answers with the first import and creates nothing.
+IMPORT_DESCRIPTION = """Upload a CSV (with a header row; cells separated by commas, semicolons or tabs,
+as the header shows) or JSON Lines file, one row per member, grouped by KK number. It is staged
+durably before the answer, then processed in the background; follow it at `GET /imports/{id}`.
+The same file uploaded again answers with the first import and creates nothing.
 
 Member columns, every row: `kk_number`, `nik`, `name`, `birth_date` (YYYY-MM-DD), `sex` (male|female),
 `relation_to_head`; optional `marital_status`, `education`, `attending_school`, `occupation`,
@@ -267,7 +283,9 @@ correction), `household_id`, `proposal_id`, `programs` (e.g. `PKH;BPNT`), `incom
 `housing_<field>` (e.g. `housing_floor_material`), `assets_<field>`, `contact_phone`, `contact_consent`.
 
 `village_code` and the deliberation may instead be sent once as form fields. A household is accepted
-whole or rejected whole; every rejected row is reported with its row number (file line), field and reason."""
+whole or rejected whole; every rejected row is reported with its row number (file line), field and reason.
+An import whose households cannot be written (after a few attempts) is parked as `failed` with its
+`failure_reason`, and other imports go on; `POST /imports/{id}/cancellation` stops an import."""
 
 
 @router.post(
@@ -281,10 +299,10 @@ async def upload_import(
     request: Request,
     principal: Operator,
     file: Annotated[UploadFile, File(description="CSV or JSON Lines, UTF-8")],
-    village_code: Annotated[str | None, Form()] = None,
+    village_code: Annotated[SafeStr | None, Form(max_length=20)] = None,
     deliberation_kind: Annotated[DeliberationKind | None, Form()] = None,
     deliberation_held_on: Annotated[dt.date | None, Form()] = None,
-    deliberation_minutes_ref: Annotated[str | None, Form(max_length=500)] = None,
+    deliberation_minutes_ref: Annotated[SafeStr | None, Form(max_length=500)] = None,
 ) -> JSONResponse:
     runtime = _runtime(request)
     if village_code is not None:
@@ -350,6 +368,46 @@ async def get_import(
     view = await staging.import_view(runtime.pool, import_id, rejected_after=after, rejected_limit=limit)
     not_found = Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
     return found_in_scope(principal, view, itemgetter("uploader_region"), not_found)
+
+
+# Who may cancel an import: the operators of its village, and the Ministry (scope decides which).
+Canceller = Annotated[
+    Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER))
+]
+
+
+@router.post(
+    "/imports/{import_id}/cancellation",
+    tags=["imports"],
+    summary="Cancel an import: no more of its households become proposals",
+    description="For an import that is staged, in progress or failed. Households already done stay "
+    "(their proposals are withdrawn one by one, if needed); a chunk being written when the "
+    "cancellation arrives is rolled back. Cancelling a cancelled import again answers the same; a "
+    "completed import cannot be cancelled (409).",
+)
+async def cancel_import(import_id: uuid.UUID, request: Request, principal: Canceller) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        cancelled = await staging.cancel(
+            conn,
+            import_id,
+            principal.as_actor().model_dump(mode="json"),
+            lambda region: ensure_in_scope(principal, region),
+        )
+    if cancelled is None:
+        raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
+    if cancelled.status == "completed":
+        raise Problem(
+            409,
+            "import_completed",
+            f"Import {import_id} is already completed; withdraw its proposals one by one if needed.",
+        )
+    view = await staging.import_view(runtime.pool, import_id)
+    assert view is not None
+    view.pop("rejected_rows")
+    view.pop("next_cursor")
+    return view
 
 
 class PeriodIn(BaseModel):

@@ -89,21 +89,47 @@ def window_problem(refusal: Refusal) -> Problem:
 def replay_answer(stored: repo.StoredAnswer, same_as: Callable[[str], bool], what: str) -> Answer:
     """The stored answer again, if the request is the one it answered (``same_as`` its fingerprint)."""
     if not same_as(stored.fingerprint):
+        # Name what the client sent and can change (it may have sent no key at all).
+        if "Idempotency-Key" in what:
+            advice = "send the original body again, or use a new Idempotency-Key for a new proposal."
+        elif what.startswith("Proposal id"):
+            advice = "send the original body again, or give a new proposal a new proposal_id."
+        else:
+            advice = "it is done once, as first sent."
         raise Problem(
-            409,
-            "idempotency_key_reused",
-            f"{what} was already used for a different request; send the original body again, "
-            "or use a new key for a new proposal.",
+            409, "idempotency_key_reused", f"{what} was already used for a different request; {advice}"
         )
     return Answer(stored.status_code, stored.body, replayed=True)
 
 
-def submission_key(principal: Principal, proposal: ProposalIn, header_key: str | None) -> str | None:
+CONTENT_KEY_PREFIX = "content:"
+
+
+def submission_key(principal: Principal, proposal: ProposalIn, header_key: str | None) -> str:
+    """The key a submission's answer is kept under, so that a retry gets the first answer.
+
+    With neither an Idempotency-Key nor a proposal_id, the key is the operator and the content's
+    fingerprint: the same body from the same operator within a short window
+    (``keyless_retry_window_seconds``) is answered with the first proposal instead of making a
+    second one. We chose this over refusing key-less submissions because the people who send them
+    are village operators on bad networks with clients that already work (older apps, scripts,
+    the offline queue's items): a refusal would turn every one of their submissions into an error,
+    while the retry they send when an answer is lost is exactly the duplicate this catches. The
+    same household proposed twice with the same words by the same operator within the window is
+    a retry in every case we know; after the window (a withdrawn proposal proposed again the next
+    day) it is a new proposal. Clients that can should still send a key: only a key tells a retry
+    from a new proposal with certainty.
+    """
     if header_key:
         return f"submission:{principal.subject}:{header_key}"
     if proposal.proposal_id:
         return f"proposal:{proposal.proposal_id}"
-    return None
+    return f"{CONTENT_KEY_PREFIX}{principal.subject}:{proposal.fingerprint()}"
+
+
+def _keyless_window(runtime: ServiceRuntime) -> dt.timedelta:
+    seconds = getattr(runtime.settings, "keyless_retry_window_seconds", 3600.0)
+    return dt.timedelta(seconds=float(seconds))
 
 
 @dataclass(frozen=True)
@@ -157,6 +183,10 @@ async def submit(
     if errors:
         raise invalid([e.as_dict() for e in errors])
     pid = proposal.proposal_id or proposal_id or str(uuid.uuid4())
+    key = submission_key(principal, proposal, header_key)
+    if key.startswith(CONTENT_KEY_PREFIX):
+        # An answer older than the window no longer stands for this content (see submission_key).
+        await repo.forget_answer_older_than(runtime.pool, key, _keyless_window(runtime))
     try:
         event = submitted_event(proposal, pid, principal.as_actor(), header_key or proposal.proposal_id)
     except ValueError as exc:
@@ -165,7 +195,7 @@ async def submit(
         principal=principal,
         proposal=proposal,
         event=event,
-        key=submission_key(principal, proposal, header_key),
+        key=key,
         fingerprint=proposal.fingerprint(),
         what="This Idempotency-Key" if header_key else f"Proposal id {proposal.proposal_id}",
         correlation_id=correlation_id,

@@ -8,7 +8,10 @@ Worker: takes an unfinished import and works off its households in chunks. One c
 transaction: the accepted households' proposals, their ``proposal.submitted`` events (the outbox),
 the rejected rows, the households marked done and the progress counters commit together. A process
 killed mid-chunk leaves nothing of that chunk, and the restarted worker does it again, so no row
-is lost and none is doubled. Proposal ids of imported households are derived from the import and
+is lost and none is doubled. A chunk that fails for its data (not an outage of the database) is
+retried after a growing pause while other imports go on, and after ``max_attempts`` failures in a
+row the import is parked as ``failed`` with the reason; an operator may cancel an import, and a
+chunk in progress then rolls back. Proposal ids of imported households are derived from the import and
 the KK number (or taken from the file's ``proposal_id``), never drawn at random. Chunks of one
 import may run at once: each locks its own households (``SKIP LOCKED``), and their progress updates
 of the import's row wait for each other only at the end of the chunk.
@@ -101,10 +104,19 @@ class ImportWorker:
         chunk_households: int = 500,
         idle_seconds: float = 1.0,
         concurrency: int = 2,
+        max_attempts: int = 5,
+        retry_seconds: float = 2.0,
+        stall_seconds: float = 300.0,
     ) -> None:
         self.runtime = runtime
         self.chunk_households = chunk_households
         self.idle_seconds = idle_seconds
+        self.max_attempts = max_attempts
+        self.retry_seconds = retry_seconds
+        self.stall_seconds = stall_seconds
+        # Figures for /healthz: failed chunks in a row (any import) and the last failure.
+        self.failures_in_a_row = 0
+        self.last_failure: str | None = None
         # Chunks worked at once. Two overlap one chunk's Python (parsing rows, building events) with
         # the other's statements and commit, instead of each side waiting for the other.
         self.concurrency = concurrency
@@ -119,7 +131,10 @@ class ImportWorker:
         while not stop.is_set():
             try:
                 worked = await self.process_next_chunk()
+                self.failures_in_a_row = 0
             except Exception as exc:
+                self.failures_in_a_row += 1
+                self.last_failure = _reason(exc)
                 log.warning("import chunk failed; it will be retried", error=repr(exc))
                 worked = False
             if worked:
@@ -129,23 +144,76 @@ class ImportWorker:
                 await asyncio.wait_for(_first(self.wake, stop), self.idle_seconds)
 
     async def process_next_chunk(self) -> bool:
-        """Process one chunk of the oldest unfinished import; False if there was nothing to do."""
+        """Process one chunk of the oldest unfinished import; False if there was nothing to do.
+
+        A chunk that fails for its data counts against its import (see :meth:`_failed`) and the
+        exception goes on to the caller; an outage of the database counts against nothing.
+        """
         runtime = self.runtime
         assert runtime.pool is not None
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            job = await staging.claim_job(conn)
-            if job is None:
-                return False
-            with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
-                households = await staging.pending_households(conn, job.import_id, self.chunk_households)
-                if households is None:
-                    return False  # the rest is being worked on by other chunks
-                if not households:
-                    await staging.complete(conn, job.import_id)
-                    log.info("import completed", import_id=str(job.import_id))
-                    return True
-                await self._chunk(conn, job, households)
+        job: staging.ImportJob | None = None
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                job = await staging.claim_job(conn)
+                if job is None:
+                    return False
+                with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
+                    households = await staging.pending_households(conn, job.import_id, self.chunk_households)
+                    if households is None:
+                        return False  # the rest is being worked on by other chunks
+                    if not households:
+                        await staging.complete(conn, job.import_id)
+                        log.info("import completed", import_id=str(job.import_id))
+                        return True
+                    await self._chunk(conn, job, households)
+        except staging.ImportStopped:
+            log.info("import cancelled or parked meanwhile; its chunk was rolled back")
+            return True
+        except Exception as exc:
+            if job is not None and not _is_outage(exc):
+                await self._failed(job, exc)
+            raise
         return True
+
+    async def _failed(self, job: staging.ImportJob, exc: Exception) -> None:
+        """Count the failure against the import: retried after a pause that grows with each
+        failure (other imports are worked meanwhile), parked as failed after ``max_attempts``."""
+        assert self.runtime.pool is not None
+        reason = _reason(exc)
+        with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
+            try:
+                attempt = await staging.record_failure(
+                    self.runtime.pool,
+                    job.import_id,
+                    f"A part of this import could not be written ({reason}). Households done so far "
+                    "stay; correct the file and upload the households not done again.",
+                    max_attempts=self.max_attempts,
+                    retry_seconds=self.retry_seconds,
+                )
+            except Exception as again:  # the database went away meanwhile: the next try counts
+                log.warning("could not record the failed import chunk", error=repr(again))
+                return
+        if attempt is not None and attempt.status == "failed":
+            log.error("import parked as failed", import_id=str(job.import_id), attempts=attempt.attempts)
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """For /healthz: degraded when imports wait and none has made progress for
+        ``stall_seconds`` (the worker is stuck, dead, or every import keeps failing)."""
+        assert self.runtime.pool is not None
+        backlog = await staging.backlog(self.runtime.pool)
+        idle = backlog.seconds_without_progress
+        stuck = backlog.unfinished > 0 and idle is not None and idle > self.stall_seconds
+        return not stuck, {
+            "unfinished_imports": backlog.unfinished,
+            "seconds_without_progress": round(idle, 1) if idle is not None else None,
+            "oldest_waiting_seconds": round(backlog.oldest_waiting_seconds, 1)
+            if backlog.oldest_waiting_seconds is not None
+            else None,
+            "stall_seconds": self.stall_seconds,
+            "failed_imports": backlog.failed,
+            "chunk_failures_in_a_row": self.failures_in_a_row,
+            "last_chunk_failure": self.last_failure,
+        }
 
     async def _chunk(
         self, conn: asyncpg.Connection, job: staging.ImportJob, households: list[staging.PendingHousehold]
@@ -252,6 +320,27 @@ class ImportWorker:
             accepted=len(appends),
             rejected=len(households) - len(appends),
         )
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A failure of the connection or the server, not of the import's data: it says nothing
+    about the import and is not counted against it (the worker just tries again)."""
+    return isinstance(
+        exc,
+        OSError
+        | asyncio.TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.exceptions.InsufficientResourcesError
+        | asyncpg.exceptions.TransactionRollbackError,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """The class and the first line of the message: PostgreSQL's DETAIL line ("Failing row
+    contains ...") would put names and NIKs into the import's status and /healthz."""
+    return f"{type(exc).__name__}: {str(exc).split(chr(10), 1)[0][:300]}"
 
 
 def pid_of(event: NewEvent) -> str:

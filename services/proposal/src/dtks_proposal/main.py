@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +21,10 @@ deactivations, one by one, as an offline queue (`POST /proposals/batch`) or as a
 (`POST /imports`); they resubmit returned proposals and withdraw undecided ones, and follow each
 proposal's status and timeline, fed by the verification and registry events. The Ministry opens and
 closes proposal windows and sets quotas per regency. Every submission is idempotent (client
-`proposal_id` or `Idempotency-Key`); every error is an RFC 9457 problem document with a stable code.
+`proposal_id` or `Idempotency-Key`; without either, the same content from the same operator within
+an hour is answered with the first proposal); every error is an RFC 9457 problem document with a
+stable code. An import that keeps failing is parked as `failed` with its reason, never holding up
+the others; an import can be cancelled (`POST /imports/{id}/cancellation`).
 Events go out through the outbox to `dtks.proposal.events`."""
 
 MULTIPART_ALLOWANCE = 1 * MiB
@@ -47,29 +48,26 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
         runtime,
         chunk_households=settings.import_chunk_households,
         concurrency=settings.import_concurrency,
+        max_attempts=settings.import_max_attempts,
+        retry_seconds=settings.import_retry_seconds,
+        stall_seconds=settings.import_stall_seconds,
     )
     app.state.import_worker = worker if settings.import_worker_enabled else None
     # Tests that drive the import step by step (import_worker_enabled=false) reach the worker here.
     app.state.import_worker_for_tests = worker
+    if settings.import_worker_enabled:
+        # Imports waiting with no progress for import_stall_seconds turn /healthz degraded.
+        runtime.add_health_check("imports", worker.health)
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The import worker runs inside the runtime's lifetime: started after it, stopped before it.
+        # The import worker is one of the runtime's supervised tasks: it gets the runtime's stop
+        # signal, is awaited before the pool closes, and a worker that dies turns /healthz degraded.
         async with runtime_lifespan(app):
-            stop = asyncio.Event()
-            task = (
-                asyncio.create_task(worker.run(stop), name="import-worker")
-                if settings.import_worker_enabled
-                else None
-            )
-            try:
-                yield
-            finally:
-                stop.set()
-                if task is not None:
-                    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                        await asyncio.wait_for(task, 60)
+            if settings.import_worker_enabled:
+                runtime.supervise("import-worker", worker.run)
+            yield
 
     app.router.lifespan_context = lifespan
     return app

@@ -25,3 +25,12 @@ class ProposalSettings(RuntimeSettings):
     # Body of POST /proposals/batch (the runtime's default, 1 MiB, holds one proposal with room):
     # a thousand items of the synthetic population's largest households (about 4 kB) fit twice.
     batch_max_bytes: int = 8 * 1024 * 1024
+    # Failed attempts at one import's chunk (a data error, not an outage) before it is parked as
+    # failed with its reason; the pause after the n-th failure is n times this, up to a minute.
+    import_max_attempts: int = 5
+    import_retry_seconds: float = 2.0
+    # /healthz is degraded when imports wait unfinished and none made progress for this long.
+    import_stall_seconds: float = 300.0
+    # A submission with neither Idempotency-Key nor proposal_id: the same content from the same
+    # operator within this many seconds is answered with the first proposal (handlers.submission_key).
+    keyless_retry_window_seconds: float = 3600.0

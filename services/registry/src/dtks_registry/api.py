@@ -20,11 +20,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    StringConstraints,
 )
 
 from dtks_contracts.identifiers import DecreeNumber
 from dtks_contracts.regions import region_level
+from dtks_contracts.text import Name, SafeStr
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry import audit, handlers
@@ -100,7 +100,7 @@ _HOUSEHOLDS = "households LEFT JOIN welfare_deciles w USING (household_id)"
 
 class DeterminationBody(BaseModel):
     decree_number: DecreeNumber = Field(examples=["12/HUK/2027"])
-    period: str = Field(description="The decree's month: YYYY-01, -04, -07 or -10", examples=["2027-01"])
+    period: SafeStr = Field(description="The decree's month: YYYY-01, -04, -07 or -10", examples=["2027-01"])
     cutoff: AwareDatetime = Field(
         description="Ministry acceptances up to this instant enter", examples=["2026-12-31T23:59:59+07:00"]
     )
@@ -231,7 +231,7 @@ async def get_determination(
 # --- welfare deciles ------------------------------------------------------------------------------
 
 DECILE_BATCH_MAX = 10_000
-DecileSource = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+DecileSource = Name
 
 
 def _written_date(value: Any) -> Any:
@@ -247,7 +247,7 @@ WrittenDate = Annotated[dt.date, BeforeValidator(_written_date)]
 class DecileItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str = Field(min_length=1, max_length=200)
+    household_id: SafeStr = Field(min_length=1, max_length=200)
     # Range checked per item (1..10), so one bad row is reported and the rest of the file still
     # applies; strict, so "3" or 3.5 is a malformed request rather than a silently converted rank.
     decile: StrictInt

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from dtks_contracts.events.proposal import Note
 from dtks_contracts.identifiers import DecreeNumber, EntityId
 from dtks_contracts.regions import RegencyCode
+from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.problems import Problem
@@ -49,13 +50,15 @@ class RatificationIn(BaseModel):
 class PhotoRef(BaseModel):
     subject: Literal["roof", "floor", "walls", "head"]
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Content hash of the photo")
-    location: str = Field(min_length=1, max_length=400, description="Where the photo is stored (key or URI)")
+    location: SafeStr = Field(
+        min_length=1, max_length=400, description="Where the photo is stored (key or URI)"
+    )
 
 
 class FieldVisitIn(BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    officer: str = Field(min_length=1, max_length=200)
+    officer: SafeStr = Field(min_length=1, max_length=200)
     visit_date: dt.date
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)

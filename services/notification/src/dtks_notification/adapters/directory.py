@@ -12,14 +12,17 @@ from collections.abc import Iterable
 import asyncpg
 from pydantic import BaseModel, Field
 
+from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.roles import Role
 
 
 class DirectoryEntry(BaseModel):
     role: Role
-    region: str = Field(description="The region the role acts on, e.g. 17.71.01.1001 for a village operator")
-    subject: str = Field(default="", max_length=200, description="The officer; empty for the office")
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
+    region: SafeStr = Field(
+        description="The region the role acts on, e.g. 17.71.01.1001 for a village operator"
+    )
+    subject: SafeStr = Field(default="", max_length=200, description="The officer; empty for the office")
+    email: SafeStr | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{8,15}$")
 
 

@@ -17,7 +17,15 @@ from typing import Any
 
 import asyncpg
 
+from dtks_contracts.text import storable
 from dtks_proposal.domain.bulk_file import RowRejection, StagingPlan
+
+# An import the worker still has to work off; 'completed', 'failed' and 'cancelled' are final.
+UNFINISHED = ("staged", "processing")
+
+
+class ImportStopped(Exception):
+    """The import was cancelled or parked while a chunk of it was being worked: the chunk rolls back."""
 
 
 async def find_by_hash(
@@ -53,7 +61,7 @@ async def stage(
         region,
         json.dumps(uploaded_by),
         correlation_id,
-        filename,
+        storable(filename) if filename is not None else None,
         file_format,
         json.dumps(defaults),
         len(plan.rows),
@@ -86,7 +94,18 @@ async def add_rejections(
     if rejections:
         await conn.copy_records_to_table(
             "import_rejections",
-            records=[(import_id, r.row, r.field, r.reason, r.kk_number) for r in rejections],
+            # A rejected row is reported with what it held (an unknown column's name, a KK number):
+            # a character PostgreSQL cannot store is written as its code instead.
+            records=[
+                (
+                    import_id,
+                    r.row,
+                    storable(r.field),
+                    storable(r.reason),
+                    storable(r.kk_number) if r.kk_number is not None else None,
+                )
+                for r in rejections
+            ],
             columns=["import_id", "row_number", "field", "reason", "kk_number"],
         )
 
@@ -108,11 +127,13 @@ class PendingHousehold:
 
 
 async def claim_job(conn: asyncpg.Connection) -> ImportJob | None:
-    """The oldest unfinished import. Not locked: several chunks of one import may be worked at once,
-    each holding only its own households (see :func:`pending_households`)."""
+    """The oldest unfinished import not waiting to be retried. Not locked: several chunks of one
+    import may be worked at once, each holding only its own households (see
+    :func:`pending_households`)."""
     row = await conn.fetchrow(
         """SELECT import_id, uploader_region, uploaded_by, correlation_id, defaults FROM imports
-           WHERE status <> 'completed' ORDER BY created_at LIMIT 1"""
+           WHERE status IN ('staged', 'processing') AND (retry_at IS NULL OR retry_at <= now())
+           ORDER BY created_at LIMIT 1"""
     )
     if row is None:
         return None
@@ -163,8 +184,13 @@ async def finish_households(
     accepted: int,
     rejected: int,
 ) -> None:
-    """Mark a chunk's households done (with the proposal each became) and move the progress."""
-    await conn.execute(
+    """Mark a chunk's households done (with the proposal each became) and move the progress.
+
+    Raises :class:`ImportStopped` if the import was cancelled or parked meanwhile: the import's row
+    is the chunk's last write, so a cancellation that committed first is seen here (the update
+    waits for it and then finds the import no longer unfinished) and the whole chunk rolls back.
+    """
+    updated = await conn.fetchval(
         """WITH done AS (
                UPDATE import_households h SET done = true, proposal_id = x.pid
                FROM unnest($2::int[], $3::text[]) AS x(g, pid)
@@ -173,8 +199,10 @@ async def finish_households(
            UPDATE imports SET status = 'processing', started_at = coalesce(started_at, now()),
                   rows_processed = rows_processed + $4, households_done = households_done + $5,
                   households_accepted = households_accepted + $6,
-                  households_rejected = households_rejected + $7
-           WHERE import_id = $1""",
+                  households_rejected = households_rejected + $7,
+                  attempts = 0, last_error = NULL, retry_at = NULL, progress_at = now()
+           WHERE import_id = $1 AND status IN ('staged', 'processing')
+           RETURNING 1""",
         import_id,
         list(outcomes),
         list(outcomes.values()),
@@ -183,13 +211,108 @@ async def finish_households(
         accepted,
         rejected,
     )
+    if updated is None:
+        raise ImportStopped(import_id)
 
 
 async def complete(conn: asyncpg.Connection, import_id: uuid.UUID) -> None:
     await conn.execute(
-        """UPDATE imports SET status = 'completed', finished_at = now()
-           WHERE import_id = $1 AND status <> 'completed'""",
+        """UPDATE imports SET status = 'completed', finished_at = now(), progress_at = now()
+           WHERE import_id = $1 AND status IN ('staged', 'processing')""",
         import_id,
+    )
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    status: str
+    attempts: int
+
+
+async def record_failure(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    import_id: uuid.UUID,
+    reason: str,
+    *,
+    max_attempts: int,
+    retry_seconds: float,
+) -> FailedAttempt | None:
+    """Count a failed attempt at a chunk of the import: retried after ``retry_seconds`` times the
+    attempts so far (a minute at most), or parked as failed, with ``reason``, once
+    ``max_attempts`` attempts in a row have failed."""
+    row = await conn.fetchrow(
+        """UPDATE imports SET attempts = attempts + 1, last_error = $2,
+                  retry_at = now() + make_interval(secs => least(60.0, $4::float8 * (attempts + 1))),
+                  status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END,
+                  finished_at = CASE WHEN attempts + 1 >= $3 THEN now() ELSE finished_at END
+           WHERE import_id = $1 AND status IN ('staged', 'processing')
+           RETURNING status, attempts""",
+        import_id,
+        storable(reason)[:1000],
+        max_attempts,
+        retry_seconds,
+    )
+    return FailedAttempt(row["status"], row["attempts"]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    status: str  # the status the import had when asked
+    uploader_region: str
+
+
+async def cancel(
+    conn: asyncpg.Connection, import_id: uuid.UUID, cancelled_by: dict[str, Any], may_cancel: Any
+) -> Cancellation | None:
+    """Cancel an unfinished or failed import; None if there is no such import.
+
+    ``may_cancel(uploader_region)`` raises if the caller may not (scope), before anything changes.
+    The import's row is locked first: a chunk in progress commits before (and is kept) or finds the
+    import cancelled at its end and rolls back (see :func:`finish_households`).
+    """
+    row = await conn.fetchrow(
+        "SELECT status, uploader_region FROM imports WHERE import_id = $1 FOR UPDATE", import_id
+    )
+    if row is None:
+        return None
+    may_cancel(row["uploader_region"])
+    if row["status"] in (*UNFINISHED, "failed"):
+        await conn.execute(
+            """UPDATE imports SET status = 'cancelled', finished_at = now(), cancelled_by = $2::jsonb,
+                      retry_at = NULL
+               WHERE import_id = $1""",
+            import_id,
+            json.dumps(cancelled_by),
+        )
+    return Cancellation(row["status"], row["uploader_region"])
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The imports waiting to be worked off, as /healthz reports them."""
+
+    unfinished: int
+    seconds_without_progress: float | None  # since the newest progress of any waiting import
+    oldest_waiting_seconds: float | None
+    failed: int
+
+
+async def backlog(conn: asyncpg.Connection | asyncpg.Pool) -> Backlog:
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE status IN ('staged', 'processing')) AS unfinished,
+                  extract(epoch FROM now() - max(coalesce(progress_at, created_at))
+                          FILTER (WHERE status IN ('staged', 'processing'))) AS idle,
+                  extract(epoch FROM now() - min(created_at)
+                          FILTER (WHERE status IN ('staged', 'processing'))) AS oldest,
+                  count(*) FILTER (WHERE status = 'failed') AS failed
+           FROM imports"""
+    )
+    assert row is not None
+    return Backlog(
+        unfinished=row["unfinished"],
+        seconds_without_progress=float(row["idle"]) if row["idle"] is not None else None,
+        oldest_waiting_seconds=float(row["oldest"]) if row["oldest"] is not None else None,
+        failed=row["failed"],
     )
 
 
@@ -256,6 +379,11 @@ async def import_view(
         "created_at": row["created_at"].isoformat(),
         "started_at": row["started_at"].isoformat() if row["started_at"] else None,
         "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+        # Failed attempts in a row at the chunk being worked, and why the last one failed (for a
+        # 'failed' import: why it was stopped).
+        "attempts": row["attempts"],
+        "failure_reason": row["last_error"],
+        "cancelled_by": json.loads(row["cancelled_by"])["subject"] if row["cancelled_by"] else None,
         "rejected_rows": [
             {"row": r["row_number"], "field": r["field"], "reason": r["reason"], "kk_number": r["kk_number"]}
             for r in rejected

@@ -315,6 +315,15 @@ async def find_answer(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Stor
     return StoredAnswer(row["fingerprint"], row["status_code"], json.loads(row["response"]))
 
 
+async def forget_answer_older_than(
+    conn: asyncpg.Connection | asyncpg.Pool, key: str, age: dt.timedelta
+) -> None:
+    """Drop the answer kept under ``key`` if it is older than ``age``."""
+    await conn.execute(
+        "DELETE FROM idempotency WHERE key = $1 AND created_at < now() - $2::interval", key, age
+    )
+
+
 async def remember_answer(
     conn: asyncpg.Connection, key: str, fingerprint: str, status_code: int, body: dict[str, Any]
 ) -> bool:

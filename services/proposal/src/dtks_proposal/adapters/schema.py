@@ -124,4 +124,16 @@ MIGRATIONS = [
     # A staged row is written once and read back whole, never queried inside: as text PostgreSQL
     # neither parses it into jsonb at upload (400,000 rows in a large file) nor prints it back.
     "ALTER TABLE import_rows ALTER COLUMN data TYPE text USING data::text",
+    # An import whose chunk keeps failing is retried after a pause (retry_at), and parked as
+    # 'failed' with its reason after a bounded number of attempts, so it never holds up the imports
+    # behind it; an operator may cancel one ('cancelled'). progress_at is the last chunk written,
+    # which /healthz compares with the time imports have been waiting.
+    """
+    ALTER TABLE imports ADD COLUMN attempts integer NOT NULL DEFAULT 0,
+                        ADD COLUMN last_error text,
+                        ADD COLUMN retry_at timestamptz,
+                        ADD COLUMN progress_at timestamptz,
+                        ADD COLUMN cancelled_by jsonb;
+    CREATE INDEX imports_unfinished ON imports (created_at) WHERE status IN ('staged', 'processing');
+    """,
 ]

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from dtks_contracts.household import Assets, Housing, Member
 from dtks_contracts.regions import contains
+from dtks_contracts.text import unsafe_character
 from dtks_proposal.domain.submission import FieldError, ProposalIn, door_errors
 from dtks_runtime.problems import field_path
 
@@ -122,15 +123,43 @@ def parse_file(data: bytes, filename: str | None = None) -> ParsedFile:
     return _parse_csv(text)
 
 
+# What separates a CSV's cells. A spreadsheet in an Indonesian (or any decimal-comma) locale saves
+# "CSV" with semicolons; some tools save tabs. The header line decides: its cells are column names,
+# which hold none of these characters.
+DELIMITERS = (",", ";", "\t")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter the header line uses most (a comma if it uses none)."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
 def _parse_csv(text: str) -> ParsedFile:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise FileRefused(f"The header row cannot be read ({exc}); the first row names the columns.") from exc
     if not header:
         raise FileRefused("The file is empty; it needs a header row and one row per member.")
     columns = [canonical(h) for h in header]
     _check_columns(columns)
     parsed = ParsedFile("csv")
-    for number, cells in enumerate(reader, start=2):
+    number = 1
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # A cell past the csv module's limit (128 KiB; no column holds more than 2000
+            # characters) or a broken quote: this row is refused, the others go on.
+            parsed.rows.append((number, {"__error__": f"the row cannot be read: {exc}"}))
+            continue
         if not any(c.strip() for c in cells):
             continue
         row = {col: _clean(v) for col, v in zip(columns, cells, strict=False) if col}
@@ -166,7 +195,8 @@ def _check_columns(columns: list[str]) -> None:
     if missing:
         raise FileRefused(
             f"The header lacks the column(s) {', '.join(missing)}; every row needs "
-            f"{', '.join(REQUIRED_COLUMNS)}."
+            f"{', '.join(REQUIRED_COLUMNS)}. Cells are separated by commas, semicolons or tabs, "
+            "the same in every row as in the header."
         )
     unknown = [c for c in columns if c and c not in KNOWN_COLUMNS]
     if unknown:
@@ -176,8 +206,12 @@ def _check_columns(columns: list[str]) -> None:
 
 
 def group_key(row: Mapping[str, Any]) -> str | None:
+    """The household a row belongs to; None for a row that cannot be grouped, among them one whose
+    KK number holds a character the database cannot keep (it is stored as the household's key)."""
     kk = row.get("kk_number")
-    return str(kk) if kk is not None and "__error__" not in row else None
+    if kk is None or "__error__" in row or unsafe_character(str(kk)) is not None:
+        return None
+    return str(kk)
 
 
 def _member(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,7 +355,7 @@ def build_household(
     except ValidationError as exc:
         for error in exc.errors():
             row, column = _locate(field_path(tuple(error.get("loc", ()))), rows, source)
-            rejections.append(RowRejection(row, column, str(error.get("msg", "invalid"))))
+            rejections.append(RowRejection(row, column, _reason(error, column)))
     if proposal is not None:
         if not contains(scope, proposal.village_code):
             row, _ = _locate("village_code", rows, source)
@@ -337,6 +371,16 @@ def build_household(
     if not rejections:
         return proposal, []
     return None, _whole_household(kk, rows, rejections)
+
+
+def _reason(error: Any, column: str) -> str:
+    """What to do about a field the model refused, in the file's terms: an empty or missing column
+    is named as such (pydantic would say "Input should be a valid dictionary or instance of
+    Address" for a household without a street)."""
+    if error.get("type") == "missing" or ("input" in error and error["input"] is None):
+        where = " or as a form field of the upload" if column in DEFAULTABLE else ""
+        return f"the column {column} is missing or empty; give it in the file{where}"
+    return str(error.get("msg", "invalid"))
 
 
 def _whole_household(
@@ -365,6 +409,8 @@ def ungroupable(number: int, row: Mapping[str, Any]) -> RowRejection:
     """A row that belongs to no household: unreadable, or without a KK number."""
     if "__error__" in row:
         return RowRejection(number, "row", str(row["__error__"]))
+    if row.get("kk_number") is not None:
+        return RowRejection(number, "kk_number", "the KK number must be 16 digits 0-9")
     return RowRejection(number, "kk_number", "every row needs the KK number of its household")
 
 

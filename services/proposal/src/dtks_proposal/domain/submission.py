@@ -16,15 +16,16 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.regions import VillageCode
+from dtks_contracts.text import FreeText, Reference, SafeStr
 from dtks_contracts.vocabulary.household_attributes import RelationToHead
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import (
@@ -38,7 +39,7 @@ from dtks_contracts.vocabulary.proposals import (
 # dumped dict as JSON with sorted keys) may still be stored beside answers, and still match.
 FINGERPRINT_PREFIX = "2:"
 
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Note = FreeText
 
 # The operator's words for why a household leaves the register, and the contracts' own values.
 DEACTIVATION_WORDS: dict[str, DeactivationReason] = {
@@ -58,7 +59,7 @@ class DeliberationIn(BaseModel):
 
     kind: DeliberationKind
     held_on: dt.date
-    minutes_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    minutes_ref: Reference
 
     @model_validator(mode="before")
     @classmethod
@@ -116,8 +117,10 @@ class ProposalIn(BaseModel):
     household_id: EntityId | None = Field(
         default=None, description="Corrections and deactivations: the registered household concerned"
     )
-    reason: str | None = Field(
-        default=None, description="Deactivations: died, moved, ineligible, duplicate or not_found"
+    reason: SafeStr | None = Field(
+        default=None,
+        max_length=200,
+        description="Deactivations: died, moved, ineligible, duplicate or not_found",
     )
     evidence_note: Note | None = Field(default=None, description="Deactivations: what shows the reason")
     programs: list[Program] = Field(default_factory=list, description="Programs requested")
