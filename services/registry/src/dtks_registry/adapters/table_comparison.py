@@ -80,20 +80,28 @@ async def differences(live: asyncpg.Connection, replay_schema: str, c: Compared)
 
 
 async def compare_tables(
-    live: asyncpg.Connection, replay_schema: str, *, settle_seconds: float = 5.0
+    live: asyncpg.Connection, replay_schema: str, *, quiet_seconds: float = 5.0, max_seconds: float = 60.0
 ) -> dict[str, dict[str, Any]]:
     """Every table of :data:`COMPARED`, live against the replay.
 
-    A table that differs is compared again for up to ``settle_seconds``: the live consumers may
-    still be applying the last events the replay read (an acceptance, an audit record). An altered
-    row stays different, and is reported."""
+    The live consumers may still be applying the last events the replay read (an acceptance, an
+    audit record, after a restart or a rebalance), so tables that differ are compared again until
+    their differences stop changing for ``quiet_seconds`` (or ``max_seconds`` pass): a consumer
+    catching up keeps changing them, an altered row stays as it is, and is reported."""
+    loop = asyncio.get_running_loop()
     report = {c.table: await differences(live, replay_schema, c) for c in COMPARED}
-    deadline = asyncio.get_running_loop().time() + settle_seconds
-    while any(not t["matches"] for t in report.values()) and asyncio.get_running_loop().time() < deadline:
+    started = changed = loop.time()
+    while any(not t["matches"] for t in report.values()):
+        now = loop.time()
+        if now - changed >= quiet_seconds or now - started >= max_seconds:
+            break
         await asyncio.sleep(0.5)
         for c in COMPARED:
             if not report[c.table]["matches"]:
-                report[c.table] = await differences(live, replay_schema, c)
+                again = await differences(live, replay_schema, c)
+                if again != report[c.table]:
+                    changed = loop.time()
+                report[c.table] = again
     return report
 
 
