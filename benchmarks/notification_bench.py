@@ -67,6 +67,7 @@ async def run(infra: Infra) -> list[Figure]:
         topic_prefix=prefix,
         log_level="warning",
         notification_sender_enabled=False,  # started by hand below, after the decisions
+        notification_allow_private_callbacks=True,  # the receiver is a local process
     )
     await ensure_topics(infra.kafka_bootstrap, with_prefix(prefix))
     base = household("h-0", programs=["PKH"])

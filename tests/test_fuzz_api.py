@@ -386,7 +386,7 @@ KNOWN_BAD: dict[str, list[tuple[dict[str, Any], int, str]]] = {
         (
             {
                 "body": {
-                    "callback_url": "https://agency.example/dtks",
+                    "callback_url": "https://1.1.1.1/dtks",
                     "secret": "sixteen-chars-\u0000-secret",
                 }
             },
@@ -402,8 +402,9 @@ KNOWN_BAD: dict[str, list[tuple[dict[str, Any], int, str]]] = {
 # shows that the "a rejection wrote nothing" comparison would notice a write.
 KNOWN_WRITES: dict[str, list[dict[str, Any]]] = {
     "PUT /windows/{regency_code}": [{"path_parameters": {"regency_code": "17.71"}, "body": {"open": True}}],
+    # A public address: callbacks to internal ones are refused (nothing is sent, the sender is off).
     "POST /subscriptions": [
-        {"body": {"callback_url": "https://agency.example/dtks", "secret": "a-secret-of-sixteen-or-more"}}
+        {"body": {"callback_url": "https://1.1.1.1/dtks", "secret": "a-secret-of-sixteen-or-more"}}
     ],
 }
 

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from dtks_contracts.vocabulary import Role
+from dtks_notification.adapters.guarded_resolver import Lookup, system_lookup
 from dtks_notification.main import build_app
 from dtks_notification.settings import NotificationSettings
 from dtks_notification.testing import HttpReceiver, SmtpSink
@@ -56,7 +57,7 @@ async def service(infra: Infra, topic_prefix: str) -> AsyncIterator[ServiceFacto
     databases: list[str] = []
 
     @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[Service]:
+    async def start(lookup: Lookup = system_lookup, **overrides: Any) -> AsyncIterator[Service]:
         name = f"notif_{uuid.uuid4().hex[:12]}"
         databases.append(name)
         fields: dict[str, Any] = dict(
@@ -70,10 +71,11 @@ async def service(infra: Infra, topic_prefix: str) -> AsyncIterator[ServiceFacto
             notification_max_attempts=4,
             notification_sender_poll_seconds=0.2,
             notification_send_timeout_seconds=5,
+            notification_allow_private_callbacks=True,  # the receivers below listen on 127.0.0.1
         )
         fields.update(overrides)
         settings = NotificationSettings(**fields)
-        app = build_app(settings)
+        app = build_app(settings, lookup=lookup)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:

@@ -39,6 +39,7 @@ class ServiceProcess:
             "DTKS_TOPIC_PREFIX": prefix,
             "DTKS_NOTIFICATION_PORT": str(self.port),
             "DTKS_NOTIFICATION_SENDER_POLL_SECONDS": "0.2",
+            "DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS": "true",  # the receiver listens on 127.0.0.1
         }
         self.log = log
         self.process: asyncio.subprocess.Process | None = None

@@ -16,7 +16,9 @@ from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_notification.adapters.directory import DirectoryEntry, upsert_entries
+from dtks_notification.adapters.guarded_resolver import check_callback
 from dtks_notification.adapters.schema import DUE_CHANNEL
+from dtks_notification.domain.callbacks import CallbackRefused
 from dtks_notification.domain.subscriptions import FilterRefused, granted_filter
 from dtks_runtime.auth import Principal, check_scope
 from dtks_runtime.auth.deps import CurrentPrincipal, require_role
@@ -190,6 +192,18 @@ async def create_subscription(
     except FilterRefused as exc:
         status = 422 if exc.code == "event_type_not_public" else 403
         raise Problem(status, exc.code, str(exc)) from exc
+    settings = request.app.state.notification_settings
+    try:
+        await check_callback(
+            str(body.callback_url), settings.callback_policy, request.app.state.callback_lookup
+        )
+    except CallbackRefused as exc:
+        raise Problem(
+            422,
+            exc.code,
+            str(exc),
+            errors=[{"field": "callback_url", "message": str(exc), "type": exc.code}],
+        ) from exc
     async with _pool(request).acquire() as conn:
         row = await conn.fetchrow(
             f"""INSERT INTO subscriptions (subscription_id, agency, agency_region, callback_url, secret,

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters.channels import Channel, EmailChannel, SmsChannel, WebhookChannel
+from dtks_notification.adapters.guarded_resolver import GuardedResolver, Lookup, system_lookup
 from dtks_notification.adapters.http_client import delivery_session
 from dtks_notification.adapters.records import ChannelsOn
 from dtks_notification.adapters.schema import MIGRATIONS
@@ -34,12 +35,13 @@ letters that can be replayed."""
 
 
 def build_channels(
-    settings: NotificationSettings, http: aiohttp.ClientSession
+    settings: NotificationSettings, webhooks: aiohttp.ClientSession, http: aiohttp.ClientSession
 ) -> dict[NotificationChannel, Channel]:
-    """The configured channels; the HTTP ones (webhook, SMS) share ``http``, which the caller closes."""
+    """The configured channels; the webhook channel goes out through ``webhooks`` (guarded: public
+    addresses only), SMS through ``http``; the caller closes both."""
     timeout = settings.notification_send_timeout_seconds
     channels: dict[NotificationChannel, Channel] = {
-        NotificationChannel.WEBHOOK: WebhookChannel(http),
+        NotificationChannel.WEBHOOK: WebhookChannel(webhooks, settings.callback_policy),
     }
     if settings.smtp_host:
         channels[NotificationChannel.EMAIL] = EmailChannel(
@@ -56,7 +58,9 @@ def build_channels(
     return channels
 
 
-def build_app(settings: NotificationSettings | None = None) -> FastAPI:
+def build_app(settings: NotificationSettings | None = None, *, lookup: Lookup = system_lookup) -> FastAPI:
+    """``lookup`` resolves callback hosts, at subscription and at every connection (tests pass
+    their own to play a name server)."""
     settings = settings or NotificationSettings()
     runtime = ServiceRuntime(service="notification", settings=settings)
     runtime.add_migrations("notification", MIGRATIONS)
@@ -70,6 +74,7 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
     app = create_app(runtime, title="DTKS notification service", description=DESCRIPTION)
     app.include_router(router)
     app.state.notification_settings = settings
+    app.state.callback_lookup = lookup
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -78,8 +83,12 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
         # and the loops stop before the pool closes.
         async with runtime_lifespan(app):
             assert runtime.pool is not None and runtime.store is not None
-            http = delivery_session(timeout=settings.notification_send_timeout_seconds)
-            channels = build_channels(settings, http)
+            timeout = settings.notification_send_timeout_seconds
+            http = delivery_session(timeout=timeout)
+            webhooks = delivery_session(
+                timeout=timeout, resolver=GuardedResolver(settings.callback_policy, lookup)
+            )
+            channels = build_channels(settings, webhooks, http)
             policy = RetryPolicy(
                 attempt_limit,
                 settings.notification_backoff_base_seconds,
@@ -116,6 +125,7 @@ def build_app(settings: NotificationSettings | None = None) -> FastAPI:
                 for channel in channels.values():
                     await channel.close()
                 await http.close()
+                await webhooks.close()
 
     app.router.lifespan_context = lifespan
     return app

@@ -22,7 +22,7 @@ import asyncpg
 
 from dtks_contracts.events import NotificationDelivered, NotificationFailed
 from dtks_contracts.vocabulary.notifications import NotificationChannel
-from dtks_notification.adapters.channels import Channel, DeliveryFailed, Outgoing
+from dtks_notification.adapters.channels import CONNECTION_FAILED, Channel, DeliveryFailed, Outgoing
 from dtks_notification.adapters.schema import DUE_CHANNEL
 from dtks_notification.domain.retry import RetryPolicy
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
@@ -144,7 +144,9 @@ class Sender:
         except DeliveryFailed as exc:
             error = str(exc)
         except TimeoutError:
-            error = f"no answer within {self.send_timeout:g} s"
+            # A webhook's log says no more of a timeout than of any failed connection (see channels).
+            webhook = channel_name is NotificationChannel.WEBHOOK
+            error = CONNECTION_FAILED if webhook else f"no answer within {self.send_timeout:g} s"
         except Exception as exc:  # a fault in a channel must not stop the others
             error = f"{type(exc).__name__}: {exc}"
         return Outcome(error, int((time.perf_counter() - started) * 1000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from dtks_notification.domain.callbacks import CallbackPolicy
 from dtks_runtime.settings import RuntimeSettings
 
 
@@ -30,3 +31,19 @@ class NotificationSettings(RuntimeSettings):
     # Off only for operations (and the crash test): decisions are still recorded, nothing is sent.
     notification_sender_enabled: bool = True
     notification_sender_poll_seconds: float = Field(default=1.0, gt=0)
+    # Development only: let agencies' callbacks reach loopback and private addresses (the tests' and
+    # the demo's receivers run on 127.0.0.1). Refused in production, where callbacks must be https
+    # and public (see dtks_notification.domain.callbacks).
+    notification_allow_private_callbacks: bool = False
+
+    @property
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy(
+            require_https=self.env == "production",
+            allow_private=self.notification_allow_private_callbacks,
+        )
+
+    def check_production_safety(self) -> None:
+        super().check_production_safety()
+        if self.env == "production" and self.notification_allow_private_callbacks:
+            raise RuntimeError("DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS must not be set in production")

@@ -42,7 +42,16 @@ class Received:
     body: bytes
 
 
-Responder = Callable[[Received, int], Awaitable[int]]
+@dataclass(frozen=True)
+class Answer:
+    """A fuller answer than a status: headers (a redirect's Location, say) and a body."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+Responder = Callable[[Received, int], Awaitable[int | Answer]]
 DROP = 0  # a responder's answer meaning: close the connection without answering
 
 
@@ -52,7 +61,7 @@ async def always_ok(_: Received, __: int) -> int:
 
 class HttpReceiver:
     """A small HTTP/1.1 server (keep-alive, Content-Length bodies) that records every request and
-    answers with the status ``respond(request, index)`` returns (or closes the connection without
+    answers with the status (or :class:`Answer`) ``respond(request, index)`` returns (or closes the connection without
     answering when it returns :data:`DROP`); ``respond`` may also wait."""
 
     def __init__(self, respond: Responder = always_ok, *, record: bool = True) -> None:
@@ -101,10 +110,16 @@ class HttpReceiver:
                 self.count += 1
                 if self.record:
                     self.requests.append(request)
-                status = await self.respond(request, index)
-                if status == DROP:
+                answer = await self.respond(request, index)
+                if answer == DROP:
                     break
-                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
+                if not isinstance(answer, Answer):
+                    answer = Answer(answer)
+                fields = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
+                writer.write(
+                    f"HTTP/1.1 {answer.status} X\r\n{fields}Content-Length: {len(answer.body)}\r\n\r\n".encode()
+                    + answer.body
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass

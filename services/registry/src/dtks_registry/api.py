@@ -184,10 +184,23 @@ CSV_COLUMNS = ["household_id", "kk_number", "village_code", "programs", "nik", "
 
 def _csv_row(household: dict[str, Any], member: dict[str, Any]) -> list[str]:
     return [
-        household["household_id"], household["kk_number"], household["village_code"],
-        ";".join(household.get("programs", [])), member["nik"], member["name"], member["birth_date"],
-        member["sex"], member["relation_to_head"],
+        _csv_cell(v)
+        for v in (
+            household["household_id"], household["kk_number"], household["village_code"],
+            ";".join(household.get("programs", [])), member["nik"], member["name"], member["birth_date"],
+            member["sex"], member["relation_to_head"],
+        )
     ]  # fmt: skip
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (=HYPERLINK(...) sends the
+# reader's click, and the row's data, wherever it points). OWASP's advice on CSV injection: prefix
+# such a cell with a single quote, which makes it text. Only the CSV: JSON Lines is data, not a sheet.
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_LEADS) else value
 
 
 def _csv_line(values: list[str]) -> bytes:
@@ -414,8 +427,10 @@ async def get_stats(
 ) -> dict[str, Any]:
     region = region or principal.region
     _check_region(principal, region)
+    # An agency counts what it may read: households of its granted programs, by those programs.
+    granted = _granted_programs(principal, None)
     async with _pool(request).acquire() as conn:
-        figures = await register.stats(conn, region, _CHILD_CODE_LENGTH[region_level(region)])
+        figures = await register.stats(conn, region, _CHILD_CODE_LENGTH[region_level(region)], granted)
         latest = await conn.fetchval(
             "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
         )

@@ -6,8 +6,14 @@ counts, now or as of a decree. The verification does the rebuild, then recompute
 of every decree and compares it with the hash that decree recorded; it also recomputes the live
 tables' hashes from their stored snapshots, so a row altered in the database shows up, with the
 household ids that differ from the replay. The welfare deciles in force (set centrally, outside any
-decree's hash) are compared between the replay and the live table the same way; a decile batch
-recorded while the verification runs shows up as a difference, so verify when none is being loaded.
+decree's hash) are compared between the replay and the live table the same way.
+
+Hashes cover the snapshots only, and the service answers from other columns too (members' names
+and NIKs, households' programs and village codes, the decree rows, the audit trail). So the
+verification also replays the audit topics and compares every table the service answers from,
+column by column, with the replay (:mod:`dtks_registry.adapters.table_comparison`), naming each
+differing row's table and household. Events recorded while the verification runs show up as
+differences, so verify when nothing is being loaded.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from dtks_registry.adapters import register
+from dtks_registry.adapters import audit_log, register
 from dtks_registry.adapters.projection import (
     PROJECTION_EVENT_TYPES,
     PROJECTION_TOPICS,
@@ -25,6 +31,7 @@ from dtks_registry.adapters.projection import (
     decode_projection_event,
 )
 from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.adapters.table_comparison import by_household, compare_tables
 from dtks_runtime.problems import Problem
 from dtks_runtime.replay import fresh_schema_name, replay_into_schema
 
@@ -62,6 +69,21 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         "seconds": round(report.seconds, 3),
         "events_per_second": round(report.events_read / report.seconds, 1) if report.seconds else None,
     }
+
+
+async def _replay_audit_trail(source: ReplaySource, schema: str) -> int:
+    """The audit trail (every service's events) into ``schema``'s audit_events, as the live
+    consumer records it; returns the events read."""
+    report = await replay_into_schema(
+        database_url=source.database_url,
+        schema=schema,
+        migrations=[("registry", MIGRATIONS)],
+        kafka_bootstrap=source.kafka_bootstrap,
+        topics=[f"{source.topic_prefix}{t}" for t in audit_log.AUDIT_TOPICS],
+        handler=audit_log.record,
+        workers=source.workers,
+    )
+    return report.events_read
 
 
 async def _in_schema(source: ReplaySource, schema: str) -> asyncpg.Connection:
@@ -120,6 +142,7 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
     """Replay every decree and compare with its recorded hash; check the live tables against both."""
     schema, report = await _replay(source)
     try:
+        report["audit_events_read"] = await _replay_audit_trail(source, schema)
         conn = await _in_schema(source, schema)
         try:
             decrees = await conn.fetch(
@@ -150,6 +173,7 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
                     if replayed_digests.get(h) != live_digests.get(h)
                 )
             deciles = await _compare_deciles(conn, live)
+            tables = await compare_tables(live, schema)
         finally:
             await conn.close()
     finally:
@@ -163,10 +187,15 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
         **report,
         "ok": all(r["matches"] for r in results)
         and live_report["matches_latest_decree"]
-        and deciles["matches"],
+        and deciles["matches"]
+        and all(t["matches"] for t in tables.values()),
         "decrees": results,
         "live_register": live_report,
         "welfare_deciles": deciles,
+        # Every table the service answers from against the replay: each differing row with its key
+        # and household, and per household the tables that differ.
+        "tables": tables,
+        "altered": by_household(tables),
     }
 
 

@@ -1,7 +1,9 @@
 """``python -m dtks_registry.replay_cli rebuild [--as-of DECREE] [--keep] | verify``
 
 The auditor's command-line replay, with the service's settings from the environment (DTKS_*). Prints
-the report as JSON; ``verify`` exits with status 1 if any decree or the live register does not match.
+the report as JSON; ``verify`` exits with status 1 if any decree, the live register or any row of a
+table the service answers from (members, households, decree rows, audit trail, ...) differs from the
+replay; the report names each differing row's table and household.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     rebuild.add_argument("--as-of", metavar="DECREE", help="report the register as of this decree")
     rebuild.add_argument("--keep", action="store_true", help="keep the replay's schema for inspection")
-    sub.add_parser("verify", help="replay and compare every decree's hash and the live tables")
+    sub.add_parser(
+        "verify", help="replay; compare every decree's hash and every live table, column by column"
+    )
     args = parser.parse_args(argv)
     report = asyncio.run(_main(args))
     json.dump(report, sys.stdout, indent=2, default=str)

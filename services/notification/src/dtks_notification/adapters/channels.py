@@ -17,7 +17,12 @@ import aiosmtplib
 
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters import http_client
+from dtks_notification.adapters.guarded_resolver import UNRESOLVABLE, CallbackAddressRefused
 from dtks_notification.domain import signing
+from dtks_notification.domain.callbacks import CallbackPolicy, CallbackRefused, parse_callback
+from dtks_runtime.telemetry import get_logger
+
+log = get_logger(__name__)
 
 
 class DeliveryFailed(Exception):
@@ -119,19 +124,47 @@ class SmsChannel:
         return None
 
 
-class WebhookChannel:
-    """Signed POSTs to agencies' callback URLs (see :mod:`dtks_notification.domain.signing`),
-    through the service's shared delivery session; its owner closes it."""
+# What the delivery log says of a webhook attempt that failed: the answer's status class, or one
+# of these. Never the answer's body, and no difference between a refused connection, a reset, a
+# timeout or a TLS failure: an agency could otherwise map which ports of a host are open.
+CONNECTION_FAILED = "connection failed"
+ADDRESS_REFUSED = "callback address refused"
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+class WebhookChannel:
+    """Signed POSTs to agencies' callback URLs (see :mod:`dtks_notification.domain.signing`).
+
+    ``session`` is the service's webhook session, whose resolver connects to allowed addresses only
+    (:class:`~dtks_notification.adapters.guarded_resolver.GuardedResolver`); its owner closes it.
+    A callback's IP-address host never reaches a resolver, so each attempt checks it here too, and
+    the scheme, against ``policy``. Redirects are not followed: a 3xx is a failed attempt."""
+
+    def __init__(self, session: aiohttp.ClientSession, policy: CallbackPolicy) -> None:
+        self.session, self.policy = session, policy
 
     async def send(self, delivery: Outgoing) -> None:
         if delivery.callback_url is None or delivery.secret is None:
             raise DeliveryFailed("the subscription was deleted; nothing to deliver to")
+        try:
+            parse_callback(delivery.callback_url, self.policy)
+        except CallbackRefused as exc:
+            raise DeliveryFailed(ADDRESS_REFUSED) from exc
         body = delivery.body.encode()
         headers = signing.signed_headers(delivery.secret, delivery.delivery_id, delivery.title, body)
-        await _post(self.session, delivery.callback_url, body, headers)
+        try:
+            response = await http_client.post(self.session, delivery.callback_url, body, headers)
+        except aiohttp.ClientConnectorError as exc:
+            refused = isinstance(exc.os_error, CallbackAddressRefused) and exc.os_error.code != UNRESOLVABLE
+            raise DeliveryFailed(ADDRESS_REFUSED if refused else CONNECTION_FAILED) from exc
+        except Exception as exc:  # timeouts, resets, TLS, a malformed answer: all the same to the agency
+            log.info("webhook connection failed", delivery_id=delivery.delivery_id, error=repr(exc))
+            raise DeliveryFailed(CONNECTION_FAILED) from exc
+        if not 200 <= response.status < 300:
+            raise DeliveryFailed(status_class(response.status))
 
     async def close(self) -> None:
         return None

@@ -1,8 +1,9 @@
 """The HTTP client deliveries go out through: one aiohttp session per service lifetime.
 
-The webhook and SMS channels share one :class:`aiohttp.ClientSession`, so one connection pool
-keeps connections alive to every receiver (agencies, the SMS gateway) across sender rounds; a new
-TCP connection per delivery would cost more than the delivery. Connections are bounded per host
+The webhook channel has one :class:`aiohttp.ClientSession` (whose resolver lets it connect to
+public addresses only) and the SMS channel another (its gateway is the operator's own, often
+internal); each pool keeps connections alive across sender rounds, since a new TCP connection per
+delivery would cost more than the delivery. Connections are bounded per host
 so that one slow agency holds at most that many sockets while the others are still served.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 CONNECTIONS_PER_HOST = 32
 ERROR_TEXT = 300  # bytes of a refusal's body kept for the delivery log; the rest is read and dropped
@@ -24,13 +26,20 @@ class Response:
 
 
 def delivery_session(
-    *, timeout: float, connections_per_host: int = CONNECTIONS_PER_HOST
+    *,
+    timeout: float,
+    connections_per_host: int = CONNECTIONS_PER_HOST,
+    resolver: AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
-    """The session of one service process; create it inside the running loop, close it at shutdown."""
+    """The session of one service process; create it inside the running loop, close it at shutdown.
+
+    ``resolver``: for agencies' callbacks, a :class:`~dtks_notification.adapters.guarded_resolver.GuardedResolver`,
+    so that the session connects only to addresses it checked."""
     connector = aiohttp.TCPConnector(
         # No overall cap: each receiver is bounded on its own, and the sender's batch bounds the total.
         limit=0,
         limit_per_host=connections_per_host,
+        resolver=resolver,
     )
     return aiohttp.ClientSession(
         connector=connector,

