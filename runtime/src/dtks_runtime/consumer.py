@@ -33,6 +33,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.outbox_relay import producer_for
+from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
 from dtks_runtime.telemetry import bound, consumer_span, get_logger
 from dtks_runtime.topics import dead_letter_topic, retry_topic
 
@@ -151,6 +152,7 @@ class EventConsumer:
         max_attempts: int = 4,
         backoff_seconds: float = 0.1,
         decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
+        provenance: ProvenanceCheck | None = None,
     ) -> None:
         self.name = name  # the consumer group, and the inbox's consumer key
         self.topics = list(topics)
@@ -167,6 +169,9 @@ class EventConsumer:
         # carries what its handler would otherwise compute from each event in the transaction (the
         # typed payload, say). ValueError (pydantic's ValidationError is one) dead-letters the record.
         self.decode = decode
+        # Records not signed by the owner of their topic and event type are dead-lettered with the
+        # reason instead of applied (see dtks_runtime.provenance); None accepts whatever is on the topic.
+        self.provenance = provenance
         self.stats = ConsumerStats()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -271,7 +276,17 @@ class EventConsumer:
         try:
             if record.value is None:
                 raise ValueError("empty record")
-            return _Item(record, self.decode(record.value))
+            signer = (
+                self.provenance.signer(record.topic, record.headers, record.value)
+                if self.provenance is not None
+                else None
+            )
+            event = self.decode(record.value)
+            if signer is not None:
+                ProvenanceCheck.check_event_type(signer, event.event_type)
+            return _Item(record, event)
+        except ProvenanceError as exc:
+            return _Item(record, None, str(exc))
         except (ValueError, pydantic.ValidationError) as exc:
             return _Item(record, None, f"undecodable event: {exc}")
 

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import NOTIFY_CHANNEL
+from dtks_runtime.provenance import EventSigner
 from dtks_runtime.telemetry import get_logger, kafka_headers
 
 log = get_logger(__name__)
@@ -54,12 +55,16 @@ class OutboxRelay:
         name: str = "outbox",
         batch_size: int = 2000,
         idle_poll_seconds: float = 0.5,
+        signer: EventSigner | None = None,
     ) -> None:
         self.database_url = database_url
         self.kafka_bootstrap = kafka_bootstrap
         self.name = name
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        # Signs every record with the service's event key, so the audit trail can tell what this
+        # relay published from what someone else wrote to the topic (see dtks_runtime.provenance).
+        self.signer = signer
         self.published = 0  # since this process started; for benchmarks and health
         self.last_progress = time.monotonic()
         self._wake = asyncio.Event()
@@ -123,16 +128,18 @@ class OutboxRelay:
                 # would hold every request of the process for some 80 ms.
                 await asyncio.sleep(0)
             body: str = row["body"]
+            value = body.encode()
             envelope = json.loads(body)
             headers = [
                 ("event_id", str(row["event_id"]).encode()),
                 ("event_type", row["event_type"].encode()),
                 ("correlation_id", str(envelope.get("correlation_id", "")).encode()),
                 *kafka_headers(envelope.get("trace_context") or {}),
+                *(self.signer.headers(value) if self.signer is not None else ()),
             ]
             futures.append(
                 await producer.send(
-                    row["topic"], value=body.encode(), key=row["partition_key"].encode(), headers=headers
+                    row["topic"], value=value, key=row["partition_key"].encode(), headers=headers
                 )
             )
         # Every record acknowledged by the broker before it counts as published: never skip, at

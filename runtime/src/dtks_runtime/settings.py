@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dtks_runtime.provenance import TOPIC_OWNERS, EventSigner, ProvenanceCheck, event_keys
 
 # An obviously-local default: development tokens work out of the box, and any real deployment
 # must set DTKS_JWT_SECRET (the services refuse this value when DTKS_ENV=production).
@@ -25,12 +29,34 @@ class RuntimeSettings(BaseSettings):
     topic_prefix: str = ""
     jwt_secret: str = LOCAL_JWT_SECRET
     jwt_issuer: str = "dtks"
+    # Event signing keys, JSON {"service": "secret"}: a service's own (its relay signs with it) and
+    # those of the services whose events it verifies (see dtks_runtime.provenance). Unset outside
+    # production: development keys derived from the service names.
+    event_keys: dict[str, str] = Field(default_factory=dict)
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "info"
 
     def database_for(self, service: str) -> str:
         return (self.database_name or "dtks_{service}").replace("{service}", service)
 
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def event_signer(self, service: str) -> EventSigner:
+        """What the service's outbox relay signs its records with."""
+        return EventSigner(
+            service, event_keys(self.event_keys, production=self.production, services=[service])[service]
+        )
+
+    def provenance_check(self, owners: Iterable[str] = TOPIC_OWNERS) -> ProvenanceCheck:
+        """Verifies records of ``owners``' topics (by default every service's)."""
+        keys = event_keys(self.event_keys, production=self.production, services=owners)
+        return ProvenanceCheck({s: keys[s] for s in owners}, self.topic_prefix)
+
     def check_production_safety(self) -> None:
-        if self.env == "production" and self.jwt_secret == LOCAL_JWT_SECRET:
+        if self.production and self.jwt_secret == LOCAL_JWT_SECRET:
             raise RuntimeError("DTKS_JWT_SECRET must be set in production")
+        if self.production and not self.event_keys:
+            # Development keys are derived from public names: anyone could sign as any service.
+            raise RuntimeError("DTKS_EVENT_KEYS must give the services' event signing keys in production")

@@ -28,10 +28,18 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     runtime.add_migrations("registry", MIGRATIONS)
     # Candidates from the Ministry's acceptances. The registry's own events are applied when they are
     # recorded (same writer, same transaction); replays read them back from the topic.
-    runtime.add_consumer("registry-projection", [VERIFICATION_EVENTS.name], apply_events)
-    runtime.add_consumer("registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record)
+    # Every consumer of the registry checks who produced what it reads (dtks_runtime.provenance): the
+    # audit history, the register its replays rebuild, and the agencies' public copy must not take
+    # in events written to the broker by anyone but the owning service's relay. Other services'
+    # consumers trust the broker's ACLs; verification costs a few µs an event (see the README).
+    runtime.add_consumer(
+        "registry-projection", [VERIFICATION_EVENTS.name], apply_events, verify_provenance=True
+    )
+    runtime.add_consumer(
+        "registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record, verify_provenance=True
+    )
     republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix)
-    runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher)
+    runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher, verify_provenance=True)
     app = create_app(runtime, title="DTKS registry service", description=DESCRIPTION)
     app.state.settings = settings
     app.state.public_check_buckets = TokenBuckets(
