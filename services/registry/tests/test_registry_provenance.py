@@ -101,3 +101,34 @@ async def test_events_produced_to_the_registry_topic_by_hand_are_dead_lettered_a
         )
         == 0
     )
+
+
+async def test_the_auditors_replay_passes_over_forged_events_and_names_them(registry):
+    pid = f"prop-{uuid.uuid4().hex[:8]}"
+    hid = household_id_for(pid)
+    await registry.accept([acceptance(pid, accepted_at=ago(2), household=make_household(32))])
+    assert (await registry.decree("6/HUK/2027", "2027-01", cutoff=ago(1))).status_code == 201
+    forged = _forged_decile(hid)
+    producer = AIOKafkaProducer(bootstrap_servers=registry.settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(
+            registry.settings.topic_prefix + REGISTRY_EVENTS.name,
+            value=forged.to_bytes(),
+            key=partition_key(forged),
+            headers=[("event_id", str(forged.event_id).encode())],
+        )
+    finally:
+        await producer.stop()
+    auditor = registry.auth(Role.AUDITOR)
+    kept = (await registry.client.post("/audit/replays", json={"keep": True}, headers=auditor)).json()
+    async with registry.pool.acquire() as conn:
+        deciles = await conn.fetchval(f'SELECT count(*) FROM "{kept["schema"]}".welfare_deciles')
+        await conn.execute(f'DROP SCHEMA "{kept["schema"]}" CASCADE')
+    assert deciles == 0  # the forged decile is not in the rebuilt register
+    assert [(r["topic"], r["partition"], r["offset"]) for r in kept["refused_records"]] == [
+        (sent.topic, sent.partition, sent.offset)
+    ]
+    assert "unsigned event" in kept["refused_records"][0]["reason"]
+    verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
+    assert verified["ok"], verified
