@@ -68,7 +68,13 @@ def test_configured_keys_replace_the_development_keys():
 
 
 def test_production_refuses_to_start_without_event_keys():
-    settings = RuntimeSettings(env="production", jwt_secret="a real secret")
+    settings = RuntimeSettings(
+        env="production",
+        jwt_secret="a real secret",
+        kafka_security_protocol="SASL_SSL",
+        kafka_username="registry",
+        kafka_password="p",
+    )
     with pytest.raises(RuntimeError, match="DTKS_EVENT_KEYS"):
         settings.check_production_safety()
     with pytest.raises(RuntimeError, match="signing key of registry"):

@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pydantic
@@ -32,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.outbox_relay import producer_for
 from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
 from dtks_runtime.telemetry import bound, consumer_span, get_logger
@@ -153,6 +155,7 @@ class EventConsumer:
         backoff_seconds: float = 0.1,
         decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
         provenance: ProvenanceCheck | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name  # the consumer group, and the inbox's consumer key
         self.topics = list(topics)
@@ -172,6 +175,7 @@ class EventConsumer:
         # Records not signed by the owner of their topic and event type are dead-lettered with the
         # reason instead of applied (see dtks_runtime.provenance); None accepts whatever is on the topic.
         self.provenance = provenance
+        self.security = kafka_security() if security is None else security  # the service's login
         self.stats = ConsumerStats()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -191,8 +195,9 @@ class EventConsumer:
             max_poll_interval_ms=300_000,
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **self.security,
         )
-        producer = producer_for(self.kafka_bootstrap)
+        producer = producer_for(self.kafka_bootstrap, security=self.security)
         consumer.subscribe([*self.topics, self.retry_topic], listener=_WaitForBatch(self._idle))
         await consumer.start()
         await producer.start()

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import NOTIFY_CHANNEL
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.provenance import EventSigner
 from dtks_runtime.telemetry import get_logger, kafka_headers
 
@@ -30,8 +32,11 @@ log = get_logger(__name__)
 RELAY_LOCK = advisory_key("dtks:outbox-relay")  # one per database, whatever the relay is called
 
 
-def producer_for(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
-    """The project's producer settings: idempotent, every in-sync replica acknowledges."""
+def producer_for(
+    bootstrap: str, *, security: Mapping[str, Any] | None = None, **overrides: Any
+) -> AIOKafkaProducer:
+    """The project's producer settings: idempotent, every in-sync replica acknowledges. ``security``:
+    the login (kafka_security(settings)); None reads it from the environment."""
     settings: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "enable_idempotence": True,
@@ -42,6 +47,7 @@ def producer_for(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
         "max_request_size": 64 * 1024 * 1024,
         "request_timeout_ms": 30_000,
     }
+    settings.update(kafka_security() if security is None else security)
     settings.update(overrides)
     return AIOKafkaProducer(**settings)
 
@@ -56,6 +62,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         idle_poll_seconds: float = 0.5,
         signer: EventSigner | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.database_url = database_url
         self.kafka_bootstrap = kafka_bootstrap
@@ -65,6 +72,7 @@ class OutboxRelay:
         # Signs every record with the service's event key, so the audit trail can tell what this
         # relay published from what someone else wrote to the topic (see dtks_runtime.provenance).
         self.signer = signer
+        self.security = security
         self.published = 0  # since this process started; for benchmarks and health
         self.last_progress = time.monotonic()
         self._wake = asyncio.Event()
@@ -86,7 +94,7 @@ class OutboxRelay:
 
     async def _run_as_leader(self, stop: asyncio.Event) -> None:
         conn = await asyncpg.connect(self.database_url)
-        producer = producer_for(self.kafka_bootstrap)
+        producer = producer_for(self.kafka_bootstrap, security=self.security)
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
                 with contextlib.suppress(asyncio.TimeoutError):

@@ -48,6 +48,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import claim
 from dtks_runtime.db import migrate
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
 
 # What a replay hands its events to: the consumer's BatchHandler (envelopes), or a handler of
@@ -194,7 +195,10 @@ class _Outcome:
 async def _end_offsets(kafka_bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
     """The end of every partition of ``topics`` now: the replay reads up to there and no further."""
     reader = AIOKafkaConsumer(
-        bootstrap_servers=kafka_bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=kafka_bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **kafka_security(),
     )
     await reader.start()
     try:
@@ -234,7 +238,10 @@ async def _replay_partitions(job: _Job, end: dict[TopicPartition, int]) -> _Outc
     with rare_collections():
         conn = await asyncpg.connect(job.database_url, server_settings={"search_path": f'"{job.schema}"'})
         reader = AIOKafkaConsumer(
-            bootstrap_servers=job.kafka_bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+            bootstrap_servers=job.kafka_bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            **kafka_security(),  # from the environment, in the worker processes too
         )
         try:
             await reader.start()

@@ -28,6 +28,7 @@ from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.consumer import BatchHandler, EventConsumer
 from dtks_runtime.db import create_pool, ensure_database, migrate
 from dtks_runtime.event_store import EventStore
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.problems import install_problem_handlers
 from dtks_runtime.settings import RuntimeSettings
@@ -116,7 +117,8 @@ class ServiceRuntime:
         specs = list(with_prefix(s.topic_prefix))
         for name, *_ in self._consumer_specs:
             specs += consumer_topics(name, s.topic_prefix)
-        await ensure_topics(s.kafka_bootstrap, specs)
+        security = kafka_security(s)  # the service's own login, for every client below
+        await ensure_topics(s.kafka_bootstrap, specs, security=security)
         prefix = s.topic_prefix
         self.store = EventStore(
             topic_for=lambda e: topic_for(e.event_type, prefix).name,
@@ -127,6 +129,7 @@ class ServiceRuntime:
             s.kafka_bootstrap,
             name=f"{self.service}-outbox",
             signer=s.event_signer(self.service),
+            security=security,
         )
         self._stop = asyncio.Event()
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="outbox-relay"))
@@ -140,6 +143,7 @@ class ServiceRuntime:
                 topic_prefix=prefix,
                 decode=decode,
                 provenance=s.provenance_check() if verify_provenance else None,
+                security=security,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))

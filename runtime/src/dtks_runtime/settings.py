@@ -21,6 +21,14 @@ class RuntimeSettings(BaseSettings):
 
     env: str = "development"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How the Kafka clients authenticate (dtks_runtime.kafka_security): PLAINTEXT for the local stack
+    # and tests; a production cluster uses SASL_SSL (or SASL_PLAINTEXT inside a private network) with
+    # SCRAM-SHA-512 and one login per service, which the broker's ACLs hold to its own topics.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: str | None = None
+    kafka_ssl_cafile: str | None = None  # with SSL/SASL_SSL: the CA of the brokers' certificates
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     # The service's own database on that server; default dtks_<service>. A "{service}" in it is
     # replaced by the service's name, so one setting gives every service of a test run its own.
@@ -57,6 +65,12 @@ class RuntimeSettings(BaseSettings):
     def check_production_safety(self) -> None:
         if self.production and self.jwt_secret == LOCAL_JWT_SECRET:
             raise RuntimeError("DTKS_JWT_SECRET must be set in production")
+        if self.production and self.kafka_security_protocol.upper() == "PLAINTEXT":
+            # Anyone who reaches the broker could write any topic: the audit trail's first defence.
+            raise RuntimeError(
+                "DTKS_KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT (with the service's own "
+                "DTKS_KAFKA_USERNAME/PASSWORD) in production, not PLAINTEXT"
+            )
         if self.production and not self.event_keys:
             # Development keys are derived from public names: anyone could sign as any service.
             raise RuntimeError("DTKS_EVENT_KEYS must give the services' event signing keys in production")

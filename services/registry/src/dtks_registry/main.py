@@ -15,6 +15,7 @@ from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.domain.rate_limit import TokenBuckets
 from dtks_registry.settings import RegistrySettings
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 DESCRIPTION = """The authoritative register (DTKS): built from the Ministry's acceptances and the registry's
@@ -38,7 +39,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     runtime.add_consumer(
         "registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record, verify_provenance=True
     )
-    republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix)
+    republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix, kafka_security(settings))
     runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher, verify_provenance=True)
     app = create_app(runtime, title="DTKS registry service", description=DESCRIPTION)
     app.state.settings = settings
