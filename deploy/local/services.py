@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stack import pid_alive  # the script beside this one (its folder is on sys.path)
+from stack import pid_alive, service_login  # the script beside this one (its folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -96,7 +96,7 @@ def start(state: Path, only: list[str]) -> None:
             log(f"{name}: already running on 127.0.0.1:{port}")
             started.append((name, None))
             continue
-        env = {**os.environ, **base, var: str(port)}
+        env = {**os.environ, **base, var: str(port), **service_login(name, base)}
         env.setdefault("DTKS_CIVIL_REGISTRY_URL", f"http://127.0.0.1:{port_of('civil-registry')}")
         with open(folder / f"{name}.log", "ab") as out:
             proc = subprocess.Popen(

@@ -345,6 +345,16 @@ def kafka_credentials(kdir: Path) -> dict[str, str]:
     return creds
 
 
+def service_login(service: str, env: dict[str, str]) -> dict[str, str]:
+    """The Kafka login a service process gets on a broker started with --kafka-auth scram: its own
+    name and password (the env file's admin login is for tools); nothing on a plain broker."""
+    path = env.get("DTKS_KAFKA_CREDENTIALS")
+    if not path or service not in SERVICE_READS:
+        return {}
+    password = json.loads(Path(path).read_text())[service]
+    return {"DTKS_KAFKA_USERNAME": service, "DTKS_KAFKA_PASSWORD": password}
+
+
 def service_acls(service: str) -> list[list[str]]:
     """AclCommand arguments that give ``service`` what it needs and nothing more (one list a call).
 
