@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from stack import pid_alive, port_open  # the script beside this one (its folder is on sys.path)
+from stack import pid_alive, port_open, service_login  # the script beside this one (on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -140,7 +140,7 @@ def start(state: Path, only: list[str]) -> None:
                 f"{name}: port {port} is taken by a process this state folder did not start "
                 f"(no live pid in {pid_file}); stop that process or set {var} to another port"
             )
-        env = {**os.environ, **base, var: str(port)}
+        env = {**os.environ, **base, var: str(port), **service_login(name, base)}
         env.setdefault("DTKS_CIVIL_REGISTRY_URL", f"http://127.0.0.1:{port_of('civil-registry')}")
         if env.get("DTKS_ENV") != "production":  # the demo's and the tests' webhook receivers are local
             env.setdefault("DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS", "true")

@@ -18,13 +18,27 @@ than move the server behind the services' backs.
     stack.py status  --state-dir .dtks        # exit 0 only if both answer
     stack.py restart postgres|kafka --state-dir .dtks   # stop one and start it on its port
     stack.py stop    [postgres|kafka] --state-dir .dtks # ends what start started (or only one)
+
+    stack.py start --kafka-auth scram     # (or DTKS_KAFKA_AUTH=scram) the broker as production runs it:
+                                          # SASL/SCRAM-SHA-512 logins, ACLs, nothing for strangers
+
+With ``--kafka-auth scram`` the broker's only client listener is SASL_PLAINTEXT with SCRAM-SHA-512
+and the StandardAuthorizer denies whatever no ACL allows. Each service gets a SCRAM login of its own
+name, created at format time, and ACLs (see ``service_acls``): it may write only its own topics
+(``dtks.<service>.*``), read the topics it consumes, use its consumer groups (``<service>*``) and its
+dead-letter and retry topics. ``admin`` is the super user (the broker itself and operators' tools).
+The passwords are random per state folder, in ``<state-dir>/kafka/credentials.json``; the env file
+names the admin login (DTKS_KAFKA_USERNAME/PASSWORD), so tools run from it act as the operator,
+while each service is started with its own. A state folder keeps the mode it was formatted with.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -298,6 +312,126 @@ auto.create.topics.enable=false
 """
 
 
+# Who reads what (keep in step with the services' add_consumer calls and contracts' topics.py).
+SERVICE_READS = {
+    "proposal": ("verification", "registry"),
+    "verification": ("proposal", "registry"),
+    "registry": ("proposal", "verification", "registry", "notification"),
+    "notification": ("proposal", "verification", "registry"),
+}
+ADMIN = "admin"
+
+# The SASL part of server.properties. The controller listener uses PLAIN with a static login for the
+# broker itself: KRaft reads SCRAM credentials from the metadata the controller serves, so the
+# controller cannot authenticate with them. Clients and the broker's own requests use SCRAM.
+SASL_PROPERTIES = """\
+listeners=CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=CLIENT://127.0.0.1:{port}
+inter.broker.listener.name=CLIENT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT
+listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="{admin}" password="{admin_password}";
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="{admin}" password="{admin_password}" user_{admin}="{admin_password}";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:{admin}
+allow.everyone.if.no.acl.found=false
+"""
+
+
+def sasl_server_properties(plain: str, port: int, controller_port: int, admin_password: str) -> str:
+    """server.properties with the PLAINTEXT listeners replaced by the SASL ones and the authorizer."""
+    kept = [
+        line
+        for line in plain.splitlines()
+        if not line.startswith(
+            ("listeners=", "advertised.listeners=", "inter.broker.listener.name=", "controller.listener.names=",
+             "listener.security.protocol.map=")
+        )
+    ]  # fmt: skip
+    sasl = SASL_PROPERTIES.format(
+        port=port, controller_port=controller_port, admin=ADMIN, admin_password=admin_password
+    )
+    return "\n".join(kept) + "\n" + sasl
+
+
+def kafka_credentials(kdir: Path) -> dict[str, str]:
+    """SCRAM passwords of the admin and of each service: random, made once per state folder."""
+    path = kdir / "credentials.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    creds = {name: secrets.token_urlsafe(24) for name in (ADMIN, *SERVICE_READS)}
+    path.write_text(json.dumps(creds, indent=2) + "\n")
+    os.chmod(path, 0o600)
+    return creds
+
+
+def service_login(service: str, env: dict[str, str]) -> dict[str, str]:
+    """The Kafka login a service process gets on a broker started with --kafka-auth scram: its own
+    name and password (the env file's admin login is for tools); nothing on a plain broker."""
+    path = env.get("DTKS_KAFKA_CREDENTIALS")
+    if not path or service not in SERVICE_READS:
+        return {}
+    password = json.loads(Path(path).read_text())[service]
+    return {"DTKS_KAFKA_USERNAME": service, "DTKS_KAFKA_PASSWORD": password}
+
+
+def service_acls(service: str) -> list[list[str]]:
+    """AclCommand arguments that give ``service`` what it needs and nothing more (one list a call).
+
+    Prefixed patterns: ``dtks.<service>.`` covers its events and, for the registry, the public copy;
+    ``dtks.dlq.<service>`` and ``dtks.retry.<service>`` its consumers' dead letters and retries;
+    groups ``<service>`` its consumer groups (all are named after the service). Create on its own
+    topics lets a service make them where no administrator did (the local stack); reading the topics
+    it consumes is all it gets of the others'."""
+    principal = ["--allow-principal", f"User:{service}", "--resource-pattern-type", "prefixed"]
+    own = [f"dtks.{service}.", f"dtks.dlq.{service}", f"dtks.retry.{service}"]
+    read = [*own, *(f"dtks.{owner}.events" for owner in SERVICE_READS[service])]
+    topics = lambda names: [arg for name in names for arg in ("--topic", name)]  # noqa: E731
+    return [
+        [*principal, "--operation", "Write", "--operation", "Create", *topics(own)],
+        [*principal, "--operation", "Read", "--operation", "Describe", *topics(read)],
+        [*principal, "--operation", "Read", "--operation", "Describe", "--group", service],
+    ]
+
+
+def apply_acls(kdir: Path, port: int, admin_password: str, log4j: Path) -> None:
+    """Add every service's ACLs through Kafka's AclCommand as the admin (adding twice is harmless).
+    The calls run side by side: each is a JVM start of a second or two."""
+    admin_config = kdir / "admin.properties"
+    admin_config.write_text(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{ADMIN}" password="{admin_password}";\n'
+    )
+    os.chmod(admin_config, 0o600)
+    base = [
+        "--bootstrap-server",
+        f"127.0.0.1:{port}",
+        "--command-config",
+        str(admin_config),
+        "--add",
+        "--force",
+    ]
+    calls = [
+        subprocess.Popen(
+            java_cmd("org.apache.kafka.tools.AclCommand", *base, *args, log4j=log4j, heap="256m"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for service in SERVICE_READS
+        for args in service_acls(service)
+    ]
+    failed = [(call.args, err) for call in calls for _, err in [call.communicate()] if call.returncode != 0]
+    if failed:
+        sys.exit(f"adding ACLs failed: {failed[0][1].strip()[-2000:]}")
+    log(f"ACLs added for {', '.join(SERVICE_READS)} ({len(calls)} AclCommand calls)")
+
+
 def java_cmd(main: str, *args: str, log4j: Path, heap: str = "1g") -> list[str]:
     return [
         "java",
@@ -312,15 +446,34 @@ def java_cmd(main: str, *args: str, log4j: Path, heap: str = "1g") -> list[str]:
     ]
 
 
-def start_kafka(state: Path, env: dict[str, str]) -> dict[str, str]:
+KAFKA_ENV_KEYS = (
+    "DTKS_KAFKA_PORT",
+    "DTKS_KAFKA_BOOTSTRAP",
+    "DTKS_KAFKA_SECURITY_PROTOCOL",
+    "DTKS_KAFKA_SASL_MECHANISM",
+    "DTKS_KAFKA_USERNAME",
+    "DTKS_KAFKA_PASSWORD",
+    "DTKS_KAFKA_CREDENTIALS",
+)
+
+
+def start_kafka(state: Path, env: dict[str, str], auth: str | None = None) -> dict[str, str]:
     install_kafka()
     kdir = state / "kafka"
     pid_file = kdir / "kafka.pid"
     port = int(env.get("DTKS_KAFKA_PORT", "0"))
     if pid_file.exists() and pid_alive(int(pid_file.read_text())) and port and port_open(port):
         log(f"Kafka already running on 127.0.0.1:{port}")
-        return {k: env[k] for k in ("DTKS_KAFKA_PORT", "DTKS_KAFKA_BOOTSTRAP")}
+        return {k: env[k] for k in KAFKA_ENV_KEYS if k in env}
     kdir.mkdir(parents=True, exist_ok=True)
+    # The data folder keeps the logins it was formatted with: no switching modes on it.
+    mode_file = kdir / "auth"
+    if auth is None:  # not asked for: the mode this folder was formatted with (a restart keeps it)
+        auth = mode_file.read_text().strip() if mode_file.exists() else "none"
+    if mode_file.exists() and mode_file.read_text().strip() != auth:
+        sys.exit(
+            f"{kdir} was started with --kafka-auth {mode_file.read_text().strip()}; stop and remove it to change"
+        )
     data = kdir / "data"
     # Back on the previous ports, so clients holding the old env keep working (see remembered_port).
     port = remembered_port(env, "DTKS_KAFKA_PORT", "Kafka", state)
@@ -333,7 +486,17 @@ def start_kafka(state: Path, env: dict[str, str]) -> dict[str, str]:
     log4j.write_text(LOG4J.format(level="info"))
     (kdir / "log4j2-tools.properties").write_text(LOG4J.format(level="warn"))
     props = kdir / "server.properties"
-    props.write_text(SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data))
+    server_properties = SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
+    scram: list[str] = []
+    creds: dict[str, str] = {}
+    if auth == "scram":
+        creds = kafka_credentials(kdir)
+        server_properties = sasl_server_properties(server_properties, port, controller_port, creds[ADMIN])
+        # SCRAM logins go into the metadata at format time (ignored on an already formatted folder).
+        for name, password in creds.items():
+            scram += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+    props.write_text(server_properties)
+    os.chmod(props, 0o600)
     cluster_file = kdir / "cluster.id"
     if not cluster_file.exists():
         out = subprocess.run(
@@ -352,6 +515,7 @@ def start_kafka(state: Path, env: dict[str, str]) -> dict[str, str]:
             "-c",
             str(props),
             "--ignore-formatted",
+            *scram,
             log4j=log4j,
             heap="256m",
         ),
@@ -369,17 +533,28 @@ def start_kafka(state: Path, env: dict[str, str]) -> dict[str, str]:
             start_new_session=True,
         )
     pid_file.write_text(str(proc.pid))
+    mode_file.write_text(auth)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"Kafka exited with {proc.returncode}; see {log_path}")
         if port_open(port) and "Kafka Server started" in log_path.read_text(errors="replace"):
             log(f"Kafka {KAFKA_VERSION} started on 127.0.0.1:{port}")
-            return {
+            started = {
                 "DTKS_KAFKA_PORT": str(port),
                 "DTKS_KAFKA_CONTROLLER_PORT": str(controller_port),
                 "DTKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
             }
+            if auth == "scram":
+                apply_acls(kdir, port, creds[ADMIN], kdir / "log4j2-tools.properties")
+                started |= {
+                    "DTKS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                    "DTKS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                    "DTKS_KAFKA_USERNAME": ADMIN,
+                    "DTKS_KAFKA_PASSWORD": creds[ADMIN],
+                    "DTKS_KAFKA_CREDENTIALS": str(kdir / "credentials.json"),
+                }
+            return started
         time.sleep(0.25)
     proc.terminate()
     sys.exit(f"Kafka did not start within 90 s; see {log_path}")
@@ -436,7 +611,7 @@ def cmd_start(args: argparse.Namespace) -> None:
     env = read_env(state)
     try:
         env.update(start_postgres(state, env))
-        env.update(start_kafka(state, env))
+        env.update(start_kafka(state, env, args.kafka_auth))
     except PortTaken as taken:
         sys.exit(f"[stack] {taken}")
     env["DTKS_KAFKA_LIB"] = str(KAFKA_LIB)
@@ -492,6 +667,14 @@ def main() -> None:
         if name in ("stop", "restart"):
             p.add_argument(
                 "name", nargs="?" if name == "stop" else None, choices=SERVERS, help="only this server"
+            )
+        if name in ("start", "restart"):
+            p.add_argument(
+                "--kafka-auth",
+                choices=("none", "scram"),
+                default=os.environ.get("DTKS_KAFKA_AUTH"),
+                help="scram: SASL/SCRAM-SHA-512 logins and ACLs per service (see above); by default "
+                "the mode the state folder was started with, or none",
             )
         p.set_defaults(func=func)
     args = parser.parse_args()

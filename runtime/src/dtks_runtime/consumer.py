@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pydantic
@@ -32,7 +33,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.outbox_relay import producer_for
+from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
 from dtks_runtime.telemetry import bound, consumer_span, get_logger
 from dtks_runtime.topics import dead_letter_topic, retry_topic
 
@@ -151,6 +154,8 @@ class EventConsumer:
         max_attempts: int = 4,
         backoff_seconds: float = 0.1,
         decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
+        provenance: ProvenanceCheck | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name  # the consumer group, and the inbox's consumer key
         self.topics = list(topics)
@@ -167,6 +172,10 @@ class EventConsumer:
         # carries what its handler would otherwise compute from each event in the transaction (the
         # typed payload, say). ValueError (pydantic's ValidationError is one) dead-letters the record.
         self.decode = decode
+        # Records not signed by the owner of their topic and event type are dead-lettered with the
+        # reason instead of applied (see dtks_runtime.provenance); None accepts whatever is on the topic.
+        self.provenance = provenance
+        self.security = kafka_security() if security is None else security  # the service's login
         self.stats = ConsumerStats()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -211,8 +220,9 @@ class EventConsumer:
             max_poll_interval_ms=300_000,
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **self.security,
         )
-        producer = producer_for(self.kafka_bootstrap)
+        producer = producer_for(self.kafka_bootstrap, security=self.security)
         consumer.subscribe([*self.topics, self.retry_topic], listener=_WaitForBatch(self._idle))
         # The next batch is fetched and decoded while the current one is applied: decoding is
         # Python's work and applying mostly PostgreSQL's, so overlapping them uses both cores.
@@ -296,7 +306,17 @@ class EventConsumer:
         try:
             if record.value is None:
                 raise ValueError("empty record")
-            return _Item(record, self.decode(record.value))
+            signer = (
+                self.provenance.signer(record.topic, record.headers, record.value)
+                if self.provenance is not None
+                else None
+            )
+            event = self.decode(record.value)
+            if signer is not None:
+                ProvenanceCheck.check_event_type(signer, event.event_type)
+            return _Item(record, event)
+        except ProvenanceError as exc:
+            return _Item(record, None, str(exc))
         except (ValueError, pydantic.ValidationError) as exc:
             return _Item(record, None, f"undecodable event: {exc}")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.outbox_relay import producer_for
 from dtks_runtime.topics import dead_letter_topic, retry_topic
 
@@ -45,7 +46,10 @@ async def list_dead_letters(bootstrap: str, consumer: str, prefix: str = "") -> 
     """Everything in the consumer's dead-letter topic, read from the start to the current end."""
     topic = dead_letter_topic(consumer, prefix)
     reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **kafka_security(),
     )
     await reader.start()
     try:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -23,14 +24,19 @@ from aiokafka import AIOKafkaProducer
 
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import NOTIFY_CHANNEL
+from dtks_runtime.kafka_security import kafka_security
+from dtks_runtime.provenance import EventSigner
 from dtks_runtime.telemetry import get_logger, kafka_headers
 
 log = get_logger(__name__)
 RELAY_LOCK = advisory_key("dtks:outbox-relay")  # one per database, whatever the relay is called
 
 
-def producer_for(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
-    """The project's producer settings: idempotent, every in-sync replica acknowledges."""
+def producer_for(
+    bootstrap: str, *, security: Mapping[str, Any] | None = None, **overrides: Any
+) -> AIOKafkaProducer:
+    """The project's producer settings: idempotent, every in-sync replica acknowledges. ``security``:
+    the login (kafka_security(settings)); None reads it from the environment."""
     settings: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "enable_idempotence": True,
@@ -41,6 +47,7 @@ def producer_for(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
         "max_request_size": 64 * 1024 * 1024,
         "request_timeout_ms": 30_000,
     }
+    settings.update(kafka_security() if security is None else security)
     settings.update(overrides)
     return AIOKafkaProducer(**settings)
 
@@ -54,12 +61,18 @@ class OutboxRelay:
         name: str = "outbox",
         batch_size: int = 2000,
         idle_poll_seconds: float = 0.5,
+        signer: EventSigner | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.database_url = database_url
         self.kafka_bootstrap = kafka_bootstrap
         self.name = name
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        # Signs every record with the service's event key, so the audit trail can tell what this
+        # relay published from what someone else wrote to the topic (see dtks_runtime.provenance).
+        self.signer = signer
+        self.security = security
         self.published = 0  # since this process started; for benchmarks and health
         self.last_progress = time.monotonic()
         self._wake = asyncio.Event()
@@ -81,7 +94,7 @@ class OutboxRelay:
 
     async def _run_as_leader(self, stop: asyncio.Event) -> None:
         conn = await asyncpg.connect(self.database_url)
-        producer = producer_for(self.kafka_bootstrap)
+        producer = producer_for(self.kafka_bootstrap, security=self.security)
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -123,16 +136,18 @@ class OutboxRelay:
                 # would hold every request of the process for some 80 ms.
                 await asyncio.sleep(0)
             body: str = row["body"]
+            value = body.encode()
             envelope = json.loads(body)
             headers = [
                 ("event_id", str(row["event_id"]).encode()),
                 ("event_type", row["event_type"].encode()),
                 ("correlation_id", str(envelope.get("correlation_id", "")).encode()),
                 *kafka_headers(envelope.get("trace_context") or {}),
+                *(self.signer.headers(value) if self.signer is not None else ()),
             ]
             futures.append(
                 await producer.send(
-                    row["topic"], value=body.encode(), key=row["partition_key"].encode(), headers=headers
+                    row["topic"], value=value, key=row["partition_key"].encode(), headers=headers
                 )
             )
         # Every record acknowledged by the broker before it counts as published: never skip, at

@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -48,6 +48,8 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import claim
 from dtks_runtime.db import migrate
+from dtks_runtime.kafka_security import kafka_security
+from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
 
 # What a replay hands its events to: the consumer's BatchHandler (envelopes), or a handler of
 # whatever the projection's own ``decode`` returns.
@@ -62,6 +64,10 @@ class ReplayReport:
     seconds: float
     # Records no consumer could decode (dead-lettered live): (topic, partition, offset), passed over.
     undecodable: tuple[tuple[str, int, int], ...] = ()
+    # Records whose producer is not their topic's owner (see dtks_runtime.provenance), when the
+    # replay checks provenance: (topic, partition, offset, reason), passed over as the live
+    # consumers dead-letter them.
+    refused: tuple[tuple[str, int, int, str], ...] = ()
 
 
 def fresh_schema_name(prefix: str = "replay") -> str:
@@ -101,6 +107,7 @@ async def replay_into_schema(
     event_types: Collection[str] | None = None,
     decode: Callable[[bytes], Any] | None = None,
     workers: int = 1,
+    provenance: ProvenanceCheck | None = None,
 ) -> ReplayReport:
     """Replay ``topics`` from offset zero through ``handler`` into ``schema`` (created if missing).
 
@@ -119,6 +126,10 @@ async def replay_into_schema(
     cost). Sound because a projection may not depend on the interleaving of partitions (the
     replay already reads them in whatever order Kafka returns), and each aggregate's events share
     a partition; ``handler`` and ``decode`` must be module-level functions (they are pickled).
+
+    ``provenance``: check that each record of the wanted types was signed by its topic's owner, and
+    pass over (and report in ``refused``) those that were not, as the live consumer that checks
+    provenance dead-letters them. Checked after the type sniff, so skipped types cost nothing more.
     """
     started = time.monotonic()
     conn = await asyncpg.connect(database_url, server_settings={"search_path": f'"{schema}"'})
@@ -132,7 +143,7 @@ async def replay_into_schema(
     end = await _end_offsets(kafka_bootstrap, topics)
     groups = _split([tp for tp, offset in end.items() if offset > 0], end, max(1, workers))
     job = _Job(database_url, schema, kafka_bootstrap, handler, batch_size,
-               frozenset(event_types) if event_types is not None else None, decode)  # fmt: skip
+               frozenset(event_types) if event_types is not None else None, decode, provenance)  # fmt: skip
     if len(groups) <= 1:
         results = [await _replay_partitions(job, {tp: end[tp] for group in groups for tp in group})]
     else:
@@ -145,13 +156,14 @@ async def replay_into_schema(
                     for g in groups
                 )
             )
-    undecodable = tuple(sorted(u for _, _, us in results for u in us))
+    undecodable = tuple(sorted(u for r in results for u in r.undecodable))
     return ReplayReport(
         schema,
-        sum(r for r, _, _ in results),
-        sum(a for _, a, _ in results),
+        sum(r.read for r in results),
+        sum(r.applied for r in results),
         time.monotonic() - started,
         undecodable,
+        tuple(sorted(u for r in results for u in r.refused)),
     )
 
 
@@ -167,12 +179,26 @@ class _Job:
     batch_size: int
     wanted: frozenset[str] | None
     decode: Callable[[bytes], Any] | None
+    provenance: ProvenanceCheck | None = None
+
+
+@dataclass
+class _Outcome:
+    """What one worker did: records read, events applied, records passed over."""
+
+    read: int = 0
+    applied: int = 0
+    undecodable: list[tuple[str, int, int]] = field(default_factory=list)
+    refused: list[tuple[str, int, int, str]] = field(default_factory=list)
 
 
 async def _end_offsets(kafka_bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
     """The end of every partition of ``topics`` now: the replay reads up to there and no further."""
     reader = AIOKafkaConsumer(
-        bootstrap_servers=kafka_bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=kafka_bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **kafka_security(),
     )
     await reader.start()
     try:
@@ -197,26 +223,25 @@ def _split(
     return [g for g in groups if g]
 
 
-def _replay_in_process(
-    job: _Job, end: dict[TopicPartition, int]
-) -> tuple[int, int, list[tuple[str, int, int]]]:
+def _replay_in_process(job: _Job, end: dict[TopicPartition, int]) -> _Outcome:
     # A worker lives for this replay only: no cyclic collection at all (a further fifth off parsing
     # against the held-back collector; the few cycles asyncio leaves go with the process).
     gc.disable()
     return asyncio.run(_replay_partitions(job, end))
 
 
-async def _replay_partitions(
-    job: _Job, end: dict[TopicPartition, int]
-) -> tuple[int, int, list[tuple[str, int, int]]]:
-    """Read ``end``'s partitions from offset zero up to their end; (read, applied, undecodable)."""
-    undecodable: list[tuple[str, int, int]] = []
+async def _replay_partitions(job: _Job, end: dict[TopicPartition, int]) -> _Outcome:
+    """Read ``end``'s partitions from offset zero up to their end."""
+    outcome = _Outcome()
     if not end:
-        return 0, 0, undecodable
+        return outcome
     with rare_collections():
         conn = await asyncpg.connect(job.database_url, server_settings={"search_path": f'"{job.schema}"'})
         reader = AIOKafkaConsumer(
-            bootstrap_servers=job.kafka_bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+            bootstrap_servers=job.kafka_bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            **kafka_security(),  # from the environment, in the worker processes too
         )
         try:
             await reader.start()
@@ -228,7 +253,7 @@ async def _replay_partitions(
             try:
                 async with asyncio.TaskGroup() as tasks:
                     reading = tasks.create_task(
-                        _read(reader, end, job.wanted, job.batch_size, queue, undecodable, decode)
+                        _read(reader, end, job.wanted, job.batch_size, queue, outcome, decode, job.provenance)
                     )
                     writing = tasks.create_task(
                         _write(
@@ -239,7 +264,8 @@ async def _replay_partitions(
                 # Callers see the failure itself (an undecodable event, a lost connection), as before
                 # the reader and the writer became two tasks.
                 raise failed.exceptions[0] from None
-            return reading.result(), writing.result(), undecodable
+            outcome.read, outcome.applied = reading.result(), writing.result()
+            return outcome
         finally:
             await reader.stop()
             await conn.close()
@@ -263,8 +289,9 @@ async def _read(
     wanted: frozenset[str] | None,
     batch_size: int,
     queue: asyncio.Queue[list[Any] | None],
-    undecodable: list[tuple[str, int, int]],
+    outcome: _Outcome,
     decode: Callable[[bytes], Any],
+    provenance: ProvenanceCheck | None,
 ) -> int:
     """Fetch up to the end offsets taken at the start, decode the wanted events, queue them."""
     remaining = {tp for tp, offset in end.items() if offset > 0}
@@ -289,12 +316,20 @@ async def _read(
                     if sniffed is not None and sniffed not in wanted:
                         continue
                 try:
+                    signer = (
+                        provenance.signer(r.topic, r.headers, r.value) if provenance is not None else None
+                    )
                     event = decode(r.value)
+                    if signer is not None:
+                        ProvenanceCheck.check_event_type(signer, event.event_type)
+                except ProvenanceError as refused:
+                    outcome.refused.append((tp.topic, tp.partition, r.offset, str(refused)))
+                    continue
                 except (ValueError, pydantic.ValidationError):
                     # The live consumers dead-lettered this record and applied nothing; the log
                     # keeps it forever, so the replay passes it too (and counts it) rather than
                     # failing every audit from now on.
-                    undecodable.append((tp.topic, tp.partition, r.offset))
+                    outcome.undecodable.append((tp.topic, tp.partition, r.offset))
                     continue
                 if wanted is None or event.event_type in wanted:
                     events.append(event)

@@ -38,6 +38,7 @@ from dtks_runtime.db import create_pool, ensure_database, migrate
 from dtks_runtime.event_store import EventStore
 from dtks_runtime.health import BrokerProbe, database_reachable, timed
 from dtks_runtime.http_edge import install_http_edge
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.outbox_relay import OutboxRelay
 from dtks_runtime.problems import install_problem_handlers
 from dtks_runtime.settings import RuntimeSettings
@@ -66,8 +67,8 @@ class ServiceRuntime:
     store: EventStore | None = None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
-    _consumer_specs: list[tuple[str, list[str], BatchHandler, Callable[[bytes], EventEnvelope]]] = field(
-        default_factory=list
+    _consumer_specs: list[tuple[str, list[str], BatchHandler, Callable[[bytes], EventEnvelope], bool]] = (
+        field(default_factory=list)
     )
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -91,10 +92,15 @@ class ServiceRuntime:
         handler: BatchHandler,
         *,
         decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
+        verify_provenance: bool = False,
     ) -> None:
         """``name`` is the consumer group; ``topics`` are contract names, prefixed here. ``decode``
-        turns a record's value into the envelope ``handler`` receives (see EventConsumer)."""
-        self._consumer_specs.append((name, [self.topic(t) for t in topics], handler, decode))
+        turns a record's value into the envelope ``handler`` receives (see EventConsumer).
+        ``verify_provenance``: dead-letter records not signed by their topic's owner (the audit
+        trail's consumers; see dtks_runtime.provenance)."""
+        self._consumer_specs.append(
+            (name, [self.topic(t) for t in topics], handler, decode, verify_provenance)
+        )
 
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         """Add a check of a service's own part (a worker's progress, say) to ``/healthz``: it answers
@@ -122,9 +128,10 @@ class ServiceRuntime:
             for component, steps in self.migrations:
                 await migrate(conn, component, steps)
         specs = list(with_prefix(s.topic_prefix))
-        for name, _, _, _ in self._consumer_specs:
+        for name, *_ in self._consumer_specs:
             specs += consumer_topics(name, s.topic_prefix)
-        await ensure_topics(s.kafka_bootstrap, specs)
+        security = kafka_security(s)  # the service's own login, for every client below
+        await ensure_topics(s.kafka_bootstrap, specs, security=security)
         prefix = s.topic_prefix
         self.store = EventStore(
             topic_for=lambda e: topic_for(e.event_type, prefix).name,
@@ -134,11 +141,18 @@ class ServiceRuntime:
             s.kafka_bootstrap,
             timeout=s.health_probe_timeout_seconds,
             cache_seconds=s.health_probe_cache_seconds,
+            security=security,
         )
-        self.relay = OutboxRelay(self.database_url, s.kafka_bootstrap, name=f"{self.service}-outbox")
+        self.relay = OutboxRelay(
+            self.database_url,
+            s.kafka_bootstrap,
+            name=f"{self.service}-outbox",
+            signer=s.event_signer(self.service),
+            security=security,
+        )
         self._stop = asyncio.Event()
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="outbox-relay"))
-        for name, topics, handler, decode in self._consumer_specs:
+        for name, topics, handler, decode, verify_provenance in self._consumer_specs:
             consumer = EventConsumer(
                 name=name,
                 topics=topics,
@@ -147,6 +161,8 @@ class ServiceRuntime:
                 kafka_bootstrap=s.kafka_bootstrap,
                 topic_prefix=prefix,
                 decode=decode,
+                provenance=s.provenance_check() if verify_provenance else None,
+                security=security,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dtks_runtime.provenance import TOPIC_OWNERS, EventSigner, ProvenanceCheck, event_keys
 
 # An obviously-local default: development tokens work out of the box, and any real deployment
 # must set DTKS_JWT_SECRET (the services refuse this value when DTKS_ENV=production).
@@ -17,6 +21,14 @@ class RuntimeSettings(BaseSettings):
 
     env: str = "development"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How the Kafka clients authenticate (dtks_runtime.kafka_security): PLAINTEXT for the local stack
+    # and tests; a production cluster uses SASL_SSL (or SASL_PLAINTEXT inside a private network) with
+    # SCRAM-SHA-512 and one login per service, which the broker's ACLs hold to its own topics.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: str | None = None
+    kafka_ssl_cafile: str | None = None  # with SSL/SASL_SSL: the CA of the brokers' certificates
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     # The service's own database on that server; default dtks_<service>. A "{service}" in it is
     # replaced by the service's name, so one setting gives every service of a test run its own.
@@ -25,6 +37,10 @@ class RuntimeSettings(BaseSettings):
     topic_prefix: str = ""
     jwt_secret: str = LOCAL_JWT_SECRET
     jwt_issuer: str = "dtks"
+    # Event signing keys, JSON {"service": "secret"}: a service's own (its relay signs with it) and
+    # those of the services whose events it verifies (see dtks_runtime.provenance). Unset outside
+    # production: development keys derived from the service names.
+    event_keys: dict[str, str] = Field(default_factory=dict)
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "info"
     # Largest request body a route takes unless it declares its own limit (see body_limits): 1 MiB.
@@ -48,6 +64,30 @@ class RuntimeSettings(BaseSettings):
     def database_for(self, service: str) -> str:
         return (self.database_name or "dtks_{service}").replace("{service}", service)
 
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def event_signer(self, service: str) -> EventSigner:
+        """What the service's outbox relay signs its records with."""
+        return EventSigner(
+            service, event_keys(self.event_keys, production=self.production, services=[service])[service]
+        )
+
+    def provenance_check(self, owners: Iterable[str] = TOPIC_OWNERS) -> ProvenanceCheck:
+        """Verifies records of ``owners``' topics (by default every service's)."""
+        keys = event_keys(self.event_keys, production=self.production, services=owners)
+        return ProvenanceCheck({s: keys[s] for s in owners}, self.topic_prefix)
+
     def check_production_safety(self) -> None:
-        if self.env == "production" and self.jwt_secret == LOCAL_JWT_SECRET:
+        if self.production and self.jwt_secret == LOCAL_JWT_SECRET:
             raise RuntimeError("DTKS_JWT_SECRET must be set in production")
+        if self.production and self.kafka_security_protocol.upper() == "PLAINTEXT":
+            # Anyone who reaches the broker could write any topic: the audit trail's first defence.
+            raise RuntimeError(
+                "DTKS_KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT (with the service's own "
+                "DTKS_KAFKA_USERNAME/PASSWORD) in production, not PLAINTEXT"
+            )
+        if self.production and not self.event_keys:
+            # Development keys are derived from public names: anyone could sign as any service.
+            raise RuntimeError("DTKS_EVENT_KEYS must give the services' event signing keys in production")

@@ -20,6 +20,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for
 from dtks_runtime.event_store import Causation, EventStore, NewEvent
 from dtks_runtime.outbox_relay import producer_for
+from dtks_runtime.provenance import EventSigner, development_key
 from dtks_runtime.telemetry import kafka_headers
 from dtks_runtime.topics import consumer_topics, ensure_topics
 
@@ -122,26 +123,35 @@ def configured_infra(stack_script: Path) -> Iterator[Infra]:
             yield infra
 
 
+def relay_headers(e: EventEnvelope, value: bytes) -> list[tuple[str, bytes]]:
+    """The headers the owning service's relay would give ``e``, signed with its development key."""
+    owner = e.event_type.partition(".")[0]
+    return [
+        ("event_id", str(e.event_id).encode()),
+        ("event_type", e.event_type.encode()),
+        ("correlation_id", e.correlation_id.encode()),
+        *kafka_headers(e.trace_context),
+        *EventSigner(owner, development_key(owner)).headers(value),
+    ]
+
+
 async def publish_events(bootstrap: str, prefix: str, envelopes: Sequence[EventEnvelope]) -> None:
     """Publish other services' events as their relays would: to the contract topic (prefixed), keyed
-    as the contracts say, with the relay's headers. Tests drive a service with these."""
+    as the contracts say, with the relay's headers and signature. Tests drive a service with these."""
     producer = producer_for(bootstrap)
     await producer.start()
     try:
-        futures = [
-            await producer.send(
-                topic_for(e.event_type, prefix).name,
-                value=e.to_bytes(),
-                key=partition_key(e),
-                headers=[
-                    ("event_id", str(e.event_id).encode()),
-                    ("event_type", e.event_type.encode()),
-                    ("correlation_id", e.correlation_id.encode()),
-                    *kafka_headers(e.trace_context),
-                ],
+        futures = []
+        for e in envelopes:
+            value = e.to_bytes()
+            futures.append(
+                await producer.send(
+                    topic_for(e.event_type, prefix).name,
+                    value=value,
+                    key=partition_key(e),
+                    headers=relay_headers(e, value),
+                )
             )
-            for e in envelopes
-        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

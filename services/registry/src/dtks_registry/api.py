@@ -553,6 +553,7 @@ async def replay(
         settings.kafka_bootstrap,
         settings.topic_prefix,
         settings.registry_replay_workers,
+        settings.provenance_check(),
     )
     if body.mode == "rebuild":
         return {

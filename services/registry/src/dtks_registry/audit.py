@@ -33,6 +33,7 @@ from dtks_registry.adapters.projection import (
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.adapters.table_comparison import by_household, compare_tables
 from dtks_runtime.problems import Problem
+from dtks_runtime.provenance import ProvenanceCheck
 from dtks_runtime.replay import fresh_schema_name, replay_into_schema
 
 
@@ -42,6 +43,9 @@ class ReplaySource:
     kafka_bootstrap: str
     topic_prefix: str
     workers: int = 1  # processes reading disjoint partitions (see replay_into_schema)
+    # Who may have written each topic: records not signed by their topic's owner are passed over and
+    # listed, as the live consumers dead-letter them (None: take whatever is in the log).
+    provenance: ProvenanceCheck | None = None
 
 
 async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
@@ -56,6 +60,7 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         decode=decode_projection_event,
         workers=source.workers,
         event_types=PROJECTION_EVENT_TYPES,
+        provenance=source.provenance,
     )
     return schema, {
         "schema": schema,
@@ -65,6 +70,11 @@ async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
         "undecodable_records": [
             {"topic": topic, "partition": partition, "offset": offset}
             for topic, partition, offset in report.undecodable
+        ],
+        # Records not from their topic's owner (forged into the log): not part of the register.
+        "refused_records": [
+            {"topic": topic, "partition": partition, "offset": offset, "reason": reason}
+            for topic, partition, offset, reason in report.refused
         ],
         "seconds": round(report.seconds, 3),
         "events_per_second": round(report.events_read / report.seconds, 1) if report.seconds else None,

@@ -16,6 +16,7 @@ from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.settings import RegistrySettings
 from dtks_runtime.body_limits import MiB
+from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 DESCRIPTION = """The authoritative register (DTKS): built from the Ministry's acceptances and the registry's
@@ -30,10 +31,18 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     runtime.add_migrations(public_check_limit.COMPONENT, public_check_limit.MIGRATIONS)
     # Candidates from the Ministry's acceptances. The registry's own events are applied when they are
     # recorded (same writer, same transaction); replays read them back from the topic.
-    runtime.add_consumer("registry-projection", [VERIFICATION_EVENTS.name], apply_events)
-    runtime.add_consumer("registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record)
-    republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix)
-    runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher)
+    # Every consumer of the registry checks who produced what it reads (dtks_runtime.provenance): the
+    # audit history, the register its replays rebuild, and the agencies' public copy must not take
+    # in events written to the broker by anyone but the owning service's relay. Other services'
+    # consumers trust the broker's ACLs; verification costs a few µs an event (see the README).
+    runtime.add_consumer(
+        "registry-projection", [VERIFICATION_EVENTS.name], apply_events, verify_provenance=True
+    )
+    runtime.add_consumer(
+        "registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record, verify_provenance=True
+    )
+    republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix, kafka_security(settings))
+    runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher, verify_provenance=True)
     # A statistics agency's ranking comes in batches of up to 10,000 households (about 70 bytes each).
     body_limits = {"POST /welfare-deciles": 4 * MiB}
     settings.check_client_address_rule()

@@ -25,7 +25,11 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     settings = RegistrySettings()
     url = await ensure_database(settings.database_url, settings.database_for("registry"))
     source = audit.ReplaySource(
-        url, settings.kafka_bootstrap, settings.topic_prefix, settings.registry_replay_workers
+        url,
+        settings.kafka_bootstrap,
+        settings.topic_prefix,
+        settings.registry_replay_workers,
+        settings.provenance_check(),
     )
     if args.command == "rebuild":
         return await audit.rebuild(source, as_of_decree=args.as_of, keep=args.keep)

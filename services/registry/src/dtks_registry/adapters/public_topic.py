@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -20,8 +21,11 @@ from dtks_runtime.outbox_relay import producer_for
 
 
 class PublicRepublisher:
-    def __init__(self, kafka_bootstrap: str, topic_prefix: str) -> None:
+    def __init__(
+        self, kafka_bootstrap: str, topic_prefix: str, security: dict[str, Any] | None = None
+    ) -> None:
         self.kafka_bootstrap = kafka_bootstrap
+        self.security = security
         self.topic = REGISTRY_PUBLIC.with_prefix(topic_prefix).name
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -29,7 +33,7 @@ class PublicRepublisher:
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = producer_for(self.kafka_bootstrap)
+                producer = producer_for(self.kafka_bootstrap, security=self.security)
                 await producer.start()
                 self._producer = producer
             return self._producer
