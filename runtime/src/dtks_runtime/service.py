@@ -24,6 +24,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
 from dtks_contracts.upcasting import verify_upcaster_chains
 from dtks_runtime import event_store
+from dtks_runtime.auth.oidc import ProviderKeys
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.consumer import BatchHandler, EventConsumer
 from dtks_runtime.db import create_pool, ensure_database, migrate
@@ -242,7 +243,11 @@ def create_app(
         telemetry=http_server_telemetry(),
     )
     app.state.runtime = runtime
-    app.state.tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
+    provider = None
+    if settings.oidc_issuer:
+        provider = ProviderKeys(settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url)
+        runtime.add_health_check("identity_provider", provider.health)
+    app.state.tokens = TokenService(settings.shared_secret(), settings.jwt_issuer, provider=provider)
     install_problem_handlers(app)
 
     app.add_middleware(CorrelationMiddleware)

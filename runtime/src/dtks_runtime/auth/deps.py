@@ -21,15 +21,15 @@ _bearer = HTTPBearer(auto_error=False, description="A token from dtks-token or y
 async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    return _verified(request, credentials)
+    return await _verified(request, credentials)
 
 
-def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise Problem(401, "unauthenticated", "Send a bearer token in the Authorization header.")
     tokens: TokenService = request.app.state.tokens
     try:
-        return tokens.verify(credentials.credentials)
+        return await tokens.authenticate(credentials.credentials)
     except TokenError as exc:
         raise Problem(401, "invalid_token", f"The bearer token was refused: {exc}.") from exc
 
@@ -43,7 +43,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     async def check(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
-        principal = _verified(request, credentials)
+        principal = await _verified(request, credentials)
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise Problem(
