@@ -241,6 +241,10 @@ async def test_with_the_provider_down_cached_keys_still_verify_and_health_says_u
     assert (await tokens.authenticate(provider.token(region="17.71.01.1002"))).region == "17.71.01.1002"
     healthy, details = await keys.health()
     assert healthy is False and "unreachable" in details["error"]
+    provider.keys["rsa-2"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    await asyncio.sleep(0.6)
+    with pytest.raises(TokenError, match="could not be fetched"):  # a 401, not a server error
+        await tokens.authenticate(provider.token(kid="rsa-2"))
 
 
 async def test_a_service_without_a_shared_secret_refuses_hs256_tokens(provider: Provider) -> None:

@@ -68,7 +68,13 @@ class TokenService:
         try:
             return self.verify(token)
         except UnknownSigningKey:
-            if self._provider is None or not await self._provider.refresh():
+            if self._provider is None:
+                raise
+            try:
+                refreshed = await self._provider.refresh()
+            except Exception as exc:  # unreachable, or not answering a key set
+                raise TokenError(f"the identity provider's keys could not be fetched ({exc})") from exc
+            if not refreshed:
                 raise
             return self.verify(token)
 
