@@ -14,7 +14,7 @@ A second start finds the running processes and changes nothing.
     stack.py install                      # PostgreSQL binaries, the Kafka jars, Keycloak (built once)
     stack.py start  --state-dir .dtks     # idempotent
     stack.py start  --state-dir .dtks --components postgres,kafka,keycloak   # with the identity provider
-    stack.py status --state-dir .dtks     # exit 0 only if both answer
+    stack.py status --state-dir .dtks     # exit 0 only if all it started answer
     stack.py stop   --state-dir .dtks     # ends what start started, no stray process
 """
 
@@ -484,8 +484,11 @@ def keycloak_instance_home(state: Path) -> Path:
 
 def keycloak_database(env: dict[str, str], name: str) -> tuple[str, str, str]:
     """Create Keycloak's own database on the project's PostgreSQL; its JDBC URL, user and password."""
+    import re
     from urllib.parse import urlsplit
 
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):  # it goes into SQL below
+        sys.exit(f"DTKS_KEYCLOAK_DATABASE must be a plain lower-case name, not {name!r}")
     url = urlsplit(env["DTKS_DATABASE_URL"])
     host, port, user = url.hostname or "127.0.0.1", url.port or 5432, url.username or "postgres"
     bindir = pg_bindir()
