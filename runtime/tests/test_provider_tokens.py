@@ -26,6 +26,7 @@ from dtks_runtime.auth.deps import CurrentPrincipal
 from dtks_runtime.auth.oidc import ProviderKeys
 from dtks_runtime.auth.tokens import TokenError, TokenService
 from dtks_runtime.problems import PROBLEM_JSON, install_problem_handlers
+from dtks_runtime.service import ServiceRuntime, create_app
 from dtks_runtime.settings import RuntimeSettings
 
 AUDIENCE = "dtks"
@@ -268,3 +269,30 @@ def test_production_refuses_a_shared_secret_and_needs_an_issuer(monkeypatch: pyt
     monkeypatch.delenv("DTKS_OIDC_ISSUER")
     with pytest.raises(RuntimeError, match="DTKS_OIDC_ISSUER"):
         RuntimeSettings().check_production_safety()
+
+
+def test_a_production_service_with_a_shared_secret_does_not_start() -> None:
+    settings = RuntimeSettings(
+        env="production",
+        jwt_secret="a-secret-someone-set-of-thirty-two-bytes",
+        oidc_issuer="https://id.example/realms/dtks",
+    )
+    with pytest.raises(RuntimeError, match="DTKS_JWT_SECRET must not be set"):
+        create_app(ServiceRuntime(service="proposal", settings=settings), title="t", description="t")
+
+
+async def test_a_production_service_refuses_development_tokens_and_checks_its_provider(
+    provider: Provider,
+) -> None:
+    settings = RuntimeSettings(
+        env="production", oidc_issuer=provider.issuer, oidc_jwks_url=f"{provider.url}/certs"
+    )
+    runtime = ServiceRuntime(service="proposal", settings=settings)
+    app = create_app(runtime, title="t", description="t")
+    development = TokenService(settings.jwt_secret).issue(
+        subject="op", role=Role.VILLAGE_OPERATOR, region=VILLAGE
+    )
+    with pytest.raises(TokenError, match="HS256 are not accepted"):
+        await app.state.tokens.authenticate(development)
+    assert (await app.state.tokens.authenticate(provider.token())).region == VILLAGE
+    assert "identity_provider" in runtime._health_checks
