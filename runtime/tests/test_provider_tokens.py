@@ -142,6 +142,15 @@ async def test_a_providers_token_names_the_caller_and_the_key_set_is_fetched_onc
     assert provider.fetches == 1
 
 
+async def test_an_agencys_programs_are_read_as_a_list_or_a_single_string(provider: Provider) -> None:
+    tokens = service_for(provider.keys_client())
+    listed = await tokens.authenticate(
+        provider.token(role=["agency"], region="17.71", programs=["BLT", "PKH"])
+    )
+    single = await tokens.authenticate(provider.token(role=["agency"], region="ID", programs="PBI_JK"))
+    assert (listed.programs, single.programs) == (("BLT", "PKH"), ("PBI_JK",))
+
+
 async def test_an_es256_key_of_the_provider_verifies_too(provider: Provider) -> None:
     provider.keys["ec-1"] = ec.generate_private_key(ec.SECP256R1())
     principal = await service_for(provider.keys_client()).authenticate(provider.token(kid="ec-1"))

@@ -114,9 +114,10 @@ class TokenService:
             check_scope(role, region)
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise TokenError(str(exc)) from exc
-        principal = Principal(
-            subject=str(claims["sub"]), role=role, region=region, programs=tuple(claims.get("programs", ()))
-        )
+        programs = claims.get("programs", ())
+        # A provider may map a single-valued attribute as a string: one program, not its letters.
+        programs = (programs,) if isinstance(programs, str) else tuple(str(p) for p in programs)
+        principal = Principal(subject=str(claims["sub"]), role=role, region=region, programs=programs)
         # The leeway admitted a token a little early or late; the cache must admit the same window.
         leeway = CLOCK_LEEWAY_SECONDS if algorithm in PROVIDER_ALGORITHMS else 0
         return principal, float(claims.get("nbf", 0)) - leeway, float(claims["exp"]) + leeway
