@@ -482,20 +482,27 @@ def keycloak_instance_home(state: Path) -> Path:
     return home
 
 
-def keycloak_database(env: dict[str, str], name: str) -> tuple[str, str, str]:
-    """Create Keycloak's own database on the project's PostgreSQL; its JDBC URL, user and password."""
-    import re
+def keycloak_pg_client(env: dict[str, str]) -> tuple[Path, list[str], dict[str, str]]:
+    """psql's folder, connection arguments and environment for the project's PostgreSQL."""
     from urllib.parse import urlsplit
 
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):  # it goes into SQL below
-        sys.exit(f"DTKS_KEYCLOAK_DATABASE must be a plain lower-case name, not {name!r}")
     url = urlsplit(env["DTKS_DATABASE_URL"])
     host, port, user = url.hostname or "127.0.0.1", url.port or 5432, url.username or "postgres"
     bindir = pg_bindir()
     if not bindir:
         sys.exit("PostgreSQL client programs missing: run stack.py install")
-    pg_env = dict(os.environ, PGPASSWORD=url.password or "")
-    where = ["-h", host, "-p", str(port), "-U", user]
+    return bindir, ["-h", host, "-p", str(port), "-U", user], dict(os.environ, PGPASSWORD=url.password or "")
+
+
+def keycloak_database(env: dict[str, str], name: str) -> tuple[str, str, str, bool]:
+    """Create Keycloak's own database on the project's PostgreSQL; its JDBC URL, user, password,
+    and whether it was created now."""
+    import re
+    from urllib.parse import urlsplit
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):  # it goes into SQL below
+        sys.exit(f"DTKS_KEYCLOAK_DATABASE must be a plain lower-case name, not {name!r}")
+    bindir, where, pg_env = keycloak_pg_client(env)
     exists = subprocess.run(
         [
             str(bindir / "psql"),
@@ -512,8 +519,49 @@ def keycloak_database(env: dict[str, str], name: str) -> tuple[str, str, str]:
     ).stdout.strip()
     if not exists:
         subprocess.run([str(bindir / "createdb"), *where, name], check=True, env=pg_env)
+    url = urlsplit(env["DTKS_DATABASE_URL"])
+    jdbc = f"jdbc:postgresql://{url.hostname or '127.0.0.1'}:{url.port or 5432}/{name}"
     # Keycloak insists on a password even where PostgreSQL trusts local connections.
-    return f"jdbc:postgresql://{host}:{port}/{name}", user, url.password or "unused-with-trust-auth"
+    return jdbc, url.username or "postgres", url.password or "unused-with-trust-auth", not exists
+
+
+# Tests only (DTKS_KEYCLOAK_SNAPSHOT=1): Keycloak's first start on a new database spends most of its
+# one to three minutes creating its schema and importing the realm. The first test run dumps that
+# database once (per Keycloak version and realm file) and later runs restore it into their new
+# database, so Keycloak starts as on an existing one. Its keys and admin password are then shared
+# by those test runs: never for `make run` or anything real.
+def keycloak_snapshot() -> Path:
+    import hashlib
+
+    digest = hashlib.sha256(KEYCLOAK_REALM_FILE.read_bytes()).hexdigest()[:12]
+    return CACHE_DIR / f"keycloak-{KEYCLOAK_VERSION}-test-db-{digest}.sql"
+
+
+def restore_keycloak_snapshot(env: dict[str, str], name: str, snapshot: Path) -> str:
+    """Load the snapshot into the new database; answers the admin password it holds."""
+    bindir, where, pg_env = keycloak_pg_client(env)
+    subprocess.run(
+        [str(bindir / "psql"), *where, "-d", name, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(snapshot)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=pg_env,
+    )
+    return snapshot.with_suffix(".admin").read_text().strip()
+
+
+def save_keycloak_snapshot(env: dict[str, str], name: str, snapshot: Path, admin_password: str) -> None:
+    bindir, where, pg_env = keycloak_pg_client(env)
+    partial = snapshot.parent / f"{snapshot.name}.{os.getpid()}.partial"
+    subprocess.run(
+        [str(bindir / "pg_dump"), *where, "-d", name, "--no-owner", "--no-privileges", "-f", str(partial)],
+        check=True,
+        env=pg_env,
+    )
+    admin = snapshot.with_suffix(".admin")
+    admin_partial = admin.parent / f"{admin.name}.{os.getpid()}.partial"
+    admin_partial.write_text(admin_password)
+    admin_partial.rename(admin)
+    partial.rename(snapshot)  # last: whoever sees the dump finds its password beside it
 
 
 def keycloak_answers(port: int, timeout: float = 2.0) -> bool:
@@ -556,9 +604,13 @@ def start_keycloak(state: Path, env: dict[str, str]) -> dict[str, str]:
         log(f"Keycloak already running on 127.0.0.1:{port}")
         return keycloak_env(port, admin_password)
     home = keycloak_instance_home(state)
-    db_url, db_user, db_password = keycloak_database(
-        env, os.environ.get("DTKS_KEYCLOAK_DATABASE", "keycloak")
-    )
+    database = os.environ.get("DTKS_KEYCLOAK_DATABASE", "keycloak")
+    db_url, db_user, db_password, created = keycloak_database(env, database)
+    snapshot = keycloak_snapshot() if os.environ.get("DTKS_KEYCLOAK_SNAPSHOT") == "1" and created else None
+    restored = bool(snapshot and snapshot.exists() and snapshot.with_suffix(".admin").exists())
+    if snapshot and restored:
+        admin_password = restore_keycloak_snapshot(env, database, snapshot)
+        password_file.write_text(admin_password)
     # The port asked for, else the previous one if free (clients keep their issuer), else a free one.
     port = int(os.environ.get("DTKS_KEYCLOAK_PORT", "0")) or port
     if not port or port_open(port):
@@ -604,6 +656,11 @@ def start_keycloak(state: Path, env: dict[str, str]) -> dict[str, str]:
             sys.exit(f"Keycloak exited with {proc.returncode}; see {log_path}")
         if keycloak_answers(port):
             log(f"Keycloak {KEYCLOAK_VERSION} started on {base} in {time.monotonic() - started:.0f} s")
+            if snapshot and not restored:
+                try:
+                    save_keycloak_snapshot(env, database, snapshot, admin_password)
+                except (OSError, subprocess.CalledProcessError) as error:  # only a later run's speed
+                    log(f"no snapshot of Keycloak's test database: {error}")
             return keycloak_env(port, admin_password)
         time.sleep(1)
     stop_keycloak(state)

@@ -59,6 +59,7 @@ def private_keycloak(stack_script: Path, database_url: str) -> Iterator[Keycloak
     database = f"keycloak_{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if k != "DTKS_KEYCLOAK_PORT"}
     env["DTKS_KEYCLOAK_DATABASE"] = database
+    env["DTKS_KEYCLOAK_SNAPSHOT"] = "1"  # a schema and realm imported once, restored by later runs
     command = [sys.executable, str(stack_script)]
     started = time.monotonic()
     subprocess.run(
