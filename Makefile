@@ -47,7 +47,7 @@ fmt: .venv/.synced
 	$(PYTHON) -m ruff check --fix .
 
 run: install
-	$(STACK) start --state-dir $(STATE)
+	$(STACK) start --state-dir $(STATE) --components postgres,kafka,keycloak
 	python3 deploy/local/services.py start --state-dir $(STATE)
 	@# The demo data goes in once per state folder; `make stop` keeps it, `make clean` removes it.
 	@set -o pipefail; if [ -f $(STATE)/demo.done ]; then cat $(STATE)/demo.done; else \

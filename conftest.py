@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from dtks_runtime.identity_testing import Keycloak, private_keycloak
 from dtks_runtime.testing import Infra, configured_infra
 
 ROOT = Path(__file__).resolve().parent
@@ -26,6 +27,15 @@ STACK = ROOT / "deploy" / "local" / "stack.py"
 def infra() -> Iterator[Infra]:
     with configured_infra(STACK) as infra:
         yield infra
+
+
+@pytest.fixture(scope="session")
+def keycloak(infra: Infra) -> Iterator[Keycloak]:
+    """A real Keycloak with the DTKS realm, started once per run for the tests that ask for it (its
+    first start takes a minute or two), on a free port, with its own database on the run's server."""
+    with private_keycloak(STACK, infra.database_url) as keycloak:
+        print(f"\nKeycloak started in {keycloak.start_seconds:.0f} s at {keycloak.url}")
+        yield keycloak
 
 
 @pytest.fixture(scope="session")

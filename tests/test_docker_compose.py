@@ -44,3 +44,26 @@ def test_the_civil_registry_simulator_is_on_its_documented_port() -> None:
     service = compose()["services"]["civil-registry"]
     assert "8005:8005" in service["ports"]
     assert (ROOT / service["build"]["dockerfile"]).exists()
+
+
+def test_keycloak_runs_the_version_of_the_local_stack_with_the_realm_and_the_services_trust_it() -> None:
+    compose_file = compose()
+    keycloak = compose_file["services"]["keycloak"]
+    stack = (ROOT / "deploy/local/stack.py").read_text()
+    version = keycloak["image"].rsplit(":", 1)[1]
+    assert keycloak["image"].startswith("quay.io/keycloak/keycloak:")
+    assert f'KEYCLOAK_VERSION = "{version}"' in stack
+    assert "--import-realm" in keycloak["command"]
+    assert (
+        "./deploy/keycloak/dtks-realm.json:/opt/keycloak/data/import/dtks-realm.json:ro"
+        in keycloak["volumes"]
+    )
+    assert (ROOT / "deploy/keycloak/dtks-realm.json").exists()
+    settings_fields = {f"DTKS_{name.upper()}" for name in RuntimeSettings.model_fields}
+    for name in SERVICES:
+        env = compose_file["services"][name]["environment"]
+        assert (
+            "http://localhost:8080/realms/dtks" in env["DTKS_OIDC_ISSUER"]
+            and "DTKS_OIDC_ISSUER" in settings_fields
+        )
+        assert "http://keycloak:8080/realms/dtks/" in env["DTKS_OIDC_JWKS_URL"]

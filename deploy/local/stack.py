@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Install, start, check and stop a local PostgreSQL and a single-node Kafka broker (KRaft).
+"""Install, start, check and stop a local PostgreSQL, a single-node Kafka broker (KRaft) and the
+identity provider (Keycloak, with the DTKS realm of ``deploy/keycloak``).
 
 No Docker engine runs on the machines this project is built on, so the infrastructure runs as
 plain local processes: PostgreSQL from Debian's package (as the ``postgres`` user, in a data
@@ -13,9 +14,10 @@ crash, a stop or a restart) comes back on the ports remembered there, so running
 their addresses; if another process took such a port meanwhile, start stops and says so rather
 than move the server behind the services' backs.
 
-    stack.py install                          # PostgreSQL binaries and the Kafka jars
+    stack.py install                          # PostgreSQL binaries, the Kafka jars, Keycloak (built once)
     stack.py start   --state-dir .dtks        # idempotent; starts whatever is down
-    stack.py status  --state-dir .dtks        # exit 0 only if both answer
+    stack.py start   --state-dir .dtks --components postgres,kafka,keycloak   # with the identity provider
+    stack.py status  --state-dir .dtks        # exit 0 only if all it started answer
     stack.py restart postgres|kafka --state-dir .dtks   # stop one and start it on its port
     stack.py stop    [postgres|kafka] --state-dir .dtks # ends what start started (or only one)
 
@@ -167,6 +169,7 @@ def cmd_install(_: argparse.Namespace) -> None:
     lib = install_kafka()
     log(f"PostgreSQL binaries: {bindir}")
     log(f"Kafka jars: {lib} ({len(list(lib.glob('*.jar')))} jars)")
+    log(f"Keycloak: {install_keycloak()}")
 
 
 # ---------------------------------------------------------------- postgres
@@ -583,6 +586,311 @@ def kafka_ok(state: Path, env: dict[str, str]) -> bool:
     return pid_file.exists() and pid_alive(int(pid_file.read_text())) and bool(port) and port_open(port)
 
 
+# ---------------------------------------------------------------- keycloak
+
+KEYCLOAK_VERSION = "26.4.2"
+KEYCLOAK_HOME = CACHE_DIR / f"keycloak-{KEYCLOAK_VERSION}"
+KEYCLOAK_REALM = "dtks"
+KEYCLOAK_REALM_FILE = HERE.parent / "keycloak" / "dtks-realm.json"
+# Options Keycloak fixes at build time (kc.sh build); `start --optimized` then skips the ~60 s
+# Quarkus augmentation. Written beside the build so a changed list triggers a rebuild.
+KEYCLOAK_BUILD_OPTIONS = ("--db=postgres",)
+
+
+def ensure_java_and_maven() -> None:
+    for tool in ("java", "mvn"):
+        if not shutil.which(tool):
+            log(f"{tool} missing: installing from Debian's packages")
+            pkg = "openjdk-17-jre-headless" if tool == "java" else "maven"
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-q", pkg], check=True, env=env)
+
+
+def install_keycloak() -> Path:
+    """Keycloak's distribution zip from Maven Central, unpacked and built once for PostgreSQL."""
+    marker = KEYCLOAK_HOME / ".dtks-built"
+    wanted = " ".join(KEYCLOAK_BUILD_OPTIONS)
+    if marker.exists() and marker.read_text() == wanted:
+        return KEYCLOAK_HOME
+    import fcntl  # POSIX only, like the rest of this script's process handling
+
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    # Parallel test runs may all find Keycloak missing; one installs, the others wait for it.
+    with open(CACHE_DIR / f"keycloak-{KEYCLOAK_VERSION}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == wanted:
+            return KEYCLOAK_HOME
+        ensure_java_and_maven()
+        if not (KEYCLOAK_HOME / "bin" / "kc.sh").exists():
+            unpack_keycloak()
+        log(f"building Keycloak {KEYCLOAK_VERSION} for PostgreSQL (once; about a minute)")
+        subprocess.run(
+            [str(KEYCLOAK_HOME / "bin" / "kc.sh"), "build", *KEYCLOAK_BUILD_OPTIONS],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        marker.write_text(wanted)
+    return KEYCLOAK_HOME
+
+
+def unpack_keycloak() -> None:
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR) as tmp:
+        log(f"resolving Keycloak {KEYCLOAK_VERSION} (distribution zip, 160 MB) from Maven Central")
+        subprocess.run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(HERE / "pom.xml"),
+                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+                f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip",
+                f"-DoutputDirectory={tmp}",
+                "-Dmdep.stripVersion=true",
+            ],
+            check=True,
+        )
+        with zipfile.ZipFile(Path(tmp) / "keycloak-quarkus-dist.zip") as archive:
+            archive.extractall(tmp)
+        unpacked = Path(tmp) / f"keycloak-{KEYCLOAK_VERSION}"
+        for script in (unpacked / "bin").glob("*.sh"):
+            script.chmod(0o755)  # zipfile does not restore permissions
+        shutil.rmtree(KEYCLOAK_HOME, ignore_errors=True)
+        unpacked.rename(KEYCLOAK_HOME)
+
+
+def keycloak_instance_home(state: Path) -> Path:
+    """A home of this instance's own: its data (transaction logs, the realm to import) apart from
+    every other instance's, its programs shared with the one build in the cache."""
+    home = state / "keycloak" / "home"
+    (home / "bin").mkdir(parents=True, exist_ok=True)
+    (home / "data" / "import").mkdir(parents=True, exist_ok=True)
+    # kc.sh takes its home from where the script lies, so a copy here makes this folder the home.
+    shutil.copy2(KEYCLOAK_HOME / "bin" / "kc.sh", home / "bin" / "kc.sh")
+    for part in ("lib", "conf", "themes", "providers"):
+        link = home / part
+        if not link.exists():
+            link.symlink_to(KEYCLOAK_HOME / part)
+    shutil.copy2(KEYCLOAK_REALM_FILE, home / "data" / "import" / KEYCLOAK_REALM_FILE.name)
+    return home
+
+
+def keycloak_pg_client(env: dict[str, str]) -> tuple[Path, list[str], dict[str, str]]:
+    """psql's folder, connection arguments and environment for the project's PostgreSQL."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(env["DTKS_DATABASE_URL"])
+    host, port, user = url.hostname or "127.0.0.1", url.port or 5432, url.username or "postgres"
+    bindir = pg_bindir()
+    if not bindir:
+        sys.exit("PostgreSQL client programs missing: run stack.py install")
+    return bindir, ["-h", host, "-p", str(port), "-U", user], dict(os.environ, PGPASSWORD=url.password or "")
+
+
+def keycloak_database(env: dict[str, str], name: str) -> tuple[str, str, str, bool]:
+    """Create Keycloak's own database on the project's PostgreSQL; its JDBC URL, user, password,
+    and whether it was created now."""
+    import re
+    from urllib.parse import urlsplit
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):  # it goes into SQL below
+        sys.exit(f"DTKS_KEYCLOAK_DATABASE must be a plain lower-case name, not {name!r}")
+    bindir, where, pg_env = keycloak_pg_client(env)
+    exists = subprocess.run(
+        [
+            str(bindir / "psql"),
+            *where,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=pg_env,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run([str(bindir / "createdb"), *where, name], check=True, env=pg_env)
+    url = urlsplit(env["DTKS_DATABASE_URL"])
+    jdbc = f"jdbc:postgresql://{url.hostname or '127.0.0.1'}:{url.port or 5432}/{name}"
+    # Keycloak insists on a password even where PostgreSQL trusts local connections.
+    return jdbc, url.username or "postgres", url.password or "unused-with-trust-auth", not exists
+
+
+# Tests only (DTKS_KEYCLOAK_SNAPSHOT=1): Keycloak's first start on a new database spends most of its
+# one to three minutes creating its schema and importing the realm. The first test run dumps that
+# database once (per Keycloak version and realm file) and later runs restore it into their new
+# database, so Keycloak starts as on an existing one. Its keys and admin password are then shared
+# by those test runs: never for `make run` or anything real.
+def keycloak_snapshot() -> Path:
+    import hashlib
+
+    digest = hashlib.sha256(KEYCLOAK_REALM_FILE.read_bytes()).hexdigest()[:12]
+    return CACHE_DIR / f"keycloak-{KEYCLOAK_VERSION}-test-db-{digest}.sql"
+
+
+def restore_keycloak_snapshot(env: dict[str, str], name: str, snapshot: Path) -> str:
+    """Load the snapshot into the new database; answers the admin password it holds."""
+    bindir, where, pg_env = keycloak_pg_client(env)
+    subprocess.run(
+        [str(bindir / "psql"), *where, "-d", name, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(snapshot)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=pg_env,
+    )
+    return snapshot.with_suffix(".admin").read_text().strip()
+
+
+def save_keycloak_snapshot(env: dict[str, str], name: str, snapshot: Path, admin_password: str) -> None:
+    bindir, where, pg_env = keycloak_pg_client(env)
+    partial = snapshot.parent / f"{snapshot.name}.{os.getpid()}.partial"
+    subprocess.run(
+        [str(bindir / "pg_dump"), *where, "-d", name, "--no-owner", "--no-privileges", "-f", str(partial)],
+        check=True,
+        env=pg_env,
+    )
+    admin = snapshot.with_suffix(".admin")
+    admin_partial = admin.parent / f"{admin.name}.{os.getpid()}.partial"
+    admin_partial.write_text(admin_password)
+    admin_partial.rename(admin)
+    partial.rename(snapshot)  # last: whoever sees the dump finds its password beside it
+
+
+def keycloak_answers(port: int, timeout: float = 2.0) -> bool:
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    url = f"http://127.0.0.1:{port}/realms/{KEYCLOAK_REALM}/.well-known/openid-configuration"
+    try:
+        with urlopen(url, timeout=timeout) as answer:
+            return bool(answer.status == 200)
+    except (URLError, OSError):
+        return False
+
+
+def keycloak_env(port: int, admin_password: str) -> dict[str, str]:
+    base = f"http://127.0.0.1:{port}"
+    return {
+        "DTKS_KEYCLOAK_PORT": str(port),
+        "DTKS_KEYCLOAK_URL": base,
+        "DTKS_KEYCLOAK_ADMIN_USER": "admin",
+        "DTKS_KEYCLOAK_ADMIN_PASSWORD": admin_password,
+        "DTKS_OIDC_ISSUER": f"{base}/realms/{KEYCLOAK_REALM}",
+    }
+
+
+def start_keycloak(state: Path, env: dict[str, str]) -> dict[str, str]:
+    install_keycloak()
+    kdir = state / "keycloak"
+    pid_file = kdir / "keycloak.pid"
+    port = int(env.get("DTKS_KEYCLOAK_PORT", "0"))
+    kdir.mkdir(parents=True, exist_ok=True)
+    password_file = kdir / "admin-password"
+    if not password_file.exists():
+        import secrets
+
+        password_file.write_text(secrets.token_urlsafe(18))
+        password_file.chmod(0o600)
+    admin_password = password_file.read_text().strip()
+    if pid_file.exists() and pid_alive(int(pid_file.read_text())) and port and keycloak_answers(port):
+        log(f"Keycloak already running on 127.0.0.1:{port}")
+        return keycloak_env(port, admin_password)
+    home = keycloak_instance_home(state)
+    database = os.environ.get("DTKS_KEYCLOAK_DATABASE", "keycloak")
+    db_url, db_user, db_password, created = keycloak_database(env, database)
+    snapshot = keycloak_snapshot() if os.environ.get("DTKS_KEYCLOAK_SNAPSHOT") == "1" and created else None
+    restored = bool(snapshot and snapshot.exists() and snapshot.with_suffix(".admin").exists())
+    if snapshot and restored:
+        admin_password = restore_keycloak_snapshot(env, database, snapshot)
+        password_file.write_text(admin_password)
+    # The port asked for, else the previous one if free (clients keep their issuer), else a free one.
+    port = int(os.environ.get("DTKS_KEYCLOAK_PORT", "0")) or port
+    if not port or port_open(port):
+        port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        str(home / "bin" / "kc.sh"),
+        "start",
+        "--optimized",
+        "--import-realm",  # the realm file once; a realm that exists is left as it is
+        "--cache=local",  # one node: no JGroups cluster ports, no discovery of other instances
+        "--http-enabled=true",
+        "--http-host=127.0.0.1",
+        f"--http-port={port}",
+        "--http-management-port=0",  # health/metrics interface on a free port, never 9000 twice
+        f"--hostname={base}",  # the issuer in every token: this exact address
+        "--hostname-strict=false",
+        f"--db-url={db_url}",
+        f"--db-username={db_user}",
+        f"--db-password={db_password}",
+    ]
+    kc_env = dict(
+        os.environ,
+        KC_BOOTSTRAP_ADMIN_USERNAME="admin",  # used once, when the master realm is created
+        KC_BOOTSTRAP_ADMIN_PASSWORD=admin_password,
+        JAVA_OPTS_KC_HEAP=os.environ.get("DTKS_KEYCLOAK_HEAP", "-Xms64m -Xmx512m"),
+    )
+    log_path = kdir / "keycloak.log"
+    started = time.monotonic()
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=kc_env,
+            start_new_session=True,
+        )
+    pid_file.write_text(str(proc.pid))
+    limit = float(os.environ.get("DTKS_KEYCLOAK_START_TIMEOUT", "300"))
+    while time.monotonic() - started < limit:
+        if proc.poll() is not None:
+            sys.exit(f"Keycloak exited with {proc.returncode}; see {log_path}")
+        if keycloak_answers(port):
+            log(f"Keycloak {KEYCLOAK_VERSION} started on {base} in {time.monotonic() - started:.0f} s")
+            if snapshot and not restored:
+                try:
+                    save_keycloak_snapshot(env, database, snapshot, admin_password)
+                except (OSError, subprocess.CalledProcessError) as error:  # only a later run's speed
+                    log(f"no snapshot of Keycloak's test database: {error}")
+            return keycloak_env(port, admin_password)
+        time.sleep(1)
+    stop_keycloak(state)
+    sys.exit(f"Keycloak did not start within {limit:.0f} s; see {log_path}")
+
+
+def stop_keycloak(state: Path) -> None:
+    import contextlib
+
+    pid_file = state / "keycloak" / "keycloak.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    if pid_alive(pid):
+        log("stopping Keycloak")
+        # kc.sh passes TERM on to its java; the group (its own session) catches a java left behind.
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def keycloak_ok(state: Path, env: dict[str, str]) -> bool:
+    pid_file = state / "keycloak" / "keycloak.pid"
+    port = int(env.get("DTKS_KEYCLOAK_PORT", "0"))
+    return (
+        pid_file.exists() and pid_alive(int(pid_file.read_text())) and bool(port) and keycloak_answers(port)
+    )
+
+
 # ---------------------------------------------------------------- env file
 
 
@@ -609,11 +917,17 @@ def cmd_start(args: argparse.Namespace) -> None:
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o755)
     env = read_env(state)
+    # restart passes no --components: it starts again only what is down, among PostgreSQL and Kafka.
+    components = set(getattr(args, "components", "postgres,kafka").split(","))
     try:
-        env.update(start_postgres(state, env))
-        env.update(start_kafka(state, env, args.kafka_auth))
+        if "postgres" in components:
+            env.update(start_postgres(state, env))
+        if "kafka" in components:
+            env.update(start_kafka(state, env, args.kafka_auth))
     except PortTaken as taken:
         sys.exit(f"[stack] {taken}")
+    if "keycloak" in components:
+        env.update(start_keycloak(state, env))
     env["DTKS_KAFKA_LIB"] = str(KAFKA_LIB)
     env["DTKS_KAFKA_TOOLS_LOG4J"] = str(state / "kafka" / "log4j2-tools.properties")
     env["DTKS_STATE_DIR"] = str(state)
@@ -627,11 +941,17 @@ def cmd_status(args: argparse.Namespace) -> None:
     pg, kafka = postgres_ok(env), kafka_ok(state, env)
     print(f"postgres: {'up at ' + env.get('DTKS_DATABASE_URL', '') if pg else 'down'}")
     print(f"kafka:    {'up at ' + env.get('DTKS_KAFKA_BOOTSTRAP', '') if kafka else 'down'}")
-    sys.exit(0 if pg and kafka else 1)
+    keycloak = True
+    if "DTKS_KEYCLOAK_PORT" in env:  # only where it was started
+        keycloak = keycloak_ok(state, env)
+        print(f"keycloak: {'up at ' + env.get('DTKS_OIDC_ISSUER', '') if keycloak else 'down'}")
+    sys.exit(0 if pg and kafka and keycloak else 1)
 
 
 def cmd_stop(args: argparse.Namespace) -> None:
     state = Path(args.state_dir).resolve()
+    if args.name is None:
+        stop_keycloak(state)
     if args.name in (None, "kafka"):
         stop_kafka(state)
     if args.name in (None, "postgres"):
@@ -677,6 +997,12 @@ def main() -> None:
                 "the mode the state folder was started with, or none",
             )
         p.set_defaults(func=func)
+    sub.choices["start"].add_argument(
+        "--components",
+        default="postgres,kafka",
+        help="which to start, comma-separated, of postgres,kafka,keycloak (make run starts all three; "
+        "keycloak alone needs DTKS_DATABASE_URL in the env file)",
+    )
     args = parser.parse_args()
     args.func(args)
 

@@ -159,7 +159,9 @@ async def test_a_client_without_a_login_or_with_a_wrong_password_is_refused(secu
 
 
 def test_production_refuses_a_plaintext_broker():
-    settings = RuntimeSettings(env="production", jwt_secret="a real secret", event_keys={"proposal": "k"})
+    settings = RuntimeSettings(
+        env="production", oidc_issuer="https://id.example.go.id/realms/dtks", event_keys={"proposal": "k"}
+    )
     with pytest.raises(RuntimeError, match="DTKS_KAFKA_SECURITY_PROTOCOL"):
         settings.check_production_safety()
     secured = settings.model_copy(

@@ -70,7 +70,7 @@ def test_configured_keys_replace_the_development_keys():
 def test_production_refuses_to_start_without_event_keys():
     settings = RuntimeSettings(
         env="production",
-        jwt_secret="a real secret",
+        oidc_issuer="https://id.example.go.id/realms/dtks",
         kafka_security_protocol="SASL_SSL",
         kafka_username="registry",
         kafka_password="p",

@@ -116,10 +116,10 @@ class BodyLimitMiddleware:
                 self._policies[key] = policy
         return policy
 
-    def _check_before_reading(self, scope: Scope, policy: _RoutePolicy) -> None:
+    async def _check_before_reading(self, scope: Scope, policy: _RoutePolicy) -> None:
         if policy.needs_token and self.tokens is not None:
             try:
-                authenticate(self.tokens, bearer_token(_header(scope, b"authorization")))
+                await authenticate(self.tokens, bearer_token(_header(scope, b"authorization")))
             except Problem as problem:
                 raise BodyRefused(problem) from None
         declared = _header(scope, b"content-length")
@@ -138,7 +138,7 @@ class BodyLimitMiddleware:
             nonlocal policy, received
             if policy is None:  # the route's first read: the router has matched it by now
                 policy = self._policy(scope)
-                self._check_before_reading(scope, policy)
+                await self._check_before_reading(scope, policy)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

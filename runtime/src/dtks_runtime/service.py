@@ -31,6 +31,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
 from dtks_contracts.upcasting import verify_upcaster_chains
 from dtks_runtime import event_store
+from dtks_runtime.auth.oidc import ProviderKeys
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.body_limits import BodyLimits
 from dtks_runtime.consumer import BatchHandler, EventConsumer
@@ -374,7 +375,11 @@ def create_app(
         telemetry=http_server_telemetry(),
     )
     app.state.runtime = runtime
-    app.state.tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
+    provider = None
+    if settings.oidc_issuer:
+        provider = ProviderKeys(settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url)
+        runtime.add_health_check("identity_provider", provider.health)
+    app.state.tokens = TokenService(settings.shared_secret(), settings.jwt_issuer, provider=provider)
     install_problem_handlers(app)
     # Body limits per route (the service's own beside the default) and correlation ids; see http_edge.
     limits = BodyLimits(settings.http_max_body_bytes, dict(body_limits or {}))

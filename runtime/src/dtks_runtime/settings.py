@@ -9,8 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dtks_runtime.provenance import TOPIC_OWNERS, EventSigner, ProvenanceCheck, event_keys
 
-# An obviously-local default: development tokens work out of the box, and any real deployment
-# must set DTKS_JWT_SECRET (the services refuse this value when DTKS_ENV=production).
+# An obviously-local default: development tokens (HS256, dtks-token) work out of the box. In
+# production no shared secret is used at all: services only verify the identity provider's tokens.
 LOCAL_JWT_SECRET = "local-development-secret-not-for-production"
 
 
@@ -41,6 +41,12 @@ class RuntimeSettings(BaseSettings):
     # those of the services whose events it verifies (see dtks_runtime.provenance). Unset outside
     # production: development keys derived from the service names.
     event_keys: dict[str, str] = Field(default_factory=dict)
+    # The OpenID Connect provider whose tokens the services accept (Keycloak's realm URL, e.g.
+    # http://127.0.0.1:PORT/realms/dtks); unset: none. The audience is what its tokens' `aud` must
+    # contain; the key set is found through the issuer's discovery document unless given.
+    oidc_issuer: str | None = None
+    oidc_audience: str = "dtks"
+    oidc_jwks_url: str | None = None
     otel_exporter: str = Field(default="none", description="none | console | otlp")
     log_level: str = "info"
     # Largest request body a route takes unless it declares its own limit (see body_limits): 1 MiB.
@@ -79,15 +85,29 @@ class RuntimeSettings(BaseSettings):
         keys = event_keys(self.event_keys, production=self.production, services=owners)
         return ProvenanceCheck({s: keys[s] for s in owners}, self.topic_prefix)
 
+    def shared_secret(self) -> str | None:
+        """The HS256 secret services accept tokens signed with: none in production."""
+        return None if self.production else self.jwt_secret
+
     def check_production_safety(self) -> None:
-        if self.production and self.jwt_secret == LOCAL_JWT_SECRET:
-            raise RuntimeError("DTKS_JWT_SECRET must be set in production")
-        if self.production and self.kafka_security_protocol.upper() == "PLAINTEXT":
+        if not self.production:
+            return
+        # Whoever holds a shared secret can mint any role's token, a Minister's included.
+        if "jwt_secret" in self.model_fields_set:
+            raise RuntimeError(
+                "DTKS_JWT_SECRET must not be set in production: services verify the identity provider's "
+                "tokens (DTKS_OIDC_ISSUER) and accept no shared-secret tokens"
+            )
+        if not self.oidc_issuer:
+            raise RuntimeError(
+                "DTKS_OIDC_ISSUER must be set in production: the identity provider's issuer URL"
+            )
+        if self.kafka_security_protocol.upper() == "PLAINTEXT":
             # Anyone who reaches the broker could write any topic: the audit trail's first defence.
             raise RuntimeError(
                 "DTKS_KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT (with the service's own "
                 "DTKS_KAFKA_USERNAME/PASSWORD) in production, not PLAINTEXT"
             )
-        if self.production and not self.event_keys:
+        if not self.event_keys:
             # Development keys are derived from public names: anyone could sign as any service.
             raise RuntimeError("DTKS_EVENT_KEYS must give the services' event signing keys in production")

@@ -105,7 +105,13 @@ def test_public_addresses_are_public_and_production_takes_https_only():
 
 def test_the_development_setting_is_refused_in_production():
     settings = NotificationSettings(
-        env="production", jwt_secret="a-real-secret-of-some-length", notification_allow_private_callbacks=True
+        env="production",
+        oidc_issuer="https://id.example.go.id/realms/dtks",
+        kafka_security_protocol="SASL_SSL",
+        kafka_username="notification",
+        kafka_password="p",
+        event_keys={"notification": "k"},
+        notification_allow_private_callbacks=True,
     )
     with pytest.raises(RuntimeError, match="ALLOW_PRIVATE_CALLBACKS"):
         build_app(settings)

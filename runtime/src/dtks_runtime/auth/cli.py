@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = RuntimeSettings()
     role = Role(args.role)
     try:
-        token = TokenService(settings.jwt_secret, settings.jwt_issuer).issue(
+        token = TokenService(settings.shared_secret(), settings.jwt_issuer).issue(
             subject=args.subject or f"{role.value}@{args.region}",
             role=role,
             region=args.region,

@@ -25,12 +25,12 @@ T = TypeVar("T")
 async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Principal:
-    return _verified(request, credentials)
+    return await _verified(request, credentials)
 
 
-def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     tokens: TokenService = request.app.state.tokens
-    return authenticate(tokens, credentials.credentials if credentials is not None else None)
+    return await authenticate(tokens, credentials.credentials if credentials is not None else None)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -42,7 +42,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def authenticate(tokens: TokenService, token: str | None) -> Principal:
+async def authenticate(tokens: TokenService, token: str | None) -> Principal:
     """The principal a bearer token names, or a 401 problem carrying RFC 6750's ``WWW-Authenticate``.
 
     Without a token the challenge names no error (RFC 6750 section 3.1: the client may simply not have
@@ -56,7 +56,7 @@ def authenticate(tokens: TokenService, token: str | None) -> Principal:
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
     try:
-        return tokens.verify(token)
+        return await tokens.authenticate(token)
     except TokenError as exc:
         # error_description admits printable ASCII without quote and backslash (RFC 6750 section 3).
         reason = "".join(c for c in str(exc) if " " <= c <= "~" and c not in '"\\')[:200]
@@ -78,7 +78,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     async def check(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
     ) -> Principal:
-        principal = _verified(request, credentials)
+        principal = await _verified(request, credentials)
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise Problem(

@@ -1,0 +1,128 @@
+"""People and partner agencies sign in through a real Keycloak (the realm of deploy/keycloak) and
+the proposal service accepts the provider's tokens, and only those it can verify."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from dtks_proposal.testing import OTHER_VILLAGE, count, database_of, sample_bodies
+from dtks_runtime.identity_testing import Keycloak, KeycloakAdmin, client_credentials, refresh, sign_in
+
+# A first Keycloak start in a test run takes one to two minutes on a loaded machine.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
+
+ServiceFactory = Any
+OPERATOR = ("operator.1001", "dev-operator-1001")  # village operator of 17.71.01.1001 in the realm file
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def proposal_body() -> dict[str, Any]:
+    return {**sample_bodies(1, village=OTHER_VILLAGE)[0], "proposal_id": str(uuid.uuid4())}
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_a_village_operator_signed_in_with_pkce_submits_a_proposal(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    tokens = await sign_in(keycloak, *OPERATOR)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 300  # the realm's access-token lifetime: five minutes
+    async with service(oidc_issuer=keycloak.issuer) as (app, client):
+        accepted = await client.post(
+            "/proposals", json=proposal_body(), headers=bearer(tokens["access_token"])
+        )
+        assert accepted.status_code == 201, accepted.text
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 1
+        health = (await client.get("/healthz")).json()
+        assert health["checks"]["identity_provider"]["ok"] is True
+
+
+async def test_an_agencys_client_credentials_token_is_verified_with_its_grant_and_cannot_submit(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    token = await client_credentials(keycloak, "agency-dinsos-bengkulu", "dev-secret-dinsos-bengkulu")
+    async with service(oidc_issuer=keycloak.issuer) as (app, client):
+        principal = await app.state.tokens.authenticate(token)
+        assert (principal.role.value, principal.region, principal.programs) == ("agency", "17.71", ("BLT",))
+        refused = await client.post("/proposals", json=proposal_body(), headers=bearer(token))
+        assert refused.status_code == 403 and refused.json()["code"] == "role_not_allowed"
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+
+
+async def test_tokens_the_service_cannot_trust_are_401_and_nothing_is_written(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    real = (await sign_in(keycloak, *OPERATOR))["access_token"]
+    header, payload, signature = real.split(".")
+    claims = jwt.decode(real, options={"verify_signature": False})
+    async with httpx.AsyncClient() as http:  # the administrator's token: the master realm, another issuer
+        master = await http.post(
+            f"{keycloak.url}/realms/master/protocol/openid-connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": keycloak.admin_user,
+                "password": keycloak.admin_password,
+            },
+        )
+    bad = {
+        "another issuer": master.json()["access_token"],
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
+        "tampered region": f"{header}.{_b64({**claims, 'region': '17.71.01.1002'})}.{signature}",
+        "unknown kid": f"{_b64({**jwt.get_unverified_header(real), 'kid': 'not-a-key-of-the-realm'})}.{payload}.{signature}",
+        "garbage": "not.a.token",
+    }
+    async with service(oidc_issuer=keycloak.issuer) as (app, client):
+        for case, token in bad.items():
+            refused = await client.post("/proposals", json=proposal_body(), headers=bearer(token))
+            assert refused.status_code == 401, case
+            assert refused.headers["content-type"] == "application/problem+json", case
+            assert refused.json()["code"] == "invalid_token", case
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+
+
+async def test_a_rotated_signing_key_is_accepted_without_restarting_the_service(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    async with service(oidc_issuer=keycloak.issuer) as (app, client):
+        before = (await sign_in(keycloak, *OPERATOR))["access_token"]
+        fetched = time.monotonic()
+        first = await client.post("/proposals", json=proposal_body(), headers=bearer(before))
+        assert first.status_code == 201, first.text
+        await KeycloakAdmin(keycloak).rotate_signing_key()
+        after = (await sign_in(keycloak, *OPERATOR))["access_token"]
+        assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
+        # The service refetches keys at most every 10 s (a made-up kid must not hammer the provider).
+        await asyncio.sleep(max(0.0, 10.5 - (time.monotonic() - fetched)))
+        second = await client.post("/proposals", json=proposal_body(), headers=bearer(after))
+        assert second.status_code == 201, second.text
+        again = await client.post("/proposals", json=proposal_body(), headers=bearer(before))
+        assert again.status_code == 201, "a token signed before the rotation is still valid until it expires"
+        assert await count(database_of(app), "SELECT count(*) FROM proposals") == 3
+
+
+async def test_a_disabled_user_can_no_longer_refresh_their_session(keycloak: Keycloak) -> None:
+    admin = KeycloakAdmin(keycloak)
+    username = f"operator.{uuid.uuid4().hex[:6]}"
+    user_id = await admin.add_user(username, "a-password-of-the-test", "village_operator", "17.71.01.1002")
+    tokens = await sign_in(keycloak, username, "a-password-of-the-test")
+    renewed = await refresh(keycloak, tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.text
+    await admin.disable_user(user_id)
+    refused = await refresh(keycloak, renewed.json()["refresh_token"])
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
