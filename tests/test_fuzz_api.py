@@ -381,7 +381,8 @@ KNOWN_BAD: dict[str, list[tuple[dict[str, Any], int, str]]] = {
     ],
     # An age too large for a time span: OverflowError, 500.
     "GET /queues/stats": [({"query": {"older_than_hours": 1e300}}, 422, "invalid_request")],
-    # A NUL character, which PostgreSQL text cannot hold: CharacterNotInRepertoireError, 500.
+    # A NUL character, which PostgreSQL text cannot hold (once CharacterNotInRepertoireError, 500):
+    # refused by the contracts' checked text as an invalid field, before anything reaches the database.
     "POST /subscriptions": [
         (
             {
@@ -391,7 +392,7 @@ KNOWN_BAD: dict[str, list[tuple[dict[str, Any], int, str]]] = {
                 }
             },
             422,
-            "invalid_characters",
+            "invalid_request",
         )
     ],
     # A JSON true taken as one second of outage.

@@ -92,6 +92,8 @@ async def _replay_audit_trail(source: ReplaySource, schema: str) -> int:
         topics=[f"{source.topic_prefix}{t}" for t in audit_log.AUDIT_TOPICS],
         handler=audit_log.record,
         workers=source.workers,
+        # As the live audit consumer: a record its topic's owner did not sign is not history.
+        provenance=source.provenance,
     )
     return report.events_read
 
