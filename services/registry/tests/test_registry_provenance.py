@@ -4,8 +4,8 @@ trail, against the real broker and database (defect 9 of issue 25)."""
 
 from __future__ import annotations
 
-import json
 import datetime as dt
+import json
 import uuid
 
 from aiokafka import AIOKafkaProducer
