@@ -312,3 +312,21 @@ async def test_a_production_service_refuses_development_tokens_and_checks_its_pr
         await app.state.tokens.authenticate(development)
     assert (await app.state.tokens.authenticate(provider.token())).region == VILLAGE
     assert "identity_provider" in runtime._health_checks
+
+
+async def test_the_persons_name_from_the_provider_is_recorded_with_what_they_do(provider: Provider) -> None:
+    tokens = service_for(provider.keys_client())
+    named = await tokens.authenticate(
+        provider.token(name="Sari Wulandari", preferred_username="operator.1001")
+    )
+    username_only = await tokens.authenticate(provider.token(preferred_username="operator.1001"))
+    # A name the contracts refuse (a text-direction override) falls back rather than failing later.
+    spoofed = await tokens.authenticate(
+        provider.token(name="Sari \u202eirawulandari", preferred_username="operator.1001")
+    )
+    neither = await tokens.authenticate(provider.token())
+    assert named.as_actor().name == "Sari Wulandari"
+    assert named.as_actor().subject == "4ebde7fa-a317-467f-9ce9-ae463181323c"
+    assert (username_only.name, spoofed.name, neither.name) == ("operator.1001", "operator.1001", None)
+    # Unknown, the name is left out of the event altogether: events look as they did before.
+    assert "name" not in neither.as_actor().model_dump(mode="json")

@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 import pytest
@@ -50,6 +51,38 @@ async def test_a_village_operator_signed_in_with_pkce_submits_a_proposal(
         assert await count(database_of(app), "SELECT count(*) FROM proposals") == 1
         health = (await client.get("/healthz")).json()
         assert health["checks"]["identity_provider"]["ok"] is True
+
+
+async def test_the_officer_who_submitted_is_recorded_by_subject_and_name_in_the_event_and_timeline(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    tokens = await sign_in(keycloak, *OPERATOR)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    body = proposal_body()
+    async with service(oidc_issuer=keycloak.issuer) as (app, client):
+        accepted = await client.post("/proposals", json=body, headers=bearer(tokens["access_token"]))
+        assert accepted.status_code == 201, accepted.text
+        connection = await asyncpg.connect(database_of(app))
+        try:
+            stored = await connection.fetchval(
+                "SELECT envelope::text FROM events WHERE event_type = 'proposal.submitted'"
+            )
+        finally:
+            await connection.close()
+        timeline = (
+            await client.get(f"/proposals/{body['proposal_id']}", headers=bearer(tokens["access_token"]))
+        ).json()["timeline"]
+    # Keycloak's user id (a UUID, stable across renames) and the name the realm gives operator.1001.
+    officer = {
+        "subject": claims["sub"],
+        "role": "village_operator",
+        "region": "17.71.01.1001",
+        "name": "Sari Wulandari",
+    }
+    event = json.loads(stored)
+    assert event["actor"] == officer
+    assert event["payload"]["submitted_by"] == officer
+    assert timeline[0]["event"] == "proposal.submitted" and timeline[0]["actor"] == officer
 
 
 async def test_an_agencys_client_credentials_token_is_verified_with_its_grant_and_cannot_submit(

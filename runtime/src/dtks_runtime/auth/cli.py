@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> None:
         "--region", required=True, help="region code in the role's scope, or ID for national roles"
     )
     parser.add_argument("--subject", help="who the token names (default: ROLE@REGION)")
+    parser.add_argument("--name", help="the person's name, recorded with the events they cause")
     parser.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     parser.add_argument("--program", action="append", default=[], help="for agencies: a granted program")
     args = parser.parse_args(argv)
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
             region=args.region,
             ttl_seconds=args.ttl,
             programs=tuple(args.program),
+            name=args.name,
         )
     except ValueError as exc:
         parser.error(str(exc))
