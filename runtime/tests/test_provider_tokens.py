@@ -163,8 +163,10 @@ async def test_an_es256_key_of_the_provider_verifies_too(provider: Provider) -> 
         ("another issuer", {"iss": "http://127.0.0.1:1/realms/other"}),
         ("another audience", {"aud": "another-system"}),
         ("no audience", {"aud": None}),
-        ("expired", {"exp": int(time.time()) - 120}),
-        ("not yet valid", {"nbf": int(time.time()) + 120}),
+        # Times relative to when the test runs ("now+"), not when it was collected: in a long run the
+        # two can be minutes apart, and a "not yet valid" token collected early is valid by then.
+        ("expired", {"exp": "now+-120"}),
+        ("not yet valid", {"nbf": "now+120"}),
         ("two roles", {"role": ["village_operator", "ministry_determiner"]}),
         ("a region outside the role's level", {"region": "17.71"}),
     ],
@@ -172,7 +174,12 @@ async def test_an_es256_key_of_the_provider_verifies_too(provider: Provider) -> 
 async def test_a_token_the_service_must_not_trust_is_a_401_problem(
     provider: Provider, case: str, overrides: dict[str, Any]
 ) -> None:
-    response = await get_me(service_for(provider.keys_client()), provider.token(**overrides))
+    now = int(time.time())
+    claims = {
+        k: now + int(v.removeprefix("now+")) if isinstance(v, str) and v.startswith("now+") else v
+        for k, v in overrides.items()
+    }
+    response = await get_me(service_for(provider.keys_client()), provider.token(**claims))
     assert response.status_code == 401, case
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["code"] == "invalid_token"
