@@ -16,6 +16,8 @@ import jwt
 import pytest
 
 from dtks_proposal.testing import OTHER_VILLAGE, count, database_of, sample_bodies
+from dtks_runtime.auth.sign_in import SignInError
+from dtks_runtime.auth.tokens import CLOCK_LEEWAY_SECONDS
 from dtks_runtime.identity_testing import Keycloak, KeycloakAdmin, client_credentials, refresh, sign_in
 
 # A first Keycloak start in a test run takes one to two minutes on a loaded machine.
@@ -159,3 +161,36 @@ async def test_a_disabled_user_can_no_longer_refresh_their_session(keycloak: Key
     await admin.disable_user(user_id)
     refused = await refresh(keycloak, renewed.json()["refresh_token"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+async def test_a_disabled_user_is_refused_by_the_service_once_their_access_token_expires(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    """The real guarantee: a service verifies tokens itself (never asking the provider per request)
+    and keeps a verified token until it expires, so a disabled user keeps access for at most one
+    access-token lifetime plus the clock leeway (5 min + 30 s with the realm's settings); their
+    refresh and any new sign-in are refused at once. Here the lifetime is 10 s (a client of its own)."""
+    admin = KeycloakAdmin(keycloak)
+    username, password = f"operator.{uuid.uuid4().hex[:6]}", "a-password-of-the-test"
+    user_id = await admin.add_user(username, password, "village_operator", OTHER_VILLAGE)
+    short_lived = await admin.console_client_copy(access_token_lifespan=10)
+    tokens = await sign_in(keycloak, username, password, client_id=short_lived)
+    access = tokens["access_token"]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 10
+    async with service(oidc_issuer=keycloak.issuer) as (_app, client):
+        before = await client.post("/proposals", json=proposal_body(), headers=bearer(access))
+        assert before.status_code == 201, before.text
+        await admin.disable_user(user_id)
+        refused = await refresh(keycloak, tokens["refresh_token"], client_id=short_lived)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+        with pytest.raises(SignInError):
+            await sign_in(keycloak, username, password, client_id=short_lived)
+        # Until it expires, the access token in hand still works: the service does not ask Keycloak.
+        if time.time() < claims["exp"]:
+            still = await client.post("/proposals", json=proposal_body(), headers=bearer(access))
+            assert still.status_code == 201, still.text
+        await asyncio.sleep(max(0.0, claims["exp"] + CLOCK_LEEWAY_SECONDS + 1 - time.time()))
+        after = await client.post("/proposals", json=proposal_body(), headers=bearer(access))
+        assert after.status_code == 401 and after.json()["code"] == "invalid_token", after.text
+        assert "expired" in after.json()["detail"]
