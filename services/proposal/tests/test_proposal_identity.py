@@ -94,6 +94,7 @@ async def test_an_agencys_client_credentials_token_is_verified_with_its_grant_an
     async with service(oidc_issuer=keycloak.issuer) as (app, client):
         principal = await app.state.tokens.authenticate(token)
         assert (principal.role.value, principal.region, principal.programs) == ("agency", "17.71", ("BLT",))
+        assert principal.name == "service-account-agency-dinsos-bengkulu"  # a system's name in its events
         refused = await client.post("/proposals", json=proposal_body(), headers=bearer(token))
         assert refused.status_code == 403 and refused.json()["code"] == "role_not_allowed"
         assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
