@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> None:
                     redirect_uri=args.redirect_uri,
                 )
             )
-        except (SignInError, httpx.HTTPError) as exc:
-            sys.exit(f"dtks-token: {exc or type(exc).__name__}")
+        except SignInError as exc:
+            sys.exit(f"dtks-token: {exc}")
+        except httpx.HTTPError as exc:
+            sys.exit(f"dtks-token: the identity provider {settings.oidc_issuer} did not answer: {exc!r}")
         print(json.dumps(tokens) if args.full else tokens["access_token"])
         return
     if not args.role or not args.region:
