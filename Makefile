@@ -51,7 +51,7 @@ run: install
 	python3 deploy/local/services.py start --state-dir $(STATE)
 	@# The demo data goes in once per state folder; `make stop` keeps it, `make clean` removes it.
 	@set -o pipefail; if [ -f $(STATE)/demo.done ]; then cat $(STATE)/demo.done; else \
-		$(PYTHON) deploy/local/demo.py | tee $(STATE)/demo.log && grep -A40 "The DTKS demo is up" $(STATE)/demo.log > $(STATE)/demo.done; fi
+		DTKS_STATE_DIR=$(STATE) $(PYTHON) deploy/local/demo.py | tee $(STATE)/demo.log && sed -n "/The DTKS demo is up/,\$$p" $(STATE)/demo.log > $(STATE)/demo.done; fi
 	@echo "Infrastructure addresses: source $(STATE)/env. Logs: $(STATE)/services/*.log"
 
 status:

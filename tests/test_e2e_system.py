@@ -24,6 +24,7 @@ import pytest
 
 from dtks_contracts.vocabulary.roles import Role
 from dtks_notification.testing import HttpReceiver, subscribed_agency
+from dtks_runtime.auth.dev_users import tier_users
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.local_system import LocalSystem
 from dtks_runtime.settings import LOCAL_JWT_SECRET
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.infra
 
 tokens = TokenService(LOCAL_JWT_SECRET)
 AGENCY_SECRET = "health-ministry-webhook-secret"
+OFFICERS = {(u.role, u.region): u for u in tier_users("17.71")}
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ def test_a_determined_household_has_its_full_history_across_services(system: Sys
     ):
         assert expected in types
     assert types.index("proposal.submitted") < types.index("registry.household_registered")
+    # Who did what: the demo acts as the officers it would create in Keycloak, by user and name.
+    submitted = next(e for e in history["events"] if e["event_type"] == "proposal.submitted")
+    officer = OFFICERS[(Role.VILLAGE_OPERATOR, submitted["payload"]["village_code"])]
+    assert (submitted["actor"]["subject"], submitted["actor"]["name"]) == (officer.username, officer.name)
+    forwarded = next(e for e in history["events"] if e["event_type"] == "verification.verified_at_tier")
+    assert forwarded["actor"]["name"] and forwarded["payload"]["verifier"] == forwarded["actor"]
 
 
 def test_a_return_at_the_province_reaches_the_village_and_the_resubmission_runs_the_tiers_again(

@@ -102,6 +102,21 @@ def test_readers_ignore_fields_added_by_newer_producers(submitted, village_opera
     assert envelope.typed_payload() == submitted
 
 
+def test_the_acting_persons_name_travels_with_the_event_and_older_events_without_it_still_read(
+    submitted, village_operator
+):
+    named = village_operator.model_copy(update={"name": "Sari Wulandari"})
+    signed_in = EventEnvelope.new(submitted, aggregate_version=1, actor=named)
+    again = EventEnvelope.from_bytes(signed_in.to_bytes())
+    assert again.actor is not None and again.actor.name == "Sari Wulandari"
+    # An event written before actors had names: the same bytes as then, and read as it was.
+    older = json.loads(EventEnvelope.new(submitted, aggregate_version=1, actor=village_operator).to_bytes())
+    assert set(older["actor"]) == {"subject", "role", "region"}
+    read = EventEnvelope.from_bytes(json.dumps(older).encode())
+    assert read.actor is not None and read.actor.name is None
+    assert read.typed_payload() == submitted
+
+
 def test_history_with_a_since_recoded_region_stays_readable(village_operator):
     # Written when 91.01.01 was a village's district; the current list no longer has it.
     envelope = EventEnvelope(

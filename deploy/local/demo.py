@@ -14,6 +14,13 @@ to the services over HTTP only, as their users would:
 4. prints where each service answers, how to get a token for each role, and a determined
    household with its audit history.
 
+Before all that, when the identity provider is known (``DTKS_OIDC_ISSUER`` and the Keycloak
+administrator's ``DTKS_KEYCLOAK_ADMIN_USER``/``_PASSWORD``, from the environment or the state
+folder's ``env`` that ``make run`` writes), it creates a named user for every tier of the regency in
+Keycloak (``dtks_runtime.auth.dev_users``; a user that exists is left alone) and prints how to sign
+in as each. The demo's own calls use development tokens naming those same officers, so the audit
+history shows who did what.
+
 Deterministic for a given seed; safe to run again on a fresh stack only (decree numbers repeat).
 """
 
@@ -26,14 +33,17 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from dtks_contracts.regions import children, region_name
 from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.auth.dev_users import PASSWORD_RULE, DevUser, ProviderAdmin, office_of, tier_users
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.settings import RuntimeSettings
+from dtks_runtime.testing import read_env_file
 from dtks_synthetic import Fault, generate_population, proposals
 
 REGENCY = os.environ.get("DTKS_DEMO_REGENCY", "17.71")
@@ -58,14 +68,50 @@ def say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
 
+OFFICERS = {(u.role, u.region): u for u in tier_users(REGENCY)}
+
+
+def provider_setting(name: str) -> str | None:
+    """From the environment, else from the env of the state folder ``DTKS_STATE_DIR`` names (make run
+    passes its own, which it does not source). Never a default folder: a demo run against other
+    services (the tests') must not reach the Keycloak of a make run in the same checkout."""
+    if name in os.environ:
+        return os.environ[name]
+    state = os.environ.get("DTKS_STATE_DIR")
+    env_file = Path(state) / "env" if state else None
+    return read_env_file(env_file).get(name) if env_file is not None and env_file.exists() else None
+
+
+async def create_sign_in_users() -> str | None:
+    """The regency's officers as users of the identity provider; its issuer, or None without one."""
+    issuer = provider_setting("DTKS_OIDC_ISSUER")
+    admin_user = provider_setting("DTKS_KEYCLOAK_ADMIN_USER")
+    admin_password = provider_setting("DTKS_KEYCLOAK_ADMIN_PASSWORD")
+    if not (issuer and admin_user and admin_password):
+        say("no identity provider in the environment: no sign-in users created (development tokens only)")
+        return None
+    url = provider_setting("DTKS_KEYCLOAK_URL") or issuer.split("/realms/")[0]
+    try:
+        done = await ProviderAdmin(url, admin_user, admin_password).ensure_users(OFFICERS.values())
+    except httpx.HTTPError as exc:
+        say(f"identity provider at {url} did not create the sign-in users ({exc!r}); going on without")
+        return None
+    say(f"identity provider: {len(done.created)} users created, {len(done.existing)} there already")
+    return issuer
+
+
 class Actors:
-    """Bearer tokens for every role the demo plays, signed with the services' secret."""
+    """Bearer tokens for every role the demo plays, signed with the services' secret, naming the
+    officer of that office (the user the identity provider has for it), so events say who acted."""
 
     def __init__(self) -> None:
         self.tokens = TokenService(RuntimeSettings().jwt_secret)
 
     def token(self, role: Role, region: str) -> str:
-        return self.tokens.issue(subject=f"demo-{role.value}@{region}", role=role, region=region)
+        officer = OFFICERS.get((role, region))
+        if officer is None:
+            return self.tokens.issue(subject=f"demo-{role.value}@{region}", role=role, region=region)
+        return self.tokens.issue(subject=officer.username, role=role, region=region, name=officer.name)
 
     def headers(self, role: Role, region: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, region)}"}
@@ -288,6 +334,7 @@ class Demo:
 
 async def run() -> None:
     started = time.monotonic()
+    issuer = await create_sign_in_users()
     async with httpx.AsyncClient(timeout=60) as client:
         demo = Demo(client)
         say(
@@ -358,6 +405,30 @@ async def run() -> None:
         household = decree1["registered"][0]
         say("done in %.0f s" % (time.monotonic() - started))
         print_guide(household, village, ids[0])
+        if issuer is not None:
+            print_sign_in(issuer, village)
+
+
+def print_sign_in(issuer: str, village: str) -> None:
+    """A few of the officers, and the rule for the rest."""
+    district = village.rsplit(".", 1)[0]
+    shown: list[DevUser] = [
+        OFFICERS[(Role.VILLAGE_OPERATOR, village)],
+        OFFICERS[(Role.DISTRICT_VERIFIER, district)],
+        *(OFFICERS[key] for key in OFFICERS if key[0] not in (Role.VILLAGE_OPERATOR, Role.DISTRICT_VERIFIER)),
+    ]
+    rows = "\n".join(f"  {u.username:<24} {u.password:<28} {u.name:<20} {office_of(u)}" for u in shown)
+    print(
+        f"""Sign in as any officer of {region_name(REGENCY)} (Keycloak, {issuer}):
+  {"user":<24} {"password":<28} {"name":<20} office
+{rows}
+  Every village: operator.{REGENCY.replace(".", "")}-DD-VVVV (DD.VVVV the end of its code), every district:
+  verifier.{REGENCY.replace(".", "")}-DD. Every password: {PASSWORD_RULE}.
+  Also the realm file's operator.1001 (password dev-operator-1001).
+A real token for one of them (source .dtks/env first):
+  .venv/bin/dtks-token --user {shown[0].username}
+"""
+    )
 
 
 def print_guide(household_id: str, village: str, proposal_id: str) -> None:

@@ -122,3 +122,12 @@ def test_the_token_command_prints_a_token_the_services_accept(
     token_cli(["--role", "regency_operator", "--region", "17.71"])
     principal = tokens.verify(capsys.readouterr().out.strip())
     assert (principal.role, principal.region) == (Role.REGENCY_OPERATOR, "17.71")
+
+
+def test_the_token_command_can_name_the_person(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DTKS_JWT_SECRET", SECRET)
+    token_cli(["--role", "village_operator", "--region", KOTA_BENGKULU_VILLAGE, "--name", "Sari Wulandari"])
+    principal = tokens.verify(capsys.readouterr().out.strip())
+    assert principal.as_actor().name == "Sari Wulandari"

@@ -163,8 +163,10 @@ async def test_an_es256_key_of_the_provider_verifies_too(provider: Provider) -> 
         ("another issuer", {"iss": "http://127.0.0.1:1/realms/other"}),
         ("another audience", {"aud": "another-system"}),
         ("no audience", {"aud": None}),
-        ("expired", {"exp": int(time.time()) - 120}),
-        ("not yet valid", {"nbf": int(time.time()) + 120}),
+        # Times relative to when the test runs ("now+"), not when it was collected: in a long run the
+        # two can be minutes apart, and a "not yet valid" token collected early is valid by then.
+        ("expired", {"exp": "now+-120"}),
+        ("not yet valid", {"nbf": "now+120"}),
         ("two roles", {"role": ["village_operator", "ministry_determiner"]}),
         ("a region outside the role's level", {"region": "17.71"}),
     ],
@@ -172,7 +174,12 @@ async def test_an_es256_key_of_the_provider_verifies_too(provider: Provider) -> 
 async def test_a_token_the_service_must_not_trust_is_a_401_problem(
     provider: Provider, case: str, overrides: dict[str, Any]
 ) -> None:
-    response = await get_me(service_for(provider.keys_client()), provider.token(**overrides))
+    now = int(time.time())
+    claims = {
+        k: now + int(v.removeprefix("now+")) if isinstance(v, str) and v.startswith("now+") else v
+        for k, v in overrides.items()
+    }
+    response = await get_me(service_for(provider.keys_client()), provider.token(**claims))
     assert response.status_code == 401, case
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["code"] == "invalid_token"
@@ -312,3 +319,21 @@ async def test_a_production_service_refuses_development_tokens_and_checks_its_pr
         await app.state.tokens.authenticate(development)
     assert (await app.state.tokens.authenticate(provider.token())).region == VILLAGE
     assert "identity_provider" in runtime._health_checks
+
+
+async def test_the_persons_name_from_the_provider_is_recorded_with_what_they_do(provider: Provider) -> None:
+    tokens = service_for(provider.keys_client())
+    named = await tokens.authenticate(
+        provider.token(name="Sari Wulandari", preferred_username="operator.1001")
+    )
+    username_only = await tokens.authenticate(provider.token(preferred_username="operator.1001"))
+    # A name the contracts refuse (a text-direction override) falls back rather than failing later.
+    spoofed = await tokens.authenticate(
+        provider.token(name="Sari \u202eirawulandari", preferred_username="operator.1001")
+    )
+    neither = await tokens.authenticate(provider.token())
+    assert named.as_actor().name == "Sari Wulandari"
+    assert named.as_actor().subject == "4ebde7fa-a317-467f-9ce9-ae463181323c"
+    assert (username_only.name, spoofed.name, neither.name) == ("operator.1001", "operator.1001", None)
+    # Unknown, the name is left out of the event altogether: events look as they did before.
+    assert "name" not in neither.as_actor().model_dump(mode="json")

@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegionCode, listed_region_level, region_level
-from dtks_contracts.text import SafeStr
+from dtks_contracts.text import Name, SafeStr
 from dtks_contracts.vocabulary.roles import ROLE_REGION_LEVEL, Role
 
 
@@ -16,6 +16,15 @@ class Actor(ContractModel):
     subject: SafeStr = Field(min_length=1, max_length=200, description="Stable id of the user or client")
     role: Role
     region: RegionCode
+    # Added after the first events were written: optional, so events without it still read; left out
+    # of the JSON when unknown (system events, development tokens without --name), so those events'
+    # bytes are what they were before the field existed.
+    name: Name | None = Field(
+        default=None,
+        exclude_if=lambda name: name is None,
+        description="The person's name as the identity provider knows them (e.g. 'Sari Wulandari'), "
+        "so the audit history shows who acted; absent when unknown",
+    )
 
     @model_validator(mode="after")
     def _region_fits_role(self) -> Actor:

@@ -4,11 +4,7 @@ the administrator's calls the tests make (rotate the signing key, disable a user
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -20,15 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from dtks_runtime.auth.sign_in import CONSOLE_CLIENT, CONSOLE_REDIRECT, sign_in_with_pkce
 from dtks_runtime.testing import read_env_file
 
 REALM = "dtks"
-CONSOLE_CLIENT = "dtks-console"
-CONSOLE_REDIRECT = "http://127.0.0.1:8090/signed-in"  # the console's local address (deploy/keycloak)
 
 
 @dataclass(frozen=True)
@@ -98,61 +92,27 @@ def _drop_database(server_url: str, name: str) -> None:
 
 
 async def sign_in(
-    keycloak: Keycloak, username: str, password: str, *, redirect_uri: str = CONSOLE_REDIRECT
+    keycloak: Keycloak,
+    username: str,
+    password: str,
+    *,
+    redirect_uri: str = CONSOLE_REDIRECT,
+    client_id: str = CONSOLE_CLIENT,
 ) -> dict[str, Any]:
     """What the console does for a person: the authorization-code flow with PKCE (S256), its login
-    form filled in as a browser would. Answers the token response."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    state = secrets.token_urlsafe(12)
-    async with httpx.AsyncClient(timeout=30) as browser:  # keeps Keycloak's session cookies
-        page = await browser.get(
-            f"{keycloak.issuer}/protocol/openid-connect/auth",
-            params={
-                "client_id": CONSOLE_CLIENT,
-                "response_type": "code",
-                "scope": "openid",
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
-        )
-        page.raise_for_status()
-        # Keycloak's session cookies are Secure: a browser sends them to http://127.0.0.1 (a secure
-        # context to it), httpx's cookie jar does not, so they are passed on by hand.
-        cookies = "; ".join(f"{name}={value}" for name, value in page.cookies.items())
-        form = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
-        if form is None:
-            raise AssertionError(f"no login form in Keycloak's page: {page.text[:500]}")
-        answer = await browser.post(
-            html.unescape(form.group(1)),
-            data={"username": username, "password": password},
-            headers={"Cookie": cookies},
-        )
-        if answer.status_code != 302:
-            raise AssertionError(f"sign-in of {username} was not redirected: {answer.status_code}")
-        query = parse_qs(urlsplit(answer.headers["location"]).query)
-        assert query["state"] == [state]
-        tokens = await browser.post(
-            keycloak.token_url,
-            data={
-                "grant_type": "authorization_code",
-                "code": query["code"][0],
-                "redirect_uri": redirect_uri,
-                "client_id": CONSOLE_CLIENT,
-                "code_verifier": verifier,
-            },
-        )
-        tokens.raise_for_status()
-        return dict(tokens.json())
+    form filled in as a browser would (dtks_runtime.auth.sign_in). Answers the token response."""
+    return await sign_in_with_pkce(
+        keycloak.issuer, username, password, client_id=client_id, redirect_uri=redirect_uri
+    )
 
 
-async def refresh(keycloak: Keycloak, refresh_token: str) -> httpx.Response:
+async def refresh(
+    keycloak: Keycloak, refresh_token: str, *, client_id: str = CONSOLE_CLIENT
+) -> httpx.Response:
     async with httpx.AsyncClient(timeout=30) as http:
         return await http.post(
             keycloak.token_url,
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": CONSOLE_CLIENT},
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id},
         )
 
 
@@ -219,6 +179,31 @@ class KeycloakAdmin:
                 f"{self.base}/users/{user_id}", headers=await self._headers(http), json={"enabled": False}
             )
             answer.raise_for_status()
+
+    async def console_client_copy(self, *, access_token_lifespan: int) -> str:
+        """A new public client like dtks-console (same flow, mappers and redirect URIs) whose access
+        tokens live ``access_token_lifespan`` seconds: lets a test see a token expire without
+        changing the realm every other test shares. Answers its client id."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            headers = await self._headers(http)
+            found = await http.get(
+                f"{self.base}/clients", params={"clientId": CONSOLE_CLIENT}, headers=headers
+            )
+            found.raise_for_status()
+            client = dict(found.json()[0])
+            client_id = f"{CONSOLE_CLIENT}-{uuid.uuid4().hex[:6]}"
+            client.pop("id", None)
+            client["clientId"] = client_id
+            client["protocolMappers"] = [
+                {k: v for k, v in m.items() if k != "id"} for m in client.get("protocolMappers", [])
+            ]
+            client["attributes"] = {
+                **client.get("attributes", {}),
+                "access.token.lifespan": str(access_token_lifespan),
+            }
+            created = await http.post(f"{self.base}/clients", headers=headers, json=client)
+            created.raise_for_status()
+            return client_id
 
     async def rotate_signing_key(self) -> None:
         """A new RS256 key with a higher priority than every other: it signs every token from now on;

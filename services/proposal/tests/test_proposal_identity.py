@@ -10,11 +10,14 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import jwt
 import pytest
 
 from dtks_proposal.testing import OTHER_VILLAGE, count, database_of, sample_bodies
+from dtks_runtime.auth.sign_in import SignInError
+from dtks_runtime.auth.tokens import CLOCK_LEEWAY_SECONDS
 from dtks_runtime.identity_testing import Keycloak, KeycloakAdmin, client_credentials, refresh, sign_in
 
 # A first Keycloak start in a test run takes one to two minutes on a loaded machine.
@@ -52,6 +55,38 @@ async def test_a_village_operator_signed_in_with_pkce_submits_a_proposal(
         assert health["checks"]["identity_provider"]["ok"] is True
 
 
+async def test_the_officer_who_submitted_is_recorded_by_subject_and_name_in_the_event_and_timeline(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    tokens = await sign_in(keycloak, *OPERATOR)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    body = proposal_body()
+    async with service(oidc_issuer=keycloak.issuer) as (app, client):
+        accepted = await client.post("/proposals", json=body, headers=bearer(tokens["access_token"]))
+        assert accepted.status_code == 201, accepted.text
+        connection = await asyncpg.connect(database_of(app))
+        try:
+            stored = await connection.fetchval(
+                "SELECT envelope::text FROM events WHERE event_type = 'proposal.submitted'"
+            )
+        finally:
+            await connection.close()
+        timeline = (
+            await client.get(f"/proposals/{body['proposal_id']}", headers=bearer(tokens["access_token"]))
+        ).json()["timeline"]
+    # Keycloak's user id (a UUID, stable across renames) and the name the realm gives operator.1001.
+    officer = {
+        "subject": claims["sub"],
+        "role": "village_operator",
+        "region": "17.71.01.1001",
+        "name": "Sari Wulandari",
+    }
+    event = json.loads(stored)
+    assert event["actor"] == officer
+    assert event["payload"]["submitted_by"] == officer
+    assert timeline[0]["event"] == "proposal.submitted" and timeline[0]["actor"] == officer
+
+
 async def test_an_agencys_client_credentials_token_is_verified_with_its_grant_and_cannot_submit(
     service: ServiceFactory, keycloak: Keycloak
 ) -> None:
@@ -59,6 +94,7 @@ async def test_an_agencys_client_credentials_token_is_verified_with_its_grant_an
     async with service(oidc_issuer=keycloak.issuer) as (app, client):
         principal = await app.state.tokens.authenticate(token)
         assert (principal.role.value, principal.region, principal.programs) == ("agency", "17.71", ("BLT",))
+        assert principal.name == "service-account-agency-dinsos-bengkulu"  # a system's name in its events
         refused = await client.post("/proposals", json=proposal_body(), headers=bearer(token))
         assert refused.status_code == 403 and refused.json()["code"] == "role_not_allowed"
         assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
@@ -126,3 +162,36 @@ async def test_a_disabled_user_can_no_longer_refresh_their_session(keycloak: Key
     await admin.disable_user(user_id)
     refused = await refresh(keycloak, renewed.json()["refresh_token"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+async def test_a_disabled_user_is_refused_by_the_service_once_their_access_token_expires(
+    service: ServiceFactory, keycloak: Keycloak
+) -> None:
+    """The real guarantee: a service verifies tokens itself (never asking the provider per request)
+    and keeps a verified token until it expires, so a disabled user keeps access for at most one
+    access-token lifetime plus the clock leeway (5 min + 30 s with the realm's settings); their
+    refresh and any new sign-in are refused at once. Here the lifetime is 10 s (a client of its own)."""
+    admin = KeycloakAdmin(keycloak)
+    username, password = f"operator.{uuid.uuid4().hex[:6]}", "a-password-of-the-test"
+    user_id = await admin.add_user(username, password, "village_operator", OTHER_VILLAGE)
+    short_lived = await admin.console_client_copy(access_token_lifespan=10)
+    tokens = await sign_in(keycloak, username, password, client_id=short_lived)
+    access = tokens["access_token"]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 10
+    async with service(oidc_issuer=keycloak.issuer) as (_app, client):
+        before = await client.post("/proposals", json=proposal_body(), headers=bearer(access))
+        assert before.status_code == 201, before.text
+        await admin.disable_user(user_id)
+        refused = await refresh(keycloak, tokens["refresh_token"], client_id=short_lived)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+        with pytest.raises(SignInError):
+            await sign_in(keycloak, username, password, client_id=short_lived)
+        # Until it expires, the access token in hand still works: the service does not ask Keycloak.
+        if time.time() < claims["exp"]:
+            still = await client.post("/proposals", json=proposal_body(), headers=bearer(access))
+            assert still.status_code == 201, still.text
+        await asyncio.sleep(max(0.0, claims["exp"] + CLOCK_LEEWAY_SECONDS + 1 - time.time()))
+        after = await client.post("/proposals", json=proposal_body(), headers=bearer(access))
+        assert after.status_code == 401 and after.json()["code"] == "invalid_token", after.text
+        assert "expired" in after.json()["detail"]

@@ -55,8 +55,9 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
     village = household.village_code
     t = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
     operator = Actor(subject="op-1", role=Role.VILLAGE_OPERATOR, region=village)
-    district = Actor(subject="kec-1", role=Role.DISTRICT_VERIFIER, region=village[:8])
-    regency = Actor(subject="dinsos-1", role=Role.REGENCY_OPERATOR, region=village[:5])
+    # The officers as the identity provider knows them: a user id and the person's name.
+    district = Actor(subject="kec-1", role=Role.DISTRICT_VERIFIER, region=village[:8], name="Budi Santoso")
+    regency = Actor(subject="dinsos-1", role=Role.REGENCY_OPERATOR, region=village[:5], name="Rina Marlina")
     deliberation = Deliberation(kind="muskel", date=dt.date(2026, 11, 2), minutes_ref="docs/muskel.pdf")
     content = dict(proposal_id=pid, kind="new_household", origin="village", village_code=village,
                    deliberation=deliberation, household=household, submitted_by=operator)  # fmt: skip
@@ -123,6 +124,12 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
     assert rounds == [1, 2]
     returned_doc = next(e for e in events if e["event_type"] == "verification.returned_at_tier")
     assert returned_doc["payload"]["reasons"][0]["code"] == "NAME_MISMATCH"
+    # Who forwarded and who returned it, by id and by name.
+    forwarded_doc = next(e for e in events if e["event_type"] == "verification.verified_at_tier")
+    assert (forwarded_doc["actor"]["subject"], forwarded_doc["actor"]["name"]) == ("kec-1", "Budi Santoso")
+    assert forwarded_doc["payload"]["verifier"]["name"] == "Budi Santoso"
+    assert (returned_doc["actor"]["subject"], returned_doc["actor"]["name"]) == ("dinsos-1", "Rina Marlina")
+    assert returned_doc["payload"]["returned_by"]["name"] == "Rina Marlina"
     decree_doc = next(e for e in events if e["event_type"] == "registry.determination_issued")
     assert (
         decree_doc["payload"]["this_household"] == "registered" and "registered" not in decree_doc["payload"]

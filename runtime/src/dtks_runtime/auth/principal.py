@@ -16,6 +16,8 @@ class Principal:
     region: str
     # Programs an agency was granted (empty: all); other roles ignore it.
     programs: tuple[str, ...] = field(default_factory=tuple)
+    # The person's name as the identity provider knows them, for the audit history; None if unknown.
+    name: str | None = None
 
     def covers(self, region_code: str) -> bool:
         """True if ``region_code`` lies inside this principal's region scope."""
@@ -23,7 +25,7 @@ class Principal:
 
     def as_actor(self) -> Actor:
         """The principal as recorded in the events it causes."""
-        return Actor(subject=self.subject, role=self.role, region=self.region)
+        return Actor(subject=self.subject, role=self.role, region=self.region, name=self.name)
 
 
 def check_scope(role: Role, region: str) -> None:

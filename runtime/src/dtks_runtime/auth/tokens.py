@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 
+from dtks_contracts.text import unsafe_character
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.oidc import PROVIDER_ALGORITHMS, ProviderKeys
 from dtks_runtime.auth.principal import Principal, check_scope
@@ -46,6 +47,7 @@ class TokenService:
         region: str,
         ttl_seconds: int = 8 * 3600,
         programs: tuple[str, ...] = (),
+        name: str | None = None,
     ) -> str:
         if self._secret is None:
             raise ValueError("this service accepts no shared-secret tokens, so it cannot issue one")
@@ -61,6 +63,8 @@ class TokenService:
         }
         if programs:
             claims["programs"] = list(programs)
+        if name:
+            claims["name"] = name
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     async def authenticate(self, token: str) -> Principal:
@@ -117,7 +121,13 @@ class TokenService:
         programs = claims.get("programs", ())
         # A provider may map a single-valued attribute as a string: one program, not its letters.
         programs = (programs,) if isinstance(programs, str) else tuple(str(p) for p in programs)
-        principal = Principal(subject=str(claims["sub"]), role=role, region=region, programs=programs)
+        principal = Principal(
+            subject=str(claims["sub"]),
+            role=role,
+            region=region,
+            programs=programs,
+            name=_display_name(claims),
+        )
         # The leeway admitted a token a little early or late; the cache must admit the same window.
         leeway = CLOCK_LEEWAY_SECONDS if algorithm in PROVIDER_ALGORITHMS else 0
         return principal, float(claims.get("nbf", 0)) - leeway, float(claims["exp"]) + leeway
@@ -138,6 +148,26 @@ class TokenService:
             options={"require": ["sub", "role", "region", "exp", "iss", "aud"]},
         )
         return claims
+
+
+NAME_MAX_LENGTH = 200  # what the contracts' Actor.name holds
+
+
+def _display_name(claims: dict[str, Any]) -> str | None:
+    """Who the person is to the provider: the ``name`` claim (OIDC's full name), else their
+    ``preferred_username`` (all an agency's service account has: ``service-account-<client>``);
+    None for a token with neither (a development token without ``--name``).
+
+    A name the contracts would refuse (control or text-direction characters) must not turn every
+    request of that person into a 500: it falls back to the next claim, or to none.
+    """
+    for claim in ("name", "preferred_username"):
+        value = claims.get(claim)
+        if isinstance(value, str):
+            value = value.strip()[:NAME_MAX_LENGTH].strip()
+            if value and unsafe_character(value) is None:
+                return value
+    return None
 
 
 def _one_role(claim: object) -> Role:
