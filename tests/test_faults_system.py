@@ -111,30 +111,19 @@ class Stack:
         (self.state / "kafka" / "kafka.pid").unlink(missing_ok=True)
 
     def start(self) -> None:
-        """Idempotent: starts whatever of the two is down, on the ports it had."""
-        if not (self.state / "pg" / "postmaster.pid").exists():
-            self.start_postgres()  # stack.py would pick a new port, and the services keep the old URL
-        self._run("start")  # Kafka: stack.py reuses its ports
+        """Idempotent: starts whatever of the two is down, on the ports it had (stack.py keeps each
+        server's port in its state folder, so the services' URLs stay right)."""
+        self._run("start")
         assert self.env["DTKS_KAFKA_BOOTSTRAP"] == self.infra.kafka_bootstrap, "the broker moved ports"
-
-    def _pg_ctl(self, *args: str) -> None:
-        bindir = next(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")).parent
-        command = [str(bindir / "pg_ctl"), "-D", str(self.state / "pg"), *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, timeout=120, stdout=subprocess.DEVNULL)
+        assert self.env["DTKS_DATABASE_URL"] == self.infra.database_url, "PostgreSQL moved ports"
 
     def stop_postgres(self) -> None:
-        self._pg_ctl("-w", "-t", "60", "stop", "-m", "fast")
+        """A fast shutdown (``pg_ctl stop -m fast``), as ``stack.py stop postgres`` does it."""
+        self._run("stop", "postgres")
 
     def start_postgres(self) -> None:
         """Back on the same port: the services keep their URLs."""
-        port, run = self.env["DTKS_PG_PORT"], self.state / "pg-run"
-        opts = (
-            f"-p {port} -k {run} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-            "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
-        )
-        self._pg_ctl("-o", opts, "-l", str(run / "pg.log"), "-w", "-t", "60", "start")
+        self.start()
 
 
 def _alive(pid: int) -> bool:

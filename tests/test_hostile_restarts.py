@@ -18,16 +18,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from dtks_contracts.events import HouseholdRegistered
 from dtks_contracts.vocabulary.roles import Role
+from dtks_notification.testing import HttpReceiver, Received, envelope, free_port, household, produce
+from dtks_runtime.auth import TokenService
 from dtks_runtime.local_system import EVENT_SERVICES, LocalSystem
+from dtks_runtime.settings import LOCAL_JWT_SECRET
 from dtks_runtime.testing import Infra, read_env_file
 from dtks_synthetic import generate_population, proposals
 
@@ -294,3 +300,110 @@ async def test_postgres_does_not_move_silently_when_its_port_was_taken_meanwhile
     assert refused.returncode != 0
     assert f"127.0.0.1:{port}" in refused.stderr and "another process" in refused.stderr, refused.stderr
     assert stack.env["DTKS_PG_PORT"] == str(port)
+
+
+# The sender's poll in the next test: a delivery well inside it was woken by LISTEN/NOTIFY.
+SENDER_POLL_SECONDS = 60.0
+WOKEN_WITHIN = 5.0
+
+
+async def test_the_notification_sender_listens_again_after_a_postgres_restart_and_delivers_at_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The sender is woken by NOTIFY on a connection of its own; after `stack.py restart postgres`
+    it opens that connection again (/healthz's delivery_listener counts it), and deliveries decided
+    afterwards go out at once rather than at the next poll (here a minute away)."""
+    env = stack.env
+    database, prefix, port = f"lsn_{uuid.uuid4().hex[:10]}", f"lsn{uuid.uuid4().hex[:8]}.", free_port()
+    url = f"http://127.0.0.1:{port}"
+    arrived: list[float] = []
+
+    async def note_arrival(_: Received, __: int) -> int:
+        arrived.append(time.monotonic())
+        return 200
+
+    receiver = await HttpReceiver(note_arrival).start()
+    log = tmp_path / "notification.log"
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dtks_notification.main",
+            env={
+                **os.environ,
+                "DTKS_KAFKA_BOOTSTRAP": env["DTKS_KAFKA_BOOTSTRAP"],
+                "DTKS_DATABASE_URL": env["DTKS_DATABASE_URL"],
+                "DTKS_DATABASE_NAME": database,
+                "DTKS_TOPIC_PREFIX": prefix,
+                "DTKS_NOTIFICATION_PORT": str(port),
+                "DTKS_JWT_SECRET": LOCAL_JWT_SECRET,
+                "DTKS_NOTIFICATION_SENDER_POLL_SECONDS": str(SENDER_POLL_SECONDS),
+                "DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS": "true",  # the receiver is on 127.0.0.1
+            },
+            stdout=out,
+            stderr=out,
+        )
+
+    async def listener(within: float, connects: int) -> dict[str, Any]:
+        """Waits for /healthz ok with the listener connected ``connects`` times; returns the report."""
+        started, last = time.monotonic(), None
+        while time.monotonic() - started < within:
+            assert process.returncode is None, log.read_text()[-3000:]
+            try:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    answer = await http.get(f"{url}/healthz")
+                report = answer.json()
+                check = report["checks"].get("delivery_listener", {})
+                if answer.status_code == 200 and check.get("listening") and check["connects"] >= connects:
+                    return report
+                last = report
+            except (httpx.TransportError, ValueError) as exc:
+                last = repr(exc)
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"no listener connected {connects} times within {within:.0f} s: {last}")
+
+    async def delivered(n: int) -> float:
+        """Seconds from producing the household's registration to its webhook arriving."""
+        registered = HouseholdRegistered(
+            household_id=f"h-{n}", decree_number="D-1", proposal_id=f"p-{n}", household=household(f"h-{n}")
+        )
+        before, sent = len(arrived), time.monotonic()
+        await produce(env["DTKS_KAFKA_BOOTSTRAP"], prefix, [envelope(registered)])
+        while len(arrived) == before:
+            assert time.monotonic() - sent < SENDER_POLL_SECONDS * 2, f"delivery {n} never arrived"
+            await asyncio.sleep(0.05)
+        return arrived[before] - sent
+
+    try:
+        await listener(120, connects=1)
+        token = TokenService(LOCAL_JWT_SECRET).issue(subject="bpjs", role=Role.AGENCY, region="ID")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            subscribed = await http.post(
+                "/subscriptions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"callback_url": receiver.url, "secret": "restart-test-secret-0123456789"},
+            )
+        assert subscribed.status_code == 201, subscribed.text
+        before = [await delivered(n) for n in range(2)]
+        say(f"deliveries before the restart arrived after {[round(s, 2) for s in before]} s")
+        await asyncio.to_thread(stack.run, "restart", "postgres")
+        report = await listener(RECOVERED_WITHIN, connects=2)
+        say(f"listener after the restart: {report['checks']['delivery_listener']}")
+        after = [await delivered(n) for n in range(2, 5)]
+        say(f"deliveries after the restart arrived after {[round(s, 2) for s in after]} s")
+        assert max(before + after) < WOKEN_WITHIN, (before, after)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await receiver.stop()
+        await asyncio.to_thread(stack.run, "start", check=False)  # whatever else happened: up again
+        admin = await asyncpg.connect(env["DTKS_DATABASE_URL"])
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await admin.close()

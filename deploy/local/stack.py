@@ -382,17 +382,23 @@ def service_login(service: str, env: dict[str, str]) -> dict[str, str]:
     return {"DTKS_KAFKA_USERNAME": service, "DTKS_KAFKA_PASSWORD": password}
 
 
-def service_acls(service: str) -> list[list[str]]:
+def service_acls(service: str, topic_prefix: str = "") -> list[list[str]]:
     """AclCommand arguments that give ``service`` what it needs and nothing more (one list a call).
 
     Prefixed patterns: ``dtks.<service>.`` covers its events and, for the registry, the public copy;
     ``dtks.dlq.<service>`` and ``dtks.retry.<service>`` its consumers' dead letters and retries;
     groups ``<service>`` its consumer groups (all are named after the service). Create on its own
     topics lets a service make them where no administrator did (the local stack); reading the topics
-    it consumes is all it gets of the others'."""
+    it consumes is all it gets of the others'. ``topic_prefix`` is the services' DTKS_TOPIC_PREFIX:
+    every topic pattern begins with it (consumer groups are not prefixed), so the ACLs hold for the
+    topics the services really use, and the same names without it are nobody's."""
     principal = ["--allow-principal", f"User:{service}", "--resource-pattern-type", "prefixed"]
-    own = [f"dtks.{service}.", f"dtks.dlq.{service}", f"dtks.retry.{service}"]
-    read = [*own, *(f"dtks.{owner}.events" for owner in SERVICE_READS[service])]
+    own = [
+        f"{topic_prefix}dtks.{service}.",
+        f"{topic_prefix}dtks.dlq.{service}",
+        f"{topic_prefix}dtks.retry.{service}",
+    ]
+    read = [*own, *(f"{topic_prefix}dtks.{owner}.events" for owner in SERVICE_READS[service])]
     topics = lambda names: [arg for name in names for arg in ("--topic", name)]  # noqa: E731
     return [
         [*principal, "--operation", "Write", "--operation", "Create", *topics(own)],
@@ -402,8 +408,11 @@ def service_acls(service: str) -> list[list[str]]:
 
 
 def apply_acls(kdir: Path, port: int, admin_password: str, log4j: Path) -> None:
-    """Add every service's ACLs through Kafka's AclCommand as the admin (adding twice is harmless).
-    The calls run side by side: each is a JVM start of a second or two."""
+    """Add every service's ACLs through Kafka's AclCommand as the admin (adding twice is harmless),
+    for the topic prefix the services will use (DTKS_TOPIC_PREFIX in stack.py's environment; applied
+    at every start, so a broker restarted with another prefix gets its ACLs too). The calls run side
+    by side: each is a JVM start of a second or two."""
+    topic_prefix = os.environ.get("DTKS_TOPIC_PREFIX", "")
     admin_config = kdir / "admin.properties"
     admin_config.write_text(
         "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
@@ -427,7 +436,7 @@ def apply_acls(kdir: Path, port: int, admin_password: str, log4j: Path) -> None:
             text=True,
         )
         for service in SERVICE_READS
-        for args in service_acls(service)
+        for args in service_acls(service, topic_prefix)
     ]
     failed = [(call.args, err) for call in calls for _, err in [call.communicate()] if call.returncode != 0]
     if failed:

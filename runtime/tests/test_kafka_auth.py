@@ -5,6 +5,7 @@ its own topics, reads those it consumes, and a client without a login gets nothi
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -168,3 +169,25 @@ def test_production_refuses_a_plaintext_broker():
         update={"kafka_security_protocol": "SASL_SSL", "kafka_username": "proposal", "kafka_password": "p"}
     )
     secured.check_production_safety()
+
+
+def test_the_acls_name_the_topics_with_the_topic_prefix_the_services_use() -> None:
+    """A stack started with DTKS_TOPIC_PREFIX gives its ACLs on the prefixed topics (those the services
+    use), not on the bare names; consumer groups are not prefixed."""
+    spec = importlib.util.spec_from_file_location("dtks_local_stack", STACK)
+    assert spec is not None and spec.loader is not None
+    stack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stack)
+    calls = stack.service_acls("proposal", "run7.")
+    topics = [args[i + 1] for args in calls for i, arg in enumerate(args) if arg == "--topic"]
+    groups = [args[i + 1] for args in calls for i, arg in enumerate(args) if arg == "--group"]
+    assert {"run7.dtks.proposal.", "run7.dtks.dlq.proposal", "run7.dtks.verification.events"} <= set(topics)
+    assert all(topic.startswith("run7.dtks.") for topic in topics), topics
+    assert groups == ["proposal"]
+    bare = [
+        args[i + 1]
+        for args in stack.service_acls("proposal")
+        for i, arg in enumerate(args)
+        if arg == "--topic"
+    ]
+    assert all(topic.startswith("dtks.") for topic in bare), bare  # no prefix configured: the bare names

@@ -123,6 +123,36 @@ async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_
     assert stopped_cleanly == ["steady"]  # the runtime's stop reached it and waited for it
 
 
+async def test_work_started_by_on_started_is_supervised_and_its_closers_run_after_it_stopped(
+    settings: RuntimeSettings,
+) -> None:
+    """A service starts its workers from ``on_started`` rather than wrapping the lifespan by hand:
+    they are the runtime's tasks, and what they use is closed by ``on_stop`` only once they ended."""
+    order: list[str] = []
+
+    async def started(runtime: ServiceRuntime) -> None:
+        async def worker(stop: asyncio.Event) -> None:
+            await stop.wait()
+            await asyncio.sleep(0.1)  # winding down still uses its client
+            order.append("worker ended")
+
+        async def close(what: str) -> None:
+            order.append(f"{what} closed")
+
+        runtime.on_stop(lambda: close("session"))
+        runtime.on_stop(lambda: close("channel"))  # registered last, closed first
+        runtime.supervise("own-worker", worker)
+
+    runtime = ServiceRuntime(service="probe", settings=settings)
+    app = create_app(
+        runtime, title="probe", description="a service with a start of its own", on_started=started
+    )
+    async with app.router.lifespan_context(app):
+        assert (await runtime.health())["tasks"]["own-worker"] == "running"
+        assert order == []
+    assert order == ["worker ended", "channel closed", "session closed"]
+
+
 async def test_a_supervised_worker_silent_past_its_limit_is_reported_stuck_until_it_beats_again(
     settings: RuntimeSettings,
 ) -> None:

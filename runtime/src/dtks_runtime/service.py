@@ -74,6 +74,7 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     # Supervised tasks that promised a heartbeat: name -> (seconds of silence allowed, last beat).
     _heartbeats: dict[str, tuple[float, float]] = field(default_factory=dict)
     _broker: BrokerProbe | None = None
@@ -202,6 +203,12 @@ class ServiceRuntime:
         if name in self._heartbeats:
             self._heartbeats[name] = (self._heartbeats[name][0], time.monotonic())
 
+    def on_stop(self, close: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``close`` (a client's ``close``, say) when the service stops: after its tasks ended,
+        so nothing a supervised worker or a consumer still uses is closed under it, and before the
+        pool closes. Closers run last registered first; one that fails is logged, the others run."""
+        self._closers.append(close)
+
     def _report_end(self, task: asyncio.Task[None]) -> None:
         if self._stop.is_set():
             return  # stopping: every task is meant to end
@@ -218,6 +225,12 @@ class ServiceRuntime:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, 30)
         self._tasks.clear()
+        while self._closers:
+            close = self._closers.pop()
+            try:
+                await close()
+            except Exception as error:
+                log.error("closing on stop failed", error=repr(error))
         if self.pool is not None:
             await self.pool.close()
         if self._broker is not None:
@@ -347,6 +360,10 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app of a service: lifespan runs the runtime; tracing, problems and health built in.
 
+    ``on_started``: a service's own start, once the runtime runs (its pool, store and stop signal
+    exist): where it starts its workers (``runtime.supervise``) and registers what to close when it
+    stops (``runtime.on_stop``), instead of wrapping the app's lifespan by hand.
+
     ``body_limits``: the routes whose bodies may be larger than ``DTKS_HTTP_MAX_BODY_BYTES``, as
     ``{"POST /imports": bytes}`` (see dtks_runtime.body_limits)."""
     settings = runtime.settings
@@ -357,12 +374,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
-        if on_started is not None:
-            await on_started(runtime)
-        if os.environ.get("DTKS_TUNE_GC") == "1":  # set by serve(): a service process, not a test
-            tune_garbage_collector()
-        log.info("service started", service=runtime.service)
         try:
+            if on_started is not None:
+                await on_started(runtime)
+            if os.environ.get("DTKS_TUNE_GC") == "1":  # set by serve(): a service process, not a test
+                tune_garbage_collector()
+            log.info("service started", service=runtime.service)
             yield
         finally:
             await runtime.stop()

@@ -118,6 +118,14 @@ def test_a_file_without_the_member_columns_is_refused_whole() -> None:
         parse_file(b"kk_number,name\n1771010406240001,Budi\n", "f.csv")
 
 
+def test_a_file_read_row_by_row_is_refused_whole_when_it_stops_being_utf8_far_down() -> None:
+    rows = rows_of(BODIES)
+    good = csv_bytes(rows * 400)  # well past the decoder's first reads and a chunk of rows
+    with pytest.raises(FileRefused, match="UTF-8"):
+        parse_file(good + b"1771010406240001,\xff\xfe\n", "f.csv")
+    assert len(parse_file(b"\xef\xbb\xbf" + good, "f.csv").rows) == len(rows) * 400  # a BOM is fine
+
+
 def test_a_fingerprint_tells_a_retry_from_another_request_whatever_the_key_order() -> None:
     body = _body()
     reordered = dict(reversed(list(body.items())))

@@ -76,3 +76,28 @@ async def test_the_csv_export_neutralises_formula_cells_and_the_jsonl_is_untouch
     )
     [line] = jsonl.text.splitlines()
     assert [m["name"] for m in json.loads(line)["members"]] == [FORMULA, "+62 812 Budi"]
+
+
+async def test_the_csv_export_neutralises_cells_led_by_full_width_formula_characters(registry):
+    """＝＋－＠ (U+FF1D, U+FF0B, U+FF0D, U+FF20) become = + - @ when a spreadsheet normalises them."""
+    full_width = [
+        '\uff1dHYPERLINK("http://attacker.example/","Klik")',  # ＝
+        "\uff0b62 812 Budi",  # ＋
+        "\uff0d1+SUM(A1:A9)",  # －
+        "\uff20SUM(A1:A9)",  # ＠
+    ]
+    households = [_named(81, full_width[0], full_width[1]), _named(82, full_width[2], full_width[3])]
+    await registry.accept(
+        [
+            acceptance(f"prop-csv-wide-{i}", accepted_at=ago(2), household=h, programs=[Program.PKH])
+            for i, h in enumerate(households)
+        ]
+    )
+    issued = await registry.decree("33/HUK/2027", "2027-01", cutoff=ago(1))
+    assert issued.status_code == 201, issued.text
+    agency = registry.auth(Role.AGENCY, "ID", programs=("PKH",))
+
+    export = await registry.client.get("/determinations/33/HUK/2027/export", headers=agency)
+    assert export.status_code == 200
+    names = sorted(r["name"] for r in csv.DictReader(io.StringIO(export.text)))
+    assert names == sorted("'" + name for name in full_width)

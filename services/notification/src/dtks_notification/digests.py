@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 
 import asyncpg
 
@@ -18,19 +20,33 @@ from dtks_runtime.telemetry import get_logger
 
 log = get_logger(__name__)
 
+# The schedule's loop turns (and beats) at least this often between digests, so a loop that stopped
+# turning is seen in /healthz long before the next digest was due.
+TICK_SECONDS = 30.0
+
 
 class DigestScheduler:
     def __init__(
         self, *, pool: asyncpg.Pool, interval: float, channels: ChannelsOn, attempt_limit: int
     ) -> None:
         self.pool, self.interval, self.channels, self.attempt_limit = pool, interval, channels, attempt_limit
+        self.heartbeat: Callable[[], None] = lambda: None
+
+    @property
+    def stuck_after(self) -> float:
+        """Seconds between beats before /healthz calls the schedule stuck: a tick and a slow round."""
+        return min(self.interval, TICK_SECONDS) + 300.0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+            due = time.monotonic() + self.interval
+            while not stop.is_set() and (left := due - time.monotonic()) > 0:
+                self.heartbeat()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(left, TICK_SECONDS))
             if stop.is_set():
                 return
+            self.heartbeat()
             try:
                 await self.run_once()
             except Exception as exc:  # the next tick tries again; arrivals stay until told

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import aiohttp
 from fastapi import FastAPI
 
@@ -26,6 +21,8 @@ from dtks_notification.settings import NotificationSettings
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 CONSUMER = "notification-rules"
+SENDER_TASK = "delivery-sender"
+DIGESTS_TASK = "queue-digests"
 DESCRIPTION = """Tells every actor what needs them: village operators when a proposal comes back
 (with the reasons) or is determined, each tier what waits in its queue (a digest per tier and
 region), households that consented when they enter or leave the register, the regency when its
@@ -71,63 +68,60 @@ def build_app(settings: NotificationSettings | None = None, *, lookup: Lookup = 
         [PROPOSAL_EVENTS.name, VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name],
         RuleHandler(channels_on, attempt_limit),
     )
-    app = create_app(runtime, title="DTKS notification service", description=DESCRIPTION)
+
+    async def started(runtime: ServiceRuntime) -> None:
+        # The pool and the event store exist now. The loops are the runtime's supervised tasks: a
+        # loop that dies or stops beating turns /healthz degraded, and the runtime's stop ends them
+        # before the clients they send through are closed (on_stop) and before the pool closes.
+        assert runtime.pool is not None and runtime.store is not None
+        timeout = settings.notification_send_timeout_seconds
+        http = delivery_session(timeout=timeout)
+        runtime.on_stop(http.close)
+        webhooks = delivery_session(
+            timeout=timeout, resolver=GuardedResolver(settings.callback_policy, lookup)
+        )
+        runtime.on_stop(webhooks.close)
+        channels = build_channels(settings, webhooks, http)
+
+        async def close_channels() -> None:
+            for channel in channels.values():
+                await channel.close()
+
+        runtime.on_stop(close_channels)
+        policy = RetryPolicy(
+            attempt_limit,
+            settings.notification_backoff_base_seconds,
+            settings.notification_backoff_cap_seconds,
+        )
+        sender = Sender(
+            pool=runtime.pool,
+            store=runtime.store,
+            database_url=runtime.database_url,
+            channels=channels,
+            policy=policy,
+            send_timeout=settings.notification_send_timeout_seconds,
+            batch_size=settings.notification_sender_batch,
+            workers=settings.notification_senders,
+            poll_seconds=settings.notification_sender_poll_seconds,
+        )
+        digests = DigestScheduler(
+            pool=runtime.pool,
+            interval=settings.notification_digest_seconds,
+            channels=channels_on,
+            attempt_limit=attempt_limit,
+        )
+        app.state.sender, app.state.digests = sender, digests
+        digests.heartbeat = lambda: runtime.heartbeat(DIGESTS_TASK)
+        runtime.supervise(DIGESTS_TASK, digests.run, stuck_after=digests.stuck_after)
+        if settings.notification_sender_enabled:
+            sender.heartbeat = lambda: runtime.heartbeat(SENDER_TASK)
+            runtime.supervise(SENDER_TASK, sender.run, stuck_after=sender.stuck_after)
+            runtime.add_health_check("delivery_listener", sender.listener_health)
+
+    app = create_app(runtime, title="DTKS notification service", description=DESCRIPTION, on_started=started)
     app.include_router(router)
     app.state.notification_settings = settings
     app.state.callback_lookup = lookup
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Inside the runtime's lifespan: the pool and the event store exist before the loops start,
-        # and the loops stop before the pool closes.
-        async with runtime_lifespan(app):
-            assert runtime.pool is not None and runtime.store is not None
-            timeout = settings.notification_send_timeout_seconds
-            http = delivery_session(timeout=timeout)
-            webhooks = delivery_session(
-                timeout=timeout, resolver=GuardedResolver(settings.callback_policy, lookup)
-            )
-            channels = build_channels(settings, webhooks, http)
-            policy = RetryPolicy(
-                attempt_limit,
-                settings.notification_backoff_base_seconds,
-                settings.notification_backoff_cap_seconds,
-            )
-            sender = Sender(
-                pool=runtime.pool,
-                store=runtime.store,
-                database_url=runtime.database_url,
-                channels=channels,
-                policy=policy,
-                send_timeout=settings.notification_send_timeout_seconds,
-                batch_size=settings.notification_sender_batch,
-                workers=settings.notification_senders,
-                poll_seconds=settings.notification_sender_poll_seconds,
-            )
-            digests = DigestScheduler(
-                pool=runtime.pool,
-                interval=settings.notification_digest_seconds,
-                channels=channels_on,
-                attempt_limit=attempt_limit,
-            )
-            app.state.sender, app.state.digests = sender, digests
-            stop = asyncio.Event()
-            tasks = [asyncio.create_task(digests.run(stop), name="queue-digests")]
-            if settings.notification_sender_enabled:
-                tasks.append(asyncio.create_task(sender.run(stop), name="delivery-sender"))
-            try:
-                yield
-            finally:
-                stop.set()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
-                for channel in channels.values():
-                    await channel.close()
-                await http.close()
-                await webhooks.close()
-
-    app.router.lifespan_context = lifespan
     return app
 
 

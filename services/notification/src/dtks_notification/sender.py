@@ -7,6 +7,10 @@ concurrently, then record the attempts, the new state of each delivery and one
 commit. A crash before the commit leaves the deliveries pending with their attempt uncounted: the
 next sender sends them again with the same delivery id, which is what receivers deduplicate on.
 So a delivery reaches its receiver at least once and never under two ids.
+
+The workers are woken by NOTIFY on a connection of their own (LISTEN), and look anyway every
+``poll_seconds``. That connection is kept: lost (PostgreSQL restarted, say), it is opened again
+with backoff, and /healthz shows it (``delivery_listener``); without it deliveries wait for the poll.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -43,6 +47,13 @@ FOR UPDATE OF d SKIP LOCKED
 """
 
 MAX_ERROR = 2000  # the contract's limit for an error in notification.failed
+# The listener's connection: opened again after 0.5, 1, 2 ... up to 10 s while PostgreSQL is away,
+# and checked with a query when it has been quiet this long (a peer gone without a word is noticed).
+LISTEN_RETRY_FIRST, LISTEN_RETRY_CAP = 0.5, 10.0
+LISTEN_KEEPALIVE_SECONDS = 15.0
+# /healthz turns degraded when no listener has been connected for this long: deliveries still go
+# out, but only on the poll.
+LISTEN_GRACE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -70,19 +81,95 @@ class Sender:
         self.batch_size, self.workers, self.poll_seconds = batch_size, workers, poll_seconds
         self.sent = 0
         self._wake = asyncio.Event()
+        self.heartbeat: Callable[[], None] = lambda: None
+        self._turned: set[int] = set()  # workers that turned since the last heartbeat
+        self.listening = False
+        self.listener_connects = 0
+        self._not_listening_since = time.monotonic()
+
+    @property
+    def stuck_after(self) -> float:
+        """Seconds a turn of every worker may take: a round's sends, its records, one idle wait."""
+        return max(60.0, 3 * self.send_timeout + self.poll_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop`` is set; woken by NOTIFY when deliveries are decided."""
-        listener = await asyncpg.connect(self.database_url)
-        await listener.add_listener(DUE_CHANNEL, lambda *_: self._wake.set())
+        """Send until ``stop`` is set; woken by NOTIFY when deliveries are decided. A worker or the
+        listener that fails ends the others and the run, with its error (a supervised task)."""
+        parts = [asyncio.create_task(self._listen(stop), name="delivery-listener")]
+        parts += [
+            asyncio.create_task(self._work(stop, n), name=f"delivery-worker-{n}") for n in range(self.workers)
+        ]
         try:
-            await asyncio.gather(*(self._work(stop) for _ in range(self.workers)))
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
+            for part in done:
+                error = None if part.cancelled() else part.exception()
+                if error is not None:
+                    raise error
         finally:
-            with contextlib.suppress(Exception):
-                await listener.close()
+            for part in parts:
+                part.cancel()
+            await asyncio.gather(*parts, return_exceptions=True)
 
-    async def _work(self, stop: asyncio.Event) -> None:
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Keep a LISTEN connection open until ``stop``, opening it again whenever it is lost."""
+        retry_in = LISTEN_RETRY_FIRST
         while not stop.is_set():
+            try:
+                listener = await asyncpg.connect(self.database_url, timeout=10)
+            except Exception as exc:
+                log.warning("delivery listener cannot connect; retrying", error=repr(exc), retry_in=retry_in)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), retry_in)
+                retry_in = min(retry_in * 2, LISTEN_RETRY_CAP)
+                continue
+            lost = asyncio.Event()
+            listener.add_termination_listener(lambda _, lost=lost: lost.set())
+            try:
+                await listener.add_listener(DUE_CHANNEL, lambda *_: self._wake.set())
+                self.listening, retry_in = True, LISTEN_RETRY_FIRST
+                self.listener_connects += 1
+                if self.listener_connects > 1:
+                    log.info("delivery listener connected again", connects=self.listener_connects)
+                self._wake.set()  # what was decided while nobody listened is due now
+                while not stop.is_set() and not lost.is_set():
+                    ended = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())
+                    done, _ = await asyncio.wait(
+                        ended, timeout=LISTEN_KEEPALIVE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for waiter in ended:
+                        waiter.cancel()
+                    if not done:
+                        await listener.execute("SELECT 1", timeout=10)
+            except Exception as exc:
+                log.warning("delivery listener lost; connecting again", error=repr(exc))
+            finally:
+                if self.listening:
+                    self.listening, self._not_listening_since = False, time.monotonic()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener.close(), 5)
+            if lost.is_set() and not stop.is_set():
+                log.warning("delivery listener's connection closed; connecting again")
+
+    async def listener_health(self) -> tuple[bool, dict[str, object]]:
+        """The listener's part of /healthz: connected, or not for less than the grace period."""
+        silent = 0.0 if self.listening else time.monotonic() - self._not_listening_since
+        return silent <= LISTEN_GRACE_SECONDS, {
+            "listening": self.listening,
+            "connects": self.listener_connects,
+            "seconds_without_listener": round(silent, 1),
+        }
+
+    def _turn(self, worker: int) -> None:
+        # One heartbeat once every worker has turned: a worker stuck in a round is not hidden by
+        # the others' turns.
+        self._turned.add(worker)
+        if len(self._turned) >= self.workers:
+            self._turned.clear()
+            self.heartbeat()
+
+    async def _work(self, stop: asyncio.Event, worker: int = 0) -> None:
+        while not stop.is_set():
+            self._turn(worker)
             try:
                 claimed = await self.run_once()
             except Exception as exc:  # the database went away, say: keep the loop alive, try again

@@ -314,7 +314,6 @@ async def upload_import(
         raise Problem(
             413, "file_too_large", f"The file is larger than {limit} bytes; split it into smaller files."
         )
-    data = await file.read()
     defaults = {
         "village_code": village_code,
         "deliberation_kind": deliberation_kind.value if deliberation_kind else None,
@@ -324,7 +323,7 @@ async def upload_import(
     try:
         import_id, created = await stage_upload(
             runtime,
-            data=data,
+            upload=file.file,  # read from the spooled file a chunk of rows at a time, never whole
             filename=file.filename,
             uploader=principal.as_actor(),
             defaults={k: v for k, v in defaults.items() if v is not None},

@@ -1,7 +1,8 @@
 """Bulk import: stage the upload durably, then turn it into proposals in the background.
 
-Upload (``POST /imports``): the file is parsed, every row is written to ``import_rows`` with the
-household (KK) it belongs to, in one transaction; the answer comes after that commit. The same
+Upload (``POST /imports``): the file is read from the spooled upload a chunk of rows at a time, and
+every row is written to ``import_rows`` with the household (KK) it belongs to, in one transaction;
+the answer comes after that commit. The same
 file (same SHA-256) from the same region is staged once: a re-upload answers with the first import.
 
 Worker: takes an unfinished import and works off its households in chunks. One chunk is one
@@ -25,7 +26,7 @@ import hashlib
 import uuid
 from collections import Counter
 from dataclasses import replace
-from typing import Any
+from typing import Any, BinaryIO
 
 import asyncpg
 
@@ -35,10 +36,10 @@ from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.domain import status as standing_rules
 from dtks_proposal.domain.bulk_file import (
     RowRejection,
+    RowSource,
+    StagingPlanner,
     build_household,
     household_rejected,
-    parse_file,
-    plan_staging,
 )
 from dtks_proposal.domain.submission import ProposalIn, submitted_event
 from dtks_proposal.domain.windows import admits, regency_of
@@ -57,38 +58,64 @@ def imported_proposal_id(import_id: uuid.UUID, kk_number: str) -> str:
     return str(uuid.uuid5(IMPORT_NAMESPACE, f"{import_id}:{kk_number}"))
 
 
+# Rows read from the upload, placed and copied into import_rows at a time: a few MB of Python
+# objects, whatever the file's size.
+STAGE_CHUNK_ROWS = 5_000
+HASH_BLOCK_BYTES = 1 << 20
+
+
+def _content_hash(upload: BinaryIO) -> str:
+    """SHA-256 of the whole upload, read a block at a time; leaves the file at its start."""
+    digest = hashlib.sha256()
+    upload.seek(0)
+    while block := upload.read(HASH_BLOCK_BYTES):
+        digest.update(block)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
 async def stage_upload(
     runtime: ServiceRuntime,
     *,
-    data: bytes,
+    upload: BinaryIO,
     filename: str | None,
     uploader: Actor,
     defaults: dict[str, Any],
     correlation_id: str,
 ) -> tuple[uuid.UUID, bool]:
-    """Stage a file; returns the import id and whether it is new (False: the same file was staged)."""
+    """Stage an uploaded file; returns the import id and whether it is new (False: the same file was
+    staged). The file is read from ``upload`` (the spooled request body) a chunk of rows at a time,
+    each chunk copied into the staging transaction before the next is read, so memory stays flat
+    however large the file. Reading and parsing run off the event loop (seconds of CPU for a large
+    file), so other requests go on. A file found unreadable part-way raises FileRefused and the
+    transaction leaves nothing."""
     assert runtime.pool is not None
-    content_hash = hashlib.sha256(data).hexdigest()
+    content_hash = await asyncio.to_thread(_content_hash, upload)
     existing = await staging.find_by_hash(runtime.pool, uploader.region, content_hash)
     if existing is not None:
         return existing, False
-    # Parsing a large file takes seconds of CPU: off the event loop, so other requests go on.
-    parsed = await asyncio.to_thread(parse_file, data, filename)
-    plan = await asyncio.to_thread(plan_staging, parsed)
-    import_id = uuid.uuid4()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        created = await staging.stage(
-            conn,
-            import_id=import_id,
-            content_hash=content_hash,
-            region=uploader.region,
-            uploaded_by=uploader.model_dump(mode="json"),
-            correlation_id=correlation_id,
-            filename=filename,
-            file_format=parsed.format,
-            defaults=defaults,
-            plan=plan,
-        )
+    source = await asyncio.to_thread(RowSource, upload, filename)
+    try:
+        import_id = uuid.uuid4()
+        planner = StagingPlanner()
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            created = await staging.begin_stage(
+                conn,
+                import_id=import_id,
+                content_hash=content_hash,
+                region=uploader.region,
+                uploaded_by=uploader.model_dump(mode="json"),
+                correlation_id=correlation_id,
+                filename=filename,
+                file_format=source.format,
+                defaults=defaults,
+            )
+            while created and (rows := await asyncio.to_thread(source.take, STAGE_CHUNK_ROWS)):
+                await staging.stage_rows(conn, import_id, planner.place(rows))
+            if created:
+                await staging.finish_stage(conn, import_id, planner)
+    finally:
+        source.close()
     if not created:
         again = await staging.find_by_hash(runtime.pool, uploader.region, content_hash)
         assert again is not None

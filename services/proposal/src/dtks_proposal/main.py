@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from dtks_proposal import api
@@ -40,10 +37,6 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
         # The file's own limit, plus its multipart framing and the form fields beside it.
         "POST /imports": settings.import_max_bytes + MULTIPART_ALLOWANCE,
     }
-    app = create_app(runtime, title="Proposal service", description=DESCRIPTION, body_limits=body_limits)
-    app.include_router(api.router)
-    # Concurrent single submissions share transactions (see group_commit); off: each goes alone.
-    app.state.submission_group = SubmissionGroup(runtime) if settings.group_commit else None
     worker = ImportWorker(
         runtime,
         chunk_households=settings.import_chunk_households,
@@ -52,24 +45,29 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
         retry_seconds=settings.import_retry_seconds,
         stall_seconds=settings.import_stall_seconds,
     )
+
+    async def started(runtime: ServiceRuntime) -> None:
+        # The import worker is one of the runtime's supervised tasks: it gets the runtime's stop
+        # signal, is awaited before the pool closes, and a worker that dies turns /healthz degraded.
+        if settings.import_worker_enabled:
+            runtime.supervise("import-worker", worker.run)
+
+    app = create_app(
+        runtime,
+        title="Proposal service",
+        description=DESCRIPTION,
+        body_limits=body_limits,
+        on_started=started,
+    )
+    app.include_router(api.router)
+    # Concurrent single submissions share transactions (see group_commit); off: each goes alone.
+    app.state.submission_group = SubmissionGroup(runtime) if settings.group_commit else None
     app.state.import_worker = worker if settings.import_worker_enabled else None
     # Tests that drive the import step by step (import_worker_enabled=false) reach the worker here.
     app.state.import_worker_for_tests = worker
     if settings.import_worker_enabled:
         # Imports waiting with no progress for import_stall_seconds turn /healthz degraded.
         runtime.add_health_check("imports", worker.health)
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The import worker is one of the runtime's supervised tasks: it gets the runtime's stop
-        # signal, is awaited before the pool closes, and a worker that dies turns /healthz degraded.
-        async with runtime_lifespan(app):
-            if settings.import_worker_enabled:
-                runtime.supervise("import-worker", worker.run)
-            yield
-
-    app.router.lifespan_context = lifespan
     return app
 
 

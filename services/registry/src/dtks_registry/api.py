@@ -196,7 +196,10 @@ def _csv_row(household: dict[str, Any], member: dict[str, Any]) -> list[str]:
 # A spreadsheet runs a cell that begins with one of these as a formula (=HYPERLINK(...) sends the
 # reader's click, and the row's data, wherever it points). OWASP's advice on CSV injection: prefix
 # such a cell with a single quote, which makes it text. Only the CSV: JSON Lines is data, not a sheet.
-_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+# Their full-width forms too (＝＋－＠, U+FF1D, U+FF0B, U+FF0D, U+FF20): a spreadsheet may fold them
+# to the ASCII ones (Unicode compatibility normalisation, or an East Asian input setting) and then
+# read the cell as a formula.
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def _csv_cell(value: str) -> str:

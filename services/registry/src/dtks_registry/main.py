@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
@@ -43,6 +40,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix, kafka_security(settings))
     runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher, verify_provenance=True)
+    runtime.on_stop(republisher.close)  # run after the consumers that publish through it stopped
     # A statistics agency's ranking comes in batches of up to 10,000 households (about 70 bytes each).
     body_limits = {"POST /welfare-deciles": 4 * MiB}
     settings.check_client_address_rule()
@@ -68,18 +66,6 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.state.public_check_limit = limit
     app.include_router(api.router)
     app.include_router(candidates_api.router)
-
-    runtime_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with runtime_lifespan(app_):
-                yield
-        finally:
-            await republisher.close()  # after the consumers stopped
-
-    app.router.lifespan_context = lifespan
     return app
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -41,14 +39,12 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     runtime.add_migrations("verification", MIGRATIONS)
     intake = consumer.Intake()
     runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, intake, decode=consumer.decode_event)
-    app = create_app(runtime, title="DTKS verification service", description=DESCRIPTION)
-    app.state.intake = intake
-    app.state.settings = settings
-    app.include_router(api.router)
-    runtime_lifespan = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def started(runtime: ServiceRuntime) -> None:
+        # The runtime runs (database, topics, relay, consumers). The worker is one of its supervised
+        # tasks: /healthz reports it if it dies or stops beating, and the runtime's stop ends it
+        # before the pool closes; the client closes after it (on_stop).
+        assert runtime.pool is not None and runtime.store is not None
         client = CivilRegistryClient(
             settings.civil_registry_url,
             timeout_seconds=settings.civil_registry_timeout_seconds,
@@ -57,31 +53,26 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
             max_connections=settings.civil_registry_max_connections,
             breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
         )
+        runtime.on_stop(client.aclose)
         gc.set_threshold(*GC_THRESHOLDS)
-        try:
-            # The runtime starts first (database, topics, relay, consumers). The worker is one of
-            # its supervised tasks: /healthz reports it if it dies, and the runtime's stop ends it
-            # before the pool closes; the client closes last.
-            async with runtime_lifespan(app):
-                assert runtime.pool is not None and runtime.store is not None
-                verification = Verification(runtime.pool, runtime.store, client)
-                worker = PendingChecksWorker(
-                    verification,
-                    batch_size=settings.check_batch_size,
-                    poll_seconds=settings.check_poll_seconds,
-                    retry_seconds=settings.breaker_open_seconds,
-                    heartbeat=lambda: runtime.heartbeat(CHECKS_WORKER_TASK),
-                )
-                app.state.verification = verification
-                # From here on intake checks the rounds it starts (before, it queues them).
-                intake.verification = verification
-                app.state.checks_worker = worker
-                runtime.supervise(CHECKS_WORKER_TASK, worker.run, stuck_after=STUCK_AFTER_SECONDS)
-                yield
-        finally:
-            await client.aclose()
+        verification = Verification(runtime.pool, runtime.store, client)
+        worker = PendingChecksWorker(
+            verification,
+            batch_size=settings.check_batch_size,
+            poll_seconds=settings.check_poll_seconds,
+            retry_seconds=settings.breaker_open_seconds,
+            heartbeat=lambda: runtime.heartbeat(CHECKS_WORKER_TASK),
+        )
+        app.state.verification = verification
+        # From here on intake checks the rounds it starts (before, it queues them).
+        intake.verification = verification
+        app.state.checks_worker = worker
+        runtime.supervise(CHECKS_WORKER_TASK, worker.run, stuck_after=STUCK_AFTER_SECONDS)
 
-    app.router.lifespan_context = lifespan
+    app = create_app(runtime, title="DTKS verification service", description=DESCRIPTION, on_started=started)
+    app.state.intake = intake
+    app.state.settings = settings
+    app.include_router(api.router)
     return app
 
 

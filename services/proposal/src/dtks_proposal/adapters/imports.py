@@ -1,7 +1,7 @@
 """Bulk imports in PostgreSQL: the staged file, its households, their outcome and rejected rows.
 
-Staging writes every row at upload, in one transaction with the import, so once the upload is
-answered no row can be lost. The worker then takes households in chunks; each chunk's proposals,
+Staging writes every row at upload, in one transaction with the import (a chunk of rows at a time,
+as they are read from the uploaded file), so once the upload is answered no row can be lost. The worker then takes households in chunks; each chunk's proposals,
 events, rejections and progress commit together, so a killed process redoes at most the chunk it
 was in, and nothing twice.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.text import storable
-from dtks_proposal.domain.bulk_file import RowRejection, StagingPlan
+from dtks_proposal.domain.bulk_file import RowRejection, StagingPlan, StagingPlanner
 
 # An import the worker still has to work off; 'completed', 'failed' and 'cancelled' are final.
 UNFINISHED = ("staged", "processing")
@@ -37,7 +37,7 @@ async def find_by_hash(
     return value if isinstance(value, uuid.UUID) else None
 
 
-async def stage(
+async def begin_stage(
     conn: asyncpg.Connection,
     *,
     import_id: uuid.UUID,
@@ -48,13 +48,13 @@ async def stage(
     filename: str | None,
     file_format: str,
     defaults: dict[str, Any],
-    plan: StagingPlan,
 ) -> bool:
-    """Stage the whole file; False if the same file was staged meanwhile (nothing written)."""
+    """The import's row, its totals still zero (see :func:`finish_stage`); False if the same file
+    was staged meanwhile (nothing written). In the transaction that stages the file's rows."""
     created = await conn.fetchval(
         """INSERT INTO imports (import_id, content_hash, uploader_region, uploaded_by, correlation_id, filename,
                                 format, defaults, status, rows_total, households_total, rows_processed)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, 'staged', $9, $10, $11)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, 'staged', 0, 0, 0)
            ON CONFLICT (uploader_region, content_hash) DO NOTHING RETURNING 1""",
         import_id,
         content_hash,
@@ -64,28 +64,38 @@ async def stage(
         storable(filename) if filename is not None else None,
         file_format,
         json.dumps(defaults),
-        len(plan.rows),
-        len(plan.households),
-        len(plan.rejections),
     )
-    if created is None:
-        return False
+    return created is not None
+
+
+async def stage_rows(conn: asyncpg.Connection, import_id: uuid.UUID, plan: StagingPlan) -> None:
+    """One chunk of the file's rows, and the rejections of those that belong to no household."""
     await conn.copy_records_to_table(
         "import_rows",
-        records=((import_id, number, group, json.dumps(data)) for number, group, data in plan.rows),
+        records=[(import_id, number, group, json.dumps(data)) for number, group, data in plan.rows],
         columns=["import_id", "row_number", "group_no", "data"],
     )
+    await add_rejections(conn, import_id, plan.rejections)
+
+
+async def finish_stage(conn: asyncpg.Connection, import_id: uuid.UUID, planner: StagingPlanner) -> None:
+    """The file's households and totals, once every row is staged."""
+    households = planner.households()
     await conn.copy_records_to_table(
         "import_households",
-        records=((import_id, group, kk, count) for group, kk, count in plan.households),
+        records=[(import_id, group, kk, count) for group, kk, count in households],
         columns=["import_id", "group_no", "kk_number", "row_count"],
     )
-    await add_rejections(conn, import_id, plan.rejections)
-    if not plan.households:
-        await conn.execute(
-            "UPDATE imports SET status = 'completed', finished_at = now() WHERE import_id = $1", import_id
-        )
-    return True
+    await conn.execute(
+        """UPDATE imports SET rows_total = $2, households_total = $3, rows_processed = $4,
+                              status = CASE WHEN $3 = 0 THEN 'completed' ELSE status END,
+                              finished_at = CASE WHEN $3 = 0 THEN now() ELSE finished_at END
+           WHERE import_id = $1""",
+        import_id,
+        planner.rows_total,
+        len(households),
+        planner.rejected_total,
+    )
 
 
 async def add_rejections(

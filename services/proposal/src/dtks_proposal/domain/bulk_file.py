@@ -24,12 +24,15 @@ Deactivations are not imported in bulk: they carry no members; submit them one b
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -108,19 +111,62 @@ def _clean(value: Any) -> Any:
     return value
 
 
+NOT_UTF8 = "The file is not UTF-8 text; save it as CSV (UTF-8) or JSON Lines."
+
+
+class RowSource:
+    """The rows of an uploaded file, read from it as they are taken: the file (a spooled upload, on
+    disk past a MiB) is decoded and split row by row, so a file of hundreds of MB is never held in
+    memory whole. Rows are numbered as the operator sees them; empty cells are dropped. A file
+    that turns out unreadable on the way (not UTF-8 further down) raises :class:`FileRefused` from
+    :meth:`take`. :meth:`close` leaves the underlying file open (its owner closes it)."""
+
+    def __init__(self, stream: BinaryIO, filename: str | None = None) -> None:
+        self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        try:
+            self.format, self.rows = self._open((filename or "").lower())
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, name: str) -> tuple[str, Iterator[tuple[int, dict[str, Any]]]]:
+        # The first line with text decides between JSON Lines and CSV (unless the name says).
+        leading: list[str] = []
+        try:
+            for line in self._text:
+                leading.append(line)
+                if line.strip():
+                    break
+        except UnicodeDecodeError as exc:
+            raise FileRefused(NOT_UTF8) from exc
+        lines = itertools.chain(leading, self._text)
+        first = leading[-1].lstrip() if leading else ""
+        if name.endswith((".jsonl", ".ndjson", ".json")) or (
+            not name.endswith(".csv") and first.startswith("{")
+        ):
+            return "jsonl", _jsonl_rows(lines)
+        return "csv", _csv_rows(leading, lines)
+
+    def take(self, count: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``count`` more rows (fewer only at the end of the file)."""
+        try:
+            return list(itertools.islice(self.rows, count))
+        except UnicodeDecodeError as exc:
+            raise FileRefused(NOT_UTF8) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self._text.detach()
+
+
 def parse_file(data: bytes, filename: str | None = None) -> ParsedFile:
-    """Rows of a CSV or JSON Lines file, numbered as the operator sees them; empty cells dropped."""
+    """Every row of a CSV or JSON Lines file held in memory (small files, tests); uploads are read
+    with :class:`RowSource`."""
+    source = RowSource(io.BytesIO(data), filename)
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileRefused("The file is not UTF-8 text; save it as CSV (UTF-8) or JSON Lines.") from exc
-    name = (filename or "").lower()
-    stripped = text.lstrip()
-    if name.endswith((".jsonl", ".ndjson", ".json")) or (
-        not name.endswith(".csv") and stripped.startswith("{")
-    ):
-        return _parse_jsonl(text)
-    return _parse_csv(text)
+        return ParsedFile(source.format, source.take(sys.maxsize))
+    finally:
+        source.close()
 
 
 # What separates a CSV's cells. A spreadsheet in an Indonesian (or any decimal-comma) locale saves
@@ -137,8 +183,9 @@ def sniff_delimiter(text: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _parse_csv(text: str) -> ParsedFile:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+def _csv_rows(leading: list[str], lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The CSV's rows, checked header first (raised at once, before any row is taken)."""
+    reader = csv.reader(lines, delimiter=sniff_delimiter(leading[0] if leading else ""))
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -147,47 +194,47 @@ def _parse_csv(text: str) -> ParsedFile:
         raise FileRefused("The file is empty; it needs a header row and one row per member.")
     columns = [canonical(h) for h in header]
     _check_columns(columns)
-    parsed = ParsedFile("csv")
+    return _csv_body(reader, columns)
+
+
+def _csv_body(reader: Iterator[list[str]], columns: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     number = 1
     while True:
         number += 1
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
             # A cell past the csv module's limit (128 KiB; no column holds more than 2000
             # characters) or a broken quote: this row is refused, the others go on.
-            parsed.rows.append((number, {"__error__": f"the row cannot be read: {exc}"}))
+            yield number, {"__error__": f"the row cannot be read: {exc}"}
             continue
         if not any(c.strip() for c in cells):
             continue
         row = {col: _clean(v) for col, v in zip(columns, cells, strict=False) if col}
         if len(cells) > len(columns):
             row["__error__"] = f"row has {len(cells)} cells but the header names {len(columns)} columns"
-        parsed.rows.append((number, {k: v for k, v in row.items() if v is not None}))
-    return parsed
+        yield number, {k: v for k, v in row.items() if v is not None}
 
 
-def _parse_jsonl(text: str) -> ParsedFile:
-    parsed = ParsedFile("jsonl")
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    seen = False
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        seen = True
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            parsed.rows.append((number, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}))
+            yield number, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
             continue
         if not isinstance(value, dict):
-            parsed.rows.append((number, {"__error__": "each line must be one JSON object"}))
+            yield number, {"__error__": "each line must be one JSON object"}
             continue
-        parsed.rows.append(
-            (number, {canonical(str(k)): _clean(v) for k, v in value.items() if _clean(v) is not None})
-        )
-    if not parsed.rows:
+        yield number, {canonical(str(k)): _clean(v) for k, v in value.items() if _clean(v) is not None}
+    if not seen:
         raise FileRefused("The file is empty; it needs one JSON object per member, one per line.")
-    return parsed
 
 
 def _check_columns(columns: list[str]) -> None:
@@ -416,26 +463,48 @@ def ungroupable(number: int, row: Mapping[str, Any]) -> RowRejection:
 
 @dataclass
 class StagingPlan:
-    """A parsed file laid out for durable staging: rows with their household, households, and rows
-    that belong to none (rejected at once)."""
+    """Rows laid out for durable staging: each with its household (None: it belongs to none and is
+    rejected at once), and those rejections."""
 
     rows: list[tuple[int, int | None, dict[str, Any]]] = field(default_factory=list)
     households: list[tuple[int, str, int]] = field(default_factory=list)  # group_no, kk, row count
     rejections: list[RowRejection] = field(default_factory=list)
 
 
+@dataclass
+class StagingPlanner:
+    """Lays out a file's rows for staging as they are read, a chunk at a time: what it keeps across
+    chunks is one number per household, not the rows."""
+
+    group_of: dict[str, int] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)
+    rows_total: int = 0
+    rejected_total: int = 0
+
+    def place(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> StagingPlan:
+        """These rows with their households (``households`` is left to :meth:`households`)."""
+        plan = StagingPlan()
+        for number, row in rows:
+            kk = group_key(row)
+            if kk is None:
+                plan.rows.append((number, None, row))
+                plan.rejections.append(ungroupable(number, row))
+                continue
+            group_no = self.group_of.setdefault(kk, len(self.group_of) + 1)
+            self.counts[group_no] = self.counts.get(group_no, 0) + 1
+            plan.rows.append((number, group_no, row))
+        self.rows_total += len(plan.rows)
+        self.rejected_total += len(plan.rejections)
+        return plan
+
+    def households(self) -> list[tuple[int, str, int]]:
+        """Every household of the rows placed so far: group number, KK number, row count."""
+        return [(g, kk, self.counts[g]) for kk, g in self.group_of.items()]
+
+
 def plan_staging(parsed: ParsedFile) -> StagingPlan:
-    plan = StagingPlan()
-    group_of: dict[str, int] = {}
-    counts: dict[int, int] = {}
-    for number, row in parsed.rows:
-        kk = group_key(row)
-        if kk is None:
-            plan.rows.append((number, None, row))
-            plan.rejections.append(ungroupable(number, row))
-            continue
-        group_no = group_of.setdefault(kk, len(group_of) + 1)
-        counts[group_no] = counts.get(group_no, 0) + 1
-        plan.rows.append((number, group_no, row))
-    plan.households = [(g, kk, counts[g]) for kk, g in group_of.items()]
+    """A whole parsed file's plan at once (small files, tests)."""
+    planner = StagingPlanner()
+    plan = planner.place(parsed.rows)
+    plan.households = planner.households()
     return plan
