@@ -17,7 +17,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from dtks_runtime.local_system import LocalSystem
 
-# The system (and its Keycloak) is set up before the browser, so it is stopped after the browser is.
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 OPERATOR = ("operator.1001", "dev-operator-1001")  # village operator of 17.71.01.1001 in the realm
@@ -72,6 +71,14 @@ def sign_in(page: Page, base: str, user: tuple[str, str]) -> None:
     page.fill("#password", user[1])
     page.click("#kc-login")
     page.wait_for_url(re.compile(re.escape(base) + r"/(proposals|queue)"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _system_before_browser(console_system: LocalSystem) -> LocalSystem:
+    """The system (and its Keycloak) is set up before the browser whatever a test asks first, so it
+    is stopped after the browser is: Keycloak's teardown runs its own event loop, which it cannot
+    while Playwright's is running."""
+    return console_system
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +190,104 @@ def test_the_district_verifier_forwards_the_proposal_from_the_queue_and_the_vill
         operator.reload()
     expect(operator.locator(".timeline")).to_contain_text("Diteruskan")
     expect(operator.locator(".facts")).to_contain_text("Kabupaten/kota")
+
+
+def test_a_form_sent_twice_records_one_proposal(operator: Page, console_system: LocalSystem) -> None:
+    """A double click or a resend after a lost answer carries the form's idempotency key: one proposal."""
+    base = console_system.urls["console"]
+    family = a_family()
+    fill_form(operator, base, family)
+    fields = {
+        name: operator.locator(f"form.proposal input[name={name}]").input_value()
+        for name in ("csrf", "idempotency_key", "member_rows")
+    }
+    form = {
+        **fields,
+        "kk_number": family["kk_number"],
+        "address_street": family["street"],
+        "deliberation_kind": "muskel",
+        "deliberation_held_on": "2026-11-02",
+        "deliberation_minutes_ref": "BA-08/XI/2026",
+        "action": "submit",
+        **{f"members-{i}-{f}": m[f] for i, m in enumerate(family["members"]) for f in m},
+    }
+    sent = [
+        operator.context.request.post(f"{base}/proposals/new", form=form, max_redirects=0) for _ in range(2)
+    ]
+    assert [r.status for r in sent] == [303, 303]
+    first, second = (r.headers["location"] for r in sent)
+    assert first == second
+    operator.goto(f"{base}/proposals?status=submitted")
+    ours = operator.locator("tr", has=operator.locator(f"a[href='{first.split('?')[0]}']"))
+    expect(ours).to_have_count(1)
+
+
+def test_signing_out_ends_the_session_at_keycloak_too(console_system: LocalSystem, browser: Browser) -> None:
+    base = console_system.urls["console"]
+    context = new_context(browser)
+    page = context.new_page()
+    sign_in(page, base, OPERATOR)
+    page.get_by_role("button", name="Keluar").click()
+    page.wait_for_url(f"{base}/")
+    expect(page.get_by_role("link", name="Masuk")).to_be_visible()
+    page.goto(f"{base}/proposals")
+    # Not let back in silently: the provider asks for the password again (a shared computer).
+    expect(page.locator("#kc-form-login")).to_be_visible()
+    context.close()
+
+
+def _weigh(page: Page, cdp: Any, url: str) -> tuple[int, int]:
+    """Bytes transferred to show ``url`` (headers and compressed bodies, as DevTools counts them:
+    nothing for what came from the cache) and the requests that went over the network."""
+    loaded: list[float] = []
+
+    def finished(event: dict[str, Any]) -> None:
+        loaded.append(float(event["encodedDataLength"]))
+
+    cdp.on("Network.loadingFinished", finished)
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    cdp.remove_listener("Network.loadingFinished", finished)
+    return int(sum(loaded)), sum(1 for n in loaded if n > 0)
+
+
+def test_the_main_pages_weigh_little_on_first_load_and_less_on_a_repeat_visit(
+    browser: Browser, console_system: LocalSystem, submitted: dict[str, Any], screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    figures = []
+    for user, pages in (
+        (OPERATOR, ["/proposals", "/proposals/new", f"/proposals/{submitted['proposal_id']}"]),
+        (VERIFIER, ["/queue"]),
+    ):
+        context = new_context(browser)
+        page = context.new_page()
+        sign_in(page, base, user)
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        for path in pages:
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+            first, first_requests = _weigh(page, cdp, base + path)
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": False})
+            _weigh(page, cdp, base + path)  # fills the cache
+            # A repeat visit: a link followed to the page again (a reload would revalidate every asset).
+            repeat, repeat_requests = _weigh(page, cdp, base + path)
+            figures.append(
+                (
+                    path.replace(submitted["proposal_id"], "{id}"),
+                    first,
+                    first_requests,
+                    repeat,
+                    repeat_requests,
+                )
+            )
+        context.close()
+    report = "\n".join(
+        f"{path:<28} first load {first / 1024:6.1f} KB in {n1} requests, repeat {repeat / 1024:5.1f} KB in {n2}"
+        for path, first, n1, repeat, n2 in figures
+    )
+    print(f"\nconsole page weights (over the wire, gzip):\n{report}")
+    (screenshots / "page-weights.txt").write_text(report + "\n")
+    for path, first, _, repeat, _ in figures:
+        assert first < 150 * 1024, path  # the issue's target: every main page under 150 KB first
+        assert repeat < 20 * 1024, path  # and under 20 KB on a repeat visit
