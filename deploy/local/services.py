@@ -207,11 +207,15 @@ def stop(state: Path) -> None:
 
 
 def status(state: Path) -> int:
+    base = read_env(state) if (state / "env").exists() else {}
     down = 0
     report = {}
     for name in SERVICES:
         if not installed(name):
             report[name] = "not built"
+            continue
+        if any(not (base.get(v) or os.environ.get(v)) for v in NEEDS.get(name, ())):
+            report[name] = f"not started: needs {', '.join(NEEDS[name])}"
             continue
         port = port_of(name)
         got = answer(port, "/healthz")

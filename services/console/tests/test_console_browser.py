@@ -172,11 +172,7 @@ def test_the_district_verifier_forwards_the_proposal_from_the_queue_and_the_vill
     verifier: Page, operator: Page, submitted: dict[str, Any], console_system: LocalSystem, screenshots: Path
 ) -> None:
     base = console_system.urls["console"]
-    item = verifier.locator(f"#item-{submitted['proposal_id']}")
-    deadline = time.monotonic() + 120  # the integrity check at entry runs first, asynchronously
-    while item.count() == 0 and time.monotonic() < deadline:
-        time.sleep(1)
-        verifier.goto(f"{base}/queue")
+    item = _wait_in_queue(verifier, base, submitted["proposal_id"])
     expect(item).to_contain_text("menunggu")
     verifier.screenshot(path=str(screenshots / "queue.png"), full_page=True)
     item.get_by_role("button", name="Teruskan").click()
@@ -190,6 +186,46 @@ def test_the_district_verifier_forwards_the_proposal_from_the_queue_and_the_vill
         operator.reload()
     expect(operator.locator(".timeline")).to_contain_text("Diteruskan")
     expect(operator.locator(".facts")).to_contain_text("Kabupaten/kota")
+
+
+def _wait_in_queue(verifier: Page, base: str, proposal_id: str) -> Any:
+    item = verifier.locator(f"#item-{proposal_id}")
+    deadline = time.monotonic() + 120  # the integrity check at entry runs first, asynchronously
+    while item.count() == 0 and time.monotonic() < deadline:
+        time.sleep(1)
+        verifier.goto(f"{base}/queue")
+    return item
+
+
+def test_a_return_with_a_coded_reason_reaches_the_village_explained_in_indonesian(
+    operator: Page, verifier: Page, console_system: LocalSystem
+) -> None:
+    base = console_system.urls["console"]
+    family = a_family()
+    register_with_civil_registry(console_system, family)
+    fill_form(operator, base, family)
+    operator.get_by_role("button", name="Kirim usulan").click()
+    operator.wait_for_url(re.compile(r"/proposals/[0-9a-f-]{36}\?sent=1"))
+    proposal_id = operator.url.split("/proposals/")[1].split("?")[0]
+    item = _wait_in_queue(verifier, base, proposal_id)
+    item.get_by_role("button", name="Kembalikan").click()  # no reason chosen: the service refuses
+    expect(verifier.get_by_role("status")).to_contain_text("belum diputuskan")
+    item = _wait_in_queue(verifier, base, proposal_id)
+    item.locator("select[name=reason]").select_option("ADDRESS_NOT_FOUND")
+    item.locator("input[name=note]").fill("Rumah tidak ada di Jl. Merapi No. 12")
+    item.get_by_role("button", name="Kembalikan").click()
+    expect(verifier.get_by_role("status")).to_contain_text("dikembalikan tercatat")
+    operator.goto(f"{base}/proposals/{proposal_id}")
+    deadline = time.monotonic() + 60
+    while "Dikembalikan" not in operator.locator(".timeline").inner_text() and time.monotonic() < deadline:
+        time.sleep(1)
+        operator.reload()
+    returned = operator.locator(".timeline li", has_text="Dikembalikan")
+    expect(returned).to_contain_text("ADDRESS_NOT_FOUND")
+    expect(returned).to_contain_text("Rumah tangga tidak ditemukan di alamat yang diberikan")
+    expect(returned).to_contain_text("Rumah tidak ada di Jl. Merapi No. 12")
+    operator.goto(f"{base}/proposals?status=returned")
+    expect(operator.locator(f"a[href='/proposals/{proposal_id}']")).to_have_count(1)
 
 
 def test_a_form_sent_twice_records_one_proposal(operator: Page, console_system: LocalSystem) -> None:
