@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from dtks_console.app import QUEUE_OF_ROLE, _local
+from dtks_console.app import QUEUE_OF_ROLE, _local, build_app
 from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import translations
 from dtks_console.pkce import challenge_of
+from dtks_console.settings import ConsoleSettings
 from dtks_contracts.vocabulary.reasons import REVIEW_CODES, describe
 from dtks_contracts.vocabulary.roles import Role
 
@@ -117,3 +120,44 @@ def test_the_pkce_challenge_is_rfc_7636s_s256() -> None:
 def test_after_sign_in_the_console_redirects_only_to_its_own_pages(target: str) -> None:
     assert _local(target) == "/"
     assert _local("/proposals?status=returned") == "/proposals?status=returned"
+
+
+@pytest.fixture
+def console() -> Iterator[TestClient]:
+    # No page here reaches the provider: the issuer only has to be named.
+    app = build_app(ConsoleSettings(oidc_issuer="http://127.0.0.1:9/realms/dtks"))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_the_console_speaks_indonesian_first_and_english_when_chosen(console: TestClient) -> None:
+    first = console.get("/")
+    assert '<html lang="id">' in first.text and ">Masuk<" in first.text
+    chosen = console.get("/language/en?next=/", follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/"
+    assert ">Sign in<" in console.get("/").text
+    assert (
+        console.get("/language/en?next=https://evil.example/", follow_redirects=False).headers["location"]
+        == "/"
+    )
+
+
+def test_assets_are_compressed_and_cached_for_a_year_pages_are_never_stored(console: TestClient) -> None:
+    page = console.get("/")
+    assert page.headers["cache-control"] == "no-store"
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert len(assets) == 2  # the style sheet and htmx: nothing else, nothing from elsewhere
+    for asset in assets:
+        answer = console.get(asset, headers={"Accept-Encoding": "gzip"})
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert answer.headers["content-encoding"] == "gzip"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_a_page_that_needs_a_person_sends_them_to_sign_in_and_back(console: TestClient) -> None:
+    answer = console.get("/proposals?status=returned", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/sign-in?next=/proposals%3Fstatus%3Dreturned"
+    htmx = console.post("/queue/decisions", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.headers.get("HX-Redirect", "").startswith("/sign-in")

@@ -38,6 +38,7 @@ _API_TIER = {"district": "district", "regency": "regency", "ratification": "rege
 QUEUE_OF_ROLE = {role: _API_TIER.get(tier.value, tier.value) for tier, role in TIER_ROLE.items()}
 STATUSES = ("submitted", "in_verification", "returned", "accepted", "determined", "withdrawn")
 PAGE_SIZE = 20
+ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
 
 class NeedsSignIn(Exception):
@@ -364,17 +365,16 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         )
 
     @app.post("/queue/decisions")
-    async def decide(
-        request: Request,
-        proposal_id: Annotated[str, Form()],
-        decision: Annotated[str, Form()],
-        idempotency_key: Annotated[str, Form()],
-        csrf: Annotated[str, Form()] = "",
-        reason: Annotated[str, Form()] = "",
-        note: Annotated[str, Form()] = "",
-    ) -> Response:
+    async def decide(request: Request) -> Response:
+        # Signed in first, the form read after: a person whose session ended is sent to sign in,
+        # whatever the form held.
         session, token = await signed_in(request)
-        check_csrf(session, csrf)
+        data = await request.form()
+        form = {k: str(v) for k, v in data.items() if isinstance(v, str)}
+        check_csrf(session, form.get("csrf", ""))
+        proposal_id, decision = form.get("proposal_id", ""), form.get("decision", "")
+        reason, note = form.get("reason", ""), form.get("note", "")
+        idempotency_key = form.get("idempotency_key") or str(uuid.uuid4())
         user = person(session)
         tier = QUEUE_OF_ROLE.get(user["role"])
         # The verification service has no idempotency key: the console keeps the first answer of each
@@ -396,6 +396,8 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 "problem": None if answer.ok else answer.problem(),
             }
             session.answered[idempotency_key] = result
+            if len(session.answered) > ANSWERS_KEPT:
+                del session.answered[next(iter(session.answered))]  # the oldest
         if request.headers.get("hx-request"):
             return render(request, "queue_result.html", done=result, user=user)
         return await _queue_page(request, session, token, done=result)
