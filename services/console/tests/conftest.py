@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from dtks_runtime.identity_testing import Keycloak, KeycloakAdmin
 from dtks_runtime.local_system import LocalSystem, running
@@ -23,9 +24,22 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by `stack.py insta
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, Any]:
-    # pytest-playwright's browser, as Debian's Chromium: Playwright's own download is not reachable,
-    # and the tests run as root, where Chromium's sandbox cannot start.
+    # pytest-playwright's fixtures, should a test use them, get Debian's Chromium: Playwright's own
+    # download is not reachable, and the tests run as root, where Chromium's sandbox cannot start.
     return {"executable_path": CHROMIUM, "args": ["--no-sandbox"]}
+
+
+@pytest.fixture(scope="module")
+def chromium(console_system: LocalSystem) -> Iterator[Browser]:
+    """One browser for a module's tests, stopped at its end. Not pytest-playwright's session-scoped
+    ``browser``: Playwright's sync API keeps an event loop marked running in the main thread while it
+    is started, and every async test after it in the run (pytest-asyncio) would fail. Asking for the
+    system first also stops the browser before the system and its Keycloak, whose teardown runs an
+    event loop of its own."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**{"executable_path": CHROMIUM, "args": ["--no-sandbox"]})
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="module")

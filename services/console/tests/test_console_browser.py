@@ -73,17 +73,9 @@ def sign_in(page: Page, base: str, user: tuple[str, str]) -> None:
     page.wait_for_url(re.compile(re.escape(base) + r"/(proposals|queue)"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _system_before_browser(console_system: LocalSystem) -> LocalSystem:
-    """The system (and its Keycloak) is set up before the browser whatever a test asks first, so it
-    is stopped after the browser is: Keycloak's teardown runs its own event loop, which it cannot
-    while Playwright's is running."""
-    return console_system
-
-
 @pytest.fixture(scope="module")
-def operator(console_system: LocalSystem, browser: Browser) -> Iterator[Page]:
-    context = new_context(browser)
+def operator(console_system: LocalSystem, chromium: Browser) -> Iterator[Page]:
+    context = new_context(chromium)
     page = context.new_page()
     sign_in(page, console_system.urls["console"], OPERATOR)
     yield page
@@ -91,8 +83,8 @@ def operator(console_system: LocalSystem, browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def verifier(console_system: LocalSystem, browser: Browser) -> Iterator[Page]:
-    context = new_context(browser)
+def verifier(console_system: LocalSystem, chromium: Browser) -> Iterator[Page]:
+    context = new_context(chromium)
     page = context.new_page()
     sign_in(page, console_system.urls["console"], VERIFIER)
     yield page
@@ -258,9 +250,9 @@ def test_a_form_sent_twice_records_one_proposal(operator: Page, console_system: 
     expect(ours).to_have_count(1)
 
 
-def test_signing_out_ends_the_session_at_keycloak_too(console_system: LocalSystem, browser: Browser) -> None:
+def test_signing_out_ends_the_session_at_keycloak_too(console_system: LocalSystem, chromium: Browser) -> None:
     base = console_system.urls["console"]
-    context = new_context(browser)
+    context = new_context(chromium)
     page = context.new_page()
     sign_in(page, base, OPERATOR)
     page.get_by_role("button", name="Keluar").click()
@@ -288,7 +280,7 @@ def _weigh(page: Page, cdp: Any, url: str) -> tuple[int, int]:
 
 
 def test_the_main_pages_weigh_little_on_first_load_and_less_on_a_repeat_visit(
-    browser: Browser, console_system: LocalSystem, submitted: dict[str, Any], screenshots: Path
+    chromium: Browser, console_system: LocalSystem, submitted: dict[str, Any], screenshots: Path
 ) -> None:
     base = console_system.urls["console"]
     figures = []
@@ -296,7 +288,7 @@ def test_the_main_pages_weigh_little_on_first_load_and_less_on_a_repeat_visit(
         (OPERATOR, ["/proposals", "/proposals/new", f"/proposals/{submitted['proposal_id']}"]),
         (VERIFIER, ["/queue"]),
     ):
-        context = new_context(browser)
+        context = new_context(chromium)
         page = context.new_page()
         sign_in(page, base, user)
         cdp = context.new_cdp_session(page)
