@@ -38,7 +38,12 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "verification": ("dtks-verification", "DTKS_VERIFICATION_PORT", 8002),
     "registry": ("dtks-registry", "DTKS_REGISTRY_PORT", 8003),
     "notification": ("dtks-notification", "DTKS_NOTIFICATION_PORT", 8004),
+    # The operator console: last, since its pages call the services above.
+    "console": ("dtks-console", "DTKS_CONSOLE_PORT", 8090),
 }
+# Settings without which a service cannot do its work: it is skipped, with the reason, when they are
+# missing (the console signs people in at the identity provider that `make run` starts).
+NEEDS: dict[str, tuple[str, ...]] = {"console": ("DTKS_OIDC_ISSUER",)}
 
 
 def log(msg: str) -> None:
@@ -126,6 +131,10 @@ def start(state: Path, only: list[str]) -> None:
             log(f"{name}: not built yet, skipped")
             continue
         script, var, _ = SERVICES[name]
+        missing = [v for v in NEEDS.get(name, ()) if not (base.get(v) or os.environ.get(v))]
+        if missing:
+            log(f"{name}: {', '.join(missing)} not set, skipped")
+            continue
         port = port_of(name)
         pid_file = folder / f"{name}.pid"
         pid = running_pid(folder, name)
@@ -142,6 +151,8 @@ def start(state: Path, only: list[str]) -> None:
             )
         env = {**os.environ, **base, var: str(port), **service_login(name, base)}
         env.setdefault("DTKS_CIVIL_REGISTRY_URL", f"http://127.0.0.1:{port_of('civil-registry')}")
+        env.setdefault("DTKS_PROPOSAL_URL", f"http://127.0.0.1:{port_of('proposal')}")
+        env.setdefault("DTKS_VERIFICATION_URL", f"http://127.0.0.1:{port_of('verification')}")
         if env.get("DTKS_ENV") != "production":  # the demo's and the tests' webhook receivers are local
             env.setdefault("DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS", "true")
         with open(folder / f"{name}.log", "ab") as out:
@@ -196,11 +207,15 @@ def stop(state: Path) -> None:
 
 
 def status(state: Path) -> int:
+    base = read_env(state) if (state / "env").exists() else {}
     down = 0
     report = {}
     for name in SERVICES:
         if not installed(name):
             report[name] = "not built"
+            continue
+        if any(not (base.get(v) or os.environ.get(v)) for v in NEEDS.get(name, ())):
+            report[name] = f"not started: needs {', '.join(NEEDS[name])}"
             continue
         port = port_of(name)
         got = answer(port, "/healthz")

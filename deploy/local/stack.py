@@ -164,12 +164,28 @@ def install_kafka() -> Path:
     return KAFKA_LIB
 
 
+def install_chromium() -> Path:
+    """Debian's Chromium, which the console's browser tests drive through Playwright (Playwright's
+    own browser download is not reachable from the machines this project runs on)."""
+    browser = Path("/usr/bin/chromium")
+    if browser.exists():
+        return browser
+    log("Chromium missing: installing Debian's chromium package (for the console's browser tests)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env)
+    if not browser.exists():
+        sys.exit("chromium installed but /usr/bin/chromium is missing")
+    return browser
+
+
 def cmd_install(_: argparse.Namespace) -> None:
     bindir = install_postgres()
     lib = install_kafka()
     log(f"PostgreSQL binaries: {bindir}")
     log(f"Kafka jars: {lib} ({len(list(lib.glob('*.jar')))} jars)")
     log(f"Keycloak: {install_keycloak()}")
+    log(f"Chromium: {install_chromium()}")
 
 
 # ---------------------------------------------------------------- postgres

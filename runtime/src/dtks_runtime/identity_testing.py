@@ -173,6 +173,20 @@ class KeycloakAdmin:
             mapped.raise_for_status()
             return user_id
 
+    async def allow_console_at(self, base_url: str) -> None:
+        """Let the console client redirect to a console on another address than the realm file's
+        (a test's console on a free port): sign-in and sign-out come back to ``base_url``."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            headers = await self._headers(http)
+            found = await http.get(
+                f"{self.base}/clients", headers=headers, params={"clientId": CONSOLE_CLIENT}
+            )
+            found.raise_for_status()
+            client = found.json()[0]
+            client["redirectUris"] = [*client.get("redirectUris", []), f"{base_url}/*"]
+            answer = await http.put(f"{self.base}/clients/{client['id']}", headers=headers, json=client)
+            answer.raise_for_status()
+
     async def disable_user(self, user_id: str) -> None:
         async with httpx.AsyncClient(timeout=30) as http:
             answer = await http.put(

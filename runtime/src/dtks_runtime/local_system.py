@@ -36,6 +36,7 @@ PORT_VARS = {
     "verification": "DTKS_VERIFICATION_PORT",
     "registry": "DTKS_REGISTRY_PORT",
     "notification": "DTKS_NOTIFICATION_PORT",
+    "console": "DTKS_CONSOLE_PORT",  # started only when DTKS_OIDC_ISSUER is given (extra_env)
 }
 # The services with an outbox and consumers (the civil-registry simulator has neither).
 EVENT_SERVICES = ("proposal", "verification", "registry", "notification")
@@ -102,8 +103,11 @@ class LocalSystem:
             await admin.close()
 
 
-def prepare(infra: Infra, services_script: Path, *, label: str) -> LocalSystem:
-    """A system on ``infra``, not started yet: a fresh state folder, free ports, this run's names."""
+def prepare(
+    infra: Infra, services_script: Path, *, label: str, extra_env: dict[str, str] | None = None
+) -> LocalSystem:
+    """A system on ``infra``, not started yet: a fresh state folder, free ports, this run's names;
+    ``extra_env`` is given to every process (``DTKS_OIDC_ISSUER`` of a test's Keycloak, say)."""
     state = Path(tempfile.mkdtemp(prefix=f"dtks-{label}-"))
     run_id = uuid.uuid4().hex[:8]
     infra_env = {
@@ -120,14 +124,17 @@ def prepare(infra: Infra, services_script: Path, *, label: str) -> LocalSystem:
         **{PORT_VARS[name]: str(port) for name, port in ports.items()},
         "DTKS_JWT_SECRET": LOCAL_JWT_SECRET,
         "DTKS_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     return LocalSystem(services_script, state, env, ports, run_id, label)
 
 
 @contextmanager
-def running(infra: Infra, services_script: Path, *, label: str) -> Iterator[LocalSystem]:
+def running(
+    infra: Infra, services_script: Path, *, label: str, extra_env: dict[str, str] | None = None
+) -> Iterator[LocalSystem]:
     """:func:`prepare`, start every service, and stop them all on exit (their databases stay)."""
-    system = prepare(infra, services_script, label=label)
+    system = prepare(infra, services_script, label=label, extra_env=extra_env)
     system.command("start")
     try:
         yield system

@@ -1,0 +1,33 @@
+"""One message catalogue: Bahasa Indonesia by default, English selectable. The .po files are the
+source; they are compiled in memory when the console starts, so there is no build step to forget."""
+
+from __future__ import annotations
+
+import gettext
+import io
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
+DEFAULT_LANGUAGE = "id"
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def language_of(cookie: str | None) -> str:
+    return cookie if cookie in LANGUAGES else DEFAULT_LANGUAGE

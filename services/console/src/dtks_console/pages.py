@@ -1,0 +1,83 @@
+"""Rendering: one Jinja2 environment, every text through the message catalogue of the person's
+language, and the headers a signed-in page must carry on a shared computer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from dtks_console.i18n import LANGUAGES, language_of, translations
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+LANGUAGE_COOKIE = "dtks_lang"
+
+env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@cache
+def static_url(name: str) -> str:
+    """The asset's address with its content hash, so it can be cached for a year and a new version
+    is fetched the moment it changes."""
+    digest = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:10]
+    return f"/static/{name}?v={digest}"
+
+
+def age(seconds: float, gettext: Any) -> str:
+    """A waiting time as a person says it: the largest whole unit."""
+    minutes, hours, days = seconds / 60, seconds / 3600, seconds / 86400
+    if days >= 1:
+        return gettext("%(n)d days") % {"n": int(days)}
+    if hours >= 1:
+        return gettext("%(n)d hours") % {"n": int(hours)}
+    return gettext("%(n)d minutes") % {"n": int(minutes)}
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    moment = dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    return moment.strftime("%Y-%m-%d %H:%M WIB")
+
+
+def _label(t: Any, code: str) -> str:
+    """A vocabulary value in the person's language: its catalogue entry ("value:ceramic"), or the code
+    itself made readable while no translation exists yet."""
+    key = f"value:{code}"
+    said = t.gettext(key)
+    return code.replace("_", " ") if said == key else str(said)
+
+
+def language(request: Request) -> str:
+    return language_of(request.cookies.get(LANGUAGE_COOKIE))
+
+
+def render(request: Request, template: str, *, http_status: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    t = translations(lang)
+    html = env.get_template(template).render(
+        _=t.gettext,
+        lang=lang,
+        languages=LANGUAGES,
+        static_url=static_url,
+        age=lambda s: age(s, t.gettext),
+        label=lambda code: _label(t, code),
+        when=when,
+        request=request,
+        path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        **context,
+    )
+    # Signed-in pages hold a person's data: never kept by a shared computer's cache or a proxy.
+    return HTMLResponse(html, status_code=http_status, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,163 @@
+"""The console's pure parts: the message catalogue, the form's field names, PKCE, redirects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dtks_console.app import QUEUE_OF_ROLE, _local, build_app
+from dtks_console.household_form import CHOICES, HouseholdForm
+from dtks_console.i18n import translations
+from dtks_console.pkce import challenge_of
+from dtks_console.settings import ConsoleSettings
+from dtks_contracts.vocabulary.reasons import REVIEW_CODES, describe
+from dtks_contracts.vocabulary.roles import Role
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
+LITERAL = re.compile(r"""_\((["'])([^"']+)\1\)""")
+
+
+def _template_messages() -> set[str]:
+    return {m.group(2) for t in TEMPLATES.glob("*.html") for m in LITERAL.finditer(t.read_text())}
+
+
+def test_every_text_of_the_templates_has_an_indonesian_translation() -> None:
+    indonesian = translations("id")
+    missing = sorted(m for m in _template_messages() if indonesian.gettext(m) == m and m != "Status")
+    assert _template_messages(), "the pattern found no messages"
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *(f"status:{s}" for s in ("submitted", "in_verification", "returned", "accepted", "determined")),
+        *(f"reason:{code}" for code in REVIEW_CODES),
+        *(f"field:{name}" for name in CHOICES),
+        "event:verification.verified_at_tier",
+        "event:verification.returned_at_tier",
+        "decision:forward",
+        "decision:return",
+    ],
+)
+def test_coded_labels_read_as_words_in_both_languages(key: str) -> None:
+    assert translations("id").gettext(key) != key
+    assert translations("en").gettext(key) != key
+
+
+def test_the_reasons_a_verifier_gives_are_explained_to_the_village_in_indonesian() -> None:
+    for code in REVIEW_CODES:
+        assert translations("id").gettext(describe(code)) != describe(code), code
+
+
+def test_each_verifying_role_has_its_tiers_queue() -> None:
+    assert QUEUE_OF_ROLE[Role.DISTRICT_VERIFIER] == "district"
+    assert QUEUE_OF_ROLE[Role.REGENT] == "regent"
+    assert Role.VILLAGE_OPERATOR not in QUEUE_OF_ROLE
+
+
+def test_the_services_field_names_land_on_the_form_fields_that_hold_them() -> None:
+    form = HouseholdForm.blank("key")
+    form.members[0]["name"] = "Budi"
+    form.members[2]["nik"] = "123"  # row 1 left empty: the service's member 1 is the form's row 2
+    form.refused(
+        {
+            "detail": "The request has invalid fields.",
+            "errors": [
+                {"field": "household.members[1].nik", "message": "must be 16 digits"},
+                {"field": "household.members.0.birth_date", "message": "missing"},
+                {"field": "deliberation.held_on", "message": "not a date"},
+                {"field": "household.housing.roof_material", "message": "missing"},
+                {"field": "household.members", "message": "no head"},
+                {"field": "request", "message": "something else"},
+            ],
+        }
+    )
+    assert form.errors == {
+        "members-2-nik": ["must be 16 digits"],
+        "members-0-birth_date": ["missing"],
+        "deliberation_held_on": ["not a date"],
+        "roof_material": ["missing"],
+        "members": ["no head"],
+        "": ["something else"],
+    }
+    assert form.detail == "The request has invalid fields."
+
+
+def test_the_body_sends_what_was_typed_and_leaves_empty_rows_out() -> None:
+    form = HouseholdForm.from_post(
+        {
+            "member_rows": "3",
+            "kk_number": " 1771010211200003 ",
+            "address_street": "Jl. Merapi",
+            "members-1-nik": "1771011204780001",
+            "members-1-name": "Budi",
+            "deliberation_kind": "muskel",
+        },
+        ["PKH", "NOT_A_PROGRAM"],
+    )
+    body = form.body("17.71.01.1001")
+    assert body["household"]["kk_number"] == "1771010211200003"
+    assert [m["nik"] for m in body["household"]["members"]] == ["1771011204780001"]
+    assert body["household"]["address"] == {"street": "Jl. Merapi"}
+    assert body["programs"] == ["PKH"]
+    assert body["village_code"] == "17.71.01.1001"
+
+
+def test_the_pkce_challenge_is_rfc_7636s_s256() -> None:
+    # The example of RFC 7636, appendix B.
+    assert (
+        challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "x"])
+def test_after_sign_in_the_console_redirects_only_to_its_own_pages(target: str) -> None:
+    assert _local(target) == "/"
+    assert _local("/proposals?status=returned") == "/proposals?status=returned"
+
+
+@pytest.fixture
+def console() -> Iterator[TestClient]:
+    # No page here reaches the provider: the issuer only has to be named.
+    app = build_app(ConsoleSettings(oidc_issuer="http://127.0.0.1:9/realms/dtks"))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_the_console_speaks_indonesian_first_and_english_when_chosen(console: TestClient) -> None:
+    first = console.get("/")
+    assert '<html lang="id">' in first.text and ">Masuk<" in first.text
+    chosen = console.get("/language/en?next=/", follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/"
+    assert ">Sign in<" in console.get("/").text
+    assert (
+        console.get("/language/en?next=https://evil.example/", follow_redirects=False).headers["location"]
+        == "/"
+    )
+
+
+def test_assets_are_compressed_and_cached_for_a_year_pages_are_never_stored(console: TestClient) -> None:
+    page = console.get("/")
+    assert page.headers["cache-control"] == "no-store"
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert len(assets) == 2  # the style sheet and htmx: nothing else, nothing from elsewhere
+    for asset in assets:
+        answer = console.get(asset, headers={"Accept-Encoding": "gzip"})
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert answer.headers["content-encoding"] == "gzip"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_a_page_that_needs_a_person_sends_them_to_sign_in_and_back(console: TestClient) -> None:
+    answer = console.get("/proposals?status=returned", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/sign-in?next=/proposals%3Fstatus%3Dreturned"
+    htmx = console.post("/queue/decisions", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.headers.get("HX-Redirect", "").startswith("/sign-in")
