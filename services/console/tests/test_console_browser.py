@@ -146,7 +146,10 @@ def test_a_refused_form_keeps_what_was_typed_and_names_the_field(
     fill_form(operator, console_system.urls["console"], family)
     key = operator.locator("input[name=idempotency_key]").input_value()
     operator.get_by_role("button", name="Kirim usulan").click()
-    expect(operator.locator("#form-problem")).to_be_visible()
+    # The summary is in the operator's language and points at the fields, not at body paths.
+    expect(operator.locator("#form-problem")).to_contain_text("perlu diperbaiki")
+    expect(operator.locator("#form-problem")).not_to_contain_text("household.members")
+    expect(operator.locator("#members-1-nik-error")).not_to_contain_text("Value error")
     # The service's message stands next to the field it names; what was typed is still there.
     expect(operator.locator("#members-1-nik-error")).to_be_visible()
     expect(operator.locator("#members-1-nik")).to_have_attribute("aria-invalid", "true")
