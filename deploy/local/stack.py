@@ -37,6 +37,7 @@ while each service is started with its own. A state folder keeps the mode it was
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -588,21 +589,29 @@ def start_kafka(state: Path, env: dict[str, str], auth: str | None = None) -> di
     sys.exit(f"Kafka did not start within 90 s; see {log_path}")
 
 
-def stop_kafka(state: Path) -> None:
-    pid_file = state / "kafka" / "kafka.pid"
+def stop_process(pid_file: Path, name: str, *, kill_group: bool = False) -> None:
+    """TERM the process of ``pid_file``, give it 30 s, then KILL it; ``kill_group`` also KILLs its
+    process group afterwards, for a launcher script whose java may outlive it."""
     if not pid_file.exists():
         return
     pid = int(pid_file.read_text())
     if pid_alive(pid):
-        log("stopping Kafka")
+        log(f"stopping {name}")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         if pid_alive(pid):
-            log("Kafka did not stop within 30 s: killing it")
+            log(f"{name} did not stop within 30 s: killing it")
             os.kill(pid, signal.SIGKILL)
+        if kill_group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
+
+
+def stop_kafka(state: Path) -> None:
+    stop_process(state / "kafka" / "kafka.pid", "Kafka")
 
 
 def kafka_ok(state: Path, env: dict[str, str]) -> bool:
@@ -890,22 +899,8 @@ def start_keycloak(state: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def stop_keycloak(state: Path) -> None:
-    import contextlib
-
-    pid_file = state / "keycloak" / "keycloak.pid"
-    if not pid_file.exists():
-        return
-    pid = int(pid_file.read_text())
-    if pid_alive(pid):
-        log("stopping Keycloak")
-        # kc.sh passes TERM on to its java; the group (its own session) catches a java left behind.
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
+    # kc.sh passes TERM on to its java; the group (its own session) catches a java left behind.
+    stop_process(state / "keycloak" / "keycloak.pid", "Keycloak", kill_group=True)
 
 
 def keycloak_ok(state: Path, env: dict[str, str]) -> bool:
