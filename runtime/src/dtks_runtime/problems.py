@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.telemetry import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,21 +80,42 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return out or "request"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def validation_errors(errors: Sequence[Mapping[str, Any]], *, within: str = "") -> list[dict[str, Any]]:
+    """Pydantic's errors as the problem document's ``errors``: one ``field``/``message``/``type``
+    each, the field named as an operator sees it (``members[0].nik``). ``within`` names where the
+    validated value sits when pydantic validated a part of the request (``"body"`` for a body read
+    by hand), so that every service names fields the same way."""
+    out = []
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        if within:
+            loc = (within, *loc)
+        out.append({"field": field_path(loc), "message": e.get("msg", ""), "type": e.get("type", "")})
+    return out
+
+
+def problem_from_domain_error(error: DomainError, statuses: Mapping[str, int]) -> Problem:
+    return Problem(
+        status_of(error.code, statuses), error.code, error.detail, errors=error.errors, extra=error.extra
+    )
+
+
+def install_problem_handlers(app: FastAPI, error_statuses: Mapping[str, int] | None = None) -> None:
+    """``error_statuses``: the service's one table from a :class:`DomainError`'s code to its HTTP
+    status (see dtks_runtime.errors)."""
+    statuses = dict(error_statuses or {})
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
 
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(problem_from_domain_error(exc, statuses), request)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": field_path(tuple(e.get("loc", ()))),
-                "message": e.get("msg", ""),
-                "type": e.get("type", ""),
-            }
-            for e in exc.errors()
-        ]
+        errors = validation_errors(exc.errors())
         names = ", ".join(sorted({e["field"] for e in errors}))
         problem = Problem(422, "invalid_request", f"The request has invalid fields: {names}.", errors=errors)
         return problem_response(problem, request)

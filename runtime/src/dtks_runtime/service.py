@@ -357,6 +357,7 @@ def create_app(
     version: str = "1.0.0",
     on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
     body_limits: Mapping[str, int] | None = None,
+    error_statuses: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """The FastAPI app of a service: lifespan runs the runtime; tracing, problems and health built in.
 
@@ -365,7 +366,10 @@ def create_app(
     stops (``runtime.on_stop``), instead of wrapping the app's lifespan by hand.
 
     ``body_limits``: the routes whose bodies may be larger than ``DTKS_HTTP_MAX_BODY_BYTES``, as
-    ``{"POST /imports": bytes}`` (see dtks_runtime.body_limits)."""
+    ``{"POST /imports": bytes}`` (see dtks_runtime.body_limits).
+
+    ``error_statuses``: the service's table from a domain error's code to its HTTP status
+    (see dtks_runtime.errors); a code not in it answers 422."""
     settings = runtime.settings
     settings.check_production_safety()
     configure_logging(runtime.service, settings.log_level)
@@ -397,7 +401,7 @@ def create_app(
         provider = ProviderKeys(settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url)
         runtime.add_health_check("identity_provider", provider.health)
     app.state.tokens = TokenService(settings.shared_secret(), settings.jwt_issuer, provider=provider)
-    install_problem_handlers(app)
+    install_problem_handlers(app, error_statuses)
     # Body limits per route (the service's own beside the default) and correlation ids; see http_edge.
     limits = BodyLimits(settings.http_max_body_bytes, dict(body_limits or {}))
     install_http_edge(app, limits=limits, tokens=app.state.tokens)
