@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,7 @@ from dtks_runtime.telemetry import (
     http_server_telemetry,
 )
 from dtks_runtime.topics import consumer_topics, ensure_topics
+from dtks_runtime.unit_of_work import UnitOfWork, unit_of_work
 
 log = get_logger(__name__)
 
@@ -80,6 +81,12 @@ class ServiceRuntime:
     _broker: BrokerProbe | None = None
     accepting: bool = False  # started and not stopping: what /readyz reports
     database_url: str = ""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction with the store bound to it (see dtks_runtime.unit_of_work)."""
+        if self.pool is None or self.store is None:
+            raise RuntimeError(f"{self.service}: unit_of_work() before the runtime started")
+        return unit_of_work(self.pool, self.store)
 
     def topic(self, name: str) -> str:
         return f"{self.settings.topic_prefix}{name}"
