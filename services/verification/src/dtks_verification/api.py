@@ -15,12 +15,34 @@ from dtks_contracts.regions import RegencyCode
 from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
-from dtks_runtime.problems import Problem
+from dtks_runtime.errors import DomainError, status_of
+from dtks_runtime.problems import Problem, validation_errors
 from dtks_verification.adapters import postgres as pg
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
 from dtks_verification.handlers import DecisionCommand, Verification, outcome
 
 router = APIRouter()
+
+# The HTTP status of each refusal's code (the runtime's problem handler reads this table; see
+# dtks_runtime.errors). The codes are what clients key on; a code missing here answers 422.
+ERROR_STATUSES: dict[str, int] = {
+    "role_not_allowed": 403,
+    "outside_region": 403,
+    "proposal_not_found": 404,
+    "unknown_tier": 404,
+    "proposal_withdrawn": 409,
+    "proposal_accepted": 409,
+    "proposal_returned": 409,
+    "awaiting_integrity_checks": 409,
+    "acceptance_in_progress": 409,
+    "out_of_turn": 409,
+    "ratification_refused": 409,
+    "decree_already_used": 409,
+    "ratification_needs_decree": 422,
+    "reasons_required": 422,
+    "invalid_decision": 422,
+    "invalid_batch_size": 422,
+}
 
 TierId = Literal["district", "regency", "regent", "province", "ministry"]
 _READERS = frozenset({*TIER_ROLE.values(), Role.AUDITOR})
@@ -69,18 +91,18 @@ def _verification(request: Request) -> Verification:
     return request.app.state.verification
 
 
-def as_problem(refusal: Refusal) -> Problem:
-    return Problem(refusal.status, refusal.code, refusal.detail, errors=refusal.errors)
-
-
 def _village_of(record: pg.ProposalRecord) -> str:
     return record.state.village_code
 
 
-def _problem_item(index: int, proposal_id: str | None, problem: Problem) -> dict[str, Any]:
-    doc = {"code": problem.code, "status": problem.status, "detail": problem.detail}
-    if problem.errors:
-        doc["errors"] = problem.errors
+def _problem_item(index: int, proposal_id: str | None, error: DomainError) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "code": error.code,
+        "status": status_of(error.code, ERROR_STATUSES),
+        "detail": error.detail,
+    }
+    if error.errors:
+        doc["errors"] = error.errors
     return {"index": index, "proposal_id": proposal_id, "ok": False, "problem": doc}
 
 
@@ -94,7 +116,7 @@ async def queue_stats(
     ] = None,
 ) -> dict[str, Any]:
     if principal.role not in _READERS:
-        raise Problem(403, "role_not_allowed", "Queue statistics are for verifiers, regents and auditors.")
+        raise Refusal("role_not_allowed", "Queue statistics are for verifiers, regents and auditors.")
     hours = older_than_hours or request.app.state.settings.queue_age_limit_hours
     now = dt.datetime.now(dt.UTC)
     async with _verification(request).pool.acquire() as conn:
@@ -133,8 +155,7 @@ async def tier_queue(
 ) -> dict[str, Any]:
     the_tier = API_TIERS[tier]
     if principal.role not in (TIER_ROLE[the_tier], Role.AUDITOR):
-        raise Problem(
-            403,
+        raise Refusal(
             "role_not_allowed",
             f"The {tier} queue is for {TIER_ROLE[the_tier].value}; you act as {principal.role.value}.",
         )
@@ -199,38 +220,31 @@ async def decisions(
             return await verification.decide(principal, command, correlation_id)
         except pydantic.ValidationError as exc:
             raise _invalid(exc) from None
-        except Refusal as refusal:
-            raise as_problem(refusal) from None
     if not 1 <= len(body) <= 1000:
-        raise Problem(422, "invalid_batch_size", "Send between 1 and 1000 decisions in one request.")
+        raise Refusal("invalid_batch_size", "Send between 1 and 1000 decisions in one request.")
     commands: list[DecisionCommand | Refusal] = []
-    invalid: dict[int, Problem] = {}
-    for index, raw in enumerate(body):
+    for raw in body:
         try:
             commands.append(_command(DecisionIn.model_validate(raw)))
         except pydantic.ValidationError as exc:
-            invalid[index] = _invalid(exc)
-            commands.append(Refusal(422, "invalid_decision", "The decision has invalid fields."))
+            commands.append(_invalid(exc))  # answered as it is, in its place
     outcomes = await verification.decide_many(principal, commands, correlation_id)
     results = []
     for index, (raw, result) in enumerate(zip(body, outcomes, strict=True)):
         pid = raw.get("proposal_id") if isinstance(raw, dict) else None
-        if index in invalid:
-            results.append(_problem_item(index, pid, invalid[index]))
-        elif isinstance(result, Refusal):
-            results.append(_problem_item(index, pid, as_problem(result)))
+        if isinstance(result, Refusal):
+            results.append(_problem_item(index, pid, result))
         else:
             results.append({"index": index, "ok": True, **result})
     ok = sum(1 for r in results if r["ok"])
     return {"succeeded": ok, "failed": len(results) - ok, "results": results}
 
 
-def _invalid(exc: pydantic.ValidationError) -> Problem:
-    errors = [
-        {"field": ".".join(map(str, e["loc"])) or "decision", "message": e["msg"]} for e in exc.errors()
-    ]
+def _invalid(exc: pydantic.ValidationError) -> Refusal:
+    # Fields are named within the decision, as every service names them (`reasons[0]`).
+    errors = validation_errors(exc.errors(), within="body")
     names = ", ".join(sorted({e["field"] for e in errors}))
-    return Problem(422, "invalid_decision", f"The decision has invalid fields: {names}.", errors=errors)
+    return Refusal("invalid_decision", f"The decision has invalid fields: {names}.", errors=errors)
 
 
 def _command(item: DecisionIn) -> DecisionCommand:
@@ -241,17 +255,14 @@ def _command(item: DecisionIn) -> DecisionCommand:
 async def ratifications(
     request: Request, principal: CurrentPrincipal, body: RatificationIn
 ) -> dict[str, Any]:
-    try:
-        return await _verification(request).ratify(
-            principal,
-            body.regency_code,
-            body.decree_number,
-            body.decree_date,
-            list(dict.fromkeys(body.proposal_ids)),
-            request.state.correlation_id,
-        )
-    except Refusal as refusal:
-        raise as_problem(refusal) from None
+    return await _verification(request).ratify(
+        principal,
+        body.regency_code,
+        body.decree_number,
+        body.decree_date,
+        list(dict.fromkeys(body.proposal_ids)),
+        request.state.correlation_id,
+    )
 
 
 @router.get(
@@ -270,7 +281,7 @@ async def proposal_verification(
         )
         record = found_in_scope(principal, await pg.load(conn, proposal_id), _village_of, not_found)
         if principal.role not in {*_READERS, Role.VILLAGE_OPERATOR}:
-            raise Problem(403, "role_not_allowed", "Your role cannot read verification histories.")
+            raise Refusal("role_not_allowed", "Your role cannot read verification histories.")
         events = await verification.store.read_stream(conn, "proposal", proposal_id)
         pending = await pg.pending_check_of(conn, proposal_id)
         visits = await pg.visits(conn, proposal_id)
@@ -311,10 +322,7 @@ async def proposal_verification(
 async def field_visit(
     request: Request, proposal_id: str, principal: CurrentPrincipal, body: FieldVisitIn
 ) -> dict[str, Any]:
-    try:
-        return await _verification(request).add_visit(principal, proposal_id, body.model_dump(mode="json"))
-    except Refusal as refusal:
-        raise as_problem(refusal) from None
+    return await _verification(request).add_visit(principal, proposal_id, body.model_dump(mode="json"))
 
 
 __all__ = ["router"]

@@ -473,7 +473,7 @@ class Verification:
         tier = parse_tier(command.tier)
         if command.decision is Decision.RETURN and not command.reasons:
             raise Refusal(
-                422, "reasons_required", "A return needs at least one reason code for the village to act on."
+                "reasons_required", "A return needs at least one reason code for the village to act on."
             )
         if state is None:
             raise Verification._not_found(command.proposal_id)
@@ -499,7 +499,6 @@ class Verification:
     @staticmethod
     def _not_found(proposal_id: str) -> Refusal:
         return Refusal(
-            404,
             "proposal_not_found",
             f"No proposal {proposal_id} has reached verification; check the id, or wait until its "
             "submission has been received.",
@@ -518,13 +517,12 @@ class Verification:
     ) -> dict[str, Any]:
         if principal.role is not Role.REGENT:
             raise Refusal(
-                403,
                 "role_not_allowed",
                 f"Only the regent or mayor ratifies; you act as {principal.role.value}.",
             )
         if not contains(principal.region, regency_code):
             raise Refusal(
-                403, "outside_region", f"Regency {regency_code} is outside your scope {principal.region}."
+                "outside_region", f"Regency {regency_code} is outside your scope {principal.region}."
             )
         actor = principal.as_actor()
         causation = Causation(actor=actor, correlation_id=correlation_id)
@@ -536,10 +534,9 @@ class Verification:
                 record = records.get(pid)
                 try:
                     if record is None:
-                        raise Refusal(404, "proposal_not_found", f"No proposal {pid} is in verification.")
+                        raise Refusal("proposal_not_found", f"No proposal {pid} is in verification.")
                     if not contains(regency_code, record.state.village_code):
                         raise Refusal(
-                            403,
                             "outside_region",
                             f"Proposal {pid} comes from {record.state.village_code}, outside {regency_code}.",
                         )
@@ -548,16 +545,15 @@ class Verification:
                     errors.append({"proposal_id": pid, "code": refusal.code, "detail": refusal.detail})
             if errors:
                 raise Refusal(
-                    409,
                     "ratification_refused",
                     f"{len(errors)} of the {len(proposal_ids)} proposals cannot be ratified under this decree; "
                     "nothing was ratified. Remove or fix them and send the batch again.",
-                ).with_errors(errors)
+                    errors=errors,
+                )
             if not await pg.record_ratification(
                 conn, batch_id, regency_code, decree_number, decree_date, proposal_ids
             ):
                 raise Refusal(
-                    409,
                     "decree_already_used",
                     f"Decree {decree_number} already ratified a batch of regency {regency_code}; use the new decree's number.",
                 )
@@ -603,7 +599,6 @@ class Verification:
         )
         if tier is None:
             raise Refusal(
-                403,
                 "role_not_allowed",
                 "Field visits are recorded by district verifiers and regency operators.",
             )
@@ -612,7 +607,6 @@ class Verification:
             authorize_at_tier(tier, principal.role, principal.region, record.state.village_code)
             if record.state.status in (Status.WITHDRAWN, Status.ACCEPTED):
                 raise Refusal(
-                    409,
                     f"proposal_{record.state.status.value}",
                     f"Proposal {proposal_id} is {record.state.status.value}; a visit can no longer change it.",
                 )

@@ -69,7 +69,13 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         app.state.checks_worker = worker
         runtime.supervise(CHECKS_WORKER_TASK, worker.run, stuck_after=STUCK_AFTER_SECONDS)
 
-    app = create_app(runtime, title="DTKS verification service", description=DESCRIPTION, on_started=started)
+    app = create_app(
+        runtime,
+        title="DTKS verification service",
+        description=DESCRIPTION,
+        on_started=started,
+        error_statuses=api.ERROR_STATUSES,
+    )
     app.state.intake = intake
     app.state.settings = settings
     app.include_router(api.router)

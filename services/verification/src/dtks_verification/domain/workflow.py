@@ -5,7 +5,8 @@ A round starts when the proposal is submitted or resubmitted: the integrity stan
 the next tier in `TIER_ORDER` or returns it to the village (`RETURNED`). The Ministry's forward
 re-runs the integrity standard (`ACCEPTING` while it waits for the civil registry) and ends in
 `ACCEPTED` or `RETURNED`. A resubmission starts a new round from the start; a withdrawal ends the
-proposal. Every refusal is a `Refusal` with a stable code, an HTTP status and a sentence to act on.
+proposal. Every refusal is a `Refusal` with a stable code and a sentence to act on; which HTTP
+status answers it is the edge's business (`api.ERROR_STATUSES`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Final
 
 from dtks_contracts.regions import contains
 from dtks_contracts.vocabulary import TIER_ROLE, Role, Tier, next_tier, tier_region
+from dtks_runtime.errors import DomainError
 
 
 class Status(StrEnum):
@@ -43,17 +45,8 @@ API_TIERS: Final[dict[str, Tier]] = {
 API_TIER_OF: Final[dict[Tier, str]] = {tier: name for name, tier in API_TIERS.items()}
 
 
-class Refusal(Exception):
-    """A decision the workflow does not admit; becomes a problem document at the edge."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-        self.errors: list[dict[str, str]] = []
-
-    def with_errors(self, errors: list[dict[str, str]]) -> Refusal:
-        self.errors = errors
-        return self
+class Refusal(DomainError):
+    """A command the verification workflow does not admit; becomes a problem document at the edge."""
 
 
 def parse_tier(name: str) -> Tier:
@@ -61,7 +54,7 @@ def parse_tier(name: str) -> Tier:
         return API_TIERS[name]
     except KeyError:
         names = ", ".join(API_TIERS)
-        raise Refusal(404, "unknown_tier", f"There is no tier {name!r}; the tiers are {names}.") from None
+        raise Refusal("unknown_tier", f"There is no tier {name!r}; the tiers are {names}.") from None
 
 
 @dataclass(frozen=True)
@@ -81,14 +74,12 @@ def authorize_at_tier(tier: Tier, role: Role, principal_region: str, village_cod
     wanted = TIER_ROLE[tier]
     if role is not wanted:
         raise Refusal(
-            403,
             "role_not_allowed",
             f"Decisions at the {API_TIER_OF[tier]} tier are taken by {wanted.value}; you act as {role.value}.",
         )
     region = tier_region(tier, village_code)
     if not contains(principal_region, region):
         raise Refusal(
-            403,
             "outside_region",
             f"This proposal is verified at the {API_TIER_OF[tier]} tier by region {region}, "
             f"outside your scope {principal_region}.",
@@ -100,30 +91,27 @@ def ensure_awaits(state: VerificationState, tier: Tier) -> None:
     pid = state.proposal_id
     if state.status is Status.WITHDRAWN:
         raise Refusal(
-            409, "proposal_withdrawn", f"Proposal {pid} was withdrawn by its village; nothing to decide."
+            "proposal_withdrawn", f"Proposal {pid} was withdrawn by its village; nothing to decide."
         )
     if state.status is Status.ACCEPTED:
-        raise Refusal(409, "proposal_accepted", f"Proposal {pid} was already accepted by the Ministry.")
+        raise Refusal("proposal_accepted", f"Proposal {pid} was already accepted by the Ministry.")
     if state.status is Status.RETURNED:
         raise Refusal(
-            409,
             "proposal_returned",
             f"Proposal {pid} was returned to its village; it comes back when the village resubmits it.",
         )
     if state.status is Status.CHECKING:
         raise Refusal(
-            409, "awaiting_integrity_checks", f"Proposal {pid} is still in its automatic integrity checks."
+            "awaiting_integrity_checks", f"Proposal {pid} is still in its automatic integrity checks."
         )
     if state.status is Status.ACCEPTING:
         raise Refusal(
-            409,
             "acceptance_in_progress",
             f"Proposal {pid} was forwarded by the Ministry; its re-check is running.",
         )
     if state.tier is not tier:
         assert state.tier is not None
         raise Refusal(
-            409,
             "out_of_turn",
             f"Proposal {pid} waits at the {API_TIER_OF[state.tier]} tier, not at {API_TIER_OF[tier]}.",
         )
@@ -138,7 +126,6 @@ def decide(
         return replace(state, status=Status.RETURNED)
     if tier is Tier.RATIFICATION and not by_decree:
         raise Refusal(
-            422,
             "ratification_needs_decree",
             "The regent forwards proposals only by ratifying them under a decree: use POST /ratifications.",
         )
