@@ -23,7 +23,8 @@ from dtks_runtime.db import migrate
 from dtks_runtime.testing import Infra, wait_until
 from dtks_synthetic import Fault, proposals, register_households
 from dtks_verification import consumer
-from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters import register, rounds
+from dtks_verification.adapters.proposals import current_rounds
 from dtks_verification.adapters.schema import MIGRATIONS
 from dtks_verification.harness import POPULATION, Service, running_service
 from dtks_verification.main import CHECKS_WORKER_TASK
@@ -130,7 +131,7 @@ async def test_a_person_moving_between_households_of_one_run_ends_in_the_last(
     mover = first.members[-1]
     moved = second.model_copy(update={"members": (*second.members, mover)})
     async with conn.transaction():
-        await pg.register_households(conn, [(first.household_id, first), (second.household_id, moved)])
+        await register.register_households(conn, [(first.household_id, first), (second.household_id, moved)])
     rows = dict(await conn.fetch("SELECT nik, household_id FROM registered_people"))
     assert rows[mover.nik] == second.household_id
     assert all(rows[m.nik] == first.household_id for m in first.members[:-1])
@@ -140,10 +141,10 @@ async def test_a_person_moving_between_households_of_one_run_ends_in_the_last(
 async def test_rounds_started_together_claim_niks_in_arrival_order(conn: asyncpg.Connection) -> None:
     contents = _clean(3)
     async with conn.transaction():
-        started = await pg.start_rounds(
-            conn, [pg.NewRound(c, "corr", f"cause-{i}") for i, c in enumerate(contents)]
+        started = await rounds.start_rounds(
+            conn, [rounds.NewRound(c, "corr", f"cause-{i}") for i, c in enumerate(contents)]
         )
-        again = await pg.start_rounds(conn, [pg.NewRound(contents[0], "corr", "cause-again")])
+        again = await rounds.start_rounds(conn, [rounds.NewRound(contents[0], "corr", "cause-again")])
     assert (started, again) == (3, 0)  # the same round arriving again changes nothing
     seqs = await conn.fetch("SELECT proposal_id FROM proposals ORDER BY seq")
     assert [r["proposal_id"] for r in seqs] == [c.proposal_id for c in contents]
@@ -163,17 +164,19 @@ async def test_intakes_claiming_a_nik_at_once_wait_for_each_other_and_the_later_
     b = a.model_copy(update={"proposal_id": str(uuid.uuid4())})  # the same household, proposed again
     # A proposal whose people were all born in other districts than a's: nothing to wait for.
     elsewhere = next(
-        c for c in candidates[1:] if set(pg.claim_lock_keys([c])).isdisjoint(pg.claim_lock_keys([a]))
+        c for c in candidates[1:] if set(rounds.claim_lock_keys([c])).isdisjoint(rounds.claim_lock_keys([a]))
     )
     other = await asyncpg.connect(database_url)
     try:
         first = conn.transaction()
         await first.start()
-        await pg.start_rounds(conn, [pg.NewRound(a, "corr", "cause-a")])
+        await rounds.start_rounds(conn, [rounds.NewRound(a, "corr", "cause-a")])
 
         async def intake(content: ProposalSubmitted) -> None:
             async with other.transaction():
-                await pg.start_rounds(other, [pg.NewRound(content, "corr", f"cause-{content.proposal_id}")])
+                await rounds.start_rounds(
+                    other, [rounds.NewRound(content, "corr", f"cause-{content.proposal_id}")]
+                )
 
         await asyncio.wait_for(intake(elsewhere), 5)  # another process's batch goes on meanwhile
         later = asyncio.create_task(intake(b))
@@ -190,8 +193,8 @@ async def test_intakes_claiming_a_nik_at_once_wait_for_each_other_and_the_later_
         )
     )
     assert seq[a.proposal_id] < seq[b.proposal_id]
-    records = await pg.current_rounds(conn, {b.proposal_id: b})
-    facts = await pg.register_facts(conn, list(records.values()))
+    records = await current_rounds(conn, {b.proposal_id: b})
+    facts = await register.register_facts(conn, list(records.values()))
     assert a.household is not None
     assert facts[b.proposal_id].earlier_open_proposals == {m.nik: a.proposal_id for m in a.household.members}
 

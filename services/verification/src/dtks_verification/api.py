@@ -17,7 +17,7 @@ from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
-from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
 from dtks_verification.handlers import DecisionCommand, Verification, outcome
 
@@ -91,7 +91,7 @@ def _verification(request: Request) -> Verification:
     return request.app.state.verification
 
 
-def _village_of(record: pg.ProposalRecord) -> str:
+def _village_of(record: proposals.ProposalRecord) -> str:
     return record.state.village_code
 
 
@@ -120,8 +120,8 @@ async def queue_stats(
     hours = older_than_hours or request.app.state.settings.queue_age_limit_hours
     now = dt.datetime.now(dt.UTC)
     async with _verification(request).pool.acquire() as conn:
-        rows = await pg.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
-        waiting = await pg.checks_waiting(conn, principal.region)
+        rows = await tier_queues.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
+        waiting = await tier_queues.checks_waiting(conn, principal.region)
     return {
         "scope": principal.region,
         "age_limit_hours": hours,
@@ -161,7 +161,7 @@ async def tier_queue(
         )
     now = dt.datetime.now(dt.UTC)
     async with _verification(request).pool.acquire() as conn:
-        rows = await pg.queue(conn, the_tier, principal.region, limit, after)
+        rows = await tier_queues.queue(conn, the_tier, principal.region, limit, after)
     items = [
         {
             "proposal_id": r["proposal_id"],
@@ -279,12 +279,12 @@ async def proposal_verification(
         not_found = Problem(
             404, "proposal_not_found", f"No proposal {proposal_id} is in verification in your region."
         )
-        record = found_in_scope(principal, await pg.load(conn, proposal_id), _village_of, not_found)
+        record = found_in_scope(principal, await proposals.load(conn, proposal_id), _village_of, not_found)
         if principal.role not in {*_READERS, Role.VILLAGE_OPERATOR}:
             raise Refusal("role_not_allowed", "Your role cannot read verification histories.")
         events = await verification.store.read_stream(conn, "proposal", proposal_id)
-        pending = await pg.pending_check_of(conn, proposal_id)
-        visits = await pg.visits(conn, proposal_id)
+        pending = await pending_checks.pending_check_of(conn, proposal_id)
+        visits = await field_visits.visits(conn, proposal_id)
     checks: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     for e in events:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from dtks_runtime.telemetry import get_logger
-from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters import pending_checks, proposals
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
 from dtks_verification.domain.integrity import CivilPerson
 from dtks_verification.handlers import Verification
@@ -39,8 +39,8 @@ _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 class LookedUp:
     """A leased batch with what the civil registry said about each check's people."""
 
-    checks: list[pg.PendingCheck]
-    records: dict[str, pg.ProposalRecord]
+    checks: list[pending_checks.PendingCheck]
+    records: dict[str, proposals.ProposalRecord]
     civil: dict[str, dict[str, CivilPerson | None]]
 
 
@@ -102,10 +102,10 @@ class PendingChecksWorker:
         check, or the civil registry is unavailable and the leased checks were deferred)."""
         pool = self.verification.pool
         async with pool.acquire() as conn:
-            checks = await pg.lease_checks(conn, self.batch_size, LEASE_SECONDS)
+            checks = await pending_checks.lease_checks(conn, self.batch_size, LEASE_SECONDS)
             if not checks:
                 return None
-            records = await pg.load_many(conn, [c.proposal_id for c in checks])
+            records = await proposals.load_many(conn, [c.proposal_id for c in checks])
         leased = [(check, records.get(check.proposal_id)) for check in checks]
         wanted = [self.verification.wanted(record) for _, record in leased]
         try:
@@ -113,7 +113,9 @@ class PendingChecksWorker:
         except CivilRegistryUnavailable as exc:
             # Nobody is failed: the checks keep their place and are tried again after a pause.
             async with pool.acquire() as conn:
-                await pg.defer_checks(conn, [c.proposal_id for c in checks], self.retry_seconds, str(exc))
+                await pending_checks.defer_checks(
+                    conn, [c.proposal_id for c in checks], self.retry_seconds, str(exc)
+                )
             self.deferred += len(checks)
             log.info("integrity checks wait for the civil registry", waiting=len(checks), error=str(exc))
             return None
@@ -133,4 +135,4 @@ class PendingChecksWorker:
         if batch is not None:
             with contextlib.suppress(*_DB_ERRORS):
                 async with self.verification.pool.acquire() as conn:
-                    await pg.release_checks(conn, [c.proposal_id for c in batch.checks])
+                    await pending_checks.release_checks(conn, [c.proposal_id for c in batch.checks])

@@ -37,7 +37,7 @@ from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactiva
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS
 from dtks_runtime.telemetry import get_logger, tracer
-from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters import register, rounds
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
 from dtks_verification.domain.integrity import CivilPerson, people_to_look_up
 from dtks_verification.handlers import Verification
@@ -109,7 +109,7 @@ class _Run:
     """Consecutive events of one kind, each for a different proposal or household."""
 
     kind: type[EventPayload]
-    rounds: list[pg.NewRound] = field(default_factory=list)
+    rounds: list[rounds.NewRound] = field(default_factory=list)
     withdrawals: list[str] = field(default_factory=list)
     snapshots: list[HouseholdRegistered | HouseholdCorrected] = field(default_factory=list)
     deactivations: list[HouseholdDeactivated] = field(default_factory=list)
@@ -117,15 +117,17 @@ class _Run:
 
     async def apply(self, conn: asyncpg.Connection, *, queue_checks: bool = True) -> None:
         if self.rounds:
-            await pg.start_rounds(conn, self.rounds, queue=queue_checks)
+            await rounds.start_rounds(conn, self.rounds, queue=queue_checks)
         if self.withdrawals:
-            await pg.withdraw_many(conn, self.withdrawals)
+            await rounds.withdraw_many(conn, self.withdrawals)
         if self.snapshots:
-            await pg.register_households(conn, [(p.household_id, p.household) for p in self.snapshots])
-            await pg.release_open_niks(conn, [p.proposal_id for p in self.snapshots])
+            await register.register_households(conn, [(p.household_id, p.household) for p in self.snapshots])
+            await rounds.release_open_niks(conn, [p.proposal_id for p in self.snapshots])
         if self.deactivations:
-            await pg.deactivate_households(conn, [(p.household_id, p.kk_number) for p in self.deactivations])
-            await pg.release_open_niks(conn, [p.proposal_id for p in self.deactivations])
+            await register.deactivate_households(
+                conn, [(p.household_id, p.kk_number) for p in self.deactivations]
+            )
+            await rounds.release_open_niks(conn, [p.proposal_id for p in self.deactivations])
 
 
 def _kind(payload: EventPayload) -> type[EventPayload]:
@@ -159,7 +161,9 @@ def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
         run.keys.add(key)
         if isinstance(payload, ProposalSubmitted | ProposalResubmitted):
             content_json = event._content_json if isinstance(event, _ReadAhead) else None
-            run.rounds.append(pg.NewRound(payload, event.correlation_id, str(event.event_id), content_json))
+            run.rounds.append(
+                rounds.NewRound(payload, event.correlation_id, str(event.event_id), content_json)
+            )
         elif isinstance(payload, ProposalWithdrawn):
             run.withdrawals.append(payload.proposal_id)
         elif isinstance(payload, HouseholdRegistered | HouseholdCorrected):

@@ -34,7 +34,14 @@ from dtks_contracts.timestamps import utc_now
 from dtks_contracts.vocabulary import IntegrityStage, ReasonCode, Role, Tier
 from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
-from dtks_verification.adapters import postgres as pg
+from dtks_verification.adapters import (
+    field_visits,
+    pending_checks,
+    proposals,
+    ratifications,
+    register,
+    rounds,
+)
 from dtks_verification.adapters.civil_registry import CivilRegistryClient, CivilRegistryUnavailable
 from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
 from dtks_verification.domain.workflow import (
@@ -111,7 +118,7 @@ class Verification:
     async def _append(
         self,
         conn: asyncpg.Connection,
-        record: pg.ProposalRecord,
+        record: proposals.ProposalRecord,
         events: Sequence[EventPayload],
         causation: Causation,
     ) -> int:
@@ -128,7 +135,9 @@ class Verification:
     async def _append_many(
         self,
         conn: asyncpg.Connection,
-        changes: Sequence[tuple[pg.ProposalRecord, Sequence[EventPayload], Causation, VerificationState]],
+        changes: Sequence[
+            tuple[proposals.ProposalRecord, Sequence[EventPayload], Causation, VerificationState]
+        ],
         *,
         extra: Sequence[StreamAppend] = (),
     ) -> None:
@@ -153,12 +162,12 @@ class Verification:
             ],
             causation=Causation(),
         )
-        await pg.save_many(
+        await proposals.save_many(
             conn, [(state, record.stream_version + len(events)) for record, events, _, state in changes]
         )
 
     @staticmethod
-    def wanted(record: pg.ProposalRecord | None) -> tuple[str, ...]:
+    def wanted(record: proposals.ProposalRecord | None) -> tuple[str, ...]:
         """The NIKs a proposal's check needs from the civil registry."""
         return () if record is None else people_to_look_up(record.content)
 
@@ -166,7 +175,7 @@ class Verification:
 
     @staticmethod
     def conclusion(
-        record: pg.ProposalRecord,
+        record: proposals.ProposalRecord,
         stage: IntegrityStage,
         facts: RegisterFacts,
         civil: Mapping[str, CivilPerson | None],
@@ -217,15 +226,15 @@ class Verification:
 
     async def run_checks(
         self,
-        checks: Sequence[pg.PendingCheck],
+        checks: Sequence[pending_checks.PendingCheck],
         civil: Mapping[str, Mapping[str, CivilPerson | None]],
-        loaded: Mapping[str, pg.ProposalRecord],
+        loaded: Mapping[str, proposals.ProposalRecord],
     ) -> int:
         """Conclude leased checks whose look-ups succeeded, in one transaction; `loaded` are their
         proposals as read for the look-ups (locked and refreshed here). Returns how many."""
         async with self.pool.acquire() as conn, conn.transaction():
-            records = await pg.lock_current(conn, loaded)
-            live: list[tuple[pg.PendingCheck, pg.ProposalRecord]] = []
+            records = await proposals.lock_current(conn, loaded)
+            live: list[tuple[pending_checks.PendingCheck, proposals.ProposalRecord]] = []
             for check in checks:
                 record = records.get(check.proposal_id)
                 expected = Status.CHECKING if check.stage == IntegrityStage.ENTRY else Status.ACCEPTING
@@ -236,32 +245,34 @@ class Verification:
                 ):
                     live.append((check, record))
             # A check of a round that moved on (withdrawn, resubmitted) is simply dropped.
-            await pg.finish_checks(conn, checks)
+            await pending_checks.finish_checks(conn, checks)
             await self._conclude(conn, live, lambda pid: civil[pid])
         return len(live)
 
     async def check_new_rounds(
         self,
         conn: asyncpg.Connection,
-        rounds: Sequence[pg.NewRound],
+        rounds: Sequence[rounds.NewRound],
         civil: Mapping[str, CivilPerson | None],
     ) -> int:
         """The entry checks of rounds that intake started unqueued in `conn`'s transaction, with
         the civil registry's records of their people (`civil`, by NIK, looked up for the batch):
         concluded in that same transaction, beside the events' inbox rows. Returns how many."""
         live = await self._started(conn, rounds)
-        await pg.drop_checks(conn, [check.proposal_id for check, record in live if record.state.round > 1])
+        await pending_checks.drop_checks(
+            conn, [check.proposal_id for check, record in live if record.state.round > 1]
+        )
         await self._conclude(conn, live, lambda pid: civil)
         return len(live)
 
-    async def queue_new_rounds(self, conn: asyncpg.Connection, rounds: Sequence[pg.NewRound]) -> int:
+    async def queue_new_rounds(self, conn: asyncpg.Connection, rounds: Sequence[rounds.NewRound]) -> int:
         """Queue the entry checks of rounds started unqueued, for the worker (the civil registry
         did not answer intake's look-up). Returns how many."""
         live = await self._started(conn, rounds)
-        await pg.enqueue_checks(
+        await pending_checks.enqueue_checks(
             conn,
             [
-                pg.CheckRequest(c.proposal_id, c.round, c.stage, correlation_id=c.correlation_id,
+                pending_checks.PendingCheck(c.proposal_id, c.round, c.stage, correlation_id=c.correlation_id,
                                 causation_id=c.causation_id)
                 for c, _ in live
             ],
@@ -270,13 +281,13 @@ class Verification:
 
     @staticmethod
     async def _started(
-        conn: asyncpg.Connection, rounds: Sequence[pg.NewRound]
-    ) -> list[tuple[pg.PendingCheck, pg.ProposalRecord]]:
+        conn: asyncpg.Connection, rounds: Sequence[rounds.NewRound]
+    ) -> list[tuple[pending_checks.PendingCheck, proposals.ProposalRecord]]:
         """Of `rounds` started in `conn`'s transaction, each proposal's current round still waiting
         for its entry check, as the check to run. Left out: an earlier round of a proposal in the
         same batch, the same round arriving twice (the first started it), a round that did not
         start, a proposal withdrawn later in the batch."""
-        records = await pg.current_rounds(conn, {r.content.proposal_id: r.content for r in rounds})
+        records = await proposals.current_rounds(conn, {r.content.proposal_id: r.content for r in rounds})
         live = []
         seen = set()
         for r in rounds:
@@ -287,7 +298,7 @@ class Verification:
             if r.content.round != record.state.round:
                 continue
             seen.add(pid)
-            check = pg.PendingCheck(
+            check = pending_checks.PendingCheck(
                 pid,
                 record.state.round,
                 IntegrityStage.ENTRY.value,
@@ -302,7 +313,7 @@ class Verification:
     async def _conclude(
         self,
         conn: asyncpg.Connection,
-        live: Sequence[tuple[pg.PendingCheck, pg.ProposalRecord]],
+        live: Sequence[tuple[pending_checks.PendingCheck, proposals.ProposalRecord]],
         civil_of: Callable[[str], Mapping[str, CivilPerson | None]],
     ) -> None:
         """Run the standard on proposals locked in `conn`'s transaction and record the outcomes:
@@ -310,8 +321,8 @@ class Verification:
         few statements. `civil_of(proposal_id)` maps each of its people's NIKs to their record."""
         if not live:
             return
-        facts = await pg.register_facts(conn, [r for _, r in live])
-        visits = await pg.visits_of_many(
+        facts = await register.register_facts(conn, [r for _, r in live])
+        visits = await field_visits.visits_of_many(
             conn, [c.proposal_id for c, _ in live if c.stage == IntegrityStage.MINISTRY]
         )
         changes = []
@@ -361,13 +372,13 @@ class Verification:
         civil = await self._look_up_for_acceptance(acceptances)
         results: list[dict[str, Any] | Refusal] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            records = await pg.load_many(conn, [c.proposal_id for c in valid], for_update=True)
+            records = await proposals.load_many(conn, [c.proposal_id for c in valid], for_update=True)
             accepted_records = [records[pid] for pid in acceptances if pid in records]
-            facts = await pg.register_facts(conn, accepted_records) if accepted_records else {}
-            visits = await pg.visits_of_many(conn, [r.state.proposal_id for r in accepted_records])
+            facts = await register.register_facts(conn, accepted_records) if accepted_records else {}
+            visits = await field_visits.visits_of_many(conn, [r.state.proposal_id for r in accepted_records])
             # Per proposal: its record as loaded, the events decided so far, its latest state.
-            decided: dict[str, tuple[pg.ProposalRecord, list[EventPayload], VerificationState]] = {}
-            waiting: list[pg.CheckRequest] = []
+            decided: dict[str, tuple[proposals.ProposalRecord, list[EventPayload], VerificationState]] = {}
+            waiting: list[pending_checks.PendingCheck] = []
             for command in commands:
                 if isinstance(command, Refusal):
                     results.append(command)
@@ -396,7 +407,7 @@ class Verification:
                 conn, [(record, events, causation, state) for record, events, state in decided.values()]
             )
             # A proposal reaches `accepting` at most once in a list (it then awaits no tier).
-            await pg.enqueue_checks(conn, waiting)
+            await pending_checks.enqueue_checks(conn, waiting)
         return results
 
     @staticmethod
@@ -410,7 +421,7 @@ class Verification:
         if not proposal_ids:
             return {}
         async with self.pool.acquire() as conn:
-            records = await pg.load_many(conn, proposal_ids)
+            records = await proposals.load_many(conn, proposal_ids)
         live = [r for r in records.values() if r.state.status is Status.IN_TIER]
         try:
             found = await self.civil_registry.people_of_many([self.wanted(r) for r in live])
@@ -425,7 +436,7 @@ class Verification:
         self,
         principal: Principal,
         command: DecisionCommand,
-        record: pg.ProposalRecord | None,
+        record: proposals.ProposalRecord | None,
         state: VerificationState | None,
         civil: Mapping[str, CivilAnswer],
         facts: Mapping[str, RegisterFacts],
@@ -454,8 +465,10 @@ class Verification:
         )
 
     @staticmethod
-    def _recheck(state: VerificationState, command: DecisionCommand, causation: Causation) -> pg.CheckRequest:
-        return pg.CheckRequest(
+    def _recheck(
+        state: VerificationState, command: DecisionCommand, causation: Causation
+    ) -> pending_checks.PendingCheck:
+        return pending_checks.PendingCheck(
             state.proposal_id,
             state.round,
             IntegrityStage.MINISTRY.value,
@@ -490,8 +503,8 @@ class Verification:
 
     async def _existing(
         self, conn: asyncpg.Connection, proposal_id: str, *, for_update: bool = False
-    ) -> pg.ProposalRecord:
-        record = await pg.load(conn, proposal_id, for_update=for_update)
+    ) -> proposals.ProposalRecord:
+        record = await proposals.load(conn, proposal_id, for_update=for_update)
         if record is None:
             raise self._not_found(proposal_id)
         return record
@@ -528,7 +541,7 @@ class Verification:
         causation = Causation(actor=actor, correlation_id=correlation_id)
         batch_id = uuid.uuid5(_BATCH_NAMESPACE, f"{regency_code}|{decree_number}").hex
         async with self.pool.acquire() as conn, conn.transaction():
-            records = await pg.load_many(conn, proposal_ids, for_update=True)
+            records = await proposals.load_many(conn, proposal_ids, for_update=True)
             errors = []
             for pid in proposal_ids:
                 record = records.get(pid)
@@ -550,7 +563,7 @@ class Verification:
                     "nothing was ratified. Remove or fix them and send the batch again.",
                     errors=errors,
                 )
-            if not await pg.record_ratification(
+            if not await ratifications.record_ratification(
                 conn, batch_id, regency_code, decree_number, decree_date, proposal_ids
             ):
                 raise Refusal(
@@ -610,5 +623,7 @@ class Verification:
                     f"proposal_{record.state.status.value}",
                     f"Proposal {proposal_id} is {record.state.status.value}; a visit can no longer change it.",
                 )
-            visit_id = await pg.add_visit(conn, proposal_id, record.state.round, visit, principal.as_actor())
+            visit_id = await field_visits.add_visit(
+                conn, proposal_id, record.state.round, visit, principal.as_actor()
+            )
         return {"visit_id": visit_id, "proposal_id": proposal_id, "round": record.state.round}

@@ -84,7 +84,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
 
 def run() -> None:
     # Safe in several processes (DTKS_WORKERS): intakes that claim NIKs of the same district wait
-    # for each other (see adapters.postgres.start_rounds), the checks worker leases with SKIP LOCKED,
+    # for each other (see adapters.rounds.start_rounds), the checks worker leases with SKIP LOCKED,
     # and decisions lock their proposals' rows.
     serve(
         build_app(),

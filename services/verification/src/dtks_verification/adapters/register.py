@@ -1,0 +1,158 @@
+"""The register as the registry's events describe it (`registered_households`, `registered_people`),
+and the facts the integrity standard reads from it and from the open claims."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+
+from dtks_contracts.household import Household
+from dtks_verification.adapters.arrays import plain_array, text_array
+from dtks_verification.adapters.proposals import ProposalRecord
+from dtks_verification.domain.integrity import RegisterFacts
+from dtks_verification.domain.names import name_key
+
+
+async def register_households(conn: asyncpg.Connection, snapshots: Sequence[tuple[str, Household]]) -> None:
+    """Registered or corrected households (each once): their snapshots replace what we knew."""
+    if not snapshots:
+        return
+    ids = [household_id for household_id, _ in snapshots]
+    if len(set(ids)) != len(ids):
+        raise ValueError("register_households: each household may appear once; split the batch")
+    await conn.execute(
+        """INSERT INTO registered_households (household_id, kk_number, active)
+           SELECT h, k, true FROM unnest($1::text[], $2::text[]) AS x(h, k)
+           ON CONFLICT (household_id) DO UPDATE SET kk_number = EXCLUDED.kk_number, active = true""",
+        ids,
+        [household.kk_number for _, household in snapshots],
+    )
+    await conn.execute("DELETE FROM registered_people WHERE household_id = ANY($1::text[])", ids)
+    # A NIK met twice (a person moving between two households of the batch) ends where it was
+    # last seen, as if the snapshots had been applied one after another.
+    people: dict[str, tuple[str, str, dt.date, str]] = {}
+    for household_id, household in snapshots:
+        district = household.village_code[:8]
+        for m in household.members:
+            people[m.nik] = (household_id, name_key(m.name), m.birth_date, district)
+    rows = list(people.items())
+    await conn.execute(
+        """INSERT INTO registered_people (nik, household_id, name_key, birth_date, district)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[])
+           ON CONFLICT (nik) DO UPDATE SET household_id = EXCLUDED.household_id,
+               name_key = EXCLUDED.name_key, birth_date = EXCLUDED.birth_date, district = EXCLUDED.district""",
+        [nik for nik, _ in rows],
+        [r[0] for _, r in rows],
+        [r[1] for _, r in rows],
+        [r[2] for _, r in rows],
+        [r[3] for _, r in rows],
+    )
+
+
+async def deactivate_households(conn: asyncpg.Connection, households: Sequence[tuple[str, str]]) -> None:
+    """Households (id, KK number) leaving the register: their people no longer count as registered."""
+    if not households:
+        return
+    ids = [household_id for household_id, _ in households]
+    if len(set(ids)) != len(ids):
+        raise ValueError("deactivate_households: each household may appear once; split the batch")
+    await conn.execute(
+        """INSERT INTO registered_households (household_id, kk_number, active)
+           SELECT h, k, false FROM unnest($1::text[], $2::text[]) AS x(h, k)
+           ON CONFLICT (household_id) DO UPDATE SET active = false""",
+        ids,
+        [kk for _, kk in households],
+    )
+    await conn.execute("DELETE FROM registered_people WHERE household_id = ANY($1::text[])", ids)
+
+
+async def register_facts(
+    conn: asyncpg.Connection, records: Sequence[ProposalRecord]
+) -> dict[str, RegisterFacts]:
+    """What the read models say about each proposal's people, card and target, in four queries."""
+    niks = sorted({m.nik for r in records if r.content.household for m in r.content.household.members})
+    nik_list = text_array(niks)
+    kks = sorted({r.content.household.kk_number for r in records if r.content.household})
+    targets = sorted({r.content.target_household_id for r in records if r.content.target_household_id})
+    people = {
+        r["nik"]: r["household_id"]
+        for r in await conn.fetch(
+            "SELECT nik, household_id FROM registered_people WHERE nik IN (SELECT unnest($1::text::text[]))",
+            nik_list,
+        )
+    }
+    cards = {
+        r["kk_number"]: r["household_id"]
+        for r in await conn.fetch(
+            "SELECT kk_number, household_id FROM registered_households WHERE active AND kk_number = ANY($1::text[])",
+            kks,
+        )
+    }
+    households = {
+        r["household_id"]: r["active"]
+        for r in await conn.fetch(
+            "SELECT household_id, active FROM registered_households WHERE household_id = ANY($1::text[])",
+            targets,
+        )
+    }
+    claims: dict[str, list[tuple[int, str]]] = {}
+    for r in await conn.fetch(
+        "SELECT nik, proposal_id, seq FROM open_niks WHERE nik IN (SELECT unnest($1::text::text[]))", nik_list
+    ):
+        claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
+    namesakes = await _namesakes(conn, records)
+    facts: dict[str, RegisterFacts] = {}
+    for record in records:
+        own = record.content.household
+        own_niks = [m.nik for m in own.members] if own else []
+        earlier = {}
+        for nik in own_niks:
+            others = sorted(
+                c for c in claims.get(nik, ()) if c[0] < record.seq and c[1] != record.state.proposal_id
+            )
+            if others:
+                earlier[nik] = others[0][1]
+        facts[record.state.proposal_id] = RegisterFacts(
+            registered_niks={n: people[n] for n in own_niks if n in people},
+            registered_kks={own.kk_number: cards[own.kk_number]} if own and own.kk_number in cards else {},
+            households=households,
+            earlier_open_proposals=earlier,
+            namesakes=namesakes.get(record.state.proposal_id, {}),
+        )
+    return facts
+
+
+async def _namesakes(
+    conn: asyncpg.Connection, records: Sequence[ProposalRecord]
+) -> dict[str, dict[str, str]]:
+    pids, niks, districts, keys, births = [], [], [], [], []
+    for record in records:
+        household = record.content.household
+        if household is None:
+            continue
+        for m in household.members:
+            pids.append(record.state.proposal_id)
+            niks.append(m.nik)
+            districts.append(household.village_code[:8])
+            keys.append(name_key(m.name))
+            births.append(m.birth_date)
+    if not pids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT x.pid, x.nik, p.nik AS namesake
+           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                       $5::text::date[]) AS x(pid, nik, d, k, b)
+           JOIN registered_people p ON p.district = x.d AND p.name_key = x.k AND p.birth_date = x.b
+           WHERE p.nik <> x.nik""",
+        text_array(pids),
+        text_array(niks),
+        text_array(districts),
+        text_array(keys),
+        plain_array(births),
+    )
+    out: dict[str, dict[str, str]] = {}
+    for r in rows:
+        out.setdefault(r["pid"], {})[r["nik"]] = r["namesake"]
+    return out

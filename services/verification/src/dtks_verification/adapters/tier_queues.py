@@ -1,0 +1,54 @@
+"""What waits where: the tiers' queues and their statistics, read from `proposals` and
+`pending_checks`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from dtks_contracts.vocabulary import Tier
+
+
+def _scope_clause(column: str, param: str) -> str:
+    return f"({param} = 'ID' OR {column} = {param} OR {column} LIKE {param} || '.%')"
+
+
+async def queue(
+    conn: asyncpg.Connection, tier: Tier, scope: str, limit: int, after: dt.datetime | None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT proposal_id, round, village_code, kind, tier_region, entered_at,
+                   content->'household'->>'kk_number' AS kk_number,
+                   jsonb_array_length(COALESCE(content->'household'->'members', '[]'::jsonb)) AS members
+            FROM proposals
+            WHERE status = 'in_tier' AND tier = $1 AND {_scope_clause("tier_region", "$2")}
+              AND ($4::timestamptz IS NULL OR entered_at > $4)
+            ORDER BY entered_at, proposal_id LIMIT $3""",
+        tier.value,
+        scope,
+        limit,
+        after,
+    )
+
+
+async def queue_stats(conn: asyncpg.Connection, scope: str, age_limit: dt.timedelta) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT tier, tier_region, count(*) AS count, min(entered_at) AS oldest,
+                   count(*) FILTER (WHERE entered_at < now() - $2::interval) AS past_age_limit
+            FROM proposals
+            WHERE status = 'in_tier' AND {_scope_clause("tier_region", "$1")}
+            GROUP BY tier, tier_region ORDER BY tier, tier_region""",
+        scope,
+        age_limit,
+    )
+
+
+async def checks_waiting(conn: asyncpg.Connection, scope: str) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""SELECT count(*) AS count, min(c.queued_at) AS oldest,
+                   count(*) FILTER (WHERE c.last_error IS NOT NULL) AS waiting_for_civil_registry
+            FROM pending_checks c JOIN proposals p USING (proposal_id)
+            WHERE {_scope_clause("p.village_code", "$1")}""",
+        scope,
+    )
