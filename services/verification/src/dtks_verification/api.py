@@ -18,8 +18,12 @@ from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
 from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
+from dtks_verification.bootstrap import Dependencies
+from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
-from dtks_verification.handlers import DecisionCommand, Verification, outcome
+from dtks_verification.ratification import RatifyCommand, ratify
+from dtks_verification.standing import outcome
+from dtks_verification.visits import add_visit
 
 router = APIRouter()
 
@@ -87,8 +91,8 @@ class FieldVisitIn(BaseModel):
     photos: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
-def _verification(request: Request) -> Verification:
-    return request.app.state.verification
+def _deps(request: Request) -> Dependencies:
+    return request.app.state.deps
 
 
 def _village_of(record: proposals.ProposalRecord) -> str:
@@ -119,7 +123,7 @@ async def queue_stats(
         raise Refusal("role_not_allowed", "Queue statistics are for verifiers, regents and auditors.")
     hours = older_than_hours or request.app.state.settings.queue_age_limit_hours
     now = dt.datetime.now(dt.UTC)
-    async with _verification(request).pool.acquire() as conn:
+    async with _deps(request).connection() as conn:
         rows = await tier_queues.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
         waiting = await tier_queues.checks_waiting(conn, principal.region)
     return {
@@ -160,7 +164,7 @@ async def tier_queue(
             f"The {tier} queue is for {TIER_ROLE[the_tier].value}; you act as {principal.role.value}.",
         )
     now = dt.datetime.now(dt.UTC)
-    async with _verification(request).pool.acquire() as conn:
+    async with _deps(request).connection() as conn:
         rows = await tier_queues.queue(conn, the_tier, principal.region, limit, after)
     items = [
         {
@@ -212,12 +216,12 @@ async def decisions(
         ),
     ],
 ) -> dict[str, Any]:
-    verification = _verification(request)
+    deps = _deps(request)
     correlation_id: str = request.state.correlation_id
     if isinstance(body, dict):
         try:
             command = _command(DecisionIn.model_validate(body))
-            return await verification.decide(principal, command, correlation_id)
+            return await decide_one(deps, principal, command, correlation_id)
         except pydantic.ValidationError as exc:
             raise _invalid(exc) from None
     if not 1 <= len(body) <= 1000:
@@ -228,7 +232,7 @@ async def decisions(
             commands.append(_command(DecisionIn.model_validate(raw)))
         except pydantic.ValidationError as exc:
             commands.append(_invalid(exc))  # answered as it is, in its place
-    outcomes = await verification.decide_many(principal, commands, correlation_id)
+    outcomes = await decide_many(deps, principal, commands, correlation_id)
     results = []
     for index, (raw, result) in enumerate(zip(body, outcomes, strict=True)):
         pid = raw.get("proposal_id") if isinstance(raw, dict) else None
@@ -255,14 +259,10 @@ def _command(item: DecisionIn) -> DecisionCommand:
 async def ratifications(
     request: Request, principal: CurrentPrincipal, body: RatificationIn
 ) -> dict[str, Any]:
-    return await _verification(request).ratify(
-        principal,
-        body.regency_code,
-        body.decree_number,
-        body.decree_date,
-        list(dict.fromkeys(body.proposal_ids)),
-        request.state.correlation_id,
+    command = RatifyCommand(
+        body.regency_code, body.decree_number, body.decree_date, list(dict.fromkeys(body.proposal_ids))
     )
+    return await ratify(_deps(request), principal, command, request.state.correlation_id)
 
 
 @router.get(
@@ -273,8 +273,8 @@ async def ratifications(
 async def proposal_verification(
     request: Request, proposal_id: str, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    verification = _verification(request)
-    async with verification.pool.acquire() as conn:
+    deps = _deps(request)
+    async with deps.connection() as conn:
         # Outside one's region a proposal is indistinguishable from a missing one.
         not_found = Problem(
             404, "proposal_not_found", f"No proposal {proposal_id} is in verification in your region."
@@ -282,7 +282,7 @@ async def proposal_verification(
         record = found_in_scope(principal, await proposals.load(conn, proposal_id), _village_of, not_found)
         if principal.role not in {*_READERS, Role.VILLAGE_OPERATOR}:
             raise Refusal("role_not_allowed", "Your role cannot read verification histories.")
-        events = await verification.store.read_stream(conn, "proposal", proposal_id)
+        events = await deps.store.read_stream(conn, "proposal", proposal_id)
         pending = await pending_checks.pending_check_of(conn, proposal_id)
         visits = await field_visits.visits(conn, proposal_id)
     checks: list[dict[str, Any]] = []
@@ -322,7 +322,7 @@ async def proposal_verification(
 async def field_visit(
     request: Request, proposal_id: str, principal: CurrentPrincipal, body: FieldVisitIn
 ) -> dict[str, Any]:
-    return await _verification(request).add_visit(principal, proposal_id, body.model_dump(mode="json"))
+    return await add_visit(_deps(request), principal, proposal_id, body.model_dump(mode="json"))
 
 
 __all__ = ["router"]

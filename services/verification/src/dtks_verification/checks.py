@@ -1,138 +1,182 @@
-"""The worker that runs queued integrity checks: the entry checks that intake could not conclude
-(the civil registry did not answer its look-up; see `consumer.Intake`), again and again while the
-registry is down, until it answers; and the Ministry's re-checks that waited for it.
+"""The integrity standard run on proposals, and what it concluded recorded.
 
-Each round: lease a batch of due checks (oldest first), look their people up in batches, and
-conclude the ones whose look-ups succeeded in one transaction. Checks whose look-ups failed get
-`not_before` pushed out (the circuit breaker's open time) and keep their place; none is failed.
-A crash mid-batch leaves the lease to expire, and the checks run again.
-
-Two batches are in flight at once: while one is concluded (rules, events, standings: our CPU and
-the database), the next one's people are looked up (the civil registry's time), so neither waits
-for the other. Leases keep the two apart.
+Two stages: the entry check of a new round (a pass puts the proposal in the district's queue, a
+failure returns it to the village) and the Ministry's re-check when it forwards a proposal (a pass
+accepts it, carrying the latest field visit; a failure returns it). Intake runs entry checks in its
+batch's transaction, the decisions run the Ministry's, and the checks worker (`checks_worker.py`)
+concludes the ones that waited for the civil registry, through :func:`run_checks`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import asyncpg
-
-from dtks_runtime.telemetry import get_logger
-from dtks_verification.adapters import pending_checks, proposals
-from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
-from dtks_verification.domain.integrity import CivilPerson
-from dtks_verification.handlers import Verification
-
-log = get_logger(__name__)
-
-LEASE_SECONDS = 60.0
-# A round that outlives two leases has lost its checks to the next lease anyway: the worker is stuck.
-STUCK_AFTER_SECONDS = 2 * LEASE_SECONDS
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.verification import AcceptedByMinistry, IntegrityChecked, ReturnedAtTier
+from dtks_contracts.household import FieldVisit, Household
+from dtks_contracts.vocabulary import IntegrityStage, Tier
+from dtks_runtime.event_store import Causation
+from dtks_runtime.unit_of_work import UnitOfWork
+from dtks_verification.adapters import field_visits, pending_checks, proposals, register
+from dtks_verification.adapters.pending_checks import PendingCheck
+from dtks_verification.adapters.proposals import ProposalRecord
+from dtks_verification.bootstrap import Dependencies
+from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
+from dtks_verification.domain.workflow import Status, entry_checked, ministry_checked
+from dtks_verification.standing import Change, record
 
 
 @dataclass(frozen=True)
-class LookedUp:
-    """A leased batch with what the civil registry said about each check's people."""
+class CheckToRun:
+    """A check and the proposal it checks, loaded (and locked) in the transaction that runs it."""
 
-    checks: list[pending_checks.PendingCheck]
-    records: dict[str, proposals.ProposalRecord]
-    civil: dict[str, dict[str, CivilPerson | None]]
+    check: PendingCheck
+    record: ProposalRecord
 
 
-class PendingChecksWorker:
-    def __init__(
-        self,
-        verification: Verification,
-        *,
-        batch_size: int,
-        poll_seconds: float,
-        retry_seconds: float,
-        heartbeat: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.verification = verification
-        # Called at each turn of the loop, idle ones too: the runtime reports the worker stuck when
-        # it stops (see ServiceRuntime.supervise's stuck_after).
-        self.heartbeat = heartbeat
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self.retry_seconds = retry_seconds
-        self.checked = 0
-        self.deferred = 0
+def wanted(record: ProposalRecord | None) -> tuple[str, ...]:
+    """The NIKs a proposal's check needs from the civil registry."""
+    return () if record is None else people_to_look_up(record.content)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        ahead: asyncio.Task[LookedUp | None] | None = None
-        try:
-            while not stop.is_set():
-                self.heartbeat()
-                task, ahead = ahead or asyncio.create_task(self.lease_and_look_up()), None
-                try:
-                    batch = await task
-                    if batch is not None:
-                        # The next batch's look-ups run while this one is concluded.
-                        ahead = asyncio.create_task(self.lease_and_look_up())
-                        await self.conclude(batch)
-                except Exception as exc:
-                    # Any failed round (asyncpg raises InternalClientError, not a PostgresError, on a
-                    # connection cut mid-reset when PostgreSQL restarts) is retried: if this task
-                    # died, integrity checks would stop until the process restarts.
-                    log.warning("pending checks round failed; retrying", error=repr(exc))
-                    batch = None
-                if batch is None:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.poll_seconds)
-        finally:
-            if ahead is not None:
-                await self._give_back(ahead)
 
-    async def run_once(self) -> bool:
-        """One batch, unpipelined; True if there was work (so the next batch follows at once)."""
-        batch = await self.lease_and_look_up()
-        if batch is None:
-            return False
-        await self.conclude(batch)
-        return True
+def with_latest_visit(household: Household, visits: Sequence[Mapping[str, Any]]) -> Household:
+    """The accepted household carries the latest field visit as its evidence."""
+    if not visits:
+        return household
+    v = visits[-1]
+    photos = {p["subject"]: f"{p['location']}#sha256={p['sha256']}" for p in v.get("photos", ())}
+    visit = FieldVisit(
+        visit_date=dt.date.fromisoformat(v["visit_date"]),
+        officer=v["officer"],
+        roof_photo_ref=photos.get("roof"),
+        floor_photo_ref=photos.get("floor"),
+        wall_photo_ref=photos.get("walls"),
+        head_photo_ref=photos.get("head"),
+        latitude=v.get("latitude"),
+        longitude=v.get("longitude"),
+    )
+    return household.model_copy(update={"field_visit": visit})
 
-    async def lease_and_look_up(self) -> LookedUp | None:
-        """Lease due checks and look their people up; None if there is nothing to do now (no due
-        check, or the civil registry is unavailable and the leased checks were deferred)."""
-        pool = self.verification.pool
-        async with pool.acquire() as conn:
-            checks = await pending_checks.lease_checks(conn, self.batch_size, LEASE_SECONDS)
-            if not checks:
-                return None
-            records = await proposals.load_many(conn, [c.proposal_id for c in checks])
-        leased = [(check, records.get(check.proposal_id)) for check in checks]
-        wanted = [self.verification.wanted(record) for _, record in leased]
-        try:
-            found = await self.verification.civil_registry.people_of_many(wanted)
-        except CivilRegistryUnavailable as exc:
-            # Nobody is failed: the checks keep their place and are tried again after a pause.
-            async with pool.acquire() as conn:
-                await pending_checks.defer_checks(
-                    conn, [c.proposal_id for c in checks], self.retry_seconds, str(exc)
-                )
-            self.deferred += len(checks)
-            log.info("integrity checks wait for the civil registry", waiting=len(checks), error=str(exc))
-            return None
-        civil = {check.proposal_id: people for (check, _), people in zip(leased, found, strict=True)}
-        return LookedUp(checks, records, civil)
 
-    async def conclude(self, batch: LookedUp) -> None:
-        self.checked += await self.verification.run_checks(batch.checks, batch.civil, batch.records)
+def conclusion(
+    record: ProposalRecord,
+    stage: IntegrityStage,
+    facts: RegisterFacts,
+    civil: Mapping[str, CivilPerson | None],
+    causation: Causation,
+    note: str | None,
+    visits: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+) -> Change:
+    """Run the standard on a proposal: the events to record and where the proposal goes (the
+    district queue or the acceptance on a pass, a return to the village on a failure)."""
+    state = record.state
+    findings = check_proposal(record.content, facts, civil, now.date())
+    common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
+    events: list[EventPayload] = [
+        IntegrityChecked(**common, stage=stage, passed=not findings, findings=findings)
+    ]
+    if stage is IntegrityStage.ENTRY:
+        if findings:
+            # A return at entry is expressed at the first tier, with no person returning it.
+            events.append(ReturnedAtTier(**common, tier=Tier.DISTRICT, returned_by=None, reasons=findings))
+        return Change(record, events, causation, entry_checked(state, passed=not findings))
+    if findings:
+        events.append(
+            ReturnedAtTier(**common, tier=Tier.MINISTRY, returned_by=None, reasons=findings, note=note)
+        )
+    else:
+        events.append(_acceptance(record, common, causation, visits, now))
+    return Change(record, events, causation, ministry_checked(state, passed=not findings))
 
-    async def _give_back(self, ahead: asyncio.Task[LookedUp | None]) -> None:
-        """On stop: a batch leased ahead is handed back at once rather than left to its lease."""
-        try:
-            batch = await ahead
-        except Exception as exc:  # its lease expires on its own
-            log.warning("pending checks look-ahead failed while stopping", error=repr(exc))
-            return
-        if batch is not None:
-            with contextlib.suppress(*_DB_ERRORS):
-                async with self.verification.pool.acquire() as conn:
-                    await pending_checks.release_checks(conn, [c.proposal_id for c in batch.checks])
+
+def _acceptance(
+    record: ProposalRecord,
+    common: Mapping[str, Any],
+    causation: Causation,
+    visits: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+) -> AcceptedByMinistry:
+    content = record.content
+    household = content.household
+    if household is not None:
+        household = with_latest_visit(household, visits)
+    return AcceptedByMinistry(
+        **common,
+        kind=content.kind,
+        household=household,
+        target_household_id=content.target_household_id,
+        deactivation_reason=content.deactivation_reason,
+        programs_requested=content.programs_requested,
+        accepted_at=now,
+        accepted_by=causation.actor,
+    )
+
+
+async def conclude(
+    deps: Dependencies,
+    uow: UnitOfWork,
+    due: Sequence[CheckToRun],
+    civil_of: Callable[[str], Mapping[str, CivilPerson | None]],
+) -> None:
+    """Run the standard on proposals locked in `uow`'s transaction and record the outcomes: the
+    register's facts in a few set-based queries for all of them, events and standings in a few
+    statements. `civil_of(proposal_id)` maps each of its people's NIKs to their record."""
+    if not due:
+        return
+    facts = await register.register_facts(uow.conn, [d.record for d in due])
+    visits = await field_visits.visits_of_many(
+        uow.conn, [d.check.proposal_id for d in due if d.check.stage == IntegrityStage.MINISTRY]
+    )
+    changes = []
+    for check, proposal in ((d.check, d.record) for d in due):
+        causation = Causation(
+            actor=check.requested_by,
+            correlation_id=check.correlation_id or str(uuid.uuid4()),
+            causation_id=check.causation_id,
+        )
+        pid = proposal.state.proposal_id
+        stage = IntegrityStage(check.stage)
+        changes.append(
+            conclusion(
+                proposal,
+                stage,
+                facts[pid],
+                civil_of(pid),
+                causation,
+                check.note,
+                visits.get(pid, []),
+                deps.clock(),
+            )
+        )
+    await record(uow, changes)
+
+
+async def run_checks(
+    deps: Dependencies,
+    checks: Sequence[PendingCheck],
+    civil: Mapping[str, Mapping[str, CivilPerson | None]],
+    loaded: Mapping[str, ProposalRecord],
+) -> int:
+    """Conclude leased checks whose look-ups succeeded, in one transaction; `loaded` are their
+    proposals as read for the look-ups (locked and refreshed here). Returns how many."""
+    async with deps.unit_of_work() as uow:
+        records = await proposals.lock_current(uow.conn, loaded)
+        due: list[CheckToRun] = []
+        for check in checks:
+            proposal = records.get(check.proposal_id)
+            expected = Status.CHECKING if check.stage == IntegrityStage.ENTRY else Status.ACCEPTING
+            if (
+                proposal is not None
+                and proposal.state.round == check.round
+                and proposal.state.status is expected
+            ):
+                due.append(CheckToRun(check, proposal))
+        # A check of a round that moved on (withdrawn, resubmitted) is simply dropped.
+        await pending_checks.finish_checks(uow.conn, checks)
+        await conclude(deps, uow, due, lambda pid: civil[pid])
+    return len(due)

@@ -37,10 +37,12 @@ from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactiva
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS
 from dtks_runtime.telemetry import get_logger, tracer
-from dtks_verification.adapters import register, rounds
+from dtks_verification import intake
+from dtks_verification.adapters import register
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
+from dtks_verification.adapters.rounds import NewRound, release_open_niks, start_rounds, withdraw_many
+from dtks_verification.bootstrap import Dependencies
 from dtks_verification.domain.integrity import CivilPerson, people_to_look_up
-from dtks_verification.handlers import Verification
 
 log = get_logger(__name__)
 
@@ -109,7 +111,7 @@ class _Run:
     """Consecutive events of one kind, each for a different proposal or household."""
 
     kind: type[EventPayload]
-    rounds: list[rounds.NewRound] = field(default_factory=list)
+    rounds: list[NewRound] = field(default_factory=list)
     withdrawals: list[str] = field(default_factory=list)
     snapshots: list[HouseholdRegistered | HouseholdCorrected] = field(default_factory=list)
     deactivations: list[HouseholdDeactivated] = field(default_factory=list)
@@ -117,17 +119,17 @@ class _Run:
 
     async def apply(self, conn: asyncpg.Connection, *, queue_checks: bool = True) -> None:
         if self.rounds:
-            await rounds.start_rounds(conn, self.rounds, queue=queue_checks)
+            await start_rounds(conn, self.rounds, queue=queue_checks)
         if self.withdrawals:
-            await rounds.withdraw_many(conn, self.withdrawals)
+            await withdraw_many(conn, self.withdrawals)
         if self.snapshots:
             await register.register_households(conn, [(p.household_id, p.household) for p in self.snapshots])
-            await rounds.release_open_niks(conn, [p.proposal_id for p in self.snapshots])
+            await release_open_niks(conn, [p.proposal_id for p in self.snapshots])
         if self.deactivations:
             await register.deactivate_households(
                 conn, [(p.household_id, p.kk_number) for p in self.deactivations]
             )
-            await rounds.release_open_niks(conn, [p.proposal_id for p in self.deactivations])
+            await release_open_niks(conn, [p.proposal_id for p in self.deactivations])
 
 
 def _kind(payload: EventPayload) -> type[EventPayload]:
@@ -161,9 +163,7 @@ def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
         run.keys.add(key)
         if isinstance(payload, ProposalSubmitted | ProposalResubmitted):
             content_json = event._content_json if isinstance(event, _ReadAhead) else None
-            run.rounds.append(
-                rounds.NewRound(payload, event.correlation_id, str(event.event_id), content_json)
-            )
+            run.rounds.append(NewRound(payload, event.correlation_id, str(event.event_id), content_json))
         elif isinstance(payload, ProposalWithdrawn):
             run.withdrawals.append(payload.proposal_id)
         elif isinstance(payload, HouseholdRegistered | HouseholdCorrected):
@@ -174,7 +174,7 @@ def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
 
 
 class Intake:
-    """The consumer's batch handler. With the civil registry at hand (`verification`), the entry
+    """The consumer's batch handler. With the civil registry at hand (`deps`), the entry
     checks of the rounds a batch starts run in the batch's own transaction, beside the inbox rows:
     one batch look-up for all their people, sent as the batch begins and answered while the rows
     are written, then set-based reads of the register and a few statements for every outcome. No
@@ -184,8 +184,8 @@ class Intake:
     The look-up is made inside the transaction but takes no lock anyone waits for: the rows it
     holds are this batch's own new rounds. It gets a single attempt (the worker does the retrying)."""
 
-    def __init__(self, verification: Verification | None = None) -> None:
-        self.verification = verification  # set once the service's client exists
+    def __init__(self, deps: Dependencies | None = None) -> None:
+        self.deps = deps  # set once the service's client exists; until then every check is queued
         self.checked = 0
         self.queued = 0
 
@@ -209,11 +209,11 @@ class Intake:
 
     async def _apply(self, conn: asyncpg.Connection, cut: Sequence[_Run]) -> None:
         rounds = [r for run in cut for r in run.rounds]
-        verification = self.verification
+        deps = self.deps
         lookup: asyncio.Task[dict[str, CivilPerson | None]] | None = None
-        if rounds and verification is not None and verification.civil_registry.breaker.allows():
+        if rounds and deps is not None and deps.civil_registry.breaker.allows():
             niks = [nik for r in rounds for nik in people_to_look_up(r.content)]
-            lookup = asyncio.create_task(verification.civil_registry.people_by_nik(niks, retries=0))
+            lookup = asyncio.create_task(deps.civil_registry.people_by_nik(niks, retries=0))
         try:
             for run in cut:
                 await run.apply(conn, queue_checks=lookup is None)
@@ -226,7 +226,8 @@ class Intake:
         if lookup is None:
             self.queued += len(rounds)
             return
-        assert verification is not None
+        assert deps is not None
+        uow = deps.within(conn)  # the consumer's transaction, beside the events' inbox rows
         try:
             civil = await lookup
         except Exception as exc:
@@ -235,11 +236,6 @@ class Intake:
             if not isinstance(exc, CivilRegistryUnavailable):
                 log.warning("civil registry answer unusable; entry checks queued", error=repr(exc))
             log.info("entry checks wait for the civil registry", waiting=len(rounds), error=str(exc))
-            self.queued += await verification.queue_new_rounds(conn, rounds)
+            self.queued += await intake.queue_new_rounds(uow, rounds)
             return
-        self.checked += await verification.check_new_rounds(conn, rounds, civil)
-
-
-async def handle_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-    """Intake without the civil registry: every entry check is queued for the checks worker."""
-    await Intake()(conn, events)
+        self.checked += await intake.check_new_rounds(deps, uow, rounds, civil)

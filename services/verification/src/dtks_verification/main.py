@@ -10,8 +10,8 @@ from dtks_runtime.service import ServiceRuntime, create_app, serve
 from dtks_verification import api, consumer
 from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
 from dtks_verification.adapters.schema import MIGRATIONS
-from dtks_verification.checks import STUCK_AFTER_SECONDS, PendingChecksWorker
-from dtks_verification.handlers import Verification
+from dtks_verification.bootstrap import Dependencies
+from dtks_verification.checks_worker import STUCK_AFTER_SECONDS, PendingChecksWorker
 from dtks_verification.settings import VerificationSettings
 
 CHECKS_WORKER_TASK = "pending-checks"
@@ -45,27 +45,25 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         # tasks: /healthz reports it if it dies or stops beating, and the runtime's stop ends it
         # before the pool closes; the client closes after it (on_stop).
         assert runtime.pool is not None and runtime.store is not None
-        client = CivilRegistryClient(
-            settings.civil_registry_url,
-            timeout_seconds=settings.civil_registry_timeout_seconds,
-            retries=settings.civil_registry_retries,
-            backoff_seconds=settings.civil_registry_backoff_seconds,
-            max_connections=settings.civil_registry_max_connections,
-            breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
-        )
+        client = civil_registry_client(settings)
         runtime.on_stop(client.aclose)
         gc.set_threshold(*GC_THRESHOLDS)
-        verification = Verification(runtime.pool, runtime.store, client)
+        deps = Dependencies(
+            unit_of_work=runtime.unit_of_work,
+            connection=runtime.pool.acquire,
+            store=runtime.store,
+            civil_registry=client,
+        )
         worker = PendingChecksWorker(
-            verification,
+            deps,
             batch_size=settings.check_batch_size,
             poll_seconds=settings.check_poll_seconds,
             retry_seconds=settings.breaker_open_seconds,
             heartbeat=lambda: runtime.heartbeat(CHECKS_WORKER_TASK),
         )
-        app.state.verification = verification
+        app.state.deps = deps
         # From here on intake checks the rounds it starts (before, it queues them).
-        intake.verification = verification
+        intake.deps = deps
         app.state.checks_worker = worker
         runtime.supervise(CHECKS_WORKER_TASK, worker.run, stuck_after=STUCK_AFTER_SECONDS)
 
@@ -80,6 +78,17 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(api.router)
     return app
+
+
+def civil_registry_client(settings: VerificationSettings) -> CivilRegistryClient:
+    return CivilRegistryClient(
+        settings.civil_registry_url,
+        timeout_seconds=settings.civil_registry_timeout_seconds,
+        retries=settings.civil_registry_retries,
+        backoff_seconds=settings.civil_registry_backoff_seconds,
+        max_connections=settings.civil_registry_max_connections,
+        breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+    )
 
 
 def run() -> None:

@@ -1,0 +1,41 @@
+"""Field visits: the evidence a district verifier or regency operator attaches to a proposal while it
+is open. The Ministry's acceptance carries the latest one (see `checks.with_latest_visit`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dtks_contracts.vocabulary import Role, Tier
+from dtks_runtime.auth import Principal
+from dtks_verification.adapters import field_visits, proposals
+from dtks_verification.bootstrap import Dependencies
+from dtks_verification.domain.workflow import Refusal, Status, authorize_at_tier
+from dtks_verification.standing import not_found
+
+# Who records visits, and at which tier's region they must be.
+_VISITING_TIER = {Role.DISTRICT_VERIFIER: Tier.DISTRICT, Role.REGENCY_OPERATOR: Tier.REGENCY}
+
+
+async def add_visit(
+    deps: Dependencies, principal: Principal, proposal_id: str, visit: dict[str, Any]
+) -> dict[str, Any]:
+    tier = _VISITING_TIER.get(principal.role)
+    if tier is None:
+        raise Refusal(
+            "role_not_allowed", "Field visits are recorded by district verifiers and regency operators."
+        )
+    async with deps.unit_of_work() as uow:
+        record = await proposals.load(uow.conn, proposal_id, for_update=True)
+        if record is None:
+            raise not_found(proposal_id)
+        state = record.state
+        authorize_at_tier(tier, principal.role, principal.region, state.village_code)
+        if state.status in (Status.WITHDRAWN, Status.ACCEPTED):
+            raise Refusal(
+                f"proposal_{state.status.value}",
+                f"Proposal {proposal_id} is {state.status.value}; a visit can no longer change it.",
+            )
+        visit_id = await field_visits.add_visit(
+            uow.conn, proposal_id, state.round, visit, principal.as_actor()
+        )
+    return {"visit_id": visit_id, "proposal_id": proposal_id, "round": state.round}
