@@ -64,6 +64,29 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
     if len({c.proposal_id for c in contents}) != len(contents):
         raise ValueError("start_rounds: each proposal may appear once; split the batch")
     await _lock_claims(conn, contents)
+    seq_of = await _write_rounds(conn, rounds)
+    started = [r for r in rounds if r.content.proposal_id in seq_of]
+    await _claim_niks(conn, started, seq_of)
+    if queue:
+        await enqueue_checks(
+            conn,
+            [
+                PendingCheck(
+                    r.content.proposal_id,
+                    r.content.round,
+                    "entry",
+                    correlation_id=r.correlation_id,
+                    causation_id=r.causation_id,
+                )
+                for r in started
+            ],
+        )
+    return len(started)
+
+
+async def _write_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound]) -> dict[str, int]:
+    """Insert or advance the proposals' rows; the `seq` of each round that started, by proposal."""
+    contents = [r.content for r in rounds]
     # ORDER BY the arrival order: `seq` (who claimed a NIK first) follows the events' order.
     rows = await conn.fetch(
         """INSERT INTO proposals (proposal_id, round, village_code, kind, content, status)
@@ -83,10 +106,11 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
         [c.kind.value for c in contents],
         [r.content_json or r.content.model_dump_json() for r in rounds],
     )
-    if not rows:
-        return 0
-    seq_of = {r["proposal_id"]: r["seq"] for r in rows}
-    started = [r for r in rounds if r.content.proposal_id in seq_of]
+    return {r["proposal_id"]: r["seq"] for r in rows}
+
+
+async def _claim_niks(conn: asyncpg.Connection, started: Sequence[NewRound], seq_of: dict[str, int]) -> None:
+    """The started rounds' people become their open claims, replacing an earlier round's."""
     # A first round started only as a new row (a row is updated only for a newer round), so only
     # resubmissions can hold claims of an earlier round to end.
     resubmitted = [r.content.proposal_id for r in started if r.content.round > 1]
@@ -109,22 +133,6 @@ async def start_rounds(conn: asyncpg.Connection, rounds: Sequence[NewRound], *, 
             text_array([p for _, p, _ in nik_rows]),
             plain_array([s for _, _, s in nik_rows]),
         )
-    if not queue:
-        return len(started)
-    await enqueue_checks(
-        conn,
-        [
-            PendingCheck(
-                r.content.proposal_id,
-                r.content.round,
-                "entry",
-                correlation_id=r.correlation_id,
-                causation_id=r.causation_id,
-            )
-            for r in started
-        ],
-    )
-    return len(started)
 
 
 async def withdraw_many(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
