@@ -122,8 +122,9 @@ async def queue_stats(
     if principal.role not in _READERS:
         raise Refusal("role_not_allowed", "Queue statistics are for verifiers, regents and auditors.")
     hours = older_than_hours or request.app.state.settings.queue_age_limit_hours
-    now = dt.datetime.now(dt.UTC)
-    async with _deps(request).connection() as conn:
+    deps = _deps(request)
+    now = deps.clock()
+    async with deps.connection() as conn:
         rows = await tier_queues.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
         waiting = await tier_queues.checks_waiting(conn, principal.region)
     return {
@@ -163,8 +164,9 @@ async def tier_queue(
             "role_not_allowed",
             f"The {tier} queue is for {TIER_ROLE[the_tier].value}; you act as {principal.role.value}.",
         )
-    now = dt.datetime.now(dt.UTC)
-    async with _deps(request).connection() as conn:
+    deps = _deps(request)
+    now = deps.clock()
+    async with deps.connection() as conn:
         rows = await tier_queues.queue(conn, the_tier, principal.region, limit, after)
     items = [
         {

@@ -1,1 +1,2 @@
-"""Adapters: PostgreSQL read models and the civil-registry (Dukcapil) HTTP client."""
+"""Adapters: the service's tables in PostgreSQL, one module each (all SQL lives here), and the
+civil-registry (Dukcapil) HTTP client."""
