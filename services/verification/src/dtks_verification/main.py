@@ -45,7 +45,14 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         # tasks: /healthz reports it if it dies or stops beating, and the runtime's stop ends it
         # before the pool closes; the client closes after it (on_stop).
         assert runtime.pool is not None and runtime.store is not None
-        client = civil_registry_client(settings)
+        client = CivilRegistryClient(
+            settings.civil_registry_url,
+            timeout_seconds=settings.civil_registry_timeout_seconds,
+            retries=settings.civil_registry_retries,
+            backoff_seconds=settings.civil_registry_backoff_seconds,
+            max_connections=settings.civil_registry_max_connections,
+            breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
+        )
         runtime.on_stop(client.aclose)
         gc.set_threshold(*GC_THRESHOLDS)
         deps = Dependencies(
@@ -78,17 +85,6 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(api.router)
     return app
-
-
-def civil_registry_client(settings: VerificationSettings) -> CivilRegistryClient:
-    return CivilRegistryClient(
-        settings.civil_registry_url,
-        timeout_seconds=settings.civil_registry_timeout_seconds,
-        retries=settings.civil_registry_retries,
-        backoff_seconds=settings.civil_registry_backoff_seconds,
-        max_connections=settings.civil_registry_max_connections,
-        breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
-    )
 
 
 def run() -> None:
