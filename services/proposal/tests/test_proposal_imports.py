@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from asyncpg import connect as asyncpg_connect
 
 from dtks_contracts.vocabulary.roles import Role
@@ -29,6 +30,8 @@ from dtks_proposal.testing import (
     village_rows,
 )
 from dtks_runtime.testing import Infra, wait_until
+
+pytestmark = pytest.mark.infra
 
 ROWS = village_rows(40)
 
