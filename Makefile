@@ -13,11 +13,12 @@ STACK      := python3 deploy/local/stack.py
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 
-.PHONY: help install test lint fmt run stop status restart-postgres restart-kafka bench schemas clean
+.PHONY: help install test test-fast lint fmt run stop status restart-postgres restart-kafka bench schemas clean
 
 help:
 	@echo "make run     start the whole system with demo data (infrastructure, then services)"
 	@echo "make test    run all tests against a private Kafka and PostgreSQL on free ports"
+	@echo "make test-fast   only the tests without the infra mark: no PostgreSQL, Kafka or Keycloak started"
 	@echo "make stop    stop what 'make run' started (data kept; 'make clean' removes it)"
 	@echo "make restart-postgres, make restart-kafka   restart one server on its port; the services reconnect"
 	@echo "make bench   run the benchmarks and print their figures"
@@ -36,6 +37,12 @@ install: .venv/.synced
 
 test: install
 	$(PYTHON) -m pytest
+
+# The pure suites (domain rules, contracts, the runtime's HTTP edge and tokens): every test without
+# the infra mark. Nothing is started, so it needs no stack; conftest.py marks (and warns about) a test
+# that reaches the stack without the mark, so it is left out rather than starting one.
+test-fast: .venv/.synced
+	$(PYTHON) -m pytest -m "not infra" -q
 
 lint: .venv/.synced
 	$(PYTHON) -m ruff check .

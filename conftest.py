@@ -23,6 +23,21 @@ ROOT = Path(__file__).resolve().parent
 STACK = ROOT / "deploy" / "local" / "stack.py"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection, which must see the marks added here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reaches the stack (the ``infra`` fixture, through any fixture) without the ``infra``
+    mark gets it here, with a warning naming it: ``-m "not infra"`` (``make test-fast``) then
+    deselects it, so a run of the pure suites never starts PostgreSQL or Kafka. The mark belongs on
+    the test (``pytestmark = pytest.mark.infra``); this only keeps a forgotten one from costing a
+    stack start."""
+    for item in items:
+        if "infra" in getattr(item, "fixturenames", ()) and item.get_closest_marker("infra") is None:
+            item.add_marker(pytest.mark.infra)
+            item.warn(
+                pytest.PytestWarning("needs PostgreSQL/Kafka (the infra fixture) but has no infra mark")
+            )
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     with configured_infra(STACK) as infra:

@@ -21,6 +21,8 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.local_system import LocalSystem, prepare
 from dtks_runtime.testing import Infra
 
+pytestmark = pytest.mark.infra
+
 SERVICES_SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "local" / "services.py"
 SECRET = "an-agency-secret-0123456789"
 REFUSAL_CODES = {

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dtks_runtime.event_store import Causation, StreamAppend
 from dtks_runtime.testing import happened
+
+pytestmark = pytest.mark.infra
 
 
 async def test_each_stream_may_carry_its_own_causation(pool, store):

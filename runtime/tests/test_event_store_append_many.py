@@ -7,6 +7,8 @@ import pytest
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, StreamAppend
 from dtks_runtime.testing import append_one, happened
 
+pytestmark = pytest.mark.infra
+
 
 async def test_append_many_writes_every_stream_in_order_and_refuses_a_moved_stream(pool, store):
     await append_one(pool, store, "b", 0)

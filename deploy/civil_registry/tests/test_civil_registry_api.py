@@ -37,6 +37,7 @@ async def loaded(client: httpx.AsyncClient) -> httpx.AsyncClient:
     return client
 
 
+@pytest.mark.infra
 async def test_a_loaded_population_answers_people_as_generated(client):
     await loaded(client)
     for record in RECORDS[::37]:
@@ -47,6 +48,7 @@ async def test_a_loaded_population_answers_people_as_generated(client):
     assert (await client.get(f"/people/{dead['nik']}")).json()["died_on"] == dead["died_on"]
 
 
+@pytest.mark.infra
 async def test_families_list_their_members_head_first(client):
     await loaded(client)
     family = next(f for f in POPULATION.families() if len(f.members) >= 3)
@@ -58,6 +60,7 @@ async def test_families_list_their_members_head_first(client):
     assert sorted(m["nik"] for m in body["members"]) == sorted(p.nik for p in family.members)
 
 
+@pytest.mark.infra
 async def test_unknown_people_and_families_are_404_problems_and_malformed_numbers_422(client):
     await loaded(client)
     unknown = RECORDS[0]["nik"][:12] + "9999"
@@ -70,6 +73,7 @@ async def test_unknown_people_and_families_are_404_problems_and_malformed_number
     assert response.status_code == 422 and response.json()["code"] == "invalid_nik"
 
 
+@pytest.mark.infra
 async def test_batch_lookups_report_found_and_missing(client):
     await loaded(client)
     niks = [RECORDS[0]["nik"], RECORDS[1]["nik"], "1771010101019999"]
@@ -81,6 +85,7 @@ async def test_batch_lookups_report_found_and_missing(client):
     assert [f["kk_number"] for f in body["families"]] == kks[:1] and body["missing"] == kks[1:]
 
 
+@pytest.mark.infra
 async def test_batch_lookups_answer_exactly_what_the_single_lookups_answer(client):
     # The batch answers are built as JSON by the database: same fields, formats and order.
     await loaded(client)
@@ -100,6 +105,7 @@ async def test_batch_lookups_answer_exactly_what_the_single_lookups_answer(clien
     assert empty == {"people": [], "missing": []}
 
 
+@pytest.mark.infra
 async def test_loading_is_an_idempotent_upsert_by_nik(client):
     await loaded(client)
     assert await post_people(client, RECORDS) == (len(RECORDS), 0)
@@ -109,6 +115,7 @@ async def test_loading_is_an_idempotent_upsert_by_nik(client):
     assert (await client.get("/healthz")).json()["status"] == "ok"
 
 
+@pytest.mark.infra
 async def test_invalid_records_are_refused_whole_with_the_field_named(client):
     bad = {**RECORDS[0], "nik": "9999990101010001"}
     response = await client.post("/people", json={"people": [RECORDS[1], bad]})
@@ -117,6 +124,7 @@ async def test_invalid_records_are_refused_whole_with_the_field_named(client):
     assert (await client.get(f"/people/{RECORDS[1]['nik']}")).status_code == 404
 
 
+@pytest.mark.infra
 async def test_outage_switch_answers_503_then_recovers(client):
     await loaded(client)
     nik = RECORDS[0]["nik"]
@@ -131,6 +139,7 @@ async def test_outage_switch_answers_503_then_recovers(client):
     assert (await client.get(f"/people/{nik}")).status_code == 200
 
 
+@pytest.mark.infra
 async def test_outage_from_the_environment_lasts_until_ended(database_url):
     app = build_app(settings_for(database_url, civil_registry_outage_seconds=float("inf")))
     async with app.router.lifespan_context(app):
@@ -142,6 +151,7 @@ async def test_outage_from_the_environment_lasts_until_ended(database_url):
             assert (await c.get(f"/people/{RECORDS[0]['nik']}")).status_code == 404
 
 
+@pytest.mark.infra
 async def test_direct_loader_copies_a_json_lines_file(database_url, tmp_path):
     path = tmp_path / "civil_registry.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
@@ -166,6 +176,7 @@ def test_outage_clock_starts_ends_and_expires():
     assert not outage.active
 
 
+@pytest.mark.infra
 async def test_http_loader_posts_a_file_to_a_served_simulator(database_url, tmp_path):
     import asyncio
     import socket

@@ -45,3 +45,12 @@ class DomainError(Exception):
 
 def status_of(code: str, statuses: Mapping[str, int]) -> int:
     return statuses.get(code, DEFAULT_STATUS)
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'members', 0, 'nik') -> 'members[0].nik': the field as an operator sees it, in the
+    ``errors`` of a problem document and in a bulk file's rejected rows."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "request"

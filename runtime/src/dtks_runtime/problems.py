@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dtks_runtime.errors import DomainError, status_of
+from dtks_runtime.errors import DomainError, field_path, status_of
 from dtks_runtime.telemetry import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -70,14 +70,6 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers={**problem.headers, **(headers or {})},
     )
-
-
-def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    """('body', 'members', 0, 'nik') -> 'members[0].nik': the field as an operator sees it."""
-    out = ""
-    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "request"
 
 
 def validation_errors(errors: Sequence[Mapping[str, Any]], *, within: str = "") -> list[dict[str, Any]]:

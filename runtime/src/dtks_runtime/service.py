@@ -58,6 +58,24 @@ log = get_logger(__name__)
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
+@dataclass(frozen=True)
+class StartedRuntime:
+    """A started :class:`ServiceRuntime` (see :meth:`ServiceRuntime.started`): what handlers reach
+    the database through, with nothing left to assert."""
+
+    runtime: ServiceRuntime
+    pool: asyncpg.Pool
+    store: EventStore
+
+    @property
+    def settings(self) -> RuntimeSettings:
+        return self.runtime.settings
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction with the store bound to it (see dtks_runtime.unit_of_work)."""
+        return unit_of_work(self.pool, self.store)
+
+
 @dataclass
 class ServiceRuntime:
     """The long-running parts of one service process."""
@@ -84,9 +102,16 @@ class ServiceRuntime:
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """One transaction with the store bound to it (see dtks_runtime.unit_of_work)."""
+        return self.started().unit_of_work()
+
+    def started(self) -> StartedRuntime:
+        """This runtime as typed once started: its pool and store are there, not Optional.
+
+        Take it once where a service builds its dependencies (``create_app(on_started=)``) instead of
+        asserting ``runtime.pool is not None`` in every handler; before :meth:`start` it raises."""
         if self.pool is None or self.store is None:
-            raise RuntimeError(f"{self.service}: unit_of_work() before the runtime started")
-        return unit_of_work(self.pool, self.store)
+            raise RuntimeError(f"{self.service}: the runtime has not started (no pool or store yet)")
+        return StartedRuntime(self, self.pool, self.store)
 
     def topic(self, name: str) -> str:
         return f"{self.settings.topic_prefix}{name}"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from dtks_contracts.events import HouseholdRegistered
 from dtks_contracts.vocabulary import Role
 from dtks_notification.domain import signing
 from dtks_notification.testing import DROP, HttpReceiver, Received, envelope, household, produce
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 SECRET = "bpjs-shared-secret-0123456789"
 

@@ -117,6 +117,7 @@ def test_the_development_setting_is_refused_in_production():
         build_app(settings)
 
 
+@pytest.mark.infra
 async def test_subscriptions_to_internal_addresses_are_refused_naming_the_field(service):
     lookup = _lookup(["127.0.0.1"])
     async with service(lookup, notification_allow_private_callbacks=False) as svc:
@@ -137,6 +138,7 @@ async def test_subscriptions_to_internal_addresses_are_refused_naming_the_field(
         assert (await svc.client.get("/subscriptions", headers=bpjs)).json() == []
 
 
+@pytest.mark.infra
 async def test_a_name_that_rebinds_to_loopback_after_subscribing_is_refused_at_connection(
     service, receivers, kafka_bootstrap, topic_prefix
 ):
@@ -157,6 +159,7 @@ async def test_a_name_that_rebinds_to_loopback_after_subscribing_is_refused_at_c
         assert len(lookup.calls) >= 2  # resolved again for the connection, not taken from the subscription
 
 
+@pytest.mark.infra
 async def test_the_sender_connects_to_the_address_it_checked(
     service, receivers, kafka_bootstrap, topic_prefix
 ):
@@ -175,6 +178,7 @@ async def test_the_sender_connects_to_the_address_it_checked(
         assert receiver.requests[0].headers["host"] == f"receiver.agency.test:{receiver.port}"
 
 
+@pytest.mark.infra
 async def test_redirects_are_not_followed_and_the_log_keeps_only_the_status_class(
     service, receivers, kafka_bootstrap, topic_prefix
 ):
@@ -206,6 +210,7 @@ async def test_redirects_are_not_followed_and_the_log_keeps_only_the_status_clas
         assert [r["e"] for r in errors] == ["3xx", "5xx"]
 
 
+@pytest.mark.infra
 async def test_a_closed_port_and_a_port_that_hangs_up_look_the_same_in_the_log(
     service, receivers, kafka_bootstrap, topic_prefix
 ):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from dtks_contracts.events import HouseholdRegistered
 from dtks_contracts.vocabulary import Role
@@ -24,6 +25,8 @@ from dtks_notification.testing import HttpReceiver, Received, envelope, free_por
 from dtks_runtime.auth import TokenService
 from dtks_runtime.db import database_url_for
 from dtks_runtime.testing import Infra, wait_until
+
+pytestmark = pytest.mark.infra
 
 
 class ServiceProcess:

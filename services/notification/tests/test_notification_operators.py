@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from dtks_contracts.actor import Actor
 from dtks_contracts.events import (
     Finding,
@@ -28,6 +30,8 @@ from dtks_notification.testing import (
     village_operator,
 )
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 OPERATOR_A = "op-pagar-dewa"
 OPERATOR_B = "op-sukarami"

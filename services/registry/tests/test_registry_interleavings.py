@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +39,8 @@ from dtks_registry.testing import acceptance, make_household
 from dtks_runtime import event_store
 from dtks_runtime.db import migrate
 from dtks_runtime.event_store import EventStore
+
+pytestmark = pytest.mark.infra
 
 PARTITIONS = 12
 T = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=150)

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import uuid
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from dtks_contracts.envelope import EventEnvelope
@@ -19,6 +20,8 @@ from dtks_registry.testing import acceptance, ago, envelope, make_household
 from dtks_runtime.dead_letters import list_dead_letters
 from dtks_runtime.provenance import EventSigner, development_key
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 
 def _forged_decile(household_id: str) -> EventEnvelope:

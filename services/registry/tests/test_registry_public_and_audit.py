@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
+
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.notification import NotificationDelivered
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
@@ -16,6 +18,8 @@ from dtks_contracts.vocabulary.tiers import IntegrityStage, Tier
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, envelope, make_household, nik, produce
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 
 async def test_the_citizens_check_does_not_reveal_whether_a_nik_exists_to_someone_with_the_wrong_name(

@@ -11,11 +11,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 DECREE = "21/HUK/2027"
 

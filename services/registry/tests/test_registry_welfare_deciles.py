@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dtks_contracts.household import Address
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
@@ -13,6 +15,8 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household, public_event_ids
 from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
 
 DECILE_SET = "registry.welfare_decile_set"
 

@@ -6,8 +6,11 @@ import datetime as dt
 import uuid
 
 import asyncpg
+import pytest
 
 from dtks_verification.adapters.arrays import plain_array, text_array
+
+pytestmark = pytest.mark.infra
 
 
 async def test_array_literals_round_trip_awkward_text_nulls_dates_uuids_and_numbers(

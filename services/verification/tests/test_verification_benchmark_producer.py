@@ -16,6 +16,8 @@ from dtks_synthetic import proposals
 from dtks_verification.harness import POPULATION, Service
 from dtks_verification.testing import envelope, submitted
 
+pytestmark = pytest.mark.infra
+
 
 class _MeasurementFailed(Exception):
     pass

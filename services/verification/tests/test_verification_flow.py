@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
+
 from dtks_contracts.events.proposal import ProposalSubmitted
 from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_contracts.vocabulary import ReasonCode, Role
@@ -12,6 +14,8 @@ from dtks_runtime.testing import wait_until
 from dtks_synthetic import Fault, proposals
 from dtks_verification.harness import POPULATION, Service, Simulator, registered_events
 from dtks_verification.testing import TopicReader, envelope, resubmitted, submitted, withdrawn
+
+pytestmark = pytest.mark.infra
 
 FAULT_CODES = {
     Fault.NIK_NOT_IN_CIVIL_REGISTRY: ReasonCode.NIK_NOT_IN_CIVIL_REGISTRY,

@@ -123,6 +123,7 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
+@pytest.mark.infra
 async def test_a_person_moving_between_households_of_one_run_ends_in_the_last(
     conn: asyncpg.Connection,
 ) -> None:
@@ -138,6 +139,7 @@ async def test_a_person_moving_between_households_of_one_run_ends_in_the_last(
     assert len(rows) == len(first.members) + len(second.members)
 
 
+@pytest.mark.infra
 async def test_rounds_started_together_claim_niks_in_arrival_order(conn: asyncpg.Connection) -> None:
     contents = _clean(3)
     async with conn.transaction():
@@ -156,6 +158,7 @@ async def test_rounds_started_together_claim_niks_in_arrival_order(conn: asyncpg
     assert claimed == 3
 
 
+@pytest.mark.infra
 async def test_intakes_claiming_a_nik_at_once_wait_for_each_other_and_the_later_sees_the_earlier(
     database_url: str, conn: asyncpg.Connection
 ) -> None:
@@ -199,6 +202,7 @@ async def test_intakes_claiming_a_nik_at_once_wait_for_each_other_and_the_later_
     assert facts[b.proposal_id].earlier_open_proposals == {m.nik: a.proposal_id for m in a.household.members}
 
 
+@pytest.mark.infra
 async def test_one_batch_of_mixed_events_and_repeated_decisions(service: Service) -> None:
     a, b, c = _clean(3)
     # One publish: the consumer sees these in one or a few batches, in this order per proposal.
@@ -223,6 +227,7 @@ async def test_one_batch_of_mixed_events_and_repeated_decisions(service: Service
     assert len(decisions) == 1
 
 
+@pytest.mark.infra
 async def test_the_checks_worker_is_a_supervised_task_whose_death_health_reports(service: Service) -> None:
     health = (await service.http.get("/healthz")).json()
     assert health["status"] == "ok" and health["tasks"][CHECKS_WORKER_TASK] == "running", health
@@ -237,6 +242,7 @@ async def test_the_checks_worker_is_a_supervised_task_whose_death_health_reports
     assert health["tasks"][CHECKS_WORKER_TASK] == "cancelled"
 
 
+@pytest.mark.infra
 async def test_intake_checks_the_rounds_it_starts_in_its_own_transaction(service: Service) -> None:
     generated = proposals(POPULATION, 6, {Fault.NAME_MISMATCH: 1}, seed=next(_draws))
     contents = [submitted(g.body) for g in generated]
@@ -254,6 +260,7 @@ async def test_intake_checks_the_rounds_it_starts_in_its_own_transaction(service
     assert service.app.state.checks_worker.checked == 0
 
 
+@pytest.mark.infra
 async def test_an_unreadable_civil_registry_answer_queues_the_checks_and_dead_letters_nothing(
     kafka_bootstrap: str, infra: Infra, topic_prefix: str
 ) -> None:

@@ -20,6 +20,8 @@ from dtks_synthetic import proposals
 from dtks_verification.harness import POPULATION, CountingProxy, Service, Simulator, running_service
 from dtks_verification.testing import envelope, free_port, http_server, submitted
 
+pytestmark = pytest.mark.infra
+
 # Seeds apart from the other test files' draws, so these families are not proposed elsewhere.
 _draws = iter(range(50_000, 60_000))
 

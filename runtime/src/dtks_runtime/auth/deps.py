@@ -106,12 +106,12 @@ def ensure_in_scope(principal: Principal, region_code: str) -> None:
 
 
 def found_in_scope(
-    principal: Principal, found: T | None, region_of: Callable[[T], str], not_found: Problem
+    principal: Principal, found: T | None, region_of: Callable[[T], str], not_found: Exception
 ) -> T:
     """One rule for reading (or acting on) something by its id: outside the caller's scope it is missing.
 
     ``found`` is what the id named (None: nothing), ``region_of`` where it belongs, ``not_found`` the
-    404 the route gives for an unknown id. The same answer for "does not exist" and "exists
+    404 the route gives for an unknown id (a ``Problem``, or a ``DomainError`` the service's table maps to 404). The same answer for "does not exist" and "exists
     elsewhere" tells a caller nothing about other regions, not even that the id is taken.
     """
     if found is None or not principal.covers(region_of(found)):

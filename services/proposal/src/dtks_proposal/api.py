@@ -20,16 +20,19 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_proposal import handlers
 from dtks_proposal.adapters import imports as staging
 from dtks_proposal.adapters import proposals as repo
+from dtks_proposal.answers import Answer
+from dtks_proposal.deps import ProposalDeps
 from dtks_proposal.domain.bulk_file import FileRefused
 from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
+from dtks_proposal.errors import ERROR_STATUSES, import_not_found, invalid, proposal_not_found
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker, stage_upload
-from dtks_proposal.settings import BATCH_MAX_ITEMS, ProposalSettings
+from dtks_proposal.settings import BATCH_MAX_ITEMS
 from dtks_runtime.auth.deps import ensure_in_scope, found_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
-from dtks_runtime.problems import Problem, field_path
-from dtks_runtime.service import ServiceRuntime
+from dtks_runtime.errors import DomainError
+from dtks_runtime.problems import Problem, problem_from_domain_error, validation_errors
 from dtks_runtime.telemetry import get_logger
 
 router = APIRouter()
@@ -50,15 +53,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _settings(runtime: ServiceRuntime) -> ProposalSettings:
-    settings = runtime.settings
-    assert isinstance(settings, ProposalSettings)  # build_app gives the runtime the service's settings
-    return settings
+def _deps(request: Request) -> ProposalDeps:
+    deps: ProposalDeps = request.app.state.deps  # built by main.py once the runtime started
+    return deps
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
+Deps = Annotated[ProposalDeps, Depends(_deps)]
 
 
 def _page_after(decode: Callable[[str], T], cursor: str | None) -> T | None:
@@ -66,12 +66,12 @@ def _page_after(decode: Callable[[str], T], cursor: str | None) -> T | None:
     try:
         return decode(cursor) if cursor else None
     except ValueError as exc:
-        raise Problem(
-            422, "invalid_cursor", "The cursor is not one this service gave; start from the first page."
+        raise DomainError(
+            "invalid_cursor", "The cursor is not one this service gave; start from the first page."
         ) from exc
 
 
-def _answer(answer: handlers.Answer) -> JSONResponse:
+def _answer(answer: Answer) -> JSONResponse:
     headers = {"Location": answer.body["links"]["self"]} if answer.status_code == 201 else {}
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -91,10 +91,14 @@ def _answer(answer: handlers.Answer) -> JSONResponse:
     },
 )
 async def submit_proposal(
-    proposal: ProposalIn, request: Request, principal: Operator, idempotency_key: IdempotencyKey = None
+    proposal: ProposalIn,
+    request: Request,
+    deps: Deps,
+    principal: Operator,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     answer = await handlers.submit(
-        _runtime(request),
+        deps,
         principal,
         proposal,
         header_key=idempotency_key,
@@ -131,12 +135,11 @@ class BatchIn(BaseModel):
     ),
 )
 async def submit_batch(
-    batch: BatchIn, request: Request, principal: Operator, idempotency_key: IdempotencyKey = None
+    batch: BatchIn, request: Request, deps: Deps, principal: Operator, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
-    runtime = _runtime(request)
-    limit = _settings(runtime).batch_max_items
+    limit = deps.settings.batch_max_items
     if len(batch.items) > limit:
-        raise Problem(413, "batch_too_large", f"A batch holds at most {limit} items; split the queue.")
+        raise DomainError("batch_too_large", f"A batch holds at most {limit} items; split the queue.")
     results = []
     for index, item in enumerate(batch.items):
         result: dict[str, Any] = {"index": index}
@@ -144,7 +147,7 @@ async def submit_batch(
             proposal = ProposalIn.model_validate(item)
             key = f"{idempotency_key}#{index}" if idempotency_key and not proposal.proposal_id else None
             answer = await handlers.submit(
-                runtime,
+                deps,
                 principal,
                 proposal,
                 header_key=key,
@@ -153,13 +156,14 @@ async def submit_batch(
             )
             result.update(status=answer.status_code, body=answer.body, replayed=answer.replayed)
         except pydantic.ValidationError as exc:
-            errors = [
-                {"field": field_path(("body", *e["loc"])), "message": e["msg"], "type": e["type"]}
-                for e in exc.errors()
-            ]
-            problem = handlers.invalid(errors)
-            result.update(status=422, problem=problem.document(f"/proposals/batch#{index}"))
-        except Problem as problem:
+            refused = problem_from_domain_error(
+                invalid(validation_errors(exc.errors(), within="body")), ERROR_STATUSES
+            )
+            result.update(status=422, problem=refused.document(f"/proposals/batch#{index}"))
+        except DomainError as error:
+            refused = problem_from_domain_error(error, ERROR_STATUSES)
+            result.update(status=refused.status, problem=refused.document(f"/proposals/batch#{index}"))
+        except Problem as problem:  # the runtime's own refusals (a village outside the operator's scope)
             result.update(status=problem.status, problem=problem.document(f"/proposals/batch#{index}"))
         except Exception:
             # Each item commits on its own, so the items before this one are recorded: answering the
@@ -179,15 +183,11 @@ async def submit_batch(
 
 
 @router.get("/proposals/{proposal_id}", tags=["proposals"], summary="Status, waiting tier and full timeline")
-async def get_proposal(proposal_id: str, request: Request, principal: Reader) -> dict[str, Any]:
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn:
+async def get_proposal(proposal_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
+    async with deps.pool.acquire() as conn:
         view = await repo.proposal_view(conn, proposal_id)
     # Another village's proposal reads as missing, as in every service: nothing about it is revealed.
-    return found_in_scope(
-        principal, view, itemgetter("village_code"), handlers.proposal_not_found(proposal_id)
-    )
+    return found_in_scope(principal, view, itemgetter("village_code"), proposal_not_found(proposal_id))
 
 
 @router.get(
@@ -196,7 +196,7 @@ async def get_proposal(proposal_id: str, request: Request, principal: Reader) ->
     summary="A region's proposals by status, newest first, with cursor pagination",
 )
 async def list_proposals(
-    request: Request,
+    deps: Deps,
     principal: Reader,
     region: Annotated[
         str | None, Query(description="A village, district, regency or province code; default: your scope")
@@ -210,14 +210,12 @@ async def list_proposals(
     try:
         check_region_code(region)
     except ValueError as exc:
-        raise Problem(
-            422, "invalid_region", f"{exc}.", errors=[{"field": "region", "message": str(exc)}]
+        raise DomainError(
+            "invalid_region", f"{exc}.", errors=[{"field": "region", "message": str(exc)}]
         ) from exc
     ensure_in_scope(principal, region)
     after = _page_after(repo.decode_cursor, cursor)
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn:
+    async with deps.pool.acquire() as conn:
         items, next_cursor = await repo.list_proposals(
             conn,
             region=region,
@@ -239,11 +237,12 @@ async def resubmit_proposal(
     proposal_id: str,
     correction: ResubmissionIn,
     request: Request,
+    deps: Deps,
     principal: Operator,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     answer = await handlers.resubmit(
-        _runtime(request),
+        deps,
         principal,
         proposal_id,
         correction,
@@ -259,10 +258,10 @@ async def resubmit_proposal(
     summary="Withdraw a proposal the Ministry has not decided on",
 )
 async def withdraw_proposal(
-    proposal_id: str, withdrawal: WithdrawalIn, request: Request, principal: Operator
+    proposal_id: str, withdrawal: WithdrawalIn, request: Request, deps: Deps, principal: Operator
 ) -> JSONResponse:
     answer = await handlers.withdraw(
-        _runtime(request), principal, proposal_id, withdrawal, correlation_id=request.state.correlation_id
+        deps, principal, proposal_id, withdrawal, correlation_id=request.state.correlation_id
     )
     return _answer(answer)
 
@@ -297,6 +296,7 @@ An import whose households cannot be written (after a few attempts) is parked as
 )
 async def upload_import(
     request: Request,
+    deps: Deps,
     principal: Operator,
     file: Annotated[UploadFile, File(description="CSV or JSON Lines, UTF-8")],
     village_code: Annotated[SafeStr | None, Form(max_length=20)] = None,
@@ -304,15 +304,14 @@ async def upload_import(
     deliberation_held_on: Annotated[dt.date | None, Form()] = None,
     deliberation_minutes_ref: Annotated[SafeStr | None, Form(max_length=500)] = None,
 ) -> JSONResponse:
-    runtime = _runtime(request)
     if village_code is not None:
         ensure_in_scope(principal, village_code)
     # The upload was streamed into a temporary file (on disk past 1 MiB) while the body was read,
     # within the route's body limit (see main.py); the file alone must also keep to its own.
-    limit = _settings(runtime).import_max_bytes
+    limit = deps.settings.import_max_bytes
     if (file.size or 0) > limit:
-        raise Problem(
-            413, "file_too_large", f"The file is larger than {limit} bytes; split it into smaller files."
+        raise DomainError(
+            "file_too_large", f"The file is larger than {limit} bytes; split it into smaller files."
         )
     defaults = {
         "village_code": village_code,
@@ -322,7 +321,7 @@ async def upload_import(
     }
     try:
         import_id, created = await stage_upload(
-            runtime,
+            deps,
             upload=file.file,  # read from the spooled file a chunk of rows at a time, never whole
             filename=file.filename,
             uploader=principal.as_actor(),
@@ -330,14 +329,12 @@ async def upload_import(
             correlation_id=request.state.correlation_id,
         )
     except FileRefused as exc:
-        raise Problem(
-            422, "file_unreadable", str(exc), errors=[{"field": "file", "message": str(exc)}]
+        raise DomainError(
+            "file_unreadable", str(exc), errors=[{"field": "file", "message": str(exc)}]
         ) from exc
-    worker: ImportWorker | None = getattr(request.app.state, "import_worker", None)
-    if worker is not None:
-        worker.wake.set()
-    assert runtime.pool is not None
-    view = await staging.import_view(runtime.pool, import_id)
+    worker: ImportWorker = request.app.state.import_worker
+    worker.wake.set()  # a worker not started (import_worker_enabled false) has no one waiting on it
+    view = await staging.import_view(deps.pool, import_id)
     assert view is not None
     view.pop("rejected_rows")
     view.pop("next_cursor")
@@ -356,17 +353,14 @@ async def upload_import(
 )
 async def get_import(
     import_id: uuid.UUID,
-    request: Request,
+    deps: Deps,
     principal: Reader,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="rejected rows per page")] = 500,
 ) -> dict[str, Any]:
     after = _page_after(staging.decode_rejection_cursor, cursor)
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    view = await staging.import_view(runtime.pool, import_id, rejected_after=after, rejected_limit=limit)
-    not_found = Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
-    return found_in_scope(principal, view, itemgetter("uploader_region"), not_found)
+    view = await staging.import_view(deps.pool, import_id, rejected_after=after, rejected_limit=limit)
+    return found_in_scope(principal, view, itemgetter("uploader_region"), import_not_found(import_id))
 
 
 # Who may cancel an import: the operators of its village, and the Ministry (scope decides which).
@@ -384,25 +378,22 @@ Canceller = Annotated[
     "cancellation arrives is rolled back. Cancelling a cancelled import again answers the same; a "
     "completed import cannot be cancelled (409).",
 )
-async def cancel_import(import_id: uuid.UUID, request: Request, principal: Canceller) -> dict[str, Any]:
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn, conn.transaction():
+async def cancel_import(import_id: uuid.UUID, deps: Deps, principal: Canceller) -> dict[str, Any]:
+    async with deps.unit_of_work() as uow:
         cancelled = await staging.cancel(
-            conn,
+            uow.conn,
             import_id,
             principal.as_actor().model_dump(mode="json"),
             lambda region: ensure_in_scope(principal, region),
         )
     if cancelled is None:
-        raise Problem(404, "import_not_found", f"There is no import {import_id}; check the id.")
+        raise import_not_found(import_id)
     if cancelled.status == "completed":
-        raise Problem(
-            409,
+        raise DomainError(
             "import_completed",
             f"Import {import_id} is already completed; withdraw its proposals one by one if needed.",
         )
-    view = await staging.import_view(runtime.pool, import_id)
+    view = await staging.import_view(deps.pool, import_id)
     assert view is not None
     view.pop("rejected_rows")
     view.pop("next_cursor")
@@ -442,24 +433,20 @@ def _window_view(window: Any) -> dict[str, Any]:
     summary="Open or close a regency's proposal window, with its period and quota (Ministry)",
     description="Windows are opt-in: a regency without one accepts proposals at any time, without a quota.",
 )
-async def put_window(
-    regency_code: str, window: WindowIn, request: Request, principal: Ministry
-) -> dict[str, Any]:
+async def put_window(regency_code: str, window: WindowIn, deps: Deps, principal: Ministry) -> dict[str, Any]:
     try:
         pydantic.TypeAdapter(RegencyCode).validate_python(regency_code)
     except pydantic.ValidationError as exc:
-        raise Problem(
-            422, "invalid_regency", f"{regency_code} is not a regency/city code (e.g. 17.71)."
+        raise DomainError(
+            "invalid_regency", f"{regency_code} is not a regency/city code (e.g. 17.71)."
         ) from exc
     if window.period is not None and window.period.end < window.period.start:
-        raise Problem(
-            422, "invalid_period", "The period ends before it starts.", errors=[{"field": "period.end"}]
+        raise DomainError(
+            "invalid_period", "The period ends before it starts.", errors=[{"field": "period.end"}]
         )
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with deps.unit_of_work() as uow:
         saved = await repo.set_window(
-            conn,
+            uow.conn,
             regency_code,
             is_open=window.open,
             period_start=window.period.start if window.period else None,
@@ -471,10 +458,8 @@ async def put_window(
 
 
 @router.get("/windows/{regency_code}", tags=["windows"], summary="A regency's proposal window")
-async def get_window(regency_code: str, request: Request, principal: Reader) -> dict[str, Any]:
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    window = await repo.get_window(runtime.pool, regency_code)
+async def get_window(regency_code: str, deps: Deps, principal: Reader) -> dict[str, Any]:
+    window = await repo.get_window(deps.pool, regency_code)
     if window is None:
         return {"regency_code": regency_code, "open": True, "period": None, "quota": None, "used": None}
     return _window_view(window)

@@ -24,16 +24,13 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections import Counter
-from dataclasses import replace
 from typing import Any, BinaryIO
 
 import asyncpg
 
 from dtks_contracts.actor import Actor
 from dtks_proposal.adapters import imports as staging
-from dtks_proposal.adapters import proposals as repo
-from dtks_proposal.domain import status as standing_rules
+from dtks_proposal.deps import ProposalDeps
 from dtks_proposal.domain.bulk_file import (
     RowRejection,
     RowSource,
@@ -41,13 +38,13 @@ from dtks_proposal.domain.bulk_file import (
     build_household,
     household_rejected,
 )
-from dtks_proposal.domain.submission import ProposalIn, submitted_event
-from dtks_proposal.domain.windows import admits, regency_of
-from dtks_proposal.handlers import today
-from dtks_proposal.timeline import own_event_entry
-from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
-from dtks_runtime.service import ServiceRuntime
+from dtks_proposal.domain.submission import submitted_event
+from dtks_proposal.entry import Entry, enter_submissions
+from dtks_proposal.errors import PROPOSAL_ID_REPEATED, PROPOSAL_ID_TAKEN
+from dtks_runtime.errors import DomainError
+from dtks_runtime.event_store import Causation, NewEvent
 from dtks_runtime.telemetry import bound, get_logger
+from dtks_runtime.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -75,7 +72,7 @@ def _content_hash(upload: BinaryIO) -> str:
 
 
 async def stage_upload(
-    runtime: ServiceRuntime,
+    deps: ProposalDeps,
     *,
     upload: BinaryIO,
     filename: str | None,
@@ -89,16 +86,16 @@ async def stage_upload(
     however large the file. Reading and parsing run off the event loop (seconds of CPU for a large
     file), so other requests go on. A file found unreadable part-way raises FileRefused and the
     transaction leaves nothing."""
-    assert runtime.pool is not None
     content_hash = await asyncio.to_thread(_content_hash, upload)
-    existing = await staging.find_by_hash(runtime.pool, uploader.region, content_hash)
+    existing = await staging.find_by_hash(deps.pool, uploader.region, content_hash)
     if existing is not None:
         return existing, False
     source = await asyncio.to_thread(RowSource, upload, filename)
     try:
         import_id = uuid.uuid4()
         planner = StagingPlanner()
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with deps.unit_of_work() as uow:
+            conn = uow.conn
             created = await staging.begin_stage(
                 conn,
                 import_id=import_id,
@@ -117,7 +114,7 @@ async def stage_upload(
     finally:
         source.close()
     if not created:
-        again = await staging.find_by_hash(runtime.pool, uploader.region, content_hash)
+        again = await staging.find_by_hash(deps.pool, uploader.region, content_hash)
         assert again is not None
         return again, False
     return import_id, True
@@ -126,7 +123,7 @@ async def stage_upload(
 class ImportWorker:
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        deps: ProposalDeps,
         *,
         chunk_households: int = 500,
         idle_seconds: float = 1.0,
@@ -135,7 +132,7 @@ class ImportWorker:
         retry_seconds: float = 2.0,
         stall_seconds: float = 300.0,
     ) -> None:
-        self.runtime = runtime
+        self.deps = deps
         self.chunk_households = chunk_households
         self.idle_seconds = idle_seconds
         self.max_attempts = max_attempts
@@ -176,23 +173,23 @@ class ImportWorker:
         A chunk that fails for its data counts against its import (see :meth:`_failed`) and the
         exception goes on to the caller; an outage of the database counts against nothing.
         """
-        runtime = self.runtime
-        assert runtime.pool is not None
         job: staging.ImportJob | None = None
         try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                job = await staging.claim_job(conn)
+            async with self.deps.unit_of_work() as uow:
+                job = await staging.claim_job(uow.conn)
                 if job is None:
                     return False
                 with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
-                    households = await staging.pending_households(conn, job.import_id, self.chunk_households)
+                    households = await staging.pending_households(
+                        uow.conn, job.import_id, self.chunk_households
+                    )
                     if households is None:
                         return False  # the rest is being worked on by other chunks
                     if not households:
-                        await staging.complete(conn, job.import_id)
+                        await staging.complete(uow.conn, job.import_id)
                         log.info("import completed", import_id=str(job.import_id))
                         return True
-                    await self._chunk(conn, job, households)
+                    await self._chunk(uow, job, households)
         except staging.ImportStopped:
             log.info("import cancelled or parked meanwhile; its chunk was rolled back")
             return True
@@ -205,12 +202,11 @@ class ImportWorker:
     async def _failed(self, job: staging.ImportJob, exc: Exception) -> None:
         """Count the failure against the import: retried after a pause that grows with each
         failure (other imports are worked meanwhile), parked as failed after ``max_attempts``."""
-        assert self.runtime.pool is not None
         reason = _reason(exc)
         with bound(correlation_id=job.correlation_id, import_id=str(job.import_id)):
             try:
                 attempt = await staging.record_failure(
-                    self.runtime.pool,
+                    self.deps.pool,
                     job.import_id,
                     f"A part of this import could not be written ({reason}). Households done so far "
                     "stay; correct the file and upload the households not done again.",
@@ -226,8 +222,7 @@ class ImportWorker:
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """For /healthz: degraded when imports wait and none has made progress for
         ``stall_seconds`` (the worker is stuck, dead, or every import keeps failing)."""
-        assert self.runtime.pool is not None
-        backlog = await staging.backlog(self.runtime.pool)
+        backlog = await staging.backlog(self.deps.pool)
         idle = backlog.seconds_without_progress
         stuck = backlog.unfinished > 0 and idle is not None and idle > self.stall_seconds
         return not stuck, {
@@ -243,110 +238,59 @@ class ImportWorker:
         }
 
     async def _chunk(
-        self, conn: asyncpg.Connection, job: staging.ImportJob, households: list[staging.PendingHousehold]
+        self, uow: UnitOfWork, job: staging.ImportJob, households: list[staging.PendingHousehold]
     ) -> None:
-        """Decide every household of the chunk in Python, then write the chunk in a few bulk statements.
-
-        Round trips per chunk are constant (the windows, the proposals, one ``append_many``, the
-        timeline, the quotas, the rejections, the progress), whatever the chunk's size.
-        """
-        assert self.runtime.store is not None
+        """Build every household of the chunk in Python, enter them as every first submission enters
+        (:func:`~dtks_proposal.entry.enter_submissions`: windows, quotas, taken ids, in a constant
+        number of statements), then record the chunk's rejections and progress."""
         actor = Actor.model_validate(job.uploaded_by)
         causation = Causation(actor=actor, correlation_id=job.correlation_id)
         rejections: list[RowRejection] = []
-        built: list[tuple[staging.PendingHousehold, ProposalIn]] = []
+        entries: list[tuple[staging.PendingHousehold, Entry]] = []
         for household in households:
             proposal, rejected = build_household(
                 household.kk_number, household.rows, job.defaults, job.uploader_region
             )
             if proposal is None:
                 rejections += rejected
-            else:
-                built.append((household, proposal))
-        # Locked until this chunk commits: a window closed meanwhile applies from the next chunk.
-        windows = await repo.lock_windows(conn, [regency_of(p.village_code) for _, p in built])
-        admitted: Counter[str] = Counter()
-        day = today()
-        accepted: list[tuple[staging.PendingHousehold, ProposalIn, NewEvent]] = []
-        named: set[str] = set()
-        for household, proposal in built:
-            regency = regency_of(proposal.village_code)
-            window = windows.get(regency)
-            if window is not None:
-                refusal = admits(replace(window, used=window.used + admitted[regency]), day)
-                if refusal is not None:
-                    rejections += household_rejected(
-                        household.kk_number, household.rows, "village_code", refusal.message
-                    )
-                    continue
-            pid = proposal.proposal_id or imported_proposal_id(job.import_id, household.kk_number)
-            if pid in named:
-                # Two households of one file under one client id: the first one has it.
-                rejections += household_rejected(
-                    household.kk_number,
-                    household.rows,
-                    "proposal_id",
-                    f"proposal id {pid} is already given to another household of this file",
-                )
                 continue
-            named.add(pid)
+            pid = proposal.proposal_id or imported_proposal_id(job.import_id, household.kk_number)
             key = f"import:{job.import_id}:{household.kk_number}"
             try:
-                # Dumped once: the event's payload is also the proposal's content.
                 event = NewEvent.of(submitted_event(proposal, pid, actor, key))
             except ValueError as exc:
                 rejections += household_rejected(household.kk_number, household.rows, "kk_number", str(exc))
                 continue
-            if window is not None:
-                admitted[regency] += 1
-            accepted.append((household, proposal, event))
-        created = await repo.insert_proposals(
-            conn,
-            [
-                repo.NewProposal(
-                    proposal_id=pid_of(event),
-                    kind=proposal.kind.value,
-                    village_code=proposal.village_code,
-                    regency_code=regency_of(proposal.village_code),
-                    standing=standing_rules.entered(1),
-                    content=event.payload,
-                    target_household_id=proposal.household_id,
-                    submitted_by=actor.subject,
-                    import_id=job.import_id,
-                )
-                for _, proposal, event in accepted
-            ],
-        )
-        outcomes: dict[int, str | None] = {h.group_no: None for h in households}
-        appends: list[StreamAppend] = []
-        for household, proposal, event in accepted:
-            pid = pid_of(event)
-            if pid not in created:
-                # The file named a proposal id that already exists: never a second proposal.
-                rejections += household_rejected(
-                    household.kk_number,
-                    household.rows,
-                    "proposal_id",
-                    f"proposal {pid} was already submitted; nothing new was created",
-                )
-                regency = regency_of(proposal.village_code)
-                if regency in windows:
-                    admitted[regency] -= 1
-                continue
-            appends.append(StreamAppend("proposal", pid, 0, [event]))
-            outcomes[household.group_no] = pid
-        envelopes = await self.runtime.store.append_many(conn, appends, causation=causation)
-        await repo.add_timeline(conn, [own_event_entry(e) for e in envelopes])
-        await repo.count_against_quotas(conn, dict(admitted))
-        await staging.add_rejections(conn, job.import_id, rejections)
+            entry = Entry(proposal, event, causation, actor.subject, import_id=job.import_id)
+            entries.append((household, entry))
+        # The windows stay locked until this chunk commits: one closed meanwhile applies from the next.
+        outcomes = await enter_submissions(uow, [e for _, e in entries], day=self.deps.today())
+        done: dict[int, str | None] = {h.group_no: None for h in households}
+        for (household, entry), outcome in zip(entries, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                field, reason = _rejection(outcome, entry.proposal_id)
+                rejections += household_rejected(household.kk_number, household.rows, field, reason)
+            else:
+                done[household.group_no] = entry.proposal_id
+        await staging.add_rejections(uow.conn, job.import_id, rejections)
+        accepted = sum(1 for pid in done.values() if pid is not None)
         await staging.finish_households(
-            conn,
+            uow.conn,
             job.import_id,
-            outcomes,
+            done,
             rows_done=sum(len(h.rows) for h in households),
-            accepted=len(appends),
-            rejected=len(households) - len(appends),
+            accepted=accepted,
+            rejected=len(households) - accepted,
         )
+
+
+def _rejection(refused: DomainError, proposal_id: str) -> tuple[str, str]:
+    """The column and reason an import reports for a household its entry refused."""
+    if refused.code == PROPOSAL_ID_REPEATED:  # two households of one file under one client id
+        return "proposal_id", f"proposal id {proposal_id} is already given to another household of this file"
+    if refused.code == PROPOSAL_ID_TAKEN:  # the file named a proposal id that already exists
+        return "proposal_id", f"proposal {proposal_id} was already submitted; nothing new was created"
+    return "village_code", refused.detail  # its window is closed or its quota used up
 
 
 def _is_outage(exc: BaseException) -> bool:
@@ -368,10 +312,6 @@ def _reason(exc: BaseException) -> str:
     """The class and the first line of the message: PostgreSQL's DETAIL line ("Failing row
     contains ...") would put names and NIKs into the import's status and /healthz."""
     return f"{type(exc).__name__}: {str(exc).split(chr(10), 1)[0][:300]}"
-
-
-def pid_of(event: NewEvent) -> str:
-    return str(event.payload["proposal_id"])
 
 
 async def _first(*events: asyncio.Event) -> None:

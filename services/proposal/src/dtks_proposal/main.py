@@ -1,4 +1,5 @@
-"""Wiring of the proposal service: settings, runtime, consumer, import worker, routes."""
+"""Wiring of the proposal service: settings, runtime, consumer, the handlers' dependencies, group
+commit, import worker, routes, and the table of its error codes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from fastapi import FastAPI
 from dtks_proposal import api
 from dtks_proposal.adapters.schema import MIGRATIONS
 from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
+from dtks_proposal.deps import bootstrap
+from dtks_proposal.errors import ERROR_STATUSES
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker
 from dtks_proposal.settings import ProposalSettings
@@ -37,20 +40,31 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
         # The file's own limit, plus its multipart framing and the form fields beside it.
         "POST /imports": settings.import_max_bytes + MULTIPART_ALLOWANCE,
     }
-    worker = ImportWorker(
-        runtime,
-        chunk_households=settings.import_chunk_households,
-        concurrency=settings.import_concurrency,
-        max_attempts=settings.import_max_attempts,
-        retry_seconds=settings.import_retry_seconds,
-        stall_seconds=settings.import_stall_seconds,
-    )
 
     async def started(runtime: ServiceRuntime) -> None:
-        # The import worker is one of the runtime's supervised tasks: it gets the runtime's stop
-        # signal, is awaited before the pool closes, and a worker that dies turns /healthz degraded.
+        # The handlers' dependencies exist once the runtime runs (its pool and store): built here,
+        # once, and reached by the routes through app.state.deps.
+        deps = bootstrap(runtime.started(), settings)
+        app.state.deps = deps
+        # Concurrent single submissions share transactions (see group_commit); off: each goes alone.
+        app.state.submission_group = SubmissionGroup(deps) if settings.group_commit else None
+        worker = ImportWorker(
+            deps,
+            chunk_households=settings.import_chunk_households,
+            concurrency=settings.import_concurrency,
+            max_attempts=settings.import_max_attempts,
+            retry_seconds=settings.import_retry_seconds,
+            stall_seconds=settings.import_stall_seconds,
+        )
+        # The upload route wakes it. Not started with import_worker_enabled=false (tests that work an
+        # import chunk by chunk call its process_next_chunk themselves).
+        app.state.import_worker = worker
         if settings.import_worker_enabled:
+            # One of the runtime's supervised tasks: it gets the runtime's stop signal, is awaited
+            # before the pool closes, and a worker that dies turns /healthz degraded; imports waiting
+            # with no progress for import_stall_seconds turn it degraded too.
             runtime.supervise("import-worker", worker.run)
+            runtime.add_health_check("imports", worker.health)
 
     app = create_app(
         runtime,
@@ -58,16 +72,9 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         body_limits=body_limits,
         on_started=started,
+        error_statuses=ERROR_STATUSES,
     )
     app.include_router(api.router)
-    # Concurrent single submissions share transactions (see group_commit); off: each goes alone.
-    app.state.submission_group = SubmissionGroup(runtime) if settings.group_commit else None
-    app.state.import_worker = worker if settings.import_worker_enabled else None
-    # Tests that drive the import step by step (import_worker_enabled=false) reach the worker here.
-    app.state.import_worker_for_tests = worker
-    if settings.import_worker_enabled:
-        # Imports waiting with no progress for import_stall_seconds turn /healthz degraded.
-        runtime.add_health_check("imports", worker.health)
     return app
 
 

@@ -2,6 +2,14 @@
 
 Sample households come from ``dtks_synthetic`` (real region codes, valid NIKs and KK numbers).
 Events of other services are produced as real envelopes to the real topics, built with the contracts.
+
+Why this ships in the service's package: three places outside the service's own tests use it, the
+cross-service tests (``tests/test_hostile_text.py``), the benchmarks (``python -m benchmarks``) and
+``services/proposal/tests``, and pytest runs with ``--import-mode=importlib``, under which a module
+beside the tests is importable by none of them. Nothing of the service imports it, and it holds no
+secret: its tokens are development tokens (``LOCAL_JWT_SECRET``), which a production service refuses
+(it will not start with a shared secret set). ``dtks_synthetic`` is imported inside the functions, so
+a deployment without that package loses nothing but this module.
 """
 
 from __future__ import annotations

@@ -353,93 +353,6 @@ def _window(row: asyncpg.Record) -> Window:
     )
 
 
-async def lock_windows(conn: asyncpg.Connection, regency_codes: list[str]) -> dict[str, Window]:
-    """The regencies' windows (those that have one), locked until commit so quota counting never races.
-
-    Locked in code order, so two transactions that need the same windows never deadlock.
-    """
-    if not regency_codes:
-        return {}
-    rows = await conn.fetch(
-        """SELECT * FROM windows WHERE regency_code = ANY($1::text[])
-           ORDER BY regency_code FOR UPDATE""",
-        sorted(set(regency_codes)),
-    )
-    return {r["regency_code"]: _window(r) for r in rows}
-
-
-async def count_against_quotas(conn: asyncpg.Connection, admitted: dict[str, int]) -> None:
-    """Add each regency's admitted first submissions to its window's use, in one statement."""
-    counts = {regency: n for regency, n in admitted.items() if n}
-    if counts:
-        await conn.execute(
-            """UPDATE windows w SET used = w.used + x.n
-               FROM unnest($1::text[], $2::int[]) AS x(r, n) WHERE w.regency_code = x.r""",
-            list(counts),
-            list(counts.values()),
-        )
-
-
-# -- a single submission in two statements ---------------------------------------------------------
-# A submission used to take ten round trips; under a hundred concurrent clients each one is a wait
-# for the connection and for a turn of the event loop. What needs no answer in between now travels
-# together: the stored answer and the window lock in one statement, the proposal row, quota, timeline
-# entry and idempotent answer in another (the event goes through the event store in between).
-
-
-async def answer_or_window(
-    conn: asyncpg.Connection, key: str | None, regency_code: str
-) -> tuple[StoredAnswer | None, Window | None]:
-    """The answer already given to ``key``, if any; else the regency's window, locked until commit.
-
-    A retry with a stored answer takes no lock: it waits for no one and changes nothing.
-    """
-    row = await conn.fetchrow(
-        """SELECT i.fingerprint, i.status_code, i.response::text AS response,
-                  w.regency_code, w.is_open, w.period_start, w.period_end, w.quota, w.used
-           FROM (SELECT 1) AS one
-           LEFT JOIN idempotency i ON i.key = $1
-           LEFT JOIN LATERAL (SELECT * FROM windows
-                              WHERE regency_code = $2 AND i.key IS NULL FOR UPDATE) AS w ON true""",
-        key,
-        regency_code,
-    )
-    assert row is not None  # one row always: the outer joins start from a constant
-    if row["fingerprint"] is not None:
-        return StoredAnswer(row["fingerprint"], row["status_code"], json.loads(row["response"])), None
-    return None, _window(row) if row["regency_code"] is not None else None
-
-
-@dataclass(frozen=True)
-class AnswerToKeep:
-    key: str
-    fingerprint: str
-    status_code: int
-    body: dict[str, Any]
-
-
-async def record_submission(
-    conn: asyncpg.Connection,
-    proposal: NewProposal,
-    entry: TimelineEntry,
-    *,
-    counts_against_quota: bool,
-    answer: AnswerToKeep | None,
-) -> bool:
-    """The new proposal's row, its timeline entry, its place in the quota and the answer to keep.
-
-    False (and nothing written that the caller may keep: it must roll back) if the proposal id or
-    the idempotency key was taken by another request first.
-    """
-    return await record_submissions(
-        conn,
-        [proposal],
-        [entry],
-        {proposal.regency_code: 1} if counts_against_quota else {},
-        [answer] if answer is not None else [],
-    )
-
-
 async def set_window(
     conn: asyncpg.Connection,
     regency_code: str,
@@ -484,60 +397,83 @@ async def get_window(conn: asyncpg.Connection | asyncpg.Pool, regency_code: str)
     return _window(row) if row else None
 
 
-# -- many submissions in one transaction (group commit) -------------------------------------------
+# -- first submissions entering, many in one transaction ------------------------------------------
+# A single submission, a group commit's group and an import's chunk all enter through
+# dtks_proposal.entry in four statements whatever their number: the answers kept and the windows
+# locked, the proposals, the events (the event store), and the quotas, timeline and answers.
 
 
-async def find_answers(conn: asyncpg.Connection, keys: list[str]) -> dict[str, StoredAnswer]:
-    """The answers already given to any of ``keys``."""
-    if not keys:
-        return {}
+@dataclass(frozen=True)
+class AnswerToKeep:
+    key: str
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any]
+
+
+async def answers_and_windows(
+    conn: asyncpg.Connection, keys: list[str], regencies: list[tuple[str, str | None]]
+) -> tuple[dict[str, StoredAnswer], dict[str, Window]]:
+    """The answers already given to any of ``keys``, and the windows of the regencies of
+    ``regencies`` (``(regency, key)`` of each submission) whose key has none, locked until commit in
+    code order (so two transactions that need the same windows never deadlock). One statement: a
+    retry with a stored answer takes no lock, waits for no one and changes nothing."""
     rows = await conn.fetch(
-        """SELECT key, fingerprint, status_code, response::text AS response FROM idempotency
-           WHERE key = ANY($1::text[])""",
+        """WITH found AS (
+               SELECT key, fingerprint, status_code, response::text AS response
+               FROM idempotency WHERE key = ANY($1::text[])
+           ), locked AS (
+               SELECT w.regency_code, w.is_open, w.period_start, w.period_end, w.quota, w.used
+               FROM windows w
+               WHERE w.regency_code IN (SELECT x.r FROM unnest($2::text[], $3::text[]) AS x(r, k)
+                                        WHERE x.k IS NULL OR x.k NOT IN (SELECT key FROM found))
+               ORDER BY w.regency_code FOR UPDATE
+           )
+           SELECT key, fingerprint, status_code, response, NULL::text AS regency_code,
+                  NULL::boolean AS is_open, NULL::date AS period_start, NULL::date AS period_end,
+                  NULL::int AS quota, NULL::int AS used
+           FROM found
+           UNION ALL
+           SELECT NULL, NULL, NULL, NULL, regency_code, is_open, period_start, period_end, quota, used
+           FROM locked""",
         keys,
+        [r for r, _ in regencies],
+        [k for _, k in regencies],
     )
-    return {
-        r["key"]: StoredAnswer(r["fingerprint"], r["status_code"], json.loads(r["response"])) for r in rows
+    answers = {
+        r["key"]: StoredAnswer(r["fingerprint"], r["status_code"], json.loads(r["response"]))
+        for r in rows
+        if r["key"] is not None
     }
+    return answers, {r["regency_code"]: _window(r) for r in rows if r["regency_code"] is not None}
 
 
-async def record_submissions(
+async def record_entered(
     conn: asyncpg.Connection,
-    proposals: list[NewProposal],
     entries: list[TimelineEntry],
     quota_use: dict[str, int],
     answers: list[AnswerToKeep],
 ) -> bool:
-    """:func:`record_submission` for many proposals in one statement.
-
-    False if any proposal id or idempotency key was taken by another request first: the caller must
-    roll back (some rows may have been written) and decide those submissions one by one.
-    """
+    """The entered proposals' timeline entries, their places in the quotas and the answers to keep,
+    in one statement. False if an idempotency key was taken by another request first: the caller
+    must roll back (the rest was written) and decide those submissions again."""
+    counts = {regency: n for regency, n in quota_use.items() if n}
     row = await conn.fetchrow(
-        f"""WITH p AS (
-               INSERT INTO proposals (proposal_id, kind, village_code, regency_code, status, round,
-                                      waiting_at, stream_version, content, target_household_id, submitted_by)
-               SELECT id, k, v, r, s, rd, w, 1, c::jsonb, t, sb
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
-                           $7::text[], $8::text[], $9::text[], $10::text[])
-                    AS x(id, k, v, r, s, rd, w, c, t, sb)
-               ON CONFLICT (proposal_id) DO NOTHING RETURNING 1
-           ), quota AS (
+        f"""WITH quota AS (
                UPDATE windows w SET used = w.used + x.n
-               FROM unnest($11::text[], $12::int[]) AS x(r, n) WHERE w.regency_code = x.r
+               FROM unnest($1::text[], $2::int[]) AS x(r, n) WHERE w.regency_code = x.r
            ), timeline AS (
                INSERT INTO proposal_timeline ({_TIMELINE_COLUMNS})
-               SELECT * FROM {_timeline_unnest(13)}
+               SELECT * FROM {_timeline_unnest(3)}
                ON CONFLICT (proposal_id, event_id) DO NOTHING
            ), answer AS (
                INSERT INTO idempotency (key, fingerprint, status_code, response)
-               SELECT * FROM unnest($23::text[], $24::text[], $25::int[], $26::jsonb[])
+               SELECT * FROM unnest($13::text[], $14::text[], $15::int[], $16::jsonb[])
                ON CONFLICT (key) DO NOTHING RETURNING 1
            )
-           SELECT (SELECT count(*) FROM p) AS proposals, (SELECT count(*) FROM answer) AS answers""",
-        *_proposal_columns(proposals),
-        list(quota_use),
-        list(quota_use.values()),
+           SELECT count(*) AS answers FROM answer""",
+        list(counts),
+        list(counts.values()),
         *_timeline_columns(entries),
         [a.key for a in answers],
         [a.fingerprint for a in answers],
@@ -545,7 +481,7 @@ async def record_submissions(
         [_json(a.body) for a in answers],
     )
     assert row is not None
-    return bool(row["proposals"] == len(proposals) and row["answers"] == len(answers))
+    return bool(row["answers"] == len(answers))
 
 
 async def give_back_quota(conn: asyncpg.Connection, proposal_id: str) -> None:

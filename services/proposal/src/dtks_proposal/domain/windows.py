@@ -4,6 +4,11 @@ Opt-in: a regency the Ministry has set nothing for admits proposals at any time 
 A window admits a first submission if it is open, today lies in its period (when one is set), and
 the quota of the period (when one is set) is not used up. Resubmissions of returned proposals are
 corrections of work already admitted, so they pass a closed window and do not count.
+
+A :class:`Refusal` is the rule's answer (the reason code, a sentence, until when); the service raises
+it as a :class:`~dtks_runtime.errors.DomainError` (:meth:`Refusal.as_error`) whose code is the reason
+code in lower case (``proposal_window_closed``, ``quota_exceeded``), with the reason code and
+``until`` in the problem document; the service's table answers both with 409.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dtks_contracts.vocabulary.reasons import ReasonCode
+from dtks_runtime.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,18 @@ class Window:
 
 @dataclass(frozen=True)
 class Refusal:
+    """Why a first submission may not enter now, and until when (None: nobody knows yet)."""
+
     code: ReasonCode
     message: str
-    until: dt.date | None  # when it may be tried again, if anyone knows
+    until: dt.date | None
+
+    def as_error(self) -> DomainError:
+        return DomainError(
+            self.code.value.lower(),
+            self.message,
+            extra={"reason_code": self.code.value, "until": self.until.isoformat() if self.until else None},
+        )
 
 
 def admits(window: Window | None, today: dt.date) -> Refusal | None:
