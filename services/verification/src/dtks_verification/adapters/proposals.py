@@ -11,7 +11,7 @@ import asyncpg
 
 from dtks_contracts.events.proposal import ProposalContent
 from dtks_contracts.vocabulary import Tier
-from dtks_verification.adapters.arrays import plain_array, text_array
+from dtks_runtime.sql_arrays import in_literal, plain_array, text_array, unnest_literals
 from dtks_verification.adapters.parsed_contents import parse_content
 from dtks_verification.domain.workflow import Status, VerificationState
 
@@ -99,8 +99,8 @@ async def current_rounds(
     changes, so it is not read back and parsed again); a proposal now at another round is left out.
     For rounds started in the caller's transaction, whose rows it already holds locked."""
     rows = await conn.fetch(
-        """SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
-           FROM proposals WHERE proposal_id IN (SELECT unnest($1::text::text[]))""",
+        f"""SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
+            FROM proposals WHERE proposal_id {in_literal(1)}""",
         text_array(contents),
     )
     out = {}
@@ -119,11 +119,10 @@ async def save_many(conn: asyncpg.Connection, standings: Sequence[tuple[Verifica
     if not standings:
         return
     await conn.execute(
-        """UPDATE proposals p SET status = x.status, tier = x.tier, tier_region = x.region,
-                  stream_version = x.version, entered_at = now()
-           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
-                       $5::text::int[])
-                AS x(proposal_id, status, tier, region, version)
+        f"""UPDATE proposals p SET status = x.status, tier = x.tier, tier_region = x.region,
+                   stream_version = x.version, entered_at = now()
+            FROM {unnest_literals("text", "text", "text", "text", "int")}
+                 AS x(proposal_id, status, tier, region, version)
            WHERE p.proposal_id = x.proposal_id""",
         text_array([s.proposal_id for s, _ in standings]),
         text_array([s.status.value for s, _ in standings]),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from dtks_contracts.household import Household
-from dtks_verification.adapters.arrays import plain_array, text_array
+from dtks_runtime.sql_arrays import in_literal, plain_array, text_array, unnest_literals
 from dtks_verification.adapters.proposals import ProposalRecord
 from dtks_verification.domain.integrity import RegisterFacts
 from dtks_verification.domain.names import name_key
@@ -79,7 +79,7 @@ async def register_facts(
     people = {
         r["nik"]: r["household_id"]
         for r in await conn.fetch(
-            "SELECT nik, household_id FROM registered_people WHERE nik IN (SELECT unnest($1::text::text[]))",
+            f"SELECT nik, household_id FROM registered_people WHERE nik {in_literal(1)}",
             nik_list,
         )
     }
@@ -99,7 +99,7 @@ async def register_facts(
     }
     claims: dict[str, list[tuple[int, str]]] = {}
     for r in await conn.fetch(
-        "SELECT nik, proposal_id, seq FROM open_niks WHERE nik IN (SELECT unnest($1::text::text[]))", nik_list
+        f"SELECT nik, proposal_id, seq FROM open_niks WHERE nik {in_literal(1)}", nik_list
     ):
         claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
     namesakes = await _namesakes(conn, records)
@@ -141,9 +141,8 @@ async def _namesakes(
     if not pids:
         return {}
     rows = await conn.fetch(
-        """SELECT x.pid, x.nik, p.nik AS namesake
-           FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
-                       $5::text::date[]) AS x(pid, nik, d, k, b)
+        f"""SELECT x.pid, x.nik, p.nik AS namesake
+            FROM {unnest_literals("text", "text", "text", "text", "date")} AS x(pid, nik, d, k, b)
            JOIN registered_people p ON p.district = x.d AND p.name_key = x.k AND p.birth_date = x.b
            WHERE p.nik <> x.nik""",
         text_array(pids),

@@ -10,7 +10,7 @@ import asyncpg
 
 from dtks_contracts.events.proposal import ProposalContent
 from dtks_runtime.db import advisory_key
-from dtks_verification.adapters.arrays import plain_array, text_array
+from dtks_runtime.sql_arrays import in_literal, plain_array, text_array, unnest_literals
 from dtks_verification.adapters.pending_checks import PendingCheck, enqueue_checks
 
 
@@ -116,7 +116,7 @@ async def _claim_niks(conn: asyncpg.Connection, started: Sequence[NewRound], seq
     resubmitted = [r.content.proposal_id for r in started if r.content.round > 1]
     if resubmitted:
         await conn.execute(
-            "DELETE FROM open_niks WHERE proposal_id IN (SELECT unnest($1::text::text[]))",
+            f"DELETE FROM open_niks WHERE proposal_id {in_literal(1)}",
             text_array(resubmitted),
         )
     nik_rows = [
@@ -127,8 +127,8 @@ async def _claim_niks(conn: asyncpg.Connection, started: Sequence[NewRound], seq
     ]
     if nik_rows:
         await conn.execute(
-            """INSERT INTO open_niks (nik, proposal_id, seq)
-               SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::bigint[])""",
+            f"""INSERT INTO open_niks (nik, proposal_id, seq)
+                SELECT * FROM {unnest_literals("text", "text", "bigint")}""",
             text_array([n for n, _, _ in nik_rows]),
             text_array([p for _, p, _ in nik_rows]),
             plain_array([s for _, _, s in nik_rows]),
