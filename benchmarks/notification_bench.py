@@ -31,7 +31,7 @@ from dtks_notification.main import build_app
 from dtks_notification.settings import NotificationSettings
 from dtks_notification.testing import envelope, household, produce
 from dtks_runtime.auth import TokenService
-from dtks_runtime.service import tune_garbage_collector
+from dtks_runtime.gc_policy import tune_service_process
 from dtks_runtime.testing import Infra
 from dtks_runtime.topics import ensure_topics
 
@@ -88,7 +88,7 @@ async def run(infra: Infra) -> list[Figure]:
     try:
         async with app.router.lifespan_context(app):
             # As `dtks-notification` does when it starts (dtks_runtime.service.serve).
-            tune_garbage_collector()
+            tune_service_process()
             tokens = TokenService(settings.jwt_secret, settings.jwt_issuer)
             agency = tokens.issue(subject="bench-agency", role=Role.AGENCY, region="ID")
             transport = httpx.ASGITransport(app=app)

@@ -29,8 +29,8 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import EventConsumer
 from dtks_runtime.event_store import Causation, EventStore, NewEvent
+from dtks_runtime.gc_policy import tune_service_process
 from dtks_runtime.outbox_relay import OutboxRelay
-from dtks_runtime.service import tune_garbage_collector
 from dtks_runtime.testing import Infra
 from dtks_runtime.topics import consumer_topics, ensure_topics, scratch_topic
 
@@ -147,7 +147,7 @@ async def run(infra: Infra) -> list[Figure]:
     # The store, relay and consumer run inside service processes, which tune the collector when
     # they start (dtks_runtime.service.serve); measured here the same way. Untuned, the consumer
     # spent about a third of its CPU in the collector.
-    tune_garbage_collector()
+    tune_service_process()
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topic = f"{prefix}bench.events"
     ceiling_topic = f"{prefix}bench.ceiling"

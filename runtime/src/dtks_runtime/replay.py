@@ -15,11 +15,10 @@ Speed. A replay reads millions of events, so three things are kept off its criti
   inbox. Parsing an envelope costs some 25 µs, the sniff under 1 µs, and in the verification
   stream most events are tier decisions the register does not read.
 - The inbox then holds only the events handed to the projection, which is all it must guard.
-- The cyclic garbage collector runs rarely during a replay. Each batch leaves tens of thousands of
-  freshly parsed objects alive until it is written, and with the default threshold (a collection
-  every 700 allocations, escalating to full ones) collecting them cost more than parsing them
-  (measured: 117 against 45 µs per household-carrying event). Nothing a replay allocates forms
-  cycles that must be freed sooner; the thresholds are restored afterwards.
+- The cyclic garbage collector runs rarely during a replay (:mod:`dtks_runtime.gc_policy`): each
+  batch leaves tens of thousands of freshly parsed objects alive until it is written, and at the
+  default threshold collecting them cost more than parsing them. Worker processes, which live for
+  one replay, do not collect at all.
 - A projection whose writes are keyed so that applying an event twice changes nothing may pass its
   own ``decode`` (bytes to whatever its handler reads, e.g. the envelope and its typed payload in one
   validation instead of two). The replay then skips the inbox: its insert per event is the largest
@@ -29,13 +28,11 @@ Speed. A replay reads millions of events, so three things are kept off its criti
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import multiprocessing
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +45,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import claim
 from dtks_runtime.db import migrate
+from dtks_runtime.gc_policy import no_collections, rare_collections
 from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
 
@@ -224,9 +222,7 @@ def _split(
 
 
 def _replay_in_process(job: _Job, end: dict[TopicPartition, int]) -> _Outcome:
-    # A worker lives for this replay only: no cyclic collection at all (a further fifth off parsing
-    # against the held-back collector; the few cycles asyncio leaves go with the process).
-    gc.disable()
+    no_collections()  # a worker lives for this replay only (see dtks_runtime.gc_policy)
     return asyncio.run(_replay_partitions(job, end))
 
 
@@ -269,18 +265,6 @@ async def _replay_partitions(job: _Job, end: dict[TopicPartition, int]) -> _Outc
         finally:
             await reader.stop()
             await conn.close()
-
-
-@contextlib.contextmanager
-def rare_collections() -> Iterator[None]:
-    """The cyclic garbage collector held back while a bulk job keeps tens of thousands of fresh
-    objects alive (a replay's batch, a decree's chunk); see the module docstring for the figures."""
-    before = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 async def _read(

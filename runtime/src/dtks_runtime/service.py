@@ -37,6 +37,7 @@ from dtks_runtime.body_limits import BodyLimits
 from dtks_runtime.consumer import BatchHandler, EventConsumer
 from dtks_runtime.db import create_pool, ensure_database, migrate
 from dtks_runtime.event_store import EventStore
+from dtks_runtime.gc_policy import tune_service_process
 from dtks_runtime.health import BrokerProbe, database_reachable, timed
 from dtks_runtime.http_edge import install_http_edge
 from dtks_runtime.kafka_security import kafka_security
@@ -414,7 +415,7 @@ def create_app(
             if on_started is not None:
                 await on_started(runtime)
             if os.environ.get("DTKS_TUNE_GC") == "1":  # set by serve(): a service process, not a test
-                tune_garbage_collector()
+                tune_service_process()
             log.info("service started", service=runtime.service)
             yield
         finally:
@@ -459,41 +460,6 @@ def create_app(
         return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
 
     return app
-
-
-def event_handler_registry(
-    handlers: dict[str, Callable[[asyncpg.Connection, EventEnvelope], Awaitable[None]]],
-) -> Callable[[asyncpg.Connection, EventEnvelope], Awaitable[None]]:
-    """Dispatch by event type; events of other types are acknowledged and ignored."""
-
-    async def dispatch(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-        handler = handlers.get(event.event_type)
-        if handler is not None:
-            await handler(conn, event)
-
-    return dispatch
-
-
-def tune_garbage_collector() -> None:
-    """Fewer, cheaper collections for a long-running service process.
-
-    Every request and event allocates thousands of short-lived objects (parsed JSON, models,
-    records); CPython's default (a young collection every 700 allocations) then spends a visible
-    share of each request walking the modules, classes and schemas loaded at start-up, which
-    never die. Freezing them moves them out of the collector's sight, and a larger young
-    generation collects less often. Measured on webhook deliveries: about half of aiohttp's extra
-    CPU per request over a bare HTTP/1.1 client was the collector. With 50,000 rather than 10,000
-    allocations between young collections, 21,000 submissions under 100 clients ran no collection
-    at all after start-up (almost everything dies by reference counting first) where 10,000 ran 140,
-    2–3% of the process's CPU; the objects in cycles wait a little longer, which costs a few MB.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    # A service that set a larger young generation for its batches (verification) keeps it.
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(max(young, 50_000), max(middle, 20), max(old, 10))
 
 
 def _settings_of(app: FastAPI) -> RuntimeSettings:

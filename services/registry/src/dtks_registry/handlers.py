@@ -35,8 +35,8 @@ from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
+from dtks_runtime.gc_policy import rare_collections
 from dtks_runtime.problems import Problem
-from dtks_runtime.replay import rare_collections
 
 # Taken by every command that appends to household streams (a decree, a decile batch): one writer of
 # those streams at a time, so neither loses a version race to the other half-way through.

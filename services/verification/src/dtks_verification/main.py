@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gc
-
 from fastapi import FastAPI
 
+from dtks_runtime.gc_policy import young_threshold_at_least
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 from dtks_verification import api, consumer
 from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
@@ -16,13 +15,10 @@ from dtks_verification.settings import VerificationSettings
 
 CHECKS_WORKER_TASK = "pending-checks"
 
-# Checking a batch allocates many objects per proposal (models, findings, rows, event envelopes)
-# and holds them all until the batch commits: some 200,000 for 2,000 proposals. CPython collects
-# the young generation whenever the live objects grew by the threshold since the last collection
-# (700 by default), so a batch set off hundreds of collections, each traversing what the batch
-# holds, and full ones: 40% of the service's CPU in the benchmark. With a threshold above what one
-# batch holds, collections run about once per batch, after most of its objects were freed.
-GC_THRESHOLDS = (300_000, 20, 10)
+# The unit of work of this service is a batch of checks (see dtks_runtime.gc_policy): it holds many
+# objects per proposal (models, findings, rows, event envelopes) until it commits, some 200,000 for
+# 2,000 proposals, so the collector's young threshold is set above that.
+CHECK_BATCH_OBJECTS = 300_000
 
 DESCRIPTION = """The integrity standard and the tiered verification (verivali) of proposals.
 
@@ -54,7 +50,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
             breaker=CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_open_seconds),
         )
         runtime.on_stop(client.aclose)
-        gc.set_threshold(*GC_THRESHOLDS)
+        young_threshold_at_least(CHECK_BATCH_OBJECTS)
         deps = Dependencies(
             unit_of_work=runtime.unit_of_work,
             connection=runtime.pool.acquire,
