@@ -35,10 +35,37 @@ from dtks_registry.domain.periods import InvalidPeriod, parse_period
 from dtks_registry.domain.welfare import DecileItem
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
+from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, problem_response
 from dtks_runtime.service import ServiceRuntime
 
 router = APIRouter()
+
+# The service's one table from a refusal's code to its HTTP status (dtks_runtime.errors): for the
+# DomainErrors its handlers and routes raise, and for the per-item refusals of a decile batch, which
+# are reported inside a 200 answer with the status they would have on their own.
+ERROR_STATUSES = {
+    # determination
+    "invalid_period": 422,
+    "cutoff_in_future": 422,
+    "nothing_to_determine": 409,
+    "period_already_determined": 409,
+    "period_out_of_order": 409,
+    "decree_not_found": 404,
+    "candidate_not_found": 404,
+    # welfare deciles, per item
+    "decile_out_of_range": 422,
+    "duplicate_in_batch": 422,
+    "household_not_found": 404,
+    "household_deactivated": 409,
+    "older_ranking": 409,
+    # queries and audit
+    "invalid_region": 422,
+    "invalid_decile_range": 422,
+    "program_not_granted": 403,
+    "person_not_found": 404,
+    "invalid_request": 422,
+}
 
 NATIONAL_READERS = (Role.AUDITOR, Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER)
 _CHILD_CODE_LENGTH = {"national": 2, "province": 5, "regency": 8, "district": 13, "village": None}
@@ -121,7 +148,7 @@ async def issue_determination(
     try:
         period = parse_period(body.period)
     except InvalidPeriod as exc:
-        raise Problem(422, "invalid_period", f"{exc}.") from exc
+        raise DomainError("invalid_period", f"{exc}.") from exc
     runtime = _runtime(request)
     assert runtime.store is not None
     request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
@@ -135,7 +162,7 @@ async def issue_determination(
 async def _determination_or_404(conn: asyncpg.Connection, decree_number: str) -> dict[str, Any]:
     document = await handlers.load_determination(conn, decree_number)
     if document is None:
-        raise Problem(404, "decree_not_found", f"No decree numbered {decree_number} has been issued.")
+        raise DomainError("decree_not_found", f"No decree numbered {decree_number} has been issued.")
     return document
 
 
@@ -216,8 +243,8 @@ def _granted_programs(principal: Principal, program: Program | None) -> list[str
     granted = list(principal.programs) if principal.role is Role.AGENCY else []
     if program is not None:
         if granted and program.value not in granted:
-            raise Problem(
-                403, "program_not_granted",
+            raise DomainError(
+                "program_not_granted",
                 f"Your agency is granted {', '.join(granted)}, not {program.value}; ask the Ministry for access.",
             )  # fmt: skip
         return [program.value]
@@ -228,7 +255,7 @@ def _check_region(principal: Principal, region: str) -> None:
     try:
         region_level(region)
     except ValueError as exc:
-        raise Problem(422, "invalid_region", f"{exc}.") from exc
+        raise DomainError("invalid_region", f"{exc}.") from exc
     ensure_in_scope(principal, region)
 
 
@@ -313,7 +340,11 @@ async def set_welfare_deciles(
         result: dict[str, Any] = {"index": item.index, "household_id": item.household_id, "ok": outcome.ok}
         if outcome.refusal is not None:
             r = outcome.refusal
-            result["problem"] = {"code": r.code, "status": r.status, "detail": r.detail}
+            result["problem"] = {
+                "code": r.code,
+                "status": status_of(r.code, ERROR_STATUSES),
+                "detail": r.detail,
+            }
         else:
             result.update(decile=item.decile, changed=outcome.changed, event_id=event_id)
         results.append(result)
@@ -362,8 +393,8 @@ async def list_households(
     region = region or principal.region
     _check_region(principal, region)
     if decile_min is not None and decile_max is not None and decile_min > decile_max:
-        raise Problem(
-            422, "invalid_decile_range", f"decile_min {decile_min} is above decile_max {decile_max}."
+        raise DomainError(
+            "invalid_decile_range", f"decile_min {decile_min} is above decile_max {decile_max}."
         )  # fmt: skip
     programs = _granted_programs(principal, program)
     # Scope in SQL (region, and for agencies their programs: what _may_read checks row by row), so a
@@ -393,8 +424,8 @@ async def get_household(household_id: str, request: Request, principal: CurrentP
         )
     # Out of scope reads as not found: the answer must not confirm that someone is registered.
     if row is None or not _may_read(principal, row["village_code"], list(row["programs"])):
-        raise Problem(
-            404, "household_not_found", f"No household {household_id} in the register within your scope."
+        raise DomainError(
+            "household_not_found", f"No household {household_id} in the register within your scope."
         )
     return _household_document(row)
 
@@ -410,7 +441,7 @@ async def get_person(nik: str, request: Request, principal: CurrentPrincipal) ->
         )
     visible = [r for r in rows if _may_read(principal, r["village_code"], list(r["programs"]))]
     if not visible:
-        raise Problem(404, "person_not_found", "No person with this NIK in the register within your scope.")
+        raise DomainError("person_not_found", "No person with this NIK in the register within your scope.")
     people = []
     for r in visible:
         doc = _household_document(r)
@@ -508,7 +539,7 @@ async def household_history(
     async with _pool(request).acquire() as conn:
         events = await audit_log.household_history(conn, household_id)
     if events is None:
-        raise Problem(404, "household_not_found", f"No event mentions household {household_id}.")
+        raise DomainError("household_not_found", f"No event mentions household {household_id}.")
     return {"household_id": household_id, "events": events}
 
 
@@ -564,8 +595,8 @@ async def replay(
             **await audit.rebuild(source, as_of_decree=body.as_of_decree, keep=body.keep),
         }
     if body.as_of_decree is not None:
-        raise Problem(
-            422, "invalid_request", "as_of_decree is for rebuilds; a verification checks every decree."
+        raise DomainError(
+            "invalid_request", "as_of_decree is for rebuilds; a verification checks every decree."
         )
     async with _pool(request).acquire() as conn:
         return {"mode": "verify", **await audit.verify(source, conn)}

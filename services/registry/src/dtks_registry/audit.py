@@ -32,7 +32,7 @@ from dtks_registry.adapters.projection import (
 )
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.adapters.table_comparison import by_household, compare_tables
-from dtks_runtime.problems import Problem
+from dtks_runtime.errors import DomainError
 from dtks_runtime.provenance import ProvenanceCheck
 from dtks_runtime.replay import fresh_schema_name, replay_into_schema
 
@@ -122,8 +122,7 @@ async def rebuild(
                 if not await conn.fetchval(
                     "SELECT 1 FROM determinations WHERE decree_number = $1", as_of_decree
                 ):
-                    raise Problem(
-                        404,
+                    raise DomainError(
                         "decree_not_found",
                         f"Decree {as_of_decree} is not in the event log; list decrees with GET /determinations/...",
                     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.deps import require_role
 from dtks_runtime.auth.principal import Principal
-from dtks_runtime.problems import Problem
+from dtks_runtime.errors import DomainError
 from dtks_runtime.service import ServiceRuntime
 
 router = APIRouter()
@@ -43,8 +43,7 @@ async def candidate(
             proposal_id,
         )
     if row is None:
-        raise Problem(
-            404,
+        raise DomainError(
             "candidate_not_found",
             f"The register has not received an acceptance of proposal {proposal_id}.",
         )

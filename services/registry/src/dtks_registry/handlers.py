@@ -34,9 +34,9 @@ from dtks_registry.domain.determination import Decision, decide
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
+from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
 from dtks_runtime.gc_policy import rare_collections
-from dtks_runtime.problems import Problem
 
 # Taken by every command that appends to household streams (a decree, a decile batch): one writer of
 # those streams at a time, so neither loses a version race to the other half-way through.
@@ -64,8 +64,7 @@ async def issue_determination(
     ``chunk``: about how many candidates are decided and written at a time (memory, not outcome)."""
     now = dt.datetime.now(dt.UTC)
     if request.cutoff > now:
-        raise Problem(
-            422,
+        raise DomainError(
             "cutoff_in_future",
             "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
         )
@@ -114,8 +113,7 @@ async def _issue(
                 deactivated += (d.household_id for d in decision.deactivations)
         if not (registered or corrected or deactivated):
             # Raising rolls the transaction back: nothing was written.
-            raise Problem(
-                409,
+            raise DomainError(
                 "nothing_to_determine",
                 "No acceptance up to this cut-off changes the register, so there is nothing to decree; "
                 "check the cut-off or wait for the Ministry's acceptances.",
@@ -157,8 +155,7 @@ async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest)
         "SELECT decree_number FROM determinations WHERE period_start = $1", request.period.starts_on
     )
     if taken is not None:
-        raise Problem(
-            409,
+        raise DomainError(
             "period_already_determined",
             f"Period {period_text(request.period)} was already determined by decree {taken}; "
             "a change now goes into the next quarter's decree.",
@@ -167,8 +164,7 @@ async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest)
         "SELECT decree_number, period_start FROM determinations ORDER BY period_start DESC LIMIT 1"
     )
     if latest is not None and latest["period_start"] > request.period.starts_on:
-        raise Problem(
-            409,
+        raise DomainError(
             "period_out_of_order",
             f"Decree {latest['decree_number']} already fixed the later period starting "
             f"{latest['period_start']:%Y-%m}; decrees follow the quarters in order.",

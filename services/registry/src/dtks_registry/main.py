@@ -60,6 +60,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="DTKS registry service",
         description=DESCRIPTION,
         body_limits=body_limits,
+        error_statuses=api.ERROR_STATUSES,
         on_started=started,
     )
     app.state.settings = settings

@@ -42,7 +42,9 @@ class DecileItem:
 
 @dataclass(frozen=True)
 class Refusal:
-    status: int
+    """Why one item was not applied: a stable code (its HTTP status is the api's business) and a
+    sentence. A value, not an exception: the other items of the batch still apply."""
+
     code: str
     detail: str
 
@@ -86,26 +88,21 @@ def _refusal(
     hid = item.household_id
     if not DECILE_MIN <= item.decile <= DECILE_MAX:
         return Refusal(
-            422,
             "decile_out_of_range",
             f"Decile {item.decile} for household {hid} is outside 1 (poorest tenth) to 10 (richest tenth).",
         )
     if hid in first_index:
         # Two rows for one household in one batch: which one the ranking meant is not ours to guess.
         return Refusal(
-            422,
             "duplicate_in_batch",
             f"Household {hid} already appears at item {first_index[hid]} of this batch; send each "
             "household once.",
         )
     known = standing.get(hid)
     if known is None:
-        return Refusal(
-            404, "household_not_found", f"No household {hid} in the register; check the register id."
-        )
+        return Refusal("household_not_found", f"No household {hid} in the register; check the register id.")
     if not known.active:
         return Refusal(
-            409,
             "household_deactivated",
             f"Household {hid} was deactivated by decree {known.deactivated_in}; deciles are set only "
             "for households in the register.",
@@ -114,7 +111,6 @@ def _refusal(
     if current is not None and as_of < current.as_of:
         # A stale file loaded after a newer one must not roll the ranking back.
         return Refusal(
-            409,
             "older_ranking",
             f"Household {hid} has decile {current.decile} from '{current.source}' as of {current.as_of}, "
             f"newer than this ranking's {as_of}; an older ranking does not replace a newer one.",
