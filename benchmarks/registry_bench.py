@@ -52,6 +52,7 @@ from dtks_runtime.event_store import EventStore
 from dtks_runtime.replay import replay_into_schema
 from dtks_runtime.testing import Infra
 from dtks_runtime.topics import ensure_topics
+from dtks_runtime.unit_of_work import on_connection
 
 EVENTS = int(os.environ.get("DTKS_BENCH_REGISTRY_EVENTS", "300000"))
 CANDIDATES = int(os.environ.get("DTKS_BENCH_REGISTRY_CANDIDATES", "20000"))
@@ -203,7 +204,7 @@ async def run(infra: Infra) -> list[Figure]:
             cpu, pg_cpu = _cpu_seconds(), await _postgres_cpu_seconds(infra.database_url)
             t0 = time.perf_counter()
             document, _ = await issue_determination(
-                conn, store, DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
+                on_connection(conn, store), DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
                 DETERMINER, "bench",
             )  # fmt: skip
             seconds = time.perf_counter() - t0

@@ -39,6 +39,7 @@ from dtks_registry.testing import acceptance, make_household
 from dtks_runtime import event_store
 from dtks_runtime.db import migrate
 from dtks_runtime.event_store import EventStore
+from dtks_runtime.unit_of_work import on_connection
 
 pytestmark = pytest.mark.infra
 
@@ -94,7 +95,7 @@ async def _recorded_scenario(
             async with conn.transaction():
                 await apply_events(conn, accepted)
             document, _ = await issue_determination(
-                conn, store, DeterminationRequest(number, parse_period(period), cutoff), DETERMINER, "corr",
+                on_connection(conn, store), DeterminationRequest(number, parse_period(period), cutoff), DETERMINER, "corr",
                 chunk=chunk,
             )  # fmt: skip
             hashes[number] = document["register_hash"]
@@ -106,7 +107,7 @@ async def _recorded_scenario(
                     ("BPS 2027-Q1", dt.date(2027, 2, 1), [(h[3], 4), (h[4], 9)]),
                 ):
                     batch = DecileBatch(source, as_of, tuple(DecileItem(i, *x) for i, x in enumerate(items)))
-                    await set_welfare_deciles(conn, store, batch, DETERMINER, "corr")
+                    await set_welfare_deciles(on_connection(conn, store), batch, DETERMINER, "corr")
         recorded = [e for _, e in await store.read_all(conn, 0, 10_000)]
         final = (await register.current_summary(conn)).register_hash
         deciles = [tuple(r) for r in await conn.fetch(DECILES_SQL)]

@@ -49,6 +49,7 @@ ERROR_STATUSES = {
     "invalid_period": 422,
     "cutoff_in_future": 422,
     "nothing_to_determine": 409,
+    "register_changed": 409,
     "period_already_determined": 409,
     "period_out_of_order": 409,
     "decree_not_found": 404,
@@ -149,13 +150,10 @@ async def issue_determination(
         period = parse_period(body.period)
     except InvalidPeriod as exc:
         raise DomainError("invalid_period", f"{exc}.") from exc
-    runtime = _runtime(request)
-    assert runtime.store is not None
     request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
-    async with _pool(request).acquire() as conn:
-        document, created = await handlers.issue_determination(
-            conn, runtime.store, request_, principal.as_actor(), request.state.correlation_id
-        )
+    document, created = await handlers.issue_determination(
+        _runtime(request).unit_of_work, request_, principal.as_actor(), request.state.correlation_id
+    )
     return JSONResponse(document, status_code=201 if created else 200)
 
 
@@ -323,17 +321,14 @@ async def set_welfare_deciles(
     request: Request,
     principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER))],
 ) -> dict[str, Any]:
-    runtime = _runtime(request)
-    assert runtime.store is not None
     batch = handlers.DecileBatch(
         body.source,
         body.as_of,
         tuple(DecileItem(i, item.household_id, item.decile) for i, item in enumerate(body.households)),
     )
-    async with _pool(request).acquire() as conn:
-        outcomes = await handlers.set_welfare_deciles(
-            conn, runtime.store, batch, principal.as_actor(), request.state.correlation_id
-        )
+    outcomes = await handlers.set_welfare_deciles(
+        _runtime(request).unit_of_work, batch, principal.as_actor(), request.state.correlation_id
+    )
     results: list[dict[str, Any]] = []
     for outcome, event_id in outcomes:
         item = outcome.item

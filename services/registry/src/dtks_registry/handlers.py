@@ -1,11 +1,18 @@
 """Commands of the registry: issuing a determination (penetapan) and setting welfare deciles centrally.
-Load, decide (pure), write, append."""
+Load, decide (pure), write, append, in one unit of work.
+
+Both append to household streams with the version the decision saw, loaded in the same statement as
+the state it decided on; a writer that moved a stream in between makes the append fail with a
+ConcurrencyConflict, and the command loads and decides again (dtks_runtime.unit_of_work). After a
+few such losses it answers ``register_changed`` (409): nothing was written, and sending it again is
+safe (a decree by its number, a decile batch by its content)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,17 +37,28 @@ from dtks_registry.adapters.projection import (
     write_determinations,
     write_household_changes,
 )
-from dtks_registry.domain.determination import Decision, decide
+from dtks_registry.domain.determination import Decision, InForce, decide
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
 from dtks_runtime.errors import DomainError
-from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
+from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent, StreamAppend
 from dtks_runtime.gc_policy import rare_collections
+from dtks_runtime.unit_of_work import UnitOfWork, UnitsOfWork, retry_on_conflict
 
-# Taken by every command that appends to household streams (a decree, a decile batch): one writer of
-# those streams at a time, so neither loses a version race to the other half-way through.
+# A decree takes it exclusively: one decree at a time (two would each see the other's candidates as
+# pending, and the period order and the register hash are over the whole register). A decile batch
+# takes it shared, so it waits for a decree in progress instead of making that long transaction lose
+# a version race and start again; batches run beside each other, kept apart by expected versions.
 DETERMINATION_LOCK = advisory_key("dtks:registry:determination")
+
+
+def _register_changed() -> DomainError:
+    return DomainError(
+        "register_changed",
+        "The register changed while this was being applied, several times over; nothing was written. "
+        "Send it again.",
+    )
 
 
 @dataclass(frozen=True)
@@ -51,8 +69,7 @@ class DeterminationRequest:
 
 
 async def issue_determination(
-    conn: asyncpg.Connection,
-    store: EventStore,
+    units: UnitsOfWork,
     request: DeterminationRequest,
     actor: Actor,
     correlation_id: str,
@@ -69,19 +86,26 @@ async def issue_determination(
             "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
         )
     with rare_collections():
-        return await _issue(conn, store, request, actor, correlation_id, now, chunk)
+        try:
+            return await retry_on_conflict(lambda: _issue(units, request, actor, correlation_id, now, chunk))
+        except ConcurrencyConflict:
+            raise _register_changed() from None
 
 
 async def _issue(
-    conn: asyncpg.Connection,
-    store: EventStore,
+    units: UnitsOfWork,
     request: DeterminationRequest,
     actor: Actor,
     correlation_id: str,
     now: dt.datetime,
     chunk: int,
 ) -> tuple[dict[str, Any], bool]:
-    async with conn.transaction():
+    """One attempt at the decree in one unit of work. Its steps must happen in this order (the lock,
+    a decree already issued under this number, the period's order, the households chunk by chunk,
+    the decree's own event), and they read top to bottom as one function, which is why it runs over
+    60 lines."""
+    async with units() as uow:
+        conn = uow.conn
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
         existing = await load_determination(conn, request.decree_number)
@@ -100,13 +124,14 @@ async def _issue(
         async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
             async for pending in chunks:
                 targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
-                decision = decide(pending, await register.in_force(conn, targets), request.cutoff)
+                in_force = await register.in_force(conn, targets)
+                decision = decide(pending, in_force, request.cutoff)
                 not_applied += (
                     {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
                     for n in decision.not_applied
                 )
                 if decision.changes_anything:
-                    changes = await _append_household_events(conn, store, request, decision, causation)
+                    changes = await _append_household_events(uow, request, decision, in_force, causation)
                     await write_household_changes(conn, changes)
                 registered += (str(r.household.household_id) for r in decision.registrations)
                 corrected += (str(c.household.household_id) for c in decision.corrections)
@@ -133,8 +158,7 @@ async def _issue(
             counts=RegisterCounts(households=summary.households, people=summary.people),
             issued_by=actor,
         )
-        [envelope] = await store.append(
-            conn,
+        [envelope] = await uow.append(
             aggregate_type="determination",
             aggregate_id=request.decree_number,
             expected_version=0,
@@ -172,13 +196,16 @@ async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest)
 
 
 async def _append_household_events(
-    conn: asyncpg.Connection,
-    store: EventStore,
+    uow: UnitOfWork,
     request: DeterminationRequest,
     decision: Decision,
+    in_force: Mapping[str, InForce],
     causation: Causation,
 ) -> list[HouseholdChange]:
-    """Append one event per changed household (its own stream) and return them as changes to apply."""
+    """Append one event per changed household (its own stream) and return them as changes to apply.
+
+    A registration starts a new stream; a correction or a deactivation continues its household's at
+    the version the decision saw (``in_force``)."""
     decree = request.decree_number
     events: list[tuple[str, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated]] = []
     for r in decision.registrations:
@@ -202,16 +229,14 @@ async def _append_household_events(
             (d.household_id, HouseholdDeactivated(household_id=d.household_id, decree_number=decree,
                                                   kk_number=d.kk_number, reason=d.reason, proposal_id=d.proposal_id))
         )  # fmt: skip
-    versions = dict(
-        await conn.fetch(
-            "SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY 1",
-            [f"household:{hid}" for hid, _ in events],
-        )
-    )
-    envelopes = await store.append_many(
-        conn,
+    envelopes = await uow.append_many(
         [
-            StreamAppend("household", hid, versions.get(f"household:{hid}", 0), [NewEvent.of(payload)])
+            StreamAppend(
+                "household",
+                hid,
+                0 if isinstance(payload, HouseholdRegistered) else in_force[hid].stream_version,
+                [NewEvent.of(payload)],
+            )
             for hid, payload in events
         ],
         causation=causation,
@@ -250,69 +275,67 @@ class DecileBatch:
 
 
 async def set_welfare_deciles(
-    conn: asyncpg.Connection, store: EventStore, batch: DecileBatch, actor: Actor, correlation_id: str
+    units: UnitsOfWork, batch: DecileBatch, actor: Actor, correlation_id: str
 ) -> list[tuple[ItemOutcome, str | None]]:
     """Set the deciles of a batch: per item its outcome and, for a change, the recorded event's id.
 
     One registry.welfare_decile_set per changed household, on that household's stream, recorded and
     projected in one transaction (as a decree's household events are)."""
-    async with conn.transaction():
-        # Waits for a decree in progress (it appends to the same streams, and may deactivate one).
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
-        ids = sorted({i.household_id for i in batch.items})
-        outcomes = decide_deciles(batch.items, batch.source, batch.as_of, await _standing(conn, ids))
+    causation = Causation(actor=actor, correlation_id=correlation_id)
+    try:
+        return await retry_on_conflict(lambda: _set_deciles(units, batch, causation))
+    except ConcurrencyConflict:
+        raise _register_changed() from None
+
+
+async def _set_deciles(
+    units: UnitsOfWork, batch: DecileBatch, causation: Causation
+) -> list[tuple[ItemOutcome, str | None]]:
+    async with units() as uow:
+        await uow.conn.execute("SELECT pg_advisory_xact_lock_shared($1)", DETERMINATION_LOCK)
+        standing, versions = await _standing(uow.conn, sorted({i.household_id for i in batch.items}))
+        outcomes = decide_deciles(batch.items, batch.source, batch.as_of, standing)
         changed = [o for o in outcomes if o.changed]
-        event_ids: dict[int, str] = {}
-        if changed:
-            payloads = [
-                WelfareDecileSet(
-                    household_id=o.item.household_id,
-                    decile=o.item.decile,
-                    source=batch.source,
-                    as_of=batch.as_of,
-                )
-                for o in changed
-            ]
-            versions = dict(
-                await conn.fetch(
-                    """SELECT stream_id, max(stream_version) FROM events
-                       WHERE stream_id = ANY($1::text[]) GROUP BY 1""",
-                    [f"household:{p.household_id}" for p in payloads],
-                )
+        if not changed:
+            return [(o, None) for o in outcomes]
+        payloads = [
+            WelfareDecileSet(
+                household_id=o.item.household_id, decile=o.item.decile, source=batch.source, as_of=batch.as_of
             )
-            envelopes = await store.append_many(
-                conn,
-                [
-                    StreamAppend(
-                        "household",
-                        p.household_id,
-                        versions.get(f"household:{p.household_id}", 0),
-                        [NewEvent.of(p)],
-                    )
-                    for p in payloads
-                ],
-                causation=Causation(actor=actor, correlation_id=correlation_id),
-            )
-            # The same writer a replay uses, fed the payloads just recorded.
-            await write_deciles(
-                conn,
-                [
-                    DecileChange(e.event_id, e.aggregate_version, e.occurred_at, p)
-                    for e, p in zip(envelopes, payloads, strict=True)
-                ],
-            )
-            event_ids = {o.item.index: str(e.event_id) for o, e in zip(changed, envelopes, strict=True)}
+            for o in changed
+        ]
+        envelopes = await uow.append_many(
+            [
+                StreamAppend("household", p.household_id, versions[p.household_id], [NewEvent.of(p)])
+                for p in payloads
+            ],
+            causation=causation,
+        )
+        # The same writer a replay uses, fed the payloads just recorded.
+        await write_deciles(
+            uow.conn,
+            [
+                DecileChange(e.event_id, e.aggregate_version, e.occurred_at, p)
+                for e, p in zip(envelopes, payloads, strict=True)
+            ],
+        )
+        event_ids = {o.item.index: str(e.event_id) for o, e in zip(changed, envelopes, strict=True)}
         return [(o, event_ids.get(o.item.index)) for o in outcomes]
 
 
-async def _standing(conn: asyncpg.Connection, household_ids: list[str]) -> dict[str, Standing]:
+async def _standing(
+    conn: asyncpg.Connection, household_ids: list[str]
+) -> tuple[dict[str, Standing], dict[str, int]]:
+    """The households' standing and their streams' versions, read in one statement (one snapshot):
+    the version a change is appended after is the one its decision saw."""
     rows = await conn.fetch(
-        """SELECT h.household_id, h.active, h.deactivated_in, w.decile, w.source, w.as_of
+        f"""SELECT h.household_id, h.active, h.deactivated_in, w.decile, w.source, w.as_of,
+                  {register.stream_version_sql("h.household_id")} AS version
            FROM households h LEFT JOIN welfare_deciles w USING (household_id)
            WHERE h.household_id = ANY($1::text[])""",
         household_ids,
     )
-    return {
+    standing = {
         r["household_id"]: Standing(
             r["active"],
             r["deactivated_in"],
@@ -320,3 +343,4 @@ async def _standing(conn: asyncpg.Connection, household_ids: list[str]) -> dict[
         )
         for r in rows
     }
+    return standing, {r["household_id"]: r["version"] for r in rows}

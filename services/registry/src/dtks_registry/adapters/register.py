@@ -150,21 +150,31 @@ def _candidate(r: asyncpg.Record) -> Candidate:
     )
 
 
+def stream_version_sql(household_id: str) -> str:
+    """A scalar subquery: the stream version of the household in column ``household_id``, from the
+    events table (the registry's own events, written in the same transaction as these tables). The
+    household id is compared under "C"; the stream id takes the database's default collation, which
+    its index is built with."""
+    return f"""(SELECT max(e.stream_version) FROM events e
+                WHERE e.stream_id = ('household:' || {household_id}) COLLATE "default")"""
+
+
 async def in_force(conn: asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, InForce]:
     """The households that pending corrections and deactivations target, with the latest acceptance
-    already applied to each."""
+    already applied to each and their streams' versions, all read in one statement."""
     rows = await conn.fetch(
-        """SELECT h.household_id, h.snapshot::text AS s, h.active,
+        f"""SELECT h.household_id, h.snapshot::text AS s, h.active,
                   (SELECT max(c.accepted_at) FROM household_changes hc
                      JOIN candidates c ON c.proposal_id = hc.proposal_id
-                   WHERE hc.household_id = h.household_id) AS last_accepted
+                   WHERE hc.household_id = h.household_id) AS last_accepted,
+                  {stream_version_sql("h.household_id")} AS version
            FROM households h WHERE h.household_id = ANY($1::text[])""",
         list(household_ids),
     )
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     return {
         r["household_id"]: InForce(
-            Household.model_validate_json(r["s"]), r["active"], r["last_accepted"] or epoch
+            Household.model_validate_json(r["s"]), r["active"], r["last_accepted"] or epoch, r["version"] or 0
         )
         for r in rows
     }

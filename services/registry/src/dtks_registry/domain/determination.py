@@ -58,6 +58,8 @@ class InForce:
     active: bool
     # The latest Ministry acceptance already applied to it: older pending proposals are overtaken.
     last_accepted_at: dt.datetime
+    # Its event stream's version when this was read: a change is appended after exactly that one.
+    stream_version: int = 0
 
 
 @dataclass(frozen=True)
