@@ -62,67 +62,81 @@ def build_app(settings: NotificationSettings | None = None, *, lookup: Lookup = 
     runtime = ServiceRuntime(service="notification", settings=settings)
     runtime.add_migrations("notification", MIGRATIONS)
     channels_on = ChannelsOn(email=bool(settings.smtp_host), sms=bool(settings.sms_gateway_url))
-    attempt_limit = settings.notification_max_attempts
     runtime.add_consumer(
         CONSUMER,
         [PROPOSAL_EVENTS.name, VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name],
-        RuleHandler(channels_on, attempt_limit),
+        RuleHandler(channels_on, settings.notification_max_attempts),
     )
 
     async def started(runtime: ServiceRuntime) -> None:
-        # The pool and the event store exist now. The loops are the runtime's supervised tasks: a
-        # loop that dies or stops beating turns /healthz degraded, and the runtime's stop ends them
-        # before the clients they send through are closed (on_stop) and before the pool closes.
-        assert runtime.pool is not None and runtime.store is not None
-        timeout = settings.notification_send_timeout_seconds
-        http = delivery_session(timeout=timeout)
-        runtime.on_stop(http.close)
-        webhooks = delivery_session(
-            timeout=timeout, resolver=GuardedResolver(settings.callback_policy, lookup)
-        )
-        runtime.on_stop(webhooks.close)
-        channels = build_channels(settings, webhooks, http)
-
-        async def close_channels() -> None:
-            for channel in channels.values():
-                await channel.close()
-
-        runtime.on_stop(close_channels)
-        policy = RetryPolicy(
-            attempt_limit,
-            settings.notification_backoff_base_seconds,
-            settings.notification_backoff_cap_seconds,
-        )
-        sender = Sender(
-            pool=runtime.pool,
-            store=runtime.store,
-            database_url=runtime.database_url,
-            channels=channels,
-            policy=policy,
-            send_timeout=settings.notification_send_timeout_seconds,
-            batch_size=settings.notification_sender_batch,
-            workers=settings.notification_senders,
-            poll_seconds=settings.notification_sender_poll_seconds,
-        )
-        digests = DigestScheduler(
-            pool=runtime.pool,
-            interval=settings.notification_digest_seconds,
-            channels=channels_on,
-            attempt_limit=attempt_limit,
-        )
-        app.state.sender, app.state.digests = sender, digests
-        digests.heartbeat = lambda: runtime.heartbeat(DIGESTS_TASK)
-        runtime.supervise(DIGESTS_TASK, digests.run, stuck_after=digests.stuck_after)
-        if settings.notification_sender_enabled:
-            sender.heartbeat = lambda: runtime.heartbeat(SENDER_TASK)
-            runtime.supervise(SENDER_TASK, sender.run, stuck_after=sender.stuck_after)
-            runtime.add_health_check("delivery_listener", sender.listener_health)
+        await start_workers(runtime, app, settings, lookup, channels_on)
 
     app = create_app(runtime, title="DTKS notification service", description=DESCRIPTION, on_started=started)
     app.include_router(router)
     app.state.notification_settings = settings
     app.state.callback_lookup = lookup
     return app
+
+
+def open_channels(
+    runtime: ServiceRuntime, settings: NotificationSettings, lookup: Lookup
+) -> dict[NotificationChannel, Channel]:
+    """The channels and the HTTP sessions under them, each closed when the service stops (after the
+    loops that send through them ended)."""
+    timeout = settings.notification_send_timeout_seconds
+    http = delivery_session(timeout=timeout)
+    runtime.on_stop(http.close)
+    webhooks = delivery_session(timeout=timeout, resolver=GuardedResolver(settings.callback_policy, lookup))
+    runtime.on_stop(webhooks.close)
+    channels = build_channels(settings, webhooks, http)
+
+    async def close_channels() -> None:
+        for channel in channels.values():
+            await channel.close()
+
+    runtime.on_stop(close_channels)
+    return channels
+
+
+async def start_workers(
+    runtime: ServiceRuntime,
+    app: FastAPI,
+    settings: NotificationSettings,
+    lookup: Lookup,
+    channels_on: ChannelsOn,
+) -> None:
+    """The sender and the digest schedule, as the runtime's supervised tasks: a loop that dies or stops
+    beating turns /healthz degraded, and the runtime's stop ends them before the clients they send
+    through are closed (on_stop) and before the pool closes."""
+    assert runtime.pool is not None
+    attempt_limit = settings.notification_max_attempts
+    policy = RetryPolicy(
+        attempt_limit, settings.notification_backoff_base_seconds, settings.notification_backoff_cap_seconds
+    )
+    sender = Sender(
+        pool=runtime.pool,
+        units=runtime.unit_of_work,
+        database_url=runtime.database_url,
+        channels=open_channels(runtime, settings, lookup),
+        policy=policy,
+        send_timeout=settings.notification_send_timeout_seconds,
+        batch_size=settings.notification_sender_batch,
+        workers=settings.notification_senders,
+        poll_seconds=settings.notification_sender_poll_seconds,
+    )
+    digests = DigestScheduler(
+        pool=runtime.pool,
+        interval=settings.notification_digest_seconds,
+        channels=channels_on,
+        attempt_limit=attempt_limit,
+    )
+    app.state.sender, app.state.digests = sender, digests
+    digests.heartbeat = lambda: runtime.heartbeat(DIGESTS_TASK)
+    runtime.supervise(DIGESTS_TASK, digests.run, stuck_after=digests.stuck_after)
+    if settings.notification_sender_enabled:
+        sender.heartbeat = lambda: runtime.heartbeat(SENDER_TASK)
+        runtime.supervise(SENDER_TASK, sender.run, stuck_after=sender.stuck_after)
+        runtime.add_health_check("delivery_listener", sender.listener_health)
 
 
 def run() -> None:

@@ -29,8 +29,9 @@ from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters.channels import CONNECTION_FAILED, Channel, DeliveryFailed, Outgoing
 from dtks_notification.adapters.schema import DUE_CHANNEL
 from dtks_notification.domain.retry import RetryPolicy
-from dtks_runtime.event_store import Causation, EventStore, NewEvent, StreamAppend
+from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
 from dtks_runtime.telemetry import get_logger
+from dtks_runtime.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = get_logger(__name__)
 
@@ -67,7 +68,7 @@ class Sender:
         self,
         *,
         pool: asyncpg.Pool,
-        store: EventStore,
+        units: UnitsOfWork,
         database_url: str,
         channels: Mapping[NotificationChannel, Channel],
         policy: RetryPolicy,
@@ -76,7 +77,8 @@ class Sender:
         workers: int = 2,
         poll_seconds: float = 1.0,
     ) -> None:
-        self.pool, self.store, self.database_url = pool, store, database_url
+        # The pool for the idle loop's reads; every round writes through a unit of work.
+        self.pool, self.units, self.database_url = pool, units, database_url
         self.channels, self.policy, self.send_timeout = channels, policy, send_timeout
         self.batch_size, self.workers, self.poll_seconds = batch_size, workers, poll_seconds
         self.sent = 0
@@ -198,12 +200,12 @@ class Sender:
 
     async def run_once(self) -> int:
         """One round: claim, send, record, commit. Returns how many deliveries it attempted."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(CLAIM_DUE, self.batch_size)
+        async with self.units() as uow:
+            rows = await uow.conn.fetch(CLAIM_DUE, self.batch_size)
             if not rows:
                 return 0
             outcomes = await asyncio.gather(*(self._attempt(r) for r in rows))
-            await self._record(conn, rows, outcomes)
+            await self._record(uow, rows, outcomes)
         self.sent += len(rows)
         return len(rows)
 
@@ -239,7 +241,7 @@ class Sender:
         return Outcome(error, int((time.perf_counter() - started) * 1000))
 
     async def _record(
-        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], outcomes: Sequence[Outcome]
+        self, uow: UnitOfWork, rows: Sequence[asyncpg.Record], outcomes: Sequence[Outcome]
     ) -> None:
         ids, statuses, attempts, delays, errors = [], [], [], [], []
         events: dict[str, list[NewEvent]] = defaultdict(list)
@@ -273,7 +275,7 @@ class Sender:
             attempts.append(attempt)
             delays.append(delay)
             errors.append(outcome.error)
-        await conn.execute(
+        await uow.conn.execute(
             """UPDATE deliveries d
                SET status = x.s, attempts = x.a, last_error = x.e,
                    next_attempt_at = now() + x.delay * interval '1 second',
@@ -286,7 +288,7 @@ class Sender:
             delays,
             errors,
         )
-        await conn.execute(
+        await uow.conn.execute(
             """INSERT INTO delivery_attempts (delivery_id, attempt, outcome, error, duration_ms)
                SELECT id, a, CASE WHEN e IS NULL THEN 'delivered' ELSE 'failed' END, e, ms
                FROM unnest($1::text[], $2::int[], $3::text[], $4::int[]) AS x(id, a, e, ms)""",
@@ -295,21 +297,20 @@ class Sender:
             errors,
             [o.duration_ms for o in outcomes],
         )
-        await self._append_events(conn, events, causes)
+        await self._append_events(uow, events, causes)
 
     async def _append_events(
-        self, conn: asyncpg.Connection, events: dict[str, list[NewEvent]], causes: dict[str, Causation]
+        self, uow: UnitOfWork, events: dict[str, list[NewEvent]], causes: dict[str, Causation]
     ) -> None:
         # Each notification is a stream; its version lives on its row, locked in id order so two
         # senders recording attempts of the same notification (email and SMS) take turns.
-        rows = await conn.fetch(
+        rows = await uow.conn.fetch(
             """SELECT notification_id, event_version FROM notifications
                WHERE notification_id = ANY($1::text[]) ORDER BY notification_id FOR NO KEY UPDATE""",
             list(events),
         )
         versions = [(r["notification_id"], r["event_version"]) for r in rows]
-        await self.store.append_many(
-            conn,
+        await uow.append_many(
             [
                 StreamAppend("notification", nid, version, events[nid], causes[nid])
                 for nid, version in versions
@@ -317,7 +318,7 @@ class Sender:
             causation=Causation(),
         )
         versions = [(nid, version + len(events[nid])) for nid, version in versions]
-        await conn.execute(
+        await uow.conn.execute(
             """UPDATE notifications n SET event_version = x.v
                FROM unnest($1::text[], $2::int[]) AS x(id, v) WHERE n.notification_id = x.id""",
             [v[0] for v in versions],

@@ -150,6 +150,46 @@ def recipients_of(audience: ActorAudience, contacts: Sequence[Contact]) -> list[
     return list(contacts)
 
 
+# A delivery as inserted: notification id, channel, recipient, notification id, subscription id.
+DeliveryRow = tuple[str, str, str, str, str | None]
+
+
+def _delivery_rows(
+    n: Notice, contacts: dict[tuple[str, str], list[Contact]], channels: ChannelsOn
+) -> list[DeliveryRow]:
+    """Every way ``n`` goes out: each recipient's email and SMS on the channels this service has, a
+    household's SMS, an agency's webhook."""
+    a, nid = n.audience, n.notification_id
+    rows: list[DeliveryRow] = []
+    if isinstance(a, ActorAudience):
+        for c in recipients_of(a, contacts[(a.role, a.region)]):
+            if channels.email and c.email:
+                rows.append((nid, NotificationChannel.EMAIL.value, c.email, nid, None))
+            if channels.sms and c.phone:
+                rows.append((nid, NotificationChannel.SMS.value, c.phone, nid, None))
+    elif isinstance(a, HouseholdAudience):
+        if channels.sms:
+            rows.append((nid, NotificationChannel.SMS.value, a.phone, nid, None))
+    elif isinstance(a, AgencyAudience):
+        rows.append((nid, NotificationChannel.WEBHOOK.value, a.subscription_id, nid, a.subscription_id))
+    return rows
+
+
+def _notification_row(n: Notice, correlation_ids: dict[str, str]) -> tuple[object, ...]:
+    a, nid = n.audience, n.notification_id
+    role = region = subject = household = subscription = None
+    if isinstance(a, ActorAudience):
+        role, region, subject = a.role, a.region, a.subject
+    elif isinstance(a, HouseholdAudience):
+        household = a.household_id
+    elif isinstance(a, AgencyAudience):
+        subscription = a.subscription_id
+    return (
+        nid, n.rule, role, region, subject, household, subscription, n.title, n.body, n.related_event_id,
+        correlation_ids.get(nid) or str(n.related_event_id),
+    )  # fmt: skip
+
+
 async def record_notices(
     conn: asyncpg.Connection,
     notices: Sequence[Notice],
@@ -168,43 +208,8 @@ async def record_notices(
     contacts = await directory_contacts(
         conn, ((n.audience.role, n.audience.region) for n in notices if isinstance(n.audience, ActorAudience))
     )
-    notification_rows = []
-    delivery_rows: list[tuple[str, str, str, str, str | None]] = []
-    for n in notices:
-        a = n.audience
-        nid = n.notification_id
-        role = region = subject = household = subscription = None
-        if isinstance(a, ActorAudience):
-            role, region, subject = a.role, a.region, a.subject
-            for c in recipients_of(a, contacts[(a.role, a.region)]):
-                if channels.email and c.email:
-                    delivery_rows.append((nid, NotificationChannel.EMAIL.value, c.email, nid, None))
-                if channels.sms and c.phone:
-                    delivery_rows.append((nid, NotificationChannel.SMS.value, c.phone, nid, None))
-        elif isinstance(a, HouseholdAudience):
-            household = a.household_id
-            if channels.sms:
-                delivery_rows.append((nid, NotificationChannel.SMS.value, a.phone, nid, None))
-        elif isinstance(a, AgencyAudience):
-            subscription = a.subscription_id
-            delivery_rows.append(
-                (nid, NotificationChannel.WEBHOOK.value, a.subscription_id, nid, a.subscription_id)
-            )
-        notification_rows.append(
-            (
-                nid,
-                n.rule,
-                role,
-                region,
-                subject,
-                household,
-                subscription,
-                n.title,
-                n.body,
-                n.related_event_id,
-                correlation_ids.get(nid) or str(n.related_event_id),
-            )
-        )
+    notification_rows = [_notification_row(n, correlation_ids) for n in notices]
+    delivery_rows = [row for n in notices for row in _delivery_rows(n, contacts, channels)]
     columns = list(zip(*notification_rows, strict=True))
     await conn.execute(
         """INSERT INTO notifications (notification_id, rule, role, region, subject, household_id,
