@@ -45,6 +45,7 @@ from dtks_registry.adapters.projection import (
     decode_projection_event,
 )
 from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.periods import parse_period
 from dtks_registry.handlers import DeterminationRequest, issue_determination
@@ -204,7 +205,7 @@ async def run(infra: Infra) -> list[Figure]:
             cpu, pg_cpu = _cpu_seconds(), await _postgres_cpu_seconds(infra.database_url)
             t0 = time.perf_counter()
             document, _ = await issue_determination(
-                on_connection(conn, store), DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
+                RegistryDeps(on_connection(conn, store)), DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
                 DETERMINER, "bench",
             )  # fmt: skip
             seconds = time.perf_counter() - t0

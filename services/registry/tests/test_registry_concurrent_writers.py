@@ -10,6 +10,7 @@ import pytest
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.vocabulary.roles import Role
+from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.welfare import DecileItem
 from dtks_registry.handlers import DecileBatch, set_welfare_deciles
@@ -68,7 +69,7 @@ async def test_a_decile_batch_that_decided_on_an_older_version_decides_again_ins
         # Writer B: the Q2 ranking, newer still, through the same command, committed first.
         b_batch = DecileBatch("BPS ranking 2027-Q2", dt.date(2027, 5, 1), (DecileItem(0, h, 4),))
         [(b_outcome, b_event)] = await set_welfare_deciles(
-            on_connection(other, registry.runtime.store), b_batch, MINISTRY, "writer-b"
+            RegistryDeps(on_connection(other, registry.runtime.store)), b_batch, MINISTRY, "writer-b"
         )
         assert b_outcome.changed and b_event is not None
         await writer_b.commit()

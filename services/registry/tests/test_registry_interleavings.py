@@ -31,6 +31,7 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.adapters import register
 from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.periods import parse_period
 from dtks_registry.domain.welfare import DecileItem
@@ -95,7 +96,7 @@ async def _recorded_scenario(
             async with conn.transaction():
                 await apply_events(conn, accepted)
             document, _ = await issue_determination(
-                on_connection(conn, store), DeterminationRequest(number, parse_period(period), cutoff), DETERMINER, "corr",
+                RegistryDeps(on_connection(conn, store)), DeterminationRequest(number, parse_period(period), cutoff), DETERMINER, "corr",
                 chunk=chunk,
             )  # fmt: skip
             hashes[number] = document["register_hash"]
@@ -107,7 +108,9 @@ async def _recorded_scenario(
                     ("BPS 2027-Q1", dt.date(2027, 2, 1), [(h[3], 4), (h[4], 9)]),
                 ):
                     batch = DecileBatch(source, as_of, tuple(DecileItem(i, *x) for i, x in enumerate(items)))
-                    await set_welfare_deciles(on_connection(conn, store), batch, DETERMINER, "corr")
+                    await set_welfare_deciles(
+                        RegistryDeps(on_connection(conn, store)), batch, DETERMINER, "corr"
+                    )
         recorded = [e for _, e in await store.read_all(conn, 0, 10_000)]
         final = (await register.current_summary(conn)).register_hash
         deciles = [tuple(r) for r in await conn.fetch(DECILES_SQL)]

@@ -30,6 +30,7 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_registry import audit, handlers
 from dtks_registry.adapters import audit_log, register
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
+from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.masking import mask_name, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period
 from dtks_registry.domain.welfare import DecileItem
@@ -75,6 +76,14 @@ _CHILD_CODE_LENGTH = {"national": 2, "province": 5, "regency": 8, "district": 13
 def _runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
+
+
+def _deps(request: Request) -> RegistryDeps:
+    deps: RegistryDeps = request.app.state.deps  # built by main.py once the runtime started
+    return deps
+
+
+Deps = Annotated[RegistryDeps, Depends(_deps)]
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -145,6 +154,7 @@ async def issue_determination(
     body: DeterminationBody,
     request: Request,
     principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_DETERMINER))],
+    deps: Deps,
 ) -> JSONResponse:
     try:
         period = parse_period(body.period)
@@ -152,7 +162,7 @@ async def issue_determination(
         raise DomainError("invalid_period", f"{exc}.") from exc
     request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
     document, created = await handlers.issue_determination(
-        _runtime(request).unit_of_work, request_, principal.as_actor(), request.state.correlation_id
+        deps, request_, principal.as_actor(), request.state.correlation_id
     )
     return JSONResponse(document, status_code=201 if created else 200)
 
@@ -320,6 +330,7 @@ async def set_welfare_deciles(
     body: DecileBatchIn,
     request: Request,
     principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER))],
+    deps: Deps,
 ) -> dict[str, Any]:
     batch = handlers.DecileBatch(
         body.source,
@@ -327,7 +338,7 @@ async def set_welfare_deciles(
         tuple(DecileItem(i, item.household_id, item.decile) for i, item in enumerate(body.households)),
     )
     outcomes = await handlers.set_welfare_deciles(
-        _runtime(request).unit_of_work, batch, principal.as_actor(), request.state.correlation_id
+        deps, batch, principal.as_actor(), request.state.correlation_id
     )
     results: list[dict[str, Any]] = []
     for outcome, event_id in outcomes:

@@ -37,6 +37,7 @@ from dtks_registry.adapters.projection import (
     write_determinations,
     write_household_changes,
 )
+from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.determination import Decision, InForce, decide
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
@@ -69,7 +70,7 @@ class DeterminationRequest:
 
 
 async def issue_determination(
-    units: UnitsOfWork,
+    deps: RegistryDeps,
     request: DeterminationRequest,
     actor: Actor,
     correlation_id: str,
@@ -79,7 +80,7 @@ async def issue_determination(
     """Issue the decree, or return the one already issued under this number. Returns (document, created).
 
     ``chunk``: about how many candidates are decided and written at a time (memory, not outcome)."""
-    now = dt.datetime.now(dt.UTC)
+    now = deps.now()
     if request.cutoff > now:
         raise DomainError(
             "cutoff_in_future",
@@ -87,7 +88,9 @@ async def issue_determination(
         )
     with rare_collections():
         try:
-            return await retry_on_conflict(lambda: _issue(units, request, actor, correlation_id, now, chunk))
+            return await retry_on_conflict(
+                lambda: _issue(deps.unit_of_work, request, actor, correlation_id, now, chunk)
+            )
         except ConcurrencyConflict:
             raise _register_changed() from None
 
@@ -275,7 +278,7 @@ class DecileBatch:
 
 
 async def set_welfare_deciles(
-    units: UnitsOfWork, batch: DecileBatch, actor: Actor, correlation_id: str
+    deps: RegistryDeps, batch: DecileBatch, actor: Actor, correlation_id: str
 ) -> list[tuple[ItemOutcome, str | None]]:
     """Set the deciles of a batch: per item its outcome and, for a change, the recorded event's id.
 
@@ -283,7 +286,7 @@ async def set_welfare_deciles(
     projected in one transaction (as a decree's household events are)."""
     causation = Causation(actor=actor, correlation_id=correlation_id)
     try:
-        return await retry_on_conflict(lambda: _set_deciles(units, batch, causation))
+        return await retry_on_conflict(lambda: _set_deciles(deps.unit_of_work, batch, causation))
     except ConcurrencyConflict:
         raise _register_changed() from None
 

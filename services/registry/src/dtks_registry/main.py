@@ -11,6 +11,7 @@ from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.deps import bootstrap
 from dtks_registry.settings import RegistrySettings
 from dtks_runtime.body_limits import MiB
 from dtks_runtime.kafka_security import kafka_security
@@ -51,8 +52,9 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
 
     async def started(runtime: ServiceRuntime) -> None:
-        assert runtime.pool is not None
-        pool = runtime.pool
+        started = runtime.started()
+        app.state.deps = bootstrap(started)
+        pool = started.pool
         runtime.supervise("public-check-pruner", lambda stop: limit.prune_until(pool, stop))
 
     app = create_app(
