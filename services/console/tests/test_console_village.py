@@ -529,6 +529,40 @@ def test_a_proposal_made_offline_waits_in_the_browser_and_is_recorded_once_when_
     operator.screenshot(path=str(screenshots / "outbox.png"), full_page=True)
 
 
+def test_a_proposal_sent_offline_and_refused_says_why_and_goes_back_to_the_form_to_correct(
+    operator: Page, api: Api, console_system: LocalSystem
+) -> None:
+    base = console_system.urls["console"]
+    family = a_family()
+    register_with_civil_registry(console_system, family)
+    good_nik = family["members"][1]["nik"]
+    family["members"][1]["nik"] = "12345"  # not 16 digits: the service refuses it once it gets it
+    fill_form(operator, base, family)
+    operator.context.set_offline(True)
+    try:
+        operator.get_by_role("button", name="Kirim usulan").click()
+        expect(operator.locator("#outbox-saved")).to_contain_text("menunggu dikirim")
+    finally:
+        operator.context.set_offline(False)
+    expect(operator.locator("#outbox-count")).to_have_text("", timeout=60_000)
+    operator.goto(f"{base}/outbox")
+    refused = operator.locator("#outbox-sent li.entry", has_text=family["kk_number"])
+    expect(refused).to_contain_text("ditolak oleh layanan")
+    expect(refused).to_contain_text("16")  # the service's reason: a NIK has 16 digits
+    refused.get_by_role("button", name="Perbaiki di formulir").click()
+    operator.wait_for_url(re.compile(r"/proposals/new\?draft="))
+    expect(operator.locator("#members-1-nik")).to_have_value("12345")
+    expect(operator.locator("#kk_number")).to_have_value(family["kk_number"])
+    expect(operator.locator("#members-0-name")).to_have_value("Budi Santoso")
+    operator.fill("#members-1-nik", good_nik)
+    operator.get_by_role("button", name="Kirim usulan").click()
+    operator.wait_for_url(re.compile(r"/proposals/[0-9a-f-]{36}\?sent=1"))
+    assert len(api.proposals_of_kk(family["kk_number"])) == 1
+    operator.goto(f"{base}/outbox")  # the refused entry became the draft, and the draft was sent
+    expect(operator.locator("#outbox-state")).to_have_text("Terhubung.")  # the lists are drawn
+    expect(operator.locator("#outbox")).not_to_contain_text(family["kk_number"])
+
+
 def test_a_draft_typed_offline_survives_a_reload_from_the_service_workers_copy(
     operator: Page, console_system: LocalSystem
 ) -> None:

@@ -160,10 +160,26 @@
         said.appendChild(a);
       } else {
         said.textContent = texts.answer + ": " + (e.answer.detail || "") + " " + (e.answer.errors || []).join(" ");
+        said.appendChild(document.createTextNode(" "));
+        said.appendChild(correct(e));
       }
       li.appendChild(said);
     }
     return li;
+  }
+  // A refused entry goes back to the form as a draft, to be corrected and sent again. Nothing of it
+  // was recorded, and it gets a key of its own: the corrected form is a new sending.
+  function correct(e) {
+    var button = el("button", texts.correct, "secondary");
+    button.type = "button";
+    button.addEventListener("click", function () {
+      var key = newKey();
+      var fields = e.fields.map(function (p) { return p[0] === "idempotency_key" ? [p[0], key] : p; });
+      put("drafts", { key: key, owner: me, created: new Date().toISOString(), fields: fields })
+        .then(function () { return drop("outbox", e.key); })
+        .then(function () { location.href = "/proposals/new?draft=" + encodeURIComponent(key); });
+    });
+    return button;
   }
   function describeDraft(d) {
     var li = el("li", null, "entry draft");
