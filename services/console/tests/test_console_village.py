@@ -514,6 +514,7 @@ def test_a_proposal_made_offline_waits_in_the_browser_and_is_recorded_once_when_
         context.set_offline(False)
     # Back online: sent by itself, the lost answer retried with the same key.
     expect(operator.locator("#outbox-count")).to_have_text("", timeout=60_000)
+    expect(saved).to_contain_text("sudah dikirim dan tercatat")
     operator.unroute("**/outbox/proposals")
     assert len(sends) >= 2
     keys = {re.search(r"idempotency_key=([^&]+)", body).group(1) for body in sends}  # type: ignore[union-attr]

@@ -111,6 +111,7 @@
   /* ---- showing it -------------------------------------------------------------------------- */
 
   var box = document.getElementById("outbox");
+  var form = document.querySelector("form[data-outbox]");
   var texts = box ? JSON.parse(box.dataset.texts) : {};
 
   function render() {
@@ -122,7 +123,11 @@
       var banner = document.getElementById("outbox-saved");
       if (banner && banner.dataset.key) {
         var mine = outbox.filter(function (e) { return e.key === banner.dataset.key; })[0];
-        if (mine) banner.dataset.state = mine.state;
+        if (mine && mine.state !== banner.dataset.state) {
+          banner.dataset.state = mine.state;
+          var said = form && form.dataset[mine.state];  // what became of it, said where it was sent
+          if (said) banner.textContent = said;
+        }
       }
       if (!box) return;
       var state = document.getElementById("outbox-state");
@@ -193,7 +198,6 @@
 
   /* ---- the form: drafts, and sending without a connection -------------------------------- */
 
-  var form = document.querySelector("form[data-outbox]");
   if (form) {
     var keyInput = form.querySelector("input[name=idempotency_key]");
     var typedAt = null;
