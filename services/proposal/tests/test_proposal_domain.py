@@ -15,7 +15,7 @@ from dtks_proposal.domain import status
 from dtks_proposal.domain.bulk_file import FileRefused, build_household, parse_file, plan_staging
 from dtks_proposal.domain.submission import ProposalIn, door_errors, submitted_event
 from dtks_proposal.domain.windows import Window, admits
-from dtks_proposal.testing import VILLAGE, csv_bytes, jsonl_bytes, rows_of, sample_bodies
+from dtks_proposal.testing import VILLAGE, csv_bytes, jsonl_bytes, rows_of, sample_bodies, xlsx_bytes
 from dtks_runtime.auth.principal import Principal
 
 BODIES = sample_bodies(6)
@@ -111,6 +111,40 @@ def test_bad_rows_are_reported_with_row_field_and_reason_and_good_households_pas
     first_row = 2 if name.endswith(".csv") else 1
     assert any(r.row == first_row + 1 and r.field == "relation_to_head" for r in rejected)
     assert all(p is not None and not r for p, r in outcomes[1:])
+
+
+def test_a_workbooks_first_sheet_gives_the_rows_its_csv_would_with_the_sheets_row_numbers() -> None:
+    rows = rows_of(BODIES)
+    rows[1]["relation_to_head"] = "head"  # a second head, as in the CSV test above
+    book = parse_file(xlsx_bytes(rows), "daftar.xlsx")
+    assert book.format == "xlsx"
+    # KK numbers typed as numbers, dates as dates: read back as the text the CSV holds, so every
+    # household comes out the same (a floor area the CSV writes 59.0 the sheet shows as 59).
+    assert [n for n, _ in book.rows] == list(range(2, len(rows) + 2))
+    assert _outcomes(book) == _outcomes(parse_file(csv_bytes(rows), "daftar.csv"))
+    assert book.rows[0][1]["kk_number"] == rows[0]["kk_number"]
+    assert book.rows[0][1]["birth_date"] == rows[0]["birth_date"]
+    # A blank sheet row is counted, as a blank CSV line is: row numbers are the sheet's own.
+    spaced = parse_file(xlsx_bytes(rows, blank_rows_before=[2]), "daftar.xlsx")
+    assert [n for n, _ in spaced.rows] == [2, 3, *range(5, len(rows) + 3)]
+    # Recognised by its content too, whatever its name.
+    assert parse_file(xlsx_bytes(rows), "upload").format == "xlsx"
+    first, *others = _outcomes(book)
+    assert first[0] is None and any(r.row == 3 and r.field == "relation_to_head" for r in first[1])
+    assert all(p is not None for p, _ in others)
+
+
+def _outcomes(parsed: Any) -> list[tuple[Any, list[Any]]]:
+    plan = plan_staging(parsed)
+    groups: dict[int | None, list[tuple[int, dict[str, Any]]]] = {}
+    for number, group, row in plan.rows:
+        groups.setdefault(group, []).append((number, row))
+    return [build_household(kk, groups[g], DEFAULTS, VILLAGE) for g, kk, _ in plan.households]
+
+
+def test_a_file_named_xlsx_that_is_no_workbook_is_refused_whole() -> None:
+    with pytest.raises(FileRefused, match="Excel"):
+        parse_file(b"kk_number,nik\n1,2\n", "daftar.xlsx")
 
 
 def test_a_file_without_the_member_columns_is_refused_whole() -> None:

@@ -28,6 +28,7 @@ from dtks_console.pages import LANGUAGE_COOKIE, STATIC, language, render
 from dtks_console.pkce import challenge_of, new_verifier
 from dtks_console.sessions import COOKIE, PendingSignIn, Session, SessionStore
 from dtks_console.settings import ConsoleSettings
+from dtks_console.village_pages import Console, add_village_pages
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.reasons import REVIEW_CODES, ReasonCode, describe
 from dtks_contracts.vocabulary.roles import Role
@@ -69,7 +70,10 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         async with httpx.AsyncClient(timeout=30) as http:
             app.state.oidc = OidcClient(issuer, settings.console_client_id, http)
             app.state.services = Services(
-                http, proposal=settings.proposal_url, verification=settings.verification_url
+                http,
+                proposal=settings.proposal_url,
+                verification=settings.verification_url,
+                registry=settings.registry_url,
             )
             yield
 
@@ -402,6 +406,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return render(request, "queue_result.html", done=result, user=user)
         return await _queue_page(request, session, token, done=result)
 
+    add_village_pages(app, Console(signed_in, person, check_csrf, services, NeedsSignIn))
     return app
 
 

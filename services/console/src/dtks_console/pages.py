@@ -3,7 +3,6 @@ language, and the headers a signed-in page must carry on a shared computer."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from functools import cache
 from pathlib import Path
@@ -13,7 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from dtks_console.i18n import LANGUAGES, language_of, translations
+from dtks_console.dates import day, moment
+from dtks_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, translations
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -45,11 +45,9 @@ def age(seconds: float, gettext: Any) -> str:
     return gettext("%(n)d minutes") % {"n": int(minutes)}
 
 
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    moment = dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    return moment.strftime("%Y-%m-%d %H:%M WIB")
+def when(iso: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A moment in the person's language, in WIB ("4 Desember 2026 14.05 WIB")."""
+    return moment(iso, lang)
 
 
 def _label(t: Any, code: str) -> str:
@@ -74,7 +72,8 @@ def render(request: Request, template: str, *, http_status: int = 200, **context
         static_url=static_url,
         age=lambda s: age(s, t.gettext),
         label=lambda code: _label(t, code),
-        when=when,
+        when=lambda iso: when(iso, lang),
+        day=lambda value: day(value, lang),
         request=request,
         path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context,

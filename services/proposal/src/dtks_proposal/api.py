@@ -267,7 +267,8 @@ async def withdraw_proposal(
 
 
 IMPORT_DESCRIPTION = """Upload a CSV (with a header row; cells separated by commas, semicolons or tabs,
-as the header shows) or JSON Lines file, one row per member, grouped by KK number. It is staged
+as the header shows), an Excel workbook (.xlsx: its first sheet, laid out as the CSV, row numbers
+the sheet's) or a JSON Lines file, one row per member, grouped by KK number. It is staged
 durably before the answer, then processed in the background; follow it at `GET /imports/{id}`.
 The same file uploaded again answers with the first import and creates nothing.
 
@@ -291,14 +292,14 @@ An import whose households cannot be written (after a few attempts) is parked as
     "/imports",
     tags=["imports"],
     status_code=202,
-    summary="Bulk import of a CSV or JSON Lines file (one row per member)",
+    summary="Bulk import of a CSV, Excel (.xlsx) or JSON Lines file (one row per member)",
     description=IMPORT_DESCRIPTION,
 )
 async def upload_import(
     request: Request,
     deps: Deps,
     principal: Operator,
-    file: Annotated[UploadFile, File(description="CSV or JSON Lines, UTF-8")],
+    file: Annotated[UploadFile, File(description="CSV or JSON Lines (UTF-8), or an Excel workbook")],
     village_code: Annotated[SafeStr | None, Form(max_length=20)] = None,
     deliberation_kind: Annotated[DeliberationKind | None, Form()] = None,
     deliberation_held_on: Annotated[dt.date | None, Form()] = None,

@@ -15,6 +15,7 @@ a deployment without that package loses nothing but this module.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import uuid
@@ -95,6 +96,38 @@ def _cell(value: Any) -> str:
 
 def jsonl_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def xlsx_bytes(rows: Sequence[Mapping[str, Any]], *, blank_rows_before: Iterable[int] = ()) -> bytes:
+    """The rows as an Excel workbook's first sheet, the way a spreadsheet keeps them: numbers as
+    numbers (a KK number), dates as dates, truth values as such, everything else as text.
+    ``blank_rows_before`` leaves an empty sheet row before those row indexes."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    columns = list(rows[0])
+    sheet.append(columns)
+    blanks = set(blank_rows_before)
+    for index, row in enumerate(rows):
+        if index in blanks:
+            sheet.append([])
+        sheet.append([_typed(c, row.get(c)) for c in columns])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _typed(column: str, value: Any) -> Any:
+    if isinstance(value, str) and column == "kk_number" and value.isdigit():
+        return int(value)
+    if isinstance(value, str) and column.endswith(("birth_date", "held_on")):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 async def produce(

@@ -1,6 +1,7 @@
 """Bulk files as operators keep them in spreadsheets: one row per member, grouped by KK number.
 
-Column layout (CSV with a header row, UTF-8; or JSON Lines, one flat object per line, same keys):
+Column layout (CSV with a header row, UTF-8; an Excel workbook (.xlsx), its first sheet laid out as the
+CSV; or JSON Lines, one flat object per line, same keys):
 
 Member columns, on every row:
   ``kk_number``, ``nik``, ``name``, ``birth_date`` (YYYY-MM-DD), ``sex`` (male|female),
@@ -39,6 +40,7 @@ from pydantic import ValidationError
 from dtks_contracts.household import Assets, Housing, Member
 from dtks_contracts.regions import contains
 from dtks_contracts.text import unsafe_character
+from dtks_proposal.domain import workbook
 from dtks_proposal.domain.submission import FieldError, ProposalIn, door_errors
 from dtks_runtime.errors import field_path
 
@@ -87,7 +89,7 @@ DEFAULTABLE = ("village_code", "deliberation_kind", "deliberation_held_on", "del
 
 
 class FileRefused(ValueError):
-    """The file as a whole cannot be read (not CSV or JSON Lines, required columns missing)."""
+    """The file as a whole cannot be read (not CSV, a workbook or JSON Lines, required columns missing)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class RowRejection:
 
 @dataclass
 class ParsedFile:
-    format: str  # "csv" or "jsonl"
+    format: str  # "csv", "xlsx" or "jsonl"
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -122,14 +124,24 @@ class RowSource:
     :meth:`take`. :meth:`close` leaves the underlying file open (its owner closes it)."""
 
     def __init__(self, stream: BinaryIO, filename: str | None = None) -> None:
+        head = stream.read(len(workbook.ZIP_MAGIC))
+        stream.seek(0)
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         try:
-            self.format, self.rows = self._open((filename or "").lower())
+            self.format, self.rows = self._open((filename or "").lower(), stream, head)
         except BaseException:
             self.close()
             raise
 
-    def _open(self, name: str) -> tuple[str, Iterator[tuple[int, dict[str, Any]]]]:
+    def _open(
+        self, name: str, stream: BinaryIO, head: bytes
+    ) -> tuple[str, Iterator[tuple[int, dict[str, Any]]]]:
+        if workbook.is_workbook(name, head):
+            # The first sheet's cells, read by the same header and row rules as a CSV's.
+            try:
+                return "xlsx", _table_rows(workbook.sheet_cells(stream))
+            except workbook.WorkbookUnreadable as exc:
+                raise FileRefused(str(exc)) from exc
         # The first line with text decides between JSON Lines and CSV (unless the name says).
         leading: list[str] = []
         try:
@@ -155,6 +167,10 @@ class RowSource:
             raise FileRefused(NOT_UTF8) from exc
 
     def close(self) -> None:
+        # A workbook's rows hold the opened archive until their generator is closed.
+        rows = getattr(self, "rows", None)
+        if rows is not None and hasattr(rows, "close"):
+            rows.close()
         with contextlib.suppress(ValueError):
             self._text.detach()
 
@@ -186,6 +202,11 @@ def sniff_delimiter(text: str) -> str:
 def _csv_rows(leading: list[str], lines: Iterator[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """The CSV's rows, checked header first (raised at once, before any row is taken)."""
     reader = csv.reader(lines, delimiter=sniff_delimiter(leading[0] if leading else ""))
+    return _table_rows(reader)
+
+
+def _table_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of cells (a CSV's, or a workbook sheet's), header first, checked at once."""
     try:
         header = next(reader, None)
     except csv.Error as exc:
