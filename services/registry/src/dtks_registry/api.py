@@ -127,7 +127,12 @@ async def issue_determination(
     request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
     async with _pool(request).acquire() as conn:
         document, created = await handlers.issue_determination(
-            conn, runtime.store, request_, principal.as_actor(), request.state.correlation_id
+            conn,
+            runtime.store,
+            request_,
+            principal.as_actor(),
+            request.state.correlation_id,
+            signer=request.app.state.decree_signer,
         )
     return JSONResponse(document, status_code=201 if created else 200)
 

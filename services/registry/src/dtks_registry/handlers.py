@@ -21,8 +21,8 @@ from dtks_contracts.events.registry import (
     RegisterCounts,
     WelfareDecileSet,
 )
-from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
-from dtks_registry.adapters import register
+from dtks_contracts.merkle import MERKLE_ALGORITHM
+from dtks_registry.adapters import decree_chain, register
 from dtks_registry.adapters.projection import (
     DecileChange,
     HouseholdChange,
@@ -30,6 +30,7 @@ from dtks_registry.adapters.projection import (
     write_determinations,
     write_household_changes,
 )
+from dtks_registry.decree_signing import DecreeSigner
 from dtks_registry.domain.determination import Decision, decide
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
@@ -58,10 +59,13 @@ async def issue_determination(
     correlation_id: str,
     *,
     chunk: int = register.CHUNK,
+    signer: DecreeSigner | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Issue the decree, or return the one already issued under this number. Returns (document, created).
 
-    ``chunk``: about how many candidates are decided and written at a time (memory, not outcome)."""
+    ``chunk``: about how many candidates are decided and written at a time (memory, not outcome).
+    ``signer``: the Ministry's decree key (default: the development key, refused in production by
+    the settings before a request can get here)."""
     now = dt.datetime.now(dt.UTC)
     if request.cutoff > now:
         raise Problem(
@@ -69,8 +73,9 @@ async def issue_determination(
             "cutoff_in_future",
             "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
         )
+    signer = signer or DecreeSigner.from_seeds(None, production=False)
     with rare_collections():
-        return await _issue(conn, store, request, actor, correlation_id, now, chunk)
+        return await _issue(conn, store, request, actor, correlation_id, now, chunk, signer)
 
 
 async def _issue(
@@ -81,6 +86,7 @@ async def _issue(
     correlation_id: str,
     now: dt.datetime,
     chunk: int,
+    signer: DecreeSigner,
 ) -> tuple[dict[str, Any], bool]:
     async with conn.transaction():
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
@@ -122,6 +128,8 @@ async def _issue(
                 extra={"not_applied": not_applied},
             )
         summary = await register.current_summary(conn)
+        previous = await decree_chain.previous_decree(conn)
+        await decree_chain.record_key(conn, store, signer, causation, now)
         issued = DeterminationIssued(
             decree_number=request.decree_number,
             period=request.period,
@@ -131,10 +139,14 @@ async def _issue(
             corrected=tuple(corrected),
             deactivated=tuple(deactivated),
             register_hash=summary.register_hash,
-            hash_algorithm=REGISTER_HASH_ALGORITHM,
+            hash_algorithm=MERKLE_ALGORITHM,
             counts=RegisterCounts(households=summary.households, people=summary.people),
             issued_by=actor,
+            tree_size=summary.households,
+            previous_decree=previous[0] if previous else None,
+            previous_register_hash=previous[1] if previous else None,
         )
+        issued = signer.sign(issued)
         [envelope] = await store.append(
             conn,
             aggregate_type="determination",

@@ -64,6 +64,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.public_check_limit = limit
+    app.state.decree_signer = settings.decree_signer()
     app.include_router(api.router)
     app.include_router(candidates_api.router)
     return app
