@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 MERKLE_ALGORITHM: Final = (
     "dtks-register-merkle-v1: RFC 6962 Merkle tree hash (SHA-256, leaf prefix 0x00, node prefix 0x01, "
@@ -41,6 +41,13 @@ _sha256 = hashlib.sha256
 
 def leaf_hash(household_id: str, digest: str) -> bytes:
     return _sha256(b"\x00" + f"{household_id}\t{digest}".encode()).digest()
+
+
+def decree_leaf(household: Any) -> str:
+    """The leaf of a determined household (a dtks_contracts.household.Household with its id), hex."""
+    from dtks_contracts.register_hash import household_digest
+
+    return leaf_hash(str(household.household_id), household_digest(household)).hex()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

@@ -93,6 +93,12 @@ class DeterminationIssued(EventPayload):
         default=None, pattern=r"^[0-9a-f]{32,128}$", description="That decree's register_hash"
     )
     signature: DecreeSignature | None = None
+    changed_leaves: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")], ...] = Field(
+        default=(),
+        description="The Merkle leaf hash (dtks_contracts.merkle) of each household of `registered`, then "
+        "of each of `corrected`, in the same order: lets an auditor whose copy of the log disagrees with "
+        "the root name the household it differs on",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DeterminationIssued:
@@ -111,6 +117,8 @@ class DeterminationIssued(EventPayload):
                         f"household {household_id} appears twice in the decree (again in {name})"
                     )
                 seen.add(household_id)
+        if self.changed_leaves and len(self.changed_leaves) != len(self.registered) + len(self.corrected):
+            raise ValueError("changed_leaves must give one leaf per registered and corrected household")
         if (self.previous_decree is None) != (self.previous_register_hash is None):
             raise ValueError("previous_decree and previous_register_hash go together")
         return self

@@ -21,7 +21,7 @@ from dtks_contracts.events.registry import (
     RegisterCounts,
     WelfareDecileSet,
 )
-from dtks_contracts.merkle import MERKLE_ALGORITHM
+from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf
 from dtks_registry.adapters import decree_chain, register
 from dtks_registry.adapters.projection import (
     DecileChange,
@@ -103,6 +103,8 @@ async def _issue(
         corrected: list[str] = []
         deactivated: list[str] = []
         not_applied: list[dict[str, str]] = []
+        registered_leaves: list[str] = []
+        corrected_leaves: list[str] = []
         chunks = register.pending_by_household(conn, request.cutoff, chunk)
         async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
             async for pending in chunks:
@@ -117,6 +119,8 @@ async def _issue(
                     await write_household_changes(conn, changes)
                 registered += (str(r.household.household_id) for r in decision.registrations)
                 corrected += (str(c.household.household_id) for c in decision.corrections)
+                registered_leaves += (decree_leaf(r.household) for r in decision.registrations)
+                corrected_leaves += (decree_leaf(c.household) for c in decision.corrections)
                 deactivated += (d.household_id for d in decision.deactivations)
         if not (registered or corrected or deactivated):
             # Raising rolls the transaction back: nothing was written.
@@ -145,6 +149,7 @@ async def _issue(
             tree_size=summary.households,
             previous_decree=previous[0] if previous else None,
             previous_register_hash=previous[1] if previous else None,
+            changed_leaves=(*registered_leaves, *corrected_leaves),
         )
         issued = signer.sign(issued)
         [envelope] = await store.append(
