@@ -159,7 +159,10 @@ class LogFold:
         trusted.follow(self.keys)
         ordered = sorted(self.decrees.values(), key=lambda d: (d.period.year, d.period.quarter))
         order_findings: dict[str, list[Finding]] = {}
+        latest = ordered[-1].decree_number if ordered else ""
         for number, household_id, what in self.order_findings:
+            # A welfare decile event names no decree: its gap shows under the latest decree.
+            number = number or latest
             order_findings.setdefault(number, []).append(Finding(number, household_id, what))
         for household_id, seq in self._decree_order.items():
             for (earlier, _, _), (later, partition, offset) in itertools.pairwise(seq):
