@@ -103,6 +103,19 @@ class LogFold:
         ] = {}  # household -> (decree, partition, offset)
         self.order_findings: list[tuple[str, str, str]] = []  # (decree, household, what)
 
+    def merge(self, other: LogFold) -> None:
+        """Take in the fold of other partitions (a household's events all sit in one partition, so
+        folds of disjoint partitions add up to the fold of the whole topic)."""
+        self.decrees.update(other.decrees)
+        self.keys += other.keys
+        for number, changes in other.changes.items():
+            self.changes.setdefault(number, []).extend(changes)
+        self.undecodable += other.undecodable
+        self.events_read += other.events_read
+        self._versions.update(other._versions)
+        self._decree_order.update(other._decree_order)
+        self.order_findings += other.order_findings
+
     def add(self, record: Record) -> None:
         self.events_read += 1
         match = _TYPE.search(record.value)

@@ -139,6 +139,8 @@ async def test_dtks_audit_recomputes_both_decrees_from_the_topic_and_pinpoints_e
         ("2/HUK/2027", second["register_hash"], 4),
     ]
     assert all(d["signature"].startswith("valid") for d in report["decrees"])
+    # Two processes reading disjoint partitions come to the same report.
+    assert (await audit_decrees(bootstrap, topic, [key], workers=2))["decrees"] == report["decrees"]
 
     # The installed command, as an auditor runs it.
     run = await dtks_audit("decrees", "--bootstrap", bootstrap, "--topic", topic, "--public-key", key)
@@ -162,7 +164,7 @@ async def test_dtks_audit_recomputes_both_decrees_from_the_topic_and_pinpoints_e
         partitions[p][i] = (key_, json.dumps(envelope).encode(), headers)
         return partitions
 
-    altered = await audit_decrees(bootstrap, await copy_topic(bootstrap, topic, alter), [key])
+    altered = await audit_decrees(bootstrap, await copy_topic(bootstrap, topic, alter), [key], workers=2)
     assert differing(altered) == {"1/HUK/2027": {hids[2]}, "2/HUK/2027": {hids[2]}}
     what = {d["decree_number"]: d["differs"][0]["what"] for d in altered["decrees"]}
     assert "differs from the one the decree put in force" in what["1/HUK/2027"]
