@@ -28,7 +28,7 @@ $(CACHE)/uv-venv/bin/uv:
 	python3 -m venv $(CACHE)/uv-venv
 	$(CACHE)/uv-venv/bin/pip install -q uv==$(UV_VERSION)
 
-.venv/.synced: pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml) | $(UV)
+.venv/.synced: pyproject.toml uv.lock $(wildcard */pyproject.toml services/*/pyproject.toml deploy/*/pyproject.toml) | $(UV)
 	$(UV) sync --frozen
 	touch $@
 
@@ -47,7 +47,7 @@ test-fast: .venv/.synced
 lint: .venv/.synced
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m mypy $(wildcard contracts/src runtime/src services/*/src deploy/*/src) benchmarks
+	$(PYTHON) -m mypy $(wildcard contracts/src runtime/src services/*/src deploy/*/src auditor/src) benchmarks
 
 fmt: .venv/.synced
 	$(PYTHON) -m ruff format .

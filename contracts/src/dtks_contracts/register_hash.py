@@ -74,3 +74,16 @@ def register_digest_of(households: Iterable[Household]) -> str:
             raise ValueError(f"household with KK {household.kk_number[:6]}... has no register id")
         entries.append((household.household_id, household_digest(household)))
     return register_digest(sorted(entries))
+
+
+def register_root_of(households: Iterable[Household]) -> str:
+    """The Merkle root (dtks_contracts.merkle) of a register held in memory: what a decree records
+    from version 2 of registry.determination_issued."""
+    from dtks_contracts.merkle import leaf_hash, merkle_root
+
+    entries = []
+    for household in households:
+        if household.household_id is None:
+            raise ValueError(f"household with KK {household.kk_number[:6]}... has no register id")
+        entries.append((household.household_id, household_digest(household)))
+    return merkle_root(leaf_hash(i, d) for i, d in sorted(entries)).hex()

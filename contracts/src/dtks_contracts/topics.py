@@ -113,6 +113,7 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "verification.batch_ratified": "batch_id",
         "registry.determination_issued": "decree_number",
+        "registry.decree_key_activated": "key_id",
     }
 )
 
@@ -124,6 +125,8 @@ PUBLIC_EVENT_TYPES: Final[frozenset[str]] = frozenset(
         "registry.household_corrected",
         "registry.household_deactivated",
         "registry.welfare_decile_set",
+        # Agencies check each decree's signature, so they follow the Ministry's key rotations too.
+        "registry.decree_key_activated",
     }
 )
 

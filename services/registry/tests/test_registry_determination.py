@@ -10,7 +10,7 @@ import json
 import pytest
 
 from dtks_contracts.household import Address, Household
-from dtks_contracts.register_hash import register_digest_of
+from dtks_contracts.register_hash import register_root_of
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
@@ -39,8 +39,8 @@ async def test_a_household_flows_to_active_through_a_decree(registry):
     household = (await registry.client.get(f"/households/{hid}", headers=registry.auth(Role.AUDITOR))).json()
     assert household["status"] == "active" and household["registered_in"] == "12/HUK/2027"
     assert household["programs"] == ["PKH"]
-    # Anyone holding the register recomputes the decree's hash with the contracts' definition.
-    assert issued["register_hash"] == register_digest_of([Household.model_validate(household["household"])])
+    # Anyone holding the register recomputes the decree's hash (its Merkle root) with the contracts' definition.
+    assert issued["register_hash"] == register_root_of([Household.model_validate(household["household"])])
 
     # Same number again: the first result. Another decree for the period, or one with nothing: refused.
     again = await registry.decree("12/HUK/2027", "2027-04")
@@ -98,7 +98,12 @@ async def test_a_household_flows_to_active_through_a_decree(registry):
             str(r["event_id"]): r["event_type"]
             for r in await conn.fetch("SELECT event_id, event_type FROM events")
         }
-    assert sorted(recorded.values()) == ["registry.determination_issued", "registry.household_registered"]
+    # The first decree also records the Ministry's signing key (registry.decree_key_activated).
+    assert sorted(recorded.values()) == [
+        "registry.decree_key_activated",
+        "registry.determination_issued",
+        "registry.household_registered",
+    ]
     published = await public_event_ids(
         registry.settings.kafka_bootstrap, registry.settings.topic_prefix, set(recorded)
     )

@@ -138,6 +138,7 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
     assert (
         decree_doc["payload"]["this_household"] == "registered" and "registered" not in decree_doc["payload"]
     )
+    assert "changed_leaves" not in decree_doc["payload"]  # the decree's lists are trimmed, its leaves too
     forbidden = await registry.client.get(
         f"/audit/households/{hid}/history", headers=registry.auth(Role.AGENCY, "17")
     )

@@ -14,6 +14,8 @@ from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
 from dtks_contracts.events.registry import (
+    DecreeKeyActivated,
+    DecreeSignature,
     DeterminationIssued,
     HouseholdCorrected,
     HouseholdDeactivated,
@@ -50,6 +52,7 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     HouseholdCorrected,
     HouseholdDeactivated,
     WelfareDecileSet,
+    DecreeKeyActivated,
     NotificationDelivered,
     NotificationFailed,
 )
@@ -78,6 +81,8 @@ __all__ = [
     "EVENT_TYPES",
     "AcceptedByMinistry",
     "BatchRatified",
+    "DecreeKeyActivated",
+    "DecreeSignature",
     "DeterminationIssued",
     "EventPayload",
     "Finding",

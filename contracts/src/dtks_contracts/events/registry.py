@@ -7,7 +7,7 @@ after any decree is the fold of this topic up to that decree's `determination_is
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -18,6 +18,7 @@ from dtks_contracts.identifiers import DecreeNumber, EntityId, KkNumber
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.text import FreeTextCheck, Name
 from dtks_contracts.timestamps import UtcDateTime
+from dtks_contracts.upcasting import register
 from dtks_contracts.vocabulary.proposals import DeactivationReason
 
 # Determinations are quarterly and take effect in these months.
@@ -46,12 +47,28 @@ class RegisterCounts(ContractModel):
     people: int = Field(ge=0)
 
 
+HexKeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+
+
+class DecreeSignature(ContractModel):
+    """The Ministry's Ed25519 signature over the decree's tree head (see dtks_contracts.tree_head)."""
+
+    key_id: HexKeyId = Field(description="First 16 hex digits of SHA-256 over the raw public key")
+    algorithm: Literal["ed25519"] = "ed25519"
+    value: str = Field(pattern=r"^[0-9a-f]{128}$", description="The 64-byte signature, lower-case hex")
+
+
 class DeterminationIssued(EventPayload):
     """The Minister's decree fixing the register for a period: which households it registered,
-    corrected and deactivated, and a hash of the whole register it puts in force."""
+    corrected and deactivated, and a hash of the whole register it puts in force.
+
+    Version 2: ``register_hash`` is the Merkle root of dtks_contracts.merkle (``hash_algorithm``
+    says which hash a decree carries: decrees issued under version 1 keep their flat hash, lifted
+    unchanged), the decree is chained to the previous decree's number and hash, and its tree head is
+    signed. A reader of version 1 must not take a root for a flat hash, hence the new version."""
 
     event_type: ClassVar[str] = "registry.determination_issued"
-    schema_version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 2
     aggregate_type: ClassVar[str] = "determination"
     aggregate_id_field: ClassVar[str] = "decree_number"
 
@@ -68,6 +85,20 @@ class DeterminationIssued(EventPayload):
     )
     counts: RegisterCounts
     issued_by: Actor
+    tree_size: int | None = Field(default=None, ge=0, description="Leaves of the Merkle tree (households)")
+    previous_decree: DecreeNumber | None = Field(
+        default=None, description="The decree of the period before, None for the first"
+    )
+    previous_register_hash: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{32,128}$", description="That decree's register_hash"
+    )
+    signature: DecreeSignature | None = None
+    changed_leaves: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")], ...] = Field(
+        default=(),
+        description="The Merkle leaf hash (dtks_contracts.merkle) of each household of `registered`, then "
+        "of each of `corrected`, in the same order: lets an auditor whose copy of the log disagrees with "
+        "the root name the household it differs on",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DeterminationIssued:
@@ -86,7 +117,37 @@ class DeterminationIssued(EventPayload):
                         f"household {household_id} appears twice in the decree (again in {name})"
                     )
                 seen.add(household_id)
+        if self.changed_leaves and len(self.changed_leaves) != len(self.registered) + len(self.corrected):
+            raise ValueError("changed_leaves must give one leaf per registered and corrected household")
+        if (self.previous_decree is None) != (self.previous_register_hash is None):
+            raise ValueError("previous_decree and previous_register_hash go together")
         return self
+
+
+@register(DeterminationIssued.event_type, 1)
+def _flat_decree_stays_flat(payload: dict[str, Any]) -> dict[str, Any]:
+    # A version 1 decree carries the flat hash and says so in hash_algorithm; it is read as it was
+    # issued (no root, chain or signature of its own), never rewritten.
+    return payload
+
+
+class DecreeKeyActivated(EventPayload):
+    """The Ministry's decree signing key from now on (key rotation as an event).
+
+    ``endorsement``: the previous key's Ed25519 signature over dtks_contracts.tree_head.key_bytes of
+    this key, so a verifier that trusts one key can follow the rotations after it; None for the
+    first key, or a rotation whose previous key was lost (then trust the new key by other means)."""
+
+    event_type: ClassVar[str] = "registry.decree_key_activated"
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "decree_key"
+    aggregate_id_field: ClassVar[str] = "key_id"
+
+    key_id: HexKeyId
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="Raw Ed25519 public key, lower-case hex")
+    activated_at: UtcDateTime
+    previous_key_id: HexKeyId | None = None
+    endorsement: str | None = Field(default=None, pattern=r"^[0-9a-f]{128}$")
 
 
 class _HouseholdEvent(EventPayload):

@@ -162,7 +162,11 @@ async def issue_determination(
         raise DomainError("invalid_period", f"{exc}.") from exc
     request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
     document, created = await handlers.issue_determination(
-        deps, request_, principal.as_actor(), request.state.correlation_id
+        deps,
+        request_,
+        principal.as_actor(),
+        request.state.correlation_id,
+        signer=request.app.state.decree_signer,
     )
     return JSONResponse(document, status_code=201 if created else 200)
 

@@ -142,6 +142,7 @@ async def rebuild(
         "kept": keep,
         "as_of_decree": as_of_decree,
         "register_hash": summary.register_hash,
+        "flat_register_hash": summary.flat_hash,  # what decrees issued before Merkle roots recorded
         "counts": {"households": summary.households, "people": summary.people},
         "decrees": decrees,
         "candidates": candidates,
@@ -156,26 +157,32 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
         report["audit_events_read"] = await _replay_audit_trail(source, schema)
         conn = await _in_schema(source, schema)
         try:
+            # Each decree against the hash it recorded: the flat hash (version 1) or the Merkle root.
             decrees = await conn.fetch(
-                "SELECT decree_number, register_hash FROM determinations ORDER BY period_start"
+                """SELECT decree_number, register_hash, payload->>'hash_algorithm' AS algorithm
+                   FROM determinations ORDER BY period_start"""
             )
             results = []
             for d in decrees:
                 replayed = await register.as_of_summary(conn, d["decree_number"], recompute=True)
                 live_as_of = await register.as_of_summary(live, d["decree_number"], recompute=True)
+                replayed_hash = replayed.hash_for(d["algorithm"])
+                live_hash = live_as_of.hash_for(d["algorithm"])
                 results.append(
                     {
                         "decree_number": d["decree_number"],
+                        "hash_algorithm": d["algorithm"].partition(":")[0],
                         "recorded_hash": d["register_hash"],
-                        "replayed_hash": replayed.register_hash,
-                        "live_hash": live_as_of.register_hash,
-                        "matches": replayed.register_hash == d["register_hash"] == live_as_of.register_hash,
+                        "replayed_hash": replayed_hash,
+                        "live_hash": live_hash,
+                        "matches": replayed_hash == d["register_hash"] == live_hash,
                     }
                 )
-            live_now = await register.current_summary(live, recompute=True)
+            live_summary = await register.current_summary(live, recompute=True)
+            live_now = live_summary.hash_for(decrees[-1]["algorithm"] if decrees else "")
             latest = decrees[-1]["register_hash"] if decrees else None
             altered: list[str] = []
-            if latest is not None and live_now.register_hash != latest:
+            if latest is not None and live_now != latest:
                 replayed_digests = await register.digests(conn, decrees[-1]["decree_number"])
                 live_digests = await register.digests(live, None)
                 altered = sorted(
@@ -190,8 +197,8 @@ async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, An
     finally:
         await _drop(source, schema)
     live_report = {
-        "register_hash": live_now.register_hash,
-        "matches_latest_decree": latest is None or live_now.register_hash == latest,
+        "register_hash": live_now,
+        "matches_latest_decree": latest is None or live_now == latest,
         "altered_households": altered,
     }
     return {

@@ -28,8 +28,8 @@ from dtks_contracts.events.registry import (
     RegisterCounts,
     WelfareDecileSet,
 )
-from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
-from dtks_registry.adapters import register
+from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf
+from dtks_registry.adapters import decree_chain, register
 from dtks_registry.adapters.projection import (
     DecileChange,
     HouseholdChange,
@@ -37,6 +37,7 @@ from dtks_registry.adapters.projection import (
     write_determinations,
     write_household_changes,
 )
+from dtks_registry.decree_signing import DecreeSigner
 from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.determination import Decision, InForce, decide
 from dtks_registry.domain.periods import period_text
@@ -76,20 +77,24 @@ async def issue_determination(
     correlation_id: str,
     *,
     chunk: int = register.CHUNK,
+    signer: DecreeSigner | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Issue the decree, or return the one already issued under this number. Returns (document, created).
 
-    ``chunk``: about how many candidates are decided and written at a time (memory, not outcome)."""
+    ``chunk``: about how many candidates are decided and written at a time (memory, not outcome).
+    ``signer``: the Ministry's decree key (default: the development key, refused in production by
+    the settings before a request can get here)."""
     now = deps.now()
     if request.cutoff > now:
         raise DomainError(
             "cutoff_in_future",
             "The cut-off lies in the future; a decree can only fix acceptances that already happened.",
         )
+    signer = signer or DecreeSigner.from_seeds(None, production=False)
     with rare_collections():
         try:
             return await retry_on_conflict(
-                lambda: _issue(deps.unit_of_work, request, actor, correlation_id, now, chunk)
+                lambda: _issue(deps.unit_of_work, request, actor, correlation_id, now, chunk, signer)
             )
         except ConcurrencyConflict:
             raise _register_changed() from None
@@ -102,6 +107,7 @@ async def _issue(
     correlation_id: str,
     now: dt.datetime,
     chunk: int,
+    signer: DecreeSigner,
 ) -> tuple[dict[str, Any], bool]:
     """One attempt at the decree in one unit of work. Its steps must happen in this order (the lock,
     a decree already issued under this number, the period's order, the households chunk by chunk,
@@ -123,6 +129,8 @@ async def _issue(
         corrected: list[str] = []
         deactivated: list[str] = []
         not_applied: list[dict[str, str]] = []
+        registered_leaves: list[str] = []
+        corrected_leaves: list[str] = []
         chunks = register.pending_by_household(conn, request.cutoff, chunk)
         async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
             async for pending in chunks:
@@ -138,6 +146,8 @@ async def _issue(
                     await write_household_changes(conn, changes)
                 registered += (str(r.household.household_id) for r in decision.registrations)
                 corrected += (str(c.household.household_id) for c in decision.corrections)
+                registered_leaves += (decree_leaf(r.household) for r in decision.registrations)
+                corrected_leaves += (decree_leaf(c.household) for c in decision.corrections)
                 deactivated += (d.household_id for d in decision.deactivations)
         if not (registered or corrected or deactivated):
             # Raising rolls the transaction back: nothing was written.
@@ -148,6 +158,8 @@ async def _issue(
                 extra={"not_applied": not_applied},
             )
         summary = await register.current_summary(conn)
+        previous = await decree_chain.previous_decree(conn)
+        await decree_chain.record_key(uow, signer, causation, now)
         issued = DeterminationIssued(
             decree_number=request.decree_number,
             period=request.period,
@@ -157,10 +169,15 @@ async def _issue(
             corrected=tuple(corrected),
             deactivated=tuple(deactivated),
             register_hash=summary.register_hash,
-            hash_algorithm=REGISTER_HASH_ALGORITHM,
+            hash_algorithm=MERKLE_ALGORITHM,
             counts=RegisterCounts(households=summary.households, people=summary.people),
             issued_by=actor,
+            tree_size=summary.households,
+            previous_decree=previous[0] if previous else None,
+            previous_register_hash=previous[1] if previous else None,
+            changed_leaves=(*registered_leaves, *corrected_leaves),
         )
+        issued = signer.sign(issued)
         [envelope] = await uow.append(
             aggregate_type="determination",
             aggregate_id=request.decree_number,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
-from dtks_registry import api, candidates_api
+from dtks_registry import api, candidates_api, proofs_api
 from dtks_registry.adapters import audit_log, public_check_limit
 from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
+from dtks_registry.decree_proofs import DecreeTrees
 from dtks_registry.deps import bootstrap
 from dtks_registry.settings import RegistrySettings
 from dtks_runtime.body_limits import MiB
@@ -62,13 +63,16 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="DTKS registry service",
         description=DESCRIPTION,
         body_limits=body_limits,
-        error_statuses=api.ERROR_STATUSES,
+        error_statuses={**api.ERROR_STATUSES, **proofs_api.ERROR_STATUSES},
         on_started=started,
     )
     app.state.settings = settings
     app.state.public_check_limit = limit
+    app.state.decree_signer = settings.decree_signer()
+    app.state.decree_trees = DecreeTrees()
     app.include_router(api.router)
     app.include_router(candidates_api.router)
+    app.include_router(proofs_api.router)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dtks_registry.decree_signing import DecreeSigner
 from dtks_runtime.settings import RuntimeSettings
 
 
@@ -17,6 +18,19 @@ class RegistrySettings(RuntimeSettings):
     # Processes an audit replay reads the partitions with (parsing and validating events is most of
     # its cost, so a second process on a second core nearly halves it).
     registry_replay_workers: int = 2
+    # The Ministry's Ed25519 decree signing key, a 32-byte seed in hex (see dtks_registry.decree_signing);
+    # unset outside production: the public development key. The previous one only while rotating.
+    decree_signing_key: str | None = None
+    decree_previous_signing_key: str | None = None
+
+    def decree_signer(self) -> DecreeSigner:
+        return DecreeSigner.from_seeds(
+            self.decree_signing_key, self.decree_previous_signing_key, production=self.production
+        )
+
+    def check_production_safety(self) -> None:
+        super().check_production_safety()
+        self.decree_signer()  # raises in production without a real key
 
     def check_client_address_rule(self) -> None:
         if self.registry_trust_forwarded_for:

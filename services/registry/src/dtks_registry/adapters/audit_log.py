@@ -82,7 +82,8 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
            SELECT a.event_id::text AS event_id, a.occurred_at, a.causation_id,
                   CASE WHEN a.event_type = $2
                        THEN jsonb_set(a.envelope, '{payload}',
-                                      (a.envelope->'payload') - 'registered' - 'corrected' - 'deactivated')
+                                      (a.envelope->'payload') - 'registered' - 'corrected' - 'deactivated'
+                                      - 'changed_leaves')
                        ELSE a.envelope END::text AS envelope,
                   (SELECT change FROM household_changes hc
                     WHERE hc.household_id = $1 AND hc.decree_number = a.decree_number

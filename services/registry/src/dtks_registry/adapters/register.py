@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.household import Household
+from dtks_contracts.merkle import MerkleRootBuilder, leaf_hash
 from dtks_contracts.register_hash import RegisterHasher, household_digest
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
@@ -33,9 +34,14 @@ AS_OF_SQL = """
 
 @dataclass(frozen=True)
 class RegisterSummary:
-    register_hash: str
+    register_hash: str  # the Merkle root (dtks_contracts.merkle), what decrees record from version 2
     households: int
     people: int
+    flat_hash: str = ""  # the flat hash (dtks_contracts.register_hash) that version 1 decrees recorded
+
+    def hash_for(self, algorithm: str) -> str:
+        """The hash a decree issued with ``algorithm`` recorded, computed over this register."""
+        return self.flat_hash if algorithm.startswith("dtks-register-sha256-") else self.register_hash
 
 
 # Rows per FETCH when a query is streamed: bounded memory, few round trips.
@@ -84,15 +90,17 @@ async def _summary(
     conn: asyncpg.Connection, sql: str, args: Sequence[Any], recompute: bool
 ) -> RegisterSummary:
     hasher = RegisterHasher()
+    tree = MerkleRootBuilder()
     households = people = 0
     async with contextlib.aclosing(_fetch_in_chunks(conn, sql, *args)) as chunks:
         async for rows in chunks:
             for r in rows:
                 digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
                 hasher.update(r["household_id"], digest)
+                tree.add(leaf_hash(r["household_id"], digest))
             households += len(rows)
             people += sum(r["people"] for r in rows)
-    return RegisterSummary(hasher.hexdigest(), households, people)
+    return RegisterSummary(tree.root().hex(), households, people, hasher.hexdigest())
 
 
 async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[str, str]:

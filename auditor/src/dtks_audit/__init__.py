@@ -1,0 +1,1 @@
+"""dtks-audit: every decree of the DTKS register checked from the event log alone."""

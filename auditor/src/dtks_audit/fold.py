@@ -1,0 +1,315 @@
+"""The register folded from the registry's topic in memory, and every decree checked against it.
+
+Pure: records in, findings out. Household events are grouped by the decree that carries them (not by
+where they sit in the topic), so the register as of each decree does not depend on how partitions
+interleave; the order within one household's partition is checked separately (stream versions go
+1, 2, 3, ... and decrees follow their periods), since a reordered copy must not pass unseen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from dtks_audit.log import Record
+from dtks_audit.signatures import TrustedKeys, signature_valid
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import payload_class
+from dtks_contracts.events.registry import (
+    DecreeKeyActivated,
+    DeterminationIssued,
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    HouseholdRegistered,
+)
+from dtks_contracts.historical import HISTORICAL_READ
+from dtks_contracts.merkle import MERKLE_ALGORITHM, MerkleRootBuilder, leaf_hash
+from dtks_contracts.register_hash import RegisterHasher, household_digest
+from dtks_contracts.tree_head import tree_head_bytes
+
+_SNAPSHOT_TYPES = {
+    HouseholdRegistered.event_type: "registered",
+    HouseholdCorrected.event_type: "corrected",
+    HouseholdDeactivated.event_type: "deactivated",
+}
+_STREAM_TYPES = {*_SNAPSHOT_TYPES, "registry.welfare_decile_set"}
+# The relay writes the stored JSON as it is (PostgreSQL's jsonb text has spaces after colons).
+_TYPE = re.compile(rb'"event_type"\s*:\s*"([a-z_.]+)"')
+
+
+def _typed(event_type: str) -> type[EventEnvelope]:
+    # One validation of the bytes with the payload typed, instead of the envelope's and then the payload's.
+    cls = payload_class(event_type)
+    return pydantic.create_model(f"Audit{cls.__name__}", __base__=EventEnvelope, payload=(cls, ...))
+
+
+_TYPED = {t: _typed(t) for t in _SNAPSHOT_TYPES}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    household_id: str
+    kind: str  # registered | corrected | deactivated
+    digest: str | None  # household digest of the snapshot (None for a deactivation)
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    decree_number: str | None
+    household_id: str | None
+    what: str
+
+    def line(self) -> str:
+        who = f"household {self.household_id}: " if self.household_id else ""
+        return f"{who}{self.what}"
+
+
+@dataclass
+class DecreeResult:
+    decree_number: str
+    ok: bool
+    hash_kind: str
+    recorded_hash: str
+    recomputed_hash: str
+    households: int
+    signature: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decree_number": self.decree_number, "ok": self.ok, "hash_kind": self.hash_kind,
+            "recorded_hash": self.recorded_hash, "recomputed_hash": self.recomputed_hash,
+            "households": self.households, "signature": self.signature,
+            "differs": [{"household_id": f.household_id, "what": f.what} for f in self.findings],
+        }  # fmt: skip
+
+
+class LogFold:
+    def __init__(self) -> None:
+        self.decrees: dict[str, DeterminationIssued] = {}
+        self.keys: list[DecreeKeyActivated] = []
+        self.changes: dict[str, list[Change]] = {}  # decree number -> its household changes
+        self.undecodable: list[tuple[str, int, int, str]] = []
+        self.events_read = 0
+        self._versions: dict[str, int] = {}  # household -> last stream version read
+        self._decree_order: dict[
+            str, list[tuple[str, int, int]]
+        ] = {}  # household -> (decree, partition, offset)
+        self.order_findings: list[tuple[str, str, str]] = []  # (decree, household, what)
+
+    def merge(self, other: LogFold) -> None:
+        """Take in the fold of other partitions (a household's events all sit in one partition, so
+        folds of disjoint partitions add up to the fold of the whole topic)."""
+        self.decrees.update(other.decrees)
+        self.keys += other.keys
+        for number, changes in other.changes.items():
+            self.changes.setdefault(number, []).extend(changes)
+        self.undecodable += other.undecodable
+        self.events_read += other.events_read
+        self._versions.update(other._versions)
+        self._decree_order.update(other._decree_order)
+        self.order_findings += other.order_findings
+
+    def add(self, record: Record) -> None:
+        self.events_read += 1
+        match = _TYPE.search(record.value)
+        try:
+            # A cheap look at the type first; when the bytes do not show it plainly, a full parse.
+            event_type = (
+                match.group(1).decode() if match else EventEnvelope.from_bytes(record.value).event_type
+            )
+            if event_type in _TYPED:
+                self._snapshot_event(record, event_type)
+            elif event_type in _STREAM_TYPES:
+                envelope = EventEnvelope.from_bytes(record.value)
+                self._version(envelope.aggregate_id, envelope.aggregate_version, None, record)
+            elif event_type == DeterminationIssued.event_type:
+                decree = EventEnvelope.from_bytes(record.value).payload_as(DeterminationIssued)
+                self.decrees[decree.decree_number] = decree
+            elif event_type == DecreeKeyActivated.event_type:
+                self.keys.append(EventEnvelope.from_bytes(record.value).payload_as(DecreeKeyActivated))
+        except ValueError as exc:  # pydantic's ValidationError is one
+            self.undecodable.append((record.topic, record.partition, record.offset, str(exc).splitlines()[0]))
+
+    def _snapshot_event(self, record: Record, event_type: str) -> None:
+        envelope: Any = _TYPED[event_type].model_validate_json(
+            record.value, extra="ignore", context=dict(HISTORICAL_READ)
+        )
+        if envelope.schema_version != envelope.payload.schema_version:
+            envelope = EventEnvelope.from_bytes(record.value)
+            payload: Any = envelope.payload_as(payload_class(event_type))
+        else:
+            payload = envelope.payload
+        kind = _SNAPSHOT_TYPES[event_type]
+        household_id = payload.household_id
+        digest = household_digest(payload.household) if kind != "deactivated" else None
+        change = Change(household_id, kind, digest, record.partition, record.offset)
+        self.changes.setdefault(payload.decree_number, []).append(change)
+        self._version(household_id, envelope.aggregate_version, payload.decree_number, record)
+
+    def _version(self, household_id: str, version: int, decree: str | None, record: Record) -> None:
+        last = self._versions.get(household_id, 0)
+        if version != last + 1:
+            where = f"partition {record.partition} offset {record.offset}"
+            self.order_findings.append(
+                (decree or "", household_id, f"its event version {version} follows version {last} ({where})")
+            )
+        self._versions[household_id] = max(last, version)
+        if decree is not None:
+            self._decree_order.setdefault(household_id, []).append((decree, record.partition, record.offset))
+
+    def _period_key(self, number: str) -> tuple[int, int]:
+        decree = self.decrees.get(number)
+        return (decree.period.year, decree.period.quarter) if decree else (9999, 9)
+
+    def check(self, trusted: TrustedKeys) -> list[DecreeResult]:
+        trusted.follow(self.keys)
+        ordered = sorted(self.decrees.values(), key=lambda d: (d.period.year, d.period.quarter))
+        order_findings: dict[str, list[Finding]] = {}
+        latest = ordered[-1].decree_number if ordered else ""
+        for number, household_id, what in self.order_findings:
+            # A welfare decile event names no decree: its gap shows under the latest decree.
+            number = number or latest
+            order_findings.setdefault(number, []).append(Finding(number, household_id, what))
+        for household_id, seq in self._decree_order.items():
+            for (earlier, _, _), (later, partition, offset) in itertools.pairwise(seq):
+                if self._period_key(later) < self._period_key(earlier):
+                    what = f"its event of decree {later} comes after one of decree {earlier} (partition {partition} offset {offset})"
+                    order_findings.setdefault(later, []).append(Finding(later, household_id, what))
+        for number in self.changes.keys() - self.decrees.keys():
+            for c in self.changes[number]:
+                order_findings.setdefault(number, []).append(
+                    Finding(number, c.household_id, f"its {c.kind} event names decree {number}, which is not in the log")
+                )  # fmt: skip
+        register: dict[str, str] = {}  # household -> digest, the register in force
+        suspect: dict[str, str] = {}  # household -> the decree where its snapshot already differed
+        results: list[DecreeResult] = []
+        previous: DeterminationIssued | None = None
+        for decree in ordered:
+            findings = list(order_findings.get(decree.decree_number, []))
+            findings += self._apply(decree, register)
+            for f in findings:
+                if f.household_id is not None:
+                    suspect[f.household_id] = decree.decree_number
+            merkle = decree.hash_algorithm == MERKLE_ALGORITHM or decree.hash_algorithm.startswith(
+                "dtks-register-merkle-"
+            )
+            recomputed = _root(register) if merkle else _flat(register)
+            if recomputed != decree.register_hash and not findings:
+                carried = sorted(h for h in suspect if h in register)
+                findings += [
+                    Finding(
+                        decree.decree_number, h, f"carried over from decree {suspect[h]}, where it differed"
+                    )
+                    for h in carried
+                ] or [
+                    Finding(
+                        decree.decree_number, None, "the recomputed root differs; no single household named"
+                    )
+                ]
+            signature = (
+                self._signature(decree, trusted) if merkle else "none (flat hash, issued before signatures)"
+            )
+            if merkle:
+                findings += self._chain(decree, previous)
+            signature_ok = signature.startswith("valid") if merkle else True
+            results.append(
+                DecreeResult(
+                    decree.decree_number,
+                    ok=recomputed == decree.register_hash and signature_ok and not findings,
+                    hash_kind="merkle" if merkle else "flat",
+                    recorded_hash=decree.register_hash,
+                    recomputed_hash=recomputed,
+                    households=len(register),
+                    signature=signature,
+                    findings=findings,
+                )
+            )
+            previous = decree
+        return results
+
+    def _apply(self, decree: DeterminationIssued, register: dict[str, str]) -> list[Finding]:
+        number = decree.decree_number
+        findings: list[Finding] = []
+        listed = {"registered": set(decree.registered), "corrected": set(decree.corrected),
+                  "deactivated": set(decree.deactivated)}  # fmt: skip
+        seen: dict[str, set[str]] = {k: set() for k in listed}
+        for c in sorted(self.changes.get(number, []), key=lambda c: c.household_id):
+            seen[c.kind].add(c.household_id)
+            if c.household_id not in listed[c.kind]:
+                findings.append(Finding(number, c.household_id, f"a {c.kind} event the decree does not list"))
+            if c.kind == "deactivated":
+                if register.pop(c.household_id, None) is None:
+                    findings.append(
+                        Finding(number, c.household_id, "deactivated but not in the register before")
+                    )
+                continue
+            if c.kind == "corrected" and c.household_id not in register:
+                findings.append(Finding(number, c.household_id, "corrected but not in the register before"))
+            assert c.digest is not None
+            register[c.household_id] = c.digest
+        for kind, ids in listed.items():
+            for household_id in sorted(ids - seen[kind]):
+                findings.append(
+                    Finding(
+                        number,
+                        household_id,
+                        f"the decree lists it as {kind}, but that event is not in the log",
+                    )
+                )
+        if decree.changed_leaves:
+            for household_id, leaf in zip(
+                (*decree.registered, *decree.corrected), decree.changed_leaves, strict=True
+            ):
+                digest = register.get(household_id)
+                if digest is not None and leaf_hash(household_id, digest).hex() != leaf:
+                    findings.append(
+                        Finding(
+                            number,
+                            household_id,
+                            "its snapshot in the log differs from the one the decree put in force",
+                        )
+                    )
+        return findings
+
+    @staticmethod
+    def _signature(decree: DeterminationIssued, trusted: TrustedKeys) -> str:
+        if decree.signature is None:
+            return "missing"
+        key = trusted.keys.get(decree.signature.key_id)
+        if key is None:
+            return f"refused: key {decree.signature.key_id} is not trusted"
+        if not signature_valid(key, decree.signature.value, tree_head_bytes(decree)):
+            return f"refused: does not verify under key {decree.signature.key_id}"
+        return f"valid (key {decree.signature.key_id})"
+
+    @staticmethod
+    def _chain(decree: DeterminationIssued, previous: DeterminationIssued | None) -> list[Finding]:
+        expected = (previous.decree_number, previous.register_hash) if previous else (None, None)
+        if (decree.previous_decree, decree.previous_register_hash) != expected:
+            return [
+                Finding(decree.decree_number, None,
+                        f"chain broken: it names {decree.previous_decree} / {decree.previous_register_hash}, "
+                        f"the log's previous decree is {expected[0]} / {expected[1]}")
+            ]  # fmt: skip
+        return []
+
+
+def _root(register: dict[str, str]) -> str:
+    builder = MerkleRootBuilder()
+    for household_id in sorted(register):
+        builder.add(leaf_hash(household_id, register[household_id]))
+    return builder.root().hex()
+
+
+def _flat(register: dict[str, str]) -> str:
+    hasher = RegisterHasher()
+    for household_id in sorted(register):
+        hasher.update(household_id, register[household_id])
+    return hasher.hexdigest()

@@ -1,0 +1,62 @@
+"""Checking one proof file offline: an inclusion proof or the changes between two decrees, as the
+registry's /decree-proofs routes and the citizens' check hand them out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dtks_audit.signatures import TrustedKeys, signature_valid
+from dtks_contracts.household import Household
+from dtks_contracts.merkle import leaf_hash, root_from_inclusion
+from dtks_contracts.register_hash import household_digest
+from dtks_contracts.tree_head import signed_bytes
+
+
+def _head_problems(document: dict[str, Any], trusted: TrustedKeys) -> list[str]:
+    signature = document.get("signature") or {}
+    key = trusted.keys.get(signature.get("key_id", ""))
+    if key is None:
+        return [f"the tree head is signed by key {signature.get('key_id')!r}, which is not trusted"]
+    if not signature_valid(key, signature.get("value", ""), signed_bytes(document["tree_head"])):
+        return ["the tree head's signature does not verify"]
+    return []
+
+
+def _path_problems(household_id: str, proof: dict[str, Any], head: dict[str, Any]) -> list[str]:
+    if "household" in proof:
+        snapshot = Household.model_validate(proof["household"])
+        if household_digest(snapshot) != proof["household_digest"]:
+            return [f"household {household_id}: the snapshot given does not have the digest given"]
+    leaf = leaf_hash(household_id, proof["household_digest"])
+    try:
+        root = root_from_inclusion(
+            leaf, proof["leaf_index"], head["tree_size"], [bytes.fromhex(h) for h in proof["audit_path"]]
+        )
+    except ValueError as exc:
+        return [f"household {household_id}: {exc}"]
+    if root.hex() != head["register_hash"]:
+        return [f"household {household_id}: the path does not lead to decree {head['decree_number']}'s root"]
+    return []
+
+
+def verify_proof(document: dict[str, Any], trusted: TrustedKeys) -> list[str]:
+    """Every reason the proof fails, or an empty list when it holds."""
+    kind = document.get("format")
+    if kind == "dtks-inclusion-proof-v1":
+        return _head_problems(document, trusted) + _path_problems(
+            document["household_id"], document, document["tree_head"]
+        )
+    if kind == "dtks-decree-changes-proof-v1":
+        old, new = document["from"], document["to"]
+        problems = _head_problems(old, trusted) + _head_problems(new, trusted)
+        for entry in document["entered"] + document["changed"]:
+            problems += _path_problems(entry["household_id"], entry["to"], new["tree_head"])
+        for entry in document["changed"] + document["left"]:
+            problems += _path_problems(entry["household_id"], entry["from"], old["tree_head"])
+        for entry in document["changed"]:
+            if entry["from"]["household_digest"] == entry["to"]["household_digest"]:
+                problems.append(
+                    f"household {entry['household_id']}: listed as changed but its digest is the same"
+                )
+        return problems
+    return [f"not a DTKS proof file (format {kind!r})"]

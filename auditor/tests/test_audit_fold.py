@@ -1,0 +1,119 @@
+"""dtks-audit's fold and checks over records made here (no broker): chain, keys and rotations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from dtks_audit.fold import LogFold
+from dtks_audit.log import Record
+from dtks_audit.signatures import TrustedKeys
+from dtks_contracts.actor import Actor
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.registry import (
+    DecreeKeyActivated,
+    DecreeSignature,
+    DeterminationIssued,
+    HouseholdRegistered,
+    Period,
+    RegisterCounts,
+)
+from dtks_contracts.household import Address, Household, Member
+from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf
+from dtks_contracts.register_hash import register_root_of
+from dtks_contracts.tree_head import key_bytes, key_id, tree_head_bytes
+from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
+from dtks_contracts.vocabulary.roles import Role
+
+WHO = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
+AT = dt.datetime(2027, 1, 5, tzinfo=dt.UTC)
+
+
+def household(i: int) -> Household:
+    head = Member(nik=f"177101410190{i + 1:04d}", name="Siti Aminah", birth_date=dt.date(1990, 1, 1),
+                  sex=Sex.FEMALE, relation_to_head=RelationToHead.HEAD)  # fmt: skip
+    return Household(
+        household_id=f"H-{i}", kk_number=f"177101{i:010d}", address=Address(street=f"Jl. {i}", rt="001", rw="001"),
+        village_code="17.71.01.1001", members=(head,),
+    )  # fmt: skip
+
+
+def public(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes_raw().hex()
+
+
+def signed(decree: DeterminationIssued, key: Ed25519PrivateKey) -> DeterminationIssued:
+    value = key.sign(tree_head_bytes(decree)).hex()
+    return decree.model_copy(
+        update={"signature": DecreeSignature(key_id=key_id(bytes.fromhex(public(key))), value=value)}
+    )
+
+
+def decree(number: str, quarter: int, members: list[Household], registered: list[Household],
+           previous: DeterminationIssued | None) -> DeterminationIssued:  # fmt: skip
+    return DeterminationIssued(
+        decree_number=number, period=Period(year=2027, quarter=quarter), cut_off=AT, issued_at=AT,
+        registered=tuple(str(h.household_id) for h in registered), register_hash=register_root_of(members),
+        hash_algorithm=MERKLE_ALGORITHM, counts=RegisterCounts(households=len(members), people=len(members)),
+        issued_by=WHO, tree_size=len(members), changed_leaves=tuple(decree_leaf(h) for h in registered),
+        previous_decree=previous.decree_number if previous else None,
+        previous_register_hash=previous.register_hash if previous else None,
+    )  # fmt: skip
+
+
+def fold_of(payloads: list[EventPayload]) -> LogFold:
+    fold = LogFold()
+    for offset, p in enumerate(payloads):
+        e = EventEnvelope.new(p, aggregate_version=1, actor=WHO)
+        fold.add(Record("t", 0, offset, e.to_bytes()))
+    return fold
+
+
+def registered(h: Household, number: str) -> HouseholdRegistered:
+    return HouseholdRegistered(
+        household_id=str(h.household_id), decree_number=number, household=h, proposal_id="p"
+    )
+
+
+def test_two_chained_signed_decrees_check_out_and_a_broken_link_is_named() -> None:
+    key = Ed25519PrivateKey.generate()
+    h = [household(i) for i in range(3)]
+    d1 = signed(decree("1/HUK/2027", 1, h[:2], h[:2], None), key)
+    d2 = signed(decree("2/HUK/2027", 2, h, h[2:], d1), key)
+    events: list[EventPayload] = [registered(x, "1/HUK/2027") for x in h[:2]] + [
+        d1,
+        registered(h[2], "2/HUK/2027"),
+        d2,
+    ]
+    results = fold_of(events).check(TrustedKeys.of([public(key)]))
+    assert [(r.decree_number, r.ok) for r in results] == [("1/HUK/2027", True), ("2/HUK/2027", True)]
+
+    broken = signed(d2.model_copy(update={"previous_register_hash": "00" * 32}), key)
+    results = fold_of([*events[:-1], broken]).check(TrustedKeys.of([public(key)]))
+    assert not results[1].ok and "chain broken" in results[1].findings[0].what
+
+
+def test_a_rotation_is_followed_only_when_the_trusted_key_endorsed_it() -> None:
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    old_id, new_id = key_id(bytes.fromhex(public(old))), key_id(bytes.fromhex(public(new)))
+    h = [household(7)]
+    d1 = signed(decree("1/HUK/2027", 1, h, h, None), new)
+    first = DecreeKeyActivated(key_id=old_id, public_key=public(old), activated_at=AT)
+
+    def rotation(endorsement: str | None) -> DecreeKeyActivated:
+        return DecreeKeyActivated(key_id=new_id, public_key=public(new), activated_at=AT + dt.timedelta(days=1),
+                                  previous_key_id=old_id, endorsement=endorsement)  # fmt: skip
+
+    endorsed = rotation(old.sign(key_bytes(new_id, public(new))).hex())
+    results = fold_of([first, endorsed, registered(h[0], "1/HUK/2027"), d1]).check(
+        TrustedKeys.of([public(old)])
+    )
+    assert results[0].ok and results[0].signature == f"valid (key {new_id})"
+
+    forged = rotation(Ed25519PrivateKey.generate().sign(key_bytes(new_id, public(new))).hex())
+    results = fold_of([first, forged, registered(h[0], "1/HUK/2027"), d1]).check(
+        TrustedKeys.of([public(old)])
+    )
+    assert not results[0].ok and results[0].signature.startswith("refused")

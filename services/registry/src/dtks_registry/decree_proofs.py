@@ -1,0 +1,139 @@
+"""Proofs about decrees, for anyone to check offline against the Ministry's public key.
+
+Inclusion: a household's leaf, its position and the audit path to the decree's Merkle root, with
+the signed tree head. What changed between two decrees: every household that entered, changed or
+left, each with inclusion proofs in the decree(s) it is in, so each listed change is proven; that the
+list is complete is checked by whoever holds the earlier register (apply it, compare the later root),
+as dtks-audit does. Decrees issued before the Merkle root (flat hash) have no proofs.
+
+A decree's tree is built once per process from the decree's rows and kept (a decree never changes),
+so proofs after the first are a dictionary look-up and a few dozen hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+
+from dtks_contracts.events.registry import DeterminationIssued
+from dtks_contracts.merkle import MerkleTree, leaf_hash
+from dtks_contracts.tree_head import tree_head
+from dtks_registry.adapters.register import AS_OF_SQL
+from dtks_runtime.errors import DomainError
+
+INCLUSION_FORMAT: Final = "dtks-inclusion-proof-v1"
+CHANGES_FORMAT: Final = "dtks-decree-changes-proof-v1"
+
+
+@dataclass(frozen=True)
+class DecreeTree:
+    decree: DeterminationIssued
+    household_ids: list[str]
+    digests: list[str]
+    tree: MerkleTree
+
+    def index_of(self, household_id: str) -> int | None:
+        i = bisect.bisect_left(self.household_ids, household_id)
+        return i if i < len(self.household_ids) and self.household_ids[i] == household_id else None
+
+    def head(self) -> dict[str, Any]:
+        signature = self.decree.signature
+        return {
+            "tree_head": tree_head(self.decree),
+            "signature": signature.model_dump(mode="json") if signature else None,
+        }
+
+    def inclusion(self, household_id: str) -> dict[str, Any]:
+        index = self.index_of(household_id)
+        if index is None:
+            # No leaf, so no path exists: a proof for a household outside the decree cannot be made.
+            raise DomainError(
+                "household_not_in_decree",
+                f"Household {household_id} is not in the register of decree {self.decree.decree_number}, "
+                "so there is nothing to prove; check the decree number or the household id.",
+            )
+        return {
+            "format": INCLUSION_FORMAT,
+            **self.head(),
+            "household_id": household_id,
+            "household_digest": self.digests[index],
+            "leaf_index": index,
+            "audit_path": [h.hex() for h in self.tree.inclusion_proof(index)],
+        }
+
+
+class DecreeTrees:
+    """The trees of the last few decrees asked about (one national tree is about 100 MB at 1.5 M
+    households... so few are kept)."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self._trees: OrderedDict[str, DecreeTree] = OrderedDict()
+        self._keep = keep
+        self._lock = asyncio.Lock()
+
+    async def get(self, conn: asyncpg.Connection, decree_number: str) -> DecreeTree:
+        async with self._lock:  # one build at a time; the others wait and then find it
+            tree = self._trees.get(decree_number)
+            if tree is None:
+                tree = await load_tree(conn, decree_number)
+                self._trees[decree_number] = tree
+                while len(self._trees) > self._keep:
+                    self._trees.popitem(last=False)
+            self._trees.move_to_end(decree_number)
+            return tree
+
+
+async def load_tree(conn: asyncpg.Connection, decree_number: str) -> DecreeTree:
+    payload = await conn.fetchval(
+        "SELECT payload::text FROM determinations WHERE decree_number = $1", decree_number
+    )
+    if payload is None:
+        raise DomainError("decree_not_found", f"No decree numbered {decree_number} has been issued.")
+    decree = DeterminationIssued.model_validate_json(payload)
+    if decree.signature is None or decree.tree_size is None:
+        raise DomainError(
+            "decree_without_merkle_root",
+            f"Decree {decree_number} was issued with the flat register hash, before Merkle roots; it "
+            "can be checked by recomputing that hash over its register (dtks-audit does), not by proofs.",
+        )
+    rows = await conn.fetch(
+        f"SELECT household_id, digest FROM ({AS_OF_SQL}) r ORDER BY household_id", decree_number
+    )
+    ids = [r["household_id"] for r in rows]
+    digests = [r["digest"] for r in rows]
+    tree = MerkleTree([leaf_hash(i, d) for i, d in zip(ids, digests, strict=True)])
+    if tree.root().hex() != decree.register_hash:
+        # The rows answering proofs are not the decree's register: never hand out a proof from them.
+        raise DomainError(
+            "register_differs_from_decree",
+            f"The register held for decree {decree_number} does not give its signed root; run the "
+            "registry's verify (dtks-replay verify) to find the altered households.",
+        )
+    return DecreeTree(decree, ids, digests, tree)
+
+
+def changes(old: DecreeTree, new: DecreeTree) -> dict[str, Any]:
+    """What entered, changed and left between two decrees, each change with its inclusion proofs."""
+    before = dict(zip(old.household_ids, old.digests, strict=True))
+    after = dict(zip(new.household_ids, new.digests, strict=True))
+    entered = sorted(after.keys() - before.keys())
+    left = sorted(before.keys() - after.keys())
+    changed = sorted(h for h in before.keys() & after.keys() if before[h] != after[h])
+
+    def path(tree: DecreeTree, household_id: str) -> dict[str, Any]:
+        proof = tree.inclusion(household_id)
+        return {k: proof[k] for k in ("household_digest", "leaf_index", "audit_path")}
+
+    return {
+        "format": CHANGES_FORMAT,
+        "from": old.head(),
+        "to": new.head(),
+        "entered": [{"household_id": h, "to": path(new, h)} for h in entered],
+        "changed": [{"household_id": h, "from": path(old, h), "to": path(new, h)} for h in changed],
+        "left": [{"household_id": h, "from": path(old, h)} for h in left],
+    }
