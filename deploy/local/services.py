@@ -38,6 +38,8 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "verification": ("dtks-verification", "DTKS_VERIFICATION_PORT", 8002),
     "registry": ("dtks-registry", "DTKS_REGISTRY_PORT", 8003),
     "notification": ("dtks-notification", "DTKS_NOTIFICATION_PORT", 8004),
+    # The DCI Social Registry adapter: after the registry, whose HTTP API it reads.
+    "dci": ("dtks-dci", "DTKS_DCI_PORT", 8006),
     # The operator console: last, since its pages call the services above.
     "console": ("dtks-console", "DTKS_CONSOLE_PORT", 8090),
 }
@@ -153,6 +155,7 @@ def start(state: Path, only: list[str]) -> None:
         env.setdefault("DTKS_CIVIL_REGISTRY_URL", f"http://127.0.0.1:{port_of('civil-registry')}")
         env.setdefault("DTKS_PROPOSAL_URL", f"http://127.0.0.1:{port_of('proposal')}")
         env.setdefault("DTKS_VERIFICATION_URL", f"http://127.0.0.1:{port_of('verification')}")
+        env.setdefault("DTKS_REGISTRY_URL", f"http://127.0.0.1:{port_of('registry')}")
         if env.get("DTKS_ENV") != "production":  # the demo's and the tests' webhook receivers are local
             env.setdefault("DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS", "true")
         with open(folder / f"{name}.log", "ab") as out:

@@ -1,0 +1,243 @@
+"""The standard's endpoints. Each takes the envelope through the same gate (:func:`receive`):
+bearer token of an agency, the pinned schema, sender, signature, then replay and staleness; what
+fails there is answered with the standard's ``HttpErrorResponse`` and an ``err.*`` or header
+``rjct.*`` code, and every exchange is logged (``dci_exchanges``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from dtks_contracts.vocabulary.roles import Role
+from dtks_dci import search, standard
+from dtks_dci.adapters.registry import RegistryClient
+from dtks_dci.domain import envelope as env
+from dtks_dci.domain.envelope import DciError
+from dtks_dci.domain.grants import Grant
+from dtks_dci.domain.records import FieldGrant
+from dtks_dci.domain.signing import SignatureError, SigningKey, verify
+from dtks_dci.settings import DciSettings
+from dtks_runtime.auth.deps import authenticate, bearer_token, require_role
+from dtks_runtime.auth.principal import Principal
+from dtks_runtime.problems import Problem
+from dtks_runtime.service import ServiceRuntime
+
+router = APIRouter()
+
+SYNC_SEARCH = "/registry/sync/search"
+SEARCH = "/registry/search"
+SUBSCRIBE = "/registry/subscribe"
+UNSUBSCRIBE = "/registry/unsubscribe"
+TXN_STATUS = "/registry/txn/status"
+SYNC_TXN_STATUS = "/registry/sync/txn/status"
+
+
+@dataclass
+class Incoming:
+    path: str
+    principal: Principal
+    grant: Grant
+    header: dict[str, Any]
+    message: dict[str, Any]
+    log: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    body: dict[str, Any]
+    outcome: str
+    records: int = 0
+    status: int = 200
+    correlation_id: str | None = None
+
+
+def agency_of(principal: Principal) -> str:
+    """An agency's client id: its service account is ``service-account-<client>`` at the provider."""
+    name = principal.name or ""
+    return name.removeprefix("service-account-") if name.startswith("service-account-") else principal.subject
+
+
+def _settings(request: Request) -> DciSettings:
+    settings: DciSettings = request.app.state.dci_settings
+    return settings
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
+    settings = _settings(request)
+    try:
+        principal = await authenticate(
+            request.app.state.tokens, bearer_token(request.headers.get("authorization"))
+        )
+    except Problem as exc:
+        raise DciError(
+            "err.request.unauthorized", "Send your agency's bearer token (client credentials)."
+        ) from exc
+    if principal.role is not Role.AGENCY:
+        raise DciError("err.request.forbidden", "Only partner agencies use the DCI interface.")
+    agency = agency_of(principal)
+    log["agency"] = agency
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DciError("err.request.bad", "The body is not JSON.") from exc
+    found = standard.problems(path, body)
+    if found:
+        raise DciError("err.request.bad", "The envelope does not follow the DCI Social Registry API 1.0.0: "
+                       + "; ".join(p[:200] for p in found[:5]))  # fmt: skip
+    header, message = body["header"], body["message"]
+    log.update(sender_id=header["sender_id"], message_id=header["message_id"], action=header["action"],
+               transaction_id=message.get("transaction_id"))  # fmt: skip
+    if header.get("is_msg_encrypted") or "ciphertext" in message:
+        raise DciError(
+            "err.encryption.invalid",
+            "Encrypted messages are not accepted; send the message in clear over TLS.",
+        )
+    if header["sender_id"] != agency:
+        raise DciError("err.sender_id.invalid", f"sender_id must be your agency's client id, {agency}.")
+    if header.get("receiver_id") not in (None, settings.dci_registry_id):
+        raise DciError("err.receiver_id.invalid", f"This registry is {settings.dci_registry_id}.")
+    if header.get("version") not in (None, standard.STANDARD_VERSION):
+        raise DciError(
+            "err.version.not_supported", f"This registry speaks version {standard.STANDARD_VERSION}."
+        )
+    keys = request.app.state.sender_keys.get(agency, {})
+    try:
+        verify(body.get("signature"), header, message, keys)
+    except SignatureError as exc:
+        raise DciError(f"err.signature.{exc.kind}", exc.why) from exc
+    sent = env.parse_timestamp(header["message_ts"])
+    age = (env.now() - sent).total_seconds()
+    if age > settings.dci_message_max_age_seconds or -age > settings.dci_message_max_skew_seconds:
+        raise DciError(
+            env.MESSAGE_TS_INVALID, "message_ts is too old or in the future; send a fresh message."
+        )
+    async with _runtime(request).unit_of_work() as uow:
+        fresh = await uow.conn.fetchval(
+            """INSERT INTO dci_messages (sender_id, message_id, message_ts) VALUES ($1, $2, $3)
+               ON CONFLICT DO NOTHING RETURNING true""",
+            header["sender_id"], header["message_id"], sent,
+        )  # fmt: skip
+    if not fresh:
+        raise DciError(env.MESSAGE_ID_DUPLICATE, "This message_id was received before; a replay is refused.")
+    grant = Grant(
+        agency, principal.region, tuple(principal.programs), FieldGrant.of(settings.fields_of(agency))
+    )
+    return Incoming(path, principal, grant, header, message, log)
+
+
+async def _log(request: Request, path: str, log: dict[str, Any], status: int, outcome: str, records: int,
+               detail: str | None = None) -> None:  # fmt: skip
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO dci_exchanges (direction, path, agency, sender_id, message_id, transaction_id,
+                   correlation_id, action, http_status, outcome, records, detail)
+               VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+            path, log.get("agency"), log.get("sender_id"), log.get("message_id"), log.get("transaction_id"),
+            log.get("correlation_id"), log.get("action"), status, outcome, records, detail,
+        )  # fmt: skip
+
+
+async def handle(
+    request: Request, path: str, handler: Callable[[Request, Incoming], Awaitable[Outcome]]
+) -> JSONResponse:
+    log: dict[str, Any] = {}
+    try:
+        incoming = await receive(request, path, log)
+        done = await handler(request, incoming)
+    except DciError as exc:
+        status = request.app.state.error_statuses.get(exc.code, 400)
+        await _log(request, path, log, status, exc.code, 0, exc.detail[:500])
+        raise
+    log["correlation_id"] = done.correlation_id
+    await _log(request, path, log, done.status, done.outcome, done.records)
+    return JSONResponse(done.body, status_code=done.status)
+
+
+def signed(request: Request, header: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    key: SigningKey = request.app.state.signing_key
+    return {"signature": key.sign(header["sender_id"], header, message), "header": header, "message": message}
+
+
+def callback_envelope(
+    request: Request, action: str, receiver: str, message: dict[str, Any], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    header = env.callback_header(
+        action=action, sender_id=_settings(request).dci_registry_id, receiver_id=receiver,
+        total_count=len(items), completed_count=sum(1 for i in items if i.get("status") in (env.SUCCEEDED, env.REJECTED)),
+    )  # fmt: skip
+    return signed(request, header, message)
+
+
+def _registry(request: Request) -> RegistryClient:
+    client: RegistryClient = request.app.state.registry
+    return client
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+async def _sync_search(request: Request, incoming: Incoming) -> Outcome:
+    items = await search.answer(
+        incoming.message, incoming.grant, _registry(request), _settings(request).dci_max_matches
+    )
+    correlation_id = env.new_id()
+    message = {"transaction_id": incoming.message["transaction_id"], "correlation_id": correlation_id,
+               "search_response": items}  # fmt: skip
+    body = callback_envelope(request, "on-search", incoming.header["sender_id"], message, items)
+    records = sum(len(i.get("data", {}).get("reg_records", [])) for i in items)
+    outcome = ",".join(sorted({i.get("status_reason_code", i["status"]) for i in items}))
+    return Outcome(body, outcome, records, correlation_id=correlation_id)
+
+
+@router.post(
+    SYNC_SEARCH, tags=["DCI sync"], summary="Search the register, answered at once (on-search envelope)"
+)
+async def sync_search(request: Request) -> JSONResponse:
+    return await handle(request, SYNC_SEARCH, _sync_search)
+
+
+# --- published key and the auditors' log -------------------------------------------------------
+
+
+@router.get(
+    "/.well-known/jwks.json", tags=["DCI keys"], summary="The public key our envelopes are signed with"
+)
+async def jwks(request: Request) -> dict[str, Any]:
+    key: SigningKey = request.app.state.signing_key
+    return {"keys": [key.jwk()]}
+
+
+@router.get("/exchanges", tags=["audit"], summary="The DCI exchange log, newest first (auditor)")
+async def exchanges(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(Role.AUDITOR))],
+    agency: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT * FROM dci_exchanges WHERE ($1::text IS NULL OR agency = $1)
+               ORDER BY id DESC LIMIT $2""",
+            agency, max(1, min(limit, 1000)),
+        )  # fmt: skip
+    return {
+        "exchanges": [
+            {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in dict(r).items()}
+            for r in rows
+        ]
+    }
