@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -241,3 +242,125 @@ async def exchanges(
             for r in rows
         ]
     }
+
+
+# --- asynchronous calls ------------------------------------------------------------------------
+
+
+def _callback_uri(request: Request, incoming: Incoming) -> str:
+    uri = incoming.header.get("sender_uri")
+    if not uri:
+        raise DciError(
+            "err.sender_uri.invalid", "An asynchronous call needs header.sender_uri, where the answer goes."
+        )
+    parsed = urlsplit(uri)
+    schemes = ("https",) if _settings(request).production else ("https", "http")
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise DciError(
+            "err.sender_uri.invalid", f"sender_uri must be an absolute {' or '.join(schemes)} URL."
+        )
+    return str(uri)
+
+
+async def _take(request: Request, incoming: Incoming, kind: str, reference_ids: list[str],
+                response: dict[str, Any] | None = None, status: str = env.RECEIVED) -> str:  # fmt: skip
+    """Record an asynchronous transaction (answered later by the callback worker) and its id."""
+    uri = _callback_uri(request, incoming)
+    correlation_id = env.new_id()
+    async with _runtime(request).unit_of_work() as uow:
+        await uow.conn.execute(
+            """INSERT INTO dci_transactions (correlation_id, kind, agency, transaction_id, reference_ids,
+                   grant_json, request, callback_uri, status, response)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+            correlation_id, kind, incoming.grant.agency, incoming.message["transaction_id"], reference_ids,
+            json.dumps(incoming.grant.as_json()), json.dumps(incoming.message), uri, status,
+            None if response is None else json.dumps(response),
+        )  # fmt: skip
+    return correlation_id
+
+
+async def _async_search(request: Request, incoming: Incoming) -> Outcome:
+    refs = [i["reference_id"] for i in incoming.message["search_request"]]
+    correlation_id = await _take(request, incoming, "search", refs)
+    return Outcome(env.ack(correlation_id), "ACK", correlation_id=correlation_id)
+
+
+@router.post(
+    SEARCH, tags=["DCI async"], summary="Search the register; the result goes to sender_uri (on-search)"
+)
+async def async_search(request: Request) -> JSONResponse:
+    return await handle(request, SEARCH, _async_search)
+
+
+# --- transaction status ------------------------------------------------------------------------
+
+
+async def txn_status_message(request: Request, incoming: Incoming) -> dict[str, Any]:
+    """A ``TxnStatusResponse`` for the agency's own transaction named by the request."""
+    asked = incoming.message["txnstatus_request"]
+    kind, attribute, value = asked["txn_type"], asked["attribute_type"], asked["attribute_value"]
+    runtime = _runtime(request)
+    assert runtime.pool is not None
+    column = {"transaction_id": "transaction_id = $3", "correlation_id": "correlation_id = $3",
+              "reference_id_list": "reference_ids && $3::text[]"}[attribute]  # fmt: skip
+    wanted = value if attribute == "reference_id_list" else str(value)
+    if attribute == "reference_id_list" and not isinstance(value, list):
+        wanted = [str(value)]
+    async with runtime.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            f"""SELECT * FROM dci_transactions WHERE agency = $1 AND kind = $2 AND {column}
+                ORDER BY created_at DESC LIMIT 1""",
+            incoming.grant.agency, kind, wanted,
+        )  # fmt: skip
+    if row is None:
+        status: dict[str, Any] = {
+            "transaction_id": str(value) if attribute == "transaction_id" else incoming.message["transaction_id"],
+            "correlation_id": str(value) if attribute == "correlation_id" else "",
+            "search_response": [{"reference_id": asked["reference_id"], "timestamp": env.timestamp(),
+                                 "status": env.REJECTED, "status_reason_code": "rjct.reference_id.invalid",
+                                 "status_reason_message": "No transaction of your agency matches."}],
+        }  # fmt: skip
+    elif row["response"] is not None:
+        status = json.loads(row["response"])
+        if "search_response" not in status:  # subscribe/unsubscribe results, told in search_response's shape
+            items = status.get("subscribe_response") or [
+                {"reference_id": asked["reference_id"], "status": status.get("status", env.SUCCEEDED)}
+            ]
+            status = {"transaction_id": row["transaction_id"], "correlation_id": row["correlation_id"],
+                      "search_response": [{"reference_id": i["reference_id"], "timestamp": env.timestamp(),
+                                           "status": i["status"]} for i in items]}  # fmt: skip
+    else:
+        status = {"transaction_id": row["transaction_id"], "correlation_id": row["correlation_id"],
+                  "search_response": [{"reference_id": r, "timestamp": env.timestamp(), "status": env.PENDING}
+                                      for r in row["reference_ids"]]}  # fmt: skip
+    return {"transaction_id": incoming.message["transaction_id"], "correlation_id": env.new_id(),
+            "txnstatus_response": {"txn_type": kind, "txn_status": status}}  # fmt: skip
+
+
+async def _sync_txn_status(request: Request, incoming: Incoming) -> Outcome:
+    message = await txn_status_message(request, incoming)
+    body = callback_envelope(
+        request, "txn-on-status", incoming.header["sender_id"], message, [{"status": env.SUCCEEDED}]
+    )
+    return Outcome(body, "succ", correlation_id=message["correlation_id"])
+
+
+async def _async_txn_status(request: Request, incoming: Incoming) -> Outcome:
+    message = await txn_status_message(request, incoming)
+    ref = incoming.message["txnstatus_request"]["reference_id"]
+    correlation_id = await _take(request, incoming, "txn-status", [ref], message, env.SUCCEEDED)
+    return Outcome(env.ack(correlation_id), "ACK", correlation_id=correlation_id)
+
+
+@router.post(
+    SYNC_TXN_STATUS, tags=["DCI sync"], summary="The status of an earlier transaction, answered at once"
+)
+async def sync_txn_status(request: Request) -> JSONResponse:
+    return await handle(request, SYNC_TXN_STATUS, _sync_txn_status)
+
+
+@router.post(
+    TXN_STATUS, tags=["DCI async"], summary="The status of an earlier transaction, sent to sender_uri"
+)
+async def async_txn_status(request: Request) -> JSONResponse:
+    return await handle(request, TXN_STATUS, _async_txn_status)

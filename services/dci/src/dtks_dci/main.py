@@ -21,12 +21,14 @@ from fastapi.responses import JSONResponse
 from dtks_dci.adapters.registry import RegistryClient, TokenSource
 from dtks_dci.adapters.schema import MIGRATIONS
 from dtks_dci.api import router
+from dtks_dci.callbacks import CallbackWorker
 from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
 from dtks_dci.settings import DciSettings
 from dtks_runtime.errors import status_of
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
+CALLBACK_TASK = "dci-callbacks"
 # Header-level rejections answered in the standard's HttpErrorResponse beside the err.* codes.
 STATUSES = {**ERROR_STATUSES, "rjct.message_id.duplicate": 409, "rjct.message_ts.invalid": 400}
 DESCRIPTION = """The register for partner agencies that speak the Digital Convergence Initiative's
@@ -46,7 +48,14 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
                                  limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))  # fmt: skip
         runtime.on_stop(http.aclose)
         app.state.http = http
-        app.state.registry = RegistryClient(settings.registry_url, TokenSource(settings, http), http)
+        registry = RegistryClient(settings.registry_url, TokenSource(settings, http), http)
+        app.state.registry = registry
+        assert runtime.pool is not None
+        worker = CallbackWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
+                                settings.dci_max_matches, settings.dci_callback_max_attempts,
+                                settings.dci_worker_poll_seconds)  # fmt: skip
+        worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
+        runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
 
     app = create_app(runtime, title="DTKS DCI Social Registry adapter", description=DESCRIPTION,
                      on_started=started, error_statuses=STATUSES)  # fmt: skip

@@ -96,3 +96,37 @@ def assert_valid(path: str, body: Any, part: standard.Part = "request") -> None:
 def assert_http_error(body: Any) -> None:
     found = standard.problems("", body, "http_error")
     assert not found, found
+
+
+class CallbackReceiver:
+    """An agency's ``on-*`` endpoints on a free local port: every body POSTed to it, by path."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, Any]] = []
+        self.url = ""
+        self._runner: Any = None
+
+    async def start(self) -> CallbackReceiver:
+        from aiohttp import web
+
+        async def take(request: web.Request) -> web.Response:
+            self.received.append((request.path, await request.json()))
+            return web.json_response(
+                {"message": {"ack_status": "ACK", "timestamp": env.timestamp(), "correlation_id": "x"}}
+            )
+
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", take)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    def bodies(self, path: str) -> list[Any]:
+        return [body for p, body in self.received if p == path]
