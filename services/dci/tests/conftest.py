@@ -7,17 +7,14 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
-import httpx
 import pytest
 
 from dtks_contracts.vocabulary.programs import Program
-from dtks_contracts.vocabulary.roles import Role
 from dtks_dci.domain.signing import SigningKey
-from dtks_dci.testing import AGENCY, HOUSEHOLDS, NARROW, Dci, new_agency_key, public_b64
-from dtks_registry.testing import acceptance, ago, make_household, produce
+from dtks_dci.testing import AGENCY, HOUSEHOLDS, NARROW, Dci, new_agency_key, public_b64, register
+from dtks_registry.testing import ago, make_household
 from dtks_runtime.local_system import LocalSystem, prepare
-from dtks_runtime.testing import Infra, wait_until
+from dtks_runtime.testing import Infra
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES_SCRIPT = ROOT / "deploy" / "local" / "services.py"
@@ -49,26 +46,7 @@ async def dci(
     dci_system: LocalSystem, infra: Infra, dci_keys: tuple[SigningKey, SigningKey]
 ) -> AsyncIterator[Dci]:
     system = dci_system
-    prefix = system.env["DTKS_TOPIC_PREFIX"]
     households = [make_household(i, programs=(Program.PKH,)) for i in range(HOUSEHOLDS)]
-    await produce(infra.kafka_bootstrap, prefix, [
-        acceptance(f"prop-dci-{i}", accepted_at=ago(2), household=h, programs=[Program.PKH]) for i, h in enumerate(households)
-    ])  # fmt: skip
-    database = system.env["DTKS_DATABASE_NAME"].replace("{service}", "registry")
-    conn = await asyncpg.connect(infra.database_url.rsplit("/", 1)[0] + "/" + database)
-    try:
-
-        async def projected() -> bool:
-            return int(await conn.fetchval("SELECT count(*) FROM candidates")) >= HOUSEHOLDS
-
-        await wait_until(projected, what="acceptances projected", within=90)
-    finally:
-        await conn.close()
-    async with httpx.AsyncClient(base_url=system.urls["registry"], timeout=60) as client:
-        body = {"decree_number": "1/HUK/2027", "period": "2027-01", "cutoff": ago(1).isoformat()}
-        issued = await client.post(
-            "/determinations", json=body, headers=system.headers(Role.MINISTRY_DETERMINER, "ID")
-        )
-        assert issued.status_code == 201, issued.text
+    await register(system, infra, households, "1/HUK/2027", "2027-01", accepted_at=ago(2), cutoff=ago(1))
     key, narrow = dci_keys
     yield Dci(system, system.urls["dci"], key, narrow, households)

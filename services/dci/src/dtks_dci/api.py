@@ -15,14 +15,17 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from dtks_contracts.regions import contains
 from dtks_contracts.vocabulary.roles import Role
 from dtks_dci import search, standard
 from dtks_dci.adapters.registry import RegistryClient
 from dtks_dci.domain import envelope as env
+from dtks_dci.domain import locale as lang
 from dtks_dci.domain.envelope import DciError
 from dtks_dci.domain.grants import Grant
 from dtks_dci.domain.records import FieldGrant
 from dtks_dci.domain.signing import SignatureError, SigningKey, verify
+from dtks_dci.domain.subscriptions import query_json, read_subscription
 from dtks_dci.settings import DciSettings
 from dtks_runtime.auth.deps import authenticate, bearer_token, require_role
 from dtks_runtime.auth.principal import Principal
@@ -364,3 +367,113 @@ async def sync_txn_status(request: Request) -> JSONResponse:
 )
 async def async_txn_status(request: Request) -> JSONResponse:
     return await handle(request, TXN_STATUS, _async_txn_status)
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+
+
+async def _subscribe(request: Request, incoming: Incoming) -> Outcome:
+    grant = incoming.grant
+    items: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
+    uri = _callback_uri(request, incoming)
+    for item in incoming.message["subscribe_request"]:
+        base = {
+            "reference_id": item["reference_id"],
+            "timestamp": env.timestamp(),
+            "locale": lang.chosen(item.get("locale")),
+        }
+        criteria = item["subscribe_criteria"]
+        try:
+            if item["reference_id"] in seen:
+                raise env.Rejection(
+                    env.REFERENCE_ID_DUPLICATE, "This reference_id appears earlier in the same message."
+                )
+            seen.add(item["reference_id"])
+            query, _ = read_subscription(criteria)
+            if query.region is not None and not contains(grant.region, query.region):
+                raise env.Rejection(
+                    env.NOTIFY_DETAILS_INVALID, f"Region {query.region} is outside your agency's grant."
+                )
+            if query.program is not None and grant.programs and query.program not in grant.programs:
+                raise env.Rejection(
+                    env.NOTIFY_DETAILS_INVALID, f"Your agency is not granted {query.program}."
+                )
+        except env.Rejection as refused:
+            items.append({**base, "status": env.REJECTED, "status_reason_code": refused.reason_code,
+                          "status_reason_message": lang.message(refused.reason_code, refused.message, base["locale"])})  # fmt: skip
+            continue
+        code = env.new_id()
+        info = {"code": code, "status": "subscribe", "timestamp": env.timestamp(), "reg_event_type": criteria["reg_event_type"],
+                "filter_type": criteria.get("filter_type", "expression"), "filter": criteria["filter"],
+                "notify_record_type": criteria["notify_record_type"]}  # fmt: skip
+        items.append({**base, "status": env.SUCCEEDED, "subscriptions": [info]})
+        rows.append((code, grant.agency, item["reference_id"], json.dumps(grant.as_json()), json.dumps(criteria),
+                     json.dumps(query_json(query)), uri))  # fmt: skip
+    correlation_id = env.new_id()
+    response = {
+        "transaction_id": incoming.message["transaction_id"],
+        "correlation_id": correlation_id,
+        "subscribe_response": items,
+    }
+    async with _runtime(request).unit_of_work() as uow:
+        await uow.conn.executemany(
+            """INSERT INTO dci_subscriptions (code, agency, reference_id, grant_json, criteria, query, callback_uri)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            rows,
+        )
+        await uow.conn.execute(
+            """INSERT INTO dci_transactions (correlation_id, kind, agency, transaction_id, reference_ids, grant_json,
+                   request, callback_uri, status, response) VALUES ($1, 'subscribe', $2, $3, $4, $5, $6, $7, 'succ', $8)""",
+            correlation_id, grant.agency, incoming.message["transaction_id"], sorted(seen), json.dumps(grant.as_json()),
+            json.dumps(incoming.message), uri, json.dumps(response),
+        )  # fmt: skip
+    return Outcome(env.ack(correlation_id), "ACK", correlation_id=correlation_id)
+
+
+@router.post(
+    SUBSCRIBE, tags=["DCI async"], summary="Subscribe to the register's changes at each decree (notify)"
+)
+async def subscribe(request: Request) -> JSONResponse:
+    return await handle(request, SUBSCRIBE, _subscribe)
+
+
+async def _unsubscribe(request: Request, incoming: Incoming) -> Outcome:
+    codes = list(dict.fromkeys(incoming.message["subscription_codes"]))
+    uri = _callback_uri(request, incoming)
+    correlation_id = env.new_id()
+    async with _runtime(request).unit_of_work() as uow:
+        found = {r["code"]: r["status"] for r in await uow.conn.fetch(
+            "SELECT code, status FROM dci_subscriptions WHERE agency = $1 AND code = ANY($2::text[]) FOR UPDATE",
+            incoming.grant.agency, codes)}  # fmt: skip
+        response: dict[str, Any] = {"transaction_id": incoming.message["transaction_id"], "correlation_id": correlation_id,
+                                    "timestamp": env.timestamp()}  # fmt: skip
+        unknown = [c for c in codes if c not in found]
+        ended = [c for c in codes if found.get(c) == "unsubscribe"]
+        if unknown or ended or not codes:
+            # All or nothing: a list with a code that is not the agency's changes none of them.
+            reason = env.SUBSCRIPTION_CODE_INVALID if unknown or not codes else env.ALREADY_UNSUBSCRIBED
+            response.update(status=env.REJECTED, status_reason_code=reason,
+                            status_reason_message=f"Unknown: {', '.join(unknown) or '-'}; already ended: {', '.join(ended) or '-'}.")  # fmt: skip
+        else:
+            await uow.conn.execute(
+                "UPDATE dci_subscriptions SET status = 'unsubscribe', ended_at = now() WHERE code = ANY($1::text[])",
+                codes,
+            )
+            response.update(
+                status=env.SUCCEEDED,
+                subscription_status=[{"code": c, "status": "unsubscribe"} for c in codes],
+            )
+        await uow.conn.execute(
+            """INSERT INTO dci_transactions (correlation_id, kind, agency, transaction_id, grant_json, request,
+                   callback_uri, status, response) VALUES ($1, 'unsubscribe', $2, $3, $4, $5, $6, $7, $8)""",
+            correlation_id, incoming.grant.agency, incoming.message["transaction_id"], json.dumps(incoming.grant.as_json()),
+            json.dumps(incoming.message), uri, response["status"], json.dumps(response),
+        )  # fmt: skip
+    return Outcome(env.ack(correlation_id), "ACK", correlation_id=correlation_id)
+
+
+@router.post(UNSUBSCRIBE, tags=["DCI async"], summary="End subscriptions (on-unsubscribe to sender_uri)")
+async def unsubscribe(request: Request) -> JSONResponse:
+    return await handle(request, UNSUBSCRIBE, _unsubscribe)

@@ -18,17 +18,22 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from dtks_contracts.topics import REGISTRY_EVENTS
 from dtks_dci.adapters.registry import RegistryClient, TokenSource
 from dtks_dci.adapters.schema import MIGRATIONS
 from dtks_dci.api import router
 from dtks_dci.callbacks import CallbackWorker
 from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
+from dtks_dci.notify import NotifyWorker, on_registry_event
 from dtks_dci.settings import DciSettings
+from dtks_runtime.consumer import per_event
 from dtks_runtime.errors import status_of
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 CALLBACK_TASK = "dci-callbacks"
+NOTIFY_TASK = "dci-notify"
+DECREES_CONSUMER = "dci-decrees"
 # Header-level rejections answered in the standard's HttpErrorResponse beside the err.* codes.
 STATUSES = {**ERROR_STATUSES, "rjct.message_id.duplicate": 409, "rjct.message_ts.invalid": 400}
 DESCRIPTION = """The register for partner agencies that speak the Digital Convergence Initiative's
@@ -41,6 +46,10 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
     settings = settings or DciSettings()
     runtime = ServiceRuntime(service="dci", settings=settings)
     runtime.add_migrations("dci", MIGRATIONS)
+    # The decrees, to notify subscribers; provenance verified, as what it triggers leaves the system.
+    runtime.add_consumer(
+        DECREES_CONSUMER, [REGISTRY_EVENTS.name], per_event(on_registry_event), verify_provenance=True
+    )
     signing_key = settings.signing_key()  # refuses to start in production without a key
 
     async def started(runtime: ServiceRuntime) -> None:
@@ -56,6 +65,10 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
                                 settings.dci_worker_poll_seconds)  # fmt: skip
         worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
         runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
+        notifier = NotifyWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
+                                settings.dci_callback_max_attempts, settings.dci_worker_poll_seconds)  # fmt: skip
+        notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
+        runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)
 
     app = create_app(runtime, title="DTKS DCI Social Registry adapter", description=DESCRIPTION,
                      on_started=started, error_statuses=STATUSES)  # fmt: skip

@@ -4,6 +4,7 @@ and the checks of every exchange against the pinned OpenAPI document (not this s
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -130,3 +131,39 @@ class CallbackReceiver:
 
     def bodies(self, path: str) -> list[Any]:
         return [body for p, body in self.received if p == path]
+
+
+async def register(
+    system: LocalSystem, infra: Any, households: list[Any], decree: str, period: str, *,
+    accepted_at: dt.datetime, cutoff: dt.datetime,
+) -> None:  # fmt: skip
+    """Put ``households`` into the register of ``system``'s registry: the Ministry's acceptances on
+    the verification topic (as its relay would send them), then a decree over them."""
+    import asyncpg
+    import httpx
+
+    from dtks_contracts.vocabulary.programs import Program
+    from dtks_registry.testing import acceptance, produce
+    from dtks_runtime.testing import wait_until
+
+    database = system.env["DTKS_DATABASE_NAME"].replace("{service}", "registry")
+    conn = await asyncpg.connect(infra.database_url.rsplit("/", 1)[0] + "/" + database)
+    try:
+        before = int(await conn.fetchval("SELECT count(*) FROM candidates"))
+        await produce(infra.kafka_bootstrap, system.env["DTKS_TOPIC_PREFIX"], [
+            acceptance(f"prop-{h.kk_number}", accepted_at=accepted_at, household=h, programs=[Program.PKH])
+            for h in households
+        ])  # fmt: skip
+
+        async def projected() -> bool:
+            return int(await conn.fetchval("SELECT count(*) FROM candidates")) >= before + len(households)
+
+        await wait_until(projected, what="acceptances projected", within=120)
+    finally:
+        await conn.close()
+    async with httpx.AsyncClient(base_url=system.urls["registry"], timeout=600) as client:
+        body = {"decree_number": decree, "period": period, "cutoff": cutoff.isoformat()}
+        issued = await client.post(
+            "/determinations", json=body, headers=system.headers(Role.MINISTRY_DETERMINER, "ID")
+        )
+        assert issued.status_code == 201, issued.text
