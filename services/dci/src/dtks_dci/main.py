@@ -44,6 +44,7 @@ status. Envelopes are signed (Ed25519, our key at /.well-known/jwks.json) and re
 
 def build_app(settings: DciSettings | None = None) -> FastAPI:
     settings = settings or DciSettings()
+    settings.check()
     runtime = ServiceRuntime(service="dci", settings=settings)
     runtime.add_migrations("dci", MIGRATIONS)
     # The decrees, to notify subscribers; provenance verified, as what it triggers leaves the system.

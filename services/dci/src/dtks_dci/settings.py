@@ -27,6 +27,9 @@ class DciSettings(RuntimeSettings):
     # dci_default_fields. Groups: name, demographics, address, welfare, programs.
     dci_field_grants: dict[str, list[str]] = Field(default_factory=dict)
     dci_default_fields: list[str] = Field(default_factory=lambda: ["name"])
+    # False only to run conformance tools that cannot sign (the compliance kit sends a placeholder
+    # signature): signatures are then not checked at all. Refused in production.
+    dci_verify_signatures: bool = True
     # How old a message_ts may be, and how far ahead, before the message is refused as stale.
     dci_message_max_age_seconds: float = 300.0
     dci_message_max_skew_seconds: float = 60.0
@@ -46,6 +49,12 @@ class DciSettings(RuntimeSettings):
         if self.production:
             raise RuntimeError("DTKS_DCI_SIGNING_KEY must be set in production")
         return SigningKey.from_seed(self.dci_signing_key_id, _DEV_SEED)
+
+    def check(self) -> None:
+        if self.production and not self.dci_verify_signatures:
+            raise RuntimeError(
+                "DTKS_DCI_VERIFY_SIGNATURES=false is for conformance tests only, never in production"
+            )
 
     def fields_of(self, agency: str) -> list[str]:
         chosen = self.dci_field_grants.get(agency, self.dci_default_fields)

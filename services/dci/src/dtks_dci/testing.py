@@ -95,8 +95,10 @@ def assert_valid(path: str, body: Any, part: standard.Part = "request") -> None:
 
 
 def assert_http_error(body: Any) -> None:
-    found = standard.problems("", body, "http_error")
+    """A refusal follows the standard's HttpErrorResponse and its acknowledgement (ERR) schemas."""
+    found = standard.problems("", body, "http_error") + standard.problems("", body, "ack")
     assert not found, found
+    assert body["message"]["ack_status"] == "ERR"
 
 
 class CallbackReceiver:

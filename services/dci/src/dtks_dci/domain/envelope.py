@@ -161,5 +161,8 @@ def ack(correlation_id: str, status: str = "ACK", error: tuple[str, str] | None 
 
 
 def http_error(code: str, message: str) -> dict[str, Any]:
-    """The standard's ``HttpErrorResponse`` body."""
-    return {"errors": [{"code": code, "message": message[:999]}]}
+    """The body of a refusal: the standard's ``HttpErrorResponse`` (``errors``) and, beside it, the
+    acknowledgement ``ERR`` with the same error (``message``), which is the form the compliance kit
+    prefers; the one body validates against both schemas of the pinned document."""
+    return {"errors": [{"code": code, "message": message[:999]}],
+            **ack(new_id(), "ERR", (code if code.startswith("err.") else "err.request.bad", f"{code}: {message}"))}  # fmt: skip
