@@ -14,6 +14,7 @@ exchange log, its asynchronous transactions, subscriptions and notifications.
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -58,7 +59,10 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
                                  limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))  # fmt: skip
         runtime.on_stop(http.aclose)
         app.state.http = http
-        registry = RegistryClient(settings.registry_url, TokenSource(settings, http), http)
+        reads = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                      connector=aiohttp.TCPConnector(limit=200))  # fmt: skip
+        runtime.on_stop(reads.close)
+        registry = RegistryClient(settings.registry_url, TokenSource(settings, http), reads)
         app.state.registry = registry
         assert runtime.pool is not None
         worker = CallbackWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
