@@ -137,7 +137,7 @@ class CallbackReceiver:
 
 async def register(
     system: LocalSystem, infra: Any, households: list[Any], decree: str, period: str, *,
-    accepted_at: dt.datetime, cutoff: dt.datetime,
+    accepted_at: dt.datetime, cutoff: dt.datetime, programs: list[Any] | None = None,
 ) -> None:  # fmt: skip
     """Put ``households`` into the register of ``system``'s registry: the Ministry's acceptances on
     the verification topic (as its relay would send them), then a decree over them."""
@@ -153,7 +153,7 @@ async def register(
     try:
         before = int(await conn.fetchval("SELECT count(*) FROM candidates"))
         await produce(infra.kafka_bootstrap, system.env["DTKS_TOPIC_PREFIX"], [
-            acceptance(f"prop-{h.kk_number}", accepted_at=accepted_at, household=h, programs=[Program.PKH])
+            acceptance(f"prop-{h.kk_number}", accepted_at=accepted_at, household=h, programs=programs or [Program.PKH])
             for h in households
         ])  # fmt: skip
 
