@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dtks_contracts.regions import region_level
+from dtks_contracts.regions import region_exists, region_level
 from dtks_contracts.vocabulary.programs import Program
 from dtks_dci.domain.envelope import (
     FILTER_INVALID,
@@ -215,9 +215,11 @@ def _combine(terms: list[tuple[str, str, Any]]) -> RegisterQuery:
             if op != "eq" or not isinstance(value, str):
                 raise Rejection(FILTER_INVALID, f"{attribute} is one region code, compared with eq.")
             try:
-                region_level(value)
+                known = region_level(value) is not None and region_exists(value)
             except ValueError:
-                raise Rejection(FILTER_INVALID, f"{value!r} is not a region code of Indonesia.") from None
+                known = False
+            if not known:
+                raise Rejection(FILTER_INVALID, f"{value!r} is not a region code of Indonesia.")
             query = replace(query, region=value)
         elif name in _DECILE_ATTRS:
             decile_given = True
