@@ -141,6 +141,15 @@ async def test_indonesian_is_answered_when_the_locale_asks_for_it(dci: Dci):
     assert result["locale"] == "ind" and "Kriteria pencarian" in result["status_reason_message"]
 
 
+async def test_a_header_count_that_does_not_match_the_requests_or_too_many_requests_are_refused(dci: Dci):
+    miscounted = search_envelope([_by_nik(dci), _by_nik(dci)], sender_id=AGENCY, key=dci.key, total_count=1)
+    await _refused(dci, miscounted, 400, "rjct.total_count.invalid")
+    many = [_by_nik(dci) for _ in range(101)]
+    await _refused(
+        dci, search_envelope(many, sender_id=AGENCY, key=dci.key), 413, "rjct.total_count.limit_exceeded"
+    )
+
+
 async def test_every_exchange_is_in_the_auditors_log(dci: Dci):
     async with httpx.AsyncClient(base_url=dci.url, timeout=60) as client:
         log = (await client.get("/exchanges", params={"agency": AGENCY, "limit": 1000},

@@ -33,6 +33,7 @@ from dtks_runtime.problems import Problem
 from dtks_runtime.service import ServiceRuntime
 
 router = APIRouter()
+MAX_REQUESTS = 100  # requests (search or subscribe) in one message
 
 SYNC_SEARCH = "/registry/sync/search"
 SEARCH = "/registry/search"
@@ -121,6 +122,14 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
             verify(body.get("signature"), header, message, keys)
     except SignatureError as exc:
         raise DciError(f"err.signature.{exc.kind}", exc.why) from exc
+    items = message.get("search_request", message.get("subscribe_request"))
+    if isinstance(items, list) and header["total_count"] != len(items):
+        raise DciError(
+            env.TOTAL_COUNT_INVALID,
+            f"header.total_count is {header['total_count']} but the message has {len(items)} requests.",
+        )
+    if isinstance(items, list) and len(items) > MAX_REQUESTS:
+        raise DciError(env.TOTAL_COUNT_LIMIT, f"At most {MAX_REQUESTS} requests in one message.")
     sent = env.parse_timestamp(header["message_ts"])
     age = (env.now() - sent).total_seconds()
     if age > settings.dci_message_max_age_seconds or -age > settings.dci_message_max_skew_seconds:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,14 +52,28 @@ class CallbackWorker:
         self.max_attempts, self.poll_seconds = max_attempts, poll_seconds
         self.heartbeat: Callable[[], None] = lambda: None
         self.stuck_after = 120.0
+        # Message ids are kept past the staleness window (age limit plus clock skew, with margin).
+        self.keep_ids_seconds = 3600.0
 
     async def run(self, stop: asyncio.Event) -> None:
+        pruned = 0.0
         while not stop.is_set():
             self.heartbeat()
+            if time.monotonic() - pruned > 60:
+                await self.prune()
+                pruned = time.monotonic()
             if await self.once():
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
+
+    async def prune(self) -> None:
+        """Forget message ids too old to be replayed: such a message is refused as stale anyway."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM dci_messages WHERE message_ts < now() - make_interval(secs => $1)",
+                self.keep_ids_seconds,
+            )
 
     async def once(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -78,7 +93,17 @@ class CallbackWorker:
         message = json.loads(row["response"]) if row["response"] is not None else None
         if message is None:  # only searches are answered here; the others were answered when taken
             grant = Grant.from_json(json.loads(row["grant_json"]))
-            items = await search.answer(json.loads(row["request"]), grant, self.registry, self.max_matches)
+            try:
+                items = await search.answer(
+                    json.loads(row["request"]), grant, self.registry, self.max_matches
+                )
+            except env.DciError as exc:  # the registry is away: try again later, the worker goes on
+                await conn.execute(
+                    """UPDATE dci_transactions SET attempts = attempts + 1, last_error = $2,
+                           next_attempt_at = now() + make_interval(secs => $3) WHERE correlation_id = $1""",
+                    row["correlation_id"], exc.code, backoff(row["attempts"] + 1),
+                )  # fmt: skip
+                return
             message = {"transaction_id": row["transaction_id"], "correlation_id": row["correlation_id"],
                        "search_response": items}  # fmt: skip
             await conn.execute(

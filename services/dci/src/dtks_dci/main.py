@@ -36,7 +36,8 @@ CALLBACK_TASK = "dci-callbacks"
 NOTIFY_TASK = "dci-notify"
 DECREES_CONSUMER = "dci-decrees"
 # Header-level rejections answered in the standard's HttpErrorResponse beside the err.* codes.
-STATUSES = {**ERROR_STATUSES, "rjct.message_id.duplicate": 409, "rjct.message_ts.invalid": 400}
+STATUSES = {**ERROR_STATUSES, "rjct.message_id.duplicate": 409, "rjct.message_ts.invalid": 400,
+            "rjct.total_count.invalid": 400, "rjct.total_count.limit_exceeded": 413}  # fmt: skip
 DESCRIPTION = """The register for partner agencies that speak the Digital Convergence Initiative's
 Social Registry API (version 1.0.0, pinned; see services/dci/README.md): synchronous and
 asynchronous search by NIK, KK or expression, subscriptions notified at each decree, transaction
@@ -69,6 +70,9 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
                                 settings.dci_max_matches, settings.dci_callback_max_attempts,
                                 settings.dci_worker_poll_seconds)  # fmt: skip
         worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
+        worker.keep_ids_seconds = 2 * (
+            settings.dci_message_max_age_seconds + settings.dci_message_max_skew_seconds
+        )
         runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
         notifier = NotifyWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
                                 settings.dci_callback_max_attempts, settings.dci_worker_poll_seconds)  # fmt: skip

@@ -62,7 +62,8 @@ def search_envelope(
     items: list[dict[str, Any]], *, sender_id: str, key: SigningKey | None, **kw: Any
 ) -> dict[str, Any]:
     message = {"transaction_id": env.new_id(), "search_request": items}
-    return envelope("search", message, sender_id=sender_id, key=key, total_count=len(items), **kw)
+    kw.setdefault("total_count", len(items))
+    return envelope("search", message, sender_id=sender_id, key=key, **kw)
 
 
 AGENCY = "agency-dinsos-bengkulu"  # granted 17.71 and BLT in the realm; here PKH and BLT
