@@ -34,6 +34,10 @@ $(CACHE)/uv-venv/bin/uv:
 
 install: .venv/.synced
 	$(STACK) install
+	@# The DCI compliance kit's npm packages, pinned by its package-lock.json (the npm registry is
+	@# reached once; later runs reuse node_modules). Skipped where Node is missing: its test skips too.
+	@if command -v npm >/dev/null && [ ! -d services/dci/compliance-kit/node_modules ]; then \
+		npm ci --prefix services/dci/compliance-kit --no-audit --no-fund --loglevel=error; fi
 
 test: install
 	$(PYTHON) -m pytest

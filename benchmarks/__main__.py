@@ -14,7 +14,7 @@ from dtks_runtime.testing import configured_infra
 
 STACK = Path(__file__).resolve().parent.parent / "deploy" / "local" / "stack.py"
 # Each module has `async def run(infra) -> list[Figure]`.
-BENCHMARKS = ["runtime", "proposal", "verification", "registry", "notification", "pipeline", "audit"]
+BENCHMARKS = ["runtime", "proposal", "verification", "registry", "notification", "dci", "pipeline", "audit"]
 
 
 def main() -> None:

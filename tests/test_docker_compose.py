@@ -7,7 +7,7 @@ import yaml
 from dtks_runtime.settings import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {"proposal": 8001, "verification": 8002, "registry": 8003, "notification": 8004}
+SERVICES = {"proposal": 8001, "verification": 8002, "registry": 8003, "notification": 8004, "dci": 8006}
 
 
 def compose() -> dict:  # type: ignore[type-arg]

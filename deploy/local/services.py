@@ -38,6 +38,8 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "verification": ("dtks-verification", "DTKS_VERIFICATION_PORT", 8002),
     "registry": ("dtks-registry", "DTKS_REGISTRY_PORT", 8003),
     "notification": ("dtks-notification", "DTKS_NOTIFICATION_PORT", 8004),
+    # The DCI Social Registry adapter: after the registry, whose HTTP API it reads.
+    "dci": ("dtks-dci", "DTKS_DCI_PORT", 8006),
     # The operator console: last, since its pages call the services above.
     "console": ("dtks-console", "DTKS_CONSOLE_PORT", 8090),
 }

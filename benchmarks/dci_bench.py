@@ -1,0 +1,127 @@
+"""DCI adapter: synchronous searches per second by NIK from 50 concurrent agency clients, p50/p99.
+
+The register: DTKS_BENCH_DCI_HOUSEHOLDS households (default 100,000, as issue 22 sets it; two
+members each) accepted by the Ministry and fixed by one decree, in the registry process; the DCI
+adapter as its own process reading it over HTTP, as deployed. Each search is a signed envelope
+(Ed25519) with its own message id and a random head of household's NIK, prepared just before its
+phase (message_ts must be fresh) and sent over kept-alive connections; the round trip includes the
+adapter's schema check, signature check, replay record, two registry calls, mapping and signing.
+DTKS_BENCH_DCI_SEARCHES measured searches (default 10,000) after 1,000 unmeasured.
+Target (issue 22): p99 under 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.figures import Figure
+from benchmarks.proposal_bench import _Connection, _cpu_seconds, _request
+from dtks_contracts.vocabulary.programs import Program
+from dtks_dci.testing import AGENCY, Dci, new_agency_key, public_b64, register, search_envelope, search_item
+from dtks_registry.testing import make_household
+from dtks_runtime.local_system import prepare
+from dtks_runtime.testing import Infra
+
+HOUSEHOLDS = int(os.environ.get("DTKS_BENCH_DCI_HOUSEHOLDS", "100000"))
+SEARCHES = int(os.environ.get("DTKS_BENCH_DCI_SEARCHES", "10000"))
+WARM_UP = 1000
+CLIENTS = 50
+SERVICES = Path(__file__).resolve().parent.parent / "deploy" / "local" / "services.py"
+
+
+async def run(infra: Infra) -> list[Figure]:
+    key = new_agency_key("bench")
+    extra = {"DTKS_DCI_SENDER_KEYS": json.dumps({AGENCY: {key.key_id: public_b64(key)}}),
+             "DTKS_DCI_FIELD_GRANTS": json.dumps({AGENCY: ["name", "demographics", "address", "welfare", "programs"]})}  # fmt: skip
+    system = prepare(infra, SERVICES, label="dcibench", extra_env=extra)
+    await asyncio.to_thread(system.command, "start", only=("registry", "dci"))
+    try:
+        households = [make_household(i, programs=(Program.PKH,)) for i in range(HOUSEHOLDS)]
+        t0 = time.perf_counter()
+        now = dt.datetime.now(dt.UTC)
+        await register(system, infra, households, "1/HUK/2027", "2027-01",
+                       accepted_at=now - dt.timedelta(hours=2), cutoff=now - dt.timedelta(hours=1))  # fmt: skip
+        loaded = time.perf_counter() - t0
+        dci = Dci(system, system.urls["dci"], key, key, households)
+        return [Figure("register loaded (acceptances to decree)", HOUSEHOLDS / loaded, "households/s",
+                       f"{HOUSEHOLDS:,} households in {loaded:.0f} s"),
+                *await _searches(dci)]  # fmt: skip
+    finally:
+        await asyncio.to_thread(system.command, "stop")
+        await system.drop_databases(infra)
+
+
+def _prepared(dci: Dci, count: int, host: str, port: int) -> list[bytes]:
+    rng = random.Random(22)
+    auth = dci.token()
+    out = []
+    for _ in range(count):
+        head = dci.households[rng.randrange(len(dci.households))].members[0].nik
+        body = search_envelope(
+            [search_item("idtype-value", {"type": "NIK", "value": head})], sender_id=AGENCY, key=dci.key
+        )
+        out.append(_request(host, port, "/registry/sync/search", body, auth))
+    return out
+
+
+async def _searches(dci: Dci) -> list[Figure]:
+    host, _, port_text = dci.url.removeprefix("http://").partition(":")
+    port = int(port_text)
+    async with httpx.AsyncClient(base_url=dci.url) as client:  # one checked answer before the load
+        check = await client.post("/registry/sync/search", content=_prepared(dci, 1, host, port)[0].split(b"\r\n\r\n", 1)[1],
+                                  headers={**dci.token(), "content-type": "application/json"})  # fmt: skip
+        (item,) = check.json()["message"]["search_response"]
+        assert check.status_code == 200 and len(item["data"]["reg_records"]) == 1, check.text
+    connections = [_Connection(host, port) for _ in range(CLIENTS)]
+    statuses: dict[int, int] = {}
+
+    async def phase(batch: list[bytes], into: list[float]) -> None:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        for request in batch:
+            queue.put_nowait(request)
+
+        async def client(connection: _Connection) -> None:
+            while not queue.empty():
+                request = queue.get_nowait()
+                start = time.perf_counter()
+                status = await asyncio.wait_for(connection.post(request), 60)
+                into.append(time.perf_counter() - start)
+                statuses[status] = statuses.get(status, 0) + 1
+
+        await asyncio.gather(*(client(c) for c in connections))
+
+    await phase(_prepared(dci, WARM_UP, host, port), [])
+    statuses.clear()
+    requests = _prepared(dci, SEARCHES, host, port)  # signed now: message_ts stays fresh
+    latencies: list[float] = []
+    pids = {name: dci.system.pid(name) for name in ("dci", "registry")}
+    cpu0 = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
+    t0 = time.perf_counter()
+    await phase(requests, latencies)
+    elapsed = time.perf_counter() - t0
+    cpu = {
+        name: (_cpu_seconds(pid) - cpu0[name]) / len(requests) * 1000
+        for name, pid in pids.items()
+        if pid is not None
+    }
+    for c in connections:
+        c.close()
+    cuts = statistics.quantiles(latencies, n=100)
+    ok = statuses.get(200, 0)
+    return [
+        Figure("sync searches by NIK", len(latencies) / elapsed, "req/s",
+               f"{CLIENTS} clients, {len(latencies):,} searches over {HOUSEHOLDS:,} households; {ok:,} answered 200"),
+        Figure("sync search by NIK: p50 latency", cuts[49] * 1000, "ms", "round trip over HTTP"),
+        Figure("sync search by NIK: p99 latency", cuts[98] * 1000, "ms", "target: under 100 ms"),
+        *(Figure(f"{name} process CPU per search", ms, "ms", "user + system") for name, ms in cpu.items()),
+        Figure("load average at the end (1 min)", os.getloadavg()[0], "", "of 2 cores; other work on the machine"),
+    ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""I/O: the registry's HTTP API, this service's tables, callbacks to agencies."""

@@ -1,0 +1,1 @@
+"""The standard's rules and shapes, pure: no I/O, no HTTP."""

@@ -1,0 +1,106 @@
+"""Wiring of the DCI adapter: settings, runtime, registry client, signing key, routes, workers.
+
+**Why it reads the registry's HTTP API and keeps no read model.** Every query type the service
+answers maps onto a query the registry already serves with its own indexes and scope rules: a NIK
+(``GET /people/{nik}``), a family card (``GET /households?kk=``) and the expression/predicate forms
+over region, welfare decile, program and status (``GET /households`` with those filters, walked
+through its cursor). A copy of the register here would be a second projection to keep consistent,
+replay and audit, for no query that needs it; attributes the registry cannot filter on (age, say)
+are refused with the standard's reason code instead. The only events consumed are the registry's
+decrees (``registry.determination_issued``), to know when to notify subscribers; the records sent
+are read through the same HTTP API. What this service owns: the message ids it has seen, its
+exchange log, its asynchronous transactions, subscriptions and notifications.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from dtks_contracts.topics import REGISTRY_EVENTS
+from dtks_dci.adapters.registry import RegistryClient, TokenSource
+from dtks_dci.adapters.schema import MIGRATIONS
+from dtks_dci.api import router
+from dtks_dci.callbacks import CallbackWorker
+from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
+from dtks_dci.domain.signing import b64decode_any, public_key
+from dtks_dci.notify import NotifyWorker, on_registry_event
+from dtks_dci.settings import DciSettings
+from dtks_runtime.consumer import per_event
+from dtks_runtime.errors import status_of
+from dtks_runtime.service import ServiceRuntime, create_app, serve
+
+CALLBACK_TASK = "dci-callbacks"
+NOTIFY_TASK = "dci-notify"
+DECREES_CONSUMER = "dci-decrees"
+# Header-level rejections answered in the standard's HttpErrorResponse beside the err.* codes.
+STATUSES = {**ERROR_STATUSES, "rjct.message_id.duplicate": 409, "rjct.message_ts.invalid": 400,
+            "rjct.total_count.invalid": 400, "rjct.total_count.limit_exceeded": 413}  # fmt: skip
+DESCRIPTION = """The register for partner agencies that speak the Digital Convergence Initiative's
+Social Registry API (version 1.0.0, pinned; see services/dci/README.md): synchronous and
+asynchronous search by NIK, KK or expression, subscriptions notified at each decree, transaction
+status. Envelopes are signed (Ed25519, our key at /.well-known/jwks.json) and replays refused."""
+
+
+def build_app(settings: DciSettings | None = None) -> FastAPI:
+    settings = settings or DciSettings()
+    settings.check()
+    runtime = ServiceRuntime(service="dci", settings=settings)
+    runtime.add_migrations("dci", MIGRATIONS)
+    # The decrees, to notify subscribers; provenance verified, as what it triggers leaves the system.
+    runtime.add_consumer(
+        DECREES_CONSUMER, [REGISTRY_EVENTS.name], per_event(on_registry_event), verify_provenance=True
+    )
+    signing_key = settings.signing_key()  # refuses to start in production without a key
+
+    async def started(runtime: ServiceRuntime) -> None:
+        http = httpx.AsyncClient(timeout=settings.dci_callback_timeout_seconds,
+                                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))  # fmt: skip
+        runtime.on_stop(http.aclose)
+        app.state.http = http
+        reads = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                      connector=aiohttp.TCPConnector(limit=200))  # fmt: skip
+        runtime.on_stop(reads.close)
+        registry = RegistryClient(settings.registry_url, TokenSource(settings, http), reads)
+        app.state.registry = registry
+        assert runtime.pool is not None
+        worker = CallbackWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
+                                settings.dci_max_matches, settings.dci_callback_max_attempts,
+                                settings.dci_worker_poll_seconds)  # fmt: skip
+        worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
+        worker.keep_ids_seconds = 2 * (
+            settings.dci_message_max_age_seconds + settings.dci_message_max_skew_seconds
+        )
+        runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
+        notifier = NotifyWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
+                                settings.dci_callback_max_attempts, settings.dci_worker_poll_seconds)  # fmt: skip
+        notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
+        runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)
+
+    app = create_app(runtime, title="DTKS DCI Social Registry adapter", description=DESCRIPTION,
+                     on_started=started, error_statuses=STATUSES)  # fmt: skip
+
+    async def dci_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DciError)
+        return JSONResponse(http_error(exc.code, exc.detail), status_code=status_of(exc.code, STATUSES))
+
+    app.add_exception_handler(DciError, dci_error)
+    app.include_router(router)
+    app.state.dci_settings = settings
+    app.state.error_statuses = STATUSES
+    app.state.signing_key = signing_key
+    app.state.sender_keys = {
+        sender: {kid: public_key(b64decode_any(raw)) for kid, raw in keys.items()}
+        for sender, keys in settings.dci_sender_keys.items()
+    }
+    return app
+
+
+def run() -> None:
+    serve(build_app(), port_env="DTKS_DCI_PORT", default_port=8006)
+
+
+if __name__ == "__main__":
+    run()

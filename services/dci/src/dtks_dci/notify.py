@@ -1,0 +1,158 @@
+"""Notify: at each decree, what changed is sent to every subscription it matches.
+
+The registry's ``registry.determination_issued`` is consumed effectively once (inbox and effect in
+one transaction, provenance verified): it records one ``dci_notifications`` row per active
+subscription, naming the decree's changed households. The notify worker reads those households
+through the registry's API, keeps the ones the subscription's filter and the agency's grant allow,
+and POSTs them as the standard's ``notify`` message, signed, retried until taken. A decree that
+changed nothing a subscription may see is recorded as delivered with nothing sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import structlog
+
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.registry import DeterminationIssued
+from dtks_dci.adapters.registry import RegistryClient
+from dtks_dci.callbacks import backoff
+from dtks_dci.domain import envelope as env
+from dtks_dci.domain.grants import Grant
+from dtks_dci.domain.records import records_for
+from dtks_dci.domain.signing import SigningKey
+from dtks_dci.domain.subscriptions import matches, query_from_json
+from dtks_dci.search import REG_TYPE
+
+log = structlog.get_logger(__name__)
+
+
+async def on_registry_event(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+    if event.event_type != DeterminationIssued.event_type:
+        return
+    decree = event.payload_as(DeterminationIssued)
+    changed = [*decree.registered, *decree.corrected, *decree.deactivated]
+    if not changed:
+        return
+    await conn.execute(
+        """INSERT INTO dci_notifications (subscription_code, decree_number, household_ids)
+           SELECT code, $1, $2 FROM dci_subscriptions WHERE status = 'subscribe'
+           ON CONFLICT (subscription_code, decree_number) DO NOTHING""",
+        decree.decree_number, changed,
+    )  # fmt: skip
+
+
+def notify_uri(callback_uri: str) -> str:
+    """Where notify goes: the subscriber's /registry/notify beside the on-subscribe it gave (the
+    standard's two paths are siblings); a sender_uri of another shape gets the notify itself."""
+    head, _, last = callback_uri.rstrip("/").rpartition("/")
+    return f"{head}/notify" if last == "on-subscribe" else callback_uri
+
+
+class NotifyWorker:
+    def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, registry: RegistryClient, key: SigningKey,
+                 registry_id: str, max_attempts: int, poll_seconds: float) -> None:  # fmt: skip
+        self.pool, self.http, self.registry, self.key = pool, http, registry, key
+        self.registry_id, self.max_attempts, self.poll_seconds = registry_id, max_attempts, poll_seconds
+        self.heartbeat: Callable[[], None] = lambda: None
+        self.stuck_after = 300.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.heartbeat()
+            if await self.once():
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+
+    async def once(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT n.*, s.agency, s.grant_json, s.query, s.criteria, s.callback_uri, s.status AS sub_status,
+                          s.reference_id
+                   FROM dci_notifications n JOIN dci_subscriptions s ON s.code = n.subscription_code
+                   WHERE n.delivered_at IS NULL AND n.attempts < $1 AND n.next_attempt_at <= now()
+                   ORDER BY n.id LIMIT 5 FOR UPDATE OF n SKIP LOCKED""",
+                self.max_attempts,
+            )
+            for row in rows:
+                await self._handle(conn, row)
+        return len(rows)
+
+    async def _events(self, row: asyncpg.Record) -> list[dict[str, Any]]:
+        grant = Grant.from_json(json.loads(row["grant_json"]))
+        query = query_from_json(json.loads(row["query"]))
+        criteria = json.loads(row["criteria"])
+        entity = "Member" if str(criteria.get("notify_record_type", "Group")).endswith("Member") else "Group"
+        events = []
+        for household_id in row["household_ids"]:
+            household = await self.registry.household(household_id)
+            if household is None or not grant.may_read(household) or not matches(query, household):
+                continue
+            for record in records_for([household], entity, grant.fields, nik=query.nik):
+                events.append({
+                    "reference_id": env.new_id(), "timestamp": env.timestamp(), "locale": "eng",
+                    "data": {"version": "1.0.0", "reg_type": REG_TYPE, "reg_event_type": "REGISTER",
+                             "reg_record_type": entity, "reg_records": record},
+                })  # fmt: skip
+        return events
+
+    async def _handle(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        if row["sub_status"] != "subscribe":
+            await conn.execute("UPDATE dci_notifications SET delivered_at = now(), last_error = 'unsubscribed' "
+                               "WHERE id = $1", row["id"])  # fmt: skip
+            return
+        error: str | None = None
+        try:
+            events = await self._events(row)
+        except env.DciError as exc:
+            events, error = [], exc.code
+        header: dict[str, Any] = {}
+        if error is None and events:
+            message = {
+                "transaction_id": f"{row['subscription_code']}:{row['decree_number']}",
+                "notify_event": events,
+            }
+            header = env.callback_header(action="notify", sender_id=self.registry_id, receiver_id=row["agency"],
+                                         total_count=len(events), completed_count=len(events))  # fmt: skip
+            header["meta"] = {
+                "subscription_code": row["subscription_code"],
+                "decree_number": row["decree_number"],
+            }
+            body = {
+                "signature": self.key.sign(self.registry_id, header, message),
+                "header": header,
+                "message": message,
+            }
+            try:
+                answer = await self.http.post(notify_uri(row["callback_uri"]), json=body)
+                if answer.status_code >= 300:
+                    error = f"HTTP {answer.status_code}"
+            except httpx.HTTPError as exc:
+                error = type(exc).__name__
+        if error is None:
+            await conn.execute("UPDATE dci_notifications SET delivered_at = now(), attempts = attempts + 1 "
+                               "WHERE id = $1", row["id"])  # fmt: skip
+        else:
+            await conn.execute(
+                """UPDATE dci_notifications SET attempts = attempts + 1, last_error = $2,
+                       next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1""",
+                row["id"], error, backoff(row["attempts"] + 1),
+            )  # fmt: skip
+            log.warning("dci notify failed", subscription=row["subscription_code"], error=error)
+        if events:
+            await conn.execute(
+                """INSERT INTO dci_exchanges (direction, path, agency, sender_id, message_id, transaction_id,
+                       action, outcome, records, detail)
+                   VALUES ('out', $1, $2, $3, $4, $5, 'notify', $6, $7, $8)""",
+                notify_uri(row["callback_uri"])[:500], row["agency"], self.registry_id, header.get("message_id"),
+                f"{row['subscription_code']}:{row['decree_number']}", "succ" if error is None else "failed",
+                len(events), error,
+            )  # fmt: skip
