@@ -20,6 +20,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from dtks_console import ministry_pages, public_pages, ratification_pages
+from dtks_console.access import Access
 from dtks_console.backend import Services
 from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import LANGUAGES
@@ -38,6 +40,8 @@ _API_TIER = {"district": "district", "regency": "regency", "ratification": "rege
 QUEUE_OF_ROLE = {role: _API_TIER.get(tier.value, tier.value) for tier, role in TIER_ROLE.items()}
 STATUSES = ("submitted", "in_verification", "returned", "accepted", "determined", "withdrawn")
 PAGE_SIZE = 20
+# Roles whose work starts on a page other than the queue.
+HOME_OF_ROLE = {Role.REGENT: "/ratification", Role.MINISTRY_DETERMINER: "/determination"}
 ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
 
@@ -69,7 +73,10 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         async with httpx.AsyncClient(timeout=30) as http:
             app.state.oidc = OidcClient(issuer, settings.console_client_id, http)
             app.state.services = Services(
-                http, proposal=settings.proposal_url, verification=settings.verification_url
+                http,
+                proposal=settings.proposal_url,
+                verification=settings.verification_url,
+                registry=settings.registry_url,
             )
             yield
 
@@ -181,6 +188,8 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         except NeedsSignIn:
             return render(request, "welcome.html", user=None)
         role = person(session)["role"]
+        if role in HOME_OF_ROLE:
+            return RedirectResponse(HOME_OF_ROLE[role], status_code=303)
         if role == Role.VILLAGE_OPERATOR:
             return RedirectResponse("/proposals", status_code=303)
         if role in QUEUE_OF_ROLE:
@@ -402,6 +411,10 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return render(request, "queue_result.html", done=result, user=user)
         return await _queue_page(request, session, token, done=result)
 
+    # Each tier's pages, in modules of their own, reach the core through this.
+    app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn)
+    for pages in (ratification_pages, ministry_pages, public_pages):
+        app.include_router(pages.router)
     return app
 
 

@@ -26,9 +26,15 @@ class Answer:
 
 
 class Services:
-    def __init__(self, http: httpx.AsyncClient, *, proposal: str, verification: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, proposal: str, verification: str, registry: str = ""
+    ) -> None:
         self.http = http
-        self.base = {"proposal": proposal.rstrip("/"), "verification": verification.rstrip("/")}
+        self.base = {
+            "proposal": proposal.rstrip("/"),
+            "verification": verification.rstrip("/"),
+            "registry": registry.rstrip("/"),
+        }
 
     async def call(
         self,

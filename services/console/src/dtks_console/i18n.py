@@ -18,11 +18,18 @@ DEFAULT_LANGUAGE = "id"
 
 @cache
 def translations(language: str) -> gettext.NullTranslations:
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    po = folder / "messages.po"
     if not po.exists():
         return gettext.NullTranslations()
     with po.open("rb") as source:
         catalog = read_po(source, locale=language)
+    # Further catalogues beside it (one per group of pages, e.g. tiers.po) join the first one.
+    for extra in sorted(p for p in folder.glob("*.po") if p != po):
+        with extra.open("rb") as source:
+            for message in read_po(source, locale=language):
+                if message.id:
+                    catalog[message.id] = message
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

@@ -22,6 +22,7 @@ class ConsoleSettings(BaseSettings):
     # The services' public HTTP APIs, called with the signed-in person's own token.
     proposal_url: str = "http://127.0.0.1:8001"
     verification_url: str = "http://127.0.0.1:8002"
+    registry_url: str = "http://127.0.0.1:8003"
     # The address browsers reach the console at, for the sign-in redirect; unset: the request's own.
     console_public_url: str | None = None
     # Signs the session cookie (which holds only a session id). Unset: a random key per process, so

@@ -1,0 +1,257 @@
+"""The whole quarter clicked through in a real browser: the users of every tier, each signed in at
+Keycloak's own login page, carry one household from the village's form through the district, the
+regency, the regent's ratification, the province and the Ministry to the determination decree; then
+a citizen, without signing in, finds it on the registration check page."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.auth.dev_users import DevUser, ProviderAdmin, tier_users
+from dtks_runtime.identity_testing import Keycloak
+from dtks_runtime.local_system import LocalSystem
+
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(1200)]
+
+VILLAGE = "17.71.01.1001"
+# The demo's officers of Bengkulu city (17.71), as `make run` prints them; those the realm file lacks
+# are created in the test's Keycloak the way the demo creates them.
+OFFICERS = {u.username: u for u in tier_users("17.71")}
+OPERATOR = ("operator.1001", "dev-operator-1001")  # the realm file's operator of 17.71.01.1001
+DISTRICT = OFFICERS["verifier.1771-01"]
+REGENCY = OFFICERS["operator.1771"]
+REGENT = OFFICERS["regent.1771"]
+PROVINCE = OFFICERS["verifier.17"]
+MINISTRY = OFFICERS["ministry.verifier"]
+DETERMINER = OFFICERS["ministry.determiner"]
+
+
+@pytest.fixture(scope="module")
+def officers(keycloak: Keycloak) -> list[DevUser]:
+    wanted = [REGENT, PROVINCE, DETERMINER]
+    assert [u.role for u in wanted] == [Role.REGENT, Role.PROVINCE_VERIFIER, Role.MINISTRY_DETERMINER]
+    admin = ProviderAdmin(keycloak.url, keycloak.admin_user, keycloak.admin_password)
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API keeps a loop running in this one
+        thread.submit(asyncio.run, admin.ensure_users(wanted)).result()
+    return wanted
+
+
+def new_page(browser: Browser) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(locale="id-ID", viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(30_000)
+    return context, context.new_page()
+
+
+def sign_in(browser: Browser, base: str, username: str, password: str) -> tuple[BrowserContext, Page]:
+    context, page = new_page(browser)
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="Masuk").click()
+    expect(page.locator("#kc-form-login")).to_be_visible()  # Keycloak's own login page
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#kc-login")
+    page.wait_for_url(re.compile(re.escape(base) + r"/(proposals|queue|ratification|determination)"))
+    return context, page
+
+
+def a_family() -> dict[str, Any]:
+    serial = random.randrange(1000, 9999)
+    members = [
+        {"name": "Agus Pratama", "birth_date": "1975-03-21", "sex": "male", "relation_to_head": "head"},
+        {"name": "Yanti Lubis", "birth_date": "1980-07-09", "sex": "female", "relation_to_head": "spouse"},
+    ]
+    for i, m in enumerate(members):
+        year, month, day = m["birth_date"].split("-")
+        day_digits = int(day) + (40 if m["sex"] == "female" else 0)  # as the NIK encodes it
+        m["nik"] = f"177101{day_digits:02d}{month}{year[2:]}{serial + i:04d}"
+    return {"kk_number": f"17710102112{serial:04d}0", "street": "Jl. Kenanga No. 7", "members": members}
+
+
+def in_civil_registry(system: LocalSystem, family: dict[str, Any]) -> None:
+    people = [
+        {
+            **{k: m[k] for k in ("nik", "name", "birth_date", "sex", "relation_to_head")},
+            "kk_number": family["kk_number"],
+            "address": family["street"],
+            "village_code": VILLAGE,
+        }
+        for m in family["members"]
+    ]
+    answer = httpx.post(f"{system.urls['civil-registry']}/people", json={"people": people}, timeout=30)
+    assert answer.status_code in (200, 201), answer.text
+
+
+def propose(page: Page, base: str, family: dict[str, Any]) -> str:
+    page.goto(f"{base}/proposals/new")
+    page.fill("#kk_number", family["kk_number"])
+    page.fill("#address_street", family["street"])
+    page.fill("#address_rt", "002")
+    page.fill("#address_rw", "004")
+    page.select_option("#floor_material", "cement_red_brick")
+    page.select_option("#wall_material", "wood")
+    page.select_option("#roof_material", "zinc")
+    page.select_option("#income_band", "below_1m")
+    page.select_option("#deliberation_kind", "muskel")
+    page.fill("#deliberation_held_on", "2026-11-02")
+    page.fill("#deliberation_minutes_ref", "BA-11/XI/2026")
+    for i, m in enumerate(family["members"]):
+        for f in ("nik", "name", "birth_date"):
+            page.fill(f"#members-{i}-{f}", m[f])
+        page.select_option(f"#members-{i}-sex", m["sex"])
+        page.select_option(f"#members-{i}-relation_to_head", m["relation_to_head"])
+    page.check("input[name=programs][value=PKH]")
+    page.get_by_role("button", name="Kirim usulan").click()
+    page.wait_for_url(re.compile(r"/proposals/[0-9a-f-]{36}\?sent=1"))
+    return page.url.split("/proposals/")[1].split("?")[0]
+
+
+def until(page: Page, url: str, arrived: Callable[[], bool], within: float = 180) -> None:
+    """Open ``url`` again until ``arrived``: each tier's queue is fed through the broker, not at once."""
+    deadline = time.monotonic() + within
+    page.goto(url)
+    while not arrived():
+        assert time.monotonic() < deadline, f"{url} did not show what was awaited within {within:.0f} s"
+        time.sleep(1)
+        page.goto(url)
+
+
+def forward_from_queue(page: Page, base: str, proposal_id: str, shot: Path | None = None) -> None:
+    item = page.locator(f"#item-{proposal_id}")
+    until(page, f"{base}/queue", lambda: item.count() == 1)
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
+    item.get_by_role("button", name="Teruskan").click()
+    expect(page.get_by_role("status")).to_contain_text("diteruskan tercatat")
+
+
+def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decree_and_the_citizen_finds_it(
+    console_system: LocalSystem, chromium: Browser, officers: list[DevUser], screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    family = a_family()
+    in_civil_registry(console_system, family)
+    opened: list[BrowserContext] = []
+
+    def as_user(username: str, password: str) -> Page:
+        context, page = sign_in(chromium, base, username, password)
+        opened.append(context)
+        return page
+
+    try:
+        # The village proposes.
+        village = as_user(*OPERATOR)
+        proposal_id = propose(village, base, family)
+        expect(village.get_by_role("status")).to_have_text("Usulan telah tercatat.")
+
+        # The district and the regency's social service forward it from their queues.
+        forward_from_queue(as_user(DISTRICT.username, DISTRICT.password), base, proposal_id)
+        forward_from_queue(
+            as_user(REGENCY.username, REGENCY.password), base, proposal_id, screenshots / "queue-regency.png"
+        )
+
+        # The mayor ratifies the regency's batch under a decree.
+        regent = as_user(REGENT.username, REGENT.password)
+        row = regent.locator(f"#batch-{proposal_id}")
+        until(regent, f"{base}/ratification", lambda: row.count() == 1)
+        expect(row.get_by_role("checkbox")).to_be_checked()
+        regent.fill("#decree_number", "400/021/KPTS/2026")
+        regent.fill("#decree_date", dt.date.today().isoformat())
+        regent.screenshot(path=str(screenshots / "ratification.png"), full_page=True)
+        regent.get_by_role("button", name="Sahkan usulan yang dipilih").click()
+        expect(regent.get_by_role("status")).to_contain_text(
+            "Keputusan 400/021/KPTS/2026 mengesahkan 1 usulan"
+        )
+
+        # The province forwards it, and the Ministry's verifier accepts it.
+        forward_from_queue(as_user(PROVINCE.username, PROVINCE.password), base, proposal_id)
+        forward_from_queue(
+            as_user(MINISTRY.username, MINISTRY.password),
+            base,
+            proposal_id,
+            screenshots / "queue-ministry.png",
+        )
+
+        # The Ministry's determiner previews the quarter's decree, then confirms it. Until the
+        # registry has received the acceptance (through the broker) there is nothing to decree:
+        # the page says so, and the determiner tries again.
+        determiner = as_user(DETERMINER.username, DETERMINER.password)
+        period = f"{dt.date.today().year + 1}-01"
+        deadline = time.monotonic() + 180
+        while True:
+            determiner.goto(f"{base}/determination")
+            determiner.fill("#decree_number", "9/HUK/2027")
+            determiner.select_option("#period", period)
+            determiner.get_by_role("button", name="Pratinjau keputusan").click()
+            expect(determiner.locator("#preview")).to_contain_text("9/HUK/2027")
+            determiner.screenshot(path=str(screenshots / "determination-preview.png"), full_page=True)
+            determiner.get_by_role("button", name="Tetapkan dan terbitkan keputusan").click()
+            issued = determiner.locator("#issued")
+            refused = determiner.locator("#determination-problem")
+            expect(issued.or_(refused)).to_be_visible()
+            if issued.count() == 1:
+                break
+            assert time.monotonic() < deadline, refused.inner_text()
+            time.sleep(2)
+        expect(issued).to_contain_text("Keputusan 9/HUK/2027 telah diterbitkan.")
+        expect(issued.locator("dd").first).to_have_text("1")  # registered: the household
+        determiner.screenshot(path=str(screenshots / "determination-issued.png"), full_page=True)
+
+        # The village sees its proposal determined.
+        until(
+            village,
+            f"{base}/proposals/{proposal_id}",
+            lambda: "Ditetapkan" in village.locator(".facts").inner_text(),
+            within=60,
+        )
+        village.screenshot(path=str(screenshots / "proposal-determined.png"), full_page=True)
+
+        # A citizen, not signed in, checks the head of the household.
+        context, citizen = new_page(chromium)
+        opened.append(context)
+        citizen.goto(f"{base}/")
+        citizen.get_by_role("link", name="Cek kepesertaan").click()
+        head = family["members"][0]
+        citizen.get_by_label("NIK").fill(head["nik"])
+        citizen.get_by_label("Nama lengkap").fill(head["name"])
+        citizen.get_by_role("button", name="Periksa").click()
+        result = citizen.locator("#check-result")
+        expect(result).to_contain_text("terdaftar dalam DTKS yang berlaku")
+        expect(result).to_contain_text("A*** P******")  # the name masked, as the registry's API does
+        expect(result).to_contain_text(head["nik"][:6] + "*" * 10)
+        expect(result).to_contain_text("9/HUK/2027")
+        citizen.screenshot(path=str(screenshots / "check.png"), full_page=True)
+    finally:
+        for context in opened:
+            context.close()
+
+
+def test_a_citizen_asking_too_often_is_asked_politely_to_wait(
+    console_system: LocalSystem, chromium: Browser
+) -> None:
+    base = console_system.urls["console"]
+    context, page = new_page(chromium)
+    try:
+        page.goto(f"{base}/check")
+        for _ in range(20):  # the registry's limit: a burst of 5, then 10 a minute
+            page.get_by_label("NIK").fill("1771010101800001")
+            page.get_by_label("Nama lengkap").fill("Siti Aminah")
+            page.get_by_role("button", name="Periksa").click()
+            if page.locator("#check-wait").count():
+                break
+        expect(page.locator("#check-wait")).to_contain_text("Mohon tunggu")
+        expect(page.get_by_label("NIK")).to_have_value("1771010101800001")  # what was typed is kept
+    finally:
+        context.close()

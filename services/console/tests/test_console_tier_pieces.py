@@ -1,0 +1,95 @@
+"""The pure parts of the tiers' pages: every text of their templates in the catalogue (whichever
+quotes hold it), the determiner's quarters and cut-off, and the citizen's check refused in the
+browser's language before the registry is asked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dtks_console.app import build_app
+from dtks_console.i18n import translations
+from dtks_console.ministry_pages import cutoff_of, periods
+from dtks_console.settings import ConsoleSettings
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
+TIER_TEMPLATES = ("ratification.html", "determination.html", "check.html")
+# A literal in double quotes may hold an apostrophe ("the decree's month"), one in single quotes not.
+LITERAL = re.compile(r"""_\("([^"]+)"\)|_\('([^']+)'\)""")
+
+
+def _messages(names: tuple[str, ...]) -> set[str]:
+    return {m.group(1) or m.group(2) for n in names for m in LITERAL.finditer((TEMPLATES / n).read_text())}
+
+
+def test_every_text_of_the_tiers_pages_has_an_indonesian_translation() -> None:
+    indonesian = translations("id")
+    found = _messages(TIER_TEMPLATES)
+    assert "The quarter's determination decree" in found
+    assert sorted(m for m in found if indonesian.gettext(m) == m) == []
+
+
+def test_the_messages_the_pages_choose_in_code_have_an_indonesian_translation() -> None:
+    for message in (
+        "Choose at least one proposal.",
+        "Give the decree's number, its quarter and a cut-off date and time.",
+        "The NIK has 16 digits, as on the identity card.",
+        "Write the full name as on the identity card.",
+    ):
+        assert translations("id").gettext(message) != message
+
+
+def test_a_determiner_chooses_among_this_and_next_years_quarters() -> None:
+    assert periods(dt.date(2026, 12, 4)) == [
+        "2026-01", "2026-04", "2026-07", "2026-10", "2027-01", "2027-04", "2027-07", "2027-10",
+    ]  # fmt: skip
+
+
+def test_a_cut_off_typed_in_the_form_is_read_as_western_indonesian_time() -> None:
+    assert cutoff_of("2026-12-31T23:59:59") == "2026-12-31T23:59:59+07:00"
+    assert cutoff_of("2026-12-31T23:59") == "2026-12-31T23:59:00+07:00"
+    assert cutoff_of("yesterday") is None
+    assert cutoff_of("") is None
+
+
+@pytest.fixture
+def console() -> Iterator[TestClient]:
+    settings = ConsoleSettings(
+        oidc_issuer="http://127.0.0.1:9/realms/dtks", registry_url="http://127.0.0.1:9"
+    )
+    with TestClient(build_app(settings)) as client:
+        yield client
+
+
+def test_the_check_page_opens_without_sign_in_in_indonesian(console: TestClient) -> None:
+    page = console.get("/check")
+    assert page.status_code == 200
+    assert "Apakah saya terdaftar di DTKS?" in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_a_malformed_nik_is_refused_beside_its_field_and_what_was_typed_is_kept(console: TestClient) -> None:
+    page = console.post("/check", data={"nik": "1771 0101", "name": "Siti Aminah"})
+    assert page.status_code == 422
+    assert 'id="nik-error"' in page.text
+    assert "NIK terdiri dari 16 angka" in page.text
+    assert 'value="17710101"' in page.text
+    assert 'value="Siti Aminah"' in page.text
+
+
+def test_a_registry_that_does_not_answer_is_said_politely(console: TestClient) -> None:
+    page = console.post("/check", data={"nik": "1771010101800001", "name": "Siti Aminah"})
+    assert page.status_code == 503
+    assert "Pemeriksaan sedang tidak tersedia" in page.text
+
+
+@pytest.mark.parametrize("path", ["/ratification", "/determination"])
+def test_the_tiers_pages_send_a_stranger_to_sign_in(console: TestClient, path: str) -> None:
+    answer = console.get(path, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/sign-in?next={path}"
