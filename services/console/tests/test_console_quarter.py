@@ -162,8 +162,13 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
             as_user(REGENCY.username, REGENCY.password), base, proposal_id, screenshots / "queue-regency.png"
         )
 
-        # The mayor ratifies the regency's batch under a decree.
+        # The mayor sees on the dashboard where things wait, then ratifies the regency's batch.
         regent = as_user(REGENT.username, REGENT.password)
+        waiting = regent.locator("#queues tr", has_text="Bupati/wali kota")
+        until(regent, f"{base}/dashboard", lambda: waiting.count() == 1)
+        expect(regent.locator("#queues svg.chart")).to_contain_text("Bupati/wali kota · 17.71")
+        expect(waiting).to_contain_text("Kota Bengkulu (17.71)")
+        regent.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
         row = regent.locator(f"#batch-{proposal_id}")
         until(regent, f"{base}/ratification", lambda: row.count() == 1)
         expect(row.get_by_role("checkbox")).to_be_checked()
@@ -208,6 +213,10 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
         expect(issued).to_contain_text("Keputusan 9/HUK/2027 telah diterbitkan.")
         expect(issued.locator("dd").first).to_have_text("1")  # registered: the household
         determiner.screenshot(path=str(screenshots / "determination-issued.png"), full_page=True)
+        # The register's recap now counts the household, by program and region.
+        determiner.goto(f"{base}/dashboard")
+        expect(determiner.locator("#recap")).to_contain_text("menurut keputusan 9/HUK/2027")
+        expect(determiner.locator("#recap table", has_text="Program bansos")).to_contain_text("PKH")
 
         # The village sees its proposal determined.
         until(

@@ -13,12 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dtks_console.app import build_app
+from dtks_console.dashboard_pages import queue_bars
 from dtks_console.i18n import translations
 from dtks_console.ministry_pages import cutoff_of, periods
 from dtks_console.settings import ConsoleSettings
+from dtks_console.svg_chart import Bar, bar_chart
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
-TIER_TEMPLATES = ("ratification.html", "determination.html", "check.html")
+TIER_TEMPLATES = ("ratification.html", "determination.html", "check.html", "dashboard.html")
 # A literal in double quotes may hold an apostrophe ("the decree's month"), one in single quotes not.
 LITERAL = re.compile(r"""_\("([^"]+)"\)|_\('([^']+)'\)""")
 
@@ -93,3 +95,40 @@ def test_the_tiers_pages_send_a_stranger_to_sign_in(console: TestClient, path: s
     answer = console.get(path, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/sign-in?next={path}"
+
+
+def test_the_chart_draws_one_bar_per_row_scaled_to_the_largest_with_its_number_as_text() -> None:
+    svg = bar_chart(
+        [Bar("Kecamatan · 17.71.01", 40, "terlama 3 hari", alarm=True), Bar("Provinsi · 17", 10)],
+        title="Menunggu",
+    )
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "<title>Menunggu</title>" in svg
+    widths = [int(w) for w in re.findall(r'<rect [^>]*width="(\d+)"', svg)]
+    assert widths == [380, 95]  # the largest fills the width; the rest in proportion
+    assert "40 · terlama 3 hari !" in svg  # the alarm is said in text too, not only in colour
+    assert 'fill="#a40000"' in svg
+
+
+def test_the_chart_escapes_what_it_is_given() -> None:
+    svg = bar_chart([Bar("<script>x</script>", 1)], title="a & b")
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg and "a &amp; b" in svg
+
+
+def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> None:
+    queues = [
+        {"tier": "province", "region": "17", "count": 2, "oldest_age_seconds": 7200, "past_age_limit": 0},
+        {"tier": "district", "region": "17.71.02", "count": 1, "oldest_age_seconds": 60, "past_age_limit": 0},
+        {
+            "tier": "district",
+            "region": "17.71.01",
+            "count": 5,
+            "oldest_age_seconds": 400000,
+            "past_age_limit": 3,
+        },
+    ]
+    bars = queue_bars(queues, translations("id").gettext)
+    assert [b.label for b in bars] == ["Kecamatan · 17.71.01", "Kecamatan · 17.71.02", "Provinsi · 17"]
+    assert bars[0].alarm and not bars[1].alarm
+    assert bars[0].note == "terlama 4 hari"
