@@ -264,3 +264,61 @@ def test_a_citizen_asking_too_often_is_asked_politely_to_wait(
         expect(page.get_by_label("NIK")).to_have_value("1771010101800001")  # what was typed is kept
     finally:
         context.close()
+
+
+def test_a_district_verifier_records_a_field_visit_and_returns_two_proposals_at_once_with_coded_reasons(
+    console_system: LocalSystem, chromium: Browser, screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    opened: list[BrowserContext] = []
+    try:
+        context, village = sign_in(chromium, base, *OPERATOR)
+        opened.append(context)
+        families = [a_family(), a_family()]
+        for family in families:
+            in_civil_registry(console_system, family)
+        ids = [propose(village, base, family) for family in families]
+        context, district = sign_in(chromium, base, DISTRICT.username, DISTRICT.password)
+        opened.append(context)
+        items = [district.locator(f"#item-{pid}") for pid in ids]
+        until(district, f"{base}/queue", lambda: all(i.count() == 1 for i in items))
+
+        # The full record, and a field visit with its coordinates and a photo reference.
+        items[0].get_by_role("link", name="Berkas lengkap").click()
+        expect(district.locator("#checks")).to_contain_text("lolos")
+        district.get_by_label("Lintang").fill("-3,8004")
+        district.get_by_label("Bujur").fill("102.2655")
+        district.locator("input[name=photo-0-location]").fill("visits/atap-0001.jpg")
+        district.locator("input[name=photo-0-sha256]").fill("ab" * 32)
+        district.get_by_role("button", name="Catat kunjungan").click()
+        expect(district.get_by_role("status")).to_have_text("Kunjungan lapangan telah tercatat.")
+        expect(district.locator("#visits")).to_contain_text("-3.800400, 102.265500")
+        expect(district.locator("#visits")).to_contain_text("Atap: visits/atap-0001.jpg")
+        district.screenshot(path=str(screenshots / "review.png"), full_page=True)
+
+        # Both chosen, returned with two coded reasons (chosen by their Indonesian words) and a note.
+        district.goto(f"{base}/queue")
+        for pid in ids:
+            district.locator(f"#choose-{pid}").check()
+        bulk = district.locator("form#bulk")
+        bulk.get_by_label("Alamat tidak ditemukan").check()
+        bulk.get_by_label("Foto kunjungan lapangan tidak jelas").check()
+        bulk.get_by_label("Catatan", exact=True).fill("Dicek bersama RT 02")
+        district.screenshot(path=str(screenshots / "queue-bulk.png"), full_page=True)
+        bulk.get_by_role("button", name="Kembalikan yang dipilih").click()
+        results = district.locator("#bulk-results li")
+        expect(results).to_have_count(2)
+        for pid in ids:
+            expect(district.locator("#bulk-results")).to_contain_text(
+                f"Usulan {pid[:8]}: dikembalikan tercatat."
+            )
+
+        # The village reads both reasons explained, and the note.
+        returned = village.locator(".timeline li", has_text="Dikembalikan")
+        until(village, f"{base}/proposals/{ids[1]}", lambda: returned.count() == 1, within=60)
+        expect(returned).to_contain_text("Rumah tangga tidak ditemukan di alamat yang diberikan")
+        expect(returned).to_contain_text("EVIDENCE_UNCLEAR")
+        expect(returned).to_contain_text("Dicek bersama RT 02")
+    finally:
+        for context in opened:
+            context.close()

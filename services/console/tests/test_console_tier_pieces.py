@@ -16,11 +16,15 @@ from dtks_console.app import build_app
 from dtks_console.dashboard_pages import queue_bars
 from dtks_console.i18n import translations
 from dtks_console.ministry_pages import cutoff_of, periods
+from dtks_console.review_pages import PHOTO_SUBJECTS, visit_body
 from dtks_console.settings import ConsoleSettings
 from dtks_console.svg_chart import Bar, bar_chart
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
-TIER_TEMPLATES = ("ratification.html", "determination.html", "check.html", "dashboard.html")
+TIER_TEMPLATES = (
+    "ratification.html", "determination.html", "check.html", "dashboard.html", "review.html", "queue_bulk.html",
+    "queue_bulk_result.html",
+)  # fmt: skip
 # A literal in double quotes may hold an apostrophe ("the decree's month"), one in single quotes not.
 LITERAL = re.compile(r"""_\("([^"]+)"\)|_\('([^']+)'\)""")
 
@@ -33,7 +37,8 @@ def test_every_text_of_the_tiers_pages_has_an_indonesian_translation() -> None:
     indonesian = translations("id")
     found = _messages(TIER_TEMPLATES)
     assert "The quarter's determination decree" in found
-    assert sorted(m for m in found if indonesian.gettext(m) == m) == []
+    same_in_both = {"Status"}  # the word is Indonesian too
+    assert sorted(m for m in found - same_in_both if indonesian.gettext(m) == m) == []
 
 
 def test_the_messages_the_pages_choose_in_code_have_an_indonesian_translation() -> None:
@@ -132,3 +137,41 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
     assert [b.label for b in bars] == ["Kecamatan · 17.71.01", "Kecamatan · 17.71.02", "Provinsi · 17"]
     assert bars[0].alarm and not bars[1].alarm
     assert bars[0].note == "terlama 4 hari"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *(f"vstatus:{s}" for s in ("checking", "in_tier", "accepting", "returned", "withdrawn", "accepted")),
+        *(f"photo:{s}" for s in PHOTO_SUBJECTS),
+    ],
+)
+def test_the_verification_records_coded_labels_read_as_words_in_both_languages(key: str) -> None:
+    assert translations("id").gettext(key) != key
+    assert translations("en").gettext(key) != key
+
+
+def test_a_field_visit_form_becomes_the_services_body_with_empty_photo_rows_left_out() -> None:
+    body = visit_body(
+        {
+            "officer": " Budi Santoso ",
+            "visit_date": "2026-11-20",
+            "latitude": "-3,8004",  # a comma, as an Indonesian keyboard writes it
+            "longitude": "102.2655",
+            "photo-0-subject": "roof",
+            "photo-0-location": "s3://visits/roof.jpg",
+            "photo-0-sha256": "AB" * 32,
+            "photo-1-subject": "floor",
+            "photo-1-location": "",
+            "photo-1-sha256": "",
+        }
+    )
+    assert body == {
+        "officer": "Budi Santoso",
+        "visit_date": "2026-11-20",
+        "latitude": -3.8004,
+        "longitude": 102.2655,
+        "photos": [{"subject": "roof", "sha256": "ab" * 32, "location": "s3://visits/roof.jpg"}],
+    }
+    # A number that is not one goes as typed, so the service names the field that holds it.
+    assert visit_body({"latitude": "utara"})["latitude"] == "utara"

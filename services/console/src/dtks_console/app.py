@@ -20,7 +20,13 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from dtks_console import dashboard_pages, ministry_pages, public_pages, ratification_pages
+from dtks_console import (
+    dashboard_pages,
+    ministry_pages,
+    public_pages,
+    ratification_pages,
+    review_pages,
+)
 from dtks_console.access import Access
 from dtks_console.backend import Services
 from dtks_console.household_form import CHOICES, HouseholdForm
@@ -413,7 +419,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     # Each tier's pages, in modules of their own, reach the core through this.
     app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn)
-    for pages in (ratification_pages, ministry_pages, dashboard_pages, public_pages):
+    for pages in (review_pages, ratification_pages, ministry_pages, dashboard_pages, public_pages):
         app.include_router(pages.router)
     return app
 
