@@ -37,12 +37,18 @@ REGENT = OFFICERS["regent.1771"]
 PROVINCE = OFFICERS["verifier.17"]
 MINISTRY = OFFICERS["ministry.verifier"]
 DETERMINER = OFFICERS["ministry.determiner"]
+AUDITOR = OFFICERS["auditor"]
 
 
 @pytest.fixture(scope="module")
 def officers(keycloak: Keycloak) -> list[DevUser]:
-    wanted = [REGENT, PROVINCE, DETERMINER]
-    assert [u.role for u in wanted] == [Role.REGENT, Role.PROVINCE_VERIFIER, Role.MINISTRY_DETERMINER]
+    wanted = [REGENT, PROVINCE, DETERMINER, AUDITOR]
+    assert [u.role for u in wanted] == [
+        Role.REGENT,
+        Role.PROVINCE_VERIFIER,
+        Role.MINISTRY_DETERMINER,
+        Role.AUDITOR,
+    ]
     admin = ProviderAdmin(keycloak.url, keycloak.admin_user, keycloak.admin_password)
     with ThreadPoolExecutor(1) as thread:  # Playwright's sync API keeps a loop running in this one
         thread.submit(asyncio.run, admin.ensure_users(wanted)).result()
@@ -63,7 +69,7 @@ def sign_in(browser: Browser, base: str, username: str, password: str) -> tuple[
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#kc-login")
-    page.wait_for_url(re.compile(re.escape(base) + r"/(proposals|queue|ratification|determination)"))
+    page.wait_for_url(re.compile(re.escape(base) + r"/(proposals|queue|ratification|determination|audit)"))
     return context, page
 
 
@@ -213,6 +219,23 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
         expect(issued).to_contain_text("Keputusan 9/HUK/2027 telah diterbitkan.")
         expect(issued.locator("dd").first).to_have_text("1")  # registered: the household
         determiner.screenshot(path=str(screenshots / "determination-issued.png"), full_page=True)
+        household_id = determiner.locator("#registered code").first.inner_text()
+
+        # The determiner loads the statistics agency's ranking for it: one row applied, one refused.
+        determiner.goto(f"{base}/deciles")
+        determiner.get_by_label("Sumber: siapa yang memeringkat, putaran mana").fill("BPS 2026-Q4")
+        determiner.get_by_label("Tanggal yang digambarkan peringkat").fill("2026-11-01")
+        determiner.get_by_label("Berkas desil (CSV)").set_input_files(
+            files=[{"name": "desil.csv", "mimeType": "text/csv",
+                    "buffer": f"household_id;decile\n{household_id};2\nno-such-household;5\n".encode()}]
+        )  # fmt: skip
+        determiner.get_by_role("button", name="Muat berkas").click()
+        expect(determiner.locator("#deciles-result")).to_contain_text(
+            "1 rumah tangga berubah, 0 tidak berubah, 1 ditolak"
+        )
+        expect(determiner.locator("#deciles-result tbody tr")).to_contain_text("no-such-household")
+        determiner.screenshot(path=str(screenshots / "deciles.png"), full_page=True)
+
         # The register's recap now counts the household, by program and region.
         determiner.goto(f"{base}/dashboard")
         expect(determiner.locator("#recap")).to_contain_text("menurut keputusan 9/HUK/2027")
@@ -226,6 +249,32 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
             within=60,
         )
         village.screenshot(path=str(screenshots / "proposal-determined.png"), full_page=True)
+
+        # The auditor reads the household's history and verifies the register against its log.
+        auditor = as_user(AUDITOR.username, AUDITOR.password)
+        auditor.get_by_label("ID rumah tangga").fill(household_id)
+        auditor.get_by_role("button", name="Tampilkan riwayatnya").click()
+        history = auditor.locator("#history")
+        expect(history).to_contain_text("Diajukan")
+        expect(history).to_contain_text("9/HUK/2027")
+        expect(history).to_contain_text("400/021/KPTS/2026")
+        auditor.screenshot(path=str(screenshots / "audit-history.png"), full_page=True)
+        auditor.get_by_role("button", name="Putar ulang dan verifikasi").click()
+        expect(auditor.locator("#verification-result")).to_contain_text(
+            "Register sesuai dengan log peristiwanya dan setiap keputusan.", timeout=300_000
+        )
+
+        # The Ministry's verifier sets the city's window and quota for the next quarter.
+        ministry = as_user(MINISTRY.username, MINISTRY.password)
+        ministry.goto(f"{base}/windows?regency=17.71")
+        ministry.get_by_label("Dibuka untuk usulan").check()
+        ministry.get_by_label("Hari pertama (WIB)").fill("2027-01-01")
+        ministry.get_by_label("Hari terakhir (WIB)").fill("2027-03-31")
+        ministry.get_by_label("Kuota: usulan pertama yang boleh diajukan dalam periode").fill("250")
+        ministry.get_by_role("button", name="Simpan jendela").click()
+        expect(ministry.get_by_role("status")).to_have_text("Jendela 17.71 telah disimpan.")
+        expect(ministry.locator("#window .facts")).to_contain_text("2027-01-01 – 2027-03-31")
+        expect(ministry.locator("#window .facts")).to_contain_text("250")
 
         # A citizen, not signed in, checks the head of the household.
         context, citizen = new_page(chromium)

@@ -16,6 +16,7 @@ from dtks_console.app import build_app
 from dtks_console.dashboard_pages import queue_bars
 from dtks_console.i18n import translations
 from dtks_console.ministry_pages import cutoff_of, periods
+from dtks_console.ministry_setup_pages import read_deciles, window_body
 from dtks_console.review_pages import PHOTO_SUBJECTS, visit_body
 from dtks_console.settings import ConsoleSettings
 from dtks_console.svg_chart import Bar, bar_chart
@@ -23,7 +24,7 @@ from dtks_console.svg_chart import Bar, bar_chart
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
 TIER_TEMPLATES = (
     "ratification.html", "determination.html", "check.html", "dashboard.html", "review.html", "queue_bulk.html",
-    "queue_bulk_result.html",
+    "queue_bulk_result.html", "windows.html", "deciles.html", "audit.html",
 )  # fmt: skip
 # A literal in double quotes may hold an apostrophe ("the decree's month"), one in single quotes not.
 LITERAL = re.compile(r"""_\("([^"]+)"\)|_\('([^']+)'\)""")
@@ -43,6 +44,14 @@ def test_every_text_of_the_tiers_pages_has_an_indonesian_translation() -> None:
 
 def test_the_messages_the_pages_choose_in_code_have_an_indonesian_translation() -> None:
     for message in (
+        "Give both the first and the last day, or neither.",
+        "The quota is a whole number of proposals.",
+        "Write the regency's code as two pairs of digits, e.g. 17.71.",
+        "The first line must name the columns household_id and decile.",
+        "A row needs a household id and a decile from 1 to 10.",
+        "Choose the decile file to load.",
+        "The file is larger than 8 MB; split it and load each part.",
+        "The registry did not finish the verification; try again later.",
         "Choose at least one proposal.",
         "Give the decree's number, its quarter and a cut-off date and time.",
         "The NIK has 16 digits, as on the identity card.",
@@ -144,6 +153,8 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
     [
         *(f"vstatus:{s}" for s in ("checking", "in_tier", "accepting", "returned", "withdrawn", "accepted")),
         *(f"photo:{s}" for s in PHOTO_SUBJECTS),
+        "event:registry.determination_issued",
+        "event:registry.welfare_decile_set",
     ],
 )
 def test_the_verification_records_coded_labels_read_as_words_in_both_languages(key: str) -> None:
@@ -175,3 +186,34 @@ def test_a_field_visit_form_becomes_the_services_body_with_empty_photo_rows_left
     }
     # A number that is not one goes as typed, so the service names the field that holds it.
     assert visit_body({"latitude": "utara"})["latitude"] == "utara"
+
+
+def test_a_window_form_becomes_the_proposal_services_body() -> None:
+    assert window_body({"open": "on", "start": "2027-01-01", "end": "2027-03-31", "quota": "250"}) == (
+        {"open": True, "period": {"start": "2027-01-01", "end": "2027-03-31"}, "quota": 250},
+        {},
+    )
+    assert window_body({}) == ({"open": False}, {})  # closed, no period, no quota
+
+
+def test_a_window_form_with_half_a_period_or_a_quota_that_is_no_number_names_the_field() -> None:
+    assert window_body({"start": "2027-01-01"})[1] == {
+        "end": "Give both the first and the last day, or neither."
+    }
+    assert window_body({"end": "2027-01-01"})[1] == {
+        "start": "Give both the first and the last day, or neither."
+    }
+    assert window_body({"quota": "dua ratus"})[1] == {"quota": "The quota is a whole number of proposals."}
+
+
+def test_a_decile_file_is_read_with_commas_or_semicolons_and_its_bad_rows_named_by_line() -> None:
+    rows, bad = read_deciles(b"\xef\xbb\xbfhousehold_id,decile\nH-1,3\n\nH-2,x\n,4\nH-3,10\n")
+    assert [(r["line"], r["household_id"], r["decile"]) for r in rows] == [(2, "H-1", 3), (6, "H-3", 10)]
+    assert [b["line"] for b in bad] == [4, 5]
+    rows, bad = read_deciles(b"Household_ID;Decile\r\nH-9;1\r\n")
+    assert [(r["household_id"], r["decile"]) for r in rows] == [("H-9", 1)] and bad == []
+
+
+def test_a_file_without_the_two_columns_is_refused_at_its_first_line() -> None:
+    rows, bad = read_deciles(b"id,rank\nH-1,3\n")
+    assert rows == [] and bad[0]["line"] == 1

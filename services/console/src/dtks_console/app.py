@@ -21,8 +21,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from dtks_console import (
+    audit_pages,
     dashboard_pages,
     ministry_pages,
+    ministry_setup_pages,
     public_pages,
     ratification_pages,
     review_pages,
@@ -47,7 +49,11 @@ QUEUE_OF_ROLE = {role: _API_TIER.get(tier.value, tier.value) for tier, role in T
 STATUSES = ("submitted", "in_verification", "returned", "accepted", "determined", "withdrawn")
 PAGE_SIZE = 20
 # Roles whose work starts on a page other than the queue.
-HOME_OF_ROLE = {Role.REGENT: "/ratification", Role.MINISTRY_DETERMINER: "/determination"}
+HOME_OF_ROLE = {
+    Role.REGENT: "/ratification",
+    Role.MINISTRY_DETERMINER: "/determination",
+    Role.AUDITOR: "/audit",
+}
 ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
 
@@ -419,7 +425,15 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     # Each tier's pages, in modules of their own, reach the core through this.
     app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn)
-    for pages in (review_pages, ratification_pages, ministry_pages, dashboard_pages, public_pages):
+    for pages in (
+        review_pages,
+        ratification_pages,
+        ministry_pages,
+        ministry_setup_pages,
+        dashboard_pages,
+        audit_pages,
+        public_pages,
+    ):
         app.include_router(pages.router)
     return app
 
