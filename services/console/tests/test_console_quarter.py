@@ -9,9 +9,11 @@ import asyncio
 import datetime as dt
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.dev_users import DevUser, ProviderAdmin, tier_users
-from dtks_runtime.identity_testing import Keycloak
+from dtks_runtime.identity_testing import Keycloak, KeycloakAdmin
 from dtks_runtime.local_system import LocalSystem
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(1200)]
@@ -55,6 +57,47 @@ def officers(keycloak: Keycloak) -> list[DevUser]:
     return wanted
 
 
+AGENCY = ("agency.dinsos-1771", "dev-agency-dinsos-1771")  # a person of the city's social agency
+
+
+@pytest.fixture(scope="module")
+def agency_person(keycloak: Keycloak) -> tuple[str, str]:
+    """A person of a partner agency, granted PKH in the city (the realm's agencies are machines)."""
+
+    async def create() -> None:
+        admin = KeycloakAdmin(keycloak)
+        user_id = await admin.add_user(*AGENCY, "agency", "17.71")
+        async with httpx.AsyncClient(timeout=30) as http:
+            headers = await admin._headers(http)
+            user = (await http.get(f"{admin.base}/users/{user_id}", headers=headers)).json()
+            user["attributes"] = {**user.get("attributes", {}), "programs": ["PKH"]}
+            (await http.put(f"{admin.base}/users/{user_id}", headers=headers, json=user)).raise_for_status()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, create()).result()
+    return AGENCY
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[tuple[str, list[bytes]]]:
+    """The agency's own endpoint: answers 204 to every delivery and keeps its body."""
+    received: list[bytes] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+
+
 def new_page(browser: Browser) -> tuple[BrowserContext, Page]:
     context = browser.new_context(locale="id-ID", viewport={"width": 1200, "height": 900})
     context.set_default_timeout(30_000)
@@ -69,7 +112,9 @@ def sign_in(browser: Browser, base: str, username: str, password: str) -> tuple[
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#kc-login")
-    page.wait_for_url(re.compile(re.escape(base) + r"/(proposals|queue|ratification|determination|audit)"))
+    page.wait_for_url(
+        re.compile(re.escape(base) + r"/(proposals|queue|ratification|determination|audit|agency)")
+    )
     return context, page
 
 
@@ -144,7 +189,12 @@ def forward_from_queue(page: Page, base: str, proposal_id: str, shot: Path | Non
 
 
 def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decree_and_the_citizen_finds_it(
-    console_system: LocalSystem, chromium: Browser, officers: list[DevUser], screenshots: Path
+    console_system: LocalSystem,
+    chromium: Browser,
+    officers: list[DevUser],
+    agency_person: tuple[str, str],
+    webhook: tuple[str, list[bytes]],
+    screenshots: Path,
 ) -> None:
     base = console_system.urls["console"]
     family = a_family()
@@ -194,6 +244,15 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
             proposal_id,
             screenshots / "queue-ministry.png",
         )
+
+        # A partner agency subscribes to the households the register takes in.
+        agency = as_user(*agency_person)
+        agency.get_by_label("Alamat Anda yang menerima kiriman (HTTPS)").fill(webhook[0])
+        agency.get_by_label("Terdaftar").check()
+        agency.get_by_label("PKH").check()
+        agency.get_by_role("button", name="Berlangganan").click()
+        expect(agency.get_by_role("status")).to_contain_text("aktif")
+        expect(agency.locator("#subscriptions tbody tr")).to_have_count(1)
 
         # The Ministry's determiner previews the quarter's decree, then confirms it. Until the
         # registry has received the acceptance (through the broker) there is nothing to decree:
@@ -250,6 +309,22 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
         )
         village.screenshot(path=str(screenshots / "proposal-determined.png"), full_page=True)
 
+        # The agency sees the registration delivered to its endpoint, and downloads the decree's register.
+        agency.goto(f"{base}/agency")
+        agency.locator("#subscriptions a").first.click()
+        delivered = agency.locator("#deliveries tbody tr", has_text="Terkirim")
+        until(agency, agency.url, lambda: delivered.count() == 1, within=90)
+        assert any(household_id.encode() in body for body in webhook[1])
+        agency.screenshot(path=str(screenshots / "agency-deliveries.png"), full_page=True)
+        agency.goto(f"{base}/agency")
+        agency.get_by_label("Nomor keputusan").fill("9/HUK/2027")
+        with agency.expect_download() as download:
+            agency.get_by_role("button", name="Unduh").click()
+        exported = Path(download.value.path()).read_text()
+        assert exported.startswith("household_id,kk_number,")
+        assert f"{household_id},{family['kk_number']}," in exported
+        assert download.value.suggested_filename == "register-9-HUK-2027.csv"
+
         # The auditor reads the household's history and verifies the register against its log.
         auditor = as_user(AUDITOR.username, AUDITOR.password)
         auditor.get_by_label("ID rumah tangga").fill(household_id)
@@ -259,7 +334,8 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
         expect(history).to_contain_text("9/HUK/2027")
         expect(history).to_contain_text("400/021/KPTS/2026")
         auditor.screenshot(path=str(screenshots / "audit-history.png"), full_page=True)
-        auditor.get_by_role("button", name="Putar ulang dan verifikasi").click()
+        # The replay reads the whole log before the page comes back: the click waits for it.
+        auditor.get_by_role("button", name="Putar ulang dan verifikasi").click(timeout=300_000)
         expect(auditor.locator("#verification-result")).to_contain_text(
             "Register sesuai dengan log peristiwanya dan setiap keputusan.", timeout=300_000
         )

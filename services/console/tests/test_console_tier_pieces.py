@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from dtks_console.agency_pages import subscription_body
 from dtks_console.app import build_app
 from dtks_console.dashboard_pages import queue_bars
 from dtks_console.i18n import translations
@@ -24,7 +25,7 @@ from dtks_console.svg_chart import Bar, bar_chart
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
 TIER_TEMPLATES = (
     "ratification.html", "determination.html", "check.html", "dashboard.html", "review.html", "queue_bulk.html",
-    "queue_bulk_result.html", "windows.html", "deciles.html", "audit.html",
+    "queue_bulk_result.html", "windows.html", "deciles.html", "audit.html", "agency.html", "agency_deliveries.html",
 )  # fmt: skip
 # A literal in double quotes may hold an apostrophe ("the decree's month"), one in single quotes not.
 LITERAL = re.compile(r"""_\("([^"]+)"\)|_\('([^']+)'\)""")
@@ -155,6 +156,7 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
         *(f"photo:{s}" for s in PHOTO_SUBJECTS),
         "event:registry.determination_issued",
         "event:registry.welfare_decile_set",
+        *(f"delivery:{s}" for s in ("pending", "delivered", "dead")),
     ],
 )
 def test_the_verification_records_coded_labels_read_as_words_in_both_languages(key: str) -> None:
@@ -217,3 +219,17 @@ def test_a_decile_file_is_read_with_commas_or_semicolons_and_its_bad_rows_named_
 def test_a_file_without_the_two_columns_is_refused_at_its_first_line() -> None:
     rows, bad = read_deciles(b"id,rank\nH-1,3\n")
     assert rows == [] and bad[0]["line"] == 1
+
+
+def test_a_subscription_form_sends_only_public_event_types() -> None:
+    body = subscription_body(
+        {"callback_url": " https://bpjs.example/hook ", "secret": "s" * 20},
+        ["registry.household_registered", "proposal.submitted"],
+        ["PKH"],
+    )
+    assert body == {
+        "callback_url": "https://bpjs.example/hook",
+        "secret": "s" * 20,
+        "event_types": ["registry.household_registered"],  # work in progress is never offered
+        "programs": ["PKH"],
+    }

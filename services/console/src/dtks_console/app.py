@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from dtks_console import (
+    agency_pages,
     audit_pages,
     dashboard_pages,
     ministry_pages,
@@ -53,6 +54,7 @@ HOME_OF_ROLE = {
     Role.REGENT: "/ratification",
     Role.MINISTRY_DETERMINER: "/determination",
     Role.AUDITOR: "/audit",
+    Role.AGENCY: "/agency",
 }
 ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
@@ -89,6 +91,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 proposal=settings.proposal_url,
                 verification=settings.verification_url,
                 registry=settings.registry_url,
+                notification=settings.notification_url,
             )
             yield
 
@@ -432,6 +435,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         ministry_setup_pages,
         dashboard_pages,
         audit_pages,
+        agency_pages,
         public_pages,
     ):
         app.include_router(pages.router)
