@@ -16,6 +16,7 @@ from dtks_console.pages import render
 router = APIRouter()
 WIB = dt.timezone(dt.timedelta(hours=7))
 QUARTER_MONTHS = ("01", "04", "07", "10")
+PREVIEW_ROWS = 100  # acceptances listed in the preview (the counts cover them all)
 
 
 def periods(today: dt.date) -> list[str]:
@@ -56,7 +57,12 @@ async def determine(request: Request) -> Response:
         refused = {"detail_key": "Give the decree's number, its quarter and a cut-off date and time."}
         return await _page(request, session, token, typed=typed, refused=refused, status=422)
     if data.get("action") != "confirm":
-        return await _page(request, session, token, typed=typed, preview=True)
+        pending = await access.call(
+            request, "registry", "GET", "/candidates", token, params={"cutoff": cutoff, "limit": PREVIEW_ROWS}
+        )
+        return await _page(
+            request, session, token, typed=typed, preview=True, pending=pending.body if pending.ok else None
+        )
     answer = await access.call(
         request,
         "registry",
@@ -81,6 +87,7 @@ async def _page(
     preview: bool = False,
     refused: dict[str, Any] | None = None,
     issued: dict[str, Any] | None = None,
+    pending: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     access = access_of(request)
@@ -100,4 +107,5 @@ async def _page(
         refused=refused,
         issued=issued,
         recap=recap,
+        pending=pending,
     )
