@@ -1,5 +1,7 @@
 """One message catalogue: Bahasa Indonesia by default, English selectable. The .po files are the
-source; they are compiled in memory when the console starts, so there is no build step to forget."""
+source; they are compiled in memory when the console starts, so there is no build step to forget.
+A language's catalogue is its messages.po with every other .po beside it merged in (one file per
+area of pages, e.g. village.po, so pages added side by side do not edit the same file)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,12 @@ def translations(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     with po.open("rb") as source:
         catalog = read_po(source, locale=language)
-    # Further catalogues beside it (one per group of pages, e.g. tiers.po) join the first one.
-    for extra in sorted(p for p in folder.glob("*.po") if p != po):
-        with extra.open("rb") as source:
-            for message in read_po(source, locale=language):
-                if message.id:
-                    catalog[message.id] = message
+    for extra in sorted(folder.glob("*.po")):
+        if extra != po:
+            with extra.open("rb") as source:
+                for message in read_po(source, locale=language):
+                    if message.id:
+                        catalog[message.id] = message
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
