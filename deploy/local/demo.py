@@ -40,7 +40,13 @@ import httpx
 
 from dtks_contracts.regions import children, region_name
 from dtks_contracts.vocabulary.roles import Role
-from dtks_runtime.auth.dev_users import PASSWORD_RULE, DevUser, ProviderAdmin, office_of, tier_users
+from dtks_runtime.auth.dev_users import (
+    PASSWORD_RULE,
+    ProviderAdmin,
+    office_of,
+    one_per_tier,
+    tier_users,
+)
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.settings import RuntimeSettings
 from dtks_runtime.testing import read_env_file
@@ -62,6 +68,7 @@ VERIFICATION = url("verification", "DTKS_VERIFICATION_PORT", 8002)
 REGISTRY = url("registry", "DTKS_REGISTRY_PORT", 8003)
 NOTIFICATION = url("notification", "DTKS_NOTIFICATION_PORT", 8004)
 CIVIL_REGISTRY = url("civil-registry", "DTKS_CIVIL_REGISTRY_PORT", 8005)
+CONSOLE = url("console", "DTKS_CONSOLE_PORT", 8090)
 
 
 def say(msg: str) -> None:
@@ -410,23 +417,21 @@ async def run() -> None:
 
 
 def print_sign_in(issuer: str, village: str) -> None:
-    """A few of the officers, and the rule for the rest."""
-    district = village.rsplit(".", 1)[0]
-    shown: list[DevUser] = [
-        OFFICERS[(Role.VILLAGE_OPERATOR, village)],
-        OFFICERS[(Role.DISTRICT_VERIFIER, district)],
-        *(OFFICERS[key] for key in OFFICERS if key[0] not in (Role.VILLAGE_OPERATOR, Role.DISTRICT_VERIFIER)),
-    ]
-    rows = "\n".join(f"  {u.username:<24} {u.password:<28} {u.name:<20} {office_of(u)}" for u in shown)
+    """The console's address and an officer of every tier to sign in as, and the rule for the rest."""
+    rows = "\n".join(
+        f"  {u.username:<24} {u.password:<28} {u.name:<20} {office_of(u)}"
+        for u in one_per_tier(REGENCY, village)
+    )
     print(
-        f"""Sign in as any officer of {region_name(REGENCY)} (Keycloak, {issuer}):
+        f"""The operator console: {CONSOLE}/  (citizens' check without sign-in: {CONSOLE}/check)
+Sign in there as an officer of each tier of {region_name(REGENCY)} (Keycloak, {issuer}):
   {"user":<24} {"password":<28} {"name":<20} office
 {rows}
   Every village: operator.{REGENCY.replace(".", "")}-DD-VVVV (DD.VVVV the end of its code), every district:
   verifier.{REGENCY.replace(".", "")}-DD. Every password: {PASSWORD_RULE}.
   Also the realm file's operator.1001 (password dev-operator-1001).
 A real token for one of them (source .dtks/env first):
-  .venv/bin/dtks-token --user {shown[0].username}
+  .venv/bin/dtks-token --user {one_per_tier(REGENCY, village)[0].username}
 """
     )
 

@@ -11,7 +11,7 @@ import pytest
 
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.cli import main as token_cli
-from dtks_runtime.auth.dev_users import ProviderAdmin, dev_password, tier_users
+from dtks_runtime.auth.dev_users import ProviderAdmin, dev_password, one_per_tier, tier_users
 from dtks_runtime.auth.oidc import ProviderKeys
 from dtks_runtime.auth.principal import check_scope
 from dtks_runtime.auth.tokens import TokenService
@@ -104,3 +104,17 @@ async def test_the_demos_users_are_created_once_sign_in_and_carry_their_role_reg
     assert (operator.region, operator.name) == ("17.71.01.1001", "Sari Wulandari")
     with pytest.raises(SystemExit, match=r"did not sign verifier\.17 in"):
         await asyncio.to_thread(token_cli, ["--user", "verifier.17", "--password", "not-the-password"])
+
+
+def test_make_run_names_one_officer_of_every_tier_in_the_order_a_quarter_passes_them() -> None:
+    shown = one_per_tier("17.71", "17.71.02.1002")
+    assert [u.role for u in shown] == [
+        Role.VILLAGE_OPERATOR, Role.DISTRICT_VERIFIER, Role.REGENCY_OPERATOR, Role.REGENT,
+        Role.PROVINCE_VERIFIER, Role.MINISTRY_VERIFIER, Role.MINISTRY_DETERMINER, Role.AUDITOR,
+    ]  # fmt: skip
+    assert [u.username for u in shown[:2]] == ["operator.1771-02-1002", "verifier.1771-02"]
+    assert shown[3].username == "regent.1771" and shown[3].password == "dev-regent-1771"
+    # Without a village named, the regency's first.
+    assert one_per_tier("17.71")[0].region == min(
+        u.region for u in tier_users("17.71") if u.role is Role.VILLAGE_OPERATOR
+    )

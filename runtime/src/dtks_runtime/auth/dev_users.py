@@ -103,6 +103,24 @@ def tier_users(regency: str) -> list[DevUser]:
     ]
 
 
+def one_per_tier(regency: str, village: str | None = None) -> list[DevUser]:
+    """An officer of each office a quarter passes, in the order the quarter passes them: the village
+    (``village``, else the regency's first), its district, the regency's social service, the regent or
+    mayor, the province, the Ministry's verifier and determiner, and the auditor: whom ``make run``
+    names for signing in to the console."""
+    users = tier_users(regency)
+    village = village or next(u.region for u in users if u.role is Role.VILLAGE_OPERATOR)
+    district = village.rsplit(".", 1)[0]
+    chosen: dict[Role, DevUser] = {}
+    for u in users:
+        if u.role is Role.VILLAGE_OPERATOR and u.region != village:
+            continue
+        if u.role is Role.DISTRICT_VERIFIER and u.region != district:
+            continue
+        chosen.setdefault(u.role, u)
+    return list(chosen.values())
+
+
 def _invented_name(i: int) -> tuple[str, str]:
     return _GIVEN[i % len(_GIVEN)], _FAMILY[(i * 7 + i // len(_GIVEN)) % len(_FAMILY)]
 

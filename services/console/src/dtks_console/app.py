@@ -20,6 +20,17 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from dtks_console import (
+    agency_pages,
+    audit_pages,
+    dashboard_pages,
+    ministry_pages,
+    ministry_setup_pages,
+    public_pages,
+    ratification_pages,
+    review_pages,
+)
+from dtks_console.access import Access
 from dtks_console.backend import Services
 from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import LANGUAGES
@@ -39,6 +50,13 @@ _API_TIER = {"district": "district", "regency": "regency", "ratification": "rege
 QUEUE_OF_ROLE = {role: _API_TIER.get(tier.value, tier.value) for tier, role in TIER_ROLE.items()}
 STATUSES = ("submitted", "in_verification", "returned", "accepted", "determined", "withdrawn")
 PAGE_SIZE = 20
+# Roles whose work starts on a page other than the queue.
+HOME_OF_ROLE = {
+    Role.REGENT: "/ratification",
+    Role.MINISTRY_DETERMINER: "/determination",
+    Role.AUDITOR: "/audit",
+    Role.AGENCY: "/agency",
+}
 ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
 
@@ -74,6 +92,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 proposal=settings.proposal_url,
                 verification=settings.verification_url,
                 registry=settings.registry_url,
+                notification=settings.notification_url,
             )
             yield
 
@@ -185,6 +204,8 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         except NeedsSignIn:
             return render(request, "welcome.html", user=None)
         role = person(session)["role"]
+        if role in HOME_OF_ROLE:
+            return RedirectResponse(HOME_OF_ROLE[role], status_code=303)
         if role == Role.VILLAGE_OPERATOR:
             return RedirectResponse("/proposals", status_code=303)
         if role in QUEUE_OF_ROLE:
@@ -407,6 +428,19 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         return await _queue_page(request, session, token, done=result)
 
     add_village_pages(app, Console(signed_in, person, check_csrf, services, NeedsSignIn))
+    # Each tier's pages, in modules of their own, reach the core through this.
+    app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn)
+    for pages in (
+        review_pages,
+        ratification_pages,
+        ministry_pages,
+        ministry_setup_pages,
+        dashboard_pages,
+        audit_pages,
+        agency_pages,
+        public_pages,
+    ):
+        app.include_router(pages.router)
     return app
 
 

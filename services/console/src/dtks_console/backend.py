@@ -27,13 +27,20 @@ class Answer:
 
 class Services:
     def __init__(
-        self, http: httpx.AsyncClient, *, proposal: str, verification: str, registry: str = ""
+        self,
+        http: httpx.AsyncClient,
+        *,
+        proposal: str,
+        verification: str,
+        registry: str = "",
+        notification: str = "",
     ) -> None:
         self.http = http
         self.base = {
             "proposal": proposal.rstrip("/"),
             "verification": verification.rstrip("/"),
             "registry": registry.rstrip("/"),
+            "notification": notification.rstrip("/"),
         }
 
     async def call(

@@ -114,7 +114,7 @@ async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[s
     return {r["household_id"]: household_digest(Household.model_validate_json(r["s"])) for r in rows}
 
 
-_PENDING_SQL = """
+PENDING_SQL = """
     SELECT c.proposal_id, c.kind, c.accepted_at, c.household::text AS household, c.household_id,
            c.deactivation_reason, c.programs_requested
     FROM candidates c
@@ -131,7 +131,7 @@ async def pending_by_household(
     batch: list[Candidate] = []
     # aclosing: if the caller stops early (an error), the cursor's savepoint ends before the caller's
     # transaction does, not whenever the abandoned generator is collected.
-    sql = f"{_PENDING_SQL} ORDER BY c.household_id"
+    sql = f"{PENDING_SQL} ORDER BY c.household_id"
     async with contextlib.aclosing(_fetch_in_chunks(conn, sql, cutoff, chunk=chunk)) as chunks:
         async for rows in chunks:
             for r in rows:
