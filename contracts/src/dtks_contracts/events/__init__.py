@@ -11,6 +11,13 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.governance import (
+    DeadlineSet,
+    FreezeDeclared,
+    FreezeLifted,
+    FreezeShortened,
+    FrozenAction,
+)
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
 from dtks_contracts.events.registry import (
@@ -45,6 +52,10 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     ReturnedAtTier,
     BatchRatified,
     AcceptedByMinistry,
+    FreezeDeclared,
+    FreezeShortened,
+    FreezeLifted,
+    DeadlineSet,
     DeterminationIssued,
     HouseholdRegistered,
     HouseholdCorrected,
@@ -78,9 +89,14 @@ __all__ = [
     "EVENT_TYPES",
     "AcceptedByMinistry",
     "BatchRatified",
+    "DeadlineSet",
     "DeterminationIssued",
     "EventPayload",
     "Finding",
+    "FreezeDeclared",
+    "FreezeLifted",
+    "FreezeShortened",
+    "FrozenAction",
     "HouseholdCorrected",
     "HouseholdDeactivated",
     "HouseholdRegistered",

@@ -84,4 +84,27 @@ MIGRATIONS = [
         UNIQUE (regency_code, decree_number)
     );
     """,
+    """
+    -- Freeze periods the Ministry declared (verification owns them; see governance.py).
+    CREATE TABLE freezes (
+        freeze_id       text PRIMARY KEY,
+        scope           text NOT NULL,
+        actions         text[] NOT NULL,
+        starts_at       timestamptz NOT NULL,
+        ends_at         timestamptz NOT NULL,
+        reason          text NOT NULL,
+        lifted          boolean NOT NULL DEFAULT false,
+        stream_version  integer NOT NULL
+    );
+    CREATE INDEX freezes_end ON freezes (ends_at);
+
+    -- Working days an item may wait at a tier: the country's (regency_code '') or one regency's.
+    CREATE TABLE deadline_policies (
+        tier            text NOT NULL,
+        regency_code    text NOT NULL DEFAULT '',
+        working_days    integer NOT NULL,
+        stream_version  integer NOT NULL,
+        PRIMARY KEY (tier, regency_code)
+    );
+    """,
 ]
