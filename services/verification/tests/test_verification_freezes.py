@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -12,10 +11,10 @@ from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_contracts.vocabulary import Role
 from dtks_runtime.testing import wait_until
-from dtks_synthetic import proposals
 from dtks_verification.domain.freezes import Freeze, holding
-from dtks_verification.harness import POPULATION, Service
-from dtks_verification.testing import TopicReader, envelope, submitted
+from dtks_verification.harness import Clock, Service, use_clock
+from dtks_verification.harness import in_district_queue as queued
+from dtks_verification.testing import TopicReader
 
 UTC = dt.UTC
 MINISTRY = (Role.MINISTRY_VERIFIER, "ID")
@@ -48,26 +47,8 @@ def test_a_freeze_holds_only_in_its_scope_its_period_and_for_its_actions() -> No
 _draws = iter(range(20_000, 30_000))
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-def use_clock(service: Service, clock: Clock) -> None:
-    """The running service's handlers read "now" from this clock (its deps object, replaced)."""
-    assert service.app is not None
-    service.app.state.deps = dataclasses.replace(service.app.state.deps, clock=clock)
-
-
 async def in_district_queue(service: Service, count: int) -> list[Any]:
-    contents = [submitted(g.body) for g in proposals(POPULATION, count, seed=next(_draws))]
-    await service.publish([envelope(c) for c in contents])
-    for c in contents:
-        await service.wait_status(c.proposal_id, "in_tier")
-    return contents
+    return await queued(service, count, seed=next(_draws))
 
 
 async def forward_at_district(service: Service, proposal: Any) -> Any:
@@ -100,14 +81,27 @@ async def test_a_decision_is_refused_during_a_freeze_in_its_scope_and_accepted_o
 ) -> None:
     clock = Clock(dt.datetime(2027, 2, 1, 3, tzinfo=UTC))
     use_clock(service, clock)
-    contents = await in_district_queue(service, 6)
-    first = contents[0]
-    district = first.village_code[:8]
-    elsewhere = next(c for c in contents if c.village_code[:8] != district)
+    first, elsewhere = await in_district_queue(service, 2)
+    regency = first.village_code[:5]
     start, end = dt.datetime(2027, 2, 1, tzinfo=UTC), dt.datetime(2027, 2, 8, tzinfo=UTC)
-    freeze = await declare(service, district, ["tier_decisions"], start, end)
-    # A freeze of another province does not touch this regency.
+    # A freeze of another province does not touch this regency's decisions.
     await declare(service, "18", ["tier_decisions", "ratifications"], start, end)
+    outside = await forward_at_district(service, elsewhere)
+    assert outside.status_code == 200, outside.text
+    # A freeze holds for the country, a province or a regency; not for a district.
+    narrow = await service.http.post(
+        "/freezes",
+        json={
+            "scope": first.village_code[:8],
+            "actions": ["tier_decisions"],
+            "starts_at": start.isoformat(),
+            "ends_at": end.isoformat(),
+            "reason": "Audit",
+        },
+        headers=service.auth(*MINISTRY),
+    )
+    assert narrow.status_code == 422 and narrow.json()["code"] == "invalid_freeze_scope"
+    freeze = await declare(service, regency, ["tier_decisions"], start, end)
 
     refused = await forward_at_district(service, first)
     assert refused.status_code == 423, refused.text
@@ -119,13 +113,9 @@ async def test_a_decision_is_refused_during_a_freeze_in_its_scope_and_accepted_o
     standing = await service.standing(first.proposal_id)
     assert (standing["status"], standing["tier"]) == ("in_tier", "district")  # kept; it waits
 
-    # Another district of the same regency decides as usual.
-    outside = await forward_at_district(service, elsewhere)
-    assert outside.status_code == 200, outside.text
-
     # In a list, a frozen item is refused on its own, the freeze named in its problem.
     item = {"proposal_id": first.proposal_id, "tier": "district", "decision": "forward"}
-    headers = service.auth(Role.DISTRICT_VERIFIER, district)
+    headers = service.auth(Role.DISTRICT_VERIFIER, first.village_code[:8])
     (result,) = (await service.http.post("/decisions", json=[item], headers=headers)).json()["results"]
     assert result["problem"]["code"] == "frozen" and result["problem"]["status"] == 423
     assert result["problem"]["freeze"]["freeze_id"] == freeze["freeze_id"]

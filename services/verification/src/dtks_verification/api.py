@@ -19,7 +19,7 @@ from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
-from dtks_verification import governance
+from dtks_verification import deadlines, governance
 from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
 from dtks_verification.bootstrap import Dependencies
 from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
@@ -56,6 +56,7 @@ ERROR_STATUSES: dict[str, int] = {
     "freeze_over": 409,
     "freeze_not_shortened": 409,
     "invalid_freeze_period": 422,
+    "invalid_freeze_scope": 422,
 }
 
 TierId = Literal["district", "regency", "regent", "province", "ministry"]
@@ -138,6 +139,7 @@ async def queue_stats(
     async with deps.connection() as conn:
         rows = await tier_queues.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
         waiting = await tier_queues.checks_waiting(conn, principal.region)
+        overdue = await deadlines.overdue_by_queue(conn, principal.region, now)
     return {
         "scope": principal.region,
         "age_limit_hours": hours,
@@ -148,6 +150,7 @@ async def queue_stats(
                 "count": r["count"],
                 "oldest_age_seconds": round((now - r["oldest"]).total_seconds(), 1),
                 "past_age_limit": r["past_age_limit"],
+                "overdue": overdue.get((r["tier"], r["tier_region"]), 0),
             }
             for r in rows
         ],
@@ -179,6 +182,7 @@ async def tier_queue(
     now = deps.clock()
     async with deps.connection() as conn:
         rows = await tier_queues.queue(conn, the_tier, principal.region, limit, after)
+        due = await deadlines.with_deadlines(conn, the_tier, rows, now)
     items = [
         {
             "proposal_id": r["proposal_id"],
@@ -190,8 +194,9 @@ async def tier_queue(
             "members": r["members"],
             "entered_at": r["entered_at"].isoformat(),
             "waiting_seconds": round((now - r["entered_at"]).total_seconds(), 1),
+            **deadline,
         }
-        for r in rows
+        for r, deadline in zip(rows, due, strict=True)
     ]
     return {
         "tier": tier,

@@ -29,6 +29,7 @@ from dtks_contracts.events.governance import (
     FreezeShortened,
     FrozenAction,
 )
+from dtks_contracts.regions import region_level
 from dtks_contracts.vocabulary import Role, Tier
 from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation, NewEvent
@@ -70,6 +71,11 @@ async def declare_freeze(
     deps: Dependencies, principal: Principal, command: DeclareFreeze, correlation_id: str
 ) -> dict[str, Any]:
     ensure_ministry(principal, "declares freezes")
+    if region_level(command.scope) not in ("national", "province", "regency"):
+        raise Refusal(
+            "invalid_freeze_scope",
+            f"A freeze holds for the whole country (ID), a province or a regency, not {command.scope}.",
+        )
     if command.ends_at <= command.starts_at:
         raise Refusal("invalid_freeze_period", "A freeze must end after it starts; check ends_at.")
     if command.ends_at <= deps.clock():
