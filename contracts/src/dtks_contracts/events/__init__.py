@@ -17,6 +17,7 @@ from dtks_contracts.events.governance import (
     FreezeLifted,
     FreezeShortened,
     FrozenAction,
+    ItemOverdue,
 )
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
@@ -56,6 +57,7 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     FreezeShortened,
     FreezeLifted,
     DeadlineSet,
+    ItemOverdue,
     DeterminationIssued,
     HouseholdRegistered,
     HouseholdCorrected,
@@ -101,6 +103,7 @@ __all__ = [
     "HouseholdDeactivated",
     "HouseholdRegistered",
     "IntegrityChecked",
+    "ItemOverdue",
     "NotificationDelivered",
     "NotificationFailed",
     "Period",

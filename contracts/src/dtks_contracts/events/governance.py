@@ -5,11 +5,12 @@ deadline policies say how many working days an item may wait at a tier. The veri
 owns both (they govern its workflow) and publishes them, so the services that own the other frozen
 actions (the registry's decrees, the proposal service's new proposals) can keep a local copy from
 the events rather than ask verification synchronously. Freeze events are keyed by `freeze_id`,
-deadline events by `policy_id`.
+deadline events by `policy_id`, an item's overdue notices by `proposal_id` (its own stream).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import ClassVar
 
@@ -18,7 +19,7 @@ from pydantic import Field, model_validator
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.identifiers import EntityId
-from dtks_contracts.regions import RegencyCode, RegionCode
+from dtks_contracts.regions import RegencyCode, RegionCode, VillageCode
 from dtks_contracts.text import FreeText
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.vocabulary.tiers import Tier
@@ -99,3 +100,24 @@ class DeadlineSet(EventPayload):
     regency_code: RegencyCode | None = None
     working_days: int = Field(ge=1, le=365)
     set_by: Actor
+
+
+class ItemOverdue(EventPayload):
+    """A proposal waited past its deadline at `tier`: level 1 tells the tier's own officers, level 2
+    (past a second deadline as long again) the officers of the tier above. It never moves or
+    decides the proposal; the notification service turns it into a notice for `notify_role`."""
+
+    event_type: ClassVar[str] = "verification.item_overdue"
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "proposal"
+    aggregate_id_field: ClassVar[str] = "proposal_id"
+
+    proposal_id: EntityId
+    round: int = Field(ge=1)
+    village_code: VillageCode
+    tier: Tier
+    level: int = Field(ge=1, le=2)
+    working_days: int = Field(ge=1, description="The deadline that passed, in working days since entry")
+    due_date: dt.date = Field(description="The last working day of that deadline (WIB)")
+    notify_tier: Tier
+    notify_region: RegionCode

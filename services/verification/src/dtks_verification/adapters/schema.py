@@ -107,4 +107,15 @@ MIGRATIONS = [
         PRIMARY KEY (tier, regency_code)
     );
     """,
+    """
+    -- Overdue notices already raised: one per item's stay at a tier (its entry) and level.
+    CREATE TABLE overdue_marks (
+        proposal_id  text NOT NULL,
+        tier         text NOT NULL,
+        entered_at   timestamptz NOT NULL,
+        level        integer NOT NULL,
+        marked_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (proposal_id, tier, entered_at, level)
+    );
+    """,
 ]
