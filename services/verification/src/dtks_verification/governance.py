@@ -8,8 +8,9 @@ verifiers already act here. It records each freeze with its event (`verification
 other services are meant to consume those events into a small local table of their own and refuse
 their actions from it, as they consume every other fact of the workflow: no service asks another
 synchronously before it acts, so a freeze holds even while verification is down, and the events
-are the freeze's audit trail. (As of this change only verification enforces; the registry's decree
-and the proposal service's submissions still have to add their consumer.)
+are the freeze's audit trail (dtks_runtime.freezes: the table and the consumer's handler). The
+registry refuses a decree during a national freeze of decrees; the proposal service does not yet
+refuse new proposals (it has to add the same consumer).
 
 A freeze refuses new actions; it never undoes or moves what was accepted before it, which waits.
 Deadlines pause during a freeze that stops tier decisions in the item's region (see `deadlines`).
@@ -75,6 +76,11 @@ async def declare_freeze(
         raise Refusal(
             "invalid_freeze_scope",
             f"A freeze holds for the whole country (ID), a province or a regency, not {command.scope}.",
+        )
+    if FrozenAction.DETERMINATION_DECREES in command.actions and command.scope != "ID":
+        raise Refusal(
+            "invalid_freeze_scope",
+            "A determination decree is national; a freeze of decrees holds for the whole country (ID).",
         )
     if command.ends_at <= command.starts_at:
         raise Refusal("invalid_freeze_period", "A freeze must end after it starts; check ends_at.")

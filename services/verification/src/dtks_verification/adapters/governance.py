@@ -6,20 +6,8 @@ import datetime as dt
 
 import asyncpg
 
-from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.vocabulary import Tier
-from dtks_verification.domain.freezes import Freeze
-
-
-def _freeze(row: asyncpg.Record) -> Freeze:
-    return Freeze(
-        row["freeze_id"],
-        row["scope"],
-        frozenset(FrozenAction(a) for a in row["actions"]),
-        row["starts_at"],
-        row["ends_at"],
-        row["reason"],
-    )
+from dtks_runtime.freezes import Freeze, row_to_freeze
 
 
 async def save_freeze(
@@ -44,20 +32,20 @@ async def save_freeze(
 async def load_freeze(conn: asyncpg.Connection, freeze_id: str) -> tuple[Freeze, int, bool] | None:
     """The freeze, its stream version and whether it was lifted; locked for the caller's change."""
     row = await conn.fetchrow("SELECT * FROM freezes WHERE freeze_id = $1 FOR UPDATE", freeze_id)
-    return (_freeze(row), row["stream_version"], row["lifted"]) if row else None
+    return (row_to_freeze(row), row["stream_version"], row["lifted"]) if row else None
 
 
 async def freezes_ending_after(conn: asyncpg.Connection, moment: dt.datetime) -> list[Freeze]:
     """Freezes that still hold or are still to come at `moment` (few: a handful a year)."""
     rows = await conn.fetch("SELECT * FROM freezes WHERE ends_at > $1 ORDER BY starts_at", moment)
-    return [_freeze(r) for r in rows]
+    return [row_to_freeze(r) for r in rows]
 
 
 async def freezes_between(conn: asyncpg.Connection, since: dt.datetime, until: dt.datetime) -> list[Freeze]:
     rows = await conn.fetch(
         "SELECT * FROM freezes WHERE ends_at > $1 AND starts_at < $2 ORDER BY starts_at", since, until
     )
-    return [_freeze(r) for r in rows]
+    return [row_to_freeze(r) for r in rows]
 
 
 async def save_deadline(
