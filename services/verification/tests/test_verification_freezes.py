@@ -72,10 +72,10 @@ async def declare(
     return response.json()
 
 
-pytestmark_infra = pytest.mark.infra
+needs_infra = pytest.mark.infra  # the pure test above needs nothing
 
 
-@pytestmark_infra
+@needs_infra
 async def test_a_decision_is_refused_during_a_freeze_in_its_scope_and_accepted_outside_it(
     service: Service,
 ) -> None:
@@ -126,7 +126,7 @@ async def test_a_decision_is_refused_during_a_freeze_in_its_scope_and_accepted_o
     assert accepted.json()["tier"] == "regency"
 
 
-@pytestmark_infra
+@needs_infra
 async def test_a_lifted_freeze_stops_nothing_and_every_change_is_an_event(service: Service) -> None:
     clock = Clock(dt.datetime(2027, 3, 1, 3, tzinfo=UTC))
     use_clock(service, clock)
@@ -181,7 +181,7 @@ async def test_a_lifted_freeze_stops_nothing_and_every_change_is_an_event(servic
         await wait_until(recorded, 30, "the freeze's events on Kafka")
 
 
-@pytestmark_infra
+@needs_infra
 async def test_a_ratification_is_refused_during_a_national_freeze_of_ratifications(service: Service) -> None:
     clock = Clock(dt.datetime(2027, 4, 1, 3, tzinfo=UTC))
     use_clock(service, clock)
