@@ -112,6 +112,10 @@ _TOPIC_BY_SERVICE: Final[Mapping[str, TopicSpec]] = MappingProxyType(
 _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "verification.batch_ratified": "batch_id",
+        "verification.freeze_declared": "freeze_id",
+        "verification.freeze_shortened": "freeze_id",
+        "verification.freeze_lifted": "freeze_id",
+        "verification.deadline_set": "policy_id",
         "registry.determination_issued": "decree_number",
         "registry.decree_key_activated": "key_id",
     }

@@ -11,6 +11,14 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.governance import (
+    DeadlineSet,
+    FreezeDeclared,
+    FreezeLifted,
+    FreezeShortened,
+    FrozenAction,
+    ItemOverdue,
+)
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
 from dtks_contracts.events.registry import (
@@ -47,6 +55,11 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     ReturnedAtTier,
     BatchRatified,
     AcceptedByMinistry,
+    FreezeDeclared,
+    FreezeShortened,
+    FreezeLifted,
+    DeadlineSet,
+    ItemOverdue,
     DeterminationIssued,
     HouseholdRegistered,
     HouseholdCorrected,
@@ -81,15 +94,21 @@ __all__ = [
     "EVENT_TYPES",
     "AcceptedByMinistry",
     "BatchRatified",
+    "DeadlineSet",
     "DecreeKeyActivated",
     "DecreeSignature",
     "DeterminationIssued",
     "EventPayload",
     "Finding",
+    "FreezeDeclared",
+    "FreezeLifted",
+    "FreezeShortened",
+    "FrozenAction",
     "HouseholdCorrected",
     "HouseholdDeactivated",
     "HouseholdRegistered",
     "IntegrityChecked",
+    "ItemOverdue",
     "NotificationDelivered",
     "NotificationFailed",
     "Period",

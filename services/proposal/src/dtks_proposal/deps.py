@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from dtks_contracts.timestamps import utc_now
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.service import StartedRuntime
 from dtks_runtime.unit_of_work import UnitOfWork
@@ -33,6 +34,7 @@ class ProposalDeps:
     runtime: StartedRuntime
     settings: ProposalSettings
     today: Callable[[], dt.date] = today_in_wib
+    clock: Callable[[], dt.datetime] = utc_now  # the moment a freeze period is judged at
 
     @property
     def pool(self) -> asyncpg.Pool:

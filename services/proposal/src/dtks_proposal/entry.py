@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeAlias
 
+from dtks_contracts.events.governance import FrozenAction
 from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.answers import Answer, answer_body, replay_answer
 from dtks_proposal.domain import status as standing_rules
@@ -31,6 +32,7 @@ from dtks_proposal.errors import PROPOSAL_ID_REPEATED, proposal_id_taken
 from dtks_proposal.timeline import own_event_entry
 from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
+from dtks_runtime.freezes import Freeze, freezes_ending_after, frozen, holding
 from dtks_runtime.unit_of_work import UnitOfWork
 
 
@@ -64,17 +66,22 @@ class AnswerKeyTaken(Exception):
     those submissions again (the answer kept is then replayed)."""
 
 
-async def enter_submissions(uow: UnitOfWork, entries: Sequence[Entry], *, day: dt.date) -> list[Outcome]:
+async def enter_submissions(
+    uow: UnitOfWork, entries: Sequence[Entry], *, day: dt.date, now: dt.datetime
+) -> list[Outcome]:
     """Enter ``entries`` in ``uow``'s transaction; one outcome per entry, in order.
 
     Raises :class:`AnswerKeyTaken` when a key was taken meanwhile (the caller's transaction must roll
-    back). The windows stay locked until the caller commits.
+    back). The windows stay locked until the caller commits. A freeze of new proposals holding at
+    `now` in an entry's region refuses it (dtks_runtime.freezes; the table is filled from
+    verification's freeze events).
     """
     if not entries:
         return []
     keys = [e.key for e in entries if e.key]
     stored, windows = await repo.answers_and_windows(uow.conn, keys, [(e.regency, e.key) for e in entries])
-    outcomes, admitted = decide_entries(entries, stored, windows, day)
+    freezes = await freezes_ending_after(uow.conn, now)
+    outcomes, admitted = decide_entries(entries, stored, windows, day, freezes=freezes, now=now)
     accepted = [i for i, o in enumerate(outcomes) if o is None]
     if not accepted:  # every one replayed or refused: nothing to write
         return [o for o in outcomes if o is not None]
@@ -116,9 +123,17 @@ async def enter_submissions(uow: UnitOfWork, entries: Sequence[Entry], *, day: d
 
 
 def decide_entries(
-    entries: Sequence[Entry], stored: dict[str, repo.StoredAnswer], windows: dict[str, Window], day: dt.date
+    entries: Sequence[Entry],
+    stored: dict[str, repo.StoredAnswer],
+    windows: dict[str, Window],
+    day: dt.date,
+    *,
+    freezes: Sequence[Freeze] = (),
+    now: dt.datetime | None = None,
 ) -> tuple[list[Outcome | None], Counter[str]]:
-    """Each entry's replay or refusal (None: it may enter), and the places taken in each quota."""
+    """Each entry's replay or refusal (None: it may enter), and the places taken in each quota.
+    A kept answer is replayed even during a freeze (what was accepted before it is kept); a new
+    submission in a freeze's scope is refused before it counts against a quota."""
     outcomes: list[Outcome | None] = []
     admitted: Counter[str] = Counter()
     named: set[str] = set()
@@ -128,6 +143,10 @@ def decide_entries(
                 outcomes.append(replay_answer(stored[e.key], e.proposal.same_as, e.what))
             except DomainError as refused:
                 outcomes.append(refused)
+            continue
+        freeze = holding(freezes, FrozenAction.NEW_PROPOSALS, e.proposal.village_code, now) if now else None
+        if freeze is not None:
+            outcomes.append(frozen(freeze, FrozenAction.NEW_PROPOSALS, e.proposal.village_code))
             continue
         window = windows.get(e.regency)
         if window is not None:

@@ -20,6 +20,8 @@ ERROR_STATUSES: dict[str, int] = {
     "invalid_proposal": 422,
     "proposal_window_closed": 409,
     "quota_exceeded": 409,
+    # A freeze of new proposals holds (dtks_runtime.freezes): refused for a while, not for good.
+    "frozen": 423,
     "idempotency_key_reused": 409,
     PROPOSAL_ID_TAKEN: 409,
     PROPOSAL_ID_REPEATED: 409,

@@ -136,7 +136,7 @@ async def write_entries(deps: ProposalDeps, entries: Sequence[Entry]) -> list[Ou
     or a proposal id of theirs was taken by another request meanwhile."""
     try:
         async with deps.unit_of_work() as uow:
-            outcomes = await enter_submissions(uow, entries, day=deps.today())
+            outcomes = await enter_submissions(uow, entries, day=deps.today(), now=deps.clock())
             if any(isinstance(o, DomainError) and o.code == PROPOSAL_ID_TAKEN for o in outcomes):
                 raise LostARace
     except (AnswerKeyTaken, ConcurrencyConflict) as exc:

@@ -264,7 +264,9 @@ class ImportWorker:
             entry = Entry(proposal, event, causation, actor.subject, import_id=job.import_id)
             entries.append((household, entry))
         # The windows stay locked until this chunk commits: one closed meanwhile applies from the next.
-        outcomes = await enter_submissions(uow, [e for _, e in entries], day=self.deps.today())
+        outcomes = await enter_submissions(
+            uow, [e for _, e in entries], day=self.deps.today(), now=self.deps.clock()
+        )
         done: dict[int, str | None] = {h.group_no: None for h in households}
         for (household, entry), outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, DomainError):

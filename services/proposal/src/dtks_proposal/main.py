@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_proposal import api
 from dtks_proposal.adapters.schema import MIGRATIONS
 from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
@@ -13,6 +14,7 @@ from dtks_proposal.errors import ERROR_STATUSES
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker
 from dtks_proposal.settings import ProposalSettings
+from dtks_runtime import freezes
 from dtks_runtime.body_limits import MiB
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
@@ -35,6 +37,10 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(service="proposal", settings=settings)
     runtime.add_migrations("proposal", MIGRATIONS)
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
+    # The Ministry's freeze periods into the service's own table (see dtks_runtime.freezes).
+    runtime.add_consumer(
+        "proposal-freezes", [VERIFICATION_EVENTS.name], freezes.apply_freeze_events, verify_provenance=True
+    )
     body_limits = {
         "POST /proposals/batch": settings.batch_max_bytes,
         # The file's own limit, plus its multipart framing and the form fields beside it.

@@ -53,6 +53,8 @@ ERROR_STATUSES = {
     "register_changed": 409,
     "period_already_determined": 409,
     "period_out_of_order": 409,
+    # A national freeze of decrees holds (dtks_runtime.freezes): refused for a while, not for good.
+    "frozen": 423,
     "decree_not_found": 404,
     "candidate_not_found": 404,
     # welfare deciles, per item

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.actor import Actor
+from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.registry import (
     DeterminationIssued,
     HouseholdCorrected,
@@ -45,6 +46,7 @@ from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome,
 from dtks_runtime.db import advisory_key
 from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent, StreamAppend
+from dtks_runtime.freezes import ensure_not_frozen
 from dtks_runtime.gc_policy import rare_collections
 from dtks_runtime.unit_of_work import UnitOfWork, UnitsOfWork, retry_on_conflict
 
@@ -120,6 +122,9 @@ async def _issue(
         existing = await load_determination(conn, request.decree_number)
         if existing is not None:
             return existing, False
+        # A decree is national: only a freeze of the whole country stops it (see verification's
+        # governance); a decree already issued is still answered above.
+        await ensure_not_frozen(conn, FrozenAction.DETERMINATION_DECREES, "ID", now)
         await _check_period(conn, request)
         causation = Causation(actor=actor, correlation_id=correlation_id)
         # A chunk of households at a time (decide, append their events, write them), so memory stays

@@ -14,6 +14,7 @@ from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.decree_proofs import DecreeTrees
 from dtks_registry.deps import bootstrap
 from dtks_registry.settings import RegistrySettings
+from dtks_runtime import freezes
 from dtks_runtime.body_limits import MiB
 from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.service import ServiceRuntime, create_app, serve
@@ -39,6 +40,10 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
     runtime.add_consumer(
         "registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record, verify_provenance=True
+    )
+    # The Ministry's freeze periods into a table of the registry's own (see dtks_runtime.freezes).
+    runtime.add_consumer(
+        "registry-freezes", [VERIFICATION_EVENTS.name], freezes.apply_freeze_events, verify_provenance=True
     )
     republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix, kafka_security(settings))
     runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher, verify_provenance=True)

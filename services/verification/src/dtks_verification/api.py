@@ -9,14 +9,17 @@ import pydantic
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
+from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.proposal import Note
 from dtks_contracts.identifiers import DecreeNumber, EntityId
-from dtks_contracts.regions import RegencyCode
-from dtks_contracts.text import SafeStr
+from dtks_contracts.regions import RegencyCode, RegionCode
+from dtks_contracts.text import FreeText, SafeStr
+from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
+from dtks_verification import deadlines, governance
 from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
 from dtks_verification.bootstrap import Dependencies
 from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
@@ -46,6 +49,14 @@ ERROR_STATUSES: dict[str, int] = {
     "reasons_required": 422,
     "invalid_decision": 422,
     "invalid_batch_size": 422,
+    # A freeze period holds: 423 Locked, the action is refused for a while, not for good; the
+    # problem names the freeze and its end (`freeze.ends_at`) so the officer knows when to act.
+    "frozen": 423,
+    "freeze_not_found": 404,
+    "freeze_over": 409,
+    "freeze_not_shortened": 409,
+    "invalid_freeze_period": 422,
+    "invalid_freeze_scope": 422,
 }
 
 TierId = Literal["district", "regency", "regent", "province", "ministry"]
@@ -107,6 +118,7 @@ def _problem_item(index: int, proposal_id: str | None, error: DomainError) -> di
     }
     if error.errors:
         doc["errors"] = error.errors
+    doc.update(error.extra)
     return {"index": index, "proposal_id": proposal_id, "ok": False, "problem": doc}
 
 
@@ -127,6 +139,7 @@ async def queue_stats(
     async with deps.connection() as conn:
         rows = await tier_queues.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
         waiting = await tier_queues.checks_waiting(conn, principal.region)
+        overdue = await deadlines.overdue_by_queue(conn, principal.region, now)
     return {
         "scope": principal.region,
         "age_limit_hours": hours,
@@ -137,6 +150,7 @@ async def queue_stats(
                 "count": r["count"],
                 "oldest_age_seconds": round((now - r["oldest"]).total_seconds(), 1),
                 "past_age_limit": r["past_age_limit"],
+                "overdue": overdue.get((r["tier"], r["tier_region"]), 0),
             }
             for r in rows
         ],
@@ -168,6 +182,7 @@ async def tier_queue(
     now = deps.clock()
     async with deps.connection() as conn:
         rows = await tier_queues.queue(conn, the_tier, principal.region, limit, after)
+        due = await deadlines.with_deadlines(conn, the_tier, rows, now)
     items = [
         {
             "proposal_id": r["proposal_id"],
@@ -179,8 +194,9 @@ async def tier_queue(
             "members": r["members"],
             "entered_at": r["entered_at"].isoformat(),
             "waiting_seconds": round((now - r["entered_at"]).total_seconds(), 1),
+            **deadline,
         }
-        for r in rows
+        for r, deadline in zip(rows, due, strict=True)
     ]
     return {
         "tier": tier,
@@ -325,6 +341,80 @@ async def field_visit(
     request: Request, proposal_id: str, principal: CurrentPrincipal, body: FieldVisitIn
 ) -> dict[str, Any]:
     return await add_visit(_deps(request), principal, proposal_id, body.model_dump(mode="json"))
+
+
+class FreezeIn(BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    scope: RegionCode = Field(description="ID for the whole country, a province or a regency")
+    actions: list[FrozenAction] = Field(min_length=1, max_length=len(FrozenAction))
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime
+    reason: FreeText = Field(min_length=1)
+
+
+class FreezeChangeIn(BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    reason: FreeText = Field(min_length=1)
+
+
+class FreezeShortenIn(FreezeChangeIn):
+    ends_at: UtcDateTime
+
+
+class DeadlineIn(BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    working_days: int = Field(ge=1, le=365)
+    regency_code: RegencyCode | None = Field(default=None, description="Only this regency; else the country")
+
+
+@router.post(
+    "/freezes", tags=["governance"], status_code=201, summary="The Ministry declares a freeze period"
+)
+async def declare_freeze(request: Request, principal: CurrentPrincipal, body: FreezeIn) -> dict[str, Any]:
+    command = governance.DeclareFreeze(
+        body.scope, tuple(body.actions), body.starts_at, body.ends_at, body.reason
+    )
+    return await governance.declare_freeze(_deps(request), principal, command, request.state.correlation_id)
+
+
+@router.get("/freezes", tags=["governance"], summary="Freezes holding or to come that touch your region")
+async def freezes(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    return {"freezes": await governance.list_freezes(_deps(request), principal)}
+
+
+@router.post("/freezes/{freeze_id}/shorten", tags=["governance"], summary="End a freeze earlier")
+async def shorten_freeze(
+    request: Request, freeze_id: str, principal: CurrentPrincipal, body: FreezeShortenIn
+) -> dict[str, Any]:
+    return await governance.end_freeze_early(
+        _deps(request), principal, freeze_id, body.ends_at, body.reason, request.state.correlation_id
+    )
+
+
+@router.post("/freezes/{freeze_id}/lift", tags=["governance"], summary="End a freeze now")
+async def lift_freeze(
+    request: Request, freeze_id: str, principal: CurrentPrincipal, body: FreezeChangeIn
+) -> dict[str, Any]:
+    return await governance.end_freeze_early(
+        _deps(request), principal, freeze_id, None, body.reason, request.state.correlation_id
+    )
+
+
+@router.put("/deadlines/{tier}", tags=["governance"], summary="Working days an item may wait at a tier")
+async def set_deadline(
+    request: Request, tier: TierId, principal: CurrentPrincipal, body: DeadlineIn
+) -> dict[str, Any]:
+    return await governance.set_deadline(
+        _deps(request),
+        principal,
+        API_TIERS[tier],
+        body.regency_code,
+        body.working_days,
+        request.state.correlation_id,
+    )
 
 
 __all__ = ["router"]

@@ -18,16 +18,18 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.verification import Finding, ReturnedAtTier, VerifiedAtTier
 from dtks_contracts.vocabulary import IntegrityStage, ReasonCode, Tier
 from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation
-from dtks_verification.adapters import field_visits, pending_checks, proposals, register
+from dtks_verification.adapters import field_visits, governance, pending_checks, proposals, register
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
 from dtks_verification.adapters.pending_checks import PendingCheck
 from dtks_verification.adapters.proposals import ProposalRecord
 from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks import conclusion, wanted
+from dtks_verification.domain.freezes import ensure_not_frozen
 from dtks_verification.domain.integrity import CivilPerson, RegisterFacts
 from dtks_verification.domain.workflow import (
     Decision,
@@ -96,6 +98,8 @@ async def decide_many(
     async with deps.unit_of_work() as uow:
         records = await proposals.load_many(uow.conn, [c.proposal_id for c in valid], for_update=True)
         reads = await _acceptance_reads(uow.conn, [records[p] for p in acceptances if p in records], civil)
+        now = deps.clock()
+        freezes = await governance.freezes_ending_after(uow.conn, now)
         # Per proposal: what the list decided so far, as one change from the record as loaded.
         decided: dict[str, Change] = {}
         waiting: list[PendingCheck] = []
@@ -108,6 +112,8 @@ async def decide_many(
                 change = _judged(
                     principal, command, earlier, records.get(command.proposal_id), reads, causation, deps
                 )
+                # A freeze refuses the decision itself; the proposal keeps waiting where it is.
+                ensure_not_frozen(freezes, FrozenAction.TIER_DECISIONS, change.record.state.village_code, now)
             except Refusal as refusal:
                 results.append(refusal)
                 continue

@@ -5,6 +5,8 @@ tests and the benchmark (it imports the simulator and the generator lazily from 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -19,10 +21,10 @@ from dtks_contracts.events.registry import HouseholdRegistered
 from dtks_contracts.vocabulary import Role
 from dtks_runtime.auth import TokenService
 from dtks_runtime.testing import Infra, wait_until
-from dtks_synthetic import Population, generate_population, register_households
+from dtks_synthetic import Population, generate_population, proposals, register_households
 from dtks_verification.main import build_app
 from dtks_verification.settings import VerificationSettings
-from dtks_verification.testing import http_server, publish
+from dtks_verification.testing import envelope, http_server, publish, submitted
 
 # The population the tests share: small enough to load in a second, large enough for every fault.
 POPULATION = generate_population("17.71", people=3000, seed=11)
@@ -155,6 +157,31 @@ async def running_service(
         yield Service(
             http, settings, TokenService(settings.jwt_secret, settings.jwt_issuer), kafka_bootstrap, app
         )
+
+
+class Clock:
+    """A clock a test sets: the service's handlers read "now" from it (see `use_clock`)."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def use_clock(service: Service, clock: Clock) -> None:
+    """The running service's handlers read "now" from `clock` (its deps object, with this clock)."""
+    assert service.app is not None
+    service.app.state.deps = dataclasses.replace(service.app.state.deps, clock=clock)
+
+
+async def in_district_queue(service: Service, count: int, seed: int) -> list[Any]:
+    """`count` clean proposals submitted, once they wait at the district tier."""
+    contents = [submitted(g.body) for g in proposals(POPULATION, count, seed=seed)]
+    await service.publish([envelope(c) for c in contents])
+    for c in contents:
+        await service.wait_status(c.proposal_id, "in_tier")
+    return contents
 
 
 def registered_events(population: Population, limit: int | None = None) -> list[EventEnvelope]:

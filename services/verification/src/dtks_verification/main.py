@@ -11,9 +11,11 @@ from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegis
 from dtks_verification.adapters.schema import MIGRATIONS
 from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks_worker import STUCK_AFTER_SECONDS, PendingChecksWorker
+from dtks_verification.overdue_scan import OverdueScan
 from dtks_verification.settings import VerificationSettings
 
 CHECKS_WORKER_TASK = "pending-checks"
+OVERDUE_SCAN_TASK = "overdue-scan"
 
 # The unit of work of this service is a batch of checks (see dtks_runtime.gc_policy): it holds many
 # objects per proposal (models, findings, rows, event envelopes) until it commits, some 200,000 for
@@ -69,6 +71,18 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         intake.deps = deps
         app.state.checks_worker = worker
         runtime.supervise(CHECKS_WORKER_TASK, worker.run, stuck_after=STUCK_AFTER_SECONDS)
+        scan = OverdueScan(
+            deps,
+            batch_size=settings.overdue_scan_batch,
+            poll_seconds=settings.overdue_scan_seconds,
+            heartbeat=lambda: runtime.heartbeat(OVERDUE_SCAN_TASK),
+        )
+        app.state.overdue_scan = scan
+        if settings.overdue_scan_enabled:
+            # A pass over a large backlog may take a while; stuck only well past the poll interval.
+            runtime.supervise(
+                OVERDUE_SCAN_TASK, scan.run, stuck_after=settings.overdue_scan_seconds * 5 + 300
+            )
 
     app = create_app(
         runtime,

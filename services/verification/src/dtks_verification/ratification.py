@@ -14,14 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.verification import BatchRatified, VerifiedAtTier
 from dtks_contracts.regions import contains
 from dtks_contracts.vocabulary import Role, Tier
 from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
-from dtks_verification.adapters import proposals, ratifications
+from dtks_verification.adapters import governance, proposals, ratifications
 from dtks_verification.adapters.proposals import ProposalRecord
 from dtks_verification.bootstrap import Dependencies
+from dtks_verification.domain.freezes import ensure_not_frozen
 from dtks_verification.domain.workflow import Decision, Refusal, decide, ensure_awaits
 from dtks_verification.standing import Change, outcome, record
 
@@ -47,6 +49,9 @@ async def ratify(
     _authorize(principal, command.regency_code)
     causation = Causation(actor=principal.as_actor(), correlation_id=correlation_id)
     async with deps.unit_of_work() as uow:
+        now = deps.clock()
+        freezes = await governance.freezes_ending_after(uow.conn, now)
+        ensure_not_frozen(freezes, FrozenAction.RATIFICATIONS, command.regency_code, now)
         records = await proposals.load_many(uow.conn, command.proposal_ids, for_update=True)
         _ensure_ratifiable(command, records)
         if not await ratifications.record_ratification(

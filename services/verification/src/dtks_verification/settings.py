@@ -22,3 +22,7 @@ class VerificationSettings(RuntimeSettings):
     check_poll_seconds: float = Field(default=0.2, gt=0)
     # Queue statistics count items waiting longer than this as stuck ("past the age limit").
     queue_age_limit_hours: float = Field(default=72.0, gt=0)
+    # The overdue scan (deadlines and escalation): off for tests that drive it step by step.
+    overdue_scan_enabled: bool = True
+    overdue_scan_seconds: float = Field(default=60.0, gt=0)
+    overdue_scan_batch: int = Field(default=500, ge=1)

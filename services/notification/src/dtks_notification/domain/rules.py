@@ -8,6 +8,8 @@ why they came back. The rules close that loop:
   :mod:`dtks_notification.domain.digest`), never one message per proposal;
 - a household that gave a phone number and consent hears when it enters or leaves the register;
 - the regency's social service hears when the regent ratified its batch;
+- a tier's officers hear when an item waited past its deadline there, and the tier above when it
+  waited past a second deadline (escalation tells, it never moves an item);
 - partner agencies receive the determined register events they subscribed to (matched by the caller
   with :mod:`dtks_notification.domain.subscriptions`).
 
@@ -38,11 +40,19 @@ from dtks_contracts.events import (
     VerifiedAtTier,
     WelfareDecileSet,
 )
+from dtks_contracts.events.governance import ItemOverdue
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.regions import region_name
 from dtks_contracts.vocabulary.reasons import REASON_MESSAGES
 from dtks_contracts.vocabulary.roles import Role
-from dtks_contracts.vocabulary.tiers import FIRST_TIER, IntegrityStage, Tier, next_tier, tier_region
+from dtks_contracts.vocabulary.tiers import (
+    FIRST_TIER,
+    TIER_ROLE,
+    IntegrityStage,
+    Tier,
+    next_tier,
+    tier_region,
+)
 from dtks_notification.domain.notices import ActorAudience, HouseholdAudience, Notice
 from dtks_notification.domain.subscriptions import PublicFacts
 
@@ -158,6 +168,8 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
             d.queue_exits.append(QueueExit(payload.proposal_id, Tier.MINISTRY))
         case BatchRatified():
             d.notices.append(_batch_ratified(event, payload))
+        case ItemOverdue():
+            d.notices.append(_overdue(event, payload))
         case HouseholdRegistered() | HouseholdCorrected():
             _household_snapshot(d, event, payload, known)
         case HouseholdDeactivated():
@@ -215,6 +227,26 @@ def _batch_ratified(event: EventEnvelope, p: BatchRatified) -> Notice:
             f"{p.decree_number} of {p.decree_date.isoformat()}: {count} proposal"
             f"{'s' if count != 1 else ''} now go on to the province."
         ),
+        related_event_id=event.event_id,
+    )
+
+
+def _overdue(event: EventEnvelope, p: ItemOverdue) -> Notice:
+    tier = TIER_NAMES[p.tier]
+    waited = (
+        f"Proposal {p.proposal_id} from {place(p.village_code)} has waited at the {tier} tier past its "
+        f"deadline of {p.working_days} working days (due {p.due_date.isoformat()})."
+    )
+    if p.level == 1:
+        title, ask = f"Overdue at the {tier} tier: proposal {p.proposal_id}", "Please decide on it."
+    else:
+        title = f"Escalated from the {tier} tier: proposal {p.proposal_id}"
+        ask = f"It is escalated to you; please follow it up with the {tier} tier."
+    return Notice(
+        rule="item_overdue" if p.level == 1 else "item_escalated",
+        audience=ActorAudience(TIER_ROLE[p.notify_tier].value, p.notify_region),
+        title=title,
+        body=f"{waited} {ask}",
         related_event_id=event.event_id,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dtks_runtime import freezes
+
 MIGRATIONS = [
     # The status read model: one row per proposal, its latest content, and where it stands.
     """
@@ -136,4 +138,7 @@ MIGRATIONS = [
                         ADD COLUMN cancelled_by jsonb;
     CREATE INDEX imports_unfinished ON imports (created_at) WHERE status IN ('staged', 'processing');
     """,
+    # The Ministry's freeze periods, from verification's events (dtks_runtime.freezes): a freeze of
+    # new proposals refuses a village's submission while it holds.
+    freezes.MIGRATION,
 ]

@@ -17,6 +17,8 @@ hash is defined with.
 
 from __future__ import annotations
 
+from dtks_runtime import freezes
+
 MIGRATIONS = [
     """
     CREATE TABLE candidates (
@@ -134,4 +136,7 @@ MIGRATIONS = [
     );
     CREATE INDEX welfare_deciles_decile ON welfare_deciles (decile, household_id);
     """,
+    # The Ministry's freeze periods, from verification's events (dtks_runtime.freezes): a freeze of
+    # determination decrees refuses a new decree while it holds.
+    freezes.MIGRATION,
 ]

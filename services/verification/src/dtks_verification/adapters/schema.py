@@ -84,4 +84,38 @@ MIGRATIONS = [
         UNIQUE (regency_code, decree_number)
     );
     """,
+    """
+    -- Freeze periods the Ministry declared (verification owns them; see governance.py).
+    CREATE TABLE freezes (
+        freeze_id       text PRIMARY KEY,
+        scope           text NOT NULL,
+        actions         text[] NOT NULL,
+        starts_at       timestamptz NOT NULL,
+        ends_at         timestamptz NOT NULL,
+        reason          text NOT NULL,
+        lifted          boolean NOT NULL DEFAULT false,
+        stream_version  integer NOT NULL
+    );
+    CREATE INDEX freezes_end ON freezes (ends_at);
+
+    -- Working days an item may wait at a tier: the country's (regency_code '') or one regency's.
+    CREATE TABLE deadline_policies (
+        tier            text NOT NULL,
+        regency_code    text NOT NULL DEFAULT '',
+        working_days    integer NOT NULL,
+        stream_version  integer NOT NULL,
+        PRIMARY KEY (tier, regency_code)
+    );
+    """,
+    """
+    -- Overdue notices already raised: one per item's stay at a tier (its entry) and level.
+    CREATE TABLE overdue_marks (
+        proposal_id  text NOT NULL,
+        tier         text NOT NULL,
+        entered_at   timestamptz NOT NULL,
+        level        integer NOT NULL,
+        marked_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (proposal_id, tier, entered_at, level)
+    );
+    """,
 ]

@@ -52,3 +52,32 @@ async def checks_waiting(conn: asyncpg.Connection, scope: str) -> asyncpg.Record
             WHERE {_scope_clause("p.village_code", "$1")}""",
         scope,
     )
+
+
+async def waiting_regencies(conn: asyncpg.Connection, scope: str) -> list[tuple[Tier, str]]:
+    """The (tier, regency of the village) pairs something waits at, in scope."""
+    rows = await conn.fetch(
+        f"""SELECT DISTINCT tier, left(village_code, 5) AS regency FROM proposals
+            WHERE status = 'in_tier' AND {_scope_clause("tier_region", "$1")}""",
+        scope,
+    )
+    return [(Tier(r["tier"]), r["regency"]) for r in rows]
+
+
+async def overdue_counts(
+    conn: asyncpg.Connection, scope: str, cutoffs: list[tuple[Tier, str, dt.datetime]]
+) -> dict[tuple[str, str], int]:
+    """Items overdue per (tier, tier_region): those that entered before their (tier, regency)'s cutoff."""
+    rows = await conn.fetch(
+        f"""SELECT p.tier, p.tier_region, count(*) AS overdue
+            FROM proposals p
+            JOIN unnest($2::text[], $3::text[], $4::timestamptz[]) AS c(tier, regency, cutoff)
+              ON c.tier = p.tier AND c.regency = left(p.village_code, 5)
+            WHERE p.status = 'in_tier' AND {_scope_clause("p.tier_region", "$1")} AND p.entered_at < c.cutoff
+            GROUP BY p.tier, p.tier_region""",
+        scope,
+        [t.value for t, _, _ in cutoffs],
+        [r for _, r, _ in cutoffs],
+        [c for _, _, c in cutoffs],
+    )
+    return {(r["tier"], r["tier_region"]): r["overdue"] for r in rows}
