@@ -22,6 +22,7 @@ def test_topic_names():
         "dtks.registry.events",
         "dtks.registry.public",
         "dtks.notification.events",
+        "dtks.complaint.events",
     ]
     assert all(t.retention_ms == -1 and t.cleanup_policy == "delete" for t in ALL_TOPICS)
 

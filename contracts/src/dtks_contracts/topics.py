@@ -89,12 +89,20 @@ NOTIFICATION_EVENTS: Final = TopicSpec(
     description="Delivery outcomes of notifications to operators, citizens and agencies",
 )
 
+COMPLAINT_EVENTS: Final = TopicSpec(
+    name="dtks.complaint.events",
+    partitions=6,
+    key_field="complaint_id",
+    description="Complaints filed, linked to proposals, closed and escalated",
+)
+
 ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     PROPOSAL_EVENTS,
     VERIFICATION_EVENTS,
     REGISTRY_EVENTS,
     REGISTRY_PUBLIC,
     NOTIFICATION_EVENTS,
+    COMPLAINT_EVENTS,
 )
 
 # The owning service is the first part of the event type.
@@ -104,6 +112,7 @@ _TOPIC_BY_SERVICE: Final[Mapping[str, TopicSpec]] = MappingProxyType(
         "verification": VERIFICATION_EVENTS,
         "registry": REGISTRY_EVENTS,
         "notification": NOTIFICATION_EVENTS,
+        "complaint": COMPLAINT_EVENTS,
     }
 )
 

@@ -11,6 +11,12 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.complaint import (
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintFiled,
+    ComplaintLinked,
+)
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
 from dtks_contracts.events.registry import (
@@ -52,6 +58,10 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     WelfareDecileSet,
     NotificationDelivered,
     NotificationFailed,
+    ComplaintFiled,
+    ComplaintLinked,
+    ComplaintClosed,
+    ComplaintEscalated,
 )
 
 
@@ -78,6 +88,10 @@ __all__ = [
     "EVENT_TYPES",
     "AcceptedByMinistry",
     "BatchRatified",
+    "ComplaintClosed",
+    "ComplaintEscalated",
+    "ComplaintFiled",
+    "ComplaintLinked",
     "DeterminationIssued",
     "EventPayload",
     "Finding",
