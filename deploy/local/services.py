@@ -38,6 +38,8 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "verification": ("dtks-verification", "DTKS_VERIFICATION_PORT", 8002),
     "registry": ("dtks-registry", "DTKS_REGISTRY_PORT", 8003),
     "notification": ("dtks-notification", "DTKS_NOTIFICATION_PORT", 8004),
+    # Named as its events and Kafka login are ("complaint"); its package is services/complaints.
+    "complaint": ("dtks-complaints", "DTKS_COMPLAINTS_PORT", 8006),
     # The operator console: last, since its pages call the services above.
     "console": ("dtks-console", "DTKS_CONSOLE_PORT", 8090),
 }
@@ -113,10 +115,12 @@ def installed(name: str) -> bool:
 
 
 def _has_main(name: str) -> bool:
-    package = "dtks_" + name.replace("-", "_")
+    # The folder and package follow the console script (dtks-complaints: services/complaints).
+    stem = SERVICES[name][0].removeprefix("dtks-")
+    package = "dtks_" + stem.replace("-", "_")
     folders = [
-        ROOT / "services" / name / "src" / package,
-        ROOT / "deploy" / name.replace("-", "_") / "src" / package,
+        ROOT / "services" / stem / "src" / package,
+        ROOT / "deploy" / stem.replace("-", "_") / "src" / package,
     ]
     return any((f / "main.py").exists() for f in folders)
 

@@ -338,6 +338,7 @@ SERVICE_READS = {
     "verification": ("proposal", "registry"),
     "registry": ("proposal", "verification", "registry", "notification"),
     "notification": ("proposal", "verification", "registry"),
+    "complaint": ("proposal", "verification", "registry"),
 }
 ADMIN = "admin"
 
