@@ -96,6 +96,13 @@ COMPLAINT_EVENTS: Final = TopicSpec(
     description="Complaints filed, linked to proposals, closed and escalated",
 )
 
+CIVIL_REGISTRY_EVENTS: Final = TopicSpec(
+    name="dtks.civil_registry.events",
+    partitions=6,
+    key_field="life_event_id",
+    description="Life events the civil registry shares: deaths, moves, births, family card changes",
+)
+
 ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     PROPOSAL_EVENTS,
     VERIFICATION_EVENTS,
@@ -103,6 +110,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     REGISTRY_PUBLIC,
     NOTIFICATION_EVENTS,
     COMPLAINT_EVENTS,
+    CIVIL_REGISTRY_EVENTS,
 )
 
 # The owning service is the first part of the event type.
@@ -113,6 +121,7 @@ _TOPIC_BY_SERVICE: Final[Mapping[str, TopicSpec]] = MappingProxyType(
         "registry": REGISTRY_EVENTS,
         "notification": NOTIFICATION_EVENTS,
         "complaint": COMPLAINT_EVENTS,
+        "civil_registry": CIVIL_REGISTRY_EVENTS,
     }
 )
 

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.civil_registry import ChildBorn, FamilyCardChanged, PersonDied, PersonMoved
 from dtks_contracts.events.complaint import (
     ComplaintClosed,
     ComplaintEscalated,
@@ -62,6 +63,10 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     ComplaintLinked,
     ComplaintClosed,
     ComplaintEscalated,
+    PersonDied,
+    PersonMoved,
+    ChildBorn,
+    FamilyCardChanged,
 )
 
 
@@ -88,12 +93,14 @@ __all__ = [
     "EVENT_TYPES",
     "AcceptedByMinistry",
     "BatchRatified",
+    "ChildBorn",
     "ComplaintClosed",
     "ComplaintEscalated",
     "ComplaintFiled",
     "ComplaintLinked",
     "DeterminationIssued",
     "EventPayload",
+    "FamilyCardChanged",
     "Finding",
     "HouseholdCorrected",
     "HouseholdDeactivated",
@@ -102,6 +109,8 @@ __all__ = [
     "NotificationDelivered",
     "NotificationFailed",
     "Period",
+    "PersonDied",
+    "PersonMoved",
     "ProposalResubmitted",
     "ProposalSubmitted",
     "ProposalWithdrawn",

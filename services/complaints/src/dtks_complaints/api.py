@@ -154,3 +154,29 @@ async def link(
     return await handlers.link(
         deps, principal, complaint_id, body.proposal_id, correlation_id=request.state.correlation_id
     )
+
+
+@router.get(
+    "/life-event-drafts",
+    tags=["village"],
+    summary="Draft proposals the civil registry's life events opened in a village, oldest first",
+)
+async def life_event_drafts(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.AUDITOR))],
+    region: Annotated[str, Query(description="The village code")],
+) -> dict[str, Any]:
+    ensure_in_scope(principal, region)
+    rows = await deps.pool.fetch(
+        """SELECT draft_id, life_event_id, event_type, nik, household_id, village_code, proposal_kind,
+                  deactivation_reason, note, status FROM life_event_drafts
+           WHERE village_code = $1 AND status = 'draft' ORDER BY created_at LIMIT 500""",
+        region,
+    )
+    tallies = await deps.pool.fetch("SELECT outcome, count FROM life_event_tallies")
+    return {
+        "region": region,
+        "items": [dict(r) for r in rows],
+        # Over every village: how life events fared (drafted, unknown_nik, household_inactive, ...).
+        "tallies": {r["outcome"]: r["count"] for r in tallies},
+    }

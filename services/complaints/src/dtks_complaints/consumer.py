@@ -15,6 +15,7 @@ import asyncpg
 
 from dtks_complaints.adapters import complaints as repo
 from dtks_complaints.domain.complaints import ProposalStage
+from dtks_complaints.life_events import project_register
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.complaint import ComplaintClosed
 from dtks_contracts.timestamps import utc_now
@@ -42,6 +43,7 @@ def status_handler(store: Callable[[], EventStore]) -> BatchHandler:
     """``store``: the started runtime's event store (there once the runtime runs)."""
 
     async def apply(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        await project_register(conn, events)
         relevant = [e for e in events if e.event_type in STAGES or e.event_type in DECIDED]
         for event in relevant:
             event.typed_payload()  # a payload that breaks its contract is dead-lettered

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from dtks_complaints import api
+from dtks_complaints import api, life_events
 from dtks_complaints.adapters.schema import MIGRATIONS
 from dtks_complaints.consumer import CONSUMER_NAME, TOPICS, status_handler
 from dtks_complaints.deps import LIMIT_TABLE, bootstrap
@@ -38,6 +38,7 @@ def build_app(
     # Not a projection of events: its own component, left alone by a replay.
     runtime.add_migrations("complaints-form-limit", client_limit.migrations(LIMIT_TABLE))
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler(lambda: runtime.started().store))
+    runtime.add_consumer(life_events.CONSUMER_NAME, life_events.TOPICS, life_events.open_drafts)
 
     async def started(runtime: ServiceRuntime) -> None:
         deps = bootstrap(runtime.started(), settings, now)

@@ -34,3 +34,36 @@ MIGRATIONS = [
     CREATE INDEX complaints_by_proposal ON complaints (proposal_id) WHERE proposal_id IS NOT NULL;
     """
 ]
+
+# The register as far as life events need it (who belongs to which household, in which village,
+# and whether it is active), and the drafts and tallies life events produce.
+MIGRATIONS.append(
+    """
+    CREATE TABLE register_members (
+        nik          text PRIMARY KEY,
+        household_id text NOT NULL,
+        village_code text NOT NULL,
+        members      integer NOT NULL,  -- the household's member count
+        active       boolean NOT NULL
+    );
+    CREATE INDEX register_members_household ON register_members (household_id);
+    CREATE TABLE life_event_drafts (
+        draft_id            text PRIMARY KEY,
+        life_event_id       text NOT NULL UNIQUE,  -- one draft per life event, however often delivered
+        event_type          text NOT NULL,
+        nik                 text NOT NULL,
+        household_id        text NOT NULL,
+        village_code        text NOT NULL,
+        proposal_kind       text NOT NULL,
+        deactivation_reason text,
+        note                text NOT NULL,
+        status              text NOT NULL DEFAULT 'draft',
+        created_at          timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX life_event_drafts_village ON life_event_drafts (village_code, created_at) WHERE status = 'draft';
+    CREATE TABLE life_event_tallies (
+        outcome text PRIMARY KEY,  -- drafted, unknown_nik, household_inactive, no_change
+        count   bigint NOT NULL
+    );
+    """
+)
