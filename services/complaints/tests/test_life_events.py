@@ -4,9 +4,11 @@ touch; unknown people are counted and dropped, undecodable records dead-lettered
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from dtks_complaints.testing import OTHER_VILLAGE, VILLAGE, headers
@@ -139,3 +141,57 @@ async def test_each_life_event_opens_one_draft_for_its_household_and_unknown_peo
 
         await wait_until(dead_lettered, what="the unreadable record dead-lettered")
         assert (await client.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_a_death_published_by_the_civil_registry_simulator_twice_opens_one_draft(
+    service, infra: Infra, topic_prefix: str
+):
+    from dtks_civil_registry.main import build_app as build_simulator
+    from dtks_civil_registry.settings import CivilRegistrySettings
+
+    big, _ = _households()
+    simulator = build_simulator(
+        CivilRegistrySettings(
+            kafka_bootstrap=infra.kafka_bootstrap,
+            database_url=infra.database_url,
+            database_name=f"civil_{uuid.uuid4().hex[:8]}",
+            topic_prefix=topic_prefix,
+        )
+    )
+    async with (
+        service() as (app, client),
+        simulator.router.lifespan_context(simulator),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator), base_url="http://civil") as civil,
+    ):
+        registered = HouseholdRegistered(
+            household_id="H-BIG", decree_number="1/HUK/2026", household=big, proposal_id="P-1"
+        )
+        await publish_events(infra.kafka_bootstrap, topic_prefix, [_envelope(registered)])
+
+        async def register_known() -> bool:
+            return await _count(app, "SELECT count(*) FROM register_members") == len(big.members)
+
+        await wait_until(register_known, what="the registered household projected")
+        death = {
+            "event_type": "civil_registry.person_died",
+            "payload": {"life_event_id": "DUK-77", "nik": big.members[1].nik, "died_on": "2026-02-01"},
+        }
+        for _ in range(2):
+            sent = await civil.post("/admin/life-events", json={"events": [death]})
+            assert sent.status_code == 200, sent.text
+        bad = await civil.post(
+            "/admin/life-events", json={"events": [{**death, "payload": {"nik": "123", "died_on": "x"}}]}
+        )
+        assert bad.status_code == 422
+
+        operator = headers(Role.VILLAGE_OPERATOR, VILLAGE)
+
+        async def drafted() -> bool:
+            got = (
+                await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)
+            ).json()
+            return got["tallies"].get("repeated") == 1
+
+        await wait_until(drafted, what="both deliveries of the death handled")
+        got = (await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)).json()
+        assert [(d["life_event_id"], d["proposal_kind"]) for d in got["items"]] == [("DUK-77", "correction")]
