@@ -9,7 +9,9 @@ import asyncpg
 import pytest
 from dtks_complaints.testing import DISTRICT, NIK, OTHER_NIK, OTHER_VILLAGE, VILLAGE, Clock, form, headers
 
+from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.proposal import ProposalWithdrawn
 from dtks_contracts.events.registry import HouseholdDeactivated
 from dtks_contracts.vocabulary.complaints import CLOSING_MESSAGES, ComplaintClosingReason
 from dtks_contracts.vocabulary.proposals import DeactivationReason
@@ -201,3 +203,67 @@ async def test_a_welfare_post_officer_files_for_a_citizen_of_their_village_only(
         assert (await client.post("/complaints", json=form(), headers=OPERATOR)).status_code == 403
         [item] = await _queue(client, VILLAGE, OPERATOR)
         assert item["channel"] == "welfare_post"
+
+
+async def _consumed(app, consumer: str) -> int:
+    conn = await asyncpg.connect(app.state.deps.runtime.runtime.database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer))
+    finally:
+        await conn.close()
+
+
+async def test_a_complaint_linked_after_its_proposal_was_decided_or_withdrawn_does_not_wait_for_events_gone_by(
+    service, infra: Infra, topic_prefix: str
+):
+    async with service() as (app, client):
+        decree = HouseholdDeactivated(
+            household_id="H-9",
+            decree_number="4/HUK/2026",
+            kk_number="1771010101200002",
+            reason=DeactivationReason.NOT_FOUND,
+            proposal_id="P-9",
+        )
+        withdrawn = ProposalWithdrawn(
+            proposal_id="P-10",
+            round=1,
+            village_code=VILLAGE,
+            withdrawn_by=Actor(subject="op", role=Role.VILLAGE_OPERATOR, region=VILLAGE),
+            reason="Entered twice.",
+        )
+        await publish_events(
+            infra.kafka_bootstrap,
+            topic_prefix,
+            [EventEnvelope.new(e, aggregate_version=1, actor=None) for e in (decree, withdrawn)],
+        )
+
+        async def both_seen() -> bool:
+            return await _consumed(app, "complaint-status") == 2
+
+        await wait_until(both_seen, what="the decree and the withdrawal recorded")
+        code = (await client.post("/public/complaints", json=form())).json()["tracking_code"]
+        await client.post("/public/complaints", json=form(nik=OTHER_NIK))
+        first, second = await _queue(client, VILLAGE, OPERATOR)
+
+        decided = await client.post(
+            f"/complaints/{first['complaint_id']}/proposal", json={"proposal_id": "P-9"}, headers=OPERATOR
+        )
+        assert decided.status_code == 200 and decided.json()["status"] == "closed"
+        assert (await client.get(f"/public/complaints/{code}")).json()["status"] == "closed"
+        assert await _events(app, first["complaint_id"]) == [
+            "complaint.filed",
+            "complaint.linked",
+            "complaint.closed",
+        ]
+
+        gone = await client.post(
+            f"/complaints/{second['complaint_id']}/proposal", json={"proposal_id": "P-10"}, headers=OPERATOR
+        )
+        assert gone.status_code == 200
+        # The proposal made of it was withdrawn: the village may act on the complaint again.
+        closed = await client.post(
+            f"/complaints/{second['complaint_id']}/closure",
+            json={"reason": "DUPLICATE_COMPLAINT"},
+            headers=OPERATOR,
+        )
+        assert closed.status_code == 200, closed.text

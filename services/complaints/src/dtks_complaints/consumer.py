@@ -50,6 +50,18 @@ def status_handler(store: Callable[[], EventStore]) -> BatchHandler:
         proposal_ids = sorted({str(e.payload["proposal_id"]) for e in relevant if "proposal_id" in e.payload})
         if not proposal_ids:
             return
+        # First the progress rows (in key order: no deadlock between batches); a link waiting on one
+        # of them commits first, and the query below, a new snapshot, then sees it.
+        progress: dict[str, tuple[str | None, str | None]] = {}
+        for event in relevant:
+            pid = str(event.payload["proposal_id"])
+            stage, decree = progress.get(pid, (None, None))
+            if event.event_type in DECIDED:
+                decree = str(event.payload["decree_number"])
+            else:
+                stage = STAGES[event.event_type].value
+            progress[pid] = (stage, decree)
+        await repo.record_progress(conn, [(pid, *progress[pid]) for pid in sorted(progress)])
         following: dict[str, list[asyncpg.Record]] = {}
         for row in await repo.linked_to(conn, proposal_ids):
             following.setdefault(row["proposal_id"], []).append(row)

@@ -16,9 +16,11 @@ from dtks_complaints.domain.complaints import ComplaintIn, ComplaintStatus, Prop
 from dtks_complaints.errors import complaint_not_found, too_many, tracking_code_unknown
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.complaint import ComplaintClosed, ComplaintFiled, ComplaintLinked
+from dtks_contracts.timestamps import utc_now
 from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintClosingReason
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.event_store import Causation, NewEvent
+from dtks_runtime.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ async def close(
     rules.ensure_operator_reason(reason)
     async with deps.unit_of_work() as uow:
         row = await _load(uow.conn, principal, complaint_id)
-        rules.ensure_actionable(repo.status_of(row))
+        rules.ensure_actionable(repo.status_of(row), _stage(row))
         event = ComplaintClosed(
             complaint_id=complaint_id,
             village_code=row["village_code"],
@@ -153,12 +155,14 @@ async def link(
     deps: ComplaintsDeps, principal: Principal, complaint_id: str, proposal_id: str, *, correlation_id: str
 ) -> dict[str, Any]:
     async with deps.unit_of_work() as uow:
+        # The proposal's progress first (the consumer takes it before the complaints it closes).
+        progress = await repo.progress_for_update(uow.conn, proposal_id)
         row = await _load(uow.conn, principal, complaint_id)
         status = repo.status_of(row)
         if status is ComplaintStatus.IN_PROPOSAL and row["proposal_id"] == proposal_id:
             # The same link sent again (a retry): the first answer, nothing written twice.
             return {"complaint_id": complaint_id, "status": status.value, "proposal_id": proposal_id}
-        rules.ensure_actionable(status)
+        rules.ensure_actionable(status, _stage(row))
         event = ComplaintLinked(
             complaint_id=complaint_id,
             village_code=row["village_code"],
@@ -173,11 +177,51 @@ async def link(
             causation=Causation(actor=principal.as_actor(), correlation_id=correlation_id),
         )
         await repo.mark_linked(uow.conn, complaint_id, proposal_id)
+        if progress["decree_number"] is not None:
+            # Linked to a proposal already decided: closed by that decree at once.
+            await _close_by_decree(uow, row, proposal_id, progress["decree_number"], correlation_id)
+            return {
+                "complaint_id": complaint_id,
+                "status": ComplaintStatus.CLOSED.value,
+                "proposal_id": proposal_id,
+            }
+        if progress["stage"] is not None:
+            await repo.set_stage(uow.conn, complaint_id, ProposalStage(progress["stage"]))
     return {
         "complaint_id": complaint_id,
         "status": ComplaintStatus.IN_PROPOSAL.value,
         "proposal_id": proposal_id,
     }
+
+
+async def _close_by_decree(
+    uow: UnitOfWork, row: Any, proposal_id: str, decree_number: str, correlation_id: str
+) -> None:
+    closing = ComplaintClosed(
+        complaint_id=row["complaint_id"],
+        village_code=row["village_code"],
+        reason=ComplaintClosingReason.RESOLVED_BY_DECREE,
+        proposal_id=proposal_id,
+        decree_number=decree_number,
+    )
+    await uow.append(
+        aggregate_type="complaint",
+        aggregate_id=row["complaint_id"],
+        expected_version=row["version"] + 1,
+        events=[NewEvent.of(closing)],
+        causation=Causation(correlation_id=correlation_id),
+    )
+    await repo.mark_closed(
+        uow.conn,
+        row["complaint_id"],
+        reason=ComplaintClosingReason.RESOLVED_BY_DECREE.value,
+        at=utc_now(),
+        decree_number=decree_number,
+    )
+
+
+def _stage(row: Any) -> ProposalStage | None:
+    return ProposalStage(row["proposal_stage"]) if row["proposal_stage"] else None
 
 
 def queue_item(row: dict[str, Any], now: Any) -> dict[str, Any]:

@@ -143,3 +143,28 @@ async def waiting_in(conn: asyncpg.Pool, region: str, *, escalated_only: bool) -
 
 def status_of(row: asyncpg.Record) -> ComplaintStatus:
     return ComplaintStatus(row["status"])
+
+
+async def record_progress(
+    conn: asyncpg.Connection, progress: Sequence[tuple[str, str | None, str | None]]
+) -> None:
+    """(proposal, stage, decree) as the latest events say; a decree once recorded stays."""
+    await conn.executemany(
+        """INSERT INTO proposal_progress (proposal_id, stage, decree_number) VALUES ($1, $2, $3)
+           ON CONFLICT (proposal_id) DO UPDATE SET stage = COALESCE(EXCLUDED.stage, proposal_progress.stage),
+               decree_number = COALESCE(proposal_progress.decree_number, EXCLUDED.decree_number)""",
+        progress,
+    )
+
+
+async def progress_for_update(conn: asyncpg.Connection, proposal_id: str) -> asyncpg.Record:
+    """The proposal's progress row, locked (made if none): the consumer recording an event for it
+    waits, so a link and the proposal's events are never missed by each other."""
+    await conn.execute(
+        "INSERT INTO proposal_progress (proposal_id) VALUES ($1) ON CONFLICT DO NOTHING", proposal_id
+    )
+    row = await conn.fetchrow(
+        "SELECT stage, decree_number FROM proposal_progress WHERE proposal_id = $1 FOR UPDATE", proposal_id
+    )
+    assert row is not None
+    return row

@@ -67,3 +67,15 @@ MIGRATIONS.append(
     );
     """
 )
+
+# How far every proposal got, as its events tell: a complaint linked after a proposal moved (or was
+# decided) starts from there instead of waiting for events that already passed.
+MIGRATIONS.append(
+    """
+    CREATE TABLE proposal_progress (
+        proposal_id   text PRIMARY KEY,
+        stage         text,
+        decree_number text
+    );
+    """
+)

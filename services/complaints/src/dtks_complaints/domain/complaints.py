@@ -93,11 +93,12 @@ def is_due(status: ComplaintStatus, due: dt.datetime, now: dt.datetime) -> bool:
     return status is ComplaintStatus.OPEN and now >= due
 
 
-def ensure_actionable(status: ComplaintStatus) -> None:
-    """A village may close a complaint or make a proposal of it while it waits (open or escalated)."""
+def ensure_actionable(status: ComplaintStatus, stage: ProposalStage | None = None) -> None:
+    """A village may close a complaint or make a proposal of it while it waits (open or escalated),
+    and again once the proposal made of it was withdrawn."""
     if status is ComplaintStatus.CLOSED:
         raise DomainError("complaint_closed", "The complaint is closed already; nothing is left to do.")
-    if status is ComplaintStatus.IN_PROPOSAL:
+    if status is ComplaintStatus.IN_PROPOSAL and stage is not ProposalStage.WITHDRAWN:
         raise DomainError(
             "complaint_linked",
             "The complaint follows a proposal already; it closes when that proposal is decided.",
@@ -133,5 +134,5 @@ def next_step(
         ProposalStage.VERIFYING: "The proposal made of your complaint is being verified by the tiers.",
         ProposalStage.RETURNED: "The proposal was returned to your village for correction; it will be sent again.",
         ProposalStage.ACCEPTED: "The Ministry accepted the proposal; it takes effect with the next determination decree.",
-        ProposalStage.WITHDRAWN: "The village withdrew the proposal; ask your village's operator why.",
+        ProposalStage.WITHDRAWN: "The village withdrew the proposal; it will act on your complaint again.",
     }[stage]
