@@ -267,3 +267,34 @@ async def test_a_complaint_linked_after_its_proposal_was_decided_or_withdrawn_do
             headers=OPERATOR,
         )
         assert closed.status_code == 200, closed.text
+
+
+async def test_recap_statistics_count_complaints_by_kind_village_and_outcome(service):
+    async with service() as (_, client):
+        await client.post("/public/complaints", json=form())
+        await client.post("/public/complaints", json=form(nik=OTHER_NIK, kind="data_error"))
+        await client.post("/public/complaints", json=form(nik="1771014501900003", village_code=OTHER_VILLAGE))
+        first = next(i for i in await _queue(client, VILLAGE, OPERATOR) if i["kind"] == "exclusion")
+        await client.post(
+            f"/complaints/{first['complaint_id']}/closure", json={"reason": "NOT_ELIGIBLE"}, headers=OPERATOR
+        )
+
+        district = await client.get(
+            "/complaints/statistics",
+            params={"region": DISTRICT},
+            headers=headers(Role.DISTRICT_VERIFIER, DISTRICT),
+        )
+        assert district.status_code == 200, district.text
+        counted = {
+            (c["village_code"], c["kind"], c["outcome"]): c["count"] for c in district.json()["counts"]
+        }
+        assert counted == {
+            (VILLAGE, "exclusion", "NOT_ELIGIBLE"): 1,
+            (VILLAGE, "data_error", "open"): 1,
+            (OTHER_VILLAGE, "exclusion", "open"): 1,
+        }
+        village = await client.get("/complaints/statistics", params={"region": VILLAGE}, headers=OPERATOR)
+        assert village.json()["total"] == 2
+        outside = await client.get("/complaints/statistics", params={"region": DISTRICT}, headers=OPERATOR)
+        assert outside.status_code == 403
+        assert (await client.get("/complaints/statistics", params={"region": VILLAGE})).status_code == 401

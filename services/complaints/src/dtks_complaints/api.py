@@ -180,3 +180,22 @@ async def life_event_drafts(
         # Over every village: how life events fared (drafted, unknown_nik, household_inactive, ...).
         "tallies": {r["outcome"]: r["count"] for r in tallies},
     }
+
+
+@router.get(
+    "/complaints/statistics",
+    tags=["recap"],
+    summary="Complaints in a region counted by kind, village and outcome (open, escalated, in a proposal, or the closing reason)",
+)
+async def statistics(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_role(*(r for r in Role if r is not Role.AGENCY)))],
+    region: Annotated[str, Query(description="Any region code in your scope; ID for the whole country")],
+) -> dict[str, Any]:
+    ensure_in_scope(principal, region)
+    rows = await repo.counts_in(deps.pool, region)
+    return {
+        "region": region,
+        "total": sum(r["count"] for r in rows),
+        "counts": [dict(r) for r in rows],
+    }

@@ -168,3 +168,17 @@ async def progress_for_update(conn: asyncpg.Connection, proposal_id: str) -> asy
     )
     assert row is not None
     return row
+
+
+async def counts_in(pool: asyncpg.Pool, region: str) -> list[asyncpg.Record]:
+    """Complaints under ``region`` (a prefix of the village code, or ID) by kind, village and outcome."""
+    within = "" if region == "ID" else region
+    return list(
+        await pool.fetch(
+            """SELECT kind, village_code, COALESCE(closing_reason, status) AS outcome, count(*) AS count
+               FROM complaints WHERE village_code = $1 OR village_code LIKE $2
+               GROUP BY kind, village_code, outcome ORDER BY village_code, kind, outcome""",
+            within,
+            f"{within}.%" if within else "%",
+        )
+    )
