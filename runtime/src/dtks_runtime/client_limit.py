@@ -91,7 +91,7 @@ class ClientLimit:
             try:
                 async with pool.acquire() as conn:
                     await self.prune(conn)
-            except (OSError, asyncpg.PostgresError) as error:
+            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
                 log.warning("client limit buckets not pruned", table=self.table, error=repr(error))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)

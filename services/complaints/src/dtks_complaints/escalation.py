@@ -74,8 +74,9 @@ class EscalationWorker:
                 escalated = await self.escalate_due(self.deps.now())
                 if escalated:
                     log.info("complaints escalated to the district", count=escalated)
-            except (OSError, asyncpg.PostgresError) as error:
-                # The database away for a moment: the complaints wait for the next pass.
+            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+                # The database away for a moment (a restart, a lost connection): the complaints wait
+                # for the next pass; anything else ends the worker and turns /healthz degraded.
                 log.warning("escalation pass failed", error=repr(error))
             self.deps.runtime.runtime.heartbeat(WORKER_NAME)
             with contextlib.suppress(asyncio.TimeoutError):
