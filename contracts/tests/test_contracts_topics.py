@@ -22,6 +22,8 @@ def test_topic_names():
         "dtks.registry.events",
         "dtks.registry.public",
         "dtks.notification.events",
+        "dtks.complaint.events",
+        "dtks.civil_registry.events",
     ]
     assert all(t.retention_ms == -1 and t.cleanup_policy == "delete" for t in ALL_TOPICS)
 

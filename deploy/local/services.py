@@ -40,6 +40,8 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "notification": ("dtks-notification", "DTKS_NOTIFICATION_PORT", 8004),
     # The DCI Social Registry adapter: after the registry, whose HTTP API it reads.
     "dci": ("dtks-dci", "DTKS_DCI_PORT", 8006),
+    # Named as its events and Kafka login are ("complaint"); its package is services/complaints.
+    "complaint": ("dtks-complaints", "DTKS_COMPLAINTS_PORT", 8007),
     # The operator console: last, since its pages call the services above.
     "console": ("dtks-console", "DTKS_CONSOLE_PORT", 8090),
 }
@@ -115,10 +117,12 @@ def installed(name: str) -> bool:
 
 
 def _has_main(name: str) -> bool:
-    package = "dtks_" + name.replace("-", "_")
+    # The folder and package follow the console script (dtks-complaints: services/complaints).
+    stem = SERVICES[name][0].removeprefix("dtks-")
+    package = "dtks_" + stem.replace("-", "_")
     folders = [
-        ROOT / "services" / name / "src" / package,
-        ROOT / "deploy" / name.replace("-", "_") / "src" / package,
+        ROOT / "services" / stem / "src" / package,
+        ROOT / "deploy" / stem.replace("-", "_") / "src" / package,
     ]
     return any((f / "main.py").exists() for f in folders)
 

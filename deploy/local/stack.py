@@ -339,6 +339,7 @@ SERVICE_READS = {
     "registry": ("proposal", "verification", "registry", "notification"),
     "notification": ("proposal", "verification", "registry"),
     "dci": ("registry",),  # the decrees, to notify DCI subscribers
+    "complaint": ("proposal", "verification", "registry"),
 }
 ADMIN = "admin"
 

@@ -11,7 +11,7 @@ from dtks_runtime.problems import PROBLEM_JSON, install_problem_handlers, valida
 
 def _app() -> FastAPI:
     app = FastAPI()
-    install_problem_handlers(app, {"window_closed": 409})
+    install_problem_handlers(app, {"window_closed": 409, "too_many_requests": 429})
 
     @app.get("/closed")
     async def closed() -> None:
@@ -26,7 +26,19 @@ def _app() -> FastAPI:
     async def refused() -> None:
         raise DomainError("not_in_table", "A rule refused it.")
 
+    @app.get("/busy")
+    async def busy() -> None:
+        raise DomainError("too_many_requests", "Try again in 7 seconds.", extra={"retry_after": 7})
+
     return app
+
+
+def test_a_429_that_says_when_to_come_back_says_it_in_retry_after_too() -> None:
+    answer = TestClient(_app()).get("/busy")
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == "7"
+    assert answer.json()["retry_after"] == 7
+    assert "retry-after" not in TestClient(_app()).get("/closed").headers
 
 
 def test_a_domain_error_answers_with_the_status_its_code_has_in_the_table() -> None:

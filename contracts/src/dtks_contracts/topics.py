@@ -89,12 +89,28 @@ NOTIFICATION_EVENTS: Final = TopicSpec(
     description="Delivery outcomes of notifications to operators, citizens and agencies",
 )
 
+COMPLAINT_EVENTS: Final = TopicSpec(
+    name="dtks.complaint.events",
+    partitions=6,
+    key_field="complaint_id",
+    description="Complaints filed, linked to proposals, closed and escalated",
+)
+
+CIVIL_REGISTRY_EVENTS: Final = TopicSpec(
+    name="dtks.civil_registry.events",
+    partitions=6,
+    key_field="life_event_id",
+    description="Life events the civil registry shares: deaths, moves, births, family card changes",
+)
+
 ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     PROPOSAL_EVENTS,
     VERIFICATION_EVENTS,
     REGISTRY_EVENTS,
     REGISTRY_PUBLIC,
     NOTIFICATION_EVENTS,
+    COMPLAINT_EVENTS,
+    CIVIL_REGISTRY_EVENTS,
 )
 
 # The owning service is the first part of the event type.
@@ -104,6 +120,8 @@ _TOPIC_BY_SERVICE: Final[Mapping[str, TopicSpec]] = MappingProxyType(
         "verification": VERIFICATION_EVENTS,
         "registry": REGISTRY_EVENTS,
         "notification": NOTIFICATION_EVENTS,
+        "complaint": COMPLAINT_EVENTS,
+        "civil_registry": CIVIL_REGISTRY_EVENTS,
     }
 )
 

@@ -37,10 +37,11 @@ PORT_VARS = {
     "registry": "DTKS_REGISTRY_PORT",
     "notification": "DTKS_NOTIFICATION_PORT",
     "dci": "DTKS_DCI_PORT",
+    "complaint": "DTKS_COMPLAINTS_PORT",
     "console": "DTKS_CONSOLE_PORT",  # started only when DTKS_OIDC_ISSUER is given (extra_env)
 }
 # The services with an outbox and consumers (the civil-registry simulator has neither).
-EVENT_SERVICES = ("proposal", "verification", "registry", "notification", "dci")
+EVENT_SERVICES = ("proposal", "verification", "registry", "notification", "dci", "complaint")
 COMMAND_TIMEOUT = 180  # seconds for services.py to start (each ready on /readyz) or stop them all
 
 _tokens = TokenService(LOCAL_JWT_SECRET)  # the secret every process of the system is given

@@ -103,7 +103,11 @@ def install_problem_handlers(app: FastAPI, error_statuses: Mapping[str, int] | N
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(problem_from_domain_error(exc, statuses), request)
+        problem = problem_from_domain_error(exc, statuses)
+        # A refusal that says when to come back says it in the header clients and proxies read too.
+        retry_after = exc.extra.get("retry_after")
+        headers = {"retry-after": str(retry_after)} if problem.status == 429 and retry_after else None
+        return problem_response(problem, request, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,7 +45,7 @@ SIGNER_HEADER: Final = "dtks.signer"
 SIGNATURE_HEADER: Final = "dtks.signature"
 
 # The services that own topics (the first segment of "dtks.<owner>.<...>" and of event types).
-TOPIC_OWNERS: Final = frozenset({"proposal", "verification", "registry", "notification"})
+TOPIC_OWNERS: Final = frozenset({"proposal", "verification", "registry", "notification", "complaint"})
 
 _DEVELOPMENT_SALT: Final = b"dtks-development-event-key-not-for-production:"
 

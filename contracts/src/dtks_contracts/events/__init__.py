@@ -11,6 +11,13 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.civil_registry import ChildBorn, FamilyCardChanged, PersonDied, PersonMoved
+from dtks_contracts.events.complaint import (
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintFiled,
+    ComplaintLinked,
+)
 from dtks_contracts.events.governance import (
     DeadlineSet,
     FreezeDeclared,
@@ -68,6 +75,14 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     DecreeKeyActivated,
     NotificationDelivered,
     NotificationFailed,
+    ComplaintFiled,
+    ComplaintLinked,
+    ComplaintClosed,
+    ComplaintEscalated,
+    PersonDied,
+    PersonMoved,
+    ChildBorn,
+    FamilyCardChanged,
 )
 
 
@@ -94,11 +109,17 @@ __all__ = [
     "EVENT_TYPES",
     "AcceptedByMinistry",
     "BatchRatified",
+    "ChildBorn",
+    "ComplaintClosed",
+    "ComplaintEscalated",
+    "ComplaintFiled",
+    "ComplaintLinked",
     "DeadlineSet",
     "DecreeKeyActivated",
     "DecreeSignature",
     "DeterminationIssued",
     "EventPayload",
+    "FamilyCardChanged",
     "Finding",
     "FreezeDeclared",
     "FreezeLifted",
@@ -112,6 +133,8 @@ __all__ = [
     "NotificationDelivered",
     "NotificationFailed",
     "Period",
+    "PersonDied",
+    "PersonMoved",
     "ProposalResubmitted",
     "ProposalSubmitted",
     "ProposalWithdrawn",

@@ -20,6 +20,8 @@ class Role(StrEnum):
     MINISTRY_DETERMINER = "ministry_determiner"  # issues the determination decree
     AUDITOR = "auditor"  # reads and replays everything, changes nothing
     AGENCY = "agency"  # partner ministry or program: reads the determined register
+    # An officer of a village welfare post (Puskesos / SLRT): files complaints on a citizen's behalf.
+    WELFARE_POST_OPERATOR = "welfare_post_operator"
 
 
 # The region level an actor of each role must carry. `None`: any level, as granted (agencies).
@@ -34,5 +36,6 @@ ROLE_REGION_LEVEL: Final[Mapping[Role, RegionLevel | None]] = MappingProxyType(
         Role.MINISTRY_DETERMINER: "national",
         Role.AUDITOR: "national",
         Role.AGENCY: None,
+        Role.WELFARE_POST_OPERATOR: "village",
     }
 )

@@ -8,13 +8,16 @@ Retry-After (see `OutageGuard`).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+import uuid
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtks_civil_registry.adapters import people_store
+from dtks_civil_registry.adapters.life_event_feed import LifeEventFeed
 from dtks_civil_registry.domain.outage import Outage
 from dtks_civil_registry.domain.people import (
     FamiliesFound,
@@ -29,7 +32,9 @@ from dtks_civil_registry.domain.people import (
     PersonRecord,
 )
 from dtks_civil_registry.settings import CivilRegistrySettings
-from dtks_runtime.problems import Problem, problem_response
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import payload_class
+from dtks_runtime.problems import Problem, problem_response, validation_errors
 
 router = APIRouter()
 admin = APIRouter(prefix="/admin", tags=["fault switch"])
@@ -169,3 +174,45 @@ async def healthz(request: Request, pool: Pool) -> dict[str, Any]:
         await conn.fetchval("SELECT 1")
     state = _state(_outage(request))
     return {"status": "ok", "service": "civil_registry", "outage": state.model_dump()}
+
+
+class LifeEventIn(BaseModel):
+    """One life event: its contract type and payload; the id is given here when the caller has none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: Literal[
+        "civil_registry.person_died",
+        "civil_registry.person_moved",
+        "civil_registry.child_born",
+        "civil_registry.family_card_changed",
+    ]
+    payload: dict[str, Any]
+
+
+class LifeEventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[LifeEventIn] = Field(min_length=1, max_length=10_000)
+
+
+@admin.post(
+    "/life-events",
+    summary="Publish life events (death, move, birth, family card change) to the civil registry's Kafka topic",
+)
+async def publish_life_events(body: LifeEventsIn, request: Request) -> dict[str, Any]:
+    envelopes: list[EventEnvelope] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(body.events):
+        fields = {"life_event_id": str(uuid.uuid4()), **item.payload}
+        try:
+            payload = payload_class(item.event_type).model_validate(fields)
+        except ValidationError as exc:
+            errors += validation_errors(exc.errors(), within=f"events[{i}].payload")
+            continue
+        envelopes.append(EventEnvelope.new(payload, aggregate_version=1, actor=None))
+    if errors:
+        raise Problem(422, "invalid_life_event", "Some life events have fields to correct.", errors=errors)
+    feed: LifeEventFeed = request.app.state.life_event_feed
+    await feed.publish(envelopes)
+    return {"published": len(envelopes), "life_event_ids": [e.payload["life_event_id"] for e in envelopes]}

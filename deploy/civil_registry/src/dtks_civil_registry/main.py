@@ -6,7 +6,8 @@
                         [--direct]           or straight into the database (COPY), no server needed
                         [--batch N]          records per request/transaction (default 20000)
 
-No Kafka: the simulator stands for an outside agency and has no events of its own.
+Kafka only for its life events (``POST /admin/life-events``): published to dtks.civil_registry.events
+as the civil registry's data sharing would; the producer starts at the first publication.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi import FastAPI
 
 from dtks_civil_registry import api
 from dtks_civil_registry.adapters import people_store
+from dtks_civil_registry.adapters.life_event_feed import LifeEventFeed
 from dtks_civil_registry.domain.outage import Outage
 from dtks_civil_registry.settings import DEFAULT_PORT, CivilRegistrySettings
 from dtks_runtime.body_limits import BodyLimits
@@ -50,6 +52,7 @@ def build_app(settings: CivilRegistrySettings | None = None) -> FastAPI:
     settings = settings or CivilRegistrySettings()
     configure_logging("civil_registry", settings.log_level)
     outage = Outage()
+    feed = LifeEventFeed(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +63,7 @@ def build_app(settings: CivilRegistrySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await feed.close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -70,6 +74,7 @@ def build_app(settings: CivilRegistrySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.outage = outage
+    app.state.life_event_feed = feed
     install_problem_handlers(app)
     app.add_middleware(api.OutageGuard, outage=outage)
     # The services' HTTP edge (body limits, correlation ids), installed last so it is outermost. The

@@ -1,0 +1,201 @@
+"""HTTP routes of the complaints service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from dtks_complaints import handlers
+from dtks_complaints.adapters import complaints as repo
+from dtks_complaints.deps import ComplaintsDeps
+from dtks_complaints.domain.complaints import ComplaintIn
+from dtks_contracts.identifiers import EntityId
+from dtks_contracts.text import FreeText
+from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintClosingReason
+from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.auth.deps import ensure_in_scope, require_role
+from dtks_runtime.auth.principal import Principal
+
+router = APIRouter()
+
+VillageOperator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
+WelfarePost = Annotated[Principal, Depends(require_role(Role.WELFARE_POST_OPERATOR))]
+QueueReader = Annotated[
+    Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.DISTRICT_VERIFIER, Role.AUDITOR))
+]
+
+
+def _deps(request: Request) -> ComplaintsDeps:
+    deps: ComplaintsDeps = request.app.state.deps  # built by main.py once the runtime started
+    return deps
+
+
+Deps = Annotated[ComplaintsDeps, Depends(_deps)]
+
+
+def _client_address(request: Request) -> str:
+    # Behind a proxy, uvicorn puts the forwarded address here (DTKS_FORWARDED_ALLOW_IPS).
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/public/complaints",
+    tags=["citizens"],
+    status_code=201,
+    summary="Without sign-in: file a complaint; the answer holds the tracking code",
+    responses={429: {"description": "Too many complaints from this address or for this NIK"}},
+)
+async def file_public(complaint: ComplaintIn, request: Request, deps: Deps) -> JSONResponse:
+    await handlers.admit_public_filing(deps, _client_address(request), complaint.nik)
+    filed = await handlers.file(
+        deps,
+        complaint,
+        channel=ComplaintChannel.PUBLIC_FORM,
+        filed_by=None,
+        correlation_id=request.state.correlation_id,
+    )
+    # The public answer names no internal id: the tracking code is all the complainant needs.
+    body = {k: v for k, v in filed.body.items() if k != "complaint_id"}
+    return JSONResponse(body, status_code=201)
+
+
+@router.get(
+    "/public/complaints/{tracking_code}",
+    tags=["citizens"],
+    summary="Without sign-in: the status and next step of the complaint with this tracking code",
+)
+async def track(
+    request: Request,
+    deps: Deps,
+    tracking_code: Annotated[str, Path(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9]+$")],
+) -> dict[str, Any]:
+    return await handlers.track(deps, _client_address(request), tracking_code)
+
+
+@router.post(
+    "/complaints",
+    tags=["welfare post"],
+    status_code=201,
+    summary="A welfare post officer files a complaint on a citizen's behalf",
+)
+async def file_for_citizen(
+    complaint: ComplaintIn, request: Request, deps: Deps, principal: WelfarePost
+) -> JSONResponse:
+    ensure_in_scope(principal, complaint.village_code)
+    filed = await handlers.file(
+        deps,
+        complaint,
+        channel=ComplaintChannel.WELFARE_POST,
+        filed_by=principal.as_actor(),
+        correlation_id=request.state.correlation_id,
+    )
+    return JSONResponse(
+        filed.body, status_code=201, headers={"Location": f"/complaints/{filed.complaint_id}"}
+    )
+
+
+@router.get(
+    "/complaints",
+    tags=["village"],
+    summary="The complaints waiting in a village (or escalated in a district), oldest first, with ages",
+)
+async def queue(
+    deps: Deps,
+    principal: QueueReader,
+    region: Annotated[str, Query(description="A village code; a district verifier gives the district")],
+) -> dict[str, Any]:
+    ensure_in_scope(principal, region)
+    # The district sees what its villages did not act on in time, not every complaint.
+    rows = await repo.waiting_in(deps.pool, region, escalated_only=principal.role is Role.DISTRICT_VERIFIER)
+    now = deps.now()
+    return {"region": region, "items": [handlers.queue_item(r, now) for r in rows]}
+
+
+class ClosureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ComplaintClosingReason
+    note: FreeText | None = None
+
+
+@router.post(
+    "/complaints/{complaint_id}/closure", tags=["village"], summary="Close a complaint with a coded reason"
+)
+async def close(
+    complaint_id: EntityId, closure: ClosureIn, request: Request, deps: Deps, principal: VillageOperator
+) -> dict[str, Any]:
+    return await handlers.close(
+        deps,
+        principal,
+        complaint_id,
+        closure.reason,
+        closure.note,
+        correlation_id=request.state.correlation_id,
+    )
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: EntityId
+
+
+@router.post(
+    "/complaints/{complaint_id}/proposal",
+    tags=["village"],
+    summary="Tie the complaint to the proposal made of it: its status then follows that proposal",
+)
+async def link(
+    complaint_id: EntityId, body: LinkIn, request: Request, deps: Deps, principal: VillageOperator
+) -> dict[str, Any]:
+    return await handlers.link(
+        deps, principal, complaint_id, body.proposal_id, correlation_id=request.state.correlation_id
+    )
+
+
+@router.get(
+    "/life-event-drafts",
+    tags=["village"],
+    summary="Draft proposals the civil registry's life events opened in a village, oldest first",
+)
+async def life_event_drafts(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.AUDITOR))],
+    region: Annotated[str, Query(description="The village code")],
+) -> dict[str, Any]:
+    ensure_in_scope(principal, region)
+    rows = await deps.pool.fetch(
+        """SELECT draft_id, life_event_id, event_type, nik, household_id, village_code, proposal_kind,
+                  deactivation_reason, note, status FROM life_event_drafts
+           WHERE village_code = $1 AND status = 'draft' ORDER BY created_at LIMIT 500""",
+        region,
+    )
+    tallies = await deps.pool.fetch("SELECT outcome, count FROM life_event_tallies")
+    return {
+        "region": region,
+        "items": [dict(r) for r in rows],
+        # Over every village: how life events fared (drafted, unknown_nik, household_inactive, ...).
+        "tallies": {r["outcome"]: r["count"] for r in tallies},
+    }
+
+
+@router.get(
+    "/complaints/statistics",
+    tags=["recap"],
+    summary="Complaints in a region counted by kind, village and outcome (open, escalated, in a proposal, or the closing reason)",
+)
+async def statistics(
+    deps: Deps,
+    principal: Annotated[Principal, Depends(require_role(*(r for r in Role if r is not Role.AGENCY)))],
+    region: Annotated[str, Query(description="Any region code in your scope; ID for the whole country")],
+) -> dict[str, Any]:
+    ensure_in_scope(principal, region)
+    rows = await repo.counts_in(deps.pool, region)
+    return {
+        "region": region,
+        "total": sum(r["count"] for r in rows),
+        "counts": [dict(r) for r in rows],
+    }
