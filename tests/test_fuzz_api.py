@@ -259,7 +259,17 @@ TARGETS = {
                 "GET /stats": REGENCY,
                 "GET /candidates/{proposal_id}": MINISTRY,
             },
-            public=frozenset({"GET /healthz", "GET /readyz", "GET /public/registration-status"}),
+            public=frozenset(
+                {
+                    "GET /healthz",
+                    "GET /readyz",
+                    "GET /public/registration-status",
+                    # The masked proof for the citizens' check and the Ministry's published decree keys
+                    # are for anyone, by design (#20).
+                    "GET /public/registration-proof",
+                    "GET /.well-known/dtks-decree-keys",
+                }
+            ),
             written_tables=(
                 "determinations",
                 "household_changes",

@@ -71,3 +71,16 @@ async def migrate(conn: asyncpg.Connection, component: str, steps: Sequence[str]
             await conn.execute(
                 "INSERT INTO schema_migrations (component, step) VALUES ($1, $2)", component, number
             )
+
+
+# What a worker's round may meet while PostgreSQL restarts or a connection drops: the round is retried
+# later instead of ending the worker (asyncpg raises InternalClientError, not a PostgresError, on a
+# connection cut mid-reset; a server shutting down answers with an operator-intervention error).
+TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)

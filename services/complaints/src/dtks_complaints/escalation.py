@@ -18,6 +18,7 @@ import asyncpg
 from dtks_complaints.adapters import complaints as repo
 from dtks_complaints.deps import ComplaintsDeps
 from dtks_contracts.events.complaint import ComplaintEscalated
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
 from dtks_runtime.telemetry import get_logger
 
@@ -74,7 +75,7 @@ class EscalationWorker:
                 escalated = await self.escalate_due(self.deps.now())
                 if escalated:
                     log.info("complaints escalated to the district", count=escalated)
-            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+            except (*TRANSIENT_DATABASE_ERRORS, asyncpg.PostgresError) as error:
                 # The database away for a moment (a restart, a lost connection): the complaints wait
                 # for the next pass; anything else ends the worker and turns /healthz degraded.
                 log.warning("escalation pass failed", error=repr(error))

@@ -25,8 +25,10 @@ from dtks_dci.adapters.registry import RegistryClient
 from dtks_dci.domain import envelope as env
 from dtks_dci.domain.grants import Grant
 from dtks_dci.domain.signing import SigningKey
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 
 log = structlog.get_logger(__name__)
+TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.TransportError)
 ON_ACTION = {"search": "on-search", "subscribe": "on-subscribe", "unsubscribe": "on-unsubscribe",
              "txn-status": "txn-on-status"}  # fmt: skip
 RESULT_KEY = {"search": "search_response", "subscribe": "subscribe_response"}
@@ -59,11 +61,17 @@ class CallbackWorker:
         pruned = 0.0
         while not stop.is_set():
             self.heartbeat()
-            if time.monotonic() - pruned > 60:
-                await self.prune()
-                pruned = time.monotonic()
-            if await self.once():
-                continue
+            try:
+                if time.monotonic() - pruned > 60:
+                    await self.prune()
+                    pruned = time.monotonic()
+                if await self.once():
+                    continue
+            except TRANSIENT as exc:
+                # The database or a connection away for a moment (a restart): the callbacks wait in
+                # their table for the next round. If this task died, no callback would go out again
+                # until the process restarts.
+                log.warning("callback round failed; retrying", error=repr(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
 

@@ -30,8 +30,10 @@ from dtks_dci.domain.records import records_for
 from dtks_dci.domain.signing import SigningKey
 from dtks_dci.domain.subscriptions import matches, query_from_json
 from dtks_dci.search import REG_TYPE
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 
 log = structlog.get_logger(__name__)
+TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.TransportError)
 
 
 async def on_registry_event(conn: asyncpg.Connection, event: EventEnvelope) -> None:
@@ -67,8 +69,12 @@ class NotifyWorker:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.heartbeat()
-            if await self.once():
-                continue
+            try:
+                if await self.once():
+                    continue
+            except TRANSIENT as exc:
+                # As the callbacks' worker: a database restart must not end the notices for good.
+                log.warning("notify round failed; retrying", error=repr(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
 
