@@ -24,7 +24,9 @@ from typing import Final
 
 from dtks_contracts.events.governance import ItemOverdue
 from dtks_contracts.vocabulary import Tier, tier_region
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
+from dtks_runtime.telemetry import get_logger
 from dtks_verification.adapters import governance, overdue_marks, tier_queues
 from dtks_verification.bootstrap import Dependencies
 from dtks_verification.domain.deadlines import calendar_for, working_days
@@ -36,6 +38,7 @@ TIER_ABOVE: Final = {
     Tier.PROVINCE: Tier.MINISTRY,
 }
 _FREEZE_HORIZON = dt.timedelta(days=1600)
+log = get_logger(__name__)
 
 
 class OverdueScan:
@@ -54,7 +57,13 @@ class OverdueScan:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            announced = await self.scan_once()
+            try:
+                announced = await self.scan_once()
+            except TRANSIENT_DATABASE_ERRORS as exc:
+                # PostgreSQL restarting or a connection lost: the items wait for the next pass. If this
+                # task ended, no item would be announced overdue again until the process restarts.
+                log.warning("overdue scan failed; retrying", error=repr(exc))
+                announced = 0
             self.heartbeat()
             if announced < self.batch_size:
                 with contextlib.suppress(TimeoutError):
