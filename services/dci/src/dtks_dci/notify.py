@@ -45,10 +45,12 @@ async def on_registry_event(conn: asyncpg.Connection, event: EventEnvelope) -> N
         return
     await conn.execute(
         """INSERT INTO dci_notifications (subscription_code, decree_number, household_ids)
-           SELECT code, $1, $2 FROM dci_subscriptions WHERE status = 'subscribe'
+           SELECT code, $1, $2 FROM dci_subscriptions WHERE status = 'subscribe' AND created_at <= $3
            ON CONFLICT (subscription_code, decree_number) DO NOTHING""",
-        decree.decree_number, changed,
+        decree.decree_number, changed, event.occurred_at,
     )  # fmt: skip
+    # A subscription hears of the decrees issued after it was made: a decree this consumer reads late
+    # (it was issued before the agency subscribed) is not a change since subscribing.
 
 
 def notify_uri(callback_uri: str) -> str:
