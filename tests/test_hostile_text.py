@@ -145,6 +145,28 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
                 "photos": [{"subject": "roof", "sha256": "a" * 64, "location": "photos/roof-1.jpg"}],
             },
         ),
+        "POST /freezes": Operation(
+            MINISTRY,
+            "/freezes",
+            lambda: {
+                "scope": "17.71",
+                "actions": ["tier_decisions"],
+                "starts_at": "2027-03-01T00:00:00Z",
+                "ends_at": "2027-03-15T00:00:00Z",
+                "reason": "Audit BPK atas data Kota Bengkulu",
+            },
+        ),
+        "POST /freezes/{freeze_id}/shorten": Operation(
+            MINISTRY,
+            f"/freezes/{ANY_ID}/shorten",
+            lambda: {"ends_at": "2027-03-10T00:00:00Z", "reason": "Audit selesai lebih cepat"},
+        ),
+        "POST /freezes/{freeze_id}/lift": Operation(
+            MINISTRY, f"/freezes/{ANY_ID}/lift", lambda: {"reason": "Audit dibatalkan"}
+        ),
+        "PUT /deadlines/{tier}": Operation(
+            MINISTRY, "/deadlines/district", lambda: {"working_days": 10, "regency_code": "17.71"}
+        ),
     },
     "registry": {
         "POST /determinations": Operation(
@@ -198,7 +220,15 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
 # The tables each service's routes write (the event store's `events` besides).
 WRITTEN_TABLES = {
     "proposal": ("events", "proposals", "proposal_timeline", "idempotency", "windows", "imports"),
-    "verification": ("events", "proposals", "field_visits", "ratifications", "pending_checks"),
+    "verification": (
+        "events",
+        "proposals",
+        "field_visits",
+        "ratifications",
+        "pending_checks",
+        "freezes",
+        "deadline_policies",
+    ),
     "registry": ("events", "determinations", "household_changes", "households", "members", "welfare_deciles"),
     "notification": ("directory", "subscriptions", "inbox_reads", "deliveries"),
 }

@@ -125,3 +125,40 @@ async def test_verify_names_each_altered_column_with_its_household_and_table(reg
     [decree] = report["tables"]["determinations"]["differences"]
     assert decree == {"key": {"decree_number": DECREE}, "households": [], "where": "differs"}
     assert not report["tables"]["households"]["matches"] and report["tables"]["candidates"]["matches"]
+
+
+async def test_verify_passes_over_audit_events_recorded_after_it_read_the_log_but_not_a_forged_one(registry):
+    """A running system goes on producing events (deliveries, escalations) while an auditor verifies:
+    the ones the live audit trail records after the replay read the log are not forgeries, and an
+    audit row the log never held, recorded before, still is (seen in a fault run: ten delivery events
+    recorded during the replay made the whole verify fail)."""
+    pid = "prop-verify-late"
+    await registry.accept([acceptance(pid, accepted_at=ago(2), household=make_household(60))])
+    h = household_id_for(pid)
+
+    async def audit_recorded() -> bool:
+        return await registry.count("SELECT count(*) FROM audit_events WHERE household_id = $1", h) >= 1
+
+    await wait_until(audit_recorded, what="the acceptance in the audit trail")
+
+    def audit_row(event_id: str, recorded_at: str) -> tuple[str, str]:
+        return (
+            f"""INSERT INTO audit_events (event_id, event_type, occurred_at, correlation_id, household_id,
+                                          envelope, recorded_at)
+                SELECT '{event_id}', event_type, occurred_at, correlation_id, household_id,
+                       jsonb_set(envelope, '{{event_id}}', '"{event_id}"'), {recorded_at}
+                FROM audit_events WHERE household_id = $1 LIMIT 1""",
+            h,
+        )
+
+    late = "00000000-0000-4000-8000-00000000a001"  # as if recorded while the replay ran
+    forged = "00000000-0000-4000-8000-00000000a002"  # recorded long before, never in the log
+    async with registry.pool.acquire() as conn:
+        await conn.execute(*audit_row(late, "now() + interval '1 hour'"))
+        await conn.execute(*audit_row(forged, "now() - interval '1 hour'"))
+
+    auditor = registry.auth(Role.AUDITOR)
+    verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
+    audit = verified["tables"]["audit_events"]
+    assert audit["differences"] == [{"key": {"event_id": forged}, "households": [h], "where": "live only"}]
+    assert not verified["ok"]

@@ -139,4 +139,9 @@ MIGRATIONS = [
     # The Ministry's freeze periods, from verification's events (dtks_runtime.freezes): a freeze of
     # determination decrees refuses a new decree while it holds.
     freezes.MIGRATION,
+    # When the live audit consumer recorded an event (its transaction's start, after the record was
+    # read from the log): the auditors' verify compares only what was recorded before it read the
+    # log, so the events a running system goes on producing are not taken for forgeries. now() is a
+    # stable default, so adding the column rewrites no row (those already there get this moment).
+    "ALTER TABLE audit_events ADD COLUMN recorded_at timestamptz NOT NULL DEFAULT now()",
 ]

@@ -14,6 +14,7 @@ them in place (``EXCEPT`` both ways) without shipping the tables to Python.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,10 @@ class Compared:
     # Columns no event carries: written beside the event by the live service only (a decree's list
     # of acceptances it did not apply), so a replay cannot have them.
     not_in_events: tuple[str, ...] = ()
+    # For an append-only table the running system goes on writing (the audit trail): the column
+    # saying when a live row was written. Live rows written after the replay read the log are not
+    # in its replay, and are no difference.
+    recorded_at: str | None = None
 
 
 COMPARED = (
@@ -37,7 +42,13 @@ COMPARED = (
     Compared("candidates", ("proposal_id",), "household_id"),
     Compared("welfare_deciles", ("household_id",), "household_id"),
     Compared("determinations", ("decree_number",), None, not_in_events=("not_applied",)),
-    Compared("audit_events", ("event_id",), "household_id"),
+    Compared(
+        "audit_events",
+        ("event_id",),
+        "household_id",
+        not_in_events=("recorded_at",),
+        recorded_at="recorded_at",
+    ),
 )
 MAX_REPORTED = 1000  # rows named per table; the count says how many differ in all
 
@@ -51,21 +62,27 @@ async def _columns(conn: asyncpg.Connection, table: str) -> list[str]:
     return [r["column_name"] for r in rows]
 
 
-async def differences(live: asyncpg.Connection, replay_schema: str, c: Compared) -> dict[str, Any]:
+async def differences(
+    live: asyncpg.Connection, replay_schema: str, c: Compared, log_read_at: dt.datetime | None = None
+) -> dict[str, Any]:
     """The rows of ``c.table`` that differ between the live table and the replay's."""
     columns = ", ".join(f'"{col}"' for col in await _columns(live, c.table) if col not in c.not_in_events)
     replayed = f'"{replay_schema}"."{c.table}"'
     keys = ", ".join(f'"{k}"' for k in c.key)
     household = f'"{c.household}"' if c.household else "NULL::text"
+    # The live side: every row, or for an append-only table only those the replay could have read.
+    cut = log_read_at is not None and c.recorded_at is not None
+    live_read = f'"{c.table}" WHERE "{c.recorded_at}" < $1' if cut else f'"{c.table}"'
     rows = await live.fetch(
-        f"""WITH live_only AS (SELECT {columns} FROM "{c.table}" EXCEPT SELECT {columns} FROM {replayed}),
+        f"""WITH live_only AS (SELECT {columns} FROM {live_read} EXCEPT SELECT {columns} FROM {replayed}),
                  replay_only AS (SELECT {columns} FROM {replayed} EXCEPT SELECT {columns} FROM "{c.table}"),
                  sides AS (SELECT 'live' AS side, {keys}, {household} AS household FROM live_only
                            UNION ALL
                            SELECT 'replay', {keys}, {household} FROM replay_only)
             SELECT {keys}, array_agg(DISTINCT household) FILTER (WHERE household IS NOT NULL) AS households,
                    array_agg(side ORDER BY side) AS sides
-            FROM sides GROUP BY {keys} ORDER BY {keys}"""
+            FROM sides GROUP BY {keys} ORDER BY {keys}""",
+        *([log_read_at] if cut else []),
     )
     found = [
         {
@@ -80,16 +97,23 @@ async def differences(live: asyncpg.Connection, replay_schema: str, c: Compared)
 
 
 async def compare_tables(
-    live: asyncpg.Connection, replay_schema: str, *, quiet_seconds: float = 5.0, max_seconds: float = 60.0
+    live: asyncpg.Connection,
+    replay_schema: str,
+    *,
+    log_read_at: dt.datetime | None = None,
+    quiet_seconds: float = 5.0,
+    max_seconds: float = 60.0,
 ) -> dict[str, dict[str, Any]]:
     """Every table of :data:`COMPARED`, live against the replay.
 
     The live consumers may still be applying the last events the replay read (an acceptance, an
     audit record, after a restart or a rebalance), so tables that differ are compared again until
     their differences stop changing for ``quiet_seconds`` (or ``max_seconds`` pass): a consumer
-    catching up keeps changing them, an altered row stays as it is, and is reported."""
+    catching up keeps changing them, an altered row stays as it is, and is reported. Rows of an
+    append-only table recorded live at or after ``log_read_at`` (the database's clock when the
+    replay began reading the log) came after what the replay read, and are left out of its side."""
     loop = asyncio.get_running_loop()
-    report = {c.table: await differences(live, replay_schema, c) for c in COMPARED}
+    report = {c.table: await differences(live, replay_schema, c, log_read_at) for c in COMPARED}
     started = changed = loop.time()
     while any(not t["matches"] for t in report.values()):
         now = loop.time()
@@ -98,7 +122,7 @@ async def compare_tables(
         await asyncio.sleep(0.5)
         for c in COMPARED:
             if not report[c.table]["matches"]:
-                again = await differences(live, replay_schema, c)
+                again = await differences(live, replay_schema, c, log_read_at)
                 if again != report[c.table]:
                     changed = loop.time()
                 report[c.table] = again
