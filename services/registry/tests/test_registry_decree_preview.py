@@ -3,9 +3,13 @@ take up, before it is issued, against the real broker and database."""
 
 from __future__ import annotations
 
+import pytest
+
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household
+
+pytestmark = pytest.mark.infra
 
 
 async def test_the_preview_lists_the_acceptances_up_to_the_cut_off_that_no_decree_has_applied(registry):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -31,6 +32,8 @@ from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household
 from dtks_runtime.testing import wait_until
 from dtks_runtime.topics import ensure_topics
+
+pytestmark = pytest.mark.infra
 
 DTKS_AUDIT = str(Path(sys.executable).with_name("dtks-audit"))
 Raw = tuple[bytes | None, bytes, list[tuple[str, bytes]]]  # key, value, headers
