@@ -68,6 +68,8 @@ VERIFICATION = url("verification", "DTKS_VERIFICATION_PORT", 8002)
 REGISTRY = url("registry", "DTKS_REGISTRY_PORT", 8003)
 NOTIFICATION = url("notification", "DTKS_NOTIFICATION_PORT", 8004)
 CIVIL_REGISTRY = url("civil-registry", "DTKS_CIVIL_REGISTRY_PORT", 8005)
+DCI = url("dci", "DTKS_DCI_PORT", 8006)
+COMPLAINTS = url("complaint", "DTKS_COMPLAINTS_PORT", 8007)
 CONSOLE = url("console", "DTKS_CONSOLE_PORT", 8090)
 
 
@@ -445,6 +447,9 @@ The DTKS demo is up.
   registry      {REGISTRY}/docs        (determination, queries, citizens' check, audit)
   notification  {NOTIFICATION}/docs    (inbox, subscriptions)
   civil registry simulator {CIVIL_REGISTRY}/docs
+  DCI interface {DCI}/docs            (partner agencies: the DCI Social Registry API, signed envelopes)
+  complaints    {COMPLAINTS}/docs       (complaints, life events; citizens file without sign-in at
+                POST {COMPLAINTS}/public/complaints and check GET /public/complaints/{{tracking code}})
 
 A token for each role (source .dtks/env first if you changed DTKS_JWT_SECRET):
   .venv/bin/dtks-token --role village_operator --region {village}
