@@ -14,7 +14,10 @@ from dtks_runtime.testing import configured_infra
 
 STACK = Path(__file__).resolve().parent.parent / "deploy" / "local" / "stack.py"
 # Each module has `async def run(infra) -> list[Figure]`.
-BENCHMARKS = ["runtime", "proposal", "verification", "registry", "notification", "dci", "pipeline", "audit"]
+BENCHMARKS = [
+    "runtime", "proposal", "verification", "registry", "notification", "dci", "pipeline", "audit",
+    "governance", "complaints", "console",
+]  # fmt: skip
 
 
 def main() -> None:
