@@ -35,6 +35,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError
 
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_runtime.testing import Infra, read_env_file
@@ -160,6 +161,7 @@ async def test_a_broker_killed_mid_stream_loses_and_repeats_nothing(world: Any) 
                     groups.append(asyncio.create_task(driver.through_every_tier(ids)))
                     await asyncio.sleep(1.5)
                 await asyncio.gather(*groups)
+                timings["stream_through_every_tier"] = time.monotonic() - t0
                 return [b["proposal_id"] for b in bodies]
 
             async def killer() -> None:
@@ -167,7 +169,22 @@ async def test_a_broker_killed_mid_stream_loses_and_repeats_nothing(world: Any) 
                 await asyncio.to_thread(world.stack.kill_broker, KILLED)
                 timings["killed"] = time.monotonic() - t0
                 faults.say(f"broker {KILLED} SIGKILLed at {timings['killed']:.1f} s")
-                await asyncio.sleep(15)  # the stream goes on with two brokers
+                # The cluster notices: the dead broker leaves the in-sync replicas of its partitions
+                # (KRaft fences it after its session times out) while the stream goes on with two.
+                while True:
+                    try:  # the admin client may pick the dead broker's stale address: ask again
+                        isr = await replication_of(bootstrap, world.prefix)
+                    except KafkaError:
+                        isr = {}
+                    if any(2 in seen["isr"] for seen in isr.values()):
+                        break
+                    assert time.monotonic() - t0 < timings["killed"] + 60, (
+                        f"broker {KILLED} never left an ISR"
+                    )
+                    await asyncio.sleep(0.5)
+                timings["out_of_isr"] = time.monotonic() - t0
+                faults.say(f"broker {KILLED} out of the in-sync replicas at {timings['out_of_isr']:.1f} s")
+                await asyncio.sleep(max(0.0, timings["killed"] + 15 - (time.monotonic() - t0)))
                 await asyncio.to_thread(world.stack.start_broker, KILLED)
                 timings["restarted"] = time.monotonic() - t0
                 faults.say(f"broker {KILLED} running again at {timings['restarted']:.1f} s")
