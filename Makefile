@@ -13,7 +13,7 @@ STACK      := python3 deploy/local/stack.py
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 
-.PHONY: help install test test-fast lint fmt run stop status restart-postgres restart-kafka bench schemas clean
+.PHONY: help install test test-fast lint fmt run stop status restart-postgres restart-kafka bench schemas clean kubernetes
 
 help:
 	@echo "make run     start the whole system with demo data (infrastructure, then services)"
@@ -23,6 +23,7 @@ help:
 	@echo "make restart-postgres, make restart-kafka   restart one server on its port; the services reconnect"
 	@echo "make bench   run the benchmarks and print their figures"
 	@echo "make lint    ruff and mypy"
+	@echo "make kubernetes   regenerate and validate (offline) the Kubernetes manifests of deploy/kubernetes"
 
 $(CACHE)/uv-venv/bin/uv:
 	python3 -m venv $(CACHE)/uv-venv
@@ -38,6 +39,9 @@ install: .venv/.synced
 	@# reached once; later runs reuse node_modules). Skipped where Node is missing: its test skips too.
 	@if command -v npm >/dev/null && [ ! -d services/dci/compliance-kit/node_modules ]; then \
 		npm ci --prefix services/dci/compliance-kit --no-audit --no-fund --loglevel=error; fi
+	@# The Kubernetes manifests' offline validators (kubeconform from the Go proxy, Kubernetes' and the
+	@# operators' schemas) into $(CACHE)/kubernetes-validation, once; tests/test_kubernetes_manifests.py uses them.
+	$(PYTHON) deploy/kubernetes/validate.py install
 
 test: install
 	$(PYTHON) -m pytest
@@ -86,6 +90,11 @@ clean: stop
 
 bench: install
 	$(PYTHON) -m benchmarks
+
+# The Kubernetes deployment: regenerate deploy/kubernetes/manifests and validate them offline.
+kubernetes: .venv/.synced
+	$(PYTHON) deploy/kubernetes/generate.py
+	$(PYTHON) deploy/kubernetes/validate.py
 
 schemas: .venv/.synced
 	$(PYTHON) -m dtks_contracts.schemas generate

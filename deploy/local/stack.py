@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Install, start, check and stop a local PostgreSQL, a single-node Kafka broker (KRaft) and the
+"""Install, start, check and stop a local PostgreSQL, a Kafka broker or cluster (KRaft) and the
 identity provider (Keycloak, with the DTKS realm of ``deploy/keycloak``).
 
 No Docker engine runs on the machines this project is built on, so the infrastructure runs as
@@ -19,6 +19,8 @@ than move the server behind the services' backs.
     stack.py start   --state-dir .dtks --components postgres,kafka,keycloak   # with the identity provider
     stack.py status  --state-dir .dtks        # exit 0 only if all it started answer
     stack.py restart postgres|kafka --state-dir .dtks   # stop one and start it on its port
+    stack.py start --kafka-brokers 3      # (or DTKS_KAFKA_BROKERS=3) a KRaft cluster of three brokers
+    stack.py broker kill|start 2 --state-dir .dtks      # SIGKILL one broker / start it again
     stack.py stop    [postgres|kafka] --state-dir .dtks # ends what start started (or only one)
 
     stack.py start --kafka-auth scram     # (or DTKS_KAFKA_AUTH=scram) the broker as production runs it:
@@ -32,6 +34,13 @@ dead-letter and retry topics. ``admin`` is the super user (the broker itself and
 The passwords are random per state folder, in ``<state-dir>/kafka/credentials.json``; the env file
 names the admin login (DTKS_KAFKA_USERNAME/PASSWORD), so tools run from it act as the operator,
 while each service is started with its own. A state folder keeps the mode it was formatted with.
+
+With ``--kafka-brokers 3`` Kafka runs as a cluster: three processes, each broker and controller
+(a static quorum of three voters), each on its own free ports with its own data under
+``kafka/broker-<i>``. The cluster's defaults follow its size (``replication_for``): topics get three
+replicas and ``min.insync.replicas=2``, so with the producers' ``acks=all`` one broker may die without
+an acknowledged write being lost or a write refused. The env file lists every broker in
+DTKS_KAFKA_BOOTSTRAP. The default stays one broker (replication 1) for ``make run`` and the tests.
 """
 
 from __future__ import annotations
@@ -310,8 +319,8 @@ logger.state.level = warn
 
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 inter.broker.listener.name=PLAINTEXT
@@ -319,17 +328,30 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={data}
 num.partitions=6
-offsets.topic.replication.factor=1
+# The replication of every topic follows the cluster's size (see replication_for): the project's
+# topics take default.replication.factor (dtks_runtime.topics asks the broker for it), and a write
+# with acks=all needs min.insync.replicas copies, so one broker of three may fail without a loss.
+default.replication.factor={replication}
+min.insync.replicas={min_isr}
+offsets.topic.replication.factor={replication}
 offsets.topic.num.partitions=12
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_isr}
 transaction.state.log.num.partitions=6
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor={replication}
+share.coordinator.state.topic.min.isr={min_isr}
 group.initial.rebalance.delay.ms=0
 # Topics are created by the project with their partitions and retention, never by accident.
 auto.create.topics.enable=false
 """
+
+
+def replication_for(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of ``brokers``: three copies where
+    there are three brokers or more, two of which must acknowledge a write (so one broker may be
+    lost, or restarted, with no write refused and nothing acknowledged lost); one on a single broker."""
+    replication = min(brokers, 3)
+    return replication, (2 if replication >= 3 else 1)
 
 
 # Who reads what (keep in step with the services' add_consumer calls and contracts' topics.py).
@@ -479,6 +501,10 @@ def java_cmd(main: str, *args: str, log4j: Path, heap: str = "1g") -> list[str]:
 
 KAFKA_ENV_KEYS = (
     "DTKS_KAFKA_PORT",
+    "DTKS_KAFKA_CONTROLLER_PORT",
+    "DTKS_KAFKA_PORTS",
+    "DTKS_KAFKA_CONTROLLER_PORTS",
+    "DTKS_KAFKA_BROKERS",
     "DTKS_KAFKA_BOOTSTRAP",
     "DTKS_KAFKA_SECURITY_PROTOCOL",
     "DTKS_KAFKA_SASL_MECHANISM",
@@ -488,14 +514,84 @@ KAFKA_ENV_KEYS = (
 )
 
 
-def start_kafka(state: Path, env: dict[str, str], auth: str | None = None) -> dict[str, str]:
+def broker_dir(kdir: Path, index: int, brokers: int) -> Path:
+    """Where broker ``index`` (1-based) keeps its properties, data, pid and log: ``kafka/`` itself for
+    the single broker (the layout every state folder had before clusters), ``kafka/broker-<i>``
+    in a cluster."""
+    return kdir if brokers == 1 else kdir / f"broker-{index}"
+
+
+def kafka_brokers(state: Path, asked: int | None = None) -> int:
+    """The cluster size of this state folder: what it was formatted with (a restart keeps it), else
+    ``asked`` (--kafka-brokers, DTKS_KAFKA_BROKERS), else one."""
+    size_file = state / "kafka" / "brokers"
+    formatted = int(size_file.read_text()) if size_file.exists() else None
+    if formatted is None and (state / "kafka" / "data").exists():
+        formatted = 1  # a single broker's folder from before the size was written down
+    if formatted is not None and asked is not None and asked != formatted:
+        sys.exit(
+            f"{state / 'kafka'} holds a cluster of {formatted} broker(s); stop and remove it to start {asked}"
+        )
+    brokers = formatted or asked or 1
+    if brokers < 1:
+        sys.exit("--kafka-brokers must be 1 or more")
+    return brokers
+
+
+def remembered_ports(
+    env: dict[str, str], brokers: int, state: Path, running: set[int]
+) -> list[tuple[int, int]]:
+    """(client port, controller port) of each broker: the remembered ones, or new free ones when none
+    are remembered yet. A broker that is down must come back on its own ports (see remembered_port):
+    if another process holds one, starting stops and says so; a running broker holds its own."""
+    if brokers == 1:
+        names = [("DTKS_KAFKA_PORT", "DTKS_KAFKA_CONTROLLER_PORT")]
+        pairs = [(int(env.get(names[0][0], "0")), int(env.get(names[0][1], "0")))]
+    else:
+        ports = [int(p) for p in env.get("DTKS_KAFKA_PORTS", "").split(",") if p]
+        controllers = [int(p) for p in env.get("DTKS_KAFKA_CONTROLLER_PORTS", "").split(",") if p]
+        pairs = list(zip(ports, controllers, strict=True)) if len(ports) == brokers else []
+    if not pairs or not all(port and controller for port, controller in pairs):
+        taken: set[int] = set()
+        for _ in range(2 * brokers):
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+        ordered = sorted(taken)
+        return [(ordered[2 * i], ordered[2 * i + 1]) for i in range(brokers)]
+    for index, (port, controller_port) in enumerate(pairs, start=1):
+        if index in running:
+            continue
+        for which, taken_port in (("", port), ("'s controller", controller_port)):
+            if port_open(taken_port):
+                raise PortTaken(
+                    f"Kafka broker {index}{which} must come back on 127.0.0.1:{taken_port} (remembered "
+                    f"in {state / 'env'}), the address the cluster and the running services use, but "
+                    f"another process now listens there. Stop that process (e.g. `ss -ltnp 'sport = "
+                    f":{taken_port}'` names it) and start again; or, when nothing uses the old address, "
+                    f"stop the whole cluster and delete its port lines from {state / 'env'}."
+                )
+    return pairs
+
+
+def broker_pid(kdir: Path, index: int, brokers: int) -> int | None:
+    """The pid of broker ``index`` if it runs, else None."""
+    pid_file = broker_dir(kdir, index, brokers) / "kafka.pid"
+    if pid_file.exists() and pid_alive(pid := int(pid_file.read_text())):
+        return pid
+    return None
+
+
+def start_kafka(
+    state: Path, env: dict[str, str], auth: str | None = None, brokers: int | None = None
+) -> dict[str, str]:
+    """Start every broker of the state folder's cluster that is down (all of them the first time),
+    on its remembered ports, and wait until each is up. A cluster's brokers are started together:
+    with a static quorum of three controllers none can finish starting before a majority runs."""
     install_kafka()
     kdir = state / "kafka"
-    pid_file = kdir / "kafka.pid"
-    port = int(env.get("DTKS_KAFKA_PORT", "0"))
-    if pid_file.exists() and pid_alive(int(pid_file.read_text())) and port and port_open(port):
-        log(f"Kafka already running on 127.0.0.1:{port}")
-        return {k: env[k] for k in KAFKA_ENV_KEYS if k in env}
+    brokers = kafka_brokers(state, brokers)
     kdir.mkdir(parents=True, exist_ok=True)
     # The data folder keeps the logins it was formatted with: no switching modes on it.
     mode_file = kdir / "auth"
@@ -505,29 +601,17 @@ def start_kafka(state: Path, env: dict[str, str], auth: str | None = None) -> di
         sys.exit(
             f"{kdir} was started with --kafka-auth {mode_file.read_text().strip()}; stop and remove it to change"
         )
-    data = kdir / "data"
-    # Back on the previous ports, so clients holding the old env keep working (see remembered_port).
-    port = remembered_port(env, "DTKS_KAFKA_PORT", "Kafka", state)
-    controller_port = remembered_port(env, "DTKS_KAFKA_CONTROLLER_PORT", "Kafka's controller", state)
-    if not port or not controller_port:
-        port, controller_port = free_port(), free_port()
-        while controller_port == port:
-            controller_port = free_port()
+    # Back on the previous ports, so clients holding the old env keep working (see remembered_ports).
+    running = {i for i in range(1, brokers + 1) if broker_pid(kdir, i, brokers) is not None}
+    pairs = remembered_ports(env, brokers, state, running)
+    bootstrap = ",".join(f"127.0.0.1:{port}" for port, _ in pairs)
+    started = kafka_env(pairs, auth, kdir)
+    if len(running) == brokers and all(port_open(port) for port, _ in pairs):
+        log(f"Kafka already running on {bootstrap}")
+        return started
     log4j = kdir / "log4j2.properties"
     log4j.write_text(LOG4J.format(level="info"))
     (kdir / "log4j2-tools.properties").write_text(LOG4J.format(level="warn"))
-    props = kdir / "server.properties"
-    server_properties = SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
-    scram: list[str] = []
-    creds: dict[str, str] = {}
-    if auth == "scram":
-        creds = kafka_credentials(kdir)
-        server_properties = sasl_server_properties(server_properties, port, controller_port, creds[ADMIN])
-        # SCRAM logins go into the metadata at format time (ignored on an already formatted folder).
-        for name, password in creds.items():
-            scram += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
-    props.write_text(server_properties)
-    os.chmod(props, 0o600)
     cluster_file = kdir / "cluster.id"
     if not cluster_file.exists():
         out = subprocess.run(
@@ -537,58 +621,110 @@ def start_kafka(state: Path, env: dict[str, str], auth: str | None = None) -> di
             text=True,
         )
         cluster_file.write_text(out.stdout.strip().splitlines()[-1])
-    subprocess.run(
-        java_cmd(
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_file.read_text().strip(),
-            "-c",
-            str(props),
-            "--ignore-formatted",
-            *scram,
-            log4j=log4j,
-            heap="256m",
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    heap = os.environ.get("DTKS_KAFKA_HEAP", "1g")
-    log_path = kdir / "kafka.log"
-    with open(log_path, "ab") as out:
-        proc = subprocess.Popen(
-            java_cmd("kafka.Kafka", str(props), log4j=log4j, heap=heap),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+    (kdir / "brokers").write_text(str(brokers))
+    creds = kafka_credentials(kdir) if auth == "scram" else {}
+    voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(pairs, start=1))
+    replication, min_isr = replication_for(brokers)
+    # A broker cluster gets smaller heaps by default: three JVMs share the machine.
+    heap = os.environ.get("DTKS_KAFKA_HEAP", "1g" if brokers == 1 else "512m")
+    launched: list[tuple[int, subprocess.Popen[bytes], Path, int]] = []
+    for index, (port, controller_port) in enumerate(pairs, start=1):
+        if index in running:
+            continue
+        bdir = broker_dir(kdir, index, brokers)
+        bdir.mkdir(parents=True, exist_ok=True)
+        server_properties = SERVER_PROPERTIES.format(
+            node_id=index,
+            voters=voters,
+            port=port,
+            controller_port=controller_port,
+            data=bdir / "data",
+            replication=replication,
+            min_isr=min_isr,
         )
-    pid_file.write_text(str(proc.pid))
+        scram: list[str] = []
+        if auth == "scram":
+            server_properties = sasl_server_properties(server_properties, port, controller_port, creds[ADMIN])
+            # SCRAM logins go into the metadata at format time (ignored on an already formatted folder).
+            for name, password in creds.items():
+                scram += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+        props = bdir / "server.properties"
+        props.write_text(server_properties)
+        os.chmod(props, 0o600)
+        subprocess.run(
+            java_cmd(
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_file.read_text().strip(),
+                "-c",
+                str(props),
+                "--ignore-formatted",
+                *scram,
+                log4j=log4j,
+                heap="256m",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        log_path = bdir / "kafka.log"
+        # Only what this start writes tells whether it started (the log is kept across starts).
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as out:
+            proc = subprocess.Popen(
+                java_cmd("kafka.Kafka", str(props), log4j=log4j, heap=heap),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        (bdir / "kafka.pid").write_text(str(proc.pid))
+        launched.append((index, proc, log_path, offset))
     mode_file.write_text(auth)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"Kafka exited with {proc.returncode}; see {log_path}")
-        if port_open(port) and "Kafka Server started" in log_path.read_text(errors="replace"):
-            log(f"Kafka {KAFKA_VERSION} started on 127.0.0.1:{port}")
-            started = {
-                "DTKS_KAFKA_PORT": str(port),
-                "DTKS_KAFKA_CONTROLLER_PORT": str(controller_port),
-                "DTKS_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
-            }
-            if auth == "scram":
-                apply_acls(kdir, port, creds[ADMIN], kdir / "log4j2-tools.properties")
-                started |= {
-                    "DTKS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-                    "DTKS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-                    "DTKS_KAFKA_USERNAME": ADMIN,
-                    "DTKS_KAFKA_PASSWORD": creds[ADMIN],
-                    "DTKS_KAFKA_CREDENTIALS": str(kdir / "credentials.json"),
-                }
-            return started
+    deadline = time.monotonic() + 120
+    waiting = list(launched)
+    while waiting and time.monotonic() < deadline:
+        for item in list(waiting):
+            index, proc, log_path, offset = item
+            if proc.poll() is not None:
+                sys.exit(f"Kafka broker {index} exited with {proc.returncode}; see {log_path}")
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                if b"Kafka Server started" in f.read() and port_open(pairs[index - 1][0]):
+                    waiting.remove(item)
         time.sleep(0.25)
-    proc.terminate()
-    sys.exit(f"Kafka did not start within 90 s; see {log_path}")
+    if waiting:
+        for _, proc, _, _ in launched:
+            proc.terminate()
+        sys.exit(f"Kafka broker(s) {[i for i, *_ in waiting]} did not start within 120 s; see {kdir}")
+    log(f"Kafka {KAFKA_VERSION} started on {bootstrap} ({brokers} broker(s), replication {replication})")
+    if auth == "scram":
+        apply_acls(kdir, pairs[0][0], creds[ADMIN], kdir / "log4j2-tools.properties")
+    return started
+
+
+def kafka_env(pairs: list[tuple[int, int]], auth: str, kdir: Path) -> dict[str, str]:
+    """What the env file says about the cluster: the bootstrap list of every broker (clients find
+    the others through any one), the first broker's ports as before, every broker's in a cluster."""
+    started = {
+        "DTKS_KAFKA_PORT": str(pairs[0][0]),
+        "DTKS_KAFKA_CONTROLLER_PORT": str(pairs[0][1]),
+        "DTKS_KAFKA_BOOTSTRAP": ",".join(f"127.0.0.1:{port}" for port, _ in pairs),
+        "DTKS_KAFKA_BROKERS": str(len(pairs)),
+    }
+    if len(pairs) > 1:
+        started["DTKS_KAFKA_PORTS"] = ",".join(str(port) for port, _ in pairs)
+        started["DTKS_KAFKA_CONTROLLER_PORTS"] = ",".join(str(c) for _, c in pairs)
+    if auth == "scram":
+        creds = kafka_credentials(kdir)
+        started |= {
+            "DTKS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "DTKS_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "DTKS_KAFKA_USERNAME": ADMIN,
+            "DTKS_KAFKA_PASSWORD": creds[ADMIN],
+            "DTKS_KAFKA_CREDENTIALS": str(kdir / "credentials.json"),
+        }
+    return started
 
 
 def stop_process(pid_file: Path, name: str, *, kill_group: bool = False) -> None:
@@ -613,13 +749,62 @@ def stop_process(pid_file: Path, name: str, *, kill_group: bool = False) -> None
 
 
 def stop_kafka(state: Path) -> None:
-    stop_process(state / "kafka" / "kafka.pid", "Kafka")
+    """Stop every broker: all are sent TERM at once (a cluster's last brokers cannot shut down in
+    order without the others' quorum, so one by one would leave the last waiting), then KILLed after
+    30 s if still there."""
+    kdir = state / "kafka"
+    brokers = kafka_brokers(state)
+    pid_files = [broker_dir(kdir, i, brokers) / "kafka.pid" for i in range(1, brokers + 1)]
+    if brokers == 1:
+        stop_process(pid_files[0], "Kafka")
+        return
+    pids = {}
+    for index, pid_file in enumerate(pid_files, start=1):
+        if pid_file.exists() and pid_alive(pid := int(pid_file.read_text())):
+            log(f"stopping Kafka broker {index}")
+            os.kill(pid, signal.SIGTERM)
+            pids[index] = pid
+    deadline = time.monotonic() + 30
+    while any(pid_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for index, pid in pids.items():
+        if pid_alive(pid):
+            log(f"Kafka broker {index} did not stop within 30 s: killing it")
+            os.kill(pid, signal.SIGKILL)
+    for pid_file in pid_files:
+        pid_file.unlink(missing_ok=True)
+
+
+def kill_broker(state: Path, index: int) -> None:
+    """SIGKILL one broker of the cluster, as a crash or a lost machine would end it: no controlled
+    shutdown, no flush. ``stack.py start`` starts it again on its ports."""
+    kdir = state / "kafka"
+    brokers = kafka_brokers(state)
+    if not 1 <= index <= brokers:
+        sys.exit(f"no broker {index}: the cluster has brokers 1 to {brokers}")
+    pid = broker_pid(kdir, index, brokers)
+    if pid is None:
+        log(f"Kafka broker {index} is not running")
+        return
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (broker_dir(kdir, index, brokers) / "kafka.pid").unlink(missing_ok=True)
+    log(f"Kafka broker {index} killed (SIGKILL, pid {pid})")
 
 
 def kafka_ok(state: Path, env: dict[str, str]) -> bool:
-    pid_file = state / "kafka" / "kafka.pid"
-    port = int(env.get("DTKS_KAFKA_PORT", "0"))
-    return pid_file.exists() and pid_alive(int(pid_file.read_text())) and bool(port) and port_open(port)
+    """Every broker of the cluster runs and listens on its port."""
+    kdir = state / "kafka"
+    if not (kdir / "brokers").exists() and not (kdir / "kafka.pid").exists():
+        return False
+    brokers = kafka_brokers(state)
+    ports = env.get("DTKS_KAFKA_PORTS") or env.get("DTKS_KAFKA_PORT", "")
+    listed = [int(p) for p in ports.split(",") if p]
+    return len(listed) == brokers and all(
+        broker_pid(kdir, i, brokers) is not None and port_open(port) for i, port in enumerate(listed, start=1)
+    )
 
 
 # ---------------------------------------------------------------- keycloak
@@ -945,7 +1130,7 @@ def cmd_start(args: argparse.Namespace) -> None:
         if "postgres" in components:
             env.update(start_postgres(state, env))
         if "kafka" in components:
-            env.update(start_kafka(state, env, args.kafka_auth))
+            env.update(start_kafka(state, env, args.kafka_auth, getattr(args, "kafka_brokers", None)))
     except PortTaken as taken:
         sys.exit(f"[stack] {taken}")
     if "keycloak" in components:
@@ -979,6 +1164,23 @@ def cmd_stop(args: argparse.Namespace) -> None:
     if args.name in (None, "postgres"):
         stop_postgres(state)
     log("stopped")
+
+
+def cmd_broker(args: argparse.Namespace) -> None:
+    """One broker of the cluster: ``kill`` (SIGKILL) it, or ``start`` it again on its ports (the
+    others are left as they are). What the fault tests do to show the services ride out a lost broker."""
+    state = Path(args.state_dir).resolve()
+    if args.action == "kill":
+        kill_broker(state, args.index)
+        return
+    brokers = kafka_brokers(state)
+    if not 1 <= args.index <= brokers:
+        sys.exit(f"no broker {args.index}: the cluster has brokers 1 to {brokers}")
+    env = read_env(state)
+    try:
+        start_kafka(state, env)  # starts the brokers that are down: the one killed
+    except PortTaken as taken:
+        sys.exit(f"[stack] {taken}")
 
 
 def cmd_restart(args: argparse.Namespace) -> None:
@@ -1019,6 +1221,19 @@ def main() -> None:
                 "the mode the state folder was started with, or none",
             )
         p.set_defaults(func=func)
+    sub.choices["start"].add_argument(
+        "--kafka-brokers",
+        type=int,
+        default=int(os.environ["DTKS_KAFKA_BROKERS"]) if os.environ.get("DTKS_KAFKA_BROKERS") else None,
+        help="how many Kafka brokers (KRaft, each broker and controller, its own process, ports and "
+        "data): 1 by default; with 3 the topics get 3 replicas and min.insync.replicas=2. A state "
+        "folder keeps the size it was first started with",
+    )
+    broker = sub.add_parser("broker", help="kill or start one broker of the cluster by its index")
+    broker.add_argument("action", choices=("kill", "start"))
+    broker.add_argument("index", type=int, help="1-based, as node.id")
+    broker.add_argument("--state-dir", default=os.environ.get("DTKS_STATE_DIR", ".dtks"))
+    broker.set_defaults(func=cmd_broker)
     sub.choices["start"].add_argument(
         "--components",
         default="postgres,kafka",

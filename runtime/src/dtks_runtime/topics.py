@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
     TopicAlreadyExistsError,
@@ -58,10 +59,9 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Safe to run again.
 
-    The replication factor comes from DTKS_TOPIC_REPLICATION (1 on the single local broker; a real
-    cluster sets 3). A topic the login may not create is left to whoever may (see _NOT_OURS).
+    The replication factor follows the cluster (see :func:`cluster_replication`); DTKS_TOPIC_REPLICATION
+    overrides it. A topic the login may not create is left to whoever may (see _NOT_OURS).
     """
-    replication_factor = int(os.environ.get("DTKS_TOPIC_REPLICATION", "1"))
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, **(kafka_security() if security is None else security)
     )
@@ -69,9 +69,12 @@ async def ensure_topics(
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
-        for spec in specs:
-            if spec.name in existing:
-                continue
+        wanted = [spec for spec in specs if spec.name not in existing]
+        override = os.environ.get("DTKS_TOPIC_REPLICATION")
+        if not wanted:
+            return created
+        replication_factor = int(override) if override else await cluster_replication(admin)
+        for spec in wanted:
             topic = NewTopic(
                 spec.name,
                 num_partitions=spec.partitions,
@@ -89,3 +92,32 @@ async def ensure_topics(
     finally:
         await admin.close()
     return created
+
+
+async def cluster_replication(admin: AIOKafkaAdminClient) -> int:
+    """The replication factor the cluster gives new topics: its brokers' ``default.replication.factor``
+    (deploy/local/stack.py sets it from the cluster's size, 3 on three brokers; Strimzi's ``Kafka``
+    resource in deploy/kubernetes does too), so no number is written into the services. A login
+    that may not read the brokers' configuration gets the number of brokers, at most three.
+
+    (Kafka's own "-1: the broker's default" needs CreateTopics v4, which aiokafka does not send.)"""
+    metadata = await admin.describe_cluster()
+    brokers = [b["node_id"] for b in metadata["brokers"]]
+    try:
+        answers = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.BROKER, str(brokers[0]), {"default.replication.factor": None})]
+        )
+        for answer in answers:
+            for error_code, _, _, _, entries in answer.resources:
+                if error_code == 0:
+                    for name, value, *_ in entries:
+                        if name == "default.replication.factor" and value:
+                            return int(value)
+    except (ClusterAuthorizationFailedError, TopicAuthorizationFailedError):
+        pass
+    return replication_for_brokers(len(brokers))
+
+
+def replication_for_brokers(brokers: int) -> int:
+    """Three copies where three brokers or more answer, else one on each broker there is."""
+    return max(1, min(brokers, 3))
