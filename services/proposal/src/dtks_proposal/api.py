@@ -40,6 +40,12 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 Operator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
+# Households are proposed by villages; institutions (LKS) by the regency's social service or their
+# own operator (dtks_proposal.domain.proposers says which kind each may enter).
+Proposer = Annotated[
+    Principal,
+    Depends(require_role(Role.VILLAGE_OPERATOR, Role.REGENCY_OPERATOR, Role.INSTITUTION_OPERATOR)),
+]
 Ministry = Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER))]
 # Everyone who follows proposals in their region; agencies read the determined register instead.
 Reader = Annotated[Principal, Depends(require_role(*(r for r in Role if r is not Role.AGENCY)))]
@@ -82,10 +88,10 @@ def _answer(answer: Answer) -> JSONResponse:
     "/proposals",
     tags=["proposals"],
     status_code=201,
-    summary="Submit one proposal (new household, correction or deactivation)",
+    summary="Submit one proposal (a household's, or an institution's registration, change or closure)",
     responses={
         201: {"description": "Recorded; proposal.submitted is in the outbox"},
-        403: {"description": "Not a village operator, or the village is outside your scope"},
+        403: {"description": "Not a proposer of this kind, or the village is outside your scope"},
         409: {"description": "Key reused with another body, window closed or quota used up"},
         422: {"description": "Fields to correct, each named in `errors`"},
     },
@@ -94,7 +100,7 @@ async def submit_proposal(
     proposal: ProposalIn,
     request: Request,
     deps: Deps,
-    principal: Operator,
+    principal: Proposer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     answer = await handlers.submit(
@@ -238,7 +244,7 @@ async def resubmit_proposal(
     correction: ResubmissionIn,
     request: Request,
     deps: Deps,
-    principal: Operator,
+    principal: Proposer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     answer = await handlers.resubmit(
