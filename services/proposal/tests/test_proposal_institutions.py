@@ -140,3 +140,64 @@ async def test_a_household_proposal_keeps_its_door_a_deliberation_is_still_requi
         refused = await client.post("/proposals", json=mixed, headers=operator())
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "institution_id"
         assert await count(database_of(app), "SELECT count(*) FROM proposals") == 0
+
+
+async def test_an_institutions_standing_follows_its_own_tier_path_and_a_return_goes_back_to_its_proposer(
+    service: ServiceFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    from dtks_contracts.actor import Actor
+    from dtks_contracts.events.verification import Finding, ReturnedAtTier, VerifiedAtTier
+    from dtks_contracts.vocabulary import ReasonCode, Tier
+    from dtks_proposal.testing import produce
+    from dtks_runtime.testing import wait_until
+
+    regency = Actor(subject="dinsos", role=Role.REGENCY_OPERATOR, region=REGENCY)
+    province = Actor(subject="prov", role=Role.PROVINCE_VERIFIER, region=VILLAGE[:2])
+    async with service() as (_app, client):
+        body = institution_body()
+        pid = body["proposal_id"]
+        first = await client.post("/proposals", json=body, headers=SOCIAL_SERVICE)
+        assert first.status_code == 201 and first.json()["waiting_at"] == "regency", first.text
+
+        async def standing() -> dict[str, Any]:
+            answer: dict[str, Any] = (await client.get(f"/proposals/{pid}", headers=SOCIAL_SERVICE)).json()
+            return answer
+
+        await produce(
+            kafka_bootstrap,
+            topic_prefix,
+            [
+                VerifiedAtTier(
+                    proposal_id=pid, round=1, village_code=VILLAGE, tier=Tier.REGENCY, verifier=regency
+                )
+            ],
+        )
+
+        async def at_province() -> bool:
+            return (await standing()).get("waiting_at") == "province"  # not the regent's decree
+
+        await wait_until(at_province, what="the institution waiting at the province")
+        await produce(
+            kafka_bootstrap,
+            topic_prefix,
+            [
+                ReturnedAtTier(
+                    proposal_id=pid,
+                    round=1,
+                    village_code=VILLAGE,
+                    tier=Tier.PROVINCE,
+                    returned_by=province,
+                    reasons=(Finding.of(ReasonCode.EVIDENCE_MISSING),),
+                )
+            ],
+        )
+
+        async def returned() -> bool:
+            return (await standing()).get("status") == "returned"
+
+        await wait_until(returned, what="the institution returned")
+        corrected = {**body, "correction_note": "field visit added"}
+        del corrected["proposal_id"]
+        again = await client.post(f"/proposals/{pid}/resubmissions", json=corrected, headers=SOCIAL_SERVICE)
+        assert again.status_code == 201, again.text
+        assert (again.json()["round"], again.json()["waiting_at"]) == (2, "regency")

@@ -298,7 +298,11 @@ async def resubmit(
             raise invalid_contract(exc) from exc
         content = event.model_dump(mode="json")
         return Change(
-            event, standing_rules.entered(round_), correction.kind, correction.village_code, content
+            event,
+            standing_rules.entered(round_, correction.kind),
+            correction.kind,
+            correction.village_code,
+            content,
         )
 
     key = f"resubmission:{principal.subject}:{proposal_id}:{header_key}" if header_key else None
