@@ -159,3 +159,27 @@ def test_acceptance_carries_the_verified_institution(make_institution):
     )
     again = AcceptedByMinistry.model_validate_json(accepted.model_dump_json())
     assert again.institution == accepted.institution
+
+
+def test_a_register_without_institutions_keeps_its_root_and_institutions_form_their_own_section(
+    make_household, make_institution
+):
+    from dtks_contracts.merkle import institution_leaf_hash, leaf_hash, merkle_root
+    from dtks_contracts.register_hash import household_digest, institution_digest, register_root_of
+
+    household = make_household(household_id="HH-1")
+    institution = make_institution(institution_id="LKS-1")
+    households_only = merkle_root([leaf_hash("HH-1", household_digest(household))]).hex()
+    # Decrees issued before institutions existed: the same root, whether the section is empty or absent.
+    assert register_root_of([household]) == register_root_of([household], []) == households_only
+    with_section = register_root_of([household], [institution])
+    assert with_section != households_only
+    digest = institution_digest(institution)
+    assert (
+        with_section
+        == merkle_root(
+            [leaf_hash("HH-1", household_digest(household)), institution_leaf_hash("LKS-1", digest)]
+        ).hex()
+    )
+    with pytest.raises(ValueError, match="no register id"):
+        register_root_of([household], [make_institution()])
