@@ -201,3 +201,27 @@ async def test_an_institutions_standing_follows_its_own_tier_path_and_a_return_g
         again = await client.post(f"/proposals/{pid}/resubmissions", json=corrected, headers=SOCIAL_SERVICE)
         assert again.status_code == 201, again.text
         assert (again.json()["round"], again.json()["waiting_at"]) == (2, "regency")
+
+
+async def test_an_institution_operator_reads_its_own_institutions_proposals_and_no_household_of_its_village(
+    service: ServiceFactory,
+) -> None:
+    from dtks_proposal.testing import sample_bodies
+
+    own = headers(Role.INSTITUTION_OPERATOR, VILLAGE, institution_id="lks-harapan-bunda")
+    change = {**institution_body(kind="institution_change"), "institution_id": "lks-harapan-bunda"}
+    household = sample_bodies(1)[0]
+    async with service() as (_app, client):
+        assert (await client.post("/proposals", json=change, headers=own)).status_code == 201
+        entered = await client.post("/proposals", json=household, headers=operator())
+        assert entered.status_code == 201, entered.text
+        mine = await client.get(f"/proposals/{change['proposal_id']}", headers=own)
+        assert mine.status_code == 200 and mine.json()["kind"] == "institution_change"
+        neighbours = await client.get(f"/proposals/{entered.json()['proposal_id']}", headers=own)
+        assert neighbours.status_code == 404
+        listing = await client.get("/proposals", headers=own)
+        assert (listing.status_code, listing.json()["code"]) == (403, "kind_not_allowed")
+        # The social service still reads both, as before.
+        assert (
+            await client.get(f"/proposals/{change['proposal_id']}", headers=SOCIAL_SERVICE)
+        ).status_code == 200

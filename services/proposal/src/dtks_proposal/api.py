@@ -23,6 +23,7 @@ from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.answers import Answer
 from dtks_proposal.deps import ProposalDeps
 from dtks_proposal.domain.bulk_file import FileRefused
+from dtks_proposal.domain.proposers import KIND_NOT_ALLOWED, concerns_own_institution
 from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
 from dtks_proposal.errors import ERROR_STATUSES, import_not_found, invalid, proposal_not_found
@@ -192,6 +193,8 @@ async def submit_batch(
 async def get_proposal(proposal_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
     async with deps.pool.acquire() as conn:
         view = await repo.proposal_view(conn, proposal_id)
+    if view is not None and not concerns_own_institution(principal, view["content"]):
+        view = None  # an institution operator reads its institution's proposals only, nothing else
     # Another village's proposal reads as missing, as in every service: nothing about it is revealed.
     return found_in_scope(principal, view, itemgetter("village_code"), proposal_not_found(proposal_id))
 
@@ -212,6 +215,11 @@ async def list_proposals(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
+    if principal.role is Role.INSTITUTION_OPERATOR:
+        # Its scope is one institution, not its village: listing would show the village's households.
+        raise DomainError(
+            KIND_NOT_ALLOWED, "An institution operator reads its institution's proposals one by one, by id."
+        )
     region = region or principal.region
     try:
         check_region_code(region)

@@ -8,8 +8,12 @@ may enter, and the one institution an institution operator acts for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_contracts.vocabulary.roles import Role
+from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
 
 KIND_NOT_ALLOWED = "kind_not_allowed"
@@ -49,3 +53,13 @@ def proposer_refusal(
             f"You act for institution {acting_for}; this proposal concerns another institution.",
         )
     return None
+
+
+def concerns_own_institution(principal: Principal, content: Mapping[str, Any]) -> bool:
+    """Whether a reader may see a proposal's content as far as institutions go: an institution
+    operator only its own institution's proposals (its village's households are none of its
+    business); every other role is limited by region alone."""
+    if principal.role is not Role.INSTITUTION_OPERATOR:
+        return True
+    own = principal.institution_id
+    return own is not None and content.get("target_institution_id") == own
