@@ -85,3 +85,24 @@ async def test_an_accepted_institution_is_kept_apart_and_the_households_decree_i
         row = await conn.fetchrow("SELECT kind, payload::text AS payload FROM institution_candidates")
     assert row["kind"] == "institution_registration"
     assert json.loads(row["payload"])["institution"]["name"] == "LKSA Harapan Bunda"
+
+
+async def test_an_institution_operator_reads_no_household_of_its_village(registry):
+    from dtks_runtime.auth.tokens import TokenService
+
+    pid = "prop-hh-for-lks-read"
+    await registry.accept([acceptance(pid, accepted_at=ago(2), household=make_household(1))])
+    assert (await registry.decree("22/HUK/2027", "2027-01", cutoff=ago(1))).status_code == 201
+    hid = household_id_for(pid)
+    village = (await registry.client.get(f"/households/{hid}", headers=registry.auth(Role.AUDITOR))).json()[
+        "village_code"
+    ]
+    token = TokenService(registry.settings.jwt_secret, registry.settings.jwt_issuer).issue(
+        subject="lks-op", role=Role.INSTITUTION_OPERATOR, region=village, institution_id="lks-1"
+    )
+    lks = {"authorization": f"Bearer {token}"}
+    assert (await registry.client.get(f"/households/{hid}", headers=lks)).status_code == 404
+    listing = await registry.client.get("/households", params={"region": village}, headers=lks)
+    assert (listing.status_code, listing.json()["code"]) == (403, "outside_region")
+    village_operator = registry.auth(Role.VILLAGE_OPERATOR, village)
+    assert (await registry.client.get(f"/households/{hid}", headers=village_operator)).status_code == 200
