@@ -34,7 +34,9 @@ def test_every_client_puts_role_region_programs_and_the_audience_into_its_access
             for mapper in client["protocolMappers"]
             if mapper["config"].get("access.token.claim") == "true"
         }
-        assert claims == {"role", "region", "programs", "dtks"}, client["clientId"]
+        # The console's people include institution operators, scoped to one institution by a claim.
+        institution = {"institution"} if client["clientId"] == "dtks-console" else set()
+        assert claims == {"role", "region", "programs", "dtks"} | institution, client["clientId"]
 
 
 def test_the_console_is_public_with_pkce_and_agencies_use_client_credentials_only() -> None:

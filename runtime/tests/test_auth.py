@@ -4,6 +4,7 @@ import asyncio
 from typing import Annotated
 
 import httpx
+import jwt
 import pytest
 from fastapi import Depends, FastAPI
 
@@ -131,3 +132,37 @@ def test_the_token_command_can_name_the_person(
     token_cli(["--role", "village_operator", "--region", KOTA_BENGKULU_VILLAGE, "--name", "Sari Wulandari"])
     principal = tokens.verify(capsys.readouterr().out.strip())
     assert principal.as_actor().name == "Sari Wulandari"
+
+
+def test_an_institution_operator_acts_for_the_one_institution_its_token_names() -> None:
+    token = tokens.issue(
+        subject="op-lksa",
+        role=Role.INSTITUTION_OPERATOR,
+        region=KOTA_BENGKULU_VILLAGE,
+        institution_id="lks-harapan-bunda",
+    )
+    principal = tokens.verify(token)
+    assert principal.institution_id == "lks-harapan-bunda" and principal.role is Role.INSTITUTION_OPERATOR
+
+
+def test_an_institution_operator_without_an_institution_and_others_with_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="needs the institution"):
+        tokens.issue(subject="x", role=Role.INSTITUTION_OPERATOR, region=KOTA_BENGKULU_VILLAGE)
+    with pytest.raises(ValueError, match="not scoped to an institution"):
+        tokens.issue(
+            subject="x", role=Role.VILLAGE_OPERATOR, region=KOTA_BENGKULU_VILLAGE, institution_id="i"
+        )
+    # A token made elsewhere (the provider) without the claim is refused like a wrong region.
+    forged = jwt.encode(
+        {
+            "sub": "x",
+            "role": "institution_operator",
+            "region": KOTA_BENGKULU_VILLAGE,
+            "iss": "dtks",
+            "exp": 4102444800,
+        },
+        SECRET,
+        algorithm="HS256",
+    )
+    with pytest.raises(TokenError, match="needs the institution"):
+        tokens.verify(forged)

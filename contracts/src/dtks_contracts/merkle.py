@@ -50,6 +50,21 @@ def decree_leaf(household: Any) -> str:
     return leaf_hash(str(household.household_id), household_digest(household)).hex()
 
 
+# Social welfare institutions (LKS, issue #19): their own section of the register, after the
+# households' leaves. A register without institutions has no such section, so its root is exactly
+# the households' root above: the roots of decrees issued before institutions existed never change.
+INSTITUTION_SECTION: Final = (
+    "institutions section: after every household leaf, one leaf per active institution sorted by "
+    "institution_id (code-point order); leaf input = UTF-8 'institution\\t<institution_id>\\t<institution "
+    "digest>' (two tabs where a household's has one, so no leaf of one section can be read as the "
+    "other's), institution digest = SHA-256 hex of its canonical snapshot as for households"
+)
+
+
+def institution_leaf_hash(institution_id: str, digest: str) -> bytes:
+    return _sha256(b"\x00" + f"institution\t{institution_id}\t{digest}".encode()).digest()
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 

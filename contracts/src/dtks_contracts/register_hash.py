@@ -15,6 +15,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from dtks_contracts.household import Household
+from dtks_contracts.institution import Institution
 
 REGISTER_HASH_ALGORITHM: Final = (
     "dtks-register-sha256-v1: SHA-256 (lower-case hex) over the UTF-8 lines "
@@ -76,14 +77,27 @@ def register_digest_of(households: Iterable[Household]) -> str:
     return register_digest(sorted(entries))
 
 
-def register_root_of(households: Iterable[Household]) -> str:
+def register_root_of(households: Iterable[Household], institutions: Iterable[Institution] = ()) -> str:
     """The Merkle root (dtks_contracts.merkle) of a register held in memory: what a decree records
-    from version 2 of registry.determination_issued."""
-    from dtks_contracts.merkle import leaf_hash, merkle_root
+    from version 2 of registry.determination_issued. Institutions, if any, form their own section
+    after the households (dtks_contracts.merkle.INSTITUTION_SECTION); without them the root is the
+    households' alone, as it always was."""
+    from dtks_contracts.merkle import institution_leaf_hash, leaf_hash, merkle_root
 
     entries = []
     for household in households:
         if household.household_id is None:
             raise ValueError(f"household with KK {household.kk_number[:6]}... has no register id")
         entries.append((household.household_id, household_digest(household)))
-    return merkle_root(leaf_hash(i, d) for i, d in sorted(entries)).hex()
+    section = []
+    for institution in institutions:
+        if institution.institution_id is None:
+            raise ValueError(f"institution {institution.name!r} has no register id")
+        section.append((institution.institution_id, institution_digest(institution)))
+    leaves = [leaf_hash(i, d) for i, d in sorted(entries)]
+    leaves += [institution_leaf_hash(i, d) for i, d in sorted(section)]
+    return merkle_root(leaves).hex()
+
+
+def institution_digest(institution: Institution) -> str:
+    return hashlib.sha256(canonical_json(institution)).hexdigest()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from dtks_contracts.household import Household
+from dtks_contracts.institution import Institution
 from dtks_contracts.model_base import ContractModel
-from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_contracts.vocabulary.institutions import ClosureReason
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalSubject
 
 
 class EventPayload(ContractModel):
@@ -32,8 +34,17 @@ def check_kind_consistency(
     """A proposal carries exactly what its kind needs, so consumers never have to guess.
 
     new household: the household, no target; correction: the corrected household and its target;
-    deactivation: the target and a reason, no household.
+    deactivation: the target and a reason, no household. An institution's kinds carry none of these.
     """
+    if kind.subject is ProposalSubject.INSTITUTION:
+        for name, value in (
+            ("household", household),
+            ("target_household_id", target_household_id),
+            ("deactivation_reason", deactivation_reason),
+        ):
+            if value is not None:
+                raise ValueError(f"an {kind} proposal carries no {name}")
+        return
     if kind is ProposalKind.DEACTIVATION:
         if household is not None:
             raise ValueError("a deactivation carries no household, only target_household_id and a reason")
@@ -58,4 +69,51 @@ def check_kind_consistency(
             raise ValueError(
                 f"household.household_id {household.household_id} differs from target_household_id "
                 f"{target_household_id}"
+            )
+
+
+def check_institution_consistency(
+    kind: ProposalKind,
+    institution: Institution | None,
+    target_institution_id: str | None,
+    closure_reason: ClosureReason | None,
+) -> None:
+    """The institution's side of the same rule: registration carries the institution and no target;
+    change the changed institution and its target; closure the target and a reason, no record.
+    A household's kinds carry none of these."""
+    if kind.subject is ProposalSubject.HOUSEHOLD:
+        for name, value in (
+            ("institution", institution),
+            ("target_institution_id", target_institution_id),
+            ("closure_reason", closure_reason),
+        ):
+            if value is not None:
+                raise ValueError(f"a {kind} proposal carries no {name}")
+        return
+    if kind is ProposalKind.INSTITUTION_CLOSURE:
+        if institution is not None:
+            raise ValueError("a closure carries no institution, only target_institution_id and a reason")
+        if target_institution_id is None:
+            raise ValueError("a closure needs target_institution_id")
+        if closure_reason is None:
+            raise ValueError("a closure needs closure_reason")
+        return
+    if closure_reason is not None:
+        raise ValueError(f"closure_reason is only for closures, not for an {kind}")
+    if institution is None:
+        raise ValueError(f"an {kind} proposal needs the institution")
+    if kind is ProposalKind.INSTITUTION_REGISTRATION:
+        if target_institution_id is not None:
+            raise ValueError("a registration has no target_institution_id")
+        if institution.institution_id is not None:
+            raise ValueError(
+                "a new institution has no register id yet; leave institution.institution_id empty"
+            )
+    else:
+        if target_institution_id is None:
+            raise ValueError("an institution change needs target_institution_id")
+        if institution.institution_id not in (None, target_institution_id):
+            raise ValueError(
+                f"institution.institution_id {institution.institution_id} differs from target_institution_id "
+                f"{target_institution_id}"
             )

@@ -7,13 +7,20 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, model_validator
 
 from dtks_contracts.actor import Actor
-from dtks_contracts.events.base import EventPayload, check_kind_consistency
+from dtks_contracts.events.base import EventPayload, check_institution_consistency, check_kind_consistency
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
+from dtks_contracts.institution import Institution
 from dtks_contracts.regions import VillageCode
 from dtks_contracts.text import FreeText, LineCheck
+from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
-from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalOrigin
+from dtks_contracts.vocabulary.proposals import (
+    DeactivationReason,
+    ProposalKind,
+    ProposalOrigin,
+    ProposalSubject,
+)
 
 Note = FreeText
 
@@ -43,6 +50,21 @@ class ProposalContent(EventPayload):
     submitted_by: Actor | None = Field(
         default=None, description="The operator; none for civil-registry events"
     )
+    # Institutions (LKS), added after the first events were written: absent from a household's
+    # proposal, so the bytes of household events are what they were before these fields existed.
+    institution: Institution | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="For an institution's registration and changes",
+    )
+    target_institution_id: EntityId | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="For an institution's changes and closure",
+    )
+    closure_reason: ClosureReason | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="For an institution's closure"
+    )
     civil_registry_ref: Annotated[str, StringConstraints(min_length=1, max_length=200), LineCheck] | None = (
         Field(
             default=None, description="The civil-registry life event (death, move) that started the proposal"
@@ -55,8 +77,21 @@ class ProposalContent(EventPayload):
     @model_validator(mode="after")
     def _consistent(self) -> ProposalContent:
         check_kind_consistency(self.kind, self.household, self.target_household_id, self.deactivation_reason)
+        check_institution_consistency(
+            self.kind, self.institution, self.target_institution_id, self.closure_reason
+        )
         if self.kind is ProposalKind.DEACTIVATION and self.evidence_note is None:
             raise ValueError("a deactivation needs an evidence_note saying what shows the reason")
+        if self.kind is ProposalKind.INSTITUTION_CLOSURE and self.evidence_note is None:
+            raise ValueError("a closure needs an evidence_note saying what shows the reason")
+        if self.institution is not None and self.institution.village_code != self.village_code:
+            raise ValueError(
+                f"institution.village_code {self.institution.village_code} differs from the proposal's "
+                f"village_code {self.village_code}"
+            )
+        institutional = self.kind.subject is ProposalSubject.INSTITUTION
+        if institutional != (self.origin is ProposalOrigin.SOCIAL_SERVICE):
+            raise ValueError("institutions' proposals, and only they, come from the social service")
         if self.household is not None and self.household.village_code != self.village_code:
             raise ValueError(
                 f"household.village_code {self.household.village_code} differs from the proposal's "
@@ -67,6 +102,9 @@ class ProposalContent(EventPayload):
                 raise ValueError("a village proposal needs the deliberation (musdes/muskel) that agreed it")
             if self.submitted_by is None:
                 raise ValueError("a village proposal needs submitted_by")
+        elif self.origin is ProposalOrigin.SOCIAL_SERVICE:
+            if self.submitted_by is None:
+                raise ValueError("an institution's proposal needs submitted_by")
         elif self.civil_registry_ref is None:
             raise ValueError("a civil-registry proposal needs civil_registry_ref")
         return self

@@ -13,13 +13,15 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from dtks_contracts.actor import Actor
-from dtks_contracts.events.base import EventPayload, check_kind_consistency
+from dtks_contracts.events.base import EventPayload, check_institution_consistency, check_kind_consistency
 from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, Nik
+from dtks_contracts.institution import Institution
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegencyCode, VillageCode
 from dtks_contracts.text import FreeText, LineCheck, SafeStr
 from dtks_contracts.timestamps import UtcDateTime
+from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.reasons import ReasonCode, describe
@@ -158,12 +160,21 @@ class AcceptedByMinistry(_ProposalVerificationEvent):
     target_household_id: EntityId | None = None
     deactivation_reason: DeactivationReason | None = None
     programs_requested: tuple[Program, ...] = ()
+    # Institutions (LKS); absent from a household's acceptance, so its bytes are unchanged.
+    institution: Institution | None = Field(default=None, exclude_if=lambda value: value is None)
+    target_institution_id: EntityId | None = Field(default=None, exclude_if=lambda value: value is None)
+    closure_reason: ClosureReason | None = Field(default=None, exclude_if=lambda value: value is None)
     accepted_at: UtcDateTime
     accepted_by: Actor | None = Field(default=None, description="The ministry verifier; None if automatic")
 
     @model_validator(mode="after")
     def _consistent(self) -> AcceptedByMinistry:
         check_kind_consistency(self.kind, self.household, self.target_household_id, self.deactivation_reason)
+        check_institution_consistency(
+            self.kind, self.institution, self.target_institution_id, self.closure_reason
+        )
         if self.household is not None and self.household.village_code != self.village_code:
             raise ValueError("household.village_code differs from the proposal's village_code")
+        if self.institution is not None and self.institution.village_code != self.village_code:
+            raise ValueError("institution.village_code differs from the proposal's village_code")
         return self

@@ -9,6 +9,26 @@ class ProposalKind(StrEnum):
     NEW_HOUSEHOLD = "new_household"
     CORRECTION = "correction"  # of a registered household; a member's death or move is a correction too
     DEACTIVATION = "deactivation"  # of a whole registered household
+    # Social welfare institutions (LKS): the same proposal, a different subject (see SUBJECT_OF).
+    INSTITUTION_REGISTRATION = "institution_registration"
+    INSTITUTION_CHANGE = "institution_change"  # of a registered institution, residents included
+    INSTITUTION_CLOSURE = "institution_closure"
+
+    @property
+    def subject(self) -> ProposalSubject:
+        return ProposalSubject.INSTITUTION if self in _INSTITUTION_KINDS else ProposalSubject.HOUSEHOLD
+
+
+class ProposalSubject(StrEnum):
+    """What a proposal is about: a household (family card) or a social welfare institution."""
+
+    HOUSEHOLD = "household"
+    INSTITUTION = "institution"
+
+
+_INSTITUTION_KINDS = frozenset(
+    {ProposalKind.INSTITUTION_REGISTRATION, ProposalKind.INSTITUTION_CHANGE, ProposalKind.INSTITUTION_CLOSURE}
+)
 
 
 class DeactivationReason(StrEnum):
@@ -20,10 +40,13 @@ class DeactivationReason(StrEnum):
 
 
 class ProposalOrigin(StrEnum):
-    """Who started the proposal: a village after its deliberation, or a civil-registry life event."""
+    """Who started the proposal: a village after its deliberation, a civil-registry life event, or
+    (for institutions) the regency's social service."""
 
     VILLAGE = "village"
     CIVIL_REGISTRY = "civil_registry"
+    # An institution's proposal: the regency's social service, or the institution's own operator.
+    SOCIAL_SERVICE = "social_service"
 
 
 class DeliberationKind(StrEnum):

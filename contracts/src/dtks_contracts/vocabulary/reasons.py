@@ -39,6 +39,9 @@ class ReasonCode(StrEnum):
     # The proposal's target in the register.
     TARGET_HOUSEHOLD_NOT_FOUND = "TARGET_HOUSEHOLD_NOT_FOUND"
     TARGET_HOUSEHOLD_INACTIVE = "TARGET_HOUSEHOLD_INACTIVE"
+    # Social welfare institutions (LKS): their residents and the institution a proposal refers to.
+    RESIDENT_IN_ANOTHER_INSTITUTION = "RESIDENT_IN_ANOTHER_INSTITUTION"
+    TARGET_INSTITUTION_NOT_FOUND = "TARGET_INSTITUTION_NOT_FOUND"
     # Windows and quotas the Ministry opens per regency.
     PROPOSAL_WINDOW_CLOSED = "PROPOSAL_WINDOW_CLOSED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
@@ -116,6 +119,13 @@ REASON_MESSAGES: Final[Mapping[ReasonCode, str]] = MappingProxyType(
             "The household this proposal refers to is no longer active in the register; propose "
             "a new household if it should be registered again."
         ),
+        ReasonCode.RESIDENT_IN_ANOTHER_INSTITUTION: (
+            "This person is a resident of another institution (registered, or in a proposal still "
+            "being verified); record the discharge there first, or remove the person here."
+        ),
+        ReasonCode.TARGET_INSTITUTION_NOT_FOUND: (
+            "The institution this proposal refers to is not in the register; check the register id."
+        ),
         ReasonCode.PROPOSAL_WINDOW_CLOSED: (
             "No proposal window is open for this regency now; submit again when the Ministry opens one."
         ),
@@ -168,6 +178,8 @@ AUTOMATIC_CODES: Final[frozenset[ReasonCode]] = frozenset(
         ReasonCode.IMPLAUSIBLE_VALUE,
         ReasonCode.TARGET_HOUSEHOLD_NOT_FOUND,
         ReasonCode.TARGET_HOUSEHOLD_INACTIVE,
+        ReasonCode.RESIDENT_IN_ANOTHER_INSTITUTION,
+        ReasonCode.TARGET_INSTITUTION_NOT_FOUND,
         ReasonCode.PROPOSAL_WINDOW_CLOSED,
         ReasonCode.QUOTA_EXCEEDED,
     }

@@ -22,6 +22,9 @@ class Role(StrEnum):
     AGENCY = "agency"  # partner ministry or program: reads the determined register
     # An officer of a village welfare post (Puskesos / SLRT): files complaints on a citizen's behalf.
     WELFARE_POST_OPERATOR = "welfare_post_operator"
+    # The operator of one social welfare institution (LKS): proposes its changes. Scoped to the
+    # institution's village and, by the token's `institution` claim, to that one institution.
+    INSTITUTION_OPERATOR = "institution_operator"
 
 
 # The region level an actor of each role must carry. `None`: any level, as granted (agencies).
@@ -37,5 +40,6 @@ ROLE_REGION_LEVEL: Final[Mapping[Role, RegionLevel | None]] = MappingProxyType(
         Role.AUDITOR: "national",
         Role.AGENCY: None,
         Role.WELFARE_POST_OPERATOR: "village",
+        Role.INSTITUTION_OPERATOR: "village",
     }
 )

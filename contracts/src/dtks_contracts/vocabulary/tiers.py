@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.regions import NATIONAL, check_region_code
+from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_contracts.vocabulary.roles import Role
 
 
@@ -29,6 +30,26 @@ TIER_ORDER: Final[tuple[Tier, ...]] = (
 )
 FIRST_TIER: Final = TIER_ORDER[0]
 
+# The tiers each subject passes. An institution is licensed by the regency's social service, so it
+# has no village, district or regent tier: the regency, the province, then the Ministry's directorate.
+# Every path is a subsequence of TIER_ORDER, so "forwarded to the next tier" means the same thing.
+TIER_PATHS: Final[Mapping[ProposalSubject, tuple[Tier, ...]]] = MappingProxyType(
+    {
+        ProposalSubject.HOUSEHOLD: TIER_ORDER,
+        ProposalSubject.INSTITUTION: (Tier.REGENCY, Tier.PROVINCE, Tier.MINISTRY),
+    }
+)
+
+
+def tier_path(kind: ProposalKind | str) -> tuple[Tier, ...]:
+    """The tiers a proposal of `kind` passes, in order."""
+    return TIER_PATHS[ProposalKind(kind).subject]
+
+
+def first_tier(kind: ProposalKind | str) -> Tier:
+    return tier_path(kind)[0]
+
+
 TIER_ROLE: Final[Mapping[Tier, Role]] = MappingProxyType(
     {
         Tier.DISTRICT: Role.DISTRICT_VERIFIER,
@@ -45,10 +66,11 @@ _SCOPE_LENGTH: Final[Mapping[Tier, int]] = MappingProxyType(
 )
 
 
-def next_tier(tier: Tier) -> Tier | None:
-    """The tier a proposal is forwarded to; `None` after the Ministry (acceptance)."""
-    index = TIER_ORDER.index(Tier(tier))
-    return TIER_ORDER[index + 1] if index + 1 < len(TIER_ORDER) else None
+def next_tier(tier: Tier, kind: ProposalKind | str = ProposalKind.NEW_HOUSEHOLD) -> Tier | None:
+    """The tier a proposal of `kind` is forwarded to; `None` after the Ministry (acceptance)."""
+    path = tier_path(kind)
+    index = path.index(Tier(tier))  # a tier not on the kind's path raises ValueError
+    return path[index + 1] if index + 1 < len(path) else None
 
 
 def tier_region(tier: Tier, village_code: str) -> str:

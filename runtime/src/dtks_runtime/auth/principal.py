@@ -18,6 +18,9 @@ class Principal:
     programs: tuple[str, ...] = field(default_factory=tuple)
     # The person's name as the identity provider knows them, for the audit history; None if unknown.
     name: str | None = None
+    # The one institution (LKS) an institution operator acts for: the token's `institution` claim.
+    # Other roles carry none.
+    institution_id: str | None = None
 
     def covers(self, region_code: str) -> bool:
         """True if ``region_code`` lies inside this principal's region scope."""
@@ -34,3 +37,11 @@ def check_scope(role: Role, region: str) -> None:
     wanted = ROLE_REGION_LEVEL[role]
     if wanted is not None and level != wanted:
         raise ValueError(f"role {role.value} must be scoped to a {wanted} region, not the {level} {region}")
+
+
+def check_institution_scope(role: Role, institution_id: str | None) -> None:
+    """An institution operator acts for exactly one institution; no other role is scoped to one."""
+    if role is Role.INSTITUTION_OPERATOR and not institution_id:
+        raise ValueError("role institution_operator needs the institution it acts for (claim 'institution')")
+    if role is not Role.INSTITUTION_OPERATOR and institution_id:
+        raise ValueError(f"role {role.value} is not scoped to an institution")

@@ -11,7 +11,7 @@ import jwt
 from dtks_contracts.text import unsafe_character
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.oidc import PROVIDER_ALGORITHMS, ProviderKeys
-from dtks_runtime.auth.principal import Principal, check_scope
+from dtks_runtime.auth.principal import Principal, check_institution_scope, check_scope
 
 # Clocks of the provider and the services differ a little; more would stretch a token's lifetime.
 CLOCK_LEEWAY_SECONDS = 30
@@ -48,10 +48,12 @@ class TokenService:
         ttl_seconds: int = 8 * 3600,
         programs: tuple[str, ...] = (),
         name: str | None = None,
+        institution_id: str | None = None,
     ) -> str:
         if self._secret is None:
             raise ValueError("this service accepts no shared-secret tokens, so it cannot issue one")
         check_scope(role, region)
+        check_institution_scope(role, institution_id)
         now = int(time.time())
         claims: dict[str, Any] = {
             "sub": subject,
@@ -65,6 +67,8 @@ class TokenService:
             claims["programs"] = list(programs)
         if name:
             claims["name"] = name
+        if institution_id:
+            claims["institution"] = institution_id
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     async def authenticate(self, token: str) -> Principal:
@@ -116,6 +120,9 @@ class TokenService:
             role = _one_role(claims["role"])
             region = str(claims["region"])
             check_scope(role, region)
+            institution = claims.get("institution")
+            institution_id = str(institution) if institution else None
+            check_institution_scope(role, institution_id)
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise TokenError(str(exc)) from exc
         programs = claims.get("programs", ())
@@ -127,6 +134,7 @@ class TokenService:
             region=region,
             programs=programs,
             name=_display_name(claims),
+            institution_id=institution_id,
         )
         # The leeway admitted a token a little early or late; the cache must admit the same window.
         leeway = CLOCK_LEEWAY_SECONDS if algorithm in PROVIDER_ALGORITHMS else 0

@@ -23,6 +23,7 @@ from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.answers import Answer
 from dtks_proposal.deps import ProposalDeps
 from dtks_proposal.domain.bulk_file import FileRefused
+from dtks_proposal.domain.proposers import KIND_NOT_ALLOWED, concerns_own_institution
 from dtks_proposal.domain.status import ProposalStatus
 from dtks_proposal.domain.submission import ProposalIn, ResubmissionIn, WithdrawalIn
 from dtks_proposal.errors import ERROR_STATUSES, import_not_found, invalid, proposal_not_found
@@ -40,6 +41,12 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 Operator = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR))]
+# Households are proposed by villages; institutions (LKS) by the regency's social service or their
+# own operator (dtks_proposal.domain.proposers says which kind each may enter).
+Proposer = Annotated[
+    Principal,
+    Depends(require_role(Role.VILLAGE_OPERATOR, Role.REGENCY_OPERATOR, Role.INSTITUTION_OPERATOR)),
+]
 Ministry = Annotated[Principal, Depends(require_role(Role.MINISTRY_VERIFIER))]
 # Everyone who follows proposals in their region; agencies read the determined register instead.
 Reader = Annotated[Principal, Depends(require_role(*(r for r in Role if r is not Role.AGENCY)))]
@@ -82,10 +89,10 @@ def _answer(answer: Answer) -> JSONResponse:
     "/proposals",
     tags=["proposals"],
     status_code=201,
-    summary="Submit one proposal (new household, correction or deactivation)",
+    summary="Submit one proposal (a household's, or an institution's registration, change or closure)",
     responses={
         201: {"description": "Recorded; proposal.submitted is in the outbox"},
-        403: {"description": "Not a village operator, or the village is outside your scope"},
+        403: {"description": "Not a proposer of this kind, or the village is outside your scope"},
         409: {"description": "Key reused with another body, window closed or quota used up"},
         422: {"description": "Fields to correct, each named in `errors`"},
     },
@@ -94,7 +101,7 @@ async def submit_proposal(
     proposal: ProposalIn,
     request: Request,
     deps: Deps,
-    principal: Operator,
+    principal: Proposer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     answer = await handlers.submit(
@@ -186,6 +193,8 @@ async def submit_batch(
 async def get_proposal(proposal_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
     async with deps.pool.acquire() as conn:
         view = await repo.proposal_view(conn, proposal_id)
+    if view is not None and not concerns_own_institution(principal, view["content"]):
+        view = None  # an institution operator reads its institution's proposals only, nothing else
     # Another village's proposal reads as missing, as in every service: nothing about it is revealed.
     return found_in_scope(principal, view, itemgetter("village_code"), proposal_not_found(proposal_id))
 
@@ -206,6 +215,11 @@ async def list_proposals(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
+    if principal.role is Role.INSTITUTION_OPERATOR:
+        # Its scope is one institution, not its village: listing would show the village's households.
+        raise DomainError(
+            KIND_NOT_ALLOWED, "An institution operator reads its institution's proposals one by one, by id."
+        )
     region = region or principal.region
     try:
         check_region_code(region)
@@ -238,7 +252,7 @@ async def resubmit_proposal(
     correction: ResubmissionIn,
     request: Request,
     deps: Deps,
-    principal: Operator,
+    principal: Proposer,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     answer = await handlers.resubmit(

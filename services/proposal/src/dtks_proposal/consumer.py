@@ -30,15 +30,16 @@ from dtks_runtime.consumer import BatchHandler
 CONSUMER_NAME = "proposal-status"
 TOPICS = [VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name]
 
-Move = Callable[[rules.Standing, EventEnvelope], rules.Standing]
+# A move reads the standing, the event and the proposal's kind (whose tier path says what follows).
+Move = Callable[[rules.Standing, EventEnvelope, str], rules.Standing]
 
 # Verification events that move a proposal's standing; each also gets a timeline entry.
 MOVES: dict[str, Move] = {
-    "verification.verified_at_tier": lambda s, e: rules.verified_at(
-        s, int(e.payload["round"]), Tier(e.payload["tier"])
+    "verification.verified_at_tier": lambda s, e, kind: rules.verified_at(
+        s, int(e.payload["round"]), Tier(e.payload["tier"]), kind
     ),
-    "verification.returned_at_tier": lambda s, e: rules.returned_at(s, int(e.payload["round"])),
-    "verification.accepted_by_ministry": lambda s, e: rules.accepted(s, int(e.payload["round"])),
+    "verification.returned_at_tier": lambda s, e, kind: rules.returned_at(s, int(e.payload["round"])),
+    "verification.accepted_by_ministry": lambda s, e, kind: rules.accepted(s, int(e.payload["round"])),
 }
 TIMELINE_ONLY = frozenset({"verification.integrity_checked"})
 BATCH_RATIFIED = "verification.batch_ratified"  # one regent's decree over many proposals
@@ -82,7 +83,7 @@ async def apply_status_events(conn: asyncpg.Connection, events: Sequence[EventEn
             continue
         move = MOVES.get(event.event_type)
         if move is not None:
-            standings[pid] = move(standings[pid], event)
+            standings[pid] = move(standings[pid], event, stored[pid].kind)
             moved.add(pid)
         entries.append(verification_entry(event))
     await repo.save_standings(

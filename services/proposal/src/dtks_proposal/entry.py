@@ -109,7 +109,7 @@ async def enter_submissions(
             e.proposal_id,
             e.proposal.kind,
             e.proposal.village_code,
-            standing_rules.entered(1),
+            standing_rules.entered(1, e.proposal.kind),
             envelope.occurred_at,
         )
         outcomes[i] = Answer(201, body)
@@ -170,7 +170,7 @@ def _new_proposal(e: Entry) -> repo.NewProposal:
         kind=e.proposal.kind.value,
         village_code=e.proposal.village_code,
         regency_code=e.regency,
-        standing=standing_rules.entered(1),
+        standing=standing_rules.entered(1, e.proposal.kind),
         content=e.event.payload,
         target_household_id=e.proposal.household_id,
         submitted_by=e.submitted_by,

@@ -38,6 +38,9 @@ ERROR_STATUSES: dict[str, int] = {
     "import_completed": 409,
     "invalid_regency": 422,
     "invalid_period": 422,
+    # Institutions (LKS): a role entering a kind it may not, an operator of another institution.
+    "kind_not_allowed": 403,
+    "other_institution": 403,
 }
 
 

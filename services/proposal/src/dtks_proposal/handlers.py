@@ -27,6 +27,7 @@ from dtks_proposal.adapters import proposals as repo
 from dtks_proposal.answers import Answer, answer_body, replay_answer
 from dtks_proposal.deps import ProposalDeps
 from dtks_proposal.domain import status as standing_rules
+from dtks_proposal.domain.proposers import proposer_refusal
 from dtks_proposal.domain.submission import (
     ProposalIn,
     ResubmissionIn,
@@ -84,6 +85,14 @@ def submission_key(principal: Principal, proposal: ProposalIn, header_key: str |
 Enter = Callable[[Entry], Awaitable[Answer]]
 
 
+def _ensure_may_propose(principal: Principal, proposal: ProposalIn) -> None:
+    refusal = proposer_refusal(
+        principal.role, principal.institution_id, proposal.kind, proposal.institution_id
+    )
+    if refusal is not None:
+        raise refusal
+
+
 async def submit(
     deps: ProposalDeps,
     principal: Principal,
@@ -101,6 +110,7 @@ async def submit(
     submissions together and answers each after the commit that holds it.
     """
     ensure_in_scope(principal, proposal.village_code)
+    _ensure_may_propose(principal, proposal)
     errors = door_errors(proposal)
     if errors:
         raise invalid([e.as_dict() for e in errors])
@@ -252,6 +262,7 @@ async def resubmit(
 ) -> Answer:
     """Send a returned proposal back into verification with its corrections (``proposal.resubmitted``)."""
     ensure_in_scope(principal, correction.village_code)
+    _ensure_may_propose(principal, correction)
     if correction.proposal_id not in (None, proposal_id):
         mismatch = {"field": "proposal_id", "message": "Leave it out or give the id in the path."}
         raise invalid([{**mismatch, "type": "mismatch"}])
@@ -287,7 +298,11 @@ async def resubmit(
             raise invalid_contract(exc) from exc
         content = event.model_dump(mode="json")
         return Change(
-            event, standing_rules.entered(round_), correction.kind, correction.village_code, content
+            event,
+            standing_rules.entered(round_, correction.kind),
+            correction.kind,
+            correction.village_code,
+            content,
         )
 
     key = f"resubmission:{principal.subject}:{proposal_id}:{header_key}" if header_key else None

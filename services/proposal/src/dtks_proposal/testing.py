@@ -51,11 +51,52 @@ def settings_for(
     )
 
 
-def headers(role: Role, region: str, subject: str | None = None) -> dict[str, str]:
+def headers(
+    role: Role, region: str, subject: str | None = None, *, institution_id: str | None = None
+) -> dict[str, str]:
     token = TokenService(LOCAL_JWT_SECRET).issue(
-        subject=subject or f"{role.value}@{region}", role=role, region=region
+        subject=subject or f"{role.value}@{region}", role=role, region=region, institution_id=institution_id
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+def institution_body(
+    village: str = VILLAGE, *, kind: str = "institution_registration", **institution: Any
+) -> dict[str, Any]:
+    """A children's home (LKSA) in ``village`` with two residents, as POST /proposals takes it.
+    Keyword arguments replace fields of the institution."""
+    record: dict[str, Any] = {
+        "name": "LKSA Harapan Bunda",
+        "legal_form": "foundation",
+        "registration_number": "AHU-0012345.AH.01.04.Tahun 2019",
+        "service_type": "children",
+        "address": {"street": "Jl. Merapi No. 21", "rt": "004", "rw": "002"},
+        "head": "Nurhayati",
+        "capacity": 40,
+        "accreditation": {
+            "grade": "B",
+            "valid_until": (dt.date.today() + dt.timedelta(days=700)).isoformat(),
+        },
+        "licence": {"number": "460/112/DINSOS/2024", "issued_by": village[:5], "issued_on": "2024-02-01"},
+        "contact": {"phone": "+6273621234"},
+        "bank_account_ref": "bank-ref:lksa-harapan-bunda",
+        "residents": [
+            {
+                "nik": "1771010504100001",
+                "name": "Andi Pratama",
+                "birth_date": "2010-04-05",
+                "admitted_on": "2019-01-14",
+            },
+            {
+                "nik": "1771014708120002",
+                "name": "Putri Lestari",
+                "birth_date": "2012-08-07",
+                "admitted_on": "2020-07-01",
+            },
+        ],
+    }
+    record.update(institution)
+    return {"proposal_id": str(uuid.uuid4()), "kind": kind, "village_code": village, "institution": record}
 
 
 def operator(village: str = VILLAGE) -> dict[str, str]:

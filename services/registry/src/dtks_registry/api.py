@@ -67,6 +67,8 @@ ERROR_STATUSES = {
     "invalid_region": 422,
     "invalid_decile_range": 422,
     "program_not_granted": 403,
+    # An institution operator asking for the household register (its scope is one institution).
+    "outside_region": 403,
     "person_not_found": 404,
     "invalid_request": 422,
 }
@@ -95,7 +97,11 @@ def _pool(request: Request) -> asyncpg.Pool:
 
 
 def _may_read(principal: Principal, village_code: str, programs: list[str]) -> bool:
-    """Personal data: only inside the reader's region, and for agencies only their granted programs."""
+    """Personal data: only inside the reader's region, and for agencies only their granted programs.
+    An institution operator's region is its institution's village, not a mandate over the village's
+    households: it reads none of them."""
+    if principal.role is Role.INSTITUTION_OPERATOR:
+        return False
     if not principal.covers(village_code):
         return False
     if principal.role is Role.AGENCY and principal.programs:
@@ -266,6 +272,10 @@ def _granted_programs(principal: Principal, program: Program | None) -> list[str
 
 
 def _check_region(principal: Principal, region: str) -> None:
+    if principal.role is Role.INSTITUTION_OPERATOR:
+        raise DomainError(
+            "outside_region", "An institution operator reads no household register, only its institution's."
+        )
     try:
         region_level(region)
     except ValueError as exc:

@@ -19,6 +19,7 @@ from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.verification import AcceptedByMinistry, IntegrityChecked, ReturnedAtTier
 from dtks_contracts.household import FieldVisit, Household
 from dtks_contracts.vocabulary import IntegrityStage, Tier
+from dtks_contracts.vocabulary.tiers import first_tier
 from dtks_runtime.event_store import Causation
 from dtks_runtime.unit_of_work import UnitOfWork
 from dtks_verification.adapters import field_visits, pending_checks, proposals, register
@@ -82,8 +83,11 @@ def conclusion(
     ]
     if stage is IntegrityStage.ENTRY:
         if findings:
-            # A return at entry is expressed at the first tier, with no person returning it.
-            events.append(ReturnedAtTier(**common, tier=Tier.DISTRICT, returned_by=None, reasons=findings))
+            # A return at entry is expressed at the first tier of the kind's path, with no person
+            # returning it.
+            events.append(
+                ReturnedAtTier(**common, tier=first_tier(state.kind), returned_by=None, reasons=findings)
+            )
         return Change(record, events, causation, entry_checked(state, passed=not findings))
     if findings:
         events.append(
@@ -112,6 +116,9 @@ def _acceptance(
         target_household_id=content.target_household_id,
         deactivation_reason=content.deactivation_reason,
         programs_requested=content.programs_requested,
+        institution=content.institution,
+        target_institution_id=content.target_institution_id,
+        closure_reason=content.closure_reason,
         accepted_at=now,
         accepted_by=causation.actor,
     )

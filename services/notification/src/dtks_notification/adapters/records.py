@@ -29,7 +29,9 @@ async def load_knowledge(
     for r in await conn.fetch(
         "SELECT * FROM known_proposals WHERE proposal_id = ANY($1::text[])", list(set(proposal_ids))
     ):
-        known.proposals[r["proposal_id"]] = ProposalFacts(r["village_code"], r["submitted_by"])
+        known.proposals[r["proposal_id"]] = ProposalFacts(
+            r["village_code"], r["submitted_by"], r["kind"], r["submitter_role"], r["submitter_region"]
+        )
     for r in await conn.fetch(
         "SELECT * FROM known_households WHERE household_id = ANY($1::text[])", list(set(household_ids))
     ):
@@ -44,14 +46,21 @@ async def save_knowledge(
 ) -> None:
     if proposals:
         await conn.execute(
-            """INSERT INTO known_proposals (proposal_id, village_code, submitted_by)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+            """INSERT INTO known_proposals (proposal_id, village_code, submitted_by, kind, submitter_role,
+                                           submitter_region)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                ON CONFLICT (proposal_id) DO UPDATE
                SET village_code = EXCLUDED.village_code,
-                   submitted_by = coalesce(EXCLUDED.submitted_by, known_proposals.submitted_by)""",
+                   submitted_by = coalesce(EXCLUDED.submitted_by, known_proposals.submitted_by),
+                   kind = coalesce(EXCLUDED.kind, known_proposals.kind),
+                   submitter_role = coalesce(EXCLUDED.submitter_role, known_proposals.submitter_role),
+                   submitter_region = coalesce(EXCLUDED.submitter_region, known_proposals.submitter_region)""",
             list(proposals),
             [p.village_code for p in proposals.values()],
             [p.submitted_by for p in proposals.values()],
+            [p.kind for p in proposals.values()],
+            [p.submitter_role for p in proposals.values()],
+            [p.submitter_region for p in proposals.values()],
         )
     if households:
         await conn.execute(

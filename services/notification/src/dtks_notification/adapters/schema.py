@@ -117,6 +117,10 @@ MIGRATIONS = [
         PRIMARY KEY (delivery_id, attempt)
     )
     """,
+    # Institutions' proposals (LKS, issue #19): the kind gives the queue that follows a tier, and
+    # the proposer (the social service or the institution's operator) is who hears of a return.
+    "ALTER TABLE known_proposals ADD COLUMN kind text, ADD COLUMN submitter_role text, "
+    "ADD COLUMN submitter_region text",
 ]
 
 DUE_CHANNEL = "dtks_notification_due"  # NOTIFY'd when deliveries become due: wakes the sender

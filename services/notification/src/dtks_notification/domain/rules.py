@@ -43,13 +43,14 @@ from dtks_contracts.events import (
 from dtks_contracts.events.governance import ItemOverdue
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.regions import region_name
+from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_contracts.vocabulary.reasons import REASON_MESSAGES
 from dtks_contracts.vocabulary.roles import Role
 from dtks_contracts.vocabulary.tiers import (
-    FIRST_TIER,
     TIER_ROLE,
     IntegrityStage,
     Tier,
+    first_tier,
     next_tier,
     tier_region,
 )
@@ -69,6 +70,21 @@ TIER_NAMES = {
 class ProposalFacts:
     village_code: str
     submitted_by: str | None = None  # the operator's subject, to address them by name
+    # The kind (its tier path says which queue follows) and who proposed it (an institution's
+    # proposal is answered to the social service or the institution's operator, not the village);
+    # None while unknown: a household's, proposed by the village operator.
+    kind: str | None = None
+    submitter_role: str | None = None
+    submitter_region: str | None = None
+
+    @property
+    def proposal_kind(self) -> ProposalKind:
+        return ProposalKind(self.kind) if self.kind else ProposalKind.NEW_HOUSEHOLD
+
+
+def _kind_of(known: Knowledge, proposal_id: str) -> ProposalKind:
+    facts = known.proposals.get(proposal_id)
+    return facts.proposal_kind if facts else ProposalKind.NEW_HOUSEHOLD
 
 
 @dataclass(frozen=True)
@@ -144,19 +160,27 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
     d = Decision()
     match payload:
         case ProposalSubmitted() | ProposalResubmitted():
-            submitter = payload.submitted_by.subject if payload.submitted_by else None
-            d.learned_proposals[payload.proposal_id] = ProposalFacts(payload.village_code, submitter)
+            by = payload.submitted_by
+            subject = by.subject if by else None
+            if payload.kind.subject is ProposalSubject.INSTITUTION and by is not None:
+                learned = ProposalFacts(
+                    payload.village_code, subject, payload.kind.value, by.role.value, by.region
+                )
+            else:  # a household's facts stay as they were (an unknown kind reads as a household's)
+                learned = ProposalFacts(payload.village_code, subject)
+            d.learned_proposals[payload.proposal_id] = learned
         case ProposalWithdrawn():
             d.queue_exits.append(QueueExit(payload.proposal_id, None))
         case IntegrityChecked():
             _learn_village(d, known, payload.proposal_id, payload.village_code)
             if payload.stage is IntegrityStage.ENTRY and payload.passed:
-                region = tier_region(FIRST_TIER, payload.village_code)
-                d.queue_entries.append(QueueEntry(FIRST_TIER, region, payload.proposal_id))
+                first = first_tier(_kind_of(known, payload.proposal_id))
+                region = tier_region(first, payload.village_code)
+                d.queue_entries.append(QueueEntry(first, region, payload.proposal_id))
         case VerifiedAtTier():
             _learn_village(d, known, payload.proposal_id, payload.village_code)
             d.queue_exits.append(QueueExit(payload.proposal_id, payload.tier))
-            following = next_tier(payload.tier)
+            following = next_tier(payload.tier, _kind_of(known, payload.proposal_id))
             if following is not None:
                 region = tier_region(following, payload.village_code)
                 d.queue_entries.append(QueueEntry(following, region, payload.proposal_id))
@@ -194,6 +218,8 @@ def _learn_village(d: Decision, known: Knowledge, proposal_id: str, village_code
 def _operator(known: Knowledge, proposal_id: str, village_code: str) -> ActorAudience:
     facts = known.proposals.get(proposal_id)
     subject = facts.submitted_by if facts and facts.village_code == village_code else None
+    if facts and facts.submitter_role and facts.submitter_region:
+        return ActorAudience(facts.submitter_role, facts.submitter_region, subject)
     return ActorAudience(Role.VILLAGE_OPERATOR.value, village_code, subject)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dtks_contracts.vocabulary.tiers import FIRST_TIER, Tier, next_tier
+from dtks_contracts.vocabulary.proposals import ProposalKind
+from dtks_contracts.vocabulary.tiers import Tier, first_tier, next_tier
 
 
 class ProposalStatus(StrEnum):
@@ -43,8 +44,9 @@ class Standing:
         )
 
 
-def entered(round_: int) -> Standing:
-    return Standing(ProposalStatus.SUBMITTED, round_, FIRST_TIER.value)
+def entered(round_: int, kind: ProposalKind | str = ProposalKind.NEW_HOUSEHOLD) -> Standing:
+    """Waiting at the first tier of the kind's path (the district; an institution's: the regency)."""
+    return Standing(ProposalStatus.SUBMITTED, round_, first_tier(kind).value)
 
 
 def withdrawn(standing: Standing) -> Standing:
@@ -55,10 +57,12 @@ def _closed(standing: Standing) -> bool:
     return standing.status in (ProposalStatus.WITHDRAWN, ProposalStatus.DETERMINED)
 
 
-def verified_at(standing: Standing, round_: int, tier: Tier) -> Standing:
+def verified_at(
+    standing: Standing, round_: int, tier: Tier, kind: ProposalKind | str = ProposalKind.NEW_HOUSEHOLD
+) -> Standing:
     if round_ != standing.round or _closed(standing) or standing.status is ProposalStatus.ACCEPTED:
         return standing
-    after = next_tier(tier)
+    after = next_tier(tier, kind)
     return Standing(ProposalStatus.IN_VERIFICATION, standing.round, after.value if after else None)
 
 

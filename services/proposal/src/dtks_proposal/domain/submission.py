@@ -24,15 +24,18 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
+from dtks_contracts.institution import Institution
 from dtks_contracts.regions import VillageCode
 from dtks_contracts.text import FreeText, Reference, SafeStr
 from dtks_contracts.vocabulary.household_attributes import RelationToHead
+from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import (
     DeactivationReason,
     DeliberationKind,
     ProposalKind,
     ProposalOrigin,
+    ProposalSubject,
 )
 
 # Fingerprints made since the second release start with this; the first release's (sha256 of the
@@ -112,7 +115,9 @@ class ProposalIn(BaseModel):
     )
     kind: ProposalKind
     village_code: VillageCode
-    deliberation: DeliberationIn
+    deliberation: DeliberationIn | None = Field(
+        default=None, description="Households' proposals: the village meeting that agreed it (required)"
+    )
     household: Household | None = Field(default=None, description="New households and corrections")
     household_id: EntityId | None = Field(
         default=None, description="Corrections and deactivations: the registered household concerned"
@@ -124,6 +129,30 @@ class ProposalIn(BaseModel):
     )
     evidence_note: Note | None = Field(default=None, description="Deactivations: what shows the reason")
     programs: list[Program] = Field(default_factory=list, description="Programs requested")
+    # Social welfare institutions (LKS). Left out of the dump when empty, so a household proposal's
+    # fingerprint (and so the answers kept under it before these fields existed) is unchanged.
+    institution: Institution | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="An institution's registration and changes: the institution with its residents",
+    )
+    institution_id: EntityId | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="An institution's changes and closure: the registered institution concerned",
+    )
+    closure_reason: ClosureReason | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="An institution's closure"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _institution_in_its_village(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("institution"), dict):
+            institution = data["institution"]
+            if "village_code" not in institution and "village_code" in data:
+                data = {**data, "institution": {**institution, "village_code": data["village_code"]}}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -183,7 +212,22 @@ class FieldError:
 
 def door_errors(proposal: ProposalIn) -> list[FieldError]:
     """Every rule of the door the models alone cannot state, each naming its field."""
+    if proposal.kind.subject is ProposalSubject.INSTITUTION:
+        return institution_door_errors(proposal)
     errors: list[FieldError] = []
+    for name, value in (
+        ("institution", proposal.institution),
+        ("institution_id", proposal.institution_id),
+        ("closure_reason", proposal.closure_reason),
+    ):
+        if value is not None:
+            errors.append(
+                FieldError(name, f"Only an institution's proposals carry {name}; remove it.", "forbidden")
+            )
+    if proposal.deliberation is None:
+        errors.append(
+            FieldError("deliberation", "Name the village meeting (musdes/muskel) that agreed it.", "missing")
+        )
     kind = proposal.kind
     if kind is ProposalKind.DEACTIVATION:
         if proposal.household is not None:
@@ -229,6 +273,126 @@ def door_errors(proposal: ProposalIn) -> list[FieldError]:
         )
         return errors
     errors += household_errors(household, proposal.village_code, proposal.household_id, kind)
+    return errors
+
+
+def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) -> list[FieldError]:
+    """The door of an institution's proposal: what its kind needs and nothing of a household's.
+
+    An accreditation already expired on the day of entry is refused: the record would claim a
+    grade that no longer holds (send the renewed one, or none while it is being renewed)."""
+    errors: list[FieldError] = []
+    kind = proposal.kind
+    for name, value in (
+        ("deliberation", proposal.deliberation),
+        ("household", proposal.household),
+        ("household_id", proposal.household_id),
+        ("reason", proposal.reason),
+    ):
+        if value is not None:
+            errors.append(
+                FieldError(name, f"An institution's proposal carries no {name}; remove it.", "forbidden")
+            )
+    if proposal.programs:
+        errors.append(
+            FieldError("programs", "Institutions' assistance is proposed apart; remove it.", "forbidden")
+        )
+    if kind is ProposalKind.INSTITUTION_REGISTRATION and proposal.institution_id is not None:
+        errors.append(
+            FieldError("institution_id", "A new institution has no register id yet; remove it.", "forbidden")
+        )
+    if kind is not ProposalKind.INSTITUTION_REGISTRATION and proposal.institution_id is None:
+        errors.append(FieldError("institution_id", "Name the registered institution concerned.", "missing"))
+    if kind is ProposalKind.INSTITUTION_CLOSURE:
+        if proposal.institution is not None:
+            errors.append(
+                FieldError("institution", "A closure carries no institution; remove it.", "forbidden")
+            )
+        if proposal.closure_reason is None:
+            errors.append(
+                FieldError(
+                    "closure_reason",
+                    "Say why: dissolved, licence_revoked, merged or not_found.",
+                    "missing",
+                )
+            )
+        if proposal.evidence_note is None:
+            errors.append(
+                FieldError(
+                    "evidence_note", "Say what shows the reason (e.g. the revocation decree).", "missing"
+                )
+            )
+        return errors
+    if proposal.closure_reason is not None:
+        errors.append(
+            FieldError("closure_reason", "Only closures carry closure_reason; remove it.", "forbidden")
+        )
+    if proposal.evidence_note is not None:
+        errors.append(
+            FieldError("evidence_note", "Only closures carry evidence_note; remove it.", "forbidden")
+        )
+    institution = proposal.institution
+    if institution is None:
+        errors.append(FieldError("institution", f"A {kind} proposal needs the institution.", "missing"))
+        return errors
+    if institution.village_code != proposal.village_code:
+        errors.append(
+            FieldError(
+                "institution.village_code",
+                f"The institution is in {institution.village_code}, the proposal in {proposal.village_code}; "
+                "use one village.",
+                "mismatch",
+            )
+        )
+    if kind is ProposalKind.INSTITUTION_REGISTRATION and institution.institution_id is not None:
+        errors.append(
+            FieldError(
+                "institution.institution_id",
+                "A new institution has no register id yet; remove it.",
+                "forbidden",
+            )
+        )
+    if (
+        institution.institution_id not in (None, proposal.institution_id)
+        and kind is ProposalKind.INSTITUTION_CHANGE
+    ):
+        errors.append(
+            FieldError(
+                "institution.institution_id",
+                "It must equal institution_id, the institution changed.",
+                "mismatch",
+            )
+        )
+    accreditation = institution.accreditation
+    if accreditation is not None and not accreditation.valid_on(today or dt.date.today()):
+        errors.append(
+            FieldError(
+                "institution.accreditation.valid_until",
+                f"The accreditation expired on {accreditation.valid_until.isoformat()}; send the renewed "
+                "accreditation, or none while it is renewed.",
+                "accreditation_expired",
+            )
+        )
+    seen: dict[str, int] = {}
+    for i, resident in enumerate(institution.residents):
+        if resident.nik in seen:
+            errors.append(
+                FieldError(
+                    f"institution.residents[{i}].nik",
+                    f"This NIK is already given to resident {seen[resident.nik]}; each person appears once.",
+                    "duplicate_nik",
+                )
+            )
+        else:
+            seen[resident.nik] = i
+    if len(institution.current_residents(today or dt.date.today())) > institution.capacity:
+        errors.append(
+            FieldError(
+                "institution.residents",
+                f"More current residents than the capacity of {institution.capacity}; check both.",
+                "over_capacity",
+            )
+        )
     return errors
 
 
@@ -303,6 +467,8 @@ def household_errors(
 def _content_fields(
     proposal: ProposalIn, proposal_id: str, round_: int, actor: Actor, idempotency_key: str | None
 ) -> dict[str, Any]:
+    if proposal.kind.subject is ProposalSubject.INSTITUTION:
+        return _institution_content_fields(proposal, proposal_id, round_, actor, idempotency_key)
     household = proposal.household
     if household is not None and proposal.kind is ProposalKind.CORRECTION and household.household_id is None:
         household = household.model_copy(update={"household_id": proposal.household_id})
@@ -312,12 +478,33 @@ def _content_fields(
         "kind": proposal.kind,
         "origin": ProposalOrigin.VILLAGE,
         "village_code": proposal.village_code,
-        "deliberation": proposal.deliberation.to_contract(),
+        "deliberation": proposal.deliberation.to_contract() if proposal.deliberation else None,
         "household": household,
         "target_household_id": proposal.household_id,
         "deactivation_reason": DEACTIVATION_WORDS[proposal.reason] if proposal.reason else None,
         "evidence_note": proposal.evidence_note,
         "programs_requested": tuple(sorted(set(proposal.programs))),
+        "submitted_by": actor,
+        "idempotency_key": idempotency_key,
+    }
+
+
+def _institution_content_fields(
+    proposal: ProposalIn, proposal_id: str, round_: int, actor: Actor, idempotency_key: str | None
+) -> dict[str, Any]:
+    institution = proposal.institution
+    if institution is not None and proposal.kind is ProposalKind.INSTITUTION_CHANGE:
+        institution = institution.model_copy(update={"institution_id": proposal.institution_id})
+    return {
+        "proposal_id": proposal_id,
+        "round": round_,
+        "kind": proposal.kind,
+        "origin": ProposalOrigin.SOCIAL_SERVICE,
+        "village_code": proposal.village_code,
+        "institution": institution,
+        "target_institution_id": proposal.institution_id,
+        "closure_reason": proposal.closure_reason,
+        "evidence_note": proposal.evidence_note,
         "submitted_by": actor,
         "idempotency_key": idempotency_key,
     }

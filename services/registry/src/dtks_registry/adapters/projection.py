@@ -34,7 +34,7 @@ from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
 from dtks_contracts.register_hash import household_digest
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
-from dtks_contracts.vocabulary.proposals import ProposalKind
+from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_registry.domain.identity import household_id_for
 from dtks_runtime.replay import sniff_event_type
 
@@ -147,9 +147,12 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
     determinations: list[tuple[uuid.UUID, DeterminationIssued]] = []
     changes: list[HouseholdChange] = []
     deciles: list[DecileChange] = []
+    institutions: list[tuple[uuid.UUID, AcceptedByMinistry]] = []
     for event in events:
         payload = event.payload
-        if isinstance(payload, AcceptedByMinistry):
+        if isinstance(payload, AcceptedByMinistry) and payload.kind.subject is ProposalSubject.INSTITUTION:
+            institutions.append((event.event_id, payload))
+        elif isinstance(payload, AcceptedByMinistry):
             acceptances.append((event.event_id, payload))
         elif isinstance(payload, DeterminationIssued):
             determinations.append((event.event_id, payload))
@@ -159,6 +162,7 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
             assert event.occurred_at is not None and event.version > 0
             deciles.append(DecileChange(event.event_id, event.version, event.occurred_at, payload))
     await write_candidates(conn, acceptances)
+    await write_institution_candidates(conn, institutions)
     await write_determinations(conn, determinations)
     await write_household_changes(conn, changes)
     await write_deciles(conn, deciles)
@@ -252,6 +256,39 @@ async def write_candidates(
         [a.village_code for _, a in rows],
         [a.accepted_at for _, a in rows],
         [event_id for event_id, _ in rows],
+    )
+
+
+async def write_institution_candidates(
+    conn: asyncpg.Connection, acceptances: Sequence[tuple[uuid.UUID, AcceptedByMinistry]]
+) -> None:
+    """Institutions the Ministry accepted, kept (never lost, never mistaken for a household) until
+    a decree determines them; a later round's acceptance replaces an earlier one whatever the order."""
+    if not acceptances:
+        return
+    await conn.executemany(
+        """INSERT INTO institution_candidates (proposal_id, round, kind, institution_id, payload, village_code,
+                                               accepted_at, event_id)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
+           ON CONFLICT (proposal_id) DO UPDATE SET
+               round = excluded.round, kind = excluded.kind, institution_id = excluded.institution_id,
+               payload = excluded.payload, village_code = excluded.village_code,
+               accepted_at = excluded.accepted_at, event_id = excluded.event_id
+           WHERE (excluded.round, excluded.event_id::text)
+                 > (institution_candidates.round, institution_candidates.event_id::text)""",
+        [
+            (
+                a.proposal_id,
+                a.round,
+                a.kind.value,
+                a.target_institution_id,
+                a.model_dump_json(),
+                a.village_code,
+                a.accepted_at,
+                event_id,
+            )
+            for event_id, a in acceptances
+        ],
     )
 
 

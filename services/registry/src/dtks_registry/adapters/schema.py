@@ -144,4 +144,20 @@ MIGRATIONS = [
     # log, so the events a running system goes on producing are not taken for forgeries. now() is a
     # stable default, so adding the column rewrites no row (those already there get this moment).
     "ALTER TABLE audit_events ADD COLUMN recorded_at timestamptz NOT NULL DEFAULT now()",
+    # Institutions (LKS) the Ministry accepted, kept apart from the households' candidates: they
+    # wait here, one row per proposal (a later round replaces an earlier one), for the decree that
+    # determines institutions (issue #19). Households' candidates and decrees never read this table.
+    """
+    CREATE TABLE institution_candidates (
+        proposal_id     text PRIMARY KEY,
+        round           integer     NOT NULL,
+        kind            text        NOT NULL,
+        institution_id  text COLLATE "C",
+        payload         jsonb       NOT NULL,
+        village_code    text        NOT NULL,
+        accepted_at     timestamptz NOT NULL,
+        event_id        uuid        NOT NULL
+    );
+    CREATE INDEX institution_candidates_accepted ON institution_candidates (accepted_at);
+    """,
 ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from dtks_contracts.events.proposal import ProposalContent
-from dtks_contracts.vocabulary import Tier
+from dtks_contracts.vocabulary import ProposalKind, Tier
 from dtks_runtime.sql_arrays import in_literal, plain_array, text_array, unnest_literals
 from dtks_verification.adapters.parsed_contents import parse_content
 from dtks_verification.domain.workflow import Status, VerificationState
@@ -31,7 +31,10 @@ class ProposalRecord:
         return self.source if not isinstance(self.source, str) else parse_content(self.source)
 
 
-_COLUMNS = "proposal_id, round, village_code, content::text AS content, status, tier, seq, stream_version, entered_at"
+_COLUMNS = (
+    "proposal_id, round, village_code, kind, content::text AS content, status, tier, seq, stream_version, "
+    "entered_at"
+)
 
 
 def _state_of(row: asyncpg.Record) -> VerificationState:
@@ -41,6 +44,7 @@ def _state_of(row: asyncpg.Record) -> VerificationState:
         village_code=row["village_code"],
         status=Status(row["status"]),
         tier=Tier(row["tier"]) if row["tier"] else None,
+        kind=ProposalKind(row["kind"]),
     )
 
 
@@ -76,7 +80,7 @@ async def lock_current(
     without parsing their content again: a round's content never changes. A proposal whose round
     moved on since is left out, as one that no longer exists."""
     rows = await conn.fetch(
-        """SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
+        """SELECT proposal_id, round, village_code, kind, status, tier, seq, stream_version, entered_at
            FROM proposals WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id FOR UPDATE""",
         list(loaded),
     )
@@ -99,7 +103,7 @@ async def current_rounds(
     changes, so it is not read back and parsed again); a proposal now at another round is left out.
     For rounds started in the caller's transaction, whose rows it already holds locked."""
     rows = await conn.fetch(
-        f"""SELECT proposal_id, round, village_code, status, tier, seq, stream_version, entered_at
+        f"""SELECT proposal_id, round, village_code, kind, status, tier, seq, stream_version, entered_at
             FROM proposals WHERE proposal_id {in_literal(1)}""",
         text_array(contents),
     )

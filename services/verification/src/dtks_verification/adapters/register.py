@@ -103,6 +103,7 @@ async def register_facts(
     ):
         claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
     namesakes = await _namesakes(conn, records)
+    elsewhere, institutions = await _institution_facts(conn, records)
     facts: dict[str, RegisterFacts] = {}
     for record in records:
         own = record.content.household
@@ -120,8 +121,64 @@ async def register_facts(
             households=households,
             earlier_open_proposals=earlier,
             namesakes=namesakes.get(record.state.proposal_id, {}),
+            residents_elsewhere=elsewhere.get(record.state.proposal_id, {}),
+            institutions=institutions,
         )
     return facts
+
+
+async def _institution_facts(
+    conn: asyncpg.Connection, records: Sequence[ProposalRecord]
+) -> tuple[dict[str, dict[str, str]], dict[str, bool]]:
+    """For each institution proposal, its residents' other institution (registered, or an earlier
+    open proposal of another); and the targeted institutions' standing in the register."""
+    subjects = [r for r in records if r.content.institution is not None or r.content.target_institution_id]
+    if not subjects:
+        return {}, {}
+    niks = sorted({x.nik for r in subjects if r.content.institution for x in r.content.institution.residents})
+    targets = sorted({r.content.target_institution_id for r in subjects if r.content.target_institution_id})
+    registered = {
+        r["nik"]: r["institution_id"]
+        for r in await conn.fetch(
+            """SELECT p.nik, p.institution_id FROM registered_residents p
+               JOIN registered_institutions i USING (institution_id)
+               WHERE i.active AND p.nik = ANY($1::text[])""",
+            niks,
+        )
+    }
+    claims: dict[str, list[tuple[int, str]]] = {}
+    for r in await conn.fetch(
+        "SELECT nik, proposal_id, seq FROM open_residents WHERE nik = ANY($1::text[])", niks
+    ):
+        claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
+    institutions = {
+        r["institution_id"]: r["active"]
+        for r in await conn.fetch(
+            "SELECT institution_id, active FROM registered_institutions WHERE institution_id = ANY($1::text[])",
+            targets,
+        )
+    }
+    out: dict[str, dict[str, str]] = {}
+    for record in subjects:
+        institution = record.content.institution
+        if institution is None:
+            continue
+        own_id = record.content.target_institution_id
+        found: dict[str, str] = {}
+        for resident in institution.residents:
+            holder = registered.get(resident.nik)
+            if holder is not None and holder != own_id:
+                found[resident.nik] = f"registered institution {holder}"
+                continue
+            earlier = sorted(
+                c
+                for c in claims.get(resident.nik, ())
+                if c[0] < record.seq and c[1] != record.state.proposal_id
+            )
+            if earlier:
+                found[resident.nik] = f"proposal {earlier[0][1]}"
+        out[record.state.proposal_id] = found
+    return out, institutions
 
 
 async def _namesakes(

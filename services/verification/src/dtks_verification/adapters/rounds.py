@@ -33,6 +33,7 @@ def claim_lock_keys(contents: Sequence[ProposalContent]) -> list[int]:
     and a batch takes a few dozen keys however many NIKs it holds (a lock per NIK could fill
     PostgreSQL's lock table)."""
     districts = {m.nik[:6] for c in contents if c.household is not None for m in c.household.members}
+    districts |= {r.nik[:6] for c in contents if c.institution is not None for r in c.institution.residents}
     return sorted(advisory_key(f"dtks:verification:nik-district:{d}") for d in districts)
 
 
@@ -119,6 +120,11 @@ async def _claim_niks(conn: asyncpg.Connection, started: Sequence[NewRound], seq
             f"DELETE FROM open_niks WHERE proposal_id {in_literal(1)}",
             text_array(resubmitted),
         )
+        await conn.execute(
+            f"DELETE FROM open_residents WHERE proposal_id {in_literal(1)}",
+            text_array(resubmitted),
+        )
+    await _claim_residents(conn, started, seq_of)
     nik_rows = [
         (nik, r.content.proposal_id, seq_of[r.content.proposal_id])
         for r in started
@@ -135,6 +141,29 @@ async def _claim_niks(conn: asyncpg.Connection, started: Sequence[NewRound], seq
         )
 
 
+async def _claim_residents(
+    conn: asyncpg.Connection, started: Sequence[NewRound], seq_of: dict[str, int]
+) -> None:
+    """An institution's round claims the people it names as current residents (a discharged
+    resident is history and claims nothing)."""
+    rows = [
+        (nik, r.content.proposal_id, seq_of[r.content.proposal_id])
+        for r in started
+        if r.content.institution is not None
+        for nik in dict.fromkeys(
+            resident.nik for resident in r.content.institution.residents if resident.discharged_on is None
+        )
+    ]
+    if rows:
+        await conn.execute(
+            f"""INSERT INTO open_residents (nik, proposal_id, seq)
+                SELECT * FROM {unnest_literals("text", "text", "bigint")} ON CONFLICT DO NOTHING""",
+            text_array([n for n, _, _ in rows]),
+            text_array([p for _, p, _ in rows]),
+            plain_array([s for _, _, s in rows]),
+        )
+
+
 async def withdraw_many(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
     """Withdrawals end the proposals (an accepted one stays accepted), their claims and their checks."""
     if not proposal_ids:
@@ -146,6 +175,7 @@ async def withdraw_many(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -
         ids,
     )
     await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", ids)
+    await conn.execute("DELETE FROM open_residents WHERE proposal_id = ANY($1::text[])", ids)
     await conn.execute("DELETE FROM pending_checks WHERE proposal_id = ANY($1::text[])", ids)
 
 

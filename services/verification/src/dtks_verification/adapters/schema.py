@@ -118,4 +118,25 @@ MIGRATIONS = [
         PRIMARY KEY (proposal_id, tier, entered_at, level)
     );
     """,
+    """
+    -- Social welfare institutions (LKS). The current residents an open institution proposal names,
+    -- until it is withdrawn or its institution registered (like open_niks for household members).
+    CREATE TABLE open_residents (
+        nik          text NOT NULL,
+        proposal_id  text NOT NULL,
+        seq          bigint NOT NULL,
+        PRIMARY KEY (nik, proposal_id)
+    );
+    CREATE INDEX open_residents_proposal ON open_residents (proposal_id);
+    -- The register's institutions and their current residents, as the registry's events describe them.
+    CREATE TABLE registered_institutions (
+        institution_id  text PRIMARY KEY,
+        active          boolean NOT NULL
+    );
+    CREATE TABLE registered_residents (
+        nik             text PRIMARY KEY,
+        institution_id  text NOT NULL
+    );
+    CREATE INDEX registered_residents_institution ON registered_residents (institution_id);
+    """,
 ]

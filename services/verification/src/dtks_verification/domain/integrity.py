@@ -29,6 +29,7 @@ from dtks_contracts.events.proposal import ProposalContent
 from dtks_contracts.events.verification import Finding
 from dtks_contracts.household import Household, Member
 from dtks_contracts.identifiers import nik_matches
+from dtks_contracts.institution import Institution
 from dtks_contracts.vocabulary import ProposalKind, ReasonCode, RelationToHead, Sex
 from dtks_verification.domain.names import name_key, names_agree
 
@@ -60,6 +61,11 @@ class RegisterFacts:
     earlier_open_proposals: Mapping[str, str] = field(default_factory=dict)
     # Proposed NIK -> a registered person's NIK with the same name key, birth date and district.
     namesakes: Mapping[str, str] = field(default_factory=dict)
+    # Institutions (LKS). Resident's NIK -> where else the person is a current resident: a registered
+    # institution's id, or an earlier open proposal of another institution.
+    residents_elsewhere: Mapping[str, str] = field(default_factory=dict)
+    # Register id -> active? (for the target of an institution's change or closure).
+    institutions: Mapping[str, bool] = field(default_factory=dict)
 
 
 # What a proposed household must state: the housing and income items programs select on.
@@ -73,6 +79,8 @@ MAX_FLOOR_AREA_M2: Final = 5000.0
 
 def people_to_look_up(content: ProposalContent) -> tuple[str, ...]:
     """The NIKs whose civil-registry records the check needs."""
+    if content.institution is not None:
+        return tuple(dict.fromkeys(r.nik for r in content.institution.residents))
     if content.household is None:
         return ()
     return tuple(dict.fromkeys(m.nik for m in content.household.members))
@@ -94,7 +102,68 @@ def check_proposal(
         findings += _one_head(household)
         findings += _no_identical_members(household)
         findings += _complete_and_plausible(household, today)
+    findings += _target_institution(content, register)
+    if content.institution is not None:
+        findings += _residents(content.institution, register, civil, today)
     return tuple(findings)
+
+
+def _target_institution(content: ProposalContent, register: RegisterFacts) -> list[Finding]:
+    target = content.target_institution_id
+    if target is None or register.institutions.get(target):
+        return []
+    return [Finding.of(ReasonCode.TARGET_INSTITUTION_NOT_FOUND, field_path="target_institution_id")]
+
+
+def _residents(
+    institution: Institution,
+    register: RegisterFacts,
+    civil: Mapping[str, CivilPerson | None],
+    today: dt.date,
+) -> list[Finding]:
+    """An institution's residents checked like household members: a valid NIK agreeing with the civil
+    registry (name, birth date, alive), each person once, and nobody resident in two institutions
+    at once. Discharged residents are history: only a current one can be resident elsewhere."""
+    findings: list[Finding] = []
+    seen: dict[str, int] = {}
+    for index, resident in enumerate(institution.residents):
+        path = f"institution.residents[{index}]"
+
+        def finding(
+            code: ReasonCode, item: str, detail: str | None = None, nik: str = resident.nik, at: str = path
+        ) -> Finding:
+            return Finding.of(code, detail=detail, field_path=f"{at}.{item}", member_nik=nik)
+
+        if resident.nik in seen:
+            findings.append(
+                finding(
+                    ReasonCode.NIK_DUPLICATE_IN_PROPOSAL,
+                    "nik",
+                    f"Resident {index + 1} repeats resident {seen[resident.nik] + 1}.",
+                )
+            )
+            continue
+        seen[resident.nik] = index
+        # The NIK encodes the birth date (+40 on the day for women); residents state no sex.
+        if not any(nik_matches(resident.nik, resident.birth_date, sex) for sex in Sex):
+            findings.append(finding(ReasonCode.NIK_ENCODING_MISMATCH, "nik"))
+        current = resident.resident_on(today)
+        elsewhere = register.residents_elsewhere.get(resident.nik)
+        if current and elsewhere is not None:
+            findings.append(
+                finding(ReasonCode.RESIDENT_IN_ANOTHER_INSTITUTION, "nik", f"Elsewhere: {elsewhere}.")
+            )
+        person = civil.get(resident.nik)
+        if person is None:
+            findings.append(finding(ReasonCode.NIK_NOT_IN_CIVIL_REGISTRY, "nik"))
+            continue
+        if not names_agree(resident.name, person.name):
+            findings.append(finding(ReasonCode.NAME_MISMATCH, "name", f"Civil registry: {person.name}."))
+        if resident.birth_date != person.birth_date:
+            findings.append(finding(ReasonCode.BIRTH_DATE_MISMATCH, "birth_date"))
+        if current and not person.alive:
+            findings.append(finding(ReasonCode.PERSON_DECEASED, "nik"))
+    return findings
 
 
 def _member_path(index: int, item: str | None = None) -> str:

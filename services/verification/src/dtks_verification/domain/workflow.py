@@ -1,8 +1,9 @@
 """Where a proposal stands in verification (verivali), and which decisions it admits.
 
 A round starts when the proposal is submitted or resubmitted: the integrity standard runs first
-(`CHECKING`), a pass puts the proposal at the district tier, and each tier either forwards it to
-the next tier in `TIER_ORDER` or returns it to the village (`RETURNED`). The Ministry's forward
+(`CHECKING`), a pass puts the proposal at the first tier of its kind's path (the district for a
+household, the regency for an institution), and each tier either forwards it to the next tier of
+that path or returns it to its proposer (`RETURNED`). The Ministry's forward
 re-runs the integrity standard (`ACCEPTING` while it waits for the civil registry) and ends in
 `ACCEPTED` or `RETURNED`. A resubmission starts a new round from the start; a withdrawal ends the
 proposal. Every refusal is a `Refusal` with a stable code and a sentence to act on; which HTTP
@@ -16,7 +17,8 @@ from enum import StrEnum
 from typing import Final
 
 from dtks_contracts.regions import contains
-from dtks_contracts.vocabulary import TIER_ROLE, Role, Tier, next_tier, tier_region
+from dtks_contracts.vocabulary import TIER_ROLE, ProposalKind, Role, Tier, next_tier, tier_region
+from dtks_contracts.vocabulary.tiers import first_tier
 from dtks_runtime.errors import DomainError
 
 
@@ -64,6 +66,9 @@ class VerificationState:
     village_code: str
     status: Status
     tier: Tier | None = None
+    # The kind decides the tier path (contracts' tier_path): an institution's skips the district
+    # and the regent's decree; everything else about the workflow is the same for every kind.
+    kind: ProposalKind = ProposalKind.NEW_HOUSEHOLD
 
     def region_at(self, tier: Tier) -> str:
         return tier_region(tier, self.village_code)
@@ -129,7 +134,7 @@ def decide(
             "ratification_needs_decree",
             "The regent forwards proposals only by ratifying them under a decree: use POST /ratifications.",
         )
-    following = next_tier(tier)
+    following = next_tier(tier, state.kind)
     if following is None:
         return replace(state, status=Status.ACCEPTING)
     return replace(state, tier=following)
@@ -137,7 +142,7 @@ def decide(
 
 def entry_checked(state: VerificationState, passed: bool) -> VerificationState:
     if passed:
-        return replace(state, status=Status.IN_TIER, tier=Tier.DISTRICT)
+        return replace(state, status=Status.IN_TIER, tier=first_tier(state.kind))
     return replace(state, status=Status.RETURNED)
 
 

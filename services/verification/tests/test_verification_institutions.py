@@ -1,0 +1,155 @@
+"""Institutions' (LKS) proposals run the same verification workflow as households' on their own
+tier path (regency, province, Ministry), with their residents checked against the civil-registry
+simulator: real Kafka, real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.events.proposal import ProposalSubmitted
+from dtks_contracts.topics import VERIFICATION_EVENTS
+from dtks_contracts.vocabulary import Role
+from dtks_runtime.testing import wait_until
+from dtks_verification.harness import POPULATION, Service
+from dtks_verification.testing import TopicReader, envelope, resubmitted
+
+pytestmark = pytest.mark.infra
+
+VILLAGE = "17.71.01.1001"
+SOCIAL_SERVICE = Actor(subject="dinsos-kota-bengkulu", role=Role.REGENCY_OPERATOR, region="17.71")
+# Living people of the simulator's population, from its end (the household tests draw families).
+_PEOPLE = [r for r in reversed(list(POPULATION.civil_registry_records())) if r.alive][:40]
+_next_person = iter(_PEOPLE)
+
+
+def _resident(person: Any, **changes: Any) -> dict[str, Any]:
+    admitted = max(person.birth_date, dt.date(2021, 1, 4))
+    fields = {
+        "nik": person.nik,
+        "name": person.name,
+        "birth_date": person.birth_date.isoformat(),
+        "admitted_on": admitted.isoformat(),
+    }
+    return {**fields, **changes}
+
+
+def registration(residents: list[dict[str, Any]], name: str = "LKSA Harapan Bunda") -> ProposalSubmitted:
+    return ProposalSubmitted.model_validate(
+        {
+            "proposal_id": str(uuid.uuid4()),
+            "round": 1,
+            "kind": "institution_registration",
+            "origin": "social_service",
+            "village_code": VILLAGE,
+            "submitted_by": SOCIAL_SERVICE.model_dump(mode="json"),
+            "institution": {
+                "name": name,
+                "legal_form": "foundation",
+                "registration_number": "AHU-0012345.AH.01.04.Tahun 2019",
+                "service_type": "children",
+                "address": {"street": "Jl. Pagar Dewa No. 21"},
+                "village_code": VILLAGE,
+                "head": "Nurhayati",
+                "capacity": 40,
+                "licence": {"number": "460/112/DINSOS/2024", "issued_by": "17.71", "issued_on": "2024-02-01"},
+                "contact": {"phone": "+6273621234"},
+                "bank_account_ref": "bank-ref:lksa",
+                "residents": residents,
+            },
+        }
+    )
+
+
+async def decide(service: Service, proposal: Any, tier: str, decision: str = "forward", **extra: Any) -> Any:
+    role, region = {
+        "regency": (Role.REGENCY_OPERATOR, VILLAGE[:5]),
+        "province": (Role.PROVINCE_VERIFIER, VILLAGE[:2]),
+        "ministry": (Role.MINISTRY_VERIFIER, "ID"),
+        "district": (Role.DISTRICT_VERIFIER, VILLAGE[:8]),
+    }[tier]
+    body = {"proposal_id": proposal.proposal_id, "tier": tier, "decision": decision, **extra}
+    return await service.http.post("/decisions", json=body, headers=service.auth(role, region))
+
+
+def codes(standing: dict[str, Any]) -> set[str]:
+    return {f["code"] for check in standing["checks"] for f in check["findings"]}
+
+
+async def test_an_institution_goes_regency_province_ministry_is_returned_at_the_province_and_resubmitted(
+    service: Service,
+) -> None:
+    proposal = registration([_resident(next(_next_person)), _resident(next(_next_person))])
+    await service.publish([envelope(proposal)])
+    standing = await service.wait_status(proposal.proposal_id, "in_tier")
+    assert standing["tier"] == "regency" and codes(standing) == set()  # no district tier for institutions
+
+    district = await decide(service, proposal, "district")
+    assert district.status_code == 409 and district.json()["code"] == "out_of_turn"
+    forwarded = await decide(service, proposal, "regency")
+    assert forwarded.status_code == 200 and forwarded.json()["tier"] == "province", (
+        forwarded.text
+    )  # no regent
+    returned = await decide(
+        service, proposal, "province", "return", reasons=["EVIDENCE_MISSING"], note="No visit"
+    )
+    assert returned.status_code == 200 and returned.json()["status"] == "returned", returned.text
+
+    again = resubmitted(proposal, 2)
+    await service.publish([envelope(again, version=2)])
+    standing = await service.wait_status(proposal.proposal_id, "in_tier")
+    assert (standing["round"], standing["tier"]) == (2, "regency")
+    for tier, following in (("regency", "province"), ("province", "ministry")):
+        answer = await decide(service, again, tier)
+        assert answer.status_code == 200 and answer.json()["tier"] == following, answer.text
+    await decide(service, again, "ministry")
+    await service.wait_status(proposal.proposal_id, "accepted")
+
+    async with TopicReader(
+        service.kafka_bootstrap, service.settings.topic_prefix + VERIFICATION_EVENTS.name
+    ) as topic:
+
+        async def accepted() -> bool:
+            await topic.poll()
+            return bool(topic.of(proposal.proposal_id, "verification.accepted_by_ministry"))
+
+        await wait_until(accepted, 30, "the acceptance on Kafka")
+        (event,) = topic.of(proposal.proposal_id, "verification.accepted_by_ministry")
+        assert event.payload["kind"] == "institution_registration"
+        assert event.payload["institution"]["name"] == "LKSA Harapan Bunda"
+        (returned_event,) = topic.of(proposal.proposal_id, "verification.returned_at_tier")
+        assert returned_event.payload["tier"] == "province"
+        assert returned_event.payload["reasons"][0]["code"] == "EVIDENCE_MISSING"
+
+
+async def test_residents_are_checked_against_the_civil_registry_and_nobody_lives_in_two_institutions(
+    service: Service,
+) -> None:
+    shared, other, wrong = next(_next_person), next(_next_person), next(_next_person)
+    first = registration([_resident(shared), _resident(other)])
+    await service.publish([envelope(first)])
+    await service.wait_status(first.proposal_id, "in_tier")
+
+    # The same person named as a current resident of a second institution: returned at entry.
+    second = registration([_resident(shared)], name="Panti Werdha Kasih")
+    # A name the civil registry does not know for the NIK, and an unknown NIK.
+    unknown_nik = wrong.nik[:12] + ("9999" if wrong.nik[12:] != "9999" else "9998")
+    third = registration(
+        [_resident(wrong, name="Bukan Namanya"), _resident(wrong, nik=unknown_nik)], name="Rumah Singgah"
+    )
+    await service.publish([envelope(second), envelope(third)])
+    standing = await service.wait_status(second.proposal_id, "returned")
+    assert "RESIDENT_IN_ANOTHER_INSTITUTION" in codes(standing)
+    standing = await service.wait_status(third.proposal_id, "returned")
+    assert {"NAME_MISMATCH", "NIK_NOT_IN_CIVIL_REGISTRY"} <= codes(standing)
+
+    # A past stay is history, not a second home: a resident discharged yesterday clashes with nobody.
+    discharged = _resident(shared, discharged_on=(dt.date.today() - dt.timedelta(days=1)).isoformat())
+    later = registration([discharged], name="Panti Werdha Kasih II")
+    await service.publish([envelope(later)])
+    standing = await service.wait_status(later.proposal_id, "in_tier", "returned")
+    assert codes(standing) == set() and standing["tier"] == "regency"
