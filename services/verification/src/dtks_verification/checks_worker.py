@@ -24,8 +24,8 @@ import asyncpg
 from dtks_runtime.telemetry import get_logger
 from dtks_verification.adapters import pending_checks, proposals
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
-from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks import run_checks, wanted
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson
 
 log = get_logger(__name__)
@@ -48,7 +48,7 @@ class LookedUp:
 class PendingChecksWorker:
     def __init__(
         self,
-        deps: Dependencies,
+        deps: VerificationDeps,
         *,
         batch_size: int,
         poll_seconds: float,
