@@ -30,6 +30,7 @@ from dtks_dci.domain.subscriptions import query_json, read_subscription
 from dtks_dci.settings import DciSettings
 from dtks_runtime.auth.deps import authenticate, bearer_token, require_role
 from dtks_runtime.auth.principal import Principal
+from dtks_runtime.callback_guard import CallbackRefused
 from dtks_runtime.problems import Problem
 
 router = APIRouter()
@@ -258,7 +259,7 @@ async def exchanges(
 # --- asynchronous calls ------------------------------------------------------------------------
 
 
-def _callback_uri(request: Request, incoming: Incoming) -> str:
+async def _callback_uri(request: Request, incoming: Incoming) -> str:
     uri = incoming.header.get("sender_uri")
     if not uri:
         raise DciError(
@@ -270,6 +271,10 @@ def _callback_uri(request: Request, incoming: Incoming) -> str:
         raise DciError(
             "err.sender_uri.invalid", f"sender_uri must be an absolute {' or '.join(schemes)} URL."
         )
+    try:
+        await deps_of(request).guard.check(str(uri))
+    except CallbackRefused as exc:  # loopback, private, link-local or metadata: never called
+        raise DciError("err.sender_uri.invalid", f"sender_uri is refused: {exc}") from exc
     return str(uri)
 
 
@@ -277,7 +282,7 @@ async def _take(request: Request, incoming: Incoming, kind: str, reference_ids: 
                 response: dict[str, Any] | None = None, status: str = env.RECEIVED,
                 correlation_id: str | None = None) -> str:  # fmt: skip
     """Record an asynchronous transaction (answered later by the callback worker) and its id."""
-    uri = _callback_uri(request, incoming)
+    uri = await _callback_uri(request, incoming)
     correlation_id = correlation_id or env.new_id()
     async with deps_of(request).unit_of_work() as uow:
         await uow.conn.execute(
@@ -387,7 +392,7 @@ async def _subscribe(request: Request, incoming: Incoming) -> Outcome:
     items: list[dict[str, Any]] = []
     rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
-    uri = _callback_uri(request, incoming)
+    uri = await _callback_uri(request, incoming)
     for item in incoming.message["subscribe_request"]:
         base = {
             "reference_id": item["reference_id"],
@@ -451,7 +456,7 @@ async def subscribe(request: Request) -> JSONResponse:
 
 async def _unsubscribe(request: Request, incoming: Incoming) -> Outcome:
     codes = list(dict.fromkeys(incoming.message["subscription_codes"]))
-    uri = _callback_uri(request, incoming)
+    uri = await _callback_uri(request, incoming)
     correlation_id = env.new_id()
     async with deps_of(request).unit_of_work() as uow:
         found = {r["code"]: r["status"] for r in await uow.conn.fetch(

@@ -29,6 +29,7 @@ from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
 from dtks_dci.notify import NotifyWorker, on_registry_event
 from dtks_dci.settings import DciSettings
+from dtks_runtime.callback_guard import CallbackGuard, Lookup, system_lookup
 from dtks_runtime.consumer import per_event
 from dtks_runtime.errors import status_of
 from dtks_runtime.service import ServiceRuntime, create_app, serve
@@ -45,7 +46,8 @@ asynchronous search by NIK, KK or expression, subscriptions notified at each dec
 status. Envelopes are signed (Ed25519, our key at /.well-known/jwks.json) and replays refused."""
 
 
-def build_app(settings: DciSettings | None = None) -> FastAPI:
+def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lookup) -> FastAPI:
+    """``lookup`` resolves partners' callback hosts (tests pass their own to play a name server)."""
     settings = settings or DciSettings()
     settings.check()
     runtime = ServiceRuntime(service="dci", settings=settings)
@@ -69,7 +71,8 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
                                       connector=aiohttp.TCPConnector(limit=200))  # fmt: skip
         runtime.on_stop(reads.close)
         registry = RegistryClient(settings.registry_url, TokenSource(settings, http), reads)
-        deps = DciDeps(runtime.started(), settings, registry, http, signing_key, sender_keys, STATUSES)
+        deps = DciDeps(runtime.started(), settings, registry, http, signing_key, sender_keys, STATUSES,
+                       CallbackGuard(settings.callback_policy, lookup))  # fmt: skip
         app.state.deps = deps
         start_workers(runtime, deps)
 
@@ -90,12 +93,12 @@ def start_workers(runtime: ServiceRuntime, deps: DciDeps) -> None:
     beating turns /healthz degraded; the runtime's stop ends them before the clients close)."""
     s = deps.settings
     worker = CallbackWorker(deps.pool, deps.http, deps.registry, deps.signing_key, s.dci_registry_id,
-                            s.dci_max_matches, s.dci_callback_max_attempts, s.dci_worker_poll_seconds)  # fmt: skip
+                            s.dci_max_matches, s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
     worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
     worker.keep_ids_seconds = 2 * (s.dci_message_max_age_seconds + s.dci_message_max_skew_seconds)
     runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
     notifier = NotifyWorker(deps.pool, deps.http, deps.registry, deps.signing_key, s.dci_registry_id,
-                            s.dci_callback_max_attempts, s.dci_worker_poll_seconds)  # fmt: skip
+                            s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
     notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
     runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)
 
