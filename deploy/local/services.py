@@ -163,6 +163,7 @@ def start(state: Path, only: list[str]) -> None:
         env.setdefault("DTKS_NOTIFICATION_URL", f"http://127.0.0.1:{port_of('notification')}")
         if env.get("DTKS_ENV") != "production":  # the demo's and the tests' webhook receivers are local
             env.setdefault("DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS", "true")
+            env.setdefault("DTKS_DCI_ALLOW_PRIVATE_CALLBACKS", "true")
         with open(folder / f"{name}.log", "ab") as out:
             proc = subprocess.Popen(
                 [str(VENV_BIN / script)],

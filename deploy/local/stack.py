@@ -361,8 +361,13 @@ SERVICE_READS = {
     "registry": ("proposal", "verification", "registry", "notification"),
     "notification": ("proposal", "verification", "registry"),
     "dci": ("registry",),  # the decrees, to notify DCI subscribers
-    "complaint": ("proposal", "verification", "registry"),
+    "complaint": ("proposal", "verification", "registry", "civil_registry"),  # + life events
 }
+# Processes of the local system that only publish: the civil-registry simulator's life events go to
+# dtks.civil_registry.events. Process name -> its Kafka login (named as its topics are), which may
+# write its own topics and read nothing else. Not in SERVICE_READS: in a real deployment Dukcapil's
+# feed is not one of our processes (deploy/kubernetes gives it no login).
+LOCAL_PRODUCERS = {"civil-registry": "civil_registry"}
 ADMIN = "admin"
 
 # The SASL part of server.properties. The controller listener uses PLAIN with a static login for the
@@ -407,7 +412,7 @@ def kafka_credentials(kdir: Path) -> dict[str, str]:
     path = kdir / "credentials.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    creds = {name: secrets.token_urlsafe(24) for name in (ADMIN, *SERVICE_READS)}
+    creds = {name: secrets.token_urlsafe(24) for name in (ADMIN, *SERVICE_READS, *LOCAL_PRODUCERS.values())}
     path.write_text(json.dumps(creds, indent=2) + "\n")
     os.chmod(path, 0o600)
     return creds
@@ -415,12 +420,16 @@ def kafka_credentials(kdir: Path) -> dict[str, str]:
 
 def service_login(service: str, env: dict[str, str]) -> dict[str, str]:
     """The Kafka login a service process gets on a broker started with --kafka-auth scram: its own
-    name and password (the env file's admin login is for tools); nothing on a plain broker."""
+    name and password (the env file's admin login is for tools); nothing on a plain broker, and
+    nothing for a login a state folder formatted before it existed has no password for."""
     path = env.get("DTKS_KAFKA_CREDENTIALS")
-    if not path or service not in SERVICE_READS:
+    login = LOCAL_PRODUCERS.get(service, service)
+    if not path or login not in (*SERVICE_READS, *LOCAL_PRODUCERS.values()):
         return {}
-    password = json.loads(Path(path).read_text())[service]
-    return {"DTKS_KAFKA_USERNAME": service, "DTKS_KAFKA_PASSWORD": password}
+    password = json.loads(Path(path).read_text()).get(login)
+    if password is None:
+        return {}
+    return {"DTKS_KAFKA_USERNAME": login, "DTKS_KAFKA_PASSWORD": password}
 
 
 def service_acls(service: str, topic_prefix: str = "") -> list[list[str]]:
@@ -439,7 +448,7 @@ def service_acls(service: str, topic_prefix: str = "") -> list[list[str]]:
         f"{topic_prefix}dtks.dlq.{service}",
         f"{topic_prefix}dtks.retry.{service}",
     ]
-    read = [*own, *(f"{topic_prefix}dtks.{owner}.events" for owner in SERVICE_READS[service])]
+    read = [*own, *(f"{topic_prefix}dtks.{owner}.events" for owner in SERVICE_READS.get(service, ()))]
     topics = lambda names: [arg for name in names for arg in ("--topic", name)]  # noqa: E731
     return [
         [*principal, "--operation", "Write", "--operation", "Create", *topics(own)],
@@ -476,13 +485,15 @@ def apply_acls(kdir: Path, port: int, admin_password: str, log4j: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        for service in SERVICE_READS
+        for service in (*SERVICE_READS, *LOCAL_PRODUCERS.values())
         for args in service_acls(service, topic_prefix)
     ]
     failed = [(call.args, err) for call in calls for _, err in [call.communicate()] if call.returncode != 0]
     if failed:
         sys.exit(f"adding ACLs failed: {failed[0][1].strip()[-2000:]}")
-    log(f"ACLs added for {', '.join(SERVICE_READS)} ({len(calls)} AclCommand calls)")
+    log(
+        f"ACLs added for {', '.join((*SERVICE_READS, *LOCAL_PRODUCERS.values()))} ({len(calls)} AclCommand calls)"
+    )
 
 
 def java_cmd(main: str, *args: str, log4j: Path, heap: str = "1g") -> list[str]:

@@ -18,6 +18,7 @@ import re
 
 import asyncpg
 
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -91,7 +92,7 @@ class ClientLimit:
             try:
                 async with pool.acquire() as conn:
                     await self.prune(conn)
-            except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+            except (*TRANSIENT_DATABASE_ERRORS, asyncpg.PostgresError) as error:
                 log.warning("client limit buckets not pruned", table=self.table, error=repr(error))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)

@@ -479,3 +479,38 @@ async def test_a_taken_proposal_id_sent_without_a_key_is_not_told_to_use_a_new_k
         conflict = await client.post("/proposals", json=changed, headers=operator())
         assert conflict.status_code == 409
         assert "key" not in conflict.json()["detail"] and "proposal_id" in conflict.json()["detail"]
+
+
+async def test_database_connections_cut_mid_import_count_nothing_against_it_and_it_completes(
+    service: Any,
+) -> None:
+    """What a PostgreSQL restart does to the worker (its connections end mid-chunk, mid-reset) is an
+    outage, not a fault of the file: with a single attempt allowed, the import still completes."""
+    rows = village_rows(30, seed=21)
+    settings = {"import_max_attempts": 1, "import_retry_seconds": 0.1, "import_chunk_households": 2}
+    async with service(**settings) as (app, client):
+        db = database_of(app)
+        imported = await _upload(client, "cut.csv", csv_bytes(rows))
+        cutter = await asyncpg_connect(db)
+        cuts = 0
+        try:
+            for _ in range(200):
+                if (await _status(client, imported))["status"] in ("completed", "failed"):
+                    break
+                cuts += await cutter.fetchval(
+                    """SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+                       WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+                )
+                await asyncio.sleep(0.02)
+        finally:
+            await cutter.close()
+        await wait_until(lambda: _import_done(client, imported), within=60, what="the import completed")
+        view = await _status(client, imported)
+        assert cuts > 0
+        assert view["attempts"] == 0, view
+        assert await count(db, "SELECT count(*) FROM proposals") == 30
+
+        async def healthy() -> bool:
+            return bool((await _healthz(client))["status"] == "ok")
+
+        await wait_until(healthy, within=60, what="/healthz ok after the cuts")

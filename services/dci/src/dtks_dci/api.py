@@ -19,18 +19,19 @@ from dtks_contracts.regions import contains
 from dtks_contracts.vocabulary.roles import Role
 from dtks_dci import search, standard
 from dtks_dci.adapters.registry import RegistryClient
+from dtks_dci.deps import DciDeps
 from dtks_dci.domain import envelope as env
 from dtks_dci.domain import locale as lang
 from dtks_dci.domain.envelope import DciError
 from dtks_dci.domain.grants import Grant
 from dtks_dci.domain.records import FieldGrant
-from dtks_dci.domain.signing import SignatureError, SigningKey, verify
+from dtks_dci.domain.signing import SignatureError, verify
 from dtks_dci.domain.subscriptions import query_json, read_subscription
 from dtks_dci.settings import DciSettings
 from dtks_runtime.auth.deps import authenticate, bearer_token, require_role
 from dtks_runtime.auth.principal import Principal
+from dtks_runtime.callback_guard import CallbackRefused
 from dtks_runtime.problems import Problem
-from dtks_runtime.service import ServiceRuntime
 
 router = APIRouter()
 MAX_REQUESTS = 100  # requests (search or subscribe) in one message
@@ -68,14 +69,14 @@ def agency_of(principal: Principal) -> str:
     return name.removeprefix("service-account-") if name.startswith("service-account-") else principal.subject
 
 
+def deps_of(request: Request) -> DciDeps:
+    """The service's dependencies (built in main.py once the runtime has started)."""
+    deps: DciDeps = request.app.state.deps
+    return deps
+
+
 def _settings(request: Request) -> DciSettings:
-    settings: DciSettings = request.app.state.dci_settings
-    return settings
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
+    return deps_of(request).settings
 
 
 async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
@@ -116,7 +117,7 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
         raise DciError(
             "err.version.not_supported", f"This registry speaks version {standard.STANDARD_VERSION}."
         )
-    keys = request.app.state.sender_keys.get(agency, {})
+    keys = deps_of(request).sender_keys.get(agency, {})
     try:
         if settings.dci_verify_signatures:
             verify(body.get("signature"), header, message, keys)
@@ -136,7 +137,7 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
         raise DciError(
             env.MESSAGE_TS_INVALID, "message_ts is too old or in the future; send a fresh message."
         )
-    async with _runtime(request).unit_of_work() as uow:
+    async with deps_of(request).unit_of_work() as uow:
         fresh = await uow.conn.fetchval(
             """INSERT INTO dci_messages (sender_id, message_id, message_ts) VALUES ($1, $2, $3)
                ON CONFLICT DO NOTHING RETURNING true""",
@@ -152,9 +153,8 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
 
 async def _log(request: Request, path: str, log: dict[str, Any], status: int, outcome: str, records: int,
                detail: str | None = None) -> None:  # fmt: skip
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn:
+    pool = deps_of(request).pool
+    async with pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO dci_exchanges (direction, path, agency, sender_id, message_id, transaction_id,
                    correlation_id, action, http_status, outcome, records, detail)
@@ -172,7 +172,7 @@ async def handle(
         incoming = await receive(request, path, log)
         done = await handler(request, incoming)
     except DciError as exc:
-        status = request.app.state.error_statuses.get(exc.code, 400)
+        status = deps_of(request).error_statuses.get(exc.code, 400)
         await _log(request, path, log, status, exc.code, 0, exc.detail[:500])
         raise
     log["correlation_id"] = done.correlation_id
@@ -181,7 +181,7 @@ async def handle(
 
 
 def signed(request: Request, header: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    key: SigningKey = request.app.state.signing_key
+    key = deps_of(request).signing_key
     return {"signature": key.sign(header["sender_id"], header, message), "header": header, "message": message}
 
 
@@ -196,7 +196,7 @@ def callback_envelope(
 
 
 def _registry(request: Request) -> RegistryClient:
-    client: RegistryClient = request.app.state.registry
+    client = deps_of(request).registry
     return client
 
 
@@ -230,7 +230,7 @@ async def sync_search(request: Request) -> JSONResponse:
     "/.well-known/jwks.json", tags=["DCI keys"], summary="The public key our envelopes are signed with"
 )
 async def jwks(request: Request) -> dict[str, Any]:
-    key: SigningKey = request.app.state.signing_key
+    key = deps_of(request).signing_key
     return {"keys": [key.jwk()]}
 
 
@@ -241,9 +241,8 @@ async def exchanges(
     agency: str | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    runtime = _runtime(request)
-    assert runtime.pool is not None
-    async with runtime.pool.acquire() as conn:
+    pool = deps_of(request).pool
+    async with pool.acquire() as conn:
         rows = await conn.fetch(
             """SELECT * FROM dci_exchanges WHERE ($1::text IS NULL OR agency = $1)
                ORDER BY id DESC LIMIT $2""",
@@ -260,7 +259,7 @@ async def exchanges(
 # --- asynchronous calls ------------------------------------------------------------------------
 
 
-def _callback_uri(request: Request, incoming: Incoming) -> str:
+async def _callback_uri(request: Request, incoming: Incoming) -> str:
     uri = incoming.header.get("sender_uri")
     if not uri:
         raise DciError(
@@ -272,6 +271,10 @@ def _callback_uri(request: Request, incoming: Incoming) -> str:
         raise DciError(
             "err.sender_uri.invalid", f"sender_uri must be an absolute {' or '.join(schemes)} URL."
         )
+    try:
+        await deps_of(request).guard.check(str(uri))
+    except CallbackRefused as exc:  # loopback, private, link-local or metadata: never called
+        raise DciError("err.sender_uri.invalid", f"sender_uri is refused: {exc}") from exc
     return str(uri)
 
 
@@ -279,9 +282,9 @@ async def _take(request: Request, incoming: Incoming, kind: str, reference_ids: 
                 response: dict[str, Any] | None = None, status: str = env.RECEIVED,
                 correlation_id: str | None = None) -> str:  # fmt: skip
     """Record an asynchronous transaction (answered later by the callback worker) and its id."""
-    uri = _callback_uri(request, incoming)
+    uri = await _callback_uri(request, incoming)
     correlation_id = correlation_id or env.new_id()
-    async with _runtime(request).unit_of_work() as uow:
+    async with deps_of(request).unit_of_work() as uow:
         await uow.conn.execute(
             """INSERT INTO dci_transactions (correlation_id, kind, agency, transaction_id, reference_ids,
                    grant_json, request, callback_uri, status, response)
@@ -313,14 +316,13 @@ async def txn_status_message(request: Request, incoming: Incoming, correlation_i
     """A ``TxnStatusResponse`` for the agency's own transaction named by the request."""
     asked = incoming.message["txnstatus_request"]
     kind, attribute, value = asked["txn_type"], asked["attribute_type"], asked["attribute_value"]
-    runtime = _runtime(request)
-    assert runtime.pool is not None
+    pool = deps_of(request).pool
     column = {"transaction_id": "transaction_id = $3", "correlation_id": "correlation_id = $3",
               "reference_id_list": "reference_ids && $3::text[]"}[attribute]  # fmt: skip
     wanted = value if attribute == "reference_id_list" else str(value)
     if attribute == "reference_id_list" and not isinstance(value, list):
         wanted = [str(value)]
-    async with runtime.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         row = await conn.fetchrow(
             f"""SELECT * FROM dci_transactions WHERE agency = $1 AND kind = $2 AND {column}
                 ORDER BY created_at DESC LIMIT 1""",
@@ -390,7 +392,7 @@ async def _subscribe(request: Request, incoming: Incoming) -> Outcome:
     items: list[dict[str, Any]] = []
     rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
-    uri = _callback_uri(request, incoming)
+    uri = await _callback_uri(request, incoming)
     for item in incoming.message["subscribe_request"]:
         base = {
             "reference_id": item["reference_id"],
@@ -430,7 +432,7 @@ async def _subscribe(request: Request, incoming: Incoming) -> Outcome:
         "correlation_id": correlation_id,
         "subscribe_response": items,
     }
-    async with _runtime(request).unit_of_work() as uow:
+    async with deps_of(request).unit_of_work() as uow:
         await uow.conn.executemany(
             """INSERT INTO dci_subscriptions (code, agency, reference_id, grant_json, criteria, query, callback_uri)
                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
@@ -454,9 +456,9 @@ async def subscribe(request: Request) -> JSONResponse:
 
 async def _unsubscribe(request: Request, incoming: Incoming) -> Outcome:
     codes = list(dict.fromkeys(incoming.message["subscription_codes"]))
-    uri = _callback_uri(request, incoming)
+    uri = await _callback_uri(request, incoming)
     correlation_id = env.new_id()
-    async with _runtime(request).unit_of_work() as uow:
+    async with deps_of(request).unit_of_work() as uow:
         found = {r["code"]: r["status"] for r in await uow.conn.fetch(
             "SELECT code, status FROM dci_subscriptions WHERE agency = $1 AND code = ANY($2::text[]) FOR UPDATE",
             incoming.grant.agency, codes)}  # fmt: skip

@@ -25,6 +25,7 @@ from dtks_dci.adapters.registry import RegistryClient
 from dtks_dci.domain import envelope as env
 from dtks_dci.domain.grants import Grant
 from dtks_dci.domain.signing import SigningKey
+from dtks_runtime.callback_guard import CallbackGuard, CallbackRefused
 from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -48,10 +49,13 @@ def completed(kind: str, message: dict[str, Any]) -> tuple[int, int]:
 
 class CallbackWorker:
     def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, registry: RegistryClient, key: SigningKey,
-                 registry_id: str, max_matches: int, max_attempts: int, poll_seconds: float) -> None:  # fmt: skip
+                 registry_id: str, max_matches: int, max_attempts: int, poll_seconds: float,
+                 guard: CallbackGuard) -> None:  # fmt: skip
         self.pool, self.http, self.registry, self.key = pool, http, registry, key
         self.registry_id, self.max_matches = registry_id, max_matches
         self.max_attempts, self.poll_seconds = max_attempts, poll_seconds
+        # Checked again before each call: the name may point elsewhere now (DNS rebinding).
+        self.guard = guard
         self.heartbeat: Callable[[], None] = lambda: None
         self.stuck_after = 120.0
         # Message ids are kept past the staleness window (age limit plus clock skew, with margin).
@@ -128,11 +132,14 @@ class CallbackWorker:
         }
         outcome, error = "succ", None
         try:
+            await self.guard.check(row["callback_uri"])
             answer = await self.http.post(row["callback_uri"], json=body)
             if answer.status_code >= 300:
                 outcome, error = "failed", f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:
             outcome, error = "failed", type(exc).__name__
+        except CallbackRefused as exc:  # its name points at an internal address now: not called
+            outcome, error = "failed", exc.code
         if error is None:
             await conn.execute("UPDATE dci_transactions SET delivered_at = now(), attempts = attempts + 1 "
                                "WHERE correlation_id = $1", row["correlation_id"])  # fmt: skip

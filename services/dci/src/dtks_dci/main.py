@@ -24,10 +24,12 @@ from dtks_dci.adapters.registry import RegistryClient, TokenSource
 from dtks_dci.adapters.schema import MIGRATIONS
 from dtks_dci.api import router
 from dtks_dci.callbacks import CallbackWorker
+from dtks_dci.deps import DciDeps
 from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
 from dtks_dci.notify import NotifyWorker, on_registry_event
 from dtks_dci.settings import DciSettings
+from dtks_runtime.callback_guard import CallbackGuard, Lookup, system_lookup
 from dtks_runtime.consumer import per_event
 from dtks_runtime.errors import status_of
 from dtks_runtime.service import ServiceRuntime, create_app, serve
@@ -44,7 +46,8 @@ asynchronous search by NIK, KK or expression, subscriptions notified at each dec
 status. Envelopes are signed (Ed25519, our key at /.well-known/jwks.json) and replays refused."""
 
 
-def build_app(settings: DciSettings | None = None) -> FastAPI:
+def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lookup) -> FastAPI:
+    """``lookup`` resolves partners' callback hosts (tests pass their own to play a name server)."""
     settings = settings or DciSettings()
     settings.check()
     runtime = ServiceRuntime(service="dci", settings=settings)
@@ -55,29 +58,23 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
     )
     signing_key = settings.signing_key()  # refuses to start in production without a key
 
+    sender_keys = {
+        sender: {kid: public_key(b64decode_any(raw)) for kid, raw in keys.items()}
+        for sender, keys in settings.dci_sender_keys.items()
+    }
+
     async def started(runtime: ServiceRuntime) -> None:
         http = httpx.AsyncClient(timeout=settings.dci_callback_timeout_seconds,
                                  limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))  # fmt: skip
         runtime.on_stop(http.aclose)
-        app.state.http = http
         reads = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
                                       connector=aiohttp.TCPConnector(limit=200))  # fmt: skip
         runtime.on_stop(reads.close)
         registry = RegistryClient(settings.registry_url, TokenSource(settings, http), reads)
-        app.state.registry = registry
-        assert runtime.pool is not None
-        worker = CallbackWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
-                                settings.dci_max_matches, settings.dci_callback_max_attempts,
-                                settings.dci_worker_poll_seconds)  # fmt: skip
-        worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
-        worker.keep_ids_seconds = 2 * (
-            settings.dci_message_max_age_seconds + settings.dci_message_max_skew_seconds
-        )
-        runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
-        notifier = NotifyWorker(runtime.pool, http, registry, signing_key, settings.dci_registry_id,
-                                settings.dci_callback_max_attempts, settings.dci_worker_poll_seconds)  # fmt: skip
-        notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
-        runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)
+        deps = DciDeps(runtime.started(), settings, registry, http, signing_key, sender_keys, STATUSES,
+                       CallbackGuard(settings.callback_policy, lookup))  # fmt: skip
+        app.state.deps = deps
+        start_workers(runtime, deps)
 
     app = create_app(runtime, title="DTKS DCI Social Registry adapter", description=DESCRIPTION,
                      on_started=started, error_statuses=STATUSES)  # fmt: skip
@@ -88,14 +85,22 @@ def build_app(settings: DciSettings | None = None) -> FastAPI:
 
     app.add_exception_handler(DciError, dci_error)
     app.include_router(router)
-    app.state.dci_settings = settings
-    app.state.error_statuses = STATUSES
-    app.state.signing_key = signing_key
-    app.state.sender_keys = {
-        sender: {kid: public_key(b64decode_any(raw)) for kid, raw in keys.items()}
-        for sender, keys in settings.dci_sender_keys.items()
-    }
     return app
+
+
+def start_workers(runtime: ServiceRuntime, deps: DciDeps) -> None:
+    """The callback and notify workers, as the runtime's supervised tasks (a loop that dies or stops
+    beating turns /healthz degraded; the runtime's stop ends them before the clients close)."""
+    s = deps.settings
+    worker = CallbackWorker(deps.pool, deps.http, deps.registry, deps.signing_key, s.dci_registry_id,
+                            s.dci_max_matches, s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
+    worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
+    worker.keep_ids_seconds = 2 * (s.dci_message_max_age_seconds + s.dci_message_max_skew_seconds)
+    runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
+    notifier = NotifyWorker(deps.pool, deps.http, deps.registry, deps.signing_key, s.dci_registry_id,
+                            s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
+    notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
+    runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)
 
 
 def run() -> None:

@@ -30,6 +30,7 @@ from dtks_dci.domain.records import records_for
 from dtks_dci.domain.signing import SigningKey
 from dtks_dci.domain.subscriptions import matches, query_from_json
 from dtks_dci.search import REG_TYPE
+from dtks_runtime.callback_guard import CallbackGuard, CallbackRefused
 from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -62,9 +63,11 @@ def notify_uri(callback_uri: str) -> str:
 
 class NotifyWorker:
     def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, registry: RegistryClient, key: SigningKey,
-                 registry_id: str, max_attempts: int, poll_seconds: float) -> None:  # fmt: skip
+                 registry_id: str, max_attempts: int, poll_seconds: float, guard: CallbackGuard) -> None:  # fmt: skip
         self.pool, self.http, self.registry, self.key = pool, http, registry, key
         self.registry_id, self.max_attempts, self.poll_seconds = registry_id, max_attempts, poll_seconds
+        # Checked again before each call: the name may point elsewhere now (DNS rebinding).
+        self.guard = guard
         self.heartbeat: Callable[[], None] = lambda: None
         self.stuck_after = 300.0
 
@@ -140,11 +143,14 @@ class NotifyWorker:
                 "message": message,
             }
             try:
+                await self.guard.check(notify_uri(row["callback_uri"]))
                 answer = await self.http.post(notify_uri(row["callback_uri"]), json=body)
                 if answer.status_code >= 300:
                     error = f"HTTP {answer.status_code}"
             except httpx.HTTPError as exc:
                 error = type(exc).__name__
+            except CallbackRefused as exc:  # its name points at an internal address now: not called
+                error = exc.code
         if error is None:
             await conn.execute("UPDATE dci_notifications SET delivered_at = now(), attempts = attempts + 1 "
                                "WHERE id = $1", row["id"])  # fmt: skip

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from dtks_dci.domain.records import FIELD_GROUPS
 from dtks_dci.domain.signing import SigningKey, b64decode_any
+from dtks_runtime.callback_guard import CallbackPolicy
 from dtks_runtime.settings import RuntimeSettings
 
 _DEV_SEED = hashlib.sha256(b"dtks-dci-development-signing-key-not-for-production").digest()
@@ -42,6 +43,14 @@ class DciSettings(RuntimeSettings):
     dci_callback_timeout_seconds: float = 10.0
     dci_callback_max_attempts: int = 8
     dci_worker_poll_seconds: float = 0.5
+    # Development only: let partners' sender_uri reach loopback and private addresses (the tests' and
+    # the demo's receivers run on 127.0.0.1). Refused in production, where callbacks must be https
+    # and public (see dtks_runtime.callback_guard); metadata addresses are refused whatever it says.
+    dci_allow_private_callbacks: bool = False
+
+    @property
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy(require_https=self.production, allow_private=self.dci_allow_private_callbacks)
 
     def signing_key(self) -> SigningKey:
         if self.dci_signing_key:
@@ -51,6 +60,8 @@ class DciSettings(RuntimeSettings):
         return SigningKey.from_seed(self.dci_signing_key_id, _DEV_SEED)
 
     def check(self) -> None:
+        if self.production and self.dci_allow_private_callbacks:
+            raise RuntimeError("DTKS_DCI_ALLOW_PRIVATE_CALLBACKS must not be set in production")
         if self.production and not self.dci_verify_signatures:
             raise RuntimeError(
                 "DTKS_DCI_VERIFY_SIGNATURES=false is for conformance tests only, never in production"

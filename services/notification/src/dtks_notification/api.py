@@ -18,6 +18,7 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_notification.adapters.directory import DirectoryEntry, upsert_entries
 from dtks_notification.adapters.guarded_resolver import check_callback
 from dtks_notification.adapters.schema import DUE_CHANNEL
+from dtks_notification.deps import NotificationDeps
 from dtks_notification.domain.callbacks import CallbackRefused
 from dtks_notification.domain.subscriptions import FilterRefused, granted_filter
 from dtks_runtime.auth import Principal, check_scope
@@ -30,9 +31,12 @@ AgencyPrincipal = Annotated[Principal, Depends(require_role(Role.AGENCY))]
 OPERATORS = frozenset({Role.MINISTRY_VERIFIER})
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.runtime.pool
-    return pool
+def _deps(request: Request) -> NotificationDeps:
+    deps: NotificationDeps = request.app.state.deps
+    return deps
+
+
+Deps = Annotated[NotificationDeps, Depends(_deps)]
 
 
 # --- inbox -------------------------------------------------------------------------------------
@@ -66,13 +70,13 @@ WHERE n.role = $1 AND n.region = $2
 
 @router.get("/inbox", tags=["inbox"], summary="Notifications addressed to your role and region")
 async def get_inbox(
-    request: Request,
+    deps: Deps,
     principal: CurrentPrincipal,
     unread_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Inbox:
     who = (principal.role.value, principal.region, principal.subject)
-    async with _pool(request).acquire() as conn:
+    async with deps.pool.acquire() as conn:
         rows = await conn.fetch(
             _INBOX_SELECT
             + (" AND r.read_at IS NULL" if unread_only else "")
@@ -87,9 +91,9 @@ async def get_inbox(
 
 
 @router.post("/inbox/{notification_id}/read", tags=["inbox"], summary="Mark an inbox item read (for you)")
-async def mark_read(request: Request, notification_id: str, principal: CurrentPrincipal) -> InboxItem:
+async def mark_read(deps: Deps, notification_id: str, principal: CurrentPrincipal) -> InboxItem:
     who = (principal.role.value, principal.region, principal.subject)
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         exists = await conn.fetchval(
             "SELECT 1 FROM notifications WHERE notification_id = $1 AND role = $2 AND region = $3",
             notification_id,
@@ -114,9 +118,7 @@ async def mark_read(request: Request, notification_id: str, principal: CurrentPr
 
 
 @router.put("/directory", tags=["directory"], summary="Set how an officer (or an office) is reached")
-async def put_directory(
-    request: Request, entry: DirectoryEntry, principal: CurrentPrincipal
-) -> DirectoryEntry:
+async def put_directory(deps: Deps, entry: DirectoryEntry, principal: CurrentPrincipal) -> DirectoryEntry:
     """Officers set their own entry (their role and region; subject: themselves, or empty for the
     office's shared address). The Ministry's operators may set anyone's."""
     try:
@@ -134,7 +136,7 @@ async def put_directory(
             "directory_entry_not_yours",
             "You may set only your own entry (your role, your region, your subject or the office's).",
         )
-    async with _pool(request).acquire() as conn:
+    async with deps.pool.acquire() as conn:
         await upsert_entries(conn, [entry])
     return entry
 
@@ -173,9 +175,7 @@ _SUBSCRIPTION_COLUMNS = (
 @router.post(
     "/subscriptions", tags=["subscriptions"], status_code=201, summary="Subscribe to register changes"
 )
-async def create_subscription(
-    request: Request, body: NewSubscription, agency: AgencyPrincipal
-) -> Subscription:
+async def create_subscription(deps: Deps, body: NewSubscription, agency: AgencyPrincipal) -> Subscription:
     for code in body.regions:
         try:
             region_level(code)
@@ -192,11 +192,9 @@ async def create_subscription(
     except FilterRefused as exc:
         status = 422 if exc.code == "event_type_not_public" else 403
         raise Problem(status, exc.code, str(exc)) from exc
-    settings = request.app.state.notification_settings
+    settings = deps.settings
     try:
-        await check_callback(
-            str(body.callback_url), settings.callback_policy, request.app.state.callback_lookup
-        )
+        await check_callback(str(body.callback_url), settings.callback_policy, deps.lookup)
     except CallbackRefused as exc:
         raise Problem(
             422,
@@ -204,7 +202,7 @@ async def create_subscription(
             str(exc),
             errors=[{"field": "callback_url", "message": str(exc), "type": exc.code}],
         ) from exc
-    async with _pool(request).acquire() as conn:
+    async with deps.pool.acquire() as conn:
         row = await conn.fetchrow(
             f"""INSERT INTO subscriptions (subscription_id, agency, agency_region, callback_url, secret,
                                           event_types, regions, programs)
@@ -236,8 +234,8 @@ async def _own_subscription(
 
 
 @router.get("/subscriptions", tags=["subscriptions"], summary="Your agency's subscriptions")
-async def list_subscriptions(request: Request, agency: AgencyPrincipal) -> list[Subscription]:
-    async with _pool(request).acquire() as conn:
+async def list_subscriptions(deps: Deps, agency: AgencyPrincipal) -> list[Subscription]:
+    async with deps.pool.acquire() as conn:
         rows = await conn.fetch(
             f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE agency = $1 ORDER BY created_at",
             agency.subject,
@@ -246,18 +244,16 @@ async def list_subscriptions(request: Request, agency: AgencyPrincipal) -> list[
 
 
 @router.get("/subscriptions/{subscription_id}", tags=["subscriptions"], summary="One of your subscriptions")
-async def get_subscription(request: Request, subscription_id: str, agency: AgencyPrincipal) -> Subscription:
-    async with _pool(request).acquire() as conn:
+async def get_subscription(deps: Deps, subscription_id: str, agency: AgencyPrincipal) -> Subscription:
+    async with deps.pool.acquire() as conn:
         return Subscription(**dict(await _own_subscription(conn, subscription_id, agency)))
 
 
 @router.delete("/subscriptions/{subscription_id}", tags=["subscriptions"], summary="Stop a subscription")
-async def delete_subscription(
-    request: Request, subscription_id: str, agency: AgencyPrincipal
-) -> Subscription:
+async def delete_subscription(deps: Deps, subscription_id: str, agency: AgencyPrincipal) -> Subscription:
     """Nothing new is decided for it; deliveries still pending are parked as dead letters, so
     the log shows what was never sent."""
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with deps.pool.acquire() as conn, conn.transaction():
         await _own_subscription(conn, subscription_id, agency)
         row = await conn.fetchrow(
             f"""UPDATE subscriptions SET deleted_at = coalesce(deleted_at, now())
@@ -323,12 +319,12 @@ def _delivery(row: asyncpg.Record) -> Delivery:
     summary="Deliveries of a subscription, with every attempt",
 )
 async def subscription_deliveries(
-    request: Request,
+    deps: Deps,
     subscription_id: str,
     agency: AgencyPrincipal,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Delivery]:
-    async with _pool(request).acquire() as conn:
+    async with deps.pool.acquire() as conn:
         await _own_subscription(conn, subscription_id, agency)
         rows = await conn.fetch(
             _DELIVERY_SELECT + " WHERE d.subscription_id = $1 ORDER BY d.created_at DESC LIMIT $2",
@@ -353,10 +349,10 @@ def _visibility(principal: Principal) -> tuple[str, list[Any]]:
 
 @router.get("/dead-letters", tags=["dead letters"], summary="Deliveries that used up their attempts")
 async def dead_letters(
-    request: Request, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    deps: Deps, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[Delivery]:
     where, args = _visibility(principal)
-    async with _pool(request).acquire() as conn:
+    async with deps.pool.acquire() as conn:
         rows = await conn.fetch(
             _DELIVERY_SELECT + f" WHERE d.status = 'dead' AND {where} ORDER BY d.created_at LIMIT {limit}",
             *args,
@@ -370,10 +366,10 @@ async def dead_letters(
     status_code=202,
     summary="Send a dead delivery again (same delivery id, a fresh set of attempts)",
 )
-async def replay_dead_letter(request: Request, delivery_id: str, principal: CurrentPrincipal) -> Delivery:
+async def replay_dead_letter(deps: Deps, delivery_id: str, principal: CurrentPrincipal) -> Delivery:
     where, args = _visibility(principal)
-    max_attempts: int = request.app.state.notification_settings.notification_max_attempts
-    async with _pool(request).acquire() as conn, conn.transaction():
+    max_attempts: int = deps.settings.notification_max_attempts
+    async with deps.pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             f"""SELECT d.status, s.deleted_at FROM deliveries d
                 LEFT JOIN subscriptions s ON s.subscription_id = d.subscription_id

@@ -13,6 +13,7 @@ from dtks_notification.adapters.http_client import delivery_session
 from dtks_notification.adapters.records import ChannelsOn
 from dtks_notification.adapters.schema import MIGRATIONS
 from dtks_notification.api import router
+from dtks_notification.deps import NotificationDeps
 from dtks_notification.digests import DigestScheduler
 from dtks_notification.domain.retry import RetryPolicy
 from dtks_notification.handlers import RuleHandler
@@ -69,12 +70,11 @@ def build_app(settings: NotificationSettings | None = None, *, lookup: Lookup = 
     )
 
     async def started(runtime: ServiceRuntime) -> None:
+        app.state.deps = NotificationDeps(runtime.started(), settings, lookup)
         await start_workers(runtime, app, settings, lookup, channels_on)
 
     app = create_app(runtime, title="DTKS notification service", description=DESCRIPTION, on_started=started)
     app.include_router(router)
-    app.state.notification_settings = settings
-    app.state.callback_lookup = lookup
     return app
 
 

@@ -41,6 +41,7 @@ from dtks_proposal.domain.bulk_file import (
 from dtks_proposal.domain.submission import submitted_event
 from dtks_proposal.entry import Entry, enter_submissions
 from dtks_proposal.errors import PROPOSAL_ID_REPEATED, PROPOSAL_ID_TAKEN
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, NewEvent
 from dtks_runtime.telemetry import bound, get_logger
@@ -300,13 +301,11 @@ def _is_outage(exc: BaseException) -> bool:
     about the import and is not counted against it (the worker just tries again)."""
     return isinstance(
         exc,
-        OSError
-        | asyncio.TimeoutError
-        | asyncpg.InterfaceError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.exceptions.OperatorInterventionError
-        | asyncpg.exceptions.InsufficientResourcesError
-        | asyncpg.exceptions.TransactionRollbackError,
+        (
+            *TRANSIENT_DATABASE_ERRORS,
+            asyncpg.exceptions.InsufficientResourcesError,  # out of connections, memory or disk
+            asyncpg.exceptions.TransactionRollbackError,  # a serialization failure or deadlock
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 
 Its shape: `domain/` holds the pure rules (integrity standard, names, the tier workflow) and raises
 `Refusal`, a domain error with a stable code; one module per use case takes the service's
-`bootstrap.Dependencies` and writes through its unit of work: `checks` (the integrity standard run
+`deps.VerificationDeps` and writes through its unit of work: `checks` (the integrity standard run
 and recorded), `intake` (the entry checks of the rounds a batch of events starts), `decisions`,
 `ratification`, `visits`, with `standing` recording what any of them decided; `checks_worker` runs
 the checks that waited for the civil registry. `adapters/` has one module per table (or purpose) and

@@ -21,8 +21,8 @@ from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
 from dtks_verification import deadlines, governance
 from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
-from dtks_verification.bootstrap import Dependencies
 from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
 from dtks_verification.ratification import RatifyCommand, ratify
 from dtks_verification.standing import outcome
@@ -102,7 +102,7 @@ class FieldVisitIn(BaseModel):
     photos: list[PhotoRef] = Field(default_factory=list, max_length=20)
 
 
-def _deps(request: Request) -> Dependencies:
+def _deps(request: Request) -> VerificationDeps:
     return request.app.state.deps
 
 

@@ -25,7 +25,7 @@ from dtks_runtime.unit_of_work import UnitOfWork
 from dtks_verification.adapters import field_visits, pending_checks, proposals, register
 from dtks_verification.adapters.pending_checks import PendingCheck
 from dtks_verification.adapters.proposals import ProposalRecord
-from dtks_verification.bootstrap import Dependencies
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
 from dtks_verification.domain.workflow import Status, entry_checked, ministry_checked
 from dtks_verification.standing import Change, record
@@ -125,7 +125,7 @@ def _acceptance(
 
 
 async def conclude(
-    deps: Dependencies,
+    deps: VerificationDeps,
     uow: UnitOfWork,
     due: Sequence[CheckToRun],
     civil_of: Callable[[str], Mapping[str, CivilPerson | None]],
@@ -164,7 +164,7 @@ async def conclude(
 
 
 async def run_checks(
-    deps: Dependencies,
+    deps: VerificationDeps,
     checks: Sequence[PendingCheck],
     civil: Mapping[str, Mapping[str, CivilPerson | None]],
     loaded: Mapping[str, ProposalRecord],

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.telemetry import get_logger
 from dtks_verification.adapters import pending_checks, proposals
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
-from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks import run_checks, wanted
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson
 
 log = get_logger(__name__)
@@ -33,7 +34,7 @@ log = get_logger(__name__)
 LEASE_SECONDS = 60.0
 # A round that outlives two leases has lost its checks to the next lease anyway: the worker is stuck.
 STUCK_AFTER_SECONDS = 2 * LEASE_SECONDS
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = (*TRANSIENT_DATABASE_ERRORS, asyncpg.PostgresError)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class LookedUp:
 class PendingChecksWorker:
     def __init__(
         self,
-        deps: Dependencies,
+        deps: VerificationDeps,
         *,
         batch_size: int,
         poll_seconds: float,

@@ -41,7 +41,7 @@ from dtks_verification import intake
 from dtks_verification.adapters import register
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
 from dtks_verification.adapters.rounds import NewRound, release_open_niks, start_rounds, withdraw_many
-from dtks_verification.bootstrap import Dependencies
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson, people_to_look_up
 
 log = get_logger(__name__)
@@ -184,7 +184,7 @@ class Intake:
     The look-up is made inside the transaction but takes no lock anyone waits for: the rows it
     holds are this batch's own new rounds. It gets a single attempt (the worker does the retrying)."""
 
-    def __init__(self, deps: Dependencies | None = None) -> None:
+    def __init__(self, deps: VerificationDeps | None = None) -> None:
         self.deps = deps  # set once the service's client exists; until then every check is queued
         self.checked = 0
         self.queued = 0

@@ -27,8 +27,8 @@ from dtks_verification.adapters import field_visits, governance, pending_checks,
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
 from dtks_verification.adapters.pending_checks import PendingCheck
 from dtks_verification.adapters.proposals import ProposalRecord
-from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks import conclusion, wanted
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.freezes import ensure_not_frozen
 from dtks_verification.domain.integrity import CivilPerson, RegisterFacts
 from dtks_verification.domain.workflow import (
@@ -74,7 +74,7 @@ class AcceptanceReads:
 
 
 async def decide_one(
-    deps: Dependencies, principal: Principal, command: DecisionCommand, correlation_id: str
+    deps: VerificationDeps, principal: Principal, command: DecisionCommand, correlation_id: str
 ) -> dict[str, Any]:
     (result,) = await decide_many(deps, principal, [command], correlation_id)
     if isinstance(result, Refusal):
@@ -83,7 +83,7 @@ async def decide_one(
 
 
 async def decide_many(
-    deps: Dependencies,
+    deps: VerificationDeps,
     principal: Principal,
     commands: Sequence[DecisionCommand | Refusal],
     correlation_id: str,
@@ -134,7 +134,7 @@ def _judged(
     loaded: ProposalRecord | None,
     reads: AcceptanceReads,
     causation: Causation,
-    deps: Dependencies,
+    deps: VerificationDeps,
 ) -> Change:
     """One decision on a proposal as the list left it (`earlier`; else as `loaded`, None: unknown),
     as the change the list makes to it so far. Raises a Refusal."""
@@ -152,7 +152,9 @@ def _judged(
     return Change(loaded, events, causation, change.standing)
 
 
-async def _look_up_for_acceptance(deps: Dependencies, proposal_ids: Sequence[str]) -> dict[str, CivilAnswer]:
+async def _look_up_for_acceptance(
+    deps: VerificationDeps, proposal_ids: Sequence[str]
+) -> dict[str, CivilAnswer]:
     """The civil registry's records of the people of the proposals the Ministry forwards, for
     the whole list in one or two batch requests; empty when the registry does not answer.
     Only proposals waiting in a queue are looked up (the others will be refused)."""
@@ -185,7 +187,7 @@ def _judge_acceptance(
     state: VerificationState | None,
     reads: AcceptanceReads,
     causation: Causation,
-    deps: Dependencies,
+    deps: VerificationDeps,
 ) -> Change:
     """The Ministry's forward of a proposal in `state` (None: unknown): the integrity standard
     runs again and the proposal is accepted or returned; without the civil registry's answer

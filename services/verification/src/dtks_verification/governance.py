@@ -35,7 +35,7 @@ from dtks_contracts.vocabulary import Role, Tier
 from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation, NewEvent
 from dtks_verification.adapters import governance
-from dtks_verification.bootstrap import Dependencies
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.freezes import Freeze
 from dtks_verification.domain.workflow import Refusal
 
@@ -69,7 +69,7 @@ def freeze_view(freeze: Freeze, *, lifted: bool = False) -> dict[str, Any]:
 
 
 async def declare_freeze(
-    deps: Dependencies, principal: Principal, command: DeclareFreeze, correlation_id: str
+    deps: VerificationDeps, principal: Principal, command: DeclareFreeze, correlation_id: str
 ) -> dict[str, Any]:
     ensure_ministry(principal, "declares freezes")
     if region_level(command.scope) not in ("national", "province", "regency"):
@@ -117,7 +117,7 @@ async def declare_freeze(
 
 
 async def end_freeze_early(
-    deps: Dependencies,
+    deps: VerificationDeps,
     principal: Principal,
     freeze_id: str,
     ends_at: dt.datetime | None,
@@ -163,7 +163,7 @@ async def end_freeze_early(
     return freeze_view(changed, lifted=ends_at is None)
 
 
-async def list_freezes(deps: Dependencies, principal: Principal) -> list[dict[str, Any]]:
+async def list_freezes(deps: VerificationDeps, principal: Principal) -> list[dict[str, Any]]:
     """The freezes holding or to come that touch the reader's region."""
     async with deps.connection() as conn:
         freezes = await governance.freezes_ending_after(conn, deps.clock())
@@ -171,7 +171,7 @@ async def list_freezes(deps: Dependencies, principal: Principal) -> list[dict[st
 
 
 async def set_deadline(
-    deps: Dependencies,
+    deps: VerificationDeps,
     principal: Principal,
     tier: Tier,
     regency_code: str | None,

@@ -17,14 +17,14 @@ from dtks_runtime.unit_of_work import UnitOfWork
 from dtks_verification.adapters import pending_checks, proposals
 from dtks_verification.adapters.pending_checks import PendingCheck
 from dtks_verification.adapters.rounds import NewRound
-from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks import CheckToRun, conclude
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson
 from dtks_verification.domain.workflow import Status
 
 
 async def check_new_rounds(
-    deps: Dependencies,
+    deps: VerificationDeps,
     uow: UnitOfWork,
     rounds: Sequence[NewRound],
     civil: Mapping[str, CivilPerson | None],

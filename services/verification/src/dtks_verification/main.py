@@ -9,8 +9,8 @@ from dtks_runtime.service import ServiceRuntime, create_app, serve
 from dtks_verification import api, consumer
 from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
 from dtks_verification.adapters.schema import MIGRATIONS
-from dtks_verification.bootstrap import Dependencies
 from dtks_verification.checks_worker import STUCK_AFTER_SECONDS, PendingChecksWorker
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.overdue_scan import OverdueScan
 from dtks_verification.settings import VerificationSettings
 
@@ -53,7 +53,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         )
         runtime.on_stop(client.aclose)
         young_threshold_at_least(CHECK_BATCH_OBJECTS)
-        deps = Dependencies(
+        deps = VerificationDeps(
             unit_of_work=runtime.unit_of_work,
             connection=runtime.pool.acquire,
             store=runtime.store,

@@ -28,7 +28,7 @@ from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
 from dtks_runtime.telemetry import get_logger
 from dtks_verification.adapters import governance, overdue_marks, tier_queues
-from dtks_verification.bootstrap import Dependencies
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.deadlines import calendar_for, working_days
 
 TIER_ABOVE: Final = {
@@ -44,7 +44,7 @@ log = get_logger(__name__)
 class OverdueScan:
     def __init__(
         self,
-        deps: Dependencies,
+        deps: VerificationDeps,
         *,
         batch_size: int = 500,
         poll_seconds: float = 60.0,

@@ -22,7 +22,7 @@ from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
 from dtks_verification.adapters import governance, proposals, ratifications
 from dtks_verification.adapters.proposals import ProposalRecord
-from dtks_verification.bootstrap import Dependencies
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.freezes import ensure_not_frozen
 from dtks_verification.domain.workflow import Decision, Refusal, decide, ensure_awaits
 from dtks_verification.standing import Change, outcome, record
@@ -44,7 +44,7 @@ class RatifyCommand:
 
 
 async def ratify(
-    deps: Dependencies, principal: Principal, command: RatifyCommand, correlation_id: str
+    deps: VerificationDeps, principal: Principal, command: RatifyCommand, correlation_id: str
 ) -> dict[str, Any]:
     _authorize(principal, command.regency_code)
     causation = Causation(actor=principal.as_actor(), correlation_id=correlation_id)

@@ -8,7 +8,7 @@ from typing import Any
 from dtks_contracts.vocabulary import Role, Tier
 from dtks_runtime.auth import Principal
 from dtks_verification.adapters import field_visits, proposals
-from dtks_verification.bootstrap import Dependencies
+from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.workflow import Refusal, Status, authorize_at_tier
 from dtks_verification.standing import not_found
 
@@ -17,7 +17,7 @@ _VISITING_TIER = {Role.DISTRICT_VERIFIER: Tier.DISTRICT, Role.REGENCY_OPERATOR: 
 
 
 async def add_visit(
-    deps: Dependencies, principal: Principal, proposal_id: str, visit: dict[str, Any]
+    deps: VerificationDeps, principal: Principal, proposal_id: str, visit: dict[str, Any]
 ) -> dict[str, Any]:
     tier = _VISITING_TIER.get(principal.role)
     if tier is None:

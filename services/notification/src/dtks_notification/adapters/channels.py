@@ -17,9 +17,9 @@ import aiosmtplib
 
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters import http_client
-from dtks_notification.adapters.guarded_resolver import UNRESOLVABLE, CallbackAddressRefused
 from dtks_notification.domain import signing
 from dtks_notification.domain.callbacks import CallbackPolicy, CallbackRefused, parse_callback
+from dtks_runtime.callback_guard import UNRESOLVABLE, CallbackAddressRefused
 from dtks_runtime.telemetry import get_logger
 
 log = get_logger(__name__)

@@ -12,59 +12,22 @@ machine's resolver.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from dtks_notification.domain.callbacks import CallbackPolicy, CallbackRefused, check_address, parse_callback
+from dtks_runtime.callback_guard import (
+    CallbackAddressRefused,
+    CallbackPolicy,
+    CallbackRefused,
+    Lookup,
+    check_callback,
+    checked_addresses,
+    system_lookup,
+)
 
-# (host, port) -> the IP addresses the name stands for, as text.
-Lookup = Callable[[str, int], Awaitable[list[str]]]
-UNRESOLVABLE = "callback_host_unresolvable"
-LOOKUP_TIMEOUT = 5.0  # seconds for a name at subscription; the sender's budget bounds it at delivery
-
-
-async def system_lookup(host: str, port: int) -> list[str]:
-    """The machine's resolver (getaddrinfo), as aiohttp's default resolver uses it."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class CallbackAddressRefused(OSError):
-    """Raised inside aiohttp's connector (which wraps OSErrors) when a callback's name is refused;
-    ``code`` is the :class:`CallbackRefused` code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-
-
-async def checked_addresses(
-    host: str, port: int, policy: CallbackPolicy, lookup: Lookup
-) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Every address ``host`` resolves to, each allowed by ``policy``; raises CallbackRefused."""
-    try:
-        found = await asyncio.wait_for(lookup(host, port), LOOKUP_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
-        raise CallbackRefused(
-            UNRESOLVABLE, f"The callback's host {host} does not resolve to an address."
-        ) from exc
-    if not found:
-        raise CallbackRefused(UNRESOLVABLE, f"The callback's host {host} does not resolve to an address.")
-    addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
-    for address in addresses:
-        check_address(address, policy)
-    return addresses
-
-
-async def check_callback(url: str, policy: CallbackPolicy, lookup: Lookup) -> None:
-    """The check at subscription: the URL's scheme and host, and every address its name has now."""
-    target = parse_callback(url, policy)
-    if target.address is None:
-        await checked_addresses(target.host, target.port, policy, lookup)
+# The checks themselves are the runtime's, shared with the DCI adapter; re-exported for this service.
+__all__ = ["CallbackAddressRefused", "GuardedResolver", "Lookup", "check_callback", "system_lookup"]
 
 
 class GuardedResolver(AbstractResolver):

@@ -22,7 +22,7 @@ from dtks_verification.adapters.civil_registry import CivilRegistryClient
 
 
 @dataclass(frozen=True)
-class Dependencies:
+class VerificationDeps:
     unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]]
     connection: Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
     store: EventStore
