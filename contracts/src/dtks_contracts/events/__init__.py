@@ -45,6 +45,7 @@ from dtks_contracts.events.verification import (
     Finding,
     IntegrityChecked,
     ReturnedAtTier,
+    SentBackForCorrection,
     VerifiedAtTier,
 )
 
@@ -60,6 +61,7 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     IntegrityChecked,
     VerifiedAtTier,
     ReturnedAtTier,
+    SentBackForCorrection,
     BatchRatified,
     AcceptedByMinistry,
     FreezeDeclared,
@@ -140,6 +142,7 @@ __all__ = [
     "ProposalWithdrawn",
     "RegisterCounts",
     "ReturnedAtTier",
+    "SentBackForCorrection",
     "UnknownEventTypeError",
     "VerifiedAtTier",
     "WelfareDecileSet",

@@ -120,6 +120,26 @@ class ReturnedAtTier(_ProposalVerificationEvent):
     note: Note | None = None
 
 
+class SentBackForCorrection(_ProposalVerificationEvent):
+    """The Ministry's integrity re-check failed: the proposal goes back to the regency's social
+    service for correction (the integrity standard's failures are the regency's to correct, as the
+    regulation says), not to the village; it now waits in that tier's queue, and the village is told.
+
+    A separate event type, not a field on ``returned_at_tier``: a reader that ignores unknown fields
+    would take a ``returned_at_tier`` for a return to the village and let the village resubmit."""
+
+    event_type: ClassVar[str] = "verification.sent_back_for_correction"
+    schema_version: ClassVar[int] = 1
+
+    tier: Tier = Field(description="Where the proposal stood when its check failed: the Ministry")
+    to_tier: Tier = Field(description="Whose queue it waits in now: the regency's social service")
+    returned_by: Actor | None = Field(
+        default=None, description="None when the integrity standard sent it back"
+    )
+    reasons: tuple[Finding, ...] = Field(min_length=1)
+    note: Note | None = None
+
+
 class BatchRatified(EventPayload):
     """The regent or mayor ratified a regency's verified batch by decree."""
 

@@ -309,8 +309,9 @@ async def proposal_verification(
         item = {"event_type": e.event_type, "occurred_at": e.occurred_at.isoformat(), **e.payload}
         (checks if e.event_type == "verification.integrity_checked" else decisions).append(item)
     for d in decisions:
-        if "tier" in d:
-            d["tier"] = API_TIER_OF[Tier(d["tier"])]
+        for name in ("tier", "to_tier"):
+            if name in d:
+                d[name] = API_TIER_OF[Tier(d[name])]
     return {
         **outcome(record.state),
         "village_code": record.state.village_code,
