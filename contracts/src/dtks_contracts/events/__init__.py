@@ -27,7 +27,12 @@ from dtks_contracts.events.governance import (
     ItemOverdue,
 )
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
-from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
+from dtks_contracts.events.proposal import (
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWindowSet,
+    ProposalWithdrawn,
+)
 from dtks_contracts.events.registry import (
     DecreeKeyActivated,
     DecreeSignature,
@@ -42,6 +47,8 @@ from dtks_contracts.events.registry import (
 from dtks_contracts.events.verification import (
     AcceptedByMinistry,
     BatchRatified,
+    FieldVisitPhoto,
+    FieldVisitRecorded,
     Finding,
     IntegrityChecked,
     ReturnedAtTier,
@@ -62,6 +69,8 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     VerifiedAtTier,
     ReturnedAtTier,
     SentBackForCorrection,
+    FieldVisitRecorded,
+    ProposalWindowSet,
     BatchRatified,
     AcceptedByMinistry,
     FreezeDeclared,
@@ -122,6 +131,8 @@ __all__ = [
     "DeterminationIssued",
     "EventPayload",
     "FamilyCardChanged",
+    "FieldVisitPhoto",
+    "FieldVisitRecorded",
     "Finding",
     "FreezeDeclared",
     "FreezeLifted",
@@ -139,6 +150,7 @@ __all__ = [
     "PersonMoved",
     "ProposalResubmitted",
     "ProposalSubmitted",
+    "ProposalWindowSet",
     "ProposalWithdrawn",
     "RegisterCounts",
     "ReturnedAtTier",

@@ -8,7 +8,7 @@ gets its own `verified_at_tier` at the ratification tier, which keeps its per-pr
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -138,6 +138,30 @@ class SentBackForCorrection(_ProposalVerificationEvent):
     )
     reasons: tuple[Finding, ...] = Field(min_length=1)
     note: Note | None = None
+
+
+class FieldVisitPhoto(ContractModel):
+    subject: Literal["roof", "floor", "walls", "head"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Content hash of the photo")
+    location: Annotated[str, StringConstraints(min_length=1, max_length=400), LineCheck] = Field(
+        description="Where the photo is stored (key or URI)"
+    )
+
+
+class FieldVisitRecorded(_ProposalVerificationEvent):
+    """A district verifier or regency operator recorded a field visit's evidence for the proposal."""
+
+    event_type: ClassVar[str] = "verification.field_visit_recorded"
+    schema_version: ClassVar[int] = 1
+
+    visit_id: int = Field(ge=1)
+    tier: Tier = Field(description="The tier of the officer who recorded it")
+    officer: Annotated[str, StringConstraints(min_length=1, max_length=200), LineCheck]
+    visit_date: dt.date
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    photos: tuple[FieldVisitPhoto, ...] = Field(default=(), max_length=20)
+    recorded_by: Actor
 
 
 class BatchRatified(EventPayload):

@@ -144,4 +144,7 @@ MIGRATIONS = [
     # log, so the events a running system goes on producing are not taken for forgeries. now() is a
     # stable default, so adding the column rewrites no row (those already there get this moment).
     "ALTER TABLE audit_events ADD COLUMN recorded_at timestamptz NOT NULL DEFAULT now()",
+    # A household's history finds its regency's proposal windows without scanning the audit trail.
+    """CREATE INDEX audit_events_window_regency ON audit_events ((envelope->'payload'->>'regency_code'))
+       WHERE event_type = 'proposal.window_set'""",
 ]
