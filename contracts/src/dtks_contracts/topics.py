@@ -129,6 +129,7 @@ _TOPIC_BY_SERVICE: Final[Mapping[str, TopicSpec]] = MappingProxyType(
 # proposals/households; each of those also gets a per-key event, which keeps per-key order.
 _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
     {
+        "proposal.window_set": "regency_code",
         "verification.batch_ratified": "batch_id",
         "verification.freeze_declared": "freeze_id",
         "verification.freeze_shortened": "freeze_id",

@@ -86,6 +86,13 @@ def test_a_form_filled_from_what_was_sent_gives_it_back_with_the_corrections_and
     assert "welfare_decile" not in household  # set centrally, never proposed back
 
 
+def test_a_program_unticked_on_a_correction_is_not_carried_back_in_from_the_register() -> None:
+    registered = {**SENT, "programs": ["BPNT", "PKH"]}
+    form = household_form(registered, idempotency_key="k-2", programs=["BPNT"])
+    household = merged_household(form, registered, "17.71.01.1001")
+    assert "programs" not in household and form.programs == ["BPNT"]
+
+
 def test_a_member_row_emptied_leaves_the_household_and_a_new_row_joins_it_without_anyone_elses_data() -> None:
     form = household_form(SENT, idempotency_key="k")
     form.members[1] = dict.fromkeys(form.members[1], "")

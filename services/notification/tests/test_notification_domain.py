@@ -17,6 +17,7 @@ from dtks_contracts.events import (
     IntegrityChecked,
     ProposalSubmitted,
     ReturnedAtTier,
+    SentBackForCorrection,
     VerifiedAtTier,
     WelfareDecileSet,
 )
@@ -70,6 +71,22 @@ def test_a_returned_proposal_tells_its_submitter_every_reason_in_words():
     assert "[household.members[0].name]" in notice.body
     assert "Please visit again." in notice.body
     assert d.queue_exits[0].tier is Tier.DISTRICT
+
+
+def test_a_ministry_integrity_failure_enters_the_regency_queue_and_the_village_is_told_not_asked():
+    payload = SentBackForCorrection(
+        proposal_id="p-1", round=1, village_code=VILLAGE, tier=Tier.MINISTRY, to_tier=Tier.REGENCY,
+        reasons=(Finding.of(ReasonCode.NIK_ALREADY_REGISTERED),),
+    )  # fmt: skip
+    known = Knowledge(proposals={"p-1": ProposalFacts(VILLAGE, "op-pagar-dewa")})
+    d = decide(envelope(payload), payload, known)
+    assert [(x.proposal_id, x.tier) for x in d.queue_exits] == [("p-1", Tier.MINISTRY)]
+    assert d.queue_entries == [QueueEntry(Tier.REGENCY, VILLAGE[:5], "p-1")]
+    [notice] = d.notices
+    assert notice.rule == "proposal_sent_back_to_regency"
+    assert notice.audience == ActorAudience(Role.VILLAGE_OPERATOR.value, VILLAGE, "op-pagar-dewa")
+    assert REASON_MESSAGES[ReasonCode.NIK_ALREADY_REGISTERED] in notice.body
+    assert "No resubmission is needed" in notice.body and "regency social service" in notice.title
 
 
 def test_a_return_read_before_its_submission_still_reaches_the_village_office():

@@ -95,7 +95,9 @@ async def test_an_import_accepts_good_households_reports_every_bad_row_and_a_reu
         assert reupload.status_code == 200 and reupload.json()["import_id"] == import_id
         assert reupload.json()["duplicate_upload"] is True
         assert await count(db, "SELECT count(*) FROM imports") == 1
-        assert await count(db, "SELECT count(*) FROM events") == len(kks) - len(bad_kks)
+        assert await count(db, "SELECT count(*) FROM events WHERE stream_id LIKE 'proposal:%'") == len(
+            kks
+        ) - len(bad_kks)
         await wait_until(
             lambda: _kafka_holds(kafka_bootstrap, topic_prefix, len(kks) - len(bad_kks)),
             what="events in Kafka",
@@ -134,7 +136,7 @@ async def test_a_window_closed_mid_import_stops_the_rest_and_leaves_nothing_half
         assert len(reasons) == 1 and "closed until 2099-01-01" in reasons.pop()
         db = database_of(app)
         assert await count(db, "SELECT count(*) FROM proposals") == 8
-        assert await count(db, "SELECT count(*) FROM events") == 8
+        assert await count(db, "SELECT count(*) FROM events WHERE stream_id LIKE 'proposal:%'") == 8
 
 
 async def test_households_naming_a_taken_proposal_id_are_rejected_and_not_counted_against_the_quota(
@@ -171,7 +173,7 @@ async def test_households_naming_a_taken_proposal_id_are_rejected_and_not_counte
         assert "already submitted" in reasons[kks[2]] and "another household" in reasons[kks[4]]
         assert (await client.get("/windows/17.71", headers=ministry)).json()["used"] == 5
         db = database_of(app)
-        assert await count(db, "SELECT count(*) FROM events") == 5
+        assert await count(db, "SELECT count(*) FROM events WHERE stream_id LIKE 'proposal:%'") == 5
         assert await count(db, "SELECT count(*) FROM proposal_timeline") == 5
         assert await count(db, "SELECT count(*) FROM import_households WHERE proposal_id IS NOT NULL") == 4
 
@@ -425,7 +427,7 @@ async def test_a_chunk_being_written_when_the_import_is_cancelled_rolls_back(ser
         finally:
             await conn.close()
         assert await count(db, "SELECT count(*) FROM proposals") == 0
-        assert await count(db, "SELECT count(*) FROM events") == 0
+        assert await count(db, "SELECT count(*) FROM events WHERE stream_id LIKE 'proposal:%'") == 0
         assert (await _status(client, import_id))["households_processed"] == 0
 
 

@@ -17,6 +17,7 @@ from dtks_contracts.events.verification import (
     Finding,
     IntegrityChecked,
     ReturnedAtTier,
+    SentBackForCorrection,
     VerifiedAtTier,
 )
 from dtks_contracts.household import Household
@@ -133,6 +134,40 @@ async def test_the_timeline_follows_verification_and_a_returned_proposal_alone_i
 
         listing = await client.get("/proposals", params={"status": "determined"}, headers=operator())
         assert [p["proposal_id"] for p in listing.json()["items"]] == [pid]
+
+
+async def test_a_ministry_integrity_failure_waits_at_the_regency_and_the_village_cannot_resubmit_it(
+    service: Any, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    body = {**BODIES[1], "proposal_id": str(uuid.uuid4())}
+    pid = body["proposal_id"]
+    async with service() as (_app, client):
+        assert (await client.post("/proposals", json=body, headers=operator())).status_code == 201
+        common = {"proposal_id": pid, "round": 1, "village_code": VILLAGE}
+        await produce(
+            kafka_bootstrap,
+            topic_prefix,
+            [
+                IntegrityChecked(**common, stage=IntegrityStage.ENTRY, passed=True),
+                VerifiedAtTier(**common, tier=Tier.DISTRICT, verifier=DISTRICT),
+                SentBackForCorrection(
+                    **common, tier=Tier.MINISTRY, to_tier=Tier.REGENCY,
+                    reasons=(Finding.of(ReasonCode.NIK_ALREADY_REGISTERED),),
+                ),
+            ],
+        )  # fmt: skip
+
+        async def at_regency() -> bool:
+            view = (await client.get(f"/proposals/{pid}", headers=operator())).json()
+            return bool(view["timeline"][-1]["event"] == "verification.sent_back_for_correction")
+
+        await wait_until(at_regency, what="the send-back in the timeline")
+        view = (await client.get(f"/proposals/{pid}", headers=operator())).json()
+        assert (view["status"], view["waiting_at"]) == ("in_verification", "regency")
+        entry = view["timeline"][-1]
+        assert entry["tier"] == "ministry" and entry["reasons"][0]["code"] == "NIK_ALREADY_REGISTERED"
+        refused = await client.post(f"/proposals/{pid}/resubmissions", json=body, headers=operator())
+        assert refused.status_code == 409 and refused.json()["code"] == "proposal_not_returned"
 
 
 async def test_withdrawal_is_once_and_listing_pages_with_a_cursor(service: Any) -> None:

@@ -138,7 +138,8 @@ async def test_a_correction_and_a_deactivation_enter_the_next_decree_and_replays
     auditor = registry.auth(Role.AUDITOR)
     corrected = (await registry.client.get(f"/households/{h0}", headers=auditor)).json()
     assert corrected["household"]["address"]["street"] == "Jl. Sudirman 9"
-    assert corrected["programs"] == ["BPNT", "PKH"] and corrected["registered_in"] == "1/HUK/2027"
+    # The correction's programs are the household's from then on (it left PKH, see the test below).
+    assert corrected["programs"] == ["BPNT"] and corrected["registered_in"] == "1/HUK/2027"
     gone = (await registry.client.get(f"/households/{h1}", headers=auditor)).json()
     assert (gone["status"], gone["deactivation_reason"], gone["deactivated_in"]) == (
         "deactivated",
@@ -178,6 +179,56 @@ async def test_a_correction_and_a_deactivation_enter_the_next_decree_and_replays
     tampered = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
     assert not tampered["ok"] and tampered["live_register"]["altered_households"] == [h2]
     assert [d["replayed_hash"] == d["recorded_hash"] for d in tampered["decrees"]] == [True, True]
+
+
+async def test_a_correction_removing_a_program_shows_the_loss_in_the_decree_event_and_its_export(registry):
+    await registry.accept([acceptance("prop-pkh-0", accepted_at=ago(5), household=make_household(20))])
+    first = (await registry.decree("41/HUK/2027", "2027-01", cutoff=ago(4))).json()
+    hid = household_id_for("prop-pkh-0")
+    left_pkh = make_household(20, household_id=hid, programs=(Program.BPNT,))
+    await registry.accept(
+        [acceptance("prop-pkh-fix", accepted_at=ago(3), household=left_pkh, kind=ProposalKind.CORRECTION,
+                    target=hid, programs=[])]
+    )  # fmt: skip
+    second = await registry.decree("42/HUK/2027", "2027-04", cutoff=ago(2))
+    assert second.status_code == 201, second.text
+    auditor = registry.auth(Role.AUDITOR)
+    household = (await registry.client.get(f"/households/{hid}", headers=auditor)).json()
+    assert household["programs"] == ["BPNT"]
+
+    async with registry.pool.acquire() as conn:
+        payload = json.loads(
+            await conn.fetchval(
+                "SELECT envelope->>'payload' FROM events WHERE event_type = 'registry.household_corrected'"
+            )
+        )
+    assert (payload["programs_added"], payload["programs_removed"]) == (["BPNT"], ["PKH"])
+
+    # PKH's agency still receives the household in the decree that took it out, with the loss named.
+    pkh_agency = registry.auth(Role.AGENCY, "17.71", programs=("PKH",))
+    export = await registry.client.get("/determinations/42/HUK/2027/export", headers=pkh_agency)
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert export.status_code == 200 and {r["household_id"] for r in rows} == {hid}
+    assert {(r["programs"], r["programs_added"], r["programs_removed"]) for r in rows} == {
+        ("BPNT", "BPNT", "PKH")
+    }
+    jsonl = await registry.client.get(
+        "/determinations/42/HUK/2027/export", params={"format": "jsonl"}, headers=auditor
+    )
+    [line] = [json.loads(x) for x in jsonl.text.splitlines()]
+    assert (line["programs_added"], line["programs_removed"]) == (["BPNT"], ["PKH"])
+    # As of the first decree the household gained PKH (its registration) and lost nothing.
+    as_of_first = await registry.client.get(
+        "/determinations/41/HUK/2027/export", params={"format": "jsonl"}, headers=auditor
+    )
+    [line] = [json.loads(x) for x in as_of_first.text.splitlines()]
+    assert (line["programs"], line["programs_added"], line["programs_removed"]) == (["PKH"], ["PKH"], [])
+
+    # Both decrees replay to the hashes they recorded.
+    await wait_until(lambda: _relayed(registry), what="registry events published")
+    verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
+    assert verified["ok"] and [d["matches"] for d in verified["decrees"]] == [True, True]
+    assert first["register_hash"] != second.json()["register_hash"]
 
 
 async def _relayed(registry) -> bool:

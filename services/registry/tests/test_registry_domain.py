@@ -45,7 +45,7 @@ def test_new_households_up_to_the_cutoff_enter_under_ids_derived_from_their_prop
 def test_deactivation_wins_over_a_correction_and_the_latest_correction_wins_over_older_ones():
     h1, h2 = "hh-1", "hh-2"
     register = {h1: in_force(1, h1), h2: in_force(2, h2)}
-    fixed = make_household(1, address=Address(street="Jl. Baru 1"))
+    fixed = make_household(1, address=Address(street="Jl. Baru 1"), programs=(Program.PKH,))
     pending = [
         Candidate("c-old", ProposalKind.CORRECTION, T0, household=make_household(1), target_household_id=h1),
         Candidate("c-new", ProposalKind.CORRECTION, T0 + dt.timedelta(hours=1), household=fixed, target_household_id=h1),
@@ -56,10 +56,25 @@ def test_deactivation_wins_over_a_correction_and_the_latest_correction_wins_over
     [correction] = decision.corrections
     assert correction.proposal_id == "c-new" and correction.household.household_id == h1
     assert correction.changed_fields == ("address",)
-    assert correction.household.programs == (Program.PKH,)  # the programs in force are kept
+    assert correction.household.programs == (Program.PKH,)  # the corrected record's programs
+    assert (correction.programs_added, correction.programs_removed) == ((), ())
     [deactivation] = decision.deactivations
     assert (deactivation.household_id, deactivation.reason) == (h2, DeactivationReason.DIED)
     assert {n.proposal_id for n in decision.not_applied} == {"c-old", "c-2"}
+
+
+def test_a_correction_takes_a_household_out_of_a_program_and_into_another_and_says_which():
+    register = {"hh-1": in_force(1, "hh-1")}  # receives PKH
+    corrected = make_household(1, programs=(Program.BPNT,))
+    pending = [
+        Candidate("c-1", ProposalKind.CORRECTION, T0, household=corrected, target_household_id="hh-1",
+                  programs_requested=(Program.PIP,)),
+    ]  # fmt: skip
+    [correction] = decide(pending, register, CUTOFF).corrections
+    assert correction.household.programs == (Program.BPNT, Program.PIP)
+    assert correction.programs_added == (Program.BPNT, Program.PIP)
+    assert correction.programs_removed == (Program.PKH,)
+    assert correction.changed_fields == ("programs",)
 
 
 def test_changes_to_households_not_active_or_already_overtaken_are_reported_not_applied():

@@ -134,7 +134,8 @@ async def test_a_list_of_ministry_acceptances_looks_people_up_in_batch_and_repor
     made = proxy.total - before
     assert 1 <= made <= 2, proxy.requests  # one family batch (and people off their card): not per item
     results = body["results"]
-    assert results[0]["ok"] and results[0]["status"] == "returned"
+    # The integrity standard's failure at the Ministry goes to the regency's social service, not the village.
+    assert results[0]["ok"] and (results[0]["status"], results[0]["tier"]) == ("in_tier", "regency")
     assert results[1]["ok"] and results[1]["status"] == "returned"
     assert results[2]["problem"]["code"] == "proposal_returned"
     assert all(r["ok"] and r["status"] == "accepted" for r in results[3 : 3 + len(rest)]), results
@@ -146,7 +147,15 @@ async def test_a_list_of_ministry_acceptances_looks_people_up_in_batch_and_repor
     assert [c["stage"] for c in standing["checks"]] == ["entry", "ministry"]
     found = {f["code"] for f in standing["checks"][-1]["findings"]}
     assert ReasonCode.NIK_ALREADY_REGISTERED in found, found
-    assert _event_types(standing)[-1] == "verification.returned_at_tier"
+    assert _event_types(standing)[-1] == "verification.sent_back_for_correction"
+    assert standing["status"] == "in_tier" and standing["tier"] == "regency"
+    # There the regency decides on it like on any item of its queue: here it returns it to the village.
+    back = await _post_list(
+        service, "regency",
+        [{"proposal_id": clashing.proposal_id, "tier": "regency", "decision": "return", "reasons": ["NIK_ALREADY_REGISTERED"]}],
+        clashing.village_code,
+    )  # fmt: skip
+    assert back["results"][0]["ok"] and back["results"][0]["status"] == "returned", back
     for c in rest:
         standing = await service.standing(c.proposal_id)
         assert standing["status"] == "accepted"

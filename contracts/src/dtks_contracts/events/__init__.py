@@ -27,7 +27,12 @@ from dtks_contracts.events.governance import (
     ItemOverdue,
 )
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
-from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
+from dtks_contracts.events.proposal import (
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWindowSet,
+    ProposalWithdrawn,
+)
 from dtks_contracts.events.registry import (
     DecreeKeyActivated,
     DecreeSignature,
@@ -42,9 +47,12 @@ from dtks_contracts.events.registry import (
 from dtks_contracts.events.verification import (
     AcceptedByMinistry,
     BatchRatified,
+    FieldVisitPhoto,
+    FieldVisitRecorded,
     Finding,
     IntegrityChecked,
     ReturnedAtTier,
+    SentBackForCorrection,
     VerifiedAtTier,
 )
 
@@ -60,6 +68,9 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     IntegrityChecked,
     VerifiedAtTier,
     ReturnedAtTier,
+    SentBackForCorrection,
+    FieldVisitRecorded,
+    ProposalWindowSet,
     BatchRatified,
     AcceptedByMinistry,
     FreezeDeclared,
@@ -120,6 +131,8 @@ __all__ = [
     "DeterminationIssued",
     "EventPayload",
     "FamilyCardChanged",
+    "FieldVisitPhoto",
+    "FieldVisitRecorded",
     "Finding",
     "FreezeDeclared",
     "FreezeLifted",
@@ -137,9 +150,11 @@ __all__ = [
     "PersonMoved",
     "ProposalResubmitted",
     "ProposalSubmitted",
+    "ProposalWindowSet",
     "ProposalWithdrawn",
     "RegisterCounts",
     "ReturnedAtTier",
+    "SentBackForCorrection",
     "UnknownEventTypeError",
     "VerifiedAtTier",
     "WelfareDecileSet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints, model_validator
@@ -11,7 +12,7 @@ from dtks_contracts.events.base import EventPayload, check_institution_consisten
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.institution import Institution
-from dtks_contracts.regions import VillageCode
+from dtks_contracts.regions import RegencyCode, VillageCode
 from dtks_contracts.text import FreeText, LineCheck
 from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
@@ -153,3 +154,30 @@ class ProposalWithdrawn(EventPayload):
     village_code: VillageCode
     withdrawn_by: Actor
     reason: Note
+
+
+class ProposalWindowSet(EventPayload):
+    """The Ministry opened or closed a regency's proposal window, or changed its period or quota.
+
+    A decision about whose proposals are admitted, so it is in the log (not only a row): a household's
+    audit history shows the windows its regency worked under, and a replay sees them."""
+
+    event_type: ClassVar[str] = "proposal.window_set"
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "proposal_window"
+    aggregate_id_field: ClassVar[str] = "regency_code"
+
+    regency_code: RegencyCode
+    open: bool
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    quota: int | None = Field(
+        default=None, ge=0, description="Proposals admitted in the period; None: no quota"
+    )
+    set_by: Actor
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> ProposalWindowSet:
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("the period ends before it starts")
+        return self

@@ -19,6 +19,7 @@ from dtks_contracts.model_base import ContractModel
 from dtks_contracts.text import FreeTextCheck, Name
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.upcasting import register
+from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason
 
 # Determinations are quarterly and take effect in these months.
@@ -183,6 +184,14 @@ class HouseholdCorrected(_SnapshotEvent):
 
     changed_fields: tuple[str, ...] = Field(
         default=(), description="Top-level fields that differ from the previous snapshot, for subscribers"
+    )
+    # Added with defaults (a compatible change, same version): a program agency acts on these without
+    # diffing snapshots. Corrections decreed before they existed could only add programs, never remove.
+    programs_added: tuple[Program, ...] = Field(
+        default=(), description="Programs the household receives from this decree on and did not before"
+    )
+    programs_removed: tuple[Program, ...] = Field(
+        default=(), description="Programs the household received before this decree and no longer does"
     )
 
 

@@ -8,7 +8,7 @@ gets its own `verified_at_tier` at the ratification tier, which keeps its per-pr
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -120,6 +120,50 @@ class ReturnedAtTier(_ProposalVerificationEvent):
     )
     reasons: tuple[Finding, ...] = Field(min_length=1)
     note: Note | None = None
+
+
+class SentBackForCorrection(_ProposalVerificationEvent):
+    """The Ministry's integrity re-check failed: the proposal goes back to the regency's social
+    service for correction (the integrity standard's failures are the regency's to correct, as the
+    regulation says), not to the village; it now waits in that tier's queue, and the village is told.
+
+    A separate event type, not a field on ``returned_at_tier``: a reader that ignores unknown fields
+    would take a ``returned_at_tier`` for a return to the village and let the village resubmit."""
+
+    event_type: ClassVar[str] = "verification.sent_back_for_correction"
+    schema_version: ClassVar[int] = 1
+
+    tier: Tier = Field(description="Where the proposal stood when its check failed: the Ministry")
+    to_tier: Tier = Field(description="Whose queue it waits in now: the regency's social service")
+    returned_by: Actor | None = Field(
+        default=None, description="None when the integrity standard sent it back"
+    )
+    reasons: tuple[Finding, ...] = Field(min_length=1)
+    note: Note | None = None
+
+
+class FieldVisitPhoto(ContractModel):
+    subject: Literal["roof", "floor", "walls", "head"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Content hash of the photo")
+    location: Annotated[str, StringConstraints(min_length=1, max_length=400), LineCheck] = Field(
+        description="Where the photo is stored (key or URI)"
+    )
+
+
+class FieldVisitRecorded(_ProposalVerificationEvent):
+    """A district verifier or regency operator recorded a field visit's evidence for the proposal."""
+
+    event_type: ClassVar[str] = "verification.field_visit_recorded"
+    schema_version: ClassVar[int] = 1
+
+    visit_id: int = Field(ge=1)
+    tier: Tier = Field(description="The tier of the officer who recorded it")
+    officer: Annotated[str, StringConstraints(min_length=1, max_length=200), LineCheck]
+    visit_date: dt.date
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    photos: tuple[FieldVisitPhoto, ...] = Field(default=(), max_length=20)
+    recorded_by: Actor
 
 
 class BatchRatified(EventPayload):

@@ -32,6 +32,8 @@ STAGES: dict[str, ProposalStage] = {
     "proposal.withdrawn": ProposalStage.WITHDRAWN,
     "verification.verified_at_tier": ProposalStage.VERIFYING,
     "verification.returned_at_tier": ProposalStage.RETURNED,
+    # Back at the regency's social service for correction: still being verified, not with the village.
+    "verification.sent_back_for_correction": ProposalStage.VERIFYING,
     "verification.accepted_by_ministry": ProposalStage.ACCEPTED,
 }
 DECIDED = frozenset(

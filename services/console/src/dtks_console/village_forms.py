@@ -17,7 +17,10 @@ from dtks_console.household_form import MEMBER_FIELDS, HouseholdForm, _plain
 from dtks_contracts.vocabulary.proposals import DeactivationReason
 
 # Recorded by others than the village: never proposed back (the service refuses a welfare decile).
-NOT_PROPOSED = ("welfare_decile", "field_visit")
+# The programs are the form's checkboxes (sent as the proposal's programs): copying the register's
+# into the household would keep a program the operator unticked, and a correction's programs are
+# the household's from the decree on.
+NOT_PROPOSED = ("welfare_decile", "field_visit", "programs")
 DEACTIVATION_REASONS = tuple(r.value for r in DeactivationReason)
 DELIBERATION_FIELDS = ("deliberation_kind", "deliberation_held_on", "deliberation_minutes_ref")
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from dtks_contracts.events.proposal import ProposalWindowSet
 from dtks_contracts.regions import RegencyCode, check_region_code
 from dtks_contracts.text import SafeStr
 from dtks_contracts.vocabulary.proposals import DeliberationKind, ProposalKind
@@ -33,6 +34,7 @@ from dtks_proposal.settings import BATCH_MAX_ITEMS
 from dtks_runtime.auth.deps import ensure_in_scope, found_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
+from dtks_runtime.event_store import Causation, NewEvent
 from dtks_runtime.problems import Problem, problem_from_domain_error, validation_errors
 from dtks_runtime.telemetry import get_logger
 
@@ -448,7 +450,9 @@ def _window_view(window: Any) -> dict[str, Any]:
     summary="Open or close a regency's proposal window, with its period and quota (Ministry)",
     description="Windows are opt-in: a regency without one accepts proposals at any time, without a quota.",
 )
-async def put_window(regency_code: str, window: WindowIn, deps: Deps, principal: Ministry) -> dict[str, Any]:
+async def put_window(
+    regency_code: str, window: WindowIn, request: Request, deps: Deps, principal: Ministry
+) -> dict[str, Any]:
     try:
         pydantic.TypeAdapter(RegencyCode).validate_python(regency_code)
     except pydantic.ValidationError as exc:
@@ -459,15 +463,33 @@ async def put_window(regency_code: str, window: WindowIn, deps: Deps, principal:
         raise DomainError(
             "invalid_period", "The period ends before it starts.", errors=[{"field": "period.end"}]
         )
+    actor = principal.as_actor()
+    period_start = window.period.start if window.period else None
+    period_end = window.period.end if window.period else None
     async with deps.unit_of_work() as uow:
         saved = await repo.set_window(
             uow.conn,
             regency_code,
             is_open=window.open,
-            period_start=window.period.start if window.period else None,
-            period_end=window.period.end if window.period else None,
+            period_start=period_start,
+            period_end=period_end,
             quota=window.quota,
-            updated_by=principal.as_actor().model_dump(mode="json"),
+            updated_by=actor.model_dump(mode="json"),
+        )
+        # The decision is an event too, in the same transaction as the row (set_window holds the
+        # regency's window lock, so the stream's version cannot move under us).
+        event = ProposalWindowSet(
+            regency_code=regency_code, open=window.open, period_start=period_start, period_end=period_end,
+            quota=window.quota, set_by=actor,
+        )  # fmt: skip
+        await uow.append(
+            aggregate_type=ProposalWindowSet.aggregate_type,
+            aggregate_id=regency_code,
+            expected_version=await repo.stream_version(
+                uow.conn, ProposalWindowSet.aggregate_type, regency_code
+            ),
+            events=[NewEvent.of(event)],
+            causation=Causation(actor=actor, correlation_id=request.state.correlation_id),
         )
     return _window_view(saved)
 

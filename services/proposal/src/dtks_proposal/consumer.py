@@ -39,6 +39,9 @@ MOVES: dict[str, Move] = {
         s, int(e.payload["round"]), Tier(e.payload["tier"]), kind
     ),
     "verification.returned_at_tier": lambda s, e, kind: rules.returned_at(s, int(e.payload["round"])),
+    "verification.sent_back_for_correction": lambda s, e, kind: rules.sent_back_for_correction(
+        s, int(e.payload["round"]), Tier(e.payload["to_tier"])
+    ),
     "verification.accepted_by_ministry": lambda s, e, kind: rules.accepted(s, int(e.payload["round"])),
 }
 TIMELINE_ONLY = frozenset({"verification.integrity_checked"})

@@ -31,7 +31,7 @@ def verification_entry(envelope: EventEnvelope, proposal_id: str | None = None) 
     """A verification event: the tier, the verifier, the reasons (findings) and any note."""
     p = envelope.payload
     details: dict[str, Any] = {}
-    for name in ("stage", "passed", "batch_id", "decree_number", "decree_date", "accepted_at"):
+    for name in ("stage", "passed", "batch_id", "decree_number", "decree_date", "accepted_at", "to_tier"):
         if p.get(name) is not None:
             details[name] = p[name]
     reasons = p.get("reasons") or p.get("findings") or []

@@ -212,11 +212,13 @@ async def export_determination(
                 yield _csv_line(CSV_COLUMNS)
             async for row in register.export_rows(conn, decree_number, region, programs):
                 household = json.loads(row["snapshot"])
+                changes = {"programs_added": list(row["programs_added"]),
+                           "programs_removed": list(row["programs_removed"])}  # fmt: skip
                 if format == "jsonl":
-                    yield (json.dumps(household, ensure_ascii=False) + "\n").encode()
+                    yield (json.dumps(household | changes, ensure_ascii=False) + "\n").encode()
                 else:
                     for member in household["members"]:
-                        yield _csv_line(_csv_row(household, member))
+                        yield _csv_line(_csv_row(household, member, changes))
 
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     filename = "register-" + "".join(ch if ch.isalnum() else "-" for ch in decree_number) + f".{format}"
@@ -225,17 +227,20 @@ async def export_determination(
     )
 
 
+# programs_added / programs_removed: what the household gained and lost in this decree (empty when the
+# decree did not change it); last, so readers of the earlier columns by position are unaffected.
 CSV_COLUMNS = ["household_id", "kk_number", "village_code", "programs", "nik", "name", "birth_date", "sex",
-               "relation_to_head"]  # fmt: skip
+               "relation_to_head", "programs_added", "programs_removed"]  # fmt: skip
 
 
-def _csv_row(household: dict[str, Any], member: dict[str, Any]) -> list[str]:
+def _csv_row(household: dict[str, Any], member: dict[str, Any], changes: dict[str, list[str]]) -> list[str]:
     return [
         _csv_cell(v)
         for v in (
             household["household_id"], household["kk_number"], household["village_code"],
             ";".join(household.get("programs", [])), member["nik"], member["name"], member["birth_date"],
-            member["sex"], member["relation_to_head"],
+            member["sex"], member["relation_to_head"], ";".join(changes["programs_added"]),
+            ";".join(changes["programs_removed"]),
         )
     ]  # fmt: skip
 

@@ -247,7 +247,8 @@ async def _append_household_events(
         hid = str(c.household.household_id)
         events.append(
             (hid, HouseholdCorrected(household_id=hid, decree_number=decree, household=c.household,
-                                     proposal_id=c.proposal_id, changed_fields=c.changed_fields))
+                                     proposal_id=c.proposal_id, changed_fields=c.changed_fields,
+                                     programs_added=c.programs_added, programs_removed=c.programs_removed))
         )  # fmt: skip
     for d in decision.deactivations:
         events.append(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.proposal import Note
+from dtks_contracts.events.verification import FieldVisitRecorded
 from dtks_contracts.identifiers import DecreeNumber, EntityId
 from dtks_contracts.regions import RegencyCode, RegionCode
 from dtks_contracts.text import FreeText, SafeStr
@@ -307,10 +308,13 @@ async def proposal_verification(
     decisions: list[dict[str, Any]] = []
     for e in events:
         item = {"event_type": e.event_type, "occurred_at": e.occurred_at.isoformat(), **e.payload}
+        if e.event_type == FieldVisitRecorded.event_type:
+            continue  # listed under "visits", from the rows the events were recorded with
         (checks if e.event_type == "verification.integrity_checked" else decisions).append(item)
     for d in decisions:
-        if "tier" in d:
-            d["tier"] = API_TIER_OF[Tier(d["tier"])]
+        for name in ("tier", "to_tier"):
+            if name in d:
+                d[name] = API_TIER_OF[Tier(d[name])]
     return {
         **outcome(record.state),
         "village_code": record.state.village_code,
@@ -340,7 +344,9 @@ async def proposal_verification(
 async def field_visit(
     request: Request, proposal_id: str, principal: CurrentPrincipal, body: FieldVisitIn
 ) -> dict[str, Any]:
-    return await add_visit(_deps(request), principal, proposal_id, body.model_dump(mode="json"))
+    return await add_visit(
+        _deps(request), principal, proposal_id, body.model_dump(mode="json"), request.state.correlation_id
+    )
 
 
 class FreezeIn(BaseModel):

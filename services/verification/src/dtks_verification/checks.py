@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dtks_contracts.events.base import EventPayload
-from dtks_contracts.events.verification import AcceptedByMinistry, IntegrityChecked, ReturnedAtTier
+from dtks_contracts.events.verification import (
+    AcceptedByMinistry,
+    IntegrityChecked,
+    ReturnedAtTier,
+    SentBackForCorrection,
+)
 from dtks_contracts.household import FieldVisit, Household
 from dtks_contracts.vocabulary import IntegrityStage, Tier
 from dtks_contracts.vocabulary.tiers import first_tier
@@ -27,7 +32,7 @@ from dtks_verification.adapters.pending_checks import PendingCheck
 from dtks_verification.adapters.proposals import ProposalRecord
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
-from dtks_verification.domain.workflow import Status, entry_checked, ministry_checked
+from dtks_verification.domain.workflow import CORRECTING_TIER, Status, entry_checked, ministry_checked
 from dtks_verification.standing import Change, record
 
 
@@ -74,7 +79,8 @@ def conclusion(
     now: dt.datetime,
 ) -> Change:
     """Run the standard on a proposal: the events to record and where the proposal goes (the
-    district queue or the acceptance on a pass, a return to the village on a failure)."""
+    district queue or the acceptance on a pass; on a failure at entry a return to the village, at the
+    Ministry the regency's queue, for its social service to correct, with the village told)."""
     state = record.state
     findings = check_proposal(record.content, facts, civil, now.date())
     common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
@@ -91,7 +97,14 @@ def conclusion(
         return Change(record, events, causation, entry_checked(state, passed=not findings))
     if findings:
         events.append(
-            ReturnedAtTier(**common, tier=Tier.MINISTRY, returned_by=None, reasons=findings, note=note)
+            SentBackForCorrection(
+                **common,
+                tier=Tier.MINISTRY,
+                to_tier=CORRECTING_TIER,
+                returned_by=None,
+                reasons=findings,
+                note=note,
+            )
         )
     else:
         events.append(_acceptance(record, common, causation, visits, now))

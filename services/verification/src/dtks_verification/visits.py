@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from dtks_contracts.events.verification import FieldVisitRecorded
 from dtks_contracts.vocabulary import Role, Tier
 from dtks_runtime.auth import Principal
+from dtks_runtime.event_store import Causation, NewEvent
 from dtks_verification.adapters import field_visits, proposals
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.workflow import Refusal, Status, authorize_at_tier
@@ -17,7 +19,11 @@ _VISITING_TIER = {Role.DISTRICT_VERIFIER: Tier.DISTRICT, Role.REGENCY_OPERATOR: 
 
 
 async def add_visit(
-    deps: VerificationDeps, principal: Principal, proposal_id: str, visit: dict[str, Any]
+    deps: VerificationDeps,
+    principal: Principal,
+    proposal_id: str,
+    visit: dict[str, Any],
+    correlation_id: str | None = None,
 ) -> dict[str, Any]:
     tier = _VISITING_TIER.get(principal.role)
     if tier is None:
@@ -35,7 +41,22 @@ async def add_visit(
                 f"proposal_{state.status.value}",
                 f"Proposal {proposal_id} is {state.status.value}; a visit can no longer change it.",
             )
-        visit_id = await field_visits.add_visit(
-            uow.conn, proposal_id, state.round, visit, principal.as_actor()
+        actor = principal.as_actor()
+        visit_id = await field_visits.add_visit(uow.conn, proposal_id, state.round, visit, actor)
+        # The visit is evidence a decision rests on: an event on the proposal's stream, so the
+        # household's audit history and a replay show it, not only a row of this service.
+        event = FieldVisitRecorded(
+            proposal_id=proposal_id, round=state.round, village_code=state.village_code, visit_id=visit_id,
+            tier=tier, recorded_by=actor, **visit,
+        )  # fmt: skip
+        await uow.append(
+            aggregate_type="proposal",
+            aggregate_id=proposal_id,
+            expected_version=record.stream_version,
+            events=[NewEvent.of(event)],
+            causation=Causation(actor=actor, correlation_id=correlation_id)
+            if correlation_id
+            else Causation(actor=actor),
         )
+        await proposals.set_stream_version(uow.conn, proposal_id, record.stream_version + 1)
     return {"visit_id": visit_id, "proposal_id": proposal_id, "round": state.round}

@@ -37,6 +37,7 @@ from dtks_contracts.events import (
     ProposalSubmitted,
     ProposalWithdrawn,
     ReturnedAtTier,
+    SentBackForCorrection,
     VerifiedAtTier,
     WelfareDecileSet,
 )
@@ -188,6 +189,12 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
             _learn_village(d, known, payload.proposal_id, payload.village_code)
             d.queue_exits.append(QueueExit(payload.proposal_id, payload.tier))
             d.notices.append(_returned(event, payload, known))
+        case SentBackForCorrection():
+            _learn_village(d, known, payload.proposal_id, payload.village_code)
+            d.queue_exits.append(QueueExit(payload.proposal_id, payload.tier))
+            region = tier_region(payload.to_tier, payload.village_code)
+            d.queue_entries.append(QueueEntry(payload.to_tier, region, payload.proposal_id))
+            d.notices.append(_sent_back(event, payload, known))
         case AcceptedByMinistry():
             d.queue_exits.append(QueueExit(payload.proposal_id, Tier.MINISTRY))
         case BatchRatified():
@@ -237,6 +244,29 @@ def _returned(event: EventEnvelope, p: ReturnedAtTier, known: Knowledge) -> Noti
         rule="proposal_returned",
         audience=_operator(known, p.proposal_id, p.village_code),
         title=f"Proposal {p.proposal_id} returned at the {tier} tier",
+        body="\n".join(lines),
+        related_event_id=event.event_id,
+    )
+
+
+def _sent_back(event: EventEnvelope, p: SentBackForCorrection, known: Knowledge) -> Notice:
+    """The village is told (it need not resubmit): the regency's social service corrects it."""
+    at, to = TIER_NAMES[p.tier], TIER_NAMES[p.to_tier]
+    lines = [
+        f"The {at}'s integrity check sent proposal {p.proposal_id} (round {p.round}) from "
+        f"{place(p.village_code)} back to the {to} of {place(tier_region(p.to_tier, p.village_code))} "
+        "for correction. What it found:",
+        *reason_lines(p.reasons),
+    ]
+    if p.note:
+        lines.append(f"Note from the verifier: {p.note}")
+    lines.append(
+        f"No resubmission is needed from the village; the {to} may ask you for documents or return it to you."
+    )
+    return Notice(
+        rule="proposal_sent_back_to_regency",
+        audience=_operator(known, p.proposal_id, p.village_code),
+        title=f"Proposal {p.proposal_id} sent back to the {to} for correction",
         body="\n".join(lines),
         related_event_id=event.event_id,
     )

@@ -353,6 +353,16 @@ def _window(row: asyncpg.Record) -> Window:
     )
 
 
+async def stream_version(conn: asyncpg.Connection, aggregate_type: str, aggregate_id: str) -> int:
+    """The version of an event stream (0 if it has none yet): what its next append expects."""
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+            f"{aggregate_type}:{aggregate_id}",
+        )
+    )
+
+
 async def set_window(
     conn: asyncpg.Connection,
     regency_code: str,

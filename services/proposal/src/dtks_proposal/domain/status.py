@@ -72,6 +72,14 @@ def returned_at(standing: Standing, round_: int) -> Standing:
     return Standing(ProposalStatus.RETURNED, standing.round, WAITING_AT_VILLAGE)
 
 
+def sent_back_for_correction(standing: Standing, round_: int, to_tier: Tier) -> Standing:
+    """The Ministry's integrity re-check failed: the proposal waits at ``to_tier`` (the regency's
+    social service) for correction; still in verification, so the village does not resubmit it."""
+    if round_ != standing.round or _closed(standing) or standing.status is ProposalStatus.ACCEPTED:
+        return standing
+    return Standing(ProposalStatus.IN_VERIFICATION, standing.round, to_tier.value)
+
+
 def accepted(standing: Standing, round_: int) -> Standing:
     if round_ != standing.round or _closed(standing):
         return standing

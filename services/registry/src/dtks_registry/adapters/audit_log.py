@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.proposal import ProposalWindowSet
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.topics import NOTIFICATION_EVENTS, PROPOSAL_EVENTS, REGISTRY_EVENTS, VERIFICATION_EVENTS
@@ -71,10 +72,17 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
                UNION SELECT proposal_id FROM audit_events WHERE household_id = $1 AND proposal_id IS NOT NULL
            ), decrees AS (
                SELECT decree_number FROM household_changes WHERE household_id = $1
+           ), regencies AS (
+               SELECT left(village_code, 5) AS code FROM candidates WHERE household_id = $1
+               UNION SELECT left(village_code, 5) FROM household_changes
+                     WHERE household_id = $1 AND village_code IS NOT NULL
            ), direct AS (
                SELECT event_id FROM audit_events
                WHERE proposal_id IN (SELECT proposal_id FROM proposals) OR household_id = $1
                   OR (event_type = $2 AND decree_number IN (SELECT decree_number FROM decrees))
+               -- The proposal windows and quotas its regency's proposals were admitted under.
+               UNION SELECT event_id FROM audit_events
+               WHERE event_type = $3 AND (envelope->'payload'->>'regency_code') IN (SELECT code FROM regencies)
            ), related AS (
                SELECT event_id FROM direct
                UNION SELECT event_id FROM audit_events WHERE related_event_id IN (SELECT event_id FROM direct)
@@ -91,6 +99,7 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
            FROM audit_events a WHERE a.event_id IN (SELECT event_id FROM related)""",
         household_id,
         DeterminationIssued.event_type,
+        ProposalWindowSet.event_type,
     )
     if not rows:
         return None

@@ -231,10 +231,31 @@ async def stats(
 async def export_rows(
     conn: asyncpg.Connection, decree_number: str, region: str, programs: Sequence[str] | None
 ) -> AsyncIterator[asyncpg.Record]:
-    """The register as of a decree, in household id order, streamed with a server-side cursor."""
-    sql = f"""SELECT household_id, snapshot::text AS snapshot FROM ({AS_OF_SQL}) r
-              WHERE {region_filter("village_code", 2)} AND ($3::text[] IS NULL OR programs && $3::text[])
-              ORDER BY household_id"""
+    """The register as of a decree, in household id order, streamed with a server-side cursor; with
+    the programs each household gained and lost in this decree (empty for one it did not change).
+
+    With ``programs`` (a filter, or an agency's grant): the households in any of them, and those this
+    decree took out of one of them, so that a program's agency learns whom it must stop paying."""
+    sql = f"""SELECT r.household_id, r.snapshot::text AS snapshot,
+                     CASE WHEN r.decree_number = $1 THEN
+                         ARRAY(SELECT unnest(r.programs) EXCEPT SELECT unnest(prev.programs) ORDER BY 1)
+                     ELSE '{{}}'::text[] END AS programs_added,
+                     CASE WHEN r.decree_number = $1 THEN
+                         ARRAY(SELECT unnest(prev.programs) EXCEPT SELECT unnest(r.programs) ORDER BY 1)
+                     ELSE '{{}}'::text[] END AS programs_removed
+              FROM ({AS_OF_SQL}) r
+              -- The household's change before this decree: only for households this decree changed.
+              LEFT JOIN LATERAL (
+                  SELECT hc.programs FROM household_changes hc
+                  JOIN determinations d ON d.decree_number = hc.decree_number
+                  WHERE r.decree_number = $1 AND hc.household_id = r.household_id
+                    AND d.period_start < (SELECT period_start FROM determinations WHERE decree_number = $1)
+                  ORDER BY d.period_start DESC LIMIT 1
+              ) prev ON true
+              WHERE {region_filter("r.village_code", 2)}
+                AND ($3::text[] IS NULL OR r.programs && $3::text[]
+                     OR (r.decree_number = $1 AND prev.programs && $3::text[]))
+              ORDER BY r.household_id"""
     async for row in conn.cursor(
         sql, decree_number, region, list(programs) if programs else None, prefetch=500
     ):

@@ -160,4 +160,7 @@ MIGRATIONS = [
     );
     CREATE INDEX institution_candidates_accepted ON institution_candidates (accepted_at);
     """,
+    # A household's history finds its regency's proposal windows without scanning the audit trail.
+    """CREATE INDEX audit_events_window_regency ON audit_events ((envelope->'payload'->>'regency_code'))
+       WHERE event_type = 'proposal.window_set'""",
 ]

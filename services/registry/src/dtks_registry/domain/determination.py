@@ -4,9 +4,11 @@ A pure function of the pending candidates (Ministry acceptances not yet in any d
 proposal id), the register in force, and the cut-off, so it gives the same answer whatever order
 the acceptances were read in:
 - every new household accepted up to the cut-off enters, under the id derived from its proposal;
-- a correction replaces the snapshot of its (active) household, keeping the programs in force and the
-  centrally set welfare decile (a data fix never drops aid silently); several corrections of one household
-  in one decree: the one accepted last wins, since it was verified against the newest facts;
+- a correction replaces the snapshot of its (active) household, keeping the centrally set welfare
+  decile; its programs (the snapshot's and those requested) are the household's programs from then
+  on, so a correction can take a household out of a program as well as into one, and the decision
+  names what it gained and lost (never silently); several corrections of one household in one decree:
+  the one accepted last wins, since it was verified against the newest facts;
 - a deactivation ends the household's membership, with its reason, and wins over a correction of
   the same household in the same decree (a decree changes a household once);
 - a correction or deactivation whose household is not active, or that an acceptance of later date
@@ -73,6 +75,8 @@ class Correction:
     proposal_id: str
     household: Household
     changed_fields: tuple[str, ...]
+    programs_added: tuple[Program, ...] = ()
+    programs_removed: tuple[Program, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,16 @@ class Decision:
 
 
 def merged_programs(household: Household, requested: Sequence[Program]) -> tuple[Program, ...]:
-    """The programs a determined household receives: those it had plus those the Ministry accepted."""
+    """The programs a determined household receives: those of the accepted snapshot plus those the
+    Ministry accepted as requested."""
     return tuple(sorted(set(household.programs) | set(requested)))
+
+
+def program_changes(
+    before: Sequence[Program], after: Sequence[Program]
+) -> tuple[tuple[Program, ...], tuple[Program, ...]]:
+    """What a household gained and what it lost going from ``before`` to ``after``."""
+    return tuple(sorted(set(after) - set(before))), tuple(sorted(set(before) - set(after)))
 
 
 def changed_fields(before: Household, after: Household) -> tuple[str, ...]:
@@ -176,14 +188,14 @@ def _decide_updates(
     after = chosen.household.model_copy(
         update={
             "household_id": household_id,
-            # A correction fixes data; it never drops aid silently: programs in force stay.
-            "programs": tuple(
-                sorted(
-                    set(before.programs) | set(merged_programs(chosen.household, chosen.programs_requested))
-                )
-            ),
+            # The corrected record's programs are the household's from now on: a correction may take it
+            # out of a program (PKH after the family no longer qualifies), reported below, not silent.
+            "programs": merged_programs(chosen.household, chosen.programs_requested),
             # Set centrally, never by a proposal: a correction keeps the decile in force.
             "welfare_decile": chosen.household.welfare_decile or before.welfare_decile,
         }
     )
-    decision.corrections.append(Correction(chosen.proposal_id, after, changed_fields(before, after)))
+    added, removed = program_changes(before.programs, after.programs)
+    decision.corrections.append(
+        Correction(chosen.proposal_id, after, changed_fields(before, after), added, removed)
+    )

@@ -117,6 +117,13 @@ async def current_rounds(
     return out
 
 
+async def set_stream_version(conn: asyncpg.Connection, proposal_id: str, version: int) -> None:
+    """Record an append that leaves the proposal where it stands (its queue clock keeps running)."""
+    await conn.execute(
+        "UPDATE proposals SET stream_version = $2 WHERE proposal_id = $1", proposal_id, version
+    )
+
+
 async def save_many(conn: asyncpg.Connection, standings: Sequence[tuple[VerificationState, int]]) -> None:
     """Store the new standings of proposals (each once), with their streams' versions, in one
     statement; each one moved, so its queue clock restarts."""

@@ -5,7 +5,8 @@ A round starts when the proposal is submitted or resubmitted: the integrity stan
 household, the regency for an institution), and each tier either forwards it to the next tier of
 that path or returns it to its proposer (`RETURNED`). The Ministry's forward
 re-runs the integrity standard (`ACCEPTING` while it waits for the civil registry) and ends in
-`ACCEPTED` or `RETURNED`. A resubmission starts a new round from the start; a withdrawal ends the
+`ACCEPTED`, or on a failure back in the regency's queue (`IN_TIER` at `REGENCY`): the standard's
+failures at the Ministry are the regency social service's to correct, not the village's. A resubmission starts a new round from the start; a withdrawal ends the
 proposal. Every refusal is a `Refusal` with a stable code and a sentence to act on; which HTTP
 status answers it is the edge's business (`api.ERROR_STATUSES`).
 """
@@ -146,5 +147,11 @@ def entry_checked(state: VerificationState, passed: bool) -> VerificationState:
     return replace(state, status=Status.RETURNED)
 
 
+# Where a proposal that fails the integrity standard at the Ministry goes for correction.
+CORRECTING_TIER: Final = Tier.REGENCY
+
+
 def ministry_checked(state: VerificationState, passed: bool) -> VerificationState:
-    return replace(state, status=Status.ACCEPTED if passed else Status.RETURNED)
+    if passed:
+        return replace(state, status=Status.ACCEPTED)
+    return replace(state, status=Status.IN_TIER, tier=CORRECTING_TIER)
