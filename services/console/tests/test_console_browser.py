@@ -391,3 +391,62 @@ def test_a_freeze_declared_by_the_ministry_shows_to_the_district_whose_decision_
     expect(verifier.locator("section.freeze")).to_have_count(0)
     verifier.locator(f"#item-{proposal_id}").get_by_role("button", name="Teruskan").click()
     expect(verifier.get_by_role("status")).to_contain_text("diteruskan tercatat")
+
+
+def _file_public_complaint(page: Page, base: str, family: dict[str, Any], what: str) -> str:
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="Ajukan pengaduan").click()
+    head = family["members"][0]
+    page.get_by_label("NIK pelapor, sesuai KTP").fill(head["nik"])
+    page.get_by_label("Nama lengkap, sesuai KTP").fill(head["name"])
+    page.get_by_label("Kode desa/kelurahan").fill(VILLAGE)
+    page.get_by_label("Nomor telepon untuk jawaban").fill("0812 3456 7890")
+    page.get_by_label("Jenis pengaduan").select_option("exclusion")
+    page.get_by_label("Apa yang salah").fill(what)
+    page.get_by_role("button", name="Kirim pengaduan").click()
+    expect(page.locator("#complaint-filed")).to_contain_text("Pengaduan telah tercatat")
+    expect(page.locator("#c-nik")).to_have_value("")  # emptied for the next person at the computer
+    return page.locator("#tracking-code").inner_text().strip()
+
+
+def test_a_complaint_filed_on_the_public_page_is_closed_by_the_village_and_checked_by_its_tracking_code(
+    operator: Page, console_system: LocalSystem, chromium: Browser, screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    context = new_context(chromium)  # a citizen, not signed in
+    try:
+        citizen = context.new_page()
+        what = f"Keluarga kami belum terdaftar padahal miskin ({random.randrange(100_000)})"
+        code = _file_public_complaint(citizen, base, a_family(), what)
+        citizen.screenshot(path=str(screenshots / "complaint-public.png"), full_page=True)
+
+        operator.get_by_role("link", name="Pengaduan").click()
+        item = operator.locator("#complaints li", has_text=what)
+        expect(item).to_contain_text("menunggu")  # its age
+        expect(item).to_contain_text("Keluarga kami seharusnya terdaftar")
+        operator.screenshot(path=str(screenshots / "complaints.png"), full_page=True)
+        item.get_by_label("Alasan penutupan").select_option("NO_ERROR_FOUND")
+        item.get_by_label("Catatan").fill("Sudah terdaftar di desa lain")
+        item.get_by_role("button", name="Tutup pengaduan").click()
+        expect(operator.locator("#complaint-closed")).to_be_visible()
+        expect(operator.locator("#complaints li", has_text=what)).to_have_count(0)
+
+        citizen.get_by_role("link", name="Cek pengaduan", exact=True).click()
+        expect(citizen.locator("#code")).to_have_value(code)
+        expect(citizen.locator("#complaint-status-value")).to_have_text("Ditutup")
+        citizen.goto(f"{base}/complaint/status")
+        citizen.get_by_label("Kode pelacakan").fill(code)
+        citizen.get_by_role("button", name="Periksa").click()
+        expect(citizen.locator("#complaint-status-value")).to_have_text("Ditutup")
+
+        # Another complaint becomes a proposal: the form starts with the complainant as the head.
+        family = a_family()
+        other = f"Kami tinggal di RT 003 dan belum terdaftar ({random.randrange(100_000)})"
+        _file_public_complaint(citizen, base, family, other)
+        operator.goto(f"{base}/complaints")
+        operator.locator("#complaints li", has_text=other).get_by_role("link", name="Jadikan usulan").click()
+        expect(operator.locator("#members-0-nik")).to_have_value(family["members"][0]["nik"])
+        expect(operator.locator("#members-0-name")).to_have_value(family["members"][0]["name"])
+        expect(operator.locator("#from-complaint")).to_be_visible()
+    finally:
+        context.close()

@@ -23,6 +23,7 @@ from starlette.types import Scope
 from dtks_console import (
     agency_pages,
     audit_pages,
+    complaint_pages,
     dashboard_pages,
     governance_pages,
     ministry_pages,
@@ -33,6 +34,7 @@ from dtks_console import (
 )
 from dtks_console.access import Access
 from dtks_console.backend import Services
+from dtks_console.complaint_pages import link_complaint, prefill_from_complaint
 from dtks_console.freeze_banner import freezes_stopping
 from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import LANGUAGES
@@ -58,6 +60,7 @@ HOME_OF_ROLE = {
     Role.MINISTRY_DETERMINER: "/determination",
     Role.AUDITOR: "/audit",
     Role.AGENCY: "/agency",
+    Role.WELFARE_POST_OPERATOR: "/complaints/file",
 }
 ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
@@ -95,6 +98,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 verification=settings.verification_url,
                 registry=settings.registry_url,
                 notification=settings.notification_url,
+                complaints=settings.complaints_url,
             )
             yield
 
@@ -295,9 +299,11 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         )
 
     @app.get("/proposals/new")
-    async def new_proposal(request: Request) -> Response:
+    async def new_proposal(request: Request, complaint: str = "") -> Response:
         session, token = await signed_in(request)
         form = HouseholdForm.blank(str(uuid.uuid4()))
+        if complaint:
+            await prefill_from_complaint(request, token, person(session), form, complaint)
         return _form_page(
             request, session, form, freezes=await freezes_stopping(request, token, "new_proposals")
         )
@@ -325,6 +331,8 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         if answer.status == 401:
             raise NeedsSignIn
         if answer.ok:
+            if form.complaint_id:
+                await link_complaint(request, token, form.complaint_id, answer.body["proposal_id"])
             return RedirectResponse(f"/proposals/{answer.body['proposal_id']}?sent=1", status_code=303)
         form.refused(answer.problem())
         return _form_page(request, session, form, status=answer.status if answer.status < 500 else 502)
@@ -460,6 +468,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         ratification_pages,
         ministry_pages,
         ministry_setup_pages,
+        complaint_pages,
         dashboard_pages,
         governance_pages,
         audit_pages,
