@@ -434,6 +434,9 @@ def test_a_complaint_filed_on_the_public_page_is_closed_by_the_village_and_check
         citizen.get_by_role("link", name="Cek pengaduan", exact=True).click()
         expect(citizen.locator("#code")).to_have_value(code)
         expect(citizen.locator("#complaint-status-value")).to_have_text("Ditutup")
+        expect(citizen.locator("#complaint-next")).to_have_text(
+            "Desa sudah memeriksa data dan mendapatinya benar."
+        )
         citizen.goto(f"{base}/complaint/status")
         citizen.get_by_label("Kode pelacakan").fill(code)
         citizen.get_by_role("button", name="Periksa").click()
