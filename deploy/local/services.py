@@ -161,6 +161,7 @@ def start(state: Path, only: list[str]) -> None:
         env.setdefault("DTKS_VERIFICATION_URL", f"http://127.0.0.1:{port_of('verification')}")
         env.setdefault("DTKS_REGISTRY_URL", f"http://127.0.0.1:{port_of('registry')}")
         env.setdefault("DTKS_NOTIFICATION_URL", f"http://127.0.0.1:{port_of('notification')}")
+        env.setdefault("DTKS_COMPLAINTS_URL", f"http://127.0.0.1:{port_of('complaint')}")
         if env.get("DTKS_ENV") != "production":  # the demo's and the tests' webhook receivers are local
             env.setdefault("DTKS_NOTIFICATION_ALLOW_PRIVATE_CALLBACKS", "true")
             env.setdefault("DTKS_DCI_ALLOW_PRIVATE_CALLBACKS", "true")

@@ -4,6 +4,7 @@ district's queue, against the real services."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 import time
@@ -326,3 +327,129 @@ def test_the_main_pages_weigh_little_on_first_load_and_less_on_a_repeat_visit(
     for path, first, _, repeat, _ in figures:
         assert first < 150 * 1024, path  # the issue's target: every main page under 150 KB first
         assert repeat < 20 * 1024, path  # and under 20 KB on a repeat visit
+
+
+MINISTRY = ("ministry.verifier", "dev-ministry-verifier")  # the realm's Ministry verifier
+
+
+def test_a_freeze_declared_by_the_ministry_shows_to_the_district_whose_decision_is_refused_naming_it(
+    operator: Page, verifier: Page, console_system: LocalSystem, chromium: Browser, screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    family = a_family()
+    register_with_civil_registry(console_system, family)
+    fill_form(operator, base, family)
+    operator.get_by_role("button", name="Kirim usulan").click()
+    operator.wait_for_url(re.compile(r"/proposals/[0-9a-f-]{36}\?sent=1"))
+    proposal_id = operator.url.split("/proposals/")[1].split("?")[0]
+    item = _wait_in_queue(verifier, base, proposal_id)
+    expect(item.locator(".due")).to_contain_text("tenggat")  # every item shows its due date
+
+    context = new_context(chromium)
+    try:
+        ministry = context.new_page()
+        sign_in(ministry, base, MINISTRY)
+        ministry.get_by_role("link", name="Pembekuan dan tenggat").click()
+        wib = dt.timezone(dt.timedelta(hours=7))
+        now = dt.datetime.now(wib).replace(second=0, microsecond=0)
+        reason = f"Audit data Kota Bengkulu {random.randrange(10_000)}"
+        ministry.get_by_label("Wilayah: ID untuk seluruh negeri, kode provinsi atau kabupaten/kota").fill(
+            "17.71"
+        )
+        ministry.get_by_label("Mulai (WIB)").fill((now - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+        ministry.get_by_label("Berakhir (WIB)").fill((now + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
+        ministry.locator("#freeze-reason").fill(reason)
+        ministry.get_by_role("button", name="Nyatakan pembekuan").click()
+        expect(ministry.locator("#governance-done")).to_be_visible()
+        freeze = ministry.locator("#freezes li", has_text=reason)
+        expect(freeze).to_have_count(1)
+        ministry.screenshot(path=str(screenshots / "governance.png"), full_page=True)
+
+        # The district verifier sees the freeze over the queue, and a decision is refused naming it,
+        # the reason and note typed kept in the form.
+        verifier.goto(f"{base}/queue")
+        expect(verifier.locator("section.freeze")).to_contain_text(reason)
+        expect(verifier.locator("section.freeze")).to_contain_text("keputusan verifikasi berjenjang")
+        item = verifier.locator(f"#item-{proposal_id}")
+        item.locator("input[name=note]").fill("Sudah dicek di lapangan")
+        item.get_by_role("button", name="Teruskan").click()
+        refused = verifier.locator(f"#refused-{proposal_id}")
+        expect(refused).to_contain_text(reason)
+        expect(verifier.locator(f"#item-{proposal_id} input[name=note]")).to_have_value(
+            "Sudah dicek di lapangan"
+        )
+        verifier.screenshot(path=str(screenshots / "queue-frozen.png"), full_page=True)
+    finally:
+        # Lifted through the Ministry's page, so the module's other tests decide as before.
+        ministry.goto(f"{base}/governance")
+        lift = ministry.locator("#freezes li", has_text=reason)
+        lift.locator("form[action$='/lift'] input[name=reason]").fill("Audit selesai")
+        lift.get_by_role("button", name="Cabut sekarang").click()
+        expect(ministry.locator("#governance-done")).to_be_visible()
+        context.close()
+    verifier.goto(f"{base}/queue")
+    expect(verifier.locator("section.freeze")).to_have_count(0)
+    verifier.locator(f"#item-{proposal_id}").get_by_role("button", name="Teruskan").click()
+    expect(verifier.get_by_role("status")).to_contain_text("diteruskan tercatat")
+
+
+def _file_public_complaint(page: Page, base: str, family: dict[str, Any], what: str) -> str:
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="Ajukan pengaduan").click()
+    head = family["members"][0]
+    page.get_by_label("NIK pelapor, sesuai KTP").fill(head["nik"])
+    page.get_by_label("Nama lengkap, sesuai KTP").fill(head["name"])
+    page.get_by_label("Kode desa/kelurahan").fill(VILLAGE)
+    page.get_by_label("Nomor telepon untuk jawaban").fill("0812 3456 7890")
+    page.get_by_label("Jenis pengaduan").select_option("exclusion")
+    page.get_by_label("Apa yang salah").fill(what)
+    page.get_by_role("button", name="Kirim pengaduan").click()
+    expect(page.locator("#complaint-filed")).to_contain_text("Pengaduan telah tercatat")
+    expect(page.locator("#c-nik")).to_have_value("")  # emptied for the next person at the computer
+    return page.locator("#tracking-code").inner_text().strip()
+
+
+def test_a_complaint_filed_on_the_public_page_is_closed_by_the_village_and_checked_by_its_tracking_code(
+    operator: Page, console_system: LocalSystem, chromium: Browser, screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    context = new_context(chromium)  # a citizen, not signed in
+    try:
+        citizen = context.new_page()
+        what = f"Keluarga kami belum terdaftar padahal miskin ({random.randrange(100_000)})"
+        code = _file_public_complaint(citizen, base, a_family(), what)
+        citizen.screenshot(path=str(screenshots / "complaint-public.png"), full_page=True)
+
+        operator.get_by_role("link", name="Pengaduan").click()
+        item = operator.locator("#complaints li", has_text=what)
+        expect(item).to_contain_text("menunggu")  # its age
+        expect(item).to_contain_text("Keluarga kami seharusnya terdaftar")
+        operator.screenshot(path=str(screenshots / "complaints.png"), full_page=True)
+        item.get_by_label("Alasan penutupan").select_option("NO_ERROR_FOUND")
+        item.get_by_label("Catatan").fill("Sudah terdaftar di desa lain")
+        item.get_by_role("button", name="Tutup pengaduan").click()
+        expect(operator.locator("#complaint-closed")).to_be_visible()
+        expect(operator.locator("#complaints li", has_text=what)).to_have_count(0)
+
+        citizen.get_by_role("link", name="Cek pengaduan", exact=True).click()
+        expect(citizen.locator("#code")).to_have_value(code)
+        expect(citizen.locator("#complaint-status-value")).to_have_text("Ditutup")
+        expect(citizen.locator("#complaint-next")).to_have_text(
+            "Desa sudah memeriksa data dan mendapatinya benar."
+        )
+        citizen.goto(f"{base}/complaint/status")
+        citizen.get_by_label("Kode pelacakan").fill(code)
+        citizen.get_by_role("button", name="Periksa").click()
+        expect(citizen.locator("#complaint-status-value")).to_have_text("Ditutup")
+
+        # Another complaint becomes a proposal: the form starts with the complainant as the head.
+        family = a_family()
+        other = f"Kami tinggal di RT 003 dan belum terdaftar ({random.randrange(100_000)})"
+        _file_public_complaint(citizen, base, family, other)
+        operator.goto(f"{base}/complaints")
+        operator.locator("#complaints li", has_text=other).get_by_role("link", name="Jadikan usulan").click()
+        expect(operator.locator("#members-0-nik")).to_have_value(family["members"][0]["nik"])
+        expect(operator.locator("#members-0-name")).to_have_value(family["members"][0]["name"])
+        expect(operator.locator("#from-complaint")).to_be_visible()
+    finally:
+        context.close()

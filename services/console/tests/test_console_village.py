@@ -441,6 +441,26 @@ def test_a_workbook_with_a_bad_row_shows_that_row_rejected_with_its_reason(
     operator.screenshot(path=str(screenshots / "import-report.png"), full_page=True)
 
 
+def test_a_bad_files_rejected_rows_are_said_in_indonesian_from_the_consoles_catalogue(
+    operator: Page, console_system: LocalSystem
+) -> None:
+    rows = village_rows(3, village=VILLAGE, seed=random.randrange(1_000_000))
+    rows[0]["nik"] = "12345"  # the file's row 2
+    bad_kk = rows[0]["kk_number"]
+    same_household = [i + 2 for i, r in enumerate(rows) if r["kk_number"] == bad_kk and i > 0]
+    rows.append({**rows[-1], "kk_number": ""})  # a row of no household
+    _upload(operator, console_system.urls["console"], "salah.csv", csv_bytes(rows), "text/csv")
+    expect(operator.locator("#row-2-nik")).to_contain_text("NIK tidak sah")
+    for number in same_household:
+        expect(operator.locator(f"#row-{number}-kk_number")).to_contain_text(
+            "Keluarga ini ditolak karena baris 2"
+        )
+    expect(operator.locator(f"#row-{len(rows) + 1}-kk_number")).to_contain_text(
+        "Setiap baris perlu nomor KK keluarganya"
+    )
+    expect(operator.locator("table.rejected")).not_to_contain_text("rejected because")
+
+
 def test_a_csv_with_many_bad_rows_reports_them_a_page_at_a_time(
     operator: Page, console_system: LocalSystem
 ) -> None:

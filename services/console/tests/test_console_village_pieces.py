@@ -199,3 +199,26 @@ def test_dates_are_written_as_indonesian_writes_them_and_moments_in_wib() -> Non
     assert moment("2026-12-04T01:05:00+00:00", "id") == "4 Desember 2026 08.05 WIB"
     assert moment("2026-12-04T17:30:00+00:00", "id") == "5 Desember 2026 00.30 WIB"
     assert day("not a date", "id") == "not a date" and moment(None, "id") == ""
+
+
+def test_a_rejected_rows_code_is_said_in_the_operators_language_and_an_unknown_one_as_the_service_said() -> (
+    None
+):
+    from dtks_console.import_reasons import row_reason
+    from dtks_proposal.domain.bulk_file import REJECTION_CODES
+
+    indonesian, english = translations("id").gettext, translations("en").gettext
+    pointer = {"row": 3, "field": "kk_number", "code": "household_rejected", "params": {"rows": "2"}}
+    assert row_reason({**pointer, "reason": "household x rejected"}, indonesian) == (
+        "Keluarga ini ditolak karena baris 2."
+    )
+    assert "row(s) 2" in row_reason(pointer, english)
+    nik = {"row": 2, "field": "nik", "code": "invalid_value", "reason": "NIK 12*** must have 16 digits"}
+    assert row_reason(nik, indonesian).startswith("NIK tidak sah")
+    assert row_reason({**nik, "field": "occupation"}, indonesian).startswith("Isi kolom occupation tidak sah")
+    new = {"row": 2, "field": "village_code", "code": "window_closed_x", "reason": "closed until 2099-01-01"}
+    assert row_reason(new, indonesian) == "closed until 2099-01-01"
+    # Every code the proposal service gives has its sentence in both languages.
+    for code in REJECTION_CODES:
+        for gettext in (indonesian, english):
+            assert gettext(f"import-reason:{code}") != f"import-reason:{code}", code

@@ -516,3 +516,31 @@ async def test_database_connections_cut_mid_import_count_nothing_against_it_and_
             return bool((await _healthz(client))["status"] == "ok")
 
         await wait_until(healthy, within=60, what="/healthz ok after the cuts")
+
+
+async def test_every_rejected_row_carries_a_stable_code_and_its_values_beside_the_english_reason(
+    service: Any,
+) -> None:
+    rows = [dict(r) for r in village_rows(3, seed=16)]
+    bad_nik_kk, no_street_kk = rows[0]["kk_number"], rows[-1]["kk_number"]
+    assert bad_nik_kk != no_street_kk
+    rows[0]["nik"] = "12345"
+    for r in rows:
+        if r["kk_number"] == no_street_kk:
+            r["street"] = ""
+    rows.append({**rows[1], "kk_number": ""})  # a row that belongs to no household
+    async with service() as (_app, client):
+        import_id = await _upload(client, "codes.csv", csv_bytes(rows))
+        await wait_until(lambda: _import_done(client, import_id), what="import completed")
+        view = await _status(client, import_id)
+        by_row = {(r["row"], r["field"]): r for r in view["rejected_rows"]}
+        nik = by_row[(2, "nik")]
+        assert nik["code"] == "invalid_value" and nik["params"]["type"] and nik["reason"]
+        assert nik["kk_number"] == bad_nik_kk
+        others = [r for r in view["rejected_rows"] if r["kk_number"] == bad_nik_kk and r["row"] != 2]
+        assert others and all(r["code"] == "household_rejected" for r in others)
+        assert all(r["params"] == {"rows": "2"} for r in others)
+        street = [r for r in view["rejected_rows"] if r["field"] == "address_street"]
+        assert street and {r["code"] for r in street} == {"column_missing"}
+        no_kk = by_row[(len(rows) + 1, "kk_number")]
+        assert no_kk["code"] == "kk_number_missing" and "KK number" in no_kk["reason"]

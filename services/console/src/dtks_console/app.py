@@ -23,7 +23,9 @@ from starlette.types import Scope
 from dtks_console import (
     agency_pages,
     audit_pages,
+    complaint_pages,
     dashboard_pages,
+    governance_pages,
     ministry_pages,
     ministry_setup_pages,
     public_pages,
@@ -32,6 +34,8 @@ from dtks_console import (
 )
 from dtks_console.access import Access
 from dtks_console.backend import Services
+from dtks_console.complaint_pages import link_complaint, prefill_from_complaint
+from dtks_console.freeze_banner import freezes_stopping
 from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import LANGUAGES
 from dtks_console.oidc import OidcClient, SignInFailed
@@ -56,6 +60,7 @@ HOME_OF_ROLE = {
     Role.MINISTRY_DETERMINER: "/determination",
     Role.AUDITOR: "/audit",
     Role.AGENCY: "/agency",
+    Role.WELFARE_POST_OPERATOR: "/complaints/file",
 }
 ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
@@ -93,6 +98,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 verification=settings.verification_url,
                 registry=settings.registry_url,
                 notification=settings.notification_url,
+                complaints=settings.complaints_url,
             )
             yield
 
@@ -293,10 +299,14 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         )
 
     @app.get("/proposals/new")
-    async def new_proposal(request: Request) -> Response:
-        session, _ = await signed_in(request)
+    async def new_proposal(request: Request, complaint: str = "") -> Response:
+        session, token = await signed_in(request)
         form = HouseholdForm.blank(str(uuid.uuid4()))
-        return _form_page(request, session, form)
+        if complaint:
+            await prefill_from_complaint(request, token, person(session), form, complaint)
+        return _form_page(
+            request, session, form, freezes=await freezes_stopping(request, token, "new_proposals")
+        )
 
     @app.post("/proposals/new")
     async def submit_proposal(request: Request) -> Response:
@@ -321,11 +331,19 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         if answer.status == 401:
             raise NeedsSignIn
         if answer.ok:
+            if form.complaint_id:
+                await link_complaint(request, token, form.complaint_id, answer.body["proposal_id"])
             return RedirectResponse(f"/proposals/{answer.body['proposal_id']}?sent=1", status_code=303)
         form.refused(answer.problem())
         return _form_page(request, session, form, status=answer.status if answer.status < 500 else 502)
 
-    def _form_page(request: Request, session: Session, form: HouseholdForm, status: int = 200) -> Response:
+    def _form_page(
+        request: Request,
+        session: Session,
+        form: HouseholdForm,
+        status: int = 200,
+        freezes: list[dict[str, Any]] | None = None,
+    ) -> Response:
         return render(
             request,
             "proposal_form.html",
@@ -335,6 +353,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             form=form,
             programs=[p.value for p in Program],
             choices=CHOICES,
+            freezes=freezes or [],
         )
 
     @app.get("/proposals/{proposal_id}")
@@ -368,12 +387,14 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         user = person(session)
         tier = QUEUE_OF_ROLE.get(user["role"])
         answer = None
+        freezes: list[dict[str, Any]] = []
         if tier is not None:
             answer = await services(request).call(
                 "verification", "GET", f"/queues/{tier}", token, params={"after": after, "limit": PAGE_SIZE}
             )
             if answer.status == 401:
                 raise NeedsSignIn
+            freezes = await freezes_stopping(request, token, "tier_decisions")
         return render(
             request,
             "queue.html",
@@ -387,6 +408,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             new_key=lambda: str(uuid.uuid4()),
             describe=_describe,
             done=done,
+            freezes=freezes,
         )
 
     @app.post("/queue/decisions")
@@ -419,12 +441,23 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 "decision": decision,
                 "ok": answer.ok,
                 "problem": None if answer.ok else answer.problem(),
+                # What was typed, so a refused decision's form comes back as it was sent.
+                "typed": None if answer.ok else {"reason": reason, "note": note},
             }
             session.answered[idempotency_key] = result
             if len(session.answered) > ANSWERS_KEPT:
                 del session.answered[next(iter(session.answered))]  # the oldest
         if request.headers.get("hx-request"):
-            return render(request, "queue_result.html", done=result, user=user)
+            return render(
+                request,
+                "queue_result.html",
+                done=result,
+                user=user,
+                csrf=session.csrf,
+                reasons=sorted(REVIEW_CODES),
+                new_key=lambda: str(uuid.uuid4()),
+                describe=_describe,
+            )
         return await _queue_page(request, session, token, done=result)
 
     add_village_pages(app, Console(signed_in, person, check_csrf, services, NeedsSignIn))
@@ -435,7 +468,9 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         ratification_pages,
         ministry_pages,
         ministry_setup_pages,
+        complaint_pages,
         dashboard_pages,
+        governance_pages,
         audit_pages,
         agency_pages,
         public_pages,

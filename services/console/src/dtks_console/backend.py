@@ -34,6 +34,7 @@ class Services:
         verification: str,
         registry: str = "",
         notification: str = "",
+        complaints: str = "",
     ) -> None:
         self.http = http
         self.base = {
@@ -41,6 +42,7 @@ class Services:
             "verification": verification.rstrip("/"),
             "registry": registry.rstrip("/"),
             "notification": notification.rstrip("/"),
+            "complaints": complaints.rstrip("/"),
         }
 
     async def call(

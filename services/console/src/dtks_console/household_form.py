@@ -69,6 +69,8 @@ class HouseholdForm:
     members: list[dict[str, str]] = field(default_factory=list)
     programs: list[str] = field(default_factory=list)
     idempotency_key: str = ""
+    # The complaint this proposal is made of (linked to it once the proposal is recorded), if any.
+    complaint_id: str = ""
     # Messages by form field name ("kk_number", "members-0-nik"); "" for the form as a whole.
     errors: dict[str, list[str]] = field(default_factory=dict)
     detail: str | None = None
@@ -89,6 +91,7 @@ class HouseholdForm:
             members=members,
             programs=[p for p in programs if p in Program.__members__.values()],
             idempotency_key=data.get("idempotency_key", ""),
+            complaint_id=data.get("complaint_id", "").strip(),
         )
 
     def add_row(self) -> None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dtks_console.access import access_of
+from dtks_console.freeze_banner import freezes_stopping
 from dtks_console.pages import render
 
 router = APIRouter()
@@ -108,4 +109,5 @@ async def _page(
         issued=issued,
         recap=recap,
         pending=pending,
+        freezes=await freezes_stopping(request, token, "determination_decrees"),
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dtks_console.access import access_of
+from dtks_console.freeze_banner import freezes_stopping
 from dtks_console.pages import render
 
 router = APIRouter()
@@ -86,4 +87,5 @@ async def _page(
         typed=typed or {"decree_number": "", "decree_date": dt.date.today().isoformat(), "chosen": None},
         refused=refused,
         done=done,
+        freezes=await freezes_stopping(request, token, "ratifications"),
     )

@@ -24,6 +24,7 @@ class ConsoleSettings(BaseSettings):
     verification_url: str = "http://127.0.0.1:8002"
     registry_url: str = "http://127.0.0.1:8003"
     notification_url: str = "http://127.0.0.1:8004"
+    complaints_url: str = "http://127.0.0.1:8007"
     # The address browsers reach the console at, for the sign-in redirect; unset: the request's own.
     console_public_url: str | None = None
     # Signs the session cookie (which holds only a session id). Unset: a random key per process, so

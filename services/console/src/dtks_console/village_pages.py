@@ -19,7 +19,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from dtks_console.backend import Answer, Services
 from dtks_console.household_form import CHOICES, HouseholdForm
-from dtks_console.pages import STATIC, env, render
+from dtks_console.i18n import translations
+from dtks_console.import_reasons import row_reason
+from dtks_console.pages import STATIC, env, language, render
 from dtks_console.sessions import Session
 from dtks_console.village_forms import (
     DEACTIVATION_REASONS,
@@ -467,6 +469,7 @@ def add_village_pages(app: FastAPI, console: Console) -> None:
             cursor=cursor,
             unfinished=report["status"] in UNFINISHED_IMPORT,
             rows_accepted=max(report["rows_processed"] - report["rows_rejected"], 0),
+            reason_of=lambda row: row_reason(row, translations(language(request)).gettext),
         )
 
     # ------------------------------------------------------------------ offline outbox

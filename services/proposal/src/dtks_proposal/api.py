@@ -299,7 +299,12 @@ correction), `household_id`, `proposal_id`, `programs` (e.g. `PKH;BPNT`), `incom
 `housing_<field>` (e.g. `housing_floor_material`), `assets_<field>`, `contact_phone`, `contact_consent`.
 
 `village_code` and the deliberation may instead be sent once as form fields. A household is accepted
-whole or rejected whole; every rejected row is reported with its row number (file line), field and reason.
+whole or rejected whole; every rejected row is reported with its row number (file line), field, a stable
+`code` with its `params` (`unknown_column`, `household_value_differs` {other_row}, `column_missing`,
+`invalid_value` {type}, `outside_scope` {village, scope}, `household_rejected` {rows}, `row_unreadable`,
+`kk_number_malformed`, `kk_number_missing`, `proposal_id_repeated`, `proposal_id_taken`, `field_<rule>`
+for a rule of the proposal door, or the code of the refusal of its household such as a closed window)
+and an English `reason`.
 An import whose households cannot be written (after a few attempts) is parked as `failed` with its
 `failure_reason`, and other imports go on; `POST /imports/{id}/cancellation` stops an import."""
 

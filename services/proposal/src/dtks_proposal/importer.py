@@ -272,7 +272,9 @@ class ImportWorker:
         for (household, entry), outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, DomainError):
                 field, reason = _rejection(outcome, entry.proposal_id)
-                rejections += household_rejected(household.kk_number, household.rows, field, reason)
+                rejections += household_rejected(
+                    household.kk_number, household.rows, field, reason, code=outcome.code
+                )
             else:
                 done[household.group_no] = entry.proposal_id
         await staging.add_rejections(uow.conn, job.import_id, rejections)

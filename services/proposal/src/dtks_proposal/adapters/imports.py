@@ -113,10 +113,12 @@ async def add_rejections(
                     storable(r.field),
                     storable(r.reason),
                     storable(r.kk_number) if r.kk_number is not None else None,
+                    r.code,
+                    storable(json.dumps(r.params, default=str)) if r.params else None,
                 )
                 for r in rejections
             ],
-            columns=["import_id", "row_number", "field", "reason", "kk_number"],
+            columns=["import_id", "row_number", "field", "reason", "kk_number", "code", "params"],
         )
 
 
@@ -362,7 +364,7 @@ async def import_view(
     rejected = []
     if rejected_limit > 0:
         rejected = await conn.fetch(
-            """SELECT row_number, field, reason, kk_number, id FROM import_rejections
+            """SELECT row_number, field, reason, kk_number, code, params, id FROM import_rejections
                WHERE import_id = $1
                  AND ($2::int IS NULL OR (row_number, field, id) > ($2, $3::text, $4::bigint))
                ORDER BY row_number, field, id LIMIT $5""",
@@ -395,7 +397,14 @@ async def import_view(
         "failure_reason": row["last_error"],
         "cancelled_by": json.loads(row["cancelled_by"])["subject"] if row["cancelled_by"] else None,
         "rejected_rows": [
-            {"row": r["row_number"], "field": r["field"], "reason": r["reason"], "kk_number": r["kk_number"]}
+            {
+                "row": r["row_number"],
+                "field": r["field"],
+                "code": r["code"],
+                "params": json.loads(r["params"]) if r["params"] else {},
+                "reason": r["reason"],
+                "kk_number": r["kk_number"],
+            }
             for r in rejected
         ],
         "next_cursor": encode_rejection_cursor((last["row_number"], last["field"], last["id"]))

@@ -141,4 +141,9 @@ MIGRATIONS = [
     # The Ministry's freeze periods, from verification's events (dtks_runtime.freezes): a freeze of
     # new proposals refuses a village's submission while it holds.
     freezes.MIGRATION,
+    # A rejection's stable code and its values (JSON), so a console can say it in its own language.
+    """
+    ALTER TABLE import_rejections ADD COLUMN code text NOT NULL DEFAULT 'invalid_value',
+                                  ADD COLUMN params text;
+    """,
 ]

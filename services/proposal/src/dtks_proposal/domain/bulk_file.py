@@ -32,7 +32,7 @@ import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from pydantic import ValidationError
@@ -94,10 +94,35 @@ class FileRefused(ValueError):
 
 @dataclass(frozen=True)
 class RowRejection:
+    """A row refused, the column it names, and why: ``reason`` in English for API users, ``code``
+    (one of :data:`REJECTION_CODES`, or the code of the service's refusal of the household) and its
+    ``params`` so a console can say the same in the operator's own language."""
+
     row: int
     field: str
     reason: str
     kk_number: str | None = None
+    code: str = "invalid_value"
+    params: Mapping[str, Any] | None = None
+
+
+# The stable codes of a row's rejection (the English reasons may be reworded; these are not).
+REJECTION_CODES = frozenset(
+    {
+        "unknown_column",  # the row has a column the layout does not know
+        "household_value_differs",  # params.other_row: a household column differs between its rows
+        "column_missing",  # the field's column is missing or empty
+        "invalid_value",  # the field's value is refused (params.type: the check that refused it)
+        "outside_scope",  # params.village, params.scope: a village outside the uploader's region
+        "household_rejected",  # params.rows: the household was refused because of other rows
+        "row_unreadable",  # the row cannot be read (broken quote, too many cells, not JSON)
+        "kk_number_malformed",  # the KK number is not 16 digits
+        "kk_number_missing",  # the row has no KK number
+        "proposal_id_repeated",  # two households of the file under one proposal id
+        "proposal_id_taken",  # the file named a proposal id already submitted
+        # and field_<rule> for a rule of the door (field_missing, field_forbidden, field_invalid...)
+    }
+)
 
 
 @dataclass
@@ -311,6 +336,8 @@ def _household_values(
                         number,
                         column,
                         f"differs from row {source[column]} of the same KK; a household has one {column}",
+                        code="household_value_differs",
+                        params={"other_row": source[column]},
                     )
                 )
     for column in DEFAULTABLE:
@@ -408,7 +435,9 @@ def build_household(
     """The proposal one household's rows make, or every row of it rejected with a reason."""
     # Rows of a checked CSV header have known columns only; JSON Lines rows may have others.
     rejections: list[RowRejection] = [
-        RowRejection(number, key, "unknown column; see the column layout in the API description")
+        RowRejection(
+            number, key, "unknown column; see the column layout in the API description", code="unknown_column"
+        )
         for number, row in rows
         if not KNOWN_COLUMNS.issuperset(row)
         for key in row
@@ -423,19 +452,23 @@ def build_household(
     except ValidationError as exc:
         for error in exc.errors():
             row, column = _locate(field_path(tuple(error.get("loc", ()))), rows, source)
-            rejections.append(RowRejection(row, column, _reason(error, column)))
+            rejections.append(RowRejection(row, column, _reason(error, column), **_coded(error)))
     if proposal is not None:
         if not contains(scope, proposal.village_code):
             row, _ = _locate("village_code", rows, source)
             rejections.append(
                 RowRejection(
-                    row, "village_code", f"village {proposal.village_code} is outside your scope {scope}"
+                    row,
+                    "village_code",
+                    f"village {proposal.village_code} is outside your scope {scope}",
+                    code="outside_scope",
+                    params={"village": proposal.village_code, "scope": scope},
                 )
             )
         door: list[FieldError] = door_errors(proposal)
         for problem in door:
             row, column = _locate(problem.field, rows, source)
-            rejections.append(RowRejection(row, column, problem.message))
+            rejections.append(RowRejection(row, column, problem.message, code=f"field_{problem.code}"))
     if not rejections:
         return proposal, []
     return None, _whole_household(kk, rows, rejections)
@@ -451,35 +484,53 @@ def _reason(error: Any, column: str) -> str:
     return str(error.get("msg", "invalid"))
 
 
+def _coded(error: Any) -> dict[str, Any]:
+    """The code (and the check's type) of a field the model refused, as :func:`_reason` says it."""
+    if error.get("type") == "missing" or ("input" in error and error["input"] is None):
+        return {"code": "column_missing"}
+    return {"code": "invalid_value", "params": {"type": str(error.get("type", "invalid"))}}
+
+
 def _whole_household(
     kk: str, rows: list[tuple[int, dict[str, Any]]], rejections: list[RowRejection]
 ) -> list[RowRejection]:
     """Every row of a rejected household: its own reasons, or a pointer to the row at fault."""
-    out = [RowRejection(r.row, r.field, r.reason, kk) for r in rejections]
+    out = [replace(r, kk_number=kk) for r in rejections]
     faulty = sorted({r.row for r in rejections})
     pointer = ", ".join(str(n) for n in faulty)
     for number, _ in rows:
         if number not in faulty:
             out.append(
-                RowRejection(number, "kk_number", f"household {kk} rejected because of row(s) {pointer}", kk)
+                RowRejection(
+                    number,
+                    "kk_number",
+                    f"household {kk} rejected because of row(s) {pointer}",
+                    kk,
+                    code="household_rejected",
+                    params={"rows": pointer},
+                )
             )
     return sorted(out, key=lambda r: (r.row, r.field))
 
 
 def household_rejected(
-    kk: str, rows: Iterable[tuple[int, dict[str, Any]]], column: str, reason: str
+    kk: str, rows: Iterable[tuple[int, dict[str, Any]]], column: str, reason: str, code: str = "invalid_value"
 ) -> list[RowRejection]:
     """Every row of a household refused as a whole (window closed, quota used up)."""
-    return [RowRejection(number, column, reason, kk) for number, _ in rows]
+    return [RowRejection(number, column, reason, kk, code=code) for number, _ in rows]
 
 
 def ungroupable(number: int, row: Mapping[str, Any]) -> RowRejection:
     """A row that belongs to no household: unreadable, or without a KK number."""
     if "__error__" in row:
-        return RowRejection(number, "row", str(row["__error__"]))
+        return RowRejection(number, "row", str(row["__error__"]), code="row_unreadable")
     if row.get("kk_number") is not None:
-        return RowRejection(number, "kk_number", "the KK number must be 16 digits 0-9")
-    return RowRejection(number, "kk_number", "every row needs the KK number of its household")
+        return RowRejection(
+            number, "kk_number", "the KK number must be 16 digits 0-9", code="kk_number_malformed"
+        )
+    return RowRejection(
+        number, "kk_number", "every row needs the KK number of its household", code="kk_number_missing"
+    )
 
 
 @dataclass
