@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import pydantic
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from dtks_contracts.events.governance import FrozenAction
@@ -20,7 +20,7 @@ from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
-from dtks_verification import deadlines, governance
+from dtks_verification import deadlines, evidence, governance
 from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
 from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
 from dtks_verification.deps import VerificationDeps
@@ -58,6 +58,9 @@ ERROR_STATUSES: dict[str, int] = {
     "freeze_not_shortened": 409,
     "invalid_freeze_period": 422,
     "invalid_freeze_scope": 422,
+    "photo_hash_mismatch": 422,
+    "photo_type_not_allowed": 415,
+    "photo_not_found": 404,
 }
 
 TierId = Literal["district", "regency", "regent", "province", "ministry"]
@@ -347,6 +350,42 @@ async def field_visit(
     return await add_visit(
         _deps(request), principal, proposal_id, body.model_dump(mode="json"), request.state.correlation_id
     )
+
+
+_SHA256 = Path(pattern=r"^[0-9a-f]{64}$", description="The photo's SHA-256, lower-case hex")
+
+
+@router.put(
+    "/evidence/{sha256}",
+    tags=["evidence"],
+    status_code=201,
+    summary="Upload a field photo (JPEG, PNG or HEIC) under its SHA-256; the body is the file itself",
+)
+async def upload_photo(
+    request: Request, principal: CurrentPrincipal, sha256: Annotated[str, _SHA256]
+) -> dict[str, Any]:
+    return await evidence.upload_photo(_deps(request), principal, sha256, await request.body())
+
+
+@router.get(
+    "/proposals/{proposal_id}/photos/{sha256}",
+    tags=["evidence"],
+    summary="A photo one of the proposal's field visits names: its bytes, for the proposal's verifiers",
+    response_class=Response,
+)
+async def proposal_photo(
+    request: Request, proposal_id: str, principal: CurrentPrincipal, sha256: Annotated[str, _SHA256]
+) -> Response:
+    deps = _deps(request)
+    async with deps.connection() as conn:
+        not_found = Problem(
+            404, "proposal_not_found", f"No proposal {proposal_id} is in verification in your region."
+        )
+        found_in_scope(principal, await proposals.load(conn, proposal_id), _village_of, not_found)
+    if principal.role not in _READERS:
+        raise Refusal("role_not_allowed", "Your role cannot see field photos.")
+    data, content_type = await evidence.photo_of_proposal(deps, proposal_id, sha256)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private, no-store"})
 
 
 class FreezeIn(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -19,6 +19,8 @@ from dtks_contracts.timestamps import utc_now
 from dtks_runtime.event_store import EventStore
 from dtks_runtime.unit_of_work import UnitOfWork
 from dtks_verification.adapters.civil_registry import CivilRegistryClient
+from dtks_verification.adapters.photo_store import PhotoStore
+from dtks_verification.domain.photo_evidence import EvidencePolicy
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class VerificationDeps:
     connection: Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
     store: EventStore
     civil_registry: CivilRegistryClient
+    photo_store: PhotoStore
     clock: Callable[[], dt.datetime] = utc_now
+    evidence_policy: EvidencePolicy = field(default_factory=EvidencePolicy)
 
     def within(self, conn: asyncpg.Connection) -> UnitOfWork:
         """A transaction someone else opened (the consumer's, which holds the events' inbox rows)

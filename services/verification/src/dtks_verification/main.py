@@ -8,9 +8,11 @@ from dtks_runtime.gc_policy import young_threshold_at_least
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 from dtks_verification import api, consumer
 from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
+from dtks_verification.adapters.photo_store import FilesystemPhotoStore, PhotoStore, s3_store
 from dtks_verification.adapters.schema import MIGRATIONS
 from dtks_verification.checks_worker import STUCK_AFTER_SECONDS, PendingChecksWorker
 from dtks_verification.deps import VerificationDeps
+from dtks_verification.domain.photo_evidence import EvidencePolicy
 from dtks_verification.overdue_scan import OverdueScan
 from dtks_verification.settings import VerificationSettings
 
@@ -29,6 +31,14 @@ and the civil registry (Dukcapil), then verified tier by tier (district, regency
 ratification by decree, province, Ministry). Every decision, return and acceptance is an event on
 `dtks.verification.events`; the Ministry's acceptance carries the full verified household.
 """
+
+
+def photo_store(settings: VerificationSettings) -> PhotoStore:
+    if settings.evidence_store == "s3":
+        return s3_store(
+            settings.evidence_s3_endpoint_url, settings.evidence_s3_bucket, settings.evidence_s3_region
+        )
+    return FilesystemPhotoStore(settings.evidence_path())
 
 
 def build_app(settings: VerificationSettings | None = None) -> FastAPI:
@@ -58,6 +68,8 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
             connection=runtime.pool.acquire,
             store=runtime.store,
             civil_registry=client,
+            photo_store=photo_store(settings),
+            evidence_policy=EvidencePolicy(settings.evidence_max_distance_km, settings.evidence_max_age_days),
         )
         worker = PendingChecksWorker(
             deps,
@@ -90,6 +102,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         on_started=started,
         error_statuses=api.ERROR_STATUSES,
+        body_limits={"PUT /evidence/{sha256}": settings.evidence_max_photo_bytes},
     )
     app.state.intake = intake
     app.state.settings = settings

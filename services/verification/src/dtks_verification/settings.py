@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
 from dtks_runtime.settings import RuntimeSettings
@@ -26,3 +30,20 @@ class VerificationSettings(RuntimeSettings):
     overdue_scan_enabled: bool = True
     overdue_scan_seconds: float = Field(default=60.0, gt=0)
     overdue_scan_batch: int = Field(default=500, ge=1)
+    # Field evidence (photos of visits). The store: "filesystem" under DTKS_EVIDENCE_DIR (default
+    # $DTKS_STATE_DIR/verification/evidence) or "s3" (DTKS_EVIDENCE_S3_BUCKET, _ENDPOINT_URL for a
+    # non-AWS server, credentials the standard AWS way).
+    evidence_store: Literal["filesystem", "s3"] = "filesystem"
+    evidence_dir: str = ""
+    evidence_s3_bucket: str = "dtks-evidence"
+    evidence_s3_endpoint_url: str = ""
+    evidence_s3_region: str = "us-east-1"
+    evidence_max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # A photo taken farther than this from the visit's position, or this long before it, is flagged.
+    evidence_max_distance_km: float = Field(default=1.0, gt=0)
+    evidence_max_age_days: int = Field(default=30, ge=0)
+
+    def evidence_path(self) -> Path:
+        if self.evidence_dir:
+            return Path(self.evidence_dir)
+        return Path(os.environ.get("DTKS_STATE_DIR", ".dtks")) / "verification" / "evidence"

@@ -3,14 +3,16 @@ is open. The Ministry's acceptance carries the latest one (see `checks.with_late
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from dtks_contracts.events.verification import FieldVisitRecorded
 from dtks_contracts.vocabulary import Role, Tier
 from dtks_runtime.auth import Principal
 from dtks_runtime.event_store import Causation, NewEvent
-from dtks_verification.adapters import field_visits, proposals
+from dtks_verification.adapters import field_visits, photos, proposals
 from dtks_verification.deps import VerificationDeps
+from dtks_verification.domain.photo_evidence import photo_findings
 from dtks_verification.domain.workflow import Refusal, Status, authorize_at_tier
 from dtks_verification.standing import not_found
 
@@ -42,7 +44,18 @@ async def add_visit(
                 f"Proposal {proposal_id} is {state.status.value}; a visit can no longer change it.",
             )
         actor = principal.as_actor()
-        visit_id = await field_visits.add_visit(uow.conn, proposal_id, state.round, visit, actor)
+        # A photo that is not uploaded, taken far away or long before is a finding for the verifier,
+        # not a refusal: officers in the field record the visit offline and upload photos when they
+        # reach a connection, and the verifier decides what a discrepancy means.
+        hashes = [p["sha256"] for p in visit.get("photos", [])]
+        known = await photos.metadata_of(uow.conn, hashes)
+        findings = [
+            f
+            for h in dict.fromkeys(hashes)
+            for f in photo_findings(h, known.get(h), dt.date.fromisoformat(str(visit["visit_date"])),
+                                    visit["latitude"], visit["longitude"], deps.evidence_policy)
+        ]  # fmt: skip
+        visit_id = await field_visits.add_visit(uow.conn, proposal_id, state.round, visit, actor, findings)
         # The visit is evidence a decision rests on: an event on the proposal's stream, so the
         # household's audit history and a replay show it, not only a row of this service.
         event = FieldVisitRecorded(
@@ -59,4 +72,4 @@ async def add_visit(
             else Causation(actor=actor),
         )
         await proposals.set_stream_version(uow.conn, proposal_id, record.stream_version + 1)
-    return {"visit_id": visit_id, "proposal_id": proposal_id, "round": state.round}
+    return {"visit_id": visit_id, "proposal_id": proposal_id, "round": state.round, "findings": findings}

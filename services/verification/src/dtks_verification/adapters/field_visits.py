@@ -12,16 +12,34 @@ from dtks_contracts.envelope import Actor
 
 
 async def add_visit(
-    conn: asyncpg.Connection, proposal_id: str, round_: int, visit: dict[str, Any], recorded_by: Actor
+    conn: asyncpg.Connection,
+    proposal_id: str,
+    round_: int,
+    visit: dict[str, Any],
+    recorded_by: Actor,
+    findings: Sequence[dict[str, Any]] = (),
 ) -> int:
     return int(
         await conn.fetchval(
-            """INSERT INTO field_visits (proposal_id, round, visit, recorded_by)
-               VALUES ($1, $2, $3::jsonb, $4::jsonb) RETURNING visit_id""",
+            """INSERT INTO field_visits (proposal_id, round, visit, recorded_by, findings)
+               VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb) RETURNING visit_id""",
             proposal_id,
             round_,
             json.dumps(visit),
             recorded_by.model_dump_json(),
+            json.dumps(list(findings)),
+        )
+    )
+
+
+async def names_photo(conn: asyncpg.Connection, proposal_id: str, sha256: str) -> bool:
+    """Whether one of the proposal's visits names this photo (what entitles its readers to it)."""
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM field_visits
+                 WHERE proposal_id = $1 AND visit->'photos' @> jsonb_build_array(jsonb_build_object('sha256', $2::text)))""",
+            proposal_id,
+            sha256,
         )
     )
 
@@ -38,6 +56,7 @@ async def visits_of_many(
         return {}
     rows = await conn.fetch(
         """SELECT proposal_id, visit_id, round, visit::text AS visit, recorded_by::text AS recorded_by,
+                  findings::text AS findings,
                   recorded_at
            FROM field_visits WHERE proposal_id = ANY($1::text[]) ORDER BY proposal_id, visit_id""",
         list(proposal_ids),
@@ -50,6 +69,7 @@ async def visits_of_many(
                 "round": r["round"],
                 **json.loads(r["visit"]),
                 "recorded_by": json.loads(r["recorded_by"]),
+                "findings": json.loads(r["findings"]),
                 "recorded_at": r["recorded_at"].isoformat(),
             }
         )

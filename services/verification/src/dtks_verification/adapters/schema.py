@@ -139,4 +139,19 @@ MIGRATIONS = [
     );
     CREATE INDEX registered_residents_institution ON registered_residents (institution_id);
     """,
+    """
+    -- Field photos uploaded as evidence (their bytes in the photo store, keyed by this hash), and
+    -- what each visit's photos were found to say against the visit's claims (for the verifier).
+    CREATE TABLE evidence_photos (
+        sha256        text PRIMARY KEY,
+        content_type  text NOT NULL,
+        size_bytes    integer NOT NULL,
+        taken_at      timestamp,
+        latitude      double precision,
+        longitude     double precision,
+        uploaded_by   jsonb NOT NULL,
+        uploaded_at   timestamptz NOT NULL DEFAULT now()
+    );
+    ALTER TABLE field_visits ADD COLUMN findings jsonb NOT NULL DEFAULT '[]'::jsonb;
+    """,
 ]

@@ -1,0 +1,35 @@
+"""The `evidence_photos` table: each uploaded photo's hash, type, size and what its EXIF said."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from dtks_contracts.envelope import Actor
+from dtks_verification.domain.photo_evidence import PhotoMetadata
+
+
+async def record(
+    conn: asyncpg.Connection, sha256: str, content_type: str, size: int, meta: PhotoMetadata, by: Actor
+) -> bool:
+    """True if this upload is the photo's first (a repeated upload of the same bytes changes nothing)."""
+    status = await conn.execute(
+        """INSERT INTO evidence_photos (sha256, content_type, size_bytes, taken_at, latitude, longitude, uploaded_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (sha256) DO NOTHING""",
+        sha256, content_type, size, meta.taken_at, meta.latitude, meta.longitude, by.model_dump_json(),
+    )  # fmt: skip
+    return bool(status.endswith(" 1"))
+
+
+async def metadata_of(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[str, PhotoMetadata]:
+    rows = await conn.fetch(
+        "SELECT sha256, taken_at, latitude, longitude FROM evidence_photos WHERE sha256 = ANY($1::text[])",
+        list(hashes),
+    )
+    return {r["sha256"]: PhotoMetadata(r["taken_at"], r["latitude"], r["longitude"]) for r in rows}
+
+
+async def content_type_of(conn: asyncpg.Connection, sha256: str) -> str | None:
+    value = await conn.fetchval("SELECT content_type FROM evidence_photos WHERE sha256 = $1", sha256)
+    return None if value is None else str(value)
