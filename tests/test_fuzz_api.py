@@ -243,9 +243,16 @@ TARGETS = {
                 "POST /ratifications": REGENT,
                 "GET /proposals/{proposal_id}/verification": AUDITOR,
                 "POST /proposals/{proposal_id}/field-visits": DISTRICT,
+                "PUT /evidence/{sha256}": DISTRICT,
             },
             public=frozenset({"GET /healthz", "GET /readyz"}),
-            written_tables=("proposals", "field_visits", "ratifications", "pending_checks"),
+            written_tables=(
+                "proposals",
+                "field_visits",
+                "ratifications",
+                "pending_checks",
+                "evidence_photos",
+            ),
         ),
         Target(
             name="registry",

@@ -360,6 +360,15 @@ _SHA256 = Path(pattern=r"^[0-9a-f]{64}$", description="The photo's SHA-256, lowe
     tags=["evidence"],
     status_code=201,
     summary="Upload a field photo (JPEG, PNG or HEIC) under its SHA-256; the body is the file itself",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("image/jpeg", "image/png", "image/heic", "application/octet-stream")
+            },
+        }
+    },
 )
 async def upload_photo(
     request: Request, principal: CurrentPrincipal, sha256: Annotated[str, _SHA256]
