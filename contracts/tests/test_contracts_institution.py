@@ -11,6 +11,7 @@ from dtks_contracts.events.proposal import ProposalSubmitted
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.institution import Licence, Resident
 from dtks_contracts.vocabulary import Role, Tier
+from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_contracts.vocabulary.tiers import TIER_ORDER, first_tier, next_tier, tier_path
 
@@ -183,3 +184,36 @@ def test_a_register_without_institutions_keeps_its_root_and_institutions_form_th
     )
     with pytest.raises(ValueError, match="no register id"):
         register_root_of([household], [make_institution()])
+
+
+def test_the_register_records_institutions_with_events_of_their_own_keyed_by_institution(make_institution):
+    from dtks_contracts.events import InstitutionClosed, InstitutionRegistered, payload_class
+    from dtks_contracts.topics import PUBLIC_EVENT_TYPES, key_field_for, topic_for
+
+    registered = InstitutionRegistered(
+        institution_id="LKS-1",
+        decree_number="DTKS-2026-Q3",
+        proposal_id="P-1",
+        institution=make_institution(institution_id="LKS-1"),
+    )
+    closed = InstitutionClosed(
+        institution_id="LKS-1",
+        decree_number="DTKS-2026-Q4",
+        proposal_id="P-2",
+        registration_number=registered.institution.registration_number,
+        reason=next(iter(ClosureReason)),
+    )
+    for event in (registered, closed):
+        assert payload_class(event.event_type) is type(event)
+        assert topic_for(event.event_type).name == "dtks.registry.events"
+        assert key_field_for(event.event_type) == "institution_id"
+        # A resident's NIK is in the snapshot: not republished to agencies until a decision says so.
+        assert event.event_type not in PUBLIC_EVENT_TYPES
+    assert "household_id" not in json.loads(registered.model_dump_json())
+    with pytest.raises(ValidationError, match="snapshot's institution_id"):
+        InstitutionRegistered(
+            institution_id="LKS-2",
+            decree_number="DTKS-2026-Q3",
+            proposal_id="P-1",
+            institution=make_institution(institution_id="LKS-1"),
+        )

@@ -137,6 +137,10 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
         "verification.deadline_set": "policy_id",
         "registry.determination_issued": "decree_number",
         "registry.decree_key_activated": "key_id",
+        # Institutions (#19) are their own aggregate on the registry's topic: one key per institution.
+        "registry.institution_registered": "institution_id",
+        "registry.institution_changed": "institution_id",
+        "registry.institution_closed": "institution_id",
     }
 )
 

@@ -15,10 +15,12 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, KkNumber
+from dtks_contracts.institution import Institution, RegistrationNumber
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.text import FreeTextCheck, Name
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.upcasting import register
+from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason
 
@@ -214,3 +216,50 @@ class WelfareDecileSet(_HouseholdEvent):
     decile: int = Field(ge=1, le=10)
     source: Name
     as_of: dt.date
+
+
+class _InstitutionEvent(EventPayload):
+    """Institutions (#19) have a section of the register of their own: their events are keyed by
+    institution_id, never by a household id, so a household reader folding registry events by
+    household_id cannot mistake one for a household."""
+
+    aggregate_type: ClassVar[str] = "institution"
+    aggregate_id_field: ClassVar[str] = "institution_id"
+
+    institution_id: EntityId
+    decree_number: DecreeNumber
+    proposal_id: EntityId
+
+
+class _InstitutionSnapshotEvent(_InstitutionEvent):
+    institution: Institution = Field(description="The record as in force after the decree")
+
+    @model_validator(mode="after")
+    def _snapshot_is_of_this_institution(self) -> _InstitutionSnapshotEvent:
+        if self.institution.institution_id != self.institution_id:
+            raise ValueError("the snapshot's institution_id must be the event's institution_id")
+        return self
+
+
+class InstitutionRegistered(_InstitutionSnapshotEvent):
+    event_type: ClassVar[str] = "registry.institution_registered"
+    schema_version: ClassVar[int] = 1
+
+
+class InstitutionChanged(_InstitutionSnapshotEvent):
+    event_type: ClassVar[str] = "registry.institution_changed"
+    schema_version: ClassVar[int] = 1
+
+    changed_fields: tuple[str, ...] = Field(
+        default=(), description="Top-level fields of the record that differ from the previous snapshot"
+    )
+
+
+class InstitutionClosed(_InstitutionEvent):
+    event_type: ClassVar[str] = "registry.institution_closed"
+    schema_version: ClassVar[int] = 1
+
+    registration_number: RegistrationNumber = Field(
+        description="So a reader keyed by the legal entity can act without a look-up"
+    )
+    reason: ClosureReason
