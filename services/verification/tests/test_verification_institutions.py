@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
 from dtks_contracts.actor import Actor
@@ -16,7 +17,7 @@ from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_contracts.vocabulary import Role
 from dtks_runtime.testing import wait_until
 from dtks_verification.harness import POPULATION, Service
-from dtks_verification.testing import TopicReader, envelope, resubmitted
+from dtks_verification.testing import TopicReader, envelope, resubmitted, withdrawn
 
 pytestmark = pytest.mark.infra
 
@@ -153,3 +154,84 @@ async def test_residents_are_checked_against_the_civil_registry_and_nobody_lives
     await service.publish([envelope(later)])
     standing = await service.wait_status(later.proposal_id, "in_tier", "returned")
     assert codes(standing) == set() and standing["tier"] == "regency"
+
+
+async def _wait_registered(service: Service, institution_id: str, *, active: bool) -> None:
+    settings = service.settings
+    connection = await asyncpg.connect(settings.database_url, database=settings.database_for("verification"))
+    try:
+
+        async def applied() -> bool:
+            row = await connection.fetchval(
+                "SELECT active FROM registered_institutions WHERE institution_id = $1", institution_id
+            )
+            return row is active
+
+        await wait_until(
+            applied, what=f"institution {institution_id} active={active} in verification's register"
+        )
+    finally:
+        await connection.close()
+
+
+def closure(institution_id: str) -> ProposalSubmitted:
+    return ProposalSubmitted.model_validate(
+        {
+            "proposal_id": str(uuid.uuid4()),
+            "round": 1,
+            "kind": "institution_closure",
+            "origin": "social_service",
+            "village_code": VILLAGE,
+            "submitted_by": SOCIAL_SERVICE.model_dump(mode="json"),
+            "target_institution_id": institution_id,
+            "closure_reason": "dissolved",
+            "evidence_note": "Akta pembubaran yayasan No. 12 tanggal 3 Maret 2026",
+        }
+    )
+
+
+async def test_the_registers_institutions_hold_their_residents_and_are_found_by_changes_and_closures(
+    service: Service,
+) -> None:
+    from dtks_contracts.events.registry import InstitutionClosed, InstitutionRegistered
+    from dtks_contracts.institution import Institution
+
+    resident = next(_next_person)
+    institution_id = str(uuid.uuid4())
+    snapshot = registration([_resident(resident)], name="LKSA Terdaftar").institution
+    assert snapshot is not None
+    registered = InstitutionRegistered(
+        institution_id=institution_id,
+        decree_number="DTKS-2026-Q4",
+        proposal_id=str(uuid.uuid4()),
+        institution=Institution.model_validate({**snapshot.model_dump(), "institution_id": institution_id}),
+    )
+    await service.publish([envelope(registered)])
+    # Registry and proposal events come on two topics, in no order between them: wait for the register.
+    await _wait_registered(service, institution_id, active=True)
+
+    # The registered institution's resident is nobody else's, and a closure finds its target.
+    elsewhere = registration([_resident(resident)], name="Panti Lain")
+    closing = closure(institution_id)
+    await service.publish([envelope(elsewhere), envelope(closing)])
+    standing = await service.wait_status(elsewhere.proposal_id, "returned")
+    assert "RESIDENT_IN_ANOTHER_INSTITUTION" in codes(standing)
+    standing = await service.wait_status(closing.proposal_id, "in_tier", "returned")
+    assert codes(standing) == set() and standing["tier"] == "regency"
+
+    # Once closed in the register, its residents may be claimed again (the returned claim withdrawn).
+    await service.publish([envelope(withdrawn(elsewhere), version=2)])
+    await service.wait_status(elsewhere.proposal_id, "withdrawn")
+    closed = InstitutionClosed(
+        institution_id=institution_id,
+        decree_number="DTKS-2027-Q1",
+        proposal_id=closing.proposal_id,
+        registration_number=snapshot.registration_number,
+        reason="dissolved",
+    )
+    await service.publish([envelope(closed, version=2)])
+    await _wait_registered(service, institution_id, active=False)
+    again = registration([_resident(resident)], name="Panti Baru")
+    await service.publish([envelope(again)])
+    standing = await service.wait_status(again.proposal_id, "in_tier", "returned")
+    assert codes(standing) == set()

@@ -33,14 +33,27 @@ from pydantic import PrivateAttr
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import EventPayload
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
-from dtks_contracts.events.registry import HouseholdCorrected, HouseholdDeactivated, HouseholdRegistered
+from dtks_contracts.events.registry import (
+    HouseholdCorrected,
+    HouseholdDeactivated,
+    HouseholdRegistered,
+    InstitutionChanged,
+    InstitutionClosed,
+    InstitutionRegistered,
+)
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS
 from dtks_runtime.telemetry import get_logger, tracer
 from dtks_verification import intake
 from dtks_verification.adapters import register
 from dtks_verification.adapters.civil_registry import CivilRegistryUnavailable
-from dtks_verification.adapters.rounds import NewRound, release_open_niks, start_rounds, withdraw_many
+from dtks_verification.adapters.rounds import (
+    NewRound,
+    release_open_niks,
+    release_open_residents,
+    start_rounds,
+    withdraw_many,
+)
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.integrity import CivilPerson, people_to_look_up
 
@@ -60,6 +73,9 @@ _PAYLOADS: dict[str, type[EventPayload]] = {
         HouseholdRegistered,
         HouseholdCorrected,
         HouseholdDeactivated,
+        InstitutionRegistered,
+        InstitutionChanged,
+        InstitutionClosed,
     )
 }
 
@@ -115,6 +131,8 @@ class _Run:
     withdrawals: list[str] = field(default_factory=list)
     snapshots: list[HouseholdRegistered | HouseholdCorrected] = field(default_factory=list)
     deactivations: list[HouseholdDeactivated] = field(default_factory=list)
+    institutions: list[InstitutionRegistered | InstitutionChanged] = field(default_factory=list)
+    closures: list[InstitutionClosed] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
 
     async def apply(self, conn: asyncpg.Connection, *, queue_checks: bool = True) -> None:
@@ -130,6 +148,14 @@ class _Run:
                 conn, [(p.household_id, p.kk_number) for p in self.deactivations]
             )
             await release_open_niks(conn, [p.proposal_id for p in self.deactivations])
+        if self.institutions:
+            await register.register_institutions(
+                conn, [(p.institution_id, p.institution) for p in self.institutions]
+            )
+            await release_open_residents(conn, [p.proposal_id for p in self.institutions])
+        if self.closures:
+            await register.close_institutions(conn, [p.institution_id for p in self.closures])
+            await release_open_residents(conn, [p.proposal_id for p in self.closures])
 
 
 def _kind(payload: EventPayload) -> type[EventPayload]:
@@ -138,12 +164,17 @@ def _kind(payload: EventPayload) -> type[EventPayload]:
         return ProposalSubmitted
     if isinstance(payload, HouseholdCorrected):
         return HouseholdRegistered
+    if isinstance(payload, InstitutionChanged):
+        return InstitutionRegistered
     return type(payload)
 
 
 def _key(payload: EventPayload) -> str:
     if isinstance(payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated):
         return payload.household_id
+    if isinstance(payload, InstitutionRegistered | InstitutionChanged | InstitutionClosed):
+        # An institution's id never equals a household's (their own id namespace), so one key set serves.
+        return payload.institution_id
     assert isinstance(payload, ProposalSubmitted | ProposalResubmitted | ProposalWithdrawn)
     return payload.proposal_id
 
@@ -170,6 +201,10 @@ def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
             run.snapshots.append(payload)
         elif isinstance(payload, HouseholdDeactivated):
             run.deactivations.append(payload)
+        elif isinstance(payload, InstitutionRegistered | InstitutionChanged):
+            run.institutions.append(payload)
+        elif isinstance(payload, InstitutionClosed):
+            run.closures.append(payload)
     return out
 
 

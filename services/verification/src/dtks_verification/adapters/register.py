@@ -9,10 +9,60 @@ from collections.abc import Sequence
 import asyncpg
 
 from dtks_contracts.household import Household
+from dtks_contracts.institution import Institution
 from dtks_runtime.sql_arrays import in_literal, plain_array, text_array, unnest_literals
 from dtks_verification.adapters.proposals import ProposalRecord
 from dtks_verification.domain.integrity import RegisterFacts
 from dtks_verification.domain.names import name_key
+
+
+async def register_institutions(
+    conn: asyncpg.Connection, snapshots: Sequence[tuple[str, Institution]]
+) -> None:
+    """Registered or changed institutions (#19), each once: their snapshots replace what we knew, and
+    their current residents (not discharged, as open proposals count them) are theirs in the register."""
+    if not snapshots:
+        return
+    ids = [institution_id for institution_id, _ in snapshots]
+    if len(set(ids)) != len(ids):
+        raise ValueError("register_institutions: each institution may appear once; split the batch")
+    await conn.execute(
+        """INSERT INTO registered_institutions (institution_id, active)
+           SELECT i, true FROM unnest($1::text[]) AS x(i)
+           ON CONFLICT (institution_id) DO UPDATE SET active = true""",
+        ids,
+    )
+    await conn.execute("DELETE FROM registered_residents WHERE institution_id = ANY($1::text[])", ids)
+    # A NIK met twice (a resident moving between two institutions of the batch) ends where it was
+    # last seen, as if the snapshots had been applied one after another.
+    residents: dict[str, str] = {}
+    for institution_id, institution in snapshots:
+        for resident in institution.residents:
+            if resident.discharged_on is None:
+                residents[resident.nik] = institution_id
+    if residents:
+        await conn.execute(
+            """INSERT INTO registered_residents (nik, institution_id)
+               SELECT n, i FROM unnest($1::text[], $2::text[]) AS x(n, i)
+               ON CONFLICT (nik) DO UPDATE SET institution_id = EXCLUDED.institution_id""",
+            list(residents),
+            list(residents.values()),
+        )
+
+
+async def close_institutions(conn: asyncpg.Connection, institution_ids: Sequence[str]) -> None:
+    """Closed institutions stay known (a change of one is refused as closed, not as unknown); their
+    residents are no longer anyone's in the register."""
+    if not institution_ids:
+        return
+    ids = list(institution_ids)
+    await conn.execute(
+        """INSERT INTO registered_institutions (institution_id, active)
+           SELECT i, false FROM unnest($1::text[]) AS x(i)
+           ON CONFLICT (institution_id) DO UPDATE SET active = false""",
+        ids,
+    )
+    await conn.execute("DELETE FROM registered_residents WHERE institution_id = ANY($1::text[])", ids)
 
 
 async def register_households(conn: asyncpg.Connection, snapshots: Sequence[tuple[str, Household]]) -> None:

@@ -183,3 +183,11 @@ async def release_open_niks(conn: asyncpg.Connection, proposal_ids: Sequence[str
     """The register now holds what the proposals claimed; their claims end."""
     if proposal_ids:
         await conn.execute("DELETE FROM open_niks WHERE proposal_id = ANY($1::text[])", list(proposal_ids))
+
+
+async def release_open_residents(conn: asyncpg.Connection, proposal_ids: Sequence[str]) -> None:
+    """The register now holds the institutions these proposals described; their residents' claims end."""
+    if proposal_ids:
+        await conn.execute(
+            "DELETE FROM open_residents WHERE proposal_id = ANY($1::text[])", list(proposal_ids)
+        )
