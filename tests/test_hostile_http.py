@@ -43,6 +43,8 @@ IMPORT_MAX_BYTES = 8 * 1024 * 1024
 MEMORY_GROWTH_MB = 100
 CHECK_BURST = 3
 PROBLEM_JSON = "application/problem+json"
+ANY_ID = "00000000-0000-4000-8000-000000000000"
+PATH_VALUES = {"sha256": "0" * 64}
 
 
 class MemoryWatch:
@@ -121,8 +123,9 @@ class Operation:
         return f"{self.service} {self.method} {self.path}"
 
     def url(self, base: str) -> str:
-        # Any value will do for the path parameters: the body is refused before they are looked at.
-        return base + re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", self.path)
+        # A well-formed value for each path parameter, so that what answers is the body's size and
+        # not the parameter's format (a photo's address is its SHA-256: 64 hex digits).
+        return base + re.sub(r"\{([^}]+)\}", lambda m: PATH_VALUES.get(m.group(1), ANY_ID), self.path)
 
 
 def writing_operations(system: LocalSystem) -> list[Operation]:
