@@ -375,6 +375,9 @@ def test_a_freeze_declared_by_the_ministry_shows_to_the_district_whose_decision_
         item.get_by_role("button", name="Teruskan").click()
         refused = verifier.locator(f"#refused-{proposal_id}")
         expect(refused).to_contain_text(reason)
+        # In the reader's language, from the freeze the problem carries (the service says it in English).
+        expect(refused).to_contain_text("Dibekukan oleh Kementerian sampai")
+        expect(refused).not_to_contain_text("frozen by the Ministry")
         expect(verifier.locator(f"#item-{proposal_id} input[name=note]")).to_have_value(
             "Sudah dicek di lapangan"
         )
