@@ -359,6 +359,7 @@ def test_a_freeze_declared_by_the_ministry_shows_to_the_district_whose_decision_
         ministry.get_by_label("Mulai (WIB)").fill((now - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
         ministry.get_by_label("Berakhir (WIB)").fill((now + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
         ministry.locator("#freeze-reason").fill(reason)
+        ministry.locator("input[name=actions][value=new_proposals]").check()
         ministry.get_by_role("button", name="Nyatakan pembekuan").click()
         expect(ministry.locator("#governance-done")).to_be_visible()
         freeze = ministry.locator("#freezes li", has_text=reason)
@@ -382,6 +383,15 @@ def test_a_freeze_declared_by_the_ministry_shows_to_the_district_whose_decision_
             "Sudah dicek di lapangan"
         )
         verifier.screenshot(path=str(screenshots / "queue-frozen.png"), full_page=True)
+
+        # The village's new proposal is refused too, said in Indonesian, what was typed kept.
+        late = a_family()
+        fill_form(operator, base, late)
+        operator.get_by_role("button", name="Kirim usulan").click()
+        problem = operator.locator("#form-problem")
+        expect(problem).to_contain_text("Dibekukan oleh Kementerian sampai")
+        expect(problem).to_contain_text(reason)
+        expect(operator.locator("#kk_number")).to_have_value(late["kk_number"])
     finally:
         # Lifted through the Ministry's page, so the module's other tests decide as before.
         ministry.goto(f"{base}/governance")

@@ -74,6 +74,8 @@ class HouseholdForm:
     # Messages by form field name ("kk_number", "members-0-nik"); "" for the form as a whole.
     errors: dict[str, list[str]] = field(default_factory=dict)
     detail: str | None = None
+    # The whole refusal, so the page can say a coded one (a freeze) in the reader's language.
+    problem: Mapping[str, Any] | None = None
 
     @classmethod
     def blank(cls, idempotency_key: str) -> HouseholdForm:
@@ -133,6 +135,7 @@ class HouseholdForm:
     def refused(self, problem: Mapping[str, Any]) -> None:
         """Put a problem document's detail and each of its errors beside the field it names."""
         self.detail = str(problem.get("detail") or "")
+        self.problem = problem
         rows = self._filled_rows()
         for error in problem.get("errors") or []:
             name = self.form_field(str(error.get("field", "")), rows)

@@ -120,6 +120,8 @@ class DeactivationForm:
     idempotency_key: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
     detail: str | None = None
+    # The whole refusal, so the page can say a coded one (a freeze) in the reader's language.
+    problem: Mapping[str, Any] | None = None
 
     @classmethod
     def from_post(cls, household_id: str, data: Mapping[str, str]) -> DeactivationForm:
@@ -158,6 +160,7 @@ class DeactivationForm:
 
     def refused(self, problem: Mapping[str, Any]) -> None:
         self.detail = str(problem.get("detail") or "")
+        self.problem = problem
         for error in problem.get("errors") or []:
             path = str(error.get("field", "")).removeprefix("body.")
             name = _DEACTIVATION_FIELDS.get(path)
