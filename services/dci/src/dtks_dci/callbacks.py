@@ -27,6 +27,7 @@ from dtks_dci.domain.grants import Grant
 from dtks_dci.domain.signing import SigningKey
 from dtks_runtime.callback_guard import CallbackGuard, CallbackRefused
 from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
+from dtks_runtime.guarded_http import refusal_code
 
 log = structlog.get_logger(__name__)
 TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.TransportError)
@@ -137,7 +138,7 @@ class CallbackWorker:
             if answer.status_code >= 300:
                 outcome, error = "failed", f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:
-            outcome, error = "failed", type(exc).__name__
+            outcome, error = "failed", refusal_code(exc) or type(exc).__name__
         except CallbackRefused as exc:  # its name points at an internal address now: not called
             outcome, error = "failed", exc.code
         if error is None:

@@ -34,7 +34,7 @@ class DciDeps:
     runtime: StartedRuntime
     settings: DciSettings
     registry: RegistryClient
-    http: httpx.AsyncClient
+    callback_http: httpx.AsyncClient  # partners' callbacks only: connects to guarded addresses
     signing_key: SigningKey
     sender_keys: SenderKeys
     error_statuses: Mapping[str, int]

@@ -32,6 +32,7 @@ from dtks_dci.settings import DciSettings
 from dtks_runtime.callback_guard import CallbackGuard, Lookup, system_lookup
 from dtks_runtime.consumer import per_event
 from dtks_runtime.errors import status_of
+from dtks_runtime.guarded_http import guarded_client
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 CALLBACK_TASK = "dci-callbacks"
@@ -64,15 +65,21 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
     }
 
     async def started(runtime: ServiceRuntime) -> None:
-        http = httpx.AsyncClient(timeout=settings.dci_callback_timeout_seconds,
-                                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))  # fmt: skip
+        # Inside the network (the identity provider's tokens): a plain client.
+        http = httpx.AsyncClient(timeout=settings.dci_callback_timeout_seconds)
         runtime.on_stop(http.aclose)
+        guard = CallbackGuard(settings.callback_policy, lookup)
+        # Partners' callbacks: every connection to an address the guard allows at that moment.
+        callbacks = guarded_client(guard, timeout=settings.dci_callback_timeout_seconds,
+                                   limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))  # fmt: skip
+        runtime.on_stop(callbacks.aclose)
         reads = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
                                       connector=aiohttp.TCPConnector(limit=200))  # fmt: skip
         runtime.on_stop(reads.close)
         registry = RegistryClient(settings.registry_url, TokenSource(settings, http), reads)
-        deps = DciDeps(runtime.started(), settings, registry, http, signing_key, sender_keys, STATUSES,
-                       CallbackGuard(settings.callback_policy, lookup))  # fmt: skip
+        deps = DciDeps(
+            runtime.started(), settings, registry, callbacks, signing_key, sender_keys, STATUSES, guard
+        )
         app.state.deps = deps
         start_workers(runtime, deps)
 
@@ -92,12 +99,12 @@ def start_workers(runtime: ServiceRuntime, deps: DciDeps) -> None:
     """The callback and notify workers, as the runtime's supervised tasks (a loop that dies or stops
     beating turns /healthz degraded; the runtime's stop ends them before the clients close)."""
     s = deps.settings
-    worker = CallbackWorker(deps.pool, deps.http, deps.registry, deps.signing_key, s.dci_registry_id,
+    worker = CallbackWorker(deps.pool, deps.callback_http, deps.registry, deps.signing_key, s.dci_registry_id,
                             s.dci_max_matches, s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
     worker.heartbeat = lambda: runtime.heartbeat(CALLBACK_TASK)
     worker.keep_ids_seconds = 2 * (s.dci_message_max_age_seconds + s.dci_message_max_skew_seconds)
     runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
-    notifier = NotifyWorker(deps.pool, deps.http, deps.registry, deps.signing_key, s.dci_registry_id,
+    notifier = NotifyWorker(deps.pool, deps.callback_http, deps.registry, deps.signing_key, s.dci_registry_id,
                             s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
     notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
     runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)

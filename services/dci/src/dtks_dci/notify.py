@@ -32,6 +32,7 @@ from dtks_dci.domain.subscriptions import matches, query_from_json
 from dtks_dci.search import REG_TYPE
 from dtks_runtime.callback_guard import CallbackGuard, CallbackRefused
 from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
+from dtks_runtime.guarded_http import refusal_code
 
 log = structlog.get_logger(__name__)
 TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.TransportError)
@@ -148,7 +149,7 @@ class NotifyWorker:
                 if answer.status_code >= 300:
                     error = f"HTTP {answer.status_code}"
             except httpx.HTTPError as exc:
-                error = type(exc).__name__
+                error = refusal_code(exc) or type(exc).__name__
             except CallbackRefused as exc:  # its name points at an internal address now: not called
                 error = exc.code
         if error is None:
