@@ -109,6 +109,9 @@ async def replay_into_schema(
 ) -> ReplayReport:
     """Replay ``topics`` from offset zero through ``handler`` into ``schema`` (created if missing).
 
+    Over 60 lines with this docstring, which documents each parameter; the body is the schema's
+    set-up, the fan-out to workers and the gathering of their reports.
+
     ``event_types``: the only types the handler reads (None: all). Events of other types are counted
     as read but neither decoded nor applied; the handler must ignore them anyway, so the tables come
     out the same.

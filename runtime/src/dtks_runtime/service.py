@@ -287,7 +287,11 @@ class ServiceRuntime:
         }
 
     async def health(self) -> dict[str, Any]:
-        """The detailed report of ``/healthz`` (see the module's docstring for what degrades it)."""
+        """The detailed report of ``/healthz`` (see the module's docstring for what degrades it).
+
+        Over 60 lines because every probe (database, broker, relay, workers, the service's own checks)
+        runs at once under one timeout and is gathered here into one report; each is a small nested
+        coroutine sharing the settings and the report."""
         assert self.pool is not None and self.relay is not None and self._broker is not None
         s = self.settings
         timeout = s.health_probe_timeout_seconds
@@ -393,6 +397,9 @@ def create_app(
     error_statuses: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """The FastAPI app of a service: lifespan runs the runtime; tracing, problems and health built in.
+
+    Over 60 lines because the app's lifespan, middleware, error handlers and health routes are put
+    together in one place, in the order they must run, so that no service wires one of them itself.
 
     ``on_started``: a service's own start, once the runtime runs (its pool, store and stop signal
     exist): where it starts its workers (``runtime.supervise``) and registers what to close when it

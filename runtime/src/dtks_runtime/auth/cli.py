@@ -25,6 +25,8 @@ from dtks_runtime.settings import RuntimeSettings
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``dtks-token`` command. Over 60 lines because it is the command line's declaration (each
+    option with its help), which reads best as one argparse block."""
     parser = argparse.ArgumentParser(description="Print a bearer token for local development and tests.")
     provider = parser.add_argument_group("a real token from the identity provider (DTKS_OIDC_ISSUER)")
     provider.add_argument("--user", help="sign this user in at the provider and print their access token")

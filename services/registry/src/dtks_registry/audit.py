@@ -151,7 +151,10 @@ async def rebuild(
 
 
 async def verify(source: ReplaySource, live: asyncpg.Connection) -> dict[str, Any]:
-    """Replay every decree and compare with its recorded hash; check the live tables against both."""
+    """Replay every decree and compare with its recorded hash; check the live tables against both.
+
+    Over 60 lines because every comparison reads the replay's temporary schema, which must be dropped
+    whatever fails: one try/finally holds them all."""
     schema, report = await _replay(source)
     try:
         # The database's clock before the audit replay reads the log: the live audit rows recorded

@@ -352,7 +352,10 @@ async def import_view(
     rejected_limit: int = 0,
 ) -> dict[str, Any] | None:
     """An import's progress and one page of its rejected rows (in row order, ``rejected_limit`` of
-    them after ``rejected_after``), with the cursor of the next page if there is one."""
+    them after ``rejected_after``), with the cursor of the next page if there is one.
+
+    Over 60 lines because it is two SQL reads (the import and the page of its rows) and the view
+    assembled from them field by field, as the API answers it."""
     row = await conn.fetchrow(
         """SELECT *, (SELECT count(DISTINCT row_number) FROM import_rejections r
                       WHERE r.import_id = imports.import_id) AS rows_rejected

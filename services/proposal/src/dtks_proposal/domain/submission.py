@@ -211,7 +211,10 @@ class FieldError:
 
 
 def door_errors(proposal: ProposalIn) -> list[FieldError]:
-    """Every rule of the door the models alone cannot state, each naming its field."""
+    """Every rule of the door the models alone cannot state, each naming its field.
+
+    Over 60 lines because it is the list of those rules, one after another, each with the sentence
+    the operator reads (as :func:`household_errors`)."""
     if proposal.kind.subject is ProposalSubject.INSTITUTION:
         return institution_door_errors(proposal)
     errors: list[FieldError] = []
@@ -277,10 +280,8 @@ def door_errors(proposal: ProposalIn) -> list[FieldError]:
 
 
 def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) -> list[FieldError]:
-    """The door of an institution's proposal: what its kind needs and nothing of a household's.
-
-    An accreditation already expired on the day of entry is refused: the record would claim a
-    grade that no longer holds (send the renewed one, or none while it is being renewed)."""
+    """The door of an institution's proposal: what its kind needs and nothing of a household's;
+    then, for a registration or a change, the record itself (:func:`_institution_record_errors`)."""
     errors: list[FieldError] = []
     kind = proposal.kind
     for name, value in (
@@ -335,6 +336,19 @@ def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) 
     if institution is None:
         errors.append(FieldError("institution", f"A {kind} proposal needs the institution.", "missing"))
         return errors
+    return errors + _institution_record_errors(proposal, institution, today or dt.date.today())
+
+
+def _institution_record_errors(
+    proposal: ProposalIn, institution: Institution, today: dt.date
+) -> list[FieldError]:
+    """The record of a registered or changed institution: its village, its id, its accreditation
+    and its residents.
+
+    An accreditation already expired on the day of entry is refused: the record would claim a
+    grade that no longer holds (send the renewed one, or none while it is being renewed)."""
+    errors: list[FieldError] = []
+    kind = proposal.kind
     if institution.village_code != proposal.village_code:
         errors.append(
             FieldError(
@@ -364,7 +378,7 @@ def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) 
             )
         )
     accreditation = institution.accreditation
-    if accreditation is not None and not accreditation.valid_on(today or dt.date.today()):
+    if accreditation is not None and not accreditation.valid_on(today):
         errors.append(
             FieldError(
                 "institution.accreditation.valid_until",
@@ -385,7 +399,7 @@ def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) 
             )
         else:
             seen[resident.nik] = i
-    if len(institution.current_residents(today or dt.date.today())) > institution.capacity:
+    if len(institution.current_residents(today)) > institution.capacity:
         errors.append(
             FieldError(
                 "institution.residents",

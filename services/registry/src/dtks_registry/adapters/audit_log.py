@@ -64,7 +64,10 @@ async def record(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> N
 
 async def household_history(conn: asyncpg.Connection, household_id: str) -> list[dict[str, Any]] | None:
     """Every event about the household, from its proposals to its decrees, in causal order; None if
-    nothing is known about it."""
+    nothing is known about it.
+
+    Over 60 lines because most of it is one SQL statement (the household's proposals, decrees and
+    regencies gathered in one round trip), which reads best whole."""
     rows = await conn.fetch(
         """WITH proposals AS (
                SELECT proposal_id FROM candidates WHERE household_id = $1
