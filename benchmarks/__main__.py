@@ -16,7 +16,7 @@ STACK = Path(__file__).resolve().parent.parent / "deploy" / "local" / "stack.py"
 # Each module has `async def run(infra) -> list[Figure]`.
 BENCHMARKS = [
     "runtime", "proposal", "verification", "registry", "notification", "dci", "pipeline", "audit",
-    "governance", "complaints", "console",
+    "governance", "complaints", "console", "reverification",
 ]  # fmt: skip
 
 

@@ -357,7 +357,7 @@ def replication_for(brokers: int) -> tuple[int, int]:
 # Who reads what (keep in step with the services' add_consumer calls and contracts' topics.py).
 SERVICE_READS = {
     "proposal": ("verification", "registry"),
-    "verification": ("proposal", "registry"),
+    "verification": ("proposal", "registry", "complaint", "civil_registry"),  # + flags for rounds
     "registry": ("proposal", "verification", "registry", "notification"),
     "notification": ("proposal", "verification", "registry"),
     "dci": ("registry",),  # the decrees, to notify DCI subscribers

@@ -135,6 +135,10 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
         "verification.freeze_shortened": "freeze_id",
         "verification.freeze_lifted": "freeze_id",
         "verification.deadline_set": "policy_id",
+        # Re-verification rounds: opening and closing on the round's key, each visit on its household's.
+        "verification.reverification_round_opened": "round_id",
+        "verification.reverification_round_closed": "round_id",
+        "verification.reverification_visit_recorded": "household_id",
         "registry.determination_issued": "decree_number",
         "registry.decree_key_activated": "key_id",
         # Institutions (#19) are their own aggregate on the registry's topic: one key per institution.

@@ -47,6 +47,11 @@ from dtks_contracts.events.registry import (
     RegisterCounts,
     WelfareDecileSet,
 )
+from dtks_contracts.events.reverification import (
+    ReverificationRoundClosed,
+    ReverificationRoundOpened,
+    ReverificationVisitRecorded,
+)
 from dtks_contracts.events.verification import (
     AcceptedByMinistry,
     BatchRatified,
@@ -73,6 +78,9 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     ReturnedAtTier,
     SentBackForCorrection,
     FieldVisitRecorded,
+    ReverificationRoundOpened,
+    ReverificationVisitRecorded,
+    ReverificationRoundClosed,
     ProposalWindowSet,
     BatchRatified,
     AcceptedByMinistry,
@@ -163,6 +171,9 @@ __all__ = [
     "ProposalWithdrawn",
     "RegisterCounts",
     "ReturnedAtTier",
+    "ReverificationRoundClosed",
+    "ReverificationRoundOpened",
+    "ReverificationVisitRecorded",
     "SentBackForCorrection",
     "UnknownEventTypeError",
     "VerifiedAtTier",

@@ -66,6 +66,12 @@ class ProposalContent(EventPayload):
     closure_reason: ClosureReason | None = Field(
         default=None, exclude_if=lambda value: value is None, description="For an institution's closure"
     )
+    # Re-verification rounds, added later: absent from other proposals, so their bytes are unchanged.
+    reverification_round_id: EntityId | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The re-verification round whose field visit made the proposal",
+    )
     civil_registry_ref: Annotated[str, StringConstraints(min_length=1, max_length=200), LineCheck] | None = (
         Field(
             default=None, description="The civil-registry life event (death, move) that started the proposal"
@@ -106,6 +112,11 @@ class ProposalContent(EventPayload):
         elif self.origin is ProposalOrigin.SOCIAL_SERVICE:
             if self.submitted_by is None:
                 raise ValueError("an institution's proposal needs submitted_by")
+        elif self.origin is ProposalOrigin.RE_VERIFICATION:
+            if self.submitted_by is None or self.reverification_round_id is None:
+                raise ValueError("a re-verification proposal names its round and the officer who visited")
+            if self.kind not in (ProposalKind.CORRECTION, ProposalKind.DEACTIVATION):
+                raise ValueError("a re-verification round proposes corrections and deactivations only")
         elif self.civil_registry_ref is None:
             raise ValueError("a civil-registry proposal needs civil_registry_ref")
         return self

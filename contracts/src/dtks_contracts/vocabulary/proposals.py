@@ -47,6 +47,9 @@ class ProposalOrigin(StrEnum):
     CIVIL_REGISTRY = "civil_registry"
     # An institution's proposal: the regency's social service, or the institution's own operator.
     SOCIAL_SERVICE = "social_service"
+    # A re-verification round's field visit found the registered household changed, moved, not found
+    # or no longer eligible (verification.reverification_visit_recorded names the proposal).
+    RE_VERIFICATION = "re_verification"
 
 
 class DeliberationKind(StrEnum):

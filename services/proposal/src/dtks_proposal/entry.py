@@ -48,6 +48,11 @@ class Entry:
     fingerprint: str = ""
     what: str = ""  # how a refused replay names the key ("This Idempotency-Key", "Proposal id ...")
     import_id: uuid.UUID | None = None
+    # A re-verification round's outcome (dtks_proposal.round_outcomes): admitted by the round the
+    # Ministry or the regency opened, not by the regency's window and quota nor stopped by a freeze
+    # of new proposals, which govern villages' own proposals. Refusing it here would lose what a
+    # field officer already recorded.
+    admitted_by_round: bool = False
 
     @property
     def proposal_id(self) -> str:
@@ -93,7 +98,7 @@ async def enter_submissions(
             entered.append(i)
             continue
         outcomes[i] = proposal_id_taken(e.proposal_id)  # never a second proposal under one id
-        if e.regency in windows:
+        if e.regency in windows and not e.admitted_by_round:
             admitted[e.regency] -= 1
     envelopes = await uow.append_many(
         [
@@ -143,6 +148,10 @@ def decide_entries(
                 outcomes.append(replay_answer(stored[e.key], e.proposal.same_as, e.what))
             except DomainError as refused:
                 outcomes.append(refused)
+            continue
+        if e.admitted_by_round and e.proposal_id not in named:
+            named.add(e.proposal_id)
+            outcomes.append(None)
             continue
         freeze = holding(freezes, FrozenAction.NEW_PROPOSALS, e.proposal.village_code, now) if now else None
         if freeze is not None:

@@ -7,12 +7,14 @@ from fastapi import FastAPI
 
 from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_proposal import api
+from dtks_proposal import round_outcomes as round_outcomes_consumer
 from dtks_proposal.adapters.schema import MIGRATIONS
 from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
 from dtks_proposal.deps import bootstrap
 from dtks_proposal.errors import ERROR_STATUSES
 from dtks_proposal.group_commit import SubmissionGroup
 from dtks_proposal.importer import ImportWorker
+from dtks_proposal.round_outcomes import RoundOutcomes
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime import freezes
 from dtks_runtime.body_limits import MiB
@@ -40,6 +42,14 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     # The Ministry's freeze periods into the service's own table (see dtks_runtime.freezes).
     runtime.add_consumer(
         "proposal-freezes", [VERIFICATION_EVENTS.name], freezes.apply_freeze_events, verify_provenance=True
+    )
+    # Re-verification rounds' visits that propose a correction or deactivation (verification signs them).
+    round_outcomes = RoundOutcomes(runtime)
+    runtime.add_consumer(
+        round_outcomes_consumer.CONSUMER_NAME,
+        round_outcomes_consumer.TOPICS,
+        round_outcomes,
+        verify_provenance=True,
     )
     body_limits = {
         "POST /proposals/batch": settings.batch_max_bytes,

@@ -3,7 +3,8 @@
 - dtks.proposal.events: a submission or resubmission starts a round (the proposal's NIKs become
   open claims and its entry checks are queued); a withdrawal ends the proposal.
 - dtks.registry.events: the register's households and people, for the uniqueness rules; a household
-  entering the register also ends the claim of the proposal that brought it.
+  entering the register also ends the claim of the proposal that brought it. Its village, record and
+  welfare decile are kept for re-verification rounds (a decile that changes flags the household).
 Effects are idempotent twice over: the runtime's inbox drops redelivered events, and a round that
 is not newer than the one we hold changes nothing.
 
@@ -40,6 +41,7 @@ from dtks_contracts.events.registry import (
     InstitutionChanged,
     InstitutionClosed,
     InstitutionRegistered,
+    WelfareDecileSet,
 )
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.topics import PROPOSAL_EVENTS, REGISTRY_EVENTS
@@ -76,6 +78,7 @@ _PAYLOADS: dict[str, type[EventPayload]] = {
         InstitutionRegistered,
         InstitutionChanged,
         InstitutionClosed,
+        WelfareDecileSet,
     )
 }
 
@@ -133,6 +136,7 @@ class _Run:
     deactivations: list[HouseholdDeactivated] = field(default_factory=list)
     institutions: list[InstitutionRegistered | InstitutionChanged] = field(default_factory=list)
     closures: list[InstitutionClosed] = field(default_factory=list)
+    deciles: list[WelfareDecileSet] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
 
     async def apply(self, conn: asyncpg.Connection, *, queue_checks: bool = True) -> None:
@@ -156,6 +160,8 @@ class _Run:
         if self.closures:
             await register.close_institutions(conn, [p.institution_id for p in self.closures])
             await release_open_residents(conn, [p.proposal_id for p in self.closures])
+        if self.deciles:
+            await register.set_deciles(conn, [(p.household_id, p.decile) for p in self.deciles])
 
 
 def _kind(payload: EventPayload) -> type[EventPayload]:
@@ -170,7 +176,9 @@ def _kind(payload: EventPayload) -> type[EventPayload]:
 
 
 def _key(payload: EventPayload) -> str:
-    if isinstance(payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated):
+    if isinstance(
+        payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated | WelfareDecileSet
+    ):
         return payload.household_id
     if isinstance(payload, InstitutionRegistered | InstitutionChanged | InstitutionClosed):
         # An institution's id never equals a household's (their own id namespace), so one key set serves.
@@ -205,6 +213,8 @@ def runs(events: Sequence[EventEnvelope]) -> list[_Run]:
             run.institutions.append(payload)
         elif isinstance(payload, InstitutionClosed):
             run.closures.append(payload)
+        elif isinstance(payload, WelfareDecileSet):
+            run.deciles.append(payload)
     return out
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from dtks_runtime.gc_policy import young_threshold_at_least
 from dtks_runtime.service import ServiceRuntime, create_app, serve
-from dtks_verification import api, consumer
+from dtks_verification import api, consumer, household_flags, reverification_api
 from dtks_verification.adapters.civil_registry import CircuitBreaker, CivilRegistryClient
 from dtks_verification.adapters.photo_store import FilesystemPhotoStore, PhotoStore, s3_store
 from dtks_verification.adapters.schema import MIGRATIONS
@@ -47,6 +47,10 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     runtime.add_migrations("verification", MIGRATIONS)
     intake = consumer.Intake()
     runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, intake, decode=consumer.decode_event)
+    # Deaths and complaints that flag registered households for a re-verification round's visit.
+    runtime.add_consumer(
+        household_flags.CONSUMER_NAME, household_flags.TOPICS, household_flags.apply_flag_events
+    )
 
     async def started(runtime: ServiceRuntime) -> None:
         # The runtime runs (database, topics, relay, consumers). The worker is one of its supervised
@@ -101,12 +105,16 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         title="DTKS verification service",
         description=DESCRIPTION,
         on_started=started,
-        error_statuses=api.ERROR_STATUSES,
-        body_limits={"PUT /evidence/{sha256}": settings.evidence_max_photo_bytes},
+        error_statuses={**api.ERROR_STATUSES, **reverification_api.ERROR_STATUSES},
+        body_limits={
+            "PUT /evidence/{sha256}": settings.evidence_max_photo_bytes,
+            "POST /reverification-rounds/{round_id}/results": reverification_api.RESULTS_MAX_BYTES,
+        },
     )
     app.state.intake = intake
     app.state.settings = settings
     app.include_router(api.router)
+    app.include_router(reverification_api.router)
     return app
 
 

@@ -40,8 +40,8 @@ from pydantic import ValidationError
 from dtks_contracts.household import Assets, Housing, Member
 from dtks_contracts.regions import contains
 from dtks_contracts.text import unsafe_character
-from dtks_proposal.domain import workbook
 from dtks_proposal.domain.submission import FieldError, ProposalIn, door_errors
+from dtks_runtime import workbook
 from dtks_runtime.errors import field_path
 
 REQUIRED_COLUMNS = ("kk_number", "nik", "name", "birth_date", "sex", "relation_to_head")

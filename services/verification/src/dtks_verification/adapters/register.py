@@ -72,12 +72,17 @@ async def register_households(conn: asyncpg.Connection, snapshots: Sequence[tupl
     ids = [household_id for household_id, _ in snapshots]
     if len(set(ids)) != len(ids):
         raise ValueError("register_households: each household may appear once; split the batch")
+    # The village and the record too: a re-verification round's prelist is drawn from them, and a
+    # changed household's correction is pre-filled from the record (see domain.reverification).
     await conn.execute(
-        """INSERT INTO registered_households (household_id, kk_number, active)
-           SELECT h, k, true FROM unnest($1::text[], $2::text[]) AS x(h, k)
-           ON CONFLICT (household_id) DO UPDATE SET kk_number = EXCLUDED.kk_number, active = true""",
+        """INSERT INTO registered_households (household_id, kk_number, active, village_code, snapshot)
+           SELECT h, k, true, v, s::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(h, k, v, s)
+           ON CONFLICT (household_id) DO UPDATE SET kk_number = EXCLUDED.kk_number, active = true,
+               village_code = EXCLUDED.village_code, snapshot = EXCLUDED.snapshot""",
         ids,
         [household.kk_number for _, household in snapshots],
+        [household.village_code for _, household in snapshots],
+        [household.model_dump_json() for _, household in snapshots],
     )
     await conn.execute("DELETE FROM registered_people WHERE household_id = ANY($1::text[])", ids)
     # A NIK met twice (a person moving between two households of the batch) ends where it was
@@ -116,6 +121,31 @@ async def deactivate_households(conn: asyncpg.Connection, households: Sequence[t
         [kk for _, kk in households],
     )
     await conn.execute("DELETE FROM registered_people WHERE household_id = ANY($1::text[])", ids)
+
+
+async def set_deciles(conn: asyncpg.Connection, deciles: Sequence[tuple[str, int]]) -> None:
+    """The central welfare deciles (each household once): a decile set to another value than the one
+    held raises the household's `decile_changed` flag, which a round may select on."""
+    if not deciles:
+        return
+    ids, values = [h for h, _ in deciles], [d for _, d in deciles]
+    if len(set(ids)) != len(ids):
+        raise ValueError("set_deciles: each household may appear once; split the batch")
+    await conn.execute(
+        """INSERT INTO household_flags (household_id, flag)
+           SELECT h.household_id, 'decile_changed'
+           FROM registered_households h JOIN unnest($1::text[], $2::int[]) AS x(h, d) ON x.h = h.household_id
+           WHERE h.decile IS NOT NULL AND h.decile <> x.d
+           ON CONFLICT (household_id, flag) DO UPDATE SET raised_at = now()""",
+        ids,
+        values,
+    )
+    await conn.execute(
+        """UPDATE registered_households h SET decile = x.d
+           FROM unnest($1::text[], $2::int[]) AS x(h, d) WHERE h.household_id = x.h""",
+        ids,
+        values,
+    )
 
 
 async def register_facts(

@@ -154,4 +154,60 @@ MIGRATIONS = [
     );
     ALTER TABLE field_visits ADD COLUMN findings jsonb NOT NULL DEFAULT '[]'::jsonb;
     """,
+    """
+    -- Re-verification rounds (#23). The register copy keeps what a prelist needs: the household's
+    -- village, its record (a changed household's correction is pre-filled from it), its decile (a
+    -- change raises a flag) and when a round last visited it. Households registered before this step
+    -- get them with their next registry event (or a replay of this consumer).
+    ALTER TABLE registered_households ADD COLUMN village_code text,
+                                      ADD COLUMN snapshot jsonb,
+                                      ADD COLUMN decile smallint,
+                                      ADD COLUMN last_visited_on date;
+    CREATE INDEX registered_households_village
+        ON registered_households (village_code text_pattern_ops) WHERE active;
+    -- Facts from events that call for a visit (a decile changed, ...), until a round visits.
+    CREATE TABLE household_flags (
+        household_id  text NOT NULL,
+        flag          text NOT NULL,
+        raised_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (household_id, flag)
+    );
+    CREATE TABLE reverification_rounds (
+        round_id        text PRIMARY KEY,
+        region          text NOT NULL,
+        period_start    date NOT NULL,
+        period_end      date NOT NULL,
+        selection       jsonb NOT NULL,
+        size_limit      integer,
+        households      integer NOT NULL,
+        opened_by       jsonb NOT NULL,
+        opened_at       timestamptz NOT NULL DEFAULT now(),
+        closed_at       timestamptz,
+        closed_by       jsonb,
+        recap           jsonb,
+        stream_version  integer NOT NULL
+    );
+    -- The prelist: one row per household to visit, copied from the register when the round opened
+    -- (what the officer reads), then the visit's outcome.
+    CREATE TABLE prelist_entries (
+        round_id      text NOT NULL,
+        household_id  text NOT NULL,
+        village_code  text NOT NULL,
+        kk_number     text NOT NULL,
+        head_name     text,
+        street        text,
+        rt            text,
+        rw            text,
+        members       integer NOT NULL,
+        outcome       text,
+        visit         jsonb,
+        findings      jsonb,
+        fingerprint   text,
+        proposal_id   text,
+        recorded_by   jsonb,
+        recorded_at   timestamptz,
+        PRIMARY KEY (round_id, household_id)
+    );
+    CREATE INDEX prelist_by_village ON prelist_entries (round_id, village_code, kk_number, household_id);
+    """,
 ]

@@ -1,5 +1,6 @@
 """Excel workbooks (.xlsx), as operators keep their lists: the first sheet read as the rows of cells
-a CSV reader would give, so the bulk file's one reading of a header and its rows judges both.
+a CSV reader would give, so a file's one reading of a header and its rows judges both (the proposal
+service's bulk imports, verification's round results).
 
 Row numbers stay the sheet's own (row 1 the header) because every row is given, blank ones as
 empty lists, which the reading after this skips while still counting them. Cells become the text a
