@@ -10,7 +10,8 @@ to the services over HTTP only, as their users would:
    province, accepted by the Ministry, and fixed by the first determination decree;
 3. runs a small next quarter: new proposals (a few with faults the integrity standard catches),
    a return at the province and its resubmission, a correction and a deactivation of registered
-   households, items left waiting at every tier, a second decree;
+   households, items left waiting at every tier, a second decree; then the civil registry reports
+   a death, a birth and a move in registered households of one village, opening drafts there;
 4. prints where each service answers, how to get a token for each role, and a determined
    household with its audit history.
 
@@ -45,6 +46,7 @@ from dtks_runtime.auth.dev_users import (
     ProviderAdmin,
     office_of,
     one_per_tier,
+    region_label,
     tier_users,
 )
 from dtks_runtime.auth.tokens import TokenService
@@ -318,6 +320,77 @@ class Demo:
         }
         return await self.submit([correction, deactivation])
 
+    async def life_events(self, household_ids: list[str]) -> tuple[str, int]:
+        """The civil registry reports a death, a move out and a birth in registered households of one
+        village (the one holding most of them): drafts its operator finds under Life events. The
+        child is added to the civil registry first, so the correction made of the birth checks out."""
+        auditor = self.actors.headers(Role.AUDITOR, "ID")
+        homes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for h in household_ids:
+            record = await expect(await self.http.get(f"{REGISTRY}/households/{h}", headers=auditor))
+            if len(record["household"]["members"]) >= 2:
+                homes[record["village_code"]].append(record)
+        village, records = max(homes.items(), key=lambda kv: len(kv[1]))
+        today = dt.date.today()
+        first = records[0]["household"]
+        head = next((m for m in first["members"] if m["relation_to_head"] == "head"), first["members"][0])
+        born_on = today - dt.timedelta(days=20)
+        # A girl's NIK: her district's code, her birth date with 40 added to the day, a serial.
+        child_nik = f"{village[:8].replace('.', '')}{born_on.day + 40:02d}{born_on:%m%y}9901"
+        child = {
+            "nik": child_nik,
+            "name": f"Putri {head['name'].split()[-1]}",
+            "birth_date": born_on.isoformat(),
+            "sex": "female",
+            "relation_to_head": "child",
+            "kk_number": first["kk_number"],
+            "address": first["address"]["street"],
+            "village_code": village,
+        }
+        await expect(await self.http.post(f"{CIVIL_REGISTRY}/people", json={"people": [child]}))
+        events: list[dict[str, Any]] = [
+            {
+                "event_type": "civil_registry.person_died",
+                "payload": {
+                    "nik": first["members"][-1]["nik"],
+                    "died_on": (today - dt.timedelta(days=9)).isoformat(),
+                },
+            },
+            {
+                "event_type": "civil_registry.child_born",
+                "payload": {
+                    "nik": child_nik,
+                    "kk_number": first["kk_number"],
+                    "parent_niks": [head["nik"]],
+                    "born_on": born_on.isoformat(),
+                },
+            },
+        ]
+        if len(records) > 1:
+            elsewhere = next(v for v in sorted(children(village.rsplit(".", 1)[0])) if v != village)
+            events.append(
+                {
+                    "event_type": "civil_registry.person_moved",
+                    "payload": {
+                        "nik": records[1]["household"]["members"][-1]["nik"],
+                        "from_village": village,
+                        "to_village": elsewhere,
+                        "moved_on": (today - dt.timedelta(days=5)).isoformat(),
+                    },
+                }
+            )
+        await expect(await self.http.post(f"{CIVIL_REGISTRY}/admin/life-events", json={"events": events}))
+        operator = self.actors.headers(Role.VILLAGE_OPERATOR, village)
+
+        async def drafted() -> bool:
+            answer = await self.http.get(
+                f"{COMPLAINTS}/life-event-drafts", params={"region": village}, headers=operator
+            )
+            return answer.status_code == 200 and len(answer.json()["items"]) >= len(events)
+
+        await wait_for("the life events' drafts", drafted)
+        return village, len(events)
+
     async def resubmit(self, ids: list[str], bodies: dict[str, dict[str, Any]]) -> None:
         """The village sees the return and its reasons, corrects the proposal and sends it again."""
         for pid in ids:
@@ -410,15 +483,19 @@ async def run() -> None:
         decree2 = await demo.determine("2/HUK/2027", "2027-01")
         say(f"decree 2/HUK/2027: {decree2['counts']}")
 
+        # Life events of the civil registry in registered households untouched by the quarter.
+        drafts_village, drafted = await demo.life_events(decree1["registered"][2:])
+        say(f"civil registry: {drafted} life events opened drafts in village {drafts_village}")
+
         village = first[0]["village_code"]
         household = decree1["registered"][0]
         say("done in %.0f s" % (time.monotonic() - started))
         print_guide(household, village, ids[0])
         if issuer is not None:
-            print_sign_in(issuer, village)
+            print_sign_in(issuer, village, drafts_village)
 
 
-def print_sign_in(issuer: str, village: str) -> None:
+def print_sign_in(issuer: str, village: str, drafts_village: str) -> None:
     """The console's address and an officer of every tier to sign in as, and the rule for the rest."""
     rows = "\n".join(
         f"  {u.username:<24} {u.password:<28} {u.name:<20} {office_of(u)}"
@@ -431,7 +508,10 @@ Sign in there as an officer of each tier of {region_name(REGENCY)} (Keycloak, {i
 {rows}
   Every village: operator.{REGENCY.replace(".", "")}-DD-VVVV (DD.VVVV the end of its code), every district:
   verifier.{REGENCY.replace(".", "")}-DD. Every password: {PASSWORD_RULE}.
-  Also the realm file's operator.1001 (password dev-operator-1001).
+  Also the realm file's operator.1001 (password dev-operator-1001) and the welfare post officer
+  puskesos.1001 (password dev-puskesos-1001, files complaints for 17.71.01.1001).
+Life events the civil registry reported wait as drafts in {drafts_village}: sign in as
+  operator.{region_label(drafts_village)} and open Life events.
 A real token for one of them (source .dtks/env first):
   .venv/bin/dtks-token --user {one_per_tier(REGENCY, village)[0].username}
 """

@@ -93,7 +93,7 @@ COMPLAINT_EVENTS: Final = TopicSpec(
     name="dtks.complaint.events",
     partitions=6,
     key_field="complaint_id",
-    description="Complaints filed, linked to proposals, closed and escalated",
+    description="Complaints filed, linked to proposals, closed and escalated; life-event drafts confirmed or dismissed",
 )
 
 CIVIL_REGISTRY_EVENTS: Final = TopicSpec(
@@ -145,6 +145,9 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
         "registry.institution_registered": "institution_id",
         "registry.institution_changed": "institution_id",
         "registry.institution_closed": "institution_id",
+        # The village's decisions on life-event drafts: one key per draft.
+        "complaint.life_event_draft_confirmed": "draft_id",
+        "complaint.life_event_draft_dismissed": "draft_id",
     }
 )
 

@@ -1,7 +1,7 @@
 """The village operator's work in a real browser, against the real services and Keycloak: a returned
 proposal explained in Indonesian, corrected and resubmitted from the form pre-filled with what was
 sent; a withdrawal after confirmation; a registered household found by its KK, corrected, another
-deactivated; bulk files (an Excel workbook with a bad row, a CSV with many) and their per-row report;
+deactivated; life events of a third confirmed through the pre-filled proposal or dismissed; bulk files (an Excel workbook with a bad row, a CSV with many) and their per-row report;
 a proposal made offline, kept in the browser and recorded exactly once when the connection is back;
 and an operator of another village refused."""
 
@@ -241,8 +241,9 @@ def operator(console_system: LocalSystem, chromium: Browser) -> Iterator[Page]:
 
 @pytest.fixture(scope="module")
 def registered(api: Api, console_system: LocalSystem) -> list[dict[str, Any]]:
-    """Two households of the village fixed in the register by a decree, walked there through the APIs."""
-    families = [a_family(), a_family()]
+    """Three households of the village fixed in the register by a decree, walked there through the
+    APIs: one to correct, one to deactivate, one the civil registry's life events touch."""
+    families = [a_family(), a_family(), a_family()]
     ids = []
     for family in families:
         register_with_civil_registry(console_system, family)
@@ -402,6 +403,111 @@ def test_a_registered_household_is_deactivated_with_its_reason_and_the_minutes(
     assert proposal["content"]["deactivation_reason"] == "moved_away"
     assert proposal["content"]["deliberation"]["minutes_ref"] == "BA-12/XI/2026"
     assert proposal["target_household_id"] == record["household_id"]
+
+
+# ------------------------------------------------------------------ life events
+
+
+def test_life_events_open_drafts_the_village_confirms_through_the_pre_filled_form_or_dismisses(
+    operator: Page, api: Api, registered: list[dict[str, Any]], console_system: LocalSystem, screenshots: Path
+) -> None:
+    base = console_system.urls["console"]
+    record = registered[2]
+    head, spouse = record["family"]["members"]
+    child = nik("2026-10-01", "male", random.randrange(1000, 9999))
+    run = random.randrange(1_000_000)
+    events = [
+        {
+            "event_type": "civil_registry.person_died",
+            "payload": {"life_event_id": f"DUK-D-{run}", "nik": spouse["nik"], "died_on": "2026-11-01"},
+        },
+        {
+            "event_type": "civil_registry.child_born",
+            "payload": {
+                "life_event_id": f"DUK-B-{run}",
+                "nik": child,
+                "kk_number": record["kk_number"],
+                "parent_niks": [head["nik"]],
+                "born_on": "2026-10-01",
+            },
+        },
+    ]
+
+    def drafted() -> bool:
+        # Sent again until the complaints service knows the decree's household (one draft each still).
+        sent = httpx.post(
+            f"{console_system.urls['civil-registry']}/admin/life-events", json={"events": events}
+        )
+        assert sent.status_code == 200, sent.text
+        got = api.call(
+            "GET",
+            "complaint",
+            "/life-event-drafts",
+            Role.VILLAGE_OPERATOR,
+            VILLAGE,
+            params={"region": VILLAGE},
+        )
+        return {spouse["nik"], child} <= {d["nik"] for d in got.json()["items"]}
+
+    until(drafted, "the life events' drafts")
+    operator.goto(f"{base}/proposals")
+    operator.get_by_role("link", name="Peristiwa kependudukan").click()
+    death = operator.locator("#drafts li", has_text=spouse["nik"])
+    expect(death).to_contain_text("Kematian")
+    expect(death).to_contain_text("Sri Wahyuni")  # the person, as the register has them
+    expect(death).to_contain_text(record["household_id"])
+    expect(death).to_contain_text("menunggu")  # its age
+    expect(death).to_contain_text("Perbaikan")
+    operator.screenshot(path=str(screenshots / "life-events.png"), full_page=True)
+
+    # Confirm: the correction form holds the household without the member who died.
+    death.get_by_role("link", name="Konfirmasi: periksa usulannya").click()
+    expect(operator.locator("#from-draft")).to_contain_text(f"DUK-D-{run}")
+    expect(operator.locator("#members-0-nik")).to_have_value(head["nik"])
+    expect(operator.locator(f"input[value='{spouse['nik']}']")).to_have_count(0)
+    expect(operator.locator("#kk_number")).to_have_value(record["kk_number"])
+    operator.select_option("#deliberation_kind", "muskel")
+    operator.fill("#deliberation_held_on", "2026-11-20")
+    operator.fill("#deliberation_minutes_ref", "BA-13/XI/2026")
+    operator.screenshot(path=str(screenshots / "life-event-confirm.png"), full_page=True)
+    operator.get_by_role("button", name="Kirim usulan perbaikan").click()
+    operator.wait_for_url(re.compile(r"/proposals/[0-9a-f-]{36}\?sent=1"))
+    proposal_id = operator.url.split("/proposals/")[1].split("?")[0]
+    proposal = api.proposal(proposal_id)
+    assert (proposal["kind"], proposal["target_household_id"]) == ("correction", record["household_id"])
+    assert [m["nik"] for m in proposal["content"]["household"]["members"]] == [head["nik"]]
+    assert proposal["content"]["household"]["contact"]["phone"] == "+6281234567890"  # kept
+
+    # Dismiss the birth with a reason, its meaning shown beside the choice.
+    operator.get_by_role("link", name="Peristiwa kependudukan").click()
+    expect(operator.locator("#drafts li", has_text=spouse["nik"])).to_have_count(0)
+    birth = operator.locator("#drafts li", has_text=child)
+    expect(birth).to_contain_text("Kelahiran")
+    birth.get_by_text("Arti setiap alasan").click()
+    expect(birth.locator("details")).to_contain_text("laporkan ke Dinas Dukcapil")
+    birth.get_by_label("Alasan penolakan").select_option("CIVIL_RECORD_WRONG")
+    birth.get_by_label("Catatan").fill("Anak dari keluarga lain")
+    birth.get_by_role("button", name="Tolak draf").click()
+    expect(operator.locator("#draft-dismissed")).to_be_visible()
+    expect(operator.locator("#drafts li", has_text=child)).to_have_count(0)
+
+    def decided(status: str) -> dict[str, Any]:
+        got = api.call(
+            "GET",
+            "complaint",
+            "/life-event-drafts",
+            Role.VILLAGE_OPERATOR,
+            VILLAGE,
+            params={"region": VILLAGE, "status": status},
+        )
+        return {d["nik"]: d for d in got.json()["items"]}
+
+    assert decided("confirmed")[spouse["nik"]]["proposal_id"] == proposal_id
+    dismissed = decided("dismissed")[child]
+    assert (dismissed["dismissal_reason"], dismissed["dismissal_note"]) == (
+        "CIVIL_RECORD_WRONG",
+        "Anak dari keluarga lain",
+    )
 
 
 # ------------------------------------------------------------------ bulk files

@@ -17,6 +17,8 @@ from dtks_contracts.events.complaint import (
     ComplaintEscalated,
     ComplaintFiled,
     ComplaintLinked,
+    LifeEventDraftConfirmed,
+    LifeEventDraftDismissed,
 )
 from dtks_contracts.events.governance import (
     DeadlineSet,
@@ -104,6 +106,8 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     ComplaintLinked,
     ComplaintClosed,
     ComplaintEscalated,
+    LifeEventDraftConfirmed,
+    LifeEventDraftDismissed,
     PersonDied,
     PersonMoved,
     ChildBorn,
@@ -160,6 +164,8 @@ __all__ = [
     "InstitutionRegistered",
     "IntegrityChecked",
     "ItemOverdue",
+    "LifeEventDraftConfirmed",
+    "LifeEventDraftDismissed",
     "NotificationDelivered",
     "NotificationFailed",
     "Period",

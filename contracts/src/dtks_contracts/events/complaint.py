@@ -1,4 +1,5 @@
-"""Events of the complaints service (topic dtks.complaint.events, keyed by complaint_id).
+"""Events of the complaints service (topic dtks.complaint.events, keyed by complaint_id; the village's
+decisions on life-event drafts by draft_id).
 
 A complaint's events carry what the recap statistics and the household's audit history need (kind,
 village, the NIK or household it names, the proposal it became, the outcome), never the
@@ -17,7 +18,13 @@ from dtks_contracts.identifiers import DecreeNumber, EntityId, Nik
 from dtks_contracts.regions import DistrictCode, VillageCode
 from dtks_contracts.text import FreeText
 from dtks_contracts.timestamps import UtcDateTime
-from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintClosingReason, ComplaintKind
+from dtks_contracts.vocabulary.complaints import (
+    ComplaintChannel,
+    ComplaintClosingReason,
+    ComplaintKind,
+    DraftDismissalReason,
+)
+from dtks_contracts.vocabulary.proposals import ProposalKind
 
 
 class _ComplaintEvent(EventPayload):
@@ -78,3 +85,36 @@ class ComplaintEscalated(_ComplaintEvent):
     district_code: DistrictCode
     due_at: UtcDateTime
     escalated_at: UtcDateTime
+
+
+class _LifeEventDraftEvent(EventPayload):
+    """A draft proposal a civil-registry life event opened for a registered household: the village
+    operator confirms it (the proposal made of it then runs the tiers) or dismisses it."""
+
+    aggregate_type: ClassVar[str] = "life_event_draft"
+    aggregate_id_field: ClassVar[str] = "draft_id"
+
+    draft_id: EntityId
+    life_event_id: EntityId = Field(description="The civil registry's id of the life event")
+    village_code: VillageCode
+    household_id: EntityId = Field(description="The registered household the life event touches")
+
+
+class LifeEventDraftConfirmed(_LifeEventDraftEvent):
+    """The village submitted the proposal the draft called for; the draft follows that proposal."""
+
+    event_type: ClassVar[str] = "complaint.life_event_draft_confirmed"
+    schema_version: ClassVar[int] = 1
+
+    proposal_id: EntityId
+    proposal_kind: ProposalKind
+    confirmed_by: Actor
+
+
+class LifeEventDraftDismissed(_LifeEventDraftEvent):
+    event_type: ClassVar[str] = "complaint.life_event_draft_dismissed"
+    schema_version: ClassVar[int] = 1
+
+    reason: DraftDismissalReason
+    note: FreeText | None = None
+    dismissed_by: Actor

@@ -62,3 +62,37 @@ CLOSING_MESSAGES: Final[Mapping[ComplaintClosingReason, str]] = MappingProxyType
 OPERATOR_CLOSING_REASONS: Final[frozenset[ComplaintClosingReason]] = frozenset(ComplaintClosingReason) - {
     ComplaintClosingReason.RESOLVED_BY_DECREE
 }
+
+
+class DraftDismissalReason(StrEnum):
+    """Why a village operator dismissed a draft a civil-registry life event opened (instead of
+    confirming the proposal it calls for). Codes are part of the contract: only ever added."""
+
+    NOT_IN_HOUSEHOLD = "NOT_IN_HOUSEHOLD"  # the person does not live in the household as the village knows it
+    STILL_IN_HOUSEHOLD = "STILL_IN_HOUSEHOLD"  # moved on paper only: still lives in the household
+    CIVIL_RECORD_WRONG = "CIVIL_RECORD_WRONG"  # the civil registry's record is wrong; reported to it
+    ALREADY_PROPOSED = "ALREADY_PROPOSED"  # a proposal of the village already makes this change
+    ALREADY_IN_REGISTER = "ALREADY_IN_REGISTER"  # the register already shows the change
+    DUPLICATE_DRAFT = "DUPLICATE_DRAFT"  # another draft calls for the same change
+
+
+# What the operator is told beside each reason when choosing it.
+DISMISSAL_HINTS: Final[Mapping[DraftDismissalReason, str]] = MappingProxyType(
+    {
+        DraftDismissalReason.NOT_IN_HOUSEHOLD: (
+            "The person is not a member of this household as the village knows it; nothing to change here."
+        ),
+        DraftDismissalReason.STILL_IN_HOUSEHOLD: (
+            "The move is on paper only: the person still lives in the household, which stays as it is."
+        ),
+        DraftDismissalReason.CIVIL_RECORD_WRONG: (
+            "The civil registry's record is wrong (the person lives, the child is not of this family...); "
+            "report it to the civil registry office."
+        ),
+        DraftDismissalReason.ALREADY_PROPOSED: (
+            "The village has already proposed this change; the proposal already running covers it."
+        ),
+        DraftDismissalReason.ALREADY_IN_REGISTER: "The register already shows this change.",
+        DraftDismissalReason.DUPLICATE_DRAFT: "Another draft in the queue calls for the same change.",
+    }
+)

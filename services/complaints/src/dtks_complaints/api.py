@@ -8,13 +8,19 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from dtks_complaints import handlers
+from dtks_complaints import drafts, handlers
 from dtks_complaints.adapters import complaints as repo
+from dtks_complaints.adapters import drafts as draft_rows
 from dtks_complaints.deps import ComplaintsDeps
 from dtks_complaints.domain.complaints import ComplaintIn
+from dtks_complaints.domain.life_events import DraftStatus
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.text import FreeText
-from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintClosingReason
+from dtks_contracts.vocabulary.complaints import (
+    ComplaintChannel,
+    ComplaintClosingReason,
+    DraftDismissalReason,
+)
 from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.deps import ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
@@ -156,30 +162,86 @@ async def link(
     )
 
 
+DraftReader = Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.AUDITOR))]
+
+
 @router.get(
     "/life-event-drafts",
     tags=["village"],
-    summary="Draft proposals the civil registry's life events opened in a village, oldest first",
+    summary="Draft proposals the civil registry's life events opened in a village, oldest first, with "
+    "ages; and the registered people other villages' drafts say moved here",
 )
 async def life_event_drafts(
     deps: Deps,
-    principal: Annotated[Principal, Depends(require_role(Role.VILLAGE_OPERATOR, Role.AUDITOR))],
+    principal: DraftReader,
     region: Annotated[str, Query(description="The village code")],
+    status: Annotated[
+        DraftStatus, Query(description="draft (waiting, the default), confirmed or dismissed")
+    ] = DraftStatus.DRAFT,
 ) -> dict[str, Any]:
     ensure_in_scope(principal, region)
-    rows = await deps.pool.fetch(
-        """SELECT draft_id, life_event_id, event_type, nik, household_id, village_code, proposal_kind,
-                  deactivation_reason, note, status FROM life_event_drafts
-           WHERE village_code = $1 AND status = 'draft' ORDER BY created_at LIMIT 500""",
-        region,
-    )
+    rows = await draft_rows.in_village(deps.pool, region, status.value)
+    arriving = await draft_rows.arriving_in(deps.pool, region)
     tallies = await deps.pool.fetch("SELECT outcome, count FROM life_event_tallies")
     return {
         "region": region,
-        "items": [dict(r) for r in rows],
+        "status": status.value,
+        "items": [drafts.view(r, deps) for r in rows],
+        # The receiving village's note: people of the register who moved here from another village.
+        "arrivals": [drafts.arrival(r) for r in arriving],
         # Over every village: how life events fared (drafted, unknown_nik, household_inactive, ...).
         "tallies": {r["outcome"]: r["count"] for r in tallies},
     }
+
+
+@router.get(
+    "/life-event-drafts/{draft_id}",
+    tags=["village"],
+    summary="One life-event draft: what the life event says, and what the village decided",
+)
+async def life_event_draft(draft_id: EntityId, deps: Deps, principal: DraftReader) -> dict[str, Any]:
+    return await drafts.one(deps, principal, draft_id)
+
+
+class ConfirmationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: EntityId
+
+
+@router.post(
+    "/life-event-drafts/{draft_id}/confirmation",
+    tags=["village"],
+    summary="Confirm the draft: tie it to the proposal submitted for it; it then follows that proposal",
+    responses={409: {"description": "The draft was confirmed (as another proposal) or dismissed already"}},
+)
+async def confirm_draft(
+    draft_id: EntityId, body: ConfirmationIn, request: Request, deps: Deps, principal: VillageOperator
+) -> dict[str, Any]:
+    return await drafts.confirm(
+        deps, principal, draft_id, body.proposal_id, correlation_id=request.state.correlation_id
+    )
+
+
+class DismissalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: DraftDismissalReason
+    note: FreeText | None = None
+
+
+@router.post(
+    "/life-event-drafts/{draft_id}/dismissal",
+    tags=["village"],
+    summary="Dismiss the draft with a coded reason (DraftDismissalReason in the contracts) and a note",
+    responses={409: {"description": "The draft was confirmed or dismissed already"}},
+)
+async def dismiss_draft(
+    draft_id: EntityId, body: DismissalIn, request: Request, deps: Deps, principal: VillageOperator
+) -> dict[str, Any]:
+    return await drafts.dismiss(
+        deps, principal, draft_id, body.reason, body.note, correlation_id=request.state.correlation_id
+    )
 
 
 @router.get(

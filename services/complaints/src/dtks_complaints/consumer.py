@@ -1,4 +1,5 @@
-"""A complaint made into a proposal follows that proposal (consumer ``complaint-status``).
+"""A complaint made into a proposal follows that proposal (consumer ``complaint-status``), and so
+does a life-event draft confirmed into one (its stage and decree, no event of its own).
 
 Verification events move its stage (returned, verifying, accepted), a withdrawal says so, and the
 registry's household event of the decree that decided the proposal closes the complaint with
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from dtks_complaints.adapters import complaints as repo
+from dtks_complaints.adapters import drafts as draft_rows
 from dtks_complaints.domain.complaints import ProposalStage
 from dtks_complaints.life_events import project_register
 from dtks_contracts.envelope import EventEnvelope
@@ -63,7 +65,10 @@ def status_handler(store: Callable[[], EventStore]) -> BatchHandler:
             else:
                 stage = STAGES[event.event_type].value
             progress[pid] = (stage, decree)
-        await repo.record_progress(conn, [(pid, *progress[pid]) for pid in sorted(progress)])
+        recorded = [(pid, *progress[pid]) for pid in sorted(progress)]
+        await repo.record_progress(conn, recorded)
+        # Life-event drafts confirmed into these proposals follow them the same way.
+        await draft_rows.follow(conn, recorded)
         following: dict[str, list[asyncpg.Record]] = {}
         for row in await repo.linked_to(conn, proposal_ids):
             following.setdefault(row["proposal_id"], []).append(row)

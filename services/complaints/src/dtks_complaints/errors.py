@@ -13,6 +13,9 @@ ERROR_STATUSES: dict[str, int] = {
     "complaint_linked": 409,
     "complaint_changed": 409,
     "closing_reason_not_allowed": 422,
+    "draft_not_found": 404,
+    "draft_confirmed": 409,
+    "draft_dismissed": 409,
 }
 
 
@@ -35,3 +38,7 @@ def too_many(wait: float, what: str) -> DomainError:
         f"Too many {what}; try again in {seconds} seconds.",
         extra={"retry_after": seconds},
     )
+
+
+def draft_not_found(draft_id: str) -> DomainError:
+    return DomainError("draft_not_found", f"There is no life-event draft {draft_id}; check the id.")

@@ -38,7 +38,7 @@ def build_app(
     # Not a projection of events: its own component, left alone by a replay.
     runtime.add_migrations("complaints-form-limit", client_limit.migrations(LIMIT_TABLE))
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler(lambda: runtime.started().store))
-    runtime.add_consumer(life_events.CONSUMER_NAME, life_events.TOPICS, life_events.open_drafts)
+    runtime.add_consumer(life_events.CONSUMER_NAME, life_events.TOPICS, life_events.draft_opener(now))
 
     async def started(runtime: ServiceRuntime) -> None:
         deps = bootstrap(runtime.started(), settings, now)

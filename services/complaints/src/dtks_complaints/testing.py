@@ -64,3 +64,31 @@ class Clock:
 
     def advance(self, delta: dt.timedelta) -> None:
         self.at += delta
+
+
+def registered(households: Any, decree_number: str = "1/HUK/2026") -> list[Any]:
+    """``registry.household_registered`` envelopes of contracts households, as the registry's decree
+    would announce them (for the register the life events are matched against)."""
+    from dtks_contracts.envelope import EventEnvelope
+    from dtks_contracts.events.registry import HouseholdRegistered
+
+    return [
+        EventEnvelope.new(
+            HouseholdRegistered(
+                household_id=h.household_id,
+                decree_number=decree_number,
+                household=h,
+                proposal_id=f"P-{h.household_id}",
+            ),
+            aggregate_version=1,
+            actor=None,
+        )
+        for h in households
+    ]
+
+
+def life_event(payload: Any) -> Any:
+    """A life event as the civil registry's feed publishes it."""
+    from dtks_contracts.envelope import EventEnvelope
+
+    return EventEnvelope.new(payload, aggregate_version=1, actor=None)

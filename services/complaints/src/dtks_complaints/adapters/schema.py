@@ -79,3 +79,28 @@ MIGRATIONS.append(
     );
     """
 )
+
+# The village's decision on each life-event draft (#17): confirmed into a proposal it then follows
+# (through proposal_progress, as a complaint does), or dismissed with a coded reason. The life
+# event's own fields pre-fill the proposal; a move's receiving village reads it as a note; the
+# person's name (as the register has it) shows in the queue.
+MIGRATIONS.append(
+    """
+    ALTER TABLE register_members ADD COLUMN name text;
+    ALTER TABLE life_event_drafts
+        ADD COLUMN details          jsonb,
+        ADD COLUMN person_name      text,
+        ADD COLUMN to_village       text,
+        ADD COLUMN proposal_id      text,
+        ADD COLUMN proposal_stage   text,
+        ADD COLUMN decree_number    text,
+        ADD COLUMN dismissal_reason text,
+        ADD COLUMN dismissal_note   text,
+        ADD COLUMN decided_at       timestamptz,
+        ADD COLUMN version          integer NOT NULL DEFAULT 0;
+    CREATE INDEX life_event_drafts_by_proposal ON life_event_drafts (proposal_id)
+        WHERE proposal_id IS NOT NULL;
+    CREATE INDEX life_event_drafts_arriving ON life_event_drafts (to_village, created_at)
+        WHERE to_village IS NOT NULL;
+    """
+)

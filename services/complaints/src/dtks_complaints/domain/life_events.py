@@ -1,11 +1,15 @@
-"""Which draft proposal a life event calls for, given the registered household it touches (pure)."""
+"""Which draft proposal a life event calls for, given the registered household it touches, and what
+the village may still do with a draft (pure)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
+from dtks_complaints.domain.complaints import ProposalStage
 from dtks_contracts.events.civil_registry import ChildBorn, FamilyCardChanged, PersonDied, PersonMoved
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
+from dtks_runtime.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,22 @@ def draft_for(event: LifeEvent, household: Household) -> Draft | None:
             f"Family card changed on {event.changed_on.isoformat()}: update the members.",
         )
     return None
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"  # waits for the village operator
+    CONFIRMED = "confirmed"  # the village submitted the proposal it called for; follows that proposal
+    DISMISSED = "dismissed"  # the village dismissed it with a coded reason
+
+
+def ensure_undecided(status: DraftStatus, stage: ProposalStage | None, proposal_id: str | None) -> None:
+    """A draft is confirmed or dismissed once: again only once the proposal made of it was withdrawn
+    (as a complaint becomes actionable again)."""
+    if status is DraftStatus.DISMISSED:
+        raise DomainError("draft_dismissed", "The draft was dismissed already; nothing is left to do.")
+    if status is DraftStatus.CONFIRMED and stage is not ProposalStage.WITHDRAWN:
+        raise DomainError(
+            "draft_confirmed",
+            f"The draft was confirmed already as proposal {proposal_id}; it follows that proposal.",
+            extra={"proposal_id": proposal_id},
+        )
