@@ -17,11 +17,13 @@ from dtks_contracts.events.registry import (
     DecreeSignature,
     DeterminationIssued,
     HouseholdRegistered,
+    InstitutionRegistered,
     Period,
     RegisterCounts,
 )
 from dtks_contracts.household import Address, Household, Member
-from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf
+from dtks_contracts.institution import Institution
+from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf, institution_decree_leaf
 from dtks_contracts.register_hash import register_root_of
 from dtks_contracts.tree_head import key_bytes, key_id, tree_head_bytes
 from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
@@ -117,3 +119,47 @@ def test_a_rotation_is_followed_only_when_the_trusted_key_endorsed_it() -> None:
         TrustedKeys.of([public(old)])
     )
     assert not results[0].ok and results[0].signature.startswith("refused")
+
+
+def institution(name: str, iid: str) -> Institution:
+    return Institution.model_validate(
+        {
+            "institution_id": iid, "name": name, "legal_form": "foundation",
+            "registration_number": "AHU-0012345.AH.01.04.Tahun 2019", "service_type": "children",
+            "address": {"street": "Jl. Pagar Dewa No. 21"}, "village_code": "17.71.01.1001", "head": "Nurhayati",
+            "capacity": 40, "licence": {"number": "1/2024", "issued_by": "17.71", "issued_on": "2024-02-01"},
+            "contact": {"phone": "+6273621234"}, "bank_account_ref": "bank-ref:lksa",
+        }
+    )  # fmt: skip
+
+
+def test_the_institutions_section_is_folded_into_the_root_after_the_households_and_an_older_decree_keeps_its_own() -> (
+    None
+):
+    key = Ed25519PrivateKey.generate()
+    h = [household(i) for i in range(2)]
+    lks = institution("LKSA Harapan Bunda", "I-1")
+    d1 = signed(decree("1/HUK/2027", 1, h, h, None), key)
+    with_institution = decree("2/HUK/2027", 2, h, [], d1).model_copy(
+        update={
+            "register_hash": register_root_of(h, [lks]), "tree_size": 3, "institutions_registered": ("I-1",),
+            "institution_leaves": (institution_decree_leaf(lks),),
+        }
+    )  # fmt: skip
+    d2 = signed(with_institution, key)
+    registration = InstitutionRegistered(
+        institution_id="I-1", decree_number="2/HUK/2027", proposal_id="p-i", institution=lks
+    )
+    events: list[EventPayload] = [*(registered(x, "1/HUK/2027") for x in h), d1, registration, d2]
+    results = fold_of(events).check(TrustedKeys.of([public(key)]))
+    assert [(r.decree_number, r.ok, r.recomputed_hash) for r in results] == [
+        ("1/HUK/2027", True, register_root_of(h)),
+        ("2/HUK/2027", True, register_root_of(h, [lks])),
+    ]
+
+    # The institution's event altered in the log: the decree's root no longer recomputes, and the
+    # institution is named.
+    forged = registration.model_copy(update={"institution": lks.model_copy(update={"capacity": 400})})
+    results = fold_of([*events[:3], forged, d2]).check(TrustedKeys.of([public(key)]))
+    assert results[0].ok and not results[1].ok
+    assert [f.household_id for f in results[1].findings] == ["I-1"]

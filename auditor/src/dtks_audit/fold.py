@@ -25,10 +25,13 @@ from dtks_contracts.events.registry import (
     HouseholdCorrected,
     HouseholdDeactivated,
     HouseholdRegistered,
+    InstitutionChanged,
+    InstitutionClosed,
+    InstitutionRegistered,
 )
 from dtks_contracts.historical import HISTORICAL_READ
-from dtks_contracts.merkle import MERKLE_ALGORITHM, MerkleRootBuilder, leaf_hash
-from dtks_contracts.register_hash import RegisterHasher, household_digest
+from dtks_contracts.merkle import MERKLE_ALGORITHM, MerkleRootBuilder, institution_leaf_hash, leaf_hash
+from dtks_contracts.register_hash import RegisterHasher, household_digest, institution_digest
 from dtks_contracts.tree_head import tree_head_bytes
 
 _SNAPSHOT_TYPES = {
@@ -37,6 +40,12 @@ _SNAPSHOT_TYPES = {
     HouseholdDeactivated.event_type: "deactivated",
 }
 _STREAM_TYPES = {*_SNAPSHOT_TYPES, "registry.welfare_decile_set"}
+# The institutions section (#19): folded beside the households, its leaves after theirs.
+_INSTITUTION_TYPES = {
+    InstitutionRegistered.event_type: "registered",
+    InstitutionChanged.event_type: "changed",
+    InstitutionClosed.event_type: "closed",
+}
 # The relay writes the stored JSON as it is (PostgreSQL's jsonb text has spaces after colons).
 _TYPE = re.compile(rb'"event_type"\s*:\s*"([a-z_.]+)"')
 
@@ -95,6 +104,7 @@ class LogFold:
         self.decrees: dict[str, DeterminationIssued] = {}
         self.keys: list[DecreeKeyActivated] = []
         self.changes: dict[str, list[Change]] = {}  # decree number -> its household changes
+        self.institution_changes: dict[str, list[Change]] = {}  # decree number -> its institution changes
         self.undecodable: list[tuple[str, int, int, str]] = []
         self.events_read = 0
         self._versions: dict[str, int] = {}  # household -> last stream version read
@@ -110,6 +120,8 @@ class LogFold:
         self.keys += other.keys
         for number, changes in other.changes.items():
             self.changes.setdefault(number, []).extend(changes)
+        for number, changes in other.institution_changes.items():
+            self.institution_changes.setdefault(number, []).extend(changes)
         self.undecodable += other.undecodable
         self.events_read += other.events_read
         self._versions.update(other._versions)
@@ -126,6 +138,8 @@ class LogFold:
             )
             if event_type in _TYPED:
                 self._snapshot_event(record, event_type)
+            elif event_type in _INSTITUTION_TYPES:
+                self._institution_event(record, event_type)
             elif event_type in _STREAM_TYPES:
                 envelope = EventEnvelope.from_bytes(record.value)
                 self._version(envelope.aggregate_id, envelope.aggregate_version, None, record)
@@ -152,6 +166,13 @@ class LogFold:
         change = Change(household_id, kind, digest, record.partition, record.offset)
         self.changes.setdefault(payload.decree_number, []).append(change)
         self._version(household_id, envelope.aggregate_version, payload.decree_number, record)
+
+    def _institution_event(self, record: Record, event_type: str) -> None:
+        payload: Any = EventEnvelope.from_bytes(record.value).payload_as(payload_class(event_type))
+        kind = _INSTITUTION_TYPES[event_type]
+        digest = institution_digest(payload.institution) if kind != "closed" else None
+        change = Change(payload.institution_id, kind, digest, record.partition, record.offset)
+        self.institution_changes.setdefault(payload.decree_number, []).append(change)
 
     def _version(self, household_id: str, version: int, decree: str | None, record: Record) -> None:
         last = self._versions.get(household_id, 0)
@@ -188,19 +209,21 @@ class LogFold:
                     Finding(number, c.household_id, f"its {c.kind} event names decree {number}, which is not in the log")
                 )  # fmt: skip
         register: dict[str, str] = {}  # household -> digest, the register in force
+        institutions: dict[str, str] = {}  # institution -> digest, the institutions section in force
         suspect: dict[str, str] = {}  # household -> the decree where its snapshot already differed
         results: list[DecreeResult] = []
         previous: DeterminationIssued | None = None
         for decree in ordered:
             findings = list(order_findings.get(decree.decree_number, []))
             findings += self._apply(decree, register)
+            findings += self._apply_institutions(decree, institutions)
             for f in findings:
                 if f.household_id is not None:
                     suspect[f.household_id] = decree.decree_number
             merkle = decree.hash_algorithm == MERKLE_ALGORITHM or decree.hash_algorithm.startswith(
                 "dtks-register-merkle-"
             )
-            recomputed = _root(register) if merkle else _flat(register)
+            recomputed = _root(register, institutions) if merkle else _flat(register)
             if recomputed != decree.register_hash and not findings:
                 carried = sorted(h for h in suspect if h in register)
                 findings += [
@@ -278,6 +301,45 @@ class LogFold:
                     )
         return findings
 
+    def _apply_institutions(self, decree: DeterminationIssued, section: dict[str, str]) -> list[Finding]:
+        """The decree's institution events into the section, each checked against the decree's lists
+        (an institution is named in a finding as the household is: by its id)."""
+        number = decree.decree_number
+        findings: list[Finding] = []
+        listed = {"registered": set(decree.institutions_registered), "changed": set(decree.institutions_changed),
+                  "closed": set(decree.institutions_closed)}  # fmt: skip
+        seen: dict[str, set[str]] = {k: set() for k in listed}
+        for c in sorted(self.institution_changes.get(number, []), key=lambda c: c.household_id):
+            seen[c.kind].add(c.household_id)
+            if c.household_id not in listed[c.kind]:
+                findings.append(Finding(number, c.household_id, f"an institution {c.kind} event the decree does not list"))  # fmt: skip
+            if c.kind == "closed":
+                if section.pop(c.household_id, None) is None:
+                    findings.append(Finding(number, c.household_id, "institution closed but not open before"))
+                continue
+            assert c.digest is not None
+            section[c.household_id] = c.digest
+        for kind, ids in listed.items():
+            for institution_id in sorted(ids - seen[kind]):
+                findings.append(
+                    Finding(number, institution_id, f"the decree lists institution {kind}, but that event is not in the log")
+                )  # fmt: skip
+        for institution_id, leaf in zip(
+            (*decree.institutions_registered, *decree.institutions_changed),
+            decree.institution_leaves,
+            strict=False,
+        ):
+            digest = section.get(institution_id)
+            if digest is not None and institution_leaf_hash(institution_id, digest).hex() != leaf:
+                findings.append(
+                    Finding(
+                        number,
+                        institution_id,
+                        "its institution snapshot in the log differs from the decree's",
+                    )
+                )
+        return findings
+
     @staticmethod
     def _signature(decree: DeterminationIssued, trusted: TrustedKeys) -> str:
         if decree.signature is None:
@@ -301,10 +363,14 @@ class LogFold:
         return []
 
 
-def _root(register: dict[str, str]) -> str:
+def _root(register: dict[str, str], institutions: dict[str, str] | None = None) -> str:
     builder = MerkleRootBuilder()
     for household_id in sorted(register):
         builder.add(leaf_hash(household_id, register[household_id]))
+    # The institutions section after every household leaf; none: the households' root as before.
+    section = institutions or {}
+    for institution_id in sorted(section):
+        builder.add(institution_leaf_hash(institution_id, section[institution_id]))
     return builder.root().hex()
 
 

@@ -65,6 +65,13 @@ def institution_leaf_hash(institution_id: str, digest: str) -> bytes:
     return _sha256(b"\x00" + f"institution\t{institution_id}\t{digest}".encode()).digest()
 
 
+def institution_decree_leaf(institution: Any) -> str:
+    """The leaf of a determined institution (a dtks_contracts.institution.Institution with its id), hex."""
+    from dtks_contracts.register_hash import institution_digest
+
+    return institution_leaf_hash(str(institution.institution_id), institution_digest(institution)).hex()
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 

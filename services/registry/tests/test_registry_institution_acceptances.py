@@ -1,5 +1,5 @@
 """Institutions (LKS) the Ministry accepted reach the registry on the same topic as households: they
-are kept apart until a decree determines institutions, and never disturb the households' decree."""
+are kept apart from the households' candidates, and a decree determines them in a section of their own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dtks_contracts.institution import Institution
 from dtks_contracts.register_hash import register_root_of
 from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_contracts.vocabulary.roles import Role
-from dtks_registry.domain.identity import household_id_for
+from dtks_registry.domain.identity import household_id_for, institution_id_for
 from dtks_registry.testing import MINISTRY, acceptance, ago, envelope, make_household, produce
 from dtks_runtime.testing import wait_until
 
@@ -58,7 +58,9 @@ def _institution_acceptance(proposal_id: str, accepted_at: dt.datetime) -> Accep
     )
 
 
-async def test_an_accepted_institution_is_kept_apart_and_the_households_decree_is_unchanged(registry):
+async def test_an_accepted_institution_is_kept_apart_from_households_and_enters_the_decree_in_its_own_section(
+    registry,
+):
     accepted = _institution_acceptance("prop-lks-1", ago(2))
     await produce(
         registry.settings.kafka_bootstrap,
@@ -80,7 +82,14 @@ async def test_an_accepted_institution_is_kept_apart_and_the_households_decree_i
     hid = household_id_for(pid)
     assert issued["registered"] == [hid]
     household = (await registry.client.get(f"/households/{hid}", headers=registry.auth(Role.AUDITOR))).json()
-    assert issued["register_hash"] == register_root_of([Household.model_validate(household["household"])])
+    # The institution enters the same decree in its own section (#19 step 4): listed apart from the
+    # households, and in the root after their leaves.
+    assert accepted.institution is not None
+    registered = accepted.institution.model_copy(update={"institution_id": institution_id_for("prop-lks-1")})
+    assert issued["institutions_registered"] == [registered.institution_id]
+    assert issued["register_hash"] == register_root_of(
+        [Household.model_validate(household["household"])], [registered]
+    )
     async with registry.pool.acquire() as conn:
         row = await conn.fetchrow("SELECT kind, payload::text AS payload FROM institution_candidates")
     assert row["kind"] == "institution_registration"

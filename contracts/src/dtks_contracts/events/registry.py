@@ -48,6 +48,8 @@ class RegisterCounts(ContractModel):
 
     households: int = Field(ge=0)
     people: int = Field(ge=0)
+    # Institutions (#19) in force: absent when none, so a decree without institutions keeps its bytes.
+    institutions: int = Field(default=0, ge=0, exclude_if=lambda value: value == 0)
 
 
 HexKeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
@@ -88,7 +90,9 @@ class DeterminationIssued(EventPayload):
     )
     counts: RegisterCounts
     issued_by: Actor
-    tree_size: int | None = Field(default=None, ge=0, description="Leaves of the Merkle tree (households)")
+    tree_size: int | None = Field(
+        default=None, ge=0, description="Leaves of the Merkle tree (households, then institutions)"
+    )
     previous_decree: DecreeNumber | None = Field(
         default=None, description="The decree of the period before, None for the first"
     )
@@ -101,6 +105,18 @@ class DeterminationIssued(EventPayload):
         description="The Merkle leaf hash (dtks_contracts.merkle) of each household of `registered`, then "
         "of each of `corrected`, in the same order: lets an auditor whose copy of the log disagrees with "
         "the root name the household it differs on",
+    )
+    # The institutions section (#19, dtks_contracts.merkle.INSTITUTION_SECTION). Added with defaults
+    # and left out of the JSON when empty, so a decree without institutions, and every decree issued
+    # before them, keeps its exact bytes.
+    institutions_registered: tuple[EntityId, ...] = Field(default=(), exclude_if=lambda value: not value)
+    institutions_changed: tuple[EntityId, ...] = Field(default=(), exclude_if=lambda value: not value)
+    institutions_closed: tuple[EntityId, ...] = Field(default=(), exclude_if=lambda value: not value)
+    institution_leaves: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")], ...] = Field(
+        default=(),
+        exclude_if=lambda value: not value,
+        description="The institutions section's leaf hash of each of `institutions_registered`, then of "
+        "each of `institutions_changed`, in the same order (as `changed_leaves` for households)",
     )
 
     @model_validator(mode="after")
@@ -122,6 +138,13 @@ class DeterminationIssued(EventPayload):
                 seen.add(household_id)
         if self.changed_leaves and len(self.changed_leaves) != len(self.registered) + len(self.corrected):
             raise ValueError("changed_leaves must give one leaf per registered and corrected household")
+        institutions = (*self.institutions_registered, *self.institutions_changed, *self.institutions_closed)
+        if len(set(institutions)) != len(institutions):
+            raise ValueError("an institution appears twice in the decree")
+        if self.institution_leaves and len(self.institution_leaves) != len(
+            self.institutions_registered
+        ) + len(self.institutions_changed):
+            raise ValueError("institution_leaves must give one leaf per registered and changed institution")
         if (self.previous_decree is None) != (self.previous_register_hash is None):
             raise ValueError("previous_decree and previous_register_hash go together")
         return self

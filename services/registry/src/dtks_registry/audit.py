@@ -132,6 +132,7 @@ async def rebuild(
             decrees = await conn.fetchval("SELECT count(*) FROM determinations")
             candidates = await conn.fetchval("SELECT count(*) FROM candidates")
             deciles = await conn.fetchval("SELECT count(*) FROM welfare_deciles")
+            institutions = await conn.fetchval("SELECT count(*) FROM institutions WHERE open")
         finally:
             await conn.close()
     finally:
@@ -144,6 +145,9 @@ async def rebuild(
         "register_hash": summary.register_hash,
         "flat_register_hash": summary.flat_hash,  # what decrees issued before Merkle roots recorded
         "counts": {"households": summary.households, "people": summary.people},
+        # The institutions section of the register: those in the hash (now or as of the decree), and
+        # those open now in the rebuilt tables.
+        "institutions": {"in_register_hash": summary.institutions, "open_now": institutions},
         "decrees": decrees,
         "candidates": candidates,
         "welfare_deciles": deciles,

@@ -21,9 +21,9 @@ from typing import Any, Final
 import asyncpg
 
 from dtks_contracts.events.registry import DeterminationIssued
-from dtks_contracts.merkle import MerkleTree, leaf_hash
+from dtks_contracts.merkle import MerkleTree, institution_leaf_hash, leaf_hash
 from dtks_contracts.tree_head import tree_head
-from dtks_registry.adapters.register import AS_OF_SQL
+from dtks_registry.adapters.register import AS_OF_SQL, INSTITUTIONS_AS_OF_SQL
 from dtks_runtime.errors import DomainError
 
 INCLUSION_FORMAT: Final = "dtks-inclusion-proof-v1"
@@ -106,7 +106,16 @@ async def load_tree(conn: asyncpg.Connection, decree_number: str) -> DecreeTree:
     )
     ids = [r["household_id"] for r in rows]
     digests = [r["digest"] for r in rows]
-    tree = MerkleTree([leaf_hash(i, d) for i, d in zip(ids, digests, strict=True)])
+    # The institutions section (#19) after the households' leaves: a household's leaf index is the
+    # same with or without it, and a decree without institutions has exactly the households' tree.
+    institutions = await conn.fetch(
+        f"SELECT institution_id, digest FROM ({INSTITUTIONS_AS_OF_SQL}) r ORDER BY institution_id",
+        decree_number,
+    )
+    tree = MerkleTree(
+        [leaf_hash(i, d) for i, d in zip(ids, digests, strict=True)]
+        + [institution_leaf_hash(r["institution_id"], r["digest"]) for r in institutions]
+    )
     if tree.root().hex() != decree.register_hash:
         # The rows answering proofs are not the decree's register: never hand out a proof from them.
         raise DomainError(

@@ -25,22 +25,28 @@ from dtks_contracts.events.registry import (
     HouseholdCorrected,
     HouseholdDeactivated,
     HouseholdRegistered,
+    InstitutionChanged,
+    InstitutionClosed,
+    InstitutionRegistered,
     Period,
     RegisterCounts,
     WelfareDecileSet,
 )
-from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf
+from dtks_contracts.merkle import INSTITUTION_SECTION, MERKLE_ALGORITHM, decree_leaf, institution_decree_leaf
 from dtks_registry.adapters import decree_chain, register
 from dtks_registry.adapters.projection import (
     DecileChange,
     HouseholdChange,
+    InstitutionEntry,
     write_deciles,
     write_determinations,
     write_household_changes,
+    write_institution_changes,
 )
 from dtks_registry.decree_signing import DecreeSigner
 from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.determination import Decision, InForce, decide
+from dtks_registry.domain.institution_determination import decide_institutions
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
@@ -113,8 +119,8 @@ async def _issue(
 ) -> tuple[dict[str, Any], bool]:
     """One attempt at the decree in one unit of work. Its steps must happen in this order (the lock,
     a decree already issued under this number, the period's order, the households chunk by chunk,
-    the decree's own event), and they read top to bottom as one function, which is why it runs over
-    60 lines."""
+    the institutions, the decree's own event), and they read top to bottom as one function, which
+    is why it runs over 60 lines."""
     async with units() as uow:
         conn = uow.conn
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
@@ -154,7 +160,9 @@ async def _issue(
                 registered_leaves += (decree_leaf(r.household) for r in decision.registrations)
                 corrected_leaves += (decree_leaf(c.household) for c in decision.corrections)
                 deactivated += (d.household_id for d in decision.deactivations)
-        if not (registered or corrected or deactivated):
+        institutions = await _determine_institutions(uow, request, causation)
+        not_applied += institutions.not_applied
+        if not (registered or corrected or deactivated or institutions.changes_anything):
             # Raising rolls the transaction back: nothing was written.
             raise DomainError(
                 "nothing_to_determine",
@@ -174,13 +182,23 @@ async def _issue(
             corrected=tuple(corrected),
             deactivated=tuple(deactivated),
             register_hash=summary.register_hash,
-            hash_algorithm=MERKLE_ALGORITHM,
-            counts=RegisterCounts(households=summary.households, people=summary.people),
+            # A register with institutions says how their section is hashed; without, the text (and so
+            # the decree's bytes) is as it always was.
+            hash_algorithm=f"{MERKLE_ALGORITHM}; {INSTITUTION_SECTION}"
+            if summary.institutions
+            else MERKLE_ALGORITHM,
+            counts=RegisterCounts(
+                households=summary.households, people=summary.people, institutions=summary.institutions
+            ),
             issued_by=actor,
-            tree_size=summary.households,
+            tree_size=summary.tree_size,
             previous_decree=previous[0] if previous else None,
             previous_register_hash=previous[1] if previous else None,
             changed_leaves=(*registered_leaves, *corrected_leaves),
+            institutions_registered=institutions.registered,
+            institutions_changed=institutions.changed,
+            institutions_closed=institutions.closed,
+            institution_leaves=institutions.leaves,
         )
         issued = signer.sign(issued)
         [envelope] = await uow.append(
@@ -269,6 +287,91 @@ async def _append_household_events(
     )
     # The same writer a replay uses, fed the payloads just recorded (no second parse).
     return [HouseholdChange.of(e.event_id, p) for e, (_, p) in zip(envelopes, events, strict=True)]
+
+
+@dataclass(frozen=True)
+class InstitutionsDetermined:
+    """What a decree did to the institutions section, as the decree event lists it."""
+
+    registered: tuple[str, ...]
+    changed: tuple[str, ...]
+    closed: tuple[str, ...]
+    leaves: tuple[str, ...]  # one per registered, then per changed institution
+    not_applied: list[dict[str, str]]
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.registered or self.changed or self.closed)
+
+
+async def _determine_institutions(
+    uow: UnitOfWork, request: DeterminationRequest, causation: Causation
+) -> InstitutionsDetermined:
+    """The institutions section of the decree (#19): the same rule as households' (decide once, in
+    one go: institutions are thousands, not millions), one event per changed institution on its own
+    stream, written to the institutions tables by the writer a replay uses."""
+    conn = uow.conn
+    pending = await register.pending_institutions(conn, request.cutoff)
+    targets = sorted({c.institution_id for c in pending if c.target_institution_id is not None})
+    in_force = await register.institutions_in_force(conn, targets)
+    decision = decide_institutions(pending, in_force, request.cutoff)
+    not_applied = [
+        {"proposal_id": n.proposal_id, "institution_id": n.household_id, "reason": n.reason}
+        for n in decision.not_applied
+    ]
+    decree = request.decree_number
+    payloads: list[InstitutionRegistered | InstitutionChanged | InstitutionClosed] = [
+        *(
+            InstitutionRegistered(
+                institution_id=str(r.institution.institution_id), decree_number=decree,
+                proposal_id=r.proposal_id, institution=r.institution,
+            )
+            for r in decision.registrations
+        ),
+        *(
+            InstitutionChanged(
+                institution_id=str(c.institution.institution_id), decree_number=decree,
+                proposal_id=c.proposal_id, institution=c.institution, changed_fields=c.changed_fields,
+            )
+            for c in decision.changes
+        ),
+        *(
+            InstitutionClosed(
+                institution_id=c.institution_id, decree_number=decree, proposal_id=c.proposal_id,
+                registration_number=c.registration_number, reason=c.reason,
+            )
+            for c in decision.closures
+        ),
+    ]  # fmt: skip
+    if payloads:
+        envelopes = await uow.append_many(
+            [
+                StreamAppend(
+                    "institution",
+                    p.institution_id,
+                    0 if isinstance(p, InstitutionRegistered) else in_force[p.institution_id].stream_version,
+                    [NewEvent.of(p)],
+                )
+                for p in payloads
+            ],
+            causation=causation,
+        )
+        await write_institution_changes(
+            conn, [InstitutionEntry.of(e.event_id, p) for e, p in zip(envelopes, payloads, strict=True)]
+        )
+    return InstitutionsDetermined(
+        registered=tuple(str(r.institution.institution_id) for r in decision.registrations),
+        changed=tuple(str(c.institution.institution_id) for c in decision.changes),
+        closed=tuple(c.institution_id for c in decision.closures),
+        leaves=tuple(
+            institution_decree_leaf(i)
+            for i in (
+                *(r.institution for r in decision.registrations),
+                *(c.institution for c in decision.changes),
+            )
+        ),
+        not_applied=not_applied,
+    )
 
 
 async def load_determination(conn: asyncpg.Connection, decree_number: str) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
-from dtks_registry import api, candidates_api, proofs_api
+from dtks_registry import api, candidates_api, institutions_api, proofs_api
 from dtks_registry.adapters import audit_log, public_check_limit
 from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
@@ -68,7 +68,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="DTKS registry service",
         description=DESCRIPTION,
         body_limits=body_limits,
-        error_statuses={**api.ERROR_STATUSES, **proofs_api.ERROR_STATUSES},
+        error_statuses={**api.ERROR_STATUSES, **proofs_api.ERROR_STATUSES, **institutions_api.ERROR_STATUSES},
         on_started=started,
     )
     app.state.settings = settings
@@ -78,6 +78,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(candidates_api.router)
     app.include_router(proofs_api.router)
+    app.include_router(institutions_api.router)
     return app
 
 

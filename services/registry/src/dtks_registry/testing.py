@@ -17,8 +17,10 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.household import Address, Household, Member
+from dtks_contracts.institution import Institution
 from dtks_contracts.topics import REGISTRY_PUBLIC
 from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
+from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
@@ -97,6 +99,52 @@ def acceptance(
         accepted_at=accepted_at, accepted_by=MINISTRY,
     )  # fmt: skip
     return envelope(payload, version=version, occurred_at=accepted_at)
+
+
+def make_institution(
+    name: str = "LKSA Harapan Bunda", *, village: str = VILLAGES[0], **overrides: Any
+) -> Institution:
+    """An institution (LKS) of Kota Bengkulu with two residents living there."""
+    residents = [nik(900_000 + i) for i in range(2)]
+    fields: dict[str, Any] = {
+        "name": name,
+        "legal_form": "foundation",
+        "registration_number": "AHU-0012345.AH.01.04.Tahun 2019",
+        "service_type": "children",
+        "address": {"street": "Jl. Pagar Dewa No. 21"},
+        "village_code": village,
+        "head": "Nurhayati",
+        "capacity": 40,
+        "licence": {"number": "460/112/DINSOS/2024", "issued_by": village[:5], "issued_on": "2024-02-01"},
+        "contact": {"phone": "+6273621234"},
+        "bank_account_ref": "bank-ref:lksa",
+        "residents": [
+            {"nik": n, "name": "Andi Saputra", "birth_date": nik_birth_date(n).isoformat(),
+             "admitted_on": max(nik_birth_date(n), dt.date(2021, 1, 4)).isoformat()}
+            for n in residents
+        ],
+    }  # fmt: skip
+    fields.update(overrides)
+    return Institution.model_validate(fields)
+
+
+def institution_acceptance(
+    proposal_id: str,
+    *,
+    accepted_at: dt.datetime,
+    institution: Institution | None = None,
+    kind: ProposalKind = ProposalKind.INSTITUTION_REGISTRATION,
+    target: str | None = None,
+    closure_reason: ClosureReason | None = None,
+) -> EventEnvelope:
+    """The Ministry's acceptance of an institution's registration, change or closure."""
+    village = institution.village_code if institution else VILLAGES[0]
+    payload = AcceptedByMinistry(
+        proposal_id=proposal_id, round=1, village_code=village, kind=kind, institution=institution,
+        target_institution_id=target, closure_reason=closure_reason, accepted_at=accepted_at,
+        accepted_by=MINISTRY,
+    )  # fmt: skip
+    return envelope(payload, occurred_at=accepted_at)
 
 
 produce = publish_events  # verification's events, on their real (prefixed) topics

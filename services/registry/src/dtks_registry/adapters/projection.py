@@ -27,12 +27,16 @@ from dtks_contracts.events.registry import (
     HouseholdCorrected,
     HouseholdDeactivated,
     HouseholdRegistered,
+    InstitutionChanged,
+    InstitutionClosed,
+    InstitutionRegistered,
     WelfareDecileSet,
 )
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
-from dtks_contracts.register_hash import household_digest
+from dtks_contracts.institution import Institution
+from dtks_contracts.register_hash import household_digest, institution_digest
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_registry.domain.identity import household_id_for
@@ -47,6 +51,12 @@ _HOUSEHOLD_EVENTS = {
     HouseholdDeactivated.event_type: "deactivated",
 }
 
+_INSTITUTION_EVENTS = {
+    InstitutionRegistered.event_type: "registered",
+    InstitutionChanged.event_type: "changed",
+    InstitutionClosed.event_type: "closed",
+}
+
 # The only event types apply_events reads: a replay leaves every other event unparsed.
 PROJECTION_EVENT_TYPES = frozenset(
     {
@@ -54,6 +64,7 @@ PROJECTION_EVENT_TYPES = frozenset(
         DeterminationIssued.event_type,
         WelfareDecileSet.event_type,
         *_HOUSEHOLD_EVENTS,
+        *_INSTITUTION_EVENTS,
     }
 )
 
@@ -88,6 +99,35 @@ class HouseholdChange:
 
 
 @dataclass(frozen=True)
+class InstitutionEntry:
+    """One registry.institution_* event, as the institutions tables need it."""
+
+    event_id: uuid.UUID
+    change: str  # registered | changed | closed
+    institution_id: str
+    decree_number: str
+    proposal_id: str
+    registration_number: str
+    institution: Institution | None = None  # None for a closure
+    reason: str | None = None
+
+    @classmethod
+    def of(
+        cls, event_id: uuid.UUID, payload: InstitutionRegistered | InstitutionChanged | InstitutionClosed
+    ) -> InstitutionEntry:
+        if isinstance(payload, InstitutionClosed):
+            return cls(
+                event_id, "closed", payload.institution_id, payload.decree_number, payload.proposal_id,
+                payload.registration_number, reason=payload.reason.value,
+            )  # fmt: skip
+        change = "registered" if isinstance(payload, InstitutionRegistered) else "changed"
+        return cls(
+            event_id, change, payload.institution_id, payload.decree_number, payload.proposal_id,
+            payload.institution.registration_number, institution=payload.institution,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class DecileChange:
     """One registry.welfare_decile_set event, as the welfare_deciles table needs it."""
 
@@ -104,6 +144,9 @@ ProjectionPayload: TypeAlias = (
     | HouseholdCorrected
     | HouseholdDeactivated
     | WelfareDecileSet
+    | InstitutionRegistered
+    | InstitutionChanged
+    | InstitutionClosed
 )
 
 
@@ -148,6 +191,7 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
     changes: list[HouseholdChange] = []
     deciles: list[DecileChange] = []
     institutions: list[tuple[uuid.UUID, AcceptedByMinistry]] = []
+    institution_entries: list[InstitutionEntry] = []
     for event in events:
         payload = event.payload
         if isinstance(payload, AcceptedByMinistry) and payload.kind.subject is ProposalSubject.INSTITUTION:
@@ -158,6 +202,8 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
             determinations.append((event.event_id, payload))
         elif isinstance(payload, HouseholdRegistered | HouseholdCorrected | HouseholdDeactivated):
             changes.append(HouseholdChange.of(event.event_id, payload))
+        elif isinstance(payload, InstitutionRegistered | InstitutionChanged | InstitutionClosed):
+            institution_entries.append(InstitutionEntry.of(event.event_id, payload))
         elif isinstance(payload, WelfareDecileSet):
             assert event.occurred_at is not None and event.version > 0
             deciles.append(DecileChange(event.event_id, event.version, event.occurred_at, payload))
@@ -165,6 +211,7 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
     await write_institution_candidates(conn, institutions)
     await write_determinations(conn, determinations)
     await write_household_changes(conn, changes)
+    await write_institution_changes(conn, institution_entries)
     await write_deciles(conn, deciles)
 
 
@@ -423,6 +470,66 @@ async def _write_deactivations(
         [changes[i].reason for i in idx],
         [changes[i].decree_number for i in idx],
     )
+
+
+async def write_institution_changes(conn: asyncpg.Connection, entries: Sequence[InstitutionEntry]) -> None:
+    """The institutions section from its events, as households' from theirs: keyed by (institution,
+    decree), so a redelivery changes nothing, and folded per institution in arrival order (one
+    institution's events share its partition). Institutions are few (thousands nationally), so one
+    statement per event is plenty."""
+    for e in entries:
+        inserted = await conn.fetchval(
+            """INSERT INTO institution_changes (institution_id, decree_number, change, proposal_id,
+                                                registration_number, snapshot, digest, village_code,
+                                                residents, reason, event_id)
+               VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11)
+               ON CONFLICT (institution_id, decree_number) DO NOTHING
+               RETURNING true""",
+            e.institution_id,
+            e.decree_number,
+            e.change,
+            e.proposal_id,
+            e.registration_number,
+            e.institution.model_dump_json() if e.institution else None,
+            institution_digest(e.institution) if e.institution else None,
+            e.institution.village_code if e.institution else None,
+            living_residents(e.institution) if e.institution else None,
+            e.reason,
+            e.event_id,
+        )
+        if not inserted:
+            continue  # applied before: a redelivery
+        if e.institution is None:
+            await conn.execute(
+                """UPDATE institutions SET open = false, closure_reason = $2, closed_in = $3, last_decree = $3
+                   WHERE institution_id = $1""",
+                e.institution_id,
+                e.reason,
+                e.decree_number,
+            )
+            continue
+        # Copied from the change row just written (the snapshot's jsonb as stored).
+        await conn.execute(
+            """INSERT INTO institutions (institution_id, registration_number, name, service_type, village_code,
+                                         open, snapshot, digest, residents, registered_in, last_decree)
+               SELECT ic.institution_id, ic.registration_number, ic.snapshot->>'name',
+                      ic.snapshot->>'service_type', ic.village_code, true, ic.snapshot, ic.digest,
+                      ic.residents, ic.decree_number, ic.decree_number
+               FROM institution_changes ic WHERE ic.institution_id = $1 AND ic.decree_number = $2
+               ON CONFLICT (institution_id) DO UPDATE SET
+                   registration_number = excluded.registration_number, name = excluded.name,
+                   service_type = excluded.service_type, village_code = excluded.village_code, open = true,
+                   snapshot = excluded.snapshot, digest = excluded.digest, residents = excluded.residents,
+                   last_decree = excluded.last_decree, closure_reason = NULL, closed_in = NULL""",
+            e.institution_id,
+            e.decree_number,
+        )
+
+
+def living_residents(institution: Institution) -> int:
+    """The residents the record lists as living there (no discharge date): a fact of the snapshot,
+    not of today's date, so a replay next year counts the same."""
+    return sum(1 for r in institution.residents if r.discharged_on is None)
 
 
 async def write_deciles(conn: asyncpg.Connection, deciles: Sequence[DecileChange]) -> None:

@@ -12,12 +12,15 @@ from typing import Any
 
 import asyncpg
 
+from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.household import Household
-from dtks_contracts.merkle import MerkleRootBuilder, leaf_hash
-from dtks_contracts.register_hash import RegisterHasher, household_digest
+from dtks_contracts.institution import Institution
+from dtks_contracts.merkle import MerkleRootBuilder, institution_leaf_hash, leaf_hash
+from dtks_contracts.register_hash import RegisterHasher, household_digest, institution_digest
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_registry.domain.determination import Candidate, InForce
+from dtks_registry.domain.institution_determination import InstitutionCandidate, InstitutionInForce
 
 # The register in force as of a decree: per household the latest change of a decree whose period is
 # not later than that decree's; a household whose latest change is a deactivation is out.
@@ -32,12 +35,32 @@ AS_OF_SQL = """
 """
 
 
+# The institutions section as of a decree, as AS_OF_SQL for households: per institution the latest
+# change of a decree not later than that one; a closed institution is out.
+INSTITUTIONS_AS_OF_SQL = """
+    SELECT * FROM (
+        SELECT DISTINCT ON (ic.institution_id) ic.*
+        FROM institution_changes ic JOIN determinations d ON d.decree_number = ic.decree_number
+        WHERE d.period_start <= (SELECT period_start FROM determinations WHERE decree_number = $1)
+        ORDER BY ic.institution_id, d.period_start DESC
+    ) latest
+    WHERE change <> 'closed'
+"""
+
+
 @dataclass(frozen=True)
 class RegisterSummary:
     register_hash: str  # the Merkle root (dtks_contracts.merkle), what decrees record from version 2
     households: int
     people: int
     flat_hash: str = ""  # the flat hash (dtks_contracts.register_hash) that version 1 decrees recorded
+    # The institutions section's leaves (after the households'); none: the root is the households'
+    # alone, exactly as before institutions existed.
+    institutions: int = 0
+
+    @property
+    def tree_size(self) -> int:
+        return self.households + self.institutions
 
     def hash_for(self, algorithm: str) -> str:
         """The hash a decree issued with ``algorithm`` recorded, computed over this register."""
@@ -69,6 +92,7 @@ async def current_summary(conn: asyncpg.Connection, *, recompute: bool = False) 
     return await _summary(
         conn,
         f"SELECT household_id, {column}, people FROM households WHERE active ORDER BY household_id",
+        f"SELECT institution_id, {column} FROM institutions WHERE open ORDER BY institution_id",
         (),
         recompute,
     )
@@ -81,13 +105,14 @@ async def as_of_summary(
     return await _summary(
         conn,
         f"SELECT household_id, {column}, people FROM ({AS_OF_SQL}) r ORDER BY household_id",
+        f"SELECT institution_id, {column} FROM ({INSTITUTIONS_AS_OF_SQL}) r ORDER BY institution_id",
         (decree_number,),
         recompute,
     )
 
 
 async def _summary(
-    conn: asyncpg.Connection, sql: str, args: Sequence[Any], recompute: bool
+    conn: asyncpg.Connection, sql: str, institutions_sql: str, args: Sequence[Any], recompute: bool
 ) -> RegisterSummary:
     hasher = RegisterHasher()
     tree = MerkleRootBuilder()
@@ -100,7 +125,14 @@ async def _summary(
                 tree.add(leaf_hash(r["household_id"], digest))
             households += len(rows)
             people += sum(r["people"] for r in rows)
-    return RegisterSummary(tree.root().hex(), households, people, hasher.hexdigest())
+    # The institutions section after every household leaf (dtks_contracts.merkle.INSTITUTION_SECTION);
+    # the flat hash of version 1 decrees never covered institutions.
+    institutions = 0
+    for r in await conn.fetch(institutions_sql, *args):
+        digest = institution_digest(Institution.model_validate_json(r["s"])) if recompute else r["s"]
+        tree.add(institution_leaf_hash(r["institution_id"], digest))
+        institutions += 1
+    return RegisterSummary(tree.root().hex(), households, people, hasher.hexdigest(), institutions)
 
 
 async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[str, str]:
@@ -158,13 +190,64 @@ def _candidate(r: asyncpg.Record) -> Candidate:
     )
 
 
-def stream_version_sql(household_id: str) -> str:
+INSTITUTIONS_PENDING_SQL = """
+    SELECT c.proposal_id, c.payload::text AS payload
+    FROM institution_candidates c
+    WHERE c.accepted_at <= $1
+      AND NOT EXISTS (SELECT 1 FROM institution_changes ic WHERE ic.proposal_id = c.proposal_id)
+    ORDER BY c.proposal_id
+"""
+
+
+async def pending_institutions(conn: asyncpg.Connection, cutoff: dt.datetime) -> list[InstitutionCandidate]:
+    """Institutions' acceptances up to ``cutoff`` that no decree has applied yet. Read at once:
+    institutions are thousands nationally, not millions."""
+    pending = []
+    for r in await conn.fetch(INSTITUTIONS_PENDING_SQL, cutoff):
+        accepted = AcceptedByMinistry.model_validate_json(r["payload"])
+        pending.append(
+            InstitutionCandidate(
+                proposal_id=accepted.proposal_id,
+                kind=accepted.kind,
+                accepted_at=accepted.accepted_at,
+                institution=accepted.institution,
+                target_institution_id=accepted.target_institution_id,
+                closure_reason=accepted.closure_reason,
+            )
+        )
+    return pending
+
+
+async def institutions_in_force(
+    conn: asyncpg.Connection, institution_ids: Sequence[str]
+) -> dict[str, InstitutionInForce]:
+    """The institutions pending changes and closures target, with the latest acceptance already
+    applied to each and their streams' versions, read in one statement (as :func:`in_force`)."""
+    rows = await conn.fetch(
+        f"""SELECT i.institution_id, i.snapshot::text AS s, i.open,
+                  (SELECT max(c.accepted_at) FROM institution_changes ic
+                     JOIN institution_candidates c ON c.proposal_id = ic.proposal_id
+                   WHERE ic.institution_id = i.institution_id) AS last_accepted,
+                  {stream_version_sql("i.institution_id", "institution")} AS version
+           FROM institutions i WHERE i.institution_id = ANY($1::text[])""",
+        list(institution_ids),
+    )
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return {
+        r["institution_id"]: InstitutionInForce(
+            Institution.model_validate_json(r["s"]), r["open"], r["last_accepted"] or epoch, r["version"] or 0
+        )
+        for r in rows
+    }
+
+
+def stream_version_sql(household_id: str, aggregate: str = "household") -> str:
     """A scalar subquery: the stream version of the household in column ``household_id``, from the
     events table (the registry's own events, written in the same transaction as these tables). The
     household id is compared under "C"; the stream id takes the database's default collation, which
     its index is built with."""
     return f"""(SELECT max(e.stream_version) FROM events e
-                WHERE e.stream_id = ('household:' || {household_id}) COLLATE "default")"""
+                WHERE e.stream_id = ('{aggregate}:' || {household_id}) COLLATE "default")"""
 
 
 async def in_force(conn: asyncpg.Connection, household_ids: Sequence[str]) -> dict[str, InForce]:

@@ -11,6 +11,8 @@ Everything here is a projection of events, so a replay can build it again in a f
 - welfare_deciles: the decile set centrally per household (registry.welfare_decile_set), the latest
   by stream version; kept beside the decreed snapshot, never in it, so a decile set between decrees
   changes no decree's register hash.
+- institution_changes, institutions: the institutions section (#19), as household_changes and
+  households are for households.
 Ids are compared with COLLATE "C" so that ORDER BY household_id is the code-point order the register
 hash is defined with.
 """
@@ -163,4 +165,42 @@ MIGRATIONS = [
     # A household's history finds its regency's proposal windows without scanning the audit trail.
     """CREATE INDEX audit_events_window_regency ON audit_events ((envelope->'payload'->>'regency_code'))
        WHERE event_type = 'proposal.window_set'""",
+    # The institutions section of the register (#19), from the registry's institution_* events only,
+    # as households' tables are from theirs: one row per event (institution, decree), and the
+    # institutions in force (the latest change per institution; a closed one is kept, not open).
+    """
+    CREATE TABLE institution_changes (
+        institution_id      text COLLATE "C" NOT NULL,
+        decree_number       text        NOT NULL,
+        change              text        NOT NULL CHECK (change IN ('registered', 'changed', 'closed')),
+        proposal_id         text        NOT NULL,
+        registration_number text        NOT NULL,
+        snapshot            jsonb,
+        digest              text,
+        village_code        text,
+        residents           integer,
+        reason              text,
+        event_id            uuid        NOT NULL,
+        PRIMARY KEY (institution_id, decree_number)
+    );
+    CREATE INDEX institution_changes_proposal ON institution_changes (proposal_id);
+    CREATE INDEX institution_changes_decree ON institution_changes (decree_number);
+
+    CREATE TABLE institutions (
+        institution_id      text COLLATE "C" PRIMARY KEY,
+        registration_number text    NOT NULL,
+        name                text    NOT NULL,
+        service_type        text    NOT NULL,
+        village_code        text    NOT NULL,
+        open                boolean NOT NULL,
+        snapshot            jsonb   NOT NULL,
+        digest              text    NOT NULL,
+        residents           integer NOT NULL,
+        registered_in       text    NOT NULL,
+        last_decree         text    NOT NULL,
+        closure_reason      text,
+        closed_in           text
+    );
+    CREATE INDEX institutions_village ON institutions (village_code text_pattern_ops);
+    """,
 ]

@@ -42,6 +42,10 @@ COMPARED = (
     Compared("candidates", ("proposal_id",), "household_id"),
     Compared("welfare_deciles", ("household_id",), "household_id"),
     Compared("determinations", ("decree_number",), None, not_in_events=("not_applied",)),
+    # The institutions section (#19): GET /institutions answers from these.
+    Compared("institutions", ("institution_id",), None),
+    Compared("institution_changes", ("institution_id", "decree_number"), None),
+    Compared("institution_candidates", ("proposal_id",), None),
     Compared(
         "audit_events",
         ("event_id",),

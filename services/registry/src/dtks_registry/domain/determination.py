@@ -13,19 +13,114 @@ the acceptances were read in:
   the same household in the same decree (a decree changes a household once);
 - a correction or deactivation whose household is not active, or that an acceptance of later date
   already in force overtook, is not applied: it is reported, never silently dropped.
+The cut-off and order (due_in_order) and the rule for the changes of one subject already in the
+register (resolve_updates) are written once here and shared with the institutions section
+(institution_determination.py), each section naming its own records and reasons.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_registry.domain.identity import household_id_for
+
+
+class Acceptance(Protocol):
+    """What the rule needs of a pending acceptance, whatever section of the register it is for."""
+
+    @property
+    def proposal_id(self) -> str: ...
+
+    @property
+    def accepted_at(self) -> dt.datetime: ...
+
+
+A = TypeVar("A", bound=Acceptance)
+
+
+def due_in_order(pending: Sequence[A], cutoff: dt.datetime) -> list[A]:
+    """The acceptances a decree with ``cutoff`` takes, oldest first (ties by proposal id), so the
+    outcome does not depend on the order they were read in."""
+    return sorted(
+        (c for c in pending if c.accepted_at <= cutoff), key=lambda c: (c.accepted_at, c.proposal_id)
+    )
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the not-applied reasons name one section's subject and its changes."""
+
+    subject: str  # household | institution
+    ended: str  # the state of a subject no longer in force: "is no longer active"
+    ended_by: str  # "is deactivated by"
+    change: str  # the name of a replacing change: "correction"
+
+
+@dataclass
+class Resolution(Generic[A]):
+    """What the rule makes of one subject's pending changes in one decree: at most one of them is
+    applied (``ending`` or ``replacing``), each other is reported with its reason."""
+
+    ending: A | None = None
+    replacing: A | None = None
+    not_applied: list[tuple[A, str]] = field(default_factory=list)
+
+
+def resolve_updates(
+    subject_id: str,
+    candidates: Sequence[A],
+    *,
+    known: bool,
+    in_force: bool,
+    last_accepted_at: dt.datetime,
+    ends: Callable[[A], bool],
+    wording: Wording,
+) -> Resolution[A]:
+    """The rule shared by every section of the register, for the changes (``candidates``, oldest
+    first) of one subject that is ``known`` to the register and ``in_force`` or not:
+    - a subject not in the register or no longer in force takes none of them;
+    - an acceptance no later than the last one already applied to it was overtaken;
+    - an ending change (deactivation, closure) wins over the others, the earliest of them (from then
+      on the subject was out);
+    - otherwise the change accepted last wins: it was verified against the newest facts."""
+    resolution: Resolution[A] = Resolution()
+    skip = resolution.not_applied.append
+    if not known or not in_force:
+        state = "is not in the register" if not known else wording.ended
+        for c in candidates:
+            skip((c, f"{wording.subject} {subject_id} {state}"))
+        return resolution
+    live = [c for c in candidates if c.accepted_at > last_accepted_at]
+    for c in candidates:
+        if c.accepted_at <= last_accepted_at:
+            skip((c, "overtaken by a later acceptance already in force"))
+    if not live:
+        return resolution
+    endings = [c for c in live if ends(c)]
+    if endings:
+        chosen = endings[0]
+        resolution.ending = chosen
+        for c in live:
+            if c is not chosen:
+                skip((c, f"{wording.subject} {subject_id} {wording.ended_by} proposal {chosen.proposal_id}"))
+        return resolution
+    chosen = live[-1]
+    resolution.replacing = chosen
+    for c in live[:-1]:
+        skip((c, f"superseded by the later {wording.change} {chosen.proposal_id} in the same decree"))
+    return resolution
+
+
+HOUSEHOLDS = Wording("household", "is no longer active", "is deactivated by", "correction")
 
 
 @dataclass(frozen=True)
@@ -119,7 +214,8 @@ def program_changes(
     return tuple(sorted(set(after) - set(before))), tuple(sorted(set(before) - set(after)))
 
 
-def changed_fields(before: Household, after: Household) -> tuple[str, ...]:
+def changed_fields(before: BaseModel, after: BaseModel) -> tuple[str, ...]:
+    """The top-level fields of a record (a household's, an institution's) that differ."""
     names = type(after).model_fields
     return tuple(sorted(n for n in names if getattr(before, n) != getattr(after, n)))
 
@@ -128,9 +224,8 @@ def decide(pending: Sequence[Candidate], register: Mapping[str, InForce], cutoff
     """What a decree with ``cutoff`` changes. ``register`` must hold every household a pending
     correction or deactivation targets (missing ones are reported as unknown)."""
     decision = Decision()
-    due = sorted((c for c in pending if c.accepted_at <= cutoff), key=lambda c: c.order)
     updates: dict[str, list[Candidate]] = {}
-    for candidate in due:
+    for candidate in due_in_order(pending, cutoff):
         if candidate.kind is ProposalKind.NEW_HOUSEHOLD:
             assert candidate.household is not None
             household = candidate.household.model_copy(
@@ -153,38 +248,35 @@ def decide(pending: Sequence[Candidate], register: Mapping[str, InForce], cutoff
 def _decide_updates(
     decision: Decision, household_id: str, candidates: list[Candidate], in_force: InForce | None
 ) -> None:
-    def skip(c: Candidate, reason: str) -> None:
-        decision.not_applied.append(NotApplied(c.proposal_id, household_id, reason))
-
-    if in_force is None or not in_force.active:
-        state = "is not in the register" if in_force is None else "is no longer active"
-        for c in candidates:
-            skip(c, f"household {household_id} {state}")
-        return
-    live = [c for c in candidates if c.accepted_at > in_force.last_accepted_at]
-    for c in candidates:
-        if c.accepted_at <= in_force.last_accepted_at:
-            skip(c, "overtaken by a later acceptance already in force")
-    if not live:
-        return
-    deactivations = [c for c in live if c.kind is ProposalKind.DEACTIVATION]
-    if deactivations:
-        chosen = deactivations[0]  # the earliest: from then on the household was out
-        assert chosen.deactivation_reason is not None
+    resolution = resolve_updates(
+        household_id,
+        candidates,
+        known=in_force is not None,
+        in_force=in_force is not None and in_force.active,
+        last_accepted_at=in_force.last_accepted_at if in_force else dt.datetime.min.replace(tzinfo=dt.UTC),
+        ends=lambda c: c.kind is ProposalKind.DEACTIVATION,
+        wording=HOUSEHOLDS,
+    )
+    decision.not_applied += (
+        NotApplied(c.proposal_id, household_id, reason) for c, reason in resolution.not_applied
+    )
+    if resolution.ending is not None:
+        assert in_force is not None and resolution.ending.deactivation_reason is not None
         decision.deactivations.append(
             Deactivation(
-                chosen.proposal_id, household_id, in_force.household.kk_number, chosen.deactivation_reason
+                resolution.ending.proposal_id,
+                household_id,
+                in_force.household.kk_number,
+                resolution.ending.deactivation_reason,
             )
         )
-        for c in live:
-            if c is not chosen:
-                skip(c, f"household {household_id} is deactivated by proposal {chosen.proposal_id}")
-        return
-    chosen = live[-1]  # the latest correction carries the newest verified facts
-    for c in live[:-1]:
-        skip(c, f"superseded by the later correction {chosen.proposal_id} in the same decree")
+    elif resolution.replacing is not None:
+        assert in_force is not None
+        decision.corrections.append(_correction(resolution.replacing, household_id, in_force.household))
+
+
+def _correction(chosen: Candidate, household_id: str, before: Household) -> Correction:
     assert chosen.household is not None
-    before = in_force.household
     after = chosen.household.model_copy(
         update={
             "household_id": household_id,
@@ -196,6 +288,4 @@ def _decide_updates(
         }
     )
     added, removed = program_changes(before.programs, after.programs)
-    decision.corrections.append(
-        Correction(chosen.proposal_id, after, changed_fields(before, after), added, removed)
-    )
+    return Correction(chosen.proposal_id, after, changed_fields(before, after), added, removed)

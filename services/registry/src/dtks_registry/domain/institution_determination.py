@@ -1,7 +1,8 @@
 """The determination rule for institutions (#19): what one decree does to the institutions section.
 
-The households' rule (determination.py) applied to institutions, and as pure: a function of the
-pending Ministry acceptances of institutions, the institutions in force and the cut-off.
+The households' rule (determination.py: due_in_order and resolve_updates, shared, not copied)
+applied to institutions, and as pure: a function of the pending Ministry acceptances of
+institutions, the institutions in force and the cut-off.
 - a registration accepted up to the cut-off enters under the id derived from its proposal;
 - a change replaces the snapshot of its (open) institution; several changes of one institution in
   one decree: the one accepted last wins (it was verified against the newest facts);
@@ -19,7 +20,13 @@ from dataclasses import dataclass, field
 from dtks_contracts.institution import Institution
 from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.proposals import ProposalKind
-from dtks_registry.domain.determination import NotApplied
+from dtks_registry.domain.determination import (
+    NotApplied,
+    Wording,
+    changed_fields,
+    due_in_order,
+    resolve_updates,
+)
 from dtks_registry.domain.identity import institution_id_for
 
 
@@ -51,6 +58,8 @@ class InstitutionInForce:
     institution: Institution
     open: bool
     last_accepted_at: dt.datetime
+    # Its event stream's version when this was read: a change is appended after exactly that one.
+    stream_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,7 @@ class InstitutionDecision:
         return bool(self.registrations or self.changes or self.closures)
 
 
-def _changed_fields(before: Institution, after: Institution) -> tuple[str, ...]:
-    return tuple(sorted(n for n in type(after).model_fields if getattr(before, n) != getattr(after, n)))
+INSTITUTIONS = Wording("institution", "is closed", "is closed by", "change")
 
 
 def decide_institutions(
@@ -98,9 +106,8 @@ def decide_institutions(
     """What a decree with ``cutoff`` changes in the institutions section. ``register`` must hold every
     institution a pending change or closure targets (missing ones are reported as unknown)."""
     decision = InstitutionDecision()
-    due = sorted((c for c in pending if c.accepted_at <= cutoff), key=lambda c: c.order)
     updates: dict[str, list[InstitutionCandidate]] = {}
-    for candidate in due:
+    for candidate in due_in_order(pending, cutoff):
         if candidate.kind is ProposalKind.INSTITUTION_REGISTRATION:
             assert candidate.institution is not None
             registered = candidate.institution.model_copy(update={"institution_id": candidate.institution_id})
@@ -121,41 +128,33 @@ def _decide_updates(
     candidates: list[InstitutionCandidate],
     in_force: InstitutionInForce | None,
 ) -> None:
-    def skip(c: InstitutionCandidate, reason: str) -> None:
-        decision.not_applied.append(NotApplied(c.proposal_id, institution_id, reason))
-
-    if in_force is None or not in_force.open:
-        state = "is not in the register" if in_force is None else "is closed"
-        for c in candidates:
-            skip(c, f"institution {institution_id} {state}")
-        return
-    live = [c for c in candidates if c.accepted_at > in_force.last_accepted_at]
-    for c in candidates:
-        if c.accepted_at <= in_force.last_accepted_at:
-            skip(c, "overtaken by a later acceptance already in force")
-    if not live:
-        return
-    closures = [c for c in live if c.kind is ProposalKind.INSTITUTION_CLOSURE]
-    if closures:
-        chosen = closures[0]  # the earliest: from then on the institution was closed
-        assert chosen.closure_reason is not None
+    resolution = resolve_updates(
+        institution_id,
+        candidates,
+        known=in_force is not None,
+        in_force=in_force is not None and in_force.open,
+        last_accepted_at=in_force.last_accepted_at if in_force else dt.datetime.min.replace(tzinfo=dt.UTC),
+        ends=lambda c: c.kind is ProposalKind.INSTITUTION_CLOSURE,
+        wording=INSTITUTIONS,
+    )
+    decision.not_applied += (
+        NotApplied(c.proposal_id, institution_id, reason) for c, reason in resolution.not_applied
+    )
+    if resolution.ending is not None:
+        assert in_force is not None and resolution.ending.closure_reason is not None
         decision.closures.append(
             InstitutionClosure(
-                chosen.proposal_id,
+                resolution.ending.proposal_id,
                 institution_id,
                 in_force.institution.registration_number,
-                chosen.closure_reason,
+                resolution.ending.closure_reason,
             )
         )
-        for c in live:
-            if c is not chosen:
-                skip(c, f"institution {institution_id} is closed by proposal {chosen.proposal_id}")
-        return
-    chosen = live[-1]
-    for c in live[:-1]:
-        skip(c, f"superseded by the later change {chosen.proposal_id} in the same decree")
-    assert chosen.institution is not None
-    after = chosen.institution.model_copy(update={"institution_id": institution_id})
-    decision.changes.append(
-        InstitutionChange(chosen.proposal_id, after, _changed_fields(in_force.institution, after))
-    )
+    elif resolution.replacing is not None:
+        assert in_force is not None and resolution.replacing.institution is not None
+        after = resolution.replacing.institution.model_copy(update={"institution_id": institution_id})
+        decision.changes.append(
+            InstitutionChange(
+                resolution.replacing.proposal_id, after, changed_fields(in_force.institution, after)
+            )
+        )

@@ -1,0 +1,234 @@
+"""Institutions (LKS) enter the quarterly decree (#19 step 4): the Ministry's acceptances of
+institutions become the register's institutions section, in the decree's lists and its Merkle root,
+readable by region and scope, reproduced by the replay and by dtks-audit, while a decree issued
+before any institution keeps its bytes and its root. Real Kafka, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dtks_audit.cli import audit_decrees
+from dtks_contracts.household import Household
+from dtks_contracts.register_hash import register_root_of
+from dtks_contracts.topics import REGISTRY_EVENTS
+from dtks_contracts.vocabulary.institutions import ClosureReason
+from dtks_contracts.vocabulary.proposals import ProposalKind
+from dtks_contracts.vocabulary.roles import Role
+from dtks_registry.domain.identity import household_id_for, institution_id_for
+from dtks_registry.testing import (
+    acceptance,
+    ago,
+    institution_acceptance,
+    make_household,
+    make_institution,
+    produce,
+)
+from dtks_runtime.auth.tokens import TokenService
+from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
+
+REGENCY = "17.71"
+
+
+async def _accept_institutions(registry: Any, events: list[Any]) -> None:
+    before = await registry.count("SELECT count(*) FROM institution_candidates")
+    await produce(registry.settings.kafka_bootstrap, registry.settings.topic_prefix, events)
+
+    async def kept() -> bool:
+        return await registry.count("SELECT count(*) FROM institution_candidates") >= before + len(events)
+
+    await wait_until(kept, what="institutions' acceptances kept")
+
+
+def _operator_of(registry: Any, institution_id: str, village: str) -> dict[str, str]:
+    token = TokenService(registry.settings.jwt_secret, registry.settings.jwt_issuer).issue(
+        subject="lks-op", role=Role.INSTITUTION_OPERATOR, region=village, institution_id=institution_id
+    )
+    return {"authorization": f"Bearer {token}"}
+
+
+async def _households(registry: Any, *hids: str) -> list[Household]:
+    auditor = registry.auth(Role.AUDITOR)
+    return [
+        Household.model_validate(
+            (await registry.client.get(f"/households/{h}", headers=auditor)).json()["household"]
+        )
+        for h in hids
+    ]
+
+
+async def _relayed(registry: Any) -> bool:
+    async with registry.pool.acquire() as conn:
+        return bool(await registry.runtime.relay.lag(conn) == 0)
+
+
+async def test_an_accepted_institution_enters_the_next_decree_its_root_and_the_scoped_reads(registry):
+    # A decree of households only, before any institution: its bytes and root must never change.
+    await registry.accept([acceptance("prop-hh-1", accepted_at=ago(6), household=make_household(1))])
+    first = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(5))
+    assert first.status_code == 201, first.text
+    first_bytes = (
+        await registry.client.get("/determinations/1/HUK/2027", headers=registry.auth(Role.AUDITOR))
+    ).content
+    assert "institutions_registered" not in first.json() and "institutions" not in first.json()["counts"]
+
+    institution = make_institution()
+    await _accept_institutions(
+        registry, [institution_acceptance("prop-lks-1", accepted_at=ago(4), institution=institution)]
+    )
+    second = await registry.decree("2/HUK/2027", "2027-04", cutoff=ago(3))
+    assert second.status_code == 201, second.text
+    issued = second.json()
+    iid = institution_id_for("prop-lks-1")
+    assert (issued["registered"], issued["institutions_registered"]) == ([], [iid])
+    assert issued["counts"] == {"households": 1, "people": 2, "institutions": 1}
+    assert issued["tree_size"] == 2
+    registered = institution.model_copy(update={"institution_id": iid})
+    households = await _households(registry, household_id_for("prop-hh-1"))
+    # The root covers the institutions section, with leaves of their own after the households'.
+    assert issued["register_hash"] == register_root_of(households, [registered])
+    assert issued["register_hash"] != register_root_of(households)
+    assert issued["previous_register_hash"] == first.json()["register_hash"] == register_root_of(households)
+
+    # Read by region: the regency's staff see the residents, a partner agency sees them masked.
+    staff = await registry.client.get(
+        "/institutions", params={"region": REGENCY}, headers=registry.auth(Role.REGENCY_OPERATOR, REGENCY)
+    )
+    assert staff.status_code == 200, staff.text
+    (listed,) = staff.json()["institutions"]
+    assert (listed["institution_id"], listed["status"], listed["residents"]) == (iid, "open", 2)
+    assert listed["registered_in"] == "2/HUK/2027"
+    assert [r["nik"] for r in listed["institution"]["residents"]] == [r.nik for r in institution.residents]
+    agency = await registry.client.get(
+        f"/institutions/{iid}", headers=registry.auth(Role.AGENCY, "ID", programs=("PKH",))
+    )
+    assert agency.status_code == 200, agency.text
+    masked = agency.json()["institution"]["residents"][0]
+    assert masked["nik"] == institution.residents[0].nik[:6] + "*" * 10 and masked["name"] == "A*** S******"
+    # Its own operator reads it; another institution's operator and another region's staff do not.
+    village = institution.village_code
+    assert (
+        await registry.client.get(f"/institutions/{iid}", headers=_operator_of(registry, iid, village))
+    ).status_code == 200
+    other = _operator_of(registry, "lks-other", village)
+    assert (await registry.client.get(f"/institutions/{iid}", headers=other)).status_code == 404
+    listing = await registry.client.get("/institutions", headers=other)
+    assert (listing.status_code, listing.json()["code"]) == (403, "outside_region")
+    elsewhere = registry.auth(Role.REGENCY_OPERATOR, "17.01")
+    assert (await registry.client.get(f"/institutions/{iid}", headers=elsewhere)).status_code == 404
+    assert (
+        await registry.client.get("/institutions", params={"region": REGENCY}, headers=elsewhere)
+    ).status_code == 403
+
+    # The decree before institutions is served with the same bytes, and its household proofs hold.
+    assert (
+        await registry.client.get("/determinations/1/HUK/2027", headers=registry.auth(Role.AUDITOR))
+    ).content == first_bytes
+    for decree in ("1/HUK/2027", "2/HUK/2027"):
+        proof = await registry.client.get(
+            "/decree-proofs/inclusion",
+            params={"decree": decree, "household_id": household_id_for("prop-hh-1")},
+            headers=registry.auth(Role.AUDITOR),
+        )
+        assert proof.status_code == 200, proof.text
+        assert proof.json()["tree_head"]["tree_size"] == (1 if decree == "1/HUK/2027" else 2)
+
+
+async def test_a_change_then_a_closure_in_later_decrees_and_replays_reproduce_every_root(registry):
+    await registry.accept([acceptance("prop-hh-2", accepted_at=ago(9), household=make_household(2))])
+    assert (await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(8))).status_code == 201
+    institution = make_institution("Panti Werdha Kasih", service_type="elderly")
+    await _accept_institutions(
+        registry, [institution_acceptance("prop-lks-2", accepted_at=ago(7), institution=institution)]
+    )
+    assert (await registry.decree("2/HUK/2027", "2027-04", cutoff=ago(6))).status_code == 201
+    iid = institution_id_for("prop-lks-2")
+
+    bigger = institution.model_copy(update={"capacity": 60})
+    await _accept_institutions(
+        registry,
+        [institution_acceptance("prop-lks-2-change", accepted_at=ago(5), institution=bigger,
+                                kind=ProposalKind.INSTITUTION_CHANGE, target=iid)],
+    )  # fmt: skip
+    third = (await registry.decree("3/HUK/2027", "2027-07", cutoff=ago(4))).json()
+    assert (third["institutions_changed"], third["counts"]["institutions"]) == ([iid], 1)
+    households = await _households(registry, household_id_for("prop-hh-2"))
+    changed = bigger.model_copy(update={"institution_id": iid})
+    assert third["register_hash"] == register_root_of(households, [changed])
+    auditor = registry.auth(Role.AUDITOR)
+    read = (await registry.client.get(f"/institutions/{iid}", headers=auditor)).json()
+    assert (read["institution"]["capacity"], read["last_decree"]) == (60, "3/HUK/2027")
+
+    # A closure and a later change of the same institution in one decree: the closure wins, the
+    # change is reported as not applied (the households' rule).
+    await _accept_institutions(
+        registry,
+        [
+            institution_acceptance("prop-lks-2-close", accepted_at=ago(3.5), kind=ProposalKind.INSTITUTION_CLOSURE,
+                                   target=iid, closure_reason=ClosureReason.DISSOLVED),
+            institution_acceptance("prop-lks-2-late", accepted_at=ago(3.2), institution=bigger.model_copy(update={"capacity": 80}),
+                                   kind=ProposalKind.INSTITUTION_CHANGE, target=iid),
+        ],
+    )  # fmt: skip
+    fourth = await registry.decree("4/HUK/2027", "2027-10", cutoff=ago(3))
+    assert fourth.status_code == 201, fourth.text
+    closed = fourth.json()
+    assert closed["institutions_closed"] == [iid] and "institutions_changed" not in closed  # empty: absent
+    assert "institutions" not in closed["counts"]  # none open: the section is absent
+    assert closed["register_hash"] == register_root_of(households)
+    assert {n["proposal_id"]: n.get("institution_id") for n in closed["not_applied"]} == {
+        "prop-lks-2-late": iid
+    }
+    read = (await registry.client.get(f"/institutions/{iid}", headers=auditor)).json()
+    assert (read["status"], read["closure_reason"], read["closed_in"]) == (
+        "closed",
+        "dissolved",
+        "4/HUK/2027",
+    )
+    closed_list = await registry.client.get(
+        "/institutions", params={"region": REGENCY, "status": "closed"}, headers=auditor
+    )
+    assert [i["institution_id"] for i in closed_list.json()["institutions"]] == [iid]
+
+    # Each institution event is on the institution's own stream, for verification's consumer.
+    async with registry.pool.acquire() as conn:
+        types = await conn.fetch(
+            "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version", f"institution:{iid}"
+        )
+    assert [t["event_type"] for t in types] == [
+        "registry.institution_registered", "registry.institution_changed", "registry.institution_closed",
+    ]  # fmt: skip
+
+    # The replay rebuilds the institutions section: every decree's root, and the live tables, agree.
+    await wait_until(lambda: _relayed(registry), what="registry events published")
+    rebuilt = (
+        await registry.client.post("/audit/replays", json={"as_of_decree": "3/HUK/2027"}, headers=auditor)
+    ).json()
+    assert rebuilt["register_hash"] == third["register_hash"]
+    assert rebuilt["institutions"] == {"in_register_hash": 1, "open_now": 0}
+    verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
+    assert verified["ok"], json.dumps(verified["decrees"] + [verified["tables"]["institutions"]], indent=1)
+    assert [d["matches"] for d in verified["decrees"]] == [True] * 4
+    assert (
+        verified["tables"]["institutions"]["matches"] and verified["tables"]["institution_changes"]["matches"]
+    )
+
+    # An altered institution row in the live table is found by the verify.
+    async with registry.pool.acquire() as conn:
+        await conn.execute("UPDATE institutions SET name = 'Panti Palsu' WHERE institution_id = $1", iid)
+    tampered = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
+    assert not tampered["ok"] and tampered["tables"]["institutions"]["rows"] == 1
+
+    # dtks-audit, from the topic alone, recomputes every root with the institutions section.
+    bootstrap = registry.settings.kafka_bootstrap
+    topic = REGISTRY_EVENTS.with_prefix(registry.settings.topic_prefix).name
+    key = (await registry.client.get("/.well-known/dtks-decree-keys")).json()["current"]["public_key"]
+    report = await audit_decrees(bootstrap, topic, [key])
+    assert report["ok"], json.dumps(report, indent=1)
+    assert [d["recomputed_hash"] for d in report["decrees"]] == [
+        d["recorded_hash"] for d in verified["decrees"]
+    ]
