@@ -16,6 +16,7 @@ from typing import Any
 import pydantic
 
 from dtks_audit.log import Record
+from dtks_audit.quick_read import QuickReader, SnapshotFacts
 from dtks_audit.signatures import TrustedKeys, signature_valid
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import payload_class
@@ -91,7 +92,9 @@ class DecreeResult:
 
 
 class LogFold:
-    def __init__(self) -> None:
+    def __init__(self, *, quick: bool = True) -> None:
+        """``quick=False`` reads every event through the contract's models alone: the reference
+        the quick path (dtks_audit.quick_read) is held to."""
         self.decrees: dict[str, DeterminationIssued] = {}
         self.keys: list[DecreeKeyActivated] = []
         self.changes: dict[str, list[Change]] = {}  # decree number -> its household changes
@@ -102,6 +105,7 @@ class LogFold:
             str, list[tuple[str, int, int]]
         ] = {}  # household -> (decree, partition, offset)
         self.order_findings: list[tuple[str, str, str]] = []  # (decree, household, what)
+        self._quick = QuickReader() if quick else None
 
     def merge(self, other: LogFold) -> None:
         """Take in the fold of other partitions (a household's events all sit in one partition, so
@@ -125,7 +129,12 @@ class LogFold:
                 match.group(1).decode() if match else EventEnvelope.from_bytes(record.value).event_type
             )
             if event_type in _TYPED:
-                self._snapshot_event(record, event_type)
+                # Most events take the quick path; the contract's models judge whatever it is not sure of.
+                facts = self._quick.read(event_type, record.value) if self._quick else None
+                if facts is not None:
+                    self._take(facts, record)
+                else:
+                    self._snapshot_event(record, event_type)
             elif event_type in _STREAM_TYPES:
                 envelope = EventEnvelope.from_bytes(record.value)
                 self._version(envelope.aggregate_id, envelope.aggregate_version, None, record)
@@ -147,11 +156,16 @@ class LogFold:
         else:
             payload = envelope.payload
         kind = _SNAPSHOT_TYPES[event_type]
-        household_id = payload.household_id
         digest = household_digest(payload.household) if kind != "deactivated" else None
-        change = Change(household_id, kind, digest, record.partition, record.offset)
-        self.changes.setdefault(payload.decree_number, []).append(change)
-        self._version(household_id, envelope.aggregate_version, payload.decree_number, record)
+        facts = SnapshotFacts(
+            kind, payload.household_id, payload.decree_number, envelope.aggregate_version, digest
+        )
+        self._take(facts, record)
+
+    def _take(self, facts: SnapshotFacts, record: Record) -> None:
+        change = Change(facts.household_id, facts.kind, facts.digest, record.partition, record.offset)
+        self.changes.setdefault(facts.decree_number, []).append(change)
+        self._version(facts.household_id, facts.aggregate_version, facts.decree_number, record)
 
     def _version(self, household_id: str, version: int, decree: str | None, record: Record) -> None:
         last = self._versions.get(household_id, 0)
