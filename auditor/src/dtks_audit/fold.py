@@ -16,6 +16,7 @@ from typing import Any
 import pydantic
 
 from dtks_audit.log import Record
+from dtks_audit.quick_read import QuickReader, SnapshotFacts
 from dtks_audit.signatures import TrustedKeys, signature_valid
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import payload_class
@@ -100,7 +101,9 @@ class DecreeResult:
 
 
 class LogFold:
-    def __init__(self) -> None:
+    def __init__(self, *, quick: bool = True) -> None:
+        """``quick=False`` reads every event through the contract's models alone: the reference
+        the quick path (dtks_audit.quick_read) is held to."""
         self.decrees: dict[str, DeterminationIssued] = {}
         self.keys: list[DecreeKeyActivated] = []
         self.changes: dict[str, list[Change]] = {}  # decree number -> its household changes
@@ -112,6 +115,7 @@ class LogFold:
             str, list[tuple[str, int, int]]
         ] = {}  # household -> (decree, partition, offset)
         self.order_findings: list[tuple[str, str, str]] = []  # (decree, household, what)
+        self._quick = QuickReader() if quick else None
 
     def merge(self, other: LogFold) -> None:
         """Take in the fold of other partitions (a household's events all sit in one partition, so
@@ -137,7 +141,12 @@ class LogFold:
                 match.group(1).decode() if match else EventEnvelope.from_bytes(record.value).event_type
             )
             if event_type in _TYPED:
-                self._snapshot_event(record, event_type)
+                # Most events take the quick path; the contract's models judge whatever it is not sure of.
+                facts = self._quick.read(event_type, record.value) if self._quick else None
+                if facts is not None:
+                    self._take(facts, record)
+                else:
+                    self._snapshot_event(record, event_type)
             elif event_type in _INSTITUTION_TYPES:
                 self._institution_event(record, event_type)
             elif event_type in _STREAM_TYPES:
@@ -161,11 +170,16 @@ class LogFold:
         else:
             payload = envelope.payload
         kind = _SNAPSHOT_TYPES[event_type]
-        household_id = payload.household_id
         digest = household_digest(payload.household) if kind != "deactivated" else None
-        change = Change(household_id, kind, digest, record.partition, record.offset)
-        self.changes.setdefault(payload.decree_number, []).append(change)
-        self._version(household_id, envelope.aggregate_version, payload.decree_number, record)
+        facts = SnapshotFacts(
+            kind, payload.household_id, payload.decree_number, envelope.aggregate_version, digest
+        )
+        self._take(facts, record)
+
+    def _take(self, facts: SnapshotFacts, record: Record) -> None:
+        change = Change(facts.household_id, facts.kind, facts.digest, record.partition, record.offset)
+        self.changes.setdefault(facts.decree_number, []).append(change)
+        self._version(facts.household_id, facts.aggregate_version, facts.decree_number, record)
 
     def _institution_event(self, record: Record, event_type: str) -> None:
         payload: Any = EventEnvelope.from_bytes(record.value).payload_as(payload_class(event_type))
