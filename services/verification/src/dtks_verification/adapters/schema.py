@@ -154,4 +154,8 @@ MIGRATIONS = [
     );
     ALTER TABLE field_visits ADD COLUMN findings jsonb NOT NULL DEFAULT '[]'::jsonb;
     """,
+    """
+    -- The overdue scan walks the waiting items oldest first, each batch from where the last stopped.
+    CREATE INDEX proposals_waiting_since ON proposals (entered_at, proposal_id) WHERE status = 'in_tier';
+    """,
 ]
