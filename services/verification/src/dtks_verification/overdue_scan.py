@@ -103,7 +103,7 @@ class OverdueScan:
                     batch = await overdue_marks.announce(uow, after, before, self.batch_size, causation)
                 announced += batch.announced
                 self.heartbeat()
-                if batch.last is None or batch.considered < self.batch_size:
+                if batch.last is None or batch.walked < self.batch_size:
                     return announced
                 after = batch.last
 

@@ -56,20 +56,19 @@ class Due:
 
 @dataclass(frozen=True)
 class Position:
-    """Where a pass stands: after this item's announcement at this level, in the walk's order."""
+    """Where a pass stands: past this item, in the walk's order (oldest first)."""
 
     entered_at: dt.datetime
     proposal_id: str
-    level: int
 
 
-START: Final = Position(dt.datetime(1, 1, 1, tzinfo=dt.UTC), "", 0)
+START: Final = Position(dt.datetime(1, 1, 1, tzinfo=dt.UTC), "")
 
 
 @dataclass(frozen=True)
 class Batch:
-    considered: int  # items (and levels) found due, locked and taken by this batch
-    announced: int  # of them, those whose mark this batch made: one event each
+    walked: int  # waiting items this batch looked at
+    announced: int  # announcements it made (an item may be due at two levels): one event each
     last: Position | None
 
 
@@ -122,32 +121,36 @@ async def oldest_entry(conn: asyncpg.Connection) -> dt.datetime | None:
     return found
 
 
-# An item's calendar is its regency's (the first 5 characters of its village code) if the pass has
-# one, else its province's (2), else the country's ($7, `ID`); found before the due days are joined,
-# so that join is on equal keys.
+# A batch walks the next waiting items in the index's order first, then joins only those (whatever
+# the planner estimates, it never sorts every waiting item). An item's calendar is its regency's
+# (the first 5 characters of its village code) if the pass has one, else its province's (2), else
+# the country's ($6, `ID`).
 _ANNOUNCE: Final = SelectedAppend(
     aggregate_type="proposal",
     event_type=ItemOverdue.event_type,
     schema_version=ItemOverdue.schema_version,
     ctes="""
+    walked AS (
+        SELECT proposal_id, entered_at FROM proposals
+        WHERE status = 'in_tier' AND entered_at < $1 AND (entered_at, proposal_id) > ($2, $3)
+        ORDER BY entered_at, proposal_id
+        LIMIT $4
+    ),
     picked AS (
         SELECT p.proposal_id, p.round, p.village_code, p.tier, p.entered_at, p.stream_version,
                d.level, d.working_days, d.due_date, d.notify_tier, d.notify_region_length
-        FROM proposals p
+        FROM walked w
+        JOIN proposals p ON p.proposal_id = w.proposal_id
         JOIN overdue_scan_dues d
           ON d.calendar = (SELECT c.calendar FROM overdue_scan_calendars c
                            WHERE c.tier = p.tier
-                             AND c.region IN (left(p.village_code, 5), left(p.village_code, 2), $7)
-                           ORDER BY c.region = $7, length(c.region) DESC LIMIT 1)
-         AND d.entered_on = ((p.entered_at AT TIME ZONE 'UTC') + $6::interval)::date
-        WHERE p.status = 'in_tier' AND p.entered_at < $1
-          AND (p.entered_at, p.proposal_id) >= ($2, $3)
-          AND (p.entered_at, p.proposal_id, d.level) > ($2, $3, $4)
+                             AND c.region IN (left(p.village_code, 5), left(p.village_code, 2), $6)
+                           ORDER BY c.region = $6, length(c.region) DESC LIMIT 1)
+         AND d.entered_on = ((p.entered_at AT TIME ZONE 'UTC') + $5::interval)::date
+        WHERE p.status = 'in_tier'
           AND NOT EXISTS (SELECT 1 FROM overdue_marks m
                           WHERE m.proposal_id = p.proposal_id AND m.tier = p.tier
                             AND m.entered_at = p.entered_at AND m.level = d.level)
-        ORDER BY p.entered_at, p.proposal_id, d.level
-        LIMIT $5
         FOR UPDATE OF p SKIP LOCKED
     ),
     marked AS (
@@ -172,34 +175,32 @@ _ANNOUNCE: Final = SelectedAppend(
                    'proposal_id', proposal_id, 'round', round, 'village_code', village_code,
                    'tier', tier, 'level', level, 'working_days', working_days, 'due_date', due_date,
                    'notify_tier', notify_tier,
-                   'notify_region', coalesce(left(village_code, notify_region_length), $7)) AS payload
+                   'notify_region', coalesce(left(village_code, notify_region_length), $6)) AS payload
         FROM announced
     ),
-    last_picked AS (
-        SELECT entered_at, proposal_id, level FROM picked
-        ORDER BY entered_at DESC, proposal_id DESC, level DESC LIMIT 1
+    last_walked AS (
+        SELECT entered_at, proposal_id FROM walked ORDER BY entered_at DESC, proposal_id DESC LIMIT 1
     )""",
     source="overdue_events",
-    result="""(SELECT count(*) FROM picked) AS considered,
-              (SELECT entered_at FROM last_picked) AS last_entered_at,
-              (SELECT proposal_id FROM last_picked) AS last_proposal_id,
-              (SELECT level FROM last_picked) AS last_level""",
+    result="""(SELECT count(*) FROM walked) AS walked,
+              (SELECT entered_at FROM last_walked) AS last_entered_at,
+              (SELECT proposal_id FROM last_walked) AS last_proposal_id""",
 )
 
 
 async def announce(
     uow: UnitOfWork, after: Position, before: dt.datetime, limit: int, causation: Causation
 ) -> Batch:
-    """Announce up to `limit` items (and levels) due in the pass's calendars (see `prepare`) that
-    entered before `before`, walking on from `after`."""
+    """Look at the next `limit` waiting items after `after` that entered before `before`, and
+    announce those due in the pass's calendars (see `prepare`) and not announced yet."""
     row = await uow.append_selected(
         _ANNOUNCE,
-        [before, after.entered_at, after.proposal_id, after.level, limit, WIB.utcoffset(None), NATIONAL],
+        [before, after.entered_at, after.proposal_id, limit, WIB.utcoffset(None), NATIONAL],
         causation=causation,
     )
     last = (
-        Position(row["last_entered_at"], row["last_proposal_id"], row["last_level"])
+        Position(row["last_entered_at"], row["last_proposal_id"])
         if row["last_proposal_id"] is not None
         else None
     )
-    return Batch(row["considered"], row["appended"], last)
+    return Batch(row["walked"], row["appended"], last)
