@@ -24,6 +24,8 @@ from a rolled-back one. The price is one UPDATE per published batch.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +36,9 @@ import asyncpg
 from pydantic import BaseModel
 
 from dtks_contracts.envelope import Actor, EventEnvelope
+from dtks_contracts.events import UnknownEventTypeError
 from dtks_runtime.db import migrate
+from dtks_runtime.sql_arrays import unnest_literals
 from dtks_runtime.telemetry import current_trace_context
 
 NOTIFY_CHANNEL = "dtks_events"
@@ -138,6 +142,38 @@ class StreamAppend:
     # This stream's own cause, when streams of one call answer different flows (the notification
     # sender records attempts for notifications of many events at once); None: the call's causation.
     causation: Causation | None = None
+
+
+@dataclass(frozen=True)
+class SelectedAppend:
+    """Events of one type, one per row of a query the caller writes, appended by the same statement
+    that selects them (:meth:`EventStore.append_selected`).
+
+    For appends too many to build one by one in Python (an overdue scan announces hundreds of
+    thousands of waiting items at once, in the same process as the service's requests): here
+    PostgreSQL builds the envelopes around the payloads, and nothing per event runs in Python.
+
+    ``ctes`` are the WITH entries the statement starts with (``name AS (...)``, comma-separated);
+    they may lock, insert and update the caller's own tables, so a state change and its events are
+    one statement in the caller's transaction. ``source`` names the entry whose rows are the events,
+    with the columns ``aggregate_id`` (text), ``aggregate_version`` (integer: the stream's next
+    version, 1 for a new stream; a stream may have several rows with consecutive versions),
+    ``partition_key`` (text: the record key the store's key resolver gives such an event) and
+    ``payload`` (jsonb: the payload as its contract's model dumps it). ``result`` is a SELECT list
+    over the entries, returned beside ``appended``, the count of events appended.
+    """
+
+    aggregate_type: str
+    event_type: str
+    schema_version: int
+    ctes: str
+    source: str
+    result: str = "NULL AS nothing"
+
+
+# The unique key that refuses a second writer of one stream version (see the table above).
+_STREAM_VERSION_KEY = "events_stream_id_stream_version_key"
+_DUPLICATE_KEY = re.compile(r"\(stream_id, stream_version\)=\((?P<stream>.*), (?P<version>\d+)\)")
 
 
 class EventStore:
@@ -257,6 +293,135 @@ class EventStore:
             # A writer that read the same version committed first: surface it, never drop events.
             stream_id, first = rows[0]
             raise ConcurrencyConflict(stream_id, first.aggregate_version - 1, None) from exc
+
+    async def append_selected(
+        self,
+        conn: asyncpg.Connection,
+        selected: SelectedAppend,
+        args: Sequence[object] = (),
+        *,
+        causation: Causation,
+    ) -> dict[str, Any]:
+        """Run the caller's statement and append one event per row of its ``source`` (see
+        :class:`SelectedAppend`), all in one statement inside the caller's transaction; ``args``
+        are its parameters $1, $2, ... Returns ``appended`` and the columns of ``result``.
+
+        The same rules as :meth:`append_many`, checked in SQL: a row's stream must be at the version
+        before the row's (in the log, or by a row before it in the same statement), else
+        :class:`ConcurrencyConflict`, and the caller's transaction must be rolled back (leaving the
+        unit of work with the exception does that). A version already taken is refused by the
+        log's unique key; the version before is looked for by a second statement, whose snapshot
+        sees what writers committed while the first ran (a caller that locks its rows, as it
+        must, may be handed rows another writer moved on meanwhile). One appended envelope, read back, is checked
+        against the contracts (its payload too, for an event type they know) and against the
+        store's topic and key resolvers, so a query that builds them wrongly fails at once instead
+        of publishing.
+        """
+        if not conn.is_in_transaction():
+            raise RuntimeError("append must run inside a transaction (state and events commit together)")
+        template = EventEnvelope(
+            event_id=uuid.UUID(int=0),
+            event_type=selected.event_type,
+            schema_version=selected.schema_version,
+            aggregate_type=selected.aggregate_type,
+            aggregate_id=selected.aggregate_type,
+            aggregate_version=1,
+            occurred_at=datetime.now(UTC),
+            actor=causation.actor,
+            correlation_id=causation.correlation_id,
+            causation_id=causation.causation_id,
+            trace_context=current_trace_context()
+            if causation.trace_context is None
+            else dict(causation.trace_context),
+            payload={},
+        )
+        per_row = {"event_id", "aggregate_id", "aggregate_version", "payload"}
+        common = template.model_dump_json(exclude=per_row)
+        n = len(args)
+        prefix, event_type, topic, envelope = (f"${n + i}" for i in range(1, 5))
+        statement = f"""
+            WITH {selected.ctes},
+            _rows AS (
+                SELECT s.aggregate_id, s.aggregate_version, s.partition_key, s.payload,
+                       gen_random_uuid() AS event_id,
+                       lag(s.aggregate_version) OVER (PARTITION BY s.aggregate_id
+                                                      ORDER BY s.aggregate_version) AS previous
+                FROM {selected.source} s
+            ),
+            -- Rows whose version before is not a row before them here: the log must have it, which
+            -- the next statement checks (this one's snapshot may predate the commit that wrote it).
+            _unchained AS (
+                SELECT r.aggregate_id, r.aggregate_version FROM _rows r
+                WHERE r.aggregate_version > 1 AND r.previous IS DISTINCT FROM r.aggregate_version - 1
+            ),
+            _appended AS (
+                INSERT INTO events (stream_id, stream_version, event_id, event_type, topic, partition_key,
+                                    envelope)
+                SELECT {prefix} || r.aggregate_id, r.aggregate_version, r.event_id, {event_type}, {topic},
+                       r.partition_key,
+                       {envelope}::jsonb || jsonb_build_object(
+                           'event_id', r.event_id, 'aggregate_id', r.aggregate_id,
+                           'aggregate_version', r.aggregate_version, 'payload', r.payload)
+                FROM _rows r
+                -- seq in version order, so a stream's versions are published in order
+                ORDER BY r.aggregate_version, r.aggregate_id
+                RETURNING envelope, topic, partition_key
+            ),
+            _sample AS (SELECT envelope::text AS envelope, topic, partition_key FROM _appended LIMIT 1)
+            SELECT (SELECT count(*) FROM _appended) AS appended,
+                   (SELECT array_agg(aggregate_id ORDER BY aggregate_id, aggregate_version)::text
+                    FROM _unchained) AS _unchained_ids,
+                   (SELECT array_agg(aggregate_version ORDER BY aggregate_id, aggregate_version)::text
+                    FROM _unchained) AS _unchained_versions,
+                   (SELECT envelope FROM _sample) AS _sample_envelope,
+                   (SELECT topic FROM _sample) AS _sample_topic,
+                   (SELECT partition_key FROM _sample) AS _sample_key,
+                   (SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM _sample) AS _notified,
+                   {selected.result}"""
+        try:
+            row = await conn.fetchrow(
+                statement,
+                *args,
+                f"{selected.aggregate_type}:",
+                selected.event_type,
+                self._topic_for(template),
+                common,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != _STREAM_VERSION_KEY:
+                raise
+            found = _DUPLICATE_KEY.search(exc.detail or "")
+            stream_id = found["stream"] if found else f"{selected.aggregate_type}:?"
+            version = int(found["version"]) - 1 if found else 0
+            raise ConcurrencyConflict(stream_id, version, None) from exc
+        assert row is not None
+        if row["_unchained_ids"] is not None:
+            gap = await conn.fetchrow(
+                f"""SELECT x.id, x.version FROM {unnest_literals("text", "int")} AS x(id, version)
+                    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = $3 || x.id
+                                                            AND e.stream_version = x.version - 1)
+                    LIMIT 1""",
+                row["_unchained_ids"],
+                row["_unchained_versions"],
+                f"{selected.aggregate_type}:",
+            )
+            if gap is not None:
+                raise ConcurrencyConflict(f"{selected.aggregate_type}:{gap['id']}", gap["version"] - 1, None)
+        if row["_sample_envelope"] is not None:
+            self._check_sample(row["_sample_envelope"], row["_sample_topic"], row["_sample_key"])
+        return {k: v for k, v in row.items() if not k.startswith("_")}
+
+    def _check_sample(self, envelope_json: str, topic: str, key: str) -> None:
+        envelope = EventEnvelope.from_bytes(envelope_json)
+        # An event type of the caller's own (the tests') is one the contracts cannot check.
+        with contextlib.suppress(UnknownEventTypeError):
+            envelope.typed_payload()
+        expected = (self._topic_for(envelope), self._key_for(envelope))
+        if (topic, key) != expected:
+            raise ValueError(
+                f"selected {envelope.event_type} events went to topic {topic!r} with key {key!r}, "
+                f"where the store sends them to {expected[0]!r} with key {expected[1]!r}"
+            )
 
     async def read_stream(
         self, conn: asyncpg.Connection, aggregate_type: str, aggregate_id: str

@@ -27,12 +27,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
 from dtks_contracts.envelope import EventEnvelope
-from dtks_runtime.event_store import Causation, ConcurrencyConflict, EventStore, NewEvent, StreamAppend
+from dtks_runtime.event_store import (
+    Causation,
+    ConcurrencyConflict,
+    EventStore,
+    NewEvent,
+    SelectedAppend,
+    StreamAppend,
+)
 from dtks_runtime.telemetry import get_logger
 
 log = get_logger(__name__)
@@ -68,6 +75,11 @@ class UnitOfWork:
         self, appends: Sequence[StreamAppend], *, causation: Causation
     ) -> list[EventEnvelope]:
         return await self.store.append_many(self.conn, appends, causation=causation)
+
+    async def append_selected(
+        self, selected: SelectedAppend, args: Sequence[object] = (), *, causation: Causation
+    ) -> dict[str, Any]:
+        return await self.store.append_selected(self.conn, selected, args, causation=causation)
 
 
 @asynccontextmanager

@@ -6,7 +6,13 @@ import datetime as dt
 
 from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.vocabulary import Tier
-from dtks_verification.domain.deadlines import deadline_of, overdue_cutoff, working_days
+from dtks_verification.domain.deadlines import (
+    deadline_of,
+    deadline_regions,
+    overdue_cutoff,
+    overdue_days,
+    working_days,
+)
 from dtks_verification.domain.freezes import Freeze
 from dtks_verification.domain.working_days import WIB, WorkingCalendar
 
@@ -70,3 +76,47 @@ def test_deadlines_pause_during_a_freeze_of_the_tiers_action_in_the_items_region
     assert overdue_cutoff({("ratification", ""): 2}, [freeze], Tier.RATIFICATION, "17.71", now) == wib(
         2026, 12, 28
     )
+
+
+def test_due_dates_for_a_range_of_entry_days_agree_with_each_days_own_due_date() -> None:
+    # Across Christmas, the new year, a weekend and days closed by a freeze.
+    calendar = WorkingCalendar().with_closed({dt.date(2026, 12, 30), dt.date(2027, 1, 4)})
+    first, last = dt.date(2026, 12, 18), dt.date(2027, 1, 12)
+    for days in (1, 2, 7, 15):
+        dues = calendar.due_dates(first, last, days)
+        assert len(dues) == (last - first).days + 1
+        for offset, due in enumerate(dues):
+            entered = wib(2026, 12, 18, 10) + dt.timedelta(days=offset)
+            assert due == calendar.due_date(entered, days), (entered, days)
+
+
+def test_the_overdue_entry_days_are_those_whose_items_are_overdue_now_at_each_level() -> None:
+    calendar = WorkingCalendar()
+    since, now = dt.date(2026, 11, 20), wib(2027, 1, 4, 9)
+    overdue = overdue_days(calendar, 5, 2, since, now)
+    expected = []
+    for level in (1, 2):
+        for offset in range((now.date() - since).days + 1):
+            entered = wib(2026, 11, 20, 12) + dt.timedelta(days=offset)
+            if calendar.is_overdue(entered, 5 * level, now):
+                expected.append((entered.date(), level, 5 * level, calendar.due_date(entered, 5 * level)))
+    assert [(d.entered_on, d.level, d.working_days, d.due_date) for d in overdue] == expected
+    assert {d.level for d in overdue} == {1, 2}
+
+
+def test_regions_with_a_deadline_of_their_own_are_those_of_a_policy_or_a_freeze_pausing_the_tier() -> None:
+    policies = {("district", ""): 5, ("district", "17.71"): 3, ("province", "18.01"): 4}
+    freezes = [
+        Freeze(
+            "f-1", "17", frozenset({FrozenAction.TIER_DECISIONS}), wib(2026, 12, 28), wib(2026, 12, 30), "A"
+        ),
+        Freeze(
+            "f-2", "19.02", frozenset({FrozenAction.RATIFICATIONS}), wib(2026, 12, 28), wib(2026, 12, 30), "B"
+        ),
+        Freeze(
+            "f-3", "ID", frozenset({FrozenAction.TIER_DECISIONS}), wib(2026, 12, 28), wib(2026, 12, 30), "C"
+        ),
+    ]
+    assert deadline_regions(policies, freezes, Tier.DISTRICT) == {"ID", "17.71", "17"}
+    assert deadline_regions(policies, freezes, Tier.RATIFICATION) == {"ID", "19.02"}
+    assert deadline_regions(policies, freezes, Tier.PROVINCE) == {"ID", "18.01", "17"}

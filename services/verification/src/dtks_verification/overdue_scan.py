@@ -7,10 +7,15 @@ above and stop at level 1. Each announcement is a `verification.item_overdue` ev
 own stream (its history shows when it became overdue), which the notification service turns into
 an inbox notice. The scan never moves or decides an item.
 
-A supervised worker (`runtime.supervise`): each pass computes one cutoff per tier, regency and
-level from the calendar (with the clock of the deps object, and freezes pausing deadlines), then
-announces up to `batch_size` items per transaction with rows locked SKIP LOCKED, so several
-processes may scan and decisions never wait for it.
+A supervised worker (`runtime.supervise`). Each pass reads the deadline policies and the freezes
+once, computes with the domain's calendar which entry days are overdue at which level under each
+calendar in use (the country's, and those of regions with a policy or a freeze of their own; the
+clock is the deps object's, and freezes pause deadlines), and hands them to PostgreSQL; then it
+announces the waiting items in batches of `batch_size`, each one statement and one short
+transaction (adapters.overdue_marks), oldest first. Several processes may scan at once: rows
+another transaction holds are skipped, not waited for, and the marks' key lets each item's
+announcement through once. A pass that dies (a restart, a lost connection) loses nothing: every
+batch committed its marks with its events, and the next pass starts again from the oldest item.
 """
 
 from __future__ import annotations
@@ -18,18 +23,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
-from dtks_contracts.events.governance import ItemOverdue
+from dtks_contracts.regions import NATIONAL
 from dtks_contracts.vocabulary import Tier, tier_region
 from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
-from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
+from dtks_runtime.event_store import Causation
 from dtks_runtime.telemetry import get_logger
-from dtks_verification.adapters import governance, overdue_marks, tier_queues
+from dtks_runtime.unit_of_work import on_connection
+from dtks_verification.adapters import governance, overdue_marks
 from dtks_verification.deps import VerificationDeps
-from dtks_verification.domain.deadlines import calendar_for, working_days
+from dtks_verification.domain.deadlines import (
+    Policies,
+    calendar_for,
+    deadline_regions,
+    overdue_days,
+    working_days,
+)
+from dtks_verification.domain.freezes import Freeze
+from dtks_verification.domain.working_days import local_date, start_of
 
 TIER_ABOVE: Final = {
     Tier.DISTRICT: Tier.REGENCY,
@@ -37,7 +50,7 @@ TIER_ABOVE: Final = {
     Tier.RATIFICATION: Tier.PROVINCE,
     Tier.PROVINCE: Tier.MINISTRY,
 }
-_FREEZE_HORIZON = dt.timedelta(days=1600)
+_ANY_VILLAGE = "11.01.01.2001"  # the shape of a village code, for the length of a tier's region
 log = get_logger(__name__)
 
 
@@ -46,7 +59,7 @@ class OverdueScan:
         self,
         deps: VerificationDeps,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         poll_seconds: float = 60.0,
         heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
@@ -58,66 +71,76 @@ class OverdueScan:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                announced = await self.scan_once()
+                await self.scan_once()
             except TRANSIENT_DATABASE_ERRORS as exc:
                 # PostgreSQL restarting or a connection lost: the items wait for the next pass. If this
                 # task ended, no item would be announced overdue again until the process restarts.
                 log.warning("overdue scan failed; retrying", error=repr(exc))
-                announced = 0
             self.heartbeat()
-            if announced < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
 
     async def scan_once(self) -> int:
-        """One batch: how many announcements it made (fewer than the batch: nothing else is due)."""
+        """One pass over every waiting item: how many announcements it made."""
         now = self.deps.clock()
-        async with self.deps.unit_of_work() as uow:
-            pairs = await tier_queues.waiting_regencies(uow.conn, "ID")
-            policies = await governance.deadline_policies(uow.conn)
-            freezes = await governance.freezes_between(uow.conn, now - _FREEZE_HORIZON, now)
-            cutoffs = []
-            days_of: dict[tuple[Tier, str], int] = {}
-            for tier, regency in pairs:
-                calendar = calendar_for(freezes, tier, regency)
-                days = days_of[(tier, regency)] = working_days(policies, tier, regency)
-                for level in (1, 2) if tier in TIER_ABOVE else (1,):
-                    cutoffs.append((tier, regency, calendar.overdue_before(days * level, now), level))
-            rows = await overdue_marks.unannounced(uow.conn, cutoffs, self.batch_size)
-            if not rows:
+        async with self.deps.connection() as conn:
+            since = await overdue_marks.oldest_entry(conn)
+            if since is None:
                 return 0
-            events: dict[str, list[ItemOverdue]] = defaultdict(list)
-            versions: dict[str, int] = {}
-            marks = []
-            for r in rows:
-                tier, pid, level = Tier(r["tier"]), r["proposal_id"], r["level"]
-                days = days_of[(tier, r["village_code"][:5])] * level
-                notify = TIER_ABOVE[tier] if level == 2 else tier
-                calendar = calendar_for(freezes, tier, r["village_code"])
-                events[pid].append(
-                    ItemOverdue(
-                        proposal_id=pid,
-                        round=r["round"],
-                        village_code=r["village_code"],
-                        tier=tier,
-                        level=level,
-                        working_days=days,
-                        due_date=calendar.due_date(r["entered_at"], days),
-                        notify_tier=notify,
-                        notify_region=tier_region(notify, r["village_code"]),
-                    )
-                )
-                versions.setdefault(pid, r["stream_version"])
-                marks.append((pid, tier.value, r["entered_at"], level))
+            policies = await governance.deadline_policies(conn)
+            freezes = await governance.freezes_between(conn, since, now)
+            calendars, dues = _calendars(policies, freezes, local_date(since), now)
+            if not dues:
+                return 0
+            await overdue_marks.prepare(conn, calendars, dues)
+            # Nothing that entered on or after the last overdue entry day can be due.
+            before = start_of(max(d.entered_on for d in dues) + dt.timedelta(days=1))
+            units = on_connection(conn, self.deps.store)
             causation = Causation()
-            await uow.append_many(
-                [
-                    StreamAppend("proposal", pid, versions[pid], [NewEvent.of(e) for e in evs], causation)
-                    for pid, evs in events.items()
-                ],
-                causation=causation,
-            )
-            await overdue_marks.mark(
-                uow.conn, marks, {pid: versions[pid] + len(evs) for pid, evs in events.items()}
-            )
-        return len(rows)
+            announced, after = 0, overdue_marks.START
+            while True:
+                async with units() as uow:
+                    batch = await overdue_marks.announce(uow, after, before, self.batch_size, causation)
+                announced += batch.announced
+                self.heartbeat()
+                if batch.last is None or batch.walked < self.batch_size:
+                    return announced
+                after = batch.last
+
+
+def _calendars(
+    policies: Policies, freezes: Sequence[Freeze], since: dt.date, now: dt.datetime
+) -> tuple[list[overdue_marks.Calendar], list[overdue_marks.Due]]:
+    """The calendars in use at each tier (one per distinct deadline and paused days) and, for
+    each, the entry days from `since` whose items are overdue at `now`, per level."""
+    calendars: list[overdue_marks.Calendar] = []
+    dues: list[overdue_marks.Due] = []
+    numbered: dict[tuple[Tier, int, frozenset[dt.date]], int] = {}
+    for tier in Tier:
+        notify = {1: tier} | ({2: TIER_ABOVE[tier]} if tier in TIER_ABOVE else {})
+        for region in sorted(deadline_regions(policies, freezes, tier)):
+            calendar = calendar_for(freezes, tier, region)
+            days = working_days(policies, tier, region)
+            key = (tier, days, calendar.closed)
+            if key not in numbered:
+                number = numbered[key] = len(numbered)
+                dues.extend(
+                    overdue_marks.Due(
+                        number,
+                        d.entered_on,
+                        d.level,
+                        d.working_days,
+                        d.due_date,
+                        notify[d.level].value,
+                        _region_length(notify[d.level]),
+                    )
+                    for d in overdue_days(calendar, days, len(notify), since, now)
+                )
+            calendars.append(overdue_marks.Calendar(tier.value, region, numbered[key]))
+    return calendars, dues
+
+
+def _region_length(tier: Tier) -> int | None:
+    """How much of a village code names the region of `tier`'s officers (None: the whole country)."""
+    region = tier_region(tier, _ANY_VILLAGE)
+    return None if region == NATIONAL else len(region)

@@ -29,7 +29,8 @@ class VerificationSettings(RuntimeSettings):
     # The overdue scan (deadlines and escalation): off for tests that drive it step by step.
     overdue_scan_enabled: bool = True
     overdue_scan_seconds: float = Field(default=60.0, gt=0)
-    overdue_scan_batch: int = Field(default=500, ge=1)
+    # Items announced per statement and transaction (each holds its items' rows until it commits).
+    overdue_scan_batch: int = Field(default=2000, ge=1)
     # Field evidence (photos of visits). The store: "filesystem" under DTKS_EVIDENCE_DIR (default
     # $DTKS_STATE_DIR/verification/evidence) or "s3" (DTKS_EVIDENCE_S3_BUCKET, _ENDPOINT_URL for a
     # non-AWS server, credentials the standard AWS way).

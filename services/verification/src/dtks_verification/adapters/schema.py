@@ -210,4 +210,8 @@ MIGRATIONS = [
     );
     CREATE INDEX prelist_by_village ON prelist_entries (round_id, village_code, kk_number, household_id);
     """,
+    """
+    -- The overdue scan walks the waiting items oldest first, each batch from where the last stopped.
+    CREATE INDEX proposals_waiting_since ON proposals (entered_at, proposal_id) WHERE status = 'in_tier';
+    """,
 ]

@@ -17,10 +17,10 @@ from types import MappingProxyType
 from typing import Final
 
 from dtks_contracts.events.governance import FrozenAction
-from dtks_contracts.regions import contains
+from dtks_contracts.regions import NATIONAL, contains, region_level
 from dtks_contracts.vocabulary import Tier
 from dtks_verification.domain.freezes import Freeze
-from dtks_verification.domain.working_days import WorkingCalendar
+from dtks_verification.domain.working_days import WorkingCalendar, local_date
 
 DEFAULT_WORKING_DAYS: Final[Mapping[Tier, int]] = MappingProxyType(
     {Tier.DISTRICT: 10, Tier.REGENCY: 10, Tier.RATIFICATION: 15, Tier.PROVINCE: 7, Tier.MINISTRY: 14}
@@ -78,3 +78,42 @@ def overdue_cutoff(
     """Items of `regency_code` waiting at `tier` are overdue at `now` if they entered before this."""
     days = working_days(policies, tier, regency_code)
     return calendar_for(freezes, tier, regency_code).overdue_before(days, now)
+
+
+def deadline_regions(policies: Policies, freezes: Iterable[Freeze], tier: Tier) -> set[str]:
+    """The regions whose items at `tier` may keep a deadline other than the country's: the
+    regencies with a policy of their own, and the provinces and regencies of freezes that pause the
+    tier (a freeze holds for the country, a province or a regency). `ID`, the country, is one too.
+    An item's deadline is its regency's if that is one of them, else its province's, else `ID`'s."""
+    action = pausing_action(tier)
+    regions = {NATIONAL}
+    regions |= {regency for t, regency in policies if t == tier.value and regency}
+    regions |= {f.scope for f in freezes if action in f.actions and region_level(f.scope) != "national"}
+    return regions
+
+
+@dataclass(frozen=True)
+class OverdueDay:
+    """Items that entered on `entered_on` (WIB) are overdue at `level`: the deadline of
+    `working_days` (the tier's deadline times the level) ended with `due_date`."""
+
+    entered_on: dt.date
+    level: int
+    working_days: int
+    due_date: dt.date
+
+
+def overdue_days(
+    calendar: WorkingCalendar, working_days: int, levels: int, since: dt.date, now: dt.datetime
+) -> list[OverdueDay]:
+    """Every entry day from `since` on whose items are overdue at `now`, at each level up to
+    `levels` (level L: past L deadlines of `working_days`), with their due dates."""
+    today = local_date(now)
+    out = []
+    for level in range(1, levels + 1):
+        days = working_days * level
+        for offset, due in enumerate(calendar.due_dates(since, today - dt.timedelta(days=1), days)):
+            if due >= today:
+                break  # due dates only grow with the entry day
+            out.append(OverdueDay(since + dt.timedelta(days=offset), level, days, due))
+    return out

@@ -61,6 +61,28 @@ class WorkingCalendar:
             counted += self.is_working_day(day)
         return day
 
+    def due_dates(self, first: dt.date, last: dt.date, working_days: int) -> list[dt.date]:
+        """`due_date` for items that entered on each day from `first` to `last` (WIB), in one walk
+        over the calendar instead of one per day (the overdue scan asks for every day an item
+        still waiting entered)."""
+        if working_days < 1:
+            return [first + n * _DAY for n in range((last - first).days + 1)]
+        ahead: list[dt.date] = []  # the working days after `first`, in order, as far as needed
+        probe = first
+        passed = 0  # working days after `first` up to the entry day
+        out = []
+        day = first
+        while day <= last:
+            if day > first and self.is_working_day(day):
+                passed += 1
+            while len(ahead) < passed + working_days:
+                probe += _DAY
+                if self.is_working_day(probe):
+                    ahead.append(probe)
+            out.append(ahead[passed + working_days - 1])
+            day += _DAY
+        return out
+
     def is_overdue(self, entered_at: dt.datetime, working_days: int, now: dt.datetime) -> bool:
         return local_date(now) > self.due_date(entered_at, working_days)
 
