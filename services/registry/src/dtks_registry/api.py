@@ -457,8 +457,25 @@ async def get_household(household_id: str, request: Request, principal: CurrentP
     return _household_document(row)
 
 
-@router.get("/people/{nik}", tags=["register"], summary="A person by NIK: their household(s) in your scope")
-async def get_person(nik: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+@router.get(
+    "/people/{nik}",
+    tags=["register"],
+    summary="A person by NIK: their household(s) in your scope",
+    description=(
+        "Each membership names the household, its status, village and programs, and the person's member "
+        "record. With `include=household` each also carries the whole household document, as "
+        "`GET /households/{household_id}` answers it: a reader that needs the household reads it in this "
+        "one call rather than one more per membership (the DCI adapter's search by NIK)."
+    ),
+)
+async def get_person(
+    nik: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    include: Literal["household"] | None = Query(
+        default=None, description="`household`: each membership also carries its household document"
+    ),
+) -> dict[str, Any]:
     async with _pool(request).acquire() as conn:
         rows = await conn.fetch(
             f"""SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS}
@@ -473,8 +490,11 @@ async def get_person(nik: str, request: Request, principal: CurrentPrincipal) ->
     for r in visible:
         doc = _household_document(r)
         member = next(m for m in doc["household"]["members"] if m["nik"] == nik)
-        people.append({"household_id": doc["household_id"], "status": doc["status"],
-                       "village_code": doc["village_code"], "programs": doc["programs"], "member": member})  # fmt: skip
+        membership = {"household_id": doc["household_id"], "status": doc["status"],
+                      "village_code": doc["village_code"], "programs": doc["programs"], "member": member}  # fmt: skip
+        if include == "household":
+            membership["household"] = doc
+        people.append(membership)
     return {"nik": nik, "memberships": people}
 
 

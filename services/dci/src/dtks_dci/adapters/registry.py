@@ -92,14 +92,13 @@ class RegistryClient:
     async def households(self, query: RegisterQuery, region: str, cap: int) -> list[dict[str, Any]]:
         """Every household matching ``query`` in ``region`` (at most ``cap``, else :class:`TooMany`)."""
         if query.nik is not None:
-            answer = await self._get(f"/people/{query.nik}")
+            # One call: the person's memberships with their household documents, rather than one more
+            # call per membership (a search by NIK is the standard's commonest, and each call costs
+            # the registry and this service a few ms of CPU).
+            answer = await self._get(f"/people/{query.nik}", {"include": "household"})
             if answer is None:
                 return []
-            found = []
-            for membership in answer["memberships"]:
-                household = await self.household(membership["household_id"])
-                if household is not None:
-                    found.append(household)
+            found = [dict(m["household"]) for m in answer["memberships"]]
             return [h for h in found if query.kk is None or h["kk_number"] == query.kk]
         params: dict[str, Any] = {"region": region, "status": query.status, "limit": PAGE}
         if query.kk is not None:
