@@ -247,6 +247,17 @@ async def test_an_unknown_key_id_refetches_the_key_set_at_most_once_per_interval
     assert provider.fetches == 3
 
 
+async def test_the_first_calls_of_a_fresh_service_arriving_at_once_are_all_accepted_with_one_fetch(
+    provider: Provider,
+) -> None:
+    # A page that asks two things of a service at once, just after it started: the second call waited
+    # while the first fetched the keys, and was refused (401) as if its token named an unknown key.
+    tokens = service_for(provider.keys_client())
+    answers = await asyncio.gather(*(get_me(tokens, provider.token()) for _ in range(5)))
+    assert [a.status_code for a in answers] == [200] * 5
+    assert provider.fetches == 1
+
+
 async def test_with_the_provider_down_cached_keys_still_verify_and_health_says_unreachable(
     provider: Provider,
 ) -> None:

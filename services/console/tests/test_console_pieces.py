@@ -161,3 +161,69 @@ def test_a_page_that_needs_a_person_sends_them_to_sign_in_and_back(console: Test
     assert answer.headers["location"] == "/sign-in?next=/proposals%3Fstatus%3Dreturned"
     htmx = console.post("/queue/decisions", headers={"HX-Request": "true"}, follow_redirects=False)
     assert htmx.headers.get("HX-Redirect", "").startswith("/sign-in")
+
+
+def _queue_items(n: int) -> list[dict[str, object]]:
+    return [
+        {
+            "proposal_id": f"{i:08d}-0000-4000-8000-000000000000",
+            "round": 1,
+            "kind": "new_household",
+            "village_code": "1771010001",
+            "kk_number": "1771010101010001",
+            "members": 4,
+            "waiting_seconds": 3600.0,
+            "due_date": "2026-12-08",
+            "overdue": False,
+        }
+        for i in range(n)
+    ]
+
+
+def test_a_queue_page_writes_the_reasons_options_once_and_offers_them_in_every_items_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The page's cost under load was the reasons' options written again for each of its twenty
+    # items (two catalogue look-ups and an explanation per reason per item); each form still offers
+    # every reason, explained, with none chosen.
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    asked: list[str] = []
+    catalogue = translations("id")
+
+    class Counting:
+        def gettext(self, message: str) -> str:
+            asked.append(message)
+            return catalogue.gettext(message)
+
+    monkeypatch.setattr(pages, "translations", lambda _lang: Counting())
+    request = Request({"type": "http", "method": "GET", "path": "/queue", "headers": [], "query_string": b""})
+    reasons = sorted(REVIEW_CODES)
+    page = pages.render(
+        request,
+        "queue.html",
+        user={"name": "Verifier", "role": "district_verifier", "region": "1771"},
+        csrf="c",
+        tier="district",
+        items=_queue_items(20),
+        next_after=None,
+        problem=None,
+        reasons=reasons,
+        new_key=lambda: "key",
+        describe=describe,
+        done=None,
+        freezes=[],
+    ).body.decode()
+
+    for code in reasons:
+        # Once for the twenty forms, once for the bulk form's checkboxes.
+        assert asked.count(f"reason:{code}") == 2, code
+        option = (
+            f'<option value="{code}" title="{catalogue.gettext(describe(code))}">'
+            f"{catalogue.gettext(f'reason:{code}')}</option>"
+        )
+        assert page.count(option) == 20, code
+    assert page.count('<select name="reason">') == 20
+    assert " selected" not in page

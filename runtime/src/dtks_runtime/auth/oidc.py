@@ -33,6 +33,7 @@ class ProviderKeys:
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, repr=False)
     _last_attempt: float = field(default=float("-inf"), repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _fetched: int = field(default=0, repr=False)  # how many times the key set was fetched
 
     def __post_init__(self) -> None:
         self.issuer = self.issuer.rstrip("/")
@@ -42,12 +43,18 @@ class ProviderKeys:
 
     async def refresh(self) -> bool:
         """Fetch the key set again unless that was tried moments ago; True if it was fetched.
-        Concurrent callers share one fetch."""
+        Concurrent callers share one fetch: one that waited while another fetched gets True too, as
+        the keys are new to it (the first calls of a fresh service come at once; one of them must
+        not be refused because the other fetched the keys its token names)."""
+        seen = self._fetched
         async with self._lock:
+            if self._fetched != seen:
+                return True
             if time.monotonic() - self._last_attempt < self.min_refresh_interval:
                 return False
             self._last_attempt = time.monotonic()
             self._keys = await asyncio.to_thread(self._fetch_keys)
+            self._fetched += 1
             return True
 
     async def health(self) -> tuple[bool, dict[str, Any]]:

@@ -5,6 +5,7 @@ shown in Western Indonesia Time, where the pilot regencies are."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from babel.dates import format_date
 
@@ -20,7 +21,14 @@ def day(value: str | dt.date | None, language: str) -> str:
         date = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         return str(value)
-    return format_date(date, "long", locale=language)
+    return _long_date(date, language)
+
+
+# A queue page writes twenty due dates, mostly the same few days; babel's formatting is the costly
+# part of a page's dates, and a date's words in a language never change.
+@lru_cache(maxsize=4096)
+def _long_date(date: dt.date, language: str) -> str:
+    return str(format_date(date, "long", locale=language))
 
 
 def moment(iso: str | None, language: str) -> str:

@@ -24,6 +24,9 @@ env = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the code: a change comes with a restart. Checking each template's file
+    # on every use (twenty includes of the decision form on a queue page) cost a stat call each.
+    auto_reload=False,
 )
 
 
