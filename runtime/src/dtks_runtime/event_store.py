@@ -213,6 +213,9 @@ class EventStore:
         thousands of households): one append per stream would cost several round trips each.
         Same rules as :meth:`append`: inside the caller's transaction, and a
         :class:`ConcurrencyConflict` if any stream moved.
+
+        Over 60 lines because the version check, the insert and the outbox rows are one all-or-nothing
+        sequence whose steps read each other's results.
         """
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside a transaction (state and events commit together)")
@@ -316,6 +319,10 @@ class EventStore:
         against the contracts (its payload too, for an event type they know) and against the
         store's topic and key resolvers, so a query that builds them wrongly fails at once instead
         of publishing.
+
+        Over 60 lines because building the envelopes in SQL, the version checks (the unique key, then the
+        gap check with a fresh snapshot) and the read-back check of one envelope against the contracts are
+        one guarded sequence; each step explains the one after it.
         """
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside a transaction (state and events commit together)")

@@ -82,6 +82,11 @@ class CachedStatic(StaticFiles):
 
 
 def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
+    """The console app: sessions, sign-in through the identity provider, the shared pages and the
+    routes of each tier's module.
+
+    Long because the routes are small nested functions that share this closure's session store,
+    client and settings; each tier's pages are added by their own module (village_pages, ...)."""
     settings = settings or ConsoleSettings()
     if not settings.oidc_issuer:
         raise RuntimeError("DTKS_OIDC_ISSUER must name the realm people sign in at")

@@ -72,6 +72,10 @@ def latest_return(proposal: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def add_village_pages(app: FastAPI, console: Console) -> None:
+    """The village operator's pages: proposals, forms, imports, returns, withdrawals, offline outbox.
+
+    Long because each route is a small nested function sharing ``console``'s session, CSRF check
+    and service calls; one function per route keeps each page's code beside its path."""
     signed_in, person, check_csrf = console.signed_in, console.person, console.check_csrf
     # The proposal page (the first slice's) shows a return's reasons through _proposal_actions.html.
     env.globals.update(return_reasons=return_reasons, latest_return=latest_return)

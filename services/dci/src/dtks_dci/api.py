@@ -80,6 +80,11 @@ def _settings(request: Request) -> DciSettings:
 
 
 async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
+    """Authenticate, read and check one DCI envelope (token, JSON, schema, signature, freshness,
+    replay), writing what it learns into ``log`` for the exchange record.
+
+    Over 60 lines because the standard's checks run in one fixed order, each answering its own
+    error code, and the exchange log must record how far a refused message got."""
     settings = _settings(request)
     try:
         principal = await authenticate(

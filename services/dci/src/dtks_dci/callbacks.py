@@ -102,6 +102,11 @@ class CallbackWorker:
         return len(rows)
 
     async def _handle(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        """Answer one taken transaction at its callback: search if not yet answered, sign, send, then
+        record the outcome and the exchange.
+
+        Over 60 lines because the attempt, its bookkeeping (attempts, backoff) and the exchange record
+        share the one row and connection; each failure path writes both."""
         kind = row["kind"]
         message = json.loads(row["response"]) if row["response"] is not None else None
         if message is None:  # only searches are answered here; the others were answered when taken

@@ -309,7 +309,10 @@ async def _determine_institutions(
 ) -> InstitutionsDetermined:
     """The institutions section of the decree (#19): the same rule as households' (decide once, in
     one go: institutions are thousands, not millions), one event per changed institution on its own
-    stream, written to the institutions tables by the writer a replay uses."""
+    stream, written to the institutions tables by the writer a replay uses.
+
+    Over 60 lines because deciding, emitting each event on its stream and writing the projections
+    run in the decree's one unit of work and share its lists of what entered, changed and left."""
     conn = uow.conn
     pending = await register.pending_institutions(conn, request.cutoff)
     targets = sorted({c.institution_id for c in pending if c.target_institution_id is not None})

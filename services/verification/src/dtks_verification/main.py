@@ -42,6 +42,10 @@ def photo_store(settings: VerificationSettings) -> PhotoStore:
 
 
 def build_app(settings: VerificationSettings | None = None) -> FastAPI:
+    """The verification service's app: migrations, consumers, workers, health checks and routes.
+
+    Over 60 lines because it is the service's whole wiring in one readable place (as cosmicpython's
+    bootstrap), each consumer and worker beside the setting that enables it."""
     settings = settings or VerificationSettings()
     runtime = ServiceRuntime(service="verification", settings=settings)
     runtime.add_migrations("verification", MIGRATIONS)

@@ -247,6 +247,11 @@ async def record_results(
     filename: str,
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
+    """Record a round's visit results from an uploaded CSV or workbook, one visit per row, and
+    report each refused row in the bulk import's shape.
+
+    Over 60 lines because reading the header, each row's cells and recording each visit share the
+    one report the operator reads; the per-cell rules themselves live in the domain."""
     found = await reverification.round_in_scope(deps, principal, round_id)
     if not found.is_open:
         raise DomainError("round_closed", f"Round {round_id} is closed; its visits can no longer change.")

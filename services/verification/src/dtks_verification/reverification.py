@@ -141,7 +141,11 @@ async def record_visit(
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
     """Record one household's visit. The same visit sent again (a lost answer) answers as it did;
-    another visit of a household already visited in the round is refused (`already_visited`)."""
+    another visit of a household already visited in the round is refused (`already_visited`).
+
+    Over 60 lines because the visit's replay check, its photos' findings, the prelist row and the
+    event run in one unit of work, each failure answering its own code; the outcome rules themselves
+    are pure (domain/reverification)."""
     if principal.role not in rules.VISITORS:
         raise DomainError(
             "role_not_allowed", "Round visits are recorded by district verifiers and regency operators."

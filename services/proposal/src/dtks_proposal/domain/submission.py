@@ -346,7 +346,10 @@ def _institution_record_errors(
     and its residents.
 
     An accreditation already expired on the day of entry is refused: the record would claim a
-    grade that no longer holds (send the renewed one, or none while it is being renewed)."""
+    grade that no longer holds (send the renewed one, or none while it is being renewed).
+
+    Over 60 lines because it is the list of the record's rules, one after another, each with the
+    sentence the operator reads (as :func:`household_errors`)."""
     errors: list[FieldError] = []
     kind = proposal.kind
     if institution.village_code != proposal.village_code:
