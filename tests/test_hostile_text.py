@@ -20,7 +20,8 @@ percent-encodes the character, which is harmless text.
 
 Covered, per service: proposal (POST /proposals, /proposals/batch, /proposals/{id}/resubmissions,
 /proposals/{id}/withdrawal, PUT /windows/{regency}; the upload's form fields and file separately),
-verification (POST /decisions, /ratifications, /proposals/{id}/field-visits), registry
+verification (POST /decisions, /ratifications, /proposals/{id}/field-visits, /freezes and their
+changes, PUT /deadlines, POST /reverification-rounds and a round's visits), registry
 (POST /determinations, /welfare-deciles, /audit/replays), notification (PUT /directory,
 POST /subscriptions).
 """
@@ -167,6 +168,31 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
         "PUT /deadlines/{tier}": Operation(
             MINISTRY, "/deadlines/district", lambda: {"working_days": 10, "regency_code": "17.71"}
         ),
+        "POST /reverification-rounds": Operation(
+            MINISTRY,
+            "/reverification-rounds",
+            lambda: {
+                "region": "17.71.01",
+                "period_start": "2027-01-04",
+                "period_end": "2027-03-31",
+                "selection": {"mode": "sample", "sample_size": 5, "seed": 7},
+                "size_limit": 10,
+            },
+        ),
+        "POST /reverification-rounds/{round_id}/visits": Operation(
+            DISTRICT,
+            f"/reverification-rounds/{ANY_ID}/visits",
+            lambda: {
+                "household_id": ANY_ID,
+                "outcome": "moved",
+                "note": "Pindah ke Kota Medan sejak Oktober",
+                "officer": "Andi Wijaya",
+                "visit_date": "2027-01-12",
+                "latitude": -3.79,
+                "longitude": 102.26,
+                "photos": [{"subject": "house", "sha256": "a" * 64, "location": "photos/house-1.jpg"}],
+            },
+        ),
     },
     "registry": {
         "POST /determinations": Operation(
@@ -228,6 +254,8 @@ WRITTEN_TABLES = {
         "pending_checks",
         "freezes",
         "deadline_policies",
+        "reverification_rounds",
+        "prelist_entries",
     ),
     "registry": ("events", "determinations", "household_changes", "households", "members", "welfare_deciles"),
     "notification": ("directory", "subscriptions", "inbox_reads", "deliveries"),
