@@ -147,3 +147,56 @@ def test_the_life_event_labels_read_as_words_in_both_languages(key: str) -> None
 def test_every_dismissal_hint_of_the_contracts_reads_in_indonesian() -> None:
     for hint in DISMISSAL_HINTS.values():
         assert translations("id").gettext(hint) != hint, hint
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind", "life_event", "said"),
+    [
+        (
+            "civil_registry.person_died",
+            "correction",
+            {"died_on": "2026-11-01"},
+            "meninggal pada 1 November 2026",
+        ),
+        ("civil_registry.person_died", "deactivation", {"died_on": "2026-11-01"}, "nonaktifkan rumah tangga"),
+        (
+            "civil_registry.person_moved",
+            "correction",
+            {"moved_on": "2026-10-05", "to_village": "17.71.02.1003"},
+            "pindah ke desa/kelurahan 17.71.02.1003 pada 5 Oktober 2026",
+        ),
+        (
+            "civil_registry.child_born",
+            "correction",
+            {"born_on": "2026-10-01"},
+            "anak lahir pada 1 Oktober 2026",
+        ),
+        (
+            "civil_registry.family_card_changed",
+            "correction",
+            {"changed_on": "2026-09-30"},
+            "Kartu keluarga berubah",
+        ),
+    ],
+)
+def test_what_a_draft_asks_is_said_in_indonesian_from_its_life_event_not_the_services_english_note(
+    event_type: str, kind: str, life_event: dict[str, str], said: str
+) -> None:
+    from dtks_console.dates import day
+    from dtks_console.pages import env
+
+    t = translations("id")
+    macro = (
+        env.get_template("_draft_note.html")
+        .make_module({"_": t.gettext, "day": lambda v: day(v, "id")})
+        .draft_note
+    )
+    draft = {
+        "event_type": event_type,
+        "proposal_kind": kind,
+        "life_event": life_event,
+        "note": "English note",
+    }
+    text = str(macro(draft))
+    assert said in text
+    assert "English note" not in text
