@@ -214,8 +214,15 @@ def village_bodies(households: int, village: str = VILLAGE, seed: int = 1) -> li
 
     from dtks_synthetic import generate_population, iter_new_household_bodies
 
-    population = generate_population(village[:8], people=households * 10, seed=seed)
-    bodies = list(islice(iter_new_household_bodies(population, seed=seed), households))
+    # A small population drawn with an unlucky seed can hold no new family at all (3 of 200 seeds
+    # for 3 households): draw a larger one then, so a test's random seed never decides its outcome.
+    # The first draw is kept whenever it suffices, so seeded callers get the same rows as before.
+    bodies: list[dict[str, Any]] = []
+    for people in (households * 10, households * 100):
+        population = generate_population(village[:8], people=people, seed=seed)
+        bodies = list(islice(iter_new_household_bodies(population, seed=seed), households))
+        if len(bodies) == households:
+            break
     if len(bodies) < households:
         raise ValueError(f"only {len(bodies)} new households generated, asked for {households}")
     for body in bodies:
