@@ -91,6 +91,9 @@ async def run(infra: Infra) -> list[Figure]:
              "--workers", str(workers)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
+        if audit.returncode != 0 or not audit.stdout.strip():
+            # Say why instead of failing on an empty JSON document (seen at 2,000,000 events).
+            raise RuntimeError(f"dtks-audit exited {audit.returncode}: {audit.stderr[-2000:]}")
         reports.append(json.loads(audit.stdout))
     one, two = reports
     streamed, held, tree = _merkle(HOUSEHOLDS)

@@ -31,8 +31,21 @@ async def ensure_database(server_url: str, database: str) -> str:
     return database_url_for(server_url, database)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is: asyncpg has already ended any open transaction."""
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+    """The service's pool, whose connections go back without asyncpg's reset query.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on
+    every release: a round trip per request, the largest cost left in a short read such as a DCI
+    search. Pooled connections here carry no session state to undo: the two users of session state
+    (the outbox relay's advisory lock and LISTEN, the notification sender's LISTEN) open connections
+    of their own, cursors live inside transactions, and nothing runs ``SET`` on a pooled connection.
+    An open transaction is still rolled back on release by asyncpg itself, before this reset runs.
+    """
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
     assert pool is not None
     return pool
 
