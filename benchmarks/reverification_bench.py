@@ -206,7 +206,15 @@ async def run(infra: Infra) -> list[Figure]:
                     size += len(chunk)
             streamed = time.perf_counter() - started
             peak = _status_kb(pid, "VmHWM") / 1024
+            # Said now: a failure in the visits below must not lose the prelist's figures.
+            print(f"reverification: round opened in {opened:.1f} s, prelist streamed in {streamed:.1f} s "
+                  f"({size / 1e6:.1f} MB), peak RSS {peak:.0f} MB", flush=True)  # fmt: skip
             sample = await _open(http, system, PROVINCE, {"mode": "sample", "sample_size": VISITS, "seed": 1})
+        # Fresh connections for the officers: the pool's have idled through the long opening, and the
+        # server may close an idle keep-alive connection just as a client reuses it (httpx.ReadError).
+        async with httpx.AsyncClient(
+            base_url=system.urls["verification"], timeout=600, limits=limits
+        ) as http:
             alone, together = await _visits(http, system, sample["round_id"])
         load = f"load {os.getloadavg()[0]:.1f} of 2 cores"
         alone_p50, alone_p99 = _cuts(alone)
@@ -223,6 +231,10 @@ async def run(infra: Infra) -> list[Figure]:
             Figure("2 MB photo + visit p50", both_p50, "ms", ""),
             Figure("2 MB photo + visit p99", both_p99, "ms", f"target under 150 ms; {load}"),
         ]  # fmt: skip
+    except Exception:
+        # The service's own account of a failure, before its state folder (and log) is removed.
+        print(system.log("verification").read_text(errors="replace")[-4000:], flush=True)
+        raise
     finally:
         await asyncio.to_thread(system.command, "stop")
         await system.drop_databases(infra)
