@@ -12,14 +12,22 @@ from typing import Any
 import pytest
 
 from dtks_audit.cli import audit_decrees
+from dtks_contracts.household import Household
 from dtks_contracts.institution import Assistance, DeterminedAssistance
 from dtks_contracts.merkle import ASSISTANCE_SECTION
 from dtks_contracts.register_hash import register_root_of
 from dtks_contracts.topics import REGISTRY_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_contracts.vocabulary.roles import Role
-from dtks_registry.domain.identity import institution_id_for
-from dtks_registry.testing import ago, institution_acceptance, make_institution, produce
+from dtks_registry.domain.identity import household_id_for, institution_id_for
+from dtks_registry.testing import (
+    acceptance,
+    ago,
+    institution_acceptance,
+    make_household,
+    make_institution,
+    produce,
+)
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.testing import wait_until
 
@@ -53,12 +61,14 @@ async def _relayed(registry: Any) -> bool:
 async def test_accepted_assistance_is_listed_in_the_next_decree_its_root_the_scoped_read_and_the_audits(
     registry,
 ):
+    await registry.accept([acceptance("prop-hh-1", accepted_at=ago(9), household=make_household(1))])
     institution = make_institution()
     await _accept(
         registry, [institution_acceptance("prop-lks-a", accepted_at=ago(9), institution=institution)]
     )
     first = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(8))
     assert first.status_code == 201, first.text
+    assert first.json()["registered"] == [household_id_for("prop-hh-1")], first.text
     assert "institution_assistance" not in first.json()  # none yet: the field is absent
     assert ASSISTANCE_SECTION not in first.json()["hash_algorithm"]
     iid = institution_id_for("prop-lks-a")
@@ -90,8 +100,19 @@ async def test_accepted_assistance_is_listed_in_the_next_decree_its_root_the_sco
     ]
     assert {n["proposal_id"] for n in second["not_applied"]} == {"prop-as-3"}
     # The assistance section is in the root and said in the algorithm; the tree has its leaves.
-    assert second["register_hash"] == register_root_of([], [registered], listed)
-    assert second["hash_algorithm"].endswith(ASSISTANCE_SECTION) and second["tree_size"] == 3
+    hid = household_id_for("prop-hh-1")
+    auditor = registry.auth(Role.AUDITOR)
+    read_household = await registry.client.get(f"/households/{hid}", headers=auditor)
+    assert read_household.status_code == 200, read_household.text
+    household = Household.model_validate(read_household.json()["household"])
+    assert second["register_hash"] == register_root_of([household], [registered], listed)
+    assert second["hash_algorithm"].endswith(ASSISTANCE_SECTION) and second["tree_size"] == 4
+    # A household's proof still holds in a decree with assistance (the tree has its section).
+    proof = await registry.client.get(
+        "/decree-proofs/inclusion", params={"decree": "2/HUK/2027", "household_id": hid}, headers=auditor
+    )
+    assert proof.status_code == 200, proof.text
+    assert proof.json()["tree_head"]["tree_size"] == 4
 
     # Read within scope: the regency's staff and the institution's own operator; another one's is missing.
     path = f"/institutions/{iid}/assistance"
@@ -118,7 +139,6 @@ async def test_accepted_assistance_is_listed_in_the_next_decree_its_root_the_sco
 
     # The replay rebuilds the assistance from the decrees: every root and the live table agree.
     await wait_until(lambda: _relayed(registry), what="registry events published")
-    auditor = registry.auth(Role.AUDITOR)
     verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
     assert verified["ok"], json.dumps(
         verified["decrees"] + [verified["tables"]["institution_assistance"]], indent=1
