@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -138,6 +138,20 @@ class Institution(ContractModel):
         return tuple(r for r in self.residents if r.resident_on(day))
 
 
+# A quarter as an operator writes it ("2027-Q2"): the period from its first to its last day.
+_QUARTER = re.compile(r"^(?P<year>[0-9]{4})-Q(?P<quarter>[1-4])$")
+
+
+def quarter_dates(text: str) -> tuple[dt.date, dt.date]:
+    match = _QUARTER.match(text)
+    if match is None:
+        raise ValueError(f"a quarter reads like '2027-Q2', not {text[:20]!r}")
+    year, quarter = int(match["year"]), int(match["quarter"])
+    first = dt.date(year, 3 * quarter - 2, 1)
+    following = dt.date(year + 1, 1, 1) if quarter == 4 else dt.date(year, 3 * quarter + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
 # A year of assistance at most per proposal: a longer one is proposed again with the next year's
 # accreditation and residents, which the door checks afresh.
 MAX_ASSISTANCE_DAYS: Final = 366
@@ -156,6 +170,17 @@ class Assistance(ContractModel):
         max_length=10_000,
         description="Per resident: the NIKs of the residents it is for; per institution: none",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quarter(cls, data: Any) -> Any:
+        # The period may be given as a quarter instead of its dates; the record keeps the dates.
+        if isinstance(data, dict) and "quarter" in data:
+            if "starts_on" in data or "ends_on" in data:
+                raise ValueError("give the period as a quarter or as starts_on and ends_on, not both")
+            data = dict(data)
+            data["starts_on"], data["ends_on"] = quarter_dates(str(data.pop("quarter")))
+        return data
 
     @model_validator(mode="after")
     def _period_and_basis(self) -> Assistance:

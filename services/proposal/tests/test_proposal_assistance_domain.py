@@ -131,3 +131,18 @@ def test_other_kinds_carry_no_assistance():
     assert {e.field: e.code for e in door_errors(ProposalIn.model_validate(change))} == {
         "assistance": "forbidden"
     }
+
+
+def test_a_quarter_is_its_first_to_its_last_day_and_not_given_beside_dates():
+    body = _body()
+    quarterly = {
+        **body,
+        "assistance": {"program": "ATENSI", "quarter": "2027-Q4", "basis": "per_institution"},
+    }
+    assistance = ProposalIn.model_validate(quarterly).assistance
+    assert assistance is not None
+    assert (assistance.starts_on, assistance.ends_on) == (dt.date(2027, 10, 1), dt.date(2027, 12, 31))
+    with pytest.raises(ValueError, match="not both"):
+        ProposalIn.model_validate({**body, "assistance": {**body["assistance"], "quarter": "2027-Q2"}})
+    with pytest.raises(ValueError, match="reads like '2027-Q2'"):
+        ProposalIn.model_validate({**body, "assistance": {**quarterly["assistance"], "quarter": "2027-Q5"}})

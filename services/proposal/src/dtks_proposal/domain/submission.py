@@ -147,7 +147,8 @@ class ProposalIn(BaseModel):
     assistance: Assistance | None = Field(
         default=None,
         exclude_if=lambda value: value is None,
-        description="An institution's assistance: program, period, per resident (naming them) or per institution",
+        description="An institution's assistance: program, period (starts_on and ends_on, or quarter like "
+        "'2027-Q2'), basis per_resident (naming the residents) or per_institution",
     )
 
     @model_validator(mode="before")
