@@ -139,6 +139,13 @@ async def test_accepted_assistance_is_listed_in_the_next_decree_its_root_the_sco
 
     # The replay rebuilds the assistance from the decrees: every root and the live table agree.
     await wait_until(lambda: _relayed(registry), what="registry events published")
+    rebuilt = (
+        await registry.client.post("/audit/replays", json={"as_of_decree": "2/HUK/2027"}, headers=auditor)
+    ).json()
+    assert (rebuilt["register_hash"], rebuilt["assistance"]) == (
+        second["register_hash"],
+        {"in_register_hash": 2},
+    )
     verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
     assert verified["ok"], json.dumps(
         verified["decrees"] + [verified["tables"]["institution_assistance"]], indent=1
