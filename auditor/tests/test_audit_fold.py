@@ -22,7 +22,7 @@ from dtks_contracts.events.registry import (
     RegisterCounts,
 )
 from dtks_contracts.household import Address, Household, Member
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import DeterminedAssistance, Institution
 from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf, institution_decree_leaf
 from dtks_contracts.register_hash import register_root_of
 from dtks_contracts.tree_head import key_bytes, key_id, tree_head_bytes
@@ -163,3 +163,56 @@ def test_the_institutions_section_is_folded_into_the_root_after_the_households_a
     results = fold_of([*events[:3], forged, d2]).check(TrustedKeys.of([public(key)]))
     assert results[0].ok and not results[1].ok
     assert [f.household_id for f in results[1].findings] == ["I-1"]
+
+
+def test_assistance_determined_by_decrees_is_folded_as_the_roots_last_section_and_an_altered_list_is_caught() -> (
+    None
+):
+    key = Ed25519PrivateKey.generate()
+    h = [household(0)]
+    lks = institution("LKSA Harapan Bunda", "I-1")
+    d1 = signed(
+        decree("1/HUK/2027", 1, h, h, None).model_copy(
+            update={
+                "register_hash": register_root_of(h, [lks]), "tree_size": 2, "institutions_registered": ("I-1",),
+                "institution_leaves": (institution_decree_leaf(lks),),
+            }
+        ),
+        key,
+    )  # fmt: skip
+    given = DeterminedAssistance(
+        proposal_id="p-a", institution_id="I-1", program="ATENSI", starts_on=dt.date(2027, 4, 1),
+        ends_on=dt.date(2027, 6, 30), basis="per_institution", residents_counted=12,
+    )  # fmt: skip
+    # The second decree determines assistance only; the third nothing new: the assistance stays in its root.
+    d2 = signed(
+        decree("2/HUK/2027", 2, h, [], d1).model_copy(
+            update={"register_hash": register_root_of(h, [lks], [given]), "tree_size": 3,
+                    "institution_assistance": (given,)}
+        ),
+        key,
+    )  # fmt: skip
+    d3 = signed(
+        decree("3/HUK/2027", 3, h, [], d2).model_copy(
+            update={"register_hash": register_root_of(h, [lks], [given]), "tree_size": 3}
+        ),
+        key,
+    )  # fmt: skip
+    registration = InstitutionRegistered(
+        institution_id="I-1", decree_number="1/HUK/2027", proposal_id="p-i", institution=lks
+    )
+    events: list[EventPayload] = [registered(h[0], "1/HUK/2027"), registration, d1, d2, d3]
+    results = fold_of(events).check(TrustedKeys.of([public(key)]))
+    assert [(r.decree_number, r.ok) for r in results] == [
+        ("1/HUK/2027", True),
+        ("2/HUK/2027", True),
+        ("3/HUK/2027", True),
+    ]
+    assert results[1].recomputed_hash == register_root_of(h, [lks], [given]) != register_root_of(h, [lks])
+
+    # The list altered in the log (more residents counted) under the same signed root: caught.
+    padded = d2.model_copy(
+        update={"institution_assistance": (given.model_copy(update={"residents_counted": 40}),)}
+    )
+    results = fold_of([*events[:3], padded, d3]).check(TrustedKeys.of([public(key)]))
+    assert results[0].ok and not results[1].ok and not results[2].ok

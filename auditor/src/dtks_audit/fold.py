@@ -31,8 +31,19 @@ from dtks_contracts.events.registry import (
     InstitutionRegistered,
 )
 from dtks_contracts.historical import HISTORICAL_READ
-from dtks_contracts.merkle import MERKLE_ALGORITHM, MerkleRootBuilder, institution_leaf_hash, leaf_hash
-from dtks_contracts.register_hash import RegisterHasher, household_digest, institution_digest
+from dtks_contracts.merkle import (
+    MERKLE_ALGORITHM,
+    MerkleRootBuilder,
+    assistance_leaf_hash,
+    institution_leaf_hash,
+    leaf_hash,
+)
+from dtks_contracts.register_hash import (
+    RegisterHasher,
+    assistance_digest,
+    household_digest,
+    institution_digest,
+)
 from dtks_contracts.tree_head import tree_head_bytes
 
 _SNAPSHOT_TYPES = {
@@ -228,6 +239,9 @@ class LogFold:
                 )  # fmt: skip
         register: dict[str, str] = {}  # household -> digest, the register in force
         institutions: dict[str, str] = {}  # institution -> digest, the institutions section in force
+        # (institution, proposal) -> digest: the assistance section, every assistance determined so far,
+        # from each decree's own list (its leaves bind the list into the signed root).
+        assistance: dict[tuple[str, str], str] = {}
         suspect: dict[str, str] = {}  # household -> the decree where its snapshot already differed
         results: list[DecreeResult] = []
         previous: DeterminationIssued | None = None
@@ -235,13 +249,15 @@ class LogFold:
             findings = list(order_findings.get(decree.decree_number, []))
             findings += self._apply(decree, register)
             findings += self._apply_institutions(decree, institutions)
+            for entry in decree.institution_assistance:
+                assistance[(entry.institution_id, entry.proposal_id)] = assistance_digest(entry)
             for f in findings:
                 if f.household_id is not None:
                     suspect[f.household_id] = decree.decree_number
             merkle = decree.hash_algorithm == MERKLE_ALGORITHM or decree.hash_algorithm.startswith(
                 "dtks-register-merkle-"
             )
-            recomputed = _root(register, institutions) if merkle else _flat(register)
+            recomputed = _root(register, institutions, assistance) if merkle else _flat(register)
             if recomputed != decree.register_hash and not findings:
                 carried = sorted(h for h in suspect if h in register)
                 findings += [
@@ -381,7 +397,11 @@ class LogFold:
         return []
 
 
-def _root(register: dict[str, str], institutions: dict[str, str] | None = None) -> str:
+def _root(
+    register: dict[str, str],
+    institutions: dict[str, str] | None = None,
+    assistance: dict[tuple[str, str], str] | None = None,
+) -> str:
     builder = MerkleRootBuilder()
     for household_id in sorted(register):
         builder.add(leaf_hash(household_id, register[household_id]))
@@ -389,6 +409,10 @@ def _root(register: dict[str, str], institutions: dict[str, str] | None = None) 
     section = institutions or {}
     for institution_id in sorted(section):
         builder.add(institution_leaf_hash(institution_id, section[institution_id]))
+    # The assistance section after the institutions' (dtks_contracts.merkle.ASSISTANCE_SECTION).
+    given = assistance or {}
+    for institution_id, proposal_id in sorted(given):
+        builder.add(assistance_leaf_hash(institution_id, proposal_id, given[(institution_id, proposal_id)]))
     return builder.root().hex()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -19,7 +19,13 @@ from dtks_contracts.identifiers import EntityId, Nik
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegencyCode, VillageCode
 from dtks_contracts.text import Name, Reference
-from dtks_contracts.vocabulary.institutions import AccreditationGrade, LegalForm, ServiceType
+from dtks_contracts.vocabulary.institutions import (
+    AccreditationGrade,
+    AssistanceBasis,
+    AssistanceProgram,
+    LegalForm,
+    ServiceType,
+)
 
 # The Ministry of Law's legal-entity registration (AHU) of the foundation or association, as printed
 # on its decree: "AHU-0012345.AH.01.04.Tahun 2019". The two digits before "Tahun" name the kind of
@@ -130,3 +136,77 @@ class Institution(ContractModel):
 
     def current_residents(self, day: dt.date) -> tuple[Resident, ...]:
         return tuple(r for r in self.residents if r.resident_on(day))
+
+
+# A quarter as an operator writes it ("2027-Q2"): the period from its first to its last day.
+_QUARTER = re.compile(r"^(?P<year>[0-9]{4})-Q(?P<quarter>[1-4])$")
+
+
+def quarter_dates(text: str) -> tuple[dt.date, dt.date]:
+    match = _QUARTER.match(text)
+    if match is None:
+        raise ValueError(f"a quarter reads like '2027-Q2', not {text[:20]!r}")
+    year, quarter = int(match["year"]), int(match["quarter"])
+    first = dt.date(year, 3 * quarter - 2, 1)
+    following = dt.date(year + 1, 1, 1) if quarter == 4 else dt.date(year, 3 * quarter + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+# A year of assistance at most per proposal: a longer one is proposed again with the next year's
+# accreditation and residents, which the door checks afresh.
+MAX_ASSISTANCE_DAYS: Final = 366
+
+
+class Assistance(ContractModel):
+    """What an assistance proposal asks for an institution: a program, a period, and whether it is
+    counted per named resident or for the institution as a whole."""
+
+    program: AssistanceProgram
+    starts_on: dt.date = Field(description="First day of the period (a quarter: its first day)")
+    ends_on: dt.date = Field(description="Last day of the period")
+    basis: AssistanceBasis
+    residents: tuple[Nik, ...] = Field(
+        default=(),
+        max_length=10_000,
+        description="Per resident: the NIKs of the residents it is for; per institution: none",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quarter(cls, data: Any) -> Any:
+        # The period may be given as a quarter instead of its dates; the record keeps the dates.
+        if isinstance(data, dict) and "quarter" in data:
+            if "starts_on" in data or "ends_on" in data:
+                raise ValueError("give the period as a quarter or as starts_on and ends_on, not both")
+            data = dict(data)
+            data["starts_on"], data["ends_on"] = quarter_dates(str(data.pop("quarter")))
+        return data
+
+    @model_validator(mode="after")
+    def _period_and_basis(self) -> Assistance:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        if (self.ends_on - self.starts_on).days >= MAX_ASSISTANCE_DAYS:
+            raise ValueError("an assistance covers a year at most; propose the next period apart")
+        if self.basis is AssistanceBasis.PER_RESIDENT:
+            if not self.residents:
+                raise ValueError("assistance per resident names the residents it is for")
+            if len(set(self.residents)) != len(self.residents):
+                raise ValueError("a resident is named twice in the assistance")
+        elif self.residents:
+            raise ValueError("assistance per institution names no residents; use basis per_resident")
+        return self
+
+
+class DeterminedAssistance(ContractModel):
+    """One assistance as a decree lists it: what the institution is to receive."""
+
+    proposal_id: EntityId
+    institution_id: EntityId
+    program: AssistanceProgram
+    starts_on: dt.date
+    ends_on: dt.date
+    basis: AssistanceBasis
+    residents_counted: int = Field(
+        ge=0, description="Per resident: the named residents; per institution: its residents in the period"
+    )

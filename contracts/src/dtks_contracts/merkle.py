@@ -72,6 +72,30 @@ def institution_decree_leaf(institution: Any) -> str:
     return institution_leaf_hash(str(institution.institution_id), institution_digest(institution)).hex()
 
 
+# Institutions' assistance (#19): a third section, after the institutions' leaves, present only once
+# some assistance was determined, so every root before it is unchanged. Three tabs where an
+# institution leaf has two and a household leaf one: no leaf of one section reads as another's. Short,
+# as the three sections' texts share the decree's hash_algorithm (1,000 characters at most).
+ASSISTANCE_SECTION: Final = (
+    "assistance section: after the institution leaves, one leaf per assistance determined by this or an "
+    "earlier decree, sorted by institution_id then proposal_id; leaf input = UTF-8 'assistance\\t"
+    "<institution_id>\\t<proposal_id>\\t<SHA-256 hex of the decree's canonical entry>'"
+)
+
+
+def assistance_leaf_hash(institution_id: str, proposal_id: str, digest: str) -> bytes:
+    return _sha256(b"\x00" + f"assistance\t{institution_id}\t{proposal_id}\t{digest}".encode()).digest()
+
+
+def assistance_decree_leaf(entry: Any) -> str:
+    """The leaf of a determined assistance (a dtks_contracts.institution.DeterminedAssistance), hex."""
+    from dtks_contracts.register_hash import assistance_digest
+
+    return assistance_leaf_hash(
+        str(entry.institution_id), str(entry.proposal_id), assistance_digest(entry)
+    ).hex()
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 

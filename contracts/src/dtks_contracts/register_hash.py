@@ -15,7 +15,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from dtks_contracts.household import Household
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import DeterminedAssistance, Institution
 
 REGISTER_HASH_ALGORITHM: Final = (
     "dtks-register-sha256-v1: SHA-256 (lower-case hex) over the UTF-8 lines "
@@ -77,12 +77,17 @@ def register_digest_of(households: Iterable[Household]) -> str:
     return register_digest(sorted(entries))
 
 
-def register_root_of(households: Iterable[Household], institutions: Iterable[Institution] = ()) -> str:
+def register_root_of(
+    households: Iterable[Household],
+    institutions: Iterable[Institution] = (),
+    assistance: Iterable[DeterminedAssistance] = (),
+) -> str:
     """The Merkle root (dtks_contracts.merkle) of a register held in memory: what a decree records
     from version 2 of registry.determination_issued. Institutions, if any, form their own section
     after the households (dtks_contracts.merkle.INSTITUTION_SECTION); without them the root is the
-    households' alone, as it always was."""
-    from dtks_contracts.merkle import institution_leaf_hash, leaf_hash, merkle_root
+    households' alone, as it always was. Determined assistance, if any, is the third section
+    (dtks_contracts.merkle.ASSISTANCE_SECTION)."""
+    from dtks_contracts.merkle import assistance_leaf_hash, institution_leaf_hash, leaf_hash, merkle_root
 
     entries = []
     for household in households:
@@ -96,8 +101,14 @@ def register_root_of(households: Iterable[Household], institutions: Iterable[Ins
         section.append((institution.institution_id, institution_digest(institution)))
     leaves = [leaf_hash(i, d) for i, d in sorted(entries)]
     leaves += [institution_leaf_hash(i, d) for i, d in sorted(section)]
+    given = sorted((a.institution_id, a.proposal_id, assistance_digest(a)) for a in assistance)
+    leaves += [assistance_leaf_hash(i, p, d) for i, p, d in given]
     return merkle_root(leaves).hex()
 
 
 def institution_digest(institution: Institution) -> str:
     return hashlib.sha256(canonical_json(institution)).hexdigest()
+
+
+def assistance_digest(entry: DeterminedAssistance) -> str:
+    return hashlib.sha256(canonical_json(entry)).hexdigest()

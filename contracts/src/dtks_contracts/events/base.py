@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from dtks_contracts.household import Household
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalSubject
@@ -77,19 +77,31 @@ def check_institution_consistency(
     institution: Institution | None,
     target_institution_id: str | None,
     closure_reason: ClosureReason | None,
+    assistance: Assistance | None = None,
 ) -> None:
     """The institution's side of the same rule: registration carries the institution and no target;
-    change the changed institution and its target; closure the target and a reason, no record.
-    A household's kinds carry none of these."""
+    change the changed institution and its target; closure the target and a reason, no record;
+    assistance the target and the assistance, no record. A household's kinds carry none of these."""
     if kind.subject is ProposalSubject.HOUSEHOLD:
         for name, value in (
             ("institution", institution),
             ("target_institution_id", target_institution_id),
             ("closure_reason", closure_reason),
+            ("assistance", assistance),
         ):
             if value is not None:
                 raise ValueError(f"a {kind} proposal carries no {name}")
         return
+    if kind is ProposalKind.INSTITUTION_ASSISTANCE:
+        if institution is not None or closure_reason is not None:
+            raise ValueError("an assistance carries no institution record and no closure_reason")
+        if target_institution_id is None:
+            raise ValueError("an assistance needs target_institution_id")
+        if assistance is None:
+            raise ValueError("an assistance proposal needs the assistance")
+        return
+    if assistance is not None:
+        raise ValueError(f"assistance is only for assistance proposals, not for an {kind}")
     if kind is ProposalKind.INSTITUTION_CLOSURE:
         if institution is not None:
             raise ValueError("a closure carries no institution, only target_institution_id and a reason")

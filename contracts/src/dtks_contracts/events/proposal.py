@@ -11,7 +11,7 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.base import EventPayload, check_institution_consistency, check_kind_consistency
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.regions import RegencyCode, VillageCode
 from dtks_contracts.text import FreeText, LineCheck
 from dtks_contracts.vocabulary.institutions import ClosureReason
@@ -66,6 +66,11 @@ class ProposalContent(EventPayload):
     closure_reason: ClosureReason | None = Field(
         default=None, exclude_if=lambda value: value is None, description="For an institution's closure"
     )
+    # An institution's assistance (#19), added later: absent from other proposals, so their bytes
+    # are unchanged.
+    assistance: Assistance | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="For an institution's assistance"
+    )
     # Re-verification rounds, added later: absent from other proposals, so their bytes are unchanged.
     reverification_round_id: EntityId | None = Field(
         default=None,
@@ -85,7 +90,7 @@ class ProposalContent(EventPayload):
     def _consistent(self) -> ProposalContent:
         check_kind_consistency(self.kind, self.household, self.target_household_id, self.deactivation_reason)
         check_institution_consistency(
-            self.kind, self.institution, self.target_institution_id, self.closure_reason
+            self.kind, self.institution, self.target_institution_id, self.closure_reason, self.assistance
         )
         if self.kind is ProposalKind.DEACTIVATION and self.evidence_note is None:
             raise ValueError("a deactivation needs an evidence_note saying what shows the reason")

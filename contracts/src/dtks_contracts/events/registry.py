@@ -15,7 +15,7 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, KkNumber
-from dtks_contracts.institution import Institution, RegistrationNumber
+from dtks_contracts.institution import DeterminedAssistance, Institution, RegistrationNumber
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.text import FreeTextCheck, Name
 from dtks_contracts.timestamps import UtcDateTime
@@ -118,6 +118,12 @@ class DeterminationIssued(EventPayload):
         description="The institutions section's leaf hash of each of `institutions_registered`, then of "
         "each of `institutions_changed`, in the same order (as `changed_leaves` for households)",
     )
+    # Institutions' assistance (#19, dtks_contracts.merkle.ASSISTANCE_SECTION): what each institution
+    # is to receive, one entry per accepted assistance proposal, sorted by institution then proposal.
+    # Left out when empty, as the institutions' fields above, so other decrees keep their bytes.
+    institution_assistance: tuple[DeterminedAssistance, ...] = Field(
+        default=(), exclude_if=lambda value: not value
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DeterminationIssued:
@@ -145,6 +151,9 @@ class DeterminationIssued(EventPayload):
             self.institutions_registered
         ) + len(self.institutions_changed):
             raise ValueError("institution_leaves must give one leaf per registered and changed institution")
+        assistance = [a.proposal_id for a in self.institution_assistance]
+        if len(set(assistance)) != len(assistance):
+            raise ValueError("an assistance proposal appears twice in the decree")
         if (self.previous_decree is None) != (self.previous_register_hash is None):
             raise ValueError("previous_decree and previous_register_hash go together")
         return self

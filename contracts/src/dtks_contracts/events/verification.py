@@ -16,7 +16,7 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.base import EventPayload, check_institution_consistency, check_kind_consistency
 from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, Nik
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegencyCode, VillageCode
 from dtks_contracts.text import FreeText, LineCheck, SafeStr
@@ -208,6 +208,7 @@ class AcceptedByMinistry(_ProposalVerificationEvent):
     institution: Institution | None = Field(default=None, exclude_if=lambda value: value is None)
     target_institution_id: EntityId | None = Field(default=None, exclude_if=lambda value: value is None)
     closure_reason: ClosureReason | None = Field(default=None, exclude_if=lambda value: value is None)
+    assistance: Assistance | None = Field(default=None, exclude_if=lambda value: value is None)
     accepted_at: UtcDateTime
     accepted_by: Actor | None = Field(default=None, description="The ministry verifier; None if automatic")
 
@@ -215,7 +216,7 @@ class AcceptedByMinistry(_ProposalVerificationEvent):
     def _consistent(self) -> AcceptedByMinistry:
         check_kind_consistency(self.kind, self.household, self.target_household_id, self.deactivation_reason)
         check_institution_consistency(
-            self.kind, self.institution, self.target_institution_id, self.closure_reason
+            self.kind, self.institution, self.target_institution_id, self.closure_reason, self.assistance
         )
         if self.household is not None and self.household.village_code != self.village_code:
             raise ValueError("household.village_code differs from the proposal's village_code")

@@ -37,3 +37,18 @@ class ClosureReason(StrEnum):
     LICENCE_REVOKED = "licence_revoked"  # by the regency's social service
     MERGED = "merged"  # into another registered institution
     NOT_FOUND = "not_found"  # not found at the address by the field visit
+
+
+class AssistanceProgram(StrEnum):
+    """The Directorate General of Social Rehabilitation's assistance to institutions."""
+
+    ATENSI = "ATENSI"  # Asistensi Rehabilitasi Sosial: per person cared for, or for the institution
+    PERMAKANAN = "PERMAKANAN"  # meals for elderly and disabled residents
+    YAPI = "YAPI"  # orphans' support (Yatim Piatu) through children's homes
+
+
+class AssistanceBasis(StrEnum):
+    """What an assistance is counted by."""
+
+    PER_RESIDENT = "per_resident"  # for each named resident
+    PER_INSTITUTION = "per_institution"  # for the institution as a whole

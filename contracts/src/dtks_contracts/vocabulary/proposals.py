@@ -13,6 +13,8 @@ class ProposalKind(StrEnum):
     INSTITUTION_REGISTRATION = "institution_registration"
     INSTITUTION_CHANGE = "institution_change"  # of a registered institution, residents included
     INSTITUTION_CLOSURE = "institution_closure"
+    # Assistance for a registered institution (per resident or per institution, a program, a period).
+    INSTITUTION_ASSISTANCE = "institution_assistance"
 
     @property
     def subject(self) -> ProposalSubject:
@@ -27,7 +29,12 @@ class ProposalSubject(StrEnum):
 
 
 _INSTITUTION_KINDS = frozenset(
-    {ProposalKind.INSTITUTION_REGISTRATION, ProposalKind.INSTITUTION_CHANGE, ProposalKind.INSTITUTION_CLOSURE}
+    {
+        ProposalKind.INSTITUTION_REGISTRATION,
+        ProposalKind.INSTITUTION_CHANGE,
+        ProposalKind.INSTITUTION_CLOSURE,
+        ProposalKind.INSTITUTION_ASSISTANCE,
+    }
 )
 
 

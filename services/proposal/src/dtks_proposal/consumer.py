@@ -23,6 +23,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.tiers import Tier
 from dtks_proposal.adapters import proposals as repo
+from dtks_proposal.adapters.institutions import apply_institution_events
 from dtks_proposal.domain import status as rules
 from dtks_proposal.timeline import registry_entry, verification_entry
 from dtks_runtime.consumer import BatchHandler
@@ -60,6 +61,8 @@ def _proposal_ids(event: EventEnvelope) -> list[str]:
 
 
 async def apply_status_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+    # The registry's institutions, kept for the door of an assistance proposal (#19).
+    await apply_institution_events(conn, events)
     relevant = [e for e in events if e.event_type in HANDLED]
     for event in relevant:
         # A payload that breaks its contract raises ValidationError: dead-lettered, not retried.

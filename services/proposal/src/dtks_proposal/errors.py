@@ -41,6 +41,12 @@ ERROR_STATUSES: dict[str, int] = {
     # Institutions (LKS): a role entering a kind it may not, an operator of another institution.
     "kind_not_allowed": 403,
     "other_institution": 403,
+    # An institution's assistance (domain/assistance.py): what the register says refuses it.
+    "institution_not_found": 404,
+    "institution_closed": 409,
+    "accreditation_expired": 422,
+    "not_accredited": 422,
+    "not_a_resident": 422,
 }
 
 

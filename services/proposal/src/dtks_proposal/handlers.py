@@ -24,9 +24,11 @@ from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.proposal import ProposalWithdrawn
 from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_proposal.adapters import proposals as repo
+from dtks_proposal.adapters.institutions import find_institution
 from dtks_proposal.answers import Answer, answer_body, replay_answer
 from dtks_proposal.deps import ProposalDeps
 from dtks_proposal.domain import status as standing_rules
+from dtks_proposal.domain.assistance import assistance_refusal
 from dtks_proposal.domain.proposers import proposer_refusal
 from dtks_proposal.domain.submission import (
     ProposalIn,
@@ -93,6 +95,23 @@ def _ensure_may_propose(principal: Principal, proposal: ProposalIn) -> None:
         raise refusal
 
 
+async def _ensure_assistance_allowed(deps: ProposalDeps, principal: Principal, proposal: ProposalIn) -> None:
+    """An assistance is for an institution the register holds, open, accredited today, with the
+    residents named (domain/assistance.py); refused before anything is written. Another region's
+    institution reads as unknown, as every id outside the caller's scope does."""
+    if proposal.kind is not ProposalKind.INSTITUTION_ASSISTANCE:
+        return
+    assert proposal.institution_id is not None and proposal.assistance is not None  # door_errors
+    found = await find_institution(deps.pool, proposal.institution_id)
+    if found is not None and not principal.covers(found.village_code):
+        found = None
+    refusal = assistance_refusal(
+        proposal.institution_id, proposal.village_code, proposal.assistance, found, deps.today()
+    )
+    if refusal is not None:
+        raise refusal
+
+
 async def submit(
     deps: ProposalDeps,
     principal: Principal,
@@ -114,6 +133,7 @@ async def submit(
     errors = door_errors(proposal)
     if errors:
         raise invalid([e.as_dict() for e in errors])
+    await _ensure_assistance_allowed(deps, principal, proposal)
     pid = proposal.proposal_id or proposal_id or str(uuid.uuid4())
     key = submission_key(principal, proposal, header_key)
     if key.startswith(CONTENT_KEY_PREFIX):
@@ -269,6 +289,7 @@ async def resubmit(
     errors = door_errors(correction)
     if errors:
         raise invalid([e.as_dict() for e in errors])
+    await _ensure_assistance_allowed(deps, principal, correction)
 
     def decide(current: repo.StoredProposal) -> Change:
         mismatches = [

@@ -148,6 +148,8 @@ async def rebuild(
         # The institutions section of the register: those in the hash (now or as of the decree), and
         # those open now in the rebuilt tables.
         "institutions": {"in_register_hash": summary.institutions, "open_now": institutions},
+        # The assistance determined by decrees (#19): the leaves of the hash's assistance section.
+        "assistance": {"in_register_hash": summary.assistance},
         "decrees": decrees,
         "candidates": candidates,
         "welfare_deciles": deciles,

@@ -21,9 +21,9 @@ from typing import Any, Final
 import asyncpg
 
 from dtks_contracts.events.registry import DeterminationIssued
-from dtks_contracts.merkle import MerkleTree, institution_leaf_hash, leaf_hash
+from dtks_contracts.merkle import MerkleTree, assistance_leaf_hash, institution_leaf_hash, leaf_hash
 from dtks_contracts.tree_head import tree_head
-from dtks_registry.adapters.register import AS_OF_SQL, INSTITUTIONS_AS_OF_SQL
+from dtks_registry.adapters.register import AS_OF_SQL, ASSISTANCE_AS_OF_SQL, INSTITUTIONS_AS_OF_SQL
 from dtks_runtime.errors import DomainError
 
 INCLUSION_FORMAT: Final = "dtks-inclusion-proof-v1"
@@ -112,9 +112,16 @@ async def load_tree(conn: asyncpg.Connection, decree_number: str) -> DecreeTree:
         f"SELECT institution_id, digest FROM ({INSTITUTIONS_AS_OF_SQL}) r ORDER BY institution_id",
         decree_number,
     )
+    # Then the assistance section (#19), once any assistance was determined.
+    assistance = await conn.fetch(
+        f"""SELECT institution_id, proposal_id, digest FROM ({ASSISTANCE_AS_OF_SQL}) r
+            ORDER BY institution_id, proposal_id""",
+        decree_number,
+    )
     tree = MerkleTree(
         [leaf_hash(i, d) for i, d in zip(ids, digests, strict=True)]
         + [institution_leaf_hash(r["institution_id"], r["digest"]) for r in institutions]
+        + [assistance_leaf_hash(r["institution_id"], r["proposal_id"], r["digest"]) for r in assistance]
     )
     if tree.root().hex() != decree.register_hash:
         # The rows answering proofs are not the decree's register: never hand out a proof from them.

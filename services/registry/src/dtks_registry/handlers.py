@@ -32,12 +32,20 @@ from dtks_contracts.events.registry import (
     RegisterCounts,
     WelfareDecileSet,
 )
-from dtks_contracts.merkle import INSTITUTION_SECTION, MERKLE_ALGORITHM, decree_leaf, institution_decree_leaf
+from dtks_contracts.institution import DeterminedAssistance
+from dtks_contracts.merkle import (
+    ASSISTANCE_SECTION,
+    INSTITUTION_SECTION,
+    MERKLE_ALGORITHM,
+    decree_leaf,
+    institution_decree_leaf,
+)
 from dtks_registry.adapters import decree_chain, register
 from dtks_registry.adapters.projection import (
     DecileChange,
     HouseholdChange,
     InstitutionEntry,
+    write_assistance,
     write_deciles,
     write_determinations,
     write_household_changes,
@@ -184,9 +192,7 @@ async def _issue(
             register_hash=summary.register_hash,
             # A register with institutions says how their section is hashed; without, the text (and so
             # the decree's bytes) is as it always was.
-            hash_algorithm=f"{MERKLE_ALGORITHM}; {INSTITUTION_SECTION}"
-            if summary.institutions
-            else MERKLE_ALGORITHM,
+            hash_algorithm=_hash_algorithm(summary),
             counts=RegisterCounts(
                 households=summary.households, people=summary.people, institutions=summary.institutions
             ),
@@ -199,6 +205,7 @@ async def _issue(
             institutions_changed=institutions.changed,
             institutions_closed=institutions.closed,
             institution_leaves=institutions.leaves,
+            institution_assistance=institutions.assistance,
         )
         issued = signer.sign(issued)
         [envelope] = await uow.append(
@@ -215,6 +222,17 @@ async def _issue(
             json.dumps(not_applied, ensure_ascii=False),
         )
         return _document(issued, envelope.event_id, not_applied), True
+
+
+def _hash_algorithm(summary: register.RegisterSummary) -> str:
+    """A register with institutions (and assistance) says how their sections are hashed; without,
+    the text (and so the decree's bytes) is as it always was."""
+    sections = [MERKLE_ALGORITHM]
+    if summary.institutions or summary.assistance:
+        sections.append(INSTITUTION_SECTION)
+    if summary.assistance:
+        sections.append(ASSISTANCE_SECTION)
+    return "; ".join(sections)
 
 
 async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest) -> None:
@@ -298,10 +316,11 @@ class InstitutionsDetermined:
     closed: tuple[str, ...]
     leaves: tuple[str, ...]  # one per registered, then per changed institution
     not_applied: list[dict[str, str]]
+    assistance: tuple[DeterminedAssistance, ...] = ()  # what each institution is to receive
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.registered or self.changed or self.closed)
+        return bool(self.registered or self.changed or self.closed or self.assistance)
 
 
 async def _determine_institutions(
@@ -362,6 +381,9 @@ async def _determine_institutions(
         await write_institution_changes(
             conn, [InstitutionEntry.of(e.event_id, p) for e, p in zip(envelopes, payloads, strict=True)]
         )
+    # Written now, before the decree takes the register's hash (its assistance section counts them);
+    # the decree's event writes them again, changing nothing, live and in a replay.
+    await write_assistance(conn, decree, decision.assistance)
     return InstitutionsDetermined(
         registered=tuple(str(r.institution.institution_id) for r in decision.registrations),
         changed=tuple(str(c.institution.institution_id) for c in decision.changes),
@@ -374,6 +396,7 @@ async def _determine_institutions(
             )
         ),
         not_applied=not_applied,
+        assistance=tuple(decision.assistance),
     )
 
 

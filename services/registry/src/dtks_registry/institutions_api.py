@@ -9,8 +9,9 @@ for programs, which an institution has none of) as the citizens' check masks the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -132,3 +133,54 @@ async def get_institution(
             "institution_not_found", f"No institution {institution_id} in the register within your scope."
         )
     return _document(row, principal)
+
+
+@router.get(
+    "/institutions/{institution_id}/assistance",
+    tags=["institutions"],
+    summary="What decrees determined an institution is to receive",
+    description=(
+        "Every assistance the decrees determined for the institution, by period (newest first): program, "
+        "period, per resident or per institution, residents counted, and the decree. Scoped as "
+        "GET /institutions/{id}; `active_on` keeps the assistance whose period holds that day."
+    ),
+)
+async def get_institution_assistance(
+    institution_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    active_on: Annotated[
+        dt.date | None, Query(description="Only assistance whose period holds this day")
+    ] = None,
+) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT institution_id, village_code FROM institutions WHERE institution_id = $1", institution_id
+        )
+        if row is None or not _may_read(principal, row["institution_id"], row["village_code"]):
+            raise DomainError(
+                "institution_not_found", f"No institution {institution_id} in the register within your scope."
+            )
+        rows = await conn.fetch(
+            """SELECT proposal_id, decree_number, program, starts_on, ends_on, basis, residents_counted
+               FROM institution_assistance
+               WHERE institution_id = $1 AND ($2::date IS NULL OR $2 BETWEEN starts_on AND ends_on)
+               ORDER BY starts_on DESC, proposal_id""",
+            institution_id,
+            active_on,
+        )
+    return {
+        "institution_id": institution_id,
+        "assistance": [
+            {
+                "proposal_id": r["proposal_id"],
+                "decree_number": r["decree_number"],
+                "program": r["program"],
+                "starts_on": r["starts_on"].isoformat(),
+                "ends_on": r["ends_on"].isoformat(),
+                "basis": r["basis"],
+                "residents_counted": r["residents_counted"],
+            }
+            for r in rows
+        ],
+    }

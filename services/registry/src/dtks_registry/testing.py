@@ -17,7 +17,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.household import Address, Household, Member
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.topics import REGISTRY_PUBLIC
 from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
 from dtks_contracts.vocabulary.institutions import ClosureReason
@@ -136,12 +136,14 @@ def institution_acceptance(
     kind: ProposalKind = ProposalKind.INSTITUTION_REGISTRATION,
     target: str | None = None,
     closure_reason: ClosureReason | None = None,
+    assistance: Assistance | None = None,
+    village_code: str | None = None,
 ) -> EventEnvelope:
-    """The Ministry's acceptance of an institution's registration, change or closure."""
-    village = institution.village_code if institution else VILLAGES[0]
+    """The Ministry's acceptance of an institution's registration, change, closure or assistance."""
+    village = village_code or (institution.village_code if institution else VILLAGES[0])
     payload = AcceptedByMinistry(
         proposal_id=proposal_id, round=1, village_code=village, kind=kind, institution=institution,
-        target_institution_id=target, closure_reason=closure_reason, accepted_at=accepted_at,
+        target_institution_id=target, closure_reason=closure_reason, assistance=assistance, accepted_at=accepted_at,
         accepted_by=MINISTRY,
     )  # fmt: skip
     return envelope(payload, occurred_at=accepted_at)

@@ -132,6 +132,7 @@ def _acceptance(
         institution=content.institution,
         target_institution_id=content.target_institution_id,
         closure_reason=content.closure_reason,
+        assistance=content.assistance,
         accepted_at=now,
         accepted_by=causation.actor,
     )

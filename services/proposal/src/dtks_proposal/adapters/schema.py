@@ -146,4 +146,16 @@ MIGRATIONS = [
     ALTER TABLE import_rejections ADD COLUMN code text NOT NULL DEFAULT 'invalid_value',
                                   ADD COLUMN params text;
     """,
+    # The registry's institutions (#19), from its institution events: the door of an assistance
+    # proposal checks the institution is open, accredited today, and has the residents named.
+    """
+    CREATE TABLE registered_institutions (
+        institution_id  text PRIMARY KEY,
+        village_code    text    NOT NULL,
+        open            boolean NOT NULL,
+        accreditation   jsonb,
+        residents       jsonb   NOT NULL,
+        last_decree     text    NOT NULL
+    );
+    """,
 ]

@@ -24,7 +24,7 @@ from dtks_contracts.actor import Actor
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
 from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
-from dtks_contracts.institution import Institution
+from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.regions import VillageCode
 from dtks_contracts.text import FreeText, Reference, SafeStr
 from dtks_contracts.vocabulary.household_attributes import RelationToHead
@@ -144,6 +144,12 @@ class ProposalIn(BaseModel):
     closure_reason: ClosureReason | None = Field(
         default=None, exclude_if=lambda value: value is None, description="An institution's closure"
     )
+    assistance: Assistance | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="An institution's assistance: program, period (starts_on and ends_on, or quarter like "
+        "'2027-Q2'), basis per_resident (naming the residents) or per_institution",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -222,6 +228,7 @@ def door_errors(proposal: ProposalIn) -> list[FieldError]:
         ("institution", proposal.institution),
         ("institution_id", proposal.institution_id),
         ("closure_reason", proposal.closure_reason),
+        ("assistance", proposal.assistance),
     ):
         if value is not None:
             errors.append(
@@ -304,6 +311,14 @@ def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) 
         )
     if kind is not ProposalKind.INSTITUTION_REGISTRATION and proposal.institution_id is None:
         errors.append(FieldError("institution_id", "Name the registered institution concerned.", "missing"))
+    if kind is ProposalKind.INSTITUTION_ASSISTANCE:
+        return errors + _assistance_door_errors(proposal)
+    if proposal.assistance is not None:
+        errors.append(
+            FieldError(
+                "assistance", "Only an assistance proposal carries assistance; remove it.", "forbidden"
+            )
+        )
     if kind is ProposalKind.INSTITUTION_CLOSURE:
         if proposal.institution is not None:
             errors.append(
@@ -337,6 +352,30 @@ def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) 
         errors.append(FieldError("institution", f"A {kind} proposal needs the institution.", "missing"))
         return errors
     return errors + _institution_record_errors(proposal, institution, today or dt.date.today())
+
+
+def _assistance_door_errors(proposal: ProposalIn) -> list[FieldError]:
+    """An assistance names the registered institution and the assistance, nothing else; whether the
+    register's institution may receive it is checked apart (domain/assistance.py)."""
+    errors = [
+        FieldError(name, f"An assistance proposal carries no {name}; remove it.", "forbidden")
+        for name, value in (
+            ("institution", proposal.institution),
+            ("closure_reason", proposal.closure_reason),
+            ("evidence_note", proposal.evidence_note),
+        )
+        if value is not None
+    ]
+    if proposal.assistance is None:
+        errors.append(
+            FieldError(
+                "assistance",
+                "Say the program, the period (starts_on, ends_on) and the basis (per_resident naming the "
+                "residents, or per_institution).",
+                "missing",
+            )
+        )
+    return errors
 
 
 def _institution_record_errors(
@@ -521,6 +560,7 @@ def _institution_content_fields(
         "institution": institution,
         "target_institution_id": proposal.institution_id,
         "closure_reason": proposal.closure_reason,
+        "assistance": proposal.assistance,
         "evidence_note": proposal.evidence_note,
         "submitted_by": actor,
         "idempotency_key": idempotency_key,

@@ -35,8 +35,8 @@ from dtks_contracts.events.registry import (
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
-from dtks_contracts.institution import Institution
-from dtks_contracts.register_hash import household_digest, institution_digest
+from dtks_contracts.institution import DeterminedAssistance, Institution
+from dtks_contracts.register_hash import assistance_digest, household_digest, institution_digest
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_registry.domain.identity import household_id_for
@@ -365,6 +365,29 @@ async def write_determinations(
             event_id,
             d.model_dump_json(),
         )
+        await write_assistance(conn, d.decree_number, d.institution_assistance)
+
+
+async def write_assistance(
+    conn: asyncpg.Connection, decree_number: str, entries: Sequence[DeterminedAssistance]
+) -> None:
+    """A decree's assistance list into institution_assistance: by the decree as it issues (before its
+    register hash is taken), and again from its event (live and in a replay), which changes nothing."""
+    if not entries:
+        return
+    await conn.executemany(
+        """INSERT INTO institution_assistance (proposal_id, institution_id, decree_number, program,
+               starts_on, ends_on, basis, residents_counted, snapshot, digest)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)
+           ON CONFLICT (proposal_id) DO NOTHING""",
+        [
+            (
+                a.proposal_id, a.institution_id, decree_number, a.program.value, a.starts_on, a.ends_on,
+                a.basis.value, a.residents_counted, a.model_dump_json(), assistance_digest(a),
+            )
+            for a in entries
+        ],
+    )  # fmt: skip
 
 
 async def write_household_changes(conn: asyncpg.Connection, changes: Sequence[HouseholdChange]) -> None:

@@ -14,9 +14,14 @@ import asyncpg
 
 from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.household import Household
-from dtks_contracts.institution import Institution
-from dtks_contracts.merkle import MerkleRootBuilder, institution_leaf_hash, leaf_hash
-from dtks_contracts.register_hash import RegisterHasher, household_digest, institution_digest
+from dtks_contracts.institution import DeterminedAssistance, Institution
+from dtks_contracts.merkle import MerkleRootBuilder, assistance_leaf_hash, institution_leaf_hash, leaf_hash
+from dtks_contracts.register_hash import (
+    RegisterHasher,
+    assistance_digest,
+    household_digest,
+    institution_digest,
+)
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_registry.domain.determination import Candidate, InForce
@@ -47,6 +52,12 @@ INSTITUTIONS_AS_OF_SQL = """
     WHERE change <> 'closed'
 """
 
+# The assistance section as of a decree: every assistance determined by it or an earlier decree.
+ASSISTANCE_AS_OF_SQL = """
+    SELECT ia.* FROM institution_assistance ia JOIN determinations d ON d.decree_number = ia.decree_number
+    WHERE d.period_start <= (SELECT period_start FROM determinations WHERE decree_number = $1)
+"""
+
 
 @dataclass(frozen=True)
 class RegisterSummary:
@@ -57,10 +68,12 @@ class RegisterSummary:
     # The institutions section's leaves (after the households'); none: the root is the households'
     # alone, exactly as before institutions existed.
     institutions: int = 0
+    # The assistance section's leaves (after the institutions'); none: no such section (#19).
+    assistance: int = 0
 
     @property
     def tree_size(self) -> int:
-        return self.households + self.institutions
+        return self.households + self.institutions + self.assistance
 
     def hash_for(self, algorithm: str) -> str:
         """The hash a decree issued with ``algorithm`` recorded, computed over this register."""
@@ -95,6 +108,8 @@ async def current_summary(conn: asyncpg.Connection, *, recompute: bool = False) 
         f"SELECT institution_id, {column} FROM institutions WHERE open ORDER BY institution_id",
         (),
         recompute,
+        f"SELECT institution_id, proposal_id, {column} FROM institution_assistance ia "
+        "ORDER BY institution_id, proposal_id",
     )
 
 
@@ -108,11 +123,18 @@ async def as_of_summary(
         f"SELECT institution_id, {column} FROM ({INSTITUTIONS_AS_OF_SQL}) r ORDER BY institution_id",
         (decree_number,),
         recompute,
+        f"SELECT institution_id, proposal_id, {column} FROM ({ASSISTANCE_AS_OF_SQL}) r "
+        "ORDER BY institution_id, proposal_id",
     )
 
 
 async def _summary(
-    conn: asyncpg.Connection, sql: str, institutions_sql: str, args: Sequence[Any], recompute: bool
+    conn: asyncpg.Connection,
+    sql: str,
+    institutions_sql: str,
+    args: Sequence[Any],
+    recompute: bool,
+    assistance_sql: str,
 ) -> RegisterSummary:
     hasher = RegisterHasher()
     tree = MerkleRootBuilder()
@@ -132,7 +154,15 @@ async def _summary(
         digest = institution_digest(Institution.model_validate_json(r["s"])) if recompute else r["s"]
         tree.add(institution_leaf_hash(r["institution_id"], digest))
         institutions += 1
-    return RegisterSummary(tree.root().hex(), households, people, hasher.hexdigest(), institutions)
+    # The assistance section after them (dtks_contracts.merkle.ASSISTANCE_SECTION), once there is any.
+    assistance = 0
+    for r in await conn.fetch(assistance_sql, *args):
+        digest = assistance_digest(DeterminedAssistance.model_validate_json(r["s"])) if recompute else r["s"]
+        tree.add(assistance_leaf_hash(r["institution_id"], r["proposal_id"], digest))
+        assistance += 1
+    return RegisterSummary(
+        tree.root().hex(), households, people, hasher.hexdigest(), institutions, assistance
+    )
 
 
 async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[str, str]:
@@ -195,6 +225,7 @@ INSTITUTIONS_PENDING_SQL = """
     FROM institution_candidates c
     WHERE c.accepted_at <= $1
       AND NOT EXISTS (SELECT 1 FROM institution_changes ic WHERE ic.proposal_id = c.proposal_id)
+      AND NOT EXISTS (SELECT 1 FROM institution_assistance ia WHERE ia.proposal_id = c.proposal_id)
     ORDER BY c.proposal_id
 """
 
@@ -213,6 +244,7 @@ async def pending_institutions(conn: asyncpg.Connection, cutoff: dt.datetime) ->
                 institution=accepted.institution,
                 target_institution_id=accepted.target_institution_id,
                 closure_reason=accepted.closure_reason,
+                assistance=accepted.assistance,
             )
         )
     return pending

@@ -203,4 +203,23 @@ MIGRATIONS = [
     );
     CREATE INDEX institutions_village ON institutions (village_code text_pattern_ops);
     """,
+    # Institutions' assistance (#19) as decrees determined it: one row per accepted assistance
+    # proposal, written from the decree's own event (its institution_assistance list), so a replay
+    # rebuilds it; the snapshot is the decree's entry and the digest its leaf's (the assistance section).
+    """
+    CREATE TABLE institution_assistance (
+        proposal_id         text COLLATE "C" PRIMARY KEY,
+        institution_id      text COLLATE "C" NOT NULL,
+        decree_number       text    NOT NULL,
+        program             text    NOT NULL,
+        starts_on           date    NOT NULL,
+        ends_on             date    NOT NULL,
+        basis               text    NOT NULL,
+        residents_counted   integer NOT NULL,
+        snapshot            jsonb   NOT NULL,
+        digest              text    NOT NULL
+    );
+    CREATE INDEX institution_assistance_institution ON institution_assistance (institution_id, starts_on);
+    CREATE INDEX institution_assistance_decree ON institution_assistance (decree_number);
+    """,
 ]

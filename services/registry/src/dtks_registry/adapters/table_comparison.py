@@ -46,6 +46,8 @@ COMPARED = (
     Compared("institutions", ("institution_id",), None),
     Compared("institution_changes", ("institution_id", "decree_number"), None),
     Compared("institution_candidates", ("proposal_id",), None),
+    # What decrees determined each institution is to receive: GET /institutions/{id}/assistance.
+    Compared("institution_assistance", ("proposal_id",), None),
     Compared(
         "audit_events",
         ("event_id",),

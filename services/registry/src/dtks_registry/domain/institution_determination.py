@@ -8,7 +8,10 @@ institutions, the institutions in force and the cut-off.
   one decree: the one accepted last wins (it was verified against the newest facts);
 - a closure takes the institution out, with its reason, and wins over a change in the same decree;
 - a change or closure of an institution that is not in the register, already closed, or overtaken
-  by a later acceptance in force is not applied: it is reported, never silently dropped.
+  by a later acceptance in force is not applied: it is reported, never silently dropped;
+- an assistance enters the decree's assistance list for an institution open after the decree (as
+  this decree leaves it: a change in the same decree counts, a closure in it refuses the assistance),
+  with the residents it counts in its period; for any other institution it is reported not applied.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dtks_contracts.institution import Institution
-from dtks_contracts.vocabulary.institutions import ClosureReason
+from dtks_contracts.institution import Assistance, DeterminedAssistance, Institution
+from dtks_contracts.vocabulary.institutions import AssistanceBasis, ClosureReason
 from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_registry.domain.determination import (
     NotApplied,
@@ -40,6 +43,7 @@ class InstitutionCandidate:
     institution: Institution | None = None
     target_institution_id: str | None = None
     closure_reason: ClosureReason | None = None
+    assistance: Assistance | None = None
 
     @property
     def institution_id(self) -> str:
@@ -89,10 +93,11 @@ class InstitutionDecision:
     changes: list[InstitutionChange] = field(default_factory=list)
     closures: list[InstitutionClosure] = field(default_factory=list)
     not_applied: list[NotApplied] = field(default_factory=list)
+    assistance: list[DeterminedAssistance] = field(default_factory=list)
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.registrations or self.changes or self.closures)
+        return bool(self.registrations or self.changes or self.closures or self.assistance)
 
 
 INSTITUTIONS = Wording("institution", "is closed", "is closed by", "change")
@@ -107,8 +112,11 @@ def decide_institutions(
     institution a pending change or closure targets (missing ones are reported as unknown)."""
     decision = InstitutionDecision()
     updates: dict[str, list[InstitutionCandidate]] = {}
+    assistance: list[InstitutionCandidate] = []
     for candidate in due_in_order(pending, cutoff):
-        if candidate.kind is ProposalKind.INSTITUTION_REGISTRATION:
+        if candidate.kind is ProposalKind.INSTITUTION_ASSISTANCE:
+            assistance.append(candidate)
+        elif candidate.kind is ProposalKind.INSTITUTION_REGISTRATION:
             assert candidate.institution is not None
             registered = candidate.institution.model_copy(update={"institution_id": candidate.institution_id})
             decision.registrations.append(InstitutionRegistration(candidate.proposal_id, registered))
@@ -119,7 +127,62 @@ def decide_institutions(
     decision.registrations.sort(key=lambda r: str(r.institution.institution_id))
     decision.changes.sort(key=lambda c: str(c.institution.institution_id))
     decision.closures.sort(key=lambda c: c.institution_id)
+    _decide_assistance(decision, assistance, register)
     return decision
+
+
+def _decide_assistance(
+    decision: InstitutionDecision,
+    candidates: Sequence[InstitutionCandidate],
+    register: Mapping[str, InstitutionInForce],
+) -> None:
+    """Each assistance for the institution as this decree leaves it; sorted by institution, then
+    proposal, as the decree lists them and the assistance section orders its leaves."""
+    closed = {c.institution_id for c in decision.closures}
+    changed = {str(c.institution.institution_id): c.institution for c in decision.changes}
+    for candidate in candidates:
+        assert candidate.assistance is not None
+        institution_id = candidate.institution_id
+        in_force = register.get(institution_id)
+        if in_force is None:
+            reason = f"institution {institution_id} is not in the register"
+        elif not in_force.open or institution_id in closed:
+            reason = f"institution {institution_id} is closed"
+        else:
+            record = changed.get(institution_id, in_force.institution)
+            decision.assistance.append(
+                determined(candidate.proposal_id, institution_id, candidate.assistance, record)
+            )
+            continue
+        decision.not_applied.append(NotApplied(candidate.proposal_id, institution_id, reason))
+    decision.assistance.sort(key=lambda a: (a.institution_id, a.proposal_id))
+
+
+def determined(
+    proposal_id: str, institution_id: str, assistance: Assistance, record: Institution
+) -> DeterminedAssistance:
+    """The decree's entry: per resident, the named residents still cared for during the period;
+    per institution, every resident cared for during it."""
+    during = [
+        r
+        for r in record.residents
+        if r.admitted_on <= assistance.ends_on
+        and (r.discharged_on is None or r.discharged_on >= assistance.starts_on)
+    ]
+    if assistance.basis is AssistanceBasis.PER_RESIDENT:
+        named = set(assistance.residents)
+        counted = sum(1 for r in during if r.nik in named)
+    else:
+        counted = len(during)
+    return DeterminedAssistance(
+        proposal_id=proposal_id,
+        institution_id=institution_id,
+        program=assistance.program,
+        starts_on=assistance.starts_on,
+        ends_on=assistance.ends_on,
+        basis=assistance.basis,
+        residents_counted=counted,
+    )
 
 
 def _decide_updates(
