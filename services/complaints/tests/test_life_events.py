@@ -195,3 +195,75 @@ async def test_a_death_published_by_the_civil_registry_simulator_twice_opens_one
         await wait_until(drafted, what="both deliveries of the death handled")
         got = (await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)).json()
         assert [(d["life_event_id"], d["proposal_kind"]) for d in got["items"]] == [("DUK-77", "correction")]
+
+
+async def test_a_batch_of_life_events_delivered_again_opens_no_draft_and_counts_nothing_twice(
+    service, infra: Infra, topic_prefix: str
+):
+    big, alone = _households()
+    async with service() as (app, client):
+        registered = [
+            HouseholdRegistered(
+                household_id=h.household_id, decree_number="1/HUK/2026", household=h, proposal_id=f"P-{i}"
+            )
+            for i, h in enumerate((big, alone))
+        ]
+        await publish_events(infra.kafka_bootstrap, topic_prefix, [_envelope(e) for e in registered])
+
+        async def register_known() -> bool:
+            return await _count(app, "SELECT count(*) FROM register_members") == len(big.members) + 1
+
+        await wait_until(register_known, what="the registered households projected")
+        day = dt.date(2026, 3, 1)
+        # Hundreds of strangers around a few known people, so the drafts share batches with them.
+        strangers = [
+            _envelope(PersonDied(life_event_id=f"S-{i}", nik=f"177101450199{i + 100:04d}", died_on=day))
+            for i in range(300)
+        ]
+        known = [
+            _envelope(PersonDied(life_event_id="K-1", nik=big.members[1].nik, died_on=day)),
+            _envelope(PersonDied(life_event_id="K-1", nik=big.members[1].nik, died_on=day)),  # republished
+            _envelope(PersonDied(life_event_id="K-2", nik=alone.members[0].nik, died_on=day)),
+            _envelope(
+                ChildBorn(
+                    life_event_id="K-3",
+                    nik="1771014503260001",
+                    kk_number=big.kk_number,
+                    # A parent not in the register first: the household is found by the other.
+                    parent_niks=(UNKNOWN_NIK, big.members[0].nik),
+                    born_on=day,
+                )
+            ),
+        ]
+        batch = strangers[:150] + known + strangers[150:]
+        await publish_events(infra.kafka_bootstrap, topic_prefix, batch)
+
+        async def all_counted() -> bool:
+            return await _count(app, "SELECT coalesce(sum(count), 0) FROM life_event_tallies") == len(batch)
+
+        await wait_until(all_counted, what="every life event of the batch counted")
+        operator = headers(Role.VILLAGE_OPERATOR, VILLAGE)
+        first = (await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)).json()
+        assert first["tallies"] == {"drafted": 3, "repeated": 1, "unknown_nik": 300}
+        drafts = {d["life_event_id"]: d for d in first["items"]}
+        assert set(drafts) == {"K-1", "K-2", "K-3"}
+        assert drafts["K-3"]["household_id"] == "H-BIG"
+        assert (drafts["K-2"]["proposal_kind"], drafts["K-2"]["person_name"]) == (
+            "deactivation",
+            alone.members[0].name,
+        )
+
+        # The same records again, as after a crash between the batch's commit and its offsets.
+        consumer = next(
+            c for c in app.state.deps.runtime.runtime.consumers if c.name == "complaint-life-events"
+        )
+        seen_before = consumer.stats.duplicates
+        await publish_events(infra.kafka_bootstrap, topic_prefix, batch)
+
+        async def dropped() -> bool:
+            return consumer.stats.duplicates - seen_before == len(batch)
+
+        await wait_until(dropped, what="the batch delivered again and dropped")
+        again = (await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)).json()
+        assert again == first
+        assert await _count(app, "SELECT count(*) FROM life_event_drafts") == 3
