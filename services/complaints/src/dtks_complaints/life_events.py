@@ -160,6 +160,7 @@ def draft_opener(now: Callable[[], dt.datetime]) -> BatchHandler:
             opened = await conn.fetch(_INSERT_DRAFTS, *columns, now())
             tally["drafted"] += len(opened)
             tally["repeated"] += len(rows) - len(opened)
+        tally = +tally  # no outcome written with a count of nought
         if tally:
             await conn.executemany(
                 """INSERT INTO life_event_tallies (outcome, count) VALUES ($1, $2)
