@@ -267,3 +267,71 @@ async def test_a_batch_of_life_events_delivered_again_opens_no_draft_and_counts_
         again = (await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)).json()
         assert again == first
         assert await _count(app, "SELECT count(*) FROM life_event_drafts") == 3
+
+
+async def test_people_loaded_into_the_simulator_as_dead_or_moved_open_drafts_once(
+    service, infra: Infra, topic_prefix: str
+):
+    from dtks_civil_registry.main import build_app as build_simulator
+    from dtks_civil_registry.settings import CivilRegistrySettings
+
+    big, _ = _households()
+    simulator = build_simulator(
+        CivilRegistrySettings(
+            kafka_bootstrap=infra.kafka_bootstrap,
+            database_url=infra.database_url,
+            database_name=f"civil_{uuid.uuid4().hex[:8]}",
+            topic_prefix=topic_prefix,
+        )
+    )
+    people = [
+        {
+            "nik": m.nik,
+            "name": m.name,
+            "birth_date": m.birth_date.isoformat(),
+            "sex": m.sex.value,
+            "kk_number": big.kk_number,
+            "address": "Jl. Merapi No. 12",
+            "village_code": VILLAGE,
+        }
+        for m in big.members
+    ]
+    async with (
+        service() as (app, client),
+        simulator.router.lifespan_context(simulator),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator), base_url="http://civil") as civil,
+    ):
+        registered = HouseholdRegistered(
+            household_id="H-BIG", decree_number="1/HUK/2026", household=big, proposal_id="P-1"
+        )
+        await publish_events(infra.kafka_bootstrap, topic_prefix, [_envelope(registered)])
+
+        async def register_known() -> bool:
+            return await _count(app, "SELECT count(*) FROM register_members") == len(big.members)
+
+        await wait_until(register_known, what="the registered household projected")
+        loaded = await civil.post("/people", params={"emit_life_events": "true"}, json={"people": people})
+        assert loaded.status_code == 200, loaded.text
+        dead = {**people[1], "alive": False, "died_on": "2026-02-01"}
+        moved = {**people[2], "moved_to": OTHER_VILLAGE, "moved_on": "2026-02-03"}
+        for _ in range(2):  # the same file loaded twice tells the same once
+            again = await civil.post(
+                "/people", params={"emit_life_events": "true"}, json={"people": [dead, moved]}
+            )
+            assert again.status_code == 200, again.text
+
+        operator = headers(Role.VILLAGE_OPERATOR, VILLAGE)
+
+        async def drafted() -> bool:
+            got = (
+                await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)
+            ).json()
+            return len(got["items"]) >= 2
+
+        await wait_until(drafted, what="the death's and the move's drafts")
+        got = (await client.get("/life-event-drafts", params={"region": VILLAGE}, headers=operator)).json()
+        assert sorted((d["event_type"], d["nik"]) for d in got["items"]) == [
+            ("civil_registry.person_died", dead["nik"]),
+            ("civil_registry.person_moved", moved["nik"]),
+        ]
+        assert got["tallies"] == {"drafted": 2}
