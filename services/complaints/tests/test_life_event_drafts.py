@@ -5,6 +5,7 @@ coded reason; each once. A move out of the village leaves a note for the receivi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -42,6 +43,19 @@ async def _stream(app: Any, draft_id: str) -> list[dict[str, Any]]:
             f"life_event_draft:{draft_id}",
         )
         return [dict(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def _proposal_events(proposal_app: Any, proposal_id: str) -> list[dict[str, Any]]:
+    """The proposal service's own events of one proposal, as it stored them for publishing."""
+    conn = await asyncpg.connect(proposal_app.state.deps.runtime.runtime.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version",
+            f"proposal:{proposal_id}",
+        )
+        return [json.loads(r["envelope"]) for r in rows]
     finally:
         await conn.close()
 
@@ -268,6 +282,8 @@ async def test_a_death_confirmed_by_the_village_becomes_a_correction_proposal_th
                 "minutes_ref": "BA-03/II/2026",
             },
             "household": kept,
+            # The life event the proposal is made of, as the console's confirm form sends it.
+            "civil_registry_ref": draft["life_event_id"],
         }
         submitted = await proposals.post(
             "/proposals", json=body, headers={**operator, "Idempotency-Key": draft["draft_id"]}
@@ -297,6 +313,13 @@ async def test_a_death_confirmed_by_the_village_becomes_a_correction_proposal_th
         proposal = (await proposals.get(f"/proposals/{proposal_id}", headers=operator)).json()
         assert proposal["kind"] == "correction"
         assert dead.nik not in {m["nik"] for m in proposal["content"]["household"]["members"]}
+        assert proposal["content"]["civil_registry_ref"] == died.life_event_id
+        submitted_events = await _proposal_events(proposal_app, proposal_id)
+        assert [
+            e["payload"]["civil_registry_ref"]
+            for e in submitted_events
+            if e["event_type"] == "proposal.submitted"
+        ] == [died.life_event_id]
         assert [e["event_type"] for e in await _stream(app, draft["draft_id"])] == [
             "complaint.life_event_draft_confirmed"
         ]

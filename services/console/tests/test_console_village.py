@@ -477,6 +477,7 @@ def test_life_events_open_drafts_the_village_confirms_through_the_pre_filled_for
     assert (proposal["kind"], proposal["target_household_id"]) == ("correction", record["household_id"])
     assert [m["nik"] for m in proposal["content"]["household"]["members"]] == [head["nik"]]
     assert proposal["content"]["household"]["contact"]["phone"] == "+6281234567890"  # kept
+    assert proposal["content"]["civil_registry_ref"] == f"DUK-D-{run}"  # the life event it is made of
 
     # Dismiss the birth with a reason, its meaning shown beside the choice.
     operator.get_by_role("link", name="Peristiwa kependudukan").click()

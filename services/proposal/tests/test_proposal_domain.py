@@ -65,6 +65,26 @@ def test_required_fields_depend_on_the_kind() -> None:
     assert submitted_event(proposal, "p", actor, None).deactivation_reason is DeactivationReason.MOVED_AWAY
 
 
+def test_a_proposal_made_of_a_life_event_names_it_in_its_event_and_a_new_household_cannot() -> None:
+    actor = Principal("op", Role.VILLAGE_OPERATOR, VILLAGE).as_actor()
+    deactivation = {k: v for k, v in BODIES[0].items() if k != "household"} | {
+        "kind": "deactivation",
+        "household_id": "H-1",
+        "reason": "died",
+        "evidence_note": "Dukcapil DUK-7: the only member died",
+        "civil_registry_ref": "DUK-7",
+    }
+    proposal = ProposalIn.model_validate(deactivation)
+    assert door_errors(proposal) == []
+    assert submitted_event(proposal, "p", actor, None).civil_registry_ref == "DUK-7"
+    assert _fields(_body(kind="correction", household_id="H-1", civil_registry_ref="DUK-8")) == set()
+    assert _fields(_body(civil_registry_ref="DUK-9")) == {"civil_registry_ref"}
+    # A proposal without it keeps the fingerprint it had before the field existed.
+    plain = ProposalIn.model_validate(BODIES[0])
+    assert "civil_registry_ref" not in plain.model_dump_json()
+    assert submitted_event(plain, "p", actor, None).civil_registry_ref is None
+
+
 def test_returned_proposals_alone_can_be_resubmitted_and_decided_ones_not_withdrawn() -> None:
     s = status.entered(1)
     assert not s.can_resubmit() and s.can_withdraw()

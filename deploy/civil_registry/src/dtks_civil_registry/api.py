@@ -7,17 +7,19 @@ Retry-After (see `OutageGuard`).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import uuid
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dtks_civil_registry.adapters import people_store
 from dtks_civil_registry.adapters.life_event_feed import LifeEventFeed
+from dtks_civil_registry.domain.life_events import life_events_of
 from dtks_civil_registry.domain.outage import Outage
 from dtks_civil_registry.domain.people import (
     FamiliesFound,
@@ -131,7 +133,19 @@ async def lookup_families(body: KkLookup, pool: Pool) -> Response:
 @router.post(
     "/people", response_model=Loaded, tags=["loading"], summary="Load a batch of people (upsert by NIK)"
 )
-async def load_people(body: PeopleBatch, request: Request, pool: Pool) -> Loaded:
+async def load_people(
+    body: PeopleBatch,
+    request: Request,
+    pool: Pool,
+    emit_life_events: Annotated[
+        bool,
+        Query(
+            description="Also publish the deaths and moves the batch records (a person now dead, or "
+            "moved to another village, who was not before) as life events, as the civil registry's "
+            "data sharing would"
+        ),
+    ] = False,
+) -> Loaded:
     settings: CivilRegistrySettings = request.app.state.settings
     if len(body.people) > settings.civil_registry_max_batch:
         raise Problem(
@@ -140,6 +154,15 @@ async def load_people(body: PeopleBatch, request: Request, pool: Pool) -> Loaded
             f"A batch may carry at most {settings.civil_registry_max_batch} people; split the file and post the parts.",
         )
     async with pool.acquire() as conn:
+        if emit_life_events:
+            # Published before the records change: a load that fails after it is retried, finds the
+            # same changes and publishes the same ids again (one draft each downstream); the other
+            # order would lose the events of a load that failed between the two.
+            before = {p.nik: p for p in await people_store.find_people(conn, [p.nik for p in body.people])}
+            told = life_events_of(before, body.people, dt.date.today())
+            if told:
+                feed: LifeEventFeed = request.app.state.life_event_feed
+                await feed.publish([EventEnvelope.new(e, aggregate_version=1, actor=None) for e in told])
         loaded, changed = await people_store.load(conn, body.people)
     return Loaded(loaded=loaded, changed=changed)
 

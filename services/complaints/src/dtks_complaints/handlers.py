@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from dtks_complaints.adapters import complaints as repo
 from dtks_complaints.deps import ComplaintsDeps
 from dtks_complaints.domain import complaints as rules
@@ -19,8 +21,9 @@ from dtks_contracts.events.complaint import ComplaintClosed, ComplaintFiled, Com
 from dtks_contracts.timestamps import utc_now
 from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintClosingReason
 from dtks_runtime.auth.principal import Principal
+from dtks_runtime.client_limit import take_in_order
 from dtks_runtime.event_store import Causation, NewEvent
-from dtks_runtime.unit_of_work import UnitOfWork
+from dtks_runtime.unit_of_work import UnitOfWork, UnitsOfWork, on_connection
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,37 @@ class Filed:
     body: dict[str, Any]
 
 
-async def admit_public_filing(deps: ComplaintsDeps, client: str, nik: str) -> None:
+async def admit_public_filing(deps: ComplaintsDeps, conn: asyncpg.Connection, client: str, nik: str) -> None:
     """The public form's limits, per client address and per NIK: a 429 that says when to come back.
-    The NIK's allowance is the same whether or not the NIK is in the register (nothing is looked up)."""
+    The NIK's allowance is the same whether or not the NIK is in the register (nothing is looked up).
+
+    Both in one statement (a round trip fewer on every filing), outside any transaction: the NIK's
+    is taken only if the address's admitted, and each take stands whatever becomes of the filing."""
+    refused, wait = await take_in_order(
+        conn, [(deps.limits.client, f"client:{client}"), (deps.limits.nik, f"nik:{nik}")]
+    )
+    if refused == 0:
+        raise too_many(wait, "complaints from your address")
+    if refused == 1:
+        raise too_many(wait, "complaints for this NIK")
+
+
+async def file_public(
+    deps: ComplaintsDeps, complaint: ComplaintIn, client: str, correlation_id: str
+) -> Filed:
+    """A filing through the public form: its limits, then the complaint, on one connection of the
+    pool. Taken from the pool once instead of once for each: at 50 clients on a pool of 10 the
+    requests queue for connections, and a second acquisition was a second place in that queue."""
     async with deps.pool.acquire() as conn:
-        wait = await deps.limits.client.take(conn, f"client:{client}")
-        if wait > 0:
-            raise too_many(wait, "complaints from your address")
-        wait = await deps.limits.nik.take(conn, f"nik:{nik}")
-        if wait > 0:
-            raise too_many(wait, "complaints for this NIK")
+        await admit_public_filing(deps, conn, client, complaint.nik)
+        return await file(
+            deps,
+            complaint,
+            channel=ComplaintChannel.PUBLIC_FORM,
+            filed_by=None,
+            correlation_id=correlation_id,
+            units=on_connection(conn, deps.runtime.store),
+        )
 
 
 async def file(
@@ -49,7 +73,9 @@ async def file(
     channel: ComplaintChannel,
     filed_by: Actor | None,
     correlation_id: str,
+    units: UnitsOfWork | None = None,
 ) -> Filed:
+    """``units``: where the filing's unit of work comes from (the service's pool unless given)."""
     complaint_id = str(uuid.uuid4())
     code = rules.new_tracking_code()
     filed_at = deps.now()
@@ -66,7 +92,7 @@ async def file(
         filed_by=filed_by,
         due_at=due,
     )
-    async with deps.unit_of_work() as uow:
+    async with (units or deps.unit_of_work)() as uow:
         await repo.insert(
             uow.conn,
             complaint_id=complaint_id,

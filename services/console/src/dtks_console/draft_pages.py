@@ -228,6 +228,8 @@ async def confirm(request: Request, draft_id: str) -> Response:
             form.add_row()
             return _confirm_page(request, session, draft, record.body, form)
         body = correction_body(draft, record.body, form)
+    # The proposal names the life event it is made of (its events carry it to the decree).
+    body["civil_registry_ref"] = draft["life_event_id"]
     sent = await access.call(
         request,
         "proposal",

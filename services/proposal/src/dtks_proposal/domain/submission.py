@@ -16,9 +16,9 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
@@ -26,7 +26,7 @@ from dtks_contracts.household import Deliberation, Household
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.regions import VillageCode
-from dtks_contracts.text import FreeText, Reference, SafeStr
+from dtks_contracts.text import FreeText, LineCheck, Reference, SafeStr
 from dtks_contracts.vocabulary.household_attributes import RelationToHead
 from dtks_contracts.vocabulary.institutions import ClosureReason
 from dtks_contracts.vocabulary.programs import Program
@@ -43,6 +43,10 @@ from dtks_contracts.vocabulary.proposals import (
 FINGERPRINT_PREFIX = "2:"
 
 Note = FreeText
+# As the contract's field (ProposalContent.civil_registry_ref) bounds it.
+CivilRegistryRef = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), LineCheck
+]
 
 # The operator's words for why a household leaves the register, and the contracts' own values.
 DEACTIVATION_WORDS: dict[str, DeactivationReason] = {
@@ -150,6 +154,13 @@ class ProposalIn(BaseModel):
         description="An institution's assistance: program, period (starts_on and ends_on, or quarter like "
         "'2027-Q2'), basis per_resident (naming the residents) or per_institution",
     )
+    # Added with life-event drafts (#17): left out of the dump when absent, so the fingerprint of a
+    # proposal without it (and the answers kept under it) is what it was.
+    civil_registry_ref: CivilRegistryRef | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Corrections and deactivations made from a civil-registry life event: its id",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -239,6 +250,14 @@ def door_errors(proposal: ProposalIn) -> list[FieldError]:
             FieldError("deliberation", "Name the village meeting (musdes/muskel) that agreed it.", "missing")
         )
     kind = proposal.kind
+    if kind is ProposalKind.NEW_HOUSEHOLD and proposal.civil_registry_ref is not None:
+        errors.append(
+            FieldError(
+                "civil_registry_ref",
+                "Only a correction or deactivation made from a life event names it; remove it.",
+                "forbidden",
+            )
+        )
     if kind is ProposalKind.DEACTIVATION:
         if proposal.household is not None:
             errors.append(
@@ -296,6 +315,7 @@ def institution_door_errors(proposal: ProposalIn, today: dt.date | None = None) 
         ("household", proposal.household),
         ("household_id", proposal.household_id),
         ("reason", proposal.reason),
+        ("civil_registry_ref", proposal.civil_registry_ref),
     ):
         if value is not None:
             errors.append(
@@ -540,6 +560,7 @@ def _content_fields(
         "deactivation_reason": DEACTIVATION_WORDS[proposal.reason] if proposal.reason else None,
         "evidence_note": proposal.evidence_note,
         "programs_requested": tuple(sorted(set(proposal.programs))),
+        "civil_registry_ref": proposal.civil_registry_ref,
         "submitted_by": actor,
         "idempotency_key": idempotency_key,
     }
