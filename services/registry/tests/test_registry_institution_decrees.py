@@ -272,6 +272,10 @@ async def test_agencies_read_a_decreed_institution_masked_its_proof_verifies_and
     await _accept_institutions(
         registry, [institution_acceptance("prop-lks-9", accepted_at=ago(4), institution=institution)]
     )
+    # The register says it received the institution's acceptance, as it does a household's.
+    received = await registry.client.get("/candidates/prop-lks-9", headers=registry.auth(Role.AUDITOR))
+    assert received.status_code == 200, received.text
+    assert (received.json()["kind"], received.json()["institution_id"]) == ("institution_registration", None)
     await registry.accept([acceptance("prop-hh-9", accepted_at=ago(4), household=make_household(9))])
     issued = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(3))
     assert issued.status_code == 201, issued.text
