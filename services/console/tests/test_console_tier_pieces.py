@@ -156,6 +156,7 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
         *(f"photo:{s}" for s in PHOTO_SUBJECTS),
         "event:registry.determination_issued",
         "event:registry.welfare_decile_set",
+        *(f"event:registry.institution_{s}" for s in ("registered", "changed", "closed")),
         *(f"delivery:{s}" for s in ("pending", "delivered", "dead")),
     ],
 )
