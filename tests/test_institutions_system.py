@@ -213,5 +213,5 @@ async def test_a_decreed_institution_reaches_a_subscribed_agency_masked_and_its_
                 params={"nik": residents[1]["nik"], "name": residents[1]["name"]},
             )
             assert check.status_code == 200, check.text
-            assert (check.json()["registered"], check.json()["institution_resident"]) == (True, True)
+            assert (check.json()["registered"], check.json()["programs"]) == (True, [])
             assert check.json()["name"] == "D*** A********"

@@ -327,9 +327,9 @@ async def test_agencies_read_a_decreed_institution_masked_its_proof_verifies_and
     assert check.status_code == 200, check.text
     assert check.json() == {
         "nik": resident.nik[:6] + "*" * 10, "name": "A*** S******", "registered": True, "programs": [],
-        "institution_resident": True, "as_of_decree": "1/HUK/2027",
+        "as_of_decree": "1/HUK/2027",
     }  # fmt: skip
     wrong = await registry.client.get(
         "/public/registration-status", params={"nik": resident.nik, "name": "Budi Santoso"}
     )
-    assert (wrong.json()["registered"], wrong.json()["institution_resident"]) == (False, False)
+    assert wrong.json()["registered"] is False

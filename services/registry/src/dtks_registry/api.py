@@ -563,14 +563,14 @@ async def registration_status(
     resident = any(normalize_name(r["name"]) == wanted for r in residents)
     # The same shape whether the NIK is unknown or the name is wrong: the masked name is the one asked
     # about, so the answer never reveals a registered name or that the NIK exists. A resident of an
-    # institution (#19) is in the register through it: which institution, or its kind of service (a
-    # drug rehabilitation home, say), is not said to whoever knows a NIK and a name.
+    # institution (#19) is in the register through it, answered in the same shape: which institution,
+    # or even that it is one (a drug rehabilitation home, say), is not said to whoever knows a NIK and
+    # a name.
     return {
         "nik": nik[:6] + "*" * 10,
         "name": mask_name(name),
         "registered": match is not None or resident,
         "programs": sorted(match["programs"]) if match else [],
-        "institution_resident": resident,
         "as_of_decree": latest,
     }
 
