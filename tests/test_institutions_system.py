@@ -7,6 +7,9 @@ enters the decree after). Real Kafka and PostgreSQL, HTTP only between services.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import uuid
 from typing import Any
 
@@ -15,6 +18,7 @@ import httpx
 import pytest
 
 from dtks_contracts.vocabulary.roles import Role
+from dtks_notification.testing import subscribed_agency
 from dtks_proposal.testing import institution_body
 from dtks_registry.domain.identity import institution_id_for
 from dtks_runtime.local_system import LocalSystem
@@ -135,3 +139,79 @@ async def test_an_institution_verified_through_the_tiers_enters_the_decree_and_i
         assert second["institutions_changed"] == [institution_id]
         read = await http.get(f"{services.urls['registry']}/institutions/{institution_id}", headers=regency)
         assert (read.json()["institution"]["capacity"], read.json()["last_decree"]) == (60, "2/HUK/2027")
+
+
+AGENCY_SECRET = "dinsos-bengkulu-secret-0123456789"
+
+
+async def test_a_decreed_institution_reaches_a_subscribed_agency_masked_and_its_proposal_reads_determined(
+    services: LocalSystem,
+) -> None:
+    residents = [
+        {"nik": "1771011503110003", "name": "Rizky Ramadhan", "birth_date": "2011-03-15",
+         "admitted_on": "2021-02-01"},
+        {"nik": "1771015109130004", "name": "Dewi Anggraini", "birth_date": "2013-09-11",
+         "admitted_on": "2022-06-20"},
+    ]  # fmt: skip
+    registration = institution_body(
+        VILLAGE,
+        name="LKSA Kasih Ibu",
+        registration_number="AHU-0054321.AH.01.04.Tahun 2020",
+        residents=residents,
+    )
+    regency = services.headers(Role.REGENCY_OPERATOR, "17.71")
+    with subscribed_agency(services, AGENCY_SECRET, ["registry.institution_registered"]) as agency:
+        async with httpx.AsyncClient(timeout=60) as http:
+            people = [
+                _civil_record(residents[0], "male", "1771010101100003"),
+                _civil_record(residents[1], "female", "1771010101100004"),
+            ]
+            loaded = await http.post(f"{services.urls['civil-registry']}/people", json={"people": people})
+            assert loaded.status_code in (200, 201), loaded.text
+            submitted = await http.post(
+                f"{services.urls['proposal']}/proposals", json=registration, headers=regency
+            )
+            assert submitted.status_code == 201, submitted.text
+            await _through_the_tiers(http, services, registration["proposal_id"])
+            issued = await _decree(http, services, "3/HUK/2027", "2027-07")
+            institution_id = institution_id_for(registration["proposal_id"])
+            assert issued["institutions_registered"] == [institution_id]
+
+            # The agency's webhook gets the registration once, signed, the residents masked.
+            async def delivered() -> bool:
+                return bool(list(agency.requests))
+
+            await wait_until(delivered, 120, "the institution's registration at the agency")
+            (request,) = list(agency.requests)
+            headers = request.headers
+            expected = hmac.new(
+                AGENCY_SECRET.encode(),
+                f"{headers['x-dtks-timestamp']}.".encode() + request.body,
+                hashlib.sha256,
+            )
+            assert headers["x-dtks-signature"] == f"sha256={expected.hexdigest()}"
+            event = json.loads(request.body)["event"]
+            assert (event["event_type"], event["payload"]["institution_id"]) == (
+                "registry.institution_registered", institution_id,
+            )  # fmt: skip
+            assert [(r["nik"], r["name"]) for r in event["payload"]["institution"]["residents"]] == [
+                ("177101**********", "R**** R*******"), ("177101**********", "D*** A********"),
+            ]  # fmt: skip
+
+            # The proposal's status follows the decree, as a household's does.
+            async def determined() -> bool:
+                answer = await http.get(
+                    f"{services.urls['proposal']}/proposals/{registration['proposal_id']}", headers=regency
+                )
+                return bool(answer.json().get("status") == "determined")
+
+            await wait_until(determined, 60, "the institution's proposal determined")
+
+            # A resident asks the citizens' check, and is found, masked.
+            check = await http.get(
+                f"{services.urls['registry']}/public/registration-status",
+                params={"nik": residents[1]["nik"], "name": residents[1]["name"]},
+            )
+            assert check.status_code == 200, check.text
+            assert (check.json()["registered"], check.json()["programs"]) == (True, [])
+            assert check.json()["name"] == "D*** A********"

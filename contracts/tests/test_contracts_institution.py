@@ -207,8 +207,8 @@ def test_the_register_records_institutions_with_events_of_their_own_keyed_by_ins
         assert payload_class(event.event_type) is type(event)
         assert topic_for(event.event_type).name == "dtks.registry.events"
         assert key_field_for(event.event_type) == "institution_id"
-        # A resident's NIK is in the snapshot: not republished to agencies until a decision says so.
-        assert event.event_type not in PUBLIC_EVENT_TYPES
+        # Determined institutions reach agencies, their residents masked (see the test below).
+        assert event.event_type in PUBLIC_EVENT_TYPES
     assert "household_id" not in json.loads(registered.model_dump_json())
     with pytest.raises(ValidationError, match="snapshot's institution_id"):
         InstitutionRegistered(
@@ -217,3 +217,32 @@ def test_the_register_records_institutions_with_events_of_their_own_keyed_by_ins
             proposal_id="P-1",
             institution=make_institution(institution_id="LKS-1"),
         )
+
+
+def test_an_agencys_copy_of_an_institution_masks_its_residents_and_leaves_other_events_as_they_are(
+    make_institution,
+):
+    from dtks_contracts.events import InstitutionRegistered
+    from dtks_contracts.masking import for_agency
+
+    institution = make_institution(institution_id="LKS-1")
+    registered = InstitutionRegistered(
+        institution_id="LKS-1", decree_number="DTKS-2026-Q3", proposal_id="P-1", institution=institution
+    )
+    payload = registered.model_dump(mode="json")
+    copy = for_agency(registered.event_type, payload)
+    residents = institution.residents
+    assert residents, "the test needs an institution with residents"
+    assert [(r["nik"], r["name"]) for r in copy["institution"]["residents"]] == [
+        (
+            r.nik[:6] + "**********",
+            " ".join(w[0].upper() + "*" * (len(w) - 1) for w in r.name.lower().split()),
+        )
+        for r in residents
+    ]
+    assert {k: v for k, v in copy["institution"].items() if k != "residents"} == {
+        k: v for k, v in payload["institution"].items() if k != "residents"
+    }
+    assert payload == registered.model_dump(mode="json")  # the event itself is not changed
+    household_event = {"household_id": "H-1", "household": {"members": [{"nik": residents[0].nik}]}}
+    assert for_agency("registry.household_registered", household_event) == household_event

@@ -10,8 +10,9 @@ to the services over HTTP only, as their users would:
    province, accepted by the Ministry, and fixed by the first determination decree;
 3. runs a small next quarter: new proposals (a few with faults the integrity standard catches),
    a return at the province and its resubmission, a correction and a deactivation of registered
-   households, items left waiting at every tier, a second decree; then the civil registry reports
-   a death, a birth and a move in registered households of one village, opening drafts there;
+   households, items left waiting at every tier, four social welfare institutions (LKS) of different
+   service types with their residents (one left waiting at the province), a second decree; then the
+   civil registry reports a death, a birth and a move in registered households of one village, opening drafts there;
 4. prints where each service answers, how to get a token for each role, and a determined
    household with its audit history.
 
@@ -32,6 +33,7 @@ import datetime as dt
 import os
 import sys
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -391,6 +393,79 @@ class Demo:
         await wait_for("the life events' drafts", drafted)
         return village, len(events)
 
+    async def institutions(self, proposed: Iterable[dict[str, Any]]) -> list[str]:
+        """The regency's social service proposes its social welfare institutions (LKS, #19), each of
+        another service type, with residents from the civil registry of the age it cares for, none
+        of them in a family the quarters propose (a resident who is also in a registered household is
+        flagged for the verifier; the demo keeps its institutions clean)."""
+        taken = {b["household"]["kk_number"] for b in proposed if b.get("household")}
+        today = dt.date.today()
+        wanted = [list[dict[str, Any]]() for _ in DEMO_INSTITUTIONS]
+        used: set[str] = set()
+        first_village = ""
+        for family in self.population.families():
+            first_village = first_village or family.village_code
+            if family.kk_number in taken or family.moved_to is not None:
+                continue
+            for people, (_name, _kind, (youngest, oldest), count) in zip(
+                wanted, DEMO_INSTITUTIONS, strict=True
+            ):
+                for person in family.members:
+                    age = (today - person.birth_date).days // 365
+                    fits = person.alive and youngest <= age <= oldest and person.nik not in used
+                    if len(people) < count and fits:
+                        used.add(person.nik)  # nobody lives in two institutions at once
+                        admitted = max(
+                            person.birth_date + dt.timedelta(days=365), today - dt.timedelta(days=400)
+                        )
+                        people.append(
+                            {
+                                "nik": person.nik,
+                                "name": person.name,
+                                "birth_date": person.birth_date.isoformat(),
+                                "admitted_on": admitted.isoformat(),
+                                "village_code": family.village_code,
+                            }
+                        )
+                        break  # one person of a family per institution
+            if all(len(p) == n for p, (*_, n) in zip(wanted, DEMO_INSTITUTIONS, strict=True)):
+                break
+        headers = self.actors.headers(Role.REGENCY_OPERATOR, REGENCY)
+        ids: list[str] = []
+        for index, ((name, kind, _ages, _count), people) in enumerate(
+            zip(DEMO_INSTITUTIONS, wanted, strict=True)
+        ):
+            # Where its first resident comes from (a small population may leave one without residents).
+            village = people[0]["village_code"] if people else first_village
+            body = {
+                "proposal_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dtks-demo-{SEED}-lks-{index}")),
+                "kind": "institution_registration",
+                "village_code": village,
+                "institution": {
+                    "name": name,
+                    "legal_form": "foundation" if index % 2 == 0 else "association",
+                    "registration_number": f"AHU-{1_204_310 + index:07d}.AH.01.04.Tahun 2018",
+                    "service_type": kind,
+                    "address": {"street": f"Jl. Merapi No. {11 + index}", "rt": "004", "rw": "002"},
+                    "head": ("Nurhayati", "Bambang Sutrisno", "Sri Wahyuni", "Yohanes Harahap")[index % 4],
+                    "capacity": 20 + 10 * index,
+                    "accreditation": {"grade": "ABC"[index % 3], "valid_until": f"{today.year + 2}-12-31"},
+                    "licence": {
+                        "number": f"460/{112 + index}/DINSOS/2024",
+                        "issued_by": REGENCY,
+                        "issued_on": "2024-02-01",
+                    },
+                    "contact": {"phone": f"+62736212{340 + index}"},
+                    "bank_account_ref": f"bank-ref:lks-{index + 1}",
+                    "residents": [{k: v for k, v in p.items() if k != "village_code"} for p in people],
+                },
+            }
+            answer = await expect(
+                await self.http.post(f"{PROPOSAL}/proposals", json=body, headers=headers), 200, 201
+            )
+            ids.append(answer["proposal_id"])
+        return ids
+
     async def resubmit(self, ids: list[str], bodies: dict[str, dict[str, Any]]) -> None:
         """The village sees the return and its reasons, corrects the proposal and sends it again."""
         for pid in ids:
@@ -479,9 +554,26 @@ async def run() -> None:
         await demo.wait_in_queue("ministry", moving)
         await demo.decide("ministry", moving)
         await demo.resubmit(returned, {b["proposal_id"]: b for b in clean})
-        await demo.wait_in_register(moving)
+
+        # The regency's social welfare institutions: verified by the regency, the province and the
+        # Ministry; the last one is left waiting at the province.
+        institutions = await demo.institutions(b.body for b in drawn)
+        await demo.wait_in_queue("regency", institutions)
+        await demo.decide("regency", institutions)
+        await demo.wait_in_queue("province", institutions)
+        onward = institutions[:-1]
+        await demo.decide("province", onward)
+        await demo.wait_in_queue("ministry", onward)
+        await demo.decide("ministry", onward)
+        say(
+            f"quarter 2: {len(institutions)} institutions proposed, {len(onward)} accepted, one waits at the province"
+        )
+
+        await demo.wait_in_register([*moving, *onward])
         decree2 = await demo.determine("2/HUK/2027", "2027-01")
-        say(f"decree 2/HUK/2027: {decree2['counts']}")
+        say(
+            f"decree 2/HUK/2027: {decree2['counts']}, institutions {decree2.get('institutions_registered', [])}"
+        )
 
         # Life events of the civil registry in registered households untouched by the quarter.
         drafts_village, drafted = await demo.life_events(decree1["registered"][2:])
@@ -493,6 +585,15 @@ async def run() -> None:
         print_guide(household, village, ids[0])
         if issuer is not None:
             print_sign_in(issuer, village, drafts_village)
+
+
+# The demo's social welfare institutions (#19): name, service type, residents' ages, how many.
+DEMO_INSTITUTIONS: tuple[tuple[str, str, tuple[int, int], int], ...] = (
+    ("LKSA Harapan Bunda", "children", (6, 17), 4),
+    ("Panti Sosial Tresna Werdha Bakti Mulya", "elderly", (65, 100), 3),
+    ("Yayasan Bina Daksa Raflesia", "disability", (18, 50), 3),
+    ("Rumah Singgah Pelita Kasih", "social_disability", (20, 60), 2),
+)
 
 
 def print_sign_in(issuer: str, village: str, drafts_village: str) -> None:
@@ -542,6 +643,7 @@ Try:
   T=$(.venv/bin/dtks-token --role auditor --region ID)
   curl -s -H "Authorization: Bearer $T" {REGISTRY}/households/{household_id}
   curl -s -H "Authorization: Bearer $T" {REGISTRY}/audit/households/{household_id}/history
+  curl -s -H "Authorization: Bearer $T" "{REGISTRY}/institutions?region={REGENCY}"   (social welfare institutions)
   T=$(.venv/bin/dtks-token --role village_operator --region {village})
   curl -s -H "Authorization: Bearer $T" {PROPOSAL}/proposals/{proposal_id}
 """

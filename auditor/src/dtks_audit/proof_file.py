@@ -1,5 +1,6 @@
-"""Checking one proof file offline: an inclusion proof or the changes between two decrees, as the
-registry's /decree-proofs routes and the citizens' check hand them out."""
+"""Checking one proof file offline: an inclusion proof (a household's or an institution's) or the
+changes between two decrees, as the registry's /decree-proofs routes and the citizens' check hand
+them out."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from dtks_audit.signatures import TrustedKeys, signature_valid
 from dtks_contracts.household import Household
-from dtks_contracts.merkle import leaf_hash, root_from_inclusion
-from dtks_contracts.register_hash import household_digest
+from dtks_contracts.institution import Institution
+from dtks_contracts.merkle import institution_leaf_hash, leaf_hash, root_from_inclusion
+from dtks_contracts.register_hash import household_digest, institution_digest
 from dtks_contracts.tree_head import signed_bytes
 
 
@@ -39,6 +41,27 @@ def _path_problems(household_id: str, proof: dict[str, Any], head: dict[str, Any
     return []
 
 
+def _institution_problems(proof: dict[str, Any]) -> list[str]:
+    """An institution's (#19) inclusion: its own leaf hash, then the same path to the same root."""
+    institution_id, head = proof["institution_id"], proof["tree_head"]
+    if "institution" in proof:
+        snapshot = Institution.model_validate(proof["institution"])
+        if institution_digest(snapshot) != proof["institution_digest"]:
+            return [f"institution {institution_id}: the snapshot given does not have the digest given"]
+    leaf = institution_leaf_hash(institution_id, proof["institution_digest"])
+    try:
+        root = root_from_inclusion(
+            leaf, proof["leaf_index"], head["tree_size"], [bytes.fromhex(h) for h in proof["audit_path"]]
+        )
+    except ValueError as exc:
+        return [f"institution {institution_id}: {exc}"]
+    if root.hex() != head["register_hash"]:
+        return [
+            f"institution {institution_id}: the path does not lead to decree {head['decree_number']}'s root"
+        ]
+    return []
+
+
 def verify_proof(document: dict[str, Any], trusted: TrustedKeys) -> list[str]:
     """Every reason the proof fails, or an empty list when it holds."""
     kind = document.get("format")
@@ -46,6 +69,8 @@ def verify_proof(document: dict[str, Any], trusted: TrustedKeys) -> list[str]:
         return _head_problems(document, trusted) + _path_problems(
             document["household_id"], document, document["tree_head"]
         )
+    if kind == "dtks-institution-inclusion-proof-v1":
+        return _head_problems(document, trusted) + _institution_problems(document)
     if kind == "dtks-decree-changes-proof-v1":
         old, new = document["from"], document["to"]
         problems = _head_problems(old, trusted) + _head_problems(new, trusted)

@@ -79,7 +79,7 @@ REGISTRY_PUBLIC: Final = TopicSpec(
     name="dtks.registry.public",
     partitions=6,
     key_field="household_id",
-    description="Agency-facing copy of determinations and determined household changes",
+    description="Agency-facing copy of determinations and determined household and institution changes",
     max_message_bytes=_DETERMINATION_MAX_BYTES,
 )
 NOTIFICATION_EVENTS: Final = TopicSpec(
@@ -161,6 +161,11 @@ PUBLIC_EVENT_TYPES: Final[frozenset[str]] = frozenset(
         "registry.welfare_decile_set",
         # Agencies check each decree's signature, so they follow the Ministry's key rotations too.
         "registry.decree_key_activated",
+        # Institutions (#19) as determined, with their residents masked in every agency's copy
+        # (dtks_contracts.masking.for_agency), as GET /institutions shows them to an agency.
+        "registry.institution_registered",
+        "registry.institution_changed",
+        "registry.institution_closed",
     }
 )
 

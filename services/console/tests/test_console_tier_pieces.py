@@ -156,6 +156,7 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
         *(f"photo:{s}" for s in PHOTO_SUBJECTS),
         "event:registry.determination_issued",
         "event:registry.welfare_decile_set",
+        *(f"event:registry.institution_{s}" for s in ("registered", "changed", "closed")),
         *(f"delivery:{s}" for s in ("pending", "delivered", "dead")),
     ],
 )
@@ -233,3 +234,28 @@ def test_a_subscription_form_sends_only_public_event_types() -> None:
         "event_types": ["registry.household_registered"],  # work in progress is never offered
         "programs": ["PKH"],
     }
+
+
+def test_the_issued_decree_shows_its_institutions_and_names_an_institution_it_could_not_apply() -> None:
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/determination", "headers": [], "query_string": b""}
+    )
+    issued = {
+        "decree_number": "2/HUK/2027", "registered": [], "corrected": [], "deactivated": [],
+        "counts": {"households": 120, "people": 410, "institutions": 3},
+        "register_hash": "ab" * 32, "institutions_registered": ["LKS-A", "LKS-B"], "institutions_changed": ["LKS-C"],
+        "not_applied": [{"proposal_id": "0123456789ab", "institution_id": "LKS-D", "reason": "target_closed"}],
+    }  # fmt: skip
+    page = pages.render(
+        request, "determination.html", user={"name": "D", "role": "ministry_determiner", "region": "ID"},
+        csrf="c", issued=issued, freezes=[], typed={}, periods=[],
+    ).body.decode()  # fmt: skip
+    section = page[page.index('id="institutions"') :]
+    assert "Lembaga Kesejahteraan Sosial (LKS)" in page
+    assert [int(n) for n in re.findall(r"<dd>(\d+)</dd>", section[: section.index("</dl>")])] == [2, 1, 0, 3]
+    assert "<code>LKS-A</code>" in page and "<code>LKS-B</code>" in page
+    assert "01234567 · LKS-D · target_closed" in page  # not a blank where the id belongs

@@ -222,3 +222,58 @@ async def test_subscriptions_are_for_agencies_within_their_grant(service, receiv
         ] == [sub["subscription_id"]]
         deleted = await svc.client.delete(f"/subscriptions/{sub['subscription_id']}", headers=regional)
         assert deleted.status_code == 200 and deleted.json()["deleted_at"] is not None
+
+
+async def test_a_subscribed_agency_receives_an_institutions_registration_with_its_residents_masked(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    from dtks_contracts.events import InstitutionRegistered
+
+    institution = _institution("LKS-0001", "17.71.01.1001")
+    registered = InstitutionRegistered(
+        institution_id="LKS-0001", decree_number="D-1", proposal_id="p-lks", institution=institution
+    )
+    elsewhere = _institution("LKS-0002", "17.71.02.1001")  # another district
+    outside = InstitutionRegistered(
+        institution_id="LKS-0002", decree_number="D-1", proposal_id="p-lks-2", institution=elsewhere
+    )
+    receiver = await HttpReceiver().start()
+    receivers.append(receiver)
+    async with service() as svc:
+        dinsos = svc.token(Role.AGENCY, "17.71", "dinsos-bengkulu")
+        sid = await _subscribe(
+            svc, dinsos, receiver.url, event_types=["registry.institution_registered"], regions=["17.71.01"]
+        )
+        await produce(kafka_bootstrap, topic_prefix, [envelope(outside), envelope(registered)])
+        await _delivered(svc, dinsos, sid, "the institution's registration delivered")
+        await asyncio.sleep(1)  # the other district's institution, had it matched, would be sent too
+        assert len(receiver.requests) == 1
+        body = json.loads(receiver.requests[0].body)
+        assert body["event"]["event_type"] == "registry.institution_registered"
+        sent = body["event"]["payload"]["institution"]
+        assert sent["name"] == institution.name and sent["capacity"] == institution.capacity
+        # Residents as an agency reads them anywhere (GET /institutions): NIK and name masked.
+        assert [(r["nik"], r["name"]) for r in sent["residents"]] == [
+            ("177101**********", "A*** P******"),
+            ("177101**********", "P**** L******"),
+        ]
+
+
+def _institution(institution_id: str, village: str):
+    from dtks_contracts.institution import Institution
+
+    return Institution.model_validate(
+        {
+            "institution_id": institution_id, "name": "LKSA Harapan Bunda", "legal_form": "foundation",
+            "registration_number": "AHU-0012345.AH.01.04.Tahun 2019", "service_type": "children",
+            "address": {"street": "Jl. Pagar Dewa No. 21"}, "village_code": village, "head": "Nurhayati",
+            "capacity": 40, "contact": {"phone": "+6273621234"}, "bank_account_ref": "bank-ref:lksa",
+            "licence": {"number": "1/2024", "issued_by": village[:5], "issued_on": "2024-02-01"},
+            "residents": [
+                {"nik": "1771010504100001", "name": "Andi Pratama", "birth_date": "2010-04-05",
+                 "admitted_on": "2019-01-14"},
+                {"nik": "1771014708120002", "name": "Putri Lestari", "birth_date": "2012-08-07",
+                 "admitted_on": "2020-07-01"},
+            ],
+        }
+    )  # fmt: skip

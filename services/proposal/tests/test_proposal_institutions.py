@@ -225,3 +225,42 @@ async def test_an_institution_operator_reads_its_own_institutions_proposals_and_
         assert (
             await client.get(f"/proposals/{change['proposal_id']}", headers=SOCIAL_SERVICE)
         ).status_code == 200
+
+
+async def test_an_institutions_proposal_reads_determined_once_its_decree_registers_the_institution(
+    service: ServiceFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    from dtks_contracts.events.registry import InstitutionRegistered
+    from dtks_contracts.institution import Institution
+    from dtks_proposal.testing import produce
+    from dtks_runtime.testing import wait_until
+
+    async with service() as (_app, client):
+        body = institution_body()
+        pid = body["proposal_id"]
+        first = await client.post("/proposals", json=body, headers=SOCIAL_SERVICE)
+        assert first.status_code == 201, first.text
+        institution = Institution.model_validate(
+            {**body["institution"], "village_code": VILLAGE, "institution_id": "LKS-0001"}
+        )
+        await produce(
+            kafka_bootstrap,
+            topic_prefix,
+            [
+                InstitutionRegistered(
+                    institution_id="LKS-0001", decree_number="1/HUK/2027", proposal_id=pid,
+                    institution=institution,
+                )
+            ],
+        )  # fmt: skip
+
+        async def determined() -> bool:
+            answer = (await client.get(f"/proposals/{pid}", headers=SOCIAL_SERVICE)).json()
+            return bool(answer.get("status") == "determined")
+
+        await wait_until(determined, what="the institution's proposal determined")
+        view = (await client.get(f"/proposals/{pid}", headers=SOCIAL_SERVICE)).json()
+        # The decree is named; an institution's id is never taken for a household's.
+        assert (view["decree_number"], view["household_id"], view["waiting_at"]) == ("1/HUK/2027", None, None)
+        entry = next(e for e in view["timeline"] if e["event"] == "registry.institution_registered")
+        assert (entry["institution_id"], entry["decree_number"]) == ("LKS-0001", "1/HUK/2027")

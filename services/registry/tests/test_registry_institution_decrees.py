@@ -232,3 +232,104 @@ async def test_a_change_then_a_closure_in_later_decrees_and_replays_reproduce_ev
     assert [d["recomputed_hash"] for d in report["decrees"]] == [
         d["recorded_hash"] for d in verified["decrees"]
     ]
+
+
+async def _public_copies(registry: Any, event_ids: set[str], within: float = 60) -> dict[str, dict[str, Any]]:
+    """The records of the registry's public topic (the agencies' copy) with these event ids."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    from dtks_contracts.topics import REGISTRY_PUBLIC
+
+    consumer = AIOKafkaConsumer(
+        REGISTRY_PUBLIC.with_prefix(registry.settings.topic_prefix).name,
+        bootstrap_servers=registry.settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while not event_ids <= found.keys() and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    envelope = json.loads(record.value)
+                    if envelope["event_id"] in event_ids:
+                        found[envelope["event_id"]] = envelope
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_agencies_read_a_decreed_institution_masked_its_proof_verifies_and_a_resident_is_found(
+    registry,
+):
+    from dtks_audit.proof_file import verify_proof
+    from dtks_audit.signatures import TrustedKeys
+
+    institution = make_institution()
+    await _accept_institutions(
+        registry, [institution_acceptance("prop-lks-9", accepted_at=ago(4), institution=institution)]
+    )
+    # The register says it received the institution's acceptance, as it does a household's.
+    received = await registry.client.get("/candidates/prop-lks-9", headers=registry.auth(Role.AUDITOR))
+    assert received.status_code == 200, received.text
+    assert (received.json()["kind"], received.json()["institution_id"]) == ("institution_registration", None)
+    await registry.accept([acceptance("prop-hh-9", accepted_at=ago(4), household=make_household(9))])
+    issued = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(3))
+    assert issued.status_code == 201, issued.text
+    iid = institution_id_for("prop-lks-9")
+
+    # The agencies' copy on the public topic: the institution's registration, residents masked.
+    async with registry.pool.acquire() as conn:
+        event_id = str(
+            await conn.fetchval("SELECT event_id FROM institution_changes WHERE institution_id = $1", iid)
+        )
+    copies = await _public_copies(registry, {event_id})
+    assert event_id in copies, "the institution's registration is not on the public topic"
+    copy = copies[event_id]
+    assert (copy["event_type"], copy["payload"]["institution_id"]) == ("registry.institution_registered", iid)
+    assert [(r["nik"], r["name"]) for r in copy["payload"]["institution"]["residents"]] == [
+        (r.nik[:6] + "*" * 10, "A*** S******") for r in institution.residents
+    ]
+
+    # An inclusion proof of the institution's leaf that the auditors' tool verifies offline.
+    key = (await registry.client.get("/.well-known/dtks-decree-keys")).json()["current"]["public_key"]
+    trusted = TrustedKeys.of([key])
+    staff = registry.auth(Role.REGENCY_OPERATOR, REGENCY)
+    answer = await registry.client.get(
+        "/decree-proofs/institution-inclusion", params={"decree": "1/HUK/2027", "institution_id": iid},
+        headers=staff,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    proof = answer.json()
+    assert (proof["leaf_index"], proof["tree_head"]["tree_size"]) == (1, 2)  # after the household
+    assert proof["tree_head"]["register_hash"] == issued.json()["register_hash"]
+    assert verify_proof(proof, trusted) == []
+    assert verify_proof({**proof, "institution_digest": "0" * 64}, trusted)  # a doctored one fails
+    # Out of scope, or not in the decree: absent, as for households.
+    elsewhere = registry.auth(Role.REGENCY_OPERATOR, "17.01")
+    for params, headers in (
+        ({"decree": "1/HUK/2027", "institution_id": iid}, elsewhere),
+        ({"decree": "1/HUK/2027", "institution_id": "lks-none"}, staff),
+    ):
+        refused = await registry.client.get(
+            "/decree-proofs/institution-inclusion", params=params, headers=headers
+        )
+        assert (refused.status_code, refused.json()["code"]) == (404, "institution_not_in_decree")
+
+    # The citizens' check answers for a resident, masked as for a household's member.
+    resident = institution.residents[0]
+    check = await registry.client.get(
+        "/public/registration-status", params={"nik": resident.nik, "name": resident.name}
+    )
+    assert check.status_code == 200, check.text
+    assert check.json() == {
+        "nik": resident.nik[:6] + "*" * 10, "name": "A*** S******", "registered": True, "programs": [],
+        "as_of_decree": "1/HUK/2027",
+    }  # fmt: skip
+    wrong = await registry.client.get(
+        "/public/registration-status", params={"nik": resident.nik, "name": "Budi Santoso"}
+    )
+    assert wrong.json()["registered"] is False

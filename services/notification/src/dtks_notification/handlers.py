@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.masking import for_agency
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters import records
 from dtks_notification.adapters.records import ChannelsOn
@@ -68,8 +69,10 @@ class RuleHandler:
 
 def public_envelope(event: EventEnvelope) -> dict[str, object]:
     """The event as an agency receives it: the household's phone stays with us (the family agreed
-    to be contacted about its record, not to have its number passed on)."""
+    to be contacted about its record, not to have its number passed on), and an institution's
+    residents are masked (dtks_contracts.masking.for_agency), as on the registry's public topic."""
     data = event.model_dump(mode="json")
+    data["payload"] = for_agency(event.event_type, data["payload"])
     household = data["payload"].get("household")
     if isinstance(household, dict):
         household.pop("contact", None)

@@ -48,9 +48,14 @@ MOVES: dict[str, Move] = {
 TIMELINE_ONLY = frozenset({"verification.integrity_checked"})
 BATCH_RATIFIED = "verification.batch_ratified"  # one regent's decree over many proposals
 # The decree that put a proposal's household in the register (or changed or ended it there).
-DETERMINED = frozenset(
+HOUSEHOLD_DETERMINED = frozenset(
     {"registry.household_registered", "registry.household_corrected", "registry.household_deactivated"}
 )
+# The same for an institution's proposal (#19): its registration, change or closure by a decree.
+INSTITUTION_DETERMINED = frozenset(
+    {"registry.institution_registered", "registry.institution_changed", "registry.institution_closed"}
+)
+DETERMINED = HOUSEHOLD_DETERMINED | INSTITUTION_DETERMINED
 HANDLED = frozenset({*MOVES, *TIMELINE_ONLY, BATCH_RATIFIED, *DETERMINED})
 
 
@@ -71,7 +76,7 @@ async def apply_status_events(conn: asyncpg.Connection, events: Sequence[EventEn
         conn, sorted({pid for e in relevant for pid in _proposal_ids(e)})
     )
     standings = {pid: s.standing for pid, s in stored.items()}
-    placed: dict[str, tuple[str, str]] = {}  # proposal -> (household, decree) of its determination
+    placed: dict[str, tuple[str | None, str]] = {}  # proposal -> (household, decree) of its determination
     moved: set[str] = set()
     entries: list[repo.TimelineEntry] = []
     for event in relevant:
@@ -83,7 +88,9 @@ async def apply_status_events(conn: asyncpg.Connection, events: Sequence[EventEn
             continue
         if event.event_type in DETERMINED:
             standings[pid] = rules.determined(standings[pid])
-            placed[pid] = (str(event.payload["household_id"]), str(event.payload["decree_number"]))
+            # An institution's id is no household's: the proposal keeps no household, only the decree.
+            household = event.payload.get("household_id")
+            placed[pid] = (str(household) if household else None, str(event.payload["decree_number"]))
             moved.add(pid)
             entries.append(registry_entry(event))
             continue

@@ -56,9 +56,10 @@ def verification_entry(envelope: EventEnvelope, proposal_id: str | None = None) 
 def registry_entry(envelope: EventEnvelope) -> TimelineEntry:
     """The decree that put the proposal in force in the register."""
     p = envelope.payload
-    details = {"household_id": p["household_id"], "decree_number": p["decree_number"]}
+    subject = "institution_id" if "institution_id" in p else "household_id"
+    details = {subject: p[subject], "decree_number": p["decree_number"]}
     if p.get("reason"):
-        details["deactivation_reason"] = p["reason"]
+        details["closure_reason" if subject == "institution_id" else "deactivation_reason"] = p["reason"]
     return TimelineEntry(
         proposal_id=str(p["proposal_id"]),
         event_id=envelope.event_id,

@@ -554,20 +554,36 @@ async def registration_status(
                WHERE m.nik = $1 AND h.active""",
             nik,
         )
+        residents = await conn.fetch(_CURRENT_RESIDENT_SQL, nik)
         latest = await conn.fetchval(
             "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
         )
     wanted = normalize_name(name)
     match = next((r for r in rows if normalize_name(r["name"]) == wanted), None)
+    resident = any(normalize_name(r["name"]) == wanted for r in residents)
     # The same shape whether the NIK is unknown or the name is wrong: the masked name is the one asked
-    # about, so the answer never reveals a registered name or that the NIK exists.
+    # about, so the answer never reveals a registered name or that the NIK exists. A resident of an
+    # institution (#19) is in the register through it, answered in the same shape: which institution,
+    # or even that it is one (a drug rehabilitation home, say), is not said to whoever knows a NIK and
+    # a name.
     return {
         "nik": nik[:6] + "*" * 10,
         "name": mask_name(name),
-        "registered": match is not None,
+        "registered": match is not None or resident,
         "programs": sorted(match["programs"]) if match else [],
         "as_of_decree": latest,
     }
+
+
+# A person living in an open institution of the register (#19), by the record its last decree fixed:
+# admitted, and not discharged before today. Institutions are thousands nationally and the check is
+# rate-limited per address, so their residents are read from the snapshots, without a table of their own.
+_CURRENT_RESIDENT_SQL = """
+    SELECT r->>'name' AS name
+    FROM institutions i CROSS JOIN LATERAL jsonb_array_elements(i.snapshot->'residents') r
+    WHERE i.open AND i.snapshot->'residents' @> jsonb_build_array(jsonb_build_object('nik', $1::text))
+      AND r->>'nik' = $1 AND (r->>'admitted_on')::date <= current_date
+      AND (r->>'discharged_on' IS NULL OR (r->>'discharged_on')::date >= current_date)"""
 
 
 # --- audit ---------------------------------------------------------------------------------------

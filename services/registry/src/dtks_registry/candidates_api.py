@@ -86,6 +86,12 @@ async def candidate(
                FROM candidates WHERE proposal_id = $1""",
             proposal_id,
         )
+        if row is None:  # an institution's (#19) acceptance is kept beside the households'
+            row = await conn.fetchrow(
+                """SELECT proposal_id, round, kind, institution_id, village_code, accepted_at
+                   FROM institution_candidates WHERE proposal_id = $1""",
+                proposal_id,
+            )
     if row is None:
         raise DomainError(
             "candidate_not_found",

@@ -1,7 +1,7 @@
 """Proofs about decrees, for anyone to check offline against the Ministry's public key.
 
-Inclusion: a household's leaf, its position and the audit path to the decree's Merkle root, with
-the signed tree head. What changed between two decrees: every household that entered, changed or
+Inclusion: a household's leaf (or an institution's, #19), its position and the audit path to the
+decree's Merkle root, with the signed tree head. What changed between two decrees: every household that entered, changed or
 left, each with inclusion proofs in the decree(s) it is in, so each listed change is proven; that the
 list is complete is checked by whoever holds the earlier register (apply it, compare the later root),
 as dtks-audit does. Decrees issued before the Merkle root (flat hash) have no proofs.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import asyncpg
@@ -27,6 +27,9 @@ from dtks_registry.adapters.register import AS_OF_SQL, ASSISTANCE_AS_OF_SQL, INS
 from dtks_runtime.errors import DomainError
 
 INCLUSION_FORMAT: Final = "dtks-inclusion-proof-v1"
+# An institution's leaf (#19) is hashed differently from a household's, so its proof has a format of
+# its own: a verifier that knows only households' proofs says it does not know it, never "valid".
+INSTITUTION_INCLUSION_FORMAT: Final = "dtks-institution-inclusion-proof-v1"
 CHANGES_FORMAT: Final = "dtks-decree-changes-proof-v1"
 
 
@@ -36,6 +39,9 @@ class DecreeTree:
     household_ids: list[str]
     digests: list[str]
     tree: MerkleTree
+    # The institutions section (#19): its leaves follow the households' in the tree.
+    institution_ids: list[str] = field(default_factory=list)
+    institution_digests: list[str] = field(default_factory=list)
 
     def index_of(self, household_id: str) -> int | None:
         i = bisect.bisect_left(self.household_ids, household_id)
@@ -62,6 +68,25 @@ class DecreeTree:
             **self.head(),
             "household_id": household_id,
             "household_digest": self.digests[index],
+            "leaf_index": index,
+            "audit_path": [h.hex() for h in self.tree.inclusion_proof(index)],
+        }
+
+    def institution_inclusion(self, institution_id: str) -> dict[str, Any]:
+        i = bisect.bisect_left(self.institution_ids, institution_id)
+        if i == len(self.institution_ids) or self.institution_ids[i] != institution_id:
+            raise DomainError(
+                "institution_not_in_decree",
+                f"Institution {institution_id} is not in the register of decree "
+                f"{self.decree.decree_number}, so there is nothing to prove; check the decree number "
+                "or the institution id.",
+            )
+        index = len(self.household_ids) + i
+        return {
+            "format": INSTITUTION_INCLUSION_FORMAT,
+            **self.head(),
+            "institution_id": institution_id,
+            "institution_digest": self.institution_digests[i],
             "leaf_index": index,
             "audit_path": [h.hex() for h in self.tree.inclusion_proof(index)],
         }
@@ -130,7 +155,14 @@ async def load_tree(conn: asyncpg.Connection, decree_number: str) -> DecreeTree:
             f"The register held for decree {decree_number} does not give its signed root; run the "
             "registry's verify (dtks-replay verify) to find the altered households.",
         )
-    return DecreeTree(decree, ids, digests, tree)
+    return DecreeTree(
+        decree,
+        ids,
+        digests,
+        tree,
+        [r["institution_id"] for r in institutions],
+        [r["digest"] for r in institutions],
+    )
 
 
 def changes(old: DecreeTree, new: DecreeTree) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dtks_contracts.regions import region_level
 from dtks_contracts.vocabulary.institutions import ServiceType
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.adapters import register
-from dtks_registry.domain.masking import mask_name
+from dtks_registry.domain.masking import masked_resident
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
@@ -41,20 +41,16 @@ def _pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-def _may_read(principal: Principal, institution_id: str, village_code: str) -> bool:
+def may_read_institution(principal: Principal, institution_id: str, village_code: str) -> bool:
     if principal.role is Role.INSTITUTION_OPERATOR:
         return principal.institution_id == institution_id
     return principal.covers(village_code)
 
 
-def _masked_resident(resident: dict[str, Any]) -> dict[str, Any]:
-    return {**resident, "nik": resident["nik"][:6] + "*" * 10, "name": mask_name(resident["name"])}
-
-
 def _document(row: asyncpg.Record, principal: Principal) -> dict[str, Any]:
     institution = json.loads(row["snapshot"])
     if principal.role is Role.AGENCY:
-        institution["residents"] = [_masked_resident(r) for r in institution.get("residents", [])]
+        institution["residents"] = [masked_resident(r) for r in institution.get("residents", [])]
     return {
         "institution_id": row["institution_id"],
         "status": "open" if row["open"] else "closed",
@@ -128,7 +124,7 @@ async def get_institution(
             f"SELECT {_COLUMNS} FROM institutions WHERE institution_id = $1", institution_id
         )
     # Out of scope reads as not found, as for households: the answer must not confirm it exists.
-    if row is None or not _may_read(principal, row["institution_id"], row["village_code"]):
+    if row is None or not may_read_institution(principal, row["institution_id"], row["village_code"]):
         raise DomainError(
             "institution_not_found", f"No institution {institution_id} in the register within your scope."
         )

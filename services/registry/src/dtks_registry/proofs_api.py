@@ -13,6 +13,7 @@ from dtks_registry.adapters import decree_chain
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.decree_proofs import DecreeTrees, changes
 from dtks_registry.domain.masking import mask_name, normalize_name
+from dtks_registry.institutions_api import may_read_institution
 from dtks_runtime.auth.deps import CurrentPrincipal, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
@@ -26,6 +27,7 @@ WELL_KNOWN_KEYS = "/.well-known/dtks-decree-keys"
 ERROR_STATUSES = {
     "decree_not_found": 404,
     "household_not_in_decree": 404,
+    "institution_not_in_decree": 404,
     "decree_without_merkle_root": 409,
     "register_differs_from_decree": 500,
 }
@@ -101,6 +103,31 @@ async def inclusion_proof(
         )
     assert household_id is not None
     return tree.inclusion(household_id)
+
+
+@router.get(
+    "/decree-proofs/institution-inclusion",
+    tags=["decree proofs"],
+    summary="Proof that an institution (LKS) is in a decree's register, within your scope",
+)
+async def institution_inclusion_proof(
+    request: Request,
+    principal: CurrentPrincipal,
+    decree: str = Query(min_length=1, max_length=120, description="Decree number, e.g. 1/HUK/2026"),
+    institution_id: str = Query(min_length=1, max_length=200),
+) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        tree = await _trees(request).get(conn, decree)
+        village = await conn.fetchval(
+            "SELECT village_code FROM institutions WHERE institution_id = $1", institution_id
+        )
+    # Scoped as GET /institutions/{id} is; out of scope reads as absent, as for households.
+    if village is None or not may_read_institution(principal, institution_id, village):
+        raise DomainError(
+            "institution_not_in_decree",
+            f"No institution {institution_id} in the register of decree {decree} within your scope.",
+        )
+    return tree.institution_inclusion(institution_id)
 
 
 @router.get(

@@ -10,8 +10,8 @@ why they came back. The rules close that loop:
 - the regency's social service hears when the regent ratified its batch;
 - a tier's officers hear when an item waited past its deadline there, and the tier above when it
   waited past a second deadline (escalation tells, it never moves an item);
-- partner agencies receive the determined register events they subscribed to (matched by the caller
-  with :mod:`dtks_notification.domain.subscriptions`).
+- partner agencies receive the determined register events they subscribed to, institutions' too
+  (matched by the caller with :mod:`dtks_notification.domain.subscriptions`).
 
 Events are read from different topics, so a proposal's submission may arrive after its return;
 every rule therefore works from the event's own fields, and uses what was learned earlier (who
@@ -42,7 +42,12 @@ from dtks_contracts.events import (
     WelfareDecileSet,
 )
 from dtks_contracts.events.governance import ItemOverdue
-from dtks_contracts.events.registry import DeterminationIssued
+from dtks_contracts.events.registry import (
+    DeterminationIssued,
+    InstitutionChanged,
+    InstitutionClosed,
+    InstitutionRegistered,
+)
 from dtks_contracts.regions import region_name
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_contracts.vocabulary.reasons import REASON_MESSAGES
@@ -212,6 +217,13 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
             )
         case DeterminationIssued():
             d.public = PublicFacts(event.event_type, None, ())
+        case InstitutionRegistered() | InstitutionChanged():
+            # Matched by where the institution is; it has no programs, so a subscription narrowed to
+            # programs (which select households) does not receive it.
+            d.public = PublicFacts(event.event_type, payload.institution.village_code, ())
+        case InstitutionClosed():
+            proposal = known.proposals.get(payload.proposal_id)
+            d.public = PublicFacts(event.event_type, proposal.village_code if proposal else None, ())
         case _:
             pass
     return d

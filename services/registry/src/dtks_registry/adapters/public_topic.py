@@ -2,7 +2,8 @@
 
 The event store routes each event type to its owner's topic, so the copy is made by a small
 consumer of the registry's own topic: it republishes every public event type with the same bytes,
-the same event id and the same key. At least once (a crash after the send and before the inbox
+the same event id and the same key; an institution's event only with its residents masked
+(dtks_contracts.masking.for_agency), since an agency reads institutions' residents masked. At least once (a crash after the send and before the inbox
 commit sends again); agencies deduplicate by event id, as every consumer in the project does.
 """
 
@@ -16,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.masking import for_agency
 from dtks_contracts.topics import PUBLIC_EVENT_TYPES, REGISTRY_PUBLIC, partition_key
 from dtks_runtime.outbox_relay import producer_for
 
@@ -46,7 +48,7 @@ class PublicRepublisher:
         futures = [
             await producer.send(
                 self.topic,
-                value=e.to_bytes(),
+                value=agency_copy(e),
                 key=partition_key(e),
                 headers=[("event_id", str(e.event_id).encode()), ("event_type", e.event_type.encode())],
             )
@@ -59,3 +61,11 @@ class PublicRepublisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def agency_copy(event: EventEnvelope) -> bytes:
+    """The record value an agency reads: the event's own bytes, unless masking changed its payload."""
+    payload = for_agency(event.event_type, event.payload)
+    if payload == event.payload:
+        return event.to_bytes()
+    return event.model_copy(update={"payload": payload}).to_bytes()
