@@ -153,7 +153,7 @@ async def get_institution_assistance(
         row = await conn.fetchrow(
             "SELECT institution_id, village_code FROM institutions WHERE institution_id = $1", institution_id
         )
-        if row is None or not _may_read(principal, row["institution_id"], row["village_code"]):
+        if row is None or not may_read_institution(principal, row["institution_id"], row["village_code"]):
             raise DomainError(
                 "institution_not_found", f"No institution {institution_id} in the register within your scope."
             )
