@@ -82,7 +82,9 @@ def _runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
-def _deps(request: Request) -> RegistryDeps:
+async def _deps(request: Request) -> RegistryDeps:
+    # async: FastAPI runs a plain function dependency in its thread pool, a thread hand-off on every
+    # request for one attribute read (measured in complaints' public form, #17).
     deps: RegistryDeps = request.app.state.deps  # built by main.py once the runtime started
     return deps
 
