@@ -20,6 +20,8 @@ class Access:
     person: Callable[[Session], dict[str, Any]]
     check_csrf: Callable[[Session, str], None]
     needs_sign_in: type[Exception]
+    # Writes a session a page changed (a form's kept answer), for the console's other processes.
+    save_session: Callable[[Request, Session], Awaitable[None]]
 
     async def call(
         self, request: Request, service: str, method: str, path: str, token: str, **kwargs: Any

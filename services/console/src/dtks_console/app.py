@@ -43,7 +43,7 @@ from dtks_console.i18n import LANGUAGES
 from dtks_console.oidc import OidcClient, SignInFailed
 from dtks_console.pages import LANGUAGE_COOKIE, STATIC, language, render
 from dtks_console.pkce import challenge_of, new_verifier
-from dtks_console.sessions import COOKIE, PendingSignIn, Session, SessionStore
+from dtks_console.sessions import COOKIE, PendingSignIn, Session, SessionStore, shared_sessions
 from dtks_console.settings import ConsoleSettings
 from dtks_console.village_pages import Console, add_village_pages
 from dtks_contracts.vocabulary.programs import Program
@@ -91,7 +91,8 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
     if not settings.oidc_issuer:
         raise RuntimeError("DTKS_OIDC_ISSUER must name the realm people sign in at")
     issuer = settings.oidc_issuer
-    store = SessionStore(
+    # In this process's memory until the lifespan opens the console's database, if it has one.
+    memory_store = SessionStore(
         settings.console_session_secret or secrets.token_urlsafe(32), settings.console_session_idle_seconds
     )
 
@@ -102,7 +103,9 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         # the 20 was closed after its answer and opened again for the next: TCP and a new uvicorn
         # connection each time, in the console and the service alike.
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http, shared_sessions(settings) as shared:
+            if shared is not None:
+                app.state.sessions = shared
             app.state.oidc = OidcClient(issuer, settings.console_client_id, http)
             app.state.services = Services(
                 http,
@@ -115,7 +118,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="DTKS operator console", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.sessions = store
+    app.state.sessions = memory_store
     app.mount("/static", CachedStatic(directory=STATIC), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=500)
 
@@ -141,10 +144,17 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
     def base_url(request: Request) -> str:
         return (settings.console_public_url or str(request.base_url)).rstrip("/")
 
-    def set_cookie(response: Response, session: Session) -> None:
+    def store(request: Request) -> SessionStore:
+        found: SessionStore = request.app.state.sessions
+        return found
+
+    async def save_session(request: Request, session: Session) -> None:
+        await store(request).save(session)
+
+    def set_cookie(request: Request, response: Response, session: Session) -> None:
         response.set_cookie(
             COOKIE,
-            store.cookie_value(session),
+            store(request).cookie_value(session),
             httponly=True,
             samesite="lax",
             secure=settings.production,
@@ -153,7 +163,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     async def signed_in(request: Request) -> tuple[Session, str]:
         """The person's session and a live access token, refreshed through the provider when it ended."""
-        session = store.find(request.cookies.get(COOKIE))
+        session = await store(request).find(request.cookies.get(COOKIE))
         if session is None or session.tokens is None:
             raise NeedsSignIn
         if session.tokens.expires_at <= time.time():
@@ -163,7 +173,9 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 session.tokens = await oidc(request).refresh(session.tokens.refresh_token)
             except SignInFailed:
                 session.tokens = None  # the provider ended the session (disabled, idle, signed out)
+                await save_session(request, session)
                 raise NeedsSignIn from None
+            await save_session(request, session)
         return session, session.tokens.access_token
 
     def person(session: Session) -> dict[str, Any]:
@@ -232,7 +244,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @app.get("/sign-in")
     async def sign_in(request: Request, next: str = "/") -> Response:
-        session = store.find(request.cookies.get(COOKIE)) or store.new()
+        session = await store(request).find(request.cookies.get(COOKIE)) or await store(request).new()
         state, verifier = secrets.token_urlsafe(24), new_verifier()
         session.pending = {k: p for k, p in session.pending.items() if time.time() - p.created < 600}
         session.pending[state] = PendingSignIn(verifier, _local(next))
@@ -242,16 +254,19 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             challenge=challenge_of(verifier),
             language=language(request),
         )
+        await save_session(request, session)
         response = RedirectResponse(url, status_code=303)
-        set_cookie(response, session)
+        set_cookie(request, response, session)
         return response
 
     @app.get("/signed-in")
     async def signed_in_callback(
         request: Request, state: str = "", code: str = "", error: str = ""
     ) -> Response:
-        session = store.find(request.cookies.get(COOKIE))
+        session = await store(request).find(request.cookies.get(COOKIE))
         pending = session.pending.pop(state, None) if session else None
+        if session is not None and pending is not None:
+            await save_session(request, session)  # a sign-in's state is used once, in any process
         if session is None or pending is None or error or not code:
             return render(request, "welcome.html", http_status=400, user=None, sign_in_failed=True)
         try:
@@ -261,21 +276,22 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         except SignInFailed:
             return render(request, "welcome.html", http_status=400, user=None, sign_in_failed=True)
         # A new session id at sign-in: an id planted in the browser before cannot ride the sign-in.
-        store.end(session)
-        fresh = store.new()
+        await store(request).end(session)
+        fresh = await store(request).new()
         fresh.tokens = tokens
+        await save_session(request, fresh)
         response = RedirectResponse(pending.next_path, status_code=303)
-        set_cookie(response, fresh)
+        set_cookie(request, response, fresh)
         return response
 
     @app.post("/sign-out")
     async def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-        session = store.find(request.cookies.get(COOKIE))
+        session = await store(request).find(request.cookies.get(COOKIE))
         id_token = None
         if session is not None:
             check_csrf(session, csrf)
             id_token = session.tokens.id_token if session.tokens else None
-            store.end(session)
+            await store(request).end(session)
         # The provider's session ends too, or the next sign-in on this shared computer would be silent.
         url = await oidc(request).end_session_url(id_token=id_token, after=f"{base_url(request)}/")
         response = RedirectResponse(url, status_code=303)
@@ -470,6 +486,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
             session.answered[idempotency_key] = result
             if len(session.answered) > ANSWERS_KEPT:
                 del session.answered[next(iter(session.answered))]  # the oldest
+            await save_session(request, session)
         if request.headers.get("hx-request"):
             return render(
                 request,
@@ -485,7 +502,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     add_village_pages(app, Console(signed_in, person, check_csrf, services, NeedsSignIn))
     # Each tier's pages, in modules of their own, reach the core through this.
-    app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn)
+    app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn, save_session)
     for pages in (
         review_pages,
         ratification_pages,

@@ -6,8 +6,10 @@ banner: the service still refuses a frozen action with a problem that names the 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
+import jwt
 from fastapi import Request
 
 from dtks_console.access import access_of
@@ -25,8 +27,29 @@ def holding(freezes: list[dict[str, Any]], action: str, now: dt.datetime) -> lis
     return out
 
 
+# The service's answer depends only on the reader's region: one answer serves every page of a region
+# for this long, instead of a second call to the service on every queue page (half the service's
+# work for the console's busiest page). Short, so a freeze just declared shows within a few seconds;
+# the service itself refuses a frozen action whatever a banner shows.
+FREEZES_KEPT_SECONDS = 2.0
+
+
 async def freezes_stopping(request: Request, token: str, action: str) -> list[dict[str, Any]]:
-    answer = await access_of(request).call(request, "verification", "GET", "/freezes", token)
-    if not answer.ok or not isinstance(answer.body, dict):
-        return []
-    return holding(answer.body.get("freezes", []), action, dt.datetime.now(dt.UTC))
+    # The token comes from the person's server-side session, never from the browser: its region
+    # can be read without checking the signature, which the service checks on every call.
+    region = jwt.decode(token, options={"verify_signature": False}).get("region")
+    seen: dict[Any, tuple[float, list[dict[str, Any]]]] | None = getattr(
+        request.app.state, "freezes_seen", None
+    )
+    if seen is None:
+        seen = request.app.state.freezes_seen = {}
+    kept = seen.get(region)
+    if kept is not None and kept[0] > time.monotonic():
+        freezes = kept[1]
+    else:
+        answer = await access_of(request).call(request, "verification", "GET", "/freezes", token)
+        if not answer.ok or not isinstance(answer.body, dict):
+            return []
+        freezes = answer.body.get("freezes", [])
+        seen[region] = (time.monotonic() + FREEZES_KEPT_SECONDS, freezes)
+    return holding(freezes, action, dt.datetime.now(dt.UTC))

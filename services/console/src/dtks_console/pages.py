@@ -61,6 +61,14 @@ def _label(t: Any, code: str) -> str:
     return code.replace("_", " ") if said == key else str(said)
 
 
+def _program(t: Any, code: str) -> str:
+    """A social program's name in the person's language ("program:PBI_JK"), or its code while the
+    catalogue has no name for it (a program added to the contracts before its translation)."""
+    key = f"program:{code}"
+    said = t.gettext(key)
+    return code if said == key else str(said)
+
+
 def language(request: Request) -> str:
     return language_of(request.cookies.get(LANGUAGE_COOKIE))
 
@@ -75,6 +83,7 @@ def render(request: Request, template: str, *, http_status: int = 200, **context
         static_url=static_url,
         age=lambda s: age(s, t.gettext),
         label=lambda code: _label(t, code),
+        program=lambda code: _program(t, code),
         when=lambda iso: when(iso, lang),
         day=lambda value: day(value, lang),
         request=request,

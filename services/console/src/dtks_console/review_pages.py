@@ -183,6 +183,7 @@ async def decide_many(request: Request) -> Response:
                     for pid in chosen
                 ]
         session.answered[key] = results
+        await access.save_session(request, session)
     return render(
         request,
         "queue_bulk_result.html",

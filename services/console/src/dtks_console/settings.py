@@ -27,11 +27,17 @@ class ConsoleSettings(BaseSettings):
     complaints_url: str = "http://127.0.0.1:8007"
     # The address browsers reach the console at, for the sign-in redirect; unset: the request's own.
     console_public_url: str | None = None
-    # Signs the session cookie (which holds only a session id). Unset: a random key per process, so
-    # a restart signs everyone out, as the in-memory sessions are gone then anyway.
+    # Signs the session cookie (which holds only a session id). Unset: with a database, a random key
+    # made once and kept there for every process; without, a random key per process, so a restart
+    # signs everyone out, as the in-memory sessions are gone then anyway.
     console_session_secret: str | None = None
     # A session nobody used for this long is forgotten (Keycloak's own idle limit is 30 minutes).
     console_session_idle_seconds: float = Field(default=1800, gt=0)
+    # The console's own small database, for its sign-in sessions only (it keeps no register data):
+    # with it, several console processes (DTKS_WORKERS) share the sessions. Unset: sessions stay in
+    # the memory of the one process. DTKS_DATABASE_NAME as for the services ("{service}": console).
+    database_url: str | None = None
+    database_name: str | None = None
     log_level: str = "info"
 
     @property
