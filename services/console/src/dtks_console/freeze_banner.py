@@ -34,6 +34,12 @@ def holding(freezes: list[dict[str, Any]], action: str, now: dt.datetime) -> lis
 FREEZES_KEPT_SECONDS = 2.0
 
 
+def forget_freezes(request: Request) -> None:
+    """Drop the kept answers: a freeze declared, shortened or lifted through this process shows on its
+    next page. Other console processes see it when their own answer expires."""
+    request.app.state.freezes_seen = {}
+
+
 async def freezes_stopping(request: Request, token: str, action: str) -> list[dict[str, Any]]:
     # The token comes from the person's server-side session, never from the browser: its region
     # can be read without checking the signature, which the service checks on every call.

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from dtks_console.access import access_of
+from dtks_console.freeze_banner import forget_freezes
 from dtks_console.pages import render
 
 router = APIRouter()
@@ -92,6 +93,8 @@ async def _send(
         body = {"reason": form.get("reason", "").strip()}
     answer = await access.call(request, "verification", method, path, token, json=body)
     if answer.ok:
+        if form_name != "deadline":
+            forget_freezes(request)  # this process's banners show the change at once, not in 2 s
         return RedirectResponse(f"/governance?done={quote(form_name)}", status_code=303)
     return await _page(
         request,
