@@ -10,6 +10,7 @@ from dtks_audit.fold import LogFold
 from dtks_audit.log import Record
 from dtks_audit.signatures import TrustedKeys
 from dtks_contracts.actor import Actor
+from dtks_contracts.decree_chunks import split_decree
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.registry import (
@@ -216,3 +217,38 @@ def test_assistance_determined_by_decrees_is_folded_as_the_roots_last_section_an
     )
     results = fold_of([*events[:3], padded, d3]).check(TrustedKeys.of([public(key)]))
     assert results[0].ok and not results[1].ok and not results[2].ok
+
+
+def test_a_chunked_decree_checks_out_as_its_whole_form_and_half_of_one_is_reported_not_checked() -> None:
+    key = Ed25519PrivateKey.generate()
+    h = [household(i) for i in range(5)]
+    d1 = signed(decree("1/HUK/2027", 1, h, h, None), key)
+    manifest, chunks = split_decree(d1, records_per_chunk=2)
+    assert len(chunks) > 2
+    events: list[EventPayload] = [registered(x, "1/HUK/2027") for x in h]
+    # Chunks before and after the manifest: a reader must not depend on their order in the log.
+    results = fold_of([*events, chunks[0], manifest, *chunks[1:]]).check(TrustedKeys.of([public(key)]))
+    assert [(r.decree_number, r.ok, r.recomputed_hash) for r in results] == [
+        ("1/HUK/2027", True, d1.register_hash)
+    ]
+
+    results = fold_of([*events, manifest, *chunks[:-1]]).check(TrustedKeys.of([public(key)]))
+    assert [(r.decree_number, r.ok) for r in results] == [("1/HUK/2027", False)]
+    assert "not whole" in results[0].findings[0].what
+
+
+def test_an_old_form_decree_and_a_chunked_one_check_out_in_one_chain() -> None:
+    key = Ed25519PrivateKey.generate()
+    h = [household(i) for i in range(4)]
+    d1 = signed(decree("1/HUK/2027", 1, h[:2], h[:2], None), key)
+    d2 = signed(decree("2/HUK/2027", 2, h, h[2:], d1), key)
+    manifest, chunks = split_decree(d2, records_per_chunk=1)
+    events: list[EventPayload] = [
+        *(registered(x, "1/HUK/2027") for x in h[:2]),
+        d1,
+        *(registered(x, "2/HUK/2027") for x in h[2:]),
+        manifest,
+        *chunks,
+    ]
+    results = fold_of(events).check(TrustedKeys.of([public(key)]))
+    assert [(r.decree_number, r.ok) for r in results] == [("1/HUK/2027", True), ("2/HUK/2027", True)]

@@ -18,6 +18,12 @@ import pydantic
 from dtks_audit.log import Record
 from dtks_audit.quick_read import QuickReader, SnapshotFacts
 from dtks_audit.signatures import TrustedKeys, signature_valid
+from dtks_contracts.decree_chunks import (
+    DeterminationChunk,
+    DeterminationManifest,
+    IncompleteDecree,
+    assemble_decree,
+)
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import payload_class
 from dtks_contracts.events.registry import (
@@ -116,6 +122,10 @@ class LogFold:
         """``quick=False`` reads every event through the contract's models alone: the reference
         the quick path (dtks_audit.quick_read) is held to."""
         self.decrees: dict[str, DeterminationIssued] = {}
+        # Chunked decrees (#21): a manifest and its chunks, put together in check() once every
+        # partition is folded in (chunks may sit in other partitions than their manifest).
+        self.manifests: dict[str, DeterminationManifest] = {}
+        self.chunks: dict[str, list[DeterminationChunk]] = {}
         self.keys: list[DecreeKeyActivated] = []
         self.changes: dict[str, list[Change]] = {}  # decree number -> its household changes
         self.institution_changes: dict[str, list[Change]] = {}  # decree number -> its institution changes
@@ -132,6 +142,9 @@ class LogFold:
         """Take in the fold of other partitions (a household's events all sit in one partition, so
         folds of disjoint partitions add up to the fold of the whole topic)."""
         self.decrees.update(other.decrees)
+        self.manifests.update(other.manifests)
+        for number, chunks in other.chunks.items():
+            self.chunks.setdefault(number, []).extend(chunks)
         self.keys += other.keys
         for number, changes in other.changes.items():
             self.changes.setdefault(number, []).extend(changes)
@@ -166,10 +179,29 @@ class LogFold:
             elif event_type == DeterminationIssued.event_type:
                 decree = EventEnvelope.from_bytes(record.value).payload_as(DeterminationIssued)
                 self.decrees[decree.decree_number] = decree
+            elif event_type == DeterminationManifest.event_type:
+                manifest = EventEnvelope.from_bytes(record.value).payload_as(DeterminationManifest)
+                self.manifests[manifest.decree_number] = manifest
+            elif event_type == DeterminationChunk.event_type:
+                chunk = EventEnvelope.from_bytes(record.value).payload_as(DeterminationChunk)
+                self.chunks.setdefault(chunk.decree_number, []).append(chunk)
             elif event_type == DecreeKeyActivated.event_type:
                 self.keys.append(EventEnvelope.from_bytes(record.value).payload_as(DecreeKeyActivated))
         except ValueError as exc:  # pydantic's ValidationError is one
             self.undecodable.append((record.topic, record.partition, record.offset, str(exc).splitlines()[0]))
+
+    def _assemble_chunked(self) -> dict[str, str]:
+        """Put each chunked decree together into self.decrees; decree number -> why, for those that
+        are not whole or whose chunks do not match their manifest (never checked as half a decree)."""
+        incomplete: dict[str, str] = {}
+        for number, manifest in self.manifests.items():
+            try:
+                self.decrees[number] = assemble_decree(manifest, self.chunks.get(number, []))
+            except IncompleteDecree as exc:
+                incomplete[number] = f"the chunked decree is not whole: {exc}"
+        for number in self.chunks.keys() - self.manifests.keys():
+            incomplete[number] = "chunks of this decree are in the log but its manifest is not"
+        return incomplete
 
     def _snapshot_event(self, record: Record, event_type: str) -> None:
         envelope: Any = _TYPED[event_type].model_validate_json(
@@ -220,6 +252,7 @@ class LogFold:
         Over 60 lines because every finding is collected into the same per-decree lists before the
         results are built; split, the lists would have to travel between the pieces."""
         trusted.follow(self.keys)
+        incomplete = self._assemble_chunked()
         ordered = sorted(self.decrees.values(), key=lambda d: (d.period.year, d.period.quarter))
         order_findings: dict[str, list[Finding]] = {}
         latest = ordered[-1].decree_number if ordered else ""
@@ -232,7 +265,7 @@ class LogFold:
                 if self._period_key(later) < self._period_key(earlier):
                     what = f"its event of decree {later} comes after one of decree {earlier} (partition {partition} offset {offset})"
                     order_findings.setdefault(later, []).append(Finding(later, household_id, what))
-        for number in self.changes.keys() - self.decrees.keys():
+        for number in self.changes.keys() - self.decrees.keys() - incomplete.keys():
             for c in self.changes[number]:
                 order_findings.setdefault(number, []).append(
                     Finding(number, c.household_id, f"its {c.kind} event names decree {number}, which is not in the log")
@@ -289,6 +322,13 @@ class LogFold:
                 )
             )
             previous = decree
+        # A chunked decree that is not whole is reported as failing, never checked from its half.
+        for number, what in sorted(incomplete.items()):
+            manifest = self.manifests.get(number)
+            recorded = manifest.register_hash if manifest else ""
+            results.append(DecreeResult(number, ok=False, hash_kind="chunked", recorded_hash=recorded,
+                                        recomputed_hash="", households=0, signature="not checked",
+                                        findings=[Finding(number, None, what)]))  # fmt: skip
         return results
 
     def _apply(self, decree: DeterminationIssued, register: dict[str, str]) -> list[Finding]:

@@ -140,6 +140,9 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
         "verification.reverification_round_closed": "round_id",
         "verification.reverification_visit_recorded": "household_id",
         "registry.determination_issued": "decree_number",
+        # A chunked decree (#21): manifest and chunks keyed by the decree, so they share a partition.
+        "registry.determination_manifest": "decree_number",
+        "registry.determination_chunk": "decree_number",
         "registry.decree_key_activated": "key_id",
         # Institutions (#19) are their own aggregate on the registry's topic: one key per institution.
         "registry.institution_registered": "institution_id",
@@ -155,6 +158,8 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
 PUBLIC_EVENT_TYPES: Final[frozenset[str]] = frozenset(
     {
         "registry.determination_issued",
+        "registry.determination_manifest",
+        "registry.determination_chunk",
         "registry.household_registered",
         "registry.household_corrected",
         "registry.household_deactivated",

@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from dtks_contracts.decree_chunks import (  # after registry: it imports it
+    DeterminationChunk,
+    DeterminationManifest,
+)
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.civil_registry import ChildBorn, FamilyCardChanged, PersonDied, PersonMoved
 from dtks_contracts.events.complaint import (
@@ -92,6 +96,8 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     DeadlineSet,
     ItemOverdue,
     DeterminationIssued,
+    DeterminationManifest,
+    DeterminationChunk,
     HouseholdRegistered,
     HouseholdCorrected,
     HouseholdDeactivated,

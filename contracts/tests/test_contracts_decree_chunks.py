@@ -1,0 +1,81 @@
+import datetime as dt
+
+import pytest
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.decree_chunks import (
+    RECORDS_PER_CHUNK,
+    IncompleteDecree,
+    assemble_decree,
+    split_decree,
+)
+from dtks_contracts.events.registry import DeterminationIssued, Period
+from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
+from dtks_contracts.vocabulary import Role
+
+
+def _decree(households: int, institutions: int = 0) -> DeterminationIssued:
+    registered = tuple(f"H-{n}" for n in range(households))
+    corrected = tuple(f"C-{n}" for n in range(households // 2))
+    return DeterminationIssued(
+        decree_number="146/HUK/2025",
+        period=Period(year=2025, quarter=2),
+        cut_off=dt.datetime(2025, 3, 31, 17, 0, tzinfo=dt.UTC),
+        issued_at=dt.datetime(2025, 4, 2, 3, 0, tzinfo=dt.UTC),
+        register_hash="ab" * 32,
+        hash_algorithm=REGISTER_HASH_ALGORITHM,
+        counts={"households": households, "people": 3 * households},
+        issued_by=Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID"),
+        registered=registered,
+        corrected=corrected,
+        deactivated=tuple(f"D-{n}" for n in range(7)),
+        changed_leaves=tuple(f"{n:064x}" for n in range(len(registered) + len(corrected))),
+        institutions_registered=tuple(f"L-{n}" for n in range(institutions)),
+        institution_leaves=tuple(f"{n:064x}" for n in range(institutions)),
+    )
+
+
+def test_a_decree_larger_than_one_chunk_is_split_and_assembles_to_the_same_bytes():
+    decree = _decree(25, institutions=3)
+    manifest, chunks = split_decree(decree, records_per_chunk=10)
+    assert manifest.chunk_count == len(chunks) > 1
+    assert manifest.record_count == 25 + 12 + 7 + 37 + 3 + 3
+    assert all(len(chunk.items) <= 10 for chunk in chunks)
+    assert manifest.registered == () and manifest.changed_leaves == ()
+    whole = assemble_decree(manifest, chunks)
+    assert whole.model_dump_json() == decree.model_dump_json()
+
+
+def test_the_content_hash_does_not_depend_on_the_chunk_size():
+    decree = _decree(30)
+    assert split_decree(decree, 4)[0].content_sha256 == split_decree(decree, 1000)[0].content_sha256
+
+
+def test_half_a_decree_is_refused_and_a_redelivered_chunk_counts_once():
+    manifest, chunks = split_decree(_decree(25), records_per_chunk=10)
+    with pytest.raises(IncompleteDecree, match="missing"):
+        assemble_decree(manifest, chunks[:-1])
+    assert assemble_decree(manifest, [*chunks, chunks[0]]).registered == _decree(25).registered
+
+
+def test_a_tampered_chunk_is_refused():
+    manifest, chunks = split_decree(_decree(25), records_per_chunk=10)
+    chunks[0] = chunks[0].model_copy(update={"items": ("H-999", *chunks[0].items[1:])})
+    with pytest.raises(IncompleteDecree, match="content_sha256"):
+        assemble_decree(manifest, chunks)
+
+
+def test_a_full_chunk_of_leaves_stays_well_under_kafkas_default_record_limit():
+    manifest, chunks = split_decree(_decree(RECORDS_PER_CHUNK * 2))
+    largest = max(len(chunk.model_dump_json()) for chunk in chunks)
+    assert largest < 1_048_576 // 3
+    assert len(manifest.model_dump_json()) < 10_000
+
+
+def test_the_manifest_and_chunks_are_events_of_the_decree_aggregate():
+    manifest, chunks = split_decree(_decree(5), records_per_chunk=4)
+    assert manifest.aggregate_id() == chunks[0].aggregate_id() == "146/HUK/2025"
+    assert {manifest.event_type, chunks[0].event_type} == {
+        "registry.determination_manifest",
+        "registry.determination_chunk",
+    }
