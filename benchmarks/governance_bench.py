@@ -18,7 +18,7 @@ Figures:
   one forward per POST /decisions, from 10 concurrent verifiers of their districts;
 - the overdue scan: the service restarted with its scan on; items announced per second (one
   `verification.item_overdue` event, its outbox row and its mark per item, in the scan's batches of
-  DTKS_OVERDUE_SCAN_BATCH, default 2,000), from the first mark to the last; the wall time from the
+  DTKS_OVERDUE_SCAN_BATCH, default 10,000), from the first mark to the last; the wall time from the
   restart to the last mark beside it;
 - decision p50/p99 while the scan runs: the same decisions, sent from the restart until the scan
   has marked every item (only those answered before it finished are counted).

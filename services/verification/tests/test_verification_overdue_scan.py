@@ -210,11 +210,17 @@ async def test_an_item_another_scanner_marked_after_this_scan_looked_is_not_anno
         )
         scanning = asyncio.create_task(OverdueScan(deps).scan_once())
 
+        # Waiting on this transaction in particular: any session of the database waiting on any lock
+        # (the service's own loops run beside the test) could let the other commit before the scan
+        # got to the mark, and the test would then pass without the scan ever waiting on it.
+        other_pid = other.get_server_pid()
+
         async def scan_waits_for_the_other() -> bool:
             return bool(
                 await other.fetchval(
                     """SELECT count(*) FROM pg_stat_activity
-                       WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+                       WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))""",
+                    other_pid,
                 )
             )
 

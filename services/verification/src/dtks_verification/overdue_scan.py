@@ -59,7 +59,7 @@ class OverdueScan:
         self,
         deps: VerificationDeps,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 10000,
         poll_seconds: float = 60.0,
         heartbeat: Callable[[], None] = lambda: None,
     ) -> None:

@@ -30,7 +30,9 @@ class VerificationSettings(RuntimeSettings):
     overdue_scan_enabled: bool = True
     overdue_scan_seconds: float = Field(default=60.0, gt=0)
     # Items announced per statement and transaction (each holds its items' rows until it commits).
-    overdue_scan_batch: int = Field(default=2000, ge=1)
+    # 10,000 rather than 2,000: at 200,000 items on the shared 2-core machine the scan ran at
+    # 5,900-7,500 items/s against 3,700-3,900, and decisions' p99 during it was no worse.
+    overdue_scan_batch: int = Field(default=10000, ge=1)
     # Field evidence (photos of visits). The store: "filesystem" under DTKS_EVIDENCE_DIR (default
     # $DTKS_STATE_DIR/verification/evidence) or "s3" (DTKS_EVIDENCE_S3_BUCKET, _ENDPOINT_URL for a
     # non-AWS server, credentials the standard AWS way).
