@@ -256,7 +256,7 @@ def test_the_users_of_every_tier_carry_a_household_from_the_village_to_the_decre
         # A partner agency subscribes to the households the register takes in.
         agency = as_user(*agency_person)
         agency.get_by_label("Alamat Anda yang menerima kiriman (HTTPS)").fill(webhook[0])
-        agency.get_by_label("Terdaftar").check()
+        agency.get_by_label("Terdaftar", exact=True).check()
         agency.get_by_label("PKH").check()
         agency.get_by_role("button", name="Berlangganan").click()
         expect(agency.get_by_role("status")).to_contain_text("aktif")
