@@ -158,6 +158,7 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
         "event:registry.welfare_decile_set",
         *(f"event:registry.institution_{s}" for s in ("registered", "changed", "closed")),
         *(f"delivery:{s}" for s in ("pending", "delivered", "dead")),
+        *(f"attempt:{s}" for s in ("delivered", "failed")),  # the outcomes delivery_attempts allows
     ],
 )
 def test_the_verification_records_coded_labels_read_as_words_in_both_languages(key: str) -> None:
