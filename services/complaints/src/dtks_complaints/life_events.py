@@ -120,41 +120,7 @@ def draft_opener(now: Callable[[], dt.datetime]) -> BatchHandler:
         if not payloads:
             return
         found_all = await _households_of(conn, [person_looked_up(p) for _, p in payloads])
-        rows: list[tuple[str | None, ...]] = []
-        seen: set[str] = set()
-        for (event_type, payload), found in zip(payloads, found_all, strict=True):
-            if found is None:
-                tally["unknown_nik"] += 1
-                continue
-            household, name = found
-            if not household.active:
-                tally["household_inactive"] += 1
-                continue
-            draft = draft_for(payload, household)
-            if draft is None:
-                tally["no_change"] += 1
-                continue
-            if payload.life_event_id in seen:  # published twice within this batch
-                tally["repeated"] += 1
-                continue
-            seen.add(payload.life_event_id)
-            rows.append(
-                (
-                    str(uuid.uuid4()),
-                    payload.life_event_id,
-                    event_type,
-                    payload.nik,
-                    household.household_id,
-                    household.village_code,
-                    draft.kind.value,
-                    draft.deactivation_reason.value if draft.deactivation_reason else None,
-                    draft.note,
-                    payload.model_dump_json(),
-                    # A birth is looked up by a parent: the child has no name in the register yet.
-                    None if isinstance(payload, ChildBorn) else name,
-                    payload.to_village if isinstance(payload, PersonMoved) else None,
-                )
-            )
+        rows = _draft_rows(payloads, found_all, tally)
         if rows:
             columns = [text_array(column) for column in zip(*rows, strict=True)]
             opened = await conn.fetch(_INSERT_DRAFTS, *columns, now())
@@ -169,3 +135,47 @@ def draft_opener(now: Callable[[], dt.datetime]) -> BatchHandler:
             )
 
     return open_drafts
+
+
+def _draft_rows(
+    payloads: Sequence[tuple[str, LifeEvent]],
+    found_all: Sequence[tuple[Household, str | None] | None],
+    tally: Counter[str],
+) -> list[tuple[str | None, ...]]:
+    """The drafts' rows for one batch, counting in ``tally`` why each event opened none."""
+    rows: list[tuple[str | None, ...]] = []
+    seen: set[str] = set()
+    for (event_type, payload), found in zip(payloads, found_all, strict=True):
+        if found is None:
+            tally["unknown_nik"] += 1
+            continue
+        household, name = found
+        if not household.active:
+            tally["household_inactive"] += 1
+            continue
+        draft = draft_for(payload, household)
+        if draft is None:
+            tally["no_change"] += 1
+            continue
+        if payload.life_event_id in seen:  # published twice within this batch
+            tally["repeated"] += 1
+            continue
+        seen.add(payload.life_event_id)
+        rows.append(
+            (
+                str(uuid.uuid4()),
+                payload.life_event_id,
+                event_type,
+                payload.nik,
+                household.household_id,
+                household.village_code,
+                draft.kind.value,
+                draft.deactivation_reason.value if draft.deactivation_reason else None,
+                draft.note,
+                payload.model_dump_json(),
+                # A birth is looked up by a parent: the child has no name in the register yet.
+                None if isinstance(payload, ChildBorn) else name,
+                payload.to_village if isinstance(payload, PersonMoved) else None,
+            )
+        )
+    return rows
