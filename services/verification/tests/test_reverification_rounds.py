@@ -325,3 +325,45 @@ def test_a_changed_household_is_the_register_record_with_the_officers_changes_an
     )
     assert corrected.field_visit is not None and corrected.field_visit.roof_photo_ref == "evidence"
     assert corrected.welfare_decile is None and corrected.members == original.members
+
+
+async def listed(service: Service, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    response = await service.http.get("/reverification-rounds", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.infra
+async def test_rounds_are_listed_newest_first_to_the_readers_whose_area_they_touch(service: Service) -> None:
+    await with_register(service)
+    first = await open_round(service, DISTRICT, {"mode": "sample", "sample_size": 3, "seed": 1})
+    closing = await service.http.post(
+        f"/reverification-rounds/{first['round_id']}/closing",
+        headers=service.auth(Role.REGENCY_OPERATOR, REGENCY),
+    )
+    assert closing.status_code == 200, closing.text
+    second = await open_round(service, DISTRICT, {"mode": "sample", "sample_size": 2, "seed": 2})
+
+    regency = service.auth(Role.REGENCY_OPERATOR, REGENCY)
+    everything = await listed(service, regency)
+    assert [r["round_id"] for r in everything["items"]] == [second["round_id"], first["round_id"]]
+    assert [r["status"] for r in everything["items"]] == ["open", "closed"]
+    assert everything["items"][0]["region"] == DISTRICT and everything["items"][0]["households"] == 2
+    assert everything["next_after"] is None
+
+    page = await listed(service, regency, limit=1)
+    assert [r["round_id"] for r in page["items"]] == [second["round_id"]] and page["next_after"]
+    rest = await listed(service, regency, limit=1, after=page["next_after"])
+    assert [r["round_id"] for r in rest["items"]] == [first["round_id"]]
+
+    # The district's verifier and the Ministry see them; a district elsewhere sees none.
+    district = await listed(service, service.auth(Role.DISTRICT_VERIFIER, DISTRICT))
+    assert len(district["items"]) == 2
+    ministry = await listed(service, service.auth(Role.MINISTRY_VERIFIER, "ID"))
+    assert len(ministry["items"]) == 2
+    elsewhere = await listed(service, service.auth(Role.DISTRICT_VERIFIER, "17.71.01"))
+    assert elsewhere["items"] == []
+
+    village = service.auth(Role.VILLAGE_OPERATOR, DISTRICT + ".2001")
+    refused = await service.http.get("/reverification-rounds", headers=village)
+    assert refused.status_code == 403 and refused.json()["code"] == "role_not_allowed", refused.text

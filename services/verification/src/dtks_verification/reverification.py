@@ -110,6 +110,21 @@ async def round_in_scope(deps: VerificationDeps, principal: Principal, round_id:
     return found
 
 
+async def rounds_in_scope(
+    deps: VerificationDeps, principal: Principal, *, after: str | None, limit: int
+) -> dict[str, Any]:
+    """The rounds a reader may see (those whose region and theirs overlap), newest first, a page at
+    a time: an officer finds the round to work without knowing its number."""
+    if principal.role not in rules.READERS:
+        raise DomainError("role_not_allowed", "Your role does not take part in re-verification rounds.")
+    async with deps.connection() as conn:
+        found = await prelists.rounds_overlapping(conn, principal.region, after=after, limit=limit)
+    return {
+        "items": [r.as_json() for r in found],
+        "next_after": found[-1].round_id if len(found) == limit else None,
+    }
+
+
 def reading_region(principal: Principal, found: prelists.Round, asked: str | None) -> str:
     """The part of the round a reader asked for (default: all of it they may see)."""
     mine = principal.region if contains(found.region, principal.region) else found.region

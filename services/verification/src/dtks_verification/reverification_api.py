@@ -55,6 +55,16 @@ async def open_round(request: Request, principal: CurrentPrincipal, body: RoundI
     return await reverification.open_round(_deps(request), principal, command, request.state.correlation_id)
 
 
+@router.get("/reverification-rounds", summary="The rounds in your area, newest first, a page at a time")
+async def list_rounds(
+    request: Request,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[str | None, Query(max_length=200, description="next_after of the previous page")] = None,
+) -> dict[str, Any]:
+    return await reverification.rounds_in_scope(_deps(request), principal, after=after or None, limit=limit)
+
+
 @router.get("/reverification-rounds/{round_id}", summary="A round: its region, period, selection and status")
 async def get_round(request: Request, round_id: str, principal: CurrentPrincipal) -> dict[str, Any]:
     found = await reverification.round_in_scope(_deps(request), principal, round_id)

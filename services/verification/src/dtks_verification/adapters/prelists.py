@@ -107,6 +107,28 @@ async def load_round(conn: asyncpg.Connection, round_id: str, *, for_update: boo
     return _round(row) if row else None
 
 
+async def rounds_overlapping(
+    conn: asyncpg.Connection, region: str, *, after: str | None, limit: int
+) -> list[Round]:
+    """Rounds whose region and ``region`` overlap (one inside the other), newest first, a page after
+    the round ``after``. A national scope (ID) sees every round."""
+    rows = await conn.fetch(
+        """SELECT round_id, region, period_start, period_end, selection::text AS selection, size_limit,
+                  households, opened_by::text AS opened_by, opened_at, closed_at, recap::text AS recap,
+                  stream_version
+           FROM reverification_rounds r
+           WHERE ($1 = 'ID' OR r.region = $1 OR r.region LIKE $1 || '.%' OR $1 LIKE r.region || '.%')
+             AND ($2::text IS NULL OR (r.opened_at, r.round_id) <
+                  (SELECT opened_at, round_id FROM reverification_rounds WHERE round_id = $2))
+           ORDER BY r.opened_at DESC, r.round_id DESC
+           LIMIT $3""",
+        region,
+        after,
+        limit,
+    )
+    return [_round(row) for row in rows]
+
+
 def _selection_sql(
     selection: RoundSelection, period_start: dt.date, size_limit: int | None
 ) -> tuple[str, str, list[Any]]:
