@@ -20,6 +20,7 @@ from dtks_console.round_pages import (
     OUTCOMES,
     SAID_IN_CATALOGUE,
     VISIT_FIELD_OF_CODE,
+    kept_photo,
     open_field,
     photo_ref,
     placed,
@@ -188,3 +189,14 @@ def test_the_rounds_pages_send_a_stranger_to_sign_in(console: TestClient, path: 
     answer = console.get(path, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/sign-in?next={path}"
+
+
+def test_a_photo_stored_by_a_refused_try_is_named_again_only_by_a_well_formed_hash() -> None:
+    sha = "ab" * 32
+    assert kept_photo({"photo_sha256": sha.upper(), "photo_subject": "head"}) == {
+        "subject": "head",
+        "sha256": sha,
+        "location": f"evidence/{sha}",
+    }
+    assert kept_photo({"photo_sha256": "../../etc/passwd"}) is None
+    assert kept_photo({}) is None

@@ -39,6 +39,7 @@ OUTCOMES = tuple(o.value for o in VisitOutcome)
 PHOTO_SUBJECTS = ("roof", "floor", "walls", "head")
 INCOME_BANDS = tuple(b.value for b in IncomeBand)
 QUEUE_PAGE = 20
+WIB = dt.timezone(dt.timedelta(hours=7))  # the day a village officer calls today
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the verification service's own limit for a photo
 RESULTS_MAX_BYTES = 16 * 1024 * 1024  # and for a results file
 
@@ -209,6 +210,19 @@ def photo_ref(data: bytes, subject: str) -> dict[str, str]:
     }
 
 
+def kept_photo(form: Mapping[str, str]) -> dict[str, str] | None:
+    """The photo an earlier try of the visit form stored, named by its hash in the form."""
+    sha = form.get("photo_sha256", "").strip().lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        return None
+    subject = form.get("photo_subject", "roof")
+    return {
+        "subject": subject if subject in PHOTO_SUBJECTS else "roof",
+        "sha256": sha,
+        "location": f"evidence/{sha}",
+    }
+
+
 def shows_villages(region: str, district: str) -> bool:
     """Villages are listed for one district (chosen, or the round's or reader's own): a province's
     round lists its districts first, thousands of villages would not fit a village's link."""
@@ -252,7 +266,7 @@ async def _rounds_page(
     listed = await access.call(
         request, "verification", "GET", "/reverification-rounds", token, params={"after": after, "limit": 20}
     )
-    today = dt.date.today()
+    today = dt.datetime.now(WIB).date()
     return render(
         request,
         "rounds.html",
@@ -464,7 +478,7 @@ async def visit_form(request: Request, round_id: str) -> Response:
     household = _visit_context(request.query_params)
     typed = {
         "officer": str(user["name"] or ""),
-        "visit_date": dt.date.today().isoformat(),
+        "visit_date": dt.datetime.now(WIB).date().isoformat(),
         "outcome": "unchanged",
     }
     return _visit_page(request, session, round_id, household, typed)
@@ -506,7 +520,9 @@ async def record_visit(request: Request, round_id: str) -> Response:
     access.check_csrf(session, form.get("csrf", ""))
     household = _visit_context(form)
     upload = data.get("photo")
-    photo = None
+    # A photo already stored by an earlier try of this form (refused for another field) is named
+    # again, not chosen again: a browser cannot keep a chosen file across a page.
+    photo = kept_photo(form)
     if isinstance(upload, UploadFile) and upload.filename:
         content = await upload.read(PHOTO_MAX_BYTES + 1)
         if len(content) > PHOTO_MAX_BYTES:
@@ -541,8 +557,9 @@ async def record_visit(request: Request, round_id: str) -> Response:
             f"/rounds/{quote(round_id)}/villages/{village}?{urlencode(query)}", status_code=303
         )
     refused = placed(answer.problem(), VISIT_FIELD_OF_CODE, visit_field)
+    kept = {**form, "photo_sha256": photo["sha256"] if photo else ""}
     return _visit_page(
-        request, session, round_id, household, form, refused=refused, status=min(answer.status, 502)
+        request, session, round_id, household, kept, refused=refused, status=min(answer.status, 502)
     )
 
 
