@@ -34,6 +34,7 @@ from dtks_console.settings import ConsoleSettings
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
 ROUND_TEMPLATES = (
     "rounds.html", "round.html", "round_village.html", "round_visit.html", "_round_counts.html", "base.html",
+    "dashboard.html",
 )  # fmt: skip
 LITERAL = re.compile(r"""_\("([^"]+)"\)|_\('([^']+)'\)""")
 ROUNDS_PO = {lang: TEMPLATES.parent / "locale" / lang / "LC_MESSAGES" / "rounds.po" for lang in ("id", "en")}

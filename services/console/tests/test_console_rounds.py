@@ -258,7 +258,7 @@ def opened(
 
 
 def test_the_ministry_opens_a_round_over_a_district_with_a_sample_and_sees_its_progress(
-    ministry: Page, opened: str, screenshots: Path
+    ministry: Page, opened: str, console_system: LocalSystem, screenshots: Path
 ) -> None:
     expect(ministry.locator("#round-opened")).to_have_text(
         "Putaran dibuka dan daftar kunjungannya terbit: 2 rumah tangga."
@@ -271,7 +271,12 @@ def test_the_ministry_opens_a_round_over_a_district_with_a_sample_and_sees_its_p
     # A district's own page lists its villages, each with its households to visit.
     ministry.get_by_role("link", name=DISTRICT, exact=True).click()
     expect(ministry.locator("#progress-village")).to_contain_text(VILLAGE)
+    expect(ministry.locator("h1")).to_contain_text("Selebar")  # the district's name, not only its code
     ministry.screenshot(path=str(screenshots / "round-progress.png"), full_page=True)
+    # The dashboard leads to the rounds too.
+    ministry.goto(f"{console_system.urls['console']}/dashboard")
+    ministry.locator("#rounds-link a").click()
+    expect(ministry.locator("h1")).to_have_text("Putaran verifikasi ulang")
 
 
 def test_a_field_officer_on_a_phone_records_a_visit_and_the_rounds_figures_change(

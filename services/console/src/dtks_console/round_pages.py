@@ -27,6 +27,7 @@ from dtks_console.i18n import translations
 from dtks_console.import_reasons import row_reason
 from dtks_console.pages import language, render
 from dtks_contracts.events.reverification import HouseholdFlag, SelectionMode, VisitOutcome
+from dtks_contracts.regions import region_name
 from dtks_contracts.vocabulary.household_attributes import IncomeBand
 
 router = APIRouter()
@@ -223,6 +224,14 @@ def kept_photo(form: Mapping[str, str]) -> dict[str, str] | None:
     }
 
 
+def place(code: str) -> str:
+    """A region's name as people know it ("Selebar"), or nothing for a code the list lacks."""
+    try:
+        return region_name(code)
+    except ValueError:
+        return ""
+
+
 def shows_villages(region: str, district: str) -> bool:
     """Villages are listed for one district (chosen, or the round's or reader's own): a province's
     round lists its districts first, thousands of villages would not fit a village's link."""
@@ -273,6 +282,7 @@ async def _rounds_page(
         http_status=status,
         user=user,
         csrf=session.csrf,
+        place=place,
         items=listed.body.get("items", []) if listed.ok and isinstance(listed.body, dict) else [],
         next_after=listed.body.get("next_after") if listed.ok and isinstance(listed.body, dict) else None,
         listing=listed.ok,
@@ -389,6 +399,7 @@ async def _round_page(
         district=district,
         total=total,
         outcomes=OUTCOMES,
+        place=place,
         may_close=user["role"] in OPENERS,
         may_visit=user["role"] in VISITORS,
         opened=request.query_params.get("opened") == "1",
@@ -450,6 +461,7 @@ async def village_queue(
         csrf=session.csrf,
         round=found.body if found.ok else None,
         village_code=village_code,
+        place=place,
         entries=answer.body.get("entries", []) if answer.ok else [],
         next_after=answer.body.get("next_after") if answer.ok else None,
         after=after,
