@@ -171,6 +171,8 @@ def test_a_visits_refusals_go_beside_the_fields_they_concern() -> None:
     assert required["fields"] == {"changes": [None]}
     outside = placed({"code": "visit_outside_period", "detail": "outside"}, VISIT_FIELD_OF_CODE, visit_field)
     assert outside["fields"] == {"visit_date": [None]}
+    too_large = placed({"code": "body_too_large", "detail": "too large"}, VISIT_FIELD_OF_CODE, visit_field)
+    assert too_large["fields"] == {"photo": [None]}  # the service's body limit on PUT /evidence
 
 
 def test_villages_are_listed_for_one_district_not_for_a_whole_province() -> None:

@@ -56,7 +56,7 @@ VISIT_FIELD_OF_CODE = {
     "photo_hash_mismatch": "photo",
     "photo_type_not_allowed": "photo",
     "photo_too_large": "photo",
-    "payload_too_large": "photo",
+    "body_too_large": "photo",
 }
 # Refusals the catalogue says in the reader's language ("round-refusal:<code>"); any other code
 # shows the service's own sentence.
