@@ -33,6 +33,7 @@ from dtks_console import (
     public_pages,
     ratification_pages,
     review_pages,
+    round_pages,
 )
 from dtks_console.access import Access
 from dtks_console.backend import Services
@@ -517,6 +518,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         public_pages,
     ):
         app.include_router(pages.router)
+    app.include_router(round_pages.router)  # re-verification rounds (round_pages.py)
     return app
 
 
