@@ -283,8 +283,12 @@ def test_a_field_officer_on_a_phone_records_a_visit_and_the_rounds_figures_chang
     officer: Page, ministry: Page, opened: str, console_system: LocalSystem, screenshots: Path, tmp_path: Path
 ) -> None:
     base = console_system.urls["console"]
-    # The officer finds the round by the number the Ministry gave.
+    # The officer sees the round among the district's rounds, newest first (the probe rounds,
+    # closed, below it), and can also find it by the number the Ministry gave.
     officer.get_by_role("link", name="Putaran verifikasi ulang").click()
+    listed = officer.locator("#rounds tbody tr").first
+    expect(listed.locator(f"a[href='/rounds/{opened}']")).to_have_text(DISTRICT)
+    expect(listed).to_contain_text("Berjalan")
     officer.fill("#find-round", opened)
     officer.get_by_role("button", name="Buka halaman putaran").click()
     officer.wait_for_url(f"{base}/rounds/{opened}")
