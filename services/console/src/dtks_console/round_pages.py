@@ -270,8 +270,8 @@ async def _rounds_page(
 ) -> Response:
     access = access_of(request)
     user = access.person(session)
-    # A listing route of rounds in the reader's scope is asked for; until the service has one
-    # (405/404), the page finds a round by its number.
+    # The rounds in the reader's area, newest first; if the list cannot be had (the service away),
+    # the page still finds a round by its number.
     listed = await access.call(
         request, "verification", "GET", "/reverification-rounds", token, params={"after": after, "limit": 20}
     )
