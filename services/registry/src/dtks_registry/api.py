@@ -556,7 +556,7 @@ async def registration_status(
                WHERE m.nik = $1 AND h.active""",
             nik,
         )
-        residents = await conn.fetch(_CURRENT_RESIDENT_SQL, nik)
+        residents = await register.current_residencies(conn, nik)
         latest = await conn.fetchval(
             "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
         )
@@ -575,17 +575,6 @@ async def registration_status(
         "programs": sorted(match["programs"]) if match else [],
         "as_of_decree": latest,
     }
-
-
-# A person living in an open institution of the register (#19), by the record its last decree fixed:
-# admitted, and not discharged before today. Institutions are thousands nationally and the check is
-# rate-limited per address, so their residents are read from the snapshots, without a table of their own.
-_CURRENT_RESIDENT_SQL = """
-    SELECT r->>'name' AS name
-    FROM institutions i CROSS JOIN LATERAL jsonb_array_elements(i.snapshot->'residents') r
-    WHERE i.open AND i.snapshot->'residents' @> jsonb_build_array(jsonb_build_object('nik', $1::text))
-      AND r->>'nik' = $1 AND (r->>'admitted_on')::date <= current_date
-      AND (r->>'discharged_on' IS NULL OR (r->>'discharged_on')::date >= current_date)"""
 
 
 # --- audit ---------------------------------------------------------------------------------------

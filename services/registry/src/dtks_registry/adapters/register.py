@@ -303,6 +303,21 @@ async def in_force(conn: asyncpg.Connection, household_ids: Sequence[str]) -> di
     }
 
 
+async def current_residencies(conn: asyncpg.Connection, nik: str) -> list[asyncpg.Record]:
+    """Where a person lives today in an open institution of the register (#19), by the records the
+    decrees fixed: (institution_id, name) per residency, admitted and not discharged before today.
+    Read through the residents' index by NIK (the projection keeps only open institutions' residents)."""
+    return list(
+        await conn.fetch(
+            """SELECT institution_id, name FROM institution_residents
+               WHERE nik = $1 AND admitted_on <= current_date
+                 AND (discharged_on IS NULL OR discharged_on >= current_date)
+               ORDER BY institution_id""",
+            nik,
+        )
+    )
+
+
 def region_filter(column: str, param: int) -> str:
     """SQL that keeps village codes inside the region passed as parameter ``param`` ('ID': all)."""
     return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
