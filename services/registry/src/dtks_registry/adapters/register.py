@@ -392,6 +392,41 @@ async def export_rows(
         yield row
 
 
+async def export_institution_rows(
+    conn: asyncpg.Connection, decree_number: str, region: str
+) -> AsyncIterator[asyncpg.Record]:
+    """The institutions section as of a decree (#19), in institution id order, within ``region``:
+    each open institution's record as that decree or an earlier one fixed it."""
+    sql = f"""SELECT r.institution_id, r.decree_number, r.snapshot::text AS snapshot
+              FROM ({INSTITUTIONS_AS_OF_SQL}) r
+              WHERE {region_filter("r.village_code", 2)}
+              ORDER BY r.institution_id"""
+    async for row in conn.cursor(sql, decree_number, region, prefetch=500):
+        yield row
+
+
+async def export_assistance_rows(
+    conn: asyncpg.Connection, decree_number: str, region: str
+) -> AsyncIterator[asyncpg.Record]:
+    """The assistance section as of a decree (#19), what the decree's root covers: every assistance
+    determined by it or an earlier decree, with the decree that determined it, for the institutions
+    within ``region`` (where the institution is as of the decree), by institution then proposal."""
+    sql = f"""SELECT a.proposal_id, a.institution_id, a.decree_number, a.program, a.starts_on, a.ends_on,
+                     a.basis, a.residents_counted, i.registration_number, i.snapshot->>'name' AS name,
+                     i.snapshot->>'service_type' AS service_type, i.village_code
+              FROM ({ASSISTANCE_AS_OF_SQL}) a
+              JOIN institution_changes i ON i.institution_id = a.institution_id AND i.decree_number = (
+                  SELECT ic.decree_number FROM institution_changes ic
+                  JOIN determinations d ON d.decree_number = ic.decree_number
+                  WHERE ic.institution_id = a.institution_id AND ic.snapshot IS NOT NULL
+                    AND d.period_start <= (SELECT period_start FROM determinations WHERE decree_number = $1)
+                  ORDER BY d.period_start DESC LIMIT 1)
+              WHERE {region_filter("i.village_code", 2)}
+              ORDER BY a.institution_id, a.proposal_id"""
+    async for row in conn.cursor(sql, decree_number, region, prefetch=500):
+        yield row
+
+
 _DECILES_SQL = """SELECT household_id, decile, source, as_of, version, event_id, set_at
                   FROM welfare_deciles ORDER BY household_id"""
 
