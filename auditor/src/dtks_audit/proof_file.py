@@ -62,6 +62,26 @@ def _institution_problems(proof: dict[str, Any]) -> list[str]:
     return []
 
 
+def _leaf_problems(proof: dict[str, Any]) -> list[str]:
+    """A leaf given by its hash alone (the citizens' proof for an institution's resident, #19): its
+    path must lead to the signed root. What the leaf stands for is not in the file to check."""
+    head = proof["tree_head"]
+    try:
+        root = root_from_inclusion(
+            bytes.fromhex(proof["leaf_hash"]),
+            proof["leaf_index"],
+            head["tree_size"],
+            [bytes.fromhex(h) for h in proof["audit_path"]],
+        )
+    except ValueError as exc:
+        return [f"leaf {proof['leaf_index']}: {exc}"]
+    if root.hex() != head["register_hash"]:
+        return [
+            f"leaf {proof['leaf_index']}: the path does not lead to decree {head['decree_number']}'s root"
+        ]
+    return []
+
+
 def verify_proof(document: dict[str, Any], trusted: TrustedKeys) -> list[str]:
     """Every reason the proof fails, or an empty list when it holds."""
     kind = document.get("format")
@@ -71,6 +91,8 @@ def verify_proof(document: dict[str, Any], trusted: TrustedKeys) -> list[str]:
         )
     if kind == "dtks-institution-inclusion-proof-v1":
         return _head_problems(document, trusted) + _institution_problems(document)
+    if kind == "dtks-leaf-inclusion-proof-v1":
+        return _head_problems(document, trusted) + _leaf_problems(document)
     if kind == "dtks-decree-changes-proof-v1":
         old, new = document["from"], document["to"]
         problems = _head_problems(old, trusted) + _head_problems(new, trusted)

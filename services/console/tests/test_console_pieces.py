@@ -14,6 +14,7 @@ from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import translations
 from dtks_console.pkce import challenge_of
 from dtks_console.settings import ConsoleSettings
+from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_contracts.vocabulary.reasons import REVIEW_CODES, describe
 from dtks_contracts.vocabulary.roles import Role
 
@@ -37,6 +38,8 @@ def test_every_text_of_the_templates_has_an_indonesian_translation() -> None:
     [
         *(f"status:{s}" for s in ("submitted", "in_verification", "returned", "accepted", "determined")),
         *(f"reason:{code}" for code in REVIEW_CODES),
+        # Every kind of proposal, institutions' too (#19): lists, queues and the decree page name it.
+        *(f"kind:{kind.value}" for kind in ProposalKind),
         *(f"field:{name}" for name in CHOICES),
         "event:verification.verified_at_tier",
         "event:verification.returned_at_tier",
@@ -227,3 +230,36 @@ def test_a_queue_page_writes_the_reasons_options_once_and_offers_them_in_every_i
         assert page.count(option) == 20, code
     assert page.count('<select name="reason">') == 20
     assert " selected" not in page
+
+
+def test_a_queue_names_an_institutions_proposals_kind_in_words_and_no_family_card(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An institution's assistance waits at the regency like any proposal (#19): the queue showed its
+    # raw code and "KK None · 0 members", an institution having no family card.
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    request = Request({"type": "http", "method": "GET", "path": "/queue", "headers": [], "query_string": b""})
+    items = _queue_items(2)
+    items[1] |= {"kind": "institution_assistance", "kk_number": None, "members": 0}
+    page = pages.render(
+        request,
+        "queue.html",
+        user={"name": "Dinsos", "role": "regency_operator", "region": "17.71"},
+        csrf="c",
+        tier="regency",
+        items=items,
+        next_after=None,
+        problem=None,
+        reasons=sorted(REVIEW_CODES),
+        new_key=lambda: "key",
+        describe=describe,
+        done=None,
+        freezes=[],
+    ).body.decode()
+    household, institution = page.split('id="item-')[1:3]
+    assert "Rumah tangga baru" in household and "KK 1771010101010001" in household
+    assert "Bantuan untuk LKS" in institution and "institution_assistance ·" not in institution
+    assert "KK" not in institution.split("<form")[0] and "None" not in institution

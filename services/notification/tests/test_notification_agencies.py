@@ -277,3 +277,46 @@ def _institution(institution_id: str, village: str):
             ],
         }
     )  # fmt: skip
+
+
+async def test_a_regional_agency_subscribed_to_decrees_receives_the_assistance_each_institution_is_to_get(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    # The decree's own event lists the assistance (#19): institution, program, period, basis and the
+    # residents counted, no person named, so nothing in it is masked; it reaches every subscription
+    # to decrees whatever its regions, as the decree's households do.
+    from dtks_contracts.events.registry import DeterminationIssued
+
+    aid = {
+        "proposal_id": "p-aid", "institution_id": "LKS-0001", "program": "ATENSI", "starts_on": "2027-04-01",
+        "ends_on": "2027-06-30", "basis": "per_resident", "residents_counted": 2,
+    }  # fmt: skip
+    decree = DeterminationIssued.model_validate(
+        {
+            "decree_number": "2/HUK/2027", "period": {"year": 2027, "quarter": 2},
+            "cut_off": "2027-03-31T16:59:59Z", "issued_at": "2027-04-02T00:00:00Z",
+            "register_hash": "ab" * 32, "hash_algorithm": "dtks-register-merkle-v1",
+            "counts": {"households": 0, "people": 0},
+            "issued_by": {"subject": "determiner", "role": "ministry_determiner", "region": "ID"},
+            "institution_assistance": [aid],
+        }
+    )  # fmt: skip
+    receiver = await HttpReceiver().start()
+    receivers.append(receiver)
+    async with service() as svc:
+        dinsos = svc.token(Role.AGENCY, "17.71", "dinsos-bengkulu")
+        sid = await _subscribe(
+            svc, dinsos, receiver.url, event_types=["registry.determination_issued"], regions=["17.71.01"]
+        )
+        await produce(kafka_bootstrap, topic_prefix, [envelope(decree)])
+        await _delivered(svc, dinsos, sid, "the decree delivered")
+        body = json.loads(receiver.requests[0].body)
+        assert body["event"]["event_type"] == "registry.determination_issued"
+        assert body["event"]["payload"]["institution_assistance"] == [aid]
+        r = receiver.requests[0]
+        assert signing.verify(
+            SECRET,
+            r.headers[signing.TIMESTAMP_HEADER.lower()],
+            r.body,
+            r.headers[signing.SIGNATURE_HEADER.lower()],
+        )

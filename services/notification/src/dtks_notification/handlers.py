@@ -8,12 +8,14 @@ this transaction commits leaves pending deliveries that the sender picks up afte
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.base import EventPayload
+from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.masking import for_agency
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters import records
@@ -32,7 +34,7 @@ class RuleHandler:
         typed = [(e, e.typed_payload()) for e in events]
         known = await records.load_knowledge(
             conn,
-            (str(p.proposal_id) for _, p in typed if hasattr(p, "proposal_id")),
+            _proposal_ids(p for _, p in typed),
             (str(p.household_id) for _, p in typed if hasattr(p, "household_id")),
         )
         subscriptions = await records.active_subscriptions(conn)
@@ -65,6 +67,18 @@ class RuleHandler:
             channels=self.channels,
             attempt_limit=self.attempt_limit,
         )
+
+
+def _proposal_ids(payloads: Iterable[EventPayload]) -> list[str]:
+    """The proposals the events concern: their own, and a decree's assistance proposals (#19), whose
+    proposers it tells."""
+    ids = []
+    for p in payloads:
+        if hasattr(p, "proposal_id"):
+            ids.append(str(p.proposal_id))
+        if isinstance(p, DeterminationIssued):
+            ids += [a.proposal_id for a in p.institution_assistance]
+    return ids
 
 
 def public_envelope(event: EventEnvelope) -> dict[str, object]:

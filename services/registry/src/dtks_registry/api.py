@@ -31,7 +31,7 @@ from dtks_registry import audit, handlers
 from dtks_registry.adapters import audit_log, register
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.deps import RegistryDeps
-from dtks_registry.domain.masking import mask_name, normalize_name
+from dtks_registry.domain.masking import mask_name, masked_resident, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period
 from dtks_registry.domain.welfare import DecileItem
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
@@ -192,6 +192,15 @@ async def _determination_or_404(conn: asyncpg.Connection, decree_number: str) ->
     "/determinations/{decree_number:path}/export",
     tags=["partner agencies"],
     summary="The register as of a decree, filtered by program and region, as CSV or JSON Lines",
+    description=(
+        "`section=households` (the default): the households in force, one CSV row per member. "
+        "`section=institutions` (#19): the social welfare institutions in force, one CSV row per resident "
+        "(residents' NIKs and names masked for partner agencies, as GET /institutions shows them). "
+        "`section=assistance`: what the decree and the earlier ones determined each institution is to "
+        "receive (program, period, basis, residents counted, the decree that determined it), one row per "
+        "assistance. The institutions' sections are filtered by region, not by program (an institution "
+        "has no household program)."
+    ),
 )
 async def export_determination(
     decree_number: str,
@@ -200,13 +209,23 @@ async def export_determination(
     format: Literal["csv", "jsonl"] = "csv",
     program: Program | None = None,
     region: str | None = Query(default=None, description="A region code inside your scope"),
+    section: Literal["households", "institutions", "assistance"] = "households",
 ) -> StreamingResponse:
     region = region or principal.region
     _check_region(principal, region)
+    if section != "households" and program is not None:
+        raise DomainError(
+            "invalid_request",
+            f"program selects households; the {section} section is filtered by region only, leave program out.",
+        )
     programs = _granted_programs(principal, program)
     async with _pool(request).acquire() as conn:
         await _determination_or_404(conn, decree_number)
     pool = _pool(request)
+    if section != "households":
+        masked = principal.role is Role.AGENCY
+        rows = _institution_section(pool, section, decree_number, region, format, masked=masked)
+        return _export_response(rows, f"{section}-{decree_number}", format)
 
     async def body() -> AsyncIterator[bytes]:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -222,11 +241,78 @@ async def export_determination(
                     for member in household["members"]:
                         yield _csv_line(_csv_row(household, member, changes))
 
+    return _export_response(body(), f"register-{decree_number}", format)
+
+
+def _export_response(body: AsyncIterator[bytes], name: str, format: str) -> StreamingResponse:
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
-    filename = "register-" + "".join(ch if ch.isalnum() else "-" for ch in decree_number) + f".{format}"
+    filename = "".join(ch if ch.isalnum() else "-" for ch in name) + f".{format}"
     return StreamingResponse(
-        body(), media_type=media, headers={"content-disposition": f'attachment; filename="{filename}"'}
+        body, media_type=media, headers={"content-disposition": f'attachment; filename="{filename}"'}
     )
+
+
+# The institutions section: one row per resident (an institution without residents: one row with the
+# resident's columns empty), as the households' export gives one per member.
+INSTITUTION_CSV_COLUMNS = ["institution_id", "registration_number", "name", "service_type", "village_code",
+                           "capacity", "accreditation_grade", "accreditation_valid_until", "last_decree",
+                           "resident_nik", "resident_name", "resident_birth_date", "admitted_on",
+                           "discharged_on"]  # fmt: skip
+ASSISTANCE_CSV_COLUMNS = ["institution_id", "registration_number", "name", "service_type", "village_code",
+                          "proposal_id", "program", "starts_on", "ends_on", "basis", "residents_counted",
+                          "decree_number"]  # fmt: skip
+
+
+async def _institution_section(
+    pool: asyncpg.Pool, section: str, decree_number: str, region: str, format: str, *, masked: bool
+) -> AsyncIterator[bytes]:
+    """The institutions or assistance section of a decree's export (#19), streamed in one snapshot."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if section == "assistance":
+            if format == "csv":
+                yield _csv_line(ASSISTANCE_CSV_COLUMNS)
+            async for row in register.export_assistance_rows(conn, decree_number, region):
+                entry = {
+                    "institution_id": row["institution_id"], "registration_number": row["registration_number"],
+                    "name": row["name"], "service_type": row["service_type"], "village_code": row["village_code"],
+                    "proposal_id": row["proposal_id"], "program": row["program"],
+                    "starts_on": row["starts_on"].isoformat(), "ends_on": row["ends_on"].isoformat(),
+                    "basis": row["basis"], "residents_counted": row["residents_counted"],
+                    "decree_number": row["decree_number"],
+                }  # fmt: skip
+                if format == "jsonl":
+                    yield (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+                else:
+                    yield _csv_line([_csv_cell(str(entry[c])) for c in ASSISTANCE_CSV_COLUMNS])
+            return
+        if format == "csv":
+            yield _csv_line(INSTITUTION_CSV_COLUMNS)
+        async for row in register.export_institution_rows(conn, decree_number, region):
+            institution = json.loads(row["snapshot"])
+            if masked:
+                institution["residents"] = [masked_resident(r) for r in institution.get("residents", [])]
+            if format == "jsonl":
+                yield (
+                    json.dumps(institution | {"last_decree": row["decree_number"]}, ensure_ascii=False) + "\n"
+                ).encode()
+                continue
+            for line in _institution_csv_rows(institution, row["decree_number"]):
+                yield _csv_line(line)
+
+
+def _institution_csv_rows(institution: dict[str, Any], decree_number: str) -> list[list[str]]:
+    accreditation = institution.get("accreditation") or {}
+    common = [
+        institution["institution_id"], institution["registration_number"], institution["name"],
+        institution["service_type"], institution["village_code"], str(institution["capacity"]),
+        accreditation.get("grade") or "", accreditation.get("valid_until") or "", decree_number,
+    ]  # fmt: skip
+    residents = institution.get("residents") or [{}]
+    return [
+        [_csv_cell(v) for v in (*common, r.get("nik", ""), r.get("name", ""), r.get("birth_date", ""),
+                                r.get("admitted_on", ""), r.get("discharged_on") or "")]
+        for r in residents
+    ]  # fmt: skip
 
 
 # programs_added / programs_removed: what the household gained and lost in this decree (empty when the
@@ -556,7 +642,7 @@ async def registration_status(
                WHERE m.nik = $1 AND h.active""",
             nik,
         )
-        residents = await conn.fetch(_CURRENT_RESIDENT_SQL, nik)
+        residents = await register.current_residencies(conn, nik)
         latest = await conn.fetchval(
             "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
         )
@@ -575,17 +661,6 @@ async def registration_status(
         "programs": sorted(match["programs"]) if match else [],
         "as_of_decree": latest,
     }
-
-
-# A person living in an open institution of the register (#19), by the record its last decree fixed:
-# admitted, and not discharged before today. Institutions are thousands nationally and the check is
-# rate-limited per address, so their residents are read from the snapshots, without a table of their own.
-_CURRENT_RESIDENT_SQL = """
-    SELECT r->>'name' AS name
-    FROM institutions i CROSS JOIN LATERAL jsonb_array_elements(i.snapshot->'residents') r
-    WHERE i.open AND i.snapshot->'residents' @> jsonb_build_array(jsonb_build_object('nik', $1::text))
-      AND r->>'nik' = $1 AND (r->>'admitted_on')::date <= current_date
-      AND (r->>'discharged_on' IS NULL OR (r->>'discharged_on')::date >= current_date)"""
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ INCLUSION_FORMAT: Final = "dtks-inclusion-proof-v1"
 # its own: a verifier that knows only households' proofs says it does not know it, never "valid".
 INSTITUTION_INCLUSION_FORMAT: Final = "dtks-institution-inclusion-proof-v1"
 CHANGES_FORMAT: Final = "dtks-decree-changes-proof-v1"
+# A leaf given by its hash alone, with its path to the signed root: what the citizens' check hands a
+# resident of an institution (#19), whose leaf's own inputs would name the institution.
+LEAF_INCLUSION_FORMAT: Final = "dtks-leaf-inclusion-proof-v1"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,27 @@ class DecreeTree:
             **self.head(),
             "household_id": household_id,
             "household_digest": self.digests[index],
+            "leaf_index": index,
+            "audit_path": [h.hex() for h in self.tree.inclusion_proof(index)],
+        }
+
+    def institution_index(self, institution_id: str) -> int | None:
+        i = bisect.bisect_left(self.institution_ids, institution_id)
+        return i if i < len(self.institution_ids) and self.institution_ids[i] == institution_id else None
+
+    def resident_inclusion(self, institution_id: str) -> dict[str, Any]:
+        """The proof for a resident of the institution, naming no institution: its leaf's hash (not
+        its id and digest, from which the institution could be looked up) and the path from it to the
+        signed root. It proves that this leaf is in the decree the Ministry signed; that the leaf is
+        the resident's institution is the registry's word, as a household's digest is for a member."""
+        i = self.institution_index(institution_id)
+        assert i is not None, "a resident's institution is in the tree (the caller checks)"
+        index = len(self.household_ids) + i
+        leaf = institution_leaf_hash(institution_id, self.institution_digests[i])
+        return {
+            "format": LEAF_INCLUSION_FORMAT,
+            **self.head(),
+            "leaf_hash": leaf.hex(),
             "leaf_index": index,
             "audit_path": [h.hex() for h in self.tree.inclusion_proof(index)],
         }

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from dtks_contracts.vocabulary.roles import Role
-from dtks_registry.adapters import decree_chain
+from dtks_registry.adapters import decree_chain, register
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.decree_proofs import DecreeTrees, changes
 from dtks_registry.domain.masking import mask_name, normalize_name
@@ -151,6 +151,11 @@ async def changes_proof(
     "/public/registration-proof",
     tags=["citizens"],
     summary="Without login: the proof that your household is in the latest decree (masked)",
+    description=(
+        "For a member of a household of the register: its leaf (household id and digest) and path to the "
+        "decree's signed root. For a resident of an institution of the register: the leaf's hash only "
+        "(format `dtks-leaf-inclusion-proof-v1`) and its path, so the proof names no institution."
+    ),
     response_model=None,
 )
 async def registration_proof(
@@ -178,11 +183,24 @@ async def registration_proof(
         )
         wanted = normalize_name(name)
         match = next((r for r in rows if normalize_name(r["name"]) == wanted), None)
-        tree = await _trees(request).get(conn, latest) if match is not None and latest else None
+        # A resident of an institution (#19) is in the register through it, as the registration
+        # status answers; asked only when no household of the register has the person.
+        residencies = [] if match is not None else await register.current_residencies(conn, nik)
+        residency = next((r for r in residencies if normalize_name(r["name"]) == wanted), None)
+        found = match is not None or residency is not None
+        tree = await _trees(request).get(conn, latest) if found and latest else None
     answer: dict[str, Any] = {"nik": nik[:6] + "*" * 10, "name": mask_name(name), "decree": latest}
-    if tree is None or match is None or tree.index_of(match["household_id"]) is None:
-        # The same shape whether the NIK is unknown or the name wrong (as the registration status).
-        return {**answer, "in_decree": False, "proof": None}
-    # Masked: the household's digest and path, never its snapshot; the citizen can check it offline
-    # against the Ministry's public key, and nobody learns who the household's members are.
-    return {**answer, "in_decree": True, "proof": tree.inclusion(match["household_id"])}
+    if tree is not None and match is not None and tree.index_of(match["household_id"]) is not None:
+        # Masked: the household's digest and path, never its snapshot; the citizen can check it offline
+        # against the Ministry's public key, and nobody learns who the household's members are.
+        return {**answer, "in_decree": True, "proof": tree.inclusion(match["household_id"])}
+    if (
+        tree is not None
+        and residency is not None
+        and tree.institution_index(residency["institution_id"]) is not None
+    ):
+        # The institution's leaf by its hash only: neither its id nor its digest, either of which would
+        # let a reader find which institution (a drug rehabilitation home, say) the person lives in.
+        return {**answer, "in_decree": True, "proof": tree.resident_inclusion(residency["institution_id"])}
+    # The same shape whether the NIK is unknown or the name wrong (as the registration status).
+    return {**answer, "in_decree": False, "proof": None}

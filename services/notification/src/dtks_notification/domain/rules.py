@@ -3,7 +3,8 @@
 The seeds of this project report proposals that stall because nobody knew they were waiting or
 why they came back. The rules close that loop:
 - the village operator hears when a proposal is returned (with every reason, in words they can act
-  on) and when it is determined into the register;
+  on) and when it is determined into the register; an institution's proposer (the regency's social
+  service or the institution's operator) likewise, for its registration, change, closure and assistance;
 - each tier learns what waits in its queue, collected into a digest per tier and region (see
   :mod:`dtks_notification.domain.digest`), never one message per proposal;
 - a household that gave a phone number and consent hears when it enters or leaves the register;
@@ -217,13 +218,17 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
             )
         case DeterminationIssued():
             d.public = PublicFacts(event.event_type, None, ())
+            d.notices += _assistance_determined(event, payload, known)
         case InstitutionRegistered() | InstitutionChanged():
             # Matched by where the institution is; it has no programs, so a subscription narrowed to
             # programs (which select households) does not receive it.
             d.public = PublicFacts(event.event_type, payload.institution.village_code, ())
+            d.notices.append(_institution_determined(event, payload, known, payload.institution.village_code))
         case InstitutionClosed():
             proposal = known.proposals.get(payload.proposal_id)
             d.public = PublicFacts(event.event_type, proposal.village_code if proposal else None, ())
+            if proposal is not None:
+                d.notices.append(_institution_determined(event, payload, known, proposal.village_code))
         case _:
             pass
     return d
@@ -317,6 +322,61 @@ def _overdue(event: EventEnvelope, p: ItemOverdue) -> Notice:
         body=f"{waited} {ask}",
         related_event_id=event.event_id,
     )
+
+
+_INSTITUTION_OUTCOME = {
+    InstitutionRegistered.event_type: "registered",
+    InstitutionChanged.event_type: "changed",
+    InstitutionClosed.event_type: "closed",
+}
+
+
+def _institution_determined(
+    event: EventEnvelope,
+    p: InstitutionRegistered | InstitutionChanged | InstitutionClosed,
+    known: Knowledge,
+    village_code: str,
+) -> Notice:
+    """Whoever proposed the institution's registration, change or closure (the regency's social
+    service or the institution's operator, as for a return) hears that the decree determined it."""
+    what = _INSTITUTION_OUTCOME[event.event_type]
+    name = f" ({p.institution.name})" if isinstance(p, InstitutionRegistered | InstitutionChanged) else ""
+    reason = f" ({p.reason.value})" if isinstance(p, InstitutionClosed) else ""
+    return Notice(
+        rule=f"proposal_determined_institution_{what}",
+        audience=_operator(known, p.proposal_id, village_code),
+        title=f"Proposal {p.proposal_id} determined: institution {what}",
+        body=(
+            f"Decree {p.decree_number} {what} institution {p.institution_id}{name} of {place(village_code)}"
+            f"{reason}, from proposal {p.proposal_id}."
+        ),
+        related_event_id=event.event_id,
+    )
+
+
+def _assistance_determined(event: EventEnvelope, p: DeterminationIssued, known: Knowledge) -> list[Notice]:
+    """The proposer of each assistance the decree lists hears what the institution is to receive.
+    An assistance whose proposal was never seen here (no submission read) has nobody to address."""
+    notices = []
+    for a in p.institution_assistance:
+        facts = known.proposals.get(a.proposal_id)
+        if facts is None:
+            continue
+        notices.append(
+            Notice(
+                rule="proposal_determined_assistance",
+                audience=_operator(known, a.proposal_id, facts.village_code),
+                title=f"Proposal {a.proposal_id} determined: assistance for institution {a.institution_id}",
+                body=(
+                    f"Decree {p.decree_number} determined {a.program.value} for institution {a.institution_id} "
+                    f"of {place(facts.village_code)} from {a.starts_on.isoformat()} to {a.ends_on.isoformat()}, "
+                    f"{a.basis.value.replace('_', ' ')} ({a.residents_counted} residents counted), "
+                    f"from proposal {a.proposal_id}."
+                ),
+                related_event_id=event.event_id,
+            )
+        )
+    return notices
 
 
 def _household_snapshot(

@@ -530,6 +530,10 @@ async def write_institution_changes(conn: asyncpg.Connection, entries: Sequence[
                 e.reason,
                 e.decree_number,
             )
+            # A closed institution has no residents: the citizens' check no longer finds them there.
+            await conn.execute(
+                "DELETE FROM institution_residents WHERE institution_id = $1", e.institution_id
+            )
             continue
         # Copied from the change row just written (the snapshot's jsonb as stored).
         await conn.execute(
@@ -547,6 +551,21 @@ async def write_institution_changes(conn: asyncpg.Connection, entries: Sequence[
             e.institution_id,
             e.decree_number,
         )
+        await _write_residents(conn, e.institution_id)
+
+
+async def _write_residents(conn: asyncpg.Connection, institution_id: str) -> None:
+    """The institution's residents as its record in force lists them, replacing those of its
+    previous record (as ``members`` follow a household's snapshot)."""
+    await conn.execute("DELETE FROM institution_residents WHERE institution_id = $1", institution_id)
+    await conn.execute(
+        """INSERT INTO institution_residents (nik, institution_id, name, admitted_on, discharged_on)
+           SELECT r->>'nik', i.institution_id, r->>'name', (r->>'admitted_on')::date,
+                  (r->>'discharged_on')::date
+           FROM institutions i CROSS JOIN LATERAL jsonb_array_elements(i.snapshot->'residents') r
+           WHERE i.institution_id = $1""",
+        institution_id,
+    )
 
 
 def living_residents(institution: Institution) -> int:

@@ -303,6 +303,21 @@ async def in_force(conn: asyncpg.Connection, household_ids: Sequence[str]) -> di
     }
 
 
+async def current_residencies(conn: asyncpg.Connection, nik: str) -> list[asyncpg.Record]:
+    """Where a person lives today in an open institution of the register (#19), by the records the
+    decrees fixed: (institution_id, name) per residency, admitted and not discharged before today.
+    Read through the residents' index by NIK (the projection keeps only open institutions' residents)."""
+    return list(
+        await conn.fetch(
+            """SELECT institution_id, name FROM institution_residents
+               WHERE nik = $1 AND admitted_on <= current_date
+                 AND (discharged_on IS NULL OR discharged_on >= current_date)
+               ORDER BY institution_id""",
+            nik,
+        )
+    )
+
+
 def region_filter(column: str, param: int) -> str:
     """SQL that keeps village codes inside the region passed as parameter ``param`` ('ID': all)."""
     return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
@@ -374,6 +389,41 @@ async def export_rows(
     async for row in conn.cursor(
         sql, decree_number, region, list(programs) if programs else None, prefetch=500
     ):
+        yield row
+
+
+async def export_institution_rows(
+    conn: asyncpg.Connection, decree_number: str, region: str
+) -> AsyncIterator[asyncpg.Record]:
+    """The institutions section as of a decree (#19), in institution id order, within ``region``:
+    each open institution's record as that decree or an earlier one fixed it."""
+    sql = f"""SELECT r.institution_id, r.decree_number, r.snapshot::text AS snapshot
+              FROM ({INSTITUTIONS_AS_OF_SQL}) r
+              WHERE {region_filter("r.village_code", 2)}
+              ORDER BY r.institution_id"""
+    async for row in conn.cursor(sql, decree_number, region, prefetch=500):
+        yield row
+
+
+async def export_assistance_rows(
+    conn: asyncpg.Connection, decree_number: str, region: str
+) -> AsyncIterator[asyncpg.Record]:
+    """The assistance section as of a decree (#19), what the decree's root covers: every assistance
+    determined by it or an earlier decree, with the decree that determined it, for the institutions
+    within ``region`` (where the institution is as of the decree), by institution then proposal."""
+    sql = f"""SELECT a.proposal_id, a.institution_id, a.decree_number, a.program, a.starts_on, a.ends_on,
+                     a.basis, a.residents_counted, i.registration_number, i.snapshot->>'name' AS name,
+                     i.snapshot->>'service_type' AS service_type, i.village_code
+              FROM ({ASSISTANCE_AS_OF_SQL}) a
+              JOIN institution_changes i ON i.institution_id = a.institution_id AND i.decree_number = (
+                  SELECT ic.decree_number FROM institution_changes ic
+                  JOIN determinations d ON d.decree_number = ic.decree_number
+                  WHERE ic.institution_id = a.institution_id AND ic.snapshot IS NOT NULL
+                    AND d.period_start <= (SELECT period_start FROM determinations WHERE decree_number = $1)
+                  ORDER BY d.period_start DESC LIMIT 1)
+              WHERE {region_filter("i.village_code", 2)}
+              ORDER BY a.institution_id, a.proposal_id"""
+    async for row in conn.cursor(sql, decree_number, region, prefetch=500):
         yield row
 
 

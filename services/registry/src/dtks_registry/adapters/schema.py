@@ -12,7 +12,8 @@ Everything here is a projection of events, so a replay can build it again in a f
   by stream version; kept beside the decreed snapshot, never in it, so a decile set between decrees
   changes no decree's register hash.
 - institution_changes, institutions: the institutions section (#19), as household_changes and
-  households are for households.
+  households are for households; institution_residents: the open institutions' residents by NIK,
+  as members are for households.
 Ids are compared with COLLATE "C" so that ORDER BY household_id is the code-point order the register
 hash is defined with.
 """
@@ -221,5 +222,26 @@ MIGRATIONS = [
     );
     CREATE INDEX institution_assistance_institution ON institution_assistance (institution_id, starts_on);
     CREATE INDEX institution_assistance_decree ON institution_assistance (decree_number);
+    """,
+    # The residents of the open institutions in force, one row per resident entry of the snapshot
+    # (#19), kept by the projection beside ``institutions`` (replaced with each registration or
+    # change, removed at a closure), so the citizens' check and its proof find a resident by NIK
+    # through an index instead of searching every institution's snapshot. Dates stay as the record
+    # gives them: who lives there today is asked at query time. Filled at once from the institutions
+    # already in force; a replay builds it from the events like every other table.
+    """
+    CREATE TABLE institution_residents (
+        nik             text COLLATE "C" NOT NULL,
+        institution_id  text COLLATE "C" NOT NULL,
+        name            text NOT NULL,
+        admitted_on     date NOT NULL,
+        discharged_on   date
+    );
+    CREATE INDEX institution_residents_nik ON institution_residents (nik);
+    CREATE INDEX institution_residents_institution ON institution_residents (institution_id);
+    INSERT INTO institution_residents (nik, institution_id, name, admitted_on, discharged_on)
+    SELECT r->>'nik', i.institution_id, r->>'name', (r->>'admitted_on')::date, (r->>'discharged_on')::date
+    FROM institutions i CROSS JOIN LATERAL jsonb_array_elements(i.snapshot->'residents') r
+    WHERE i.open;
     """,
 ]

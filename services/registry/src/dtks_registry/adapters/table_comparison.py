@@ -45,6 +45,8 @@ COMPARED = (
     # The institutions section (#19): GET /institutions answers from these.
     Compared("institutions", ("institution_id",), None),
     Compared("institution_changes", ("institution_id", "decree_number"), None),
+    # The citizens' check and its proof find an institution's resident here.
+    Compared("institution_residents", ("institution_id", "nik"), None),
     Compared("institution_candidates", ("proposal_id",), None),
     # What decrees determined each institution is to receive: GET /institutions/{id}/assistance.
     Compared("institution_assistance", ("proposal_id",), None),
