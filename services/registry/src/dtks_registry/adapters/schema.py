@@ -13,13 +13,14 @@ Everything here is a projection of events, so a replay can build it again in a f
   changes no decree's register hash.
 - institution_changes, institutions: the institutions section (#19), as household_changes and
   households are for households.
+- decree_chunks: a chunked decree's chunks, kept until its manifest (dtks_runtime.decree_assembly).
 Ids are compared with COLLATE "C" so that ORDER BY household_id is the code-point order the register
 hash is defined with.
 """
 
 from __future__ import annotations
 
-from dtks_runtime import freezes
+from dtks_runtime import decree_assembly, freezes
 
 MIGRATIONS = [
     """
@@ -222,4 +223,8 @@ MIGRATIONS = [
     CREATE INDEX institution_assistance_institution ON institution_assistance (institution_id, starts_on);
     CREATE INDEX institution_assistance_decree ON institution_assistance (decree_number);
     """,
+    # Chunks of decrees larger than one chunk (#21), kept until their manifest assembles them: a
+    # replay's (the live registry writes its decrees whole when it issues them). The runtime's table,
+    # as every consumer of decrees has it (dtks_runtime.decree_assembly).
+    *decree_assembly.MIGRATIONS,
 ]
