@@ -10,15 +10,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dtks_contracts.regions import contains
-from dtks_contracts.topics import PUBLIC_EVENT_TYPES
+
+# WEBHOOK_EVENT_TYPES: a decree of several chunks (#21) reaches the rules whole, as a
+# registry.determination_issued, so its chunks and manifest are never delivered by themselves and a
+# subscription to them would wait for nothing.
+from dtks_contracts.topics import PUBLIC_EVENT_TYPES, WEBHOOK_EVENT_TYPES
 
 # The decree itself concerns the whole country: it reaches every subscription that asked for its
 # type, whatever its region and program filters (those select households, not decrees).
 NATIONAL_EVENT_TYPES = frozenset({"registry.determination_issued"})
-# What a webhook can carry: the public types, but a decree of several chunks (#21) reaches the rules
-# whole, as a registry.determination_issued (dtks_runtime.decree_assembly), so its chunks and manifest
-# are never delivered by themselves; a subscription to them would wait for nothing.
-WEBHOOK_EVENT_TYPES = PUBLIC_EVENT_TYPES - {"registry.determination_chunk", "registry.determination_manifest"}
 
 
 class FilterRefused(ValueError):
