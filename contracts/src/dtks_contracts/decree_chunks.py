@@ -95,6 +95,11 @@ def content_digest(lists: Iterable[tuple[str, Iterable[str]]]) -> str:
     return digest.hexdigest()
 
 
+def record_count(issued: DeterminationIssued) -> int:
+    """Items across the decree's chunked lists: what its manifest's record_count would say."""
+    return sum(len(getattr(issued, name)) for name in CHUNKED_FIELDS)
+
+
 def split_decree(
     issued: DeterminationIssued, records_per_chunk: int = RECORDS_PER_CHUNK
 ) -> tuple[DeterminationManifest, list[DeterminationChunk]]:

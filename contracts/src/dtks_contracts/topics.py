@@ -174,6 +174,14 @@ PUBLIC_EVENT_TYPES: Final[frozenset[str]] = frozenset(
     }
 )
 
+# What an agency's webhook subscription can ask for (notification's deliveries, the console's agency
+# page): the public types but a decree's chunks and manifest (#21), since deliveries carry a chunked
+# decree whole, as one registry.determination_issued (dtks_runtime.decree_assembly).
+WEBHOOK_EVENT_TYPES: Final[frozenset[str]] = PUBLIC_EVENT_TYPES - {
+    "registry.determination_chunk",
+    "registry.determination_manifest",
+}
+
 
 def topic_for(event_type: str, prefix: str = "") -> TopicSpec:
     """The topic that owns `event_type` (raises UnknownEventTypeError for unknown types)."""

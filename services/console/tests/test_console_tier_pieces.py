@@ -21,6 +21,7 @@ from dtks_console.ministry_setup_pages import read_deciles, window_body
 from dtks_console.review_pages import PHOTO_SUBJECTS, visit_body
 from dtks_console.settings import ConsoleSettings
 from dtks_console.svg_chart import Bar, bar_chart
+from dtks_contracts.topics import WEBHOOK_EVENT_TYPES
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"
 TIER_TEMPLATES = (
@@ -155,6 +156,7 @@ def test_the_queues_are_charted_in_the_order_a_proposal_passes_the_tiers() -> No
         *(f"vstatus:{s}" for s in ("checking", "in_tier", "accepting", "returned", "withdrawn", "accepted")),
         *(f"photo:{s}" for s in PHOTO_SUBJECTS),
         "event:registry.determination_issued",
+        "event:registry.determination_manifest",  # a chunked decree in the audit history (#21)
         "event:registry.welfare_decile_set",
         *(f"event:registry.institution_{s}" for s in ("registered", "changed", "closed")),
         *(f"delivery:{s}" for s in ("pending", "delivered", "dead")),
@@ -235,6 +237,22 @@ def test_a_subscription_form_sends_only_public_event_types() -> None:
         "event_types": ["registry.household_registered"],  # work in progress is never offered
         "programs": ["PKH"],
     }
+
+
+@pytest.mark.parametrize("event_type", sorted(WEBHOOK_EVENT_TYPES))
+def test_every_event_type_the_agency_page_offers_reads_as_words_in_both_languages(event_type: str) -> None:
+    assert translations("id").gettext(f"event:{event_type}") != f"event:{event_type}"
+    assert translations("en").gettext(f"event:{event_type}") != f"event:{event_type}"
+
+
+def test_a_subscription_form_never_sends_a_decrees_chunks_or_manifest() -> None:
+    """Deliveries carry a chunked decree whole (#21): its parts are not offered, nor sent if posted."""
+    body = subscription_body(
+        {"callback_url": "https://bpjs.example/hook", "secret": "s" * 20},
+        ["registry.determination_issued", "registry.determination_chunk", "registry.determination_manifest"],
+        [],
+    )
+    assert body["event_types"] == ["registry.determination_issued"]
 
 
 def test_the_issued_decree_shows_its_institutions_and_names_an_institution_it_could_not_apply() -> None:

@@ -26,14 +26,22 @@ def dci_keys() -> tuple[SigningKey, SigningKey]:
 
 
 @pytest.fixture(scope="module")
-def dci_system(infra: Infra, dci_keys: tuple[SigningKey, SigningKey]) -> Iterator[LocalSystem]:
+def dci_extra_env() -> dict[str, str]:
+    """More settings for the module's processes (a module overrides it: small decree chunks, say)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def dci_system(
+    infra: Infra, dci_keys: tuple[SigningKey, SigningKey], dci_extra_env: dict[str, str]
+) -> Iterator[LocalSystem]:
     key, narrow = dci_keys
     extra = {
         "DTKS_DCI_SENDER_KEYS": json.dumps({AGENCY: {key.key_id: public_b64(key)}, NARROW: {narrow.key_id: public_b64(narrow)}}),
         "DTKS_DCI_FIELD_GRANTS": json.dumps({AGENCY: ["name", "demographics", "address", "welfare", "programs"], NARROW: ["name"]}),
         "DTKS_DCI_WORKER_POLL_SECONDS": "0.2",
     }  # fmt: skip
-    system = prepare(infra, SERVICES_SCRIPT, label="dci", extra_env=extra)
+    system = prepare(infra, SERVICES_SCRIPT, label="dci", extra_env={**extra, **dci_extra_env})
     system.command("start", only=("registry", "dci"))
     try:
         yield system

@@ -239,6 +239,21 @@ def test_subscription_filters_stay_within_the_agency_grant():
     assert refused.value.code == "program_not_granted"
 
 
+def test_a_decrees_chunks_and_manifest_are_not_offered_to_webhooks_which_get_the_decree_whole():
+    everything = granted_filter(
+        event_types=[], regions=[], programs=[], agency_region="ID", agency_programs=()
+    )
+    assert "registry.determination_issued" in everything.event_types
+    assert "registry.determination_chunk" not in everything.event_types
+    assert "registry.determination_manifest" not in everything.event_types
+    for part in ("registry.determination_chunk", "registry.determination_manifest"):
+        with pytest.raises(FilterRefused) as refused:
+            granted_filter(
+                event_types=[part], regions=[], programs=[], agency_region="ID", agency_programs=()
+            )
+        assert refused.value.code == "event_type_not_public"
+
+
 def test_subscriptions_match_by_type_region_and_program():
     bengkulu_pkh = granted_filter(
         event_types=["registry.household_registered"],

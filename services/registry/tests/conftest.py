@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -66,8 +67,10 @@ class Registry:
         )
 
 
-@pytest.fixture
-async def registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Registry]:
+@contextlib.asynccontextmanager
+async def running_registry(
+    infra: Infra, kafka_bootstrap: str, topic_prefix: str, **overrides: object
+) -> AsyncIterator[Registry]:
     name = f"registry_{uuid.uuid4().hex[:10]}"
     settings = RegistrySettings(
         kafka_bootstrap=kafka_bootstrap,
@@ -76,6 +79,7 @@ async def registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str) -> Asy
         topic_prefix=topic_prefix,
         registry_public_check_burst=6,
         registry_public_check_per_minute=1,
+        **overrides,
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app):
@@ -87,3 +91,17 @@ async def registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str) -> Asy
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Registry]:
+    async with running_registry(infra, kafka_bootstrap, topic_prefix) as registry:
+        yield registry
+
+
+@pytest.fixture
+async def chunked_registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Registry]:
+    """A registry that publishes any decree of more than three records in chunks of three (#21), so
+    a decree of a few households goes the way a national one does."""
+    async with running_registry(infra, kafka_bootstrap, topic_prefix, decree_chunk_records=3) as registry:
+        yield registry

@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from dtks_console.access import access_of
 from dtks_console.backend import Services
 from dtks_console.pages import render
-from dtks_contracts.topics import PUBLIC_EVENT_TYPES
+from dtks_contracts.topics import WEBHOOK_EVENT_TYPES
 
 router = APIRouter()
 DELIVERIES_SHOWN = 100
@@ -26,7 +26,7 @@ def subscription_body(form: dict[str, str], event_types: list[str], programs: li
     return {
         "callback_url": form.get("callback_url", "").strip(),
         "secret": form.get("secret", "").strip(),
-        "event_types": [e for e in event_types if e in PUBLIC_EVENT_TYPES],
+        "event_types": [e for e in event_types if e in WEBHOOK_EVENT_TYPES],
         "programs": programs,
     }
 
@@ -79,7 +79,7 @@ async def _page(
         subscriptions=subscriptions.body if subscriptions.ok else [],
         problem=None if subscriptions.ok else subscriptions.problem(),
         dead=dead.body if dead.ok else [],
-        event_types=sorted(PUBLIC_EVENT_TYPES),
+        event_types=sorted(WEBHOOK_EVENT_TYPES),
         programs=granted if isinstance(granted, list) else [granted],
         typed=typed or {"secret": secrets.token_urlsafe(24)},
         refused=refused,

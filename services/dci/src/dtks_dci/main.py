@@ -29,6 +29,7 @@ from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
 from dtks_dci.notify import NotifyWorker, on_registry_event
 from dtks_dci.settings import DciSettings
+from dtks_runtime import decree_assembly
 from dtks_runtime.callback_guard import CallbackGuard, Lookup, system_lookup
 from dtks_runtime.consumer import per_event
 from dtks_runtime.errors import status_of
@@ -53,9 +54,14 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
     settings.check()
     runtime = ServiceRuntime(service="dci", settings=settings)
     runtime.add_migrations("dci", MIGRATIONS)
+    runtime.add_migrations(decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
     # The decrees, to notify subscribers; provenance verified, as what it triggers leaves the system.
+    # A decree published in chunks reaches the handler whole, at its manifest, or is dead-lettered.
     runtime.add_consumer(
-        DECREES_CONSUMER, [REGISTRY_EVENTS.name], per_event(on_registry_event), verify_provenance=True
+        DECREES_CONSUMER,
+        [REGISTRY_EVENTS.name],
+        decree_assembly.whole_decrees(per_event(on_registry_event)),
+        verify_provenance=True,
     )
     signing_key = settings.signing_key()  # refuses to start in production without a key
 

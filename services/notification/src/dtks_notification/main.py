@@ -19,6 +19,7 @@ from dtks_notification.domain.retry import RetryPolicy
 from dtks_notification.handlers import RuleHandler
 from dtks_notification.sender import Sender
 from dtks_notification.settings import NotificationSettings
+from dtks_runtime import decree_assembly
 from dtks_runtime.service import ServiceRuntime, create_app, serve
 
 CONSUMER = "notification-rules"
@@ -62,11 +63,14 @@ def build_app(settings: NotificationSettings | None = None, *, lookup: Lookup = 
     settings = settings or NotificationSettings()
     runtime = ServiceRuntime(service="notification", settings=settings)
     runtime.add_migrations("notification", MIGRATIONS)
+    runtime.add_migrations(decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
     channels_on = ChannelsOn(email=bool(settings.smtp_host), sms=bool(settings.sms_gateway_url))
+    # A decree published in chunks reaches the rules (and agencies subscribed to decrees) whole, as
+    # one registry.determination_issued at its manifest, or is dead-lettered: never half of one.
     runtime.add_consumer(
         CONSUMER,
         [PROPOSAL_EVENTS.name, VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name],
-        RuleHandler(channels_on, settings.notification_max_attempts),
+        decree_assembly.whole_decrees(RuleHandler(channels_on, settings.notification_max_attempts)),
     )
 
     async def started(runtime: ServiceRuntime) -> None:

@@ -5,6 +5,7 @@
 test working in a schema of its own, ``dtks_runtime.unit_of_work.on_connection(conn, store)``. A
 command that loses a version race opens another one and decides again, so it needs the maker, not one
 unit of work. ``now`` is the clock a decree's cut-off is checked against and its issue time read from.
+``decree_chunk_records``: above this many records a decree is published as chunks and a manifest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dtks_contracts.decree_chunks import RECORDS_PER_CHUNK
 from dtks_runtime.service import StartedRuntime
 from dtks_runtime.unit_of_work import UnitsOfWork
 
@@ -25,7 +27,8 @@ def utc_now() -> dt.datetime:
 class RegistryDeps:
     unit_of_work: UnitsOfWork
     now: Callable[[], dt.datetime] = utc_now
+    decree_chunk_records: int = RECORDS_PER_CHUNK
 
 
-def bootstrap(runtime: StartedRuntime) -> RegistryDeps:
-    return RegistryDeps(unit_of_work=runtime.unit_of_work)
+def bootstrap(runtime: StartedRuntime, decree_chunk_records: int = RECORDS_PER_CHUNK) -> RegistryDeps:
+    return RegistryDeps(unit_of_work=runtime.unit_of_work, decree_chunk_records=decree_chunk_records)

@@ -19,6 +19,8 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.actor import Actor
+from dtks_contracts.decree_chunks import record_count, split_decree
+from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.registry import (
     DeterminationIssued,
@@ -110,14 +112,14 @@ async def issue_determination(
     with rare_collections():
         try:
             return await retry_on_conflict(
-                lambda: _issue(deps.unit_of_work, request, actor, correlation_id, now, chunk, signer)
+                lambda: _issue(deps, request, actor, correlation_id, now, chunk, signer)
             )
         except ConcurrencyConflict:
             raise _register_changed() from None
 
 
 async def _issue(
-    units: UnitsOfWork,
+    deps: RegistryDeps,
     request: DeterminationRequest,
     actor: Actor,
     correlation_id: str,
@@ -129,7 +131,7 @@ async def _issue(
     a decree already issued under this number, the period's order, the households chunk by chunk,
     the institutions, the decree's own event), and they read top to bottom as one function, which
     is why it runs over 60 lines."""
-    async with units() as uow:
+    async with deps.unit_of_work() as uow:
         conn = uow.conn
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
@@ -208,13 +210,7 @@ async def _issue(
             institution_assistance=institutions.assistance,
         )
         issued = signer.sign(issued)
-        [envelope] = await uow.append(
-            aggregate_type="determination",
-            aggregate_id=request.decree_number,
-            expected_version=0,
-            events=[NewEvent.of(issued)],
-            causation=causation,
-        )
+        envelope = await _append_decree(uow, issued, deps.decree_chunk_records, causation)
         await write_determinations(conn, [(envelope.event_id, issued)])
         await conn.execute(
             "UPDATE determinations SET not_applied = $2::jsonb WHERE decree_number = $1",
@@ -222,6 +218,31 @@ async def _issue(
             json.dumps(not_applied, ensure_ascii=False),
         )
         return _document(issued, envelope.event_id, not_applied), True
+
+
+async def _append_decree(
+    uow: UnitOfWork, issued: DeterminationIssued, chunk_records: int, causation: Causation
+) -> EventEnvelope:
+    """The decree's own events; returns the one that stands for the whole decree.
+
+    A decree that fits in one chunk stays one ``DeterminationIssued``, byte for byte what it always
+    was (its readers, agencies' among them, and every decree already issued read it so). A larger one
+    is its chunks and then its manifest (dtks_contracts.decree_chunks), in this one transaction and
+    on the decree's one stream, so they share a partition and the manifest is the decree's last
+    event: a consumer acts on it, with every chunk already read, and never on part of a decree."""
+    if record_count(issued) <= chunk_records:
+        events = [NewEvent.of(issued)]
+    else:
+        manifest, chunks = split_decree(issued, chunk_records)
+        events = [*(NewEvent.of(c) for c in chunks), NewEvent.of(manifest)]
+    envelopes = await uow.append(
+        aggregate_type="determination",
+        aggregate_id=issued.decree_number,
+        expected_version=0,
+        events=events,
+        causation=causation,
+    )
+    return envelopes[-1]
 
 
 def _hash_algorithm(summary: register.RegisterSummary) -> str:

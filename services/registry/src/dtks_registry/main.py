@@ -59,7 +59,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     async def started(runtime: ServiceRuntime) -> None:
         started = runtime.started()
-        app.state.deps = bootstrap(started)
+        app.state.deps = bootstrap(started, settings.decree_chunk_records)
         pool = started.pool
         runtime.supervise("public-check-pruner", lambda stop: limit.prune_until(pool, stop))
 

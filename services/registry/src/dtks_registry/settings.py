@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from dtks_contracts.decree_chunks import RECORDS_PER_CHUNK
 from dtks_registry.decree_signing import DecreeSigner
 from dtks_runtime.settings import RuntimeSettings
 
@@ -22,6 +25,10 @@ class RegistrySettings(RuntimeSettings):
     # unset outside production: the public development key. The previous one only while rotating.
     decree_signing_key: str | None = None
     decree_previous_signing_key: str | None = None
+    # DTKS_DECREE_CHUNK_RECORDS: a decree listing more records than this is published as chunks of
+    # this many records plus a manifest (dtks_contracts.decree_chunks); smaller only in tests, so that
+    # a decree of a few households goes the way a national one does.
+    decree_chunk_records: int = Field(default=RECORDS_PER_CHUNK, ge=1)
 
     def decree_signer(self) -> DecreeSigner:
         return DecreeSigner.from_seeds(

@@ -10,7 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dtks_contracts.regions import contains
-from dtks_contracts.topics import PUBLIC_EVENT_TYPES
+
+# WEBHOOK_EVENT_TYPES: a decree of several chunks (#21) reaches the rules whole, as a
+# registry.determination_issued, so its chunks and manifest are never delivered by themselves and a
+# subscription to them would wait for nothing.
+from dtks_contracts.topics import PUBLIC_EVENT_TYPES, WEBHOOK_EVENT_TYPES
 
 # The decree itself concerns the whole country: it reaches every subscription that asked for its
 # type, whatever its region and program filters (those select households, not decrees).
@@ -41,9 +45,9 @@ def granted_filter(
     agency_programs: Sequence[str],
 ) -> SubscriptionFilter:
     """The filter as stored: empty lists widen to everything the agency was granted, never beyond."""
-    unknown = sorted(set(event_types) - PUBLIC_EVENT_TYPES)
+    unknown = sorted(set(event_types) - WEBHOOK_EVENT_TYPES)
     if unknown:
-        allowed = ", ".join(sorted(PUBLIC_EVENT_TYPES))
+        allowed = ", ".join(sorted(WEBHOOK_EVENT_TYPES))
         raise FilterRefused(
             "event_type_not_public",
             f"Agencies can subscribe only to determined register events ({allowed}); not {', '.join(unknown)}.",
@@ -63,7 +67,7 @@ def granted_filter(
                 f"it may subscribe to {', '.join(sorted(agency_programs))}.",
             )
     return SubscriptionFilter(
-        event_types=tuple(sorted(set(event_types) or PUBLIC_EVENT_TYPES)),
+        event_types=tuple(sorted(set(event_types) or WEBHOOK_EVENT_TYPES)),
         regions=tuple(sorted(set(regions) or {agency_region})),
         programs=tuple(sorted(set(programs) or set(agency_programs))),
     )

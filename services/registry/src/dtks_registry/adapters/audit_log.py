@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from dtks_contracts.decree_chunks import DeterminationManifest
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.proposal import ProposalWindowSet
 from dtks_contracts.events.registry import DeterminationIssued
@@ -82,7 +83,7 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
            ), direct AS (
                SELECT event_id FROM audit_events
                WHERE proposal_id IN (SELECT proposal_id FROM proposals) OR household_id = $1
-                  OR (event_type = $2 AND decree_number IN (SELECT decree_number FROM decrees))
+                  OR (event_type IN ($2, $4) AND decree_number IN (SELECT decree_number FROM decrees))
                -- The proposal windows and quotas its regency's proposals were admitted under.
                UNION SELECT event_id FROM audit_events
                WHERE event_type = $3 AND (envelope->'payload'->>'regency_code') IN (SELECT code FROM regencies)
@@ -91,18 +92,21 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
                UNION SELECT event_id FROM audit_events WHERE related_event_id IN (SELECT event_id FROM direct)
            )
            SELECT a.event_id::text AS event_id, a.occurred_at, a.causation_id,
-                  CASE WHEN a.event_type = $2
+                  CASE WHEN a.event_type IN ($2, $4)
                        THEN jsonb_set(a.envelope, '{payload}',
                                       (a.envelope->'payload') - 'registered' - 'corrected' - 'deactivated'
                                       - 'changed_leaves')
                        ELSE a.envelope END::text AS envelope,
                   (SELECT change FROM household_changes hc
                     WHERE hc.household_id = $1 AND hc.decree_number = a.decree_number
-                      AND a.event_type = $2) AS decree_change
+                      AND a.event_type IN ($2, $4)) AS decree_change
            FROM audit_events a WHERE a.event_id IN (SELECT event_id FROM related)""",
         household_id,
         DeterminationIssued.event_type,
         ProposalWindowSet.event_type,
+        # A decree larger than one chunk is in the history as its manifest (#21), which carries
+        # everything but the lists: its chunks are not the household's history.
+        DeterminationManifest.event_type,
     )
     if not rows:
         return None

@@ -20,6 +20,7 @@ from typing import Any, TypeAlias, TypeVar, cast
 import asyncpg
 import pydantic
 
+from dtks_contracts.decree_chunks import DeterminationChunk, DeterminationManifest, IncompleteDecree
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import EventPayload, payload_class
 from dtks_contracts.events.registry import (
@@ -40,7 +41,11 @@ from dtks_contracts.register_hash import assistance_digest, household_digest, in
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_registry.domain.identity import household_id_for
+from dtks_runtime.decree_assembly import assemble_held, hold_chunks
 from dtks_runtime.replay import sniff_event_type
+from dtks_runtime.telemetry import get_logger
+
+log = get_logger(__name__)
 
 # What the register is built from: nothing else.
 PROJECTION_TOPICS = (VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name)
@@ -62,6 +67,9 @@ PROJECTION_EVENT_TYPES = frozenset(
     {
         AcceptedByMinistry.event_type,
         DeterminationIssued.event_type,
+        # A decree larger than one chunk (#21): kept chunk by chunk, written at its manifest.
+        DeterminationChunk.event_type,
+        DeterminationManifest.event_type,
         WelfareDecileSet.event_type,
         *_HOUSEHOLD_EVENTS,
         *_INSTITUTION_EVENTS,
@@ -140,6 +148,7 @@ class DecileChange:
 ProjectionPayload: TypeAlias = (
     AcceptedByMinistry
     | DeterminationIssued
+    | DeterminationChunk
     | HouseholdRegistered
     | HouseholdCorrected
     | HouseholdDeactivated
@@ -192,9 +201,15 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
     deciles: list[DecileChange] = []
     institutions: list[tuple[uuid.UUID, AcceptedByMinistry]] = []
     institution_entries: list[InstitutionEntry] = []
+    chunks: list[DeterminationChunk] = []
+    manifests: list[tuple[uuid.UUID, DeterminationManifest]] = []
     for event in events:
         payload = event.payload
-        if isinstance(payload, AcceptedByMinistry) and payload.kind.subject is ProposalSubject.INSTITUTION:
+        if isinstance(payload, DeterminationManifest):  # before DeterminationIssued: it subclasses it
+            manifests.append((event.event_id, payload))
+        elif isinstance(payload, DeterminationChunk):
+            chunks.append(payload)
+        elif isinstance(payload, AcceptedByMinistry) and payload.kind.subject is ProposalSubject.INSTITUTION:
             institutions.append((event.event_id, payload))
         elif isinstance(payload, AcceptedByMinistry):
             acceptances.append((event.event_id, payload))
@@ -209,10 +224,28 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
             deciles.append(DecileChange(event.event_id, event.version, event.occurred_at, payload))
     await write_candidates(conn, acceptances)
     await write_institution_candidates(conn, institutions)
+    await hold_chunks(conn, chunks)  # before the manifests of this batch assemble them
+    determinations += await _whole_decrees(conn, manifests)
     await write_determinations(conn, determinations)
     await write_household_changes(conn, changes)
     await write_institution_changes(conn, institution_entries)
     await write_deciles(conn, deciles)
+
+
+async def _whole_decrees(
+    conn: asyncpg.Connection, manifests: Sequence[tuple[uuid.UUID, DeterminationManifest]]
+) -> list[tuple[uuid.UUID, DeterminationIssued]]:
+    """Each chunked decree assembled from its kept chunks, under its manifest's event id (the id the
+    live registry records for it). One that is not whole is left out, never written in part: the
+    registry wrote its chunks and manifest in one transaction, so a replay missing some reads a
+    damaged log, and the audit's comparison then names the decree as missing from the replay."""
+    whole = []
+    for event_id, manifest in manifests:
+        try:
+            whole.append((event_id, await assemble_held(conn, manifest)))
+        except IncompleteDecree as exc:
+            log.error("decree not whole; not applied", decree_number=manifest.decree_number, reason=str(exc))
+    return whole
 
 
 P = TypeVar("P", bound=EventPayload)

@@ -14,13 +14,14 @@ Everything here is a projection of events, so a replay can build it again in a f
 - institution_changes, institutions: the institutions section (#19), as household_changes and
   households are for households; institution_residents: the open institutions' residents by NIK,
   as members are for households.
+- decree_chunks: a chunked decree's chunks, kept until its manifest (dtks_runtime.decree_assembly).
 Ids are compared with COLLATE "C" so that ORDER BY household_id is the code-point order the register
 hash is defined with.
 """
 
 from __future__ import annotations
 
-from dtks_runtime import freezes
+from dtks_runtime import decree_assembly, freezes
 
 MIGRATIONS = [
     """
@@ -244,4 +245,8 @@ MIGRATIONS = [
     FROM institutions i CROSS JOIN LATERAL jsonb_array_elements(i.snapshot->'residents') r
     WHERE i.open;
     """,
+    # Chunks of decrees larger than one chunk (#21), kept until their manifest assembles them: a
+    # replay's (the live registry writes its decrees whole when it issues them). The runtime's table,
+    # as every consumer of decrees has it (dtks_runtime.decree_assembly).
+    *decree_assembly.MIGRATIONS,
 ]

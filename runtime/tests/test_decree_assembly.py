@@ -1,0 +1,132 @@
+"""Chunked decrees through a real consumer (#21): a handler sees each decree whole, at its manifest,
+or not at all; a manifest whose chunks are missing is dead-lettered with the reason, and applied once
+a replay of the dead letter finds them all."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.decree_chunks import split_decree
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.registry import DeterminationIssued, Period
+from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
+from dtks_contracts.vocabulary import Role
+from dtks_runtime import decree_assembly
+from dtks_runtime.consumer import EventConsumer
+from dtks_runtime.db import migrate
+from dtks_runtime.dead_letters import list_dead_letters, replay_dead_letters
+from dtks_runtime.testing import make_consumer_topics, new_id, record_effect, wait_until
+
+pytestmark = pytest.mark.infra
+
+DETERMINER = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
+
+
+def decree(number: str, households: int) -> DeterminationIssued:
+    return DeterminationIssued(
+        decree_number=number,
+        period=Period(year=2026, quarter=1),
+        cut_off=dt.datetime(2026, 3, 31, 17, 0, tzinfo=dt.UTC),
+        issued_at=dt.datetime(2026, 4, 2, 3, 0, tzinfo=dt.UTC),
+        register_hash="ab" * 32,
+        hash_algorithm=REGISTER_HASH_ALGORITHM,
+        counts={"households": households, "people": 3 * households},
+        issued_by=DETERMINER,
+        registered=tuple(f"H-{number.split('/')[0]}-{n}" for n in range(households)),
+        changed_leaves=tuple(f"{n:064x}" for n in range(households)),
+    )
+
+
+def chunked(issued: DeterminationIssued, leave_out: int | None = None) -> list[bytes]:
+    """The decree's events as the registry publishes them: chunks, then the manifest, one stream."""
+    manifest, chunks = split_decree(issued, records_per_chunk=3)
+    payloads = [*(c for c in chunks if c.chunk_index != leave_out), manifest]
+    return [
+        EventEnvelope.new(p, aggregate_version=v, actor=DETERMINER).to_bytes()
+        for v, p in enumerate(payloads, start=1)
+    ]
+
+
+async def produce(bootstrap: str, topic: str, values: Sequence[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for v in values:
+            await producer.send_and_wait(topic, value=v, key=b"decrees")
+    finally:
+        await producer.stop()
+
+
+async def test_a_consumer_acts_on_whole_decrees_only_and_dead_letters_a_manifest_with_a_chunk_missing(
+    pool: asyncpg.Pool, kafka_bootstrap: str, topic: str, topic_prefix: str
+) -> None:
+    async with pool.acquire() as conn:
+        await migrate(conn, decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
+    group = f"c-{new_id()}"
+    await make_consumer_topics(kafka_bootstrap, group, topic_prefix)
+    received: dict[str, list[tuple[str, DeterminationIssued]]] = {}
+
+    async def handler(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        for e in events:
+            issued = e.payload_as(DeterminationIssued)
+            received.setdefault(issued.decree_number, []).append((e.event_type, issued))
+        await record_effect(conn, events)
+
+    whole, broken, single = decree("1/HUK/2026", 5), decree("2/HUK/2026", 4), decree("3/HUK/2026", 1)
+    broken_events = chunked(broken, leave_out=1)
+    await produce(
+        kafka_bootstrap,
+        topic,
+        [
+            *chunked(whole),
+            *broken_events,
+            EventEnvelope.new(single, aggregate_version=1, actor=DETERMINER).to_bytes(),
+        ],
+    )
+    consumer = EventConsumer(
+        name=group, topics=[topic], handler=decree_assembly.whole_decrees(handler), pool=pool,
+        kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, max_attempts=3, backoff_seconds=0.05,
+    )  # fmt: skip
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await wait_until(lambda: _dead(consumer, 1), what="the broken decree's dead letter")
+        await wait_until(lambda: _received(received, "3/HUK/2026"), what="the decree after it")
+
+        # The chunked decree arrived once, whole, as the decree event; the single one as it was.
+        assert received["1/HUK/2026"] == [("registry.determination_issued", whole)]
+        assert received["3/HUK/2026"] == [("registry.determination_issued", single)]
+        # The broken one never reached the handler: its manifest is a dead letter, with the reason.
+        assert "2/HUK/2026" not in received
+        [letter] = await list_dead_letters(kafka_bootstrap, group, topic_prefix)
+        assert letter.value == broken_events[-1]
+        assert letter.reason is not None
+        assert "PoisonEvent: decree 2/HUK/2026 is not whole: 1 of 4 chunks missing, first 1" in letter.reason
+
+        # The missing chunk comes after all (say, restored from a mirror): the replayed manifest applies.
+        await produce(kafka_bootstrap, topic, [chunked(broken)[1]])
+        assert await replay_dead_letters(kafka_bootstrap, group, [letter], topic_prefix) == 1
+        await wait_until(lambda: _received(received, "2/HUK/2026"), what="the replayed manifest")
+        assert received["2/HUK/2026"] == [("registry.determination_issued", broken)]
+    finally:
+        stop.set()
+        await task
+    async with pool.acquire() as conn:
+        # One effect per decree (the manifests' event ids), none for a chunk, none applied twice.
+        assert await conn.fetchval("SELECT count(*) FROM effects") == 3
+        assert await conn.fetchval("SELECT count(*) FROM effects WHERE applied <> 1") == 0
+
+
+async def _dead(consumer: EventConsumer, n: int) -> bool:
+    return consumer.stats.dead_lettered >= n
+
+
+async def _received(received: dict[str, object], number: str) -> bool:
+    return number in received

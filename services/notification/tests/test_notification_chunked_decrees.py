@@ -1,0 +1,93 @@
+"""A decree published in chunks (#21) reaches an agency subscribed to decrees whole, once, at its
+manifest; one whose chunk never arrived is dead-lettered with the reason and sent to nobody."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from dtks_contracts.actor import Actor
+from dtks_contracts.decree_chunks import split_decree
+from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.registry import DeterminationIssued, Period
+from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
+from dtks_contracts.vocabulary import Role
+from dtks_notification.main import CONSUMER
+from dtks_notification.testing import HttpReceiver, produce
+from dtks_runtime.dead_letters import list_dead_letters
+from dtks_runtime.testing import wait_until
+
+pytestmark = pytest.mark.infra
+
+SECRET = "bpjs-shared-secret-0123456789"
+DETERMINER = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
+
+
+def decree(number: str, households: int) -> DeterminationIssued:
+    return DeterminationIssued(
+        decree_number=f"{number}/HUK/2026",
+        period=Period(year=2026, quarter=int(number)),
+        cut_off=dt.datetime(2026, 3, 31, 17, 0, tzinfo=dt.UTC),
+        issued_at=dt.datetime(2026, 4, 2, 3, 0, tzinfo=dt.UTC),
+        register_hash="ab" * 32,
+        hash_algorithm=REGISTER_HASH_ALGORITHM,
+        counts={"households": households, "people": 3 * households},
+        issued_by=DETERMINER,
+        registered=tuple(f"H-{number}-{n}" for n in range(households)),
+        changed_leaves=tuple(f"{n:064x}" for n in range(households)),
+    )
+
+
+def published(issued: DeterminationIssued, leave_out: int | None = None) -> list[EventEnvelope]:
+    """As the registry publishes a decree of several chunks: chunks, then the manifest."""
+    manifest, chunks = split_decree(issued, records_per_chunk=3)
+    payloads = [*(c for c in chunks if c.chunk_index != leave_out), manifest]
+    return [
+        EventEnvelope.new(p, aggregate_version=v, actor=DETERMINER) for v, p in enumerate(payloads, start=1)
+    ]
+
+
+async def test_an_agency_subscribed_to_decrees_gets_a_chunked_decree_whole_and_never_a_broken_one(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    receiver = await HttpReceiver().start()
+    receivers.append(receiver)
+    broken, whole = decree("1", 4), decree("2", 5)
+    async with service() as svc:
+        bpjs = svc.token(Role.AGENCY, "ID", "bpjs-kesehatan", programs=("PBI_JK",))
+        body = {
+            "callback_url": receiver.url,
+            "secret": SECRET,
+            "event_types": ["registry.determination_issued"],
+        }
+        created = await svc.client.post("/subscriptions", headers=bpjs, json=body)
+        assert created.status_code == 201, created.text
+        sid = created.json()["subscription_id"]
+        await produce(kafka_bootstrap, topic_prefix, [*published(broken, leave_out=2), *published(whole)])
+
+        async def delivered() -> bool:
+            found = (await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=bpjs)).json()
+            return any(d["status"] == "delivered" for d in found)
+
+        async def dead_lettered() -> bool:
+            letters = await list_dead_letters(kafka_bootstrap, CONSUMER, topic_prefix)
+            return any(b"1/HUK/2026" in d.value for d in letters)
+
+        await wait_until(delivered, what="the whole decree delivered")
+        await wait_until(dead_lettered, what="the broken decree's manifest dead-lettered")
+        [letter] = await list_dead_letters(kafka_bootstrap, CONSUMER, topic_prefix)
+        assert json.loads(letter.value)["event_type"] == "registry.determination_manifest"
+        assert letter.reason is not None and "decree 1/HUK/2026 is not whole" in letter.reason
+
+        # One request: the whole decree, as a determination_issued under its manifest's event id.
+        deliveries = (await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=bpjs)).json()
+        assert len(deliveries) == 1
+        assert len(receiver.requests) == 1
+        sent = json.loads(receiver.requests[0].body)["event"]
+        assert sent["event_type"] == "registry.determination_issued"
+        assert sent["payload"]["decree_number"] == "2/HUK/2026"
+        assert sent["payload"]["registered"] == list(whole.registered)
+        assert sent["payload"]["changed_leaves"] == list(whole.changed_leaves)
+        assert DeterminationIssued.model_validate(sent["payload"]) == whole
