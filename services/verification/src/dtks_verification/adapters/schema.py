@@ -214,4 +214,18 @@ MIGRATIONS = [
     -- The overdue scan walks the waiting items oldest first, each batch from where the last stopped.
     CREATE INDEX proposals_waiting_since ON proposals (entered_at, proposal_id) WHERE status = 'in_tier';
     """,
+    """
+    -- Two open re-verification rounds never cover the same households in overlapping periods: the
+    -- database refuses the second, however many open at once. Region codes are fixed-width and
+    -- nested (17, 17.71, 17.71.01, 17.71.01.1001), so a region is the span of codes [code, code~)
+    -- in byte order, and two regions share households exactly when their spans overlap (one holds
+    -- the other); ID, the whole country, is the unbounded span.
+    CREATE TYPE region_span AS RANGE (subtype = text, collation = "C");
+    CREATE FUNCTION region_span_of(code text) RETURNS region_span
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN CASE WHEN code = 'ID' THEN region_span(NULL, NULL) ELSE region_span(code, code || '~') END;
+    ALTER TABLE reverification_rounds ADD CONSTRAINT open_rounds_do_not_overlap
+        EXCLUDE USING gist (region_span_of(region) WITH &&, daterange(period_start, period_end, '[]') WITH &&)
+        WHERE (closed_at IS NULL);
+    """,
 ]
