@@ -7,22 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import io
 from collections import Counter
 from typing import Any
 
 import asyncpg
 import pytest
+from PIL import Image
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.civil_registry import PersonDied
 from dtks_contracts.events.complaint import ComplaintFiled
+from dtks_contracts.events.proposal import ProposalSubmitted
 from dtks_contracts.events.registry import HouseholdRegistered, WelfareDecileSet
 from dtks_contracts.events.reverification import RoundSelection, SelectionMode
 from dtks_contracts.household import Household
 from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_contracts.vocabulary import Role
 from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintKind
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalOrigin
 from dtks_runtime.testing import wait_until
 from dtks_synthetic import generate_population, register_households
 from dtks_verification.adapters import prelists
@@ -381,6 +386,55 @@ async def test_a_round_over_households_an_open_round_covers_in_the_same_period_i
                 selection=RoundSelection(mode=SelectionMode.ALL), size_limit=None,
                 opened_by=Actor(subject="test", role=Role.MINISTRY_VERIFIER, region="ID"),
             )  # fmt: skip
+
+
+@pytest.mark.infra
+async def test_a_round_visits_photo_is_served_to_its_districts_officers_and_named_in_its_proposals_record(
+    service: Service,
+) -> None:
+    await with_register(service)
+    opened = await open_round(service, DISTRICT, {"mode": "sample", "sample_size": 2, "seed": 3})
+    [entry, *_] = [e for v in sorted({h.village_code for h in HOUSEHOLDS if h.village_code[:8] == DISTRICT})
+                   for e in await prelist_of(service, opened["round_id"], v)]  # fmt: skip
+    officer = service.auth(Role.DISTRICT_VERIFIER, DISTRICT)
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, "PNG")
+    photo = out.getvalue()
+    sha = hashlib.sha256(photo).hexdigest()
+    assert (await service.http.put(f"/evidence/{sha}", content=photo, headers=officer)).status_code == 201
+    photos = [{"subject": "roof", "sha256": sha, "location": "evidence"}]
+    recorded = await service.http.post(
+        f"/reverification-rounds/{opened['round_id']}/visits",
+        json=visit(entry["household_id"], "moved", note="Pindah ke Curup", photos=photos),
+        headers=officer,
+    )
+    assert recorded.status_code == 200, recorded.text
+    proposal_id = recorded.json()["proposal_id"]
+    served = await service.http.get(f"/evidence/{sha}", headers=officer)
+    assert (
+        served.status_code == 200
+        and served.content == photo
+        and served.headers["content-type"] == "image/png"
+    )
+    other_district = next(h.village_code[:8] for h in HOUSEHOLDS if h.village_code[:8] != DISTRICT)
+    hidden = await service.http.get(
+        f"/evidence/{sha}", headers=service.auth(Role.DISTRICT_VERIFIER, other_district)
+    )
+    assert hidden.status_code == 404, hidden.text
+    # The visit's proposal, as the proposal service enters it, shows the round's visit and its photo.
+    content = ProposalSubmitted(
+        proposal_id=proposal_id, round=1, kind=ProposalKind.DEACTIVATION, origin=ProposalOrigin.RE_VERIFICATION,
+        village_code=entry["village_code"], target_household_id=entry["household_id"],
+        deactivation_reason=DeactivationReason.MOVED_AWAY, evidence_note="Pindah ke Curup",
+        submitted_by=Actor(subject="officer", role=Role.DISTRICT_VERIFIER, region=DISTRICT),
+        reverification_round_id=opened["round_id"],
+    )  # fmt: skip
+    await service.publish([EventEnvelope.new(content, aggregate_version=1, actor=content.submitted_by)])
+    await service.wait_status(proposal_id, "in_tier")
+    record = await service.http.get(f"/proposals/{proposal_id}/verification", headers=officer)
+    round_visit = record.json()["round_visit"]
+    assert round_visit["round_id"] == opened["round_id"] and round_visit["outcome"] == "moved"
+    assert round_visit["photos"] == [{**photos[0], "url": f"/evidence/{sha}"}]
 
 
 def test_a_changed_household_is_the_register_record_with_the_officers_changes_and_the_visit() -> None:

@@ -250,6 +250,7 @@ async def record_visit(
                 h, known.get(h), visit_date, visit["latitude"], visit["longitude"], deps.evidence_policy
             )
         ]
+        await photos.name_in_village(uow.conn, list(dict.fromkeys(hashes)), entry.village_code)
         await prelists.record_visit(
             uow.conn,
             round_id=round_id,

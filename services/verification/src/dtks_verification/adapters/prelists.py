@@ -342,6 +342,28 @@ async def record_visit(
     await conn.execute("DELETE FROM household_flags WHERE household_id = $1", household_id)
 
 
+async def visit_of(conn: asyncpg.Connection, round_id: str, household_id: str) -> dict[str, Any] | None:
+    """A household's recorded visit in a round (officer, date, position, photos, its findings)."""
+    row = await conn.fetchrow(
+        """SELECT outcome, visit::text AS visit, findings::text AS findings, recorded_by::text AS recorded_by,
+                  recorded_at
+           FROM prelist_entries WHERE round_id = $1 AND household_id = $2 AND outcome IS NOT NULL""",
+        round_id,
+        household_id,
+    )
+    if row is None:
+        return None
+    return {
+        "round_id": round_id,
+        "household_id": household_id,
+        "outcome": row["outcome"],
+        **json.loads(row["visit"]),
+        "findings": json.loads(row["findings"] or "[]"),
+        "recorded_by": json.loads(row["recorded_by"]),
+        "recorded_at": row["recorded_at"].isoformat(),
+    }
+
+
 _OUTCOME_COUNTS = ", ".join(
     f"count(*) FILTER (WHERE outcome = '{o.value}') AS {o.value}" for o in VisitOutcome
 )

@@ -228,4 +228,22 @@ MIGRATIONS = [
         EXCLUDE USING gist (region_span_of(region) WITH &&, daterange(period_start, period_end, '[]') WITH &&)
         WHERE (closed_at IS NULL);
     """,
+    """
+    -- Which villages' visits name each photo: who may see a photo (GET /evidence/{sha256}) is who may
+    -- see one of those visits. Filled as visits are recorded; here from the visits before it.
+    CREATE TABLE photo_villages (
+        sha256        text NOT NULL,
+        village_code  text NOT NULL,
+        PRIMARY KEY (sha256, village_code)
+    );
+    INSERT INTO photo_villages (sha256, village_code)
+        SELECT photo->>'sha256', p.village_code
+        FROM field_visits v JOIN proposals p USING (proposal_id),
+             jsonb_array_elements(coalesce(v.visit->'photos', '[]'::jsonb)) AS photo
+        UNION
+        SELECT photo->>'sha256', e.village_code
+        FROM prelist_entries e, jsonb_array_elements(coalesce(e.visit->'photos', '[]'::jsonb)) AS photo
+        WHERE e.visit IS NOT NULL
+        ON CONFLICT DO NOTHING;
+    """,
 ]
