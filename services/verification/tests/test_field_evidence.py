@@ -11,6 +11,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -298,6 +299,22 @@ async def test_the_s3_store_keeps_and_returns_photos_on_a_real_s3_compatible_ser
 
 async def test_the_filesystem_store_keeps_and_returns_photos(tmp_path: Path) -> None:
     await round_trip(FilesystemPhotoStore(tmp_path))
+
+
+async def test_a_photos_write_does_not_queue_behind_the_services_other_thread_work(tmp_path: Path) -> None:
+    """The default pool (cpu + 4 threads) busy with other work, as 50 officers' uploads kept it with
+    their fsyncs: a photo is still written at once, in the photos' own threads."""
+    busy = [asyncio.to_thread(time.sleep, 1.5) for _ in range(40)]
+    waiting = asyncio.gather(*busy)
+    await asyncio.sleep(0.05)
+    store = FilesystemPhotoStore(tmp_path)
+    photo = jpeg(colour="white")
+    started = time.perf_counter()
+    await store.put(sha(photo), photo, "image/jpeg")
+    assert await store.get(sha(photo)) == photo
+    took = time.perf_counter() - started
+    await waiting
+    assert took < 1.0, f"the photo waited {took:.2f} s behind the default pool"
 
 
 async def round_trip(store: PhotoStore) -> None:
