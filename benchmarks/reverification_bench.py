@@ -13,7 +13,8 @@ Figures:
   to its end; seconds for each, and the service process's peak resident memory (VmHWM, reset before
   the round) against its resident memory before: the prelist streams from a server-side cursor, so
   the peak should not grow with the prelist's size;
-- visits: DTKS_BENCH_REVERIFICATION_VISITS visits (default 1,000) of a second round's households by
+- visits: DTKS_BENCH_REVERIFICATION_VISITS visits (default 1,000) of a second round's households (the
+  province's round closed before it opens: open rounds never overlap) by
   DTKS_BENCH_REVERIFICATION_OFFICERS concurrent officers (default 50), each its district's verifier;
   one in ten a changed household (a correction pre-filled from the record), one in ten moved, the rest
   unchanged; each visit preceded by the upload of its own 2 MB photo (PUT /evidence/{sha256}), which
@@ -209,6 +210,13 @@ async def run(infra: Infra) -> list[Figure]:
             # Said now: a failure in the visits below must not lose the prelist's figures.
             print(f"reverification: round opened in {opened:.1f} s, prelist streamed in {streamed:.1f} s "
                   f"({size / 1e6:.1f} MB), peak RSS {peak:.0f} MB", flush=True)  # fmt: skip
+            # The visits' round covers the same households: the province's round is closed first (two
+            # open rounds never overlap). Not timed.
+            closing = await http.post(
+                f"/reverification-rounds/{province['round_id']}/closing",
+                headers=system.headers(Role.MINISTRY_VERIFIER, "ID"),
+            )
+            closing.raise_for_status()
             sample = await _open(http, system, PROVINCE, {"mode": "sample", "sample_size": VISITS, "seed": 1})
         # Fresh connections for the officers: the pool's have idled through the long opening, and the
         # server may close an idle keep-alive connection just as a client reuses it (httpx.ReadError).

@@ -103,6 +103,9 @@ class Driver:
         for pid in villages:
             await wait_until(lambda pid=pid: self._accepted(pid), 120, f"{pid} accepted")
 
+    async def all_at(self, pids: Any, standing: tuple[str, str]) -> bool:
+        return all([await self.standing(p) == standing for p in pids])
+
     async def _accepted(self, pid: str) -> bool:
         return (await self.standing(pid))[0] == "accepted"
 
@@ -165,7 +168,12 @@ async def test_a_rounds_visits_become_proposals_that_reach_the_next_decree_and_a
                                 headers=_as(Role.REGENCY_OPERATOR, REGENCY))  # fmt: skip
             assert r.status_code == 201, r.text
             found.update(r.json())
-            return bool(found["households"] == 6)
+            if found["households"] == 6:
+                return True
+            # Drawn before the register reached verification: closed, so the next try may open.
+            await driver.call("POST", "verification", f"/reverification-rounds/{found['round_id']}/closing",
+                              Role.REGENCY_OPERATOR, REGENCY)  # fmt: skip
+            return False
 
         found: dict[str, Any] = {}
         await wait_until(opened_over_the_register, 60, "the register's households in verification")
@@ -218,6 +226,62 @@ async def test_a_rounds_visits_become_proposals_that_reach_the_next_decree_and_a
         correction = await driver.call("GET", "proposal", f"/proposals/{made[ids[0]]}", Role.AUDITOR, "ID")
         assert correction["kind"] == "correction"
         village_of = {e["household_id"]: e["village_code"] for e in entries}
+
+        # The district returns two of them; they come back on their visit, with no village meeting to
+        # name, keeping their round: the deactivation by its village, the correction by the city's
+        # social service (the visit stays the correction's evidence).
+        returned = {ids[0]: made[ids[0]], ids[1]: made[ids[1]]}
+        await wait_until(
+            lambda: driver.all_at(returned.values(), ("in_tier", "district")), 120, "at the district"
+        )
+        items = [{"proposal_id": p, "tier": "district", "decision": "return", "reasons": ["EVIDENCE_UNCLEAR"]}
+                 for p in returned.values()]  # fmt: skip
+        await driver.call("POST", "verification", "/decisions", *officer, json=items)
+
+        async def returned_to_the_village() -> bool:
+            views = [
+                await driver.call("GET", "proposal", f"/proposals/{p}", Role.AUDITOR, "ID")
+                for p in returned.values()
+            ]
+            return all(v["status"] == "returned" for v in views)
+
+        await wait_until(returned_to_the_village, 60, "the returns in the proposal service")
+        moved_at = village_of[ids[1]]
+        moved_again = {"kind": "deactivation", "village_code": moved_at, "household_id": ids[1], "reason": "moved",
+                       "evidence_note": "Tetangga: pindah ke Kota Padang sejak Agustus",
+                       "correction_note": "Keterangan tetangga ditambahkan"}  # fmt: skip
+        meeting = {"kind": "muskel", "held_on": str(TODAY), "minutes_ref": "BA-07/MUSKEL/2027"}
+        with_meeting = await http.post(
+            f"{urls['proposal']}/proposals/{returned[ids[1]]}/resubmissions",
+            json={**moved_again, "deliberation": meeting}, headers=_as(Role.VILLAGE_OPERATOR, moved_at),
+        )  # fmt: skip
+        assert with_meeting.status_code == 422, with_meeting.text
+        assert [e["field"] for e in with_meeting.json()["errors"]] == ["deliberation"]
+        await driver.call("POST", "proposal", f"/proposals/{returned[ids[1]]}/resubmissions",
+                          Role.VILLAGE_OPERATOR, moved_at, json=moved_again)  # fmt: skip
+        stored = correction["content"]["household"]
+        changed_again = {"kind": "correction", "village_code": village_of[ids[0]], "household_id": ids[0],
+                         "household": {k: v for k, v in stored.items() if k != "field_visit"},
+                         "correction_note": "Alamat diperiksa ulang"}  # fmt: skip
+        await driver.call("POST", "proposal", f"/proposals/{returned[ids[0]]}/resubmissions",
+                          Role.REGENCY_OPERATOR, REGENCY, json=changed_again)  # fmt: skip
+        for household_id, pid in returned.items():
+            view = await driver.call("GET", "proposal", f"/proposals/{pid}", Role.AUDITOR, "ID")
+            content = view["content"]
+            assert view["round"] == 2 and content["round"] == 2, view
+            assert (content["origin"], content["reverification_round_id"]) == ("re_verification", round_id)
+            assert content["target_household_id"] == household_id and content.get("deliberation") is None
+        corrected = await driver.call("GET", "proposal", f"/proposals/{returned[ids[0]]}", Role.AUDITOR, "ID")
+        assert corrected["content"]["household"]["field_visit"] == stored["field_visit"]
+        # Back in verification at the district, round 2, the visit it was made from in its record.
+        await wait_until(
+            lambda: driver.all_at(returned.values(), ("in_tier", "district")), 120, "resubmitted"
+        )
+        record = await driver.call(
+            "GET", "verification", f"/proposals/{returned[ids[0]]}/verification", *officer
+        )
+        assert record["round"] == 2 and record["round_visit"]["round_id"] == round_id, record
+        assert record["round_visit"]["outcome"] == "changed"
         await driver.through_every_tier({made[h]: village_of[h] for h in made})
         second = await driver.decree("2/HUK/2027", "2027-04", len(made))
         assert set(second["corrected"]) == {ids[0]}, second

@@ -11,6 +11,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -211,6 +212,53 @@ async def test_a_photo_taken_far_from_the_visit_is_flagged_for_the_verifier_and_
     assert unnamed.status_code == 404 and unnamed.json()["code"] == "photo_not_found"
 
 
+@pytest.mark.infra
+async def test_a_visits_photo_is_served_at_its_hash_to_the_officers_of_its_village_and_the_ministry(
+    evidence_service: Service,
+) -> None:
+    service = evidence_service
+    content = await open_proposal(service)
+    photo, unnamed = jpeg(colour="green"), jpeg(colour="yellow")
+    for data in (photo, unnamed):
+        assert (await upload(service, data)).status_code == 201
+    visit = {"officer": "Budi", "visit_date": "2026-05-02", "latitude": VISIT_LAT, "longitude": VISIT_LON,
+             "photos": [{"subject": "roof", "sha256": sha(photo), "location": "evidence"}]}  # fmt: skip
+    headers = service.auth(*district(content.village_code))
+    response = await service.http.post(
+        f"/proposals/{content.proposal_id}/field-visits", json=visit, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    # The record names each photo with the URL its bytes are served at.
+    record = await service.http.get(f"/proposals/{content.proposal_id}/verification", headers=headers)
+    [kept] = record.json()["visits"]
+    assert kept["photos"][0]["url"] == f"/evidence/{sha(photo)}"
+    for reader in (headers, service.auth(Role.MINISTRY_VERIFIER, "ID"), service.auth(Role.AUDITOR, "ID")):
+        served = await service.http.get(kept["photos"][0]["url"], headers=reader)
+        assert served.status_code == 200 and served.content == photo, served.text
+        assert served.headers["content-type"] == "image/jpeg"
+        assert served.headers["etag"] == f'"{sha(photo)}"'
+        assert "max-age=31536000" in served.headers["cache-control"]
+    again = await service.http.get(
+        f"/evidence/{sha(photo)}", headers={**headers, "If-None-Match": f'"{sha(photo)}"'}
+    )
+    assert again.status_code == 304 and again.content == b""
+    # Another district's officer, and any reader of a photo no visit names, find nothing there.
+    other = "17.71.09" if content.village_code[:8] != "17.71.09" else "17.71.08"
+    hidden = await service.http.get(
+        f"/evidence/{sha(photo)}", headers=service.auth(Role.DISTRICT_VERIFIER, other)
+    )
+    assert hidden.status_code == 404 and hidden.json()["code"] == "photo_not_found", hidden.text
+    for name in (sha(unnamed), "d" * 64):
+        unknown = await service.http.get(
+            f"/evidence/{name}", headers=service.auth(Role.MINISTRY_VERIFIER, "ID")
+        )
+        assert unknown.status_code == 404 and unknown.json()["code"] == "photo_not_found", unknown.text
+    village = await service.http.get(
+        f"/evidence/{sha(photo)}", headers=service.auth(Role.VILLAGE_OPERATOR, content.village_code)
+    )
+    assert village.status_code == 403 and village.json()["code"] == "role_not_allowed"
+
+
 @contextlib.contextmanager
 def moto_s3_server() -> Iterator[str]:
     """moto's S3-compatible HTTP server as its own process on a free port (ended by its pid)."""
@@ -251,6 +299,22 @@ async def test_the_s3_store_keeps_and_returns_photos_on_a_real_s3_compatible_ser
 
 async def test_the_filesystem_store_keeps_and_returns_photos(tmp_path: Path) -> None:
     await round_trip(FilesystemPhotoStore(tmp_path))
+
+
+async def test_a_photos_write_does_not_queue_behind_the_services_other_thread_work(tmp_path: Path) -> None:
+    """The default pool (cpu + 4 threads) busy with other work, as 50 officers' uploads kept it with
+    their fsyncs: a photo is still written at once, in the photos' own threads."""
+    busy = [asyncio.to_thread(time.sleep, 1.5) for _ in range(40)]
+    waiting = asyncio.gather(*busy)
+    await asyncio.sleep(0.05)
+    store = FilesystemPhotoStore(tmp_path)
+    photo = jpeg(colour="white")
+    started = time.perf_counter()
+    await store.put(sha(photo), photo, "image/jpeg")
+    assert await store.get(sha(photo)) == photo
+    took = time.perf_counter() - started
+    await waiting
+    assert took < 1.0, f"the photo waited {took:.2f} s behind the default pool"
 
 
 async def round_trip(store: PhotoStore) -> None:

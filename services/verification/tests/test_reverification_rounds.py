@@ -5,22 +5,32 @@ closing recap count them. Real Kafka and PostgreSQL; the register arrives as the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
+import io
 from collections import Counter
 from typing import Any
 
+import asyncpg
 import pytest
+from PIL import Image
 
+from dtks_contracts.actor import Actor
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.civil_registry import PersonDied
 from dtks_contracts.events.complaint import ComplaintFiled
+from dtks_contracts.events.proposal import ProposalSubmitted
 from dtks_contracts.events.registry import HouseholdRegistered, WelfareDecileSet
+from dtks_contracts.events.reverification import RoundSelection, SelectionMode
 from dtks_contracts.household import Household
 from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_contracts.vocabulary import Role
 from dtks_contracts.vocabulary.complaints import ComplaintChannel, ComplaintKind
+from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind, ProposalOrigin
 from dtks_runtime.testing import wait_until
 from dtks_synthetic import generate_population, register_households
+from dtks_verification.adapters import prelists
 from dtks_verification.domain.reverification import corrected_household, proposal_id_for
 from dtks_verification.harness import Service
 from dtks_verification.testing import TopicReader
@@ -68,6 +78,13 @@ async def open_round(service: Service, region: str, selection: dict[str, Any], *
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def close(service: Service, round_id: str) -> None:
+    response = await service.http.post(
+        f"/reverification-rounds/{round_id}/closing", headers=service.auth(Role.REGENCY_OPERATOR, REGENCY)
+    )
+    assert response.status_code == 200, response.text
 
 
 async def prelist_of(service: Service, round_id: str, village: str, **params: Any) -> list[dict[str, Any]]:
@@ -122,6 +139,7 @@ async def test_a_round_over_a_district_with_a_seeded_sample_issues_its_prelist_p
     assert first["households"] == 12 and first["status"] == "open"
     villages = sorted({h.village_code for h in in_district})
     listed = {v: await prelist_of(service, first["round_id"], v) for v in villages}
+    await close(service, first["round_id"])  # two open rounds never cover the same households
     drawn = [e for entries in listed.values() for e in entries]
     assert len(drawn) == 12 and len({e["household_id"] for e in drawn}) == 12
     assert first["villages"] == sum(1 for entries in listed.values() if entries) > 1
@@ -135,9 +153,11 @@ async def test_a_round_over_a_district_with_a_seeded_sample_issues_its_prelist_p
     # The same seed draws the same households; another seed others.
     again = await open_round(service, DISTRICT, sample)
     redrawn = [e for v in villages for e in await prelist_of(service, again["round_id"], v)]
+    await close(service, again["round_id"])
     assert {e["household_id"] for e in redrawn} == {e["household_id"] for e in drawn}
     other = await open_round(service, DISTRICT, {**sample, "seed": 8})
     other_draw = [e for v in villages for e in await prelist_of(service, other["round_id"], v)]
+    await close(service, other["round_id"])
     assert {e["household_id"] for e in other_draw} != {e["household_id"] for e in drawn}
     # A size limit below the sample caps it; a region outside the opener's scope is refused.
     capped = await open_round(service, DISTRICT, sample, size_limit=5)
@@ -258,6 +278,7 @@ async def test_each_outcome_is_recorded_once_and_the_ones_that_change_the_regist
     # Visited households are not selected as "not visited for 6 months"; a decile that changed flags one.
     fresh = await open_round(service, DISTRICT, {"mode": "not_visited", "not_visited_months": 6})
     assert fresh["households"] == len(ids) - 3
+    await close(service, fresh["round_id"])
     deciles = [
         EventEnvelope.new(
             WelfareDecileSet(household_id=ids[4], decile=d, source="BPS DTSEN", as_of=TODAY),
@@ -270,6 +291,7 @@ async def test_each_outcome_is_recorded_once_and_the_ones_that_change_the_regist
 
     async def flagged() -> bool:
         found = await open_round(service, DISTRICT, {"mode": "flagged", "flags": ["decile_changed"]})
+        await close(service, found["round_id"])
         return bool(found["households"] == 1)
 
     await wait_until(flagged, 30, "the household whose decile changed flagged")
@@ -301,10 +323,118 @@ async def test_each_outcome_is_recorded_once_and_the_ones_that_change_the_regist
 
     async def both_flagged() -> bool:
         died = await open_round(service, DISTRICT, {"mode": "flagged", "flags": ["member_died"]})
+        await close(service, died["round_id"])
         complained = await open_round(service, DISTRICT, {"mode": "flagged", "flags": ["complaint"]})
+        await close(service, complained["round_id"])
         return bool(died["households"] == 1 and complained["households"] == 1)
 
     await wait_until(both_flagged, 60, "the households flagged by a death and a complaint")
+
+
+@pytest.mark.infra
+async def test_a_round_over_households_an_open_round_covers_in_the_same_period_is_refused_naming_it(
+    service: Service,
+) -> None:
+    await with_register(service)
+    village = next(h.village_code for h in HOUSEHOLDS if h.village_code.startswith(DISTRICT + "."))
+    other_district = next(h.village_code[:8] for h in HOUSEHOLDS if h.village_code[:8] != DISTRICT)
+    opened = await open_round(service, DISTRICT, {"mode": "all"})
+    opener = service.auth(Role.REGENCY_OPERATOR, REGENCY)
+    later = {
+        "period_start": str(TODAY + dt.timedelta(days=61)),
+        "period_end": str(TODAY + dt.timedelta(days=90)),
+    }
+    # The same district, the regency holding it, a village inside it: all overlap the open round.
+    for region, period in ((DISTRICT, PERIOD), (REGENCY, PERIOD), (village, PERIOD)):
+        body = {"region": region, **period, "selection": {"mode": "all"}}
+        refused = await service.http.post("/reverification-rounds", json=body, headers=opener)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert problem["code"] == "round_overlaps" and opened["round_id"] in problem["detail"], problem
+        assert problem["open_round"]["round_id"] == opened["round_id"]
+        assert problem["open_round"]["region"] == DISTRICT
+    # Another district, or the same district after the open round's period, does not overlap.
+    beside = await open_round(service, other_district, {"mode": "all"})
+    after = await service.http.post(
+        "/reverification-rounds",
+        json={"region": DISTRICT, **later, "selection": {"mode": "all"}},
+        headers=opener,
+    )
+    assert after.status_code == 201, after.text
+    for round_id in (beside["round_id"], after.json()["round_id"], opened["round_id"]):
+        await close(service, round_id)
+
+    # Several openings over the same households at once: exactly one wins, the others name it.
+    bodies = [
+        {"region": r, **PERIOD, "selection": {"mode": "all"}} for r in (DISTRICT, REGENCY, village, DISTRICT)
+    ]
+    answers = await asyncio.gather(
+        *(service.http.post("/reverification-rounds", json=b, headers=opener) for b in bodies)
+    )
+    won = [a for a in answers if a.status_code == 201]
+    assert len(won) == 1, [a.text for a in answers]
+    winner = won[0].json()["round_id"]
+    for lost in (a for a in answers if a.status_code != 201):
+        assert lost.status_code == 409 and lost.json()["code"] == "round_overlaps", lost.text
+        assert lost.json()["open_round"]["round_id"] == winner
+    # The database itself refuses an overlapping open round, whatever the caller checked before.
+    deps = service.app.state.deps  # type: ignore[union-attr]
+    async with deps.connection() as conn:
+        with pytest.raises(asyncpg.ExclusionViolationError):
+            await prelists.open_round(
+                conn, round_id="behind-the-check", region=REGENCY, period_start=TODAY, period_end=TODAY,
+                selection=RoundSelection(mode=SelectionMode.ALL), size_limit=None,
+                opened_by=Actor(subject="test", role=Role.MINISTRY_VERIFIER, region="ID"),
+            )  # fmt: skip
+
+
+@pytest.mark.infra
+async def test_a_round_visits_photo_is_served_to_its_districts_officers_and_named_in_its_proposals_record(
+    service: Service,
+) -> None:
+    await with_register(service)
+    opened = await open_round(service, DISTRICT, {"mode": "sample", "sample_size": 2, "seed": 3})
+    [entry, *_] = [e for v in sorted({h.village_code for h in HOUSEHOLDS if h.village_code[:8] == DISTRICT})
+                   for e in await prelist_of(service, opened["round_id"], v)]  # fmt: skip
+    officer = service.auth(Role.DISTRICT_VERIFIER, DISTRICT)
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, "PNG")
+    photo = out.getvalue()
+    sha = hashlib.sha256(photo).hexdigest()
+    assert (await service.http.put(f"/evidence/{sha}", content=photo, headers=officer)).status_code == 201
+    photos = [{"subject": "roof", "sha256": sha, "location": "evidence"}]
+    recorded = await service.http.post(
+        f"/reverification-rounds/{opened['round_id']}/visits",
+        json=visit(entry["household_id"], "moved", note="Pindah ke Curup", photos=photos),
+        headers=officer,
+    )
+    assert recorded.status_code == 200, recorded.text
+    proposal_id = recorded.json()["proposal_id"]
+    served = await service.http.get(f"/evidence/{sha}", headers=officer)
+    assert (
+        served.status_code == 200
+        and served.content == photo
+        and served.headers["content-type"] == "image/png"
+    )
+    other_district = next(h.village_code[:8] for h in HOUSEHOLDS if h.village_code[:8] != DISTRICT)
+    hidden = await service.http.get(
+        f"/evidence/{sha}", headers=service.auth(Role.DISTRICT_VERIFIER, other_district)
+    )
+    assert hidden.status_code == 404, hidden.text
+    # The visit's proposal, as the proposal service enters it, shows the round's visit and its photo.
+    content = ProposalSubmitted(
+        proposal_id=proposal_id, round=1, kind=ProposalKind.DEACTIVATION, origin=ProposalOrigin.RE_VERIFICATION,
+        village_code=entry["village_code"], target_household_id=entry["household_id"],
+        deactivation_reason=DeactivationReason.MOVED_AWAY, evidence_note="Pindah ke Curup",
+        submitted_by=Actor(subject="officer", role=Role.DISTRICT_VERIFIER, region=DISTRICT),
+        reverification_round_id=opened["round_id"],
+    )  # fmt: skip
+    await service.publish([EventEnvelope.new(content, aggregate_version=1, actor=content.submitted_by)])
+    await service.wait_status(proposal_id, "in_tier")
+    record = await service.http.get(f"/proposals/{proposal_id}/verification", headers=officer)
+    round_visit = record.json()["round_visit"]
+    assert round_visit["round_id"] == opened["round_id"] and round_visit["outcome"] == "moved"
+    assert round_visit["photos"] == [{**photos[0], "url": f"/evidence/{sha}"}]
 
 
 def test_a_changed_household_is_the_register_record_with_the_officers_changes_and_the_visit() -> None:

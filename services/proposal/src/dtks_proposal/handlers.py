@@ -33,6 +33,7 @@ from dtks_proposal.domain.proposers import proposer_refusal
 from dtks_proposal.domain.submission import (
     ProposalIn,
     ResubmissionIn,
+    VisitBasis,
     WithdrawalIn,
     door_errors,
     resubmitted_event,
@@ -87,9 +88,13 @@ def submission_key(principal: Principal, proposal: ProposalIn, header_key: str |
 Enter = Callable[[Entry], Awaitable[Answer]]
 
 
-def _ensure_may_propose(principal: Principal, proposal: ProposalIn) -> None:
+def _ensure_may_propose(principal: Principal, proposal: ProposalIn, basis: VisitBasis | None = None) -> None:
     refusal = proposer_refusal(
-        principal.role, principal.institution_id, proposal.kind, proposal.institution_id
+        principal.role,
+        principal.institution_id,
+        proposal.kind,
+        proposal.institution_id,
+        from_round_visit=basis is not None,
     )
     if refusal is not None:
         raise refusal
@@ -280,13 +285,18 @@ async def resubmit(
     header_key: str | None,
     correlation_id: str,
 ) -> Answer:
-    """Send a returned proposal back into verification with its corrections (``proposal.resubmitted``)."""
+    """Send a returned proposal back into verification with its corrections (``proposal.resubmitted``).
+
+    A proposal made from a re-verification round's visit rests on that visit, not on a village
+    meeting: it is resubmitted without a deliberation and keeps its round, its household and (unless
+    a newer one is named) the visit's evidence."""
     ensure_in_scope(principal, correction.village_code)
-    _ensure_may_propose(principal, correction)
+    basis = await _visit_basis(deps, proposal_id, correction.village_code)
+    _ensure_may_propose(principal, correction, basis)
     if correction.proposal_id not in (None, proposal_id):
         mismatch = {"field": "proposal_id", "message": "Leave it out or give the id in the path."}
         raise invalid([{**mismatch, "type": "mismatch"}])
-    errors = door_errors(correction)
+    errors = door_errors(correction, basis)
     if errors:
         raise invalid([e.as_dict() for e in errors])
     await _ensure_assistance_allowed(deps, principal, correction)
@@ -301,6 +311,7 @@ async def resubmit(
             for name, was, now in (
                 ("kind", current.kind, correction.kind.value),
                 ("village_code", current.village_code, correction.village_code),
+                *([("household_id", basis.household_id, correction.household_id)] if basis else []),
             )
             if was != now
         ]
@@ -314,7 +325,9 @@ async def resubmit(
             )
         round_ = current.standing.round + 1
         try:
-            event = resubmitted_event(correction, proposal_id, round_, principal.as_actor(), header_key)
+            event = resubmitted_event(
+                correction, proposal_id, round_, principal.as_actor(), header_key, basis
+            )
         except ValueError as exc:
             raise invalid_contract(exc) from exc
         content = event.model_dump(mode="json")
@@ -329,6 +342,16 @@ async def resubmit(
     key = f"resubmission:{principal.subject}:{proposal_id}:{header_key}" if header_key else None
     kept = Kept(key, correction.fingerprint(), correction.same_as, "This Idempotency-Key", 201)
     return await _change_proposal(deps, principal, proposal_id, kept, correlation_id, decide)
+
+
+async def _visit_basis(deps: ProposalDeps, proposal_id: str, village_code: str) -> VisitBasis | None:
+    """The round's visit a proposal was made from, if it was (its origin never changes between
+    rounds, so it is read before the proposal is locked). Another village's proposal is not looked
+    at: its answer must not differ from a missing one's."""
+    content = await repo.content_of(deps.pool, proposal_id)
+    if content is None or content.get("village_code") != village_code:
+        return None
+    return VisitBasis.of(content)
 
 
 async def withdraw(

@@ -21,7 +21,7 @@ from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
 from dtks_verification import deadlines, evidence, governance
-from dtks_verification.adapters import field_visits, pending_checks, proposals, tier_queues
+from dtks_verification.adapters import field_visits, pending_checks, prelists, proposals, tier_queues
 from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
@@ -307,6 +307,16 @@ async def proposal_verification(
         events = await deps.store.read_stream(conn, "proposal", proposal_id)
         pending = await pending_checks.pending_check_of(conn, proposal_id)
         visits = await field_visits.visits(conn, proposal_id)
+        content = record.content
+        round_visit = (
+            await prelists.visit_of(conn, content.reverification_round_id, content.target_household_id)
+            if content.reverification_round_id and content.target_household_id
+            else None
+        )
+    for visit in visits:
+        visit["photos"] = evidence.with_urls(visit.get("photos"))
+    if round_visit is not None:
+        round_visit["photos"] = evidence.with_urls(round_visit.get("photos"))
     checks: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     for e in events:
@@ -335,6 +345,8 @@ async def proposal_verification(
         "checks": checks,
         "decisions": decisions,
         "visits": visits,
+        # The re-verification round's visit the proposal was made from (None for other proposals).
+        "round_visit": round_visit,
     }
 
 
@@ -374,6 +386,29 @@ async def upload_photo(
     request: Request, principal: CurrentPrincipal, sha256: Annotated[str, _SHA256]
 ) -> dict[str, Any]:
     return await evidence.upload_photo(_deps(request), principal, sha256, await request.body())
+
+
+# A photo's address is its content: it never changes, so a browser may keep it for a year. Private:
+# field photos are personal data, no shared cache keeps them.
+_PHOTO_CACHE = "private, max-age=31536000, immutable"
+
+
+@router.get(
+    "/evidence/{sha256}",
+    tags=["evidence"],
+    summary="A field photo's bytes, for officers whose region holds a visit that names it, and the Ministry",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in ("image/jpeg", "image/png", "image/heic")}}, 304: {}},
+)
+async def photo(request: Request, principal: CurrentPrincipal, sha256: Annotated[str, _SHA256]) -> Response:
+    deps = _deps(request)
+    stored = await evidence.visible_photo(deps, principal, sha256)
+    headers = {"ETag": f'"{sha256}"', "Cache-Control": _PHOTO_CACHE, "X-Content-Type-Options": "nosniff"}
+    asked = request.headers.get("if-none-match", "")
+    if asked.strip() == "*" or f'"{sha256}"' in {tag.strip().removeprefix("W/") for tag in asked.split(",")}:
+        return Response(status_code=304, headers=headers)
+    data = await evidence.photo_bytes(deps, sha256)
+    return Response(data, media_type=stored.content_type, headers=headers)
 
 
 @router.get(

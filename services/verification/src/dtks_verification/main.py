@@ -12,7 +12,7 @@ from dtks_verification.adapters.photo_store import FilesystemPhotoStore, PhotoSt
 from dtks_verification.adapters.schema import MIGRATIONS
 from dtks_verification.checks_worker import STUCK_AFTER_SECONDS, PendingChecksWorker
 from dtks_verification.deps import VerificationDeps
-from dtks_verification.domain.photo_evidence import EvidencePolicy
+from dtks_verification.domain.photo_evidence import EvidencePolicy, load_readers
 from dtks_verification.overdue_scan import OverdueScan
 from dtks_verification.settings import VerificationSettings
 
@@ -71,6 +71,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
         )
         runtime.on_stop(client.aclose)
         young_threshold_at_least(CHECK_BATCH_OBJECTS)
+        load_readers()
         deps = VerificationDeps(
             unit_of_work=runtime.unit_of_work,
             connection=runtime.pool.acquire,

@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from dtks_contracts.events.reverification import (
     OutcomeCounts,
     ReverificationRoundClosed,
@@ -41,6 +43,30 @@ def round_not_found(round_id: str) -> DomainError:
     return DomainError("round_not_found", f"There is no re-verification round {round_id} in your region.")
 
 
+def round_overlaps(region: str, open_round: prelists.Round | None) -> DomainError:
+    """Two open rounds over the same households would send two officers to one door and make two
+    proposals of one household's change: the second is refused, naming the first."""
+    if open_round is None:  # the other round closed between the refusal and this look
+        return DomainError(
+            "round_overlaps",
+            f"Another round over {region} was opened at the same moment; reload the rounds and try again.",
+        )
+    return DomainError(
+        "round_overlaps",
+        f"Round {open_round.round_id} over {open_round.region} ({open_round.period_start} to "
+        f"{open_round.period_end}) is still open and covers households of {region} in this period; "
+        "close it first, or choose a region or period it does not cover.",
+        extra={
+            "open_round": {
+                "round_id": open_round.round_id,
+                "region": open_round.region,
+                "period_start": open_round.period_start.isoformat(),
+                "period_end": open_round.period_end.isoformat(),
+            }
+        },
+    )
+
+
 def _causation(principal: Principal, correlation_id: str | None) -> Causation:
     actor = principal.as_actor()
     return Causation(actor=actor, correlation_id=correlation_id) if correlation_id else Causation(actor=actor)
@@ -60,9 +86,32 @@ async def open_round(
 ) -> dict[str, Any]:
     rules.ensure_may_open(principal.role, principal.region, command.region)
     rules.ensure_period(command.period_start, command.period_end)
-    round_id = str(uuid.uuid4())
+    try:
+        return await _open_round(deps, principal, command, str(uuid.uuid4()), correlation_id)
+    except asyncpg.ExclusionViolationError:
+        # Another opening over some of the same households committed first (the table's constraint
+        # open_rounds_do_not_overlap): name it, as the check before the draw would have.
+        async with deps.connection() as conn:
+            winner = await prelists.overlapping_open_round(
+                conn, command.region, command.period_start, command.period_end
+            )
+        raise round_overlaps(command.region, winner) from None
+
+
+async def _open_round(
+    deps: VerificationDeps,
+    principal: Principal,
+    command: OpenRound,
+    round_id: str,
+    correlation_id: str | None,
+) -> dict[str, Any]:
     actor = principal.as_actor()
     async with deps.unit_of_work() as uow:
+        already = await prelists.overlapping_open_round(
+            uow.conn, command.region, command.period_start, command.period_end
+        )
+        if already is not None:
+            raise round_overlaps(command.region, already)
         households, villages = await prelists.open_round(
             uow.conn,
             round_id=round_id,
@@ -216,6 +265,7 @@ async def record_visit(
                 h, known.get(h), visit_date, visit["latitude"], visit["longitude"], deps.evidence_policy
             )
         ]
+        await photos.name_in_village(uow.conn, list(dict.fromkeys(hashes)), entry.village_code)
         await prelists.record_visit(
             uow.conn,
             round_id=round_id,

@@ -23,6 +23,7 @@ ERROR_STATUSES: dict[str, int] = {
     "round_not_found": 404,
     "household_not_on_prelist": 404,
     "round_closed": 409,
+    "round_overlaps": 409,
     "already_visited": 409,
     "household_not_registered": 409,
     "invalid_round_period": 422,

@@ -55,6 +55,7 @@ async def add_visit(
             for f in photo_findings(h, known.get(h), dt.date.fromisoformat(str(visit["visit_date"])),
                                     visit["latitude"], visit["longitude"], deps.evidence_policy)
         ]  # fmt: skip
+        await photos.name_in_village(uow.conn, list(dict.fromkeys(hashes)), state.village_code)
         visit_id = await field_visits.add_visit(uow.conn, proposal_id, state.round, visit, actor, findings)
         # The visit is evidence a decision rests on: an event on the proposal's stream, so the
         # household's audit history and a replay show it, not only a row of this service.

@@ -228,6 +228,12 @@ def _proposal_view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+async def content_of(conn: asyncpg.Connection | asyncpg.Pool, proposal_id: str) -> dict[str, Any] | None:
+    """A proposal's content as its latest round said it."""
+    text = await conn.fetchval("SELECT content::text FROM proposals WHERE proposal_id = $1", proposal_id)
+    return None if text is None else dict(json.loads(text))
+
+
 async def proposal_view(conn: asyncpg.Connection, proposal_id: str) -> dict[str, Any] | None:
     """One proposal as the operator sees it: status, the tier it waits at, content, full timeline."""
     row = await conn.fetchrow("SELECT * FROM proposals WHERE proposal_id = $1", proposal_id)

@@ -25,11 +25,30 @@ _PROPOSERS: dict[ProposalSubject, frozenset[Role]] = {
 }
 
 
+# A proposal made from a re-verification round's visit is resubmitted, once returned, by the village
+# it waits at (as every returned proposal) or by the regency's social service that runs the round.
+ROUND_RESUBMITTERS = frozenset({Role.VILLAGE_OPERATOR, Role.REGENCY_OPERATOR})
+
+
 def proposer_refusal(
-    role: Role, acting_for: str | None, kind: ProposalKind, institution_id: str | None
+    role: Role,
+    acting_for: str | None,
+    kind: ProposalKind,
+    institution_id: str | None,
+    *,
+    from_round_visit: bool = False,
 ) -> DomainError | None:
     """Why this role may not enter this proposal, or None. ``acting_for`` is the institution an
-    institution operator's token names; ``institution_id`` the registered institution concerned."""
+    institution operator's token names; ``institution_id`` the registered institution concerned;
+    ``from_round_visit``: the proposal was made from a re-verification round's visit."""
+    if from_round_visit:
+        if role in ROUND_RESUBMITTERS:
+            return None
+        return DomainError(
+            KIND_NOT_ALLOWED,
+            f"A round's {kind} proposal is resubmitted by the village operator or the regency's social "
+            f"service, not by a {role}.",
+        )
     if role not in _PROPOSERS[kind.subject]:
         who = (
             "a village operator"

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
-from dtks_contracts.household import Deliberation, Household
+from dtks_contracts.household import Deliberation, FieldVisit, Household
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.institution import Assistance, Institution
 from dtks_contracts.regions import VillageCode
@@ -199,6 +200,26 @@ class ProposalIn(BaseModel):
         return stored == hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class VisitBasis:
+    """What a proposal made from a re-verification round's field visit rests on, in place of a
+    village meeting: its round, the registered household visited and, for a correction, the visit's
+    evidence (the household's field_visit). A resubmission keeps all three."""
+
+    round_id: str
+    household_id: str | None
+    field_visit: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, content: Mapping[str, Any]) -> VisitBasis | None:
+        """The basis of a stored proposal's content, None if it was not made from a visit."""
+        round_id = content.get("reverification_round_id")
+        if content.get("origin") != ProposalOrigin.RE_VERIFICATION.value or not round_id:
+            return None
+        household = content.get("household") or {}
+        return cls(str(round_id), content.get("target_household_id"), household.get("field_visit"))
+
+
 class ResubmissionIn(ProposalIn):
     """A returned proposal, corrected: the full content again, and what was changed."""
 
@@ -227,8 +248,9 @@ class FieldError:
         return {"field": self.field, "message": self.message, "type": self.code}
 
 
-def door_errors(proposal: ProposalIn) -> list[FieldError]:
-    """Every rule of the door the models alone cannot state, each naming its field.
+def door_errors(proposal: ProposalIn, basis: VisitBasis | None = None) -> list[FieldError]:
+    """Every rule of the door the models alone cannot state, each naming its field. A proposal
+    resting on a round's visit (``basis``) names no village meeting.
 
     Over 60 lines because it is the list of those rules, one after another, each with the sentence
     the operator reads (as :func:`household_errors`)."""
@@ -245,7 +267,16 @@ def door_errors(proposal: ProposalIn) -> list[FieldError]:
             errors.append(
                 FieldError(name, f"Only an institution's proposals carry {name}; remove it.", "forbidden")
             )
-    if proposal.deliberation is None:
+    if basis is not None:
+        if proposal.deliberation is not None:
+            errors.append(
+                FieldError(
+                    "deliberation",
+                    "This proposal rests on its re-verification visit, not a village meeting; remove it.",
+                    "forbidden",
+                )
+            )
+    elif proposal.deliberation is None:
         errors.append(
             FieldError("deliberation", "Name the village meeting (musdes/muskel) that agreed it.", "missing")
         )
@@ -541,18 +572,31 @@ def household_errors(
 
 
 def _content_fields(
-    proposal: ProposalIn, proposal_id: str, round_: int, actor: Actor, idempotency_key: str | None
+    proposal: ProposalIn,
+    proposal_id: str,
+    round_: int,
+    actor: Actor,
+    idempotency_key: str | None,
+    basis: VisitBasis | None = None,
 ) -> dict[str, Any]:
     if proposal.kind.subject is ProposalSubject.INSTITUTION:
         return _institution_content_fields(proposal, proposal_id, round_, actor, idempotency_key)
     household = proposal.household
     if household is not None and proposal.kind is ProposalKind.CORRECTION and household.household_id is None:
         household = household.model_copy(update={"household_id": proposal.household_id})
+    if household is not None and basis is not None and household.field_visit is None and basis.field_visit:
+        # The visit stays the correction's evidence unless the officer names a newer one.
+        household = household.model_copy(update={"field_visit": FieldVisit.model_validate(basis.field_visit)})
+    round_fields = (
+        {"origin": ProposalOrigin.RE_VERIFICATION, "reverification_round_id": basis.round_id}
+        if basis is not None
+        else {"origin": ProposalOrigin.VILLAGE}
+    )
     return {
         "proposal_id": proposal_id,
         "round": round_,
         "kind": proposal.kind,
-        "origin": ProposalOrigin.VILLAGE,
+        **round_fields,
         "village_code": proposal.village_code,
         "deliberation": proposal.deliberation.to_contract() if proposal.deliberation else None,
         "household": household,
@@ -596,9 +640,14 @@ def submitted_event(
 
 
 def resubmitted_event(
-    proposal: ResubmissionIn, proposal_id: str, round_: int, actor: Actor, idempotency_key: str | None
+    proposal: ResubmissionIn,
+    proposal_id: str,
+    round_: int,
+    actor: Actor,
+    idempotency_key: str | None,
+    basis: VisitBasis | None = None,
 ) -> ProposalResubmitted:
     return ProposalResubmitted(
-        **_content_fields(proposal, proposal_id, round_, actor, idempotency_key),
+        **_content_fields(proposal, proposal_id, round_, actor, idempotency_key, basis),
         correction_note=proposal.correction_note,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -33,3 +34,31 @@ async def metadata_of(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[s
 async def content_type_of(conn: asyncpg.Connection, sha256: str) -> str | None:
     value = await conn.fetchval("SELECT content_type FROM evidence_photos WHERE sha256 = $1", sha256)
     return None if value is None else str(value)
+
+
+async def name_in_village(conn: asyncpg.Connection, hashes: Sequence[str], village_code: str) -> None:
+    """A visit in `village_code` names these photos: that village's readers may see them."""
+    if hashes:
+        await conn.execute(
+            """INSERT INTO photo_villages (sha256, village_code) SELECT DISTINCT unnest($1::text[]), $2
+               ON CONFLICT DO NOTHING""",
+            list(hashes),
+            village_code,
+        )
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    content_type: str
+    size_bytes: int
+    villages: tuple[str, ...]  # of the visits that name it (none before a visit names it)
+
+
+async def stored_photo(conn: asyncpg.Connection, sha256: str) -> StoredPhoto | None:
+    row = await conn.fetchrow(
+        """SELECT p.content_type, p.size_bytes,
+                  array(SELECT v.village_code FROM photo_villages v WHERE v.sha256 = p.sha256) AS villages
+           FROM evidence_photos p WHERE p.sha256 = $1""",
+        sha256,
+    )
+    return StoredPhoto(row["content_type"], row["size_bytes"], tuple(row["villages"])) if row else None

@@ -95,12 +95,13 @@ def _round(row: asyncpg.Record) -> Round:
     )
 
 
+_ROUND_COLUMNS = """round_id, region, period_start, period_end, selection::text AS selection, size_limit,
+    households, opened_by::text AS opened_by, opened_at, closed_at, recap::text AS recap, stream_version"""
+
+
 async def load_round(conn: asyncpg.Connection, round_id: str, *, for_update: bool = False) -> Round | None:
     row = await conn.fetchrow(
-        """SELECT round_id, region, period_start, period_end, selection::text AS selection, size_limit,
-                  households, opened_by::text AS opened_by, opened_at, closed_at, recap::text AS recap,
-                  stream_version
-           FROM reverification_rounds WHERE round_id = $1"""
+        f"SELECT {_ROUND_COLUMNS} FROM reverification_rounds WHERE round_id = $1"
         + (" FOR UPDATE" if for_update else ""),
         round_id,
     )
@@ -162,6 +163,23 @@ def _selection_sql(
     return where, order, params
 
 
+async def overlapping_open_round(
+    conn: asyncpg.Connection, region: str, period_start: dt.date, period_end: dt.date
+) -> Round | None:
+    """An open round covering some of `region`'s households in a period overlapping this one (the
+    same test as the table's constraint `open_rounds_do_not_overlap`), the oldest if several."""
+    row = await conn.fetchrow(
+        f"""SELECT {_ROUND_COLUMNS} FROM reverification_rounds
+            WHERE closed_at IS NULL AND region_span_of(region) && region_span_of($1)
+              AND daterange(period_start, period_end, '[]') && daterange($2, $3, '[]')
+            ORDER BY opened_at, round_id LIMIT 1""",
+        region,
+        period_start,
+        period_end,
+    )
+    return _round(row) if row else None
+
+
 async def open_round(
     conn: asyncpg.Connection,
     *,
@@ -173,7 +191,23 @@ async def open_round(
     size_limit: int | None,
     opened_by: Actor,
 ) -> tuple[int, int]:
-    """Draw the prelist and record the round; (households, villages) on it."""
+    """Record the round and draw its prelist; (households, villages) on it.
+
+    The round's row comes first: an overlapping open round refuses it there
+    (asyncpg.ExclusionViolationError), and a concurrent opening over the same households waits on
+    it before drawing a prelist of its own that would only be rolled back."""
+    await conn.execute(
+        """INSERT INTO reverification_rounds (round_id, region, period_start, period_end, selection,
+                                              size_limit, households, opened_by, stream_version)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6, 0, $7::jsonb, 1)""",
+        round_id,
+        region,
+        period_start,
+        period_end,
+        selection.model_dump_json(),
+        size_limit,
+        opened_by.model_dump_json(),
+    )
     where, order, params = _selection_sql(selection, period_start, size_limit)
     # Region: the whole country, or the region's own code and everything under it ($2, $3).
     in_region = _in_region("h.village_code")
@@ -200,17 +234,7 @@ async def open_round(
         )
     )
     await conn.execute(
-        """INSERT INTO reverification_rounds (round_id, region, period_start, period_end, selection,
-                                              size_limit, households, opened_by, stream_version)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb, 1)""",
-        round_id,
-        region,
-        period_start,
-        period_end,
-        selection.model_dump_json(),
-        size_limit,
-        households,
-        opened_by.model_dump_json(),
+        "UPDATE reverification_rounds SET households = $2 WHERE round_id = $1", round_id, households
     )
     return households, villages
 
@@ -338,6 +362,28 @@ async def record_visit(
         visit_date,
     )
     await conn.execute("DELETE FROM household_flags WHERE household_id = $1", household_id)
+
+
+async def visit_of(conn: asyncpg.Connection, round_id: str, household_id: str) -> dict[str, Any] | None:
+    """A household's recorded visit in a round (officer, date, position, photos, its findings)."""
+    row = await conn.fetchrow(
+        """SELECT outcome, visit::text AS visit, findings::text AS findings, recorded_by::text AS recorded_by,
+                  recorded_at
+           FROM prelist_entries WHERE round_id = $1 AND household_id = $2 AND outcome IS NOT NULL""",
+        round_id,
+        household_id,
+    )
+    if row is None:
+        return None
+    return {
+        "round_id": round_id,
+        "household_id": household_id,
+        "outcome": row["outcome"],
+        **json.loads(row["visit"]),
+        "findings": json.loads(row["findings"] or "[]"),
+        "recorded_by": json.loads(row["recorded_by"]),
+        "recorded_at": row["recorded_at"].isoformat(),
+    }
 
 
 _OUTCOME_COUNTS = ", ".join(

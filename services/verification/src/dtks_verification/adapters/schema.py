@@ -214,4 +214,36 @@ MIGRATIONS = [
     -- The overdue scan walks the waiting items oldest first, each batch from where the last stopped.
     CREATE INDEX proposals_waiting_since ON proposals (entered_at, proposal_id) WHERE status = 'in_tier';
     """,
+    """
+    -- Two open re-verification rounds never cover the same households in overlapping periods: the
+    -- database refuses the second, however many open at once. Region codes are fixed-width and
+    -- nested (17, 17.71, 17.71.01, 17.71.01.1001), so a region is the span of codes [code, code~)
+    -- in byte order, and two regions share households exactly when their spans overlap (one holds
+    -- the other); ID, the whole country, is the unbounded span.
+    CREATE TYPE region_span AS RANGE (subtype = text, collation = "C");
+    CREATE FUNCTION region_span_of(code text) RETURNS region_span
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN CASE WHEN code = 'ID' THEN region_span(NULL, NULL) ELSE region_span(code, code || '~') END;
+    ALTER TABLE reverification_rounds ADD CONSTRAINT open_rounds_do_not_overlap
+        EXCLUDE USING gist (region_span_of(region) WITH &&, daterange(period_start, period_end, '[]') WITH &&)
+        WHERE (closed_at IS NULL);
+    """,
+    """
+    -- Which villages' visits name each photo: who may see a photo (GET /evidence/{sha256}) is who may
+    -- see one of those visits. Filled as visits are recorded; here from the visits before it.
+    CREATE TABLE photo_villages (
+        sha256        text NOT NULL,
+        village_code  text NOT NULL,
+        PRIMARY KEY (sha256, village_code)
+    );
+    INSERT INTO photo_villages (sha256, village_code)
+        SELECT photo->>'sha256', p.village_code
+        FROM field_visits v JOIN proposals p USING (proposal_id),
+             jsonb_array_elements(coalesce(v.visit->'photos', '[]'::jsonb)) AS photo
+        UNION
+        SELECT photo->>'sha256', e.village_code
+        FROM prelist_entries e, jsonb_array_elements(coalesce(e.visit->'photos', '[]'::jsonb)) AS photo
+        WHERE e.visit IS NOT NULL
+        ON CONFLICT DO NOTHING;
+    """,
 ]

@@ -46,6 +46,13 @@ def _degrees(value: Any, ref: Any) -> float | None:
     return -degrees if str(ref).upper().startswith(("S", "W")) else degrees
 
 
+def load_readers() -> None:
+    """Pillow imports its format plug-ins on the first photo it opens (all of them for one it does
+    not know, a HEIC say): a few hundred milliseconds that the first uploads after a start all
+    waited on, under the import lock. Called at startup."""
+    Image.init()
+
+
 def read_metadata(data: bytes) -> PhotoMetadata:
     """GPS position and time from the photo's EXIF where present. HEIC is not decoded here (Pillow
     needs a plug-in for it), so its metadata is absent; a photo without EXIF gives an empty one."""
