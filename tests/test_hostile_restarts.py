@@ -302,9 +302,11 @@ async def test_postgres_does_not_move_silently_when_its_port_was_taken_meanwhile
     assert stack.env["DTKS_PG_PORT"] == str(port)
 
 
-# The sender's poll in the next test: a delivery well inside it was woken by LISTEN/NOTIFY.
+# The sender's poll in the next test: a delivery well inside it was woken by LISTEN/NOTIFY. A quarter
+# of the poll still tells the two apart; 5 s did not hold on a loaded machine (a first delivery took
+# 5.4 s at load 16 on two cores, in a clean-clone run beside other test runs).
 SENDER_POLL_SECONDS = 60.0
-WOKEN_WITHIN = 5.0
+WOKEN_WITHIN = 15.0
 
 
 async def test_the_notification_sender_listens_again_after_a_postgres_restart_and_delivers_at_once(
