@@ -1,4 +1,6 @@
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
@@ -79,3 +81,15 @@ def test_the_manifest_and_chunks_are_events_of_the_decree_aggregate():
         "registry.determination_manifest",
         "registry.determination_chunk",
     }
+
+
+@pytest.mark.parametrize(
+    "module", ["dtks_contracts.decree_chunks", "dtks_contracts.events.determination_chunks"]
+)
+def test_the_chunk_modules_import_first_in_a_fresh_interpreter(module: str) -> None:
+    # Importing decree_chunks before the events package once made a cycle (the registry's replay
+    # command failed to start: its first contracts import was decree_chunks).
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -10,10 +10,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from dtks_contracts.decree_chunks import (  # after registry: it imports it
-    DeterminationChunk,
-    DeterminationManifest,
-)
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.civil_registry import ChildBorn, FamilyCardChanged, PersonDied, PersonMoved
 from dtks_contracts.events.complaint import (
@@ -24,6 +20,7 @@ from dtks_contracts.events.complaint import (
     LifeEventDraftConfirmed,
     LifeEventDraftDismissed,
 )
+from dtks_contracts.events.determination_chunks import DeterminationChunk, DeterminationManifest
 from dtks_contracts.events.governance import (
     DeadlineSet,
     FreezeDeclared,
