@@ -112,6 +112,10 @@ async def resubmit(request: Request, proposal_id: str) -> Response:
         }
         if content.get("target_household_id"):
             body["household_id"] = content["target_household_id"]
+    # A proposal made from a civil-registry life event names it; the service keeps the name on a
+    # resubmission only if it is sent again, and the form does not show it: sent as the proposal had it.
+    if content.get("civil_registry_ref"):
+        body["civil_registry_ref"] = content["civil_registry_ref"]
     note = fields.get("correction_note", "").strip()
     if note:
         body["correction_note"] = note
