@@ -1,6 +1,7 @@
 """The freezes banner over the queue is asked of the verification service once per region for a few
-seconds, not on every page: counted on the console's own client to the real verification service
-(the only service the queue page calls), with a freeze declared so the banner has something to show."""
+seconds, not on every page: the console's calls to the real verification service (the only service
+the queue page calls) counted as they leave, with a freeze declared so the banner has something to
+show."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from dtks_console import freeze_banner
 from dtks_console.app import build_app
+from dtks_console.backend import Answer, Services
 from dtks_console.oidc import Tokens
 from dtks_console.sessions import COOKIE, SessionStore
 from dtks_console.settings import ConsoleSettings
@@ -79,16 +82,18 @@ def signed_in_as(console: TestClient, system: LocalSystem, role: Role, region: s
     console.cookies.set(COOKIE, console.portal.call(make))  # type: ignore[union-attr]
 
 
-def freezes_asked(console: TestClient) -> list[str]:
-    """Every GET /freezes the console sends from now on, by the verification service's URL."""
+def freezes_asked(console: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every GET /freezes the console sends to the verification service from now on."""
     asked: list[str] = []
+    services: Services = console.app.state.services  # type: ignore[attr-defined]
+    send = services.call
 
-    async def seen(request: httpx.Request) -> None:
-        if request.url.path == "/freezes":
-            asked.append(str(request.url))
+    async def counted(service: str, method: str, path: str, token: str, **kw: Any) -> Answer:
+        if (service, method, path) == ("verification", "GET", "/freezes"):
+            asked.append(path)
+        return await send(service, method, path, token, **kw)
 
-    http: httpx.AsyncClient = console.app.state.services.http  # type: ignore[attr-defined]
-    http.event_hooks["request"].append(seen)
+    monkeypatch.setattr(services, "call", counted)
     return asked
 
 
@@ -99,7 +104,7 @@ def test_two_queue_pages_within_the_kept_seconds_ask_the_verification_service_fo
     # cannot outlast it; what is proved is that the kept answer is used, not how long it is kept.
     monkeypatch.setattr(freeze_banner, "FREEZES_KEPT_SECONDS", 60.0)
     signed_in_as(console, verification, Role.DISTRICT_VERIFIER, DISTRICT)
-    asked = freezes_asked(console)
+    asked = freezes_asked(console, monkeypatch)
     for _ in range(2):
         page = console.get("/queue")
         assert page.status_code == 200
@@ -112,7 +117,7 @@ def test_the_kept_answer_serves_one_region_only_and_ends_after_its_seconds(
     console: TestClient, verification: LocalSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(freeze_banner, "FREEZES_KEPT_SECONDS", 0.5)
-    asked = freezes_asked(console)
+    asked = freezes_asked(console, monkeypatch)
     signed_in_as(console, verification, Role.DISTRICT_VERIFIER, DISTRICT)
     assert console.get("/queue").status_code == 200
     # Another region's verifier is not shown the first region's answer.

@@ -37,8 +37,8 @@ from dtks_console import (
     review_pages,
 )
 from dtks_console.access import Access
-from dtks_console.backend import Services
-from dtks_console.http_edges import CachedStatic, security_headers
+from dtks_console.backend import Services, client_session
+from dtks_console.http_edges import CachedStatic, SecurityHeaders
 from dtks_console.oidc import OidcClient
 from dtks_console.pages import STATIC
 from dtks_console.sessions import SessionStore, shared_sessions
@@ -54,17 +54,22 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # One pooled client for every call. httpx keeps only 20 idle connections by default; 50 people
-        # at once make up to 100 calls at once (a page asks for two things), and every connection past
-        # the 20 was closed after its answer and opened again for the next: TCP and a new uvicorn
-        # connection each time, in the console and the service alike.
+        # Pooled clients: aiohttp for the pages' API calls (backend.Services says why), httpx for the
+        # provider and the few streamed calls. httpx keeps only 20 idle connections by default; 50
+        # people at once make up to 100 calls at once, and every connection past the 20 was closed
+        # after its answer and opened again for the next.
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http, shared_sessions(settings) as shared:
+        async with (
+            httpx.AsyncClient(timeout=30, limits=limits) as http,
+            client_session() as calls,
+            shared_sessions(settings) as shared,
+        ):
             if shared is not None:
                 app.state.sessions = shared
             app.state.oidc = OidcClient(issuer, settings.console_client_id, http)
             app.state.services = Services(
                 http,
+                calls=calls,
                 proposal=settings.proposal_url,
                 verification=settings.verification_url,
                 registry=settings.registry_url,
@@ -81,7 +86,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
     )
     app.mount("/static", CachedStatic(directory=STATIC), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.middleware("http")(security_headers)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(NeedsSignIn, identity_pages.send_to_sign_in)
     # Each group of pages, in a module of its own, reaches the signed-in person through this.
     app.state.access = Access(signed_in, person, check_csrf, NeedsSignIn, save_session)
