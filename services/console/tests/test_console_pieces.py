@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from dtks_console.app import QUEUE_OF_ROLE, _local, build_app
+from dtks_console.app import build_app
 from dtks_console.household_form import CHOICES, HouseholdForm
 from dtks_console.i18n import translations
+from dtks_console.identity_pages import local_path
 from dtks_console.pkce import challenge_of
+from dtks_console.queue_pages import QUEUE_OF_ROLE
 from dtks_console.settings import ConsoleSettings
 from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_contracts.vocabulary.reasons import REVIEW_CODES, describe
@@ -121,8 +123,8 @@ def test_the_pkce_challenge_is_rfc_7636s_s256() -> None:
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "x"])
 def test_after_sign_in_the_console_redirects_only_to_its_own_pages(target: str) -> None:
-    assert _local(target) == "/"
-    assert _local("/proposals?status=returned") == "/proposals?status=returned"
+    assert local_path(target) == "/"
+    assert local_path("/proposals?status=returned") == "/proposals?status=returned"
 
 
 @pytest.fixture

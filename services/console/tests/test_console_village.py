@@ -327,6 +327,43 @@ def test_a_returned_proposal_shows_its_reasons_in_indonesian_and_is_resubmitted_
     assert after["content"]["deliberation"]["minutes_ref"] == "BA-09/XI/2026"
 
 
+def test_a_returned_proposal_made_from_a_life_event_still_names_that_event_when_resubmitted(
+    operator: Page, api: Api, console_system: LocalSystem
+) -> None:
+    """The proposal service keeps civil_registry_ref on a resubmission only if it is sent again; the
+    form does not show it, so the console sends back what the returned proposal named."""
+    base = console_system.urls["console"]
+    run = random.randrange(1_000_000)
+    deliberation = {"kind": "muskel", "held_on": "2026-11-20", "minutes_ref": "BA-14/XI/2026"}
+    # Households the register does not hold: the entry check returns both without anyone deciding.
+    correction = {
+        **proposal_body(a_family()),
+        "kind": "correction",
+        "household_id": f"HH-UNKNOWN-C-{run}",
+        "deliberation": deliberation,
+        "civil_registry_ref": f"DUK-D-C-{run}",
+    }
+    deactivation = {
+        "kind": "deactivation",
+        "village_code": VILLAGE,
+        "household_id": f"HH-UNKNOWN-D-{run}",
+        "reason": "died",
+        "evidence_note": "Akta kematian 1771-KM-01122026-0001",
+        "deliberation": deliberation,
+        "civil_registry_ref": f"DUK-D-D-{run}",
+    }
+    for body in (correction, deactivation):
+        proposal_id = api.submit(body)
+        until(lambda pid=proposal_id: api.proposal(pid)["status"] == "returned", f"{proposal_id} returned")
+        operator.goto(f"{base}/proposals/{proposal_id}/resubmit")
+        operator.fill("#correction_note", "Diajukan ulang dari peristiwa kependudukan")
+        operator.get_by_role("button", name="Ajukan ulang usulan").click()
+        operator.wait_for_url(re.compile(rf"/proposals/{proposal_id}\?sent=1"))
+        after = api.proposal(proposal_id)
+        assert after["round"] == 2
+        assert after["content"]["civil_registry_ref"] == body["civil_registry_ref"]
+
+
 def test_a_proposal_is_withdrawn_only_after_the_operator_confirms_it(
     operator: Page, api: Api, console_system: LocalSystem
 ) -> None:

@@ -12,13 +12,13 @@ import pytest
 
 from dtks_console.dates import day, moment
 from dtks_console.i18n import translations
+from dtks_console.proposal_returns import return_reasons
 from dtks_console.village_forms import (
     DEACTIVATION_REASONS,
     DeactivationForm,
     household_form,
     merged_household,
 )
-from dtks_console.village_pages import return_reasons
 from dtks_contracts.vocabulary.reasons import ReasonCode, describe
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dtks_console" / "templates"

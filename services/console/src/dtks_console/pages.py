@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dtks_console.dates import day, moment
 from dtks_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, translations
+from dtks_console.proposal_returns import latest_return, return_reasons
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -28,6 +29,8 @@ env = Environment(
     # on every use (twenty includes of the decision form on a queue page) cost a stat call each.
     auto_reload=False,
 )
+# The proposal page and the resubmission form show a return's reasons (_return_reasons.html).
+env.globals.update(return_reasons=return_reasons, latest_return=latest_return)
 
 
 @cache
