@@ -111,7 +111,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         audit_pages,
         agency_pages,
         public_pages,
+        round_pages,
     ):
         app.include_router(pages.router)
-    app.include_router(round_pages.router)  # re-verification rounds (round_pages.py)
     return app
