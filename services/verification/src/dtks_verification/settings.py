@@ -33,6 +33,9 @@ class VerificationSettings(RuntimeSettings):
     # 10,000 rather than 2,000: at 200,000 items on the shared 2-core machine the scan ran at
     # 5,900-7,500 items/s against 3,700-3,900, and decisions' p99 during it was no worse.
     overdue_scan_batch: int = Field(default=10000, ge=1)
+    # After each batch the scan rests this many times as long as the batch took, leaving the disk
+    # and the cores to the officers' decisions between its transactions (0: never rests).
+    overdue_scan_pause: float = Field(default=0.5, ge=0)
     # Field evidence (photos of visits). The store: "filesystem" under DTKS_EVIDENCE_DIR (default
     # $DTKS_STATE_DIR/verification/evidence) or "s3" (DTKS_EVIDENCE_S3_BUCKET, _ENDPOINT_URL for a
     # non-AWS server, credentials the standard AWS way).
