@@ -12,6 +12,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,14 @@ from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent
 from dtks_runtime.testing import Infra, wait_until
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.working_days import WIB
-from dtks_verification.harness import Clock, Service, Simulator, running_service, use_clock
+from dtks_verification.harness import (
+    Clock,
+    Service,
+    Simulator,
+    in_district_queue,
+    running_service,
+    use_clock,
+)
 from dtks_verification.overdue_scan import OverdueScan
 
 pytestmark = pytest.mark.infra
@@ -282,3 +290,114 @@ async def test_a_freeze_pauses_the_deadlines_of_its_regions_items_and_no_others(
             notify_region=village[:8],
         )
         assert announced[pid] == [(1, expected.model_dump(mode="json"))]
+
+
+async def test_a_pass_rests_after_each_full_batch_for_its_share_of_the_batch_time_and_announces_each_item_once(
+    unscanned: Service,
+) -> None:
+    service = unscanned
+    use_clock(service, Clock(wib(2027, 1, 8, 9)))  # past one district deadline, not two
+    ids = await waiting(
+        service, BENGKULU, [wib(2026, 12, 14, 8) + dt.timedelta(minutes=i) for i in range(25)]
+    )
+    ticks = iter(range(100))  # each batch "takes" 1 s on this timer: it is read before and after it
+    rests: list[float] = []
+
+    async def rest(seconds: float) -> None:
+        rests.append(seconds)
+
+    scan = OverdueScan(
+        deps_of(service), batch_size=10, pause=1.5, sleep=rest, timer=lambda: float(next(ticks))
+    )
+    assert await scan.scan_once() == 25
+    # Two full batches, each followed by a rest of 1.5 times its duration; the last (5 items) ends the pass.
+    assert rests == [1.5, 1.5]
+    assert {pid: [v for v, _ in events] for pid, events in (await announcements(service)).items()} == {
+        pid: [1] for pid in ids
+    }
+    marks, versions = await marks_and_versions(service, ids)
+    assert marks == Counter({(pid, 1): 1 for pid in ids})
+    assert versions == dict.fromkeys(ids, 1)
+
+
+async def test_a_pass_gives_its_connection_back_with_the_pools_settings(unscanned: Service) -> None:
+    """The pool hands connections on as they are (no reset query): the scan's planner and memory
+    settings must not follow its connection into the decisions that borrow it next."""
+    service = unscanned
+    use_clock(service, Clock(wib(2027, 1, 8, 9)))
+    await waiting(service, BENGKULU, [wib(2026, 12, 14, 8) + dt.timedelta(minutes=i) for i in range(3)])
+    deps = deps_of(service)
+    async with deps.connection() as conn:
+        before = await conn.fetchrow("SELECT current_setting('plan_cache_mode') AS plans, "
+                                     "current_setting('work_mem') AS memory")  # fmt: skip
+    assert await OverdueScan(deps, batch_size=2).scan_once() == 3
+    # The pool lends the connection given back last first, and the scan has just given its back.
+    async with deps.connection() as conn:
+        after = await conn.fetchrow("SELECT current_setting('plan_cache_mode') AS plans, "
+                                    "current_setting('work_mem') AS memory")  # fmt: skip
+    assert dict(after) == dict(before) == {"plans": "auto", "memory": "4MB"}
+
+
+async def test_a_decision_on_an_item_the_scan_skipped_or_announced_is_recorded_after_what_the_scan_wrote(
+    unscanned: Service,
+) -> None:
+    """An officer deciding while the scan runs: an item whose row the decision holds is skipped, not
+    waited for, and once forwarded it is not announced for the stay it left; an item the scan
+    announced first is decided on top of the announcement. Nothing is lost, nothing doubled."""
+    service = unscanned
+    use_clock(service, Clock(wib(2027, 1, 8, 9)))
+    held, announced_first = await in_district_queue(service, 2, seed=18_018)
+    deps = deps_of(service)
+    async with deps.connection() as conn:
+        await conn.execute(
+            "UPDATE proposals SET entered_at = $1 WHERE proposal_id = ANY($2)",
+            wib(2026, 12, 14, 8),
+            [held.proposal_id, announced_first.proposal_id],
+        )
+        versions_before = dict(
+            await conn.fetch(
+                "SELECT proposal_id, stream_version FROM proposals WHERE proposal_id = ANY($1)",
+                [held.proposal_id, announced_first.proposal_id],
+            )
+        )
+        # A decision on `held` in progress: its transaction holds the row while the scan passes.
+        deciding = conn.transaction()
+        await deciding.start()
+        await conn.execute("SELECT 1 FROM proposals WHERE proposal_id = $1 FOR UPDATE", held.proposal_id)
+        assert await asyncio.wait_for(OverdueScan(deps, batch_size=10).scan_once(), 30) == 1
+        await deciding.rollback()
+
+    async def forward(item: Any) -> None:
+        body = {"proposal_id": item.proposal_id, "tier": "district", "decision": "forward"}
+        headers = service.auth(Role.DISTRICT_VERIFIER, item.village_code[:8])
+        decided = await service.http.post("/decisions", json=body, headers=headers)
+        assert decided.status_code == 200 and decided.json()["tier"] == "regency", decided.text
+
+    await forward(held)
+    await forward(announced_first)
+    async with deps.connection() as conn:  # the database stamped their entry with its own clock
+        await conn.execute(
+            "UPDATE proposals SET entered_at = $1 WHERE proposal_id = ANY($2)",
+            wib(2027, 1, 8, 9),
+            [held.proposal_id, announced_first.proposal_id],
+        )
+    assert await OverdueScan(deps, batch_size=10).scan_once() == 0  # both wait at the regency since now
+
+    async with deps.connection() as conn:
+        rows = await conn.fetch(
+            """SELECT split_part(stream_id, ':', 2) AS pid, stream_version, event_type FROM events
+               WHERE stream_id = ANY($1) ORDER BY stream_id, stream_version""",
+            [f"proposal:{held.proposal_id}", f"proposal:{announced_first.proposal_id}"],
+        )
+    after: dict[str, list[tuple[int, str]]] = {}
+    for r in rows:
+        if r["stream_version"] > versions_before[r["pid"]]:
+            after.setdefault(r["pid"], []).append((r["stream_version"], r["event_type"]))
+    start_held, start_first = versions_before[held.proposal_id], versions_before[announced_first.proposal_id]
+    assert after == {
+        held.proposal_id: [(start_held + 1, "verification.verified_at_tier")],
+        announced_first.proposal_id: [
+            (start_first + 1, "verification.item_overdue"),
+            (start_first + 2, "verification.verified_at_tier"),
+        ],
+    }

@@ -96,6 +96,7 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
             deps,
             batch_size=settings.overdue_scan_batch,
             poll_seconds=settings.overdue_scan_seconds,
+            pause=settings.overdue_scan_pause,
             heartbeat=lambda: runtime.heartbeat(OVERDUE_SCAN_TASK),
         )
         app.state.overdue_scan = scan

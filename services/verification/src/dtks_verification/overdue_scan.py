@@ -12,7 +12,10 @@ once, computes with the domain's calendar which entry days are overdue at which 
 calendar in use (the country's, and those of regions with a policy or a freeze of their own; the
 clock is the deps object's, and freezes pause deadlines), and hands them to PostgreSQL; then it
 announces the waiting items in batches of `batch_size`, each one statement and one short
-transaction (adapters.overdue_marks), oldest first. Several processes may scan at once: rows
+transaction (adapters.overdue_marks), oldest first, pausing after each batch for `pause` times as
+long as the batch took: the scan shares PostgreSQL's disk and the machine's cores with the
+officers' decisions, and a pass that never rests makes every decision's commit wait behind its
+writes (at 1,000,000 items that is gigabytes of WAL). Several processes may scan at once: rows
 another transaction holds are skipped, not waited for, and the marks' key lets each item's
 announcement through once. A pass that dies (a restart, a lost connection) loses nothing: every
 batch committed its marks with its events, and the next pass starts again from the oldest item.
@@ -23,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from dtks_contracts.regions import NATIONAL
@@ -61,12 +65,17 @@ class OverdueScan:
         *,
         batch_size: int = 10000,
         poll_seconds: float = 60.0,
+        pause: float = 0.0,
         heartbeat: Callable[[], None] = lambda: None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.deps = deps
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.pause = pause
         self.heartbeat = heartbeat
+        self.sleep, self.timer = sleep, timer
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -99,6 +108,7 @@ class OverdueScan:
             causation = Causation()
             announced, after = 0, overdue_marks.START
             while True:
+                started = self.timer()
                 async with units() as uow:
                     batch = await overdue_marks.announce(uow, after, before, self.batch_size, causation)
                 announced += batch.announced
@@ -106,6 +116,10 @@ class OverdueScan:
                 if batch.last is None or batch.walked < self.batch_size:
                     return announced
                 after = batch.last
+                # Paced by the batch's own duration: the busier the database, the longer each batch
+                # takes and the longer the scan rests, so it takes a share of the machine, not all.
+                # Between transactions: nothing is locked while it rests.
+                await self.sleep((self.timer() - started) * self.pause)
 
 
 def _calendars(

@@ -104,13 +104,8 @@ async def prepare(conn: asyncpg.Connection, calendars: Sequence[Calendar], dues:
         [d.notify_tier for d in dues],
         [d.notify_region_length for d in dues],
     )
-    # Statistics for the planner: the batches join every waiting item to these tables. And a plan
-    # for each batch's own limit and position: a generic plan, which knows neither, may sort every
-    # waiting item, or join a batch's rows with each other row by row (the connection's settings
-    # are reset when the pass gives it back to the pool).
-    await conn.execute(
-        "ANALYZE overdue_scan_calendars, overdue_scan_dues; SET plan_cache_mode = force_custom_plan"
-    )
+    # Statistics for the planner: the batches join every waiting item to these tables.
+    await conn.execute("ANALYZE overdue_scan_calendars, overdue_scan_dues")
 
 
 async def oldest_entry(conn: asyncpg.Connection) -> dt.datetime | None:
@@ -188,11 +183,19 @@ _ANNOUNCE: Final = SelectedAppend(
 )
 
 
+_BATCH_SETTINGS: Final = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL work_mem = '64MB'"
+
+
 async def announce(
     uow: UnitOfWork, after: Position, before: dt.datetime, limit: int, causation: Causation
 ) -> Batch:
     """Look at the next `limit` waiting items after `after` that entered before `before`, and
     announce those due in the pass's calendars (see `prepare`) and not announced yet."""
+    # For this transaction only (the pool hands the connection on as it is, see dtks_runtime.db):
+    # a plan for the batch's own limit and position (a generic plan, which knows neither, may sort
+    # every waiting item, or join a batch's rows with each other row by row), and room to sort the
+    # batch's envelopes in memory (at 4 MB a batch of 10,000 spilled them to disk).
+    await uow.conn.execute(_BATCH_SETTINGS)
     row = await uow.append_selected(
         _ANNOUNCE,
         [before, after.entered_at, after.proposal_id, limit, WIB.utcoffset(None), NATIONAL],
