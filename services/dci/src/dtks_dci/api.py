@@ -142,13 +142,8 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
         raise DciError(
             env.MESSAGE_TS_INVALID, "message_ts is too old or in the future; send a fresh message."
         )
-    # One statement, committed on its own: a transaction around it would add two round trips
-    # (BEGIN, COMMIT) to every request for nothing (measured with benchmarks/dci_bench.py).
-    fresh = await deps_of(request).pool.fetchval(
-        """INSERT INTO dci_messages (sender_id, message_id, message_ts) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        header["sender_id"], header["message_id"], sent,
-    )  # fmt: skip
+    # Recorded (committed) before anything is answered; with concurrent requests' in one statement.
+    fresh = await deps_of(request).writes.first_time((header["sender_id"], header["message_id"], sent))
     if not fresh:
         raise DciError(env.MESSAGE_ID_DUPLICATE, "This message_id was received before; a replay is refused.")
     grant = Grant(
@@ -159,15 +154,11 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
 
 async def _log(request: Request, path: str, log: dict[str, Any], status: int, outcome: str, records: int,
                detail: str | None = None) -> None:  # fmt: skip
-    pool = deps_of(request).pool
-    async with pool.acquire() as conn:
-        await conn.execute(
-            """INSERT INTO dci_exchanges (direction, path, agency, sender_id, message_id, transaction_id,
-                   correlation_id, action, http_status, outcome, records, detail)
-               VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-            path, log.get("agency"), log.get("sender_id"), log.get("message_id"), log.get("transaction_id"),
-            log.get("correlation_id"), log.get("action"), status, outcome, records, detail,
-        )  # fmt: skip
+    # Committed before the answer leaves; with concurrent requests' entries in one statement.
+    await deps_of(request).writes.log(
+        (path, log.get("agency"), log.get("sender_id"), log.get("message_id"), log.get("transaction_id"),
+         log.get("correlation_id"), log.get("action"), status, outcome, records, detail)
+    )  # fmt: skip
 
 
 async def handle(
