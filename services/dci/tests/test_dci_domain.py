@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dtks_dci.domain.envelope import Rejection
 from dtks_dci.domain.queries import read_criteria
-from dtks_dci.domain.signing import SignatureError, public_key, verify
+from dtks_dci.domain.signing import SignatureError, canonical, public_key, verify
 from dtks_dci.domain.subscriptions import matches, read_subscription
 from dtks_dci.testing import new_agency_key
 
@@ -73,3 +75,30 @@ def test_a_signature_is_bound_to_its_sender_header_and_time():
         verify(signature, {**header, "sender_id": "b"}, message, keys, now=1_000_010)
     with pytest.raises(SignatureError, match="does not match"):
         verify(signature, {**header, "message_id": "2"}, message, keys, now=1_000_010)
+
+
+def test_a_signed_body_is_serialised_once_and_its_signature_verifies_over_its_own_header_and_message():
+    key = new_agency_key("ours")
+    header = {"message_id": "m-1", "sender_id": "dtks", "action": "on-search", "total_count": 1}
+    message = {
+        "transaction_id": "t-1",
+        "search_response": [{"reference_id": "r", "name": "Siti Aminah", "n": 2}],
+    }
+    body = key.signed_body("dtks", header, message)
+    parsed = json.loads(body)
+    assert list(parsed) == ["header", "message", "signature"]
+    assert parsed["header"] == header and parsed["message"] == message
+    assert body.decode().startswith(canonical(header, message)[:-1] + ',"signature":')
+    assert (
+        verify(
+            parsed["signature"], parsed["header"], parsed["message"], {"ours": public_key(key.public_bytes())}
+        )
+        == "ours"
+    )
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(
+            parsed["signature"],
+            header,
+            {**message, "transaction_id": "t-2"},
+            {"ours": public_key(key.public_bytes())},
+        )

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from dtks_contracts.regions import contains
 from dtks_contracts.vocabulary.roles import Role
@@ -56,7 +56,7 @@ class Incoming:
 
 @dataclass
 class Outcome:
-    body: dict[str, Any]
+    body: dict[str, Any] | bytes  # bytes: JSON already serialised (a signed envelope)
     outcome: str
     records: int = 0
     status: int = 200
@@ -142,13 +142,8 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
         raise DciError(
             env.MESSAGE_TS_INVALID, "message_ts is too old or in the future; send a fresh message."
         )
-    # One statement, committed on its own: a transaction around it would add two round trips
-    # (BEGIN, COMMIT) to every request for nothing (measured with benchmarks/dci_bench.py).
-    fresh = await deps_of(request).pool.fetchval(
-        """INSERT INTO dci_messages (sender_id, message_id, message_ts) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        header["sender_id"], header["message_id"], sent,
-    )  # fmt: skip
+    # Recorded (committed) before anything is answered; with concurrent requests' in one statement.
+    fresh = await deps_of(request).writes.first_time((header["sender_id"], header["message_id"], sent))
     if not fresh:
         raise DciError(env.MESSAGE_ID_DUPLICATE, "This message_id was received before; a replay is refused.")
     grant = Grant(
@@ -159,20 +154,16 @@ async def receive(request: Request, path: str, log: dict[str, Any]) -> Incoming:
 
 async def _log(request: Request, path: str, log: dict[str, Any], status: int, outcome: str, records: int,
                detail: str | None = None) -> None:  # fmt: skip
-    pool = deps_of(request).pool
-    async with pool.acquire() as conn:
-        await conn.execute(
-            """INSERT INTO dci_exchanges (direction, path, agency, sender_id, message_id, transaction_id,
-                   correlation_id, action, http_status, outcome, records, detail)
-               VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-            path, log.get("agency"), log.get("sender_id"), log.get("message_id"), log.get("transaction_id"),
-            log.get("correlation_id"), log.get("action"), status, outcome, records, detail,
-        )  # fmt: skip
+    # Committed before the answer leaves; with concurrent requests' entries in one statement.
+    await deps_of(request).writes.log(
+        (path, log.get("agency"), log.get("sender_id"), log.get("message_id"), log.get("transaction_id"),
+         log.get("correlation_id"), log.get("action"), status, outcome, records, detail)
+    )  # fmt: skip
 
 
 async def handle(
     request: Request, path: str, handler: Callable[[Request, Incoming], Awaitable[Outcome]]
-) -> JSONResponse:
+) -> Response:
     log: dict[str, Any] = {}
     try:
         incoming = await receive(request, path, log)
@@ -183,22 +174,20 @@ async def handle(
         raise
     log["correlation_id"] = done.correlation_id
     await _log(request, path, log, done.status, done.outcome, done.records)
+    if isinstance(done.body, bytes):
+        return Response(done.body, status_code=done.status, media_type="application/json")
     return JSONResponse(done.body, status_code=done.status)
-
-
-def signed(request: Request, header: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
-    key = deps_of(request).signing_key
-    return {"signature": key.sign(header["sender_id"], header, message), "header": header, "message": message}
 
 
 def callback_envelope(
     request: Request, action: str, receiver: str, message: dict[str, Any], items: list[dict[str, Any]]
-) -> dict[str, Any]:
+) -> bytes:
+    """Our signed answer envelope, as the JSON bytes sent (see SigningKey.signed_body)."""
     header = env.callback_header(
         action=action, sender_id=_settings(request).dci_registry_id, receiver_id=receiver,
         total_count=len(items), completed_count=sum(1 for i in items if i.get("status") in (env.SUCCEEDED, env.REJECTED)),
     )  # fmt: skip
-    return signed(request, header, message)
+    return deps_of(request).signing_key.signed_body(header["sender_id"], header, message)
 
 
 def _registry(request: Request) -> RegistryClient:
@@ -225,7 +214,7 @@ async def _sync_search(request: Request, incoming: Incoming) -> Outcome:
 @router.post(
     SYNC_SEARCH, tags=["DCI sync"], summary="Search the register, answered at once (on-search envelope)"
 )
-async def sync_search(request: Request) -> JSONResponse:
+async def sync_search(request: Request) -> Response:
     return await handle(request, SYNC_SEARCH, _sync_search)
 
 
@@ -311,7 +300,7 @@ async def _async_search(request: Request, incoming: Incoming) -> Outcome:
 @router.post(
     SEARCH, tags=["DCI async"], summary="Search the register; the result goes to sender_uri (on-search)"
 )
-async def async_search(request: Request) -> JSONResponse:
+async def async_search(request: Request) -> Response:
     return await handle(request, SEARCH, _async_search)
 
 
@@ -379,14 +368,14 @@ async def _async_txn_status(request: Request, incoming: Incoming) -> Outcome:
 @router.post(
     SYNC_TXN_STATUS, tags=["DCI sync"], summary="The status of an earlier transaction, answered at once"
 )
-async def sync_txn_status(request: Request) -> JSONResponse:
+async def sync_txn_status(request: Request) -> Response:
     return await handle(request, SYNC_TXN_STATUS, _sync_txn_status)
 
 
 @router.post(
     TXN_STATUS, tags=["DCI async"], summary="The status of an earlier transaction, sent to sender_uri"
 )
-async def async_txn_status(request: Request) -> JSONResponse:
+async def async_txn_status(request: Request) -> Response:
     return await handle(request, TXN_STATUS, _async_txn_status)
 
 
@@ -456,7 +445,7 @@ async def _subscribe(request: Request, incoming: Incoming) -> Outcome:
 @router.post(
     SUBSCRIBE, tags=["DCI async"], summary="Subscribe to the register's changes at each decree (notify)"
 )
-async def subscribe(request: Request) -> JSONResponse:
+async def subscribe(request: Request) -> Response:
     return await handle(request, SUBSCRIBE, _subscribe)
 
 
@@ -496,5 +485,5 @@ async def _unsubscribe(request: Request, incoming: Incoming) -> Outcome:
 
 
 @router.post(UNSUBSCRIBE, tags=["DCI async"], summary="End subscriptions (on-unsubscribe to sender_uri)")
-async def unsubscribe(request: Request) -> JSONResponse:
+async def unsubscribe(request: Request) -> Response:
     return await handle(request, UNSUBSCRIBE, _unsubscribe)

@@ -4,8 +4,9 @@
 The started runtime (its pool for reads, ``unit_of_work()`` for writes), the settings, the registry
 client the records are read through, the HTTP client callbacks and notifications go out through, the
 key our envelopes are signed with, the partners' keys their envelopes are verified against, and the
-table of error codes to HTTP statuses the standard's error answers use, and the guard a partner's
-callback address is checked with (public addresses only; see dtks_runtime.callback_guard).
+table of error codes to HTTP statuses the standard's error answers use, the guard a partner's
+callback address is checked with (public addresses only; see dtks_runtime.callback_guard), and the
+writers of the rows every request records (adapters/grouped_writes.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from dtks_dci.adapters.grouped_writes import RequestWrites
 from dtks_dci.adapters.registry import RegistryClient
 from dtks_dci.domain.signing import SigningKey
 from dtks_dci.settings import DciSettings
@@ -39,6 +41,7 @@ class DciDeps:
     sender_keys: SenderKeys
     error_statuses: Mapping[str, int]
     guard: CallbackGuard  # what a partner's sender_uri is checked against, given and before each call
+    writes: RequestWrites  # each request's message id and exchange-log entry, grouped across requests
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from dtks_contracts.topics import REGISTRY_EVENTS
+from dtks_dci.adapters.grouped_writes import RequestWrites
 from dtks_dci.adapters.registry import RegistryClient, TokenSource
 from dtks_dci.adapters.schema import MIGRATIONS
 from dtks_dci.api import router
@@ -83,9 +84,9 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
                                       connector=aiohttp.TCPConnector(limit=200))  # fmt: skip
         runtime.on_stop(reads.close)
         registry = RegistryClient(settings.registry_url, TokenSource(settings, http), reads)
-        deps = DciDeps(
-            runtime.started(), settings, registry, callbacks, signing_key, sender_keys, STATUSES, guard
-        )
+        running = runtime.started()
+        deps = DciDeps(running, settings, registry, callbacks, signing_key, sender_keys, STATUSES, guard,
+                       RequestWrites(running.pool))  # fmt: skip
         app.state.deps = deps
         start_workers(runtime, deps)
 
