@@ -12,14 +12,13 @@ The split is structural only: the manifest subclasses ``DeterminationIssued``, s
 to the decree (institutions' assistance, say) travels in the manifest unchanged; only the id and
 leaf lists named in CHUNKED_FIELDS are cut. Those are what grows with the register.
 
-How it is meant to be published and consumed (the registry and the services' consumers are not yet
-wired to it): the registry appends the chunks and then the manifest in one transaction, all keyed
+How it is published and consumed: the registry (for a decree of more than one chunk) appends the chunks and then the manifest in one transaction, all keyed
 by decree_number, so they land in one partition in that order and the manifest is the decree's
 last event, its commit marker. A consumer keeps chunks (idempotently by chunk_index) and acts only
 on the manifest, through assemble_decree: acting per chunk would let a consumer that stopped
 between chunks notify or project part of a decree, and the decree's meaning (the register in force,
-its root) is only defined for the whole. The auditor does not rely on the order (it assembles after
-folding every partition).
+its root) is only defined for the whole; dtks_runtime.decree_assembly does this for the services'
+consumers. The auditor does not rely on the order (it assembles after folding every partition).
 """
 
 from __future__ import annotations
