@@ -333,3 +333,41 @@ async def test_agencies_read_a_decreed_institution_masked_its_proof_verifies_and
         "/public/registration-status", params={"nik": resident.nik, "name": "Budi Santoso"}
     )
     assert wrong.json()["registered"] is False
+
+
+async def test_institutions_are_found_by_their_accreditation_on_a_day_and_by_grade(registry):
+    accredited = make_institution(
+        "LKSA Harapan Bunda", accreditation={"grade": "B", "valid_until": "2027-06-30"}
+    )
+    unaccredited = make_institution("Panti Werdha Kasih", service_type="elderly")
+    await _accept_institutions(
+        registry,
+        [
+            institution_acceptance("prop-lks-acc", accepted_at=ago(4), institution=accredited),
+            institution_acceptance("prop-lks-none", accepted_at=ago(4), institution=unaccredited),
+        ],
+    )
+    assert (await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(3))).status_code == 201
+    staff = registry.auth(Role.REGENCY_OPERATOR, REGENCY)
+
+    async def listed(**params: str) -> list[str]:
+        answer = await registry.client.get(
+            "/institutions", params={"region": REGENCY, **params}, headers=staff
+        )
+        assert answer.status_code == 200, answer.text
+        return [i["institution_id"] for i in answer.json()["institutions"]]
+
+    with_grade, without = institution_id_for("prop-lks-acc"), institution_id_for("prop-lks-none")
+    assert sorted(await listed()) == sorted([with_grade, without])
+    # Valid through its last day; expired the day after; a home never accredited is neither.
+    assert await listed(accreditation="valid", accreditation_on="2027-06-30") == [with_grade]
+    assert await listed(accreditation="expired", accreditation_on="2027-06-30") == []
+    assert await listed(accreditation="expired", accreditation_on="2027-07-01") == [with_grade]
+    assert await listed(accreditation="valid", accreditation_on="2027-07-01") == []
+    assert await listed(accreditation="none") == [without]
+    assert await listed(grade="B") == [with_grade]
+    assert await listed(grade="A") == []
+    refused = await registry.client.get(
+        "/institutions", params={"region": REGENCY, "accreditation": "soon"}, headers=staff
+    )
+    assert refused.status_code == 422, refused.text

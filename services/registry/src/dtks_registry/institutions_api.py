@@ -17,13 +17,14 @@ import asyncpg
 from fastapi import APIRouter, Query, Request
 
 from dtks_contracts.regions import region_level
-from dtks_contracts.vocabulary.institutions import ServiceType
+from dtks_contracts.vocabulary.institutions import AccreditationGrade, ServiceType
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.adapters import register
 from dtks_registry.domain.masking import masked_resident
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
+from dtks_runtime.freezes import WIB
 
 router = APIRouter()
 
@@ -33,6 +34,14 @@ INSTITUTION_PAGE_MAX = 1000
 
 _COLUMNS = """institution_id, registration_number, name, service_type, village_code, open, residents,
               registered_in, last_decree, closure_reason, closed_in, snapshot::text AS snapshot"""
+
+
+# The record's accreditation on a day ($7): valid through its last day, expired after it, or none.
+_ACCREDITATION_FILTER = """(
+    $6::text IS NULL
+    OR ($6 = 'none' AND (snapshot->'accreditation' IS NULL OR snapshot->'accreditation' = 'null'::jsonb))
+    OR ($6 = 'valid' AND (snapshot->'accreditation'->>'valid_until')::date >= $7::date)
+    OR ($6 = 'expired' AND (snapshot->'accreditation'->>'valid_until')::date < $7::date))"""
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -75,7 +84,10 @@ def _document(row: asyncpg.Record, principal: Principal) -> dict[str, Any]:
     description=(
         "The institutions of `region` (default: your scope) in institution id order, `limit` at a time; "
         "pass the answer's `next_after` as `after` for the next page. `service_type` keeps one type of "
-        "service, `status` open or closed ones. Residents' NIKs and names are masked for partner agencies."
+        "service, `status` open or closed ones. `accreditation` keeps those whose accreditation is valid, "
+        "expired or absent on `accreditation_on` (default today in WIB, the day the proposal door judges it by): a social service finds the "
+        "homes whose accreditation runs out before a date by asking for expired ones on that date; "
+        "`grade` keeps one accreditation grade. Residents' NIKs and names are masked for partner agencies."
     ),
 )
 async def list_institutions(
@@ -84,6 +96,11 @@ async def list_institutions(
     region: str | None = Query(default=None, description="A region code inside your scope"),
     service_type: ServiceType | None = None,
     status: Literal["open", "closed", "all"] = "all",
+    accreditation: Literal["valid", "expired", "none"] | None = None,
+    accreditation_on: Annotated[
+        dt.date | None, Query(description="The day `accreditation` is judged on")
+    ] = None,
+    grade: AccreditationGrade | None = None,
     limit: int = Query(default=100, ge=1, le=INSTITUTION_PAGE_MAX),
     after: str | None = Query(default=None, max_length=200, description="next_after of the previous page"),
 ) -> dict[str, Any]:
@@ -103,11 +120,16 @@ async def list_institutions(
                 AND ($2::text IS NULL OR service_type = $2)
                 AND ($3::boolean IS NULL OR open = $3)
                 AND ($4::text IS NULL OR institution_id > $4)
+                AND {_ACCREDITATION_FILTER}
+                AND ($8::text IS NULL OR snapshot->'accreditation'->>'grade' = $8)
               ORDER BY institution_id LIMIT $5"""
     open_ = None if status == "all" else status == "open"
     kind = service_type.value if service_type else None
+    day = accreditation_on or dt.datetime.now(WIB).date()  # the day the proposal door judges it
     async with _pool(request).acquire() as conn:
-        rows = await conn.fetch(sql, region, kind, open_, after, limit)
+        rows = await conn.fetch(
+            sql, region, kind, open_, after, limit, accreditation, day, grade.value if grade else None
+        )
     return {
         "region": region,
         "institutions": [_document(r, principal) for r in rows],
