@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -279,6 +280,23 @@ def test_the_ministry_opens_a_round_over_a_district_with_a_sample_and_sees_its_p
     expect(ministry.locator("h1")).to_have_text("Putaran verifikasi ulang")
 
 
+def test_a_round_overlapping_the_open_one_is_refused_beside_the_region_with_a_link_to_it(
+    ministry: Page, opened: str, console_system: LocalSystem, screenshots: Path
+) -> None:
+    ministry.goto(f"{console_system.urls['console']}/rounds")
+    ministry.fill("#round-region", DISTRICT)
+    ministry.fill("#round-start", (TODAY + dt.timedelta(days=2)).isoformat())
+    ministry.fill("#round-end", (TODAY + dt.timedelta(days=10)).isoformat())
+    ministry.check("input[name=mode][value=all]")
+    ministry.get_by_role("button", name="Buka putaran dan terbitkan daftar kunjungannya").click()
+    expect(ministry.locator("#region-error")).to_contain_text(
+        f"Putaran {opened[:8]} untuk wilayah {DISTRICT}"
+    )
+    expect(ministry.locator("#round-region")).to_have_attribute("aria-invalid", "true")
+    expect(ministry.locator("#open-round-link")).to_have_attribute("href", f"/rounds/{opened}")
+    ministry.screenshot(path=str(screenshots / "round-open-overlapping.png"), full_page=True)
+
+
 def test_a_field_officer_on_a_phone_records_a_visit_and_the_rounds_figures_change(
     officer: Page, ministry: Page, opened: str, console_system: LocalSystem, screenshots: Path, tmp_path: Path
 ) -> None:
@@ -328,6 +346,33 @@ def test_a_field_officer_on_a_phone_records_a_visit_and_the_rounds_figures_chang
     expect(officer.locator("#visit-recorded")).to_contain_text("menjadi usulan")
     expect(officer.locator("#prelist .outcome-changed")).to_have_count(1)
     officer.screenshot(path=str(screenshots / "round-visit-recorded-phone.png"), full_page=True)
+
+    # The visit became a proposal: its record shows the round visit's facts and its photo, which the
+    # console fetches from verification with the officer's own token, and which loads in the browser.
+    proposal_id = parse_qs(urlparse(officer.url).query)["proposal"][0]
+
+    def record_shown() -> bool:
+        officer.goto(f"{base}/review/{proposal_id}")
+        return officer.locator("#round-visit").count() == 1
+
+    until(record_shown, "the round's proposal in verification", within=120)
+    expect(officer.locator("#round-visit-outcome")).to_have_text("Ditemukan, berubah")
+    thumbnail = officer.locator("#round-visit img").first
+    expect(thumbnail).to_have_attribute("alt", re.compile(r"^Foto .+, kunjungan \d{4}-\d{2}-\d{2}$"))
+    officer.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("i => i.naturalWidth") == 64
+    src = thumbnail.get_attribute("src") or ""
+    assert re.fullmatch(r"/photos/[0-9a-f]{64}", src), src
+    officer.screenshot(path=str(screenshots / "round-visit-proposal-photo-phone.png"), full_page=True)
+    # The console answers the bytes with the service's type and a private, immutable cache; the
+    # browser's own copy is answered 304; a hash of no photo is 404.
+    fetched = officer.request.get(f"{base}{src}")
+    assert fetched.status == 200 and fetched.headers["content-type"] == "image/png"
+    assert fetched.headers["cache-control"].startswith("private") and fetched.body() == png_photo()
+    again = officer.request.get(f"{base}{src}", headers={"If-None-Match": fetched.headers["etag"]})
+    assert again.status == 304
+    assert officer.request.get(f"{base}/photos/{'0' * 64}").status == 404
+    assert officer.request.get(f"{base}/photos/not-a-hash").status == 404
 
     # The Ministry's page of the round now counts the visit.
     ministry.goto(f"{base}/rounds/{opened}")

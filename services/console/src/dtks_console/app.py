@@ -29,6 +29,7 @@ from dtks_console import (
     ministry_pages,
     ministry_setup_pages,
     outbox_pages,
+    photo_pages,
     proposal_pages,
     public_pages,
     queue_pages,
@@ -112,6 +113,7 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         agency_pages,
         public_pages,
         round_pages,
+        photo_pages,
     ):
         app.include_router(pages.router)
     return app
