@@ -49,6 +49,9 @@ from dtks_console.signed_in_person import NeedsSignIn, check_csrf, person, save_
 
 
 def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
+    """The console's wiring: settings, sign-in, sessions, the service clients, then every group of
+    pages. Over 60 lines because it is the one place all of it is put together, each piece beside
+    the setting that chooses it (as a service's main.py); the pages themselves live in *_pages.py."""
     settings = settings or ConsoleSettings()
     if not settings.oidc_issuer:
         raise RuntimeError("DTKS_OIDC_ISSUER must name the realm people sign in at")

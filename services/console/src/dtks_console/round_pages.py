@@ -357,6 +357,9 @@ async def _round_page(
     refused: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
+    """A round's page: the round, its progress by district (or by village for one district), and
+    what the reader may do with it. Over 60 lines because the page's reads (the round, its progress,
+    the regions' names) and its one template call share what the reader is allowed to see."""
     access = access_of(request)
     user = access.person(session)
     found = await access.call(request, "verification", "GET", _round_path(round_id), token)

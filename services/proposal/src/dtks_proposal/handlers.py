@@ -289,7 +289,8 @@ async def resubmit(
 
     A proposal made from a re-verification round's visit rests on that visit, not on a village
     meeting: it is resubmitted without a deliberation and keeps its round, its household and (unless
-    a newer one is named) the visit's evidence."""
+    a newer one is named) the visit's evidence. Over 60 lines because the checks on the basis, the
+    door's rules and the one unit of work that writes the resubmission read best in their order."""
     ensure_in_scope(principal, correction.village_code)
     basis = await _visit_basis(deps, proposal_id, correction.village_code)
     _ensure_may_propose(principal, correction, basis)

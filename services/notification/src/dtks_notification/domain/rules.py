@@ -163,7 +163,10 @@ def reason_lines(reasons: Sequence[Finding]) -> list[str]:
 
 def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Decision:
     """All that follows from one event. ``known`` is read, never changed (the caller applies
-    ``learned_*`` to it, so the next event in the same batch sees them)."""
+    ``learned_*`` to it, so the next event in the same batch sees them).
+
+    Over 60 lines because it is one ``match`` over the event types, each case the notices that event
+    calls for; read top to bottom it is the table of who hears of what."""
     d = Decision()
     match payload:
         case ProposalSubmitted() | ProposalResubmitted():

@@ -55,7 +55,9 @@ def assistance_refusal(
     today: dt.date,
 ) -> DomainError | None:
     """Why this assistance may not be entered today, or None. ``found`` is the registered institution
-    already limited to the operator's region (None: unknown, or outside it)."""
+    already limited to the operator's region (None: unknown, or outside it). Over 60 lines because
+    each refusal is one rule with the sentence (and the code) the operator reads, in the order they
+    are judged: unknown, closed, another village, not accredited, expired, residents not living there."""
     if found is None:
         return institution_not_found(institution_id)
     if not found.open:
