@@ -203,6 +203,45 @@ async def test_a_change_then_a_closure_in_later_decrees_and_replays_reproduce_ev
         "registry.institution_registered", "registry.institution_changed", "registry.institution_closed",
     ]  # fmt: skip
 
+    # The institution's audit history: its proposals' acceptances, its own events and the decrees
+    # that fixed them, each decree trimmed to what it did to this institution.
+    async def history() -> list[dict[str, Any]]:
+        answer = await registry.client.get(f"/audit/institutions/{iid}/history", headers=auditor)
+        return list(answer.json().get("events", [])) if answer.is_success else []
+
+    async def closed_in_history() -> bool:
+        return any(e["event_type"] == "registry.institution_closed" for e in await history())
+
+    await wait_until(closed_in_history, what="the institution's closure in its audit history")
+    events = await history()
+    own = [e["event_type"] for e in events if e["event_type"].startswith("registry.institution_")]
+    assert own == [
+        "registry.institution_registered",
+        "registry.institution_changed",
+        "registry.institution_closed",
+    ]
+    decrees = {
+        e["payload"]["decree_number"]: e["payload"]
+        for e in events
+        if e["event_type"] == "registry.determination_issued"
+    }
+    assert {n: d["this_institution"]["change"] for n, d in decrees.items()} == {
+        "2/HUK/2027": "registered",
+        "3/HUK/2027": "changed",
+        "4/HUK/2027": "closed",
+    }  # the households-only decree 1 is not the institution's history
+    assert all("institutions_registered" not in d and "institution_leaves" not in d for d in decrees.values())
+    accepted = {
+        e["payload"]["proposal_id"] for e in events if e["event_type"] == "verification.accepted_by_ministry"
+    }
+    assert {"prop-lks-2", "prop-lks-2-change", "prop-lks-2-close"} <= accepted
+    unknown = await registry.client.get("/audit/institutions/lks-nowhere/history", headers=auditor)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "institution_not_found")
+    village = registry.auth(Role.VILLAGE_OPERATOR, institution.village_code)
+    assert (
+        await registry.client.get(f"/audit/institutions/{iid}/history", headers=village)
+    ).status_code == 403
+
     # The replay rebuilds the institutions section: every decree's root, and the live tables, agree.
     await wait_until(lambda: _relayed(registry), what="registry events published")
     rebuilt = (

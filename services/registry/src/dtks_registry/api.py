@@ -683,6 +683,23 @@ async def household_history(
     return {"household_id": household_id, "events": events}
 
 
+@router.get(
+    "/audit/institutions/{institution_id}/history",
+    tags=["audit"],
+    summary="Everything that happened to an institution (LKS) across all services, in causal order",
+)
+async def institution_history(
+    institution_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role(*NATIONAL_READERS))],
+) -> dict[str, Any]:
+    async with _pool(request).acquire() as conn:
+        events = await audit_log.institution_history(conn, institution_id)
+    if events is None:
+        raise DomainError("institution_not_found", f"No event mentions institution {institution_id}.")
+    return {"institution_id": institution_id, "events": events}
+
+
 async def _wait_for_outbox(runtime: ServiceRuntime, within: float = 30.0) -> None:
     """A replay reads the log from Kafka; the registry's own newest events (a decree just issued)
     must be there first, or the replay would compare a shorter log with the live register."""

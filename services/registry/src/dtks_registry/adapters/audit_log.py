@@ -108,14 +108,78 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
         # everything but the lists: its chunks are not the household's history.
         DeterminationManifest.event_type,
     )
+    return _in_causal_order(rows, "this_household")
+
+
+# A decree's lists, trimmed from its envelope in an institution's history (what the decree did to
+# the institution is named beside it instead).
+_ALL_DECREE_LISTS = (
+    "registered",
+    "corrected",
+    "deactivated",
+    "changed_leaves",
+    "institutions_registered",
+    "institutions_changed",
+    "institutions_closed",
+    "institution_leaves",
+    "institution_assistance",
+)
+
+
+async def institution_history(conn: asyncpg.Connection, institution_id: str) -> list[dict[str, Any]] | None:
+    """Every event about an institution (LKS), from its proposals (registration, changes, closure,
+    assistance) to the decrees that fixed them, in causal order; None if nothing is known about it.
+    A registration still waiting for its decree has no institution id yet: it appears once decreed."""
+    rows = await conn.fetch(
+        """WITH proposals AS (
+               SELECT proposal_id FROM institution_changes WHERE institution_id = $1
+               UNION SELECT proposal_id FROM institution_assistance WHERE institution_id = $1
+               UNION SELECT proposal_id FROM institution_candidates WHERE institution_id = $1
+           ), decrees AS (
+               SELECT decree_number FROM institution_changes WHERE institution_id = $1
+               UNION SELECT decree_number FROM institution_assistance WHERE institution_id = $1
+           ), direct AS (
+               SELECT event_id FROM audit_events
+               WHERE proposal_id IN (SELECT proposal_id FROM proposals)
+                  OR (event_type IN ($2, $3) AND decree_number IN (SELECT decree_number FROM decrees))
+           ), related AS (
+               SELECT event_id FROM direct
+               UNION SELECT event_id FROM audit_events WHERE related_event_id IN (SELECT event_id FROM direct)
+           )
+           SELECT a.event_id::text AS event_id, a.occurred_at, a.causation_id,
+                  CASE WHEN a.event_type IN ($2, $3)
+                       THEN jsonb_set(a.envelope, '{payload}', (a.envelope->'payload') - $4::text[])
+                       ELSE a.envelope END::text AS envelope,
+                  CASE WHEN a.event_type IN ($2, $3) THEN
+                      (SELECT jsonb_build_object(
+                                  'change', (SELECT change FROM institution_changes ic
+                                             WHERE ic.institution_id = $1 AND ic.decree_number = a.decree_number),
+                                  'assistance', (SELECT jsonb_agg(ia.proposal_id ORDER BY ia.proposal_id)
+                                                 FROM institution_assistance ia
+                                                 WHERE ia.institution_id = $1
+                                                   AND ia.decree_number = a.decree_number)))::text
+                  END AS decree_change
+           FROM audit_events a WHERE a.event_id IN (SELECT event_id FROM related)""",
+        institution_id,
+        DeterminationIssued.event_type,
+        DeterminationManifest.event_type,
+        list(_ALL_DECREE_LISTS),
+    )
+    return _in_causal_order(rows, "this_institution")
+
+
+def _in_causal_order(rows: Sequence[asyncpg.Record], named: str) -> list[dict[str, Any]] | None:
+    """The history's documents in causal order; a decree's entry names what it did to the subject
+    under ``named``."""
     if not rows:
         return None
     entries = []
     for r in rows:
         document = json.loads(r["envelope"])
         if r["decree_change"]:
-            # The decree lists are trimmed to what it did to this household.
-            document["payload"]["this_household"] = r["decree_change"]
+            # The decree lists are trimmed to what it did to this household or institution.
+            change = r["decree_change"]
+            document["payload"][named] = json.loads(change) if named == "this_institution" else change
         stream = (
             str(document["event_type"]).split(".")[0],
             document["aggregate_type"],
