@@ -133,6 +133,18 @@ async def test_accepted_assistance_is_listed_in_the_next_decree_its_root_the_sco
     later = await registry.client.get(path, params={"active_on": "2027-07-01"}, headers=regency)
     assert later.json()["assistance"] == []
 
+    # The recap counts the assistance in force on a day: inside the quarter, then after it.
+    async def in_force(day: str) -> list[dict[str, object]]:
+        stats = await registry.client.get("/stats", params={"region": "17.71", "on": day}, headers=regency)
+        assert stats.status_code == 200, stats.text
+        return list(stats.json()["institutions"]["assistance_in_force"])
+
+    assert await in_force("2027-05-01") == [
+        {"program": "ATENSI", "institutions": 1, "residents_counted": 1},
+        {"program": "PERMAKANAN", "institutions": 1, "residents_counted": 2},
+    ]
+    assert await in_force("2027-07-01") == []
+
     # Nothing pending is applied twice: a later decree with nothing new has nothing to determine.
     again = await registry.decree("3/HUK/2027", "2027-07", cutoff=ago(5))
     assert (again.status_code, again.json()["code"]) == (409, "nothing_to_determine")

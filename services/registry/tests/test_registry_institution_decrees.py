@@ -410,3 +410,21 @@ async def test_institutions_are_found_by_their_accreditation_on_a_day_and_by_gra
         "/institutions", params={"region": REGENCY, "accreditation": "soon"}, headers=staff
     )
     assert refused.status_code == 422, refused.text
+
+    # The recap's institutions section, on a day inside the accreditation and after it.
+    async def recap(day: str) -> dict[str, Any]:
+        stats = await registry.client.get("/stats", params={"region": REGENCY, "on": day}, headers=staff)
+        assert stats.status_code == 200, stats.text
+        return dict(stats.json()["institutions"])
+
+    inside = await recap("2027-06-30")
+    assert (inside["open"], inside["closed"], inside["residents"]) == (2, 0, 4)
+    assert (inside["accredited"], inside["accreditation_expired"], inside["not_accredited"]) == (1, 0, 1)
+    assert inside["by_service_type"] == [
+        {"service_type": "children", "institutions": 1, "residents": 2},
+        {"service_type": "elderly", "institutions": 1, "residents": 2},
+    ]
+    after = await recap("2027-07-01")
+    assert (after["accredited"], after["accreditation_expired"], after["not_accredited"]) == (0, 1, 1)
+    before_admission = await recap("2020-01-01")  # the residents were admitted from 2021 on
+    assert before_admission["residents"] == 0

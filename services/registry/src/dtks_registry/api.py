@@ -37,6 +37,7 @@ from dtks_registry.domain.welfare import DecileItem
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError, status_of
+from dtks_runtime.freezes import WIB
 from dtks_runtime.problems import Problem, problem_response
 from dtks_runtime.service import ServiceRuntime
 
@@ -589,10 +590,16 @@ async def get_person(
 @router.get(
     "/stats",
     tags=["register"],
-    summary="Recap of the register in force: households, people, by program and sub-region",
+    summary="Recap of the register in force: households, people, by program and sub-region; institutions",
 )
 async def get_stats(
-    request: Request, principal: CurrentPrincipal, region: str | None = Query(default=None)
+    request: Request,
+    principal: CurrentPrincipal,
+    region: str | None = Query(default=None),
+    on: Annotated[
+        dt.date | None,
+        Query(description="The day the institutions' residents, accreditation and assistance are counted on"),
+    ] = None,
 ) -> dict[str, Any]:
     region = region or principal.region
     _check_region(principal, region)
@@ -600,10 +607,13 @@ async def get_stats(
     granted = _granted_programs(principal, None)
     async with _pool(request).acquire() as conn:
         figures = await register.stats(conn, region, _CHILD_CODE_LENGTH[region_level(region)], granted)
+        # By default the day as the proposal door judges accreditation and periods: today in WIB.
+        day = on or dt.datetime.now(WIB).date()
+        institutions = await register.institution_stats(conn, region, day)
         latest = await conn.fetchval(
             "SELECT decree_number FROM determinations ORDER BY period_start DESC LIMIT 1"
         )
-    return {"region": region, "as_of_decree": latest, **figures}
+    return {"region": region, "as_of_decree": latest, **figures, "institutions": institutions}
 
 
 # --- citizens' check -----------------------------------------------------------------------------

@@ -318,6 +318,48 @@ async def current_residencies(conn: asyncpg.Connection, nik: str) -> list[asyncp
     )
 
 
+async def institution_stats(conn: asyncpg.Connection, region: str, day: dt.date) -> dict[str, Any]:
+    """The institutions section of the recap (#19) in ``region`` on ``day``: open and closed homes,
+    their residents living there that day, open homes by type of service and by accreditation
+    (valid, expired or none that day), and the assistance in force that day per program."""
+    where = region_filter("i.village_code", 1)
+    totals = await conn.fetchrow(
+        f"""SELECT count(*) FILTER (WHERE i.open) AS open, count(*) FILTER (WHERE NOT i.open) AS closed,
+                   count(*) FILTER (WHERE i.open AND (i.snapshot->'accreditation'->>'valid_until')::date >= $2)
+                       AS accredited,
+                   count(*) FILTER (WHERE i.open AND (i.snapshot->'accreditation'->>'valid_until')::date < $2)
+                       AS accreditation_expired,
+                   count(*) FILTER (WHERE i.open AND jsonb_typeof(i.snapshot->'accreditation')
+                                                    IS DISTINCT FROM 'object') AS not_accredited
+            FROM institutions i WHERE {where}""",
+        region,
+        day,
+    )
+    living = """(SELECT count(*) FROM institution_residents r
+                  WHERE r.institution_id = i.institution_id AND r.admitted_on <= $2
+                    AND (r.discharged_on IS NULL OR r.discharged_on >= $2))"""
+    by_type = await conn.fetch(
+        f"""SELECT i.service_type, count(*) AS institutions, coalesce(sum({living}), 0)::bigint AS residents
+            FROM institutions i WHERE i.open AND {where} GROUP BY 1 ORDER BY 1""",
+        region,
+        day,
+    )
+    assistance = await conn.fetch(
+        f"""SELECT a.program, count(DISTINCT a.institution_id) AS institutions,
+                   sum(a.residents_counted)::bigint AS residents_counted
+            FROM institution_assistance a JOIN institutions i USING (institution_id)
+            WHERE {where} AND a.starts_on <= $2 AND a.ends_on >= $2 GROUP BY 1 ORDER BY 1""",
+        region,
+        day,
+    )
+    return {
+        **dict(totals),
+        "residents": sum(r["residents"] for r in by_type),
+        "by_service_type": [dict(r) for r in by_type],
+        "assistance_in_force": [dict(r) for r in assistance],
+    }
+
+
 def region_filter(column: str, param: int) -> str:
     """SQL that keeps village codes inside the region passed as parameter ``param`` ('ID': all)."""
     return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
