@@ -278,3 +278,43 @@ async def test_a_resident_who_is_also_in_a_registered_household_is_flagged_for_t
     assert flag["code"] == "resident_in_registered_household"
     assert flag["field_path"] == "institution.residents[1].nik"
     assert household_id in flag["message"] and flag["member_nik"] == member["nik"]
+
+
+async def test_a_household_member_who_lives_in_a_registered_institution_is_flagged_for_the_verifier(
+    service: Service,
+) -> None:
+    from dtks_contracts.events.registry import InstitutionRegistered
+    from dtks_contracts.institution import Institution
+    from dtks_synthetic import proposals
+    from dtks_verification.testing import submitted
+
+    (generated,) = proposals(POPULATION, 1, seed=1919)
+    household = submitted(generated.body)
+    assert household.household is not None
+    member = household.household.members[0]
+    resident = {
+        "nik": member.nik,
+        "name": member.name,
+        "birth_date": member.birth_date.isoformat(),
+        "admitted_on": max(member.birth_date, dt.date(2021, 1, 4)).isoformat(),
+    }
+    institution_id = str(uuid.uuid4())
+    snapshot = registration([resident], name="Panti Werdha Terdaftar").institution
+    assert snapshot is not None
+    registered = InstitutionRegistered(
+        institution_id=institution_id,
+        decree_number="DTKS-2026-Q4",
+        proposal_id=str(uuid.uuid4()),
+        institution=Institution.model_validate({**snapshot.model_dump(), "institution_id": institution_id}),
+    )
+    await service.publish([envelope(registered)])
+    await _wait_registered(service, institution_id, active=True)
+
+    await service.publish([envelope(household)])
+    standing = await service.wait_status(household.proposal_id, "in_tier", "returned")
+    assert standing["status"] == "in_tier" and codes(standing) == set(), standing["checks"]
+    (check,) = standing["checks"]
+    (flag,) = check["flags"]
+    assert flag["code"] == "member_resident_in_institution"
+    assert flag["field_path"] == "household.members[0].nik"
+    assert institution_id in flag["message"] and flag["member_nik"] == member.nik
