@@ -235,3 +235,86 @@ async def test_the_registers_institutions_hold_their_residents_and_are_found_by_
     await service.publish([envelope(again)])
     standing = await service.wait_status(again.proposal_id, "in_tier", "returned")
     assert codes(standing) == set()
+
+
+async def test_a_resident_who_is_also_in_a_registered_household_is_flagged_for_the_verifier_not_returned(
+    service: Service,
+) -> None:
+    from dtks_verification.harness import registered_events
+
+    (household_event,) = registered_events(POPULATION, limit=1)
+    household_id = household_event.payload["household_id"]
+    member = household_event.payload["household"]["members"][-1]
+    await service.publish([household_event])
+    settings = service.settings
+    connection = await asyncpg.connect(settings.database_url, database=settings.database_for("verification"))
+    try:
+
+        async def known() -> bool:
+            row = await connection.fetchval(
+                "SELECT household_id FROM registered_people WHERE nik = $1", member["nik"]
+            )
+            return row == household_id
+
+        await wait_until(known, what="the household in verification's register")
+    finally:
+        await connection.close()
+
+    birth = dt.date.fromisoformat(str(member["birth_date"]))
+    resident = {
+        "nik": member["nik"],
+        "name": member["name"],
+        "birth_date": birth.isoformat(),
+        "admitted_on": max(birth, dt.date(2021, 1, 4)).isoformat(),
+    }
+    proposal = registration([_resident(next(_next_person)), resident], name="Panti Asuhan Dua Rumah")
+    await service.publish([envelope(proposal)])
+    # A flag, not a finding: the proposal reaches the regency's queue, and the verifier sees why to look.
+    standing = await service.wait_status(proposal.proposal_id, "in_tier", "returned")
+    assert standing["status"] == "in_tier" and codes(standing) == set(), standing["checks"]
+    (check,) = standing["checks"]
+    assert check["passed"] is True
+    (flag,) = check["flags"]
+    assert flag["code"] == "resident_in_registered_household"
+    assert flag["field_path"] == "institution.residents[1].nik"
+    assert household_id in flag["message"] and flag["member_nik"] == member["nik"]
+
+
+async def test_a_household_member_who_lives_in_a_registered_institution_is_flagged_for_the_verifier(
+    service: Service,
+) -> None:
+    from dtks_contracts.events.registry import InstitutionRegistered
+    from dtks_contracts.institution import Institution
+    from dtks_synthetic import proposals
+    from dtks_verification.testing import submitted
+
+    (generated,) = proposals(POPULATION, 1, seed=1919)
+    household = submitted(generated.body)
+    assert household.household is not None
+    member = household.household.members[0]
+    resident = {
+        "nik": member.nik,
+        "name": member.name,
+        "birth_date": member.birth_date.isoformat(),
+        "admitted_on": max(member.birth_date, dt.date(2021, 1, 4)).isoformat(),
+    }
+    institution_id = str(uuid.uuid4())
+    snapshot = registration([resident], name="Panti Werdha Terdaftar").institution
+    assert snapshot is not None
+    registered = InstitutionRegistered(
+        institution_id=institution_id,
+        decree_number="DTKS-2026-Q4",
+        proposal_id=str(uuid.uuid4()),
+        institution=Institution.model_validate({**snapshot.model_dump(), "institution_id": institution_id}),
+    )
+    await service.publish([envelope(registered)])
+    await _wait_registered(service, institution_id, active=True)
+
+    await service.publish([envelope(household)])
+    standing = await service.wait_status(household.proposal_id, "in_tier", "returned")
+    assert standing["status"] == "in_tier" and codes(standing) == set(), standing["checks"]
+    (check,) = standing["checks"]
+    (flag,) = check["flags"]
+    assert flag["code"] == "member_resident_in_institution"
+    assert flag["field_path"] == "household.members[0].nik"
+    assert institution_id in flag["message"] and flag["member_nik"] == member.nik

@@ -56,6 +56,42 @@ class Finding(ContractModel):
         return cls(code=code, message=message, field_path=field_path, member_nik=member_nik)
 
 
+FlagCode = Literal["resident_in_registered_household", "member_resident_in_institution"]
+
+# The sentences a verifier reads with each flag (flags are no reasons for a return: the verifier judges).
+FLAG_MESSAGES: dict[str, str] = {
+    "resident_in_registered_household": (
+        "This resident is also a member of a household in the register; judge whether both are "
+        "right, so the person does not draw aid twice."
+    ),
+    "member_resident_in_institution": (
+        "This member is also a current resident of an institution in the register; judge whether "
+        "both are right, so the person does not draw aid twice."
+    ),
+}
+
+
+class Flag(ContractModel):
+    """Something for the verifier to judge that does not fail the integrity check (#19: a person
+    living in an institution and also counted in a registered household could draw aid twice)."""
+
+    code: FlagCode
+    message: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), LineCheck
+    ]
+    field_path: SafeStr | None = Field(default=None, max_length=300)
+    member_nik: Nik | None = None
+
+    @classmethod
+    def of(cls, code: FlagCode, *, detail: str, field_path: str, member_nik: str) -> Flag:
+        return cls(
+            code=code,
+            message=f"{FLAG_MESSAGES[code]} {detail}",
+            field_path=field_path,
+            member_nik=member_nik,
+        )
+
+
 class _ProposalVerificationEvent(EventPayload):
     aggregate_type: ClassVar[str] = "proposal"
     aggregate_id_field: ClassVar[str] = "proposal_id"
@@ -75,6 +111,9 @@ class IntegrityChecked(_ProposalVerificationEvent):
     stage: IntegrityStage
     passed: bool
     findings: tuple[Finding, ...] = ()
+    # Matters for the verifier to judge, which do not fail the check (e.g. an institution's resident
+    # who is also a member of a registered household, #19).
+    flags: tuple[Flag, ...] = ()
 
     @model_validator(mode="after")
     def _passed_means_no_findings(self) -> IntegrityChecked:

@@ -31,7 +31,13 @@ from dtks_verification.adapters import field_visits, pending_checks, proposals, 
 from dtks_verification.adapters.pending_checks import PendingCheck
 from dtks_verification.adapters.proposals import ProposalRecord
 from dtks_verification.deps import VerificationDeps
-from dtks_verification.domain.integrity import CivilPerson, RegisterFacts, check_proposal, people_to_look_up
+from dtks_verification.domain.integrity import (
+    CivilPerson,
+    RegisterFacts,
+    check_proposal,
+    flag_proposal,
+    people_to_look_up,
+)
 from dtks_verification.domain.workflow import CORRECTING_TIER, Status, entry_checked, ministry_checked
 from dtks_verification.standing import Change, record
 
@@ -85,7 +91,13 @@ def conclusion(
     findings = check_proposal(record.content, facts, civil, now.date())
     common = {"proposal_id": state.proposal_id, "round": state.round, "village_code": state.village_code}
     events: list[EventPayload] = [
-        IntegrityChecked(**common, stage=stage, passed=not findings, findings=findings)
+        IntegrityChecked(
+            **common,
+            stage=stage,
+            passed=not findings,
+            findings=findings,
+            flags=flag_proposal(record.content, facts, now.date()),
+        )
     ]
     if stage is IntegrityStage.ENTRY:
         if findings:

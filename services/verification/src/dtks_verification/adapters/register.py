@@ -184,6 +184,7 @@ async def register_facts(
         claims.setdefault(r["nik"], []).append((r["seq"], r["proposal_id"]))
     namesakes = await _namesakes(conn, records)
     elsewhere, institutions = await _institution_facts(conn, records)
+    homes, residences = await _living_in_both(conn, records)
     facts: dict[str, RegisterFacts] = {}
     for record in records:
         own = record.content.household
@@ -203,8 +204,45 @@ async def register_facts(
             namesakes=namesakes.get(record.state.proposal_id, {}),
             residents_elsewhere=elsewhere.get(record.state.proposal_id, {}),
             institutions=institutions,
+            resident_households={n: homes[n] for n in own_residents(record) if n in homes},
+            member_institutions={n: residences[n] for n in own_niks if n in residences},
         )
     return facts
+
+
+def own_residents(record: ProposalRecord) -> list[str]:
+    institution = record.content.institution
+    return [r.nik for r in institution.residents] if institution is not None else []
+
+
+async def _living_in_both(
+    conn: asyncpg.Connection, records: Sequence[ProposalRecord]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Institution residents who are members of a registered (active) household, NIK -> household;
+    and household members who are current residents of a registered (active) institution, NIK ->
+    institution: a person counted both in a home and in a family could draw aid twice (#19)."""
+    residents = sorted({n for r in records for n in own_residents(r)})
+    members = sorted({m.nik for r in records if r.content.household for m in r.content.household.members})
+    homes: dict[str, str] = {}
+    if residents:
+        homes = {
+            r["nik"]: r["household_id"]
+            for r in await conn.fetch(
+                "SELECT nik, household_id FROM registered_people WHERE nik = ANY($1::text[])", residents
+            )
+        }
+    residences: dict[str, str] = {}
+    if members:
+        residences = {
+            r["nik"]: r["institution_id"]
+            for r in await conn.fetch(
+                """SELECT p.nik, p.institution_id FROM registered_residents p
+                   JOIN registered_institutions i USING (institution_id)
+                   WHERE i.active AND p.nik = ANY($1::text[])""",
+                members,
+            )
+        }
+    return homes, residences
 
 
 async def _institution_facts(

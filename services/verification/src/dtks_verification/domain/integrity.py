@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from dtks_contracts.events.proposal import ProposalContent
-from dtks_contracts.events.verification import Finding
+from dtks_contracts.events.verification import Finding, Flag
 from dtks_contracts.household import Household, Member
 from dtks_contracts.identifiers import nik_matches
 from dtks_contracts.institution import Institution
@@ -66,6 +66,10 @@ class RegisterFacts:
     residents_elsewhere: Mapping[str, str] = field(default_factory=dict)
     # Register id -> active? (for the target of an institution's change or closure).
     institutions: Mapping[str, bool] = field(default_factory=dict)
+    # Resident's NIK -> the registered (active) household the person is also a member of.
+    resident_households: Mapping[str, str] = field(default_factory=dict)
+    # Member's NIK -> the registered (active) institution the person is a current resident of.
+    member_institutions: Mapping[str, str] = field(default_factory=dict)
 
 
 # What a proposed household must state: the housing and income items programs select on.
@@ -106,6 +110,38 @@ def check_proposal(
     if content.institution is not None:
         findings += _residents(content.institution, register, civil, today)
     return tuple(findings)
+
+
+def flag_proposal(content: ProposalContent, register: RegisterFacts, today: dt.date) -> tuple[Flag, ...]:
+    """What the verifier should judge without the check failing: a person living in an institution
+    and also counted in a registered household (or the reverse) may be legitimate (a child placed in a
+    home keeps a family card) but could draw aid twice, so a person decides, not the standard."""
+    flags: list[Flag] = []
+    if content.institution is not None:
+        for index, resident in enumerate(content.institution.residents):
+            household = register.resident_households.get(resident.nik)
+            if household is not None and resident.resident_on(today):
+                flags.append(
+                    Flag.of(
+                        "resident_in_registered_household",
+                        detail=f"Household: {household}.",
+                        field_path=f"institution.residents[{index}].nik",
+                        member_nik=resident.nik,
+                    )
+                )
+    if content.household is not None:
+        for index, member in enumerate(content.household.members):
+            institution = register.member_institutions.get(member.nik)
+            if institution is not None:
+                flags.append(
+                    Flag.of(
+                        "member_resident_in_institution",
+                        detail=f"Institution: {institution}.",
+                        field_path=_member_path(index, "nik"),
+                        member_nik=member.nik,
+                    )
+                )
+    return tuple(flags)
 
 
 def _target_institution(content: ProposalContent, register: RegisterFacts) -> list[Finding]:
