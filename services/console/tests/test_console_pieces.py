@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from dtks_console.identity_pages import local_path
 from dtks_console.pkce import challenge_of
 from dtks_console.queue_pages import QUEUE_OF_ROLE
 from dtks_console.settings import ConsoleSettings
+from dtks_contracts.events.verification import FlagCode
 from dtks_contracts.vocabulary.proposals import ProposalKind
 from dtks_contracts.vocabulary.reasons import REVIEW_CODES, describe
 from dtks_contracts.vocabulary.roles import Role
@@ -265,3 +267,38 @@ def test_a_queue_names_an_institutions_proposals_kind_in_words_and_no_family_car
     assert "Rumah tangga baru" in household and "KK 1771010101010001" in household
     assert "Bantuan untuk LKS" in institution and "institution_assistance ·" not in institution
     assert "KK" not in institution.split("<form")[0] and "None" not in institution
+
+
+@pytest.mark.parametrize("code", get_args(FlagCode))
+def test_an_integrity_checks_flags_read_as_words_for_the_verifier(code: str) -> None:
+    # Flags (#19) are for the verifier to judge, never a refusal: the proposal page says what to check.
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    assert translations("id").gettext(f"flag:{code}") != f"flag:{code}"
+    assert translations("en").gettext(f"flag:{code}") != f"flag:{code}"
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/review/p-1", "headers": [], "query_string": b""}
+    )
+    check = {"occurred_at": "2026-12-04T08:00:00+00:00", "stage": "entry", "passed": True, "findings": [],
+             "flags": [{"code": code, "message": "household H-1", "field_path": "institution.residents[1].nik"}]}  # fmt: skip
+    page = pages.render(
+        request,
+        "review.html",
+        user={"name": "Dinsos", "role": "regency_operator", "region": "17.71"},
+        csrf="c",
+        proposal_id="p-1",
+        record={"checks": [check]},
+        problem=None,
+        proposal=None,
+        describe=describe,
+        typed={},
+        refused=None,
+        photo_rows=range(0),
+        subjects=(),
+        visit_recorded=False,
+        may_visit=False,
+    ).body.decode()
+    flags = page.split('class="reasons flags"')[1].split("</ul>")[0]
+    assert translations("id").gettext(f"flag:{code}") in flags and "institution.residents[1].nik" in flags
