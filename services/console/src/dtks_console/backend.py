@@ -99,7 +99,10 @@ def _query(params: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 def client_session() -> aiohttp.ClientSession:
     """The pooled client of the pages' API calls: up to 200 connections (50 people at once make up
-    to 100 calls at once), each kept for the next call."""
+    to 100 calls at once), each kept for the next call. It keeps no cookies: one client serves every
+    signed-in person, so a cookie a service set for one must never go out with another's call."""
     return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(limit=200)
+        timeout=aiohttp.ClientTimeout(total=30),
+        connector=aiohttp.TCPConnector(limit=200),
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
