@@ -428,3 +428,9 @@ async def test_institutions_are_found_by_their_accreditation_on_a_day_and_by_gra
     assert (after["accredited"], after["accreditation_expired"], after["not_accredited"]) == (0, 1, 1)
     before_admission = await recap("2020-01-01")  # the residents were admitted from 2021 on
     assert before_admission["residents"] == 0
+    # A day is written as one: a number (which pydantic would read as seconds since 1970) is refused.
+    for param, path in (("on", "/stats"), ("accreditation_on", "/institutions")):
+        refused = await registry.client.get(
+            path, params={"region": REGENCY, param: "9.4e-287"}, headers=staff
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request"), refused.text

@@ -30,6 +30,7 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_registry import audit, handlers
 from dtks_registry.adapters import audit_log, register
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
+from dtks_registry.day_param import Day
 from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.masking import mask_name, masked_resident, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period
@@ -597,7 +598,7 @@ async def get_stats(
     principal: CurrentPrincipal,
     region: str | None = Query(default=None),
     on: Annotated[
-        dt.date | None,
+        Day | None,
         Query(description="The day the institutions' residents, accreditation and assistance are counted on"),
     ] = None,
 ) -> dict[str, Any]:

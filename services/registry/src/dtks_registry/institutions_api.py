@@ -20,6 +20,7 @@ from dtks_contracts.regions import region_level
 from dtks_contracts.vocabulary.institutions import AccreditationGrade, ServiceType
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.adapters import register
+from dtks_registry.day_param import Day
 from dtks_registry.domain.masking import masked_resident
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope
 from dtks_runtime.auth.principal import Principal
@@ -97,9 +98,7 @@ async def list_institutions(
     service_type: ServiceType | None = None,
     status: Literal["open", "closed", "all"] = "all",
     accreditation: Literal["valid", "expired", "none"] | None = None,
-    accreditation_on: Annotated[
-        dt.date | None, Query(description="The day `accreditation` is judged on")
-    ] = None,
+    accreditation_on: Annotated[Day | None, Query(description="The day `accreditation` is judged on")] = None,
     grade: AccreditationGrade | None = None,
     limit: int = Query(default=100, ge=1, le=INSTITUTION_PAGE_MAX),
     after: str | None = Query(default=None, max_length=200, description="next_after of the previous page"),
@@ -167,9 +166,7 @@ async def get_institution_assistance(
     institution_id: str,
     request: Request,
     principal: CurrentPrincipal,
-    active_on: Annotated[
-        dt.date | None, Query(description="Only assistance whose period holds this day")
-    ] = None,
+    active_on: Annotated[Day | None, Query(description="Only assistance whose period holds this day")] = None,
 ) -> dict[str, Any]:
     async with _pool(request).acquire() as conn:
         row = await conn.fetchrow(
