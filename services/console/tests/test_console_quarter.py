@@ -189,7 +189,8 @@ def until(page: Page, url: str, arrived: Callable[[], bool], within: float = 180
 
 def forward_from_queue(page: Page, base: str, proposal_id: str, shot: Path | None = None) -> None:
     item = page.locator(f"#item-{proposal_id}")
-    until(page, f"{base}/queue", lambda: item.count() == 1)
+    # Newest first: earlier tests may leave more than a page of older proposals at the tier.
+    until(page, f"{base}/queue?order=newest", lambda: item.count() == 1)
     if shot is not None:
         page.screenshot(path=str(shot), full_page=True)
     item.get_by_role("button", name="Teruskan").click()
@@ -424,7 +425,7 @@ def test_a_district_verifier_records_a_field_visit_and_returns_two_proposals_at_
         opened.append(context)
         items = [district.locator(f"#item-{pid}") for pid in ids]
         try:
-            until(district, f"{base}/queue", lambda: all(i.count() == 1 for i in items))
+            until(district, f"{base}/queue?order=newest", lambda: all(i.count() == 1 for i in items))
         except AssertionError:
             village.goto(f"{base}/proposals/{ids[0]}")  # where the proposal stands instead
             raise AssertionError(village.locator("main").inner_text()) from None
@@ -443,7 +444,8 @@ def test_a_district_verifier_records_a_field_visit_and_returns_two_proposals_at_
         district.screenshot(path=str(screenshots / "review.png"), full_page=True)
 
         # Both chosen, returned with two coded reasons (chosen by their Indonesian words) and a note.
-        district.goto(f"{base}/queue")
+        district.goto(f"{base}/queue?order=newest")
+        expect(district.get_by_text("Yang terbaru di atas.")).to_be_visible()
         for pid in ids:
             district.locator(f"#choose-{pid}").check()
         bulk = district.locator("form#bulk")

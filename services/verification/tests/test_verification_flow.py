@@ -329,3 +329,51 @@ async def test_a_civil_registry_outage_delays_checks_and_they_resume(
     for c in contents:
         standing = await service.wait_status(c.proposal_id, "in_tier", within=30)
         assert len(standing["checks"]) == 1 and standing["pending_check"] is None
+
+
+async def _every_page(
+    service: Service, tier: str, role: Role, region: str, order: str
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 2, "order": order}
+    while True:
+        page = await service.http.get(f"/queues/{tier}", params=params, headers=service.auth(role, region))
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        if page.json()["next_after"] is None:
+            return items
+        params["after"] = page.json()["next_after"]
+
+
+async def test_a_queue_paged_two_at_a_time_shows_every_proposal_once_though_many_entered_together(
+    service: Service,
+) -> None:
+    drawn = clean(24)
+    district = max(
+        {c.village_code[:8] for c in drawn}, key=lambda d: sum(c.village_code[:8] == d for c in drawn)
+    )
+    ours = [c for c in drawn if c.village_code[:8] == district][:5]
+    await submit(service, ours)
+    for c in ours:
+        await service.wait_status(c.proposal_id, "in_tier")
+    # Forwarded in one request, they enter the regency's queue in one transaction, at one moment.
+    forwarded = await service.http.post(
+        "/decisions",
+        json=[{"proposal_id": c.proposal_id, "tier": "district", "decision": "forward"} for c in ours],
+        headers=service.auth(Role.DISTRICT_VERIFIER, district),
+    )
+    assert forwarded.json()["succeeded"] == len(ours), forwarded.text
+    wanted = {c.proposal_id for c in ours}
+    oldest = await _every_page(service, "regency", Role.REGENCY_OPERATOR, district[:5], "oldest")
+    at = [i["entered_at"] for i in oldest if i["proposal_id"] in wanted]
+    assert len(set(at)) == 1, "the test needs proposals that share their moment of entry"
+    ids = [i["proposal_id"] for i in oldest]
+    assert len(ids) == len(set(ids)) and wanted <= set(ids)
+    newest = await _every_page(service, "regency", Role.REGENCY_OPERATOR, district[:5], "newest")
+    assert [i["proposal_id"] for i in newest] == ids[::-1]
+    refused = await service.http.get(
+        "/queues/regency",
+        params={"after": "yesterday"},
+        headers=service.auth(Role.REGENCY_OPERATOR, district[:5]),
+    )
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_cursor")

@@ -28,13 +28,22 @@ ANSWERS_KEPT = 500  # decisions per session whose answer a resend gets again
 
 
 @router.get("/queue")
-async def queue(request: Request, after: str = "") -> Response:
+async def queue(request: Request, after: str = "", order: str = "oldest") -> Response:
     session, token = await access_of(request).signed_in(request)
-    return await queue_page(request, session, token, after=after)
+    # Oldest first is the fair order of work; newest first finds what just arrived.
+    return await queue_page(
+        request, session, token, after=after, order="newest" if order == "newest" else "oldest"
+    )
 
 
 async def queue_page(
-    request: Request, session: Session, token: str, *, after: str = "", done: dict[str, Any] | None = None
+    request: Request,
+    session: Session,
+    token: str,
+    *,
+    after: str = "",
+    order: str = "oldest",
+    done: dict[str, Any] | None = None,
 ) -> Response:
     access = access_of(request)
     user = access.person(session)
@@ -51,7 +60,7 @@ async def queue_page(
                 "GET",
                 f"/queues/{tier}",
                 token,
-                params={"after": after, "limit": PAGE_SIZE},
+                params={"after": after, "limit": PAGE_SIZE, "order": order},
             )
         except BaseException:
             freezes_asked.cancel()
@@ -65,6 +74,7 @@ async def queue_page(
         tier=tier,
         items=answer.body.get("items", []) if answer and answer.ok else [],
         next_after=answer.body.get("next_after") if answer and answer.ok else None,
+        order=order,
         problem=answer.problem() if answer and not answer.ok else None,
         reasons=sorted(REVIEW_CODES),
         new_key=lambda: str(uuid.uuid4()),

@@ -174,9 +174,20 @@ async def tier_queue(
     tier: TierId,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[dt.datetime | None, Query(description="Continue after this entered_at")] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=120,
+            description="The `next_after` of the page before (an entered_at alone, the older form, "
+            "continues from that moment)",
+        ),
+    ] = None,
+    order: Annotated[
+        Literal["oldest", "newest"], Query(description="Oldest first (default) or newest")
+    ] = "oldest",
 ) -> dict[str, Any]:
     the_tier = API_TIERS[tier]
+    cursor = _queue_cursor(after) if after else None
     if principal.role not in (TIER_ROLE[the_tier], Role.AUDITOR):
         raise Refusal(
             "role_not_allowed",
@@ -185,7 +196,9 @@ async def tier_queue(
     deps = _deps(request)
     now = deps.clock()
     async with deps.connection() as conn:
-        rows = await tier_queues.queue(conn, the_tier, principal.region, limit, after)
+        rows = await tier_queues.queue(
+            conn, the_tier, principal.region, limit, cursor, newest_first=order == "newest"
+        )
         due = await deadlines.with_deadlines(conn, the_tier, rows, now)
     items = [
         {
@@ -206,8 +219,28 @@ async def tier_queue(
         "tier": tier,
         "scope": principal.region,
         "items": items,
-        "next_after": items[-1]["entered_at"] if len(items) == limit else None,
+        "order": order,
+        "next_after": str(tier_queues.QueueCursor(rows[-1]["entered_at"], rows[-1]["proposal_id"]))
+        if len(rows) == limit
+        else None,
     }
+
+
+def _queue_cursor(text: str) -> tier_queues.QueueCursor:
+    at, _, proposal_id = text.partition("~")
+    try:
+        entered_at = dt.datetime.fromisoformat(at)
+    except ValueError:
+        entered_at = None
+    if entered_at is None or entered_at.tzinfo is None:
+        raise DomainError(
+            "invalid_cursor",
+            "The page cursor is not one this queue gave; start again from the first page.",
+            errors=[
+                {"field": "after", "message": "not a next_after of this queue", "type": "invalid_cursor"}
+            ],
+        )
+    return tier_queues.QueueCursor(entered_at, proposal_id)
 
 
 @router.post(

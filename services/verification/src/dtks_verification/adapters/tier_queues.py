@@ -4,10 +4,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import asyncpg
 
 from dtks_contracts.vocabulary import Tier
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where a page of a queue ended: written `<entered_at>~<proposal_id>` in the API's `next_after`."""
+
+    entered_at: dt.datetime
+    proposal_id: str
+
+    def __str__(self) -> str:
+        return f"{self.entered_at.isoformat()}~{self.proposal_id}"
 
 
 def _scope_clause(column: str, param: str) -> str:
@@ -15,20 +27,33 @@ def _scope_clause(column: str, param: str) -> str:
 
 
 async def queue(
-    conn: asyncpg.Connection, tier: Tier, scope: str, limit: int, after: dt.datetime | None
+    conn: asyncpg.Connection,
+    tier: Tier,
+    scope: str,
+    limit: int,
+    after: QueueCursor | None,
+    *,
+    newest_first: bool = False,
 ) -> list[asyncpg.Record]:
+    """One page of what waits at `tier` in `scope`, after the cursor in the order asked.
+
+    The cursor is the last item's (entered_at, proposal_id): many proposals enter a tier in one
+    transaction (a bulk decision, a batch of checks) and share their `entered_at`, so a cursor of the
+    time alone skipped the rest of such a group at every page boundary."""
+    direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
     return await conn.fetch(
         f"""SELECT proposal_id, round, village_code, kind, tier_region, entered_at,
                    content->'household'->>'kk_number' AS kk_number,
                    jsonb_array_length(COALESCE(content->'household'->'members', '[]'::jsonb)) AS members
             FROM proposals
             WHERE status = 'in_tier' AND tier = $1 AND {_scope_clause("tier_region", "$2")}
-              AND ($4::timestamptz IS NULL OR entered_at > $4)
-            ORDER BY entered_at, proposal_id LIMIT $3""",
+              AND ($4::timestamptz IS NULL OR (entered_at, proposal_id) {compare} ($4, $5::text))
+            ORDER BY entered_at {direction}, proposal_id {direction} LIMIT $3""",
         tier.value,
         scope,
         limit,
-        after,
+        after.entered_at if after else None,
+        after.proposal_id if after else "",
     )
 
 
