@@ -298,3 +298,36 @@ async def test_recap_statistics_count_complaints_by_kind_village_and_outcome(ser
         outside = await client.get("/complaints/statistics", params={"region": DISTRICT}, headers=OPERATOR)
         assert outside.status_code == 403
         assert (await client.get("/complaints/statistics", params={"region": VILLAGE})).status_code == 401
+
+
+async def test_the_waiting_list_pages_through_every_complaint_once_and_one_is_read_by_its_id(service):
+    async with service() as (_, client):
+        post = headers(Role.WELFARE_POST_OPERATOR, VILLAGE)
+        for serial in range(1, 6):
+            filed = await client.post(
+                "/complaints", json=form(nik=f"17710145019000{serial:02d}"), headers=post
+            )
+            assert filed.status_code == 201, filed.text
+        seen: list[str] = []
+        params: dict[str, object] = {"region": VILLAGE, "limit": 2}
+        while True:
+            page = await client.get("/complaints", params=params, headers=OPERATOR)
+            assert page.status_code == 200, page.text
+            assert len(page.json()["items"]) <= 2
+            seen += [i["complaint_id"] for i in page.json()["items"]]
+            if page.json()["next_after"] is None:
+                break
+            params["after"] = page.json()["next_after"]
+        assert len(seen) == len(set(seen)) == 5
+
+        one = await client.get(f"/complaints/{seen[3]}", headers=OPERATOR)
+        assert one.status_code == 200 and one.json()["complaint_id"] == seen[3]
+        assert one.json()["complainant"]["nik"].startswith("177101450190000")
+        elsewhere = await client.get(
+            f"/complaints/{seen[3]}", headers=headers(Role.VILLAGE_OPERATOR, OTHER_VILLAGE)
+        )
+        assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "complaint_not_found")
+        bad = await client.get("/complaints", params={"region": VILLAGE, "after": "soon"}, headers=OPERATOR)
+        assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
+        statistics = await client.get("/complaints/statistics", params={"region": VILLAGE}, headers=OPERATOR)
+        assert statistics.status_code == 200, statistics.text

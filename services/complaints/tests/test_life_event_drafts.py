@@ -70,6 +70,18 @@ async def _drafts(client: httpx.AsyncClient, region: str = VILLAGE, **params: st
     return dict(got.json())
 
 
+async def _every_draft(client: httpx.AsyncClient, limit: str) -> list[str]:
+    ids: list[str] = []
+    params = {"limit": limit}
+    while True:
+        page = await _drafts(client, **params)
+        assert len(page["items"]) <= int(limit)
+        ids += [d["draft_id"] for d in page["items"]]
+        if page["next_after"] is None:
+            return ids
+        params["after"] = page["next_after"]
+
+
 async def _drafted(client: httpx.AsyncClient, count: int) -> dict[str, dict[str, Any]]:
     async def there() -> bool:
         return len((await _drafts(client))["items"]) >= count
@@ -116,6 +128,9 @@ async def test_a_draft_is_confirmed_or_dismissed_once_by_its_own_village_and_a_m
         await publish_events(infra.kafka_bootstrap, topic_prefix, [died, moved, born])
         drafts = await _drafted(client, 3)
         death, move, birth = drafts["L-D"], drafts["L-M"], drafts["L-B"]
+        # A page at a time, each draft once (a batch of life events opens its drafts at one moment).
+        paged = await _every_draft(client, limit="1")
+        assert sorted(paged) == sorted(d["draft_id"] for d in drafts.values())
         # The queue names the person (as the register has them) and the household.
         assert (death["nik"], death["person_name"], death["household_id"]) == (
             members[1].nik,

@@ -14,6 +14,7 @@ from dtks_complaints.adapters import drafts as draft_rows
 from dtks_complaints.deps import ComplaintsDeps
 from dtks_complaints.domain.complaints import ComplaintIn
 from dtks_complaints.domain.life_events import DraftStatus
+from dtks_complaints.errors import complaint_not_found
 from dtks_contracts.identifiers import EntityId
 from dtks_contracts.text import FreeText
 from dtks_contracts.vocabulary.complaints import (
@@ -22,7 +23,8 @@ from dtks_contracts.vocabulary.complaints import (
     DraftDismissalReason,
 )
 from dtks_contracts.vocabulary.roles import Role
-from dtks_runtime.auth.deps import ensure_in_scope, require_role
+from dtks_runtime import paging
+from dtks_runtime.auth.deps import ensure_in_scope, found_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 
 router = APIRouter()
@@ -109,12 +111,24 @@ async def queue(
     deps: Deps,
     principal: QueueReader,
     region: Annotated[str, Query(description="A village code; a district verifier gives the district")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[str | None, Query(max_length=120, description="next_after of the page before")] = None,
 ) -> dict[str, Any]:
     ensure_in_scope(principal, region)
     # The district sees what its villages did not act on in time, not every complaint.
-    rows = await repo.waiting_in(deps.pool, region, escalated_only=principal.role is Role.DISTRICT_VERIFIER)
+    rows = await repo.waiting_in(
+        deps.pool,
+        region,
+        escalated_only=principal.role is Role.DISTRICT_VERIFIER,
+        limit=limit,
+        after=paging.parse_cursor(after),
+    )
     now = deps.now()
-    return {"region": region, "items": [handlers.queue_item(r, now) for r in rows]}
+    return {
+        "region": region,
+        "items": [handlers.queue_item(r, now) for r in rows],
+        "next_after": paging.next_after(rows, limit, "filed_at", "complaint_id"),
+    }
 
 
 class ClosureIn(BaseModel):
@@ -175,15 +189,20 @@ async def life_event_drafts(
     status: Annotated[
         DraftStatus, Query(description="draft (waiting, the default), confirmed or dismissed")
     ] = DraftStatus.DRAFT,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[str | None, Query(max_length=120, description="next_after of the page before")] = None,
 ) -> dict[str, Any]:
     ensure_in_scope(principal, region)
-    rows = await draft_rows.in_village(deps.pool, region, status.value)
+    rows = await draft_rows.in_village(
+        deps.pool, region, status.value, limit=limit, after=paging.parse_cursor(after)
+    )
     arriving = await draft_rows.arriving_in(deps.pool, region)
     tallies = await deps.pool.fetch("SELECT outcome, count FROM life_event_tallies")
     return {
         "region": region,
         "status": status.value,
         "items": [drafts.view(r, deps) for r in rows],
+        "next_after": paging.next_after(rows, limit, "created_at", "draft_id"),
         # The receiving village's note: people of the register who moved here from another village.
         "arrivals": [drafts.arrival(r) for r in arriving],
         # Over every village: how life events fared (drafted, unknown_nik, household_inactive, ...).
@@ -258,3 +277,15 @@ async def statistics(
         "total": sum(r["count"] for r in rows),
         "counts": [dict(r) for r in rows],
     }
+
+
+# After /complaints/statistics: a path parameter would take that name as an id.
+@router.get(
+    "/complaints/{complaint_id}",
+    tags=["village"],
+    summary="One complaint of your village (or district), as the waiting list shows it",
+)
+async def one_complaint(complaint_id: EntityId, deps: Deps, principal: QueueReader) -> dict[str, Any]:
+    row = await repo.load(deps.pool, complaint_id)
+    found = found_in_scope(principal, row, lambda r: r["village_code"], complaint_not_found(complaint_id))
+    return handlers.queue_item(dict(found), deps.now())

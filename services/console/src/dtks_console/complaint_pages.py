@@ -21,6 +21,7 @@ from dtks_console.pages import render
 from dtks_contracts.vocabulary.complaints import ComplaintClosingReason, ComplaintKind
 
 router = APIRouter()
+PAGE_SIZE = 50  # items a page: what a slow link loads at once
 KINDS = tuple(k.value for k in ComplaintKind)
 # RESOLVED_BY_DECREE is the system's, when the linked proposal reaches its decree.
 CLOSING_REASONS = tuple(
@@ -178,7 +179,13 @@ async def post_file(request: Request) -> Response:
 async def village_queue(request: Request) -> Response:
     access = access_of(request)
     session, token = await access.signed_in(request)
-    return await _queue_page(request, session, token, done=request.query_params.get("closed", ""))
+    return await _queue_page(
+        request,
+        session,
+        token,
+        done=request.query_params.get("closed", ""),
+        after=request.query_params.get("after", ""),
+    )
 
 
 @router.post("/complaints/{complaint_id}/closure")
@@ -214,12 +221,18 @@ async def _queue_page(
     typed: dict[str, dict[str, str]] | None = None,
     refused: dict[str, dict[str, Any]] | None = None,
     done: str = "",
+    after: str = "",
     status: int = 200,
 ) -> Response:
     access = access_of(request)
     user = access.person(session)
     answer = await access.call(
-        request, "complaints", "GET", "/complaints", token, params={"region": user["region"]}
+        request,
+        "complaints",
+        "GET",
+        "/complaints",
+        token,
+        params={"region": user["region"], "limit": PAGE_SIZE, "after": after},
     )
     return render(
         request,
@@ -228,6 +241,7 @@ async def _queue_page(
         user=user,
         csrf=session.csrf,
         items=answer.body.get("items", []) if answer.ok else [],
+        next_after=answer.body.get("next_after") if answer.ok else None,
         problem=None if answer.ok else answer.problem(),
         typed=typed or {},
         refused=refused or {},
@@ -242,12 +256,10 @@ async def prefill_from_complaint(
     """The new-household form started from a complaint of the operator's village: the complainant
     as the head, the complaint remembered so the proposal is linked to it once recorded."""
     answer = await access_of(request).call(
-        request, "complaints", "GET", "/complaints", token, params={"region": user["region"]}
+        request, "complaints", "GET", f"/complaints/{quote(complaint_id, safe='')}", token
     )
-    found = next(
-        (c for c in (answer.body.get("items", []) if answer.ok else []) if c["complaint_id"] == complaint_id),
-        None,
-    )
+    # Another village's complaint, or an unknown one, leaves the form empty, as a closed one does.
+    found = answer.body if answer.ok and isinstance(answer.body, dict) else None
     if found is None:
         return
     form.complaint_id = complaint_id

@@ -33,6 +33,7 @@ from dtks_contracts.vocabulary.complaints import DISMISSAL_HINTS, DraftDismissal
 from dtks_contracts.vocabulary.programs import Program
 
 router = APIRouter()
+PAGE_SIZE = 50  # items a page: what a slow link loads at once
 HINTS = {r.value: DISMISSAL_HINTS[r] for r in DraftDismissalReason}
 
 
@@ -47,7 +48,7 @@ async def queue(request: Request) -> Response:
     access = access_of(request)
     session, token = await access.signed_in(request)
     done = {k: request.query_params.get(k, "") for k in ("dismissed",)}
-    return await _queue_page(request, session, token, done=done)
+    return await _queue_page(request, session, token, done=done, after=request.query_params.get("after", ""))
 
 
 async def _queue_page(
@@ -58,12 +59,18 @@ async def _queue_page(
     typed: dict[str, dict[str, str]] | None = None,
     refused: dict[str, dict[str, Any]] | None = None,
     done: dict[str, str] | None = None,
+    after: str = "",
     status: int = 200,
 ) -> Response:
     access = access_of(request)
     user = access.person(session)
     answer = await access.call(
-        request, "complaints", "GET", "/life-event-drafts", token, params={"region": user["region"]}
+        request,
+        "complaints",
+        "GET",
+        "/life-event-drafts",
+        token,
+        params={"region": user["region"], "limit": PAGE_SIZE, "after": after},
     )
     return render(
         request,
@@ -72,6 +79,7 @@ async def _queue_page(
         user=user,
         csrf=session.csrf,
         items=answer.body.get("items", []) if answer.ok else [],
+        next_after=answer.body.get("next_after") if answer.ok else None,
         arrivals=answer.body.get("arrivals", []) if answer.ok else [],
         problem=None if answer.ok else answer.problem(),
         typed=typed or {},

@@ -17,6 +17,7 @@ from dtks_contracts.regions import RegencyCode, RegionCode
 from dtks_contracts.text import FreeText, SafeStr
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.vocabulary import TIER_ROLE, ReasonCode, Role, Tier
+from dtks_runtime import paging
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
@@ -187,7 +188,7 @@ async def tier_queue(
     ] = "oldest",
 ) -> dict[str, Any]:
     the_tier = API_TIERS[tier]
-    cursor = _queue_cursor(after) if after else None
+    cursor = paging.parse_cursor(after)
     if principal.role not in (TIER_ROLE[the_tier], Role.AUDITOR):
         raise Refusal(
             "role_not_allowed",
@@ -220,27 +221,8 @@ async def tier_queue(
         "scope": principal.region,
         "items": items,
         "order": order,
-        "next_after": str(tier_queues.QueueCursor(rows[-1]["entered_at"], rows[-1]["proposal_id"]))
-        if len(rows) == limit
-        else None,
+        "next_after": paging.next_after(rows, limit, "entered_at", "proposal_id"),
     }
-
-
-def _queue_cursor(text: str) -> tier_queues.QueueCursor:
-    at, _, proposal_id = text.partition("~")
-    try:
-        entered_at = dt.datetime.fromisoformat(at)
-    except ValueError:
-        entered_at = None
-    if entered_at is None or entered_at.tzinfo is None:
-        raise DomainError(
-            "invalid_cursor",
-            "The page cursor is not one this queue gave; start again from the first page.",
-            errors=[
-                {"field": "after", "message": "not a next_after of this queue", "type": "invalid_cursor"}
-            ],
-        )
-    return tier_queues.QueueCursor(entered_at, proposal_id)
 
 
 @router.post(

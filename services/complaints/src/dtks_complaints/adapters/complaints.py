@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from dtks_complaints.domain.complaints import ComplaintIn, ComplaintStatus, ProposalStage
+from dtks_runtime.paging import MomentCursor
 
 _COLUMNS = """complaint_id, kind, channel, village_code, district_code, complainant_nik,
     complainant_name, phone, description, subject_nik, subject_household_id, subject_proposal_id,
@@ -53,6 +54,10 @@ async def load_for_update(conn: asyncpg.Connection, complaint_id: str) -> asyncp
     return await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM complaints WHERE complaint_id = $1 FOR UPDATE", complaint_id
     )
+
+
+async def load(conn: asyncpg.Connection | asyncpg.Pool, complaint_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM complaints WHERE complaint_id = $1", complaint_id)
 
 
 async def by_tracking(conn: asyncpg.Connection | asyncpg.Pool, digest: bytes) -> asyncpg.Record | None:
@@ -128,15 +133,22 @@ async def set_stage(conn: asyncpg.Connection, complaint_id: str, stage: Proposal
     )
 
 
-async def waiting_in(conn: asyncpg.Pool, region: str, *, escalated_only: bool) -> list[dict[str, Any]]:
-    """Complaints not closed in a region (a village, or a district's escalated ones), oldest first."""
+async def waiting_in(
+    conn: asyncpg.Pool, region: str, *, escalated_only: bool, limit: int, after: MomentCursor | None
+) -> list[dict[str, Any]]:
+    """Complaints not closed in a region (a village, or a district's escalated ones), oldest first,
+    one page after the cursor (dtks_runtime.paging)."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM complaints
             WHERE status <> 'closed' AND (village_code = $1 OR district_code = $1)
               AND (NOT $2 OR status = 'escalated')
-            ORDER BY filed_at LIMIT 500""",
+              AND ($4::timestamptz IS NULL OR (filed_at, complaint_id) > ($4, $5::text))
+            ORDER BY filed_at, complaint_id LIMIT $3""",
         region,
         escalated_only,
+        limit,
+        after.at if after else None,
+        after.id if after else "",
     )
     return [dict(r) for r in rows]
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from dtks_complaints.domain.complaints import ProposalStage
+from dtks_runtime.paging import MomentCursor
 
 _COLUMNS = """draft_id, life_event_id, event_type, nik, person_name, household_id, village_code,
     proposal_kind, deactivation_reason, note, details, to_village, status, proposal_id, proposal_stage,
@@ -25,14 +26,21 @@ async def load_for_update(conn: asyncpg.Connection, draft_id: str) -> asyncpg.Re
     )
 
 
-async def in_village(pool: asyncpg.Pool, village: str, status: str) -> list[asyncpg.Record]:
-    """A village's drafts of one status, oldest first."""
+async def in_village(
+    pool: asyncpg.Pool, village: str, status: str, *, limit: int, after: MomentCursor | None
+) -> list[asyncpg.Record]:
+    """A village's drafts of one status, oldest first, one page after the cursor (dtks_runtime.paging):
+    a batch of life events opens many drafts at one moment."""
     return list(
         await pool.fetch(
             f"""SELECT {_COLUMNS} FROM life_event_drafts WHERE village_code = $1 AND status = $2
-                ORDER BY created_at LIMIT 500""",
+                  AND ($4::timestamptz IS NULL OR (created_at, draft_id) > ($4, $5::text))
+                ORDER BY created_at, draft_id LIMIT $3""",
             village,
             status,
+            limit,
+            after.at if after else None,
+            after.id if after else "",
         )
     )
 

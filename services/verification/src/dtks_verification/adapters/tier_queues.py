@@ -4,22 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import asyncpg
 
 from dtks_contracts.vocabulary import Tier
-
-
-@dataclass(frozen=True)
-class QueueCursor:
-    """Where a page of a queue ended: written `<entered_at>~<proposal_id>` in the API's `next_after`."""
-
-    entered_at: dt.datetime
-    proposal_id: str
-
-    def __str__(self) -> str:
-        return f"{self.entered_at.isoformat()}~{self.proposal_id}"
+from dtks_runtime.paging import MomentCursor
 
 
 def _scope_clause(column: str, param: str) -> str:
@@ -31,15 +20,14 @@ async def queue(
     tier: Tier,
     scope: str,
     limit: int,
-    after: QueueCursor | None,
+    after: MomentCursor | None,
     *,
     newest_first: bool = False,
 ) -> list[asyncpg.Record]:
     """One page of what waits at `tier` in `scope`, after the cursor in the order asked.
 
-    The cursor is the last item's (entered_at, proposal_id): many proposals enter a tier in one
-    transaction (a bulk decision, a batch of checks) and share their `entered_at`, so a cursor of the
-    time alone skipped the rest of such a group at every page boundary."""
+    The cursor is the last item's (entered_at, proposal_id) (dtks_runtime.paging): proposals forwarded
+    together enter the next tier at one moment."""
     direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
     return await conn.fetch(
         f"""SELECT proposal_id, round, village_code, kind, tier_region, entered_at,
@@ -52,8 +40,8 @@ async def queue(
         tier.value,
         scope,
         limit,
-        after.entered_at if after else None,
-        after.proposal_id if after else "",
+        after.at if after else None,
+        after.id if after else "",
     )
 
 
