@@ -16,28 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from dtks_console.access import access_of
 from dtks_console.pages import render
-from dtks_contracts.vocabulary.reasons import REVIEW_CODES, ReasonCode, describe
+from dtks_console.queue_pages import QUEUE_OF_ROLE
+from dtks_console.reason_text import reason_sentence
+from dtks_contracts.vocabulary.reasons import REVIEW_CODES
 
 router = APIRouter()
 PHOTO_ROWS = 3
 PHOTO_SUBJECTS = ("roof", "floor", "walls", "head")
-# The verification API's tier of each role that works a queue (as app.QUEUE_OF_ROLE).
-QUEUE_TIER = {
-    "district_verifier": "district",
-    "regency_operator": "regency",
-    "regent": "regent",
-    "province_verifier": "province",
-    "ministry_verifier": "ministry",
-}
-
-
-def _reason_text(code: Any) -> str:
-    if isinstance(code, dict):
-        return str(code.get("message") or code.get("code"))
-    try:
-        return describe(ReasonCode(code))
-    except ValueError:
-        return str(code)
 
 
 def visit_body(form: dict[str, str]) -> dict[str, Any]:
@@ -133,7 +118,7 @@ async def _page(
         record=record.body if record.ok else None,
         problem=None if record.ok else record.problem(),
         proposal=proposal.body if proposal.ok else None,
-        describe=_reason_text,
+        describe=reason_sentence,
         typed=typed or {"officer": user["name"] or "", "visit_date": dt.date.today().isoformat()},
         refused=refused,
         photo_rows=range(PHOTO_ROWS),
@@ -151,7 +136,7 @@ async def decide_many(request: Request) -> Response:
     data = await request.form()
     access.check_csrf(session, str(data.get("csrf", "")))
     user = access.person(session)
-    tier = QUEUE_TIER.get(str(user["role"]))
+    tier = QUEUE_OF_ROLE.get(user["role"])
     chosen = list(dict.fromkeys(str(p) for p in data.getlist("chosen")))
     decision = str(data.get("decision", ""))
     reasons = [str(r) for r in data.getlist("reasons") if str(r) in REVIEW_CODES]
