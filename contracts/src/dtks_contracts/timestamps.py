@@ -18,6 +18,10 @@ def _to_utc(value: dt.datetime) -> dt.datetime:
 
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
+# Western Indonesia Time (UTC+7, no summer time): the day the Ministry's decrees, the tiers' deadlines
+# and a village officer's "today" are counted in, whatever the server's own zone.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -23,11 +23,11 @@ import asyncpg
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.governance import FreezeDeclared, FreezeLifted, FreezeShortened, FrozenAction
 from dtks_contracts.regions import contains
+from dtks_contracts.timestamps import WIB
 from dtks_runtime.errors import DomainError
 
 FROZEN = "frozen"
 FROZEN_STATUS = 423
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 # A service's own copy of the freezes (verification's table has more columns: stream_version, lifted).
 MIGRATION = """

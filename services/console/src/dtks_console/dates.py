@@ -9,7 +9,8 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
-WIB = dt.timezone(dt.timedelta(hours=7))
+from dtks_contracts.timestamps import WIB
+
 _CLOCK = {"id": "%H.%M", "en": "%H:%M"}  # Indonesian writes the time with a full stop
 
 

@@ -15,9 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from dtks_console.access import access_of
 from dtks_console.freeze_banner import forget_freezes
 from dtks_console.pages import render
+from dtks_contracts.timestamps import WIB
 
 router = APIRouter()
-WIB = dt.timezone(dt.timedelta(hours=7))
 ACTIONS = ("tier_decisions", "ratifications", "determination_decrees", "new_proposals")
 TIERS = ("district", "regency", "regent", "province", "ministry")
 

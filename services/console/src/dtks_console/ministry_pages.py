@@ -13,9 +13,9 @@ from fastapi.responses import Response
 from dtks_console.access import access_of
 from dtks_console.freeze_banner import freezes_stopping
 from dtks_console.pages import render
+from dtks_contracts.timestamps import WIB
 
 router = APIRouter()
-WIB = dt.timezone(dt.timedelta(hours=7))
 QUARTER_MONTHS = ("01", "04", "07", "10")
 PREVIEW_ROWS = 100  # acceptances listed in the preview (the counts cover them all)
 

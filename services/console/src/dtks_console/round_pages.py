@@ -28,6 +28,7 @@ from dtks_console.import_reasons import row_reason
 from dtks_console.pages import language, render
 from dtks_contracts.events.reverification import HouseholdFlag, SelectionMode, VisitOutcome
 from dtks_contracts.regions import region_name
+from dtks_contracts.timestamps import WIB
 from dtks_contracts.vocabulary.household_attributes import IncomeBand
 
 router = APIRouter()
@@ -40,7 +41,6 @@ OUTCOMES = tuple(o.value for o in VisitOutcome)
 PHOTO_SUBJECTS = ("roof", "floor", "walls", "head")
 INCOME_BANDS = tuple(b.value for b in IncomeBand)
 QUEUE_PAGE = 20
-WIB = dt.timezone(dt.timedelta(hours=7))  # the day a village officer calls today
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the verification service's own limit for a photo
 RESULTS_MAX_BYTES = 16 * 1024 * 1024  # and for a results file
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from dtks_contracts.timestamps import utc_now
+from dtks_contracts.timestamps import WIB, utc_now
 from dtks_proposal.settings import ProposalSettings
 from dtks_runtime.service import StartedRuntime
 from dtks_runtime.unit_of_work import UnitOfWork
 
 # Indonesia's western time (WIB): the day a window opens or closes, as the Ministry states it.
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 
 def today_in_wib() -> dt.date:

@@ -25,6 +25,7 @@ from pydantic import (
 from dtks_contracts.identifiers import DecreeNumber
 from dtks_contracts.regions import region_level
 from dtks_contracts.text import Name, SafeStr
+from dtks_contracts.timestamps import WIB
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry import audit, handlers
@@ -38,7 +39,6 @@ from dtks_registry.domain.welfare import DecileItem
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_role
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError, status_of
-from dtks_runtime.freezes import WIB
 from dtks_runtime.problems import Problem, problem_response
 from dtks_runtime.service import ServiceRuntime
 

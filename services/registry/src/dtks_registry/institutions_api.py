@@ -17,6 +17,7 @@ import asyncpg
 from fastapi import APIRouter, Query, Request
 
 from dtks_contracts.regions import region_level
+from dtks_contracts.timestamps import WIB
 from dtks_contracts.vocabulary.institutions import AccreditationGrade, ServiceType
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.adapters import register
@@ -25,7 +26,6 @@ from dtks_registry.domain.masking import masked_resident
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
-from dtks_runtime.freezes import WIB
 
 router = APIRouter()
 

@@ -24,7 +24,8 @@ from functools import lru_cache
 
 import holidays
 
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+from dtks_contracts.timestamps import WIB
+
 _DAY = dt.timedelta(days=1)
 
 
