@@ -331,3 +331,12 @@ async def test_the_waiting_list_pages_through_every_complaint_once_and_one_is_re
         assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
         statistics = await client.get("/complaints/statistics", params={"region": VILLAGE}, headers=OPERATOR)
         assert statistics.status_code == 200, statistics.text
+
+
+async def test_the_service_pool_opens_as_many_connections_as_its_setting_allows(service):
+    # A filing waits for a connection while all are taken: the public form's pool is sized to the
+    # citizens filing at once (50 by default), and a deployment can size it to its PostgreSQL.
+    async with service(db_pool_max_size=7) as (app, _):
+        assert app.state.deps.runtime.runtime.pool.get_max_size() == 7
+    async with service() as (app, _):
+        assert app.state.deps.runtime.runtime.pool.get_max_size() == 50

@@ -20,6 +20,9 @@ class ComplaintsSettings(RuntimeSettings):
     # Tracking checks per client address a minute (a tracking code is not to be guessed by trying).
     complaint_tracking_per_minute: float = Field(default=30.0, gt=0)
     complaint_tracking_burst: int = Field(default=10, ge=1)
+    # The public form faces every citizen at once: a connection for each of 50 concurrent filings,
+    # so none waits for another's commit to get one (see RuntimeSettings.db_pool_max_size).
+    db_pool_max_size: int = Field(default=50, ge=2, le=200)
     # The escalation worker: how often it looks for complaints past their deadline. Off only in tests
     # that drive it with their own clock.
     escalation_worker_enabled: bool = True
