@@ -200,5 +200,23 @@ async def test_assistance_is_refused_while_the_accreditation_is_expired_and_decr
             assert [
                 (a["proposal_id"], a["decree_number"], a["program"]) for a in read.json()["assistance"]
             ] == [(assistance["proposal_id"], "3/HUK/2027", "ATENSI")]
+
+            # The assistance as an event of its own, for agencies matched by the institution's village.
+            registry_db = await asyncpg.connect(
+                infra.database_url, database=f"{services.label}{services.run_id}_registry"
+            )
+            try:
+                announced = [
+                    json.loads(r["envelope"])["payload"]
+                    for r in await registry_db.fetch(
+                        "SELECT envelope FROM events WHERE event_type = 'registry.institution_assistance_determined'"
+                    )
+                ]
+            finally:
+                await registry_db.close()
+            assert [(a["proposal_id"], a["village_code"], a["decree_number"]) for a in announced] == [
+                (assistance["proposal_id"], VILLAGE, "3/HUK/2027")
+            ]
+            assert announced[0]["assistance"]["residents_counted"] == 2
     finally:
         await proposal_db.close()

@@ -148,6 +148,9 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
         "registry.institution_registered": "institution_id",
         "registry.institution_changed": "institution_id",
         "registry.institution_closed": "institution_id",
+        # An institution's assistance (its stream is its proposal's) on the institution's partition, after
+        # the institution's own events.
+        "registry.institution_assistance_determined": "institution_id",
         # The village's decisions on life-event drafts: one key per draft.
         "complaint.life_event_draft_confirmed": "draft_id",
         "complaint.life_event_draft_dismissed": "draft_id",
@@ -171,6 +174,8 @@ PUBLIC_EVENT_TYPES: Final[frozenset[str]] = frozenset(
         "registry.institution_registered",
         "registry.institution_changed",
         "registry.institution_closed",
+        # Each assistance a decree determined, matched to agencies by the institution's village.
+        "registry.institution_assistance_determined",
     }
 )
 

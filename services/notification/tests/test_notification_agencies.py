@@ -320,3 +320,51 @@ async def test_a_regional_agency_subscribed_to_decrees_receives_the_assistance_e
             r.body,
             r.headers[signing.SIGNATURE_HEADER.lower()],
         )
+
+
+async def test_each_assistance_reaches_only_the_agencies_whose_regions_hold_its_institution(
+    service, receivers, kafka_bootstrap, topic_prefix
+):
+    # One event per assistance the decree determined (#19), keyed to the institution's village: a
+    # district's social service is sent what its institutions are to receive, not every region's.
+    from dtks_contracts.events.registry import InstitutionAssistanceDetermined
+    from dtks_contracts.institution import DeterminedAssistance
+
+    def determined(proposal_id: str, institution_id: str, village: str) -> InstitutionAssistanceDetermined:
+        aid = DeterminedAssistance(
+            proposal_id=proposal_id, institution_id=institution_id, program="ATENSI", starts_on="2027-04-01",
+            ends_on="2027-06-30", basis="per_resident", residents_counted=2,
+        )  # fmt: skip
+        return InstitutionAssistanceDetermined(
+            institution_id=institution_id, decree_number="2/HUK/2027", proposal_id=proposal_id,
+            village_code=village, assistance=aid,
+        )  # fmt: skip
+
+    here = determined("p-aid-1", "LKS-0001", "17.71.01.1001")
+    elsewhere = determined("p-aid-2", "LKS-0002", "17.71.02.1001")  # another district
+    receiver = await HttpReceiver().start()
+    receivers.append(receiver)
+    async with service() as svc:
+        dinsos = svc.token(Role.AGENCY, "17.71", "dinsos-bengkulu")
+        sid = await _subscribe(
+            svc,
+            dinsos,
+            receiver.url,
+            event_types=["registry.institution_assistance_determined"],
+            regions=["17.71.01"],
+        )
+        await produce(kafka_bootstrap, topic_prefix, [envelope(elsewhere), envelope(here)])
+        await _delivered(svc, dinsos, sid, "the institution's assistance delivered")
+        await asyncio.sleep(1)  # the other district's assistance, had it matched, would be sent too
+        assert len(receiver.requests) == 1
+        body = json.loads(receiver.requests[0].body)
+        assert body["event"]["event_type"] == "registry.institution_assistance_determined"
+        assert body["event"]["payload"]["assistance"]["proposal_id"] == "p-aid-1"
+        assert body["event"]["payload"]["village_code"] == "17.71.01.1001"
+        r = receiver.requests[0]
+        assert signing.verify(
+            SECRET,
+            r.headers[signing.TIMESTAMP_HEADER.lower()],
+            r.body,
+            r.headers[signing.SIGNATURE_HEADER.lower()],
+        )

@@ -17,6 +17,7 @@ from dtks_contracts.household import Household
 from dtks_contracts.identifiers import DecreeNumber, EntityId, KkNumber
 from dtks_contracts.institution import DeterminedAssistance, Institution, RegistrationNumber
 from dtks_contracts.model_base import ContractModel
+from dtks_contracts.regions import VillageCode
 from dtks_contracts.text import FreeTextCheck, Name
 from dtks_contracts.timestamps import UtcDateTime
 from dtks_contracts.upcasting import register
@@ -295,3 +296,31 @@ class InstitutionClosed(_InstitutionEvent):
         description="So a reader keyed by the legal entity can act without a look-up"
     )
     reason: ClosureReason
+
+
+class InstitutionAssistanceDetermined(_InstitutionEvent):
+    """One assistance a decree determined for an institution, on its own for the agencies and programs
+    that pay it (#19). The decree lists every assistance for everyone; this event reaches a partner
+    agency only where its granted regions cover the institution's village, as a household's own event
+    does. It names no resident: the count is what a payer needs, the names stay in the register."""
+
+    event_type: ClassVar[str] = "registry.institution_assistance_determined"
+    schema_version: ClassVar[int] = 1
+    # One event per assistance proposal: its stream is the proposal's, so a decree writes each without
+    # reading the institution's stream version (the institution's own events keep theirs).
+    aggregate_type: ClassVar[str] = "institution_assistance"
+    aggregate_id_field: ClassVar[str] = "proposal_id"
+
+    village_code: VillageCode = Field(
+        description="Where the institution is: what an agency's grant is matched on"
+    )
+    assistance: DeterminedAssistance
+
+    @model_validator(mode="after")
+    def _assistance_is_this_one(self) -> InstitutionAssistanceDetermined:
+        if (self.assistance.proposal_id, self.assistance.institution_id) != (
+            self.proposal_id,
+            self.institution_id,
+        ):
+            raise ValueError("the assistance must be the event's proposal's, for the event's institution")
+        return self

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from dtks_contracts.events.registry import (
     HouseholdCorrected,
     HouseholdDeactivated,
     HouseholdRegistered,
+    InstitutionAssistanceDetermined,
     InstitutionChanged,
     InstitutionClosed,
     InstitutionRegistered,
@@ -344,6 +345,44 @@ class InstitutionsDetermined:
         return bool(self.registered or self.changed or self.closed or self.assistance)
 
 
+async def _announce_assistance(
+    uow: UnitOfWork, decree: str, assistance: Sequence[DeterminedAssistance], causation: Causation
+) -> None:
+    """Each assistance the decree determined as an event of its own, for the agencies whose regions
+    hold the institution (the decree's list goes to every decree subscriber). The institution is in the
+    tables by now, those registered by this decree included."""
+    if not assistance:
+        return
+    villages = dict(
+        await uow.conn.fetch(
+            "SELECT institution_id, snapshot->>'village_code' FROM institutions WHERE institution_id = ANY($1::text[])",
+            sorted({a.institution_id for a in assistance}),
+        )
+    )
+    await uow.append_many(
+        [
+            StreamAppend(
+                "institution_assistance",
+                a.proposal_id,
+                0,
+                [
+                    NewEvent.of(
+                        InstitutionAssistanceDetermined(
+                            institution_id=a.institution_id,
+                            decree_number=decree,
+                            proposal_id=a.proposal_id,
+                            village_code=villages[a.institution_id],
+                            assistance=a,
+                        )
+                    )
+                ],
+            )
+            for a in assistance
+        ],
+        causation=causation,
+    )
+
+
 async def _determine_institutions(
     uow: UnitOfWork, request: DeterminationRequest, causation: Causation
 ) -> InstitutionsDetermined:
@@ -405,6 +444,7 @@ async def _determine_institutions(
     # Written now, before the decree takes the register's hash (its assistance section counts them);
     # the decree's event writes them again, changing nothing, live and in a replay.
     await write_assistance(conn, decree, decision.assistance)
+    await _announce_assistance(uow, decree, decision.assistance, causation)
     return InstitutionsDetermined(
         registered=tuple(str(r.institution.institution_id) for r in decision.registrations),
         changed=tuple(str(c.institution.institution_id) for c in decision.changes),

@@ -45,6 +45,7 @@ from dtks_contracts.events import (
 from dtks_contracts.events.governance import ItemOverdue
 from dtks_contracts.events.registry import (
     DeterminationIssued,
+    InstitutionAssistanceDetermined,
     InstitutionChanged,
     InstitutionClosed,
     InstitutionRegistered,
@@ -227,6 +228,9 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
             # programs (which select households) does not receive it.
             d.public = PublicFacts(event.event_type, payload.institution.village_code, ())
             d.notices.append(_institution_determined(event, payload, known, payload.institution.village_code))
+        case InstitutionAssistanceDetermined():
+            # Matched, like the institution, by where it is; the proposer's notice comes with the decree.
+            d.public = PublicFacts(event.event_type, payload.village_code, ())
         case InstitutionClosed():
             proposal = known.proposals.get(payload.proposal_id)
             d.public = PublicFacts(event.event_type, proposal.village_code if proposal else None, ())
