@@ -1,5 +1,6 @@
 """A village operator's own proposal after it was sent: a returned one corrected and resubmitted from
-a form pre-filled with what was sent (the return's reasons beside it), or one withdrawn."""
+a form pre-filled with what was sent (the return's reasons beside it), or one withdrawn. The regency's
+social service does the same with an institution's proposal (dtks_console.institution_resubmission)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from dtks_console.access import access_of
 from dtks_console.backend import Answer
 from dtks_console.household_form import CHOICES, HouseholdForm
+from dtks_console.institution_resubmission import FIELDS as INSTITUTION_FIELDS
+from dtks_console.institution_resubmission import InstitutionForm, is_institution_kind
 from dtks_console.pages import render
 from dtks_console.proposal_returns import latest_return, return_reasons
 from dtks_console.sessions import Session
@@ -42,7 +45,9 @@ def _resubmit_page(
     status: int = 200,
     note: str = "",
 ) -> Response:
-    template = "resubmit_deactivation.html" if proposal["kind"] == "deactivation" else "resubmit_form.html"
+    template = {"deactivation": "resubmit_deactivation.html"}.get(proposal["kind"], "resubmit_form.html")
+    if is_institution_kind(proposal["kind"]):
+        template = "resubmit_institution.html"
     return render(
         request,
         template,
@@ -58,6 +63,7 @@ def _resubmit_page(
         deactivation_reasons=DEACTIVATION_REASONS,
         correction_note=note,
         record={"household_id": getattr(form, "household_id", None)},
+        fields=INSTITUTION_FIELDS,
     )
 
 
@@ -71,7 +77,9 @@ async def resubmit_form(request: Request, proposal_id: str) -> Response:
     content = proposal.get("content") or {}
     key = str(uuid.uuid4())
     form: Any
-    if proposal["kind"] == "deactivation":
+    if is_institution_kind(proposal["kind"]):
+        form = InstitutionForm.from_content(content, key)
+    elif proposal["kind"] == "deactivation":
         form = DeactivationForm.from_content(content, key)
     else:
         form = household_form(
@@ -95,7 +103,10 @@ async def resubmit(request: Request, proposal_id: str) -> Response:
     content = proposal.get("content") or {}
     village = proposal["village_code"]
     form: Any
-    if proposal["kind"] == "deactivation":
+    if is_institution_kind(proposal["kind"]):
+        form = InstitutionForm.from_post(content, fields)
+        body = form.body(proposal["kind"], village, content)
+    elif proposal["kind"] == "deactivation":
         form = DeactivationForm.from_post(str(content.get("target_household_id") or ""), fields)
         body = form.body(village)
     else:
