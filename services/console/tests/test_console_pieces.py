@@ -302,3 +302,42 @@ def test_an_integrity_checks_flags_read_as_words_for_the_verifier(code: str) -> 
     ).body.decode()
     flags = page.split('class="reasons flags"')[1].split("</ul>")[0]
     assert translations("id").gettext(f"flag:{code}") in flags and "institution.residents[1].nik" in flags
+
+
+def test_a_proposal_made_by_a_rounds_visit_does_not_say_no_field_visit_under_that_visit() -> None:
+    # #23: the round's visit is the proposal's field visit; the list of other visits under it said
+    # "Belum ada kunjungan lapangan." as if there were none.
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/review/p-1", "headers": [], "query_string": b""}
+    )
+    visit = {"round_id": "r" * 36, "outcome": "changed", "officer": "Siti", "visit_date": "2026-12-01",
+             "latitude": -3.8, "longitude": 102.26, "photos": [], "findings": []}  # fmt: skip
+
+    def page(round_visit: dict | None) -> str:
+        return pages.render(
+            request,
+            "review.html",
+            user={"name": "Verifier", "role": "district_verifier", "region": "17.71.01"},
+            csrf="c",
+            proposal_id="p-1",
+            record={"checks": [], "visits": [], "round_visit": round_visit},
+            problem=None,
+            proposal=None,
+            describe=describe,
+            typed={},
+            refused=None,
+            photo_rows=range(0),
+            subjects=(),
+            visit_recorded=False,
+            may_visit=False,
+        ).body.decode()
+
+    with_round = page(visit)
+    assert 'id="round-visit"' in with_round
+    assert "Belum ada kunjungan lapangan." not in with_round
+    assert "Tidak ada kunjungan lapangan lain." in with_round
+    assert "Belum ada kunjungan lapangan." in page(None)
