@@ -127,7 +127,7 @@ async def queue(
     return {
         "region": region,
         "items": [handlers.queue_item(r, now) for r in rows],
-        "next_after": paging.next_after(rows, limit, "filed_at", "complaint_id"),
+        "next_after": paging.next_after(rows, limit, "filed_at", "seq"),
     }
 
 
@@ -202,7 +202,7 @@ async def life_event_drafts(
         "region": region,
         "status": status.value,
         "items": [drafts.view(r, deps) for r in rows],
-        "next_after": paging.next_after(rows, limit, "created_at", "draft_id"),
+        "next_after": paging.next_after(rows, limit, "created_at", "seq"),
         # The receiving village's note: people of the register who moved here from another village.
         "arrivals": [drafts.arrival(r) for r in arriving],
         # Over every village: how life events fared (drafted, unknown_nik, household_inactive, ...).

@@ -9,9 +9,10 @@ from typing import Any
 import asyncpg
 
 from dtks_complaints.domain.complaints import ComplaintIn, ComplaintStatus, ProposalStage
+from dtks_runtime.errors import DomainError
 from dtks_runtime.paging import MomentCursor
 
-_COLUMNS = """complaint_id, kind, channel, village_code, district_code, complainant_nik,
+_COLUMNS = """seq, complaint_id, kind, channel, village_code, district_code, complainant_nik,
     complainant_name, phone, description, subject_nik, subject_household_id, subject_proposal_id,
     status, proposal_id, proposal_stage, closing_reason, decree_number, filed_at, due_at,
     escalated_at, closed_at, version"""
@@ -142,15 +143,28 @@ async def waiting_in(
         f"""SELECT {_COLUMNS} FROM complaints
             WHERE status <> 'closed' AND (village_code = $1 OR district_code = $1)
               AND (NOT $2 OR status = 'escalated')
-              AND ($4::timestamptz IS NULL OR (filed_at, complaint_id) > ($4, $5::text))
-            ORDER BY filed_at, complaint_id LIMIT $3""",
+              AND ($4::timestamptz IS NULL OR (filed_at, seq) > ($4, $5::bigint))
+            ORDER BY filed_at, seq LIMIT $3""",
         region,
         escalated_only,
         limit,
         after.at if after else None,
-        after.id if after else "",
+        cursor_seq(after.id) if after else 0,
     )
     return [dict(r) for r in rows]
+
+
+def cursor_seq(text: str) -> int:
+    """A cursor's tie-breaker: the last row's `seq`, its place in the order rows were written (see
+    dtks_runtime.paging)."""
+    try:
+        return int(text or 0)
+    except ValueError:
+        raise DomainError(
+            "invalid_cursor",
+            "The page cursor is not one this list gave; start again from the first page.",
+            errors=[{"field": "after", "message": "not a next_after of this list", "type": "invalid_cursor"}],
+        ) from None
 
 
 def status_of(row: asyncpg.Record) -> ComplaintStatus:

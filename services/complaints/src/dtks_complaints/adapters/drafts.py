@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from dtks_complaints.adapters.complaints import cursor_seq
 from dtks_complaints.domain.complaints import ProposalStage
 from dtks_runtime.paging import MomentCursor
 
-_COLUMNS = """draft_id, life_event_id, event_type, nik, person_name, household_id, village_code,
+_COLUMNS = """seq, draft_id, life_event_id, event_type, nik, person_name, household_id, village_code,
     proposal_kind, deactivation_reason, note, details, to_village, status, proposal_id, proposal_stage,
     decree_number, dismissal_reason, dismissal_note, created_at, decided_at, version"""
 
@@ -34,13 +35,13 @@ async def in_village(
     return list(
         await pool.fetch(
             f"""SELECT {_COLUMNS} FROM life_event_drafts WHERE village_code = $1 AND status = $2
-                  AND ($4::timestamptz IS NULL OR (created_at, draft_id) > ($4, $5::text))
-                ORDER BY created_at, draft_id LIMIT $3""",
+                  AND ($4::timestamptz IS NULL OR (created_at, seq) > ($4, $5::bigint))
+                ORDER BY created_at, seq LIMIT $3""",
             village,
             status,
             limit,
             after.at if after else None,
-            after.id if after else "",
+            cursor_seq(after.id) if after else 0,
         )
     )
 

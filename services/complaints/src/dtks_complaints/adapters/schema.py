@@ -104,3 +104,12 @@ MIGRATIONS.append(
         WHERE to_village IS NOT NULL;
     """
 )
+
+# The order complaints were filed (and drafts opened) in, for lists: two at one moment (the same instant of the
+# service's clock) keep their filing order, and a page's cursor continues after exactly the last one.
+MIGRATIONS.append(
+    """
+    ALTER TABLE complaints ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
+    ALTER TABLE life_event_drafts ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
+    """
+)
