@@ -478,8 +478,18 @@ def _settings_of(app: FastAPI) -> RuntimeSettings:
     return settings if isinstance(settings, RuntimeSettings) else RuntimeSettings()
 
 
-def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None = None) -> None:
+def serve(
+    app: FastAPI,
+    *,
+    port_env: str,
+    default_port: int,
+    factory: str | None = None,
+    workers_env: str | None = None,
+) -> None:
     """Run one service with uvicorn on 127.0.0.1 (DTKS_BIND_HOST to change) and its port.
+
+    ``workers_env``: the service's own process count (``DTKS_DCI_WORKERS``, say), read before
+    ``DTKS_WORKERS``, for a system whose other services run one process.
 
     ``DTKS_WORKERS`` > 1 runs that many processes on the port, each building its app from
     ``factory`` (``"module:function"``), for a service whose requests need more than one core. Each
@@ -492,7 +502,9 @@ def serve(app: FastAPI, *, port_env: str, default_port: int, factory: str | None
 
     host = os.environ.get("DTKS_BIND_HOST", "127.0.0.1")
     port = int(os.environ.get(port_env, str(default_port)))
-    workers = int(os.environ.get("DTKS_WORKERS", "1"))
+    workers = int(
+        (os.environ.get(workers_env) if workers_env else None) or os.environ.get("DTKS_WORKERS", "1")
+    )
     # Tuned in each process as its app starts (see create_app), so worker processes are tuned too.
     os.environ["DTKS_TUNE_GC"] = "1"
     # uvicorn picks uvloop and httptools (dependencies of the runtime) when they are installed: a

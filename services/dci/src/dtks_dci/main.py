@@ -118,7 +118,15 @@ def start_workers(runtime: ServiceRuntime, deps: DciDeps) -> None:
 
 
 def run() -> None:
-    serve(build_app(), port_env="DTKS_DCI_PORT", default_port=8006)
+    # DTKS_DCI_WORKERS processes: a search's CPU is mostly this service's (schema, signatures, mapping),
+    # and 50 agencies' searches queue behind one event loop (see benchmarks/dci_bench.py).
+    serve(
+        build_app(),
+        port_env="DTKS_DCI_PORT",
+        default_port=8006,
+        factory="dtks_dci.main:build_app",
+        workers_env="DTKS_DCI_WORKERS",
+    )
 
 
 if __name__ == "__main__":
