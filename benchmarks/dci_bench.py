@@ -20,9 +20,7 @@ import datetime as dt
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,6 +28,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
+from benchmarks import profiling
 from benchmarks.figures import Figure
 from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds, _request
 from dtks_contracts.vocabulary.programs import Program
@@ -125,23 +124,6 @@ async def _written_back(infra: Infra, system: LocalSystem) -> float:
     return time.perf_counter() - started
 
 
-def _profilers(pids: dict[str, int | None], round_number: int) -> list[subprocess.Popen[bytes]]:
-    """With DTKS_BENCH_PYSPY (a py-spy executable) and DTKS_BENCH_PROFILE_DIR set: py-spy sampling
-    each service process during the measured phases only, collapsed stacks each
-    (<dir>/<name>-<round>.txt); the load and settling before them would drown the searches."""
-    spy, folder = os.environ.get("DTKS_BENCH_PYSPY"), os.environ.get("DTKS_BENCH_PROFILE_DIR")
-    if not spy or not folder:
-        return []
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    profilers = []
-    for name, pid in pids.items():
-        if pid is not None:
-            out = f"{folder}/{name}-{round_number}.txt"
-            command = f"record --nonblocking --subprocesses -r 200 -p {pid} -f raw -o {out}".split()
-            profilers.append(subprocess.Popen([spy, *command]))
-    return profilers
-
-
 def _prepared(dci: Dci, count: int, host: str, port: int) -> list[bytes]:
     rng = random.Random(22)
     auth = dci.token()
@@ -192,14 +174,12 @@ async def _searches(dci: Dci, database_url: str) -> list[Figure]:
         # Where the rest of the two cores go: PostgreSQL (the replay and log rows, the registry's read)
         # and this process, the 50 clients (requests are prepared before the phase, not in it).
         pg0, own0 = _postgres_cpu_seconds(database_url), time.process_time()
-        profilers = _profilers(pids, round_number)
+        profilers = profiling.start(pids, f"round-{round_number}")
         t0 = time.perf_counter()
         await phase(requests, latencies)
         elapsed = time.perf_counter() - t0
         pg, own = _postgres_cpu_seconds(database_url) - pg0, time.process_time() - own0
-        for profiler in profilers:
-            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on an interrupt, not on SIGTERM
-            profiler.wait()
+        profiling.stop(profilers)
         cpu = {
             name: (_cpu_seconds(pid) - cpu0[name]) / len(requests) * 1000
             for name, pid in pids.items()

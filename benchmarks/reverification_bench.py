@@ -46,7 +46,9 @@ import asyncpg
 import httpx
 from PIL import Image
 
+from benchmarks import profiling
 from benchmarks.figures import Figure
+from benchmarks.proposal_bench import _cpu_seconds, _postgres_cpu_seconds
 from dtks_contracts import regions
 from dtks_contracts.vocabulary import Role
 from dtks_runtime.local_system import LocalSystem, prepare
@@ -223,7 +225,19 @@ async def run(infra: Infra) -> list[Figure]:
         async with httpx.AsyncClient(
             base_url=system.urls["verification"], timeout=600, limits=limits
         ) as http:
+            cpu0, pg0, own0 = (
+                _cpu_seconds(pid),
+                _postgres_cpu_seconds(infra.database_url),
+                time.process_time(),
+            )
+            profilers = profiling.start({"verification": pid}, "visits")
+            started = time.perf_counter()
             alone, together = await _visits(http, system, sample["round_id"])
+            visiting = time.perf_counter() - started
+            profiling.stop(profilers)
+            per_visit = {"the service": _cpu_seconds(pid) - cpu0,
+                         "PostgreSQL": _postgres_cpu_seconds(infra.database_url) - pg0,
+                         "the officers (this process)": time.process_time() - own0}  # fmt: skip
         load = f"load {os.getloadavg()[0]:.1f} of 2 cores"
         alone_p50, alone_p99 = _cuts(alone)
         both_p50, both_p99 = _cuts(together)
@@ -238,6 +252,9 @@ async def run(infra: Infra) -> list[Figure]:
             Figure("visit p99", alone_p99, "ms", ""),
             Figure("2 MB photo + visit p50", both_p50, "ms", ""),
             Figure("2 MB photo + visit p99", both_p99, "ms", f"target under 150 ms; {load}"),
+            Figure("visits recorded", len(together) / visiting, "visits/s", "each with its photo uploaded first"),
+            *(Figure(f"CPU per visit, {name}", seconds / len(together) * 1000, "ms", "user + system")
+              for name, seconds in per_visit.items()),
         ]  # fmt: skip
     except Exception:
         # The service's own account of a failure, before its state folder (and log) is removed.
