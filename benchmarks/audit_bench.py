@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 
 from benchmarks.figures import Figure
 from benchmarks.registry_stream import stream
-from dtks_contracts.merkle import MerkleRootBuilder, MerkleTree, leaf_hash
+from dtks_contracts.merkle import MERKLE_ALGORITHM, MerkleRootBuilder, MerkleTree, leaf_hash
 from dtks_contracts.topics import with_prefix
 from dtks_runtime.testing import Infra
 from dtks_runtime.topics import ensure_topics
@@ -52,7 +52,9 @@ async def _produce(bootstrap: str, prefix: str) -> int:
     total = 0
     try:
         pending = []
-        for record in stream(EVENTS, dt.datetime.now(dt.UTC) - dt.timedelta(days=2)):
+        # Decrees naming the Merkle algorithm, as decrees are issued today: the auditor recomputes
+        # their roots (the older flat hash is cheaper to recompute).
+        for record in stream(EVENTS, dt.datetime.now(dt.UTC) - dt.timedelta(days=2), MERKLE_ALGORITHM):
             total += 1
             pending.append(await producer.send(prefix + record.topic, value=record.value, key=record.key))
             if len(pending) >= 20_000:

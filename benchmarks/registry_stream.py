@@ -116,7 +116,7 @@ class _Template:
 
 
 class StreamBuilder:
-    def __init__(self, start: dt.datetime) -> None:
+    def __init__(self, start: dt.datetime, hash_algorithm: str = REGISTER_HASH_ALGORITHM) -> None:
         self.pool = household_pool()
         self.at = start
         village = "17.71.01.1001"
@@ -159,7 +159,7 @@ class StreamBuilder:
         )  # fmt: skip
         self.determination = _Template(
             DeterminationIssued(decree_number="1/HUK/2026", period=Period(year=2026, quarter=1), cut_off=start,
-                                issued_at=start, register_hash="0" * 64, hash_algorithm=REGISTER_HASH_ALGORITHM,
+                                issued_at=start, register_hash="0" * 64, hash_algorithm=hash_algorithm,
                                 counts=RegisterCounts(households=0, people=0), issued_by=_DETERMINER),
             _DETERMINER,
         )  # fmt: skip
@@ -216,9 +216,12 @@ class StreamBuilder:
         return Record(REGISTRY_EVENTS.name, key, value)
 
 
-def stream(events: int, start: dt.datetime) -> Iterator[Record]:
-    """About ``events`` records (at least that many) over three quarters; see the module docstring."""
-    b = StreamBuilder(start)
+def stream(
+    events: int, start: dt.datetime, hash_algorithm: str = REGISTER_HASH_ALGORITHM
+) -> Iterator[Record]:
+    """About ``events`` records (at least that many) over three quarters; see the module docstring.
+    ``hash_algorithm``: what the decrees name (their hashes are placeholders either way)."""
+    b = StreamBuilder(start, hash_algorithm)
     households = max(10, round(events / EVENTS_PER_HOUSEHOLD))
     quarters = [range(0, households * 2 // 5), range(households * 2 // 5, households * 7 // 10),
                 range(households * 7 // 10, households)]  # fmt: skip

@@ -14,6 +14,7 @@ from dtks_contracts.merkle import (
     MerkleTree,
     leaf_hash,
     merkle_root,
+    merkle_root_of_list,
     root_from_inclusion,
 )
 
@@ -63,6 +64,7 @@ def test_the_root_is_rfc_6962_mth_whether_streamed_or_held(n: int) -> None:
     expected = rfc_mth(data)
     assert merkle_root(leaves_of(data)) == expected
     assert MerkleTree(leaves_of(data)).root() == expected
+    assert merkle_root_of_list(list(leaves_of(data))) == expected
     builder = MerkleRootBuilder()
     for leaf in leaves_of(data):
         builder.add(leaf)

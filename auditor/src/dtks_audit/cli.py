@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from dtks_audit.fold import LogFold
-from dtks_audit.log import partitions_of, read_topic
+from dtks_audit.log import client_config, partitions_of, read_topic
 from dtks_audit.proof_file import verify_proof
 from dtks_audit.signatures import TrustedKeys
 from dtks_contracts.topics import REGISTRY_EVENTS
@@ -41,37 +41,45 @@ def peak_memory_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _fold_partitions(bootstrap: str, topic: str, partitions: list[int], security: dict[str, Any]) -> LogFold:
-    async def fold_them() -> LogFold:
-        fold = LogFold()
-        async for record in read_topic(bootstrap, topic, partitions, **security):
-            fold.add(record)
-        return fold
-
-    return asyncio.run(fold_them())
+def _fold_partitions(config: dict[str, str], topic: str, index: int, count: int) -> LogFold:
+    """Worker ``index`` of ``count``: every count-th partition. It looks the partitions up itself, so
+    the command opens no Kafka client (and its threads) before forking."""
+    fold = LogFold()
+    for record in read_topic(config, topic, partitions_of(config, topic)[index::count]):
+        fold.add(record)
+    return fold.for_merge()
 
 
 async def audit_decrees(
     bootstrap: str, topic: str, public_keys: list[str], workers: int = 1, **security: Any
 ) -> dict[str, Any]:
+    """The report of :func:`audit_decrees_now`, from a coroutine (the reading blocks; it runs in a
+    thread, its workers started by spawn since the caller's process may hold other threads)."""
+    return await asyncio.to_thread(
+        audit_decrees_now, client_config(bootstrap, **security), topic, public_keys, workers, "spawn"
+    )
+
+
+def audit_decrees_now(
+    config: dict[str, str], topic: str, public_keys: list[str], workers: int = 1, start_method: str = "spawn"
+) -> dict[str, Any]:
     """``workers``: processes reading disjoint partitions at once (decoding and hashing the
-    snapshots is most of the cost, so a second core nearly halves it)."""
+    snapshots is most of the cost, so a second core nearly halves it). ``start_method`` "fork"
+    only from a process with no other thread (the command itself): it saves each worker the
+    imports a spawned one repeats."""
     started = time.perf_counter()
-    fold = LogFold()
     if workers <= 1:
-        async for record in read_topic(bootstrap, topic, **security):
+        fold = LogFold()
+        for record in read_topic(config, topic):
             fold.add(record)
     else:
-        partitions = await partitions_of(bootstrap, topic, **security)
-        groups = [partitions[i::workers] for i in range(workers) if partitions[i::workers]]
-        context = multiprocessing.get_context("spawn")  # no copy of this process's event loop
-        with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
-            loop = asyncio.get_running_loop()
-            parts = await asyncio.gather(
-                *(loop.run_in_executor(pool, _fold_partitions, bootstrap, topic, g, security) for g in groups)
-            )
-        for part in parts:
-            fold.merge(part)
+        context = multiprocessing.get_context(start_method)
+        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+            others = [pool.submit(_fold_partitions, config, topic, i, workers) for i in range(1, workers)]
+            # This process reads the first share meanwhile, rather than waiting for all of them.
+            fold = _fold_partitions(config, topic, 0, workers)
+            for other in others:
+                fold.merge(other.result())
     trusted = TrustedKeys.of(public_keys)
     results = fold.check(trusted)
     seconds = time.perf_counter() - started
@@ -147,12 +155,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print("OK: the proof holds" if not problems else "REFUSED:\n  " + "\n  ".join(problems))
         sys.exit(0 if not problems else 1)
-    security: dict[str, Any] = {"security_protocol": args.security_protocol}
-    if args.username:
-        security |= {"sasl_mechanism": args.sasl_mechanism, "sasl_plain_username": args.username,
-                     "sasl_plain_password": args.password}  # fmt: skip
+    config = client_config(
+        args.bootstrap, args.security_protocol, args.sasl_mechanism, args.username, args.password
+    )
     topic = args.topic or REGISTRY_EVENTS.with_prefix(args.topic_prefix).name
-    report = asyncio.run(audit_decrees(args.bootstrap, topic, args.public_key, args.workers, **security))
+    # This process has no other thread yet: its workers may be forked.
+    report = audit_decrees_now(config, topic, args.public_key, args.workers, "fork")
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
