@@ -17,6 +17,8 @@ from dtks_contracts.events.registry import (
     DecreeKeyActivated,
     DecreeSignature,
     DeterminationIssued,
+    HouseholdCorrected,
+    HouseholdDeactivated,
     HouseholdRegistered,
     InstitutionRegistered,
     Period,
@@ -28,6 +30,7 @@ from dtks_contracts.merkle import MERKLE_ALGORITHM, decree_leaf, institution_dec
 from dtks_contracts.register_hash import register_root_of
 from dtks_contracts.tree_head import key_bytes, key_id, tree_head_bytes
 from dtks_contracts.vocabulary.household_attributes import RelationToHead, Sex
+from dtks_contracts.vocabulary.proposals import DeactivationReason
 from dtks_contracts.vocabulary.roles import Role
 
 WHO = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
@@ -252,3 +255,60 @@ def test_an_old_form_decree_and_a_chunked_one_check_out_in_one_chain() -> None:
     ]
     results = fold_of(events).check(TrustedKeys.of([public(key)]))
     assert [(r.decree_number, r.ok) for r in results] == [("1/HUK/2027", True), ("2/HUK/2027", True)]
+
+
+def test_corrections_and_deactivations_reach_the_root_alike_in_one_process_and_across_partitions() -> None:
+    """A second decree that corrects one household, deactivates another and registers a new one:
+    its root is recomputed exactly, whether one fold read every partition or the folds of two
+    workers (each a share of the partitions) were merged."""
+    key = Ed25519PrivateKey.generate()
+    h = [household(i) for i in range(5)]
+    moved = h[0].model_copy(update={"address": Address(street="Jl. Audit 2", rt="001", rw="001")})
+    d1 = signed(decree("1/HUK/2027", 1, h[:4], h[:4], None), key)
+    in_force = [moved, h[2], h[3], h[4]]
+    d2 = decree("2/HUK/2027", 2, in_force, [h[4]], d1).model_copy(
+        update={
+            "corrected": ("H-0",),
+            "deactivated": ("H-1",),
+            "changed_leaves": tuple(decree_leaf(x) for x in (h[4], moved)),
+        }
+    )
+    d2 = signed(DeterminationIssued.model_validate(d2.model_dump()), key)
+
+    def gone(x: Household) -> HouseholdDeactivated:
+        return HouseholdDeactivated(household_id=str(x.household_id), decree_number="2/HUK/2027",
+                                    kk_number=x.kk_number, reason=DeactivationReason.MOVED_AWAY, proposal_id="p")  # fmt: skip
+
+    corrected = HouseholdCorrected(
+        household_id="H-0", decree_number="2/HUK/2027", household=moved, proposal_id="p"
+    )
+    # (payload, its stream's version); each household in partition i % 2, the decrees in partition 0.
+    log: list[tuple[EventPayload, int]] = [(registered(x, "1/HUK/2027"), 1) for x in h[:4]] + [(d1, 1)]
+    log += [(corrected, 2), (gone(h[1]), 2)]
+    log += [(registered(h[4], "2/HUK/2027"), 1), (d2, 1)]
+    records = []
+    for offset, (payload, version) in enumerate(log):
+        partition = int(payload.household_id[2:]) % 2 if hasattr(payload, "household_id") else 0
+        envelope = EventEnvelope.new(payload, aggregate_version=version, actor=WHO)
+        records.append(Record("t", partition, offset, envelope.to_bytes()))
+    trusted = TrustedKeys.of([public(key)])
+
+    whole = LogFold()
+    for r in records:
+        whole.add(r)
+    results = whole.check(trusted)
+    assert not whole.undecodable, whole.undecodable
+    assert [(r.decree_number, r.ok, r.households) for r in results] == [
+        ("1/HUK/2027", True, 4),
+        ("2/HUK/2027", True, 4),
+    ], [r.as_dict() for r in results]
+    assert results[1].recomputed_hash == register_root_of(in_force)
+
+    merged = LogFold()
+    for partition in (0, 1):
+        share = LogFold()
+        for r in records:
+            if r.partition == partition:
+                share.add(r)
+        merged.merge(share.for_merge())
+    assert [r.as_dict() for r in merged.check(trusted)] == [r.as_dict() for r in results]
