@@ -44,9 +44,10 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
+from benchmarks import profiling
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _COLUMNS, _rows, _templates
-from benchmarks.proposal_bench import _Connection
+from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds
 from dtks_runtime.identity_testing import KeycloakAdmin, private_keycloak
 from dtks_runtime.local_system import prepare
 from dtks_runtime.testing import Infra
@@ -244,11 +245,24 @@ async def run(infra: Infra) -> list[Figure]:
             verifier, password, _ = PAGES["queue (district verifier)"]
             users = [await _signed_in(console, verifier, password) for _ in range(USERS)]
             clients += users
+            # Where the two cores go per page: the console's processes, verification's, PostgreSQL's
+            # and this process (the 50 users' client); py-spy on the services on request.
+            pids = {name: system.pid(name) for name in ("console", "verification")}
+            cpu0 = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
+            pg0, own0 = _postgres_cpu_seconds(infra.database_url), time.process_time()
+            profilers = profiling.start(pids, "queue")
             latencies, seconds, statuses = await _queue_load(console, users)
+            profiling.stop(profilers)
+            pages = len(latencies)
+            cpu = {name: (_cpu_seconds(pid) - cpu0[name]) / pages * 1000 for name, pid in pids.items()
+                   if pid is not None}  # fmt: skip
+            cpu["PostgreSQL"] = (_postgres_cpu_seconds(infra.database_url) - pg0) / pages * 1000
+            cpu["the users' client"] = (time.process_time() - own0) / pages * 1000
             if set(statuses) != {200}:
                 raise RuntimeError(f"queue pages answered {statuses}")
             cuts = statistics.quantiles(latencies, n=100)
             load = f"load {os.getloadavg()[0]:.1f} of 2 cores"
+            spent = ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
             return [
                 *figures,
                 Figure("queue pages", len(latencies) / seconds, "pages/s",
@@ -256,6 +270,7 @@ async def run(infra: Infra) -> list[Figure]:
                        f"{CONSOLE_WORKERS} console processes; {load}"),
                 Figure("queue page: p50 latency", cuts[49] * 1000, "ms", "round trip over HTTP"),
                 Figure("queue page: p99 latency", cuts[98] * 1000, "ms", f"target: under 300 ms at 50 users; {load}"),
+                Figure("queue page: CPU", sum(cpu.values()), "ms/page", spent),
             ]  # fmt: skip
         finally:
             for c in clients:

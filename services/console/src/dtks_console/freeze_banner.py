@@ -9,10 +9,10 @@ import datetime as dt
 import time
 from typing import Any
 
-import jwt
 from fastapi import Request
 
 from dtks_console.access import access_of
+from dtks_console.oidc import token_claims
 
 
 def holding(freezes: list[dict[str, Any]], action: str, now: dt.datetime) -> list[dict[str, Any]]:
@@ -43,7 +43,7 @@ def forget_freezes(request: Request) -> None:
 async def freezes_stopping(request: Request, token: str, action: str) -> list[dict[str, Any]]:
     # The token comes from the person's server-side session, never from the browser: its region
     # can be read without checking the signature, which the service checks on every call.
-    region = jwt.decode(token, options={"verify_signature": False}).get("region")
+    region = token_claims(token).get("region")
     seen: dict[Any, tuple[float, list[dict[str, Any]]]] | None = getattr(
         request.app.state, "freezes_seen", None
     )
