@@ -33,8 +33,9 @@ from pathlib import Path
 
 import asyncpg
 
+from benchmarks import profiling
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _request
+from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds, _request
 from benchmarks.runtime_bench import _kafka_tool
 from benchmarks.verification_bench import OutOfProcessProducer
 from dtks_contracts.envelope import EventEnvelope
@@ -117,7 +118,7 @@ def _consumer_performance(infra: Infra, topic: str, messages: int) -> tuple[floa
     return float(row[5]), float(row[9])
 
 
-async def _filings(system: LocalSystem, households: list[Household]) -> list[Figure]:
+async def _filings(system: LocalSystem, households: list[Household], database_url: str) -> list[Figure]:
     host, _, port_text = system.urls["complaint"].removeprefix("http://").partition(":")
     port = int(port_text)
 
@@ -155,9 +156,22 @@ async def _filings(system: LocalSystem, households: list[Household]) -> list[Fig
     await phase(requests(0, WARM_UP))
     statuses.clear()
     batch = requests(WARM_UP, FILINGS)
+    # Where the two cores go per filing (the service, PostgreSQL, this process's 50 clients); py-spy
+    # on the service on request.
+    pid = system.pid("complaint")
+    cpu0, pg0, own0 = (
+        _cpu_seconds(pid) if pid else 0.0,
+        _postgres_cpu_seconds(database_url),
+        time.process_time(),
+    )
+    profilers = profiling.start({"complaint": pid}, "filings")
     started = time.perf_counter()
     latencies = await phase(batch)
     seconds = time.perf_counter() - started
+    profiling.stop(profilers)
+    cpu = {"complaint": ((_cpu_seconds(pid) if pid else 0.0) - cpu0) / FILINGS * 1000,
+           "PostgreSQL": (_postgres_cpu_seconds(database_url) - pg0) / FILINGS * 1000,
+           "the clients": (time.process_time() - own0) / FILINGS * 1000}  # fmt: skip
     if set(statuses) != {201}:
         raise RuntimeError(f"public filings answered {statuses}")
     cuts = statistics.quantiles(latencies, n=100)
@@ -167,6 +181,8 @@ async def _filings(system: LocalSystem, households: list[Household]) -> list[Fig
                f"{FILINGS:,} through the public form, {CLIENTS} clients, each its own address and NIK; {load}"),
         Figure("public complaint: p50 latency", cuts[49] * 1000, "ms", "round trip over HTTP"),
         Figure("public complaint: p99 latency", cuts[98] * 1000, "ms", "target: under 100 ms"),
+        Figure("public complaint: CPU", sum(cpu.values()), "ms/filing",
+               ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())),
     ]  # fmt: skip
 
 
@@ -204,7 +220,7 @@ async def run(infra: Infra) -> list[Figure]:
             Figure("Kafka ConsumerPerformance (same topic)", ceiling, "events/s", f"{EVENTS:,} records"),
             Figure("Kafka ConsumerPerformance, after joining", after_joining, "events/s", "fetch.nMsg.sec"),
         ]  # fmt: skip
-        return figures + await _filings(system, households)
+        return figures + await _filings(system, households, infra.database_url)
     finally:
         await asyncio.to_thread(system.command, "stop")
         await system.drop_databases(infra)
