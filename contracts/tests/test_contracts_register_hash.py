@@ -5,7 +5,6 @@ from dtks_contracts.register_hash import (
     household_digest,
     register_digest,
     register_digest_of,
-    register_digest_of_mapping,
 )
 
 
@@ -25,13 +24,6 @@ def test_register_digest_is_independent_of_input_order(make_household):
     assert register_digest_of([one, two]) == register_digest_of([two, one])
     assert register_digest_of([one, two]) != register_digest_of([one])
     assert len(register_digest_of([one])) == 64
-
-
-@pytest.mark.parametrize("size", [0, 1, 9_999, 10_000, 10_001, 25_000])
-def test_a_register_held_whole_hashes_as_when_streamed(size):
-    # Sizes around the number of lines hashed per call, and ids whose order differs from insertion.
-    register = {f"H-{(i * 7919) % 100_003:06d}": f"{i:064x}" for i in range(size)}
-    assert register_digest_of_mapping(register) == register_digest(sorted(register.items()))
 
 
 def test_streamed_entries_must_be_sorted_and_unique():

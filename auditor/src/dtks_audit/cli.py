@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from dtks_audit.fold import LogFold
-from dtks_audit.log import client_config, partitions_of, read_topic
+from dtks_audit.log import client_config, read_topic
 from dtks_audit.proof_file import verify_proof
 from dtks_audit.signatures import TrustedKeys
 from dtks_contracts.topics import REGISTRY_EVENTS
@@ -45,7 +45,7 @@ def _fold_partitions(config: dict[str, str], topic: str, index: int, count: int)
     """Worker ``index`` of ``count``: every count-th partition. It looks the partitions up itself, so
     the command opens no Kafka client (and its threads) before forking."""
     fold = LogFold()
-    for record in read_topic(config, topic, partitions_of(config, topic)[index::count]):
+    for record in read_topic(config, topic, (index, count)):
         fold.add(record)
     return fold.for_merge()
 

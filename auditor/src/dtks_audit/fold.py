@@ -49,7 +49,7 @@ from dtks_contracts.register_hash import (
     assistance_digest,
     household_digest,
     institution_digest,
-    register_digest_of_mapping,
+    register_digest,
 )
 from dtks_contracts.tree_head import tree_head_bytes
 
@@ -309,7 +309,7 @@ class LogFold:
             merkle = decree.hash_algorithm == MERKLE_ALGORITHM or decree.hash_algorithm.startswith(
                 "dtks-register-merkle-"
             )
-            recomputed = _root(order, institutions, assistance) if merkle else _flat(register)
+            recomputed = _root(order, institutions, assistance) if merkle else _flat(order, register)
             if recomputed != decree.register_hash and not findings:
                 carried = sorted(h for h in suspect if h in register)
                 findings += [
@@ -502,5 +502,6 @@ def _root(
     return merkle_root_of_list(leaves).hex()
 
 
-def _flat(register: dict[str, str]) -> str:
-    return register_digest_of_mapping(register)
+def _flat(order: list[tuple[str, bytes]], register: dict[str, str]) -> str:
+    """The flat hash of decrees issued before Merkle roots, over the register in the order kept."""
+    return register_digest((household_id, register[household_id]) for household_id, _ in order)

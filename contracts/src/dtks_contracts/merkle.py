@@ -141,9 +141,7 @@ def merkle_root(leaves: Iterable[bytes]) -> bytes:
 
 
 def _level_above(below: Sequence[bytes]) -> list[bytes]:
-    sha256 = _sha256
-    # node_hash written out: this runs once per node of every tree built.
-    above = [sha256(b"\x01" + below[i] + below[i + 1]).digest() for i in range(0, len(below) - 1, 2)]
+    above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
     if len(below) % 2:
         # A lone last node moves up unchanged: the same tree as RFC 6962's recursive split.
         above.append(below[-1])

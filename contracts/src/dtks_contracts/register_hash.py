@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Final
 
 from pydantic import BaseModel
@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from dtks_contracts.household import Household
 from dtks_contracts.institution import DeterminedAssistance, Institution
 
-_LINES_PER_UPDATE: Final = 10_000
 REGISTER_HASH_ALGORITHM: Final = (
     "dtks-register-sha256-v1: SHA-256 (lower-case hex) over the UTF-8 lines "
     "'<household_id>\\t<household digest>\\n' of every active household, sorted by household_id "
@@ -65,18 +64,6 @@ def register_digest(entries: Iterable[tuple[str, str]]) -> str:
     hasher = RegisterHasher()
     for household_id, digest in entries:
         hasher.update(household_id, digest)
-    return hasher.hexdigest()
-
-
-def register_digest_of_mapping(register: Mapping[str, str]) -> str:
-    """``register_digest`` of a whole register held as household_id -> household digest: the same
-    lines, hashed a few thousand at a time (one call per household was half of the auditor's check,
-    which recomputes every decree's hash)."""
-    hasher = hashlib.sha256()
-    ids = sorted(register)
-    for start in range(0, len(ids), _LINES_PER_UPDATE):
-        chunk = ids[start : start + _LINES_PER_UPDATE]
-        hasher.update("".join([f"{h}\t{register[h]}\n" for h in chunk]).encode())
     return hasher.hexdigest()
 
 
