@@ -135,6 +135,8 @@ _KEY_FIELD_OVERRIDES: Final[Mapping[str, str]] = MappingProxyType(
         "verification.freeze_shortened": "freeze_id",
         "verification.freeze_lifted": "freeze_id",
         "verification.deadline_set": "policy_id",
+        # A batch of overdue items on its region's key: one region's notices stay in order.
+        "verification.items_overdue": "notify_region",
         # Re-verification rounds: opening and closing on the round's key, each visit on its household's.
         "verification.reverification_round_opened": "round_id",
         "verification.reverification_round_closed": "round_id",

@@ -17,7 +17,7 @@ import contextlib
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -50,6 +50,9 @@ def producer_for(
     settings.update(kafka_security() if security is None else security)
     settings.update(overrides)
     return AIOKafkaProducer(**settings)
+
+
+_YIELD_AFTER_BYTES: Final = 256 * 1024  # of records sent since the relay last let requests run
 
 
 class OutboxRelay:
@@ -122,27 +125,33 @@ class OutboxRelay:
                 await conn.close()  # also releases the session advisory lock
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        # The headers' fields read by PostgreSQL: decoding each whole envelope here only for them
+        # cost the event loop some 50 µs per 7 KB notice.
         rows = await conn.fetch(
-            """SELECT seq, topic, partition_key, event_id, event_type, envelope::text AS body
+            """SELECT seq, topic, partition_key, event_id, event_type, envelope::text AS body,
+                      envelope->>'correlation_id' AS correlation_id,
+                      (envelope->'trace_context')::text AS trace_context
                FROM events WHERE position IS NULL ORDER BY seq LIMIT $1""",
             self.batch_size,
         )
         if not rows:
             return 0
         futures = []
+        since_yield = 0
         for n, row in enumerate(rows, 1):
-            if n % 64 == 0:
-                # The relay shares the service's event loop: a full batch (about 40 µs a record)
-                # would hold every request of the process for some 80 ms.
+            if n % 64 == 0 or since_yield > _YIELD_AFTER_BYTES:
+                # The relay shares the service's event loop: a full batch (about 40 µs a record, more
+                # for large ones) would hold every request of the process for some 80 ms.
                 await asyncio.sleep(0)
+                since_yield = 0
             body: str = row["body"]
             value = body.encode()
-            envelope = json.loads(body)
+            since_yield += len(value)
             headers = [
                 ("event_id", str(row["event_id"]).encode()),
                 ("event_type", row["event_type"].encode()),
-                ("correlation_id", str(envelope.get("correlation_id", "")).encode()),
-                *kafka_headers(envelope.get("trace_context") or {}),
+                ("correlation_id", (row["correlation_id"] or "").encode()),
+                *kafka_headers(json.loads(row["trace_context"] or "null") or {}),
                 *(self.signer.headers(value) if self.signer is not None else ()),
             ]
             futures.append(

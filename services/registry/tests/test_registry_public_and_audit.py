@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from dtks_contracts.actor import Actor
+from dtks_contracts.events.governance import ItemsOverdue, OverdueGroup
 from dtks_contracts.events.notification import NotificationDelivered
 from dtks_contracts.events.proposal import ProposalResubmitted, ProposalSubmitted
 from dtks_contracts.events.verification import Finding, IntegrityChecked, ReturnedAtTier, VerifiedAtTier
@@ -143,3 +144,50 @@ async def test_the_audit_history_of_a_returned_and_resubmitted_household_shows_e
         f"/audit/households/{hid}/history", headers=registry.auth(Role.AGENCY, "17")
     )
     assert forbidden.status_code == 403
+
+
+async def test_an_overdue_notice_is_in_the_history_of_each_household_it_lists_with_its_own_item_only(
+    registry,
+):
+    """A notice lists a region's overdue items; each household's history shows it, trimmed to its own
+    (the other households' proposals and days are not shown)."""
+    pids = [f"prop-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    households = [make_household(21), make_household(22)]
+    village = households[0].village_code
+    notice = envelope(
+        ItemsOverdue(
+            notice_id=f"notice-{uuid.uuid4().hex[:8]}", tier=Tier.DISTRICT, level=1, notify_tier=Tier.DISTRICT,
+            notify_region=village[:8],
+            groups=(
+                OverdueGroup(entered_on=dt.date(2026, 12, 14), due_date=dt.date(2026, 12, 29),
+                             proposal_ids=(pids[0], "prop-of-another-household")),
+                OverdueGroup(entered_on=dt.date(2026, 12, 15), due_date=dt.date(2026, 12, 30),
+                             proposal_ids=(pids[1],)),
+            ),
+        ),
+        actor=None, occurred_at=ago(3),
+    )  # fmt: skip
+    await produce(registry.settings.kafka_bootstrap, registry.settings.topic_prefix, [notice])
+    await registry.accept(
+        [acceptance(pid, accepted_at=ago(2), household=h) for pid, h in zip(pids, households, strict=True)]
+    )
+
+    for pid in pids:
+
+        async def overdue_in_history(pid: str = pid) -> list[dict]:
+            response = await registry.client.get(
+                f"/audit/households/{household_id_for(pid)}/history", headers=registry.auth(Role.AUDITOR)
+            )
+            events = response.json().get("events", []) if response.status_code == 200 else []
+            return [e for e in events if e["event_type"] == "verification.items_overdue"]
+
+        async def shown(pid: str = pid) -> bool:
+            return bool(await overdue_in_history(pid))
+
+        await wait_until(shown, what="the overdue notice in the household's history")
+        [found] = await overdue_in_history(pid)
+        assert found["event_id"] == str(notice.event_id)
+        assert [(g["entered_on"], g["proposal_ids"]) for g in found["payload"]["groups"]] == [
+            ("2026-12-14" if pid == pids[0] else "2026-12-15", [pid])
+        ]
+        assert found["payload"]["level"] == 1 and found["payload"]["notify_region"] == village[:8]

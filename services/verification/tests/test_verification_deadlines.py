@@ -142,7 +142,7 @@ async def test_an_overdue_item_is_announced_once_to_its_tier_then_escalated_afte
     assert await scan.scan_once() == 0
 
     history = (await service.standing(item.proposal_id))["decisions"]
-    overdue = [e for e in history if e["event_type"] == "verification.item_overdue"]
+    overdue = [e for e in history if e["event_type"] == "verification.items_overdue"]
     assert [(e["level"], e["notify_tier"], e["notify_region"], e["due_date"]) for e in overdue] == [
         (1, "district", item.village_code[:8], "2026-12-29"),
         (2, "regency", item.village_code[:5], "2026-12-31"),
@@ -157,8 +157,18 @@ async def test_an_overdue_item_is_announced_once_to_its_tier_then_escalated_afte
         service.kafka_bootstrap, service.settings.topic_prefix + VERIFICATION_EVENTS.name
     ) as topic:
 
+        def listing_the_item() -> list[tuple[int, str]]:
+            return [
+                (e.payload["level"], e.payload["notify_region"])
+                for e in topic.events
+                if e.event_type == "verification.items_overdue"
+                and any(item.proposal_id in g["proposal_ids"] for g in e.payload["groups"])
+            ]
+
         async def published() -> bool:
             await topic.poll()
-            return len(topic.of(item.proposal_id, "verification.item_overdue")) == 2
+            return len(listing_the_item()) == 2
 
-        await wait_until(published, 30, "the overdue events on Kafka")
+        await wait_until(published, 30, "the overdue notices on Kafka")
+        # Keyed by the region told: the two notices are on two partitions, in no order between them.
+        assert sorted(listing_the_item()) == [(1, item.village_code[:8]), (2, item.village_code[:5])]

@@ -1,6 +1,6 @@
-"""The overdue scan in the running service's database: each overdue item gets its event, its new
-stream version and its mark exactly once, across a pass that dies half-way and with two scanners
-at once, and freezes in a region pause the deadlines of that region's items only. The clock is
+"""The overdue scan in the running service's database: each overdue item is announced in a
+notice exactly once per level (its group's mark decides), across a pass that dies half-way and with
+two scanners at once, and freezes in a region pause the deadlines of that region's items only. The clock is
 passed in; the waiting items are written into the service's table the way its intake leaves them
 (the scan reads nothing else, as in the benchmark)."""
 
@@ -10,16 +10,16 @@ import asyncio
 import datetime as dt
 import json
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 
-from dtks_contracts.events.governance import ItemOverdue
+from dtks_contracts.events.governance import ItemsOverdue
 from dtks_contracts.vocabulary import Role, Tier, tier_region
-from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent
 from dtks_runtime.testing import Infra, wait_until
+from dtks_verification.adapters import overdue_marks
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.working_days import WIB
 from dtks_verification.harness import (
@@ -77,70 +77,70 @@ async def waiting(service: Service, village: str, entered: list[dt.datetime]) ->
     return ids
 
 
-def announcement(pid: str, village: str) -> ItemOverdue:
-    """An announcement as another scanner would have made it."""
-    return ItemOverdue(
-        proposal_id=pid,
-        round=1,
-        village_code=village,
-        tier=Tier.DISTRICT,
-        level=1,
-        working_days=10,
-        due_date=dt.date(2026, 12, 29),
-        notify_tier=Tier.DISTRICT,
-        notify_region=village[:8],
-    )
-
-
-async def announcements(service: Service) -> dict[str, list[tuple[int, dict[str, object]]]]:
-    """Each proposal's item_overdue events: (stream version, payload), in stream order."""
+async def announcements(service: Service) -> dict[str, list[dict[str, Any]]]:
+    """Each proposal's overdue announcements, from the notices in the event store, by level: the
+    notice's fields (tier, level, whom it tells) with the item's own (entered_on, due_date). (One
+    batch's notices are appended together, in no particular order.)"""
     async with deps_of(service).connection() as conn:
         rows = await conn.fetch(
-            """SELECT split_part(stream_id, ':', 2) AS pid, stream_version, envelope->'payload' AS payload
-               FROM events WHERE event_type = 'verification.item_overdue' ORDER BY stream_id, stream_version"""
+            """SELECT envelope->'payload' AS payload FROM events
+               WHERE event_type = 'verification.items_overdue' ORDER BY seq"""
         )
-    out: dict[str, list[tuple[int, dict[str, object]]]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r["pid"], []).append((r["stream_version"], json.loads(r["payload"])))
-    return out
+        notice = ItemsOverdue.model_validate(json.loads(r["payload"]))
+        for group in notice.groups:
+            for pid in group.proposal_ids:
+                out.setdefault(pid, []).append(
+                    {
+                        "level": notice.level,
+                        "tier": notice.tier.value,
+                        "notify_tier": notice.notify_tier.value,
+                        "notify_region": notice.notify_region,
+                        "entered_on": group.entered_on.isoformat(),
+                        "due_date": group.due_date.isoformat(),
+                    }
+                )
+    return {pid: sorted(found, key=lambda a: a["level"]) for pid, found in out.items()}
 
 
-async def marks_and_versions(
-    service: Service, ids: list[str]
-) -> tuple[Counter[tuple[str, int]], dict[str, int]]:
+async def item_streams(service: Service, ids: list[str]) -> int:
+    """Events on the items' own streams: the scan writes none."""
     async with deps_of(service).connection() as conn:
-        marks = await conn.fetch(
-            "SELECT proposal_id, level FROM overdue_marks WHERE proposal_id = ANY($1)", ids
+        found: int = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE stream_id = ANY($1)", [f"proposal:{pid}" for pid in ids]
         )
-        versions = await conn.fetch(
-            "SELECT proposal_id, stream_version FROM proposals WHERE proposal_id = ANY($1)", ids
-        )
-    return Counter((r["proposal_id"], r["level"]) for r in marks), {
-        r["proposal_id"]: r["stream_version"] for r in versions
-    }
+    return found
+
+
+def in_districts(count: int) -> list[str]:
+    """Villages of `count` districts of Kota Bengkulu, one each: `count` queues at the district tier."""
+    return [f"17.71.0{d}.1001" for d in range(1, count + 1)]
 
 
 async def test_two_scanners_at_once_announce_each_item_once_at_each_level(unscanned: Service) -> None:
     service = unscanned
     use_clock(service, Clock(wib(2027, 2, 1, 9)))  # past both district deadlines (10 and 20 working days)
-    ids = await waiting(service, BENGKULU, [wib(2026, 12, 1, 8) + dt.timedelta(minutes=i) for i in range(90)])
+    ids: list[str] = []
+    for village in in_districts(3):  # three queues; batches of two queues and of one
+        ids += await waiting(
+            service, village, [wib(2026, 12, 1, 8) + dt.timedelta(minutes=i) for i in range(30)]
+        )
     deps = deps_of(service)
-    # Odd batches cut between an item's two levels; each scanner skips the rows the other holds.
-    first, second = OverdueScan(deps, batch_size=7), OverdueScan(deps, batch_size=7)
+    first, second = OverdueScan(deps, batch_size=60), OverdueScan(deps, batch_size=60)
     counts = await asyncio.gather(first.scan_once(), second.scan_once())
     assert sum(counts) == 180
 
     announced = await announcements(service)
     assert sorted(announced) == sorted(ids)
     for pid in ids:
-        assert [(v, p["level"], p["notify_tier"]) for v, p in announced[pid]] == [
-            (1, 1, "district"),
-            (2, 2, "regency"),
-        ]
-    marks, versions = await marks_and_versions(service, ids)
-    assert marks == Counter({(pid, level): 1 for pid in ids for level in (1, 2)})
-    assert versions == dict.fromkeys(ids, 2)
+        assert [(a["level"], a["notify_tier"]) for a in announced[pid]] == [(1, "district"), (2, "regency")]
+    async with deps.connection() as conn:
+        marks = await conn.fetch("SELECT tier_region, level, items FROM overdue_days ORDER BY 1, 2")
+    # One group per queue, day and level: 30 items each.
+    assert [tuple(m) for m in marks] == [(v[:8], level, 30) for v in in_districts(3) for level in (1, 2)]
     assert await first.scan_once() + await second.scan_once() == 0
+    assert await item_streams(service, ids) == 0
 
 
 async def test_a_pass_that_dies_half_way_leaves_whole_batches_and_the_next_pass_announces_the_rest_once(
@@ -148,9 +148,11 @@ async def test_a_pass_that_dies_half_way_leaves_whole_batches_and_the_next_pass_
 ) -> None:
     service = unscanned
     use_clock(service, Clock(wib(2027, 1, 8, 9)))  # past one district deadline, not two
-    ids = await waiting(
-        service, BENGKULU, [wib(2026, 12, 14, 8) + dt.timedelta(minutes=i) for i in range(30)]
-    )
+    villages = in_districts(3)
+    by_queue = [
+        await waiting(service, v, [wib(2026, 12, 14, 8) + dt.timedelta(minutes=i) for i in range(10)])
+        for v in villages
+    ]
     deps = deps_of(service)
 
     class Killed(Exception):
@@ -159,62 +161,50 @@ async def test_a_pass_that_dies_half_way_leaves_whole_batches_and_the_next_pass_
     def killed() -> None:
         raise Killed
 
-    # The process ends after its first batch committed.
+    # The process ends after its first batch (the first queue) committed.
     with pytest.raises(Killed):
         await OverdueScan(deps, batch_size=10, heartbeat=killed).scan_once()
-    assert sorted(await announcements(service)) == sorted(ids[:10])
+    assert sorted(await announcements(service)) == sorted(by_queue[0])
 
-    # A batch that fails inside its transaction leaves nothing of itself: here the 15th item's
-    # stream holds an event its row does not know of (written behind the scan's back), so that
-    # batch's statement is refused.
-    async with deps.unit_of_work() as uow:
-        await uow.append(
-            aggregate_type="proposal",
-            aggregate_id=ids[14],
-            expected_version=0,
-            events=[NewEvent.of(announcement(ids[14], BENGKULU))],
-            causation=Causation(),
-        )
-    with pytest.raises(ConcurrencyConflict):
-        await OverdueScan(deps, batch_size=10).scan_once()
-    marks, versions = await marks_and_versions(service, ids)
-    assert set(marks) == {(pid, 1) for pid in ids[:10]}
+    # A batch that fails inside its transaction leaves nothing of itself: here the third queue's
+    # marks are refused by a constraint added behind the scan's back, after the second's committed.
     async with deps.connection() as conn:
-        await conn.execute("DELETE FROM events WHERE stream_id = $1", f"proposal:{ids[14]}")
+        await conn.execute(
+            f"ALTER TABLE overdue_days ADD CONSTRAINT refuse_third CHECK (tier_region <> '{villages[2][:8]}')"
+        )
+    with pytest.raises(asyncpg.CheckViolationError):
+        await OverdueScan(deps, batch_size=10).scan_once()
+    assert sorted(await announcements(service)) == sorted(by_queue[0] + by_queue[1])
+    async with deps.connection() as conn:
+        await conn.execute("ALTER TABLE overdue_days DROP CONSTRAINT refuse_third")
 
-    assert await OverdueScan(deps, batch_size=10).scan_once() == 20
+    assert await OverdueScan(deps, batch_size=10).scan_once() == 10
     announced = await announcements(service)
-    assert {pid: [v for v, _ in events] for pid, events in announced.items()} == {pid: [1] for pid in ids}
-    marks, versions = await marks_and_versions(service, ids)
-    assert marks == Counter({(pid, 1): 1 for pid in ids})
-    assert versions == dict.fromkeys(ids, 1)
+    assert {pid: [a["level"] for a in found] for pid, found in announced.items()} == {
+        pid: [1] for queue in by_queue for pid in queue
+    }
+    assert await OverdueScan(deps, batch_size=10).scan_once() == 0
 
 
 async def test_an_item_another_scanner_marked_after_this_scan_looked_is_not_announced_twice(
     unscanned: Service,
 ) -> None:
-    """Two processes: the other one got to the item first and commits while this scan, which had
-    not seen its mark yet, waits on it. The mark decides; this scan announces nothing for it."""
+    """Two processes: the other one got to the item's group first and commits while this scan, which
+    had not seen its mark yet, waits on it. The mark decides; this scan announces nothing for it."""
     service = unscanned
     use_clock(service, Clock(wib(2027, 1, 8, 9)))
     (pid,) = await waiting(service, BENGKULU, [wib(2026, 12, 14, 8)])
     deps = deps_of(service)
-    first = announcement(pid, BENGKULU)
     async with deps.connection() as other:
         transaction = other.transaction()
         await transaction.start()
         await other.execute(
-            """INSERT INTO overdue_marks (proposal_id, tier, entered_at, level)
-               SELECT proposal_id, tier, entered_at, 1 FROM proposals WHERE proposal_id = $1""",
+            """INSERT INTO overdue_days (tier, tier_region, regency_code, entered_on, level, notify_tier,
+                                         notify_region, items, pass_id)
+               SELECT tier, tier_region, left(village_code, 5), (entered_at AT TIME ZONE 'Asia/Jakarta')::date,
+                      1, 'district', tier_region, 1, 'the other scanner'
+               FROM proposals WHERE proposal_id = $1""",
             pid,
-        )
-        await deps.store.append(
-            other,
-            aggregate_type="proposal",
-            aggregate_id=pid,
-            expected_version=0,
-            events=[NewEvent.of(first)],
-            causation=Causation(),
         )
         scanning = asyncio.create_task(OverdueScan(deps).scan_once())
 
@@ -235,7 +225,7 @@ async def test_an_item_another_scanner_marked_after_this_scan_looked_is_not_anno
         await wait_until(scan_waits_for_the_other, 30, "the scan to wait for the other scanner's mark")
         await transaction.commit()
     assert await scanning == 0
-    assert [v for v, _ in (await announcements(service))[pid]] == [1]
+    assert await announcements(service) == {}
 
 
 async def test_a_freeze_pauses_the_deadlines_of_its_regions_items_and_no_others(unscanned: Service) -> None:
@@ -278,18 +268,16 @@ async def test_a_freeze_pauses_the_deadlines_of_its_regions_items_and_no_others(
 
     announced = await announcements(service)
     for (pid,), village, due in ((bengkulu, BENGKULU, 30), (serang, SERANG, 30), (lebong, LEBONG, 29)):
-        expected = ItemOverdue(
-            proposal_id=pid,
-            round=1,
-            village_code=village,
-            tier=Tier.DISTRICT,
-            level=1,
-            working_days=2,
-            due_date=dt.date(2026, 12, due),
-            notify_tier=Tier.DISTRICT,
-            notify_region=village[:8],
-        )
-        assert announced[pid] == [(1, expected.model_dump(mode="json"))]
+        assert announced[pid] == [
+            {
+                "level": 1,
+                "tier": "district",
+                "notify_tier": "district",
+                "notify_region": village[:8],
+                "entered_on": "2026-12-24",
+                "due_date": f"2026-12-{due}",
+            }
+        ]
 
 
 async def test_a_pass_rests_after_each_full_batch_for_its_share_of_the_batch_time_and_announces_each_item_once(
@@ -297,9 +285,11 @@ async def test_a_pass_rests_after_each_full_batch_for_its_share_of_the_batch_tim
 ) -> None:
     service = unscanned
     use_clock(service, Clock(wib(2027, 1, 8, 9)))  # past one district deadline, not two
-    ids = await waiting(
-        service, BENGKULU, [wib(2026, 12, 14, 8) + dt.timedelta(minutes=i) for i in range(25)]
-    )
+    ids: list[str] = []
+    for village, count in zip(in_districts(3), (10, 10, 5), strict=True):
+        ids += await waiting(
+            service, village, [wib(2026, 12, 14, 8) + dt.timedelta(minutes=i) for i in range(count)]
+        )
     ticks = iter(range(100))  # each batch "takes" 1 s on this timer: it is read before and after it
     rests: list[float] = []
 
@@ -310,14 +300,14 @@ async def test_a_pass_rests_after_each_full_batch_for_its_share_of_the_batch_tim
         deps_of(service), batch_size=10, pause=1.5, sleep=rest, timer=lambda: float(next(ticks))
     )
     assert await scan.scan_once() == 25
-    # Two full batches, each followed by a rest of 1.5 times its duration; the last (5 items) ends the pass.
+    # Three batches (a queue each), the first two followed by a rest of 1.5 times their duration.
     assert rests == [1.5, 1.5]
-    assert {pid: [v for v, _ in events] for pid, events in (await announcements(service)).items()} == {
+    assert {pid: [a["level"] for a in found] for pid, found in (await announcements(service)).items()} == {
         pid: [1] for pid in ids
     }
-    marks, versions = await marks_and_versions(service, ids)
-    assert marks == Counter({(pid, 1): 1 for pid in ids})
-    assert versions == dict.fromkeys(ids, 1)
+    async with deps_of(service).connection() as conn:
+        passes = await conn.fetch("SELECT announced, finished_at IS NOT NULL AS finished FROM overdue_passes")
+    assert [tuple(p) for p in passes] == [(25, True)]
 
 
 async def test_a_pass_gives_its_connection_back_with_the_pools_settings(unscanned: Service) -> None:
@@ -338,48 +328,43 @@ async def test_a_pass_gives_its_connection_back_with_the_pools_settings(unscanne
     assert dict(after) == dict(before) == {"plans": "auto", "memory": "4MB"}
 
 
-async def test_a_decision_on_an_item_the_scan_skipped_or_announced_is_recorded_after_what_the_scan_wrote(
+async def test_the_scan_and_a_decision_never_wait_for_each_other_and_a_new_stay_is_not_announced(
     unscanned: Service,
 ) -> None:
-    """An officer deciding while the scan runs: an item whose row the decision holds is skipped, not
-    waited for, and once forwarded it is not announced for the stay it left; an item the scan
-    announced first is decided on top of the announcement. Nothing is lost, nothing doubled."""
+    """An officer deciding while the scan runs: the scan reads the waiting items from an index and
+    writes no proposal row, so an item whose row a decision holds is announced without waiting for
+    it; once forwarded, neither item is announced for its new stay, and the scan wrote nothing on
+    their streams."""
     service = unscanned
     use_clock(service, Clock(wib(2027, 1, 8, 9)))
-    held, announced_first = await in_district_queue(service, 2, seed=18_018)
+    held, other = await in_district_queue(service, 2, seed=18_018)
+    ids = [held.proposal_id, other.proposal_id]
     deps = deps_of(service)
     async with deps.connection() as conn:
         await conn.execute(
-            "UPDATE proposals SET entered_at = $1 WHERE proposal_id = ANY($2)",
-            wib(2026, 12, 14, 8),
-            [held.proposal_id, announced_first.proposal_id],
+            "UPDATE proposals SET entered_at = $1 WHERE proposal_id = ANY($2)", wib(2026, 12, 14, 8), ids
         )
         versions_before = dict(
             await conn.fetch(
-                "SELECT proposal_id, stream_version FROM proposals WHERE proposal_id = ANY($1)",
-                [held.proposal_id, announced_first.proposal_id],
+                "SELECT proposal_id, stream_version FROM proposals WHERE proposal_id = ANY($1)", ids
             )
         )
         # A decision on `held` in progress: its transaction holds the row while the scan passes.
         deciding = conn.transaction()
         await deciding.start()
         await conn.execute("SELECT 1 FROM proposals WHERE proposal_id = $1 FOR UPDATE", held.proposal_id)
-        assert await asyncio.wait_for(OverdueScan(deps, batch_size=10).scan_once(), 30) == 1
+        assert await asyncio.wait_for(OverdueScan(deps, batch_size=10).scan_once(), 30) == 2
         await deciding.rollback()
+    assert sorted(await announcements(service)) == sorted(ids)
 
-    async def forward(item: Any) -> None:
+    for item in (held, other):
         body = {"proposal_id": item.proposal_id, "tier": "district", "decision": "forward"}
         headers = service.auth(Role.DISTRICT_VERIFIER, item.village_code[:8])
         decided = await service.http.post("/decisions", json=body, headers=headers)
         assert decided.status_code == 200 and decided.json()["tier"] == "regency", decided.text
-
-    await forward(held)
-    await forward(announced_first)
     async with deps.connection() as conn:  # the database stamped their entry with its own clock
         await conn.execute(
-            "UPDATE proposals SET entered_at = $1 WHERE proposal_id = ANY($2)",
-            wib(2027, 1, 8, 9),
-            [held.proposal_id, announced_first.proposal_id],
+            "UPDATE proposals SET entered_at = $1 WHERE proposal_id = ANY($2)", wib(2027, 1, 8, 9), ids
         )
     assert await OverdueScan(deps, batch_size=10).scan_once() == 0  # both wait at the regency since now
 
@@ -387,17 +372,30 @@ async def test_a_decision_on_an_item_the_scan_skipped_or_announced_is_recorded_a
         rows = await conn.fetch(
             """SELECT split_part(stream_id, ':', 2) AS pid, stream_version, event_type FROM events
                WHERE stream_id = ANY($1) ORDER BY stream_id, stream_version""",
-            [f"proposal:{held.proposal_id}", f"proposal:{announced_first.proposal_id}"],
+            [f"proposal:{pid}" for pid in ids],
         )
-    after: dict[str, list[tuple[int, str]]] = {}
-    for r in rows:
-        if r["stream_version"] > versions_before[r["pid"]]:
-            after.setdefault(r["pid"], []).append((r["stream_version"], r["event_type"]))
-    start_held, start_first = versions_before[held.proposal_id], versions_before[announced_first.proposal_id]
-    assert after == {
-        held.proposal_id: [(start_held + 1, "verification.verified_at_tier")],
-        announced_first.proposal_id: [
-            (start_first + 1, "verification.item_overdue"),
-            (start_first + 2, "verification.verified_at_tier"),
-        ],
+    after = {
+        (r["pid"], r["stream_version"], r["event_type"])
+        for r in rows
+        if r["stream_version"] > versions_before[r["pid"]]
     }
+    assert after == {(pid, versions_before[pid] + 1, "verification.verified_at_tier") for pid in ids}
+
+
+def test_queues_are_cut_into_batches_of_about_the_batch_size_never_across_a_tier_or_inside_a_queue() -> None:
+    found = [
+        overdue_marks.Queue("district", "17.71.01", 4),
+        overdue_marks.Queue("district", "17.71.02", 5),
+        overdue_marks.Queue("district", "17.71.03", 2),
+        overdue_marks.Queue("district", "17.71.04", 25),  # larger than a batch: a batch of its own
+        overdue_marks.Queue("district", "17.71.05", 1),
+        overdue_marks.Queue("regency", "17.71", 3),
+    ]
+    assert overdue_marks.batches(found, 10) == [
+        overdue_marks.QueueRange("district", "17.71.01", "17.71.02"),
+        overdue_marks.QueueRange("district", "17.71.03", "17.71.03"),
+        overdue_marks.QueueRange("district", "17.71.04", "17.71.04"),
+        overdue_marks.QueueRange("district", "17.71.05", "17.71.05"),
+        overdue_marks.QueueRange("regency", "17.71", "17.71"),
+    ]
+    assert overdue_marks.batches([], 10) == []

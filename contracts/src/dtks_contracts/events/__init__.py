@@ -28,6 +28,8 @@ from dtks_contracts.events.governance import (
     FreezeShortened,
     FrozenAction,
     ItemOverdue,
+    ItemsOverdue,
+    OverdueGroup,
 )
 from dtks_contracts.events.notification import NotificationDelivered, NotificationFailed
 from dtks_contracts.events.proposal import (
@@ -93,6 +95,7 @@ _PAYLOAD_CLASSES: Final[tuple[type[EventPayload], ...]] = (
     FreezeLifted,
     DeadlineSet,
     ItemOverdue,
+    ItemsOverdue,
     DeterminationIssued,
     DeterminationManifest,
     DeterminationChunk,
@@ -170,10 +173,12 @@ __all__ = [
     "InstitutionRegistered",
     "IntegrityChecked",
     "ItemOverdue",
+    "ItemsOverdue",
     "LifeEventDraftConfirmed",
     "LifeEventDraftDismissed",
     "NotificationDelivered",
     "NotificationFailed",
+    "OverdueGroup",
     "Period",
     "PersonDied",
     "PersonMoved",

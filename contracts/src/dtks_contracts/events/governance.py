@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from pydantic import Field, model_validator
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.identifiers import EntityId
+from dtks_contracts.model_base import ContractModel
 from dtks_contracts.regions import RegencyCode, RegionCode, VillageCode
 from dtks_contracts.text import FreeText
 from dtks_contracts.timestamps import UtcDateTime
@@ -32,6 +33,9 @@ class FrozenAction(StrEnum):
     RATIFICATIONS = "ratifications"  # the regent's or mayor's decree over a batch
     DETERMINATION_DECREES = "determination_decrees"  # the Minister's quarterly decree
     NEW_PROPOSALS = "new_proposals"  # villages' new submissions
+
+
+MAX_OVERDUE_ITEMS: Final = 1000  # items in one overdue notice
 
 
 class FreezeDeclared(EventPayload):
@@ -121,3 +125,43 @@ class ItemOverdue(EventPayload):
     due_date: dt.date = Field(description="The last working day of that deadline (WIB)")
     notify_tier: Tier
     notify_region: RegionCode
+
+
+class OverdueGroup(ContractModel):
+    """Items of an ItemsOverdue notice that entered the tier on one day and fell due on one day."""
+
+    entered_on: dt.date = Field(description="The day (WIB) they entered the tier: with the tier, their stay")
+    due_date: dt.date = Field(description="The last working day of the deadline that passed (WIB)")
+    proposal_ids: tuple[EntityId, ...] = Field(min_length=1, max_length=MAX_OVERDUE_ITEMS)
+
+
+class ItemsOverdue(EventPayload):
+    """Proposals that waited past a deadline at `tier`, announced together to one region's officers:
+    level 1 to the tier's own, level 2 (a second deadline as long again) to the tier above. A pass of
+    the overdue scan makes one notice per tier, level and region of each of its batches, at most
+    1,000 items each, grouped by day of entry and due date: a backlog of a million overdue items is a
+    few thousand notices, one inbox item per region, not a million of each. Each item's stay is
+    announced once per level. It never moves or decides a proposal. Replaces
+    `verification.item_overdue` (one per item, on the item's stream), which old logs keep."""
+
+    event_type: ClassVar[str] = "verification.items_overdue"
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str] = "overdue_notice"
+    aggregate_id_field: ClassVar[str] = "notice_id"
+
+    notice_id: EntityId
+    tier: Tier
+    level: int = Field(ge=1, le=2)
+    notify_tier: Tier
+    notify_region: RegionCode
+    groups: tuple[OverdueGroup, ...] = Field(min_length=1, max_length=MAX_OVERDUE_ITEMS)
+
+    @model_validator(mode="after")
+    def _at_most_a_thousand(self) -> ItemsOverdue:
+        if self.count > MAX_OVERDUE_ITEMS:
+            raise ValueError(f"a notice lists at most {MAX_OVERDUE_ITEMS} items, not {self.count}")
+        return self
+
+    @property
+    def count(self) -> int:
+        return sum(len(g.proposal_ids) for g in self.groups)

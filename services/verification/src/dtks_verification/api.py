@@ -9,7 +9,7 @@ import pydantic
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from dtks_contracts.events.governance import FrozenAction
+from dtks_contracts.events.governance import FrozenAction, ItemsOverdue
 from dtks_contracts.events.proposal import Note
 from dtks_contracts.events.verification import FieldVisitRecorded
 from dtks_contracts.identifiers import DecreeNumber, EntityId
@@ -22,7 +22,14 @@ from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
 from dtks_verification import deadlines, evidence, governance
-from dtks_verification.adapters import field_visits, pending_checks, prelists, proposals, tier_queues
+from dtks_verification.adapters import (
+    field_visits,
+    overdue_marks,
+    pending_checks,
+    prelists,
+    proposals,
+    tier_queues,
+)
 from dtks_verification.decisions import DecisionCommand, decide_many, decide_one
 from dtks_verification.deps import VerificationDeps
 from dtks_verification.domain.workflow import API_TIER_OF, API_TIERS, Decision, Refusal
@@ -320,6 +327,7 @@ async def proposal_verification(
         if principal.role not in {*_READERS, Role.VILLAGE_OPERATOR}:
             raise Refusal("role_not_allowed", "Your role cannot read verification histories.")
         events = await deps.store.read_stream(conn, "proposal", proposal_id)
+        overdue = await overdue_marks.current_stay(conn, proposal_id)
         pending = await pending_checks.pending_check_of(conn, proposal_id)
         visits = await field_visits.visits(conn, proposal_id)
         content = record.content
@@ -334,11 +342,36 @@ async def proposal_verification(
         round_visit["photos"] = evidence.with_urls(round_visit.get("photos"))
     checks: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
+    # When its current stay became overdue, and at which level: the scan's marks (its notices list
+    # the items of a whole region; the registry files them under each household's history), each
+    # among the stream's events by the time the scan's clock gave it.
+    marks = [
+        (
+            m["marked_at"],
+            {
+                "event_type": ItemsOverdue.event_type,
+                "occurred_at": m["marked_at"].isoformat(),
+                "tier": record.state.tier,
+                **{
+                    k: (v.isoformat() if isinstance(v, dt.date) else v)
+                    for k, v in m.items()
+                    if k != "marked_at"
+                },
+            },
+        )
+        for m in overdue
+    ]
     for e in events:
         item = {"event_type": e.event_type, "occurred_at": e.occurred_at.isoformat(), **e.payload}
         if e.event_type == FieldVisitRecorded.event_type:
             continue  # listed under "visits", from the rows the events were recorded with
-        (checks if e.event_type == "verification.integrity_checked" else decisions).append(item)
+        if e.event_type == "verification.integrity_checked":
+            checks.append(item)
+            continue
+        while marks and marks[0][0] <= e.occurred_at:
+            decisions.append(marks.pop(0)[1])
+        decisions.append(item)
+    decisions += [entry for _, entry in marks]
     for d in decisions:
         for name in ("tier", "to_tier"):
             if name in d:

@@ -3,22 +3,22 @@
 Level 1: the item waited past its tier's deadline; the tier's own officers are told. Level 2: it
 waited a second deadline as long again; the officers of the tier above are told (district ->
 regency -> province -> Ministry; the regent's tier -> province). The Ministry's items have no tier
-above and stop at level 1. Each announcement is a `verification.item_overdue` event on the item's
-own stream (its history shows when it became overdue), which the notification service turns into
-an inbox notice. The scan never moves or decides an item.
+above and stop at level 1. Announcements are `verification.items_overdue` notices, one per tier,
+level and region of a batch (at most 1,000 items each), which the notification service turns into
+one inbox notice per region; the registry files each under its items' households. The scan never
+moves or decides an item, and never locks or writes its row.
 
 A supervised worker (`runtime.supervise`). Each pass reads the deadline policies and the freezes
 once, computes with the domain's calendar which entry days are overdue at which level under each
 calendar in use (the country's, and those of regions with a policy or a freeze of their own; the
 clock is the deps object's, and freezes pause deadlines), and hands them to PostgreSQL; then it
-announces the waiting items in batches of `batch_size`, each one statement and one short
-transaction (adapters.overdue_marks), oldest first, pausing after each batch for `pause` times as
-long as the batch took: the scan shares PostgreSQL's disk and the machine's cores with the
-officers' decisions, and a pass that never rests makes every decision's commit wait behind its
-writes (at 1,000,000 items that is gigabytes of WAL). Several processes may scan at once: rows
-another transaction holds are skipped, not waited for, and the marks' key lets each item's
-announcement through once. A pass that dies (a restart, a lost connection) loses nothing: every
-batch committed its marks with its events, and the next pass starts again from the oldest item.
+counts the waiting items queue by queue and announces them in batches of about `batch_size` items,
+each one statement and one short transaction (adapters.overdue_marks), pausing after each batch for
+`pause` times as long as the batch took: the scan shares PostgreSQL and the machine's cores with
+the officers' decisions, and a pass that never rests takes them from the decisions. Several
+processes may scan at once: the marks' key lets each group of items through once. A pass that dies
+(a restart, a lost connection) loses nothing: every batch committed its marks with its notices, and
+the next pass skips what they marked. Each pass is recorded in `overdue_passes`.
 """
 
 from __future__ import annotations
@@ -106,20 +106,21 @@ class OverdueScan:
             before = start_of(max(d.entered_on for d in dues) + dt.timedelta(days=1))
             units = on_connection(conn, self.deps.store)
             causation = Causation()
-            announced, after = 0, overdue_marks.START
-            while True:
+            pass_id = await overdue_marks.begin_pass(conn)
+            announced = 0
+            batches = overdue_marks.batches(await overdue_marks.queues(conn, before), self.batch_size)
+            for number, batch in enumerate(batches, start=1):
                 started = self.timer()
                 async with units() as uow:
-                    batch = await overdue_marks.announce(uow, after, before, self.batch_size, causation)
-                announced += batch.announced
+                    announced += await overdue_marks.announce(uow, pass_id, batch, before, now, causation)
                 self.heartbeat()
-                if batch.last is None or batch.walked < self.batch_size:
-                    return announced
-                after = batch.last
-                # Paced by the batch's own duration: the busier the database, the longer each batch
-                # takes and the longer the scan rests, so it takes a share of the machine, not all.
-                # Between transactions: nothing is locked while it rests.
-                await self.sleep((self.timer() - started) * self.pause)
+                if number < len(batches):
+                    # Paced by the batch's own duration: the busier the database, the longer each batch
+                    # takes and the longer the scan rests, so it takes a share of the machine, not
+                    # all. Between transactions: nothing is held while it rests.
+                    await self.sleep((self.timer() - started) * self.pause)
+            await overdue_marks.end_pass(conn, pass_id, announced)
+            return announced
 
 
 def _calendars(

@@ -29,16 +29,17 @@ class VerificationSettings(RuntimeSettings):
     # The overdue scan (deadlines and escalation): off for tests that drive it step by step.
     overdue_scan_enabled: bool = True
     overdue_scan_seconds: float = Field(default=60.0, gt=0)
-    # Items announced per statement and transaction (each holds its items' rows until it commits).
-    # 10,000 rather than 2,000: at 200,000 items on the shared 2-core machine the scan ran at
-    # 5,900-7,500 items/s against 3,700-3,900, and decisions' p99 during it was no worse.
-    overdue_scan_batch: int = Field(default=10000, ge=1)
-    # After each batch the scan rests this many times as long as the batch took, leaving the disk
-    # and the cores to the officers' decisions between its transactions (0: never rests). 0.5: in
-    # make bench's governance at 200,000 items (load 6-12, README) decisions' p99 while the scan ran
-    # was 282-284 ms against 204-528 without rests, the scan 63-69 s against 29-61 s; 1.0 gave
-    # 188-292 ms for 76-113 s, no clear gain for the time.
-    overdue_scan_pause: float = Field(default=0.5, ge=0)
+    # Waiting items per statement and transaction of the scan (whole queues: a queue larger than this
+    # is a batch of its own). After each batch the scan rests `pause` times as long as the batch
+    # took, leaving the cores to the officers' decisions between its transactions (0: never rests).
+    # In make bench's governance at 1,000,000 items with 10 verifiers deciding (5 December, README):
+    # batches of 10,000 and rests of 0.5, 15.1-15.2 s and decisions' p99 up 13-34% (a noisy
+    # baseline of 2,000 decisions); 2,000 and 0.5, 25.0 s; 5,000 and 0.5, 17.7 s and +27%; 5,000 and
+    # 1.0, 22.5 and 22.8 s, +15% and +21%; 5,000 and 1.25, 25.5 s and +7%. The scan's CPU is about
+    # the same whatever the pacing (PostgreSQL 6.3-7.6 s for the million); the longer it is spread,
+    # the smaller the share it takes from the decisions.
+    overdue_scan_batch: int = Field(default=5000, ge=1)
+    overdue_scan_pause: float = Field(default=1.25, ge=0)
     # Field evidence (photos of visits). The store: "filesystem" under DTKS_EVIDENCE_DIR (default
     # $DTKS_STATE_DIR/verification/evidence) or "s3" (DTKS_EVIDENCE_S3_BUCKET, _ENDPOINT_URL for a
     # non-AWS server, credentials the standard AWS way).

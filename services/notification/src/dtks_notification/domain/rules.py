@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events import (
@@ -42,7 +43,7 @@ from dtks_contracts.events import (
     VerifiedAtTier,
     WelfareDecileSet,
 )
-from dtks_contracts.events.governance import ItemOverdue
+from dtks_contracts.events.governance import ItemOverdue, ItemsOverdue
 from dtks_contracts.events.registry import (
     DeterminationIssued,
     InstitutionAssistanceDetermined,
@@ -211,6 +212,8 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
             d.notices.append(_batch_ratified(event, payload))
         case ItemOverdue():
             d.notices.append(_overdue(event, payload))
+        case ItemsOverdue():
+            d.notices.append(_overdue_batch(event, payload))
         case HouseholdRegistered() | HouseholdCorrected():
             _household_snapshot(d, event, payload, known)
         case HouseholdDeactivated():
@@ -327,6 +330,34 @@ def _overdue(event: EventEnvelope, p: ItemOverdue) -> Notice:
         audience=ActorAudience(TIER_ROLE[p.notify_tier].value, p.notify_region),
         title=title,
         body=f"{waited} {ask}",
+        related_event_id=event.event_id,
+    )
+
+
+_DAYS_LISTED: Final = 10  # days of entry a notice names; the rest are counted (the queue lists each item)
+
+
+def _overdue_batch(event: EventEnvelope, p: ItemsOverdue) -> Notice:
+    """One notice for a region's overdue items of one batch of the scan, counted by day of entry."""
+    tier, count = TIER_NAMES[p.tier], p.count
+    items = "s" if count != 1 else ""
+    days = "; ".join(
+        f"{len(g.proposal_ids)} entered on {g.entered_on.isoformat()}, due {g.due_date.isoformat()}"
+        for g in p.groups[:_DAYS_LISTED]
+    )
+    rest = sum(len(g.proposal_ids) for g in p.groups[_DAYS_LISTED:])
+    more = f"; {rest} more on later days" if rest else ""
+    if p.level == 1:
+        title = f"Overdue at the {tier} tier: {count} proposal{items}"
+        ask = "Please decide on them (your queue shows each one's due date)."
+    else:
+        title = f"Escalated from the {tier} tier: {count} proposal{items}"
+        ask = f"They are escalated to you; please follow them up with the {tier} tier."
+    return Notice(
+        rule="item_overdue" if p.level == 1 else "item_escalated",
+        audience=ActorAudience(TIER_ROLE[p.notify_tier].value, p.notify_region),
+        title=title,
+        body=f"{count} proposal{items} waited at the {tier} tier past their deadline: {days}{more}. {ask}",
         related_event_id=event.event_id,
     )
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from dtks_contracts.decree_chunks import DeterminationManifest
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.governance import ItemsOverdue
 from dtks_contracts.events.proposal import ProposalWindowSet
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.events.verification import AcceptedByMinistry
@@ -61,6 +62,23 @@ async def record(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> N
         [e.payload.get("related_event_id") for e in events],
         [e.model_dump_json() for e in events],
     )
+    listed = [(pid, e.event_id) for e in events for pid in _proposals_listed(e)]
+    if listed:
+        await conn.execute(
+            """INSERT INTO audit_event_proposals (proposal_id, event_id)
+               SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING""",
+            [p for p, _ in listed],
+            [e for _, e in listed],
+        )
+
+
+def _proposals_listed(event: EventEnvelope) -> list[str]:
+    """The proposals an event names in a list (an overdue notice's), each filed under its own."""
+    if event.event_type != ItemsOverdue.event_type:
+        return []
+    return [
+        str(pid) for group in event.payload.get("groups") or [] for pid in group.get("proposal_ids") or []
+    ]
 
 
 async def household_history(conn: asyncpg.Connection, household_id: str) -> list[dict[str, Any]] | None:
@@ -74,6 +92,9 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
                SELECT proposal_id FROM candidates WHERE household_id = $1
                UNION SELECT proposal_id FROM household_changes WHERE household_id = $1
                UNION SELECT proposal_id FROM audit_events WHERE household_id = $1 AND proposal_id IS NOT NULL
+           ), listed AS (
+               -- Notices about many proposals (overdue items), this household's among them.
+               SELECT event_id FROM audit_event_proposals WHERE proposal_id IN (SELECT proposal_id FROM proposals)
            ), decrees AS (
                SELECT decree_number FROM household_changes WHERE household_id = $1
            ), regencies AS (
@@ -84,6 +105,7 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
                SELECT event_id FROM audit_events
                WHERE proposal_id IN (SELECT proposal_id FROM proposals) OR household_id = $1
                   OR (event_type IN ($2, $4) AND decree_number IN (SELECT decree_number FROM decrees))
+               UNION SELECT event_id FROM listed
                -- The proposal windows and quotas its regency's proposals were admitted under.
                UNION SELECT event_id FROM audit_events
                WHERE event_type = $3 AND (envelope->'payload'->>'regency_code') IN (SELECT code FROM regencies)
@@ -96,6 +118,15 @@ async def household_history(conn: asyncpg.Connection, household_id: str) -> list
                        THEN jsonb_set(a.envelope, '{payload}',
                                       (a.envelope->'payload') - 'registered' - 'corrected' - 'deactivated'
                                       - 'changed_leaves')
+                       -- A notice's list: only this household's proposals, not the region's others.
+                       WHEN a.event_id IN (SELECT event_id FROM listed)
+                       THEN jsonb_set(a.envelope, '{payload,groups}', (
+                           SELECT coalesce(jsonb_agg(jsonb_set(g, '{proposal_ids}', to_jsonb(own.ids))), '[]')
+                           FROM jsonb_array_elements(a.envelope->'payload'->'groups') g
+                           CROSS JOIN LATERAL (
+                               SELECT array_agg(x) AS ids FROM jsonb_array_elements_text(g->'proposal_ids') x
+                               WHERE x IN (SELECT proposal_id FROM proposals)) own
+                           WHERE own.ids IS NOT NULL))
                        ELSE a.envelope END::text AS envelope,
                   (SELECT change FROM household_changes hc
                     WHERE hc.household_id = $1 AND hc.decree_number = a.decree_number

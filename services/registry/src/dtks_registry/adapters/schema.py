@@ -249,4 +249,14 @@ MIGRATIONS = [
     # replay's (the live registry writes its decrees whole when it issues them). The runtime's table,
     # as every consumer of decrees has it (dtks_runtime.decree_assembly).
     *decree_assembly.MIGRATIONS,
+    # (Steps are numbered by position: new ones go here, after the runtime's, never among them.)
+    """
+    -- Events about many proposals at once (verification.items_overdue lists up to 1,000 overdue
+    -- items), filed under each of them for the households' histories.
+    CREATE TABLE audit_event_proposals (
+        proposal_id text NOT NULL,
+        event_id    uuid NOT NULL,
+        PRIMARY KEY (proposal_id, event_id)
+    );
+    """,
 ]

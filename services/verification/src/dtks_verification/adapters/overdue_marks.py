@@ -1,19 +1,27 @@
-"""Items past a deadline that have not been announced yet, announced a batch per statement, and the
-marks that they have been.
+"""The overdue scan's statements: which waiting items are past a deadline and not announced yet,
+announced a batch of queues per statement, and the marks that they have been.
 
 A scan pass first writes its calendars into two small temporary tables of its connection
 (`prepare`): which calendar applies to the items of a tier and region, and for each calendar the
-entry days whose items are overdue, at which level, with their due dates. A batch (`announce`) is
-then one statement that joins the waiting items to those tables, walking them oldest first from
-where the previous batch stopped (the index `proposals_waiting_since`), and for each item past a
-deadline it has not been announced for: locks its row (rows others hold are skipped, not waited
-for), inserts its mark, moves its stream version on, and appends its `verification.item_overdue`
-event with the event store's `append_selected` (PostgreSQL builds the envelopes). Nothing per item
-runs in Python, and nothing already announced is read twice in one pass.
+entry days whose items are overdue, at which level, with their due dates. It then counts the
+waiting items of each queue (`queues`: a tier and its region, a district's say) and cuts the
+queues, in order, into batches of about the batch size. A batch (`announce`) is one statement that
+reads its queues' waiting items from the covering index `proposals_waiting_by_queue` (never their
+rows), groups them by queue, regency (hence calendar) and entry day, inserts a mark in
+`overdue_days` for each group due at a level and not marked yet, and appends, with the event
+store's `append_selected` (PostgreSQL builds the envelopes), one `verification.items_overdue`
+notice per tier, level and region to tell, of at most 1,000 items, listing the marked groups'
+proposals by day of entry and due date (ids only: about 40 bytes an item). Nothing per item runs
+in Python, and no proposal row is locked or written: an officer's decision never waits for the scan.
 
-Exactly once: the mark's primary key decides. Only the items whose mark this statement inserted
-get an event and a new version; an item whose mark another scanner inserted after this
-statement's snapshot (which locking its row alone would not see) is skipped.
+Exactly once: a group's items fall due together (one calendar, one entry day), so the group's mark
+decides for each of them. Only the groups whose mark this statement inserted are announced; a group
+another scanner marked first (its uncommitted mark makes this insert wait, then skip it) is not. An
+item that entered a group after its mark would be missed, but no item can: a group is marked only
+once its entry day is at least one working day past, and an item enters its tier at the moment of
+the decision that moves it there. A decision committed while the statement runs is not seen by it:
+the item is announced for the stay it had in the statement's snapshot, and its new stay has marks
+of its own.
 """
 
 from __future__ import annotations
@@ -21,11 +29,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import asyncpg
 
-from dtks_contracts.events.governance import ItemOverdue
+from dtks_contracts.events.governance import MAX_OVERDUE_ITEMS, ItemsOverdue
 from dtks_contracts.regions import NATIONAL
 from dtks_runtime.event_store import Causation, SelectedAppend
 from dtks_runtime.unit_of_work import UnitOfWork
@@ -52,24 +60,6 @@ class Due:
     due_date: dt.date
     notify_tier: str
     notify_region_length: int | None  # of the village code; None: the whole country (`ID`)
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a pass stands: past this item, in the walk's order (oldest first)."""
-
-    entered_at: dt.datetime
-    proposal_id: str
-
-
-START: Final = Position(dt.datetime(1, 1, 1, tzinfo=dt.UTC), "")
-
-
-@dataclass(frozen=True)
-class Batch:
-    walked: int  # waiting items this batch looked at
-    announced: int  # announcements it made (an item may be due at two levels): one event each
-    last: Position | None
 
 
 async def prepare(conn: asyncpg.Connection, calendars: Sequence[Calendar], dues: Sequence[Due]) -> None:
@@ -116,94 +106,178 @@ async def oldest_entry(conn: asyncpg.Connection) -> dt.datetime | None:
     return found
 
 
-# A batch walks the next waiting items in the index's order first, then joins only those (whatever
-# the planner estimates, it never sorts every waiting item). An item's calendar is its regency's
-# (the first 5 characters of its village code) if the pass has one, else its province's (2), else
-# the country's ($6, `ID`).
+@dataclass(frozen=True)
+class Queue:
+    """The waiting items of one queue (a tier and its region) that entered before the pass's cut."""
+
+    tier: str
+    region: str
+    waiting: int
+
+
+@dataclass(frozen=True)
+class QueueRange:
+    """A batch: the queues of `tier` whose regions run from `first` to `last`."""
+
+    tier: str
+    first: str
+    last: str
+
+
+async def queues(conn: asyncpg.Connection, before: dt.datetime) -> list[Queue]:
+    """Every queue with items that entered before `before`, in the index's order."""
+    rows = await conn.fetch(
+        """SELECT tier, tier_region, count(*) AS waiting FROM proposals
+           WHERE status = 'in_tier' AND entered_at < $1
+           GROUP BY tier, tier_region ORDER BY tier, tier_region""",
+        before,
+    )
+    return [Queue(r["tier"], r["tier_region"], r["waiting"]) for r in rows]
+
+
+def batches(found: Sequence[Queue], size: int) -> list[QueueRange]:
+    """Consecutive queues of one tier, about `size` items a batch. A queue larger than `size` is a
+    batch of its own (a group of items is never cut: its mark stands for all of them)."""
+    out: list[QueueRange] = []
+    first: Queue | None = None
+    last: Queue | None = None
+    items = 0
+    for q in found:
+        if first is not None and last is not None and (q.tier != first.tier or items + q.waiting > size):
+            out.append(QueueRange(first.tier, first.region, last.region))
+            first, items = None, 0
+        first, last, items = first or q, q, items + q.waiting
+    if first is not None and last is not None:
+        out.append(QueueRange(first.tier, first.region, last.region))
+    return out
+
+
+# A group's calendar is its regency's (the first 5 characters of its village codes) if the pass has
+# one, else its province's (2), else the country's (`ID`). The officers told: at level 1 the queue's
+# own (its region), at level 2 those of the tier above, whose region is a prefix of the queue's.
 _ANNOUNCE: Final = SelectedAppend(
-    aggregate_type="proposal",
-    event_type=ItemOverdue.event_type,
-    schema_version=ItemOverdue.schema_version,
+    aggregate_type=ItemsOverdue.aggregate_type,
+    event_type=ItemsOverdue.event_type,
+    schema_version=ItemsOverdue.schema_version,
     ctes="""
-    walked AS (
-        SELECT proposal_id, entered_at FROM proposals
-        WHERE status = 'in_tier' AND entered_at < $1 AND (entered_at, proposal_id) > ($2, $3)
-        ORDER BY entered_at, proposal_id
-        LIMIT $4
+    walked AS MATERIALIZED (
+        SELECT proposal_id, village_code, tier, tier_region, entered_at,
+               left(village_code, 5) AS regency_code,
+               ((entered_at AT TIME ZONE 'UTC') + $5::interval)::date AS entered_on
+        FROM proposals
+        WHERE status = 'in_tier' AND tier = $1 AND tier_region BETWEEN $2 AND $3 AND entered_at < $4
     ),
-    picked AS (
-        SELECT p.proposal_id, p.round, p.village_code, p.tier, p.entered_at, p.stream_version,
-               d.level, d.working_days, d.due_date, d.notify_tier, d.notify_region_length
-        FROM walked w
-        JOIN proposals p ON p.proposal_id = w.proposal_id
+    groups AS (
+        SELECT tier, tier_region, regency_code, entered_on, count(*)::int AS items
+        FROM walked GROUP BY tier, tier_region, regency_code, entered_on
+    ),
+    due AS (
+        SELECT g.*, d.level, d.working_days, d.due_date, d.notify_tier,
+               coalesce(left(g.tier_region, d.notify_region_length), $6) AS notify_region
+        FROM groups g
         JOIN overdue_scan_dues d
           ON d.calendar = (SELECT c.calendar FROM overdue_scan_calendars c
-                           WHERE c.tier = p.tier
-                             AND c.region IN (left(p.village_code, 5), left(p.village_code, 2), $6)
+                           WHERE c.tier = g.tier AND c.region IN (g.regency_code, left(g.regency_code, 2), $6)
                            ORDER BY c.region = $6, length(c.region) DESC LIMIT 1)
-         AND d.entered_on = ((p.entered_at AT TIME ZONE 'UTC') + $5::interval)::date
-        WHERE p.status = 'in_tier'
-          AND NOT EXISTS (SELECT 1 FROM overdue_marks m
-                          WHERE m.proposal_id = p.proposal_id AND m.tier = p.tier
-                            AND m.entered_at = p.entered_at AND m.level = d.level)
-        FOR UPDATE OF p SKIP LOCKED
+         AND d.entered_on = g.entered_on
     ),
     marked AS (
-        INSERT INTO overdue_marks (proposal_id, tier, entered_at, level)
-        SELECT proposal_id, tier, entered_at, level FROM picked
+        INSERT INTO overdue_days (tier, tier_region, regency_code, entered_on, level, working_days, due_date,
+                                  notify_tier, notify_region, items, pass_id, marked_at)
+        SELECT tier, tier_region, regency_code, entered_on, level, working_days, due_date, notify_tier,
+               notify_region, items, $7, $9
+        FROM due
+        ORDER BY tier_region, regency_code, entered_on, level  -- two scanners wait in one order, never deadlock
         ON CONFLICT DO NOTHING
-        RETURNING proposal_id, level
+        RETURNING tier_region, regency_code, entered_on, level, due_date, notify_tier, notify_region
     ),
     announced AS (
-        SELECT k.*, (k.stream_version + row_number() OVER (PARTITION BY k.proposal_id ORDER BY k.level))::int
-                    AS version
-        FROM picked k JOIN marked USING (proposal_id, level)
+        SELECT w.proposal_id, w.entered_at, w.entered_on, m.level, m.due_date, m.notify_tier, m.notify_region,
+               (row_number() OVER (PARTITION BY m.level, m.notify_tier, m.notify_region
+                                   ORDER BY w.entered_at, w.proposal_id) - 1) / $8 AS part
+        FROM marked m
+        JOIN walked w USING (tier_region, regency_code, entered_on)
     ),
-    moved AS (
-        UPDATE proposals p SET stream_version = a.version
-        FROM (SELECT proposal_id, max(version) AS version FROM announced GROUP BY proposal_id) a
-        WHERE p.proposal_id = a.proposal_id
-    ),
-    overdue_events AS (
-        SELECT proposal_id AS aggregate_id, version AS aggregate_version, proposal_id AS partition_key,
-               jsonb_build_object(
-                   'proposal_id', proposal_id, 'round', round, 'village_code', village_code,
-                   'tier', tier, 'level', level, 'working_days', working_days, 'due_date', due_date,
-                   'notify_tier', notify_tier,
-                   'notify_region', coalesce(left(village_code, notify_region_length), $6)) AS payload
+    days AS (
+        SELECT level, notify_tier, notify_region, part,
+               jsonb_build_object('entered_on', entered_on, 'due_date', due_date,
+                                  'proposal_ids', jsonb_agg(proposal_id ORDER BY entered_at, proposal_id)) AS day
         FROM announced
+        GROUP BY level, notify_tier, notify_region, part, entered_on, due_date
     ),
-    last_walked AS (
-        SELECT entered_at, proposal_id FROM walked ORDER BY entered_at DESC, proposal_id DESC LIMIT 1
+    notices AS MATERIALIZED (
+        SELECT gen_random_uuid()::text AS notice_id, level, notify_tier, notify_region,
+               jsonb_agg(day ORDER BY day->>'entered_on', day->>'due_date') AS groups
+        FROM days
+        GROUP BY level, notify_tier, notify_region, part
+    ),
+    notice_events AS (
+        SELECT notice_id AS aggregate_id, 1 AS aggregate_version, notify_region AS partition_key,
+               jsonb_build_object('notice_id', notice_id, 'tier', $1::text, 'level', level,
+                                  'notify_tier', notify_tier, 'notify_region', notify_region,
+                                  'groups', groups) AS payload
+        FROM notices
     )""",
-    source="overdue_events",
-    result="""(SELECT count(*) FROM walked) AS walked,
-              (SELECT entered_at FROM last_walked) AS last_entered_at,
-              (SELECT proposal_id FROM last_walked) AS last_proposal_id""",
+    source="notice_events",
+    result="(SELECT count(*) FROM announced) AS announced",
 )
+ITEMS_PER_NOTICE: Final = MAX_OVERDUE_ITEMS
 
-
+# For this transaction only (the pool hands the connection on as it is, see dtks_runtime.db): a plan
+# for the batch's own queues (a generic plan knows neither their size nor the temporary tables'),
+# and room to group and sort the batch's items in memory.
 _BATCH_SETTINGS: Final = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL work_mem = '64MB'"
 
 
 async def announce(
-    uow: UnitOfWork, after: Position, before: dt.datetime, limit: int, causation: Causation
-) -> Batch:
-    """Look at the next `limit` waiting items after `after` that entered before `before`, and
-    announce those due in the pass's calendars (see `prepare`) and not announced yet."""
-    # For this transaction only (the pool hands the connection on as it is, see dtks_runtime.db):
-    # a plan for the batch's own limit and position (a generic plan, which knows neither, may sort
-    # every waiting item, or join a batch's rows with each other row by row), and room to sort the
-    # batch's envelopes in memory (at 4 MB a batch of 10,000 spilled them to disk).
+    uow: UnitOfWork,
+    pass_id: str,
+    batch: QueueRange,
+    before: dt.datetime,
+    now: dt.datetime,
+    causation: Causation,
+) -> int:
+    """Announce the items of the batch's queues that entered before `before` and are due at a level
+    in the pass's calendars (see `prepare`), unless their group was marked already; the marks say
+    `now` (the pass's clock, as its events do). How many item-levels it announced."""
     await uow.conn.execute(_BATCH_SETTINGS)
     row = await uow.append_selected(
         _ANNOUNCE,
-        [before, after.entered_at, after.proposal_id, limit, WIB.utcoffset(None), NATIONAL],
+        [
+            batch.tier, batch.first, batch.last, before, WIB.utcoffset(None), NATIONAL, pass_id,
+            ITEMS_PER_NOTICE, now,
+        ],
         causation=causation,
+    )  # fmt: skip
+    return int(row["announced"])
+
+
+async def begin_pass(conn: asyncpg.Connection) -> str:
+    pass_id: str = await conn.fetchval(
+        "INSERT INTO overdue_passes (pass_id) VALUES (gen_random_uuid()::text) RETURNING pass_id"
     )
-    last = (
-        Position(row["last_entered_at"], row["last_proposal_id"])
-        if row["last_proposal_id"] is not None
-        else None
+    return pass_id
+
+
+async def end_pass(conn: asyncpg.Connection, pass_id: str, announced: int) -> None:
+    await conn.execute(
+        "UPDATE overdue_passes SET finished_at = clock_timestamp(), announced = $2 WHERE pass_id = $1",
+        pass_id,
+        announced,
     )
-    return Batch(row["walked"], row["appended"], last)
+
+
+async def current_stay(conn: asyncpg.Connection, proposal_id: str) -> list[dict[str, Any]]:
+    """What the scan announced of the item's stay in its current tier, level by level."""
+    rows = await conn.fetch(
+        """SELECT d.level, d.working_days, d.due_date, d.notify_tier, d.notify_region, d.marked_at
+           FROM proposals p
+           JOIN overdue_days d
+             ON d.tier = p.tier AND d.tier_region = p.tier_region AND d.regency_code = left(p.village_code, 5)
+            AND d.entered_on = ((p.entered_at AT TIME ZONE 'UTC') + $2::interval)::date
+           WHERE p.proposal_id = $1 AND p.status = 'in_tier'
+           ORDER BY d.level""",
+        proposal_id,
+        WIB.utcoffset(None),
+    )
+    return [dict(r) for r in rows]

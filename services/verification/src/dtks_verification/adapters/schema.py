@@ -246,4 +246,56 @@ MIGRATIONS = [
         WHERE e.visit IS NOT NULL
         ON CONFLICT DO NOTHING;
     """,
+    """
+    -- The overdue scan walks the waiting items queue by queue and reads all it needs of them from
+    -- this index (an index-only scan once vacuum has marked the pages visible), never their ~2 KB rows.
+    CREATE INDEX proposals_waiting_by_queue ON proposals (tier, tier_region, entered_at)
+        INCLUDE (proposal_id, village_code) WHERE status = 'in_tier';
+    -- What the scan has announced, one row per group of items that fall due together: those of one
+    -- queue (tier and its region) and regency (hence one calendar) that entered on one day (WIB), at
+    -- one level. Every item of a group is overdue from the same day, so marking the group marks each
+    -- item's stay once, with a row per queue and day instead of one per item.
+    CREATE TABLE overdue_days (
+        tier          text NOT NULL,
+        tier_region   text NOT NULL,
+        regency_code  text NOT NULL,
+        entered_on    date NOT NULL,
+        level         integer NOT NULL,
+        working_days  integer,
+        due_date      date,
+        notify_tier   text NOT NULL,
+        notify_region text NOT NULL,
+        items         integer NOT NULL,
+        pass_id       text NOT NULL,
+        marked_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tier, tier_region, regency_code, entered_on, level)
+    );
+    -- The stays the item-by-item scan (verification.item_overdue) announced and that still wait, as
+    -- their groups: not announced again. (Its marks stay, with its events, for the history.)
+    -- Whom each told: at level 1 the tier's own officers, at level 2 those of the tier above (as
+    -- overdue_scan.TIER_ABOVE).
+    INSERT INTO overdue_days (tier, tier_region, regency_code, entered_on, level, notify_tier,
+                              notify_region, items, pass_id, marked_at)
+    SELECT m.tier, p.tier_region, left(p.village_code, 5),
+           (m.entered_at AT TIME ZONE 'Asia/Jakarta')::date, m.level,
+           CASE WHEN m.level = 1 THEN m.tier
+                ELSE CASE m.tier WHEN 'district' THEN 'regency' WHEN 'province' THEN 'ministry'
+                                 ELSE 'province' END END,
+           CASE WHEN m.level = 1 THEN p.tier_region
+                ELSE CASE m.tier WHEN 'district' THEN left(p.village_code, 5) WHEN 'province' THEN 'ID'
+                                 ELSE left(p.village_code, 2) END END,
+           count(*), 'item-by-item', min(m.marked_at)
+    FROM overdue_marks m
+    JOIN proposals p ON p.proposal_id = m.proposal_id AND p.tier = m.tier AND p.entered_at = m.entered_at
+                    AND p.status = 'in_tier'
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT DO NOTHING;
+    -- Each pass of the scan: when it began and ended, and how many item-levels it announced.
+    CREATE TABLE overdue_passes (
+        pass_id     text PRIMARY KEY,
+        started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at timestamptz,
+        announced   integer
+    );
+    """,
 ]
