@@ -341,3 +341,42 @@ def test_a_proposal_made_by_a_rounds_visit_does_not_say_no_field_visit_under_tha
     assert "Belum ada kunjungan lapangan." not in with_round
     assert "Tidak ada kunjungan lapangan lain." in with_round
     assert "Belum ada kunjungan lapangan." in page(None)
+
+
+def test_a_proposals_history_says_when_its_stay_became_overdue_and_whether_it_was_escalated() -> None:
+    # #18: the verification service's standing lists the scan's marks among the decisions.
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/review/p-1", "headers": [], "query_string": b""}
+    )
+    marks = [
+        {"event_type": "verification.items_overdue", "occurred_at": "2026-12-30T01:00:00+00:00",
+         "tier": "district", "level": level, "due_date": due, "notify_tier": notify, "notify_region": region}
+        for level, due, notify, region in ((1, "2026-12-29", "district", "17.71.01"),
+                                           (2, "2026-12-31", "regency", "17.71"))
+    ]  # fmt: skip
+    page = pages.render(
+        request,
+        "review.html",
+        user={"name": "Verifier", "role": "district_verifier", "region": "17.71.01"},
+        csrf="c",
+        proposal_id="p-1",
+        record={"checks": [], "decisions": marks},
+        problem=None,
+        proposal=None,
+        describe=describe,
+        typed={},
+        refused=None,
+        photo_rows=range(0),
+        subjects=(),
+        visit_recorded=False,
+        may_visit=False,
+    ).body.decode()
+    history = page.split('id="history"')[1].split("</ol>")[0]
+    assert history.count("Lewat tenggat") == 2
+    assert "melewati tenggat: petugas jenjang ini diberi tahu" in history
+    assert "melewati tenggat kedua: dieskalasi ke jenjang di atasnya" in history
+    assert "tenggat 29 Desember 2026" in history and "tenggat 31 Desember 2026" in history
