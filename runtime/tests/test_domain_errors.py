@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pydantic
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from dtks_contracts.identifiers import Nik
 from dtks_runtime.errors import DomainError
 from dtks_runtime.problems import PROBLEM_JSON, install_problem_handlers, validation_errors
 
@@ -68,3 +71,24 @@ def test_validation_errors_name_fields_as_an_operator_sees_them() -> None:
         validation_errors([{"loc": ("body", "reasons", 1), "msg": "m", "type": "t"}])[0]["field"]
         == "reasons[1]"
     )
+
+
+def test_a_coded_refusal_keeps_its_plain_parameters_for_the_clients_words() -> None:
+    # The contracts' own checks give a code and parameters (a NIK's length); pydantic's value errors
+    # carry the exception object itself in their context, which is left out.
+    class Member(pydantic.BaseModel):
+        nik: Nik
+
+    with pytest.raises(pydantic.ValidationError) as refused:
+        Member(nik="12345")
+    [error] = validation_errors(refused.value.errors(), within="body")
+    assert error == {
+        "field": "nik",
+        "message": "NIK 12345 : must be exactly 16 digits, got 5 characters",
+        "type": "identifier_length",
+        "params": {"label": "NIK", "value": "12345", "length": 16, "got": 5},
+    }
+    plain = [
+        {"loc": ("x",), "msg": "Value error, no", "type": "value_error", "ctx": {"error": ValueError("no")}}
+    ]
+    assert "params" not in validation_errors(plain)[0]

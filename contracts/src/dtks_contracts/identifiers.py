@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Final, NamedTuple, TypeGuard
 
 from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from dtks_contracts.historical import is_historical_read
 from dtks_contracts.regions import district_nik_prefixes, region_exists
@@ -33,20 +34,44 @@ class NikParts(NamedTuple):
     serial: str  # four digits, kept as text so that "0001" stays "0001"
 
 
+def _refused(code: str, template: str, **params: str | int) -> PydanticCustomError:
+    """A refusal with a code and its parameters beside the English sentence: pydantic reports the
+    code as the error's type and the parameters as its context, which the problem documents carry
+    (dtks_runtime.problems) so that the console can say it in the operator's language. It is a
+    ValueError, for the callers that catch one."""
+    return PydanticCustomError(code, template, params)
+
+
 def _masked(value: str) -> str:
     return value[:6] + "..." if len(value) > 6 else value
 
 
 def _check_shape(value: object, label: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{label} must be text of {IDENTIFIER_LENGTH} digits, got {type(value).__name__}")
+        raise _refused(
+            "identifier_not_text",
+            "{label} must be text of {length} digits, got {kind}",
+            label=label,
+            length=IDENTIFIER_LENGTH,
+            kind=type(value).__name__,
+        )
     if len(value) != IDENTIFIER_LENGTH:
-        raise ValueError(
-            f"{label} {_masked(value)} : must be exactly {IDENTIFIER_LENGTH} digits, got {len(value)} characters"
+        raise _refused(
+            "identifier_length",
+            "{label} {value} : must be exactly {length} digits, got {got} characters",
+            label=label,
+            value=_masked(value),
+            length=IDENTIFIER_LENGTH,
+            got=len(value),
         )
     # isascii() as well, because str.isdigit() also accepts digits of other scripts.
     if not (value.isascii() and value.isdigit()):
-        raise ValueError(f"{label} {_masked(value)} : must contain digits 0-9 only")
+        raise _refused(
+            "identifier_digits",
+            "{label} {value} : must contain digits 0-9 only",
+            label=label,
+            value=_masked(value),
+        )
     return value
 
 
@@ -54,7 +79,13 @@ def _district_code(value: str, label: str, must_exist: bool) -> str:
     prefix = value[:6]
     code = f"{prefix[0:2]}.{prefix[2:4]}.{prefix[4:6]}"
     if must_exist and not region_exists(code):
-        raise ValueError(f"{label} {_masked(value)} : district prefix {prefix} names no district")
+        raise _refused(
+            "identifier_district",
+            "{label} {value} : district prefix {prefix} names no district",
+            label=label,
+            value=_masked(value),
+            prefix=prefix,
+        )
     return code
 
 
@@ -147,19 +178,33 @@ def _parse_nik_fully(value: str, *, must_exist: bool) -> NikParts:
     sex_female = day_field > _FEMALE_DAY_OFFSET
     day = day_field - _FEMALE_DAY_OFFSET if sex_female else day_field
     if not 1 <= day <= 31:
-        raise ValueError(
-            f"NIK {_masked(nik)} : birth day {nik[6:8]} is impossible (01-31 for men, 41-71 for women)"
+        raise _refused(
+            "nik_birth_day",
+            "NIK {value} : birth day {day} is impossible (01-31 for men, 41-71 for women)",
+            value=_masked(nik),
+            day=nik[6:8],
         )
     if not 1 <= month <= 12:
-        raise ValueError(f"NIK {_masked(nik)} : birth month {nik[8:10]} is impossible (01-12)")
+        raise _refused(
+            "nik_birth_month",
+            "NIK {value} : birth month {month} is impossible (01-12)",
+            value=_masked(nik),
+            month=nik[8:10],
+        )
     if not _birth_dates(day, month, year2):
-        raise ValueError(
-            f"NIK {_masked(nik)} : birth date {day:02d}-{month:02d}-{year2:02d} exists neither in "
-            f"{1900 + year2} nor in {2000 + year2}"
+        raise _refused(
+            "nik_birth_date",
+            "NIK {value} : birth date {date} exists neither in {first} nor in {second}",
+            value=_masked(nik),
+            date=f"{day:02d}-{month:02d}-{year2:02d}",
+            first=1900 + year2,
+            second=2000 + year2,
         )
     serial = nik[12:16]
     if serial == "0000":
-        raise ValueError(f"NIK {_masked(nik)} : serial 0000 is invalid (serials start at 0001)")
+        raise _refused(
+            "nik_serial", "NIK {value} : serial 0000 is invalid (serials start at 0001)", value=_masked(nik)
+        )
     return NikParts(district_code, day, month, year2, sex_female, serial)
 
 

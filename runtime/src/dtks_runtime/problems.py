@@ -74,7 +74,7 @@ def problem_response(
 
 def validation_errors(errors: Sequence[Mapping[str, Any]], *, within: str = "") -> list[dict[str, Any]]:
     """Pydantic's errors as the problem document's ``errors``: one ``field``/``message``/``type``
-    each, the field named as an operator sees it (``members[0].nik``). ``within`` names where the
+    each (and ``params`` when the error has plain ones), the field named as an operator sees it (``members[0].nik``). ``within`` names where the
     validated value sits when pydantic validated a part of the request (``"body"`` for a body read
     by hand), so that every service names fields the same way."""
     out = []
@@ -82,7 +82,13 @@ def validation_errors(errors: Sequence[Mapping[str, Any]], *, within: str = "") 
         loc = tuple(e.get("loc", ()))
         if within:
             loc = (within, *loc)
-        out.append({"field": field_path(loc), "message": e.get("msg", ""), "type": e.get("type", "")})
+        error = {"field": field_path(loc), "message": e.get("msg", ""), "type": e.get("type", "")}
+        # A coded refusal's parameters (dtks_contracts' own errors: the NIK's length...), for a client
+        # that says the message in its user's language; pydantic's own context may hold objects.
+        params = e.get("ctx") or {}
+        if params and all(isinstance(v, str | int | float | bool) for v in params.values()):
+            error["params"] = dict(params)
+        out.append(error)
     return out
 
 

@@ -151,6 +151,10 @@ def test_a_refused_form_keeps_what_was_typed_and_names_the_field(
     expect(operator.locator("#form-problem")).to_contain_text("perlu diperbaiki")
     expect(operator.locator("#form-problem")).not_to_contain_text("household.members")
     expect(operator.locator("#members-1-nik-error")).not_to_contain_text("Value error")
+    # The service's refusal of the NIK, by its code and parameters, in the operator's language.
+    expect(operator.locator("#members-1-nik-error")).to_have_text(
+        "NIK 12345 terdiri dari 5 karakter; harus tepat 16 angka."
+    )
     # The service's message stands next to the field it names; what was typed is still there.
     expect(operator.locator("#members-1-nik-error")).to_be_visible()
     expect(operator.locator("#members-1-nik")).to_have_attribute("aria-invalid", "true")

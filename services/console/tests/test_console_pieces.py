@@ -380,3 +380,59 @@ def test_a_proposals_history_says_when_its_stay_became_overdue_and_whether_it_wa
     assert "melewati tenggat: petugas jenjang ini diberi tahu" in history
     assert "melewati tenggat kedua: dieskalasi ke jenjang di atasnya" in history
     assert "tenggat 29 Desember 2026" in history and "tenggat 31 Desember 2026" in history
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("id", "NIK 12345 terdiri dari 5 karakter; harus tepat 16 angka."),
+        ("en", "NIK 12345 has 5 characters; it must have exactly 16 digits."),
+    ],
+)
+def test_a_refused_nik_is_said_in_the_operators_language_beside_its_field(language: str, said: str) -> None:
+    # The service's sentence is English; its code and parameters let the console say it in Indonesian.
+    from starlette.requests import Request
+
+    from dtks_console import pages
+
+    form = HouseholdForm.blank("key")
+    form.members[0]["nik"] = "12345"
+    refusal = {
+        "field": "household.members[0].nik",
+        "message": "NIK 12345 : must be exactly 16 digits, got 5 characters",
+        "type": "identifier_length",
+        "params": {"label": "NIK", "value": "12345", "length": 16, "got": 5},
+    }
+    unknown = {"field": "household.kk_number", "message": "Value error, something new", "type": "value_error"}
+    form.refused({"detail": "The request has invalid fields.", "errors": [refusal, unknown]})
+    assert form.errors["members-0-nik"] == [refusal["message"]]  # what str gives: the service's sentence
+    cookie = f"dtks_lang={language}".encode()
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/proposals/new",
+            "query_string": b"",
+            "headers": [(b"cookie", cookie)],
+        }
+    )
+    page = pages.render(
+        request, "proposal_form.html", user={"name": "Operator", "role": "village_operator", "region": "17.71.01.1001"},
+        csrf="c", form=form, programs=["PKH"], choices=CHOICES, freezes=[],
+    ).body.decode()  # fmt: skip
+    assert f'<span class="field-error" id="members-0-nik-error">{said}</span>' in page
+    # A refusal the catalogue has no words for is shown as the service said it.
+    assert '<span class="field-error" id="kk_number-error">something new</span>' in page
+
+
+@pytest.mark.parametrize("language", ["id", "en"])
+def test_every_coded_refusal_of_the_identifiers_has_words_in_the_catalogue(language: str) -> None:
+    import inspect
+    import re
+
+    from dtks_contracts import identifiers
+
+    codes = set(re.findall(r'_refused\(\s*"([a-z_]+)"', inspect.getsource(identifiers)))
+    assert len(codes) >= 8
+    catalogue = translations(language)
+    assert {c for c in codes if catalogue.gettext(f"error:{c}") == f"error:{c}"} == set()

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dtks_console.error_text import field_error
 from dtks_contracts.vocabulary.household_attributes import (
     FloorMaterial,
     IncomeBand,
@@ -139,7 +140,7 @@ class HouseholdForm:
         rows = self._filled_rows()
         for error in problem.get("errors") or []:
             name = self.form_field(str(error.get("field", "")), rows)
-            self.errors.setdefault(name, []).append(_plain(str(error.get("message") or self.detail)))
+            self.errors.setdefault(name, []).append(field_error(error, self.detail))
 
     @staticmethod
     def form_field(body_field: str, rows: list[int]) -> str:
@@ -157,8 +158,3 @@ class HouseholdForm:
             if path.startswith(prefix + "."):
                 return _BODY_TO_FORM[prefix]
         return ""
-
-
-def _plain(message: str) -> str:
-    """A validator's message without pydantic's "Value error, " lead, which tells an operator nothing."""
-    return message.removeprefix("Value error, ")

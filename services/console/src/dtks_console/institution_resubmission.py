@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dtks_console.household_form import _plain
+from dtks_console.error_text import field_error
 
 # Form field -> (path in the institution record, label). Paths name nested fields by their keys.
 FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -87,4 +87,4 @@ class InstitutionForm:
         for error in problem.get("errors") or []:
             path = str(error.get("field", "")).removeprefix("body.")
             name = by_path.get(path, "")
-            self.errors.setdefault(name, []).append(_plain(str(error.get("message") or self.detail)))
+            self.errors.setdefault(name, []).append(field_error(error, self.detail))

@@ -3,7 +3,9 @@ language, and the headers a signed-in page must carry on a shared computer."""
 
 from __future__ import annotations
 
+import gettext
 import hashlib
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dtks_console.dates import day, moment
+from dtks_console.error_text import say
 from dtks_console.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, translations
 from dtks_console.proposal_returns import latest_return, return_reasons
 
@@ -31,6 +34,10 @@ env = Environment(
 )
 # The proposal page and the resubmission form show a return's reasons (_return_reasons.html).
 env.globals.update(return_reasons=return_reasons, latest_return=latest_return)
+# The page's catalogue while it renders, for the macros imported without the page's context
+# (_errors.html's errors_for says each refusal in the page's language).
+_catalogue: ContextVar[gettext.NullTranslations] = ContextVar("catalogue")
+env.globals["say"] = lambda message: say(message, _catalogue.get(translations(DEFAULT_LANGUAGE)))
 
 
 @cache
@@ -79,7 +86,19 @@ def language(request: Request) -> str:
 def render(request: Request, template: str, *, http_status: int = 200, **context: Any) -> HTMLResponse:
     lang = language(request)
     t = translations(lang)
-    html = env.get_template(template).render(
+    rendering = _catalogue.set(t)
+    try:
+        html = _render(template, request, lang, t, context)
+    finally:
+        _catalogue.reset(rendering)
+    # Signed-in pages hold a person's data: never kept by a shared computer's cache or a proxy.
+    return HTMLResponse(html, status_code=http_status, headers={"Cache-Control": "no-store"})
+
+
+def _render(
+    template: str, request: Request, lang: str, t: gettext.NullTranslations, context: dict[str, Any]
+) -> str:
+    return env.get_template(template).render(
         _=t.gettext,
         lang=lang,
         languages=LANGUAGES,
@@ -93,5 +112,3 @@ def render(request: Request, template: str, *, http_status: int = 200, **context
         path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context,
     )
-    # Signed-in pages hold a person's data: never kept by a shared computer's cache or a proxy.
-    return HTMLResponse(html, status_code=http_status, headers={"Cache-Control": "no-store"})

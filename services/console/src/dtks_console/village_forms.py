@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dtks_console.household_form import MEMBER_FIELDS, HouseholdForm, _plain
+from dtks_console.error_text import field_error
+from dtks_console.household_form import MEMBER_FIELDS, HouseholdForm
 from dtks_contracts.vocabulary.proposals import DeactivationReason
 
 # Recorded by others than the village: never proposed back (the service refuses a welfare decile).
@@ -166,4 +167,4 @@ class DeactivationForm:
             name = _DEACTIVATION_FIELDS.get(path)
             if name is None:
                 name = next((v for k, v in _DEACTIVATION_FIELDS.items() if path.startswith(k + ".")), "")
-            self.errors.setdefault(name, []).append(_plain(str(error.get("message") or self.detail)))
+            self.errors.setdefault(name, []).append(field_error(error, self.detail))
