@@ -35,9 +35,9 @@ class VerificationSettings(RuntimeSettings):
     # In make bench's governance at 1,000,000 items with 10 verifiers deciding (5 December, README):
     # batches of 10,000 and rests of 0.5, 15.1-15.2 s and decisions' p99 up 13-34% (a noisy
     # baseline of 2,000 decisions); 2,000 and 0.5, 25.0 s; 5,000 and 0.5, 17.7 s and +27%; 5,000 and
-    # 1.0, 22.5 and 22.8 s, +15% and +21%; 5,000 and 1.25, 25.5 s and +7%. The scan's CPU is about
-    # the same whatever the pacing (PostgreSQL 6.3-7.6 s for the million); the longer it is spread,
-    # the smaller the share it takes from the decisions.
+    # 1.0, 22.5 and 22.8 s, +15% and +21%; 5,000 and 1.25, 25.5 and 26.2 s, +7% and +26%. The
+    # scan's CPU is about the same whatever the pacing (PostgreSQL 6.3-7.6 s for the million); the
+    # longer it is spread, the smaller the share it takes from the decisions.
     overdue_scan_batch: int = Field(default=5000, ge=1)
     overdue_scan_pause: float = Field(default=1.25, ge=0)
     # Field evidence (photos of visits). The store: "filesystem" under DTKS_EVIDENCE_DIR (default
