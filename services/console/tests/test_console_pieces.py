@@ -269,27 +269,22 @@ def test_a_queue_names_an_institutions_proposals_kind_in_words_and_no_family_car
     assert "KK" not in institution.split("<form")[0] and "None" not in institution
 
 
-@pytest.mark.parametrize("code", get_args(FlagCode))
-def test_an_integrity_checks_flags_read_as_words_for_the_verifier(code: str) -> None:
-    # Flags (#19) are for the verifier to judge, never a refusal: the proposal page says what to check.
+def _review_page(record: dict[str, object], role: str = "district_verifier", region: str = "17.71.01") -> str:
+    """The proposal's page (review.html) for `record`, as the verification service gives it."""
     from starlette.requests import Request
 
     from dtks_console import pages
 
-    assert translations("id").gettext(f"flag:{code}") != f"flag:{code}"
-    assert translations("en").gettext(f"flag:{code}") != f"flag:{code}"
     request = Request(
         {"type": "http", "method": "GET", "path": "/review/p-1", "headers": [], "query_string": b""}
     )
-    check = {"occurred_at": "2026-12-04T08:00:00+00:00", "stage": "entry", "passed": True, "findings": [],
-             "flags": [{"code": code, "message": "household H-1", "field_path": "institution.residents[1].nik"}]}  # fmt: skip
-    page = pages.render(
+    return pages.render(
         request,
         "review.html",
-        user={"name": "Dinsos", "role": "regency_operator", "region": "17.71"},
+        user={"name": "Verifier", "role": role, "region": region},
         csrf="c",
         proposal_id="p-1",
-        record={"checks": [check]},
+        record=record,
         problem=None,
         proposal=None,
         describe=describe,
@@ -300,6 +295,16 @@ def test_an_integrity_checks_flags_read_as_words_for_the_verifier(code: str) -> 
         visit_recorded=False,
         may_visit=False,
     ).body.decode()
+
+
+@pytest.mark.parametrize("code", get_args(FlagCode))
+def test_an_integrity_checks_flags_read_as_words_for_the_verifier(code: str) -> None:
+    # Flags (#19) are for the verifier to judge, never a refusal: the proposal page says what to check.
+    assert translations("id").gettext(f"flag:{code}") != f"flag:{code}"
+    assert translations("en").gettext(f"flag:{code}") != f"flag:{code}"
+    check = {"occurred_at": "2026-12-04T08:00:00+00:00", "stage": "entry", "passed": True, "findings": [],
+             "flags": [{"code": code, "message": "household H-1", "field_path": "institution.residents[1].nik"}]}  # fmt: skip
+    page = _review_page({"checks": [check]}, role="regency_operator", region="17.71")
     flags = page.split('class="reasons flags"')[1].split("</ul>")[0]
     assert translations("id").gettext(f"flag:{code}") in flags and "institution.residents[1].nik" in flags
 
@@ -307,34 +312,11 @@ def test_an_integrity_checks_flags_read_as_words_for_the_verifier(code: str) -> 
 def test_a_proposal_made_by_a_rounds_visit_does_not_say_no_field_visit_under_that_visit() -> None:
     # #23: the round's visit is the proposal's field visit; the list of other visits under it said
     # "Belum ada kunjungan lapangan." as if there were none.
-    from starlette.requests import Request
-
-    from dtks_console import pages
-
-    request = Request(
-        {"type": "http", "method": "GET", "path": "/review/p-1", "headers": [], "query_string": b""}
-    )
     visit = {"round_id": "r" * 36, "outcome": "changed", "officer": "Siti", "visit_date": "2026-12-01",
              "latitude": -3.8, "longitude": 102.26, "photos": [], "findings": []}  # fmt: skip
 
     def page(round_visit: dict | None) -> str:
-        return pages.render(
-            request,
-            "review.html",
-            user={"name": "Verifier", "role": "district_verifier", "region": "17.71.01"},
-            csrf="c",
-            proposal_id="p-1",
-            record={"checks": [], "visits": [], "round_visit": round_visit},
-            problem=None,
-            proposal=None,
-            describe=describe,
-            typed={},
-            refused=None,
-            photo_rows=range(0),
-            subjects=(),
-            visit_recorded=False,
-            may_visit=False,
-        ).body.decode()
+        return _review_page({"checks": [], "visits": [], "round_visit": round_visit})
 
     with_round = page(visit)
     assert 'id="round-visit"' in with_round
@@ -345,36 +327,13 @@ def test_a_proposal_made_by_a_rounds_visit_does_not_say_no_field_visit_under_tha
 
 def test_a_proposals_history_says_when_its_stay_became_overdue_and_whether_it_was_escalated() -> None:
     # #18: the verification service's standing lists the scan's marks among the decisions.
-    from starlette.requests import Request
-
-    from dtks_console import pages
-
-    request = Request(
-        {"type": "http", "method": "GET", "path": "/review/p-1", "headers": [], "query_string": b""}
-    )
     marks = [
         {"event_type": "verification.items_overdue", "occurred_at": "2026-12-30T01:00:00+00:00",
          "tier": "district", "level": level, "due_date": due, "notify_tier": notify, "notify_region": region}
         for level, due, notify, region in ((1, "2026-12-29", "district", "17.71.01"),
                                            (2, "2026-12-31", "regency", "17.71"))
     ]  # fmt: skip
-    page = pages.render(
-        request,
-        "review.html",
-        user={"name": "Verifier", "role": "district_verifier", "region": "17.71.01"},
-        csrf="c",
-        proposal_id="p-1",
-        record={"checks": [], "decisions": marks},
-        problem=None,
-        proposal=None,
-        describe=describe,
-        typed={},
-        refused=None,
-        photo_rows=range(0),
-        subjects=(),
-        visit_recorded=False,
-        may_visit=False,
-    ).body.decode()
+    page = _review_page({"checks": [], "decisions": marks})
     history = page.split('id="history"')[1].split("</ol>")[0]
     assert history.count("Lewat tenggat") == 2
     assert "melewati tenggat: petugas jenjang ini diberi tahu" in history

@@ -29,7 +29,7 @@ def field_error(error: Mapping[str, Any], fallback: str) -> FieldError:
     """One entry of a problem document's `errors` as a form keeps it."""
     params = error.get("params")
     return FieldError(
-        _plain(str(error.get("message") or fallback)),
+        plain(str(error.get("message") or fallback)),
         str(error.get("type") or ""),
         params if isinstance(params, Mapping) else None,
     )
@@ -52,6 +52,6 @@ def say(message: str, t: gettext.NullTranslations) -> str:
     return str(message)
 
 
-def _plain(message: str) -> str:
+def plain(message: str) -> str:
     """A validator's message without pydantic's "Value error, " lead, which tells an operator nothing."""
     return message.removeprefix("Value error, ")

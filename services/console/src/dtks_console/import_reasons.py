@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dtks_console.error_text import plain
+
 KEY = "import-reason:"
 
 
 def row_reason(row: Mapping[str, Any], gettext: Callable[[str], str]) -> str:
     code = str(row.get("code") or "")
-    detail = str(row.get("reason") or "").replace("Value error, ", "")
+    detail = plain(str(row.get("reason") or ""))
     if not code:
         return detail
     # The most precise sentence first: one for this code at this column ("invalid_value:nik"),

@@ -23,6 +23,7 @@ from starlette.datastructures import UploadFile
 
 from dtks_console.access import access_of
 from dtks_console.backend import Answer, Services
+from dtks_console.error_text import field_error
 from dtks_console.i18n import translations
 from dtks_console.import_reasons import row_reason
 from dtks_console.pages import language, render
@@ -140,9 +141,7 @@ def placed(
     ``None`` means the problem's own text (the template says it through ``problem_text``)."""
     fields: dict[str, list[str | None]] = {}
     for error in problem.get("errors") or []:
-        fields.setdefault(field_of_error(str(error.get("field", ""))), []).append(
-            str(error.get("message") or "").replace("Value error, ", "")
-        )
+        fields.setdefault(field_of_error(str(error.get("field", ""))), []).append(field_error(error, ""))
     code = str(problem.get("code", ""))
     # The rounds-rules change refuses a round overlapping another over the same region (409).
     where = field_of_code.get(

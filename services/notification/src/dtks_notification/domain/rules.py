@@ -315,23 +315,14 @@ def _batch_ratified(event: EventEnvelope, p: BatchRatified) -> Notice:
 
 
 def _overdue(event: EventEnvelope, p: ItemOverdue) -> Notice:
+    """One item past its deadline (the per-item events of logs written before notices by region)."""
     tier = TIER_NAMES[p.tier]
     waited = (
-        f"Proposal {p.proposal_id} from {place(p.village_code)} has waited at the {tier} tier past its "
-        f"deadline of {p.working_days} working days (due {p.due_date.isoformat()})."
+        f"Proposal {p.proposal_id} from {place(p.village_code)} has waited at the {tier} tier "
+        f"past its deadline of {p.working_days} working days (due {p.due_date.isoformat()})."
     )
-    if p.level == 1:
-        title, ask = f"Overdue at the {tier} tier: proposal {p.proposal_id}", "Please decide on it."
-    else:
-        title = f"Escalated from the {tier} tier: proposal {p.proposal_id}"
-        ask = f"It is escalated to you; please follow it up with the {tier} tier."
-    return Notice(
-        rule="item_overdue" if p.level == 1 else "item_escalated",
-        audience=ActorAudience(TIER_ROLE[p.notify_tier].value, p.notify_region),
-        title=title,
-        body=f"{waited} {ask}",
-        related_event_id=event.event_id,
-    )
+    asks = ("Please decide on it.", f"It is escalated to you; please follow it up with the {tier} tier.")
+    return _overdue_notice(event, p, f"proposal {p.proposal_id}", waited, asks)
 
 
 _DAYS_LISTED: Final = 10  # days of entry a notice names; the rest are counted (the queue lists each item)
@@ -339,25 +330,34 @@ _DAYS_LISTED: Final = 10  # days of entry a notice names; the rest are counted (
 
 def _overdue_batch(event: EventEnvelope, p: ItemsOverdue) -> Notice:
     """One notice for a region's overdue items of one batch of the scan, counted by day of entry."""
-    tier, count = TIER_NAMES[p.tier], p.count
-    items = "s" if count != 1 else ""
+    count = p.count
+    items = f"{count} proposal{'s' if count != 1 else ''}"
     days = "; ".join(
         f"{len(g.proposal_ids)} entered on {g.entered_on.isoformat()}, due {g.due_date.isoformat()}"
         for g in p.groups[:_DAYS_LISTED]
     )
     rest = sum(len(g.proposal_ids) for g in p.groups[_DAYS_LISTED:])
     more = f"; {rest} more on later days" if rest else ""
-    if p.level == 1:
-        title = f"Overdue at the {tier} tier: {count} proposal{items}"
-        ask = "Please decide on them (your queue shows each one's due date)."
-    else:
-        title = f"Escalated from the {tier} tier: {count} proposal{items}"
-        ask = f"They are escalated to you; please follow them up with the {tier} tier."
+    tier = TIER_NAMES[p.tier]
+    waited = f"{items} waited at the {tier} tier past their deadline: {days}{more}."
+    asks = (
+        "Please decide on them (your queue shows each one's due date).",
+        f"They are escalated to you; please follow them up with the {tier} tier.",
+    )
+    return _overdue_notice(event, p, items, waited, asks)
+
+
+def _overdue_notice(
+    event: EventEnvelope, p: ItemOverdue | ItemsOverdue, what: str, waited: str, asks: tuple[str, str]
+) -> Notice:
+    """Level 1 to the tier's own officers, level 2 escalated to those of the tier above; `asks` says
+    what each is asked to do."""
+    first = p.level == 1
     return Notice(
-        rule="item_overdue" if p.level == 1 else "item_escalated",
+        rule="item_overdue" if first else "item_escalated",
         audience=ActorAudience(TIER_ROLE[p.notify_tier].value, p.notify_region),
-        title=title,
-        body=f"{count} proposal{items} waited at the {tier} tier past their deadline: {days}{more}. {ask}",
+        title=f"{'Overdue at' if first else 'Escalated from'} the {TIER_NAMES[p.tier]} tier: {what}",
+        body=f"{waited} {asks[0] if first else asks[1]}",
         related_event_id=event.event_id,
     )
 

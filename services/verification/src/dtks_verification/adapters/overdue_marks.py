@@ -221,7 +221,7 @@ _ANNOUNCE: Final = SelectedAppend(
     source="notice_events",
     result="(SELECT count(*) FROM announced) AS announced",
 )
-ITEMS_PER_NOTICE: Final = MAX_OVERDUE_ITEMS
+
 
 # For this transaction only (the pool hands the connection on as it is, see dtks_runtime.db): a plan
 # for the batch's own queues (a generic plan knows neither their size nor the temporary tables'),
@@ -245,7 +245,7 @@ async def announce(
         _ANNOUNCE,
         [
             batch.tier, batch.first, batch.last, before, WIB.utcoffset(None), NATIONAL, pass_id,
-            ITEMS_PER_NOTICE, now,
+            MAX_OVERDUE_ITEMS, now,
         ],
         causation=causation,
     )  # fmt: skip
