@@ -13,7 +13,7 @@ STACK      := python3 deploy/local/stack.py
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 
-.PHONY: help install test test-fast lint fmt run stop status restart-postgres restart-kafka bench schemas clean kubernetes
+.PHONY: help install test test-fast lint fmt run stop status restart-postgres restart-kafka bench bench-national schemas clean kubernetes
 
 help:
 	@echo "make run     start the whole system with demo data (infrastructure, then services)"
@@ -22,6 +22,7 @@ help:
 	@echo "make stop    stop what 'make run' started (data kept; 'make clean' removes it)"
 	@echo "make restart-postgres, make restart-kafka   restart one server on its port; the services reconnect"
 	@echo "make bench   run the benchmarks and print their figures"
+	@echo "make bench-national   the register at national sizes (DTKS_BENCH_NATIONAL_SIZES; takes an hour or more)"
 	@echo "make lint    ruff and mypy"
 	@echo "make kubernetes   regenerate and validate (offline) the Kubernetes manifests of deploy/kubernetes"
 
@@ -90,6 +91,9 @@ clean: stop
 
 bench: install
 	$(PYTHON) -m benchmarks
+
+bench-national: install
+	$(PYTHON) -m benchmarks national
 
 # The Kubernetes deployment: regenerate deploy/kubernetes/manifests and validate them offline.
 kubernetes: .venv/.synced

@@ -4,13 +4,20 @@ same envelopes and the same conflict rules as append_many."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from dtks_contracts.envelope import Actor, EventEnvelope
 from dtks_contracts.vocabulary import Role
-from dtks_runtime.event_store import Causation, ConcurrencyConflict, EventStore, SelectedAppend
+from dtks_runtime.event_store import (
+    NOTIFY_CHANNEL,
+    Causation,
+    ConcurrencyConflict,
+    EventStore,
+    SelectedAppend,
+)
 from dtks_runtime.testing import append_one
 
 pytestmark = pytest.mark.infra
@@ -148,3 +155,27 @@ async def test_a_statement_that_selects_nothing_appends_nothing(
     async with pool.acquire() as conn, conn.transaction():
         assert await _select(conn, store, [], Causation()) == {"appended": 0, "highest": None}
     assert await pool.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_a_selected_append_wakes_the_relay_at_commit_unless_told_it_can_wait_for_its_poll(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    woken: list[str] = []
+
+    def wake(*_: object) -> None:
+        woken.append("woken")
+
+    listener = await pool.acquire()
+    await listener.add_listener(NOTIFY_CHANNEL, wake)
+    try:
+        for selected, expected in ((HAPPENINGS, ["woken"]), (replace(HAPPENINGS, wake_relay=False), [])):
+            woken.clear()
+            async with pool.acquire() as conn, conn.transaction():
+                await store.append_selected(
+                    conn, selected, [[str(uuid.uuid4())], [1], [1]], causation=Causation()
+                )
+            await listener.execute("SELECT 1")  # a round trip: a notification sent is delivered by now
+            assert woken == expected
+    finally:
+        await listener.remove_listener(NOTIFY_CHANNEL, wake)
+        await pool.release(listener)

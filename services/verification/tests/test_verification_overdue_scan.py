@@ -143,6 +143,50 @@ async def test_two_scanners_at_once_announce_each_item_once_at_each_level(unscan
     assert await item_streams(service, ids) == 0
 
 
+async def test_a_regions_notices_hold_at_most_a_thousand_items_cut_inside_a_day_each_listed_once_in_order_of_entry(
+    unscanned: Service,
+) -> None:
+    service = unscanned
+    use_clock(service, Clock(wib(2027, 2, 1, 9)))  # past both district deadlines
+    first_day = [wib(2026, 12, 1, 8) + dt.timedelta(seconds=7 * i) for i in range(700)]
+    second_day = [wib(2026, 12, 2, 8) + dt.timedelta(seconds=7 * i) for i in range(700)]
+    # Two queues of one regency: at level 2 their groups of a day are one day of the regency's notice.
+    one, two = in_districts(2)
+    ids = await waiting(service, one, first_day) + await waiting(service, one, second_day)
+    others = await waiting(service, two, second_day[:50])
+    assert await OverdueScan(deps_of(service), batch_size=5000).scan_once() == 2 * (1400 + 50)
+
+    async with deps_of(service).connection() as conn:
+        rows = await conn.fetch(
+            "SELECT envelope->'payload' AS payload FROM events WHERE event_type = 'verification.items_overdue'"
+        )
+    notices = [ItemsOverdue.model_validate(json.loads(r["payload"])) for r in rows]
+    by_region: dict[tuple[int, str], list[ItemsOverdue]] = {}
+    for n in notices:
+        by_region.setdefault((n.level, n.notify_region), []).append(n)
+    # Each notice at most 1,000 items; a region's notices, in the order of their first item, list its
+    # items once each in their order of entry, a day cut where the cap falls.
+    assert all(n.count <= 1000 for n in notices)
+
+    def listed(region: tuple[int, str]) -> list[str]:
+        ordered = sorted(by_region[region], key=lambda n: n.groups[0].entered_on)
+        return [pid for n in ordered for g in n.groups for pid in g.proposal_ids]
+
+    district_one, district_two, regency = (1, one[:8]), (1, two[:8]), (2, one[:5])
+    assert sorted(by_region) == sorted([district_one, district_two, regency])
+    assert listed(district_one) == ids
+    assert [n.count for n in by_region[district_one]] in ([1000, 400], [400, 1000])
+    assert listed(district_two) == others
+    # The regency's second day holds both queues' items of that day, in their order of entry (ties by id).
+    entered = dict(zip(ids + others, first_day + second_day + second_day[:50], strict=True))
+    assert listed(regency) == sorted(ids + others, key=lambda pid: (entered[pid], pid))
+    days = [(g.entered_on, len(g.proposal_ids)) for n in by_region[regency] for g in n.groups]
+    assert sum(c for d, c in days if d == dt.date(2026, 12, 1)) == 700
+    assert sum(c for d, c in days if d == dt.date(2026, 12, 2)) == 750
+    for n in by_region[regency]:
+        assert len({g.entered_on for g in n.groups}) == len(n.groups)  # one group a day in a notice
+
+
 async def test_a_pass_that_dies_half_way_leaves_whole_batches_and_the_next_pass_announces_the_rest_once(
     unscanned: Service,
 ) -> None:

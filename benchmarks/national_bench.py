@@ -1,0 +1,311 @@
+"""National scale (#21): the register loaded through the events at several sizes, and what grows with it.
+
+``python -m benchmarks national`` (``make bench-national``); not in ``make bench``'s default set, since
+a million households takes the better part of an hour here. Sizes in households from
+``DTKS_BENCH_NATIONAL_SIZES`` (default ``100000,300000,1000000``). For each size a fresh system runs
+the registry alone (the register's own service, as its own process) on the run's PostgreSQL and Kafka:
+
+1. **load**: N households (two members each), spread over every village of the country's list (real
+   codes, all provinces), as the Ministry's acceptances on the verification topic, signed as its
+   relay sends them, projected by the registry's live consumer into candidates; then one decree over
+   the N (POST /determinations); then until its changes are published and read (the registry's
+   outbox and consumers at lag 0), vacuumed and written back;
+2. **decree**: N/10 more acceptances and a second decree over them on the register of N (the
+   issue's 1,000,000 candidates over 10,000,000 households, at a tenth);
+3. **queries** at rest, from 10 clients: the citizens' check (GET /public/registration-status, a
+   registered head of household's NIK and name) and a district's first page of households
+   (GET /households?region=), p50/p99;
+4. **export** of one province as of the second decree (GET /determinations/{decree}/export, CSV):
+   seconds and megabytes;
+5. **replay** for the auditor (POST /audit/replays, mode verify): the whole log read into a fresh
+   projection and every decree's hash compared with the replay's and the live register's;
+   events/s beside Kafka's ConsumerPerformance over the same topics, and the whole check's seconds;
+6. the registry's **memory**: the largest resident set of its process and its children (the replay's
+   workers), sampled every quarter second through each step.
+Targets (issue 21, at 10,000,000 households): replay at 100,000 events/s or better and at least 20%
+of ConsumerPerformance; registry memory under 1.5 GB at any point; a decree over 1,000,000
+candidates under 5 minutes; the citizens' check p99 under 50 ms. The figures at each size show how
+each grows; the README extrapolates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from benchmarks.dci_bench import _at_rest, _written_back
+from benchmarks.figures import Figure
+from benchmarks.governance_bench import _villages
+from benchmarks.registry_bench import _consumer_performance
+from dtks_contracts.household import Household
+from dtks_contracts.vocabulary import Role
+from dtks_registry.adapters.projection import PROJECTION_TOPICS
+from dtks_registry.testing import acceptance, make_household, produce
+from dtks_runtime.local_system import LocalSystem, prepare
+from dtks_runtime.replay import _end_offsets
+from dtks_runtime.testing import Infra, wait_until
+
+SIZES = [int(s) for s in os.environ.get("DTKS_BENCH_NATIONAL_SIZES", "100000,300000,1000000").split(",")]
+QUERIES = int(os.environ.get("DTKS_BENCH_NATIONAL_QUERIES", "2000"))  # of each kind, after 200 unmeasured
+CLIENTS = 10
+CHUNK = 20_000  # households generated and produced at a time: the benchmark's own memory stays flat
+SAMPLE_EVERY = 997  # one household in so many is kept for the queries
+SERVICES = Path(__file__).resolve().parent.parent / "deploy" / "local" / "services.py"
+PROVINCE = "17"  # Bengkulu: the province exported
+HTTP_TIMEOUT = 7200.0  # a decree over a million candidates or a whole replay is one request
+
+
+class _PeakMemory:
+    """The largest resident set of a process with its children, sampled every quarter second."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0
+        self._task: asyncio.Task[None] | None = None
+
+    def _rss(self) -> int:
+        pids, total = {self.pid}, 0
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.pid:
+                            pids.add(int(entry.name))
+                except (OSError, ValueError):
+                    continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            except (OSError, StopIteration):
+                continue
+        return total * 1024
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, await asyncio.to_thread(self._rss))
+            await asyncio.sleep(0.25)
+
+    def start(self) -> None:
+        self.peak = 0
+        self._task = asyncio.create_task(self._sample())
+
+    async def stop(self) -> float:
+        """The peak since start, in MB."""
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        return self.peak / 1e6
+
+
+def _households(first: int, count: int, villages: list[str]) -> Iterator[list[Household]]:
+    for start in range(first, first + count, CHUNK):
+        yield [
+            make_household(i, village=villages[(i * 7919) % len(villages)])
+            for i in range(start, min(first + count, start + CHUNK))
+        ]
+
+
+async def _accept(system: LocalSystem, infra: Infra, first: int, count: int, villages: list[str],
+                  accepted_at: dt.datetime) -> tuple[list[tuple[str, str]], float]:  # fmt: skip
+    """`count` acceptances produced and projected as candidates; the kept heads' (NIK, name) and the
+    seconds until the registry had projected them all."""
+    kept: list[tuple[str, str]] = []
+    database = system.env["DTKS_DATABASE_NAME"].replace("{service}", "registry")
+    conn = await asyncpg.connect(infra.database_url.rsplit("/", 1)[0] + "/" + database)
+    started = time.perf_counter()
+    try:
+        before = int(await conn.fetchval("SELECT count(*) FROM candidates"))
+        for households in _households(first, count, villages):
+            await produce(infra.kafka_bootstrap, system.env["DTKS_TOPIC_PREFIX"], [
+                acceptance(f"prop-{h.kk_number}", accepted_at=accepted_at, household=h) for h in households
+            ])  # fmt: skip
+            kept += [(h.members[0].nik, h.members[0].name) for h in households[::SAMPLE_EVERY]]
+
+        async def projected() -> bool:
+            return int(await conn.fetchval("SELECT count(*) FROM candidates")) >= before + count
+
+        await wait_until(projected, what="acceptances projected", within=HTTP_TIMEOUT)
+    finally:
+        await conn.close()
+    return kept, time.perf_counter() - started
+
+
+async def _decree(system: LocalSystem, number: str, period: str, cutoff: dt.datetime) -> float:
+    async with httpx.AsyncClient(base_url=system.urls["registry"], timeout=HTTP_TIMEOUT) as client:
+        started = time.perf_counter()
+        issued = await client.post(
+            "/determinations",
+            json={"decree_number": number, "period": period, "cutoff": cutoff.isoformat()},
+            headers=system.headers(Role.MINISTRY_DETERMINER, "ID"),
+        )
+        if issued.status_code != 201:
+            raise RuntimeError(f"decree {number} refused: {issued.status_code} {issued.text[:500]}")
+        return time.perf_counter() - started
+
+
+async def _latencies(make: Callable[[int], Awaitable[httpx.Response]], count: int) -> list[float]:
+    """Milliseconds of `count` requests from CLIENTS at once (each answer must be 200)."""
+    numbers = iter(range(count))
+    out: list[float] = []
+
+    async def client() -> None:
+        for n in numbers:
+            started = time.perf_counter()
+            answer = await make(n)
+            if answer.status_code != 200:
+                raise RuntimeError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
+            out.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return out
+
+
+def _cuts(latencies: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49], cuts[98]
+
+
+async def _queries(system: LocalSystem, heads: list[tuple[str, str]], districts: list[str]) -> list[Figure]:
+    reader = system.headers(Role.MINISTRY_VERIFIER, "ID")
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=system.urls["registry"], timeout=60, limits=limits) as client:
+
+        def check(n: int) -> Awaitable[httpx.Response]:
+            nik, name = heads[(n * 31) % len(heads)]
+            return client.get("/public/registration-status", params={"nik": nik, "name": name})
+
+        def region(n: int) -> Awaitable[httpx.Response]:
+            district = districts[(n * 7919) % len(districts)]
+            return client.get("/households", params={"region": district, "limit": 100}, headers=reader)
+
+        figures = []
+        for name, make in (("citizens' check", check), ("a district's households", region)):
+            await _latencies(make, 200)
+            p50, p99 = _cuts(await _latencies(make, QUERIES))
+            figures += [Figure(f"{name} p50", p50, "ms", f"{QUERIES:,} from {CLIENTS} clients"),
+                        Figure(f"{name} p99", p99, "ms", "")]  # fmt: skip
+        # The citizens' check answers "registered" for a kept head: the register really holds them.
+        nik, name = heads[0]
+        answer = (await client.get("/public/registration-status", params={"nik": nik, "name": name})).json()
+        if not answer["registered"]:
+            raise RuntimeError(f"a registered head was not found by the citizens' check: {answer}")
+    return figures
+
+
+async def _export(system: LocalSystem, decree: str) -> tuple[float, int]:
+    headers = system.headers(Role.MINISTRY_VERIFIER, "ID")
+    size = 0
+    async with httpx.AsyncClient(base_url=system.urls["registry"], timeout=HTTP_TIMEOUT) as client:
+        started = time.perf_counter()
+        url = f"/determinations/{decree}/export"
+        async with client.stream("GET", url, params={"region": PROVINCE}, headers=headers) as answer:
+            if answer.status_code != 200:
+                raise RuntimeError(f"export refused: {answer.status_code} {(await answer.aread())[:300]!r}")
+            async for block in answer.aiter_bytes():
+                size += len(block)
+        return time.perf_counter() - started, size
+
+
+async def _replay(system: LocalSystem) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=system.urls["registry"], timeout=HTTP_TIMEOUT) as client:
+        started = time.perf_counter()
+        answer = await client.post(
+            "/audit/replays", json={"mode": "verify"}, headers=system.headers(Role.AUDITOR, "ID")
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"replay refused: {answer.status_code} {answer.text[:500]}")
+        report: dict[str, object] = answer.json()
+        report["wall_seconds"] = time.perf_counter() - started
+        return report
+
+
+async def _topic_sizes(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    sizes = dict.fromkeys(topics, 0)
+    for partition, end in (await _end_offsets(bootstrap, topics)).items():
+        sizes[partition.topic] += end
+    return sizes
+
+
+async def _one_size(infra: Infra, size: int, villages: list[str], districts: list[str]) -> list[Figure]:
+    extra = {
+        "DTKS_REGISTRY_PUBLIC_CHECK_PER_MINUTE": "1000000000",
+        "DTKS_REGISTRY_PUBLIC_CHECK_BURST": "1000000000",
+    }
+    system = prepare(infra, SERVICES, label="natbench", extra_env=extra)
+    await asyncio.to_thread(system.command, "start", only=("registry",))
+    pid = system.pid("registry")
+    assert pid is not None
+    memory = _PeakMemory(pid)
+    tag = f"{size:,} households"
+    figures: list[Figure] = []
+
+    def report(figure: Figure) -> None:
+        figures.append(figure)
+        print(f"national [{tag}] {figure.name}: {figure.rate:,.1f} {figure.unit} {figure.note}", flush=True)
+
+    try:
+        now = dt.datetime.now(dt.UTC)
+        memory.start()
+        heads, projected = await _accept(system, infra, 0, size, villages, now - dt.timedelta(hours=3))
+        report(Figure("acceptances projected", size / projected, "households/s", f"{projected:.0f} s"))
+        seconds = await _decree(system, "1/HUK/2027", "2027-01", now - dt.timedelta(hours=2, minutes=30))
+        report(Figure("first decree", seconds, "s", f"over {size:,} candidates ({size / seconds:,.0f}/s)"))
+        settled = await _at_rest(system, ("registry",))
+        written = await _written_back(infra, system)
+        report(Figure("load's registry peak RSS", await memory.stop(), "MB",
+                      f"changes published and read in {settled:.0f} s, written back in {written:.0f} s"))  # fmt: skip
+
+        more = max(1, size // 10)
+        memory.start()
+        await _accept(system, infra, size, more, villages, now - dt.timedelta(hours=2))
+        seconds = await _decree(system, "2/HUK/2027", "2027-04", now - dt.timedelta(hours=1))
+        report(Figure("second decree", seconds, "s", f"over {more:,} candidates on a register of {size:,}; "
+                                                      f"registry peak RSS {await memory.stop():,.0f} MB"))  # fmt: skip
+        await _at_rest(system, ("registry",))
+        await _written_back(infra, system)
+
+        memory.start()
+        for figure in await _queries(system, heads, districts):
+            report(figure)
+        seconds, size_bytes = await _export(system, "2/HUK/2027")
+        report(Figure(f"export of province {PROVINCE}", seconds, "s",
+                      f"{size_bytes / 1e6:,.1f} MB of CSV; registry peak RSS {await memory.stop():,.0f} MB"))  # fmt: skip
+
+        prefix = system.env["DTKS_TOPIC_PREFIX"]
+        sizes = await _topic_sizes(infra.kafka_bootstrap, [prefix + t for t in PROJECTION_TOPICS])
+        memory.start()
+        replay = await _replay(system)
+        peak = await memory.stop()
+        if not replay.get("ok"):
+            raise RuntimeError(f"the replay does not match the register: {str(replay)[:2000]}")
+        ceiling_seconds = 0.0
+        for topic, n in sizes.items():
+            if n:
+                ceiling_seconds += n / await asyncio.to_thread(_consumer_performance, infra, topic, n)
+        ceiling = sum(sizes.values()) / ceiling_seconds
+        rate = float(replay["events_per_second"])  # type: ignore[arg-type]
+        report(Figure("replay", rate, "events/s",
+                      f"{replay['events_read']:,} events, {rate / ceiling:.0%} of ConsumerPerformance "
+                      f"({ceiling:,.0f}/s); every decree's hash equal; the whole check {replay['wall_seconds']:.0f} s; "
+                      f"registry peak RSS {peak:,.0f} MB"))  # fmt: skip
+    finally:
+        await asyncio.to_thread(system.command, "stop")
+        await system.drop_databases(infra)
+    return [Figure(f"[{tag}] {f.name}", f.rate, f.unit, f.note) for f in figures]
+
+
+async def run(infra: Infra) -> list[Figure]:
+    villages = _villages()
+    districts = sorted({v[:8] for v in villages})
+    figures: list[Figure] = []
+    for size in SIZES:
+        figures += await _one_size(infra, size, villages, districts)
+    return figures
