@@ -35,9 +35,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """Return a connection to the pool as it is: asyncpg has already ended any open transaction."""
 
 
-async def create_pool(
-    url: str, *, min_size: int = 2, max_size: int = 10, plan_cache_mode: str = "auto"
-) -> asyncpg.Pool:
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     """The service's pool, whose connections go back without asyncpg's reset query.
 
     asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on
@@ -46,13 +44,8 @@ async def create_pool(
     (the outbox relay's advisory lock and LISTEN, the notification sender's LISTEN) open connections
     of their own, cursors live inside transactions, and nothing runs ``SET`` on a pooled connection.
     An open transaction is still rolled back on release by asyncpg itself, before this reset runs.
-
-    ``plan_cache_mode``: PostgreSQL's, for every connection of the pool (DTKS_DB_PLAN_CACHE_MODE).
     """
-    settings = {} if plan_cache_mode == "auto" else {"plan_cache_mode": plan_cache_mode}
-    pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, reset=_keep_session, server_settings=settings
-    )
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
     assert pool is not None
     return pool
 

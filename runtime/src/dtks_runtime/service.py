@@ -157,9 +157,7 @@ class ServiceRuntime:
         # Every stored schema version must lift to the current one before any event is read.
         verify_upcaster_chains()
         self.database_url = await ensure_database(s.database_url, s.database_for(self.service))
-        self.pool = await create_pool(
-            self.database_url, max_size=s.db_pool_max_size, plan_cache_mode=s.db_plan_cache_mode
-        )
+        self.pool = await create_pool(self.database_url, max_size=s.db_pool_max_size)
         async with self.pool.acquire() as conn:
             await event_store.install(conn)
             for component, steps in self.migrations:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,11 +38,6 @@ class RuntimeSettings(BaseSettings):
     # from 224 to 76 ms with a pool of 50 instead of 10 (README, "public complaints"). Each
     # service's connections count against PostgreSQL's max_connections (300 in deploy/local).
     db_pool_max_size: int = Field(default=10, ge=2, le=200)
-    # PostgreSQL's plan_cache_mode for the pool's connections. "auto" (PostgreSQL's default) may
-    # reuse one generic plan of a prepared statement for any parameters after five executions; a
-    # service whose statements filter by a region given as a parameter plans each execution instead
-    # (the registry: see its settings).
-    db_plan_cache_mode: Literal["auto", "force_custom_plan", "force_generic_plan"] = "auto"
     # Prepended to every topic name: lets tests and parallel runs share one broker without colliding.
     topic_prefix: str = ""
     jwt_secret: str = LOCAL_JWT_SECRET

@@ -1,9 +1,7 @@
-"""The registry's region filter: a region's own code and the codes under it, nothing else; and the
-registry's connections plan each execution for its region (a generic plan read every household)."""
+"""The registry's region filter: a region's own code and the codes under it, nothing else, at every
+level of region."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import asyncpg
 import pytest
@@ -42,9 +40,3 @@ async def test_a_region_keeps_its_own_code_and_the_codes_under_it(
     finally:
         await conn.close()
     assert [r["c"] for r in found] == sorted(inside)
-
-
-async def test_the_registrys_connections_plan_each_statement_for_its_parameters(registry: Any) -> None:
-    runtime = registry.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from dtks_contracts.decree_chunks import RECORDS_PER_CHUNK
@@ -12,14 +10,6 @@ from dtks_runtime.settings import RuntimeSettings
 
 
 class RegistrySettings(RuntimeSettings):
-    # Each execution planned for its parameters: the register is read by region ("$1 = 'ID' OR
-    # village_code = $1 OR village_code LIKE $1 || '.%'"), which only a plan that knows the region
-    # can answer from the village index. A generic plan, which PostgreSQL may settle on after five
-    # executions, read every household: a district's first page of households took 15, 24 and
-    # 36 ms at p50 (p99 117, 236 and 852 ms) over 100,000, 300,000 and 1,000,000 households (make
-    # bench-national, 5 December); a custom plan reads a district's few from the index in 0.2 ms
-    # where the generic one took 24-40 ms over 200,000 (EXPLAIN ANALYZE). Planning costs some 0.1 ms.
-    db_plan_cache_mode: Literal["auto", "force_custom_plan", "force_generic_plan"] = "force_custom_plan"
     # Citizens' check: each client address may ask this many times per minute, in bursts of up to
     # `burst`. Enough for a family checking its members; far too few to enumerate NIKs.
     registry_public_check_per_minute: float = 10.0
