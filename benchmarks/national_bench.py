@@ -31,6 +31,7 @@ each grows; the README extrapolates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import statistics
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 
 from benchmarks.dci_bench import _at_rest, _written_back
 from benchmarks.figures import Figure
@@ -72,30 +74,21 @@ class _PeakMemory:
         self.pid, self.peak, self.own_peak = pid, 0, 0
         self._task: asyncio.Task[None] | None = None
 
-    def _rss(self) -> tuple[int, int]:
-        """KiB of proportional set size: the process's own, and with its children's."""
-        children = []
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    with open(f"/proc/{entry.name}/stat") as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.pid:
-                            children.append(int(entry.name))
-                except (OSError, ValueError):
-                    continue
-        sizes = []
-        for pid in [self.pid, *children]:
-            try:
-                with open(f"/proc/{pid}/smaps_rollup") as f:
-                    sizes.append(next(int(line.split()[1]) for line in f if line.startswith("Pss:")))
-            except (OSError, StopIteration):
-                sizes.append(0)
-        return sizes[0], sum(sizes)
+    def _pss(self) -> tuple[int, int]:
+        """Bytes of proportional set size: the process's own, and with its children's (psutil, as
+        the pipeline benchmark's monitor reads resident sets)."""
+        process = psutil.Process(self.pid)
+        own = process.memory_full_info().pss
+        total = own
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_full_info().pss
+        return own, total
 
     async def _sample(self) -> None:
         while True:
-            own, total = await asyncio.to_thread(self._rss)
-            self.own_peak, self.peak = max(self.own_peak, own * 1024), max(self.peak, total * 1024)
+            own, total = await asyncio.to_thread(self._pss)
+            self.own_peak, self.peak = max(self.own_peak, own), max(self.peak, total)
             await asyncio.sleep(0.25)
 
     def start(self) -> None:
