@@ -19,7 +19,7 @@ Figures:
   one forward per POST /decisions, from 10 concurrent verifiers of their districts;
 - the overdue scan: the service restarted with its scan on; items announced per second (in
   `verification.items_overdue` notices per district, batches of about DTKS_OVERDUE_SCAN_BATCH items,
-  default 5,000), over the pass that announced them all, from its start to its end as it recorded
+  default 2,000), over the pass that announced them all, from its start to its end as it recorded
   them in `overdue_passes`; the wall time from the restart beside it, and the notices' count and size;
 - decision p50/p99 while the scan runs: the same decisions, sent from the restart until the scan
   has announced every item (only those answered before it finished are counted).

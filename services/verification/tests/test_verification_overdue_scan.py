@@ -443,3 +443,18 @@ def test_queues_are_cut_into_batches_of_about_the_batch_size_never_across_a_tier
         overdue_marks.QueueRange("regency", "17.71", "17.71"),
     ]
     assert overdue_marks.batches([], 10) == []
+
+
+async def test_a_pass_hands_its_connection_back_with_the_servers_own_settings(unscanned: Service) -> None:
+    # The pass sets its batches' planner settings on its connection, which goes back to the pool as it
+    # is: a pass that fails half-way must not leave them to the next request that gets it.
+    names = ("plan_cache_mode", "work_mem", "jit")
+    async with deps_of(unscanned).connection() as conn:
+        before = [await conn.fetchval(f"SHOW {name}") for name in names]
+        with pytest.raises(RuntimeError, match="a batch failed"):
+            async with overdue_marks.pass_settings(conn):
+                assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+                assert await conn.fetchval("SHOW jit") == "off"
+                raise RuntimeError("a batch failed")
+        assert [await conn.fetchval(f"SHOW {name}") for name in names] == before
+        assert before[0] != "force_custom_plan"

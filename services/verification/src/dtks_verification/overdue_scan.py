@@ -109,16 +109,17 @@ class OverdueScan:
             pass_id = await overdue_marks.begin_pass(conn)
             announced = 0
             batches = overdue_marks.batches(await overdue_marks.queues(conn, before), self.batch_size)
-            for number, batch in enumerate(batches, start=1):
-                started = self.timer()
-                async with units() as uow:
-                    announced += await overdue_marks.announce(uow, pass_id, batch, before, now, causation)
-                self.heartbeat()
-                if number < len(batches):
-                    # Paced by the batch's own duration: the busier the database, the longer each batch
-                    # takes and the longer the scan rests, so it takes a share of the machine, not
-                    # all. Between transactions: nothing is held while it rests.
-                    await self.sleep((self.timer() - started) * self.pause)
+            async with overdue_marks.pass_settings(conn):
+                for number, batch in enumerate(batches, start=1):
+                    started = self.timer()
+                    async with units() as uow:
+                        announced += await overdue_marks.announce(uow, pass_id, batch, before, now, causation)
+                    self.heartbeat()
+                    if number < len(batches):
+                        # Paced by the batch's own duration: the busier the database, the longer each
+                        # batch takes and the longer the scan rests, so it takes a share of the
+                        # machine, not all. Between transactions: nothing is held while it rests.
+                        await self.sleep((self.timer() - started) * self.pause)
             await overdue_marks.end_pass(conn, pass_id, announced)
             return announced
 
