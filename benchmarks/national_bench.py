@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import os
 import statistics
 import time
@@ -43,6 +44,7 @@ import asyncpg
 import httpx
 import psutil
 
+from benchmarks import profiling
 from benchmarks.dci_bench import _at_rest, _written_back
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _villages
@@ -280,8 +282,15 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         await _written_back(infra, system)
 
         memory.start()
+        # The load generator holds every kept head and village: its own full collections (three of
+        # 61-104 ms during the queries of a run at 100,000) stalled its clients, counted as the
+        # registry's latency. Frozen, they are not walked again.
+        gc.collect()
+        gc.freeze()
+        profilers = profiling.start({"registry": pid}, f"queries-{size}")
         for figure in await _queries(system, heads, districts):
             report(figure)
+        profiling.stop(profilers)
         seconds, size_bytes = await _export(system, "2/HUK/2027")
         report(Figure(f"export of province {PROVINCE}", seconds, "s",
                       f"{size_bytes / 1e6:,.1f} MB of CSV; registry peak PSS {await memory.stop()}"))  # fmt: skip
@@ -289,7 +298,9 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         prefix = system.env["DTKS_TOPIC_PREFIX"]
         sizes = await _topic_sizes(infra.kafka_bootstrap, [prefix + t for t in PROJECTION_TOPICS])
         memory.start()
+        profilers = profiling.start({"registry": pid}, f"replay-{size}")
         replay = await _replay(system)
+        profiling.stop(profilers)
         peak = await memory.stop()
         if not replay.get("ok"):
             raise RuntimeError(f"the replay does not match the register: {str(replay)[:2000]}")
