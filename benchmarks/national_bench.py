@@ -12,8 +12,9 @@ the registry alone (the register's own service, as its own process) on the run's
    outbox and consumers at lag 0), vacuumed and written back;
 2. **decree**: N/10 more acceptances and a second decree over them on the register of N (the
    issue's 1,000,000 candidates over 10,000,000 households, at a tenth);
-3. **queries** at rest, from 10 clients: the citizens' check (GET /public/registration-status, a
-   registered head of household's NIK and name) and a district's first page of households
+3. **queries** at rest, from 10 clients (``DTKS_BENCH_NATIONAL_CLIENTS``): the citizens' check
+   (GET /public/registration-status, a registered head of household's NIK and name) and a district's
+   first page of households
    (GET /households?region=), p50/p99;
 4. **export** of one province as of the second decree (GET /determinations/{decree}/export, CSV):
    seconds and megabytes;
@@ -59,7 +60,7 @@ from dtks_runtime.testing import Infra, wait_until
 
 SIZES = [int(s) for s in os.environ.get("DTKS_BENCH_NATIONAL_SIZES", "100000,300000,1000000").split(",")]
 QUERIES = int(os.environ.get("DTKS_BENCH_NATIONAL_QUERIES", "2000"))  # of each kind, after 200 unmeasured
-CLIENTS = 10
+CLIENTS = int(os.environ.get("DTKS_BENCH_NATIONAL_CLIENTS", "10"))  # concurrent query clients
 CHUNK = 20_000  # households generated and produced at a time: the benchmark's own memory stays flat
 SAMPLE_EVERY = 997  # one household in so many is kept for the queries
 SERVICES = Path(__file__).resolve().parent.parent / "deploy" / "local" / "services.py"
@@ -197,8 +198,10 @@ async def _queries(system: LocalSystem, heads: list[tuple[str, str]], districts:
         figures = []
         for name, make in (("citizens' check", check), ("a district's households", region)):
             await _latencies(make, 200)
+            started = time.perf_counter()
             p50, p99 = _cuts(await _latencies(make, QUERIES))
-            figures += [Figure(f"{name} p50", p50, "ms", f"{QUERIES:,} from {CLIENTS} clients"),
+            rate = QUERIES / (time.perf_counter() - started)
+            figures += [Figure(f"{name} p50", p50, "ms", f"{QUERIES:,} from {CLIENTS} clients, {rate:,.0f}/s"),
                         Figure(f"{name} p99", p99, "ms", "")]  # fmt: skip
         # The citizens' check answers "registered" for a kept head: the register really holds them.
         nik, name = heads[0]
