@@ -268,9 +268,13 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         memory.start()
         heads, projected = await _accept(system, infra, 0, size, villages, now - dt.timedelta(hours=3))
         report(Figure("acceptances projected", size / projected, "households/s", f"{projected:.0f} s"))
+        profilers = profiling.start({"registry": pid}, f"decree-{size}")
         seconds = await _decree(system, "1/HUK/2027", "2027-01", now - dt.timedelta(hours=2, minutes=30))
+        profiling.stop(profilers)
         report(Figure("first decree", seconds, "s", f"over {size:,} candidates ({size / seconds:,.0f}/s)"))
+        profilers = profiling.start({"registry": pid}, f"settling-{size}")
         settled = await _at_rest(system, ("registry",))
+        profiling.stop(profilers)
         written = await _written_back(infra, system)
         report(Figure("changes published and read", settled, "s",
                       f"then written back in {written:.0f} s; registry peak PSS {await memory.stop()}"))  # fmt: skip

@@ -37,6 +37,7 @@ from dtks_contracts.events.verification import AcceptedByMinistry
 from dtks_contracts.historical import HISTORICAL_READ
 from dtks_contracts.household import Household
 from dtks_contracts.institution import DeterminedAssistance, Institution
+from dtks_contracts.merkle import leaf_hash
 from dtks_contracts.register_hash import assistance_digest, household_digest, institution_digest
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
@@ -89,6 +90,12 @@ class HouseholdChange:
     kk_number: str
     household: Household | None = None  # None for a deactivation
     reason: str | None = None
+    digest: str | None = None  # the household's digest (register_hash), None for a deactivation
+
+    def leaf(self) -> str:
+        """The household's leaf in the decree's Merkle tree (dtks_contracts.merkle.decree_leaf), hex."""
+        assert self.digest is not None, "a deactivation has no leaf"
+        return leaf_hash(self.household_id, self.digest).hex()
 
     @classmethod
     def of(
@@ -103,6 +110,7 @@ class HouseholdChange:
         return cls(
             event_id, change, payload.household_id, payload.decree_number, payload.proposal_id,
             payload.household.kk_number, household=payload.household,
+            digest=household_digest(payload.household),
         )  # fmt: skip
 
 
@@ -427,7 +435,7 @@ async def write_household_changes(conn: asyncpg.Connection, changes: Sequence[Ho
     if not changes:
         return
     snapshots = [c.household.model_dump_json() if c.household else None for c in changes]
-    digests = [household_digest(c.household) if c.household else None for c in changes]
+    digests = [c.digest for c in changes]
     inserted = await conn.fetch(
         """INSERT INTO household_changes (household_id, decree_number, change, proposal_id, kk_number,
                                           snapshot, digest, village_code, programs, people, reason, event_id)
