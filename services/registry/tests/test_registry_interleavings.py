@@ -227,3 +227,35 @@ async def test_an_older_decile_event_read_after_a_newer_one_does_not_roll_the_de
     finally:
         await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
         await conn.close()
+
+
+async def test_a_decree_whose_fourth_chunk_is_refused_leaves_nothing_behind(database_url):
+    # Chunks of one household, three written before the fourth household's change row is refused by
+    # a constraint added behind the decree's back: the decree fails with that error, none of its rows
+    # or events remain, and once the cause is gone the same decree issues on the same connection
+    # with every household.
+    conn = await _schema(database_url, f"refused_{uuid.uuid4().hex[:8]}")
+    store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
+    ids = sorted(household_id_for(f"p-{i}") for i in range(6))
+    request = DeterminationRequest("1/2027", parse_period("2027-01"), T + dt.timedelta(days=30))
+    deps = RegistryDeps(on_connection(conn, store))
+    try:
+        async with conn.transaction():
+            await apply_events(conn, [
+                acceptance(f"p-{i}", accepted_at=T + dt.timedelta(minutes=i), household=make_household(i))
+                for i in range(6)
+            ])  # fmt: skip
+        await conn.execute(
+            f"ALTER TABLE household_changes ADD CONSTRAINT refuse_one CHECK (household_id <> '{ids[3]}')"
+        )
+        with pytest.raises(asyncpg.CheckViolationError, match="refuse_one"):
+            await issue_determination(deps, request, DETERMINER, "corr", chunk=1)
+        for table in ("household_changes", "households", "events", "determinations"):
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+        await conn.execute("ALTER TABLE household_changes DROP CONSTRAINT refuse_one")
+        document, created = await issue_determination(deps, request, DETERMINER, "corr", chunk=1)
+        assert created and document["registered"] == ids
+        assert await conn.fetchval("SELECT count(*) FROM household_changes") == len(ids)
+    finally:
+        await conn.execute(f'DROP SCHEMA "{await conn.fetchval("SELECT current_schema()")}" CASCADE')
+        await conn.close()
