@@ -49,6 +49,7 @@ from benchmarks import profiling
 from benchmarks.dci_bench import _at_rest, _written_back
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _villages
+from benchmarks.proposal_bench import _cpu_seconds, _postgres_cpu_seconds
 from benchmarks.registry_bench import _consumer_performance
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Role
@@ -245,6 +246,11 @@ async def _topic_sizes(bootstrap: str, topics: list[str]) -> dict[str, int]:
     return sizes
 
 
+def _cpu(pid: int, infra: Infra, since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """CPU seconds of the registry (with its children) and of PostgreSQL, used since ``since``."""
+    return _cpu_seconds(pid) - since[0], _postgres_cpu_seconds(infra.database_url) - since[1]
+
+
 async def _one_size(infra: Infra, size: int, villages: list[str], districts: list[str]) -> list[Figure]:
     extra = {
         "DTKS_REGISTRY_PUBLIC_CHECK_PER_MINUTE": "1000000000",
@@ -269,9 +275,12 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         heads, projected = await _accept(system, infra, 0, size, villages, now - dt.timedelta(hours=3))
         report(Figure("acceptances projected", size / projected, "households/s", f"{projected:.0f} s"))
         profilers = profiling.start({"registry": pid}, f"decree-{size}")
+        cpu = _cpu(pid, infra)
         seconds = await _decree(system, "1/HUK/2027", "2027-01", now - dt.timedelta(hours=2, minutes=30))
+        cpu = _cpu(pid, infra, since=cpu)
         profiling.stop(profilers)
-        report(Figure("first decree", seconds, "s", f"over {size:,} candidates ({size / seconds:,.0f}/s)"))
+        report(Figure("first decree", seconds, "s", f"over {size:,} candidates ({size / seconds:,.0f}/s); "
+                                                     f"CPU: registry {cpu[0]:.1f} s, PostgreSQL {cpu[1]:.1f} s"))  # fmt: skip
         profilers = profiling.start({"registry": pid}, f"settling-{size}")
         settled = await _at_rest(system, ("registry",))
         profiling.stop(profilers)
@@ -282,8 +291,11 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         more = max(1, size // 10)
         memory.start()
         await _accept(system, infra, size, more, villages, now - dt.timedelta(hours=2))
+        cpu = _cpu(pid, infra)
         seconds = await _decree(system, "2/HUK/2027", "2027-04", now - dt.timedelta(hours=1))
+        cpu = _cpu(pid, infra, since=cpu)
         report(Figure("second decree", seconds, "s", f"over {more:,} candidates on a register of {size:,}; "
+                                                      f"CPU: registry {cpu[0]:.1f} s, PostgreSQL {cpu[1]:.1f} s; "
                                                       f"registry peak PSS {await memory.stop()}"))  # fmt: skip
         await _at_rest(system, ("registry",))
         await _written_back(infra, system)
