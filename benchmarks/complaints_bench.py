@@ -34,8 +34,9 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks import profiling
+from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds, _request
+from benchmarks.proposal_bench import _Connection, _request
 from benchmarks.runtime_bench import _kafka_tool
 from benchmarks.verification_bench import OutOfProcessProducer
 from dtks_contracts.envelope import EventEnvelope
@@ -160,8 +161,8 @@ async def _filings(system: LocalSystem, households: list[Household], database_ur
     # on the service on request.
     pid = system.pid("complaint")
     cpu0, pg0, own0 = (
-        _cpu_seconds(pid) if pid else 0.0,
-        _postgres_cpu_seconds(database_url),
+        process_cpu_seconds(pid) if pid else 0.0,
+        postgres_cpu_seconds(database_url),
         time.process_time(),
     )
     profilers = profiling.start({"complaint": pid}, "filings")
@@ -169,8 +170,8 @@ async def _filings(system: LocalSystem, households: list[Household], database_ur
     latencies = await phase(batch)
     seconds = time.perf_counter() - started
     profiling.stop(profilers)
-    cpu = {"complaint": ((_cpu_seconds(pid) if pid else 0.0) - cpu0) / FILINGS * 1000,
-           "PostgreSQL": (_postgres_cpu_seconds(database_url) - pg0) / FILINGS * 1000,
+    cpu = {"complaint": ((process_cpu_seconds(pid) if pid else 0.0) - cpu0) / FILINGS * 1000,
+           "PostgreSQL": (postgres_cpu_seconds(database_url) - pg0) / FILINGS * 1000,
            "the clients": (time.process_time() - own0) / FILINGS * 1000}  # fmt: skip
     if set(statuses) != {201}:
         raise RuntimeError(f"public filings answered {statuses}")

@@ -45,9 +45,10 @@ import asyncpg
 import httpx
 
 from benchmarks import profiling
+from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _COLUMNS, _rows, _templates
-from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds
+from benchmarks.proposal_bench import _Connection
 from dtks_runtime.identity_testing import KeycloakAdmin, private_keycloak
 from dtks_runtime.local_system import prepare
 from dtks_runtime.testing import Infra
@@ -248,15 +249,15 @@ async def run(infra: Infra) -> list[Figure]:
             # Where the two cores go per page: the console's processes, verification's, PostgreSQL's
             # and this process (the 50 users' client); py-spy on the services on request.
             pids = {name: system.pid(name) for name in ("console", "verification")}
-            cpu0 = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
-            pg0, own0 = _postgres_cpu_seconds(infra.database_url), time.process_time()
+            cpu0 = {name: process_cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
+            pg0, own0 = postgres_cpu_seconds(infra.database_url), time.process_time()
             profilers = profiling.start(pids, "queue")
             latencies, seconds, statuses = await _queue_load(console, users)
             profiling.stop(profilers)
             pages = len(latencies)
-            cpu = {name: (_cpu_seconds(pid) - cpu0[name]) / pages * 1000 for name, pid in pids.items()
+            cpu = {name: (process_cpu_seconds(pid) - cpu0[name]) / pages * 1000 for name, pid in pids.items()
                    if pid is not None}  # fmt: skip
-            cpu["PostgreSQL"] = (_postgres_cpu_seconds(infra.database_url) - pg0) / pages * 1000
+            cpu["PostgreSQL"] = (postgres_cpu_seconds(infra.database_url) - pg0) / pages * 1000
             cpu["the users' client"] = (time.process_time() - own0) / pages * 1000
             if set(statuses) != {200}:
                 raise RuntimeError(f"queue pages answered {statuses}")

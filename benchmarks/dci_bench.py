@@ -29,8 +29,9 @@ import asyncpg
 import httpx
 
 from benchmarks import profiling
+from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds, _request
+from benchmarks.proposal_bench import _Connection, _request
 from dtks_contracts.vocabulary.programs import Program
 from dtks_dci.testing import AGENCY, Dci, new_agency_key, public_b64, register, search_envelope, search_item
 from dtks_registry.testing import make_household
@@ -170,18 +171,18 @@ async def _searches(dci: Dci, database_url: str) -> list[Figure]:
         statuses.clear()
         requests = _prepared(dci, SEARCHES, host, port)  # signed now: message_ts stays fresh
         latencies: list[float] = []
-        cpu0 = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
+        cpu0 = {name: process_cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
         # Where the rest of the two cores go: PostgreSQL (the replay and log rows, the registry's read)
         # and this process, the 50 clients (requests are prepared before the phase, not in it).
-        pg0, own0 = _postgres_cpu_seconds(database_url), time.process_time()
+        pg0, own0 = postgres_cpu_seconds(database_url), time.process_time()
         profilers = profiling.start(pids, f"round-{round_number}")
         t0 = time.perf_counter()
         await phase(requests, latencies)
         elapsed = time.perf_counter() - t0
-        pg, own = _postgres_cpu_seconds(database_url) - pg0, time.process_time() - own0
+        pg, own = postgres_cpu_seconds(database_url) - pg0, time.process_time() - own0
         profiling.stop(profilers)
         cpu = {
-            name: (_cpu_seconds(pid) - cpu0[name]) / len(requests) * 1000
+            name: (process_cpu_seconds(pid) - cpu0[name]) / len(requests) * 1000
             for name, pid in pids.items()
             if pid is not None
         }

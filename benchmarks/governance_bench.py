@@ -42,8 +42,9 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks import profiling
+from benchmarks.cpu import service_and_postgres
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _cpu_seconds, _postgres_cpu_seconds, _request
+from benchmarks.proposal_bench import _Connection, _request
 from dtks_contracts import regions
 from dtks_contracts.vocabulary import Role, Tier, tier_region
 from dtks_runtime.local_system import LocalSystem, prepare
@@ -186,8 +187,7 @@ def _cuts(latencies: list[float]) -> tuple[float, float]:
 
 def _cpu(system: LocalSystem, infra: Infra) -> tuple[float, float]:
     """CPU seconds used so far by the verification service's processes and by PostgreSQL."""
-    pid = system.pid("verification")
-    return (_cpu_seconds(pid) if pid is not None else 0.0), _postgres_cpu_seconds(infra.database_url)
+    return service_and_postgres(system.pid("verification"), infra.database_url)
 
 
 async def run(infra: Infra) -> list[Figure]:

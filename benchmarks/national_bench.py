@@ -46,10 +46,10 @@ import httpx
 import psutil
 
 from benchmarks import profiling
+from benchmarks.cpu import service_and_postgres
 from benchmarks.dci_bench import _at_rest, _written_back
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _villages
-from benchmarks.proposal_bench import _cpu_seconds, _postgres_cpu_seconds
 from benchmarks.registry_bench import _consumer_performance
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Role
@@ -248,7 +248,8 @@ async def _topic_sizes(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 def _cpu(pid: int, infra: Infra, since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
     """CPU seconds of the registry (with its children) and of PostgreSQL, used since ``since``."""
-    return _cpu_seconds(pid) - since[0], _postgres_cpu_seconds(infra.database_url) - since[1]
+    registry, postgres = service_and_postgres(pid, infra.database_url)
+    return registry - since[0], postgres - since[1]
 
 
 async def _one_size(infra: Infra, size: int, villages: list[str], districts: list[str]) -> list[Figure]:

@@ -39,12 +39,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
-import psutil
 
+from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
 from dtks_proposal.testing import (
     IMPORT_FORM,
@@ -108,7 +107,7 @@ async def _import(base: str, infra: Infra, prefix: str, pid: int) -> list[Figure
     data = csv_bytes(rows)
     households = len({r["kk_number"] for r in rows})
     async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-        cpu0, pg0 = _cpu_seconds(pid), _postgres_cpu_seconds(DATABASE_URL[0])
+        cpu0, pg0 = process_cpu_seconds(pid), postgres_cpu_seconds(DATABASE_URL[0])
         t0 = time.perf_counter()
         upload = await client.post(
             "/imports", files={"file": ("bench.csv", data, "text/csv")}, data=IMPORT_FORM, headers=operator()
@@ -119,7 +118,7 @@ async def _import(base: str, infra: Infra, prefix: str, pid: int) -> list[Figure
         await _wait_events(infra, prefix, households)
         elapsed = time.perf_counter() - t0
         all_in_kafka = time.time()  # wall clock, to compare with the service's timestamps
-        cpu, pg = _cpu_seconds(pid) - cpu0, _postgres_cpu_seconds(DATABASE_URL[0]) - pg0
+        cpu, pg = process_cpu_seconds(pid) - cpu0, postgres_cpu_seconds(DATABASE_URL[0]) - pg0
         view = (await client.get(f"/imports/{import_id}", headers=operator())).json()
     if view["households_accepted"] != households:
         raise RuntimeError(f"only {view['households_accepted']} of {households} households were accepted")
@@ -257,12 +256,12 @@ async def _submissions(base: str, pid: int, workers: int) -> list[Figure]:
     # runs once (as in a service that has been up a while), so the figures below are the steady
     # state of 100 busy clients, not 100 connections opened in the same instant.
     await phase(requests[:WARM_UP], [])
-    cpu0, pg0 = _cpu_seconds(pid), _postgres_cpu_seconds(DATABASE_URL[0])
+    cpu0, pg0 = process_cpu_seconds(pid), postgres_cpu_seconds(DATABASE_URL[0])
     own0 = time.process_time()
     t0 = time.perf_counter()
     await phase(requests[WARM_UP : WARM_UP + SUBMISSIONS], latencies)
     elapsed = time.perf_counter() - t0
-    cpu, pg = _cpu_seconds(pid) - cpu0, _postgres_cpu_seconds(DATABASE_URL[0]) - pg0
+    cpu, pg = process_cpu_seconds(pid) - cpu0, postgres_cpu_seconds(DATABASE_URL[0]) - pg0
     own = time.process_time() - own0
 
     # The same 100 clients sending at a fixed total rate below saturation (open loop): the latency an
@@ -329,35 +328,6 @@ async def _submissions(base: str, pid: int, workers: int) -> list[Figure]:
             f"{pg:.1f} s CPU of the PostgreSQL processes in {elapsed:.1f} s",
         ),
     ]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU the service has used so far, with its worker processes (DTKS_WORKERS)."""
-    process = psutil.Process(pid)
-    total = 0.0
-    for p in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            times = p.cpu_times()
-            total += times.user + times.system
-    return total
-
-
-def _postgres_cpu_seconds(database_url: str) -> float:
-    """CPU of the benchmark's PostgreSQL server so far (its postmaster, found by its port, and the
-    backends under it; other servers on a shared machine are not counted): the database's share."""
-    port = str(urlsplit(database_url).port)
-    total = 0.0
-    for p in psutil.process_iter(["name", "cmdline"]):
-        cmdline = p.info["cmdline"] or []
-        if (p.info["name"] or "").startswith("postgres") and port in cmdline and "-p" in cmdline:
-            with contextlib.suppress(psutil.Error):
-                # Backends that have exited are in the postmaster's children's times.
-                own = p.cpu_times()
-                total += own.user + own.system + own.children_user + own.children_system
-                for q in p.children(recursive=True):
-                    times = q.cpu_times()
-                    total += times.user + times.system
-    return total
 
 
 def _load(when: str) -> Figure:

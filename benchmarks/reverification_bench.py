@@ -47,8 +47,8 @@ import httpx
 from PIL import Image
 
 from benchmarks import profiling
+from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _cpu_seconds, _postgres_cpu_seconds
 from dtks_contracts import regions
 from dtks_contracts.vocabulary import Role
 from dtks_runtime.local_system import LocalSystem, prepare
@@ -226,8 +226,8 @@ async def run(infra: Infra) -> list[Figure]:
             base_url=system.urls["verification"], timeout=600, limits=limits
         ) as http:
             cpu0, pg0, own0 = (
-                _cpu_seconds(pid),
-                _postgres_cpu_seconds(infra.database_url),
+                process_cpu_seconds(pid),
+                postgres_cpu_seconds(infra.database_url),
                 time.process_time(),
             )
             profilers = profiling.start({"verification": pid}, "visits")
@@ -235,8 +235,8 @@ async def run(infra: Infra) -> list[Figure]:
             alone, together = await _visits(http, system, sample["round_id"])
             visiting = time.perf_counter() - started
             profiling.stop(profilers)
-            per_visit = {"the service": _cpu_seconds(pid) - cpu0,
-                         "PostgreSQL": _postgres_cpu_seconds(infra.database_url) - pg0,
+            per_visit = {"the service": process_cpu_seconds(pid) - cpu0,
+                         "PostgreSQL": postgres_cpu_seconds(infra.database_url) - pg0,
                          "the officers (this process)": time.process_time() - own0}  # fmt: skip
         load = f"load {os.getloadavg()[0]:.1f} of 2 cores"
         alone_p50, alone_p99 = _cuts(alone)
