@@ -245,14 +245,13 @@ _ANNOUNCE: Final = SelectedAppend(
 # tables'), room to group and sort a batch's items in memory, and no JIT: a batch runs in some 10 ms,
 # and a range of queues across two provinces, whose size the planner overestimates a hundredfold, had
 # it compile the statement for 0.6 s.
-_PASS_SETTINGS: Final = ("plan_cache_mode", "work_mem", "jit")
-_SET_PASS: Final = "SET plan_cache_mode = force_custom_plan; SET work_mem = '64MB'; SET jit = off"
+_PASS_SETTINGS: Final = {"plan_cache_mode": "force_custom_plan", "work_mem": "'64MB'", "jit": "off"}
 
 
 @contextlib.asynccontextmanager
 async def pass_settings(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """The batches' settings on ``conn`` while the pass runs (see above)."""
-    await conn.execute(_SET_PASS)
+    await conn.execute("; ".join(f"SET {name} = {value}" for name, value in _PASS_SETTINGS.items()))
     try:
         yield
     finally:
