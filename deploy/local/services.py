@@ -127,10 +127,22 @@ def _has_main(name: str) -> bool:
     return any((f / "main.py").exists() for f in folders)
 
 
+def _shared_ports() -> str:
+    """The services whose ports coincide, as ``port: a, b``; empty when every port is its own."""
+    by_port: dict[int, list[str]] = {}
+    for name in SERVICES:
+        by_port.setdefault(port_of(name), []).append(name)
+    return "; ".join(f"{port}: {', '.join(names)}" for port, names in by_port.items() if len(names) > 1)
+
+
 def start(state: Path, only: list[str]) -> None:
     base = read_env(state)
     folder = state / "services"
     folder.mkdir(parents=True, exist_ok=True)
+    shared = _shared_ports()
+    if shared:
+        # A readiness check cannot tell which service answered on a shared port: refuse instead.
+        sys.exit(f"two services are given one port: {shared}; set each service's port variable apart")
     started: list[tuple[str, subprocess.Popen[bytes] | None, int]] = []
     for name in only:
         if not installed(name):

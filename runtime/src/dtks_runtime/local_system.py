@@ -17,7 +17,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +47,16 @@ COMMAND_TIMEOUT = 180  # seconds for services.py to start (each ready on /readyz
 _tokens = TokenService(LOCAL_JWT_SECRET)  # the secret every process of the system is given
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports. Each socket stays bound until all are chosen: the kernel may hand
+    a just-released port out again, and two services given one port leave the second unable to bind
+    while the first answers its readiness check (seen once in CI: the registry's queries reached the
+    verification service)."""
+    with ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 @dataclass
@@ -119,7 +125,7 @@ def prepare(
         "DTKS_DATABASE_NAME": f"{label}{run_id}_{{service}}",
     }
     (state / "env").write_text("".join(f"export {k}={v}\n" for k, v in infra_env.items()))
-    ports = {name: _free_port() for name in PORT_VARS}
+    ports = dict(zip(PORT_VARS, _free_ports(len(PORT_VARS)), strict=True))
     env = {
         **os.environ,
         **infra_env,
