@@ -218,6 +218,10 @@ class EventConsumer:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_interval_ms=300_000,
+            # A topic missing from the metadata when the group was joined is assigned to nobody until
+            # the next refresh (aiokafka's default: five minutes); ensure_topics waits for new topics
+            # to show, and this bounds what is left (a broker whose metadata lags) to 30 s.
+            metadata_max_age_ms=30_000,
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             **self.security,

@@ -7,7 +7,9 @@ since they are the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +26,8 @@ from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.telemetry import get_logger
 
 log = get_logger(__name__)
+# How long ensure_topics waits for the topics it asked for to show in the brokers' metadata.
+_VISIBLE_WITHIN_SECONDS = 30.0
 # On a cluster with ACLs a service may create only its own topics; the others are the administrator's
 # (or their owners') to create, and reading them is all this service needs.
 _NOT_OURS = {TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno}
@@ -74,6 +78,7 @@ async def ensure_topics(
         if not wanted:
             return created
         replication_factor = int(override) if override else await cluster_replication(admin)
+        made: dict[str, int] = {}  # name -> partitions, of the topics that exist now
         for spec in wanted:
             topic = NewTopic(
                 spec.name,
@@ -85,13 +90,42 @@ async def ensure_topics(
             for name, code, *rest in response.topic_errors:
                 if code == 0:
                     created.append(name)
+                    made[name] = spec.partitions
                 elif code in _NOT_OURS:
                     log.info("topic not created: this login may not; an administrator creates it", topic=name)
-                elif code != TopicAlreadyExistsError.errno:  # else: created meanwhile by another process
+                elif code == TopicAlreadyExistsError.errno:  # created meanwhile by another process
+                    made[name] = spec.partitions
+                else:
                     raise RuntimeError(f"cannot create topic {name}: error {code} {rest}")
+        await _until_visible(admin, made)
     finally:
         await admin.close()
     return created
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, partitions: Mapping[str, int]) -> None:
+    """Return once every topic named has all its partitions, each with a leader, in the metadata.
+
+    CreateTopics answers when the controller has recorded a topic, before the brokers' metadata
+    shows it. A consumer that joins its group in between is assigned nothing of that topic, and
+    aiokafka looks again only at its next metadata refresh (``metadata_max_age_ms``, five minutes):
+    that topic's events would wait that long (a CI run saw "Topic ... not found in cluster
+    metadata" from a service that had just created it). The services create their topics before
+    they start their consumers, so waiting here closes the gap. A cluster slower than the bound is
+    logged and left to the consumers' refresh, rather than failing the service's start."""
+    deadline = time.monotonic() + _VISIBLE_WITHIN_SECONDS
+    missing = dict(partitions)
+    while missing:
+        for topic in await admin.describe_topics(list(missing)):
+            known = [p for p in topic["partitions"] if p["leader"] >= 0]
+            if topic["error_code"] == 0 and len(known) >= missing.get(topic["topic"], 0):
+                missing.pop(topic["topic"], None)
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            log.warning("topics not yet in the brokers' metadata", topics=sorted(missing))
+            return
+        await asyncio.sleep(0.1)
 
 
 async def cluster_replication(admin: AIOKafkaAdminClient) -> int:
