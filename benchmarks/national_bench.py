@@ -277,7 +277,8 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         report(Figure("acceptances projected", size / projected, "households/s", f"{projected:.0f} s"))
         profilers = profiling.start({"registry": pid}, f"decree-{size}")
         cpu = _cpu(pid, infra)
-        seconds = await _decree(system, "1/HUK/2027", "2027-01", now - dt.timedelta(hours=2, minutes=30))
+        async with profiling.statements(infra.database_url, f"decree-{size}"):
+            seconds = await _decree(system, "1/HUK/2027", "2027-01", now - dt.timedelta(hours=2, minutes=30))
         cpu = _cpu(pid, infra, since=cpu)
         profiling.stop(profilers)
         report(Figure("first decree", seconds, "s", f"over {size:,} candidates ({size / seconds:,.0f}/s); "
@@ -293,7 +294,8 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         memory.start()
         await _accept(system, infra, size, more, villages, now - dt.timedelta(hours=2))
         cpu = _cpu(pid, infra)
-        seconds = await _decree(system, "2/HUK/2027", "2027-04", now - dt.timedelta(hours=1))
+        async with profiling.statements(infra.database_url, f"second-decree-{size}"):
+            seconds = await _decree(system, "2/HUK/2027", "2027-04", now - dt.timedelta(hours=1))
         cpu = _cpu(pid, infra, since=cpu)
         report(Figure("second decree", seconds, "s", f"over {more:,} candidates on a register of {size:,}; "
                                                       f"CPU: registry {cpu[0]:.1f} s, PostgreSQL {cpu[1]:.1f} s; "
@@ -319,7 +321,8 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         sizes = await _topic_sizes(infra.kafka_bootstrap, [prefix + t for t in PROJECTION_TOPICS])
         memory.start()
         profilers = profiling.start({"registry": pid}, f"replay-{size}")
-        replay = await _replay(system)
+        async with profiling.statements(infra.database_url, f"replay-{size}"):
+            replay = await _replay(system)
         profiling.stop(profilers)
         peak = await memory.stop()
         if not replay.get("ok"):
