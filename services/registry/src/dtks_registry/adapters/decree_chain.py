@@ -21,12 +21,17 @@ async def previous_decree(conn: asyncpg.Connection) -> tuple[str, str] | None:
     return None if row is None else (row["decree_number"], row["register_hash"])
 
 
+# The keys' events by the log's partial index events_decree_keys (schema.py): a handful of events
+# in a log of tens of millions. The type is written into the statement, not passed as a parameter,
+# since a generic plan of "event_type = $1" cannot prove the index's predicate and would walk the
+# log (every decree did so backwards from the end, and the public keys endpoint read all of it).
+KEY_EVENTS = f"SELECT seq, envelope FROM events WHERE event_type = '{DecreeKeyActivated.event_type}'"
+ACTIVE_KEY_SQL = f"SELECT envelope->'payload'->>'key_id' FROM ({KEY_EVENTS}) k ORDER BY seq DESC LIMIT 1"
+RECORDED_KEYS_SQL = f"SELECT envelope->'payload' AS p FROM ({KEY_EVENTS}) k ORDER BY seq"
+
+
 async def active_key_id(conn: asyncpg.Connection) -> str | None:
-    return await conn.fetchval(
-        """SELECT envelope->'payload'->>'key_id' FROM events
-           WHERE event_type = $1 ORDER BY seq DESC LIMIT 1""",
-        DecreeKeyActivated.event_type,
-    )
+    return await conn.fetchval(ACTIVE_KEY_SQL)
 
 
 async def record_key(uow: UnitOfWork, signer: DecreeSigner, causation: Causation, now: dt.datetime) -> None:
@@ -58,8 +63,5 @@ async def record_key(uow: UnitOfWork, signer: DecreeSigner, causation: Causation
 
 async def recorded_keys(conn: asyncpg.Connection) -> list[dict[str, object]]:
     """Every decree key ever activated, oldest first (the well-known endpoint's list)."""
-    rows = await conn.fetch(
-        "SELECT envelope->'payload' AS p FROM events WHERE event_type = $1 ORDER BY seq",
-        DecreeKeyActivated.event_type,
-    )
+    rows = await conn.fetch(RECORDED_KEYS_SQL)
     return [json.loads(r["p"]) for r in rows]

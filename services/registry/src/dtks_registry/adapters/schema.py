@@ -259,4 +259,7 @@ MIGRATIONS = [
         PRIMARY KEY (proposal_id, event_id)
     );
     """,
+    # The decree keys' few events, found without walking the log (decree_chain.KEY_EVENTS).
+    """CREATE INDEX events_decree_keys ON events (seq)
+       WHERE event_type = 'registry.decree_key_activated'""",
 ]
