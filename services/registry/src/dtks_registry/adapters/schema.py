@@ -262,4 +262,6 @@ MIGRATIONS = [
     # The decree keys' few events, found without walking the log (decree_chain.KEY_EVENTS).
     """CREATE INDEX events_decree_keys ON events (seq)
        WHERE event_type = 'registry.decree_key_activated'""",
+    # A region's households as of a decree by their change rows (register.as_of_in_region_sql).
+    "CREATE INDEX household_changes_village ON household_changes (village_code text_pattern_ops)",
 ]
