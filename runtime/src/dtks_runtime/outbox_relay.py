@@ -53,6 +53,7 @@ def producer_for(
 
 
 _YIELD_AFTER_BYTES: Final = 256 * 1024  # of records sent since the relay last let requests run
+_IDLE_REST: Final = 10.0  # times an empty poll's duration the relay waits before the next (see _idle_wait)
 
 
 class OutboxRelay:
@@ -108,13 +109,16 @@ class OutboxRelay:
             await producer.start()
             log.info("outbox relay leading", relay=self.name)
             while not stop.is_set():
+                polled = time.monotonic()
                 sent = await self._publish_batch(conn, producer)
                 if sent < self.batch_size:
                     self._wake.clear()
                     waiter = asyncio.ensure_future(self._wake.wait())
                     stopper = asyncio.ensure_future(stop.wait())
                     await asyncio.wait(
-                        {waiter, stopper}, timeout=self.idle_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                        {waiter, stopper},
+                        timeout=self._idle_wait(sent, time.monotonic() - polled),
+                        return_when=asyncio.FIRST_COMPLETED,
                     )
                     waiter.cancel()
                     stopper.cancel()
@@ -123,6 +127,22 @@ class OutboxRelay:
                 await producer.stop()
             with contextlib.suppress(Exception):
                 await conn.close()  # also releases the session advisory lock
+
+    def _idle_wait(self, sent: int, seconds: float) -> float:
+        """How long to wait for a NOTIFY before polling again.
+
+        A poll that found nothing walked the unpublished rows' index past every row of the
+        transactions still open, and a decree holds one per household it changes for as long as it
+        runs: each poll longer than the one before. Beside a decree over 100,000 households, polls
+        every half second spent 3.2 s in 42 polls (76 ms each on average); a decree over a million
+        runs ten times as long with ten times the rows. So after an empty poll the relay rests
+        _IDLE_REST times as long as that poll took, at least ``idle_poll_seconds``: at most about a
+        tenth of its time polling (25 polls and 1.7 s beside the same decree), while an idle system,
+        whose empty polls take a millisecond, still polls every ``idle_poll_seconds``. A commit
+        wakes it at once (NOTIFY) whatever the rest."""
+        if sent:
+            return self.idle_poll_seconds
+        return max(self.idle_poll_seconds, _IDLE_REST * seconds)
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         # The headers' fields read by PostgreSQL: decoding each whole envelope here only for them
