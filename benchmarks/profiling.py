@@ -48,18 +48,19 @@ _TOP = 30  # statements listed per phase
 async def statements(database_url: str, tag: str) -> AsyncIterator[None]:
     """pg_stat_statements over the body (every database of the server), if asked for and loaded."""
     folder = os.environ.get("DTKS_BENCH_PROFILE_DIR")
-    conn = await asyncpg.connect(database_url) if folder else None
+    if not folder:
+        yield
+        return
+    conn = await asyncpg.connect(database_url)
     try:
-        if conn is not None and await conn.fetchval(
+        loaded = await conn.fetchval(
             "SELECT 'pg_stat_statements' = ANY(string_to_array(current_setting('shared_preload_libraries'), ','))"
-        ):
+        )
+        if loaded:
             await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             await conn.execute("SELECT pg_stat_statements_reset()")
-        elif conn is not None:
-            await conn.close()
-            conn = None
         yield
-        if conn is not None:
+        if loaded:
             rows = await conn.fetch(
                 """SELECT total_exec_time, calls, rows, shared_blks_hit, shared_blks_read,
                           shared_blks_dirtied, temp_blks_written, query
@@ -72,9 +73,8 @@ async def statements(database_url: str, tag: str) -> AsyncIterator[None]:
                 f"temp {r['temp_blks_written']}\n    {' '.join(r['query'].split())[:600]}"
                 for r in rows
             ]
-            out = Path(folder or ".", f"postgres-{tag}.txt")
+            out = Path(folder, f"postgres-{tag}.txt")
             out.parent.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(out.write_text, "\n".join(lines) + "\n")
     finally:
-        if conn is not None:
-            await conn.close()
+        await conn.close()
