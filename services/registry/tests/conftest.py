@@ -15,10 +15,13 @@ from fastapi import FastAPI
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.vocabulary.roles import Role
+from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.main import build_app
 from dtks_registry.settings import RegistrySettings
 from dtks_registry.testing import produce
+from dtks_runtime import event_store
 from dtks_runtime.auth.tokens import TokenService
+from dtks_runtime.db import migrate
 from dtks_runtime.service import ServiceRuntime
 from dtks_runtime.testing import Infra, wait_until
 
@@ -105,3 +108,20 @@ async def chunked_registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str
     a decree of a few households goes the way a national one does."""
     async with running_registry(infra, kafka_bootstrap, topic_prefix, decree_chunk_records=3) as registry:
         yield registry
+
+
+@pytest.fixture
+async def registry_schema(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a scratch schema holding the runtime's and the registry's tables, dropped
+    after the test: for the adapters' statements and plans without a whole service around them."""
+    schema = f"scratch_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(infra.database_url)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.execute(f'SET search_path TO "{schema}"')
+    await event_store.install(conn)
+    await migrate(conn, "registry", MIGRATIONS)
+    try:
+        yield conn
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()

@@ -8,37 +8,16 @@ events, every decree and every anonymous request read the log.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from dtks_registry.adapters import decree_chain
-from dtks_registry.adapters.schema import MIGRATIONS
-from dtks_runtime import event_store
-from dtks_runtime.db import migrate
-from dtks_runtime.testing import Infra
 
 pytestmark = pytest.mark.infra
 
 LOG = 50_000  # household events after the keys: the part of the log a walk would read
-
-
-@pytest.fixture
-async def conn(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
-    schema = f"keys_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(infra.database_url)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.execute(f'SET search_path TO "{schema}"')
-    await event_store.install(conn)
-    await migrate(conn, "registry", MIGRATIONS)
-    try:
-        yield conn
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 async def _key_event(conn: asyncpg.Connection, key_id: str, previous: str | None) -> None:
@@ -60,7 +39,8 @@ def _nodes(plan: Any) -> list[dict[str, Any]]:
     return nodes
 
 
-async def test_keys_are_read_through_their_index_not_the_log(conn: asyncpg.Connection) -> None:
+async def test_keys_are_read_through_their_index_not_the_log(registry_schema: asyncpg.Connection) -> None:
+    conn = registry_schema
     await _key_event(conn, "k-old", None)
     await _key_event(conn, "k-new", "k-old")
     await conn.execute(
