@@ -25,14 +25,20 @@ Where it is applied, each with the size of its unit:
   decree);
 - a process that lives for one bulk job only: :func:`no_collections` (a replay's worker processes).
 
+A bulk job inside a long-lived process also leaves memory behind when it ends: the cycles it made,
+and the allocator's pages freed but kept. :func:`rare_collections` gives them back on its way out
+(:func:`release_memory`), so a decree of a million does not keep the registry at its peak for the
+replay or the next quarter.
+
 The figures behind each choice are in the README's "Figures last measured".
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # A request or a consumed batch: a few thousand objects, so 50,000 allocations between young
 # collections leaves almost everything to reference counting.
@@ -62,13 +68,39 @@ def tune_service_process() -> None:
 @contextlib.contextmanager
 def rare_collections() -> Iterator[None]:
     """The collector held back while a bulk job keeps tens of thousands of fresh objects alive (a
-    replay's batch, a decree's chunk); the thresholds before are restored afterwards."""
+    replay's batch, a decree's chunk); the thresholds before are restored afterwards, and what the
+    job no longer holds is given back (:func:`release_memory`)."""
     before = gc.get_threshold()
     gc.set_threshold(*BULK_THRESHOLDS)
     try:
         yield
     finally:
         gc.set_threshold(*before)
+        release_memory()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Collect the cycles a bulk job left, then hand the C allocator's free pages back to the system.
+
+    Freed memory otherwise stays with the process: glibc returns only the top of its heap, and a
+    page still holding one live object keeps the rest. In-process, a decree over 1,000,000
+    households left the process at 521 MB; collecting brought it to 383 MB and trimming to 250 MB
+    (it started at 161 MB). Both take a moment once per bulk job, not per request."""
+    gc.collect()
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def no_collections() -> None:
