@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -38,6 +39,16 @@ CHUNK = 100  # many small chunks, as a national decree has many large ones
 T = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=150)
 
 
+async def _decree(conn: asyncpg.Connection, chunk: int = register.CHUNK) -> tuple[dict[str, Any], bool]:
+    """The first quarter's decree by the real handler on ``conn``, deciding ``chunk`` candidates at a time."""
+    store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
+    request = DeterminationRequest("1/2027", parse_period("2027-01"), T + dt.timedelta(days=30))
+    determiner = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
+    return await issue_determination(
+        RegistryDeps(on_connection(conn, store)), request, determiner, "corr", chunk=chunk
+    )
+
+
 async def _sequential_scans(conn: asyncpg.Connection, table: str) -> int:
     """Sequential scans of ``table`` in this schema so far, this connection's included: its pending
     statistics are flushed when it goes idle after asking for it."""
@@ -63,12 +74,7 @@ async def test_a_first_decree_after_the_changes_were_analysed_empty_reads_them_b
     await conn.execute("ANALYZE household_changes")  # still empty: no decree yet
     before = await _sequential_scans(conn, "household_changes")
 
-    store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
-    request = DeterminationRequest("1/2027", parse_period("2027-01"), T + dt.timedelta(days=30))
-    determiner = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
-    document, created = await issue_determination(
-        RegistryDeps(on_connection(conn, store)), request, determiner, "corr", chunk=CHUNK
-    )
+    document, created = await _decree(conn, chunk=CHUNK)
 
     assert created
     assert len(document["registered"]) == HOUSEHOLDS
@@ -114,15 +120,10 @@ async def test_a_decree_plans_each_statement_for_its_own_chunk(registry_schema: 
         for i in range(600)
     ]
     await apply_events(conn, households)
-    store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
-    determiner = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
-    request = DeterminationRequest("1/2027", parse_period("2027-01"), T + dt.timedelta(days=30))
 
     before = await _plans(conn)
 
-    document, _ = await issue_determination(
-        RegistryDeps(on_connection(conn, store)), request, determiner, "corr", chunk=50
-    )
+    document, _ = await _decree(conn, chunk=50)
 
     assert len(document["registered"]) == 600
     after = await _plans(conn)
@@ -149,14 +150,9 @@ async def test_a_decree_sorts_its_events_in_memory(infra: Infra) -> None:
         await apply_events(
             conn, [acceptance(f"p-{i}", accepted_at=T, household=make_household(i)) for i in range(3000)]
         )
-        store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
-        request = DeterminationRequest("1/2027", parse_period("2027-01"), T + dt.timedelta(days=30))
-        determiner = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
         before = await _temporary_bytes(conn)
 
-        document, _ = await issue_determination(
-            RegistryDeps(on_connection(conn, store)), request, determiner, "corr"
-        )
+        document, _ = await _decree(conn)
 
         assert len(document["registered"]) == 3000
         assert await _temporary_bytes(conn) == before
