@@ -7,6 +7,7 @@ import pytest
 from dtks_contracts.actor import Actor
 from dtks_contracts.decree_chunks import (
     RECORDS_PER_CHUNK,
+    ChunkCheck,
     IncompleteDecree,
     assemble_decree,
     split_decree,
@@ -65,6 +66,38 @@ def test_a_tampered_chunk_is_refused():
     chunks[0] = chunks[0].model_copy(update={"items": ("H-999", *chunks[0].items[1:])})
     with pytest.raises(IncompleteDecree, match="content_sha256"):
         assemble_decree(manifest, chunks)
+
+
+def test_chunks_checked_one_at_a_time_are_refused_at_the_first_that_does_not_fit():
+    """ChunkCheck is what a reader that never holds the decree relies on: in order, it accepts the
+    decree's chunks and refuses any gap, reordering, shifted slice, short end or altered content."""
+    manifest, chunks = split_decree(_decree(25), records_per_chunk=10)
+
+    def checked(sequence):
+        check = ChunkCheck(manifest)
+        for chunk in sequence:
+            check.add(chunk)
+        check.finish()
+
+    checked(chunks)
+    with pytest.raises(IncompleteDecree, match=r"chunk 1 of \d+ missing"):
+        checked([chunks[0], *chunks[2:]])
+    with pytest.raises(IncompleteDecree, match="missing, first"):
+        checked(chunks[:-1])
+    swapped = [
+        c.model_copy(update={"chunk_index": n}) for n, c in enumerate([chunks[3], *chunks[:3], *chunks[4:]])
+    ]
+    with pytest.raises(IncompleteDecree, match="after"):
+        checked(swapped)
+    shifted = chunks[1].model_copy(update={"start": 11})
+    with pytest.raises(IncompleteDecree, match="starts at 11"):
+        checked([chunks[0], shifted, *chunks[2:]])
+    beyond = chunks[-1].model_copy(update={"chunk_index": manifest.chunk_count})
+    with pytest.raises(IncompleteDecree, match="another decree or split"):
+        checked([*chunks, beyond])
+    altered = chunks[2].model_copy(update={"items": ("H-999", *chunks[2].items[1:])})
+    with pytest.raises(IncompleteDecree, match="content_sha256"):
+        checked([*chunks[:2], altered, *chunks[3:]])
 
 
 def test_a_full_chunk_of_leaves_stays_well_under_kafkas_default_record_limit():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 from dtks_contracts.events.determination_chunks import (
     CHUNKED_FIELDS,
@@ -43,9 +44,13 @@ def content_digest(lists: Iterable[tuple[str, Iterable[str]]]) -> str:
     """SHA-256 over "field<TAB>item<LF>" for each item of each list in CHUNKED_FIELDS order."""
     digest = hashlib.sha256()
     for name, items in lists:
-        for item in items:
-            digest.update(f"{name}\t{item}\n".encode())
+        _feed(digest, name, items)
     return digest.hexdigest()
+
+
+def _feed(digest: Any, name: str, items: Iterable[str]) -> None:
+    for item in items:
+        digest.update(f"{name}\t{item}\n".encode())
 
 
 def record_count(issued: DeterminationIssued) -> int:
@@ -93,8 +98,6 @@ def assemble_decree(
     """The whole decree, or IncompleteDecree. A chunk seen twice (redelivery) counts once."""
     by_index: dict[int, DeterminationChunk] = {}
     for chunk in chunks:
-        if chunk.decree_number != manifest.decree_number or chunk.chunk_count != manifest.chunk_count:
-            raise IncompleteDecree(f"chunk {chunk.chunk_index} belongs to another decree or split")
         held = by_index.setdefault(chunk.chunk_index, chunk)
         if held != chunk:
             raise IncompleteDecree(f"two different chunks numbered {chunk.chunk_index}")
@@ -102,25 +105,74 @@ def assemble_decree(
     if missing:
         raise IncompleteDecree(f"{len(missing)} of {manifest.chunk_count} chunks missing, first {missing[0]}")
     lists: dict[str, list[str]] = {name: [] for name in CHUNKED_FIELDS}
-    for index in range(manifest.chunk_count):
-        chunk = by_index[index]
-        if chunk.start != len(lists[chunk.field]):
-            raise IncompleteDecree(
-                f"chunk {index} starts at {chunk.start}, expected {len(lists[chunk.field])}"
-            )
+    check = ChunkCheck(manifest)
+    for chunk in (by_index[index] for index in sorted(by_index)):
+        check.add(chunk)
         lists[chunk.field].extend(chunk.items)
-    ordered = [(name, lists[name]) for name in CHUNKED_FIELDS]
-    if sum(len(items) for _, items in ordered) != manifest.record_count:
-        raise IncompleteDecree("the chunks do not hold the manifest's record count")
-    if content_digest(ordered) != manifest.content_sha256:
-        raise IncompleteDecree("the chunks' content does not match the manifest's content_sha256")
+    check.finish()
     header = manifest.model_dump(exclude={"chunk_count", "record_count", "content_sha256"})
     return DeterminationIssued.model_validate({**header, **lists})
+
+
+class ChunkCheck:
+    """A decree's chunks checked against its manifest as they pass, one at a time in chunk_index
+    order without repeats: ``add`` raises IncompleteDecree at the first chunk that does not fit,
+    ``finish`` if the chunks added do not make the whole decree (count, content hash). Holding one
+    chunk at a time, a reader that only needs to know a decree is whole (the registry's projection)
+    never holds the decree, which nationally lists tens of millions of records.
+
+    Chunks come in CHUNKED_FIELDS order (split_decree cuts the lists in that order), which is what
+    lets the content hash be computed as they pass."""
+
+    def __init__(self, manifest: DeterminationManifest) -> None:
+        self._manifest = manifest
+        self._digest = hashlib.sha256()
+        self._field = CHUNKED_FIELDS[0]
+        self._length = 0  # items of self._field so far
+        self._records = 0
+        self._chunks = 0
+
+    def add(self, chunk: DeterminationChunk) -> None:
+        manifest, expected = self._manifest, self._chunks
+        if (
+            chunk.decree_number != manifest.decree_number
+            or chunk.chunk_count != manifest.chunk_count
+            or chunk.chunk_index >= manifest.chunk_count
+        ):
+            raise IncompleteDecree(f"chunk {chunk.chunk_index} belongs to another decree or split")
+        if chunk.chunk_index != expected:
+            raise IncompleteDecree(f"chunk {expected} of {manifest.chunk_count} missing")
+        if _FIELD_ORDER[chunk.field] < _FIELD_ORDER[self._field]:
+            raise IncompleteDecree(f"chunk {expected} holds {chunk.field} after {self._field}")
+        if chunk.field != self._field:
+            self._field, self._length = chunk.field, 0
+        if chunk.start != self._length:
+            raise IncompleteDecree(f"chunk {expected} starts at {chunk.start}, expected {self._length}")
+        _feed(self._digest, chunk.field, chunk.items)
+        self._length += len(chunk.items)
+        self._records += len(chunk.items)
+        self._chunks += 1
+
+    def finish(self) -> None:
+        manifest = self._manifest
+        if self._chunks != manifest.chunk_count:
+            raise IncompleteDecree(
+                f"{manifest.chunk_count - self._chunks} of {manifest.chunk_count} chunks missing, "
+                f"first {self._chunks}"
+            )
+        if self._records != manifest.record_count:
+            raise IncompleteDecree("the chunks do not hold the manifest's record count")
+        if self._digest.hexdigest() != manifest.content_sha256:
+            raise IncompleteDecree("the chunks' content does not match the manifest's content_sha256")
+
+
+_FIELD_ORDER = {name: position for position, name in enumerate(CHUNKED_FIELDS)}
 
 
 __all__ = [
     "CHUNKED_FIELDS",
     "RECORDS_PER_CHUNK",
+    "ChunkCheck",
     "DeterminationChunk",
     "DeterminationManifest",
     "IncompleteDecree",

@@ -14,7 +14,9 @@ one partition. A consumer that reacts to decrees must never act on half of one, 
 an ordinary ``registry.determination_issued`` envelope (the manifest's id, time and causation), so
 a consumer written for the single event (DCI's notify, the notification rules and agencies'
 deliveries) reads a chunked decree unchanged, and decrees issued in the old single form still pass
-through as they are. The registry's replay uses ``hold_chunks``/``assemble_held`` directly.
+through as they are. The registry's projection (live and in a replay) uses ``hold_chunks`` and
+``check_held``, which checks a decree whole without assembling it: it records the manifest and reads
+the lists back from the kept chunks when asked.
 
 The table is created by the migration component ``COMPONENT``, which each service whose consumers
 read decrees adds (``runtime.add_migrations(COMPONENT, MIGRATIONS)``). Chunks are kept after the
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from dtks_contracts.decree_chunks import (
+    ChunkCheck,
     DeterminationChunk,
     DeterminationManifest,
     IncompleteDecree,
@@ -75,6 +78,24 @@ async def assemble_held(conn: asyncpg.Connection, manifest: DeterminationManifes
         manifest.decree_number,
     )
     return assemble_decree(manifest, (DeterminationChunk.model_validate_json(r["c"]) for r in rows))
+
+
+async def check_held(conn: asyncpg.Connection, manifest: DeterminationManifest) -> None:
+    """IncompleteDecree unless the chunks kept make the whole decree, checked as assemble_held checks
+    them but read through a cursor, one chunk at a time: a reader that
+    only records the decree (the registry's projection) then never holds its lists."""
+    check = ChunkCheck(manifest)
+    async with conn.transaction():  # a cursor needs one (a savepoint inside the caller's)
+        async for row in conn.cursor(
+            "SELECT chunk::text AS c FROM decree_chunks WHERE decree_number = $1 ORDER BY chunk_index",
+            manifest.decree_number,
+            prefetch=_CHUNKS_PREFETCHED,
+        ):
+            check.add(DeterminationChunk.model_validate_json(row["c"]))
+    check.finish()
+
+
+_CHUNKS_PREFETCHED = 8  # rows per round trip: a chunk is up to some 270 KB of JSON
 
 
 def as_issued(manifest_event: EventEnvelope, decree: DeterminationIssued) -> EventEnvelope:

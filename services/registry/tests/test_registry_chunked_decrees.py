@@ -77,6 +77,20 @@ async def test_a_decree_of_several_chunks_is_published_as_chunks_then_its_manife
     assert [t for t, _ in one] == [CHUNK] * 4 + [MANIFEST]
     assert [t for t, _ in two] == [CHUNK] * 4 + [MANIFEST]
     assert [t for t, _ in three] == [ISSUED]  # a decree that fits one chunk stays one event
+    # A chunked decree is recorded as its manifest, its lists kept as its chunks (one jsonb value
+    # cannot hold a national decree's lists): the very payload its manifest event carries, which is
+    # also what the migration gives a row recorded whole before.
+    async with registry.pool.acquire() as conn:
+        recorded = await conn.fetch(
+            """SELECT d.decree_number, d.payload = e.envelope->'payload' AS as_published,
+                      jsonb_array_length(d.payload->'registered') AS listed
+               FROM determinations d JOIN events e USING (event_id) ORDER BY 1"""
+        )
+    assert [tuple(r) for r in recorded] == [
+        ("1/HUK/2027", True, 0),
+        ("2/HUK/2027", True, 0),
+        ("3/HUK/2027", True, 1),
+    ]
     # The decree as answered (and recorded) is whole, under its manifest's event id.
     assert first.json()["event_id"] == one[-1][1]
     assert sorted(first.json()["registered"]) == sorted(hids)

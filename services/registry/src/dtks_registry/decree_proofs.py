@@ -23,6 +23,7 @@ import asyncpg
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.merkle import MerkleTree, assistance_leaf_hash, institution_leaf_hash, leaf_hash
 from dtks_contracts.tree_head import tree_head
+from dtks_registry.adapters.projection import read_determination
 from dtks_registry.adapters.register import AS_OF_SQL, ASSISTANCE_AS_OF_SQL, INSTITUTIONS_AS_OF_SQL
 from dtks_runtime.errors import DomainError
 
@@ -138,12 +139,10 @@ class DecreeTrees:
 
 
 async def load_tree(conn: asyncpg.Connection, decree_number: str) -> DecreeTree:
-    payload = await conn.fetchval(
-        "SELECT payload::text FROM determinations WHERE decree_number = $1", decree_number
-    )
-    if payload is None:
+    recorded = await read_determination(conn, decree_number, lists=False)  # its root and signature
+    if recorded is None:
         raise DomainError("decree_not_found", f"No decree numbered {decree_number} has been issued.")
-    decree = DeterminationIssued.model_validate_json(payload)
+    decree = recorded.decree
     if decree.signature is None or decree.tree_size is None:
         raise DomainError(
             "decree_without_merkle_root",

@@ -47,6 +47,7 @@ from dtks_registry.adapters.projection import (
     DecileChange,
     HouseholdChange,
     InstitutionEntry,
+    read_determination,
     write_assistance,
     write_deciles,
     write_determinations,
@@ -60,6 +61,7 @@ from dtks_registry.domain.institution_determination import decide_institutions
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
+from dtks_runtime.decree_assembly import hold_chunks
 from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent, StreamAppend
 from dtks_runtime.freezes import ensure_not_frozen
@@ -235,8 +237,8 @@ async def _issue(
             institution_assistance=institutions.assistance,
         )
         issued = signer.sign(issued)
-        envelope = await _append_decree(uow, issued, deps.decree_chunk_records, causation)
-        await write_determinations(conn, [(envelope.event_id, issued)])
+        envelope, recorded = await _append_decree(uow, issued, deps.decree_chunk_records, causation)
+        await write_determinations(conn, [(envelope.event_id, recorded)])
         await conn.execute(
             "UPDATE determinations SET not_applied = $2::jsonb WHERE decree_number = $1",
             request.decree_number,
@@ -247,19 +249,23 @@ async def _issue(
 
 async def _append_decree(
     uow: UnitOfWork, issued: DeterminationIssued, chunk_records: int, causation: Causation
-) -> EventEnvelope:
-    """The decree's own events; returns the one that stands for the whole decree.
+) -> tuple[EventEnvelope, DeterminationIssued]:
+    """The decree's own events; returns the one that stands for the whole decree, and what its
+    determinations row records: the decree, or for a chunked one its manifest, its chunks kept in
+    decree_chunks as the projection keeps them (see projection.read_determination).
 
     A decree that fits in one chunk stays one ``DeterminationIssued``, byte for byte what it always
     was (its readers, agencies' among them, and every decree already issued read it so). A larger one
     is its chunks and then its manifest (dtks_contracts.decree_chunks), in this one transaction and
     on the decree's one stream, so they share a partition and the manifest is the decree's last
     event: a consumer acts on it, with every chunk already read, and never on part of a decree."""
+    recorded: DeterminationIssued = issued
     if record_count(issued) <= chunk_records:
         events = [NewEvent.of(issued)]
     else:
-        manifest, chunks = split_decree(issued, chunk_records)
-        events = [*(NewEvent.of(c) for c in chunks), NewEvent.of(manifest)]
+        recorded, chunks = split_decree(issued, chunk_records)
+        events = [*(NewEvent.of(c) for c in chunks), NewEvent.of(recorded)]
+        await hold_chunks(uow.conn, chunks)
     envelopes = await uow.append(
         aggregate_type="determination",
         aggregate_id=issued.decree_number,
@@ -267,7 +273,7 @@ async def _append_decree(
         events=events,
         causation=causation,
     )
-    return envelopes[-1]
+    return envelopes[-1], recorded
 
 
 def _hash_algorithm(summary: register.RegisterSummary) -> str:
@@ -486,14 +492,10 @@ async def _determine_institutions(
 
 
 async def load_determination(conn: asyncpg.Connection, decree_number: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT payload::text AS p, not_applied::text AS n, event_id FROM determinations WHERE decree_number = $1",
-        decree_number,
-    )
-    if row is None:
+    recorded = await read_determination(conn, decree_number)
+    if recorded is None:
         return None
-    issued = DeterminationIssued.model_validate_json(row["p"])
-    return _document(issued, row["event_id"], json.loads(row["n"]) if row["n"] else [])
+    return _document(recorded.decree, recorded.event_id, recorded.not_applied)
 
 
 def _document(

@@ -12,6 +12,7 @@ version per household, so neither order nor redeliveries matter there.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from dtks_contracts.register_hash import assistance_digest, household_digest, in
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_registry.domain.identity import household_id_for
-from dtks_runtime.decree_assembly import assemble_held, hold_chunks
+from dtks_runtime.decree_assembly import assemble_held, check_held, hold_chunks
 from dtks_runtime.replay import sniff_event_type
 from dtks_runtime.telemetry import get_logger
 
@@ -243,16 +244,21 @@ async def apply_projection_events(conn: asyncpg.Connection, events: Sequence[Pro
 async def _whole_decrees(
     conn: asyncpg.Connection, manifests: Sequence[tuple[uuid.UUID, DeterminationManifest]]
 ) -> list[tuple[uuid.UUID, DeterminationIssued]]:
-    """Each chunked decree assembled from its kept chunks, under its manifest's event id (the id the
-    live registry records for it). One that is not whole is left out, never written in part: the
+    """The chunked decrees whose kept chunks make them whole, each recorded as its manifest under its
+    manifest's event id (as the live registry records it; readers assemble the lists from the kept
+    chunks, see :func:`stored_decree`). Checked a chunk at a time, never assembled: a national decree
+    lists tens of millions of records, more than the process should hold and more than one jsonb
+    value can (268,435,455 bytes). One that is not whole is left out, never written in part: the
     registry wrote its chunks and manifest in one transaction, so a replay missing some reads a
     damaged log, and the audit's comparison then names the decree as missing from the replay."""
-    whole = []
+    whole: list[tuple[uuid.UUID, DeterminationIssued]] = []
     for event_id, manifest in manifests:
         try:
-            whole.append((event_id, await assemble_held(conn, manifest)))
+            await check_held(conn, manifest)
         except IncompleteDecree as exc:
             log.error("decree not whole; not applied", decree_number=manifest.decree_number, reason=str(exc))
+        else:
+            whole.append((event_id, manifest))
     return whole
 
 
@@ -407,6 +413,36 @@ async def write_determinations(
             d.model_dump_json(),
         )
         await write_assistance(conn, d.decree_number, d.institution_assistance)
+
+
+@dataclass(frozen=True)
+class RecordedDecree:
+    decree: DeterminationIssued  # with its lists, or for a chunked one read without them its manifest
+    event_id: uuid.UUID
+    not_applied: list[dict[str, str]]
+
+
+async def read_determination(
+    conn: asyncpg.Connection, decree_number: str, *, lists: bool = True
+) -> RecordedDecree | None:
+    """A decree as recorded. A chunked one's row holds its manifest (see :func:`_whole_decrees`): with
+    ``lists`` its lists are assembled from the kept chunks; without, the manifest is the decree's
+    every other field, for readers that need no list (a proof needs its root and signature)."""
+    row = await conn.fetchrow(
+        """SELECT payload::text AS p, payload ? 'chunk_count' AS chunked, not_applied::text AS n, event_id
+           FROM determinations WHERE decree_number = $1""",
+        decree_number,
+    )
+    if row is None:
+        return None
+    decree: DeterminationIssued
+    if row["chunked"]:
+        decree = DeterminationManifest.model_validate_json(row["p"])
+        if lists:
+            decree = await assemble_held(conn, decree)
+    else:
+        decree = DeterminationIssued.model_validate_json(row["p"])
+    return RecordedDecree(decree, row["event_id"], json.loads(row["n"]) if row["n"] else [])
 
 
 async def write_assistance(

@@ -264,4 +264,18 @@ MIGRATIONS = [
        WHERE event_type = 'registry.decree_key_activated'""",
     # A region's households as of a decree by their change rows (register.as_of_in_region_sql).
     "CREATE INDEX household_changes_village ON household_changes (village_code text_pattern_ops)",
+    # A chunked decree is recorded as its manifest, its lists kept as its chunks (projection.
+    # read_determination): whole, a national decree's lists exceed what one jsonb value holds
+    # (268,435,455 bytes, some 2.4 million households registered). Decrees recorded whole before
+    # take that form from the registry's own events, which is the form a replay records them in. One
+    # pass over the event store, once.
+    """
+    INSERT INTO decree_chunks (decree_number, chunk_index, chunk)
+    SELECT envelope->'payload'->>'decree_number', (envelope->'payload'->>'chunk_index')::int,
+           envelope->'payload'
+    FROM events WHERE event_type = 'registry.determination_chunk'
+    ON CONFLICT (decree_number, chunk_index) DO NOTHING;
+    UPDATE determinations d SET payload = e.envelope->'payload'
+    FROM events e WHERE e.event_type = 'registry.determination_manifest' AND e.event_id = d.event_id;
+    """,
 ]
