@@ -64,7 +64,7 @@ def synthetic_decree(number: str, households: int) -> DeterminationIssued:
         hash_algorithm=REGISTER_HASH_ALGORITHM,
         counts={"households": households, "people": 4 * households},
         issued_by=DETERMINER,
-        registered=tuple(f"H-{n:012d}" for n in range(households)),
+        registered=tuple(str(uuid.UUID(int=n)) for n in range(households)),  # ids as long as the registry's
         changed_leaves=tuple(f"{n:064x}" for n in range(households)),
     )
 
@@ -98,31 +98,58 @@ async def issue(conn: asyncpg.Connection, store: EventStore, households: int) ->
     return len(envelopes), max(len(e.to_bytes()) for e in envelopes)
 
 
-async def consume(conn: asyncpg.Connection, number: str) -> int:
-    """Read the decree's events back a batch at a time, as a consumer gets them from the topic; keep
-    the chunks, assemble and check the decree at its manifest."""
-    assembled = 0
+async def keep_chunks(conn: asyncpg.Connection, number: str) -> None:
+    """Read the decree's events back a batch at a time, as a consumer gets them from the topic, and
+    keep its chunks."""
     async with conn.transaction():
         batch: list[EventEnvelope] = []
         query = "SELECT envelope::text AS e FROM events WHERE envelope->>'aggregate_id' = $1 ORDER BY stream_version"
         async for row in conn.cursor(query, number, prefetch=CONSUMER_BATCH):
             batch.append(EventEnvelope.from_bytes(row["e"]))
             if len(batch) == CONSUMER_BATCH:
-                assembled += await _apply(conn, batch)
+                await _keep(conn, batch)
                 batch = []
-        assembled += await _apply(conn, batch)
-    return assembled
+        await _keep(conn, batch)
 
 
-async def _apply(conn: asyncpg.Connection, batch: list[EventEnvelope]) -> int:
+async def _keep(conn: asyncpg.Connection, batch: list[EventEnvelope]) -> None:
     chunks = [e.payload_as(DeterminationChunk) for e in batch if e.event_type == decree_assembly.CHUNK]
     await decree_assembly.hold_chunks(conn, chunks)
-    assembled = 0
-    for e in batch:
-        if e.event_type == decree_assembly.MANIFEST:
-            whole = await decree_assembly.assemble_held(conn, e.payload_as(DeterminationManifest))
-            assembled += len(whole.registered)
-    return assembled
+
+
+async def _manifest(conn: asyncpg.Connection, number: str) -> DeterminationManifest:
+    envelope = await conn.fetchval(
+        "SELECT envelope::text FROM events WHERE envelope->>'aggregate_id' = $1 AND event_type = $2",
+        number,
+        decree_assembly.MANIFEST,
+    )
+    return EventEnvelope.from_bytes(envelope).payload_as(DeterminationManifest)
+
+
+async def assemble(conn: asyncpg.Connection, number: str) -> int:
+    """What whole_decrees does at the manifest for the services that act on a decree's lists: the
+    whole decree, assembled and checked."""
+    whole = await decree_assembly.assemble_held(conn, await _manifest(conn, number))
+    return len(whole.registered)
+
+
+async def check(conn: asyncpg.Connection, number: str) -> None:
+    """What the registry's projection does at the manifest: check the decree whole a chunk at a time
+    (check_held) and record its manifest."""
+    await decree_assembly.check_held(conn, await _manifest(conn, number))
+
+
+async def record_whole(conn: asyncpg.Connection, households: int) -> str:
+    """The whole decree as one jsonb value, as the registry recorded decrees before it recorded a
+    chunked one as its manifest: whether PostgreSQL takes it."""
+    try:
+        size = await conn.fetchval(
+            "INSERT INTO whole_decrees VALUES ($1::jsonb) RETURNING pg_column_size(payload)",
+            synthetic_decree(f"whole-{households}", households).model_dump_json(),
+        )
+    except asyncpg.PostgresError as refused:
+        return f"refused: {refused}"
+    return f"taken ({size / MiB:,.1f} MiB stored)"
 
 
 async def run(infra: Infra) -> list[Figure]:
@@ -136,21 +163,29 @@ async def run(infra: Infra) -> list[Figure]:
         await event_store.install(conn)
         await migrate(conn, decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
         store = EventStore(lambda _e: "bench.registry.events")
+        await conn.execute("CREATE TABLE whole_decrees (payload jsonb)")
         for households in sizes():
+            number = f"{households}/HUK/2026"
             single = len(synthetic_decree("x", households).model_dump_json())
             (events, largest), issue_s, issue_peak = await measured(
                 functools.partial(issue, conn, store, households)
             )
-            assembled, consume_s, consume_peak = await measured(
-                functools.partial(consume, conn, f"{households}/HUK/2026")
-            )
+            _, keep_s, keep_peak = await measured(functools.partial(keep_chunks, conn, number))
+            assembled, assemble_s, assemble_peak = await measured(functools.partial(assemble, conn, number))
             assert assembled == households
+            _, check_s, check_peak = await measured(functools.partial(check, conn, number))
+            whole = await record_whole(conn, households)
             figures += [
                 Figure(f"issue {households:,} households", households / issue_s, "households/s",
                        f"{issue_s:.2f} s, peak {issue_peak:,.0f} MiB; {events:,} events, largest "
                        f"{largest / 1024:,.0f} KiB (one event would be {single / MiB:,.1f} MiB)"),
-                Figure(f"consume {households:,} households", households / consume_s, "households/s",
-                       f"{consume_s:.2f} s, peak {consume_peak:,.0f} MiB (chunks kept, decree assembled and checked)"),
+                Figure(f"keep its chunks, {households:,}", households / keep_s, "households/s",
+                       f"{keep_s:.2f} s, peak {keep_peak:,.0f} MiB (read a consumer's batch at a time)"),
+                Figure(f"assemble it, {households:,}", households / assemble_s, "households/s",
+                       f"{assemble_s:.2f} s, peak {assemble_peak:,.0f} MiB (whole_decrees: the decree held whole)"),
+                Figure(f"check it, {households:,}", households / check_s, "households/s",
+                       f"{check_s:.2f} s, peak {check_peak:,.1f} MiB (check_held, the registry's "
+                       f"projection: a chunk at a time); the whole decree as one jsonb: {whole}"),
             ]  # fmt: skip
     finally:
         await conn.close()
