@@ -22,6 +22,7 @@ from dtks_contracts.topics import REGISTRY_EVENTS
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
+from dtks_registry.handlers import load_determination
 from dtks_registry.testing import acceptance, ago, make_household
 from dtks_runtime.testing import wait_until
 
@@ -104,6 +105,16 @@ async def test_a_decree_of_several_chunks_is_published_as_chunks_then_its_manife
         [hids[1]],
     )
     assert shown["event_id"] == two[-1][1] and shown["register_hash"] == second.json()["register_hash"]
+    # A chunked decree's document is streamed from its chunks, never held whole: the same document as
+    # the decree assembled whole, field for field; the export's check that the decree exists reads
+    # only its manifest.
+    for number in ("1/HUK/2027", "2/HUK/2027", "3/HUK/2027"):
+        served = await registry.client.get(f"/determinations/{number}", headers=registry.auth(Role.AUDITOR))
+        async with registry.pool.acquire() as conn:
+            assert served.json() == await load_determination(conn, number), number
+        assert served.headers["content-type"] == "application/json"
+    missing = await registry.client.get("/determinations/9/HUK/2027", headers=registry.auth(Role.AUDITOR))
+    assert missing.status_code == 404 and missing.json()["code"] == "decree_not_found"
 
     async def relayed() -> bool:
         async with registry.pool.acquire() as conn:

@@ -22,6 +22,7 @@ from pydantic import (
     StrictInt,
 )
 
+from dtks_contracts.decree_chunks import DeterminationManifest
 from dtks_contracts.identifiers import DecreeNumber
 from dtks_contracts.regions import region_level
 from dtks_contracts.text import Name, SafeStr
@@ -30,6 +31,7 @@ from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry import audit, handlers
 from dtks_registry.adapters import audit_log, register
+from dtks_registry.adapters.projection import RecordedDecree, read_determination
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.day_param import Day
 from dtks_registry.deps import RegistryDeps
@@ -183,11 +185,13 @@ async def issue_determination(
     return JSONResponse(document, status_code=201 if created else 200)
 
 
-async def _determination_or_404(conn: asyncpg.Connection, decree_number: str) -> dict[str, Any]:
-    document = await handlers.load_determination(conn, decree_number)
-    if document is None:
+async def _determination_or_404(conn: asyncpg.Connection, decree_number: str) -> RecordedDecree:
+    """The decree as recorded, without a chunked one's lists (read on demand: a national decree's run
+    to tens of millions of records)."""
+    recorded = await read_determination(conn, decree_number, lists=False)
+    if recorded is None:
         raise DomainError("decree_not_found", f"No decree numbered {decree_number} has been issued.")
-    return document
+    return recorded
 
 
 @router.get(
@@ -382,12 +386,18 @@ def _check_region(principal: Principal, region: str) -> None:
     "/determinations/{decree_number:path}",
     tags=["determination"],
     summary="A decree: what it registered, corrected and deactivated, its register hash and counts",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}}, "description": "The decree's document"}},
 )
-async def get_determination(
-    decree_number: str, request: Request, principal: CurrentPrincipal
-) -> dict[str, Any]:
-    async with _pool(request).acquire() as conn:
-        return await _determination_or_404(conn, decree_number)
+async def get_determination(decree_number: str, request: Request, principal: CurrentPrincipal) -> Response:
+    pool = _pool(request)
+    async with pool.acquire() as conn:
+        recorded = await _determination_or_404(conn, decree_number)
+    if isinstance(recorded.decree, DeterminationManifest):  # chunked: its lists streamed from its chunks
+        return StreamingResponse(
+            handlers.streamed_determination(pool, recorded), media_type="application/json"
+        )
+    return JSONResponse(handlers.determination_document(recorded))
 
 
 # --- welfare deciles ------------------------------------------------------------------------------

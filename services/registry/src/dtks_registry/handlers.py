@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from dtks_contracts.actor import Actor
-from dtks_contracts.decree_chunks import record_count, split_decree
+from dtks_contracts.decree_chunks import CHUNKED_FIELDS, record_count, split_decree
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.registry import (
@@ -47,6 +47,7 @@ from dtks_registry.adapters.projection import (
     DecileChange,
     HouseholdChange,
     InstitutionEntry,
+    RecordedDecree,
     read_determination,
     write_assistance,
     write_deciles,
@@ -495,7 +496,46 @@ async def load_determination(conn: asyncpg.Connection, decree_number: str) -> di
     recorded = await read_determination(conn, decree_number)
     if recorded is None:
         return None
+    return determination_document(recorded)
+
+
+def determination_document(recorded: RecordedDecree) -> dict[str, Any]:
+    """A decree's document, whole (for a chunked decree read without its lists, see
+    :func:`streamed_determination`)."""
     return _document(recorded.decree, recorded.event_id, recorded.not_applied)
+
+
+async def streamed_determination(pool: asyncpg.Pool, recorded: RecordedDecree) -> AsyncIterator[bytes]:
+    """The document of a chunked decree read without its lists (``read_determination(lists=False)``),
+    as JSON bytes whose lists come straight from its kept chunks a few at a time: the same document as
+    :func:`load_determination`'s (its lists' keys last), without holding a national decree's tens
+    of millions of records, or their JSON, in the service."""
+    head = determination_document(recorded)
+    # The lists the document shows even when empty (the institutions' are left out when empty).
+    shown_empty = [name for name in CHUNKED_FIELDS if name in head]
+    for name in (*CHUNKED_FIELDS, *_MANIFEST_ONLY):
+        head.pop(name, None)
+    yield json.dumps(head, ensure_ascii=False)[:-1].encode()  # without its closing brace
+    listed: list[str] = []
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        # A chunk's items as jsonb prints them ("[...]"): ids and hex leaves, spliced without parsing.
+        async for row in conn.cursor(
+            """SELECT chunk->>'field' AS field, (chunk->'items')::text AS items FROM decree_chunks
+               WHERE decree_number = $1 ORDER BY chunk_index""",
+            recorded.decree.decree_number,
+            prefetch=8,
+        ):
+            items = row["items"][1:-1]
+            if listed and row["field"] == listed[-1]:
+                yield f",{items}".encode()
+            else:
+                yield f'{"]" if listed else ""},"{row["field"]}":[{items}'.encode()
+                listed.append(row["field"])
+    yield ("]" if listed else "").encode()
+    yield "".join(f',"{name}":[]' for name in shown_empty if name not in listed).encode() + b"}"
+
+
+_MANIFEST_ONLY = ("chunk_count", "record_count", "content_sha256")
 
 
 def _document(
