@@ -38,6 +38,7 @@ from typing import TypeVar
 import asyncpg
 
 from benchmarks.figures import Figure
+from benchmarks.scratch import scratch_connection
 from dtks_contracts.actor import Actor
 from dtks_contracts.decree_chunks import DeterminationChunk, DeterminationManifest, split_decree
 from dtks_contracts.envelope import EventEnvelope
@@ -158,43 +159,37 @@ async def record_whole(conn: asyncpg.Connection, households: int) -> str:
 
 
 async def run(infra: Infra) -> list[Figure]:
-    db = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    await admin.close()
-    conn = await asyncpg.connect(infra.database_url.rsplit("/", 1)[0] + f"/{db}")
+    async with scratch_connection(infra) as conn:
+        return await _measure(conn)
+
+
+async def _measure(conn: asyncpg.Connection) -> list[Figure]:
     figures: list[Figure] = []
-    try:
-        await event_store.install(conn)
-        await migrate(conn, decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
-        store = EventStore(lambda _e: "bench.registry.events")
-        await conn.execute("CREATE TABLE whole_decrees (payload jsonb)")
-        for households in sizes():
-            number = f"{households}/HUK/2026"
-            single = len(synthetic_decree("x", households).model_dump_json())
-            (events, largest), issue_s, issue_peak = await measured(
-                functools.partial(issue, conn, store, households)
-            )
-            _, keep_s, keep_peak = await measured(functools.partial(keep_chunks, conn, number))
-            assembled, assemble_s, assemble_peak = await measured(functools.partial(assemble, conn, number))
-            assert assembled == households
-            _, check_s, check_peak = await measured(functools.partial(check, conn, number))
-            whole = await record_whole(conn, households)
-            figures += [
-                Figure(f"issue {households:,} households", households / issue_s, "households/s",
-                       f"{issue_s:.2f} s, peak {issue_peak:,.0f} MiB; {events:,} events, largest "
-                       f"{largest / 1024:,.0f} KiB (one event would be {single / MiB:,.1f} MiB)"),
-                Figure(f"keep its chunks, {households:,}", households / keep_s, "households/s",
-                       f"{keep_s:.2f} s, peak {keep_peak:,.0f} MiB (read a consumer's batch at a time)"),
-                Figure(f"assemble it, {households:,}", households / assemble_s, "households/s",
-                       f"{assemble_s:.2f} s, peak {assemble_peak:,.0f} MiB (whole_decrees: the decree held whole)"),
-                Figure(f"check it, {households:,}", households / check_s, "households/s",
-                       f"{check_s:.2f} s, peak {check_peak:,.1f} MiB (check_held, the registry's "
-                       f"projection: a chunk at a time); the whole decree as one jsonb: {whole}"),
-            ]  # fmt: skip
-    finally:
-        await conn.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
+    await event_store.install(conn)
+    await migrate(conn, decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
+    store = EventStore(lambda _e: "bench.registry.events")
+    await conn.execute("CREATE TABLE whole_decrees (payload jsonb)")
+    for households in sizes():
+        number = f"{households}/HUK/2026"
+        single = len(synthetic_decree("x", households).model_dump_json())
+        (events, largest), issue_s, issue_peak = await measured(
+            functools.partial(issue, conn, store, households)
+        )
+        _, keep_s, keep_peak = await measured(functools.partial(keep_chunks, conn, number))
+        assembled, assemble_s, assemble_peak = await measured(functools.partial(assemble, conn, number))
+        assert assembled == households
+        _, check_s, check_peak = await measured(functools.partial(check, conn, number))
+        whole = await record_whole(conn, households)
+        figures += [
+            Figure(f"issue {households:,} households", households / issue_s, "households/s",
+                   f"{issue_s:.2f} s, peak {issue_peak:,.0f} MiB; {events:,} events, largest "
+                   f"{largest / 1024:,.0f} KiB (one event would be {single / MiB:,.1f} MiB)"),
+            Figure(f"keep its chunks, {households:,}", households / keep_s, "households/s",
+                   f"{keep_s:.2f} s, peak {keep_peak:,.0f} MiB (read a consumer's batch at a time)"),
+            Figure(f"assemble it, {households:,}", households / assemble_s, "households/s",
+                   f"{assemble_s:.2f} s, peak {assemble_peak:,.0f} MiB (whole_decrees: the decree held whole)"),
+            Figure(f"check it, {households:,}", households / check_s, "households/s",
+                   f"{check_s:.2f} s, peak {check_peak:,.1f} MiB (check_held, the registry's "
+                   f"projection: a chunk at a time); the whole decree as one jsonb: {whole}"),
+        ]  # fmt: skip
     return figures
