@@ -140,19 +140,33 @@ async def _load(conn: asyncpg.Connection, villages: list[str]) -> None:
             await conn.execute(f"VACUUM ANALYZE {table}")
 
 
-async def _partitions_visited(conn: asyncpg.Connection, sql: str, *args: object) -> int:
-    """Scans of a partition (or of the one table) in the statement's executed plan."""
-    plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+async def _plan(conn: asyncpg.Connection, sql: str, *args: str) -> tuple[int, str]:
+    """The plan the statement runs as a prepared statement does under the session's plan_cache_mode
+    (executed six times first: PostgreSQL weighs a generic plan after five): how many tables (or
+    partitions) it scans, and its outline with its execution time."""
+    literals = [await conn.fetchval("SELECT quote_literal($1)", a) for a in args]
+    await conn.execute(f"PREPARE planned AS {sql}")
+    try:
+        for _ in range(6):
+            await conn.execute(f"EXECUTE planned({', '.join(literals)})")
+        plan = json.loads(
+            await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE planned({', '.join(literals)})")
+        )[0]
+    finally:
+        await conn.execute("DEALLOCATE planned")
     relations: set[str] = set()
+    outline: list[str] = []
 
-    def walk(node: dict) -> None:
+    def walk(node: dict, depth: int) -> None:
         if "Relation Name" in node and node.get("Actual Loops", 1) > 0:
             relations.add(node["Relation Name"])
+        if depth < 3:
+            outline.append(" ".join(filter(None, (node["Node Type"], node.get("Index Name")))))
         for child in node.get("Plans", []):
-            walk(child)
+            walk(child, depth + 1)
 
-    walk(json.loads(plan)[0]["Plan"])
-    return len(relations)
+    walk(plan["Plan"], 0)
+    return len(relations), f"{' > '.join(outline)}, {plan['Execution Time']:.1f} ms"
 
 
 async def _timed(conn: asyncpg.Connection, sql: str, args_of: list[tuple]) -> tuple[float, float]:
@@ -211,14 +225,14 @@ async def _measure(conn: asyncpg.Connection) -> list[Figure]:
             # The partitioned layout is told the province wherever the caller knows it.
             if "{province}" in sql:
                 sql = sql.format(province="AND province = left($1, 2)" if schema == "by_province" else "")
-            visited = await _partitions_visited(conn, sql, *args_of[0])
             # As a service's prepared statement runs (PostgreSQL may settle on a generic plan after
             # five executions), and planned for each execution's region.
             for mode, said in (("auto", ""), ("force_custom_plan", ", planned per execution")):
                 await conn.execute(f"SET plan_cache_mode = {mode}")
+                visited, outline = await _plan(conn, sql, *args_of[0])
                 p50, p99 = await _timed(conn, sql, args_of)
                 figures += [
                     Figure(f"{schema}: {name}{said} p50", p50, "ms", f"{QUERIES:,} from 1 client; {visited} table(s) scanned"),
-                    Figure(f"{schema}: {name}{said} p99", p99, "ms", ""),
+                    Figure(f"{schema}: {name}{said} p99", p99, "ms", f"plan: {outline}"),
                 ]  # fmt: skip
     return figures

@@ -82,8 +82,8 @@ async def assemble_held(conn: asyncpg.Connection, manifest: DeterminationManifes
 
 async def check_held(conn: asyncpg.Connection, manifest: DeterminationManifest) -> None:
     """IncompleteDecree unless the chunks kept make the whole decree, checked as assemble_held checks
-    them but read through a cursor, one chunk at a time: a reader that
-    only records the decree (the registry's projection) then never holds its lists."""
+    them but read through a cursor, one chunk at a time: a reader that only records the decree (the
+    registry's projection) then never holds its lists."""
     check = ChunkCheck(manifest)
     async with conn.transaction():  # a cursor needs one (a savepoint inside the caller's)
         async for row in conn.cursor(

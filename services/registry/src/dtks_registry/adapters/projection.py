@@ -246,7 +246,7 @@ async def _whole_decrees(
 ) -> list[tuple[uuid.UUID, DeterminationIssued]]:
     """The chunked decrees whose kept chunks make them whole, each recorded as its manifest under its
     manifest's event id (as the live registry records it; readers assemble the lists from the kept
-    chunks, see :func:`stored_decree`). Checked a chunk at a time, never assembled: a national decree
+    chunks, see :func:`read_determination`). Checked a chunk at a time, never assembled: a national decree
     lists tens of millions of records, more than the process should hold and more than one jsonb
     value can (268,435,455 bytes). One that is not whole is left out, never written in part: the
     registry wrote its chunks and manifest in one transaction, so a replay missing some reads a
