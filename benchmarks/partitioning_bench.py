@@ -21,16 +21,13 @@ region's code), as a partitioned registry would have to.
 Each read is timed twice: as a service's prepared statement runs it (PostgreSQL may settle on one
 generic plan after five executions) and planned for each execution (``plan_cache_mode``).
 
-What it showed (2 cores, 6 December; p50 / p99 ms, one client). At 200,000 households, both ways of
-planning alike: a household by its id 0.3 / 0.7 as deployed against 0.7 / 1.8 by province (38
-partitions probed); the citizens' check 0.3 / 1.1 against 1.1 / 3.5 (76 probed); a district's
-first page 0.6 / 3.7 against 0.9 / 2.5; a province's counts 8.5 / 44.2 against 3.0 / 16.3; tables
-and indexes 440 against 506 MB. At 1,000,000 (the first version of this benchmark, the services'
-way of planning only): a household by its id 0.2 / 1.4 against 0.6 / 1.7; the check 0.3 / 1.9
-against 1.0 / 2.7; a district's first page **586.9 / 934.9** against 2.3 / 72.9; a province's
-counts 96.4 / 537.0 against 13.9 / 83.0; 2,186 against 2,483 MB. Why the district's page jumped from
-0.6 ms at 200,000 to 587 ms at a million in the deployed layout is not established (its plan was not
-captured); the services' own district query at a million measured 69 ms p50 from 10 clients.
+What it showed (2 cores, 6 December; p50 ms, one client, as deployed against by province). At a
+million: a household by its id 0.3 against 0.9 (38 partitions probed); the citizens' check 0.3
+against 1.3 (76 probed); a province's counts 75.9 against 14.1; tables and indexes 2,186 against
+2,483 MB. A district's first page 617.3 against 2.4 as a prepared statement, because the deployed
+layout's settles on a generic plan that walks the whole register in id order (Limit > Index Scan
+households_pkey, 735.6 ms); planned per execution it reads the village index (0.4 ms, p50 1.6). At
+200,000 all of these were under 10 ms either way.
 """
 
 from __future__ import annotations
