@@ -44,11 +44,11 @@ import asyncpg
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _villages
 from benchmarks.scratch import scratch_connection
-from dtks_registry.adapters import register
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.testing import make_household
 from dtks_runtime import event_store
 from dtks_runtime.db import migrate
+from dtks_runtime.region_reads import region_filter
 from dtks_runtime.testing import Infra
 
 HOUSEHOLDS = int(os.environ.get("DTKS_BENCH_PARTITION_HOUSEHOLDS", "1000000"))
@@ -93,10 +93,10 @@ _BY_ID = "SELECT household_id, village_code, snapshot::text FROM households WHER
 _CHECK = """SELECT h.household_id, h.programs FROM households h
             WHERE h.household_id IN (SELECT household_id FROM members WHERE nik = $1)"""
 _PAGE = f"""SELECT household_id, village_code, snapshot::text FROM households
-            WHERE {register.region_filter("village_code", 1)} {{province}}
+            WHERE {region_filter("village_code", 1)} {{province}}
             ORDER BY household_id LIMIT 100"""
 _COUNTS = f"""SELECT count(*), coalesce(sum(people), 0) FROM households
-              WHERE active AND {register.region_filter("village_code", 1)} {{province}}"""
+              WHERE active AND {region_filter("village_code", 1)} {{province}}"""
 
 
 def _rows(villages: Sequence[str], templates: Sequence[str]) -> Iterator[tuple[list[tuple], list[tuple]]]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from dtks_contracts.events.determination_chunks import (
     CHUNKED_FIELDS,
+    MANIFEST_ONLY_FIELDS,
     RECORDS_PER_CHUNK,
     DeterminationChunk,
     DeterminationManifest,
@@ -110,7 +111,7 @@ def assemble_decree(
         check.add(chunk)
         lists[chunk.field].extend(chunk.items)
     check.finish()
-    header = manifest.model_dump(exclude={"chunk_count", "record_count", "content_sha256"})
+    header = manifest.model_dump(exclude=set(MANIFEST_ONLY_FIELDS))
     return DeterminationIssued.model_validate({**header, **lists})
 
 
@@ -171,6 +172,7 @@ _FIELD_ORDER = {name: position for position, name in enumerate(CHUNKED_FIELDS)}
 
 __all__ = [
     "CHUNKED_FIELDS",
+    "MANIFEST_ONLY_FIELDS",
     "RECORDS_PER_CHUNK",
     "ChunkCheck",
     "DeterminationChunk",

@@ -89,13 +89,13 @@ async def check_held(conn: asyncpg.Connection, manifest: DeterminationManifest) 
         async for row in conn.cursor(
             "SELECT chunk::text AS c FROM decree_chunks WHERE decree_number = $1 ORDER BY chunk_index",
             manifest.decree_number,
-            prefetch=_CHUNKS_PREFETCHED,
+            prefetch=CHUNKS_PREFETCHED,
         ):
             check.add(DeterminationChunk.model_validate_json(row["c"]))
     check.finish()
 
 
-_CHUNKS_PREFETCHED = 8  # rows per round trip: a chunk is up to some 270 KB of JSON
+CHUNKS_PREFETCHED = 8  # rows per round trip: a chunk is up to some 270 KB of JSON
 
 
 def as_issued(manifest_event: EventEnvelope, decree: DeterminationIssued) -> EventEnvelope:

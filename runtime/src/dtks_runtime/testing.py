@@ -9,8 +9,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +65,29 @@ async def wait_until(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def every_pooled_connection(pool: asyncpg.Pool) -> AsyncIterator[list[asyncpg.Connection]]:
+    """All of ``pool``'s connections at once (as many as it may hold), for a test to set or read what
+    each carries; a service's consumers give theirs back between batches."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(pool.acquire()) for _ in range(pool.get_max_size())]
+
+
+async def plans_run(pool: asyncpg.Pool, fragment: str) -> tuple[int, int]:
+    """Custom and generic plans run so far, over every connection of ``pool``, by the prepared
+    statements whose text contains ``fragment`` (PostgreSQL counts them per session)."""
+    custom = generic = 0
+    async with every_pooled_connection(pool) as connections:
+        for conn in connections:
+            for row in await conn.fetch(
+                """SELECT custom_plans, generic_plans FROM pg_prepared_statements
+                   WHERE strpos(statement, $1) > 0""",
+                fragment,
+            ):
+                custom, generic = custom + row["custom_plans"], generic + row["generic_plans"]
+    return custom, generic
 
 
 def new_id() -> str:

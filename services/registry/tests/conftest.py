@@ -111,6 +111,16 @@ async def chunked_registry(infra: Infra, kafka_bootstrap: str, topic_prefix: str
 
 
 @pytest.fixture
+async def small_pool_registry(
+    infra: Infra, kafka_bootstrap: str, topic_prefix: str
+) -> AsyncIterator[Registry]:
+    """A registry whose pool holds at most three connections, so a test can hold all of them at once
+    and see what each ran."""
+    async with running_registry(infra, kafka_bootstrap, topic_prefix, db_pool_max_size=3) as registry:
+        yield registry
+
+
+@pytest.fixture
 async def registry_schema(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
     """A connection to a scratch schema holding the runtime's and the registry's tables, dropped
     after the test: for the adapters' statements and plans without a whole service around them."""

@@ -47,6 +47,13 @@ class DeterminationManifest(DeterminationIssued):
     )
 
 
+# What the manifest says that the decree itself does not (how many chunks and records, their hash):
+# left out when the manifest becomes the decree again.
+MANIFEST_ONLY_FIELDS: tuple[str, ...] = tuple(
+    name for name in DeterminationManifest.model_fields if name not in DeterminationIssued.model_fields
+)
+
+
 class DeterminationChunk(EventPayload):
     """One slice of one of the decree's lists."""
 

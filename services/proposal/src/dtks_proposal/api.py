@@ -36,6 +36,7 @@ from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, NewEvent
 from dtks_runtime.problems import Problem, problem_from_domain_error, validation_errors
+from dtks_runtime.region_reads import planned_per_execution
 from dtks_runtime.telemetry import get_logger
 
 router = APIRouter()
@@ -233,7 +234,7 @@ async def list_proposals(
         ) from exc
     ensure_in_scope(principal, region)
     after = _page_after(repo.decode_cursor, cursor)
-    async with deps.pool.acquire() as conn:
+    async with deps.pool.acquire() as conn, planned_per_execution(conn):
         items, next_cursor = await repo.list_proposals(
             conn,
             region=region,

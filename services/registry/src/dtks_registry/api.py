@@ -42,6 +42,7 @@ from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope, require_ro
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, problem_response
+from dtks_runtime.region_reads import planned_per_execution, region_filter
 from dtks_runtime.service import ServiceRuntime
 
 router = APIRouter()
@@ -234,7 +235,11 @@ async def export_determination(
         return _export_response(rows, f"{section}-{decree_number}", format)
 
     async def body() -> AsyncIterator[bytes]:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        async with (
+            pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+            planned_per_execution(conn),
+        ):
             if format == "csv":
                 yield _csv_line(CSV_COLUMNS)
             async for row in register.export_rows(conn, decree_number, region, programs):
@@ -273,7 +278,11 @@ async def _institution_section(
     pool: asyncpg.Pool, section: str, decree_number: str, region: str, format: str, *, masked: bool
 ) -> AsyncIterator[bytes]:
     """The institutions or assistance section of a decree's export (#19), streamed in one snapshot."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+        planned_per_execution(conn),
+    ):
         if section == "assistance":
             if format == "csv":
                 yield _csv_line(ASSISTANCE_CSV_COLUMNS)
@@ -527,7 +536,7 @@ async def list_households(
     # Scope in SQL (region, and for agencies their programs: what _may_read checks row by row), so a
     # page is full whenever more households match.
     sql = f"""SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS}
-              WHERE {register.region_filter("village_code", 1)}
+              WHERE {region_filter("village_code", 1)}
                 AND ($2::text[] IS NULL OR programs && $2::text[])
                 AND ($3::text IS NULL OR kk_number = $3)
                 AND ($4::int IS NULL OR w.decile >= $4) AND ($5::int IS NULL OR w.decile <= $5)
@@ -535,7 +544,7 @@ async def list_households(
                 AND ($7::text IS NULL OR household_id > $7)
               ORDER BY household_id LIMIT $8"""
     active = None if status == "all" else status == "active"
-    async with _pool(request).acquire() as conn:
+    async with _pool(request).acquire() as conn, planned_per_execution(conn):
         rows = await conn.fetch(sql, region, programs, kk, decile_min, decile_max, active, after, limit)
     answer: dict[str, Any] = {"kk_number": kk} if kk is not None else {"region": region}
     answer["households"] = [_household_document(r) for r in rows]
@@ -616,7 +625,7 @@ async def get_stats(
     _check_region(principal, region)
     # An agency counts what it may read: households of its granted programs, by those programs.
     granted = _granted_programs(principal, None)
-    async with _pool(request).acquire() as conn:
+    async with _pool(request).acquire() as conn, planned_per_execution(conn):
         figures = await register.stats(conn, region, _CHILD_CODE_LENGTH[region_level(region)], granted)
         # By default the day as the proposal door judges accreditation and periods: today in WIB.
         day = on or dt.datetime.now(WIB).date()

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from dtks_contracts.actor import Actor
-from dtks_contracts.decree_chunks import CHUNKED_FIELDS, record_count, split_decree
+from dtks_contracts.decree_chunks import CHUNKED_FIELDS, MANIFEST_ONLY_FIELDS, record_count, split_decree
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.registry import (
@@ -62,7 +62,7 @@ from dtks_registry.domain.institution_determination import decide_institutions
 from dtks_registry.domain.periods import period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome, Standing, decide_deciles
 from dtks_runtime.db import advisory_key
-from dtks_runtime.decree_assembly import hold_chunks
+from dtks_runtime.decree_assembly import CHUNKS_PREFETCHED, hold_chunks
 from dtks_runtime.errors import DomainError
 from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent, StreamAppend
 from dtks_runtime.freezes import ensure_not_frozen
@@ -513,7 +513,7 @@ async def streamed_determination(pool: asyncpg.Pool, recorded: RecordedDecree) -
     head = determination_document(recorded)
     # The lists the document shows even when empty (the institutions' are left out when empty).
     shown_empty = [name for name in CHUNKED_FIELDS if name in head]
-    for name in (*CHUNKED_FIELDS, *_MANIFEST_ONLY):
+    for name in (*CHUNKED_FIELDS, *MANIFEST_ONLY_FIELDS):
         head.pop(name, None)
     yield json.dumps(head, ensure_ascii=False)[:-1].encode()  # without its closing brace
     listed: list[str] = []
@@ -523,7 +523,7 @@ async def streamed_determination(pool: asyncpg.Pool, recorded: RecordedDecree) -
             """SELECT chunk->>'field' AS field, (chunk->'items')::text AS items FROM decree_chunks
                WHERE decree_number = $1 ORDER BY chunk_index""",
             recorded.decree.decree_number,
-            prefetch=8,
+            prefetch=CHUNKS_PREFETCHED,
         ):
             items = row["items"][1:-1]
             if listed and row["field"] == listed[-1]:
@@ -533,9 +533,6 @@ async def streamed_determination(pool: asyncpg.Pool, recorded: RecordedDecree) -
                 listed.append(row["field"])
     yield ("]" if listed else "").encode()
     yield "".join(f',"{name}":[]' for name in shown_empty if name not in listed).encode() + b"}"
-
-
-_MANIFEST_ONLY = ("chunk_count", "record_count", "content_sha256")
 
 
 def _document(

@@ -20,12 +20,12 @@ from dtks_contracts.regions import region_level
 from dtks_contracts.timestamps import WIB
 from dtks_contracts.vocabulary.institutions import AccreditationGrade, ServiceType
 from dtks_contracts.vocabulary.roles import Role
-from dtks_registry.adapters import register
 from dtks_registry.day_param import Day
 from dtks_registry.domain.masking import masked_resident
 from dtks_runtime.auth.deps import CurrentPrincipal, ensure_in_scope
 from dtks_runtime.auth.principal import Principal
 from dtks_runtime.errors import DomainError
+from dtks_runtime.region_reads import planned_per_execution, region_filter
 
 router = APIRouter()
 
@@ -115,7 +115,7 @@ async def list_institutions(
         raise DomainError("invalid_region", f"{exc}.") from exc
     ensure_in_scope(principal, region)
     sql = f"""SELECT {_COLUMNS} FROM institutions
-              WHERE {register.region_filter("village_code", 1)}
+              WHERE {region_filter("village_code", 1)}
                 AND ($2::text IS NULL OR service_type = $2)
                 AND ($3::boolean IS NULL OR open = $3)
                 AND ($4::text IS NULL OR institution_id > $4)
@@ -125,7 +125,7 @@ async def list_institutions(
     open_ = None if status == "all" else status == "open"
     kind = service_type.value if service_type else None
     day = accreditation_on or dt.datetime.now(WIB).date()  # the day the proposal door judges it
-    async with _pool(request).acquire() as conn:
+    async with _pool(request).acquire() as conn, planned_per_execution(conn):
         rows = await conn.fetch(
             sql, region, kind, open_, after, limit, accreditation, day, grade.value if grade else None
         )

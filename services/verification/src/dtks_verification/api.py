@@ -21,6 +21,7 @@ from dtks_runtime import paging
 from dtks_runtime.auth.deps import CurrentPrincipal, found_in_scope
 from dtks_runtime.errors import DomainError, status_of
 from dtks_runtime.problems import Problem, validation_errors
+from dtks_runtime.region_reads import planned_per_execution
 from dtks_verification import deadlines, evidence, governance
 from dtks_verification.adapters import (
     field_visits,
@@ -148,7 +149,8 @@ async def queue_stats(
     hours = older_than_hours or request.app.state.settings.queue_age_limit_hours
     deps = _deps(request)
     now = deps.clock()
-    async with deps.connection() as conn:
+    # Counts over a scope from one village to the whole country: planned for the scope at hand.
+    async with deps.connection() as conn, planned_per_execution(conn):
         rows = await tier_queues.queue_stats(conn, principal.region, dt.timedelta(hours=hours))
         waiting = await tier_queues.checks_waiting(conn, principal.region)
         overdue = await deadlines.overdue_by_queue(conn, principal.region, now)
@@ -203,7 +205,7 @@ async def tier_queue(
         )
     deps = _deps(request)
     now = deps.clock()
-    async with deps.connection() as conn:
+    async with deps.connection() as conn, planned_per_execution(conn):
         rows = await tier_queues.queue(
             conn, the_tier, principal.region, limit, cursor, newest_first=order == "newest"
         )

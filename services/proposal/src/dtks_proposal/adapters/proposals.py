@@ -14,6 +14,7 @@ import pydantic_core
 
 from dtks_proposal.domain.status import ProposalStatus, Standing
 from dtks_proposal.domain.windows import Window
+from dtks_runtime.region_reads import region_filter
 
 
 def _json(value: Any) -> str:
@@ -284,8 +285,8 @@ async def list_proposals(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A region's proposals, newest first, one page; the cursor continues after the last one."""
     rows = await conn.fetch(
-        """SELECT * FROM proposals
-           WHERE ($1 = 'ID' OR village_code = $1 OR village_code LIKE $1 || '.%')
+        f"""SELECT * FROM proposals
+           WHERE {region_filter("village_code", 1)}
              AND ($2::text IS NULL OR status = $2)
              AND ($3::text IS NULL OR kind = $3)
              AND ($4::bigint IS NULL OR seq < $4)

@@ -26,6 +26,7 @@ from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_registry.domain.determination import Candidate, InForce
 from dtks_registry.domain.institution_determination import InstitutionCandidate, InstitutionInForce
+from dtks_runtime.region_reads import region_filter
 
 # The register in force as of a decree: per household the latest change of a decree whose period is
 # not later than that decree's; a household whose latest change is a deactivation is out.
@@ -396,11 +397,6 @@ async def institution_stats(conn: asyncpg.Connection, region: str, day: dt.date)
         "by_service_type": [dict(r) for r in by_type],
         "assistance_in_force": [dict(r) for r in assistance],
     }
-
-
-def region_filter(column: str, param: int) -> str:
-    """SQL that keeps village codes inside the region passed as parameter ``param`` ('ID': all)."""
-    return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
 
 
 async def stats(

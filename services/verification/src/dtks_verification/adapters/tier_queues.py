@@ -9,10 +9,7 @@ import asyncpg
 
 from dtks_contracts.vocabulary import Tier
 from dtks_runtime.paging import MomentCursor
-
-
-def _scope_clause(column: str, param: str) -> str:
-    return f"({param} = 'ID' OR {column} = {param} OR {column} LIKE {param} || '.%')"
+from dtks_runtime.region_reads import region_filter
 
 
 async def queue(
@@ -34,7 +31,7 @@ async def queue(
                    content->'household'->>'kk_number' AS kk_number,
                    jsonb_array_length(COALESCE(content->'household'->'members', '[]'::jsonb)) AS members
             FROM proposals
-            WHERE status = 'in_tier' AND tier = $1 AND {_scope_clause("tier_region", "$2")}
+            WHERE status = 'in_tier' AND tier = $1 AND {region_filter("tier_region", 2)}
               AND ($4::timestamptz IS NULL OR (entered_at, proposal_id) {compare} ($4, $5::text))
             ORDER BY entered_at {direction}, proposal_id {direction} LIMIT $3""",
         tier.value,
@@ -50,7 +47,7 @@ async def queue_stats(conn: asyncpg.Connection, scope: str, age_limit: dt.timede
         f"""SELECT tier, tier_region, count(*) AS count, min(entered_at) AS oldest,
                    count(*) FILTER (WHERE entered_at < now() - $2::interval) AS past_age_limit
             FROM proposals
-            WHERE status = 'in_tier' AND {_scope_clause("tier_region", "$1")}
+            WHERE status = 'in_tier' AND {region_filter("tier_region", 1)}
             GROUP BY tier, tier_region ORDER BY tier, tier_region""",
         scope,
         age_limit,
@@ -62,7 +59,7 @@ async def checks_waiting(conn: asyncpg.Connection, scope: str) -> asyncpg.Record
         f"""SELECT count(*) AS count, min(c.queued_at) AS oldest,
                    count(*) FILTER (WHERE c.last_error IS NOT NULL) AS waiting_for_civil_registry
             FROM pending_checks c JOIN proposals p USING (proposal_id)
-            WHERE {_scope_clause("p.village_code", "$1")}""",
+            WHERE {region_filter("p.village_code", 1)}""",
         scope,
     )
 
@@ -71,7 +68,7 @@ async def waiting_regencies(conn: asyncpg.Connection, scope: str) -> list[tuple[
     """The (tier, regency of the village) pairs something waits at, in scope."""
     rows = await conn.fetch(
         f"""SELECT DISTINCT tier, left(village_code, 5) AS regency FROM proposals
-            WHERE status = 'in_tier' AND {_scope_clause("tier_region", "$1")}""",
+            WHERE status = 'in_tier' AND {region_filter("tier_region", 1)}""",
         scope,
     )
     return [(Tier(r["tier"]), r["regency"]) for r in rows]
@@ -86,7 +83,7 @@ async def overdue_counts(
             FROM proposals p
             JOIN unnest($2::text[], $3::text[], $4::timestamptz[]) AS c(tier, regency, cutoff)
               ON c.tier = p.tier AND c.regency = left(p.village_code, 5)
-            WHERE p.status = 'in_tier' AND {_scope_clause("p.tier_region", "$1")} AND p.entered_at < c.cutoff
+            WHERE p.status = 'in_tier' AND {region_filter("p.tier_region", 1)} AND p.entered_at < c.cutoff
             GROUP BY p.tier, p.tier_region""",
         scope,
         [t.value for t, _, _ in cutoffs],

@@ -1,12 +1,12 @@
-"""The registry's region filter: a region's own code and the codes under it, nothing else, at every
-level of region."""
+"""The region filter every service reads a region with: a region's own code and the codes under it,
+nothing else, at every level of region."""
 
 from __future__ import annotations
 
 import asyncpg
 import pytest
 
-from dtks_registry.adapters.register import region_filter
+from dtks_runtime.region_reads import region_filter
 
 pytestmark = pytest.mark.infra
 

@@ -1,0 +1,42 @@
+"""Reading a region's rows: which codes lie in a region, and planning such a read for its arguments.
+
+Every service reads pages and counts of a region (a village operator's proposals, a tier's queue, a
+district's households) with one statement whatever the region, and often with optional filters
+(``$n IS NULL OR ...``). Those are prepared statements (asyncpg caches them per connection), and
+after five runs PostgreSQL may switch a prepared statement to a generic plan, made without knowing
+its arguments. For such a statement the generic plan cannot know whether the region is the whole
+country or one village, nor which filters apply, so it plans for neither: at a million households the
+registry's page of a district became ``Limit > Index Scan`` on the primary key, walking the register
+in id order and testing every household against the district (736 ms), where the plan for the
+district's own code reads the village index (0.4 ms; benchmarks/partitioning_bench.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+
+def region_filter(column: str, param: int) -> str:
+    """SQL that keeps the codes in ``column`` inside the region passed as parameter ``param``: the
+    region's own code and the codes under it; 'ID' keeps all."""
+    return f"(${param} = 'ID' OR {column} = ${param} OR {column} LIKE ${param} || '.%')"
+
+
+@contextlib.asynccontextmanager
+async def planned_per_execution(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Plan each statement run on ``conn`` inside this block for its own arguments, never by a cached
+    generic plan. Planning a page's statement again costs a fraction of a millisecond.
+
+    The setting is transaction-local (``SET LOCAL``), so it never outlives the read on a pooled
+    connection: inside a caller's transaction it lasts until that transaction ends; outside one,
+    the block is its own transaction."""
+    if conn.is_in_transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
+        return
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
