@@ -76,7 +76,8 @@ _BY_PROVINCE = """
         PRIMARY KEY (province, household_id)
     ) PARTITION BY LIST (province);
     CREATE INDEX households_kk ON households (kk_number);
-    CREATE INDEX households_village ON households (village_code text_pattern_ops);
+    CREATE INDEX households_village_page ON households (village_code text_pattern_ops, household_id)
+        INCLUDE (active);
     CREATE INDEX households_id ON households (household_id);
     CREATE TABLE members (
         province         text NOT NULL,
@@ -92,9 +93,12 @@ _BY_PROVINCE = """
 _BY_ID = "SELECT household_id, village_code, snapshot::text FROM households WHERE household_id = $1"
 _CHECK = """SELECT h.household_id, h.programs FROM households h
             WHERE h.household_id IN (SELECT household_id FROM members WHERE nik = $1)"""
+# As the registry reads a page (api.HOUSEHOLD_PAGE_SQL): its ids from the village index, then its rows.
 _PAGE = f"""SELECT household_id, village_code, snapshot::text FROM households
-            WHERE {region_filter("village_code", 1)} {{province}}
-            ORDER BY household_id LIMIT 100"""
+            WHERE household_id IN (
+                SELECT household_id FROM households WHERE {region_filter("village_code", 1)} {{province}}
+                ORDER BY household_id LIMIT 100) {{province}}
+            ORDER BY household_id"""
 _COUNTS = f"""SELECT count(*), coalesce(sum(people), 0) FROM households
               WHERE active AND {region_filter("village_code", 1)} {{province}}"""
 

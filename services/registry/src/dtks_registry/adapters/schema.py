@@ -278,4 +278,15 @@ MIGRATIONS = [
     UPDATE determinations d SET payload = e.envelope->'payload'
     FROM events e WHERE e.event_type = 'registry.determination_manifest' AND e.event_id = d.event_id;
     """,
+    # A region's page of households (GET /households?region=) finds its ids in the index alone, in
+    # household id order within a village, and then reads only the page's rows: through the village
+    # index it read every household of the district to sort them, each on its own heap page (355
+    # pages for a district of 355 households at a million, 65 ms when they are not in memory; a
+    # district holds ten times as many at 10 million). ``active`` is in it for a page by status. It
+    # serves every other read by region as the village index did, which it replaces.
+    """
+    CREATE INDEX households_village_page ON households (village_code text_pattern_ops, household_id)
+        INCLUDE (active);
+    DROP INDEX households_village;
+    """,
 ]
