@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.figures import Figure
 from benchmarks.registry_stream import stream
 from benchmarks.runtime_bench import _kafka_tool
+from benchmarks.scratch import scratch_database
 from dtks_contracts.actor import Actor
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
 from dtks_contracts.vocabulary.roles import Role
@@ -145,13 +146,8 @@ async def _top_up(conn: asyncpg.Connection, wanted: int) -> None:
 async def run(infra: Infra) -> list[Figure]:
     prefix = f"rbench{uuid.uuid4().hex[:6]}."
     await ensure_topics(infra.kafka_bootstrap, with_prefix(prefix))
-    db = f"bench_registry_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    await admin.close()
-    url = infra.database_url.rsplit("/", 1)[0] + f"/{db}"
     figures: list[Figure] = []
-    try:
+    async with scratch_database(infra, "bench_registry") as url:
         t0 = time.perf_counter()
         events, per_topic = await _produce(infra.kafka_bootstrap, prefix)
         figures.append(Figure(f"fill topics with {events:,} envelopes (aiokafka, acks=1)",
@@ -224,10 +220,6 @@ async def run(infra: Infra) -> list[Figure]:
         figures.append(Figure(f"decree over {candidates:,} candidates ({in_force:,} households in force)", seconds,
                               unit="seconds", note=f"{candidates / seconds:,.0f} households/s; Python CPU {cpu / candidates * 1e6:.0f} µs/household, PostgreSQL CPU {pg_cpu / candidates * 1e6:.0f}; peak RSS {rss:,.0f} MB; "
                                                    f"{load} -> {_load()}"))  # fmt: skip
-    finally:
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
     return figures
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from benchmarks.figures import Figure
+from benchmarks.scratch import scratch_database
 from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import EventConsumer
@@ -154,15 +155,11 @@ async def run(infra: Infra) -> list[Figure]:
     await ensure_topics(
         infra.kafka_bootstrap, [scratch_topic(topic, PARTITIONS), scratch_topic(ceiling_topic, PARTITIONS)]
     )
-    db = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    await admin.close()
-    url = infra.database_url.rsplit("/", 1)[0] + f"/{db}"
-    pool = await asyncpg.create_pool(url, min_size=WRITERS, max_size=WRITERS + 4)
-    assert pool is not None
     figures: list[Figure] = []
-    try:
+    async with (
+        scratch_database(infra) as url,
+        asyncpg.create_pool(url, min_size=WRITERS, max_size=WRITERS + 4) as pool,
+    ):
         async with pool.acquire() as conn:
             await event_store.install(conn)
             await conn.execute("CREATE TABLE effects (event_id uuid PRIMARY KEY, aggregate_id text, n int)")
@@ -246,11 +243,6 @@ async def run(infra: Infra) -> list[Figure]:
             elif f.unit == "events/s" and f.name.startswith(("consume-and-apply", "commit-to-effect")):
                 f.note = f"{f.rate / consumer_ceiling.rate:.0%} of ConsumerPerformance"
         figures.append(Figure("record size", size, unit="bytes"))
-    finally:
-        await pool.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
     return figures
 
 
