@@ -27,7 +27,9 @@ against 1.3 (76 probed); a province's counts 75.9 against 14.1; tables and index
 2,483 MB. A district's first page 617.3 against 2.4 as a prepared statement, because the deployed
 layout's settles on a generic plan that walks the whole register in id order (Limit > Index Scan
 households_pkey, 735.6 ms); planned per execution it reads the village index (0.4 ms, p50 1.6). At
-200,000 all of these were under 10 ms either way.
+200,000 all of these were under 10 ms either way. Those figures are of the page as one query in id
+order over the village index of that day; the page is now read as the registry reads it since
+(``api.HOUSEHOLD_PAGE_SQL``: its ids from the covering village index, then its rows), not re-run yet.
 """
 
 from __future__ import annotations
