@@ -154,6 +154,35 @@ class StreamAppend:
 
 
 @dataclass(frozen=True)
+class PreparedAppend:
+    """Appends built into envelopes and serialized, not yet written (:meth:`EventStore.prepare_many`,
+    then :meth:`EventStore.insert_prepared`). One entry per event in each tuple but ``expected``."""
+
+    envelopes: tuple[EventEnvelope, ...]
+    stream_ids: tuple[str, ...]
+    topics: tuple[str, ...]
+    keys: tuple[str, ...]
+    bodies: tuple[str, ...]  # each envelope's JSON, as the log stores it
+    expected: tuple[tuple[str, int], ...]  # (stream id, version) of each stream that must exist at it
+
+    @classmethod
+    def joined(cls, parts: Sequence[PreparedAppend]) -> PreparedAppend:
+        """Several prepared in turn, written as one (each stream still once in all)."""
+        stream_ids = tuple(s for p in parts for s in p.stream_ids)
+        streams = {s for p in parts for s in dict.fromkeys(p.stream_ids)}
+        if len(streams) != sum(len(dict.fromkeys(p.stream_ids)) for p in parts):
+            raise ValueError("append_many: each stream may appear once; put its events in one StreamAppend")
+        return cls(
+            envelopes=tuple(e for p in parts for e in p.envelopes),
+            stream_ids=stream_ids,
+            topics=tuple(t for p in parts for t in p.topics),
+            keys=tuple(k for p in parts for k in p.keys),
+            bodies=tuple(b for p in parts for b in p.bodies),
+            expected=tuple(x for p in parts for x in p.expected),
+        )
+
+
+@dataclass(frozen=True)
 class SelectedAppend:
     """Events of one type, one per row of a query the caller writes, appended by the same statement
     that selects them (:meth:`EventStore.append_selected`).
@@ -226,40 +255,30 @@ class EventStore:
         For commands that change many aggregates together (a decree registering hundreds of
         thousands of households): one append per stream would cost several round trips each.
         Same rules as :meth:`append`: inside the caller's transaction, and a
-        :class:`ConcurrencyConflict` if any stream moved.
-
-        Over 60 lines because the version check, the insert and the outbox rows are one all-or-nothing
-        sequence whose steps read each other's results.
+        :class:`ConcurrencyConflict` if any stream moved. :meth:`prepare_many` and
+        :meth:`insert_prepared` are its two halves, for a caller that builds one batch while the
+        database writes the one before.
         """
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside a transaction (state and events commit together)")
+        prepared = self.prepare_many(appends, causation=causation)
+        await self.insert_prepared(conn, prepared)
+        return list(prepared.envelopes)
+
+    def prepare_many(self, appends: Sequence[StreamAppend], *, causation: Causation) -> PreparedAppend:
+        """The envelopes of ``appends``, with their ids, versions, topics, keys and JSON: everything
+        :meth:`append_many` does in Python, and nothing in the database."""
         appends = [a for a in appends if a.events]
-        if not appends:
-            return []
         stream_ids = [f"{a.aggregate_type}:{a.aggregate_id}" for a in appends]
         if len(set(stream_ids)) != len(stream_ids):
             raise ValueError("append_many: each stream may appear once; put its events in one StreamAppend")
-        # Streams expected to be new need no read: any existing stream has a version 1, so inserting
-        # version 1 again breaks UNIQUE (stream_id, stream_version) and surfaces as a conflict below.
-        # That saves a round trip for every new proposal, household or notification.
-        existing = [(s, a) for s, a in zip(stream_ids, appends, strict=True) if a.expected_version != 0]
-        if existing:
-            rows = await conn.fetch(
-                """SELECT stream_id, max(stream_version) AS v FROM events
-                   WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
-                [s for s, _ in existing],
-            )
-            current = {r["stream_id"]: r["v"] for r in rows}
-            for stream_id, a in existing:
-                if current.get(stream_id, 0) != a.expected_version:
-                    raise ConcurrencyConflict(stream_id, a.expected_version, current.get(stream_id, 0))
         now = datetime.now(UTC)
         trace_context = current_trace_context()
-        pairs: list[tuple[str, EventEnvelope]] = []
+        rows: list[tuple[str, EventEnvelope]] = []
         for stream_id, a in zip(stream_ids, appends, strict=True):
             cause = a.causation or causation
             for i, e in enumerate(a.events, start=1):
-                pairs.append(
+                rows.append(
                     (
                         stream_id,
                         EventEnvelope(
@@ -280,10 +299,36 @@ class EventStore:
                         ),
                     )
                 )
-        await self._insert(conn, pairs)
-        return [e for _, e in pairs]
+        return PreparedAppend(
+            envelopes=tuple(e for _, e in rows),
+            stream_ids=tuple(s for s, _ in rows),
+            topics=tuple(self._topic_for(e) for _, e in rows),
+            keys=tuple(self._key_for(e) for _, e in rows),
+            bodies=tuple(e.model_dump_json() for _, e in rows),
+            # Streams expected to be new need no read: any existing stream has a version 1, so
+            # inserting version 1 again breaks UNIQUE (stream_id, stream_version) and surfaces as a
+            # conflict. That saves a round trip for every new proposal, household or notification.
+            expected=tuple((s, a.expected_version) for s, a in zip(stream_ids, appends, strict=True)
+                           if a.expected_version != 0),
+        )  # fmt: skip
 
-    async def _insert(self, conn: asyncpg.Connection, rows: Sequence[tuple[str, EventEnvelope]]) -> None:
+    async def insert_prepared(self, conn: asyncpg.Connection, prepared: PreparedAppend) -> None:
+        """Write what :meth:`prepare_many` built: the version check of the streams not new, then one
+        insert. Inside the caller's transaction; :class:`ConcurrencyConflict` if any stream moved."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("append must run inside a transaction (state and events commit together)")
+        if not prepared.envelopes:
+            return
+        if prepared.expected:
+            rows = await conn.fetch(
+                """SELECT stream_id, max(stream_version) AS v FROM events
+                   WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
+                [s for s, _ in prepared.expected],
+            )
+            current = {r["stream_id"]: r["v"] for r in rows}
+            for stream_id, expected in prepared.expected:
+                if current.get(stream_id, 0) != expected:
+                    raise ConcurrencyConflict(stream_id, expected, current.get(stream_id, 0))
         try:
             # ORDER BY ordinality: seq follows the given order, so a stream's versions stay in order.
             # The relay's wake-up NOTIFY rides in the same statement (one round trip, not two); it is
@@ -298,18 +343,18 @@ class EventStore:
                         ORDER BY n
                     )
                     SELECT pg_notify('{NOTIFY_CHANNEL}', '')""",
-                [s for s, _ in rows],
-                [e.aggregate_version for _, e in rows],
-                [e.event_id for _, e in rows],
-                [e.event_type for _, e in rows],
-                [self._topic_for(e) for _, e in rows],
-                [self._key_for(e) for _, e in rows],
-                [e.model_dump_json() for _, e in rows],
+                prepared.stream_ids,
+                [e.aggregate_version for e in prepared.envelopes],
+                [e.event_id for e in prepared.envelopes],
+                [e.event_type for e in prepared.envelopes],
+                prepared.topics,
+                prepared.keys,
+                prepared.bodies,
             )
         except asyncpg.UniqueViolationError as exc:
             # A writer that read the same version committed first: surface it, never drop events.
-            stream_id, first = rows[0]
-            raise ConcurrencyConflict(stream_id, first.aggregate_version - 1, None) from exc
+            first = prepared.envelopes[0]
+            raise ConcurrencyConflict(prepared.stream_ids[0], first.aggregate_version - 1, None) from exc
 
     async def append_selected(
         self,

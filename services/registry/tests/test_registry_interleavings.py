@@ -229,11 +229,13 @@ async def test_an_older_decile_event_read_after_a_newer_one_does_not_roll_the_de
         await conn.close()
 
 
-async def test_a_decree_whose_fourth_chunk_is_refused_leaves_nothing_behind(database_url):
-    # Chunks of one household, three written before the fourth household's change row is refused by
-    # a constraint added behind the decree's back: the decree fails with that error, none of its rows
-    # or events remain, and once the cause is gone the same decree issues on the same connection
-    # with every household.
+@pytest.mark.parametrize("refused", [0, 3, 5], ids=["first", "fourth", "last"])
+async def test_a_decree_whose_chunk_is_refused_leaves_nothing_behind(database_url, refused):
+    # Chunks of one household; one household's change row is refused by a constraint added behind
+    # the decree's back: the decree fails with that error, none of its rows or events remain, and
+    # once the cause is gone the same decree issues on the same connection with every household.
+    # A chunk is written while the next one is built, and the last one after the others: the first
+    # chunk's refusal comes while the second is being built, the last one's with none after it.
     conn = await _schema(database_url, f"refused_{uuid.uuid4().hex[:8]}")
     store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
     ids = sorted(household_id_for(f"p-{i}") for i in range(6))
@@ -246,7 +248,7 @@ async def test_a_decree_whose_fourth_chunk_is_refused_leaves_nothing_behind(data
                 for i in range(6)
             ])  # fmt: skip
         await conn.execute(
-            f"ALTER TABLE household_changes ADD CONSTRAINT refuse_one CHECK (household_id <> '{ids[3]}')"
+            f"ALTER TABLE household_changes ADD CONSTRAINT refuse_one CHECK (household_id <> '{ids[refused]}')"
         )
         with pytest.raises(asyncpg.CheckViolationError, match="refuse_one"):
             await issue_determination(deps, request, DETERMINER, "corr", chunk=1)

@@ -9,6 +9,7 @@ safe (a decree by its number, a decile batch by its content)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -64,7 +65,7 @@ from dtks_registry.domain.welfare import CurrentDecile, DecileItem, ItemOutcome,
 from dtks_runtime.db import advisory_key
 from dtks_runtime.decree_assembly import CHUNKS_PREFETCHED, hold_chunks
 from dtks_runtime.errors import DomainError
-from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent, StreamAppend
+from dtks_runtime.event_store import Causation, ConcurrencyConflict, NewEvent, PreparedAppend, StreamAppend
 from dtks_runtime.freezes import ensure_not_frozen
 from dtks_runtime.gc_policy import rare_collections
 from dtks_runtime.unit_of_work import UnitOfWork, UnitsOfWork, retry_on_conflict
@@ -174,22 +175,35 @@ async def _issue(
         registered_leaves: list[str] = []
         corrected_leaves: list[str] = []
         chunks = register.pending_by_household(conn, request.cutoff, chunk)
+        # Each chunk is written while the next is decided and built: PostgreSQL writes one on its
+        # core while Python builds the other on the other core (they took turns, their CPU summing to
+        # the decree's time). The connection does one thing at a time, so a chunk's reads come
+        # before the writes of the chunk before it start, and those end before the next chunk is
+        # read. Sound because chunks never share a household: a chunk's reads do not see the writes
+        # of the one before, nor need them.
+        built: BuiltChunk | None = None  # decided and built, not yet written
         async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
             async for pending in chunks:
                 targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
                 in_force = await register.in_force(conn, targets)
-                decision = decide(pending, in_force, request.cutoff)
-                not_applied += (
-                    {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
-                    for n in decision.not_applied
-                )
-                if not decision.changes_anything:
+                writing = asyncio.create_task(_write_chunk(uow, built)) if built else None
+                try:
+                    decision = decide(pending, in_force, request.cutoff)
+                    not_applied += (
+                        {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
+                        for n in decision.not_applied
+                    )
+                    built = None
+                    if decision.changes_anything:
+                        built = await _build_chunk(uow, request, decision, in_force, causation)
+                finally:
+                    if writing is not None:
+                        await writing  # its error, if any, is the decree's
+                if built is None:
                     continue
-                changes = await _append_household_events(uow, request, decision, in_force, causation)
-                await write_household_changes(conn, changes)
                 # The leaves from the digests the changes carry: a household's canonical JSON is
                 # built once per decree (it was a tenth of the registry's time, built twice).
-                for c in changes:
+                for c in built.changes:
                     if c.change == "registered":
                         registered.append(c.household_id)
                         registered_leaves.append(c.leaf())
@@ -198,6 +212,8 @@ async def _issue(
                         corrected_leaves.append(c.leaf())
                     else:
                         deactivated.append(c.household_id)
+        if built is not None:
+            await _write_chunk(uow, built)
         institutions = await _determine_institutions(uow, request, causation)
         not_applied += institutions.not_applied
         if not (registered or corrected or deactivated or institutions.changes_anything):
@@ -309,14 +325,27 @@ async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest)
         )
 
 
-async def _append_household_events(
+# Households built into events per slice of this many, the event loop turning between slices: the
+# chunk written meanwhile sends each of its statements at the next turn, not after the whole chunk.
+BUILD_SLICE = 250
+
+
+@dataclass(frozen=True)
+class BuiltChunk:
+    """A chunk's household events built and serialized, and the changes they make, not yet written."""
+
+    events: PreparedAppend
+    changes: list[HouseholdChange]
+
+
+async def _build_chunk(
     uow: UnitOfWork,
     request: DeterminationRequest,
     decision: Decision,
     in_force: Mapping[str, InForce],
     causation: Causation,
-) -> list[HouseholdChange]:
-    """Append one event per changed household (its own stream) and return them as changes to apply.
+) -> BuiltChunk:
+    """One event per changed household (its own stream) and the changes they make, built in slices.
 
     A registration starts a new stream; a correction or a deactivation continues its household's at
     the version the decision saw (``in_force``)."""
@@ -344,20 +373,34 @@ async def _append_household_events(
             (d.household_id, HouseholdDeactivated(household_id=d.household_id, decree_number=decree,
                                                   kk_number=d.kk_number, reason=d.reason, proposal_id=d.proposal_id))
         )  # fmt: skip
-    envelopes = await uow.append_many(
-        [
-            StreamAppend(
-                "household",
-                hid,
-                0 if isinstance(payload, HouseholdRegistered) else in_force[hid].stream_version,
-                [NewEvent.of(payload)],
-            )
-            for hid, payload in events
-        ],
-        causation=causation,
-    )
-    # The same writer a replay uses, fed the payloads just recorded (no second parse).
-    return [HouseholdChange.of(e.event_id, p) for e, (_, p) in zip(envelopes, events, strict=True)]
+    parts: list[PreparedAppend] = []
+    changes: list[HouseholdChange] = []
+    for start in range(0, len(events), BUILD_SLICE):
+        part = events[start : start + BUILD_SLICE]
+        prepared = uow.store.prepare_many(
+            [
+                StreamAppend(
+                    "household",
+                    hid,
+                    0 if isinstance(payload, HouseholdRegistered) else in_force[hid].stream_version,
+                    [NewEvent.of(payload)],
+                )
+                for hid, payload in part
+            ],
+            causation=causation,
+        )
+        parts.append(prepared)
+        # The same writer a replay uses, fed the payloads just built (no second parse).
+        changes += (
+            HouseholdChange.of(e.event_id, p) for e, (_, p) in zip(prepared.envelopes, part, strict=True)
+        )
+        await asyncio.sleep(0)  # the chunk being written sends its next statement
+    return BuiltChunk(PreparedAppend.joined(parts), changes)
+
+
+async def _write_chunk(uow: UnitOfWork, built: BuiltChunk) -> None:
+    await uow.store.insert_prepared(uow.conn, built.events)
+    await write_household_changes(uow.conn, built.changes)
 
 
 @dataclass(frozen=True)
