@@ -168,13 +168,12 @@ class PreparedAppend:
     @classmethod
     def joined(cls, parts: Sequence[PreparedAppend]) -> PreparedAppend:
         """Several prepared in turn, written as one (each stream still once in all)."""
-        stream_ids = tuple(s for p in parts for s in p.stream_ids)
-        streams = {s for p in parts for s in dict.fromkeys(p.stream_ids)}
-        if len(streams) != sum(len(dict.fromkeys(p.stream_ids)) for p in parts):
+        streams = [set(p.stream_ids) for p in parts]  # each part names its streams once already
+        if len(set[str]().union(*streams)) != sum(map(len, streams)):
             raise ValueError("append_many: each stream may appear once; put its events in one StreamAppend")
         return cls(
             envelopes=tuple(e for p in parts for e in p.envelopes),
-            stream_ids=stream_ids,
+            stream_ids=tuple(s for p in parts for s in p.stream_ids),
             topics=tuple(t for p in parts for t in p.topics),
             keys=tuple(k for p in parts for k in p.keys),
             bodies=tuple(b for p in parts for b in p.bodies),
