@@ -36,7 +36,7 @@ import asyncpg
 from benchmarks import profiling
 from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _request
+from benchmarks.http_load import Connection, post_request
 from benchmarks.runtime_bench import _kafka_tool
 from benchmarks.verification_bench import OutOfProcessProducer
 from dtks_contracts.envelope import EventEnvelope
@@ -131,7 +131,7 @@ async def _filings(system: LocalSystem, households: list[Household], database_ur
                     "village_code": h.village_code, "phone": "081234567890", "kind": "exclusion",
                     "description": "Our household is poor and not in the register."}  # fmt: skip
             address = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
-            out.append(_request(host, port, "/public/complaints", body, {"X-Forwarded-For": address}))
+            out.append(post_request(host, port, "/public/complaints", body, {"X-Forwarded-For": address}))
         return out
 
     statuses: dict[int, int] = {}
@@ -141,11 +141,11 @@ async def _filings(system: LocalSystem, households: list[Household], database_ur
         latencies: list[float] = []
 
         async def client() -> None:
-            connection = _Connection(host, port)
+            connection = Connection(host, port)
             try:
                 for request in queue:
                     start = time.perf_counter()
-                    status = await asyncio.wait_for(connection.post(request), 60)
+                    status = await asyncio.wait_for(connection.send(request), 60)
                     latencies.append(time.perf_counter() - start)
                     statuses[status] = statuses.get(status, 0) + 1
             finally:

@@ -48,7 +48,7 @@ from benchmarks import profiling
 from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _COLUMNS, _rows, _templates
-from benchmarks.proposal_bench import _Connection
+from benchmarks.http_load import Connection, get_request
 from dtks_runtime.identity_testing import KeycloakAdmin, private_keycloak
 from dtks_runtime.local_system import prepare
 from dtks_runtime.testing import Infra
@@ -174,8 +174,8 @@ async def _queue_load(
 
     def request(client: httpx.AsyncClient) -> bytes:
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
-        return (f"GET /queue HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
-                f"Accept-Encoding: {BROWSER_ENCODINGS}\r\nAccept: text/html\r\n\r\n").encode()  # fmt: skip
+        headers = {"Cookie": cookie, "Accept-Encoding": BROWSER_ENCODINGS, "Accept": "text/html"}
+        return get_request(host, port, "/queue", {}, headers)
 
     statuses: dict[int, int] = {}
 
@@ -184,11 +184,11 @@ async def _queue_load(
         latencies: list[float] = []
 
         async def user(raw: bytes) -> None:
-            connection = _Connection(host, port)
+            connection = Connection(host, port)
             try:
                 for _ in remaining:
                     start = time.perf_counter()
-                    status = await asyncio.wait_for(connection.post(raw), 60)
+                    status = await asyncio.wait_for(connection.send(raw), 60)
                     latencies.append(time.perf_counter() - start)
                     statuses[status] = statuses.get(status, 0) + 1
             finally:

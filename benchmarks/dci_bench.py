@@ -31,7 +31,7 @@ import httpx
 from benchmarks import profiling
 from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _request
+from benchmarks.http_load import Connection, post_request
 from dtks_contracts.vocabulary.programs import Program
 from dtks_dci.testing import AGENCY, Dci, new_agency_key, public_b64, register, search_envelope, search_item
 from dtks_registry.testing import make_household
@@ -134,7 +134,7 @@ def _prepared(dci: Dci, count: int, host: str, port: int) -> list[bytes]:
         body = search_envelope(
             [search_item("idtype-value", {"type": "NIK", "value": head})], sender_id=AGENCY, key=dci.key
         )
-        out.append(_request(host, port, "/registry/sync/search", body, auth))
+        out.append(post_request(host, port, "/registry/sync/search", body, auth))
     return out
 
 
@@ -146,7 +146,7 @@ async def _searches(dci: Dci, database_url: str) -> list[Figure]:
                                   headers={**dci.token(), "content-type": "application/json"})  # fmt: skip
         (item,) = check.json()["message"]["search_response"]
         assert check.status_code == 200 and len(item["data"]["reg_records"]) == 1, check.text
-    connections = [_Connection(host, port) for _ in range(CLIENTS)]
+    connections = [Connection(host, port) for _ in range(CLIENTS)]
     statuses: dict[int, int] = {}
 
     async def phase(batch: list[bytes], into: list[float]) -> None:
@@ -154,11 +154,11 @@ async def _searches(dci: Dci, database_url: str) -> list[Figure]:
         for request in batch:
             queue.put_nowait(request)
 
-        async def client(connection: _Connection) -> None:
+        async def client(connection: Connection) -> None:
             while not queue.empty():
                 request = queue.get_nowait()
                 start = time.perf_counter()
-                status = await asyncio.wait_for(connection.post(request), 60)
+                status = await asyncio.wait_for(connection.send(request), 60)
                 into.append(time.perf_counter() - start)
                 statuses[status] = statuses.get(status, 0) + 1
 

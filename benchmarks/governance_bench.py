@@ -44,7 +44,7 @@ import asyncpg
 from benchmarks import profiling
 from benchmarks.cpu import service_and_postgres
 from benchmarks.figures import Figure
-from benchmarks.proposal_bench import _Connection, _request
+from benchmarks.http_load import Connection, post_request
 from dtks_contracts import regions
 from dtks_contracts.vocabulary import Role, Tier, tier_region
 from dtks_runtime.local_system import LocalSystem, prepare
@@ -147,7 +147,7 @@ class _Decisions:
         batch, self.items = self.items[:count], self.items[count:]
         body = {"tier": "district", "decision": "forward"}
         return [
-            _request(self.host, self.port, "/decisions", {**body, "proposal_id": p}, self.auth[d])
+            post_request(self.host, self.port, "/decisions", {**body, "proposal_id": p}, self.auth[d])
             for p, d in batch
         ]
 
@@ -158,13 +158,13 @@ class _Decisions:
         failures: dict[int, int] = {}
 
         async def client() -> None:
-            connection = _Connection(self.host, self.port)
+            connection = Connection(self.host, self.port)
             try:
                 for request in queue:
                     if until is not None and until.is_set():
                         return
                     start = time.perf_counter()
-                    status = await asyncio.wait_for(connection.post(request), 60)
+                    status = await asyncio.wait_for(connection.send(request), 60)
                     if until is not None and until.is_set():
                         return
                     if status == 200:

@@ -41,7 +41,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import httpx
 import psutil
@@ -51,6 +50,7 @@ from benchmarks.cpu import service_and_postgres
 from benchmarks.dci_bench import _at_rest, _written_back
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _villages
+from benchmarks.http_load import Connection, get_request
 from benchmarks.registry_bench import _consumer_performance
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Role
@@ -156,25 +156,24 @@ async def _decree(system: LocalSystem, number: str, period: str, cutoff: dt.date
         return time.perf_counter() - started
 
 
-Request = tuple[str, dict[str, str], dict[str, str]]  # path, query parameters, headers
-
-
-async def _latencies(
-    session: aiohttp.ClientSession, make: Callable[[int], Request], count: int
-) -> list[float]:
-    """Milliseconds of `count` requests from CLIENTS at once (each answer must be 200)."""
+async def _latencies(host: str, port: int, make: Callable[[int], bytes], count: int) -> list[float]:
+    """Milliseconds of `count` requests from CLIENTS at once, each on its own keep-alive connection
+    (each answer must be 200). The requests are built before their clocks start."""
     numbers = iter(range(count))
     out: list[float] = []
 
     async def client() -> None:
-        for n in numbers:
-            path, params, headers = make(n)
-            started = time.perf_counter()
-            async with session.get(path, params=params, headers=headers) as answer:
-                body = await answer.read()
-                if answer.status != 200:
-                    raise RuntimeError(f"{answer.url}: {answer.status} {body[:300]!r}")
-            out.append((time.perf_counter() - started) * 1000)
+        connection = Connection(host, port)
+        try:
+            for n in numbers:
+                request = make(n)
+                started = time.perf_counter()
+                status = await asyncio.wait_for(connection.send(request), 60)
+                if status != 200:
+                    raise RuntimeError(f"{request.split(b' ', 2)[1]!r}: {status}")
+                out.append((time.perf_counter() - started) * 1000)
+        finally:
+            connection.close()
 
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
     return out
@@ -189,46 +188,40 @@ async def _queries(
     system: LocalSystem, infra: Infra, pid: int, heads: list[tuple[str, str]], districts: list[str]
 ) -> list[Figure]:
     reader = system.headers(Role.MINISTRY_VERIFIER, "ID")
-    # aiohttp rather than httpx: httpx spent 3.1 ms of CPU on each query here, three times the
-    # registry's and PostgreSQL's together, and the clients share the two cores with them, so
-    # the p99 measured mostly the load generator's own turns (20,000 households, 6 December).
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(
-        system.urls["registry"], connector=connector, timeout=timeout
-    ) as session:
+    host, _, port_text = system.urls["registry"].removeprefix("http://").partition(":")
+    port = int(port_text)
 
-        def check(n: int) -> Request:
-            # Citizens come from many addresses, through the proxy the registry trusts: each check
-            # draws on its own address's allowance, as theirs do (one address for all would queue
-            # every check on one bucket's row).
-            nik, name = heads[(n * 31) % len(heads)]
-            citizen = {"x-forwarded-for": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
-            return "/public/registration-status", {"nik": nik, "name": name}, citizen
+    def check(n: int) -> bytes:
+        # Citizens come from many addresses, through the proxy the registry trusts: each check
+        # draws on its own address's allowance, as theirs do (one address for all would queue
+        # every check on one bucket's row).
+        nik, name = heads[(n * 31) % len(heads)]
+        citizen = {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+        return get_request(host, port, "/public/registration-status", {"nik": nik, "name": name}, citizen)
 
-        def region(n: int) -> Request:
-            district = districts[(n * 7919) % len(districts)]
-            return "/households", {"region": district, "limit": "100"}, reader
+    def region(n: int) -> bytes:
+        district = districts[(n * 7919) % len(districts)]
+        return get_request(host, port, "/households", {"region": district, "limit": "100"}, reader)
 
-        figures = []
-        for name, make in (("citizens' check", check), ("a district's households", region)):
-            await _latencies(session, make, 200)
-            started, cpu, own = time.perf_counter(), _cpu(pid, infra), time.process_time()
-            p50, p99 = _cuts(await _latencies(session, make, QUERIES))
-            rate = QUERIES / (time.perf_counter() - started)
-            # CPU per query of each party on the two cores, the clients' own included: with all of them
-            # on one machine, a query's wait is mostly the others' turns.
-            registry, postgres = (1000 * s / QUERIES for s in _cpu(pid, infra, cpu))
-            clients = 1000 * (time.process_time() - own) / QUERIES
-            spent = f"CPU per query: registry {registry:.2f} ms, PostgreSQL {postgres:.2f} ms, clients {clients:.2f} ms"
-            figures += [Figure(f"{name} p50", p50, "ms", f"{QUERIES:,} from {CLIENTS} clients, {rate:,.0f}/s"),
-                        Figure(f"{name} p99", p99, "ms", spent)]  # fmt: skip
-        # The citizens' check answers "registered" for a kept head: the register really holds them.
-        nik, name = heads[0]
-        async with session.get("/public/registration-status", params={"nik": nik, "name": name}) as reply:
-            answer = await reply.json()
-        if not answer["registered"]:
-            raise RuntimeError(f"a registered head was not found by the citizens' check: {answer}")
+    figures = []
+    for name, make in (("citizens' check", check), ("a district's households", region)):
+        await _latencies(host, port, make, 200)
+        started, cpu, own = time.perf_counter(), _cpu(pid, infra), time.process_time()
+        p50, p99 = _cuts(await _latencies(host, port, make, QUERIES))
+        rate = QUERIES / (time.perf_counter() - started)
+        # CPU per query of each party on the two cores, the clients' own included: with all of them
+        # on one machine, a query's wait is mostly the others' turns (benchmarks.http_load).
+        registry, postgres = (1000 * s / QUERIES for s in _cpu(pid, infra, cpu))
+        clients = 1000 * (time.process_time() - own) / QUERIES
+        spent = f"CPU per query: registry {registry:.2f} ms, PostgreSQL {postgres:.2f} ms, clients {clients:.2f} ms"
+        figures += [Figure(f"{name} p50", p50, "ms", f"{QUERIES:,} from {CLIENTS} clients, {rate:,.0f}/s"),
+                    Figure(f"{name} p99", p99, "ms", spent)]  # fmt: skip
+    # The citizens' check answers "registered" for a kept head: the register really holds them.
+    nik, name = heads[0]
+    async with httpx.AsyncClient(base_url=system.urls["registry"]) as client:
+        answer = (await client.get("/public/registration-status", params={"nik": nik, "name": name})).json()
+    if not answer["registered"]:
+        raise RuntimeError(f"a registered head was not found by the citizens' check: {answer}")
     return figures
 
 

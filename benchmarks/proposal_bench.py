@@ -20,7 +20,7 @@ Where the time goes: the worker's own span (first chunk to last commit, by the s
 beside the relay's tail; the service process's CPU per 1,000 rows and per request (from /proc), so
 a slow figure can be told apart as work or waiting; and the load average, since the figures of a
 shared 2-core box mean little without it. Submissions are sent over bare keep-alive connections
-(see ``_Connection``) so that the load generator stays cheap next to the service it measures.
+(see ``benchmarks.http_load``) so that the load generator stays cheap next to the service it measures.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import signal
 import socket
@@ -38,13 +37,13 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import httpx
 
 from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
+from benchmarks.http_load import Connection, post_request
 from dtks_proposal.testing import (
     IMPORT_FORM,
     csv_bytes,
@@ -163,52 +162,6 @@ async def _import(base: str, infra: Infra, prefix: str, pid: int) -> list[Figure
     ]
 
 
-class _Connection:
-    """A bare HTTP/1.1 keep-alive connection, one per simulated client.
-
-    httpx with a hundred pooled connections spends about 6 ms of CPU per request in this process;
-    on a loaded 2-core box that made the load generator, not the service, set the pace. Requests
-    here are bytes prepared in advance and answers are read by Content-Length: well under 1 ms.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, request: bytes) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
-def _request(host: str, port: int, path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
-    data = json.dumps(body).encode()
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: {host}:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(data)}",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
-
-
 async def _submissions(base: str, pid: int, workers: int) -> list[Figure]:
     """Figures named "submissions, N processes: ..." for the service run as ``workers`` processes."""
     label = f"submissions, {_processes(workers)}"
@@ -217,7 +170,7 @@ async def _submissions(base: str, pid: int, workers: int) -> list[Figure]:
     port = int(port_text)
     auth = operator()
     requests = [
-        _request(
+        post_request(
             host, port, "/proposals", {**bodies[i % len(bodies)], "proposal_id": str(uuid.uuid4())}, auth
         )
         for i in range(WARM_UP + SUBMISSIONS + PACED)
@@ -225,15 +178,15 @@ async def _submissions(base: str, pid: int, workers: int) -> list[Figure]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     retries = [0]
-    connections = [_Connection(host, port) for _ in range(CLIENTS)]
+    connections = [Connection(host, port) for _ in range(CLIENTS)]
 
-    async def one_client(connection: _Connection, queue: asyncio.Queue[bytes], into: list[float]) -> None:
+    async def one_client(connection: Connection, queue: asyncio.Queue[bytes], into: list[float]) -> None:
         while not queue.empty():
             request = queue.get_nowait()
             start = time.perf_counter()
             for attempt in range(3):
                 try:
-                    status = await asyncio.wait_for(connection.post(request), 60)
+                    status = await asyncio.wait_for(connection.send(request), 60)
                     break
                 except (OSError, asyncio.IncompleteReadError):
                     # A kept-alive connection the server closed as idle (uvicorn's 5 s) while the
@@ -271,11 +224,11 @@ async def _submissions(base: str, pid: int, workers: int) -> list[Figure]:
     paced: list[float] = []
     interval = CLIENTS / PACED_RATE
 
-    async def paced_client(index: int, connection: _Connection, batch: list[bytes], start: float) -> None:
+    async def paced_client(index: int, connection: Connection, batch: list[bytes], start: float) -> None:
         for k, request in enumerate(batch):
             due = start + (k + index / CLIENTS) * interval
             await asyncio.sleep(max(due - time.perf_counter(), 0))
-            status = await asyncio.wait_for(connection.post(request), 60)
+            status = await asyncio.wait_for(connection.send(request), 60)
             paced.append(time.perf_counter() - due)
             statuses[status] = statuses.get(status, 0) + 1
 
