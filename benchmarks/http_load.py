@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -72,3 +73,25 @@ def get_request(
     """A GET with its query string, as bytes ready to send."""
     target = f"{path}?{urlencode(params)}" if params else path
     return ("\r\n".join(_head("GET", host, port, target, headers)) + "\r\n\r\n").encode()
+
+
+async def timed(host: str, port: int, requests: Iterable[bytes], clients: int) -> list[float]:
+    """Seconds of each of ``requests``, sent from ``clients`` connections at once, each taking the next
+    request as soon as its answer is in. An answer other than 200 stops the run."""
+    remaining = iter(requests)
+    seconds: list[float] = []
+
+    async def client() -> None:
+        connection = Connection(host, port)
+        try:
+            for request in remaining:
+                started = time.perf_counter()
+                status = await asyncio.wait_for(connection.send(request), 60)
+                if status != 200:
+                    raise RuntimeError(f"{request.split(b' ', 2)[1]!r}: {status}")
+                seconds.append(time.perf_counter() - started)
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return seconds

@@ -50,7 +50,7 @@ from benchmarks.cpu import service_and_postgres
 from benchmarks.dci_bench import _at_rest, _written_back
 from benchmarks.figures import Figure
 from benchmarks.governance_bench import _villages
-from benchmarks.http_load import Connection, get_request
+from benchmarks.http_load import get_request, timed
 from benchmarks.registry_bench import _consumer_performance
 from dtks_contracts.household import Household
 from dtks_contracts.vocabulary import Role
@@ -157,26 +157,8 @@ async def _decree(system: LocalSystem, number: str, period: str, cutoff: dt.date
 
 
 async def _latencies(host: str, port: int, make: Callable[[int], bytes], count: int) -> list[float]:
-    """Milliseconds of `count` requests from CLIENTS at once, each on its own keep-alive connection
-    (each answer must be 200). The requests are built before their clocks start."""
-    numbers = iter(range(count))
-    out: list[float] = []
-
-    async def client() -> None:
-        connection = Connection(host, port)
-        try:
-            for n in numbers:
-                request = make(n)
-                started = time.perf_counter()
-                status = await asyncio.wait_for(connection.send(request), 60)
-                if status != 200:
-                    raise RuntimeError(f"{request.split(b' ', 2)[1]!r}: {status}")
-                out.append((time.perf_counter() - started) * 1000)
-        finally:
-            connection.close()
-
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    return out
+    """Milliseconds of `count` requests from CLIENTS at once (each answer must be 200)."""
+    return [s * 1000 for s in await timed(host, port, (make(n) for n in range(count)), CLIENTS)]
 
 
 def _cuts(latencies: list[float]) -> tuple[float, float]:
