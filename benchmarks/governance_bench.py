@@ -44,7 +44,7 @@ import asyncpg
 from benchmarks import profiling
 from benchmarks.cpu import service_and_postgres
 from benchmarks.figures import Figure
-from benchmarks.http_load import Connection, post_request
+from benchmarks.http_load import Connection, get_request, post_request, timed
 from dtks_contracts import regions
 from dtks_contracts.vocabulary import Role, Tier, tier_region
 from dtks_runtime.local_system import LocalSystem, prepare
@@ -55,6 +55,7 @@ from dtks_verification.testing import submitted
 
 ITEMS = int(os.environ.get("DTKS_BENCH_GOVERNANCE_ITEMS", "1000000"))
 DECISIONS = int(os.environ.get("DTKS_BENCH_GOVERNANCE_DECISIONS", "5000"))
+QUEUE_READS = int(os.environ.get("DTKS_BENCH_GOVERNANCE_QUEUE_READS", "2000"))  # of each kind, after WARM_UP
 # Recent items for the decisions while the scan runs: enough to last it (the note says if they ran out).
 DURING_POOL = max(5 * DECISIONS, ITEMS // 10)
 WARM_UP = 200
@@ -180,6 +181,24 @@ class _Decisions:
         return latencies
 
 
+async def _queue_reads(system: LocalSystem, districts: list[str]) -> list[Figure]:
+    """District verifiers of districts across the country reading their queue's first page and the
+    queues' figures over the backlog (every district holds its share of it)."""
+    host, _, port = system.urls["verification"].removeprefix("http://").partition(":")
+    figures = []
+    for name, path, params in (("a district's queue page", "/queues/district", {"limit": "50"}),
+                               ("a district's queue figures", "/queues/stats", {})):  # fmt: skip
+        requests = [
+            get_request(host, int(port), path, params, system.headers(Role.DISTRICT_VERIFIER, d))
+            for d in (districts[(n * 7919) % len(districts)] for n in range(WARM_UP + QUEUE_READS))
+        ]
+        latencies = await timed(host, int(port), requests, CLIENTS)
+        p50, p99 = _cuts(latencies[WARM_UP:])
+        figures += [Figure(f"{name} p50", p50, "ms", f"{QUEUE_READS:,} from {CLIENTS} clients over {ITEMS:,} waiting"),
+                    Figure(f"{name} p99", p99, "ms", "")]  # fmt: skip
+    return figures
+
+
 def _cuts(latencies: list[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(latencies, n=100)
     return cuts[49] * 1000, cuts[98] * 1000
@@ -199,6 +218,7 @@ async def run(infra: Infra) -> list[Figure]:
         by_district = await _load(db_url, dt.datetime.now(dt.UTC))
         loaded = time.perf_counter() - started
         print(f"governance: {ITEMS:,} overdue items written in {loaded:.0f} s", flush=True)
+        reads = await _queue_reads(system, sorted({v[:8] for v in _villages()}))
         decisions = _Decisions(system, by_district)
         await decisions.send(decisions.take(WARM_UP))
         cpu0 = _cpu(system, infra)
@@ -252,6 +272,7 @@ async def run(infra: Infra) -> list[Figure]:
         rise = (busy_p99 / calm_p99 - 1) * 100
         load = f"load {os.getloadavg()[0]:.1f} of 2 cores"
         return [
+            *reads,
             Figure("overdue scan", ITEMS / scan, "items/s",
                    f"{ITEMS:,} items announced in {scan:.1f} s (target under 30 s); {wall:.1f} s from the "
                    f"service's restart; {load}"),

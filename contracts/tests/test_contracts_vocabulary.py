@@ -13,8 +13,10 @@ from dtks_contracts.vocabulary import (
     Role,
     Tier,
     describe,
+    is_tier_region,
     next_tier,
     tier_region,
+    tier_region_length,
 )
 
 
@@ -39,6 +41,19 @@ def test_each_tier_has_its_role_and_region():
     assert tier_region(Tier.MINISTRY, "17.71.01.1001") == "ID"
     with pytest.raises(ValueError, match="expected a village code"):
         tier_region(Tier.DISTRICT, "17.71.01")
+
+
+def test_a_tiers_own_region_is_told_from_a_wider_one():
+    village = "17.71.01.1001"
+    for tier in Tier:
+        own = tier_region(tier, village)
+        assert is_tier_region(tier, own)
+        assert tier_region_length(tier) == (None if own == "ID" else len(own))
+    assert not is_tier_region(Tier.DISTRICT, "17.71")  # an auditor's regency over its districts
+    assert not is_tier_region(Tier.DISTRICT, "ID")
+    assert not is_tier_region(Tier.REGENCY, "17")
+    assert not is_tier_region(Tier.MINISTRY, "17")
+    assert is_tier_region(Tier.PROVINCE, "17")
 
 
 def test_every_role_has_a_region_level_and_national_roles_are_national():

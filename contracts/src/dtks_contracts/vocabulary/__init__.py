@@ -39,8 +39,10 @@ from dtks_contracts.vocabulary.tiers import (
     TIER_ROLE,
     IntegrityStage,
     Tier,
+    is_tier_region,
     next_tier,
     tier_region,
+    tier_region_length,
 )
 
 __all__ = [
@@ -77,6 +79,8 @@ __all__ = [
     "Tier",
     "WallMaterial",
     "describe",
+    "is_tier_region",
     "next_tier",
     "tier_region",
+    "tier_region_length",
 ]

@@ -82,6 +82,21 @@ def tier_region(tier: Tier, village_code: str) -> str:
     return village_code[: _SCOPE_LENGTH[tier]]
 
 
+def is_tier_region(tier: Tier, region: str) -> bool:
+    """Whether `region` is a region of `tier`'s officers itself ('17.71.01' at the district tier, 'ID'
+    at the Ministry's), not a wider one holding several (an auditor's province at the district tier)."""
+    tier = Tier(tier)
+    if tier is Tier.MINISTRY:
+        return region == NATIONAL
+    return region != NATIONAL and len(region) == _SCOPE_LENGTH[tier]
+
+
+def tier_region_length(tier: Tier) -> int | None:
+    """How many leading characters of a village code name `tier`'s region (None: the whole country)."""
+    tier = Tier(tier)
+    return None if tier is Tier.MINISTRY else _SCOPE_LENGTH[tier]
+
+
 class IntegrityStage(StrEnum):
     """When the automatic integrity standard runs: as a proposal enters, and again at the Ministry."""
 

@@ -30,8 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-from dtks_contracts.regions import NATIONAL
-from dtks_contracts.vocabulary import Tier, tier_region
+from dtks_contracts.vocabulary import Tier, tier_region_length
 from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.event_store import Causation
 from dtks_runtime.telemetry import get_logger
@@ -54,7 +53,6 @@ TIER_ABOVE: Final = {
     Tier.RATIFICATION: Tier.PROVINCE,
     Tier.PROVINCE: Tier.MINISTRY,
 }
-_ANY_VILLAGE = "11.01.01.2001"  # the shape of a village code, for the length of a tier's region
 log = get_logger(__name__)
 
 
@@ -148,15 +146,9 @@ def _calendars(
                         d.working_days,
                         d.due_date,
                         notify[d.level].value,
-                        _region_length(notify[d.level]),
+                        tier_region_length(notify[d.level]),
                     )
                     for d in overdue_days(calendar, days, len(notify), since, now)
                 )
             calendars.append(overdue_marks.Calendar(tier.value, region, numbered[key]))
     return calendars, dues
-
-
-def _region_length(tier: Tier) -> int | None:
-    """How much of a village code names the region of `tier`'s officers (None: the whole country)."""
-    region = tier_region(tier, _ANY_VILLAGE)
-    return None if region == NATIONAL else len(region)

@@ -298,4 +298,16 @@ MIGRATIONS = [
         announced   integer
     );
     """,
+    """
+    -- What waits in a region (a tier's queue page, the queues' figures, the regencies with waiting
+    -- items, the overdue counts) is read by region_filter's range of the byte order, which only a
+    -- text_pattern_ops index serves: over proposals_queue's default collation every read by region
+    -- walked all that waits (a district's page 0.45 s, its figures 0.19 s over 1,000,000 waiting
+    -- items). The queue's order and what those reads take are in the index, so a district's page
+    -- reads its own rows and its figures none. It replaces proposals_queue.
+    CREATE INDEX proposals_waiting_in_region
+        ON proposals (tier_region text_pattern_ops, tier, entered_at, proposal_id)
+        INCLUDE (village_code) WHERE status = 'in_tier';
+    DROP INDEX proposals_queue;
+    """,
 ]

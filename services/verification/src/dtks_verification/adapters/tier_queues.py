@@ -7,7 +7,7 @@ import datetime as dt
 
 import asyncpg
 
-from dtks_contracts.vocabulary import Tier
+from dtks_contracts.vocabulary import Tier, is_tier_region
 from dtks_runtime.paging import MomentCursor
 from dtks_runtime.region_reads import region_filter
 
@@ -26,12 +26,15 @@ async def queue(
     The cursor is the last item's (entered_at, proposal_id) (dtks_runtime.paging): proposals forwarded
     together enter the next tier at one moment."""
     direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
+    # An officer's scope is one queue, read in the index's order from its cursor: a page reads its
+    # own rows. A wider scope (an auditor's) is a range of queues, sorted.
+    region = "tier_region = $2" if is_tier_region(tier, scope) else region_filter("tier_region", 2)
     return await conn.fetch(
         f"""SELECT proposal_id, round, village_code, kind, tier_region, entered_at,
                    content->'household'->>'kk_number' AS kk_number,
                    jsonb_array_length(COALESCE(content->'household'->'members', '[]'::jsonb)) AS members
             FROM proposals
-            WHERE status = 'in_tier' AND tier = $1 AND {region_filter("tier_region", 2)}
+            WHERE status = 'in_tier' AND tier = $1 AND {region}
               AND ($4::timestamptz IS NULL OR (entered_at, proposal_id) {compare} ($4, $5::text))
             ORDER BY entered_at {direction}, proposal_id {direction} LIMIT $3""",
         tier.value,
