@@ -52,9 +52,6 @@ class _Statement:
         self.sql, self.args = sql, args
         return []
 
-    async def fetchrow(self, sql: str, *args: Any) -> None:
-        self.sql, self.args = sql, args
-
 
 @pytest.fixture
 async def waiting(database_url: str) -> AsyncIterator[asyncpg.Connection]:
