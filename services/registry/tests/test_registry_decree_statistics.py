@@ -92,7 +92,9 @@ async def test_the_setting_holds_only_while_the_cursor_is_planned(
     conn = registry_schema
     await apply_events(conn, [acceptance("p-1", accepted_at=T, household=make_household(1))])
     async with conn.transaction():
-        pending = [c async for chunk in register.pending_by_household(conn, T) for c in chunk]
+        pending = [
+            c async for chunk in register.pending_by_household(conn, T) for c in await chunk.candidates()
+        ]
         # The rest of the decree's transaction (its writes, the register's hash) is planned as usual.
         assert await conn.fetchval("SELECT current_setting('enable_seqscan')") == "on"
     assert [c.proposal_id for c in pending] == ["p-1"]

@@ -175,7 +175,7 @@ async def _issue(
         registered_leaves: list[str] = []
         corrected_leaves: list[str] = []
         chunks = register.pending_by_household(conn, request.cutoff, chunk)
-        # Each chunk is written while the next is decided and built: PostgreSQL writes one on its
+        # Each chunk is written while the next is parsed, decided and built: PostgreSQL writes one on its
         # core while Python builds the other on the other core (they took turns, their CPU summing to
         # the decree's time). The connection does one thing at a time, so a chunk's reads come
         # before the writes of the chunk before it start, and those end before the next chunk is
@@ -184,11 +184,11 @@ async def _issue(
         built: BuiltChunk | None = None  # decided and built, not yet written
         async with contextlib.aclosing(chunks):  # on an error, its cursor closes before the rollback
             async for pending in chunks:
-                targets = sorted({c.household_id for c in pending if c.target_household_id is not None})
-                in_force = await register.in_force(conn, targets)
+                in_force = await register.in_force(conn, pending.targets)
                 writing = asyncio.create_task(_write_chunk(uow, built)) if built else None
                 try:
-                    decision = decide(pending, in_force, request.cutoff)
+                    # Parsed here, not as read: while the database writes the chunk before.
+                    decision = decide(await pending.candidates(), in_force, request.cutoff)
                     not_applied += (
                         {"proposal_id": n.proposal_id, "household_id": n.household_id, "reason": n.reason}
                         for n in decision.not_applied

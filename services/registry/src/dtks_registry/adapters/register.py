@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -223,12 +224,43 @@ PENDING_SQL = """
 PENDING_PLANNER = (("enable_seqscan", "off"),)
 
 
+@dataclass(frozen=True)
+class PendingChunk:
+    """Acceptances waiting for a decree, whole households of them, as read and not yet parsed: the
+    decree parses a chunk (some 30 µs a household) while the chunk before it is being written, not
+    while the database waits (see handlers._issue)."""
+
+    rows: Sequence[asyncpg.Record]
+
+    @property
+    def targets(self) -> list[str]:
+        """The households in force that these candidates change or deactivate (a new household's id
+        is derived from its proposal and names none), in order."""
+        new = ProposalKind.NEW_HOUSEHOLD.value
+        return sorted({r["household_id"] for r in self.rows if r["kind"] != new})
+
+    async def candidates(self) -> list[Candidate]:
+        """The rows parsed, in slices with the event loop turning between them, so that a chunk being
+        written meanwhile sends each of its statements at the next turn, not after the whole parse."""
+        parsed: list[Candidate] = []
+        for start in range(0, len(self.rows), PARSE_SLICE):
+            parsed += map(_candidate, self.rows[start : start + PARSE_SLICE])
+            await asyncio.sleep(0)
+        return parsed
+
+
+PARSE_SLICE = 250  # candidates parsed between two turns of the event loop
+
+
 async def pending_by_household(
     conn: asyncpg.Connection, cutoff: dt.datetime, chunk: int = CHUNK
-) -> AsyncGenerator[list[Candidate], None]:
+) -> AsyncGenerator[PendingChunk, None]:
     """Acceptances up to ``cutoff`` that no decree has applied yet, in chunks of about ``chunk``, in
-    household id order, never splitting one household's candidates (the rule decides per household)."""
-    batch: list[Candidate] = []
+    household id order, never splitting one household's candidates (the rule decides per household).
+
+    Grouped by the rows' ``household_id``: the projection writes a new household's derived id there
+    (projection._target), the id :attr:`Candidate.household_id` gives."""
+    batch: list[asyncpg.Record] = []
     # aclosing: if the caller stops early (an error), the cursor's savepoint ends before the caller's
     # transaction does, not whenever the abandoned generator is collected.
     sql = f"{PENDING_SQL} ORDER BY c.household_id"
@@ -236,12 +268,12 @@ async def pending_by_household(
     async with contextlib.aclosing(chunks):
         async for rows in chunks:
             for r in rows:
-                if len(batch) >= chunk and r["household_id"] != batch[-1].household_id:
-                    yield batch
+                if len(batch) >= chunk and r["household_id"] != batch[-1]["household_id"]:
+                    yield PendingChunk(batch)
                     batch = []
-                batch.append(_candidate(r))
+                batch.append(r)
     if batch:
-        yield batch
+        yield PendingChunk(batch)
 
 
 def _candidate(r: asyncpg.Record) -> Candidate:
