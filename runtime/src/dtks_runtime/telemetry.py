@@ -11,16 +11,19 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, SpanKind
+
+if TYPE_CHECKING:  # only a type: importing FastAPI costs a process that serves no HTTP (a replay's
+    # worker, a command-line tool) some 0.7 s of CPU at start
+    from fastapi.telemetry import TelemetryConfig
 
 _provider: TracerProvider | None = None
 
