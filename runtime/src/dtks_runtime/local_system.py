@@ -27,6 +27,7 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_runtime.auth.tokens import TokenService
 from dtks_runtime.settings import LOCAL_JWT_SECRET
 from dtks_runtime.testing import Infra
+from dtks_runtime.topics import delete_prefixed_topics
 
 # The services deploy/local/services.py starts (its SERVICES table) and the variable each one's
 # port is read from.
@@ -99,7 +100,9 @@ class LocalSystem:
         return {"Authorization": f"Bearer {token}"}
 
     async def drop_databases(self, infra: Infra) -> None:
-        """The run's databases (one per service) are removed; its topics are left to the stack."""
+        """The run's databases (one per service) and its topics are removed, once its services have
+        stopped: on a stack that outlives the run (one's own, reused), nothing of it stays behind."""
+        await delete_prefixed_topics(infra.kafka_bootstrap, self.env["DTKS_TOPIC_PREFIX"])
         admin = await asyncpg.connect(infra.database_url)
         try:
             names = await admin.fetch(
