@@ -325,11 +325,6 @@ async def _check_period(conn: asyncpg.Connection, request: DeterminationRequest)
         )
 
 
-# Households built into events per slice of this many, the event loop turning between slices: the
-# chunk written meanwhile sends each of its statements at the next turn, not after the whole chunk.
-BUILD_SLICE = 250
-
-
 @dataclass(frozen=True)
 class BuiltChunk:
     """A chunk's household events built and serialized, and the changes they make, not yet written."""
@@ -375,8 +370,8 @@ async def _build_chunk(
         )  # fmt: skip
     parts: list[PreparedAppend] = []
     changes: list[HouseholdChange] = []
-    for start in range(0, len(events), BUILD_SLICE):
-        part = events[start : start + BUILD_SLICE]
+    for start in range(0, len(events), register.TURN_EVERY):
+        part = events[start : start + register.TURN_EVERY]
         prepared = uow.store.prepare_many(
             [
                 StreamAppend(

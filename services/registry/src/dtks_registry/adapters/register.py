@@ -243,13 +243,15 @@ class PendingChunk:
         """The rows parsed, in slices with the event loop turning between them, so that a chunk being
         written meanwhile sends each of its statements at the next turn, not after the whole parse."""
         parsed: list[Candidate] = []
-        for start in range(0, len(self.rows), PARSE_SLICE):
-            parsed += map(_candidate, self.rows[start : start + PARSE_SLICE])
+        for start in range(0, len(self.rows), TURN_EVERY):
+            parsed += map(_candidate, self.rows[start : start + TURN_EVERY])
             await asyncio.sleep(0)
         return parsed
 
 
-PARSE_SLICE = 250  # candidates parsed between two turns of the event loop
+# Households a decree parses or builds between two turns of the event loop: the chunk being written
+# meanwhile sends each of its statements at the next turn, not after the whole chunk.
+TURN_EVERY = 250
 
 
 async def pending_by_household(
