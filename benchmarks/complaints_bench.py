@@ -224,4 +224,4 @@ async def run(infra: Infra) -> list[Figure]:
         return figures + await _filings(system, households, infra.database_url)
     finally:
         await asyncio.to_thread(system.command, "stop")
-        await system.drop_databases(infra)
+        await system.drop_databases_and_topics(infra)

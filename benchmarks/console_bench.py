@@ -277,6 +277,6 @@ async def run(infra: Infra) -> list[Figure]:
             for c in clients:
                 await c.aclose()
             await asyncio.to_thread(system.command, "stop")
-            await system.drop_databases(infra)
+            await system.drop_databases_and_topics(infra)
     finally:
         await asyncio.to_thread(provider.__exit__, None, None, None)

@@ -81,7 +81,7 @@ async def run(infra: Infra) -> list[Figure]:
                 *await _searches(dci, infra.database_url)]  # fmt: skip
     finally:
         await asyncio.to_thread(system.command, "stop")
-        await system.drop_databases(infra)
+        await system.drop_databases_and_topics(infra)
 
 
 async def _at_rest(system: LocalSystem, services: tuple[str, ...]) -> float:

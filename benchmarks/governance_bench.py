@@ -286,4 +286,4 @@ async def run(infra: Infra) -> list[Figure]:
         ]  # fmt: skip
     finally:
         await asyncio.to_thread(system.command, "stop")
-        await system.drop_databases(infra)
+        await system.drop_databases_and_topics(infra)

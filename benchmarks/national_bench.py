@@ -334,7 +334,7 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
                       f"registry peak PSS {peak}"))  # fmt: skip
     finally:
         await asyncio.to_thread(system.command, "stop")
-        await system.drop_databases(infra)
+        await system.drop_databases_and_topics(infra)
     return [Figure(f"[{tag}] {f.name}", f.rate, f.unit, f.note) for f in figures]
 
 

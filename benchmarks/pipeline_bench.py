@@ -551,5 +551,5 @@ async def run(infra: Infra) -> list[Figure]:
             watcher.cancel()
         await asyncio.to_thread(system.command, "stop")
         if os.environ.get("DTKS_BENCH_PIPELINE_KEEP") != "1":
-            await system.drop_databases(infra)
+            await system.drop_databases_and_topics(infra)
     return figures

@@ -262,5 +262,5 @@ async def run(infra: Infra) -> list[Figure]:
         raise
     finally:
         await asyncio.to_thread(system.command, "stop")
-        await system.drop_databases(infra)
+        await system.drop_databases_and_topics(infra)
         shutil.rmtree(system.state, ignore_errors=True)  # the visits' photos among it

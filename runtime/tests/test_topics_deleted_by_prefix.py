@@ -2,7 +2,7 @@
 
 The benchmarks make their topics under a prefix of their own run and, on a stack they share with
 other runs, used to leave them behind: domain topics keep their records forever, some GB per run at
-a million households. LocalSystem.drop_databases now deletes them with delete_prefixed_topics."""
+a million households. LocalSystem.drop_databases_and_topics now deletes them with delete_prefixed_topics."""
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient

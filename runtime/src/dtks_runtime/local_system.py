@@ -99,7 +99,7 @@ class LocalSystem:
         token = _tokens.issue(subject=f"{self.label}-{role.value}@{region}", role=role, region=region)
         return {"Authorization": f"Bearer {token}"}
 
-    async def drop_databases(self, infra: Infra) -> None:
+    async def drop_databases_and_topics(self, infra: Infra) -> None:
         """The run's databases (one per service) and its topics are removed, once its services have
         stopped: on a stack that outlives the run (one's own, reused), nothing of it stays behind."""
         await delete_prefixed_topics(infra.kafka_bootstrap, self.env["DTKS_TOPIC_PREFIX"])

@@ -65,6 +65,15 @@ def scratch_topic(name: str, partitions: int = 3) -> TopicSpec:
     return TopicSpec(name=name, partitions=partitions, key_field="aggregate_id")
 
 
+async def _started_admin(bootstrap: str, security: Mapping[str, Any] | None) -> AIOKafkaAdminClient:
+    """An admin client, started, with the login given (None: the environment's); the caller closes it."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, **(kafka_security() if security is None else security)
+    )
+    await admin.start()
+    return admin
+
+
 async def ensure_topics(
     bootstrap: str, specs: Iterable[TopicSpec], *, security: Mapping[str, Any] | None = None
 ) -> list[str]:
@@ -73,10 +82,7 @@ async def ensure_topics(
     The replication factor follows the cluster (see :func:`cluster_replication`); DTKS_TOPIC_REPLICATION
     overrides it. A topic the login may not create is left to whoever may (see _NOT_OURS).
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, **(kafka_security() if security is None else security)
-    )
-    await admin.start()
+    admin = await _started_admin(bootstrap, security)
     created: list[str] = []
     try:
         existing = set(await admin.list_topics())
@@ -121,10 +127,7 @@ async def delete_prefixed_topics(
     """
     if not prefix:
         raise ValueError("delete_prefixed_topics: an empty prefix would delete every topic")
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, **(kafka_security() if security is None else security)
-    )
-    await admin.start()
+    admin = await _started_admin(bootstrap, security)
     try:
         names = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
         if names:

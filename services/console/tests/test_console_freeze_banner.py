@@ -56,7 +56,7 @@ def verification(infra: Infra) -> Iterator[LocalSystem]:
         yield system
     finally:
         system.command("stop")
-        asyncio.run(system.drop_databases(infra))
+        asyncio.run(system.drop_databases_and_topics(infra))
 
 
 @pytest.fixture
