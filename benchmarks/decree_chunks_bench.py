@@ -3,8 +3,10 @@
 ``python -m benchmarks decree_chunks``; not in the default ``make bench`` (a million households takes
 minutes and a few GB). Sizes in households from ``DTKS_BENCH_DECREE_SIZES`` (default
 ``10000,100000,1000000``); each decree registers that many households, so it lists twice as many
-records (an id and a leaf each). Issuing is what the registry does once the decree is decided: split
-it and append chunks and manifest to the event store in one transaction. Consuming keeps the chunks
+records (an id and a leaf each). Issuing here splits a decree held whole (as tools and tests do) and
+appends chunks and manifest to the event store in one transaction; the registry itself no longer
+holds a decree's lists to issue it (it cuts the chunks as it reads the lists back from its change
+rows, with ``DecreeSplitter``: see the national benchmark for its memory). Consuming keeps the chunks
 (in batches of 100, as a consumer's batches bring them), then at the manifest either assembles and
 checks the whole decree (``dtks_runtime.decree_assembly.whole_decrees``) or only checks it a chunk at
 a time (``check_held``, the registry's projection). Peak memory is
@@ -14,7 +16,7 @@ size of the decree's largest record on the topic and what the single event would
 What it shows (2 cores, 6 December, sizes 100,000 / 1,000,000 / 2,500,000): the largest record stays
 262 KiB at any size (the single event grows about 100 bytes a household: 10 MiB at 100,000, 253
 MiB at 2,500,000, past Kafka's 1 MB limit at about 10,000). Issuing peaks at 59 / 636 / 1,598 MiB,
-about 0.6 KiB a household, because the registry decides a decree with its lists in memory; keeping
+about 0.6 KiB a household, the decree held whole with its lists; keeping
 the chunks peaks at 52 / 171 / 172 MiB (a consumer's batches, not the decree); assembling the whole decree, as whole_decrees
 does for the services that act on its lists, peaks at 40 / 388 / 943 MiB; checking it a chunk at a
 time, as the registry's projection does, at 4.2 MiB at every size. The whole decree as one jsonb

@@ -49,7 +49,7 @@ from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.periods import parse_period
-from dtks_registry.handlers import DeterminationRequest, issue_determination
+from dtks_registry.handlers import DeterminationRequest, issue_determination, load_determination
 from dtks_runtime.event_store import EventStore
 from dtks_runtime.replay import replay_into_schema
 from dtks_runtime.testing import Infra
@@ -200,7 +200,7 @@ async def run(infra: Infra) -> list[Figure]:
                 profile.enable()
             cpu, pg_cpu = _cpu_seconds(), await _postgres_cpu_seconds(infra.database_url)
             t0 = time.perf_counter()
-            document, _ = await issue_determination(
+            recorded, _ = await issue_determination(
                 RegistryDeps(on_connection(conn, store)), DeterminationRequest("3/HUK/2026", parse_period("2026-07"), dt.datetime.now(dt.UTC)),
                 DETERMINER, "bench",
             )  # fmt: skip
@@ -211,6 +211,9 @@ async def run(infra: Infra) -> list[Figure]:
                 profile.disable()
                 profile.dump_stats(f"{PROFILE}.decree")
             rss = _peak_rss_mb()
+            # Read back whole (a chunked decree's lists assembled from its chunks), after the peak.
+            document = await load_determination(conn, recorded.decree.decree_number)
+            assert document is not None
             summary = await register.current_summary(conn, recompute=CANDIDATES <= 50_000)
         finally:
             await conn.close()

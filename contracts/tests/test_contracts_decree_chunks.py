@@ -6,8 +6,10 @@ import pytest
 
 from dtks_contracts.actor import Actor
 from dtks_contracts.decree_chunks import (
+    CHUNKED_FIELDS,
     RECORDS_PER_CHUNK,
     ChunkCheck,
+    DecreeSplitter,
     IncompleteDecree,
     assemble_decree,
     split_decree,
@@ -47,6 +49,44 @@ def test_a_decree_larger_than_one_chunk_is_split_and_assembles_to_the_same_bytes
     assert manifest.registered == () and manifest.changed_leaves == ()
     whole = assemble_decree(manifest, chunks)
     assert whole.model_dump_json() == decree.model_dump_json()
+
+
+def test_lists_fed_in_slices_as_read_make_the_chunks_and_manifest_of_the_decree_split_whole():
+    # The registry feeds a national decree's lists as it reads them from its tables, in slices that
+    # do not line up with the chunks; the chunks must not depend on how the lists were read.
+    decree = _decree(25, institutions=3)
+    splitter = DecreeSplitter(decree.decree_number, {f: len(getattr(decree, f)) for f in CHUNKED_FIELDS}, 10)
+    chunks = []
+    for field in CHUNKED_FIELDS:
+        items, start, width = getattr(decree, field), 0, 1
+        while start < len(items):
+            chunks += splitter.feed(field, items[start : start + width])
+            start, width = start + width, width % 4 + 1  # slices of 1, 2, 3, 4, 1, ...
+    chunks += splitter.finish()
+    header = decree.model_copy(update={f: () for f in CHUNKED_FIELDS[:4]})  # the lists not in hand
+    whole_manifest, whole_chunks = split_decree(decree, records_per_chunk=10)
+    assert (splitter.manifest(header), chunks) == (whole_manifest, whole_chunks)
+    assert assemble_decree(splitter.manifest(header), chunks).model_dump_json() == decree.model_dump_json()
+
+
+def test_a_splitter_refuses_lists_that_are_not_the_ones_announced():
+    counts = {"registered": 2, "changed_leaves": 2}
+    short = DecreeSplitter("1/HUK/2027", counts, 10)
+    short.feed("registered", ["H-1", "H-2"])
+    short.feed("changed_leaves", ["a" * 64])
+    with pytest.raises(ValueError, match="other lengths than announced"):
+        short.finish()
+    long = DecreeSplitter("1/HUK/2027", counts, 1)
+    long.feed("registered", ["H-1", "H-2"])
+    with pytest.raises(ValueError, match="more than the 2 items announced"):
+        long.feed("registered", ["H-3"])
+    backwards = DecreeSplitter("1/HUK/2027", counts, 10)
+    backwards.feed("changed_leaves", ["a" * 64])
+    with pytest.raises(ValueError, match="CHUNKED_FIELDS order"):
+        backwards.feed("registered", ["H-1"])
+    unfinished = DecreeSplitter("1/HUK/2027", {}, 10)
+    with pytest.raises(ValueError, match="finish the lists"):
+        unfinished.manifest(_decree(0))
 
 
 def test_the_content_hash_does_not_depend_on_the_chunk_size():

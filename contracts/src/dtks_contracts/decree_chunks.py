@@ -24,7 +24,7 @@ consumers. The auditor does not rely on the order (it assembles after folding ev
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dtks_contracts.events.determination_chunks import (
@@ -62,35 +62,113 @@ def record_count(issued: DeterminationIssued) -> int:
 def split_decree(
     issued: DeterminationIssued, records_per_chunk: int = RECORDS_PER_CHUNK
 ) -> tuple[DeterminationManifest, list[DeterminationChunk]]:
-    if records_per_chunk < 1:
-        raise ValueError("records_per_chunk must be at least 1")
+    """The decree in hand as its manifest and chunks (what :class:`DecreeSplitter` cuts from lists
+    fed to it as they are read)."""
     lists = [(name, tuple(getattr(issued, name))) for name in CHUNKED_FIELDS]
-    slices = [
-        (name, start, items[start : start + records_per_chunk])
-        for name, items in lists
-        for start in range(0, len(items), records_per_chunk)
-    ]
-    header = issued.model_dump(exclude=set(CHUNKED_FIELDS))
-    manifest = DeterminationManifest.model_validate(
-        {
-            **header,
-            "chunk_count": len(slices),
-            "record_count": sum(len(items) for _, items in lists),
-            "content_sha256": content_digest(lists),
-        }
+    splitter = DecreeSplitter(
+        issued.decree_number, {name: len(items) for name, items in lists}, records_per_chunk
     )
-    chunks = [
-        DeterminationChunk(
-            decree_number=issued.decree_number,
-            chunk_index=index,
-            chunk_count=len(slices),
-            field=name,
-            start=start,
+    chunks = [chunk for name, items in lists for chunk in splitter.feed(name, items)]
+    chunks += splitter.finish()
+    return splitter.manifest(issued), chunks
+
+
+class DecreeSplitter:
+    """Cuts a decree's lists into chunks as they are fed, a slice at a time, so that the registry can
+    publish a national decree reading its lists from the database without ever holding them.
+
+    The chunks' count is in every chunk, so the lists' lengths (``counts``, by field) are given first;
+    the lists are then fed in CHUNKED_FIELDS order, each in as many slices as the caller reads it in.
+    ``feed`` returns the chunks the slice filled; ``finish`` the last partial one and refuses lists
+    whose lengths are not the counts given; ``manifest`` is then the decree's manifest, its content
+    hash computed as the items passed. The chunks are those :func:`split_decree` gives for the same
+    lists: a field's items cut every ``records_per_chunk``, never a chunk across two fields."""
+
+    def __init__(
+        self, decree_number: str, counts: Mapping[str, int], records_per_chunk: int = RECORDS_PER_CHUNK
+    ) -> None:
+        if records_per_chunk < 1:
+            raise ValueError("records_per_chunk must be at least 1")
+        unknown = set(counts) - set(CHUNKED_FIELDS)
+        if unknown:
+            raise ValueError(f"not a chunked field: {sorted(unknown)}")
+        self._decree_number = decree_number
+        self._counts = {name: counts.get(name, 0) for name in CHUNKED_FIELDS}
+        self._per_chunk = records_per_chunk
+        self.chunk_count = sum(-(-n // records_per_chunk) for n in self._counts.values())
+        self.record_count = sum(self._counts.values())
+        self._digest = hashlib.sha256()
+        self._field: str | None = None
+        self._fed: dict[str, int] = dict.fromkeys(CHUNKED_FIELDS, 0)
+        self._pending: list[str] = []  # items of self._field not yet in a chunk
+        self._start = 0  # position in self._field of self._pending's first item
+        self._index = 0  # the next chunk's index
+        self._finished = False
+
+    def feed(self, field: str, items: Iterable[str]) -> list[DeterminationChunk]:
+        if self._finished:
+            raise ValueError("the decree's lists are finished")
+        if field not in _FIELD_ORDER:
+            raise ValueError(f"not a chunked field: {field}")
+        chunks: list[DeterminationChunk] = []
+        if field != self._field:
+            if self._field is not None and _FIELD_ORDER[field] < _FIELD_ORDER[self._field]:
+                raise ValueError(f"{field} fed after {self._field}: lists come in CHUNKED_FIELDS order")
+            chunks += self._flush()
+            self._field, self._start = field, 0
+        for item in items:
+            self._pending.append(item)
+            if len(self._pending) == self._per_chunk:
+                chunks += self._flush()
+        return chunks
+
+    def finish(self) -> list[DeterminationChunk]:
+        chunks = self._flush()
+        self._finished = True
+        if self._fed != self._counts:
+            differing = {
+                name: (self._counts[name], n) for name, n in self._fed.items() if n != self._counts[name]
+            }
+            raise ValueError(f"lists of other lengths than announced (announced, fed): {differing}")
+        return chunks
+
+    def manifest(self, decree: DeterminationIssued) -> DeterminationManifest:
+        """The manifest of ``decree`` (its lists, if it holds any, are left out: the chunks carry them)."""
+        if not self._finished:
+            raise ValueError("finish the lists before the manifest")
+        if decree.decree_number != self._decree_number:
+            raise ValueError("the manifest is of another decree than the chunks")
+        header = decree.model_dump(exclude=set(CHUNKED_FIELDS))
+        return DeterminationManifest.model_validate(
+            {
+                **header,
+                "chunk_count": self.chunk_count,
+                "record_count": self.record_count,
+                "content_sha256": self._digest.hexdigest(),
+            }
+        )
+
+    def _flush(self) -> list[DeterminationChunk]:
+        if not self._pending:
+            return []
+        field, items = self._field, tuple(self._pending)
+        assert field is not None
+        if self._fed[field] + len(items) > self._counts[field]:
+            raise ValueError(f"{field} holds more than the {self._counts[field]} items announced")
+        _feed(self._digest, field, items)
+        chunk = DeterminationChunk(
+            decree_number=self._decree_number,
+            chunk_index=self._index,
+            chunk_count=self.chunk_count,
+            field=field,  # checked against CHUNKED_FIELDS in feed
+            start=self._start,
             items=items,
         )
-        for index, (name, start, items) in enumerate(slices)
-    ]
-    return manifest, chunks
+        self._index += 1
+        self._start += len(items)
+        self._fed[field] += len(items)
+        self._pending = []
+        return [chunk]
 
 
 def assemble_decree(
@@ -175,6 +253,7 @@ __all__ = [
     "MANIFEST_ONLY_FIELDS",
     "RECORDS_PER_CHUNK",
     "ChunkCheck",
+    "DecreeSplitter",
     "DeterminationChunk",
     "DeterminationManifest",
     "IncompleteDecree",

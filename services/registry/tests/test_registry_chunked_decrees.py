@@ -113,6 +113,13 @@ async def test_a_decree_of_several_chunks_is_published_as_chunks_then_its_manife
         async with registry.pool.acquire() as conn:
             assert served.json() == await load_determination(conn, number), number
         assert served.headers["content-type"] == "application/json"
+    # Issuing answered with that document too (streamed: the registry publishes a chunked decree as
+    # its lists are read back, never holding them), and asking again gives it again, as issued before.
+    again = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(5))
+    assert again.status_code == 200, again.text
+    shown_first = await registry.client.get("/determinations/1/HUK/2027", headers=registry.auth(Role.AUDITOR))
+    assert first.json() == again.json() == shown_first.json()
+    assert first.headers["content-type"] == again.headers["content-type"] == "application/json"
     missing = await registry.client.get("/determinations/9/HUK/2027", headers=registry.auth(Role.AUDITOR))
     assert missing.status_code == 404 and missing.json()["code"] == "decree_not_found"
 

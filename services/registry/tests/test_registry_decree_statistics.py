@@ -24,7 +24,7 @@ from dtks_registry.adapters.projection import apply_events
 from dtks_registry.adapters.schema import MIGRATIONS
 from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.periods import parse_period
-from dtks_registry.handlers import DeterminationRequest, issue_determination
+from dtks_registry.handlers import DeterminationRequest, issue_determination, load_determination
 from dtks_registry.testing import acceptance, make_household
 from dtks_runtime import event_store
 from dtks_runtime.db import migrate
@@ -40,13 +40,17 @@ T = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=150)
 
 
 async def _decree(conn: asyncpg.Connection, chunk: int = register.CHUNK) -> tuple[dict[str, Any], bool]:
-    """The first quarter's decree by the real handler on ``conn``, deciding ``chunk`` candidates at a time."""
+    """The first quarter's decree by the real handler on ``conn``, deciding ``chunk`` candidates at a
+    time, and its document as read back whole."""
     store = EventStore(lambda e: topic_for(e.event_type).name, lambda e: partition_key(e).decode())
     request = DeterminationRequest("1/2027", parse_period("2027-01"), T + dt.timedelta(days=30))
     determiner = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
-    return await issue_determination(
+    recorded, created = await issue_determination(
         RegistryDeps(on_connection(conn, store)), request, determiner, "corr", chunk=chunk
     )
+    document = await load_determination(conn, recorded.decree.decree_number)  # a chunked one assembled
+    assert document is not None
+    return document, created
 
 
 async def _sequential_scans(conn: asyncpg.Connection, table: str) -> int:

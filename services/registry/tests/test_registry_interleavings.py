@@ -35,7 +35,13 @@ from dtks_registry.deps import RegistryDeps
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.domain.periods import parse_period
 from dtks_registry.domain.welfare import DecileItem
-from dtks_registry.handlers import DecileBatch, DeterminationRequest, issue_determination, set_welfare_deciles
+from dtks_registry.handlers import (
+    DecileBatch,
+    DeterminationRequest,
+    issue_determination,
+    load_determination,
+    set_welfare_deciles,
+)
 from dtks_registry.testing import acceptance, make_household
 from dtks_runtime import event_store
 from dtks_runtime.db import migrate
@@ -95,10 +101,12 @@ async def _recorded_scenario(
         ):
             async with conn.transaction():
                 await apply_events(conn, accepted)
-            document, _ = await issue_determination(
+            await issue_determination(
                 RegistryDeps(on_connection(conn, store)), DeterminationRequest(number, parse_period(period), cutoff), DETERMINER, "corr",
                 chunk=chunk,
             )  # fmt: skip
+            document = await load_determination(conn, number)
+            assert document is not None
             hashes[number] = document["register_hash"]
             if documents is not None:
                 documents.append(document)
@@ -255,8 +263,8 @@ async def test_a_decree_whose_chunk_is_refused_leaves_nothing_behind(database_ur
         for table in ("household_changes", "households", "events", "determinations"):
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
         await conn.execute("ALTER TABLE household_changes DROP CONSTRAINT refuse_one")
-        document, created = await issue_determination(deps, request, DETERMINER, "corr", chunk=1)
-        assert created and document["registered"] == ids
+        recorded, created = await issue_determination(deps, request, DETERMINER, "corr", chunk=1)
+        assert created and list(recorded.decree.registered) == ids
         assert await conn.fetchval("SELECT count(*) FROM household_changes") == len(ids)
     finally:
         await conn.execute(f'DROP SCHEMA "{await conn.fetchval("SELECT current_schema()")}" CASCADE')

@@ -182,7 +182,11 @@ class DeterminationBody(BaseModel):
     "/determinations",
     tags=["determination"],
     summary="Issue the decree fixing the register for a quarter (ministry_determiner)",
-    responses={200: {"description": "This decree number was issued before: its first result"}},
+    response_model=None,
+    responses={
+        201: {"content": {"application/json": {}}, "description": "The decree issued: its document"},
+        200: {"description": "This decree number was issued before: its first result"},
+    },
     status_code=201,
 )
 async def issue_determination(
@@ -190,20 +194,31 @@ async def issue_determination(
     request: Request,
     principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_DETERMINER))],
     deps: Deps,
-) -> JSONResponse:
+) -> Response:
     try:
         period = parse_period(body.period)
     except InvalidPeriod as exc:
         raise DomainError("invalid_period", f"{exc}.") from exc
     request_ = handlers.DeterminationRequest(body.decree_number, period, body.cutoff)
-    document, created = await handlers.issue_determination(
+    recorded, created = await handlers.issue_determination(
         deps,
         request_,
         principal.as_actor(),
         request.state.correlation_id,
         signer=request.app.state.decree_signer,
     )
-    return JSONResponse(document, status_code=201 if created else 200)
+    return _decree_response(_pool(request), recorded, status_code=201 if created else 200)
+
+
+def _decree_response(pool: asyncpg.Pool, recorded: RecordedDecree, status_code: int = 200) -> Response:
+    """A decree's document; a chunked one's lists streamed from its chunks, never held whole."""
+    if isinstance(recorded.decree, DeterminationManifest):
+        return StreamingResponse(
+            handlers.streamed_determination(pool, recorded),
+            status_code=status_code,
+            media_type="application/json",
+        )
+    return JSONResponse(handlers.determination_document(recorded), status_code=status_code)
 
 
 async def _determination_or_404(conn: asyncpg.Connection, decree_number: str) -> RecordedDecree:
@@ -422,11 +437,7 @@ async def get_determination(decree_number: str, request: Request, principal: Cur
     pool = _pool(request)
     async with pool.acquire() as conn:
         recorded = await _determination_or_404(conn, decree_number)
-    if isinstance(recorded.decree, DeterminationManifest):  # chunked: its lists streamed from its chunks
-        return StreamingResponse(
-            handlers.streamed_determination(pool, recorded), media_type="application/json"
-        )
-    return JSONResponse(handlers.determination_document(recorded))
+    return _decree_response(pool, recorded)
 
 
 # --- welfare deciles ------------------------------------------------------------------------------

@@ -13,15 +13,22 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from dtks_contracts.actor import Actor
-from dtks_contracts.decree_chunks import CHUNKED_FIELDS, MANIFEST_ONLY_FIELDS, record_count, split_decree
+from dtks_contracts.decree_chunks import (
+    CHUNKED_FIELDS,
+    MANIFEST_ONLY_FIELDS,
+    DecreeSplitter,
+    DeterminationChunk,
+)
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.governance import FrozenAction
 from dtks_contracts.events.registry import (
     DeterminationIssued,
@@ -117,8 +124,10 @@ async def issue_determination(
     *,
     chunk: int = register.CHUNK,
     signer: DecreeSigner | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Issue the decree, or return the one already issued under this number. Returns (document, created).
+) -> tuple[RecordedDecree, bool]:
+    """Issue the decree, or return the one already issued under this number. Returns (the decree as
+    recorded, created): a chunked decree as its manifest, its lists left in its chunks for the caller
+    to stream (:func:`streamed_determination`), as a national decree's are too many to hold.
 
     ``chunk``: about how many candidates are decided and written at a time (memory, not outcome).
     ``signer``: the Ministry's decree key (default: the development key, refused in production by
@@ -147,7 +156,7 @@ async def _issue(
     now: dt.datetime,
     chunk: int,
     signer: DecreeSigner,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[RecordedDecree, bool]:
     """One attempt at the decree in one unit of work. Its steps must happen in this order (the lock,
     a decree already issued under this number, the period's order, the households chunk by chunk,
     the institutions, the decree's own event), and they read top to bottom as one function, which
@@ -157,7 +166,7 @@ async def _issue(
         # One decree at a time: two concurrent decrees would each see the other's candidates as pending.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", DETERMINATION_LOCK)
         await conn.execute(DECREE_PLANNING)
-        existing = await load_determination(conn, request.decree_number)
+        existing = await read_determination(conn, request.decree_number, lists=False)
         if existing is not None:
             return existing, False
         # A decree is national: only a freeze of the whole country stops it (see verification's
@@ -168,12 +177,10 @@ async def _issue(
         # A chunk of households at a time (decide, append their events, write them), so memory stays
         # bounded however many candidates a national quarter brings; the rule decides per household,
         # so chunks that never split a household give exactly the decision over all of them at once.
-        registered: list[str] = []
-        corrected: list[str] = []
-        deactivated: list[str] = []
+        # How many households each list of the decree will give; the lists themselves are read back
+        # from the change rows when the decree is published (register.decree_household_lists).
+        changed: Counter[str] = Counter()
         not_applied: list[dict[str, str]] = []
-        registered_leaves: list[str] = []
-        corrected_leaves: list[str] = []
         chunks = register.pending_by_household(conn, request.cutoff, chunk)
         # Each chunk is written while the next is parsed, decided and built: PostgreSQL writes one on its
         # core while Python builds the other on the other core (they took turns, their CPU summing to
@@ -199,24 +206,13 @@ async def _issue(
                 finally:
                     if writing is not None:
                         await writing  # its error, if any, is the decree's
-                if built is None:
-                    continue
-                # The leaves from the digests the changes carry: a household's canonical JSON is
-                # built once per decree (it was a tenth of the registry's time, built twice).
-                for c in built.changes:
-                    if c.change == "registered":
-                        registered.append(c.household_id)
-                        registered_leaves.append(c.leaf())
-                    elif c.change == "corrected":
-                        corrected.append(c.household_id)
-                        corrected_leaves.append(c.leaf())
-                    else:
-                        deactivated.append(c.household_id)
+                if built is not None:
+                    changed.update(c.change for c in built.changes)
         if built is not None:
             await _write_chunk(uow, built)
         institutions = await _determine_institutions(uow, request, causation)
         not_applied += institutions.not_applied
-        if not (registered or corrected or deactivated or institutions.changes_anything):
+        if not (changed or institutions.changes_anything):
             # Raising rolls the transaction back: nothing was written.
             raise DomainError(
                 "nothing_to_determine",
@@ -232,9 +228,6 @@ async def _issue(
             period=request.period,
             cut_off=request.cutoff,
             issued_at=now,
-            registered=tuple(registered),
-            corrected=tuple(corrected),
-            deactivated=tuple(deactivated),
             register_hash=summary.register_hash,
             # A register with institutions says how their section is hashed; without, the text (and so
             # the decree's bytes) is as it always was.
@@ -246,51 +239,118 @@ async def _issue(
             tree_size=summary.tree_size,
             previous_decree=previous[0] if previous else None,
             previous_register_hash=previous[1] if previous else None,
-            changed_leaves=(*registered_leaves, *corrected_leaves),
             institutions_registered=institutions.registered,
             institutions_changed=institutions.changed,
             institutions_closed=institutions.closed,
             institution_leaves=institutions.leaves,
             institution_assistance=institutions.assistance,
         )
+        # The tree head signed is the decree's every field but its lists (dtks_contracts.tree_head).
         issued = signer.sign(issued)
-        envelope, recorded = await _append_decree(uow, issued, deps.decree_chunk_records, causation)
+        envelope, recorded = await _append_decree(uow, issued, changed, deps.decree_chunk_records, causation)
         await write_determinations(conn, [(envelope.event_id, recorded)])
         await conn.execute(
             "UPDATE determinations SET not_applied = $2::jsonb WHERE decree_number = $1",
             request.decree_number,
             json.dumps(not_applied, ensure_ascii=False),
         )
-        return _document(issued, envelope.event_id, not_applied), True
+        return RecordedDecree(recorded, envelope.event_id, not_applied), True
+
+
+# Chunks appended (and kept) at a time while a decree is published: some 7 MB of events.
+CHUNKS_PER_APPEND = 25
+# The lists a decree has in hand as it issues: the institutions' (thousands, not millions). The
+# households' are read back from the change rows the decree wrote.
+_INSTITUTION_LISTS = tuple(name for name in CHUNKED_FIELDS if name.startswith("institution"))
 
 
 async def _append_decree(
-    uow: UnitOfWork, issued: DeterminationIssued, chunk_records: int, causation: Causation
+    uow: UnitOfWork,
+    head: DeterminationIssued,
+    changed: Mapping[str, int],
+    chunk_records: int,
+    causation: Causation,
 ) -> tuple[EventEnvelope, DeterminationIssued]:
     """The decree's own events; returns the one that stands for the whole decree, and what its
     determinations row records: the decree, or for a chunked one its manifest, its chunks kept in
     decree_chunks as the projection keeps them (see projection.read_determination).
 
-    A decree that fits in one chunk stays one ``DeterminationIssued``, byte for byte what it always
-    was (its readers, agencies' among them, and every decree already issued read it so). A larger one
-    is its chunks and then its manifest (dtks_contracts.decree_chunks), in this one transaction and
-    on the decree's one stream, so they share a partition and the manifest is the decree's last
-    event: a consumer acts on it, with every chunk already read, and never on part of a decree."""
-    recorded: DeterminationIssued = issued
-    if record_count(issued) <= chunk_records:
-        events = [NewEvent.of(issued)]
-    else:
-        recorded, chunks = split_decree(issued, chunk_records)
-        events = [*(NewEvent.of(c) for c in chunks), NewEvent.of(recorded)]
-        await hold_chunks(uow.conn, chunks)
-    envelopes = await uow.append(
+    ``head`` is the decree without its household lists, which are read back from the change rows
+    the decree wrote (``changed``: how many households of each change). A decree that fits in one
+    chunk stays one ``DeterminationIssued``, byte for byte what it always was (its readers, agencies'
+    among them, and every decree already issued read it so). A larger one is its chunks and then its
+    manifest (dtks_contracts.decree_chunks), in this one transaction and on the decree's one stream,
+    so they share a partition and the manifest is the decree's last event: a consumer acts on it,
+    with every chunk already read, and never on part of a decree. Its chunks are cut and appended
+    as its lists are read, a few at a time: the registry never holds a national decree's lists."""
+    counts = {
+        "registered": changed["registered"],
+        "corrected": changed["corrected"],
+        "deactivated": changed["deactivated"],
+        "changed_leaves": changed["registered"] + changed["corrected"],
+        **{name: len(getattr(head, name)) for name in _INSTITUTION_LISTS},  # in hand
+    }
+    lists = _decree_lists(uow.conn, head)
+    if sum(counts.values()) <= chunk_records:
+        whole: dict[str, list[str]] = {name: [] for name in CHUNKED_FIELDS}
+        async with contextlib.aclosing(lists):
+            async for name, items in lists:
+                whole[name] += items
+        issued = DeterminationIssued.model_validate({**head.model_dump(), **whole})
+        envelopes = await _append_to_decree(uow, issued.decree_number, 0, [issued], causation)
+        return envelopes[-1], issued
+    splitter = DecreeSplitter(head.decree_number, counts, chunk_records)
+    appended = 0
+    ready: list[DeterminationChunk] = []
+    async with contextlib.aclosing(lists):
+        async for name, items in lists:
+            ready += splitter.feed(name, items)
+            if len(ready) >= CHUNKS_PER_APPEND:
+                appended += len(await _append_chunks(uow, head.decree_number, appended, ready, causation))
+                ready = []
+    ready += splitter.finish()
+    appended += len(await _append_chunks(uow, head.decree_number, appended, ready, causation))
+    manifest = splitter.manifest(head)
+    envelopes = await _append_to_decree(uow, head.decree_number, appended, [manifest], causation)
+    return envelopes[-1], manifest
+
+
+async def _decree_lists(
+    conn: asyncpg.Connection, head: DeterminationIssued
+) -> AsyncGenerator[tuple[str, list[str]], None]:
+    """The decree's lists in CHUNKED_FIELDS order: the households' from the change rows, then the
+    institutions' from ``head`` (an institutions section is thousands, not millions)."""
+    households = register.decree_household_lists(conn, head.decree_number)
+    async with contextlib.aclosing(households):
+        async for name, items in households:
+            yield name, items
+    for name in _INSTITUTION_LISTS:
+        yield name, list(getattr(head, name))
+
+
+async def _append_chunks(
+    uow: UnitOfWork,
+    decree_number: str,
+    version: int,
+    chunks: Sequence[DeterminationChunk],
+    causation: Causation,
+) -> list[EventEnvelope]:
+    await hold_chunks(uow.conn, chunks)
+    return await _append_to_decree(uow, decree_number, version, chunks, causation)
+
+
+async def _append_to_decree(
+    uow: UnitOfWork, decree_number: str, version: int, payloads: Sequence[EventPayload], causation: Causation
+) -> list[EventEnvelope]:
+    if not payloads:
+        return []
+    return await uow.append(
         aggregate_type="determination",
-        aggregate_id=issued.decree_number,
-        expected_version=0,
-        events=events,
+        aggregate_id=decree_number,
+        expected_version=version,
+        events=[NewEvent.of(p) for p in payloads],
         causation=causation,
     )
-    return envelopes[-1], recorded
 
 
 def _hash_algorithm(summary: register.RegisterSummary) -> str:
