@@ -18,11 +18,12 @@ import pytest
 
 from dtks_audit.cli import audit_decrees
 from dtks_contracts.household import Address
+from dtks_contracts.merkle import leaf_hash
 from dtks_contracts.topics import REGISTRY_EVENTS
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.domain.identity import household_id_for
-from dtks_registry.handlers import load_determination
+from dtks_registry.handlers import CHUNKS_PER_APPEND, load_determination
 from dtks_registry.testing import acceptance, ago, make_household
 from dtks_runtime.testing import wait_until
 
@@ -179,3 +180,31 @@ async def test_a_decree_of_several_chunks_is_published_as_chunks_then_its_manife
 
     await wait_until(both_decrees_in_history, what="the household's two decrees in its history")
     assert CHUNK not in await history()
+
+
+async def test_a_decree_of_more_chunks_than_one_append_takes_is_cut_as_its_lists_are_read(chunked_registry):
+    """40 households are 80 records, 28 chunks of at most three (14 of ids, 14 of leaves): more than
+    CHUNKS_PER_APPEND, so chunks are appended while the registry is still reading the lists back
+    from its change rows. The decree assembled from its chunks (count and content hash checked) is
+    the one answered, its lists in household id order and each leaf the one its change row's digest
+    gives."""
+    registry = chunked_registry
+    await registry.accept(
+        [acceptance(f"prop-m{i}", accepted_at=ago(2), household=make_household(200 + i)) for i in range(40)]
+    )
+    issued = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(1))
+    assert issued.status_code == 201, issued.text
+    events = await decree_events(registry, "1/HUK/2027")
+    assert [t for t, _ in events] == [CHUNK] * 28 + [MANIFEST]
+    assert len(events) - 1 > CHUNKS_PER_APPEND
+    async with registry.pool.acquire() as conn:
+        assembled = await load_determination(conn, "1/HUK/2027")
+        rows = await conn.fetch(
+            "SELECT household_id, digest FROM household_changes WHERE decree_number = $1", "1/HUK/2027"
+        )
+    document = issued.json()
+    assert assembled == document
+    ids = sorted(household_id_for(f"prop-m{i}") for i in range(40))
+    assert document["registered"] == ids and document["corrected"] == document["deactivated"] == []
+    digests = {r["household_id"]: r["digest"] for r in rows}
+    assert document["changed_leaves"] == [leaf_hash(h, digests[h]).hex() for h in ids]

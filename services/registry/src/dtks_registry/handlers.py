@@ -267,7 +267,7 @@ _INSTITUTION_LISTS = tuple(name for name in CHUNKED_FIELDS if name.startswith("i
 async def _append_decree(
     uow: UnitOfWork,
     head: DeterminationIssued,
-    changed: Mapping[str, int],
+    changed: Counter[str],
     chunk_records: int,
     causation: Causation,
 ) -> tuple[EventEnvelope, DeterminationIssued]:
