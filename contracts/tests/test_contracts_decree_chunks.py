@@ -12,6 +12,7 @@ from dtks_contracts.decree_chunks import (
     DecreeSplitter,
     IncompleteDecree,
     assemble_decree,
+    content_digest,
     split_decree,
 )
 from dtks_contracts.events.registry import DeterminationIssued, Period
@@ -66,6 +67,8 @@ def test_lists_fed_in_slices_as_read_make_the_chunks_and_manifest_of_the_decree_
     header = decree.model_copy(update={f: () for f in CHUNKED_FIELDS[:4]})  # the lists not in hand
     whole_manifest, whole_chunks = split_decree(decree, records_per_chunk=10)
     assert (splitter.manifest(header), chunks) == (whole_manifest, whole_chunks)
+    # The content hash as its definition gives it over the lists, whatever slices they passed in.
+    assert whole_manifest.content_sha256 == content_digest((f, getattr(decree, f)) for f in CHUNKED_FIELDS)
     assert assemble_decree(splitter.manifest(header), chunks).model_dump_json() == decree.model_dump_json()
 
 

@@ -54,11 +54,6 @@ def _feed(digest: Any, name: str, items: Iterable[str]) -> None:
         digest.update(f"{name}\t{item}\n".encode())
 
 
-def record_count(issued: DeterminationIssued) -> int:
-    """Items across the decree's chunked lists: what its manifest's record_count would say."""
-    return sum(len(getattr(issued, name)) for name in CHUNKED_FIELDS)
-
-
 def split_decree(
     issued: DeterminationIssued, records_per_chunk: int = RECORDS_PER_CHUNK
 ) -> tuple[DeterminationManifest, list[DeterminationChunk]]:
@@ -259,6 +254,5 @@ __all__ = [
     "IncompleteDecree",
     "assemble_decree",
     "content_digest",
-    "record_count",
     "split_decree",
 ]
