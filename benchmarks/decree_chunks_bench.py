@@ -8,8 +8,10 @@ appends chunks and manifest to the event store in one transaction; the registry 
 holds a decree's lists to issue it (it cuts the chunks as it reads the lists back from its change
 rows, with ``DecreeSplitter``: see the national benchmark for its memory). Consuming keeps the chunks
 (in batches of 100, as a consumer's batches bring them), then at the manifest either assembles and
-checks the whole decree (``dtks_runtime.decree_assembly.whole_decrees``) or only checks it a chunk at
-a time (``check_held``, the registry's projection). Peak memory is
+checks the whole decree (``assemble_held``, what the services' consumers did until 7 December) or only
+checks it a chunk at a time (``check_held``: the registry's projection, and every consumer through
+``checked_decrees``), and then pages through its changed households a chunk at a time
+(``next_held_chunk``, as DCI's notify reads them). Peak memory is
 Python's own allocations during each phase (tracemalloc), the decree itself included, beside the
 size of the decree's largest record on the topic and what the single event would have been.
 
@@ -17,8 +19,8 @@ What it shows (2 cores, 6 December, sizes 100,000 / 1,000,000 / 2,500,000): the 
 262 KiB at any size (the single event grows about 100 bytes a household: 10 MiB at 100,000, 253
 MiB at 2,500,000, past Kafka's 1 MB limit at about 10,000). Issuing peaks at 59 / 636 / 1,598 MiB,
 about 0.6 KiB a household, the decree held whole with its lists; keeping
-the chunks peaks at 52 / 171 / 172 MiB (a consumer's batches, not the decree); assembling the whole decree, as whole_decrees
-does for the services that act on its lists, peaks at 40 / 388 / 943 MiB; checking it a chunk at a
+the chunks peaks at 52 / 171 / 172 MiB (a consumer's batches, not the decree); assembling the whole decree, as the
+services that act on its lists did until 7 December, peaks at 40 / 388 / 943 MiB; checking it a chunk at a
 time, as the registry's projection does, at 4.2 MiB at every size. The whole decree as one jsonb
 value, as the registry recorded every decree before it recorded a chunked one as its manifest, is
 taken at 1,000,000 (103 MiB stored) and refused at 2,500,000: "total size of jsonb object elements
@@ -135,8 +137,8 @@ async def _manifest(conn: asyncpg.Connection, number: str) -> DeterminationManif
 
 
 async def assemble(conn: asyncpg.Connection, number: str) -> int:
-    """What whole_decrees does at the manifest for the services that act on a decree's lists: the
-    whole decree, assembled and checked."""
+    """The whole decree, assembled and checked (what the services that act on a decree's lists did at
+    its manifest until they paged through it; tools that want a decree whole still do)."""
     whole = await decree_assembly.assemble_held(conn, await _manifest(conn, number))
     return len(whole.registered)
 
@@ -145,6 +147,15 @@ async def check(conn: asyncpg.Connection, number: str) -> None:
     """What the registry's projection does at the manifest: check the decree whole a chunk at a time
     (check_held) and record its manifest."""
     await decree_assembly.check_held(conn, await _manifest(conn, number))
+
+
+async def page_through(conn: asyncpg.Connection, number: str) -> int:
+    """What DCI's notify reads: the decree's changed households, a chunk (a page) at a time."""
+    fields, households, at = ("registered", "corrected", "deactivated"), 0, 0
+    while (page := await decree_assembly.next_held_chunk(conn, number, at, fields)) is not None:
+        households += len(page.items)
+        at = page.chunk_index + 1
+    return households
 
 
 async def record_whole(conn: asyncpg.Connection, households: int) -> str:
@@ -181,6 +192,8 @@ async def _measure(conn: asyncpg.Connection) -> list[Figure]:
         assembled, assemble_s, assemble_peak = await measured(functools.partial(assemble, conn, number))
         assert assembled == households
         _, check_s, check_peak = await measured(functools.partial(check, conn, number))
+        paged, page_s, page_peak = await measured(functools.partial(page_through, conn, number))
+        assert paged == households
         whole = await record_whole(conn, households)
         figures += [
             Figure(f"issue {households:,} households", households / issue_s, "households/s",
@@ -189,9 +202,11 @@ async def _measure(conn: asyncpg.Connection) -> list[Figure]:
             Figure(f"keep its chunks, {households:,}", households / keep_s, "households/s",
                    f"{keep_s:.2f} s, peak {keep_peak:,.0f} MiB (read a consumer's batch at a time)"),
             Figure(f"assemble it, {households:,}", households / assemble_s, "households/s",
-                   f"{assemble_s:.2f} s, peak {assemble_peak:,.0f} MiB (whole_decrees: the decree held whole)"),
+                   f"{assemble_s:.2f} s, peak {assemble_peak:,.0f} MiB (assemble_held: the decree held whole)"),
             Figure(f"check it, {households:,}", households / check_s, "households/s",
                    f"{check_s:.2f} s, peak {check_peak:,.1f} MiB (check_held, the registry's "
                    f"projection: a chunk at a time); the whole decree as one jsonb: {whole}"),
+            Figure(f"page through its households, {households:,}", households / page_s, "households/s",
+                   f"{page_s:.2f} s, peak {page_peak:,.1f} MiB (next_held_chunk, DCI's notify pages)"),
         ]  # fmt: skip
     return figures

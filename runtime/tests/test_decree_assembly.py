@@ -1,6 +1,7 @@
-"""Chunked decrees through a real consumer (#21): a handler sees each decree whole, at its manifest,
-or not at all; a manifest whose chunks are missing is dead-lettered with the reason, and applied once
-a replay of the dead letter finds them all."""
+"""Chunked decrees through a real consumer (#21): a handler sees each chunk as it comes and the
+manifest only once the chunks kept make the decree whole; a manifest whose chunks are missing is
+dead-lettered with the reason, and applied once a replay of the dead letter finds them all. The
+decree's lists are then read from the chunks kept, a chunk at a time."""
 
 from __future__ import annotations
 
@@ -64,19 +65,20 @@ async def produce(bootstrap: str, topic: str, values: Sequence[bytes]) -> None:
         await producer.stop()
 
 
-async def test_a_consumer_acts_on_whole_decrees_only_and_dead_letters_a_manifest_with_a_chunk_missing(
+async def test_a_consumer_takes_a_manifest_only_once_its_decree_is_whole_and_dead_letters_one_with_a_chunk_missing(
     pool: asyncpg.Pool, kafka_bootstrap: str, topic: str, topic_prefix: str
 ) -> None:
     async with pool.acquire() as conn:
         await migrate(conn, decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
     group = f"c-{new_id()}"
     await make_consumer_topics(kafka_bootstrap, group, topic_prefix)
-    received: dict[str, list[tuple[str, DeterminationIssued]]] = {}
+    received: dict[str, list[str]] = {}
 
     async def handler(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
         for e in events:
-            issued = e.payload_as(DeterminationIssued)
-            received.setdefault(issued.decree_number, []).append((e.event_type, issued))
+            number = e.payload["decree_number"]
+            part = e.payload.get("chunk_index")
+            received.setdefault(number, []).append(e.event_type if part is None else f"chunk {part}")
         await record_effect(conn, events)
 
     whole, broken, single = decree("1/HUK/2026", 5), decree("2/HUK/2026", 4), decree("3/HUK/2026", 1)
@@ -91,7 +93,7 @@ async def test_a_consumer_acts_on_whole_decrees_only_and_dead_letters_a_manifest
         ],
     )
     consumer = EventConsumer(
-        name=group, topics=[topic], handler=decree_assembly.whole_decrees(handler), pool=pool,
+        name=group, topics=[topic], handler=decree_assembly.checked_decrees(handler), pool=pool,
         kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, max_attempts=3, backoff_seconds=0.05,
     )  # fmt: skip
     stop = asyncio.Event()
@@ -100,28 +102,39 @@ async def test_a_consumer_acts_on_whole_decrees_only_and_dead_letters_a_manifest
         await wait_until(lambda: _dead(consumer, 1), what="the broken decree's dead letter")
         await wait_until(lambda: _received(received, "3/HUK/2026"), what="the decree after it")
 
-        # The chunked decree arrived once, whole, as the decree event; the single one as it was.
-        assert received["1/HUK/2026"] == [("registry.determination_issued", whole)]
-        assert received["3/HUK/2026"] == [("registry.determination_issued", single)]
-        # The broken one never reached the handler: its manifest is a dead letter, with the reason.
-        assert "2/HUK/2026" not in received
+        # Five ids and five leaves in chunks of three: four chunks, each once, then the manifest.
+        manifest = "registry.determination_manifest"
+        assert received["1/HUK/2026"] == ["chunk 0", "chunk 1", "chunk 2", "chunk 3", manifest]
+        assert received["3/HUK/2026"] == ["registry.determination_issued"]
+        # The broken one's chunks came through, its manifest never did: a dead letter, with the reason.
+        assert received["2/HUK/2026"] == ["chunk 0", "chunk 2", "chunk 3"]
         [letter] = await list_dead_letters(kafka_bootstrap, group, topic_prefix)
         assert letter.value == broken_events[-1]
         assert letter.reason is not None
-        assert "PoisonEvent: decree 2/HUK/2026 is not whole: 1 of 4 chunks missing, first 1" in letter.reason
+        assert "PoisonEvent: decree 2/HUK/2026 is not whole: chunk 1 of 4 missing" in letter.reason
 
         # The missing chunk comes after all (say, restored from a mirror): the replayed manifest applies.
         await produce(kafka_bootstrap, topic, [chunked(broken)[1]])
         assert await replay_dead_letters(kafka_bootstrap, group, [letter], topic_prefix) == 1
-        await wait_until(lambda: _received(received, "2/HUK/2026"), what="the replayed manifest")
-        assert received["2/HUK/2026"] == [("registry.determination_issued", broken)]
+        await wait_until(lambda: _took(received, "2/HUK/2026", manifest), what="the replayed manifest")
+        assert received["2/HUK/2026"] == ["chunk 0", "chunk 2", "chunk 3", "chunk 1", manifest]
     finally:
         stop.set()
         await task
     async with pool.acquire() as conn:
-        # One effect per decree (the manifests' event ids), none for a chunk, none applied twice.
-        assert await conn.fetchval("SELECT count(*) FROM effects") == 3
+        # One effect per event the handler took (10 chunks and manifests, the single decree), none twice.
+        assert await conn.fetchval("SELECT count(*) FROM effects") == 11
         assert await conn.fetchval("SELECT count(*) FROM effects WHERE applied <> 1") == 0
+        # The lists read back a chunk at a time from the chunks kept, in order, each list's own.
+        ids = ("registered", "corrected", "deactivated")
+        assert await decree_assembly.held_items(conn, "1/HUK/2026", ids) == (2, 5)
+        read, at = [], 0
+        while (chunk := await decree_assembly.next_held_chunk(conn, "1/HUK/2026", at, ids)) is not None:
+            read += chunk.items
+            at = chunk.chunk_index + 1
+        assert read == list(whole.registered)
+        leaves = await decree_assembly.next_held_chunk(conn, "1/HUK/2026", 0, ("changed_leaves",))
+        assert leaves is not None and leaves.chunk_index == 2 and leaves.items == whole.changed_leaves[:3]
 
 
 async def _dead(consumer: EventConsumer, n: int) -> bool:
@@ -130,3 +143,7 @@ async def _dead(consumer: EventConsumer, n: int) -> bool:
 
 async def _received(received: dict[str, object], number: str) -> bool:
     return number in received
+
+
+async def _took(received: dict[str, list[str]], number: str, what: str) -> bool:
+    return what in received.get(number, [])

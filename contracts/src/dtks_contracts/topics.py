@@ -183,8 +183,8 @@ PUBLIC_EVENT_TYPES: Final[frozenset[str]] = frozenset(
 )
 
 # What an agency's webhook subscription can ask for (notification's deliveries, the console's agency
-# page): the public types but a decree's chunks and manifest (#21), since deliveries carry a chunked
-# decree whole, as one registry.determination_issued (dtks_runtime.decree_assembly).
+# page): the public types but a decree's chunks and manifest (#21), which a subscription to
+# registry.determination_issued receives (dtks_notification.domain.subscriptions.DELIVERED_AS).
 WEBHOOK_EVENT_TYPES: Final[frozenset[str]] = PUBLIC_EVENT_TYPES - {
     "registry.determination_chunk",
     "registry.determination_manifest",

@@ -1,32 +1,33 @@
-"""Consuming chunked decrees (#21): chunks kept, the decree acted on only at its manifest.
+"""Consuming chunked decrees (#21): chunks kept, the decree checked whole at its manifest.
 
 A decree larger than one chunk is published as ``registry.determination_chunk`` events followed by
 one ``registry.determination_manifest`` (dtks_contracts.decree_chunks), all in one transaction and
-one partition. A consumer that reacts to decrees must never act on half of one, so:
+one partition. The manifest is the decree's commit marker: a consumer must never take a decree as
+issued before it, nor take a manifest whose chunks it does not all hold. So:
 
 - each chunk is kept in the consumer's database (``decree_chunks``, keyed by decree and chunk
-  index, so a redelivered chunk changes nothing), and nothing else happens;
-- at the manifest, the chunks kept are assembled and checked against the manifest's count and
-  content hash (``assemble_decree``); a decree that is not whole is a ``PoisonEvent``: dead-lettered
-  with the reason, never applied. ``dtks-dead-letters replay`` sends it again once the chunks are in.
+  index, so a redelivered chunk changes nothing);
+- at the manifest, the chunks kept are checked against the manifest's count and content hash a
+  chunk at a time (``check_held``: a cursor, never the whole decree in memory); a decree that is
+  not whole is a ``PoisonEvent``: dead-lettered with the reason, never applied.
+  ``dtks-dead-letters replay`` sends it again once the chunks are in.
 
-``whole_decrees(handler)`` does both around any batch handler and hands it the assembled decree as
-an ordinary ``registry.determination_issued`` envelope (the manifest's id, time and causation), so
-a consumer written for the single event (DCI's notify, the notification rules and agencies'
-deliveries) reads a chunked decree unchanged, and decrees issued in the old single form still pass
-through as they are. The registry's projection (live and in a replay) uses ``hold_chunks`` and
-``check_held``, which checks a decree whole without assembling it: it records the manifest and reads
-the lists back from the kept chunks when asked.
+``checked_decrees(handler)`` does both around any batch handler, which then sees a chunk as it
+comes (to pass it on, as notification's deliveries to agencies do) and a manifest only once its
+decree is whole; it reads a decree's lists from ``decree_chunks`` a chunk at a time (DCI's notify
+pages) rather than holding them, so no consumer's memory grows with the decree. Decrees issued in
+the old single form pass through as they are. The registry's projection (live and in a replay)
+uses ``hold_chunks`` and ``check_held`` itself, and ``assemble_held`` when a decree is read whole.
 
 The table is created by the migration component ``COMPONENT``, which each service whose consumers
 read decrees adds (``runtime.add_migrations(COMPONENT, MIGRATIONS)``). Chunks are kept after the
-decree is assembled: several consumers of one service may share the table, and a dead-lettered
-manifest replayed later needs them.
+decree is checked: several consumers of one service may share the table, the pages are read from
+it, and a dead-lettered manifest replayed later needs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import asyncpg
 
@@ -95,38 +96,49 @@ async def check_held(conn: asyncpg.Connection, manifest: DeterminationManifest) 
     check.finish()
 
 
+async def next_held_chunk(
+    conn: asyncpg.Connection, decree_number: str, from_index: int, fields: Collection[str]
+) -> DeterminationChunk | None:
+    """The first chunk kept of the decree at or after ``from_index`` that slices one of ``fields``:
+    how a reader pages through a decree's lists keeping only its place (the next index)."""
+    text = await conn.fetchval(
+        """SELECT chunk::text FROM decree_chunks
+           WHERE decree_number = $1 AND chunk_index >= $2 AND chunk->>'field' = ANY($3::text[])
+           ORDER BY chunk_index LIMIT 1""",
+        decree_number, from_index, list(fields),
+    )  # fmt: skip
+    return None if text is None else DeterminationChunk.model_validate_json(text)
+
+
+async def held_items(
+    conn: asyncpg.Connection, decree_number: str, fields: Collection[str]
+) -> tuple[int, int]:
+    """How many chunks kept of the decree slice ``fields``, and how many items they hold."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS chunks, coalesce(sum(jsonb_array_length(chunk->'items')), 0) AS items
+           FROM decree_chunks WHERE decree_number = $1 AND chunk->>'field' = ANY($2::text[])""",
+        decree_number, list(fields),
+    )  # fmt: skip
+    assert row is not None
+    return int(row["chunks"]), int(row["items"])
+
+
 CHUNKS_PREFETCHED = 8  # rows per round trip: a chunk is up to some 270 KB of JSON
 
 
-def as_issued(manifest_event: EventEnvelope, decree: DeterminationIssued) -> EventEnvelope:
-    """The manifest's envelope carrying the whole decree as a ``registry.determination_issued``."""
-    return manifest_event.model_copy(
-        update={
-            "event_type": DeterminationIssued.event_type,
-            "schema_version": DeterminationIssued.schema_version,
-            "payload": decree.model_dump(mode="json"),
-        }
-    )
-
-
-def whole_decrees(handler: BatchHandler) -> BatchHandler:
-    """``handler`` seeing chunked decrees as whole ``determination_issued`` events (see above)."""
+def checked_decrees(handler: BatchHandler) -> BatchHandler:
+    """``handler`` seeing chunks as they come and a manifest only once its decree is whole (see above)."""
 
     async def apply(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-        # Chunks first: those of a manifest later in this batch must be kept before it assembles.
+        # Chunks first: those of a manifest later in this batch must be kept before it is checked.
         await hold_chunks(conn, [e.payload_as(DeterminationChunk) for e in events if e.event_type == CHUNK])
-        passed: list[EventEnvelope] = []
         for event in events:
-            if event.event_type == CHUNK:
-                continue
             if event.event_type == MANIFEST:
                 manifest = event.payload_as(DeterminationManifest)
                 try:
-                    decree = await assemble_held(conn, manifest)
+                    await check_held(conn, manifest)
                 except IncompleteDecree as exc:
                     raise PoisonEvent(f"decree {manifest.decree_number} is not whole: {exc}") from exc
-                event = as_issued(event, decree)
-            passed.append(event)
-        await handler(conn, passed)
+        await handler(conn, events)
 
     return apply

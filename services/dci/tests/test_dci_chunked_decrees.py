@@ -1,6 +1,7 @@
-"""A decree the registry publishes in chunks (#21) notifies DCI subscribers as a whole decree does:
-the registry and the adapter as their own processes, decrees cut into chunks of three records
-(DTKS_DECREE_CHUNK_RECORDS), the notify carrying the decree's change the subscription's filter allows."""
+"""A decree the registry publishes in chunks (#21) notifies DCI subscribers in pages: the registry
+and the adapter as their own processes, decrees cut into chunks of three records
+(DTKS_DECREE_CHUNK_RECORDS), a notify for each chunk of changed households that holds some the
+subscription's filter allows, and always the last, so the agency knows it has them all."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from dtks_contracts.vocabulary.programs import Program
 from dtks_dci.domain import envelope as env
 from dtks_dci.testing import AGENCY, CallbackReceiver, Dci, assert_valid, envelope, register
+from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import ago, make_household
 from dtks_runtime.testing import Infra, wait_until
 
@@ -32,9 +34,9 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
     await receiver.stop()
 
 
-async def _arrived(receiver: CallbackReceiver, path: str) -> list[Any]:
+async def _arrived(receiver: CallbackReceiver, path: str, count: int = 1) -> list[Any]:
     async def there() -> bool:
-        return len(receiver.bodies(path)) >= 1
+        return len(receiver.bodies(path)) >= count
 
     await wait_until(there, within=90, what=f"a callback at {path}")
     return receiver.bodies(path)
@@ -54,7 +56,7 @@ async def _decree_event_types(dci: Dci, infra: Infra, number: str) -> list[str]:
     return [r["event_type"] for r in rows]
 
 
-async def test_a_chunked_decree_notifies_a_subscription_of_its_changes(
+async def test_a_chunked_decree_notifies_a_subscription_of_its_changes_a_page_at_a_time(
     dci: Dci, receiver: CallbackReceiver, infra: Infra
 ):
     region_02 = [
@@ -76,17 +78,46 @@ async def test_a_chunked_decree_notifies_a_subscription_of_its_changes(
     (subscribed,) = await _arrived(receiver, "/agency/registry/on-subscribe")
     code = subscribed["message"]["subscribe_response"][0]["subscriptions"][0]["code"]
 
-    new = [make_household(200, village="17.71.01.1001", programs=(Program.PKH,)),
-           make_household(201, village="17.71.02.1001", programs=(Program.PKH,))]  # fmt: skip
+    # Seven new households, three a chunk: pages of ids 1-3, 4-6 and 7, in household id order (the
+    # decree's). The subscription's region has one household on page 1 and none on pages 2 and 3.
+    order = sorted(range(200, 207), key=lambda i: household_id_for(f"prop-{make_household(i).kk_number}"))
+    village = {i: "17.71.02.1001" if i == order[1] else "17.71.01.1001" for i in order}
+    new = [make_household(i, village=village[i], programs=(Program.PKH,)) for i in range(200, 207)]
     await register(dci.system, infra, new, "2/HUK/2027", "2027-04", accepted_at=ago(0.5), cutoff=ago(0))
-    # Two ids and two leaves: more than a chunk, so the registry published chunks and a manifest.
+    # Seven ids and seven leaves: six chunks, then the manifest.
     types = await _decree_event_types(dci, infra, "2/HUK/2027")
-    assert types[-1] == "registry.determination_manifest" and len(types) > 2
-    assert set(types[:-1]) == {"registry.determination_chunk"}
+    assert types == ["registry.determination_chunk"] * 6 + ["registry.determination_manifest"]
 
-    (notify,) = await _arrived(receiver, "/agency/registry/notify")
-    assert_valid("/registry/notify", notify)
-    assert notify["header"]["meta"] == {"subscription_code": code, "decree_number": "2/HUK/2027"}
-    events = notify["message"]["notify_event"]
+    first, last = await _arrived(receiver, "/agency/registry/notify", 2)
+    for notify in (first, last):
+        assert_valid("/registry/notify", notify)
+        assert notify["message"]["transaction_id"] == f"{code}:2/HUK/2027"
+    # Page 1 with the one household of 17.71.02; page 2 had none and was not sent; page 3, the last,
+    # none either, but sent (empty) to say the decree's notify is complete.
+    meta = {"subscription_code": code, "decree_number": "2/HUK/2027", "pages": 3}
+    assert first["header"]["meta"] == {**meta, "page": 1}
+    assert last["header"]["meta"] == {**meta, "page": 3}
+    events = first["message"]["notify_event"]
     kks = [e["data"]["reg_records"]["group_identifier"][0]["identifier_value"] for e in events]
-    assert kks.count(new[1].kk_number) == 1 and new[0].kk_number not in kks
+    assert kks == [make_household(order[1]).kk_number]
+    assert first["header"]["total_count"] == 1
+    assert last["message"]["notify_event"] == [] and last["header"]["total_count"] == 0
+    # Nothing more comes: the notification is delivered, with both pages in the exchange log.
+    database = dci.system.env["DTKS_DATABASE_NAME"].replace("{service}", "dci")
+    conn = await asyncpg.connect(infra.database_url.rsplit("/", 1)[0] + "/" + database)
+    try:
+        row = await conn.fetchrow(
+            "SELECT delivered_at, pages, pages_sent, next_chunk, household_ids FROM dci_notifications "
+            "WHERE subscription_code = $1 AND decree_number = '2/HUK/2027'",
+            code,
+        )
+        assert row["delivered_at"] is not None and row["household_ids"] is None
+        assert (row["pages"], row["pages_sent"], row["next_chunk"]) == (3, 2, 3)
+        logged = await conn.fetchval(
+            "SELECT count(*) FROM dci_exchanges WHERE action = 'notify' AND transaction_id = $1",
+            f"{code}:2/HUK/2027",
+        )
+        assert logged == 2
+    finally:
+        await conn.close()
+    assert len(receiver.bodies("/agency/registry/notify")) == 2

@@ -1,5 +1,7 @@
-"""A decree published in chunks (#21) reaches an agency subscribed to decrees whole, once, at its
-manifest; one whose chunk never arrived is dead-lettered with the reason and sent to nobody."""
+"""A decree published in chunks (#21) reaches an agency subscribed to decrees as it was published:
+each chunk, then its manifest, once each, from which the agency puts the decree together and checks
+it; a manifest whose chunk never arrived is dead-lettered with the reason and sent to nobody, so the
+agency never holds a decree it could take as whole."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import json
 import pytest
 
 from dtks_contracts.actor import Actor
-from dtks_contracts.decree_chunks import split_decree
+from dtks_contracts.decree_chunks import assemble_decree, split_decree
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events.determination_chunks import DeterminationChunk, DeterminationManifest
 from dtks_contracts.events.registry import DeterminationIssued, Period
 from dtks_contracts.register_hash import REGISTER_HASH_ALGORITHM
 from dtks_contracts.vocabulary import Role
@@ -49,7 +52,7 @@ def published(issued: DeterminationIssued, leave_out: int | None = None) -> list
     ]
 
 
-async def test_an_agency_subscribed_to_decrees_gets_a_chunked_decree_whole_and_never_a_broken_one(
+async def test_an_agency_subscribed_to_decrees_gets_a_chunked_decrees_parts_and_never_a_broken_ones_manifest(
     service, receivers, kafka_bootstrap, topic_prefix
 ):
     receiver = await HttpReceiver().start()
@@ -67,27 +70,44 @@ async def test_an_agency_subscribed_to_decrees_gets_a_chunked_decree_whole_and_n
         sid = created.json()["subscription_id"]
         await produce(kafka_bootstrap, topic_prefix, [*published(broken, leave_out=2), *published(whole)])
 
+        # The whole decree: 5 ids and 5 leaves in chunks of three are four chunks, then the manifest.
         async def delivered() -> bool:
             found = (await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=bpjs)).json()
-            return any(d["status"] == "delivered" for d in found)
+            return sum(d["status"] == "delivered" for d in found) >= 5 + 3
 
         async def dead_lettered() -> bool:
             letters = await list_dead_letters(kafka_bootstrap, CONSUMER, topic_prefix)
             return any(b"1/HUK/2026" in d.value for d in letters)
 
-        await wait_until(delivered, what="the whole decree delivered")
+        await wait_until(delivered, what="the decrees' parts delivered")
         await wait_until(dead_lettered, what="the broken decree's manifest dead-lettered")
         [letter] = await list_dead_letters(kafka_bootstrap, CONSUMER, topic_prefix)
         assert json.loads(letter.value)["event_type"] == "registry.determination_manifest"
         assert letter.reason is not None and "decree 1/HUK/2026 is not whole" in letter.reason
 
-        # One request: the whole decree, as a determination_issued under its manifest's event id.
+        # One request for each part, each once: the broken decree's three chunks (not its manifest),
+        # the whole one's four chunks and its manifest.
         deliveries = (await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=bpjs)).json()
-        assert len(deliveries) == 1
-        assert len(receiver.requests) == 1
-        sent = json.loads(receiver.requests[0].body)["event"]
-        assert sent["event_type"] == "registry.determination_issued"
-        assert sent["payload"]["decree_number"] == "2/HUK/2026"
-        assert sent["payload"]["registered"] == list(whole.registered)
-        assert sent["payload"]["changed_leaves"] == list(whole.changed_leaves)
-        assert DeterminationIssued.model_validate(sent["payload"]) == whole
+        assert len(deliveries) == len(receiver.requests) == 8
+        sent = [json.loads(r.body)["event"] for r in receiver.requests]
+        by_decree: dict[str, list[dict]] = {}
+        for event in sent:
+            by_decree.setdefault(event["payload"]["decree_number"], []).append(event)
+        assert (
+            sorted(e["event_type"] for e in by_decree["1/HUK/2026"]) == ["registry.determination_chunk"] * 3
+        )
+        parts = by_decree["2/HUK/2026"]
+        assert len({e["event_id"] for e in parts}) == 5
+        # What the agency does with them: the manifest says when it holds the whole and checks it.
+        [manifest] = [
+            DeterminationManifest.model_validate(e["payload"])
+            for e in parts
+            if e["event_type"] == "registry.determination_manifest"
+        ]
+        chunks = [
+            DeterminationChunk.model_validate(e["payload"])
+            for e in parts
+            if e["event_type"] == "registry.determination_chunk"
+        ]
+        assert manifest.chunk_count == len(chunks) == 4
+        assert assemble_decree(manifest, sorted(chunks, key=lambda c: c.chunk_index)) == whole

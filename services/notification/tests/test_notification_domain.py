@@ -239,7 +239,7 @@ def test_subscription_filters_stay_within_the_agency_grant():
     assert refused.value.code == "program_not_granted"
 
 
-def test_a_decrees_chunks_and_manifest_are_not_offered_to_webhooks_which_get_the_decree_whole():
+def test_a_decrees_chunks_and_manifest_are_not_offered_apart_but_reach_who_subscribed_to_decrees():
     everything = granted_filter(
         event_types=[], regions=[], programs=[], agency_region="ID", agency_programs=()
     )
@@ -252,6 +252,19 @@ def test_a_decrees_chunks_and_manifest_are_not_offered_to_webhooks_which_get_the
                 event_types=[part], regions=[], programs=[], agency_region="ID", agency_programs=()
             )
         assert refused.value.code == "event_type_not_public"
+    # A subscription to decrees, however narrow its regions and programs, receives a chunked decree's
+    # parts; one to households only does not.
+    decrees = granted_filter(
+        event_types=["registry.determination_issued"], regions=["17.71"], programs=["PKH"],
+        agency_region="17", agency_programs=("PKH",),
+    )  # fmt: skip
+    households = granted_filter(
+        event_types=["registry.household_registered"], regions=[], programs=[], agency_region="ID",
+        agency_programs=(),
+    )  # fmt: skip
+    for part in ("registry.determination_chunk", "registry.determination_manifest"):
+        facts = PublicFacts(part, None, ())
+        assert matching([("decrees", decrees), ("households", households)], facts) == ["decrees"]
 
 
 def test_subscriptions_match_by_type_region_and_program():

@@ -7,9 +7,10 @@ over region, welfare decile, program and status (``GET /households`` with those 
 through its cursor). A copy of the register here would be a second projection to keep consistent,
 replay and audit, for no query that needs it; attributes the registry cannot filter on (age, say)
 are refused with the standard's reason code instead. The only events consumed are the registry's
-decrees (``registry.determination_issued``), to know when to notify subscribers; the records sent
-are read through the same HTTP API. What this service owns: the message ids it has seen, its
-exchange log, its asynchronous transactions, subscriptions and notifications.
+decrees (``registry.determination_issued``, or the chunks and manifest of one too large for a
+single event), to know when to notify subscribers; the records sent are read through the same HTTP
+API. What this service owns: the message ids it has seen, its exchange log, its asynchronous
+transactions, subscriptions and notifications, and the chunks of the decrees it pages through.
 """
 
 from __future__ import annotations
@@ -57,11 +58,12 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
     runtime.add_migrations("dci", MIGRATIONS)
     runtime.add_migrations(decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
     # The decrees, to notify subscribers; provenance verified, as what it triggers leaves the system.
-    # A decree published in chunks reaches the handler whole, at its manifest, or is dead-lettered.
+    # A decree published in chunks has its chunks kept (the notify's pages are read from them) and
+    # reaches the handler at its manifest once they make it whole, or its manifest is dead-lettered.
     runtime.add_consumer(
         DECREES_CONSUMER,
         [REGISTRY_EVENTS.name],
-        decree_assembly.whole_decrees(per_event(on_registry_event)),
+        decree_assembly.checked_decrees(per_event(on_registry_event)),
         verify_provenance=True,
     )
     signing_key = settings.signing_key()  # refuses to start in production without a key

@@ -65,12 +65,13 @@ def build_app(settings: NotificationSettings | None = None, *, lookup: Lookup = 
     runtime.add_migrations("notification", MIGRATIONS)
     runtime.add_migrations(decree_assembly.COMPONENT, decree_assembly.MIGRATIONS)
     channels_on = ChannelsOn(email=bool(settings.smtp_host), sms=bool(settings.sms_gateway_url))
-    # A decree published in chunks reaches the rules (and agencies subscribed to decrees) whole, as
-    # one registry.determination_issued at its manifest, or is dead-lettered: never half of one.
+    # A decree published in chunks reaches the rules (and agencies subscribed to decrees) a chunk
+    # at a time, then its manifest once the chunks kept make it whole, or the manifest is
+    # dead-lettered: nobody is told of half a decree, and nothing here holds a decree whole.
     runtime.add_consumer(
         CONSUMER,
         [PROPOSAL_EVENTS.name, VERIFICATION_EVENTS.name, REGISTRY_EVENTS.name],
-        decree_assembly.whole_decrees(RuleHandler(channels_on, settings.notification_max_attempts)),
+        decree_assembly.checked_decrees(RuleHandler(channels_on, settings.notification_max_attempts)),
     )
 
     async def started(runtime: ServiceRuntime) -> None:

@@ -79,4 +79,15 @@ MIGRATIONS = [
     );
     CREATE INDEX dci_notifications_due ON dci_notifications (next_attempt_at) WHERE delivered_at IS NULL;
     """,
+    """
+    -- A decree published in chunks (#21) is notified in pages, one notify for each chunk of its
+    -- changed households, read from decree_chunks as it is sent: household_ids is NULL, next_chunk
+    -- is the chunk to send next, pages how many there are, pages_sent how many went out.
+    ALTER TABLE dci_notifications
+        ALTER COLUMN household_ids DROP NOT NULL,
+        ADD COLUMN next_chunk integer,
+        ADD COLUMN pages integer,
+        ADD COLUMN pages_sent integer NOT NULL DEFAULT 0,
+        ADD CONSTRAINT dci_notifications_whole_or_paged CHECK ((household_ids IS NULL) = (next_chunk IS NOT NULL));
+    """,
 ]

@@ -43,6 +43,7 @@ from dtks_contracts.events import (
     VerifiedAtTier,
     WelfareDecileSet,
 )
+from dtks_contracts.events.determination_chunks import DeterminationChunk
 from dtks_contracts.events.governance import ItemOverdue, ItemsOverdue
 from dtks_contracts.events.registry import (
     DeterminationIssued,
@@ -224,8 +225,13 @@ def decide(event: EventEnvelope, payload: EventPayload, known: Knowledge) -> Dec
                 event.event_type, facts.village_code if facts else None, facts.programs if facts else ()
             )
         case DeterminationIssued():
+            # A decree in one event, or a chunked one's manifest (which subclasses it): the manifest
+            # carries every field but the long lists, the assistance among them.
             d.public = PublicFacts(event.event_type, None, ())
             d.notices += _assistance_determined(event, payload, known)
+        case DeterminationChunk():
+            # Passed on to agencies as it comes; its manifest, after every chunk, says it is whole.
+            d.public = PublicFacts(event.event_type, None, ())
         case InstitutionRegistered() | InstitutionChanged():
             # Matched by where the institution is; it has no programs, so a subscription narrowed to
             # programs (which select households) does not receive it.

@@ -10,11 +10,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dtks_contracts.regions import contains
-
-# WEBHOOK_EVENT_TYPES: a decree of several chunks (#21) reaches the rules whole, as a
-# registry.determination_issued, so its chunks and manifest are never delivered by themselves and a
-# subscription to them would wait for nothing.
 from dtks_contracts.topics import PUBLIC_EVENT_TYPES, WEBHOOK_EVENT_TYPES
+
+# A decree of several chunks (#21) is delivered as it is published: each chunk, then the manifest,
+# each a delivery of its own, to the subscriptions to registry.determination_issued. Agencies name
+# the decree, not its parts (WEBHOOK_EVENT_TYPES leaves those out): whichever form a decree takes,
+# one subscription receives it, and the manifest (its count and content hash) says when it is whole.
+DELIVERED_AS: dict[str, str] = {
+    "registry.determination_chunk": "registry.determination_issued",
+    "registry.determination_manifest": "registry.determination_issued",
+}
 
 # The decree itself concerns the whole country: it reaches every subscription that asked for its
 # type, whatever its region and program filters (those select households, not decrees).
@@ -83,9 +88,10 @@ class PublicFacts:
 
 
 def matches(f: SubscriptionFilter, facts: PublicFacts) -> bool:
-    if facts.event_type not in f.event_types:
+    event_type = DELIVERED_AS.get(facts.event_type, facts.event_type)
+    if event_type not in f.event_types:
         return False
-    if facts.event_type in NATIONAL_EVENT_TYPES:
+    if event_type in NATIONAL_EVENT_TYPES:
         return True
     if facts.village_code is None:
         # Where the household lives is unknown: only an agency with national scope may be sent it.
