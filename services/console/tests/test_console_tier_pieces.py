@@ -255,7 +255,9 @@ def test_a_subscription_form_never_sends_a_decrees_chunks_or_manifest() -> None:
     assert body["event_types"] == ["registry.determination_issued"]
 
 
-def test_the_issued_decree_shows_its_institutions_and_names_an_institution_it_could_not_apply() -> None:
+def test_the_issued_decree_counts_its_lists_whole_shows_its_institutions_and_names_one_it_could_not_apply() -> (
+    None
+):
     from starlette.requests import Request
 
     from dtks_console import pages
@@ -263,16 +265,23 @@ def test_the_issued_decree_shows_its_institutions_and_names_an_institution_it_co
     request = Request(
         {"type": "http", "method": "GET", "path": "/determination", "headers": [], "query_string": b""}
     )
+    # As the registry answers the page (list_limit): lists cut to their first rows, list_counts whole.
     issued = {
-        "decree_number": "2/HUK/2027", "registered": [], "corrected": [], "deactivated": [],
+        "decree_number": "2/HUK/2027", "registered": ["H-1"], "corrected": [], "deactivated": [],
         "counts": {"households": 120, "people": 410, "institutions": 3},
         "register_hash": "ab" * 32, "institutions_registered": ["LKS-A", "LKS-B"], "institutions_changed": ["LKS-C"],
         "not_applied": [{"proposal_id": "0123456789ab", "institution_id": "LKS-D", "reason": "target_closed"}],
+        "list_counts": {"registered": 75, "corrected": 4, "deactivated": 0, "changed_leaves": 79,
+                        "institutions_registered": 2, "institutions_changed": 1},
     }  # fmt: skip
     page = pages.render(
         request, "determination.html", user={"name": "D", "role": "ministry_determiner", "region": "ID"},
         csrf="c", issued=issued, freezes=[], typed={}, periods=[],
     ).body.decode()  # fmt: skip
+    households = page[page.index('id="issued"') : page.index('id="institutions"')]
+    # Counted whole, listed in part, and said so.
+    assert [int(n) for n in re.findall(r"<dd>(\d+)</dd>", households)][:3] == [75, 4, 0]
+    assert "<code>H-1</code>" in households and "Hanya baris-baris pertama yang ditampilkan." in households
     section = page[page.index('id="institutions"') :]
     assert "Lembaga Kesejahteraan Sosial (LKS)" in page
     assert [int(n) for n in re.findall(r"<dd>(\d+)</dd>", section[: section.index("</dl>")])] == [2, 1, 0, 3]

@@ -114,6 +114,15 @@ async def test_a_decree_of_several_chunks_is_published_as_chunks_then_its_manife
         async with registry.pool.acquire() as conn:
             assert served.json() == await load_determination(conn, number), number
         assert served.headers["content-type"] == "application/json"
+        # Asked with list_limit (as a page does), each list is cut and counted, whatever form it took.
+        listed = await registry.client.get(
+            f"/determinations/{number}", params={"list_limit": 1}, headers=registry.auth(Role.AUDITOR)
+        )
+        whole, cut = served.json(), listed.json()
+        counts = cut.pop("list_counts")
+        assert counts == {name: len(whole[name]) for name in counts}, number
+        assert {"registered", "corrected", "deactivated", "changed_leaves"} <= set(counts)
+        assert cut == {name: whole[name][:1] if name in counts else whole[name] for name in whole}, number
     # Issuing answered with that document too (streamed: the registry publishes a chunked decree as
     # its lists are read back, never holding them), and asking again gives it again, as issued before.
     again = await registry.decree("1/HUK/2027", "2027-01", cutoff=ago(5))
@@ -208,3 +217,26 @@ async def test_a_decree_of_more_chunks_than_one_append_takes_is_cut_as_its_lists
     assert document["registered"] == ids and document["corrected"] == document["deactivated"] == []
     digests = {r["household_id"]: r["digest"] for r in rows}
     assert document["changed_leaves"] == [leaf_hash(h, digests[h]).hex() for h in ids]
+
+    # What a page asks for (the console's decree page): each list's first rows and whole length,
+    # read from the first chunk of each list; the same for the decree in one event.
+    auditor = registry.auth(Role.AUDITOR)
+    listed = await registry.client.get(
+        "/determinations/1/HUK/2027", params={"list_limit": 2}, headers=auditor
+    )
+    assert listed.status_code == 200, listed.text
+    shown = listed.json()
+    assert shown.pop("list_counts") == {
+        "registered": 40,
+        "corrected": 0,
+        "deactivated": 0,
+        "changed_leaves": 40,
+    }
+    assert shown["registered"] == ids[:2] and shown["changed_leaves"] == document["changed_leaves"][:2]
+    cut = {name: value[:2] if isinstance(value, list) and name != "not_applied" else value
+           for name, value in document.items()}  # fmt: skip
+    assert shown == cut
+    refused = await registry.client.get(
+        "/determinations/1/HUK/2027", params={"list_limit": -1}, headers=auditor
+    )
+    assert refused.status_code == 422

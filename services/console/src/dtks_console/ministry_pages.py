@@ -18,6 +18,7 @@ from dtks_contracts.timestamps import WIB
 router = APIRouter()
 QUARTER_MONTHS = ("01", "04", "07", "10")
 PREVIEW_ROWS = 100  # acceptances listed in the preview (the counts cover them all)
+LISTED_ROWS = 50  # a decree's households (and institutions) listed once it is issued
 
 
 def periods(today: dt.date) -> list[str]:
@@ -71,6 +72,9 @@ async def determine(request: Request) -> Response:
         "/determinations",
         token,
         json={"decree_number": typed["decree_number"], "period": typed["period"], "cutoff": cutoff},
+        # The page lists the first rows and counts the rest: a national decree's millions of ids
+        # stay in the registry.
+        params={"list_limit": LISTED_ROWS},
     )
     if not answer.ok:
         return await _page(

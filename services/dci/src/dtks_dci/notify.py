@@ -50,7 +50,6 @@ TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.
 
 # The lists of households a decree changed: a page for each of their chunks.
 CHANGED = ("registered", "corrected", "deactivated")
-READS_AT_ONCE = 16  # a page's households read from the registry concurrently
 
 
 async def on_registry_event(conn: asyncpg.Connection, event: EventEnvelope) -> None:
@@ -135,15 +134,9 @@ class NotifyWorker:
         query = query_from_json(json.loads(row["query"]))
         criteria = json.loads(row["criteria"])
         entity = "Member" if str(criteria.get("notify_record_type", "Group")).endswith("Member") else "Group"
-        reads = asyncio.Semaphore(READS_AT_ONCE)
-
-        async def read(household_id: str) -> dict[str, Any] | None:
-            async with reads:
-                return await self.registry.household(household_id)
-
         events = []
-        for household in await asyncio.gather(*(read(h) for h in household_ids)):
-            if household is None or not grant.may_read(household) or not matches(query, household):
+        for household in await self.registry.households_by_id(household_ids):
+            if not grant.may_read(household) or not matches(query, household):
                 continue
             for record in records_for([household], entity, grant.fields, nik=query.nik):
                 events.append({

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from dtks_contracts.decree_chunks import DeterminationManifest
-from dtks_contracts.identifiers import DecreeNumber
+from dtks_contracts.identifiers import DecreeNumber, EntityId
 from dtks_contracts.regions import region_level
 from dtks_contracts.text import Name, SafeStr
 from dtks_contracts.timestamps import WIB
@@ -145,6 +145,7 @@ _HOUSEHOLD_COLUMNS = """household_id, active, kk_number, village_code, programs,
                        deactivation_reason, deactivated_in, snapshot::text AS snapshot, w.decile,
                        w.source AS decile_source, w.as_of AS decile_as_of, w.set_at AS decile_set_at"""
 _HOUSEHOLDS = "households LEFT JOIN welfare_deciles w USING (household_id)"
+LOOKUP_MAX = 1_000  # ids a POST /households/lookup takes (some 40 KB of body)
 
 
 # A page of households (GET /households), of a region or a family card. The page's ids first, then only
@@ -178,6 +179,18 @@ class DeterminationBody(BaseModel):
     )
 
 
+# A page showing a decree wants its counts and first rows, not a national decree's every record.
+ListLimit = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=10_000,
+        description="Cut each of the decree's lists to its first `list_limit` items; `list_counts` then "
+        "gives each list's whole length. Unset: the whole document.",
+    ),
+]
+
+
 @router.post(
     "/determinations",
     tags=["determination"],
@@ -194,6 +207,7 @@ async def issue_determination(
     request: Request,
     principal: Annotated[Principal, Depends(require_role(Role.MINISTRY_DETERMINER))],
     deps: Deps,
+    list_limit: ListLimit = None,
 ) -> Response:
     try:
         period = parse_period(body.period)
@@ -207,11 +221,16 @@ async def issue_determination(
         request.state.correlation_id,
         signer=request.app.state.decree_signer,
     )
-    return _decree_response(_pool(request), recorded, status_code=201 if created else 200)
+    return await _decree_response(_pool(request), recorded, list_limit, status_code=201 if created else 200)
 
 
-def _decree_response(pool: asyncpg.Pool, recorded: RecordedDecree, status_code: int = 200) -> Response:
+async def _decree_response(
+    pool: asyncpg.Pool, recorded: RecordedDecree, list_limit: int | None, status_code: int = 200
+) -> Response:
     """A decree's document; a chunked one's lists streamed from its chunks, never held whole."""
+    if list_limit is not None:
+        document = await handlers.listed_determination(pool, recorded, list_limit)
+        return JSONResponse(document, status_code=status_code)
     if isinstance(recorded.decree, DeterminationManifest):
         return StreamingResponse(
             handlers.streamed_determination(pool, recorded),
@@ -433,11 +452,13 @@ def _check_region(principal: Principal, region: str) -> None:
     response_model=None,
     responses={200: {"content": {"application/json": {}}, "description": "The decree's document"}},
 )
-async def get_determination(decree_number: str, request: Request, principal: CurrentPrincipal) -> Response:
+async def get_determination(
+    decree_number: str, request: Request, principal: CurrentPrincipal, list_limit: ListLimit = None
+) -> Response:
     pool = _pool(request)
     async with pool.acquire() as conn:
         recorded = await _determination_or_404(conn, decree_number)
-    return _decree_response(pool, recorded)
+    return await _decree_response(pool, recorded, list_limit)
 
 
 # --- welfare deciles ------------------------------------------------------------------------------
@@ -589,6 +610,38 @@ async def get_household(household_id: str, request: Request, principal: CurrentP
             "household_not_found", f"No household {household_id} in the register within your scope."
         )
     return _household_document(row)
+
+
+class HouseholdsLookup(BaseModel):
+    household_ids: list[EntityId] = Field(min_length=1, max_length=LOOKUP_MAX, examples=[["9b1c…"]])
+
+
+@router.post(
+    "/households/lookup",
+    tags=["register"],
+    summary="Several households by id, in one call",
+    description=(
+        f"Up to {LOOKUP_MAX:,} ids; the answer lists, in the order asked, the households among them that "
+        "are in the register within your scope, each as `GET /households/{household_id}` answers it. An "
+        "id not found or outside your scope is left out, as a single read answers 404 for both. For a "
+        "reader that walks a decree's changed households (the DCI adapter's notify) rather than one call "
+        "a household. A POST only because the ids would not fit in a URL; it changes nothing."
+    ),
+)
+async def lookup_households(
+    body: HouseholdsLookup, request: Request, principal: CurrentPrincipal
+) -> dict[str, list[dict[str, Any]]]:
+    async with _pool(request).acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS} WHERE household_id = ANY($1::text[])",
+            body.household_ids,
+        )
+    found = {
+        r["household_id"]: r for r in rows if _may_read(principal, r["village_code"], list(r["programs"]))
+    }
+    return {
+        "households": [_household_document(found[h]) for h in dict.fromkeys(body.household_ids) if h in found]
+    }
 
 
 @router.get(

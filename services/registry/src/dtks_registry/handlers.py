@@ -26,6 +26,7 @@ from dtks_contracts.decree_chunks import (
     MANIFEST_ONLY_FIELDS,
     DecreeSplitter,
     DeterminationChunk,
+    DeterminationManifest,
 )
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
@@ -631,6 +632,36 @@ async def streamed_determination(pool: asyncpg.Pool, recorded: RecordedDecree) -
                 listed.append(row["field"])
     yield ("]" if listed else "").encode()
     yield "".join(f',"{name}":[]' for name in shown_empty if name not in listed).encode() + b"}"
+
+
+async def listed_determination(pool: asyncpg.Pool, recorded: RecordedDecree, limit: int) -> dict[str, Any]:
+    """A decree's document with each list cut to its first ``limit`` items, and ``list_counts``
+    giving each list's whole length: what a page shows of a decree, read for a chunked one from the
+    first chunk of each list, never its lists whole."""
+    document = determination_document(recorded)
+    if not isinstance(recorded.decree, DeterminationManifest):
+        counts = {name: len(document[name]) for name in CHUNKED_FIELDS if name in document}
+    else:
+        for name in MANIFEST_ONLY_FIELDS:
+            document.pop(name, None)
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT chunk->>'field' AS field, sum(jsonb_array_length(chunk->'items')) AS items,
+                          min(chunk_index) AS first FROM decree_chunks WHERE decree_number = $1 GROUP BY 1""",
+                recorded.decree.decree_number,
+            )
+            counts = {name: 0 for name in CHUNKED_FIELDS if name in document}
+            for row in rows:
+                counts[row["field"]] = int(row["items"])
+                first = await conn.fetchval(
+                    "SELECT (chunk->'items')::text FROM decree_chunks WHERE decree_number = $1 AND chunk_index = $2",
+                    recorded.decree.decree_number, row["first"],
+                )  # fmt: skip
+                document[row["field"]] = json.loads(first)
+    for name in counts:
+        document[name] = document.get(name, [])[:limit]
+    document["list_counts"] = counts
+    return document
 
 
 def _document(

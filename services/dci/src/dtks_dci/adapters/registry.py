@@ -8,7 +8,7 @@ token has expired, reads exactly what a synchronous one would.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +22,7 @@ from dtks_dci.settings import DciSettings
 from dtks_runtime.auth.tokens import TokenService
 
 PAGE = 1000  # the registry's largest page of households
+LOOKUP_MAX = 1000  # ids the registry's POST /households/lookup takes in one call
 
 
 class TooMany(Exception):
@@ -69,10 +70,16 @@ class RegistryClient:
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """The JSON answer, None for a 404."""
+        return await self._call("GET", path, params=params)
+
+    async def _call(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Any:
         headers = {"authorization": f"Bearer {await self._tokens.token()}"}
         query = {k: str(v) for k, v in (params or {}).items()}
+        url = self._base + quote(path)
         try:
-            async with self._session.get(self._base + quote(path), params=query, headers=headers) as answer:
+            async with self._session.request(method, url, params=query, json=json, headers=headers) as answer:
                 if answer.status == 404:
                     return None
                 if answer.status >= 400:
@@ -85,9 +92,15 @@ class RegistryClient:
                 "err.service.unavailable", "The register cannot be read just now; try again shortly."
             ) from exc
 
-    async def household(self, household_id: str) -> dict[str, Any] | None:
-        answer = await self._get(f"/households/{household_id}")
-        return None if answer is None else dict(answer)
+    async def households_by_id(self, household_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The households among ``household_ids`` that the register holds within this service's scope,
+        in the order given: a call for each LOOKUP_MAX ids, not one a household."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(household_ids), LOOKUP_MAX):
+            ids = list(household_ids[start : start + LOOKUP_MAX])
+            answer = await self._call("POST", "/households/lookup", json={"household_ids": ids})
+            found += answer["households"] if answer else []
+        return found
 
     async def households(self, query: RegisterQuery, region: str, cap: int) -> list[dict[str, Any]]:
         """Every household matching ``query`` in ``region`` (at most ``cap``, else :class:`TooMany`)."""
