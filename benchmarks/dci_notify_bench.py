@@ -26,8 +26,15 @@ import httpx
 from benchmarks.cpu import postgres_cpu_seconds, process_cpu_seconds
 from benchmarks.figures import Figure
 from dtks_contracts.vocabulary.programs import Program
-from dtks_dci.domain import envelope as env
-from dtks_dci.testing import AGENCY, CallbackReceiver, Dci, envelope, new_agency_key, public_b64, register
+from dtks_dci.testing import (
+    AGENCY,
+    CallbackReceiver,
+    Dci,
+    new_agency_key,
+    public_b64,
+    register,
+    subscribe_by_location,
+)
 from dtks_registry.testing import make_household
 from dtks_runtime.local_system import prepare
 from dtks_runtime.testing import Infra, wait_until
@@ -79,18 +86,7 @@ async def run(infra: Infra) -> list[Figure]:
 
 
 async def _subscribe(dci: Dci, receiver: CallbackReceiver) -> None:
-    region = [
-        {
-            "seq_num": 1,
-            "expression1": {"attribute_name": "location", "operator": "eq", "attribute_value": "17.71"},
-        }
-    ]
-    item = {"reference_id": env.new_id(), "timestamp": env.timestamp(), "subscribe_criteria": {
-        "reg_event_type": "REGISTER", "filter_type": "predicate", "filter": region, "notify_record_type": "Group"}}  # fmt: skip
-    body = envelope(
-        "subscribe", {"transaction_id": env.new_id(), "subscribe_request": [item]},
-        sender_id=AGENCY, key=dci.key, sender_uri=f"{receiver.url}/agency/registry/on-subscribe",
-    )  # fmt: skip
+    body = subscribe_by_location(dci, receiver.url, "17.71")
     async with httpx.AsyncClient(base_url=dci.url, timeout=60) as client:
         answer = await client.post("/registry/subscribe", json=body, headers=dci.token())
     answer.raise_for_status()

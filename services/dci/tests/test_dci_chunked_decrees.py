@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from dtks_contracts.vocabulary.programs import Program
-from dtks_dci.domain import envelope as env
-from dtks_dci.testing import AGENCY, CallbackReceiver, Dci, assert_valid, envelope, register
+from dtks_dci.testing import CallbackReceiver, Dci, assert_valid, register, subscribe_by_location
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import ago, make_household
 from dtks_runtime.testing import Infra, wait_until
@@ -59,18 +58,7 @@ async def _decree_event_types(dci: Dci, infra: Infra, number: str) -> list[str]:
 async def test_a_chunked_decree_notifies_a_subscription_of_its_changes_a_page_at_a_time(
     dci: Dci, receiver: CallbackReceiver, infra: Infra
 ):
-    region_02 = [
-        {
-            "seq_num": 1,
-            "expression1": {"attribute_name": "location", "operator": "eq", "attribute_value": "17.71.02"},
-        }
-    ]
-    item = {"reference_id": env.new_id(), "timestamp": env.timestamp(), "subscribe_criteria": {
-        "reg_event_type": "REGISTER", "filter_type": "predicate", "filter": region_02, "notify_record_type": "Group"}}  # fmt: skip
-    body = envelope(
-        "subscribe", {"transaction_id": env.new_id(), "subscribe_request": [item]},
-        sender_id=AGENCY, key=dci.key, sender_uri=f"{receiver.url}/agency/registry/on-subscribe",
-    )  # fmt: skip
+    body = subscribe_by_location(dci, receiver.url, "17.71.02")
     assert_valid("/registry/subscribe", body)
     async with httpx.AsyncClient(base_url=dci.url, timeout=60) as client:
         answer = await client.post("/registry/subscribe", json=body, headers=dci.token())

@@ -89,6 +89,29 @@ class Dci:
         return {"authorization": f"Bearer {token}"}
 
 
+def subscribe_by_location(dci: Dci, receiver_url: str, location: str) -> dict[str, Any]:
+    """A signed subscribe envelope for the agency's registrations in ``location`` (a region code),
+    Group records, answered (on-subscribe) and notified under ``receiver_url``/agency/registry/."""
+    where = [
+        {
+            "seq_num": 1,
+            "expression1": {"attribute_name": "location", "operator": "eq", "attribute_value": location},
+        }
+    ]
+    item = {
+        "reference_id": env.new_id(),
+        "timestamp": env.timestamp(),
+        "subscribe_criteria": {
+            "reg_event_type": "REGISTER",
+            "filter_type": "predicate",
+            "filter": where,
+            "notify_record_type": "Group",
+        },
+    }
+    return envelope("subscribe", {"transaction_id": env.new_id(), "subscribe_request": [item]}, sender_id=AGENCY,
+                    key=dci.key, sender_uri=f"{receiver_url}/agency/registry/on-subscribe")  # fmt: skip
+
+
 def assert_valid(path: str, body: Any, part: standard.Part = "request") -> None:
     """``body`` follows the pinned standard's schema for ``path`` (request, sync response or ack)."""
     found = standard.problems(path, body, part)
