@@ -127,7 +127,7 @@ async def test_a_consumer_takes_a_manifest_only_once_its_decree_is_whole_and_dea
         assert await conn.fetchval("SELECT count(*) FROM effects WHERE applied <> 1") == 0
         # The lists read back a chunk at a time from the chunks kept, in order, each list's own.
         ids = ("registered", "corrected", "deactivated")
-        assert await decree_assembly.held_items(conn, "1/HUK/2026", ids) == (2, 5)
+        assert await decree_assembly.held_lengths(conn, "1/HUK/2026", ids) == [3, 2]
         read, at = [], 0
         while (chunk := await decree_assembly.next_held_chunk(conn, "1/HUK/2026", at, ids)) is not None:
             read += chunk.items

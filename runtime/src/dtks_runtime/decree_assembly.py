@@ -110,17 +110,14 @@ async def next_held_chunk(
     return None if text is None else DeterminationChunk.model_validate_json(text)
 
 
-async def held_items(
-    conn: asyncpg.Connection, decree_number: str, fields: Collection[str]
-) -> tuple[int, int]:
-    """How many chunks kept of the decree slice ``fields``, and how many items they hold."""
-    row = await conn.fetchrow(
-        """SELECT count(*) AS chunks, coalesce(sum(jsonb_array_length(chunk->'items')), 0) AS items
-           FROM decree_chunks WHERE decree_number = $1 AND chunk->>'field' = ANY($2::text[])""",
+async def held_lengths(conn: asyncpg.Connection, decree_number: str, fields: Collection[str]) -> list[int]:
+    """How many items each chunk kept of the decree that slices one of ``fields`` holds, in order."""
+    rows = await conn.fetch(
+        """SELECT jsonb_array_length(chunk->'items') AS n FROM decree_chunks
+           WHERE decree_number = $1 AND chunk->>'field' = ANY($2::text[]) ORDER BY chunk_index""",
         decree_number, list(fields),
     )  # fmt: skip
-    assert row is not None
-    return int(row["chunks"]), int(row["items"])
+    return [int(r["n"]) for r in rows]
 
 
 CHUNKS_PREFETCHED = 8  # rows per round trip: a chunk is up to some 270 KB of JSON

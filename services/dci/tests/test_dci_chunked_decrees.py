@@ -23,7 +23,8 @@ pytestmark = pytest.mark.infra
 
 @pytest.fixture(scope="module")
 def dci_extra_env() -> dict[str, str]:
-    return {"DTKS_DECREE_CHUNK_RECORDS": "3"}
+    # Pages of two households: a chunk of three ids is two pages, so pages are cut within chunks.
+    return {"DTKS_DECREE_CHUNK_RECORDS": "3", "DTKS_DCI_NOTIFY_PAGE_HOUSEHOLDS": "2"}
 
 
 @pytest.fixture
@@ -66,8 +67,9 @@ async def test_a_chunked_decree_notifies_a_subscription_of_its_changes_a_page_at
     (subscribed,) = await _arrived(receiver, "/agency/registry/on-subscribe")
     code = subscribed["message"]["subscribe_response"][0]["subscriptions"][0]["code"]
 
-    # Seven new households, three a chunk: pages of ids 1-3, 4-6 and 7, in household id order (the
-    # decree's). The subscription's region has one household on page 1 and none on pages 2 and 3.
+    # Seven new households, three a chunk (ids 1-3, 4-6 and 7, in household id order, the decree's),
+    # two a page: pages of ids 1-2, 3, 4-5, 6 and 7. The subscription's region has one household, the
+    # second, on page 1; none on the others.
     order = sorted(range(200, 207), key=lambda i: household_id_for(f"prop-{make_household(i).kk_number}"))
     village = {i: "17.71.02.1001" if i == order[1] else "17.71.01.1001" for i in order}
     new = [make_household(i, village=village[i], programs=(Program.PKH,)) for i in range(200, 207)]
@@ -80,11 +82,11 @@ async def test_a_chunked_decree_notifies_a_subscription_of_its_changes_a_page_at
     for notify in (first, last):
         assert_valid("/registry/notify", notify)
         assert notify["message"]["transaction_id"] == f"{code}:2/HUK/2027"
-    # Page 1 with the one household of 17.71.02; page 2 had none and was not sent; page 3, the last,
-    # none either, but sent (empty) to say the decree's notify is complete.
-    meta = {"subscription_code": code, "decree_number": "2/HUK/2027", "pages": 3}
+    # Page 1 with the one household of 17.71.02; pages 2 to 4 had none and were not sent; page 5, the
+    # last, none either, but sent (empty) to say the decree's notify is complete.
+    meta = {"subscription_code": code, "decree_number": "2/HUK/2027", "pages": 5}
     assert first["header"]["meta"] == {**meta, "page": 1}
-    assert last["header"]["meta"] == {**meta, "page": 3}
+    assert last["header"]["meta"] == {**meta, "page": 5}
     events = first["message"]["notify_event"]
     kks = [e["data"]["reg_records"]["group_identifier"][0]["identifier_value"] for e in events]
     assert kks == [make_household(order[1]).kk_number]
@@ -95,12 +97,14 @@ async def test_a_chunked_decree_notifies_a_subscription_of_its_changes_a_page_at
     conn = await asyncpg.connect(infra.database_url.rsplit("/", 1)[0] + "/" + database)
     try:
         row = await conn.fetchrow(
-            "SELECT delivered_at, pages, pages_sent, next_chunk, household_ids FROM dci_notifications "
+            "SELECT delivered_at, pages, pages_done, pages_sent, next_chunk, next_item, household_ids "
+            "FROM dci_notifications "
             "WHERE subscription_code = $1 AND decree_number = '2/HUK/2027'",
             code,
         )
         assert row["delivered_at"] is not None and row["household_ids"] is None
-        assert (row["pages"], row["pages_sent"], row["next_chunk"]) == (3, 2, 3)
+        assert (row["pages"], row["pages_done"], row["pages_sent"]) == (5, 5, 2)
+        assert (row["next_chunk"], row["next_item"]) == (3, 0)  # past the ids' three chunks
         logged = await conn.fetchval(
             "SELECT count(*) FROM dci_exchanges WHERE action = 'notify' AND transaction_id = $1",
             f"{code}:2/HUK/2027",

@@ -101,7 +101,8 @@ async def test_a_subscription_is_notified_of_a_decrees_changes_signed_and_then_u
     assert kks.count(new[1].kk_number) == 1 and new[0].kk_number not in kks
     (event,) = [e for e, kk in zip(events, kks, strict=True) if kk == new[1].kk_number]
     assert event["data"]["reg_event_type"] == "REGISTER"
-    assert notify["header"]["meta"] == {"subscription_code": code, "decree_number": "2/HUK/2027"}
+    meta = {"subscription_code": code, "decree_number": "2/HUK/2027", "page": 1, "pages": 1}
+    assert notify["header"]["meta"] == meta
 
     # Unsubscribed: an unknown code refuses the whole list; the agency's own code ends.
     for codes in (["not-a-code", code], [code], [code]):

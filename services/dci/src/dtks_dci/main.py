@@ -29,7 +29,7 @@ from dtks_dci.callbacks import CallbackWorker
 from dtks_dci.deps import DciDeps
 from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
-from dtks_dci.notify import NotifyWorker, on_registry_event
+from dtks_dci.notify import DecreeNotices, NotifyWorker
 from dtks_dci.settings import DciSettings
 from dtks_runtime import decree_assembly
 from dtks_runtime.callback_guard import CallbackGuard, Lookup, system_lookup
@@ -63,7 +63,7 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
     runtime.add_consumer(
         DECREES_CONSUMER,
         [REGISTRY_EVENTS.name],
-        decree_assembly.checked_decrees(per_event(on_registry_event)),
+        decree_assembly.checked_decrees(per_event(DecreeNotices(settings.dci_notify_page_households))),
         verify_provenance=True,
     )
     signing_key = settings.signing_key()  # refuses to start in production without a key
@@ -114,7 +114,8 @@ def start_workers(runtime: ServiceRuntime, deps: DciDeps) -> None:
     worker.keep_ids_seconds = 2 * (s.dci_message_max_age_seconds + s.dci_message_max_skew_seconds)
     runtime.supervise(CALLBACK_TASK, worker.run, stuck_after=worker.stuck_after)
     notifier = NotifyWorker(deps.pool, deps.callback_http, deps.registry, deps.signing_key, s.dci_registry_id,
-                            s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard)  # fmt: skip
+                            s.dci_callback_max_attempts, s.dci_worker_poll_seconds, deps.guard,
+                            s.dci_notify_page_households)  # fmt: skip
     notifier.heartbeat = lambda: runtime.heartbeat(NOTIFY_TASK)
     runtime.supervise(NOTIFY_TASK, notifier.run, stuck_after=notifier.stuck_after)
 

@@ -2,18 +2,20 @@
 
 The registry's decree is consumed effectively once (inbox and effect in one transaction, provenance
 verified): it records one ``dci_notifications`` row per active subscription. The notify worker reads
-the decree's changed households through the registry's API, keeps the ones the subscription's
-filter and the agency's grant allow, and POSTs them as the standard's ``notify`` message, signed,
-retried until taken. A decree that changed nothing a subscription may see is recorded as delivered
-with nothing sent.
+the decree's changed households through the registry's API (``POST /households/lookup``), keeps the
+ones the subscription's filter and the agency's grant allow, and POSTs them as the standard's
+``notify`` message, signed, retried until taken. A decree that changed nothing a subscription may
+see is recorded as delivered with nothing sent.
 
-A decree in one event names its changed households in the row. A decree published in chunks (#21)
-is notified in pages, so that neither this service nor the agency holds a national decree at once:
-its chunks are kept (dtks_runtime.decree_assembly, which also checks the decree whole before its
-manifest reaches ``on_registry_event``), and each chunk of changed households is one page, read
-from them when its turn comes. Pages go out in order, each once taken; one with nothing for the
-subscription is skipped, but the last is always sent once an earlier one was, so that the agency
-sees ``meta.page == meta.pages`` and knows the decree's notify is complete.
+**Pages.** The changes go out in pages of at most ``DTKS_DCI_NOTIFY_PAGE_HOUSEHOLDS`` households
+(a message an agency's server takes, whatever the decree's size), under one ``transaction_id``, in
+order, each sent once the one before was taken; ``header.meta`` names the subscription, the decree,
+the ``page`` and how many ``pages``. A page with nothing for the subscription is skipped, but the
+last is always sent (empty if need be) once an earlier one was, so ``page == pages`` tells the
+agency it has the decree's whole notify. A decree in one event names its changed households in the
+row. A decree published in chunks (#21) is read from its chunks as each page's turn comes (kept by
+dtks_runtime.decree_assembly, which also checks the decree whole before its manifest reaches this
+handler), so neither this service nor the agency ever holds a national decree at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -29,7 +32,7 @@ import httpx
 import structlog
 
 from dtks_contracts.envelope import EventEnvelope
-from dtks_contracts.events.determination_chunks import DeterminationChunk, DeterminationManifest
+from dtks_contracts.events.determination_chunks import DeterminationManifest
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_dci.adapters.registry import RegistryClient
 from dtks_dci.callbacks import backoff
@@ -48,42 +51,61 @@ log = structlog.get_logger(__name__)
 TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.TransportError)
 
 
-# The lists of households a decree changed: a page for each of their chunks.
+# The lists of households a decree changed, in the order they are notified.
 CHANGED = ("registered", "corrected", "deactivated")
 
 
-async def on_registry_event(conn: asyncpg.Connection, event: EventEnvelope) -> None:
-    if event.event_type == DeterminationManifest.event_type:
-        await _record_paged(conn, event.payload_as(DeterminationManifest), event)
-        return
-    if event.event_type != DeterminationIssued.event_type:
-        return
-    decree = event.payload_as(DeterminationIssued)
-    changed = [*decree.registered, *decree.corrected, *decree.deactivated]
-    if not changed:
-        return
-    await conn.execute(
-        """INSERT INTO dci_notifications (subscription_code, decree_number, household_ids)
-           SELECT code, $1, $2 FROM dci_subscriptions WHERE status = 'subscribe' AND created_at <= $3
-           ON CONFLICT (subscription_code, decree_number) DO NOTHING""",
-        decree.decree_number, changed, event.occurred_at,
-    )  # fmt: skip
-    # A subscription hears of the decrees issued after it was made: a decree this consumer reads late
-    # (it was issued before the agency subscribed) is not a change since subscribing.
+def pages_of(lengths: Sequence[int], page_households: int) -> int:
+    """Pages of at most ``page_households`` cut from each list (or chunk) of changed households."""
+    return sum(-(-n // page_households) for n in lengths)
 
 
-async def _record_paged(
-    conn: asyncpg.Connection, manifest: DeterminationManifest, event: EventEnvelope
-) -> None:
-    pages, changed = await decree_assembly.held_items(conn, manifest.decree_number, CHANGED)
-    if not changed:
-        return
-    await conn.execute(
-        """INSERT INTO dci_notifications (subscription_code, decree_number, household_ids, next_chunk, pages)
-           SELECT code, $1, NULL, 0, $2 FROM dci_subscriptions WHERE status = 'subscribe' AND created_at <= $3
-           ON CONFLICT (subscription_code, decree_number) DO NOTHING""",
-        manifest.decree_number, pages, event.occurred_at,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class DecreeNotices:
+    """The consumer's handler: at each decree, a notification for each subscription made before it."""
+
+    page_households: int
+
+    async def __call__(self, conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        if event.event_type == DeterminationManifest.event_type:
+            number = event.payload_as(DeterminationManifest).decree_number
+            changed: list[str] | None = None  # named by its chunks, kept in decree_chunks
+            lengths = await decree_assembly.held_lengths(conn, number, CHANGED)
+        elif event.event_type == DeterminationIssued.event_type:
+            decree = event.payload_as(DeterminationIssued)
+            number, changed = (
+                decree.decree_number,
+                [*decree.registered, *decree.corrected, *decree.deactivated],
+            )
+            lengths = [len(changed)]
+        else:
+            return
+        pages = pages_of(lengths, self.page_households)
+        if not pages:
+            return
+        await conn.execute(
+            """INSERT INTO dci_notifications (subscription_code, decree_number, household_ids, pages)
+               SELECT code, $1, $2, $3 FROM dci_subscriptions WHERE status = 'subscribe' AND created_at <= $4
+               ON CONFLICT (subscription_code, decree_number) DO NOTHING""",
+            number, changed, pages, event.occurred_at,
+        )  # fmt: skip
+        # A subscription hears of the decrees issued after it was made: a decree this consumer reads late
+        # (it was issued before the agency subscribed) is not a change since subscribing.
+
+
+@dataclass(frozen=True)
+class Page:
+    """The households of one page, and where the next page starts."""
+
+    household_ids: Sequence[str]
+    number: int
+    pages: int
+    next_chunk: int
+    next_item: int
+
+    @property
+    def last(self) -> bool:
+        return self.number >= self.pages
 
 
 def notify_uri(callback_uri: str) -> str:
@@ -95,8 +117,10 @@ def notify_uri(callback_uri: str) -> str:
 
 class NotifyWorker:
     def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, registry: RegistryClient, key: SigningKey,
-                 registry_id: str, max_attempts: int, poll_seconds: float, guard: CallbackGuard) -> None:  # fmt: skip
+                 registry_id: str, max_attempts: int, poll_seconds: float, guard: CallbackGuard,
+                 page_households: int) -> None:  # fmt: skip
         self.pool, self.http, self.registry, self.key = pool, http, registry, key
+        self.page_households = page_households
         self.registry_id, self.max_attempts, self.poll_seconds = registry_id, max_attempts, poll_seconds
         # Checked again before each call: the name may point elsewhere now (DNS rebinding).
         self.guard = guard
@@ -146,45 +170,50 @@ class NotifyWorker:
                 })  # fmt: skip
         return events
 
+    async def _page(self, conn: asyncpg.Connection, row: asyncpg.Record) -> Page | None:
+        """The row's next page; None once every page is done."""
+        if row["household_ids"] is not None:
+            source, at = row["household_ids"], 0
+        else:
+            chunk = await decree_assembly.next_held_chunk(
+                conn, row["decree_number"], row["next_chunk"], CHANGED
+            )
+            if chunk is None:  # kept chunks are never removed: past the last one
+                return None
+            source, at = chunk.items, chunk.chunk_index
+        start, end = row["next_item"], row["next_item"] + self.page_households
+        if start >= len(source):
+            return None
+        # A row recorded before pages were counted has its ids in hand.
+        pages = row["pages"] or pages_of([len(source)], self.page_households)
+        following = (at, end) if end < len(source) else (at + 1, 0)
+        return Page(source[start:end], row["pages_done"] + 1, pages, *following)
+
     async def _handle(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         if row["sub_status"] != "subscribe":
             await conn.execute("UPDATE dci_notifications SET delivered_at = now(), last_error = 'unsubscribed' "
                                "WHERE id = $1", row["id"])  # fmt: skip
             return
-        page: DeterminationChunk | None = None
-        if row["household_ids"] is None:
-            page = await decree_assembly.next_held_chunk(
-                conn, row["decree_number"], row["next_chunk"], CHANGED
-            )
-            if page is None:  # every page done (kept chunks are never removed, so none goes missing)
-                await conn.execute(
-                    "UPDATE dci_notifications SET delivered_at = now() WHERE id = $1", row["id"]
-                )
-                return
+        page = await self._page(conn, row)
+        if page is None:
+            await conn.execute("UPDATE dci_notifications SET delivered_at = now() WHERE id = $1", row["id"])
+            return
         error: str | None = None
         try:
-            events = await self._events(row, row["household_ids"] if page is None else page.items)
+            events = await self._events(row, page.household_ids)
         except env.DciError as exc:
             events, error = [], exc.code
-        meta: dict[str, Any] = {
-            "subscription_code": row["subscription_code"],
-            "decree_number": row["decree_number"],
-        }
-        last = page is None or page.chunk_index + 1 >= row["pages"]
-        if page is not None:
-            meta |= {"page": page.chunk_index + 1, "pages": row["pages"]}
-            if not events and error is None and not (last and row["pages_sent"] > 0):
-                await self._page_done(conn, row, page, last, sent=False)
-                return
+        if error is None and not events and not (page.last and row["pages_sent"] > 0):
+            await self._page_done(conn, row, page, sent=False)  # nothing for this subscription here
+            return
+        transaction_id = f"{row['subscription_code']}:{row['decree_number']}"
         header: dict[str, Any] = {}
-        if error is None and (events or page is not None):
-            message = {
-                "transaction_id": f"{row['subscription_code']}:{row['decree_number']}",
-                "notify_event": events,
-            }
+        if error is None:
+            message = {"transaction_id": transaction_id, "notify_event": events}
             header = env.callback_header(action="notify", sender_id=self.registry_id, receiver_id=row["agency"],
                                          total_count=len(events), completed_count=len(events))  # fmt: skip
-            header["meta"] = meta
+            header["meta"] = {"subscription_code": row["subscription_code"], "decree_number": row["decree_number"],
+                              "page": page.number, "pages": page.pages}  # fmt: skip
             body = {
                 "signature": self.key.sign(self.registry_id, header, message),
                 "header": header,
@@ -199,11 +228,8 @@ class NotifyWorker:
                 error = refusal_code(exc) or type(exc).__name__
             except CallbackRefused as exc:  # its name points at an internal address now: not called
                 error = exc.code
-        if error is None and page is not None:
-            await self._page_done(conn, row, page, last, sent=True)
-        elif error is None:
-            await conn.execute("UPDATE dci_notifications SET delivered_at = now(), attempts = attempts + 1 "
-                               "WHERE id = $1", row["id"])  # fmt: skip
+        if error is None:
+            await self._page_done(conn, row, page, sent=True)
         else:
             await conn.execute(
                 """UPDATE dci_notifications SET attempts = attempts + 1, last_error = $2,
@@ -211,29 +237,23 @@ class NotifyWorker:
                 row["id"], error, backoff(row["attempts"] + 1),
             )  # fmt: skip
             log.warning("dci notify failed", subscription=row["subscription_code"], error=error)
-        if header:  # a notify went out (a paged decree's last page may carry no record)
+        if header:  # a notify went out (the last page may carry no record)
             await conn.execute(
                 """INSERT INTO dci_exchanges (direction, path, agency, sender_id, message_id, transaction_id,
                        action, outcome, records, detail)
                    VALUES ('out', $1, $2, $3, $4, $5, 'notify', $6, $7, $8)""",
                 notify_uri(row["callback_uri"])[:500], row["agency"], self.registry_id, header.get("message_id"),
-                f"{row['subscription_code']}:{row['decree_number']}", "succ" if error is None else "failed",
-                len(events), error,
+                transaction_id, "succ" if error is None else "failed", len(events), error,
             )  # fmt: skip
 
     async def _page_done(
-        self,
-        conn: asyncpg.Connection,
-        row: asyncpg.Record,
-        page: DeterminationChunk,
-        last: bool,
-        *,
-        sent: bool,
+        self, conn: asyncpg.Connection, row: asyncpg.Record, page: Page, *, sent: bool
     ) -> None:
-        """The page taken (or skipped, with nothing for the subscription): the next one is due now,
-        with its own attempts; the last one delivers the notification."""
+        """The page taken (or skipped): the next is due now, with attempts of its own; the last one
+        delivers the notification."""
         await conn.execute(
-            """UPDATE dci_notifications SET next_chunk = $2, pages_sent = pages_sent + $3::int, attempts = 0,
-                   last_error = NULL, delivered_at = CASE WHEN $4 THEN now() END WHERE id = $1""",
-            row["id"], page.chunk_index + 1, int(sent), last,
+            """UPDATE dci_notifications SET next_chunk = $2, next_item = $3, pages_done = pages_done + 1,
+                   pages_sent = pages_sent + $4::int, attempts = 0, last_error = NULL, next_attempt_at = now(),
+                   delivered_at = CASE WHEN $5 THEN now() END WHERE id = $1""",
+            row["id"], page.next_chunk, page.next_item, int(sent), page.last,
         )  # fmt: skip

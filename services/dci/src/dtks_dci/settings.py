@@ -43,6 +43,10 @@ class DciSettings(RuntimeSettings):
     dci_callback_timeout_seconds: float = 10.0
     dci_callback_max_attempts: int = 8
     dci_worker_poll_seconds: float = 0.5
+    # Households a notify message carries at most: a decree's changes go out in pages of this many
+    # (a Group record is some 1-2 KB of JSON, so 250 keep a message well under the 1 MB many web
+    # servers take by default; a Member subscription sends a record per member).
+    dci_notify_page_households: int = Field(default=250, ge=1, le=4000)
     # Development only: let partners' sender_uri reach loopback and private addresses (the tests' and
     # the demo's receivers run on 127.0.0.1). Refused in production, where callbacks must be https
     # and public (see dtks_runtime.callback_guard); metadata addresses are refused whatever it says.

@@ -80,14 +80,17 @@ MIGRATIONS = [
     CREATE INDEX dci_notifications_due ON dci_notifications (next_attempt_at) WHERE delivered_at IS NULL;
     """,
     """
-    -- A decree published in chunks (#21) is notified in pages, one notify for each chunk of its
-    -- changed households, read from decree_chunks as it is sent: household_ids is NULL, next_chunk
-    -- is the chunk to send next, pages how many there are, pages_sent how many went out.
+    -- A decree's changes are notified in pages (DTKS_DCI_NOTIFY_PAGE_HOUSEHOLDS a message), and a
+    -- decree published in chunks (#21) names them in its chunks, read from decree_chunks as each page
+    -- is sent: its household_ids is NULL. next_chunk and next_item are where the next page starts
+    -- (the chunk, or 0 for household_ids, and the position in it); pages_done the pages sent or
+    -- skipped, pages_sent those sent, pages how many there are (NULL for a row recorded before).
     ALTER TABLE dci_notifications
         ALTER COLUMN household_ids DROP NOT NULL,
-        ADD COLUMN next_chunk integer,
+        ADD COLUMN next_chunk integer NOT NULL DEFAULT 0,
+        ADD COLUMN next_item integer NOT NULL DEFAULT 0,
         ADD COLUMN pages integer,
-        ADD COLUMN pages_sent integer NOT NULL DEFAULT 0,
-        ADD CONSTRAINT dci_notifications_whole_or_paged CHECK ((household_ids IS NULL) = (next_chunk IS NOT NULL));
+        ADD COLUMN pages_done integer NOT NULL DEFAULT 0,
+        ADD COLUMN pages_sent integer NOT NULL DEFAULT 0;
     """,
 ]
