@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +83,20 @@ async def claim(
 
 class PoisonEvent(Exception):
     """Raised by a handler for an event it can never apply: dead-lettered without retries."""
+
+
+def only_types(event_types: Collection[str], handler: BatchHandler) -> BatchHandler:
+    """``handler`` given only the events of ``event_types``: a consumer that acts on few of its
+    topic's types (DCI on the registry's decrees among its households' events) then spends no span
+    or call on the rest, which the consumer still records as consumed."""
+    wanted = frozenset(event_types)
+
+    async def apply(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
+        chosen = [e for e in events if e.event_type in wanted]
+        if chosen:
+            await handler(conn, chosen)
+
+    return apply
 
 
 def per_event(handler: EventHandler) -> BatchHandler:

@@ -30,6 +30,7 @@ from dtks_runtime.db import TRANSIENT_DATABASE_ERRORS
 from dtks_runtime.guarded_http import refusal_code
 
 log = structlog.get_logger(__name__)
+JSON_BODY = {"content-type": "application/json"}
 TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.TransportError)
 ON_ACTION = {"search": "on-search", "subscribe": "on-subscribe", "unsubscribe": "on-unsubscribe",
              "txn-status": "txn-on-status"}  # fmt: skip
@@ -131,15 +132,11 @@ class CallbackWorker:
         total, done = completed(kind, message)
         header = env.callback_header(action=ON_ACTION[kind], sender_id=self.registry_id, receiver_id=row["agency"],
                                      total_count=total, completed_count=done)  # fmt: skip
-        body = {
-            "signature": self.key.sign(self.registry_id, header, message),
-            "header": header,
-            "message": message,
-        }
+        body = self.key.signed_body(self.registry_id, header, message)  # serialised once (see signed_body)
         outcome, error = "succ", None
         try:
             await self.guard.check(row["callback_uri"])
-            answer = await self.http.post(row["callback_uri"], json=body)
+            answer = await self.http.post(row["callback_uri"], content=body, headers=JSON_BODY)
             if answer.status_code >= 300:
                 outcome, error = "failed", f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:

@@ -29,11 +29,11 @@ from dtks_dci.callbacks import CallbackWorker
 from dtks_dci.deps import DciDeps
 from dtks_dci.domain.envelope import ERROR_STATUSES, DciError, http_error
 from dtks_dci.domain.signing import b64decode_any, public_key
-from dtks_dci.notify import DecreeNotices, NotifyWorker
+from dtks_dci.notify import DECREE_TYPES, DecreeNotices, NotifyWorker
 from dtks_dci.settings import DciSettings
 from dtks_runtime import decree_assembly
 from dtks_runtime.callback_guard import CallbackGuard, Lookup, system_lookup
-from dtks_runtime.consumer import per_event
+from dtks_runtime.consumer import only_types, per_event
 from dtks_runtime.errors import status_of
 from dtks_runtime.guarded_http import guarded_client
 from dtks_runtime.service import ServiceRuntime, create_app, serve
@@ -63,7 +63,9 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
     runtime.add_consumer(
         DECREES_CONSUMER,
         [REGISTRY_EVENTS.name],
-        decree_assembly.checked_decrees(per_event(DecreeNotices(settings.dci_notify_page_households))),
+        decree_assembly.checked_decrees(
+            only_types(DECREE_TYPES, per_event(DecreeNotices(settings.dci_notify_page_households)))
+        ),
         verify_provenance=True,
     )
     signing_key = settings.signing_key()  # refuses to start in production without a key

@@ -35,7 +35,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.determination_chunks import DeterminationManifest
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_dci.adapters.registry import RegistryClient
-from dtks_dci.callbacks import backoff
+from dtks_dci.callbacks import JSON_BODY, backoff
 from dtks_dci.domain import envelope as env
 from dtks_dci.domain.grants import Grant
 from dtks_dci.domain.records import records_for
@@ -53,6 +53,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_DATABASE_ERRORS, httpx.
 
 # The lists of households a decree changed, in the order they are notified.
 CHANGED = ("registered", "corrected", "deactivated")
+# What DecreeNotices acts on (a chunk is kept by decree_assembly, before it).
+DECREE_TYPES = (DeterminationIssued.event_type, DeterminationManifest.event_type)
 
 
 def pages_of(lengths: Sequence[int], page_households: int) -> int:
@@ -214,14 +216,13 @@ class NotifyWorker:
                                          total_count=len(events), completed_count=len(events))  # fmt: skip
             header["meta"] = {"subscription_code": row["subscription_code"], "decree_number": row["decree_number"],
                               "page": page.number, "pages": page.pages}  # fmt: skip
-            body = {
-                "signature": self.key.sign(self.registry_id, header, message),
-                "header": header,
-                "message": message,
-            }
+            # Serialised once: the canonical text the signature's digest is taken over is the body.
+            body = self.key.signed_body(self.registry_id, header, message)
             try:
                 await self.guard.check(notify_uri(row["callback_uri"]))
-                answer = await self.http.post(notify_uri(row["callback_uri"]), json=body)
+                answer = await self.http.post(
+                    notify_uri(row["callback_uri"]), content=body, headers=JSON_BODY
+                )
                 if answer.status_code >= 300:
                     error = f"HTTP {answer.status_code}"
             except httpx.HTTPError as exc:
