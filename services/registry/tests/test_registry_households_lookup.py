@@ -42,6 +42,19 @@ async def test_a_lookup_answers_the_households_asked_as_their_own_reads_in_order
     scoped = await registry.client.post("/households/lookup", json={"household_ids": asked}, headers=district)
     assert scoped.json() == {"households": [one_by_one[0]]}
 
+    # Asked for one region, the others' households are left out (as a reader narrower than its scope).
+    in_02 = {"household_ids": asked, "region": "17.71.02"}
+    assert (await registry.client.post("/households/lookup", json=in_02, headers=auditor)).json() == {
+        "households": [one_by_one[1]]
+    }
+    # A region outside the reader's scope is refused, as the register's other reads refuse it.
+    refused_region = await registry.client.post("/households/lookup", json=in_02, headers=district)
+    assert refused_region.status_code == 403, refused_region.text
+    bad_region = {"household_ids": asked, "region": "not a region"}
+    assert (
+        await registry.client.post("/households/lookup", json=bad_region, headers=auditor)
+    ).status_code == 422
+
     for refused in ([], ["x"] * 1001, ["bad id with spaces"]):
         answer = await registry.client.post(
             "/households/lookup", json={"household_ids": refused}, headers=auditor

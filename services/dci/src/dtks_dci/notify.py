@@ -161,7 +161,9 @@ class NotifyWorker:
         criteria = json.loads(row["criteria"])
         entity = "Member" if str(criteria.get("notify_record_type", "Group")).endswith("Member") else "Group"
         events = []
-        for household in await self.registry.households_by_id(household_ids):
+        # The subscription's region asked of the registry: a district's subscription to a national
+        # decree is not sent the country's households to drop them here.
+        for household in await self.registry.households_by_id(household_ids, query.region):
             if not grant.may_read(household) or not matches(query, household):
                 continue
             for record in records_for([household], entity, grant.fields, nik=query.nik):

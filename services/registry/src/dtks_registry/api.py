@@ -24,7 +24,7 @@ from pydantic import (
 
 from dtks_contracts.decree_chunks import DeterminationManifest
 from dtks_contracts.identifiers import DecreeNumber, EntityId
-from dtks_contracts.regions import region_level
+from dtks_contracts.regions import contains, region_level
 from dtks_contracts.text import Name, SafeStr
 from dtks_contracts.timestamps import WIB
 from dtks_contracts.vocabulary.programs import Program
@@ -614,6 +614,12 @@ async def get_household(household_id: str, request: Request, principal: CurrentP
 
 class HouseholdsLookup(BaseModel):
     household_ids: list[EntityId] = Field(min_length=1, max_length=LOOKUP_MAX, examples=[["9b1c…"]])
+    region: SafeStr | None = Field(
+        default=None,
+        description="Only the households in this region (a code inside your scope): a reader that wants "
+        "one region's among a decree's changes is not sent the rest",
+        examples=["17.71"],
+    )
 
 
 @router.post(
@@ -631,13 +637,18 @@ class HouseholdsLookup(BaseModel):
 async def lookup_households(
     body: HouseholdsLookup, request: Request, principal: CurrentPrincipal
 ) -> dict[str, list[dict[str, Any]]]:
+    if body.region is not None:
+        _check_region(principal, body.region)
     async with _pool(request).acquire() as conn:
         rows = await conn.fetch(
             f"SELECT {_HOUSEHOLD_COLUMNS} FROM {_HOUSEHOLDS} WHERE household_id = ANY($1::text[])",
             body.household_ids,
         )
     found = {
-        r["household_id"]: r for r in rows if _may_read(principal, r["village_code"], list(r["programs"]))
+        r["household_id"]: r
+        for r in rows
+        if _may_read(principal, r["village_code"], list(r["programs"]))
+        and (body.region is None or contains(body.region, r["village_code"]))
     }
     return {
         "households": [_household_document(found[h]) for h in dict.fromkeys(body.household_ids) if h in found]

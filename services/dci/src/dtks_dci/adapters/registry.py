@@ -92,13 +92,16 @@ class RegistryClient:
                 "err.service.unavailable", "The register cannot be read just now; try again shortly."
             ) from exc
 
-    async def households_by_id(self, household_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The households among ``household_ids`` that the register holds within this service's scope,
-        in the order given: a call for each LOOKUP_MAX ids, not one a household."""
+    async def households_by_id(
+        self, household_ids: Sequence[str], region: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The households among ``household_ids`` that the register holds within this service's scope
+        (and ``region``, when given), in the order given: a call for each LOOKUP_MAX ids, not one a
+        household."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(household_ids), LOOKUP_MAX):
-            ids = list(household_ids[start : start + LOOKUP_MAX])
-            answer = await self._call("POST", "/households/lookup", json={"household_ids": ids})
+            body = {"household_ids": list(household_ids[start : start + LOOKUP_MAX]), "region": region}
+            answer = await self._call("POST", "/households/lookup", json=body)
             found += answer["households"] if answer else []
         return found
 
