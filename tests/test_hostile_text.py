@@ -216,6 +216,9 @@ OPERATIONS: dict[str, dict[str, Operation]] = {
         "POST /audit/replays": Operation(
             AUDITOR, "/audit/replays", lambda: {"mode": "verify", "as_of_decree": "12/HUK/2027"}
         ),
+        "POST /households/lookup": Operation(
+            AUDITOR, "/households/lookup", lambda: {"household_ids": ["h-1", "h-2"], "region": "17.71"}
+        ),
     },
     "notification": {
         "PUT /directory": Operation(
