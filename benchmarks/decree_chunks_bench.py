@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import os
 import time
 import tracemalloc
@@ -64,7 +65,15 @@ def sizes() -> list[int]:
     return [int(s) for s in os.environ.get("DTKS_BENCH_DECREE_SIZES", "10000,100000,1000000").split(",")]
 
 
-def synthetic_decree(number: str, households: int) -> DeterminationIssued:
+def synthetic_decree(number: str, households: int, *, unpredictable: bool = False) -> DeterminationIssued:
+    """A decree over ``households`` new households. Its ids and leaves count up, unless
+    ``unpredictable``: random, as a real decree's are, so that nothing in them compresses (what a
+    table's size on disk depends on)."""
+    ids = (uuid.uuid4() if unpredictable else uuid.UUID(int=n) for n in range(households))
+    leaves = (
+        hashlib.sha256(n.to_bytes(8, "big")).hexdigest() if unpredictable else f"{n:064x}"
+        for n in range(households)
+    )
     return DeterminationIssued(
         decree_number=number,
         period=Period(year=2026, quarter=1),
@@ -74,8 +83,8 @@ def synthetic_decree(number: str, households: int) -> DeterminationIssued:
         hash_algorithm=REGISTER_HASH_ALGORITHM,
         counts={"households": households, "people": 4 * households},
         issued_by=DETERMINER,
-        registered=tuple(str(uuid.UUID(int=n)) for n in range(households)),  # ids as long as the registry's
-        changed_leaves=tuple(f"{n:064x}" for n in range(households)),
+        registered=tuple(str(i) for i in ids),  # ids as long as the registry's
+        changed_leaves=tuple(leaves),
     )
 
 

@@ -57,18 +57,23 @@ async def _until(pool: asyncpg.Pool, sql: str, target: int, t0: float, limit: fl
         await asyncio.sleep(0.2)
 
 
-async def run(infra: Infra) -> list[Figure]:
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    database = f"bench_notification_{uuid.uuid4().hex[:8]}"
-    settings = NotificationSettings(
+def held_back_settings(infra: Infra, name: str) -> NotificationSettings:
+    """A service of its own (database and topic prefix) whose sender the benchmark starts by hand,
+    after the decisions, and which may call receivers on this machine."""
+    return NotificationSettings(
         kafka_bootstrap=infra.kafka_bootstrap,
         database_url=infra.database_url,
-        database_name=database,
-        topic_prefix=prefix,
+        database_name=f"bench_{name}_{uuid.uuid4().hex[:8]}",
+        topic_prefix=f"bench{uuid.uuid4().hex[:8]}.",
         log_level="warning",
-        notification_sender_enabled=False,  # started by hand below, after the decisions
-        notification_allow_private_callbacks=True,  # the receiver is a local process
+        notification_sender_enabled=False,
+        notification_allow_private_callbacks=True,
     )
+
+
+async def run(infra: Infra) -> list[Figure]:
+    settings = held_back_settings(infra, "notification")
+    prefix, database = settings.topic_prefix, settings.database_name
     await ensure_topics(infra.kafka_bootstrap, with_prefix(prefix))
     base = household("h-0", programs=["PKH"])
     events = [

@@ -55,25 +55,32 @@ def published(issued: DeterminationIssued, leave_out: int | None = None) -> list
 async def test_an_agency_subscribed_to_decrees_gets_a_chunked_decrees_parts_and_never_a_broken_ones_manifest(
     service, receivers, kafka_bootstrap, topic_prefix
 ):
-    receiver = await HttpReceiver().start()
-    receivers.append(receiver)
+    receiver, other = await HttpReceiver().start(), await HttpReceiver().start()
+    receivers += [receiver, other]
     broken, whole = decree("1", 4), decree("2", 5)
     async with service() as svc:
         bpjs = svc.token(Role.AGENCY, "ID", "bpjs-kesehatan", programs=("PBI_JK",))
-        body = {
-            "callback_url": receiver.url,
-            "secret": SECRET,
-            "event_types": ["registry.determination_issued"],
-        }
-        created = await svc.client.post("/subscriptions", headers=bpjs, json=body)
-        assert created.status_code == 201, created.text
-        sid = created.json()["subscription_id"]
+        kemensos = svc.token(Role.AGENCY, "ID", "kemensos-pkh", programs=("PKH",))
+        sids = []
+        for who, to in ((bpjs, receiver), (kemensos, other)):
+            body = {
+                "callback_url": to.url,
+                "secret": SECRET,
+                "event_types": ["registry.determination_issued"],
+            }
+            created = await svc.client.post("/subscriptions", headers=who, json=body)
+            assert created.status_code == 201, created.text
+            sids.append(created.json()["subscription_id"])
+        sid = sids[0]
         await produce(kafka_bootstrap, topic_prefix, [*published(broken, leave_out=2), *published(whole)])
 
         # The whole decree: 5 ids and 5 leaves in chunks of three are four chunks, then the manifest.
         async def delivered() -> bool:
-            found = (await svc.client.get(f"/subscriptions/{sid}/deliveries", headers=bpjs)).json()
-            return sum(d["status"] == "delivered" for d in found) >= 5 + 3
+            for who, s in ((bpjs, sids[0]), (kemensos, sids[1])):
+                found = (await svc.client.get(f"/subscriptions/{s}/deliveries", headers=who)).json()
+                if sum(d["status"] == "delivered" for d in found) < 5 + 3:
+                    return False
+            return True
 
         async def dead_lettered() -> bool:
             letters = await list_dead_letters(kafka_bootstrap, CONSUMER, topic_prefix)
@@ -111,3 +118,21 @@ async def test_an_agency_subscribed_to_decrees_gets_a_chunked_decrees_parts_and_
         ]
         assert manifest.chunk_count == len(chunks) == 4
         assert assemble_decree(manifest, sorted(chunks, key=lambda c: c.chunk_index)) == whole
+
+        # The other agency got the same eight events, byte for byte, in its own deliveries; each
+        # event's envelope is kept once for both, and no agency's notification holds a copy.
+        assert len(other.requests) == 8
+        theirs = [json.loads(r.body) for r in other.requests]
+        assert {t["subscription_id"] for t in theirs} == {sids[1]}
+        assert sorted(json.dumps(t["event"], sort_keys=True) for t in theirs) == sorted(
+            json.dumps(e, sort_keys=True) for e in sent
+        )
+        async with svc.pool.acquire() as conn:
+            kept = await conn.fetchval("SELECT count(*) FROM agency_envelopes")
+            bodies = await conn.fetchval(
+                "SELECT count(*) FROM notifications WHERE rule = 'agency_webhook' AND body IS NOT NULL"
+            )
+            agency_notices = await conn.fetchval(
+                "SELECT count(*) FROM notifications WHERE rule = 'agency_webhook'"
+            )
+        assert (kept, bodies, agency_notices) == (8, 0, 16)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import uuid
 
@@ -25,6 +26,7 @@ from dtks_contracts.household import Deliberation
 from dtks_contracts.vocabulary import ReasonCode, Role
 from dtks_contracts.vocabulary.reasons import REASON_MESSAGES
 from dtks_contracts.vocabulary.tiers import Tier
+from dtks_notification.adapters import records
 from dtks_notification.domain import signing
 from dtks_notification.domain.digest import compose_digest
 from dtks_notification.domain.notices import ActorAudience, HouseholdAudience
@@ -305,3 +307,24 @@ def test_signatures_verify_only_with_the_secret_the_body_and_a_fresh_timestamp()
     assert not signing.verify("t" * 20, ts, body, sig, now=1_000_010)
     assert not signing.verify("s" * 20, ts, b'{"a":2}', sig, now=1_000_010)
     assert not signing.verify("s" * 20, ts, body, sig, now=1_000_000 + 3600)
+
+
+def test_an_agencys_body_wrapped_around_the_kept_envelope_is_the_whole_bodys_canonical_json() -> None:
+    """The sender joins the delivery's ids around the envelope kept once; an agency that checks the
+    signature over the text, or parses it, must see what one serialisation of the whole would give."""
+    envelope: dict[str, object] = {
+        "event_type": "registry.determination_chunk",
+        "payload": {"decree_number": "1/HUK/2026", "name": 'Siti "Ani" Ñ\u00e9\u2028', "ids": [1, 2]},
+        "aaa": None,
+        "zzz": {"b": 1, "a": [True, 0.5]},
+    }
+    for delivery_id, subscription_id in (("d-1", "s-1"), ('d"\\x', "s\u00e9\u2028")):
+        whole = json.dumps(
+            {"delivery_id": delivery_id, "subscription_id": subscription_id, "event": envelope},
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        assert (
+            records.webhook_body(delivery_id, subscription_id, records.canonical_envelope(envelope)) == whole
+        )

@@ -7,7 +7,7 @@ this transaction commits leaves pending deliveries that the sender picks up afte
 
 from __future__ import annotations
 
-import dataclasses
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -17,10 +17,9 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.base import EventPayload
 from dtks_contracts.events.registry import DeterminationIssued
 from dtks_contracts.masking import for_agency
-from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters import records
 from dtks_notification.adapters.records import ChannelsOn
-from dtks_notification.domain.notices import AgencyAudience, Notice, delivery_id_for
+from dtks_notification.domain.notices import AgencyAudience, Notice
 from dtks_notification.domain.rules import Decision, QueueEntry, QueueExit, decide
 from dtks_notification.domain.subscriptions import matching
 
@@ -43,6 +42,7 @@ class RuleHandler:
         entries: list[QueueEntry] = []
         exits: list[QueueExit] = []
         learned = Decision()
+        envelopes: dict[uuid.UUID, str] = {}  # each event agencies receive, kept once for them all
         for event, payload in typed:
             d = decide(event, payload, known)
             # Later events of this batch must see what earlier ones taught.
@@ -53,13 +53,15 @@ class RuleHandler:
             entries += d.queue_entries
             exits += d.queue_exits
             found = list(d.notices)
-            if d.public is not None:
-                found += _agency_notices(event, matching(subscriptions, d.public))
+            if d.public is not None and (to := matching(subscriptions, d.public)):
+                found += _agency_notices(event, to)
+                envelopes[event.event_id] = records.canonical_envelope(public_envelope(event))
             for n in found:
                 correlation[n.notification_id] = event.correlation_id
             notices += found
         await records.save_knowledge(conn, learned.learned_proposals, learned.learned_households)
         await records.record_queue_changes(conn, entries, exits)
+        await records.keep_agency_envelopes(conn, envelopes)
         await records.record_notices(
             conn,
             notices,
@@ -81,6 +83,15 @@ def _proposal_ids(payloads: Iterable[EventPayload]) -> list[str]:
     return ids
 
 
+def _agency_notices(event: EventEnvelope, subscription_ids: list[str]) -> list[Notice]:
+    """A webhook notice per subscription, without a body: the sender wraps the event's kept public
+    envelope in the delivery's ids when it sends (records.webhook_body)."""
+    return [
+        Notice("agency_webhook", AgencyAudience(sid), event.event_type, "", event.event_id)
+        for sid in subscription_ids
+    ]
+
+
 def public_envelope(event: EventEnvelope) -> dict[str, object]:
     """The event as an agency receives it: the household's phone stays with us (the family agreed
     to be contacted about its record, not to have its number passed on), and an institution's
@@ -91,15 +102,3 @@ def public_envelope(event: EventEnvelope) -> dict[str, object]:
     if isinstance(household, dict):
         household.pop("contact", None)
     return data
-
-
-def _agency_notices(event: EventEnvelope, subscription_ids: list[str]) -> list[Notice]:
-    if not subscription_ids:
-        return []
-    envelope = public_envelope(event)
-    out = []
-    for sid in subscription_ids:
-        notice = Notice("agency_webhook", AgencyAudience(sid), event.event_type, "", event.event_id)
-        delivery_id = delivery_id_for(notice.notification_id, NotificationChannel.WEBHOOK.value, sid)
-        out.append(dataclasses.replace(notice, body=records.webhook_body(delivery_id, sid, envelope)))
-    return out

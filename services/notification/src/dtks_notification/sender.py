@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import asyncpg
 from dtks_contracts.events import NotificationDelivered, NotificationFailed
 from dtks_contracts.vocabulary.notifications import NotificationChannel
 from dtks_notification.adapters.channels import CONNECTION_FAILED, Channel, DeliveryFailed, Outgoing
+from dtks_notification.adapters.records import webhook_body
 from dtks_notification.adapters.schema import DUE_CHANNEL
 from dtks_notification.domain.retry import RetryPolicy
 from dtks_runtime.event_store import Causation, NewEvent, StreamAppend
@@ -37,7 +39,8 @@ log = get_logger(__name__)
 
 CLAIM_DUE = """
 SELECT d.delivery_id, d.notification_id, d.channel, d.recipient, d.attempts, d.attempt_limit,
-       n.title, n.body, n.related_event_id, n.correlation_id, s.callback_url, s.secret, s.deleted_at
+       d.subscription_id, n.title, n.body, n.related_event_id, n.correlation_id,
+       s.callback_url, s.secret, s.deleted_at
 FROM deliveries d
 JOIN notifications n ON n.notification_id = d.notification_id
 LEFT JOIN subscriptions s ON s.subscription_id = d.subscription_id
@@ -55,6 +58,23 @@ LISTEN_KEEPALIVE_SECONDS = 15.0
 # /healthz turns degraded when no listener has been connected for this long: deliveries still go
 # out, but only on the poll.
 LISTEN_GRACE_SECONDS = 60.0
+
+
+# The kept envelopes of a round's agency deliveries, read once per event however many agencies it
+# goes to: a decree's chunk is some 250 KB, and a round claims hundreds of deliveries.
+KEPT_ENVELOPES = "SELECT event_id, envelope FROM agency_envelopes WHERE event_id = ANY($1::uuid[])"
+
+
+def _body(row: asyncpg.Record, envelopes: Mapping[uuid.UUID, str]) -> str:
+    """What the delivery carries: its notification's text, or for an agency the event's kept
+    envelope wrapped in the delivery's ids (deliveries decided before envelopes were kept once
+    carry their whole body in the notification)."""
+    if row["body"] is not None:
+        return str(row["body"])
+    envelope = envelopes.get(row["related_event_id"])
+    if envelope is None:  # cannot happen: the envelope is kept in the notices' transaction
+        raise DeliveryFailed(f"the envelope of event {row['related_event_id']} is not kept")
+    return webhook_body(row["delivery_id"], row["subscription_id"], envelope)
 
 
 @dataclass(frozen=True)
@@ -204,12 +224,15 @@ class Sender:
             rows = await uow.conn.fetch(CLAIM_DUE, self.batch_size)
             if not rows:
                 return 0
-            outcomes = await asyncio.gather(*(self._attempt(r) for r in rows))
+            wrapped = {r["related_event_id"] for r in rows if r["body"] is None}
+            kept = await uow.conn.fetch(KEPT_ENVELOPES, list(wrapped)) if wrapped else []
+            envelopes = {k["event_id"]: k["envelope"] for k in kept}
+            outcomes = await asyncio.gather(*(self._attempt(r, envelopes) for r in rows))
             await self._record(uow, rows, outcomes)
         self.sent += len(rows)
         return len(rows)
 
-    async def _attempt(self, row: asyncpg.Record) -> Outcome:
+    async def _attempt(self, row: asyncpg.Record, envelopes: Mapping[uuid.UUID, str]) -> Outcome:
         channel_name = NotificationChannel(row["channel"])
         started = time.perf_counter()
         error: str | None = None
@@ -224,7 +247,7 @@ class Sender:
                 channel=channel_name,
                 recipient=row["recipient"],
                 title=row["title"],
-                body=row["body"],
+                body=_body(row, envelopes),
                 attempt=row["attempts"] + 1,
                 callback_url=None if deleted else row["callback_url"],
                 secret=None if deleted else row["secret"],

@@ -4,6 +4,7 @@ so that a notification and its deliveries commit together with the consumed even
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -191,10 +192,11 @@ def _notification_row(n: Notice, correlation_ids: dict[str, str]) -> tuple[objec
         role, region, subject = a.role, a.region, a.subject
     elif isinstance(a, HouseholdAudience):
         household = a.household_id
-    elif isinstance(a, AgencyAudience):
-        subscription = a.subscription_id
+    body: str | None = n.body
+    if isinstance(a, AgencyAudience):
+        subscription, body = a.subscription_id, None  # the sender wraps the kept envelope
     return (
-        nid, n.rule, role, region, subject, household, subscription, n.title, n.body, n.related_event_id,
+        nid, n.rule, role, region, subject, household, subscription, n.title, body, n.related_event_id,
         correlation_ids.get(nid) or str(n.related_event_id),
     )  # fmt: skip
 
@@ -245,11 +247,27 @@ async def record_notices(
     return len(delivery_rows)
 
 
-def webhook_body(delivery_id: str, subscription_id: str, envelope: dict[str, object]) -> str:
-    """The exact bytes an agency receives, fixed when decided so that every retry is identical."""
-    return json.dumps(
-        {"delivery_id": delivery_id, "subscription_id": subscription_id, "event": envelope},
-        separators=(",", ":"),
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+def canonical_envelope(envelope: dict[str, object]) -> str:
+    """An event's public envelope as kept (``agency_envelopes``) and sent: compact, keys sorted."""
+    return json.dumps(envelope, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def webhook_body(delivery_id: str, subscription_id: str, envelope: str) -> str:
+    """The exact text an agency receives: ``{"delivery_id", "event", "subscription_id"}``, keys sorted
+    and compact, around the kept :func:`canonical_envelope`. Built by joining rather than by
+    serialising the envelope again (a decree's chunk is megabytes), and the same on every attempt,
+    since the ids and the kept envelope never change."""
+    ids = (json.dumps(delivery_id, ensure_ascii=False), json.dumps(subscription_id, ensure_ascii=False))
+    return f'{{"delivery_id":{ids[0]},"event":{envelope},"subscription_id":{ids[1]}}}'
+
+
+async def keep_agency_envelopes(conn: asyncpg.Connection, envelopes: dict[uuid.UUID, str]) -> None:
+    """Keep each event's public envelope once, for every agency it goes to (a replayed dead letter
+    keeps nothing new: the event's id decides)."""
+    if envelopes:
+        await conn.execute(
+            """INSERT INTO agency_envelopes (event_id, envelope)
+               SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT (event_id) DO NOTHING""",
+            list(envelopes),
+            list(envelopes.values()),
+        )

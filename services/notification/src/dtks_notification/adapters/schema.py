@@ -121,6 +121,18 @@ MIGRATIONS = [
     # the proposer (the social service or the institution's operator) is who hears of a return.
     "ALTER TABLE known_proposals ADD COLUMN kind text, ADD COLUMN submitter_role text, "
     "ADD COLUMN submitter_region text",
+    # An event as agencies receive it (its public envelope, canonical JSON), kept once however many
+    # subscriptions it goes to (#21): a national decree's chunks are some 100 MB, and each agency's
+    # body was a copy. An agency's notification has no body (NULL); the sender wraps the kept
+    # envelope in the delivery's ids when it sends, the same bytes on every attempt.
+    """
+    CREATE TABLE agency_envelopes (
+        event_id    uuid PRIMARY KEY,
+        envelope    text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    "ALTER TABLE notifications ALTER COLUMN body DROP NOT NULL",
 ]
 
 DUE_CHANNEL = "dtks_notification_due"  # NOTIFY'd when deliveries become due: wakes the sender
