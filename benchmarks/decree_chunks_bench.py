@@ -11,7 +11,7 @@ rows, with ``DecreeSplitter``: see the national benchmark for its memory). Consu
 checks the whole decree (``assemble_held``, what the services' consumers did until 7 December) or only
 checks it a chunk at a time (``check_held``: the registry's projection, and every consumer through
 ``checked_decrees``), and then pages through its changed households a chunk at a time
-(``next_held_chunk``, as DCI's notify reads them). Peak memory is
+(``next_held_slice``, pages of 250 as DCI's notify reads them). Peak memory is
 Python's own allocations during each phase (tracemalloc), the decree itself included, beside the
 size of the decree's largest record on the topic and what the single event would have been.
 
@@ -59,6 +59,9 @@ DETERMINER = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID"
 CONSUMER_BATCH = 100  # chunks a consumer's batch brings at a time
 MiB = 1024 * 1024
 T = TypeVar("T")
+
+
+PAGE = 250  # DCI's notify page (DTKS_DCI_NOTIFY_PAGE_HOUSEHOLDS)
 
 
 def sizes() -> list[int]:
@@ -159,11 +162,13 @@ async def check(conn: asyncpg.Connection, number: str) -> None:
 
 
 async def page_through(conn: asyncpg.Connection, number: str) -> int:
-    """What DCI's notify reads: the decree's changed households, a chunk (a page) at a time."""
-    fields, households, at = ("registered", "corrected", "deactivated"), 0, 0
-    while (page := await decree_assembly.next_held_chunk(conn, number, at, fields)) is not None:
+    """What DCI's notify reads: the decree's changed households, a page of 250 at a time."""
+    fields, households, at, item = ("registered", "corrected", "deactivated"), 0, 0, 0
+    while (page := await decree_assembly.next_held_slice(conn, number, at, fields, item, PAGE)) is not None:
         households += len(page.items)
-        at = page.chunk_index + 1
+        at, item = (
+            (page.chunk_index, item + PAGE) if item + PAGE < page.chunk_length else (page.chunk_index + 1, 0)
+        )
     return households
 
 
@@ -216,6 +221,6 @@ async def _measure(conn: asyncpg.Connection) -> list[Figure]:
                    f"{check_s:.2f} s, peak {check_peak:,.1f} MiB (check_held, the registry's "
                    f"projection: a chunk at a time); the whole decree as one jsonb: {whole}"),
             Figure(f"page through its households, {households:,}", households / page_s, "households/s",
-                   f"{page_s:.2f} s, peak {page_peak:,.1f} MiB (next_held_chunk, DCI's notify pages)"),
+                   f"{page_s:.2f} s, peak {page_peak:,.1f} MiB (next_held_slice, DCI's notify pages of 250)"),
         ]  # fmt: skip
     return figures

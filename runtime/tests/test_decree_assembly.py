@@ -128,13 +128,21 @@ async def test_a_consumer_takes_a_manifest_only_once_its_decree_is_whole_and_dea
         # The lists read back a chunk at a time from the chunks kept, in order, each list's own.
         ids = ("registered", "corrected", "deactivated")
         assert await decree_assembly.held_lengths(conn, "1/HUK/2026", ids) == [3, 2]
-        read, at = [], 0
-        while (chunk := await decree_assembly.next_held_chunk(conn, "1/HUK/2026", at, ids)) is not None:
-            read += chunk.items
-            at = chunk.chunk_index + 1
-        assert read == list(whole.registered)
-        leaves = await decree_assembly.next_held_chunk(conn, "1/HUK/2026", 0, ("changed_leaves",))
-        assert leaves is not None and leaves.chunk_index == 2 and leaves.items == whole.changed_leaves[:3]
+        # Two at a time, as DCI's notify pages through them: slices cut inside and across chunks.
+        read, at, item = [], 0, 0
+        while (
+            held := await decree_assembly.next_held_slice(conn, "1/HUK/2026", at, ids, item, 2)
+        ) is not None:
+            read.append(held.items)
+            at, item = (
+                (held.chunk_index, item + 2) if item + 2 < held.chunk_length else (held.chunk_index + 1, 0)
+            )
+        registered = list(whole.registered)
+        assert read == [registered[0:2], registered[2:3], registered[3:5]]
+        leaves = await decree_assembly.next_held_slice(conn, "1/HUK/2026", 0, ("changed_leaves",), 1, 5)
+        assert leaves == decree_assembly.HeldSlice(2, 3, list(whole.changed_leaves[1:3]))
+        past = await decree_assembly.next_held_slice(conn, "1/HUK/2026", 2, ("changed_leaves",), 3, 5)
+        assert past == decree_assembly.HeldSlice(2, 3, [])
 
 
 async def _dead(consumer: EventConsumer, n: int) -> bool:

@@ -27,7 +27,9 @@ it, and a dead-lettered manifest replayed later needs them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -96,18 +98,42 @@ async def check_held(conn: asyncpg.Connection, manifest: DeterminationManifest) 
     check.finish()
 
 
-async def next_held_chunk(
-    conn: asyncpg.Connection, decree_number: str, from_index: int, fields: Collection[str]
-) -> DeterminationChunk | None:
-    """The first chunk kept of the decree at or after ``from_index`` that slices one of ``fields``:
-    how a reader pages through a decree's lists keeping only its place (the next index)."""
-    text = await conn.fetchval(
-        """SELECT chunk::text FROM decree_chunks
+@dataclass(frozen=True)
+class HeldSlice:
+    """Some items of one kept chunk, and where they come from."""
+
+    chunk_index: int
+    chunk_length: int  # the chunk's items, of which ``items`` is a slice
+    items: list[str]
+
+
+async def next_held_slice(
+    conn: asyncpg.Connection,
+    decree_number: str,
+    from_index: int,
+    fields: Collection[str],
+    start: int,
+    count: int,
+) -> HeldSlice | None:
+    """Items ``start`` to ``start + count`` of the first chunk kept of the decree at or after
+    ``from_index`` that slices one of ``fields``: how a reader pages through a decree's lists
+    keeping only its place (chunk and item). PostgreSQL cuts the slice, so a page of 250 does not
+    carry and parse the chunk's 4,000 items; a ``start`` past the chunk's end gives no items."""
+    row = await conn.fetchrow(
+        """SELECT chunk_index, jsonb_array_length(chunk->'items') AS n,
+                  jsonb_path_query_array(chunk->'items', '$[$s to $e]',
+                                         jsonb_build_object('s', $4::int, 'e', $5::int))::text AS items
+           FROM decree_chunks
            WHERE decree_number = $1 AND chunk_index >= $2 AND chunk->>'field' = ANY($3::text[])
            ORDER BY chunk_index LIMIT 1""",
-        decree_number, from_index, list(fields),
+        decree_number, from_index, list(fields), start, start + count - 1,
     )  # fmt: skip
-    return None if text is None else DeterminationChunk.model_validate_json(text)
+    if row is None:
+        return None
+    items = json.loads(row["items"]) if start < row["n"] else []
+    if not all(isinstance(i, str) for i in items):  # kept chunks passed the contract; this is a guard
+        raise ValueError(f"decree {decree_number} chunk {row['chunk_index']} holds items that are not text")
+    return HeldSlice(row["chunk_index"], row["n"], items)
 
 
 async def held_lengths(conn: asyncpg.Connection, decree_number: str, fields: Collection[str]) -> list[int]:

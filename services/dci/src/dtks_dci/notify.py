@@ -176,22 +176,22 @@ class NotifyWorker:
 
     async def _page(self, conn: asyncpg.Connection, row: asyncpg.Record) -> Page | None:
         """The row's next page; None once every page is done."""
-        if row["household_ids"] is not None:
-            source, at = row["household_ids"], 0
-        else:
-            chunk = await decree_assembly.next_held_chunk(
-                conn, row["decree_number"], row["next_chunk"], CHANGED
-            )
-            if chunk is None:  # kept chunks are never removed: past the last one
-                return None
-            source, at = chunk.items, chunk.chunk_index
         start, end = row["next_item"], row["next_item"] + self.page_households
-        if start >= len(source):
+        if row["household_ids"] is not None:
+            ids, at, length = row["household_ids"][start:end], 0, len(row["household_ids"])
+        else:
+            held = await decree_assembly.next_held_slice(
+                conn, row["decree_number"], row["next_chunk"], CHANGED, start, self.page_households
+            )
+            if held is None:  # kept chunks are never removed: past the last one
+                return None
+            ids, at, length = held.items, held.chunk_index, held.chunk_length
+        if start >= length:
             return None
         # A row recorded before pages were counted has its ids in hand.
-        pages = row["pages"] or pages_of([len(source)], self.page_households)
-        following = (at, end) if end < len(source) else (at + 1, 0)
-        return Page(source[start:end], row["pages_done"] + 1, pages, *following)
+        pages = row["pages"] or pages_of([length], self.page_households)
+        following = (at, end) if end < length else (at + 1, 0)
+        return Page(ids, row["pages_done"] + 1, pages, *following)
 
     async def _handle(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
         if row["sub_status"] != "subscribe":
