@@ -2,7 +2,8 @@
 
 ``python -m benchmarks national`` (``make bench-national``); not in ``make bench``'s default set, since
 a million households takes the better part of an hour here. Sizes in households from
-``DTKS_BENCH_NATIONAL_SIZES`` (default ``100000,300000,1000000``). For each size a fresh system runs
+``DTKS_BENCH_NATIONAL_SIZES`` (default ``100000,300000,1000000``; with
+``DTKS_BENCH_NATIONAL_ONLY_FIRST_DECREE=1`` each size stops after step 1's decree). For each size a fresh system runs
 the registry alone (the register's own service, as its own process) on the run's PostgreSQL and Kafka:
 
 1. **load**: N households (two members each), spread over every village of the country's list (real
@@ -63,6 +64,9 @@ from dtks_runtime.testing import Infra, wait_until
 SIZES = [int(s) for s in os.environ.get("DTKS_BENCH_NATIONAL_SIZES", "100000,300000,1000000").split(",")]
 QUERIES = int(os.environ.get("DTKS_BENCH_NATIONAL_QUERIES", "2000"))  # of each kind, after 200 unmeasured
 CLIENTS = int(os.environ.get("DTKS_BENCH_NATIONAL_CLIENTS", "10"))  # concurrent query clients
+# Stop each size after its first decree: for working on the decree, whose figure needs the load
+# before it but none of the steps after.
+ONLY_FIRST_DECREE = os.environ.get("DTKS_BENCH_NATIONAL_ONLY_FIRST_DECREE") == "1"
 CHUNK = 20_000  # households generated and produced at a time: the benchmark's own memory stays flat
 SAMPLE_EVERY = 997  # one household in so many is kept for the queries
 SERVICES = Path(__file__).resolve().parent.parent / "deploy" / "local" / "services.py"
@@ -261,6 +265,9 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
     tag = f"{size:,} households"
     figures: list[Figure] = []
 
+    def tagged() -> list[Figure]:
+        return [Figure(f"[{tag}] {f.name}", f.rate, f.unit, f.note) for f in figures]
+
     def report(figure: Figure) -> None:
         figures.append(figure)
         print(f"national [{tag}] {figure.name}: {figure.rate:,.1f} {figure.unit} {figure.note}", flush=True)
@@ -278,6 +285,9 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         profiling.stop(profilers)
         report(Figure("first decree", seconds, "s", f"over {size:,} candidates ({size / seconds:,.0f}/s); "
                                                      f"CPU: registry {cpu[0]:.1f} s, PostgreSQL {cpu[1]:.1f} s"))  # fmt: skip
+        if ONLY_FIRST_DECREE:
+            await memory.stop()
+            return tagged()
         profilers = profiling.start({"registry": pid}, f"settling-{size}")
         settled = await _at_rest(system, ("registry",))
         profiling.stop(profilers)
@@ -335,7 +345,7 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
     finally:
         await asyncio.to_thread(system.command, "stop")
         await system.drop_databases_and_topics(infra)
-    return [Figure(f"[{tag}] {f.name}", f.rate, f.unit, f.note) for f in figures]
+    return tagged()
 
 
 async def run(infra: Infra) -> list[Figure]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import uuid
 
 import pytest
 
@@ -11,7 +13,12 @@ from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.proposals import DeactivationReason, ProposalKind
 from dtks_registry.domain.determination import Candidate, InForce, decide
 from dtks_registry.domain.history import HistoryEntry, causal_order
-from dtks_registry.domain.identity import household_id_for
+from dtks_registry.domain.identity import (
+    HOUSEHOLD_NAMESPACE,
+    household_id_for,
+    institution_id_for,
+    name_based_id,
+)
 from dtks_registry.domain.masking import mask_name, normalize_name
 from dtks_registry.domain.periods import InvalidPeriod, parse_period, period_text
 from dtks_registry.domain.welfare import CurrentDecile, DecileItem, Standing, decide_deciles
@@ -154,3 +161,25 @@ def test_a_decile_item_changes_a_household_only_when_decile_source_or_date_diffe
         (False, None), (True, None), (True, None), (False, "older_ranking"), (False, "household_deactivated"),
         (False, "household_not_found"), (False, "duplicate_in_batch"), (False, "decile_out_of_range"),
     ]  # fmt: skip
+
+
+def test_register_ids_are_the_uuid5_of_their_proposal_as_they_always_were() -> None:
+    """The ids are the register's keys and in every decree's hash: the faster derivation must give
+    uuid5's text for any name, whatever its characters and length."""
+    rng = random.Random(21)
+    alphabet = "abcXYZ019-_./ é\u00f1\u4e2d\U0001f600\u2028\"\\"
+    names = ["", "p-1", *("".join(rng.choices(alphabet, k=rng.randint(1, 80))) for _ in range(2000))]
+    namespaces = [HOUSEHOLD_NAMESPACE, uuid.NAMESPACE_DNS, uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]
+    for namespace in namespaces:
+        for name in names:
+            assert name_based_id(namespace, name) == str(uuid.uuid5(namespace, name))
+    assert household_id_for("p-1") == str(uuid.uuid5(HOUSEHOLD_NAMESPACE, "p-1"))
+    assert institution_id_for("p-1") != household_id_for("p-1")
+
+
+def test_a_candidate_knows_its_household_when_made() -> None:
+    at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    assert Candidate("p-9", ProposalKind.NEW_HOUSEHOLD, at).household_id == household_id_for("p-9")
+    assert Candidate("p-8", ProposalKind.CORRECTION, at, target_household_id="h-1").household_id == "h-1"
+    with pytest.raises(ValueError, match=r"p-7 .* names no household"):
+        Candidate("p-7", ProposalKind.DEACTIVATION, at)

@@ -21,7 +21,6 @@ register (resolve_updates) are written once here and shared with the institution
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -134,13 +133,18 @@ class Candidate:
     target_household_id: str | None = None
     deactivation_reason: DeactivationReason | None = None
     programs_requested: tuple[Program, ...] = ()
+    # The household it brings in or changes: set once, when made, for a decree asks it several
+    # times per candidate (a cached_property took a lock on each first read, some 4% of a decree).
+    household_id: str = field(init=False, repr=False, compare=False)
 
-    @functools.cached_property
-    def household_id(self) -> str:  # cached: a decree asks it several times per candidate
+    def __post_init__(self) -> None:
         if self.kind is ProposalKind.NEW_HOUSEHOLD:
-            return household_id_for(self.proposal_id)
-        assert self.target_household_id is not None
-        return self.target_household_id
+            household_id = household_id_for(self.proposal_id)
+        elif self.target_household_id is not None:
+            household_id = self.target_household_id
+        else:
+            raise ValueError(f"proposal {self.proposal_id} ({self.kind.value}) names no household")
+        object.__setattr__(self, "household_id", household_id)
 
     @property
     def order(self) -> tuple[dt.datetime, str]:
