@@ -65,7 +65,7 @@ WORKERS = int(os.environ.get("DTKS_BENCH_REGISTRY_REPLAY_WORKERS", "2"))
 DETERMINER = Actor(subject="menteri", role=Role.MINISTRY_DETERMINER, region="ID")
 
 
-async def _produce(bootstrap: str, prefix: str) -> tuple[int, dict[str, int]]:
+async def _produce(bootstrap: str, prefix: str, events: int = EVENTS) -> tuple[int, dict[str, int]]:
     """Fill the verification and registry topics with the realistic log; returns (events, per topic)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, max_batch_size=512 * 1024,
                                 max_request_size=64 * 1024 * 1024, compression_type=None)  # fmt: skip
@@ -74,7 +74,7 @@ async def _produce(bootstrap: str, prefix: str) -> tuple[int, dict[str, int]]:
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     try:
         pending = []
-        for record in stream(EVENTS, start):
+        for record in stream(events, start):
             per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
             pending.append(await producer.send(prefix + record.topic, value=record.value, key=record.key))
             if len(pending) >= 20_000:

@@ -1,16 +1,19 @@
 """Outbox relay and consumers together: nothing committed is lost, nothing is applied twice."""
 
 import asyncio
+import json
 import os
 import random
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.consumer import EventConsumer, PoisonEvent
 from dtks_runtime.dead_letters import list_dead_letters, replay_dead_letters
 from dtks_runtime.event_store import Causation, EventStore
@@ -250,3 +253,58 @@ async def test_poison_event_raised_by_handler_is_not_retried(
     stop.set()
     await task
     assert calls == 2  # once in the batch, once alone: no retries for a poison event
+
+
+async def test_a_consumer_of_some_types_passes_the_others_by_undecoded_and_commits_past_them(
+    pool: asyncpg.Pool, store: EventStore, kafka_bootstrap: str, topic: str, topic_prefix: str
+) -> None:
+    """``event_types``: the handler sees only its types, each once; the topic's other records are
+    consumed without being decoded, put in the inbox or dead-lettered (even one too broken to parse,
+    when its bytes prove its type), and the consumer's offsets pass them."""
+    group = f"c-{new_id()}"
+    await make_consumer_topics(kafka_bootstrap, group, topic_prefix)
+    seen: list[str] = []
+
+    async def handler(conn: asyncpg.Connection, events) -> None:  # type: ignore[no-untyped-def]
+        seen.extend(e.event_type for e in events)
+        await record_effect(conn, events)
+
+    wanted = await committed_envelopes(pool, 6, store)  # test.happened, n = 0..5
+    others = []
+    for body in wanted:
+        other = EventEnvelope.from_bytes(body).model_copy(
+            update={"event_type": "test.other", "event_id": uuid.uuid4()}
+        )
+        others.append(other.model_dump_json().encode())
+    # Its type behind a \u escape: the bytes do not prove it, so it is decoded, then passed by.
+    escaped = EventEnvelope.from_bytes(others[0]).model_copy(
+        update={"event_id": uuid.uuid4(), "payload": {"n": 99, "note": "Désa"}}
+    )
+    escaped_body = json.dumps(escaped.model_dump(mode="json")).encode()
+    assert b"\\u00e9" in escaped_body
+    broken_other = b'{"event_type": "test.other", "payload": {'
+    broken_wanted = b'{"event_type": "test.happened", "payload": {'
+    records = [*wanted[:3], *others, escaped_body, broken_other, broken_wanted, *wanted[3:]]
+    await produce_raw(kafka_bootstrap, topic, records)
+    consumer = EventConsumer(
+        name=group, topics=[topic], handler=handler, pool=pool, kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix, max_attempts=2, backoff_seconds=0.05, event_types={"test.happened"},
+    )  # fmt: skip
+    stop = asyncio.Event()
+    task = start(consumer.run, stop)
+    await wait_until(lambda: _effects_reached(pool, 6), what="the six wanted events")
+    await wait_until(lambda: _dead(consumer, 1), what="the broken wanted record dead-lettered")
+    await wait_until(lambda: _committed(consumer, len(records)), what="every record committed")
+    stop.set()
+    await task
+    assert seen == ["test.happened"] * 6
+    assert consumer.stats.passed_by == len(others) + 2  # the others, the escaped one, the broken other
+    assert consumer.stats.applied == 6
+    letters = await list_dead_letters(kafka_bootstrap, group, topic_prefix)
+    assert [d.value for d in letters] == [broken_wanted]
+    assert await count(pool, f"SELECT count(*) FROM inbox WHERE consumer = '{group}'") == 6
+    assert await count(pool, "SELECT count(*) FROM effects WHERE applied <> 1") == 0
+
+
+async def _committed(consumer: EventConsumer, n: int) -> bool:
+    return consumer.stats.committed >= n

@@ -10,9 +10,10 @@ from aiokafka import AIOKafkaProducer
 
 from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime.consumer import EventConsumer
+from dtks_runtime.event_sniff import sniff_event_type
 from dtks_runtime.event_store import Causation, EventStore, NewEvent
 from dtks_runtime.outbox_relay import OutboxRelay
-from dtks_runtime.replay import fresh_schema_name, replay_into_schema, sniff_event_type
+from dtks_runtime.replay import fresh_schema_name, replay_into_schema
 from dtks_runtime.testing import append_one, make_consumer_topics, new_id, record_effect, wait_until
 
 EFFECTS_TABLE = """CREATE TABLE effects (event_id uuid PRIMARY KEY, aggregate_id text NOT NULL,

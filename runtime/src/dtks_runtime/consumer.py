@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_runtime.event_sniff import sniff_event_type
 from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.outbox_relay import producer_for
 from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
@@ -122,6 +123,7 @@ class _Item:
     record: ConsumerRecord
     event: EventEnvelope | None
     error: str | None = None
+    passed_by: bool = False  # of a type the consumer does not read: consumed, never decoded
 
 
 @dataclass
@@ -137,6 +139,7 @@ class ConsumerStats:
     dead_lettered: int = 0
     batches: int = 0
     committed: int = 0  # records whose batch transaction committed (applied, duplicate or dead)
+    passed_by: int = 0  # records of types the consumer does not read (``event_types``), never decoded
     last_poll: float = field(default_factory=time.monotonic)
 
 
@@ -170,6 +173,7 @@ class EventConsumer:
         decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
         provenance: ProvenanceCheck | None = None,
         security: Mapping[str, Any] | None = None,
+        event_types: Collection[str] | None = None,
     ) -> None:
         self.name = name  # the consumer group, and the inbox's consumer key
         self.topics = list(topics)
@@ -189,6 +193,12 @@ class EventConsumer:
         # Records not signed by the owner of their topic and event type are dead-lettered with the
         # reason instead of applied (see dtks_runtime.provenance); None accepts whatever is on the topic.
         self.provenance = provenance
+        # The only types the handler reads (None: all). A record whose bytes prove it another type
+        # (dtks_runtime.event_sniff) is consumed without being decoded, checked or put in the inbox:
+        # the handler would pass it by anyway, and most of a busy topic is such records (the
+        # registry reads one event in several of verification's). Its offset is committed with its
+        # batch, as every record's is.
+        self.event_types = None if event_types is None else frozenset(event_types)
         self.security = kafka_security() if security is None else security  # the service's login
         self.stats = ConsumerStats()
         self._idle = asyncio.Event()
@@ -321,6 +331,10 @@ class EventConsumer:
             )
 
     def _decode(self, record: ConsumerRecord) -> _Item:
+        if self.event_types is not None and record.value is not None:
+            sniffed = sniff_event_type(record.value)
+            if sniffed is not None and sniffed not in self.event_types:
+                return _Item(record, None, passed_by=True)
         try:
             if record.value is None:
                 raise ValueError("empty record")
@@ -330,6 +344,8 @@ class EventConsumer:
                 else None
             )
             event = self.decode(record.value)
+            if self.event_types is not None and event.event_type not in self.event_types:
+                return _Item(record, None, passed_by=True)  # its bytes did not prove its type
             if signer is not None:
                 ProvenanceCheck.check_event_type(signer, event.event_type)
             return _Item(record, event)
@@ -340,8 +356,11 @@ class EventConsumer:
 
     async def _apply(self, conn: asyncpg.Connection, items: list[_Item]) -> list[_Item]:
         """Apply the batch once; on failure, isolate the culprits. Returns the dead letters."""
-        dead = [i for i in items if i.event is None]
+        dead = [i for i in items if i.event is None and not i.passed_by]
         good = [i for i in items if i.event is not None]
+        self.stats.passed_by += sum(i.passed_by for i in items)
+        if not good:
+            return dead  # nothing to record or apply: the batch commits its offsets (and letters)
         try:
             async with conn.transaction():  # a savepoint: the fast path, whole batch at once
                 fresh = await self._record_in_inbox(conn, good)

@@ -58,6 +58,7 @@ MIGRATIONS = [
 
 CHUNK = DeterminationChunk.event_type
 MANIFEST = DeterminationManifest.event_type
+DECREE_PART_TYPES = frozenset({CHUNK, MANIFEST})  # what checked_decrees reads besides its handler's types
 
 
 async def hold_chunks(conn: asyncpg.Connection, chunks: Sequence[DeterminationChunk]) -> None:

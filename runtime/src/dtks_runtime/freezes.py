@@ -127,6 +127,12 @@ async def ensure_not_frozen(
         raise frozen(found, action, region)
 
 
+# What apply_freeze_events reads: its consumer passes the rest of verification's stream by undecoded.
+FREEZE_EVENT_TYPES = frozenset(
+    {FreezeDeclared.event_type, FreezeShortened.event_type, FreezeLifted.event_type}
+)
+
+
 async def apply_freeze_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
     """A consumer's batch handler: keep the freezes table in step with verification's freeze events
     (other events of the topic pass by). Idempotent by itself too: a declaration is inserted once,

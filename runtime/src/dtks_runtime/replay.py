@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -45,6 +44,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_runtime import event_store
 from dtks_runtime.consumer import claim
 from dtks_runtime.db import migrate
+from dtks_runtime.event_sniff import sniff_event_type
 from dtks_runtime.gc_policy import no_collections, rare_collections
 from dtks_runtime.kafka_security import kafka_security
 from dtks_runtime.provenance import ProvenanceCheck, ProvenanceError
@@ -70,27 +70,6 @@ class ReplayReport:
 
 def fresh_schema_name(prefix: str = "replay") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-
-_TYPE_KEY = b'"event_type"'
-_TYPE_FIELD = re.compile(rb'"event_type"[ \t\n\r]*:[ \t\n\r]*"([a-z_.]+)"')
-
-
-def sniff_event_type(value: bytes) -> str | None:
-    """The envelope's ``event_type`` read from its bytes without parsing them, or None when the bytes
-    alone do not prove it (then the caller parses the envelope).
-
-    Sound because a JSON string cannot hold an unescaped quote: the bytes ``"event_type"`` occur
-    only as a key or as a whole string value, unless a ``\\u`` escape spells them otherwise. So if
-    they occur exactly once and nothing is \\u-escaped, that occurrence is the envelope's own key (a
-    valid envelope has it at the top level) and the value read is the one a parser would read. An
-    envelope without that key is invalid; the live consumer dead-letters it and applies nothing, and
-    a replay that skips it as "not of my types" applies nothing either.
-    """
-    if value.count(_TYPE_KEY) != 1 or b"\\u" in value:
-        return None
-    match = _TYPE_FIELD.search(value)
-    return match.group(1).decode() if match else None
 
 
 async def replay_into_schema(

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +77,18 @@ class StartedRuntime:
         return unit_of_work(self.pool, self.store)
 
 
+@dataclass(frozen=True)
+class _ConsumerSpec:
+    """A consumer asked for with :meth:`ServiceRuntime.add_consumer`, made when the runtime starts."""
+
+    name: str
+    topics: list[str]
+    handler: BatchHandler
+    decode: Callable[[bytes], EventEnvelope]
+    verify_provenance: bool
+    event_types: Collection[str] | None
+
+
 @dataclass
 class ServiceRuntime:
     """The long-running parts of one service process."""
@@ -88,9 +100,7 @@ class ServiceRuntime:
     store: EventStore | None = None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
-    _consumer_specs: list[tuple[str, list[str], BatchHandler, Callable[[bytes], EventEnvelope], bool]] = (
-        field(default_factory=list)
-    )
+    _consumer_specs: list[_ConsumerSpec] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _health_checks: dict[str, HealthCheck] = field(default_factory=dict)
@@ -128,13 +138,17 @@ class ServiceRuntime:
         *,
         decode: Callable[[bytes], EventEnvelope] = EventEnvelope.from_bytes,
         verify_provenance: bool = False,
+        event_types: Collection[str] | None = None,
     ) -> None:
         """``name`` is the consumer group; ``topics`` are contract names, prefixed here. ``decode``
         turns a record's value into the envelope ``handler`` receives (see EventConsumer).
         ``verify_provenance``: dead-letter records not signed by their topic's owner (the audit
-        trail's consumers; see dtks_runtime.provenance)."""
+        trail's consumers; see dtks_runtime.provenance). ``event_types``: the only types ``handler``
+        reads; the others are consumed undecoded (see EventConsumer)."""
         self._consumer_specs.append(
-            (name, [self.topic(t) for t in topics], handler, decode, verify_provenance)
+            _ConsumerSpec(
+                name, [self.topic(t) for t in topics], handler, decode, verify_provenance, event_types
+            )
         )
 
     def add_health_check(self, name: str, check: HealthCheck) -> None:
@@ -163,8 +177,8 @@ class ServiceRuntime:
             for component, steps in self.migrations:
                 await migrate(conn, component, steps)
         specs = list(with_prefix(s.topic_prefix))
-        for name, *_ in self._consumer_specs:
-            specs += consumer_topics(name, s.topic_prefix)
+        for asked in self._consumer_specs:
+            specs += consumer_topics(asked.name, s.topic_prefix)
         security = kafka_security(s)  # the service's own login, for every client below
         await ensure_topics(s.kafka_bootstrap, specs, security=security)
         prefix = s.topic_prefix
@@ -187,20 +201,21 @@ class ServiceRuntime:
         )
         self._stop = asyncio.Event()
         self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="outbox-relay"))
-        for name, topics, handler, decode, verify_provenance in self._consumer_specs:
+        for spec in self._consumer_specs:
             consumer = EventConsumer(
-                name=name,
-                topics=topics,
-                handler=handler,
+                name=spec.name,
+                topics=spec.topics,
+                handler=spec.handler,
                 pool=self.pool,
                 kafka_bootstrap=s.kafka_bootstrap,
                 topic_prefix=prefix,
-                decode=decode,
-                provenance=s.provenance_check() if verify_provenance else None,
+                decode=spec.decode,
+                provenance=s.provenance_check() if spec.verify_provenance else None,
                 security=security,
+                event_types=spec.event_types,
             )
             self.consumers.append(consumer)
-            self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{name}"))
+            self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=f"consumer-{spec.name}"))
         self.accepting = True
 
     def supervise(

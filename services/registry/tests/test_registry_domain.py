@@ -167,7 +167,7 @@ def test_register_ids_are_the_uuid5_of_their_proposal_as_they_always_were() -> N
     """The ids are the register's keys and in every decree's hash: the faster derivation must give
     uuid5's text for any name, whatever its characters and length."""
     rng = random.Random(21)
-    alphabet = "abcXYZ019-_./ é\u00f1\u4e2d\U0001f600\u2028\"\\"
+    alphabet = 'abcXYZ019-_./ é\u00f1\u4e2d\U0001f600\u2028"\\'
     names = ["", "p-1", *("".join(rng.choices(alphabet, k=rng.randint(1, 80))) for _ in range(2000))]
     namespaces = [HOUSEHOLD_NAMESPACE, uuid.NAMESPACE_DNS, uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)]
     for namespace in namespaces:

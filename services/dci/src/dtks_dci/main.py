@@ -67,6 +67,8 @@ def build_app(settings: DciSettings | None = None, *, lookup: Lookup = system_lo
             only_types(DECREE_TYPES, per_event(DecreeNotices(settings.dci_notify_page_households)))
         ),
         verify_provenance=True,
+        # The households' events (nearly all of the topic) are consumed undecoded.
+        event_types={*DECREE_TYPES, *decree_assembly.DECREE_PART_TYPES},
     )
     signing_key = settings.signing_key()  # refuses to start in production without a key
 

@@ -41,7 +41,11 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
     # The Ministry's freeze periods into the service's own table (see dtks_runtime.freezes).
     runtime.add_consumer(
-        "proposal-freezes", [VERIFICATION_EVENTS.name], freezes.apply_freeze_events, verify_provenance=True
+        "proposal-freezes",
+        [VERIFICATION_EVENTS.name],
+        freezes.apply_freeze_events,
+        verify_provenance=True,
+        event_types=freezes.FREEZE_EVENT_TYPES,
     )
     # Re-verification rounds' visits that propose a correction or deactivation (verification signs them).
     round_outcomes = RoundOutcomes(runtime)

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_registry import api, candidates_api, institutions_api, proofs_api
 from dtks_registry.adapters import audit_log, public_check_limit
-from dtks_registry.adapters.projection import apply_events
+from dtks_registry.adapters.projection import PROJECTION_EVENT_TYPES, apply_events
 from dtks_registry.adapters.public_check_limit import PublicCheckLimit
 from dtks_registry.adapters.public_topic import PublicRepublisher
 from dtks_registry.adapters.schema import MIGRATIONS
@@ -35,15 +35,25 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     # audit history, the register its replays rebuild, and the agencies' public copy must not take
     # in events written to the broker by anyone but the owning service's relay. Other services'
     # consumers trust the broker's ACLs; verification costs a few µs an event (see the README).
+    # Each reads a few of verification's types (most of its stream is tier decisions): the others
+    # are consumed undecoded, unchecked and out of the inbox (EventConsumer's event_types).
     runtime.add_consumer(
-        "registry-projection", [VERIFICATION_EVENTS.name], apply_events, verify_provenance=True
+        "registry-projection",
+        [VERIFICATION_EVENTS.name],
+        apply_events,
+        verify_provenance=True,
+        event_types=PROJECTION_EVENT_TYPES,
     )
     runtime.add_consumer(
         "registry-audit", list(audit_log.AUDIT_TOPICS), audit_log.record, verify_provenance=True
     )
     # The Ministry's freeze periods into a table of the registry's own (see dtks_runtime.freezes).
     runtime.add_consumer(
-        "registry-freezes", [VERIFICATION_EVENTS.name], freezes.apply_freeze_events, verify_provenance=True
+        "registry-freezes",
+        [VERIFICATION_EVENTS.name],
+        freezes.apply_freeze_events,
+        verify_provenance=True,
+        event_types=freezes.FREEZE_EVENT_TYPES,
     )
     republisher = PublicRepublisher(settings.kafka_bootstrap, settings.topic_prefix, kafka_security(settings))
     runtime.add_consumer("registry-public", [REGISTRY_EVENTS.name], republisher, verify_provenance=True)

@@ -44,7 +44,7 @@ from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.proposals import ProposalKind, ProposalSubject
 from dtks_registry.domain.identity import household_id_for
 from dtks_runtime.decree_assembly import assemble_held, check_held, hold_chunks
-from dtks_runtime.replay import sniff_event_type
+from dtks_runtime.event_sniff import sniff_event_type
 from dtks_runtime.telemetry import get_logger
 
 log = get_logger(__name__)
