@@ -54,6 +54,7 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
         round_outcomes_consumer.TOPICS,
         round_outcomes,
         verify_provenance=True,
+        event_types=round_outcomes_consumer.EVENT_TYPES,
     )
     body_limits = {
         "POST /proposals/batch": settings.batch_max_bytes,

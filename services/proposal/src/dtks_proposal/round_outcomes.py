@@ -35,6 +35,8 @@ from dtks_runtime.unit_of_work import UnitOfWork
 
 CONSUMER_NAME = "proposal-round-outcomes"
 TOPICS = [VERIFICATION_EVENTS.name]
+# The one type it reads of verification's stream; the rest is consumed undecoded (EventConsumer).
+EVENT_TYPES = frozenset({ReverificationVisitRecorded.event_type})
 
 
 def entry_of(event: EventEnvelope) -> Entry | None:
@@ -82,7 +84,7 @@ class RoundOutcomes:
         self.runtime = runtime
 
     async def __call__(self, conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-        visits = [e for e in events if e.event_type == ReverificationVisitRecorded.event_type]
+        visits = [e for e in events if e.event_type in EVENT_TYPES]
         entries = [entry for entry in map(entry_of, visits) if entry is not None]
         if not entries:
             return

@@ -18,6 +18,8 @@ from dtks_contracts.topics import CIVIL_REGISTRY_EVENTS, COMPLAINT_EVENTS
 
 CONSUMER_NAME = "verification-flags"
 TOPICS = [CIVIL_REGISTRY_EVENTS.name, COMPLAINT_EVENTS.name]
+# The two types it reads of those topics; the rest is consumed undecoded (EventConsumer).
+EVENT_TYPES = frozenset({PersonDied.event_type, ComplaintFiled.event_type})
 
 
 async def apply_flag_events(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:

@@ -53,7 +53,10 @@ def build_app(settings: VerificationSettings | None = None) -> FastAPI:
     runtime.add_consumer(consumer.CONSUMER_NAME, consumer.TOPICS, intake, decode=consumer.decode_event)
     # Deaths and complaints that flag registered households for a re-verification round's visit.
     runtime.add_consumer(
-        household_flags.CONSUMER_NAME, household_flags.TOPICS, household_flags.apply_flag_events
+        household_flags.CONSUMER_NAME,
+        household_flags.TOPICS,
+        household_flags.apply_flag_events,
+        event_types=household_flags.EVENT_TYPES,
     )
 
     async def started(runtime: ServiceRuntime) -> None:
