@@ -48,6 +48,13 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
     runtime = ServiceRuntime(service="probe", settings=settings)
     runtime.add_migrations("probe", ["CREATE TABLE withdrawals (proposal_id text PRIMARY KEY)"])
     runtime.add_consumer("probe-watcher", [PROPOSAL_EVENTS.name], per_event(on_proposal_event))
+    # A consumer of another type of the same topic passes the withdrawal by, and says so.
+    runtime.add_consumer(
+        "probe-submissions",
+        [PROPOSAL_EVENTS.name],
+        per_event(on_proposal_event),
+        event_types={"proposal.submitted"},
+    )
     app = create_app(runtime, title="probe", description="a service made of the runtime alone")
 
     async with app.router.lifespan_context(app):
@@ -69,7 +76,7 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
             )
 
         async def consumed() -> bool:
-            return bool(seen)
+            return bool(seen) and runtime.consumers[1].stats.passed_by == 1
 
         await wait_until(consumed, what="the event back from Kafka")
         assert seen[0].payload_as(ProposalWithdrawn) == withdrawn
@@ -85,6 +92,10 @@ async def test_a_service_publishes_through_its_outbox_consumes_and_reports_healt
         assert health["outbox_lag"] == 0
         assert health["consumers"]["probe-watcher"]["applied"] == 1
         assert health["consumers"]["probe-watcher"]["lag"] == 0
+        assert health["consumers"]["probe-watcher"]["passed_by"] == 0
+        assert health["consumers"]["probe-submissions"]["applied"] == 0
+        assert health["consumers"]["probe-submissions"]["passed_by"] == 1
+        assert len(seen) == 1  # the withdrawal, applied by the watcher alone
 
 
 async def test_a_supervised_task_is_stopped_with_the_service_and_health_reports_when_it_dies(

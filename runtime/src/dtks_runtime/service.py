@@ -355,6 +355,9 @@ class ServiceRuntime:
                 "applied": c.stats.applied,
                 "duplicates": c.stats.duplicates,
                 "dead_lettered": c.stats.dead_lettered,
+                # Records of types it does not read (its event_types), consumed undecoded: why a
+                # consumer of a busy topic applied few.
+                "passed_by": c.stats.passed_by,
             }
         if self.consumers:
             checks["consumers"] = {
