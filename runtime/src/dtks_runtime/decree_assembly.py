@@ -119,7 +119,8 @@ async def next_held_slice(
     """Items ``start`` to ``start + count`` of the first chunk kept of the decree at or after
     ``from_index`` that slices one of ``fields``: how a reader pages through a decree's lists
     keeping only its place (chunk and item). PostgreSQL cuts the slice, so a page of 250 does not
-    carry and parse the chunk's 4,000 items; a ``start`` past the chunk's end gives no items."""
+    carry and parse the chunk's 4,000 items; a ``start`` past the chunk's end gives no items
+    (jsonpath's lax mode)."""
     row = await conn.fetchrow(
         """SELECT chunk_index, jsonb_array_length(chunk->'items') AS n,
                   jsonb_path_query_array(chunk->'items', '$[$s to $e]',
@@ -131,7 +132,7 @@ async def next_held_slice(
     )  # fmt: skip
     if row is None:
         return None
-    items = json.loads(row["items"]) if start < row["n"] else []
+    items = json.loads(row["items"])
     if not all(isinstance(i, str) for i in items):  # kept chunks passed the contract; this is a guard
         raise ValueError(f"decree {decree_number} chunk {row['chunk_index']} holds items that are not text")
     return HeldSlice(row["chunk_index"], row["n"], items)

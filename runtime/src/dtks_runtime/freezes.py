@@ -138,7 +138,7 @@ async def apply_freeze_events(conn: asyncpg.Connection, events: Sequence[EventEn
     (other events of the topic pass by). Idempotent by itself too: a declaration is inserted once,
     and a change only ever moves the end earlier."""
     for event in events:
-        if not event.event_type.startswith("verification.freeze_"):
+        if event.event_type not in FREEZE_EVENT_TYPES:
             continue
         match event.typed_payload():
             case FreezeDeclared() as declared:

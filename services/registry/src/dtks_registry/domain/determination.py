@@ -134,7 +134,7 @@ class Candidate:
     deactivation_reason: DeactivationReason | None = None
     programs_requested: tuple[Program, ...] = ()
     # The household it brings in or changes: set once, when made, for a decree asks it several
-    # times per candidate (a cached_property took a lock on each first read, some 4% of a decree).
+    # times per candidate. Most of what this saved was building a UUID (see name_based_id).
     household_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
