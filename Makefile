@@ -12,6 +12,11 @@ STACK      := python3 deploy/local/stack.py
 # uv uses the machine's Python 3.11; it must never try to download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
+# Installed packages compiled to bytecode once, at install. Where PYTHONDONTWRITEBYTECODE is set (as
+# on these machines) Python never caches what it compiles, so without this every process compiled
+# pydantic, FastAPI and the rest from source again: importing the registry's app took 4.1 s of CPU
+# against 2.0 s with bytecode, paid by every service start, test subprocess and replay worker.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help install test test-fast lint fmt run stop status restart-postgres restart-kafka bench bench-national schemas clean kubernetes
 
@@ -35,6 +40,9 @@ $(CACHE)/uv-venv/bin/uv:
 	touch $@
 
 install: .venv/.synced
+	@# The project's own sources too (editable installs, which uv leaves uncompiled); compileall only
+	@# rewrites what changed, and a file edited since is compiled afresh in memory as before.
+	$(PYTHON) -m compileall -q -j 0 $(wildcard contracts/src runtime/src services/*/src deploy/*/src auditor/src) > /dev/null
 	$(STACK) install
 	@# The DCI compliance kit's npm packages, pinned by its package-lock.json (the npm registry is
 	@# reached once; later runs reuse node_modules). Skipped where Node is missing: its test skips too.
