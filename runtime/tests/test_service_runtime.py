@@ -351,3 +351,21 @@ async def test_processes_of_one_service_starting_at_once_share_its_database_and_
         finally:
             for c in conns:
                 await c.close()
+
+
+def test_a_consumer_of_an_event_type_no_contract_has_is_refused_when_added() -> None:
+    # A misspelt type would pass every event of the real one by, unread; so the service does not start.
+    async def ignore(conn: asyncpg.Connection, event: EventEnvelope) -> None:
+        return None
+
+    runtime = ServiceRuntime(
+        service="probe", settings=RuntimeSettings(database_url="postgresql://unused/probe")
+    )
+    with pytest.raises(ValueError, match=r"proposal\.submited"):
+        runtime.add_consumer(
+            "probe-typo", [PROPOSAL_EVENTS.name], per_event(ignore),
+            event_types={"proposal.submitted", "proposal.submited"},
+        )  # fmt: skip
+    runtime.add_consumer(
+        "probe-real", [PROPOSAL_EVENTS.name], per_event(ignore), event_types={"proposal.submitted"}
+    )

@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from dtks_contracts.envelope import EventEnvelope
+from dtks_contracts.events import EVENT_TYPES
 from dtks_contracts.topics import partition_key, topic_for, with_prefix
 from dtks_contracts.upcasting import verify_upcaster_chains
 from dtks_runtime import event_store
@@ -144,7 +145,11 @@ class ServiceRuntime:
         turns a record's value into the envelope ``handler`` receives (see EventConsumer).
         ``verify_provenance``: dead-letter records not signed by their topic's owner (the audit
         trail's consumers; see dtks_runtime.provenance). ``event_types``: the only types ``handler``
-        reads; the others are consumed undecoded (see EventConsumer)."""
+        reads; the others are consumed undecoded (see EventConsumer). A name no contract gives is
+        refused here: the misspelt type's events would be passed by, unread and unreported."""
+        unknown = sorted(set(event_types or ()) - EVENT_TYPES.keys())
+        if unknown:
+            raise ValueError(f"consumer {name}: no contract has the event type {', '.join(unknown)}")
         self._consumer_specs.append(
             _ConsumerSpec(
                 name, [self.topic(t) for t in topics], handler, decode, verify_provenance, event_types

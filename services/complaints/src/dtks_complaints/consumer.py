@@ -17,7 +17,7 @@ import asyncpg
 from dtks_complaints.adapters import complaints as repo
 from dtks_complaints.adapters import drafts as draft_rows
 from dtks_complaints.domain.complaints import ProposalStage
-from dtks_complaints.life_events import project_register
+from dtks_complaints.life_events import SNAPSHOTS, project_register
 from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.events.complaint import ComplaintClosed
 from dtks_contracts.timestamps import utc_now
@@ -41,6 +41,9 @@ STAGES: dict[str, ProposalStage] = {
 DECIDED = frozenset(
     {"registry.household_registered", "registry.household_corrected", "registry.household_deactivated"}
 )
+# Every type the handler reads (the register's members' too). The consumer passes the others by
+# undecoded (EventConsumer's event_types): a decree's chunks, the welfare deciles, institutions.
+EVENT_TYPES = frozenset({*STAGES, *DECIDED, *SNAPSHOTS})
 
 
 def status_handler(store: Callable[[], EventStore]) -> BatchHandler:

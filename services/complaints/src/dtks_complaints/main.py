@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from dtks_complaints import api, life_events
 from dtks_complaints.adapters.schema import MIGRATIONS
-from dtks_complaints.consumer import CONSUMER_NAME, TOPICS, status_handler
+from dtks_complaints.consumer import CONSUMER_NAME, EVENT_TYPES, TOPICS, status_handler
 from dtks_complaints.deps import LIMIT_TABLE, bootstrap
 from dtks_complaints.errors import ERROR_STATUSES
 from dtks_complaints.escalation import WORKER_NAME, EscalationWorker
@@ -37,7 +37,9 @@ def build_app(
     runtime.add_migrations("complaint", MIGRATIONS)
     # Not a projection of events: its own component, left alone by a replay.
     runtime.add_migrations("complaints-form-limit", client_limit.migrations(LIMIT_TABLE))
-    runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler(lambda: runtime.started().store))
+    runtime.add_consumer(
+        CONSUMER_NAME, TOPICS, status_handler(lambda: runtime.started().store), event_types=EVENT_TYPES
+    )
     runtime.add_consumer(life_events.CONSUMER_NAME, life_events.TOPICS, life_events.draft_opener(now))
 
     async def started(runtime: ServiceRuntime) -> None:

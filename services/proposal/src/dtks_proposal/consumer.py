@@ -23,7 +23,7 @@ from dtks_contracts.envelope import EventEnvelope
 from dtks_contracts.topics import REGISTRY_EVENTS, VERIFICATION_EVENTS
 from dtks_contracts.vocabulary.tiers import Tier
 from dtks_proposal.adapters import proposals as repo
-from dtks_proposal.adapters.institutions import apply_institution_events
+from dtks_proposal.adapters.institutions import INSTITUTION_EVENTS, apply_institution_events
 from dtks_proposal.domain import status as rules
 from dtks_proposal.timeline import registry_entry, verification_entry
 from dtks_runtime.consumer import BatchHandler
@@ -57,6 +57,10 @@ INSTITUTION_DETERMINED = frozenset(
 )
 DETERMINED = HOUSEHOLD_DETERMINED | INSTITUTION_DETERMINED
 HANDLED = frozenset({*MOVES, *TIMELINE_ONLY, BATCH_RATIFIED, *DETERMINED})
+# Every type apply_status_events reads, the institutions' included. The consumer passes the others
+# by undecoded (EventConsumer's event_types): a decree's chunks and manifest, and the welfare
+# deciles the Ministry sets for every household in the country, which this consumer decoded to drop.
+EVENT_TYPES = HANDLED | INSTITUTION_EVENTS
 
 
 def _proposal_ids(event: EventEnvelope) -> list[str]:

@@ -9,7 +9,7 @@ from dtks_contracts.topics import VERIFICATION_EVENTS
 from dtks_proposal import api
 from dtks_proposal import round_outcomes as round_outcomes_consumer
 from dtks_proposal.adapters.schema import MIGRATIONS
-from dtks_proposal.consumer import CONSUMER_NAME, TOPICS, status_handler
+from dtks_proposal.consumer import CONSUMER_NAME, EVENT_TYPES, TOPICS, status_handler
 from dtks_proposal.deps import bootstrap
 from dtks_proposal.errors import ERROR_STATUSES
 from dtks_proposal.group_commit import SubmissionGroup
@@ -38,7 +38,7 @@ def build_app(settings: ProposalSettings | None = None) -> FastAPI:
     settings = settings or ProposalSettings()
     runtime = ServiceRuntime(service="proposal", settings=settings)
     runtime.add_migrations("proposal", MIGRATIONS)
-    runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler())
+    runtime.add_consumer(CONSUMER_NAME, TOPICS, status_handler(), event_types=EVENT_TYPES)
     # The Ministry's freeze periods into the service's own table (see dtks_runtime.freezes).
     runtime.add_consumer(
         "proposal-freezes",
