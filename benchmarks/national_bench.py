@@ -238,6 +238,12 @@ async def _replay(system: LocalSystem) -> dict[str, object]:
         return report
 
 
+def _steps(replay: dict[str, object]) -> str:
+    """The verification's steps and their seconds, as it reports them."""
+    steps: dict[str, float] = replay.get("step_seconds") or {}  # type: ignore[assignment]
+    return ", ".join(f"{name.replace('_', ' ')} {seconds:.0f} s" for name, seconds in steps.items())
+
+
 async def _topic_sizes(bootstrap: str, topics: list[str]) -> dict[str, int]:
     sizes = dict.fromkeys(topics, 0)
     for partition, end in (await _end_offsets(bootstrap, topics)).items():
@@ -340,8 +346,8 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         rate = float(replay["events_per_second"])  # type: ignore[arg-type]
         report(Figure("replay", rate, "events/s",
                       f"{replay['events_read']:,} events, {rate / ceiling:.0%} of ConsumerPerformance "
-                      f"({ceiling:,.0f}/s); every decree's hash equal; the whole check {replay['wall_seconds']:.0f} s; "
-                      f"registry peak PSS {peak}"))  # fmt: skip
+                      f"({ceiling:,.0f}/s); every decree's hash equal; the whole check {replay['wall_seconds']:.0f} s "
+                      f"({_steps(replay)}); registry peak PSS {peak}"))  # fmt: skip
     finally:
         await asyncio.to_thread(system.command, "stop")
         await system.drop_databases_and_topics(infra)

@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,51 +170,154 @@ async def decree_household_lists(
                 yield field, [item(r) for r in batch]
 
 
-async def current_summary(conn: asyncpg.Connection, *, recompute: bool = False) -> RegisterSummary:
+@dataclass(frozen=True)
+class CheckedDigests:
+    """The stored household digests of a register checked against their snapshots, each snapshot
+    parsed once (:func:`check_digests`): those found altered, with the digest their snapshot has.
+    A summary given them takes every other digest as stored, which is what recomputing it gives."""
+
+    changes: Mapping[tuple[str, str], str]  # (household_id, decree_number) of a change row -> digest
+    households: Mapping[str, str]  # household_id of a row in force -> digest
+
+
+async def check_digests(conn: asyncpg.Connection) -> CheckedDigests:
+    """Every household snapshot of the register parsed once and its digest compared with the one
+    stored beside it. Recomputing each decree's summary from its snapshots parsed the register in
+    force once per decree and once more for today: (decrees + 1) times its households, where this
+    parses each change row once, and a household in force only if its row is not a copy of the
+    change row it came from (which it always is, unless altered: see _write_snapshots)."""
+    changes: dict[tuple[str, str], str] = {}
+    rows = _fetch_in_chunks(
+        conn,
+        """SELECT household_id, decree_number, snapshot::text AS s, digest FROM household_changes
+           WHERE snapshot IS NOT NULL""",
+    )
+    async with contextlib.aclosing(rows):
+        async for batch in rows:
+            for r in batch:
+                digest = household_digest(Household.model_validate_json(r["s"]))
+                if digest != r["digest"]:
+                    changes[(r["household_id"], r["decree_number"])] = digest
+    households: dict[str, str] = {}
+    # In force, and not the copy of its change row: parsed. A copy of a change row found altered
+    # has that row's snapshot, so that row's digest.
+    rows = _fetch_in_chunks(
+        conn,
+        """SELECT h.household_id, h.last_decree, h.snapshot::text AS s, h.digest,
+                  coalesce(hc.snapshot = h.snapshot AND hc.digest = h.digest, false) AS copied
+           FROM households h
+           LEFT JOIN household_changes hc
+                  ON hc.household_id = h.household_id AND hc.decree_number = h.last_decree
+           WHERE h.active AND (NOT coalesce(hc.snapshot = h.snapshot AND hc.digest = h.digest, false)
+                               OR (h.household_id, h.last_decree) IN (
+                                   SELECT * FROM unnest($1::text[], $2::text[])))""",
+        [h for h, _ in changes],
+        [d for _, d in changes],
+    )
+    async with contextlib.aclosing(rows):
+        async for batch in rows:
+            for r in batch:
+                if r["copied"]:
+                    households[r["household_id"]] = changes[(r["household_id"], r["last_decree"])]
+                    continue
+                digest = household_digest(Household.model_validate_json(r["s"]))
+                if digest != r["digest"]:
+                    households[r["household_id"]] = digest
+    return CheckedDigests(changes, households)
+
+
+async def current_summary(
+    conn: asyncpg.Connection, *, recompute: bool = False, checked: CheckedDigests | None = None
+) -> RegisterSummary:
     """Hash and counts of the register in force. ``recompute`` derives every household digest from
-    the stored snapshot instead of trusting the stored digest: that is what detects an altered row."""
-    column = "snapshot::text AS s" if recompute else "digest AS s"
+    the stored snapshot instead of trusting the stored digest: that is what detects an altered row.
+    ``checked`` gives what ``recompute`` gives, from digests already checked (:class:`CheckedDigests`);
+    the institutions and assistance sections (a few thousand rows) are recomputed as with ``recompute``."""
+    column, digest_of = _households_digests(recompute, checked.households if checked else None, _household_id)
     return await _summary(
         conn,
         f"SELECT household_id, {column}, people FROM households WHERE active ORDER BY household_id",
-        f"SELECT institution_id, {column} FROM institutions WHERE open ORDER BY institution_id",
+        *_sections(
+            "SELECT * FROM institutions WHERE open",
+            "SELECT * FROM institution_assistance",
+            recompute or checked is not None,
+        ),
         (),
-        recompute,
-        f"SELECT institution_id, proposal_id, {column} FROM institution_assistance ia "
-        "ORDER BY institution_id, proposal_id",
+        digest_of,
     )
 
 
 async def as_of_summary(
-    conn: asyncpg.Connection, decree_number: str, *, recompute: bool = False
+    conn: asyncpg.Connection,
+    decree_number: str,
+    *,
+    recompute: bool = False,
+    checked: CheckedDigests | None = None,
 ) -> RegisterSummary:
-    column = "snapshot::text AS s" if recompute else "digest AS s"
+    """Hash and counts of the register as of a decree; ``recompute`` and ``checked`` as for
+    :func:`current_summary` (a household's row here is its latest change row)."""
+    column, digest_of = _households_digests(recompute, checked.changes if checked else None, _change_key)
     return await _summary(
         conn,
-        f"SELECT household_id, {column}, people FROM ({AS_OF_SQL}) r ORDER BY household_id",
-        f"SELECT institution_id, {column} FROM ({INSTITUTIONS_AS_OF_SQL}) r ORDER BY institution_id",
+        f"SELECT household_id, decree_number, {column}, people FROM ({AS_OF_SQL}) r ORDER BY household_id",
+        *_sections(INSTITUTIONS_AS_OF_SQL, ASSISTANCE_AS_OF_SQL, recompute or checked is not None),
         (decree_number,),
-        recompute,
-        f"SELECT institution_id, proposal_id, {column} FROM ({ASSISTANCE_AS_OF_SQL}) r "
-        "ORDER BY institution_id, proposal_id",
+        digest_of,
     )
+
+
+def _households_digests(
+    recompute: bool, altered: Mapping[Any, str] | None, key: Callable[[asyncpg.Record], Any]
+) -> tuple[str, Callable[[asyncpg.Record], str]]:
+    """What a summary reads of each household row (its snapshot or its digest) and the digest it
+    takes from it: recomputed, as stored, or as stored unless checked and found ``altered`` (under
+    the row's ``key``)."""
+    if altered is None:
+        return ("snapshot::text AS s", _recomputed) if recompute else ("digest AS s", _stored)
+    return "digest AS s", lambda r: altered.get(key(r), r["s"])
+
+
+def _change_key(r: asyncpg.Record) -> tuple[str, str]:
+    return r["household_id"], r["decree_number"]
+
+
+def _sections(institutions: str, assistance: str, recompute: bool) -> tuple[str, str, bool]:
+    """The institutions' and the assistance's queries of a summary, in leaf order, with their
+    digests or their snapshots to recompute them from."""
+    column = "snapshot::text AS s" if recompute else "digest AS s"
+    return (
+        f"SELECT institution_id, {column} FROM ({institutions}) r ORDER BY institution_id",
+        f"SELECT institution_id, proposal_id, {column} FROM ({assistance}) r ORDER BY institution_id, proposal_id",
+        recompute,
+    )
+
+
+def _recomputed(r: asyncpg.Record) -> str:
+    return household_digest(Household.model_validate_json(r["s"]))
+
+
+def _stored(r: asyncpg.Record) -> str:
+    return str(r["s"])
 
 
 async def _summary(
     conn: asyncpg.Connection,
     sql: str,
     institutions_sql: str,
-    args: Sequence[Any],
-    recompute: bool,
     assistance_sql: str,
+    recompute: bool,
+    args: Sequence[Any],
+    household_digest_of: Callable[[asyncpg.Record], str],
 ) -> RegisterSummary:
+    """The summary of the households ``sql`` reads (each row's digest by ``household_digest_of``),
+    then the institutions and the assistance (recomputed from their snapshots with ``recompute``)."""
     hasher = RegisterHasher()
     tree = MerkleRootBuilder()
     households = people = 0
     async with contextlib.aclosing(_fetch_in_chunks(conn, sql, *args)) as chunks:
         async for rows in chunks:
             for r in rows:
-                digest = household_digest(Household.model_validate_json(r["s"])) if recompute else r["s"]
+                digest = household_digest_of(r)
                 hasher.update(r["household_id"], digest)
                 tree.add(leaf_hash(r["household_id"], digest))
             households += len(rows)
