@@ -236,17 +236,22 @@ async def content_of(conn: asyncpg.Connection | asyncpg.Pool, proposal_id: str) 
 
 
 async def proposal_view(conn: asyncpg.Connection, proposal_id: str) -> dict[str, Any] | None:
-    """One proposal as the operator sees it: status, the tier it waits at, content, full timeline."""
-    row = await conn.fetchrow("SELECT * FROM proposals WHERE proposal_id = $1", proposal_id)
-    if row is None:
-        return None
+    """One proposal as the operator sees it: status, the tier it waits at, content, full timeline.
+
+    Both reads in one snapshot: read apart, a status consumer committing between them showed the
+    timeline of a proposal verified at two tiers beside its status still "submitted" (a CI run
+    caught it)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await conn.fetchrow("SELECT * FROM proposals WHERE proposal_id = $1", proposal_id)
+        if row is None:
+            return None
+        events = await conn.fetch(
+            """SELECT event_id, event_type, round, at, actor, tier, reasons, note, details
+               FROM proposal_timeline WHERE proposal_id = $1 ORDER BY at, id""",
+            proposal_id,
+        )
     view = _proposal_view(row)
     view["content"] = json.loads(row["content"])
-    events = await conn.fetch(
-        """SELECT event_id, event_type, round, at, actor, tier, reasons, note, details
-           FROM proposal_timeline WHERE proposal_id = $1 ORDER BY at, id""",
-        proposal_id,
-    )
     view["timeline"] = [
         {
             "event_id": str(e["event_id"]),
