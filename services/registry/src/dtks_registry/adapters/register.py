@@ -195,7 +195,7 @@ async def check_digests(conn: asyncpg.Connection) -> CheckedDigests:
     async with contextlib.aclosing(rows):
         async for batch in rows:
             for r in batch:
-                digest = household_digest(Household.model_validate_json(r["s"]))
+                digest = _recomputed(r)
                 if digest != r["digest"]:
                     changes[(r["household_id"], r["decree_number"])] = digest
     households: dict[str, str] = {}
@@ -203,14 +203,14 @@ async def check_digests(conn: asyncpg.Connection) -> CheckedDigests:
     # has that row's snapshot, so that row's digest.
     rows = _fetch_in_chunks(
         conn,
-        """SELECT h.household_id, h.last_decree, h.snapshot::text AS s, h.digest,
-                  coalesce(hc.snapshot = h.snapshot AND hc.digest = h.digest, false) AS copied
-           FROM households h
-           LEFT JOIN household_changes hc
-                  ON hc.household_id = h.household_id AND hc.decree_number = h.last_decree
-           WHERE h.active AND (NOT coalesce(hc.snapshot = h.snapshot AND hc.digest = h.digest, false)
-                               OR (h.household_id, h.last_decree) IN (
-                                   SELECT * FROM unnest($1::text[], $2::text[])))""",
+        """SELECT * FROM (
+               SELECT h.household_id, h.last_decree, h.snapshot::text AS s, h.digest,
+                      coalesce(hc.snapshot = h.snapshot AND hc.digest = h.digest, false) AS copied
+               FROM households h
+               LEFT JOIN household_changes hc
+                      ON hc.household_id = h.household_id AND hc.decree_number = h.last_decree
+               WHERE h.active) r
+           WHERE NOT copied OR (household_id, last_decree) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
         [h for h, _ in changes],
         [d for _, d in changes],
     )
@@ -220,7 +220,7 @@ async def check_digests(conn: asyncpg.Connection) -> CheckedDigests:
                 if r["copied"]:
                     households[r["household_id"]] = changes[(r["household_id"], r["last_decree"])]
                     continue
-                digest = household_digest(Household.model_validate_json(r["s"]))
+                digest = _recomputed(r)
                 if digest != r["digest"]:
                     households[r["household_id"]] = digest
     return CheckedDigests(changes, households)
@@ -348,7 +348,7 @@ async def digests(conn: asyncpg.Connection, decree_number: str | None) -> dict[s
         rows = await conn.fetch(
             f"SELECT household_id, snapshot::text AS s FROM ({AS_OF_SQL}) r", decree_number
         )
-    return {r["household_id"]: household_digest(Household.model_validate_json(r["s"])) for r in rows}
+    return {r["household_id"]: _recomputed(r) for r in rows}
 
 
 PENDING_SQL = """
