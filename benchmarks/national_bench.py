@@ -332,8 +332,10 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         sizes = await _topic_sizes(infra.kafka_bootstrap, [prefix + t for t in PROJECTION_TOPICS])
         memory.start()
         profilers = profiling.start({"registry": pid}, f"replay-{size}")
+        cpu = _cpu(pid, infra)
         async with profiling.statements(infra.database_url, f"replay-{size}"):
             replay = await _replay(system)
+        cpu = _cpu(pid, infra, since=cpu)
         profiling.stop(profilers)
         peak = await memory.stop()
         if not replay.get("ok"):
@@ -347,7 +349,8 @@ async def _one_size(infra: Infra, size: int, villages: list[str], districts: lis
         report(Figure("replay", rate, "events/s",
                       f"{replay['events_read']:,} events, {rate / ceiling:.0%} of ConsumerPerformance "
                       f"({ceiling:,.0f}/s); every decree's hash equal; the whole check {replay['wall_seconds']:.0f} s "
-                      f"({_steps(replay)}); registry peak PSS {peak}"))  # fmt: skip
+                      f"({_steps(replay)}); CPU over the whole check: registry with its workers {cpu[0]:.1f} s, PostgreSQL {cpu[1]:.1f} s; "
+                      f"registry peak PSS {peak}"))  # fmt: skip
     finally:
         await asyncio.to_thread(system.command, "stop")
         await system.drop_databases_and_topics(infra)

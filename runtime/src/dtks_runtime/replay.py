@@ -23,6 +23,12 @@ Speed. A replay reads millions of events, so three things are kept off its criti
   own ``decode`` (bytes to whatever its handler reads, e.g. the envelope and its typed payload in one
   validation instead of two). The replay then skips the inbox: its insert per event is the largest
   cost a fresh projection has in PostgreSQL, and the keys already drop a relay's duplicates.
+- The replay's tables are UNLOGGED and its workers commit without waiting for the disk: a schema
+  rebuilt from the log is scratch until someone keeps it, and a crash of PostgreSQL during the
+  replay loses nothing the log does not hold (replay again). So the rebuild writes no WAL for its
+  rows, which at the national size would otherwise double its writes and flood the replicas and
+  the WAL archive of a deployment with a copy of the register. A schema kept for inspection is
+  made durable (:func:`make_durable`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import pydantic
@@ -118,6 +124,7 @@ async def replay_into_schema(
         await event_store.install(conn)
         for component, steps in migrations:
             await migrate(conn, component, steps)
+        await _set_persistence(conn, schema, "UNLOGGED")
     finally:
         await conn.close()
     end = await _end_offsets(kafka_bootstrap, topics)
@@ -145,6 +152,31 @@ async def replay_into_schema(
         undecodable,
         tuple(sorted(u for r in results for u in r.refused)),
     )
+
+
+async def make_durable(database_url: str, schema: str) -> None:
+    """Make a replay's tables logged (WAL-protected, replicated), for a schema that is kept."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await _set_persistence(conn, schema, "LOGGED")
+    finally:
+        await conn.close()
+
+
+async def _set_persistence(
+    conn: asyncpg.Connection, schema: str, persistence: Literal["UNLOGGED", "LOGGED"]
+) -> None:
+    """Every table of ``schema`` not yet so, ``UNLOGGED`` or ``LOGGED`` (their sequences follow)."""
+    current = "p" if persistence == "UNLOGGED" else "u"
+    tables = await conn.fetch(
+        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relpersistence::text = $2""",
+        schema,
+        current,
+    )
+    for t in tables:
+        name = t["relname"].replace('"', '""')
+        await conn.execute(f'ALTER TABLE "{schema}"."{name}" SET {persistence}')
 
 
 _QUEUED = 2  # decoded batches waiting for the writer
@@ -218,7 +250,11 @@ async def _replay_partitions(job: _Job, end: dict[TopicPartition, int]) -> _Outc
     if not end:
         return outcome
     with rare_collections():
-        conn = await asyncpg.connect(job.database_url, server_settings={"search_path": f'"{job.schema}"'})
+        conn = await asyncpg.connect(
+            job.database_url,
+            # Unlogged tables (see the module's docstring): nothing to wait for at commit.
+            server_settings={"search_path": f'"{job.schema}"', "synchronous_commit": "off"},
+        )
         reader = AIOKafkaConsumer(
             bootstrap_servers=job.kafka_bootstrap,
             enable_auto_commit=False,

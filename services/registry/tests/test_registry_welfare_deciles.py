@@ -205,8 +205,15 @@ async def test_a_replay_gives_the_live_deciles_and_a_later_decile_leaves_every_d
             tuple(r)
             for r in await conn.fetch(f'SELECT {columns} FROM "{kept["schema"]}".welfare_deciles ORDER BY 1')
         ]
+        # Replayed unlogged, kept durable (dtks_runtime.replay.make_durable).
+        persistence = await conn.fetch(
+            """SELECT DISTINCT c.relpersistence::text AS relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relkind = 'r'""",
+            kept["schema"],
+        )
         await conn.execute(f'DROP SCHEMA "{kept["schema"]}" CASCADE')
     assert replayed == live and {r[0]: r[1] for r in live} == {h0: 2, h1: 4, h2: 9}
+    assert [r["relpersistence"] for r in persistence] == ["p"]
 
     verified = (await registry.client.post("/audit/replays", json={"mode": "verify"}, headers=auditor)).json()
     assert verified["ok"], verified

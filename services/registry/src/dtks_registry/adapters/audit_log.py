@@ -42,7 +42,8 @@ def _household_of(event: EventEnvelope) -> str | None:
 
 
 async def record(conn: asyncpg.Connection, events: Sequence[EventEnvelope]) -> None:
-    """Batch handler of the audit consumer."""
+    """Batch handler of the audit consumer. Keyed by event id, so a second copy of an event (a
+    relay's redelivery, in one batch or another) changes nothing: the audit replay relies on it."""
     if not events:
         return
     await conn.execute(
