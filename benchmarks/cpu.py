@@ -10,9 +10,11 @@ import psutil
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User and system CPU the service has used so far, with its worker processes (DTKS_WORKERS)."""
+    """User and system CPU the service has used so far, with its worker processes (DTKS_WORKERS) and
+    those that have exited (a replay's, which live for one replay and are waited for)."""
     process = psutil.Process(pid)
-    total = 0.0
+    own = process.cpu_times()
+    total = own.children_user + own.children_system
     for p in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             times = p.cpu_times()

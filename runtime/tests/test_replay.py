@@ -18,6 +18,7 @@ from dtks_runtime.testing import append_one, make_consumer_topics, new_id, recor
 
 EFFECTS_TABLE = """CREATE TABLE effects (event_id uuid PRIMARY KEY, aggregate_id text NOT NULL,
                                           applied integer NOT NULL DEFAULT 1)"""
+EFFECTS_INDEX = "CREATE INDEX effects_aggregate ON effects (aggregate_id)"
 
 
 def _envelope(payload: dict[str, object]) -> EventEnvelope:
@@ -133,10 +134,16 @@ async def test_a_replay_of_some_event_types_leaves_the_others_unapplied(
 
     schema = fresh_schema_name()
     report = await replay_into_schema(
-        database_url=database_url, schema=schema, migrations=[("effects", [EFFECTS_TABLE])],
+        database_url=database_url, schema=schema, migrations=[("effects", [EFFECTS_TABLE, EFFECTS_INDEX])],
         kafka_bootstrap=kafka_bootstrap, topics=[topic], handler=record_effect, event_types={"test.happened"},
+        deferred_indexes=["effects_aggregate"],
     )  # fmt: skip
     assert (report.events_read, report.events_applied) == (60, 30)
+    # The deferred index, dropped while the events were applied, is there again as the migration made it.
+    definition = await pool.fetchval(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'effects_aggregate'", schema
+    )
+    assert definition == f"CREATE INDEX effects_aggregate ON {schema}.effects USING btree (aggregate_id)"
     async with pool.acquire() as conn:
         applied = await conn.fetch(f'SELECT aggregate_id, applied FROM "{schema}".effects')
     assert sorted(r["aggregate_id"] for r in applied) == sorted(f"h{i}" for i in range(30))
@@ -145,6 +152,18 @@ async def test_a_replay_of_some_event_types_leaves_the_others_unapplied(
     assert await _persistence(pool, schema) == {"effects": "u", "events": "u", "inbox": "u"}
     await make_durable(database_url, schema)
     assert await _persistence(pool, schema) == {"effects": "p", "events": "p", "inbox": "p"}
+
+
+@pytest.mark.infra
+async def test_a_deferred_index_the_schema_does_not_have_is_refused(
+    database_url: str, kafka_bootstrap: str
+) -> None:
+    with pytest.raises(ValueError, match=r"deferred indexes not in schema .*: effects_agregate"):
+        await replay_into_schema(
+            database_url=database_url, schema=fresh_schema_name(), migrations=[("effects", [EFFECTS_TABLE])],
+            kafka_bootstrap=kafka_bootstrap, topics=["unread"], handler=record_effect,
+            deferred_indexes=["effects_agregate"],
+        )  # fmt: skip
 
 
 async def _persistence(pool: asyncpg.Pool, schema: str) -> dict[str, str]:

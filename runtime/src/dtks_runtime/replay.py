@@ -91,6 +91,7 @@ async def replay_into_schema(
     decode: Callable[[bytes], Any] | None = None,
     workers: int = 1,
     provenance: ProvenanceCheck | None = None,
+    deferred_indexes: Collection[str] = (),
 ) -> ReplayReport:
     """Replay ``topics`` from offset zero through ``handler`` into ``schema`` (created if missing).
 
@@ -116,6 +117,12 @@ async def replay_into_schema(
     ``provenance``: check that each record of the wanted types was signed by its topic's owner, and
     pass over (and report in ``refused``) those that were not, as the live consumer that checks
     provenance dead-letters them. Checked after the type sniff, so skipped types cost nothing more.
+
+    ``deferred_indexes``: indexes of ``schema`` (by name) that ``handler`` does not read through,
+    dropped while the events are applied and built again, whole, once they all are. Maintaining a
+    btree row by row in random key order costs more than sorting once, and at the national size
+    the indexes outgrow memory, where each insert becomes a random read. Names not in the schema
+    are an error (a misspelt name would defer nothing, silently).
     """
     started = time.monotonic()
     conn = await asyncpg.connect(database_url, server_settings={"search_path": f'"{schema}"'})
@@ -125,6 +132,7 @@ async def replay_into_schema(
         for component, steps in migrations:
             await migrate(conn, component, steps)
         await _set_persistence(conn, schema, "UNLOGGED")
+        deferred = await _drop_indexes(conn, schema, deferred_indexes)
     finally:
         await conn.close()
     end = await _end_offsets(kafka_bootstrap, topics)
@@ -143,6 +151,7 @@ async def replay_into_schema(
                     for g in groups
                 )
             )
+    await _build_indexes(database_url, deferred)
     undecodable = tuple(sorted(u for r in results for u in r.undecodable))
     return ReplayReport(
         schema,
@@ -152,6 +161,37 @@ async def replay_into_schema(
         undecodable,
         tuple(sorted(u for r in results for u in r.refused)),
     )
+
+
+async def _drop_indexes(conn: asyncpg.Connection, schema: str, names: Collection[str]) -> list[str]:
+    """Drop the named indexes of ``schema``; their definitions, to build them again."""
+    if not names:
+        return []
+    rows = await conn.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = ANY($2::text[])",
+        schema,
+        list(names),
+    )
+    missing = set(names) - {r["indexname"] for r in rows}
+    if missing:
+        raise ValueError(f"deferred indexes not in schema {schema}: {', '.join(sorted(missing))}")
+    for r in rows:
+        await conn.execute(f'DROP INDEX "{schema}"."{r["indexname"]}"')
+    return [r["indexdef"] for r in rows]
+
+
+async def _build_indexes(database_url: str, definitions: Sequence[str]) -> None:
+    """Build the deferred indexes (their definitions name their schema), each as one sort."""
+    if not definitions:
+        return
+    conn = await asyncpg.connect(database_url)
+    try:
+        # The session's sort memory for the builds, not the server's (64 MB by default).
+        await conn.execute("SET maintenance_work_mem = '256MB'")
+        for definition in definitions:
+            await conn.execute(definition)
+    finally:
+        await conn.close()
 
 
 async def make_durable(database_url: str, schema: str) -> None:
