@@ -8,7 +8,12 @@ log; a row that differs, or is only on one side, is reported with its table, its
 household it concerns.
 
 Both sides live in the registry's database (the replay in its own schema), so PostgreSQL compares
-them in place (``EXCEPT`` both ways) without shipping the tables to Python.
+them in place without shipping the tables to Python. It first pairs the rows by key and compares
+them column by column (each type's own equality; a large value stays where it is stored until it
+is compared), which finds the suspect keys (none, in a register nobody altered); ``EXCEPT`` both
+ways over the suspects' rows then decides what is reported. ``EXCEPT`` over the whole tables sorted
+every row whole: at 100,000 households the audit trail's envelopes spilled 3 GB to disk, 9.8 of
+the comparison's 18 seconds.
 """
 
 from __future__ import annotations
@@ -74,16 +79,32 @@ async def differences(
     live: asyncpg.Connection, replay_schema: str, c: Compared, log_read_at: dt.datetime | None = None
 ) -> dict[str, Any]:
     """The rows of ``c.table`` that differ between the live table and the replay's."""
-    columns = ", ".join(f'"{col}"' for col in await _columns(live, c.table) if col not in c.not_in_events)
+    names = [col for col in await _columns(live, c.table) if col not in c.not_in_events]
+    columns = ", ".join(f'"{col}"' for col in names)
     replayed = f'"{replay_schema}"."{c.table}"'
     keys = ", ".join(f'"{k}"' for k in c.key)
     household = f'"{c.household}"' if c.household else "NULL::text"
     # The live side: every row, or for an append-only table only those the replay could have read.
     cut = log_read_at is not None and c.recorded_at is not None
-    live_read = f'"{c.table}" WHERE "{c.recorded_at}" < $1' if cut else f'"{c.table}"'
+    live_cut = f'"{c.recorded_at}" < $1' if cut else "true"
+    # Rows paired by key, compared column by column; a key on one side only is a suspect too (keys
+    # are primary keys, never null).
+    compared = [col for col in names if col not in c.key]
+    differing = " OR ".join(
+        [f'l."{c.key[0]}" IS NULL', f'r."{c.key[0]}" IS NULL']
+        + [f'l."{col}" IS DISTINCT FROM r."{col}"' for col in compared]
+    )
+    suspects = f"(SELECT {keys} FROM suspects)"
     rows = await live.fetch(
-        f"""WITH live_only AS (SELECT {columns} FROM {live_read} EXCEPT SELECT {columns} FROM {replayed}),
-                 replay_only AS (SELECT {columns} FROM {replayed} EXCEPT SELECT {columns} FROM "{c.table}"),
+        f"""WITH suspects AS MATERIALIZED (
+                     SELECT {keys}
+                     FROM (SELECT {columns} FROM "{c.table}" WHERE {live_cut}) l
+                     FULL JOIN (SELECT {columns} FROM {replayed}) r USING ({keys})
+                     WHERE {differing}),
+                 live_only AS (SELECT {columns} FROM "{c.table}" WHERE {live_cut} AND ({keys}) IN {suspects}
+                               EXCEPT SELECT {columns} FROM {replayed} WHERE ({keys}) IN {suspects}),
+                 replay_only AS (SELECT {columns} FROM {replayed} WHERE ({keys}) IN {suspects}
+                                 EXCEPT SELECT {columns} FROM "{c.table}" WHERE ({keys}) IN {suspects}),
                  sides AS (SELECT 'live' AS side, {keys}, {household} AS household FROM live_only
                            UNION ALL
                            SELECT 'replay', {keys}, {household} FROM replay_only)
