@@ -12,9 +12,11 @@ import subprocess
 import sys
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from dtks_contracts.vocabulary.programs import Program
 from dtks_contracts.vocabulary.roles import Role
+from dtks_registry.audit import ReplaySource, rebuild
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household, produce
 from dtks_runtime.testing import wait_until
@@ -164,3 +166,18 @@ async def test_verify_passes_over_audit_events_recorded_after_it_read_the_log_bu
     audit = verified["tables"]["audit_events"]
     assert audit["differences"] == [{"key": {"event_id": forged}, "households": [h], "where": "live only"}]
     assert not verified["ok"]
+
+
+async def test_a_replay_that_fails_leaves_no_schema_behind(registry):
+    async def replay_schemas() -> set[str]:
+        rows = await registry.pool.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'registry\\_replay\\_%'"
+        )
+        return {r["nspname"] for r in rows}
+
+    before = await replay_schemas()
+    # Its schema is made and migrated, then the broker cannot be reached.
+    gone = ReplaySource(registry.runtime.database_url, "127.0.0.1:1", registry.settings.topic_prefix)
+    with pytest.raises(KafkaConnectionError):
+        await rebuild(gone)
+    assert await replay_schemas() == before

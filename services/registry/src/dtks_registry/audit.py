@@ -18,6 +18,7 @@ differences, so verify when nothing is being loaded.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -74,19 +75,26 @@ class ReplaySource:
 
 async def _replay(source: ReplaySource) -> tuple[str, dict[str, Any]]:
     schema = fresh_schema_name("registry_replay")
-    report = await replay_into_schema(
-        database_url=source.database_url,
-        schema=schema,
-        migrations=[("registry", MIGRATIONS)],
-        kafka_bootstrap=source.kafka_bootstrap,
-        topics=[f"{source.topic_prefix}{t}" for t in PROJECTION_TOPICS],
-        handler=apply_projection_events,
-        decode=decode_projection_event,
-        workers=source.workers,
-        event_types=PROJECTION_EVENT_TYPES,
-        deferred_indexes=PROJECTION_DEFERRED_INDEXES,
-        provenance=source.provenance,
-    )
+    try:
+        report = await replay_into_schema(
+            database_url=source.database_url,
+            schema=schema,
+            migrations=[("registry", MIGRATIONS)],
+            kafka_bootstrap=source.kafka_bootstrap,
+            topics=[f"{source.topic_prefix}{t}" for t in PROJECTION_TOPICS],
+            handler=apply_projection_events,
+            decode=decode_projection_event,
+            workers=source.workers,
+            event_types=PROJECTION_EVENT_TYPES,
+            deferred_indexes=PROJECTION_DEFERRED_INDEXES,
+            provenance=source.provenance,
+        )
+    except Exception:
+        # A replay that failed (a broker gone, say) leaves no scratch schema behind; if the database
+        # is what failed, the drop fails too, and the replay's own error is the one to report.
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            await _drop(source, schema)
+        raise
     return schema, {
         "schema": schema,
         "events_read": report.events_read,
