@@ -19,6 +19,7 @@ from dtks_contracts.vocabulary.roles import Role
 from dtks_registry.audit import ReplaySource, rebuild
 from dtks_registry.domain.identity import household_id_for
 from dtks_registry.testing import acceptance, ago, make_household, produce
+from dtks_runtime.errors import DomainError
 from dtks_runtime.testing import wait_until
 
 pytestmark = pytest.mark.infra
@@ -168,7 +169,7 @@ async def test_verify_passes_over_audit_events_recorded_after_it_read_the_log_bu
     assert not verified["ok"]
 
 
-async def test_a_replay_that_fails_leaves_no_schema_behind(registry):
+async def test_a_replay_or_rebuild_that_fails_leaves_no_schema_behind(registry):
     async def replay_schemas() -> set[str]:
         rows = await registry.pool.fetch(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'registry\\_replay\\_%'"
@@ -180,4 +181,10 @@ async def test_a_replay_that_fails_leaves_no_schema_behind(registry):
     gone = ReplaySource(registry.runtime.database_url, "127.0.0.1:1", registry.settings.topic_prefix)
     with pytest.raises(KafkaConnectionError):
         await rebuild(gone)
+    assert await replay_schemas() == before
+    # Replayed, then refused (no such decree): not kept, though keeping was asked for.
+    source = ReplaySource(registry.runtime.database_url, registry.settings.kafka_bootstrap,
+                          registry.settings.topic_prefix)  # fmt: skip
+    with pytest.raises(DomainError, match="is not in the event log"):
+        await rebuild(source, as_of_decree="no-such/HUK/2027", keep=True)
     assert await replay_schemas() == before

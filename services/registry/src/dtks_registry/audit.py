@@ -152,6 +152,7 @@ async def rebuild(
 ) -> dict[str, Any]:
     """Rebuild into fresh tables; report hash and counts of the register now or as of a decree."""
     schema, report = await _replay(source)
+    kept = False  # only a rebuild that completed is kept: one that failed is nobody's to inspect
     try:
         conn = await _in_schema(source, schema)
         try:
@@ -172,11 +173,12 @@ async def rebuild(
             institutions = await conn.fetchval("SELECT count(*) FROM institutions WHERE open")
         finally:
             await conn.close()
+        if keep:
+            await make_durable(source.database_url, schema)
+            kept = True
     finally:
-        if not keep:
+        if not kept:
             await _drop(source, schema)
-    if keep:
-        await make_durable(source.database_url, schema)
     return {
         **report,
         "kept": keep,
